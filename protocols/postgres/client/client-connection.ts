@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import { AccessError } from '../../../src/access-error.js';
+import type { Logger } from '../../../src/logging/logger.js';
+import type { GatewayServices } from '../../../src/protocol.js';
+import type { SessionGrant } from '../../../src/policy/session-grant.js';
+import { MessageQueue } from '../message-queue.js';
+import { Relay, type RelayEnd } from '../relay.js';
+import { loginUpstream, type UpstreamSession } from '../upstream/login-upstream.js';
+import { sendCancel } from '../upstream/send-cancel.js';
+import {
+  AUTHENTICATION_CLEARTEXT_PASSWORD,
+  AUTHENTICATION_OK,
+  encodeBackendKeyData,
+  encodeErrorResponse,
+  encodeNegotiateProtocolVersion,
+} from '../wire/backend-messages.js';
+import { Frontend } from '../wire/codes.js';
+import { decodePasswordMessage } from '../wire/frontend-messages.js';
+import { ProtocolError } from '../wire/protocol-error.js';
+import type { StartupPacket } from '../wire/startup-packet.js';
+import type { CancelKeys } from './cancel-keys.js';
+import { negotiateTransport, type ClientStream } from './negotiate-transport.js';
+import { sqlstateForAccess, sqlstateForProtocol } from './sqlstate.js';
+import { interpretStartupParameters, type StartupRequest } from './startup-parameters.js';
+
+/** Postgres caps a startup packet at 10,000 bytes; tokens need more room in the PasswordMessage. */
+const MAX_STARTUP_PACKET = 10_000;
+const MAX_PASSWORD_MESSAGE = 32 * 1024;
+const MAX_PRE_AUTH_BUFFERED = 64 * 1024;
+
+export interface ClientConnectionDeps {
+  readonly services: GatewayServices;
+  readonly cancelKeys: CancelKeys;
+  readonly secureContext: SecureContext | undefined;
+  readonly isAccepting: () => boolean;
+}
+
+type StartupMessage = Extract<StartupPacket, { kind: 'StartupMessage' }>;
+
+/**
+ * One client connection from its first byte to its end: encryption negotiation, the token
+ * exchange, authorisation, the upstream login, then the relay. Pre-authentication input is
+ * bounded in size and in time (the auth timeout), and every refusal reaches the client as an
+ * ErrorResponse with a SQLSTATE.
+ */
+export class ClientConnection {
+  private readonly log: Logger;
+  private readonly queue = new MessageQueue(MAX_PASSWORD_MESSAGE, MAX_PRE_AUTH_BUFFERED);
+  private stream: ClientStream;
+  private tls = false;
+  private refused = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly deps: ClientConnectionDeps,
+  ) {
+    this.stream = socket;
+    this.log = deps.services.logger.child({ client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}` });
+  }
+
+  async run(): Promise<void> {
+    this.socket.setNoDelay(true);
+    this.queue.attach(this.socket);
+    const timer = setTimeout(() => this.refuse(new AccessError('auth-timeout', 'authentication timed out')), this.deps.services.config.listen.authTimeoutMs);
+    try {
+      const upstream = await this.handshake();
+      clearTimeout(timer);
+      if (upstream === undefined) return;
+      // The client may have gone, or timed out, while the upstream login was under way.
+      if (this.refused || this.stream.destroyed) upstream.session.socket.destroy();
+      else this.startRelay(upstream.grant, upstream.request, upstream.session);
+    } catch (e) {
+      clearTimeout(timer);
+      this.refuse(e);
+    }
+  }
+
+  private async handshake(): Promise<{ grant: SessionGrant; request: StartupRequest; session: UpstreamSession } | undefined> {
+    const negotiated = await negotiateTransport(this.socket, this.queue, this.deps.secureContext);
+    this.stream = negotiated.stream;
+    this.tls = negotiated.tls;
+    const packet = negotiated.packet;
+    if (packet.kind === 'CancelRequest') {
+      await this.forwardCancel(packet.processId, packet.secretKey);
+      return undefined;
+    }
+    const request = this.acceptStartup(packet);
+    const token = await this.askForToken();
+    const grant = await this.deps.services.authority.authorize(token, request.connectionName);
+    const session = await loginUpstream(grant.connection, request.forwarded);
+    return { grant, request, session };
+  }
+
+  private acceptStartup(packet: StartupMessage): StartupRequest {
+    const request = interpretStartupParameters(packet.parameters);
+    if (packet.minorVersion > 0 || request.unsupportedOptions.length > 0) {
+      this.stream.write(encodeNegotiateProtocolVersion(0, request.unsupportedOptions));
+    }
+    if (!this.deps.isAccepting()) throw new AccessError('shutting-down', 'the gateway is shutting down');
+    if (!this.tls && !this.deps.services.config.listen.allowPlaintext) {
+      throw new AccessError('encryption-required', 'the gateway accepts tokens only over TLS', undefined, undefined);
+    }
+    return request;
+  }
+
+  private async askForToken(): Promise<string> {
+    this.stream.write(AUTHENTICATION_CLEARTEXT_PASSWORD);
+    const message = await this.queue.typed();
+    if (message.code !== Frontend.PasswordMessage) {
+      throw new ProtocolError('unexpected-message', `expected a password message, got message type ${message.code}`);
+    }
+    return decodePasswordMessage(message.body);
+  }
+
+  private startRelay(grant: SessionGrant, request: StartupRequest, upstream: UpstreamSession): void {
+    const sessionId = randomUUID();
+    const { services, cancelKeys } = this.deps;
+    const log = this.log.child({ sessionId, connection: grant.connection.name, identity: grant.identity.objectId, appId: grant.identity.appId });
+    const gatewayKey = upstream.backendKey && cancelKeys.issue({ target: grant.connection, upstreamKey: upstream.backendKey, sessionId });
+    this.queue.detach();
+    this.stream.write(
+      Buffer.concat([
+        AUTHENTICATION_OK,
+        ...upstream.startupFrames,
+        ...(gatewayKey ? [encodeBackendKeyData(gatewayKey.processId, gatewayKey.secretKey)] : []),
+        upstream.readyForQuery,
+      ]),
+    );
+    const relay = new Relay(this.stream, upstream.socket, (end) => onEnd(end), (e) => encodeErrorResponse({ severity: 'FATAL', sqlstate: sqlstateForProtocol(e.code), message: e.message }));
+    const onEnd = (end: RelayEnd): void => {
+      if (gatewayKey) cancelKeys.release(gatewayKey);
+      services.sessions.remove(sessionId);
+      log.info({ reason: end.reason, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient, err: end.error?.message }, 'session ended');
+    };
+    services.sessions.add({
+      id: sessionId,
+      grant,
+      clientUser: request.clientUser,
+      clientAddress: this.socket.remoteAddress ?? '',
+      startedAt: new Date(),
+      end: (reason, message) => relay.terminate(reason, encodeErrorResponse({ severity: 'FATAL', sqlstate: '57P01', message })),
+    });
+    log.info({ clientUser: request.clientUser, tls: this.tls, mapping: grant.rule.index, scope: grant.rule.scope }, 'session started');
+    relay.start(this.queue.takeRemaining(), upstream.leftover);
+  }
+
+  private async forwardCancel(processId: number, secretKey: number): Promise<void> {
+    this.stream.end();
+    const route = this.deps.cancelKeys.lookup(processId, secretKey);
+    if (route === undefined) {
+      this.log.info('cancel request with an unknown key ignored');
+      return;
+    }
+    this.log.info({ sessionId: route.sessionId }, 'cancel request forwarded');
+    await sendCancel(route.target, route.upstreamKey).catch((e: unknown) => {
+      this.log.warn({ sessionId: route.sessionId, err: (e as Error).message }, 'cancel request could not be forwarded');
+    });
+  }
+
+  /** One way out for every refusal: an ErrorResponse with a SQLSTATE, a log line, and the connection closed. */
+  private refuse(e: unknown): void {
+    if (this.refused) return;
+    this.refused = true;
+    this.queue.fail(new ProtocolError('truncated', 'connection refused'));
+    if (this.stream.destroyed) return;
+    const error = toClientError(e);
+    if (error.internal) this.log.error({ err: error.logDetail }, 'internal error during login');
+    else this.log.info({ code: error.code, reason: error.message, detail: error.logDetail }, 'login refused');
+    this.stream.end(encodeErrorResponse({ severity: 'FATAL', sqlstate: error.sqlstate, message: error.message, ...(error.detail ? { detail: error.detail } : {}) }));
+    setTimeout(() => this.stream.destroy(), 1000).unref();
+  }
+}
+
+interface ClientError {
+  readonly code: string;
+  readonly sqlstate: string;
+  readonly message: string;
+  readonly detail?: string;
+  readonly logDetail?: string;
+  readonly internal: boolean;
+}
+
+function toClientError(e: unknown): ClientError {
+  if (e instanceof AccessError) {
+    return { code: e.code, sqlstate: sqlstateForAccess(e.code), message: e.message, ...(e.detail ? { detail: e.detail } : {}), ...(e.internalDetail ? { logDetail: e.internalDetail } : {}), internal: false };
+  }
+  if (e instanceof ProtocolError) return { code: e.code, sqlstate: sqlstateForProtocol(e.code), message: e.message, internal: false };
+  return { code: 'internal', sqlstate: 'XX000', message: 'internal error in the gateway', logDetail: e instanceof Error ? (e.stack ?? e.message) : String(e), internal: true };
+}

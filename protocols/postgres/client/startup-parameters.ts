@@ -1,0 +1,90 @@
+import { AccessError } from '../../../src/access-error.js';
+
+/**
+ * Settings a client may carry to the upstream in its StartupMessage or in `options=-c …`. Anything
+ * that could change who the session runs as or what it may do (role, session_authorization,
+ * default_transaction_read_only, …) is not on the list: the gateway, not the client, decides that.
+ */
+const FORWARDABLE = new Set(
+  [
+    'application_name', 'client_encoding', 'datestyle', 'timezone', 'intervalstyle', 'extra_float_digits',
+    'search_path', 'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'idle_session_timeout',
+    'bytea_output', 'client_min_messages', 'standard_conforming_strings', 'default_transaction_isolation',
+    'default_transaction_deferrable', 'timezone_abbreviations', 'lc_monetary', 'lc_numeric', 'lc_time',
+    'geqo', 'jit', 'work_mem', 'enable_seqscan', 'enable_indexscan', 'enable_bitmapscan', 'enable_hashjoin',
+    'enable_mergejoin', 'enable_nestloop', 'random_page_cost', 'cursor_tuple_fraction', 'xmloption', 'gin_fuzzy_search_limit',
+  ].map((s) => s.toLowerCase()),
+);
+
+/** Parameters that name the client's own view of the login; the gateway consumes them. */
+const CONSUMED = new Set(['user', 'database']);
+
+export interface StartupRequest {
+  /** The connection the client asks for (`dbname`; defaults to `user`, as in Postgres). */
+  readonly connectionName: string;
+  /** The client's own label, recorded, never trusted. */
+  readonly clientUser: string;
+  /** What goes upstream besides the gateway's own user and database. */
+  readonly forwarded: ReadonlyMap<string, string>;
+  /** `_pq_.` protocol options we do not implement, to name in NegotiateProtocolVersion. */
+  readonly unsupportedOptions: readonly string[];
+}
+
+export function interpretStartupParameters(parameters: ReadonlyMap<string, string>): StartupRequest {
+  const clientUser = parameters.get('user');
+  if (clientUser === undefined || clientUser === '') {
+    throw new AccessError('not-mapped', 'no user name specified in the startup packet');
+  }
+  if (parameters.has('replication')) {
+    const value = parameters.get('replication')?.toLowerCase();
+    if (value !== 'false' && value !== 'off' && value !== '0' && value !== 'no') {
+      throw new AccessError('not-mapped', 'replication connections are not available through the gateway');
+    }
+  }
+  const forwarded = new Map<string, string>();
+  const unsupportedOptions: string[] = [];
+  for (const [name, value] of parameters) {
+    if (name.startsWith('_pq_.')) unsupportedOptions.push(name);
+    else if (name === 'options') checkOptions(value, forwarded);
+    else if (FORWARDABLE.has(name.toLowerCase())) forwarded.set(name, value);
+    else if (!CONSUMED.has(name) && name !== 'replication') throw notAllowed(name);
+  }
+  return { connectionName: parameters.get('database') || clientUser, clientUser, forwarded, unsupportedOptions };
+}
+
+/** `options` is a command line of `-c name=value` / `--name=value`; each setting must be forwardable. */
+function checkOptions(options: string, forwarded: Map<string, string>): void {
+  const words = splitOptions(options);
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i] ?? '';
+    let setting: string | undefined;
+    if (word === '-c') setting = words[++i];
+    else if (word.startsWith('-c')) setting = word.slice(2);
+    else if (word.startsWith('--')) setting = word.slice(2);
+    const eq = setting?.indexOf('=') ?? -1;
+    if (setting === undefined || eq <= 0) throw notAllowed(`options (${word})`);
+    const name = setting.slice(0, eq).replace(/-/g, '_').toLowerCase();
+    if (!FORWARDABLE.has(name)) throw notAllowed(name);
+  }
+  if (words.length > 0) forwarded.set('options', options);
+}
+
+/** Splits on unescaped whitespace, honouring backslash escapes as Postgres does. */
+function splitOptions(options: string): string[] {
+  const words: string[] = [];
+  let current = '';
+  for (let i = 0; i < options.length; i++) {
+    const ch = options[i] ?? '';
+    if (ch === '\\' && i + 1 < options.length) current += options[++i] ?? '';
+    else if (/\s/.test(ch)) {
+      if (current !== '') words.push(current);
+      current = '';
+    } else current += ch;
+  }
+  if (current !== '') words.push(current);
+  return words;
+}
+
+function notAllowed(name: string): AccessError {
+  return new AccessError('startup-parameter-refused', `startup parameter ${name} is not allowed through the gateway`);
+}

@@ -1,0 +1,7 @@
+import type { ProtocolFactory } from '../../src/protocol.js';
+import { PostgresServer } from './postgres-server.js';
+
+/** The Postgres wire protocol, as the core starts it. */
+export const postgresProtocol: ProtocolFactory = (services) => new PostgresServer(services);
+
+export { checkUpstream } from './upstream/check-upstream.js';

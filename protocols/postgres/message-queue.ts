@@ -1,0 +1,120 @@
+import type { Duplex } from 'node:stream';
+import { ProtocolError } from './wire/protocol-error.js';
+
+const EMPTY = Buffer.alloc(0);
+
+export interface TypedMessage {
+  readonly code: number;
+  /** The whole message, header included, as received. */
+  readonly frame: Buffer;
+  /** The bytes after the header (a view into `frame`). */
+  readonly body: Buffer;
+}
+
+/**
+ * Reads whole messages off a stream during the handshake, before the relay takes over. Bounded:
+ * a declared length above `maxMessage`, or more than `maxBuffered` bytes waiting, is a protocol
+ * error, so nothing a peer sends before authenticating can make us hold more than that.
+ */
+export class MessageQueue {
+  private buf: Buffer = EMPTY;
+  private want = 0;
+  private wake: (() => void) | undefined;
+  private failure: Error | undefined;
+  private detachFn: (() => void) | undefined;
+
+  constructor(
+    private readonly maxMessage: number,
+    private readonly maxBuffered: number,
+  ) {}
+
+  get buffered(): number {
+    return this.buf.length;
+  }
+
+  attach(stream: Duplex): void {
+    const onData = (chunk: Buffer): void => this.push(chunk);
+    const onEnd = (): void => this.fail(new ProtocolError('truncated', 'connection closed during the handshake'));
+    const onError = (e: Error): void => this.fail(e);
+    stream.on('data', onData).on('end', onEnd).on('close', onEnd).on('error', onError);
+    this.detachFn = () => {
+      stream.off('data', onData).off('end', onEnd).off('close', onEnd).off('error', onError);
+    };
+  }
+
+  /** Stops listening to the stream; bytes already received stay queued. */
+  detach(): void {
+    this.detachFn?.();
+    this.detachFn = undefined;
+  }
+
+  /** Hands over whatever was received beyond the messages taken so far. */
+  takeRemaining(): Buffer {
+    const rest = this.buf;
+    this.buf = EMPTY;
+    return rest;
+  }
+
+  fail(error: Error): void {
+    this.failure ??= error;
+    this.wake?.();
+  }
+
+  async byte(): Promise<number> {
+    await this.waitFor(1);
+    const b = this.buf[0] ?? 0;
+    this.consume(1);
+    return b;
+  }
+
+  /** An untyped message (startup phase): returns the body after the int32 length. */
+  async untyped(): Promise<Buffer> {
+    await this.waitFor(4);
+    const length = this.checkLength(this.buf.readInt32BE(0), 8);
+    await this.waitFor(length);
+    const body = Buffer.from(this.buf.subarray(4, length));
+    this.consume(length);
+    return body;
+  }
+
+  async typed(): Promise<TypedMessage> {
+    await this.waitFor(5);
+    const code = this.buf[0] ?? 0;
+    const length = this.checkLength(this.buf.readInt32BE(1), 4);
+    await this.waitFor(length + 1);
+    const frame = Buffer.from(this.buf.subarray(0, length + 1));
+    this.consume(length + 1);
+    return { code, frame, body: frame.subarray(5) };
+  }
+
+  private push(chunk: Buffer): void {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.buf.length > this.maxBuffered) {
+      this.buf = EMPTY;
+      this.fail(new ProtocolError('frame-too-long', `more than ${this.maxBuffered} bytes sent before the handshake finished`));
+    } else if (this.buf.length >= this.want) {
+      this.wake?.();
+    }
+  }
+
+  private checkLength(length: number, min: number): number {
+    if (length < min) throw new ProtocolError('frame-too-short', `message length ${length} is below ${min}`);
+    if (length > this.maxMessage) throw new ProtocolError('frame-too-long', `message length ${length} exceeds ${this.maxMessage}`);
+    return length;
+  }
+
+  private async waitFor(n: number): Promise<void> {
+    while (this.buf.length < n) {
+      if (this.failure !== undefined) throw this.failure;
+      this.want = n;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private consume(n: number): void {
+    this.buf = this.buf.length === n ? EMPTY : this.buf.subarray(n);
+  }
+}

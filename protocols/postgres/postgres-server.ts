@@ -1,0 +1,72 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import type { GatewayServices, ProtocolServer } from '../../src/protocol.js';
+import { CancelKeys } from './client/cancel-keys.js';
+import { ClientConnection } from './client/client-connection.js';
+import { sqlstateForAccess } from './client/sqlstate.js';
+import { encodeErrorResponse } from './wire/backend-messages.js';
+
+const TOO_MANY = encodeErrorResponse({
+  severity: 'FATAL',
+  sqlstate: sqlstateForAccess('too-many-connections'),
+  message: 'sorry, too many clients already',
+});
+
+/** The Postgres wire protocol listener: accepts clients, caps how many are open, and hands each to a ClientConnection. */
+export class PostgresServer implements ProtocolServer {
+  readonly protocol = 'postgres';
+  private readonly server: Server;
+  private readonly cancelKeys = new CancelKeys();
+  private readonly secureContext: SecureContext | undefined;
+  private readonly sockets = new Set<Socket>();
+  private accepting = true;
+
+  constructor(private readonly services: GatewayServices) {
+    const tls = services.config.listen.tls;
+    this.secureContext = tls && createSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
+    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server.on('error', (e) => services.logger.error({ err: e.message }, 'listener error'));
+  }
+
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
+  listen(): Promise<{ host: string; port: number }> {
+    const { host, port } = this.services.config.listen;
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port }, () => {
+        this.server.off('error', reject);
+        const address = this.server.address();
+        resolve({ host, port: typeof address === 'object' && address !== null ? address.port : port });
+      });
+    });
+  }
+
+  stopAccepting(): Promise<void> {
+    this.accepting = false;
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    socket.on('error', () => undefined); // a reset client is routine; ClientConnection/Relay report what matters
+    if (this.sockets.size >= this.services.config.listen.maxConnections) {
+      this.services.logger.warn({ reason: 'too-many-connections' }, 'connection refused');
+      socket.end(TOO_MANY);
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    const connection = new ClientConnection(socket, {
+      services: this.services,
+      cancelKeys: this.cancelKeys,
+      secureContext: this.secureContext,
+      isAccepting: () => this.accepting,
+    });
+    connection.run().catch((e: unknown) => {
+      this.services.logger.error({ err: e instanceof Error ? e.stack : String(e) }, 'connection handler failed');
+      socket.destroy();
+    });
+  }
+}

@@ -1,0 +1,161 @@
+import type { Duplex } from 'node:stream';
+import type { EndReason } from '../../src/session/end-reason.js';
+import { Frontend } from './wire/codes.js';
+import { FrameScanner, interestIn } from './wire/frame-scanner.js';
+import { ProtocolError } from './wire/protocol-error.js';
+
+const TERMINATE = Buffer.from([Frontend.Terminate, 0, 0, 0, 4]);
+const CLIENT_INTEREST = interestIn([Frontend.Terminate]);
+const NO_INTEREST = interestIn([]);
+/** How long a gateway-initiated end waits for the frame in flight to finish before cutting. */
+const BOUNDARY_GRACE_MS = 2000;
+
+export interface RelayEnd {
+  readonly reason: EndReason;
+  readonly error?: Error;
+  readonly bytesFromClient: number;
+  readonly bytesToClient: number;
+}
+
+/**
+ * Moves bytes between the client and its upstream, unchanged and in order. Frames are followed by
+ * their headers only (FrameScanner), so a malformed client frame ends the session and the gateway
+ * can end a session between two frames. Backpressure is respected both ways: a side that cannot
+ * take more pauses the other, so a slow reader never makes the gateway buffer without bound.
+ */
+export class Relay {
+  private readonly clientFrames = new FrameScanner(CLIENT_INTEREST, () => {
+    this.clientTerminated = true;
+  });
+  private readonly upstreamFrames = new FrameScanner(NO_INTEREST, () => undefined);
+  private clientTerminated = false;
+  private reason: EndReason | undefined;
+  private error: Error | undefined;
+  private pendingFatal: Buffer | undefined;
+  private open = 2;
+  private bytesFromClient = 0;
+  private bytesToClient = 0;
+
+  constructor(
+    private readonly client: Duplex,
+    private readonly upstream: Duplex,
+    private readonly onEnd: (end: RelayEnd) => void,
+    /** Builds the FATAL a client gets for a malformed frame. */
+    private readonly protocolViolation: (e: ProtocolError) => Buffer,
+  ) {}
+
+  start(clientLeftover: Buffer, upstreamLeftover: Buffer): void {
+    const { client, upstream } = this;
+    client.on('data', this.onClientData);
+    upstream.on('data', this.onUpstreamData);
+    upstream.on('drain', () => client.resume());
+    client.on('drain', () => upstream.resume());
+    client.on('end', () => this.closeSide(this.clientTerminated ? 'client-terminated' : 'client-disconnected', upstream));
+    upstream.on('end', () => this.closeSide('upstream-closed', client));
+    client.on('error', (e: Error) => this.fail('socket-error', e));
+    upstream.on('error', (e: Error) => this.fail('socket-error', e));
+    client.on('close', this.onClose);
+    upstream.on('close', this.onClose);
+    if (upstreamLeftover.length > 0) this.onUpstreamData(upstreamLeftover);
+    if (clientLeftover.length > 0) this.onClientData(clientLeftover);
+    client.resume();
+    upstream.resume();
+  }
+
+  /**
+   * Ends the session from the gateway's side. The client gets `fatal` between two frames (the
+   * frame in flight is finished first), then both connections close.
+   */
+  terminate(reason: EndReason, fatal: Buffer): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.client.pause();
+    this.client.off('data', this.onClientData);
+    if (this.upstreamFrames.atBoundary) {
+      this.finishWithFatal(fatal);
+      return;
+    }
+    this.pendingFatal = fatal;
+    setTimeout(() => this.destroyBoth(), BOUNDARY_GRACE_MS).unref();
+  }
+
+  private readonly onClientData = (chunk: Buffer): void => {
+    this.bytesFromClient += chunk.length;
+    try {
+      this.clientFrames.scan(chunk);
+    } catch (e) {
+      this.protocolError(e);
+      return;
+    }
+    if (!this.upstream.write(chunk)) this.client.pause();
+  };
+
+  private readonly onUpstreamData = (chunk: Buffer): void => {
+    if (this.pendingFatal !== undefined) {
+      this.forwardToBoundary(chunk, this.pendingFatal);
+      return;
+    }
+    this.bytesToClient += chunk.length;
+    this.upstreamFrames.scan(chunk);
+    if (!this.client.write(chunk)) this.upstream.pause();
+  };
+
+  private forwardToBoundary(chunk: Buffer, fatal: Buffer): void {
+    const upTo = this.upstreamFrames.scanToBoundary(chunk);
+    this.bytesToClient += upTo;
+    this.client.write(upTo === chunk.length ? chunk : chunk.subarray(0, upTo));
+    if (this.upstreamFrames.atBoundary) this.finishWithFatal(fatal);
+  }
+
+  private finishWithFatal(fatal: Buffer): void {
+    this.pendingFatal = undefined;
+    this.upstream.off('data', this.onUpstreamData);
+    this.client.end(fatal);
+    if (this.clientFrames.atBoundary) this.upstream.end(TERMINATE);
+    else this.upstream.destroy();
+  }
+
+  private protocolError(e: unknown): void {
+    const error = e instanceof ProtocolError ? e : new ProtocolError('unexpected-message', String(e));
+    this.error = error;
+    this.terminate('protocol-violation', this.protocolViolation(error));
+  }
+
+  private closeSide(reason: EndReason, other: Duplex): void {
+    this.reason ??= reason;
+    other.end();
+  }
+
+  private fail(reason: EndReason, e: Error): void {
+    this.reason ??= reason;
+    this.error ??= e;
+    this.destroyBoth();
+  }
+
+  private destroyBoth(): void {
+    this.client.destroy();
+    this.upstream.destroy();
+  }
+
+  private readonly onClose = (): void => {
+    this.open -= 1;
+    if (this.open === 1) {
+      // One side is gone: whatever the other still holds has nowhere to go.
+      this.reason ??= this.client.destroyed ? 'client-disconnected' : 'upstream-closed';
+      setImmediate(() => {
+        if (!this.client.writableFinished) this.client.end();
+        this.upstream.end();
+      });
+      setTimeout(() => this.destroyBoth(), BOUNDARY_GRACE_MS).unref();
+      return;
+    }
+    if (this.open === 0) {
+      this.onEnd({
+        reason: this.reason ?? 'client-disconnected',
+        ...(this.error !== undefined ? { error: this.error } : {}),
+        bytesFromClient: this.bytesFromClient,
+        bytesToClient: this.bytesToClient,
+      });
+    }
+  };
+}

@@ -1,0 +1,18 @@
+import { isAccessError } from '../../../src/access-error.js';
+import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
+import { Frontend } from '../wire/codes.js';
+import { loginUpstream } from './login-upstream.js';
+
+const TERMINATE = Buffer.from([Frontend.Terminate, 0, 0, 0, 4]);
+
+/** Logs in to a connection's upstream and leaves at once; returns why it failed, or undefined. */
+export async function checkUpstream(connection: ConnectionConfig): Promise<string | undefined> {
+  try {
+    const session = await loginUpstream(connection, new Map([['application_name', 'idgate check']]));
+    session.socket.end(TERMINATE);
+    return undefined;
+  } catch (e) {
+    if (isAccessError(e)) return e.internalDetail ? `${e.message}: ${e.internalDetail}` : e.message;
+    throw e;
+  }
+}

@@ -1,0 +1,85 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { serialize } from 'pg-protocol';
+import { AccessError } from '../../../src/access-error.js';
+import { MessageQueue } from '../message-queue.js';
+import type { UpstreamTarget } from './upstream-target.js';
+
+export type UpstreamSocket = Socket | TLSSocket;
+
+const MAX_UPSTREAM_HANDSHAKE_MESSAGE = 1 << 20;
+
+/** Opens TCP to the upstream and, unless `tls: disable`, negotiates TLS the way libpq does (SSLRequest first). */
+export async function connectUpstream(target: UpstreamTarget, queue: MessageQueue): Promise<UpstreamSocket> {
+  const socket = await openTcp(target);
+  if (target.tls === 'disable') {
+    queue.attach(socket);
+    return socket;
+  }
+  queue.attach(socket);
+  socket.write(serialize.requestSsl());
+  const answer = await queue.byte();
+  queue.detach();
+  if (answer !== 0x53 || queue.buffered > 0) {
+    socket.destroy();
+    throw new AccessError('upstream-unreachable', 'the upstream database does not accept TLS, which its connection requires');
+  }
+  const secure = await startTls(socket, target);
+  queue.attach(secure);
+  return secure;
+}
+
+export function newUpstreamQueue(): MessageQueue {
+  return new MessageQueue(MAX_UPSTREAM_HANDSHAKE_MESSAGE, 4 * MAX_UPSTREAM_HANDSHAKE_MESSAGE);
+}
+
+function openTcp(target: UpstreamTarget): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: target.host, port: target.port, noDelay: true, timeout: target.connectTimeoutMs });
+    const onError = (e: Error): void => {
+      socket.destroy();
+      reject(new AccessError('upstream-unreachable', `the upstream database cannot be reached (${errorCode(e)})`));
+    };
+    const onTimeout = (): void => onError(new Error('connect timeout'));
+    socket.once('error', onError);
+    socket.once('timeout', onTimeout);
+    socket.once('connect', () => {
+      socket.off('error', onError).off('timeout', onTimeout);
+      socket.setTimeout(0);
+      resolve(socket);
+    });
+  });
+}
+
+function startTls(socket: Socket, target: UpstreamTarget): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const verify = target.tls === 'verify-full';
+    const secure = tlsConnect({
+      socket,
+      host: target.host,
+      servername: isIp(target.host) ? '' : target.host,
+      rejectUnauthorized: verify,
+      ...(verify && target.ca !== undefined ? { ca: target.ca } : {}),
+      ...(verify ? {} : { checkServerIdentity: () => undefined }),
+    });
+    secure.once('secureConnect', () => {
+      secure.off('error', onError);
+      secure.setNoDelay(true);
+      resolve(secure);
+    });
+    const onError = (e: Error): void => {
+      secure.destroy();
+      reject(new AccessError('upstream-unreachable', `TLS with the upstream database failed (${errorCode(e)})`));
+    };
+    secure.once('error', onError);
+  });
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
+}
+
+function errorCode(e: Error): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code ?? e.message;
+}

@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto';
+import { serialize } from 'pg-protocol';
+import { AccessError } from '../../../src/access-error.js';
+import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
+import type { MessageQueue, TypedMessage } from '../message-queue.js';
+import { ByteReader } from '../wire/byte-reader.js';
+import { AuthRequest, Backend } from '../wire/codes.js';
+import { decodeErrorFields } from '../wire/error-fields.js';
+import { connectUpstream, newUpstreamQueue, type UpstreamSocket } from './connect-upstream.js';
+import { ScramClient, ScramError } from './scram-client.js';
+
+export interface BackendKey {
+  readonly processId: number;
+  readonly secretKey: number;
+}
+
+/** An upstream connection that has logged in and is ready for the client's first query. */
+export interface UpstreamSession {
+  readonly socket: UpstreamSocket;
+  /** ParameterStatus and NoticeResponse frames the upstream sent after AuthenticationOk, raw and in order. */
+  readonly startupFrames: readonly Buffer[];
+  readonly backendKey: BackendKey | undefined;
+  /** The upstream's ReadyForQuery frame. */
+  readonly readyForQuery: Buffer;
+  /** Bytes received after ReadyForQuery, to be relayed first. */
+  readonly leftover: Buffer;
+}
+
+/**
+ * Logs in to the connection's upstream with the gateway's own credential (SCRAM-SHA-256, MD5 or
+ * cleartext, as the server asks), within the connection's timeout. The client's user, database
+ * and password never reach the upstream.
+ */
+export async function loginUpstream(connection: ConnectionConfig, parameters: ReadonlyMap<string, string>): Promise<UpstreamSession> {
+  const queue = newUpstreamQueue();
+  let socket: UpstreamSocket | undefined;
+  const deadline = setTimeout(() => {
+    queue.fail(new AccessError('upstream-unreachable', 'the upstream database did not complete the login in time'));
+    socket?.destroy();
+  }, connection.connectTimeoutMs);
+  try {
+    socket = await connectUpstream(connection, queue);
+    socket.write(serialize.startup({ ...Object.fromEntries(parameters), user: connection.user, database: connection.database }));
+    await authenticate(queue, socket, connection);
+    const session = await readUntilReady(queue, socket, connection);
+    queue.detach();
+    return session;
+  } catch (e) {
+    socket?.destroy();
+    throw toAccessError(e, connection);
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
+async function authenticate(queue: MessageQueue, socket: UpstreamSocket, connection: ConnectionConfig): Promise<void> {
+  let scram: ScramClient | undefined;
+  for (;;) {
+    const message = await queue.typed();
+    if (message.code === Backend.ErrorResponse) throw rejected(message, connection);
+    if (message.code === Backend.NegotiateProtocolVersion) continue;
+    if (message.code !== Backend.Authentication) throw unexpected(message);
+    const r = new ByteReader(message.body);
+    const request = r.int32();
+    switch (request) {
+      case AuthRequest.Ok:
+        return;
+      case AuthRequest.CleartextPassword:
+        socket.write(serialize.password(connection.password.reveal()));
+        break;
+      case AuthRequest.MD5Password:
+        socket.write(serialize.password(md5Password(connection.user, connection.password.reveal(), r.bytes(4))));
+        break;
+      case AuthRequest.SASL:
+        scram = startScram(r, socket, connection);
+        break;
+      case AuthRequest.SASLContinue:
+        socket.write(serialize.sendSCRAMClientFinalMessage(requireScram(scram).clientFinalMessage(r.bytes(r.remaining).toString('utf8'))));
+        break;
+      case AuthRequest.SASLFinal:
+        requireScram(scram).verifyServerFinal(r.bytes(r.remaining).toString('utf8'));
+        break;
+      default:
+        throw new AccessError('upstream-rejected', `the upstream database asked for an authentication method the gateway does not support (${request})`);
+    }
+  }
+}
+
+function startScram(r: ByteReader, socket: UpstreamSocket, connection: ConnectionConfig): ScramClient {
+  const mechanisms: string[] = [];
+  for (let m = r.cstring(); m !== ''; m = r.cstring()) mechanisms.push(m);
+  if (!mechanisms.includes('SCRAM-SHA-256')) {
+    throw new AccessError('upstream-rejected', 'the upstream database offers no SASL mechanism the gateway supports');
+  }
+  const scram = new ScramClient(connection.password.reveal());
+  socket.write(serialize.sendSASLInitialResponseMessage('SCRAM-SHA-256', scram.clientFirstMessage()));
+  return scram;
+}
+
+function requireScram(scram: ScramClient | undefined): ScramClient {
+  if (scram === undefined) throw new ScramError('upstream sent a SASL continuation before starting SASL');
+  return scram;
+}
+
+async function readUntilReady(queue: MessageQueue, socket: UpstreamSocket, connection: ConnectionConfig): Promise<UpstreamSession> {
+  const startupFrames: Buffer[] = [];
+  let backendKey: BackendKey | undefined;
+  for (;;) {
+    const message = await queue.typed();
+    switch (message.code) {
+      case Backend.ParameterStatus:
+      case Backend.NoticeResponse:
+        startupFrames.push(message.frame);
+        break;
+      case Backend.BackendKeyData: {
+        const r = new ByteReader(message.body);
+        backendKey = { processId: r.int32(), secretKey: r.int32() };
+        break;
+      }
+      case Backend.ReadyForQuery:
+        return { socket, startupFrames, backendKey, readyForQuery: message.frame, leftover: queue.takeRemaining() };
+      case Backend.ErrorResponse:
+        throw rejected(message, connection);
+      default:
+        throw unexpected(message);
+    }
+  }
+}
+
+function md5Password(user: string, password: string, salt: Buffer): string {
+  const inner = createHash('md5').update(password).update(user).digest('hex');
+  return `md5${createHash('md5').update(inner).update(salt).digest('hex')}`;
+}
+
+function rejected(message: TypedMessage, connection: ConnectionConfig): AccessError {
+  const fields = decodeErrorFields(message.body);
+  const sqlstate = fields.get('C') ?? '';
+  const upstreamSays = `${sqlstate} ${fields.get('M') ?? ''}`;
+  if (sqlstate.startsWith('28')) {
+    return new AccessError('upstream-rejected', `the upstream database refused the gateway's credential for connection "${connection.name}"`, undefined, upstreamSays);
+  }
+  return new AccessError('upstream-rejected', `the upstream database refused the session for connection "${connection.name}" (SQLSTATE ${sqlstate})`, undefined, upstreamSays);
+}
+
+function unexpected(message: TypedMessage): AccessError {
+  return new AccessError('upstream-rejected', 'the upstream database sent an unexpected message during login', undefined, `message type ${message.code}`);
+}
+
+function toAccessError(e: unknown, connection: ConnectionConfig): AccessError {
+  if (e instanceof AccessError) return e;
+  if (e instanceof ScramError) return new AccessError('upstream-rejected', `SCRAM login to the upstream of "${connection.name}" failed`, undefined, e.message);
+  return new AccessError('upstream-unreachable', `the upstream database of "${connection.name}" closed the connection during login`, undefined, (e as Error).message);
+}

@@ -1,0 +1,53 @@
+import { AuthRequest, Backend } from './codes.js';
+import { encodeMessage, type Field } from './message-writer.js';
+
+/** The fields of an ErrorResponse or NoticeResponse that the gateway itself emits. */
+export interface ErrorFields {
+  readonly severity: 'FATAL' | 'ERROR' | 'WARNING' | 'NOTICE';
+  readonly sqlstate: string;
+  readonly message: string;
+  readonly detail?: string;
+  readonly hint?: string;
+}
+
+export function encodeErrorResponse(e: ErrorFields): Buffer {
+  const fields: Field[] = [
+    { int8: 0x53 }, { cstring: e.severity }, // S: localized severity
+    { int8: 0x56 }, { cstring: e.severity }, // V: non-localized severity
+    { int8: 0x43 }, { cstring: e.sqlstate }, // C
+    { int8: 0x4d }, { cstring: e.message }, // M
+  ];
+  if (e.detail !== undefined) fields.push({ int8: 0x44 }, { cstring: e.detail });
+  if (e.hint !== undefined) fields.push({ int8: 0x48 }, { cstring: e.hint });
+  fields.push({ int8: 0 });
+  return encodeMessage(Backend.ErrorResponse, fields);
+}
+
+export const AUTHENTICATION_CLEARTEXT_PASSWORD: Buffer = encodeMessage(Backend.Authentication, [
+  { int32: AuthRequest.CleartextPassword },
+]);
+
+export const AUTHENTICATION_OK: Buffer = encodeMessage(Backend.Authentication, [{ int32: AuthRequest.Ok }]);
+
+export function encodeBackendKeyData(processId: number, secretKey: number): Buffer {
+  return encodeMessage(Backend.BackendKeyData, [{ int32: processId }, { int32: secretKey }]);
+}
+
+/** Tells the client the newest minor version we speak and which `_pq_.` options we did not recognise. */
+export function encodeNegotiateProtocolVersion(newestMinor: number, unrecognised: readonly string[]): Buffer {
+  return encodeMessage(Backend.NegotiateProtocolVersion, [
+    { int32: newestMinor },
+    { int32: unrecognised.length },
+    ...unrecognised.map((o) => ({ cstring: o })),
+  ]);
+}
+
+export function encodeParameterStatus(name: string, value: string): Buffer {
+  return encodeMessage(Backend.ParameterStatus, [{ cstring: name }, { cstring: value }]);
+}
+
+export type TransactionStatus = 'I' | 'T' | 'E';
+
+export function encodeReadyForQuery(status: TransactionStatus): Buffer {
+  return encodeMessage(Backend.ReadyForQuery, [{ int8: status.charCodeAt(0) }]);
+}

@@ -1,0 +1,59 @@
+import { ProtocolError } from './protocol-error.js';
+
+/**
+ * Reads fields from one complete message body. Every read is bounds-checked: a peer's lengths
+ * and terminators are never trusted (pg-protocol's reader scans C strings without an end check).
+ */
+export class ByteReader {
+  private offset: number;
+
+  constructor(
+    private readonly buf: Buffer,
+    start = 0,
+    private readonly end = buf.length,
+  ) {
+    this.offset = start;
+  }
+
+  get remaining(): number {
+    return this.end - this.offset;
+  }
+
+  int16(): number {
+    this.need(2);
+    const v = this.buf.readInt16BE(this.offset);
+    this.offset += 2;
+    return v;
+  }
+
+  int32(): number {
+    this.need(4);
+    const v = this.buf.readInt32BE(this.offset);
+    this.offset += 4;
+    return v;
+  }
+
+  /** A NUL-terminated UTF-8 string. */
+  cstring(): string {
+    const nul = this.buf.indexOf(0, this.offset);
+    if (nul === -1 || nul >= this.end) {
+      throw new ProtocolError('missing-terminator', 'string without a NUL terminator');
+    }
+    const s = this.buf.toString('utf8', this.offset, nul);
+    this.offset = nul + 1;
+    return s;
+  }
+
+  bytes(n: number): Buffer {
+    this.need(n);
+    const b = this.buf.subarray(this.offset, this.offset + n);
+    this.offset += n;
+    return b;
+  }
+
+  private need(n: number): void {
+    if (n < 0 || this.offset + n > this.end) {
+      throw new ProtocolError('truncated', 'message shorter than its fields');
+    }
+  }
+}

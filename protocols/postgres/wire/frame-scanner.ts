@@ -1,0 +1,120 @@
+import { ProtocolError } from './protocol-error.js';
+
+/** Receives each complete frame whose type byte was asked for; `frame` includes the 5-byte header. */
+export type FrameHandler = (code: number, frame: Buffer) => void;
+
+const HEADER = 5;
+
+/**
+ * Follows typed-message boundaries through a byte stream that the relay forwards unchanged.
+ * Frames nobody asked for are skipped by length without copying; a frame of interest is handed over
+ * as a view into the chunk when it lies whole inside it, and is assembled only when it straddles
+ * chunks. This keeps the relay byte-exact while letting it observe the messages it must decode.
+ */
+export class FrameScanner {
+  private readonly header = Buffer.alloc(HEADER);
+  private headerFill = 0;
+  private skipRemaining = 0;
+  private collecting: Buffer | undefined;
+  private collected = 0;
+  private collectingCode = 0;
+
+  constructor(
+    /** interest[code] !== 0 → hand frames of that type to the handler. */
+    private readonly interest: Uint8Array,
+    private readonly onFrame: FrameHandler,
+    /** Largest frame of interest we agree to assemble (all others are only skipped). */
+    private readonly maxCollected: number = 1 << 30,
+  ) {}
+
+  /** True between frames: nothing partial is pending. */
+  get atBoundary(): boolean {
+    return this.headerFill === 0 && this.skipRemaining === 0 && this.collecting === undefined;
+  }
+
+  scan(chunk: Buffer): void {
+    let p = 0;
+    while (p < chunk.length) p = this.step(chunk, p);
+  }
+
+  /**
+   * Consumes `chunk` only up to the end of the frame in progress and returns how many bytes that
+   * took (all of them if the frame does not end inside it). Lets the gateway inject a message of
+   * its own between two frames without cutting one in half.
+   */
+  scanToBoundary(chunk: Buffer): number {
+    let p = 0;
+    while (p < chunk.length) {
+      p = this.step(chunk, p);
+      if (this.atBoundary) break;
+    }
+    return p;
+  }
+
+  private step(chunk: Buffer, p: number): number {
+    const n = chunk.length;
+    if (this.collecting !== undefined) return this.continueCollecting(chunk, p);
+    if (this.skipRemaining > 0) {
+      const step = Math.min(this.skipRemaining, n - p);
+      this.skipRemaining -= step;
+      return p + step;
+    }
+    if (this.headerFill === 0 && n - p >= HEADER) {
+      return this.startFrame(chunk, p, chunk[p] ?? 0, chunk.readInt32BE(p + 1), true);
+    }
+    const step = Math.min(HEADER - this.headerFill, n - p);
+    chunk.copy(this.header, this.headerFill, p, p + step);
+    this.headerFill += step;
+    if (this.headerFill < HEADER) return p + step;
+    this.headerFill = 0;
+    return this.startFrame(chunk, p + step, this.header[0] ?? 0, this.header.readInt32BE(1), false);
+  }
+
+  /** `p` is the frame start when the header is in `chunk` (inChunk), else the body start. */
+  private startFrame(chunk: Buffer, p: number, code: number, length: number, inChunk: boolean): number {
+    if (length < 4) throw new ProtocolError('frame-too-short', `message length ${length} is below 4`);
+    const bodyLength = length - 4;
+    const bodyStart = inChunk ? p + HEADER : p;
+    if (this.interest[code] === 0) {
+      this.skipRemaining = bodyLength;
+      return bodyStart;
+    }
+    if (length + 1 > this.maxCollected) {
+      throw new ProtocolError('frame-too-long', `message of ${length} bytes exceeds the limit`);
+    }
+    if (inChunk && bodyStart + bodyLength <= chunk.length) {
+      this.onFrame(code, chunk.subarray(p, bodyStart + bodyLength));
+      return bodyStart + bodyLength;
+    }
+    const frame = Buffer.allocUnsafe(length + 1);
+    frame[0] = code;
+    frame.writeInt32BE(length, 1);
+    if (bodyLength === 0) {
+      this.onFrame(code, frame);
+      return bodyStart;
+    }
+    this.collecting = frame;
+    this.collected = HEADER;
+    this.collectingCode = code;
+    return bodyStart;
+  }
+
+  private continueCollecting(chunk: Buffer, p: number): number {
+    const frame = this.collecting as Buffer;
+    const step = Math.min(frame.length - this.collected, chunk.length - p);
+    chunk.copy(frame, this.collected, p, p + step);
+    this.collected += step;
+    if (this.collected === frame.length) {
+      this.collecting = undefined;
+      this.onFrame(this.collectingCode, frame);
+    }
+    return p + step;
+  }
+}
+
+/** Builds an interest table from message type bytes. */
+export function interestIn(codes: readonly number[]): Uint8Array {
+  const table = new Uint8Array(256);
+  for (const c of codes) table[c] = 1;
+  return table;
+}

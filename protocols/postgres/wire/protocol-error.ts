@@ -1,0 +1,19 @@
+/** Why a byte sequence is not valid protocol; stable codes a caller can switch on. */
+export type ProtocolErrorCode =
+  | 'frame-too-short'
+  | 'frame-too-long'
+  | 'truncated'
+  | 'missing-terminator'
+  | 'unexpected-message'
+  | 'unsupported-protocol'
+  | 'malformed-startup';
+
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+  constructor(
+    readonly code: ProtocolErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

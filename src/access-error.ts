@@ -1,0 +1,45 @@
+/**
+ * Why a client was refused or a session ended, as a closed set of stable codes. A protocol turns
+ * each code into its own wire error (Postgres: a SQLSTATE); the message is safe to show a client
+ * and never contains a token or secret.
+ */
+export type AccessErrorCode =
+  | 'token-malformed'
+  | 'token-expired'
+  | 'token-not-yet-valid'
+  | 'token-bad-signature'
+  | 'token-unknown-key'
+  | 'token-wrong-algorithm'
+  | 'token-wrong-issuer'
+  | 'token-wrong-tenant'
+  | 'token-wrong-audience'
+  | 'token-not-app-only'
+  | 'token-unverifiable'
+  | 'signing-keys-unavailable'
+  | 'unknown-connection'
+  | 'not-mapped'
+  | 'encryption-required'
+  | 'startup-parameter-refused'
+  | 'upstream-unreachable'
+  | 'upstream-rejected'
+  | 'too-many-connections'
+  | 'auth-timeout'
+  | 'shutting-down';
+
+export class AccessError extends Error {
+  override readonly name = 'AccessError';
+  constructor(
+    readonly code: AccessErrorCode,
+    message: string,
+    /** Shown to the client as DETAIL. */
+    readonly detail?: string,
+    /** For the gateway's own log only (e.g. the upstream's words); never sent to the client. */
+    readonly internalDetail?: string,
+  ) {
+    super(message);
+  }
+}
+
+export function isAccessError(e: unknown): e is AccessError {
+  return e instanceof AccessError;
+}

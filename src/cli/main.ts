@@ -1,0 +1,26 @@
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { checkCommand } from './commands/check.js';
+import { devCommand } from './commands/dev.js';
+import { serveCommand } from './commands/serve.js';
+
+/** The `idgate` command line: one yargs command per file under commands/. */
+export async function main(argv: string[]): Promise<void> {
+  await yargs(hideBin(argv))
+    .scriptName('idgate')
+    .command(serveCommand)
+    .command(checkCommand)
+    .command(devCommand)
+    .demandCommand(1, 'name a command (idgate --help lists them)')
+    .strict()
+    .help()
+    .fail((message, error, y) => {
+      if (error) {
+        process.stderr.write(`${error.message}\n`);
+      } else {
+        process.stderr.write(`${y.help()}\n\n${message}\n`);
+      }
+      process.exit(2);
+    })
+    .parseAsync();
+}

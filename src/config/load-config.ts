@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from './config-error.js';
+import type { ConnectionConfig, GatewayConfig, MappingRule } from './gateway-config.js';
+import { configSchema, type RawConfig } from './schema.js';
+import { Secret } from './secret.js';
+
+type Problem = { key: string; message: string };
+
+/** Reads, validates and resolves a YAML or JSON config file; throws ConfigError naming each bad key. */
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(file, [{ key: '', message: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? 'error'})` }]);
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(file, [{ key: '', message: `not valid YAML/JSON: ${(e as Error).message}` }]);
+  }
+  return buildConfig(document, file, dirname(resolve(file)), env);
+}
+
+/** Validates an already-parsed document; relative paths are taken from baseDir. */
+export function buildConfig(document: unknown, source: string, baseDir: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const parsed = configSchema.safeParse(document ?? {});
+  if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map(issueToProblem));
+  const raw = parsed.data;
+  const problems: Problem[] = [];
+  const files = new FileReader(baseDir, problems);
+  const connections = resolveConnections(raw, env, files, problems);
+  const identityMap = resolveIdentityMap(raw, connections, problems);
+  const tls = raw.listen.tls;
+  const listenTls = tls && { cert: files.read(tls.cert, 'listen.tls.cert'), key: files.read(tls.key, 'listen.tls.key') };
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return {
+    source,
+    listen: {
+      host: raw.listen.host,
+      port: raw.listen.port,
+      ...(listenTls ? { tls: listenTls } : {}),
+      allowPlaintext: raw.listen['allow-plaintext'],
+      maxConnections: raw.listen['max-connections'],
+      authTimeoutMs: raw.listen['auth-timeout-seconds'] * 1000,
+      drainTimeoutMs: raw.listen['drain-timeout-seconds'] * 1000,
+    },
+    entra: {
+      tenantId: raw.entra['tenant-id'].toLowerCase(),
+      audiences: typeof raw.entra.audience === 'string' ? [raw.entra.audience] : raw.entra.audience,
+      authority: raw.entra.authority,
+      clockSkewSeconds: raw.entra['clock-skew-seconds'],
+      allowUserTokens: raw.entra['allow-user-tokens'],
+      jwksCooldownMs: raw.entra['jwks-cooldown-seconds'] * 1000,
+    },
+    connections,
+    identityMap,
+    recordingsPath: resolve(baseDir, raw.recordings.path),
+    logLevel: raw.log.level,
+  };
+}
+
+function issueToProblem(issue: z.core.$ZodIssue): Problem {
+  return { key: formatPath(issue.path), message: issue.message };
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc === '' ? String(k) : `${acc}.${String(k)}`), '');
+}
+
+class FileReader {
+  constructor(
+    private readonly baseDir: string,
+    private readonly problems: Problem[],
+  ) {}
+
+  read(path: string, key: string): Buffer {
+    try {
+      return readFileSync(resolve(this.baseDir, path));
+    } catch (e) {
+      this.problems.push({ key, message: `cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})` });
+      return Buffer.alloc(0);
+    }
+  }
+}
+
+function resolveConnections(raw: RawConfig, env: NodeJS.ProcessEnv, files: FileReader, problems: Problem[]): Map<string, ConnectionConfig> {
+  const out = new Map<string, ConnectionConfig>();
+  raw.connections.forEach((c, i) => {
+    const key = `connections[${i}]`;
+    if (out.has(c.name)) problems.push({ key: `${key}.name`, message: `duplicate connection name "${c.name}"` });
+    const password = resolvePassword(c, key, env, files, problems);
+    out.set(c.name, {
+      name: c.name,
+      host: c.host,
+      port: c.port,
+      database: c.database,
+      user: c.user,
+      password,
+      tls: c.tls,
+      ...(c.ca !== undefined ? { ca: files.read(c.ca, `${key}.ca`) } : {}),
+      connectTimeoutMs: c['connect-timeout-seconds'] * 1000,
+    });
+  });
+  return out;
+}
+
+function resolvePassword(c: RawConfig['connections'][number], key: string, env: NodeJS.ProcessEnv, files: FileReader, problems: Problem[]): Secret {
+  const fromEnv = c['password-env'];
+  if (fromEnv !== undefined) {
+    const value = env[fromEnv];
+    if (value === undefined || value === '') problems.push({ key: `${key}.password-env`, message: `environment variable ${fromEnv} is not set` });
+    return new Secret(value ?? '');
+  }
+  const file = c['password-file'] ?? '';
+  return new Secret(files.read(file, `${key}.password-file`).toString('utf8').replace(/\r?\n$/, ''));
+}
+
+function resolveIdentityMap(raw: RawConfig, connections: ReadonlyMap<string, ConnectionConfig>, problems: Problem[]): MappingRule[] {
+  return raw['identity-map'].map((m, index) => {
+    if (!connections.has(m.connection)) {
+      problems.push({ key: `identity-map[${index}].connection`, message: `no connection named "${m.connection}"` });
+    }
+    const group = m['entra-group'];
+    return {
+      index,
+      match: group !== undefined ? { kind: 'entra-group', groupId: group } : { kind: 'entra-app-role', role: m['entra-app-role'] ?? '' },
+      connection: m.connection,
+      scope: m.scope,
+      record: m.record,
+    };
+  });
+}

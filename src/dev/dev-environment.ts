@@ -1,0 +1,92 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { postgresProtocol } from '../../protocols/postgres/index.js';
+import { buildConfig } from '../config/load-config.js';
+import { startGateway, type RunningGateway } from '../gateway.js';
+import type { Logger } from '../logging/logger.js';
+import { EntraSimulator } from './entra-simulator.js';
+import { PostgresCluster } from './postgres-cluster.js';
+import { selfSignedCertificate } from './self-signed.js';
+
+export const DEV_CONNECTION = 'records-api';
+export const DEV_AUDIENCE = 'api://idgate';
+
+export interface DevEnvironment {
+  readonly cluster: PostgresCluster;
+  readonly entra: EntraSimulator;
+  readonly gateway: RunningGateway;
+  readonly agentGroupId: string;
+  /** A fresh token for the demo agent (a member of the mapped group). */
+  mintAgentToken(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Everything `idgate dev` runs, with no configuration: a local Postgres holding a `records`
+ * table, the Entra simulator, and the gateway with TLS on a self-signed certificate, wired
+ * together through an ordinary gateway configuration.
+ */
+export async function startDevEnvironment(port: number, logger: Logger): Promise<DevEnvironment> {
+  const workDir = mkdtempSync(join(tmpdir(), 'idgate-dev-'));
+  const stops: (() => Promise<void>)[] = [async () => rmSync(workDir, { recursive: true, force: true })];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    const cluster = await PostgresCluster.start();
+    stops.push(() => cluster.stop());
+    const password = randomBytes(18).toString('base64url');
+    await seedDatabase(cluster, password);
+    const entra = await EntraSimulator.start();
+    stops.push(() => entra.stop());
+    const certificate = await selfSignedCertificate();
+    writeFileSync(join(workDir, 'server.crt'), certificate.cert);
+    writeFileSync(join(workDir, 'server.key'), certificate.key, { mode: 0o600 });
+    const agentGroupId = randomUUID();
+    const config = buildConfig(
+      {
+        listen: { host: '127.0.0.1', port, tls: { cert: 'server.crt', key: 'server.key' } },
+        entra: { 'tenant-id': entra.tenantId, audience: DEV_AUDIENCE, authority: entra.authority },
+        connections: [
+          { name: DEV_CONNECTION, host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'IDGATE_DEV_PASSWORD', tls: 'disable' },
+        ],
+        'identity-map': [{ 'entra-group': agentGroupId, connection: DEV_CONNECTION, scope: 'write:records', record: true }],
+        recordings: { path: join(workDir, 'audit.db') },
+      },
+      'idgate dev (built-in configuration)',
+      workDir,
+      { IDGATE_DEV_PASSWORD: password },
+    );
+    const gateway = await startGateway(config, postgresProtocol, { logger });
+    stops.push(() => gateway.shutdown());
+    const agentAppId = randomUUID();
+    const agentObjectId = randomUUID();
+    return {
+      cluster,
+      entra,
+      gateway,
+      agentGroupId,
+      mintAgentToken: () => entra.mint({ aud: DEV_AUDIENCE, azp: agentAppId, oid: agentObjectId, groups: [agentGroupId], app_displayname: 'demo-agent' }),
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+async function seedDatabase(cluster: PostgresCluster, password: string): Promise<void> {
+  await cluster.sql('CREATE DATABASE records');
+  await cluster.sql(`CREATE ROLE sync_writer LOGIN PASSWORD '${password}'`);
+  await cluster.sql(
+    [
+      'CREATE TABLE records (id serial PRIMARY KEY, title text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())',
+      "INSERT INTO records (title) VALUES ('first record'), ('second record'), ('third record')",
+      'GRANT SELECT, INSERT, UPDATE, DELETE ON records TO sync_writer',
+      'GRANT USAGE ON SEQUENCE records_id_seq TO sync_writer',
+    ].join('; '),
+    'records',
+  );
+}

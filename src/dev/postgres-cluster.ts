@@ -1,0 +1,155 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './free-port.js';
+import { findPostgresBinaries } from './postgres-binaries.js';
+import type { CertificatePair } from './self-signed.js';
+
+const run = promisify(execFile);
+
+export interface ClusterOptions {
+  /** pg_hba.conf lines placed before the default `host all all 127.0.0.1/32 scram-sha-256`. */
+  readonly hba?: readonly string[];
+  /** Serve TLS with this certificate (ssl=on). */
+  readonly tls?: CertificatePair;
+  /** Extra `-c name=value` server settings. */
+  readonly settings?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A throw-away PostgreSQL cluster: initdb into a temporary directory with SCRAM authentication,
+ * started on a free 127.0.0.1 port, removed on stop. As root it runs as the `postgres` OS user,
+ * because Postgres refuses to run as root.
+ */
+export class PostgresCluster {
+  readonly host = '127.0.0.1';
+  readonly superuser = 'idgate_admin';
+  readonly superuserPassword = `admin-${Math.random().toString(36).slice(2)}`;
+  private process: ChildProcess | undefined;
+  private log = '';
+
+  private constructor(
+    readonly binDir: string,
+    readonly dataDir: string,
+    readonly port: number,
+    private readonly osUser: { uid: number; gid: number } | undefined,
+  ) {}
+
+  static async start(options: ClusterOptions = {}): Promise<PostgresCluster> {
+    const binDir = findPostgresBinaries();
+    const osUser = userInfo().uid === 0 ? await postgresOsUser() : undefined;
+    const dataDir = mkdtempSync(join(tmpdir(), 'idgate-pg-'));
+    if (osUser) chownSync(dataDir, osUser.uid, osUser.gid);
+    for (let attempt = 0; ; attempt++) {
+      const cluster = new PostgresCluster(binDir, join(dataDir, 'data'), await freePort(), osUser);
+      try {
+        if (attempt === 0) await cluster.initdb(dataDir, options);
+        await cluster.launch(dataDir, options);
+        return cluster;
+      } catch (e) {
+        if (attempt >= 3 || !/could not bind|address already in use/i.test(cluster.log)) {
+          rmSync(dataDir, { recursive: true, force: true });
+          throw e;
+        }
+      }
+    }
+  }
+
+  get serverLog(): string {
+    return this.log;
+  }
+
+  /** Runs SQL as the superuser through psql; resolves with its output. */
+  async sql(statement: string, database = 'postgres'): Promise<string> {
+    const { stdout } = await run(join(this.binDir, 'psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', this.host, '-p', String(this.port), '-U', this.superuser, '-d', database, '-c', statement], {
+      env: { ...process.env, PGPASSWORD: this.superuserPassword, PGSSLMODE: 'disable' },
+    });
+    return stdout.trim();
+  }
+
+  async stop(): Promise<void> {
+    const proc = this.process;
+    if (proc && proc.exitCode === null) {
+      const exited = new Promise((resolve) => proc.once('exit', resolve));
+      proc.kill('SIGINT'); // fast shutdown: ends open sessions
+      await exited;
+    }
+    rmSync(join(this.dataDir, '..'), { recursive: true, force: true });
+  }
+
+  private async initdb(root: string, options: ClusterOptions): Promise<void> {
+    const pwfile = join(root, 'pwfile');
+    writeFileSync(pwfile, this.superuserPassword);
+    this.own(pwfile);
+    await this.exec(join(this.binDir, 'initdb'), ['-D', this.dataDir, '-U', this.superuser, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-sync']);
+    const hba = [...(options.hba ?? []), 'local all all scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256'];
+    writeFileSync(join(this.dataDir, 'pg_hba.conf'), `${hba.join('\n')}\n`);
+    if (options.tls) {
+      writeFileSync(join(this.dataDir, 'server.crt'), options.tls.cert);
+      writeFileSync(join(this.dataDir, 'server.key'), options.tls.key);
+      chmodSync(join(this.dataDir, 'server.key'), 0o600);
+      this.own(join(this.dataDir, 'server.crt'));
+      this.own(join(this.dataDir, 'server.key'));
+    }
+  }
+
+  private launch(root: string, options: ClusterOptions): Promise<void> {
+    const settings: Record<string, string> = {
+      listen_addresses: this.host,
+      unix_socket_directories: root,
+      fsync: 'off',
+      synchronous_commit: 'off',
+      full_page_writes: 'off',
+      ...(options.tls ? { ssl: 'on' } : {}),
+      ...options.settings,
+    };
+    const args = ['-D', this.dataDir, '-p', String(this.port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
+    const proc = this.spawnAsOwner(join(this.binDir, 'postgres'), args);
+    this.process = proc;
+    return new Promise((resolve, reject) => {
+      const onOutput = (chunk: Buffer): void => {
+        this.log += chunk.toString();
+        if (this.log.length > 200_000) this.log = this.log.slice(-100_000);
+        if (/ready to accept connections/.test(this.log)) {
+          proc.stderr?.off('data', onOutput);
+          proc.stderr?.on('data', (c: Buffer) => {
+            this.log = (this.log + c.toString()).slice(-100_000);
+          });
+          resolve();
+        }
+      };
+      proc.stderr?.on('data', onOutput);
+      proc.once('exit', (code) => reject(new Error(`postgres exited with ${code} during start:\n${this.log}`)));
+    });
+  }
+
+  private own(path: string): void {
+    if (this.osUser) chownSync(path, this.osUser.uid, this.osUser.gid);
+  }
+
+  private spawnAsOwner(file: string, args: string[]): ChildProcess {
+    const ids = this.osUser ? { uid: this.osUser.uid, gid: this.osUser.gid } : {};
+    return spawn(file, args, { ...ids, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+  }
+
+  private exec(file: string, args: string[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const proc = this.spawnAsOwner(file, args);
+      let err = '';
+      proc.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+      proc.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${file} exited with ${code}: ${err}`))));
+    });
+  }
+}
+
+async function postgresOsUser(): Promise<{ uid: number; gid: number }> {
+  try {
+    const { stdout: uid } = await run('id', ['-u', 'postgres']);
+    const { stdout: gid } = await run('id', ['-g', 'postgres']);
+    return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
+  } catch {
+    throw new Error('running as root: PostgreSQL needs a non-root OS user named "postgres" (the postgresql package creates one)');
+  }
+}

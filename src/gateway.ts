@@ -1,0 +1,62 @@
+import type { JWTVerifyGetKey } from 'jose';
+import type { GatewayConfig } from './config/gateway-config.js';
+import { TokenVerifier } from './identity/token-verifier.js';
+import { createLogger, type Logger } from './logging/logger.js';
+import type { GatewayServices, ProtocolFactory, ProtocolServer } from './protocol.js';
+import { SessionAuthority } from './session/session-authority.js';
+import { SessionRegistry } from './session/session-registry.js';
+
+export interface GatewayOptions {
+  readonly logger?: Logger;
+  /** A key set to verify tokens with instead of the tenant's remote JWKS. */
+  readonly keys?: JWTVerifyGetKey;
+}
+
+export interface RunningGateway {
+  readonly host: string;
+  readonly port: number;
+  readonly services: GatewayServices;
+  readonly server: ProtocolServer;
+  /** Stops accepting, lets open sessions finish for up to the drain timeout, then ends the rest. */
+  shutdown(): Promise<void>;
+}
+
+/** Wires the core (config, token verification, identity-map, sessions) to a wire protocol and starts listening. */
+export async function startGateway(config: GatewayConfig, protocol: ProtocolFactory, options: GatewayOptions = {}): Promise<RunningGateway> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const verifier = new TokenVerifier(config.entra, options.keys);
+  const services: GatewayServices = {
+    config,
+    authority: new SessionAuthority(config, verifier),
+    sessions: new SessionRegistry(),
+    logger,
+  };
+  const server = protocol(services);
+  const address = await server.listen();
+  logger.info({ protocol: server.protocol, host: address.host, port: address.port, tls: config.listen.tls !== undefined }, 'gateway listening');
+  let stopping: Promise<void> | undefined;
+  return {
+    ...address,
+    services,
+    server,
+    shutdown: () => (stopping ??= drain(server, services, config.listen.drainTimeoutMs)),
+  };
+}
+
+async function drain(server: ProtocolServer, services: GatewayServices, timeoutMs: number): Promise<void> {
+  const { sessions, logger } = services;
+  const closed = server.stopAccepting();
+  logger.info({ sessions: sessions.size, timeoutMs }, 'draining');
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  if ((await Promise.race([sessions.whenEmpty(), deadline])) === 'timeout') {
+    logger.warn({ sessions: sessions.size }, 'drain timeout: ending open sessions');
+    sessions.endAll('gateway-shutdown', 'terminating connection because the gateway is shutting down');
+    await sessions.whenEmpty();
+  }
+  clearTimeout(timer);
+  await closed;
+  logger.info('gateway stopped');
+}

@@ -1,0 +1,25 @@
+import type { GatewayConfig } from './config/gateway-config.js';
+import type { Logger } from './logging/logger.js';
+import type { SessionAuthority } from './session/session-authority.js';
+import type { SessionRegistry } from './session/session-registry.js';
+
+/** What the core gives a wire protocol: configuration, the authority that admits sessions, the registry, a logger. */
+export interface GatewayServices {
+  readonly config: GatewayConfig;
+  readonly authority: SessionAuthority;
+  readonly sessions: SessionRegistry;
+  readonly logger: Logger;
+}
+
+/** A wire protocol's listener, as the core drives it. Postgres is the first; others implement the same. */
+export interface ProtocolServer {
+  readonly protocol: string;
+  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
+  listen(): Promise<{ readonly host: string; readonly port: number }>;
+  /** Stops accepting new connections; open sessions carry on. */
+  stopAccepting(): Promise<void>;
+  /** Connections open, authenticated or not. */
+  readonly openConnections: number;
+}
+
+export type ProtocolFactory = (services: GatewayServices) => ProtocolServer;

@@ -1,0 +1,53 @@
+import type { SessionGrant } from '../policy/session-grant.js';
+import type { EndReason } from './end-reason.js';
+
+/** A live session as the protocol-independent core sees it. */
+export interface LiveSession {
+  readonly id: string;
+  readonly grant: SessionGrant;
+  readonly clientUser: string;
+  readonly clientAddress: string;
+  readonly startedAt: Date;
+  /** Ends the session from the gateway's side; the client is told why in its protocol's terms. */
+  end(reason: EndReason, message: string): void;
+}
+
+/**
+ * Every open session, so the gateway can end them (shutdown today; revocation builds on the same
+ * call) and tests can prove none leaked.
+ */
+export class SessionRegistry {
+  private readonly sessions = new Map<string, LiveSession>();
+  private emptyWaiters: (() => void)[] = [];
+
+  add(session: LiveSession): void {
+    this.sessions.set(session.id, session);
+  }
+
+  remove(id: string): void {
+    this.sessions.delete(id);
+    if (this.sessions.size === 0) {
+      const waiters = this.emptyWaiters;
+      this.emptyWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  list(): LiveSession[] {
+    return [...this.sessions.values()];
+  }
+
+  endAll(reason: EndReason, message: string): void {
+    for (const s of this.list()) s.end(reason, message);
+  }
+
+  /** Resolves once no session is open (at once if none is). */
+  whenEmpty(): Promise<void> {
+    if (this.sessions.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.emptyWaiters.push(resolve));
+  }
+}

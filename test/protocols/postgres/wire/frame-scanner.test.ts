@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FrameScanner, interestIn } from '../../../../protocols/postgres/wire/frame-scanner.js';
+import { ProtocolError } from '../../../../protocols/postgres/wire/protocol-error.js';
+import { Bytes, bytewise, splitsOf } from '../../../support/byte-builder.js';
+
+const query = new Bytes().cstring('SELECT 1').frame('Q');
+const parse = new Bytes().cstring('s1').cstring('SELECT $1').int16(1).int32(23).frame('P');
+const sync = new Bytes().frame('S');
+const copyData = new Bytes().raw(Buffer.alloc(300, 7)).frame('d');
+const terminate = new Bytes().frame('X');
+const stream = Buffer.concat([query, copyData, parse, sync, copyData, terminate]);
+
+function scanAll(chunks: readonly Buffer[], codes: string[]): { frames: Buffer[]; boundary: boolean } {
+  const frames: Buffer[] = [];
+  const scanner = new FrameScanner(interestIn(codes.map((c) => c.charCodeAt(0))), (_code, frame) => frames.push(Buffer.from(frame)));
+  for (const c of chunks) scanner.scan(c);
+  return { frames, boundary: scanner.atBoundary };
+}
+
+describe('FrameScanner', () => {
+  it('hands over exactly the frames asked for, whole', () => {
+    const { frames, boundary } = scanAll([stream], ['Q', 'P', 'S', 'X']);
+    assert.deepEqual(frames, [query, parse, sync, terminate]);
+    assert.equal(boundary, true);
+  });
+
+  it('gives the same frames however the stream is cut', () => {
+    const expected = [query, parse, sync, terminate];
+    for (const split of splitsOf(stream)) assert.deepEqual(scanAll(split, ['Q', 'P', 'S', 'X']).frames, expected);
+    assert.deepEqual(scanAll(bytewise(stream), ['Q', 'P', 'S', 'X']).frames, expected);
+  });
+
+  it('reports boundaries only between frames', () => {
+    for (const [a] of splitsOf(stream)) {
+      const atEnd = [query.length, query.length + copyData.length].includes(a?.length ?? -1);
+      const scanner = new FrameScanner(interestIn([]), () => undefined);
+      scanner.scan(a ?? Buffer.alloc(0));
+      if (atEnd) assert.equal(scanner.atBoundary, true);
+      if ((a?.length ?? 0) < query.length) assert.equal(scanner.atBoundary, false);
+    }
+  });
+
+  it('stops at the end of the frame in progress (scanToBoundary)', () => {
+    const scanner = new FrameScanner(interestIn([]), () => undefined);
+    scanner.scan(stream.subarray(0, 3)); // inside Query's header
+    const consumed = scanner.scanToBoundary(stream.subarray(3));
+    assert.equal(consumed, query.length - 3);
+    assert.equal(scanner.atBoundary, true);
+  });
+
+  it('refuses a length below 4, whether the header is whole or split', () => {
+    const bad = Buffer.from([0x51, 0, 0, 0, 3]);
+    assert.throws(() => scanAll([bad], []), (e: unknown) => e instanceof ProtocolError && e.code === 'frame-too-short');
+    assert.throws(() => scanAll(bytewise(bad), []), (e: unknown) => e instanceof ProtocolError && e.code === 'frame-too-short');
+    assert.throws(() => scanAll([Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff])], []), (e: unknown) => e instanceof ProtocolError && e.code === 'frame-too-short');
+  });
+
+  it('refuses a frame of interest above its limit before buffering it', () => {
+    const scanner = new FrameScanner(interestIn([0x51]), () => undefined, 100);
+    const hugeQueryHeader = Buffer.from([0x51, 0x7f, 0, 0, 0]);
+    assert.throws(() => scanner.scan(hugeQueryHeader), (e: unknown) => e instanceof ProtocolError && e.code === 'frame-too-long');
+  });
+
+  it('skips frames nobody asked for without looking at their bodies', () => {
+    const big = Buffer.alloc(5);
+    big.write('d', 0, 'latin1');
+    big.writeInt32BE(1 << 30, 1); // a 1 GB CopyData header: skipped, never allocated
+    const scanner = new FrameScanner(interestIn([0x51]), () => assert.fail('not asked for'));
+    scanner.scan(big);
+    scanner.scan(Buffer.alloc(1000));
+    assert.equal(scanner.atBoundary, false);
+  });
+});

@@ -1,0 +1,143 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { JWTPayload } from 'jose';
+import { postgresProtocol } from '../../protocols/postgres/index.js';
+import type { GatewayConfig } from '../../src/config/gateway-config.js';
+import { buildConfig } from '../../src/config/load-config.js';
+import { EntraSimulator, type MintOptions } from '../../src/dev/entra-simulator.js';
+import { PostgresCluster, type ClusterOptions } from '../../src/dev/postgres-cluster.js';
+import { selfSignedCertificate, type CertificatePair } from '../../src/dev/self-signed.js';
+import { startGateway, type RunningGateway } from '../../src/gateway.js';
+import { createLogger } from '../../src/logging/logger.js';
+
+export const AUDIENCE = 'api://idgate-test';
+export const CONNECTION = 'records-api';
+export const READ_ROLE = 'Records.Read';
+
+export interface HarnessOptions {
+  readonly cluster?: ClusterOptions;
+  /** Overrides of the `listen` section. */
+  readonly listen?: Record<string, unknown>;
+  /** More connections (raw config entries) and identity-map entries. */
+  readonly connections?: Record<string, unknown>[];
+  readonly identityMap?: Record<string, unknown>[];
+  /** Upstream TLS for the cluster (so connections can use tls: require / verify-full). */
+  readonly upstreamTls?: boolean;
+}
+
+/**
+ * Everything an integration test needs, with no manual step: a throw-away Postgres (SCRAM), the
+ * Entra simulator, and the gateway on a free port with TLS, configured through the ordinary
+ * config builder. The gateway's logs are kept in memory so tests can search them.
+ */
+export class Harness {
+  private constructor(
+    readonly cluster: PostgresCluster,
+    readonly entra: EntraSimulator,
+    readonly gateway: RunningGateway,
+    readonly config: GatewayConfig,
+    readonly groupId: string,
+    readonly certificate: CertificatePair,
+    readonly passwords: Readonly<Record<string, string>>,
+    /** Every line the gateway logged (JSON). */
+    readonly logLines: readonly string[],
+    private readonly workDir: string,
+  ) {}
+
+  static async start(options: HarnessOptions = {}): Promise<Harness> {
+    const workDir = mkdtempSync(join(tmpdir(), 'idgate-test-'));
+    const certificate = await selfSignedCertificate();
+    writeFileSync(join(workDir, 'server.crt'), certificate.cert);
+    writeFileSync(join(workDir, 'server.key'), certificate.key);
+    const cluster = await PostgresCluster.start({
+      hba: ['host all md5_writer 127.0.0.1/32 md5', 'host all plain_writer 127.0.0.1/32 password'],
+      ...(options.upstreamTls ? { tls: certificate } : {}),
+      ...options.cluster,
+    });
+    const passwords = { sync_writer: secret(), md5_writer: secret(), plain_writer: secret() };
+    await seed(cluster, passwords);
+    const entra = await EntraSimulator.start();
+    const groupId = randomUUID();
+    const env = { SYNC_WRITER_PASSWORD: passwords.sync_writer, MD5_WRITER_PASSWORD: passwords.md5_writer, PLAIN_WRITER_PASSWORD: passwords.plain_writer };
+    const config = buildConfig(
+      {
+        listen: { host: '127.0.0.1', port: 0, tls: { cert: 'server.crt', key: 'server.key' }, 'drain-timeout-seconds': 2, ...options.listen },
+        entra: { 'tenant-id': entra.tenantId, audience: [AUDIENCE, 'idgate-client-id'], authority: entra.authority, 'jwks-cooldown-seconds': 0 },
+        connections: [
+          { name: CONNECTION, host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'SYNC_WRITER_PASSWORD', tls: 'disable' },
+          { name: 'other-db', host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'SYNC_WRITER_PASSWORD', tls: 'disable' },
+          ...(options.connections ?? []),
+        ],
+        'identity-map': [
+          { 'entra-group': groupId, connection: CONNECTION, scope: 'write:records' },
+          { 'entra-app-role': READ_ROLE, connection: CONNECTION, scope: 'read' },
+          ...(options.identityMap ?? []),
+        ],
+      },
+      'test harness',
+      workDir,
+      env,
+    );
+    const logLines: string[] = [];
+    const logger = createLogger('debug', { write: (line: string) => void logLines.push(line) });
+    const gateway = await startGateway(config, postgresProtocol, { logger });
+    return new Harness(cluster, entra, gateway, config, groupId, certificate, passwords, logLines, workDir);
+  }
+
+  get port(): number {
+    return this.gateway.port;
+  }
+
+  /** A token for an agent in the mapped group (override any claim). */
+  token(claims: JWTPayload = {}, options: MintOptions = {}): Promise<string> {
+    return this.entra.mint({ aud: AUDIENCE, groups: [this.groupId], ...claims }, options);
+  }
+
+  /** A libpq connection string to the gateway. */
+  conninfo(extra = ''): string {
+    return `host=127.0.0.1 port=${this.port} dbname=${CONNECTION} user=test-agent sslmode=require ${extra}`.trim();
+  }
+
+  /** Sessions the gateway holds and upstream backends of the gateway's roles, after things settle. */
+  async assertNoLeaks(): Promise<void> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const upstream = Number(await this.cluster.sql("SELECT count(*) FROM pg_stat_activity WHERE usename IN ('sync_writer','md5_writer','plain_writer')"));
+      const sessions = this.gateway.services.sessions.size;
+      const open = this.gateway.server.openConnections;
+      if (upstream === 0 && sessions === 0 && open === 0) return;
+      if (Date.now() > deadline) throw new Error(`leak: ${sessions} sessions, ${open} client connections, ${upstream} upstream backends still open`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.gateway.shutdown();
+    await this.entra.stop();
+    await this.cluster.stop();
+    rmSync(this.workDir, { recursive: true, force: true });
+  }
+}
+
+function secret(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+async function seed(cluster: PostgresCluster, passwords: Record<string, string>): Promise<void> {
+  await cluster.sql('CREATE DATABASE records');
+  await cluster.sql(`CREATE ROLE sync_writer LOGIN PASSWORD '${passwords['sync_writer']}'`);
+  await cluster.sql(`SET password_encryption = 'md5'; CREATE ROLE md5_writer LOGIN PASSWORD '${passwords['md5_writer']}'`);
+  await cluster.sql(`CREATE ROLE plain_writer LOGIN PASSWORD '${passwords['plain_writer']}'`);
+  await cluster.sql(
+    [
+      'CREATE TABLE records (id serial PRIMARY KEY, title text NOT NULL, body bytea)',
+      "INSERT INTO records (title) SELECT 'record ' || g FROM generate_series(1, 100) g",
+      'GRANT ALL ON records TO sync_writer, md5_writer, plain_writer',
+      'GRANT USAGE ON SEQUENCE records_id_seq TO sync_writer, md5_writer, plain_writer',
+      'GRANT pg_signal_backend TO sync_writer',
+    ].join('; '),
+    'records',
+  );
+}
