@@ -68,9 +68,9 @@ export class MessageQueue {
   }
 
   /** An untyped message (startup phase): returns the body after the int32 length. */
-  async untyped(): Promise<Buffer> {
+  async untyped(maxLength = this.maxMessage): Promise<Buffer> {
     await this.waitFor(4);
-    const length = this.checkLength(this.buf.readInt32BE(0), 8);
+    const length = this.checkLength(this.buf.readInt32BE(0), 8, maxLength);
     await this.waitFor(length);
     const body = Buffer.from(this.buf.subarray(4, length));
     this.consume(length);
@@ -80,7 +80,7 @@ export class MessageQueue {
   async typed(): Promise<TypedMessage> {
     await this.waitFor(5);
     const code = this.buf[0] ?? 0;
-    const length = this.checkLength(this.buf.readInt32BE(1), 4);
+    const length = this.checkLength(this.buf.readInt32BE(1), 4, this.maxMessage);
     await this.waitFor(length + 1);
     const frame = Buffer.from(this.buf.subarray(0, length + 1));
     this.consume(length + 1);
@@ -97,9 +97,9 @@ export class MessageQueue {
     }
   }
 
-  private checkLength(length: number, min: number): number {
+  private checkLength(length: number, min: number, max: number): number {
     if (length < min) throw new ProtocolError('frame-too-short', `message length ${length} is below ${min}`);
-    if (length > this.maxMessage) throw new ProtocolError('frame-too-long', `message length ${length} exceeds ${this.maxMessage}`);
+    if (length > max) throw new ProtocolError('frame-too-long', `message length ${length} exceeds ${max}`);
     return length;
   }
 

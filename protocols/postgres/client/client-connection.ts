@@ -25,8 +25,7 @@ import { negotiateTransport, type ClientStream } from './negotiate-transport.js'
 import { sqlstateForAccess, sqlstateForProtocol } from './sqlstate.js';
 import { interpretStartupParameters, type StartupRequest } from './startup-parameters.js';
 
-/** Postgres caps a startup packet at 10,000 bytes; tokens need more room in the PasswordMessage. */
-const MAX_STARTUP_PACKET = 10_000;
+/** Entra tokens are several KB: the PasswordMessage gets more room than a startup packet. */
 const MAX_PASSWORD_MESSAGE = 32 * 1024;
 const MAX_PRE_AUTH_BUFFERED = 64 * 1024;
 

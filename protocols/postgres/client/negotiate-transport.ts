@@ -5,6 +5,8 @@ import type { MessageQueue } from '../message-queue.js';
 import { decodeStartupPacket, type StartupPacket } from '../wire/startup-packet.js';
 import { ProtocolError } from '../wire/protocol-error.js';
 
+/** Postgres's own cap on a startup packet (MAX_STARTUP_PACKET_LENGTH). */
+const MAX_STARTUP_PACKET = 10_000;
 const ANSWER_S = Buffer.from('S');
 const ANSWER_N = Buffer.from('N');
 
@@ -25,7 +27,7 @@ export async function negotiateTransport(socket: Socket, queue: MessageQueue, se
   let stream: ClientStream = socket;
   let tls = false;
   for (let requests = 0; requests < 3; requests++) {
-    const packet = decodeStartupPacket(await queue.untyped());
+    const packet = decodeStartupPacket(await queue.untyped(MAX_STARTUP_PACKET));
     switch (packet.kind) {
       case 'SSLRequest':
         if (tls) throw new ProtocolError('unexpected-message', 'SSLRequest on an encrypted connection');
