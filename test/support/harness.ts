@@ -20,8 +20,8 @@ export interface HarnessOptions {
   readonly cluster?: ClusterOptions;
   /** Overrides of the `listen` section. */
   readonly listen?: Record<string, unknown>;
-  /** More connections (raw config entries) and identity-map entries. */
-  readonly connections?: Record<string, unknown>[];
+  /** More connections (raw config entries, given the cluster) and identity-map entries. */
+  readonly connections?: (cluster: PostgresCluster) => Record<string, unknown>[];
   readonly identityMap?: Record<string, unknown>[];
   /** Upstream TLS for the cluster (so connections can use tls: require / verify-full). */
   readonly upstreamTls?: boolean;
@@ -68,7 +68,7 @@ export class Harness {
         connections: [
           { name: CONNECTION, host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'SYNC_WRITER_PASSWORD', tls: 'disable' },
           { name: 'other-db', host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'SYNC_WRITER_PASSWORD', tls: 'disable' },
-          ...(options.connections ?? []),
+          ...(options.connections?.(cluster) ?? []),
         ],
         'identity-map': [
           { 'entra-group': groupId, connection: CONNECTION, scope: 'write:records' },
