@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { freePort } from '../../../src/dev/free-port.js';
+import { idgate, startIdgate } from '../../support/cli.js';
+import { AUDIENCE, CONNECTION, Harness } from '../../support/harness.js';
+
+const run = promisify(execFile);
+
+describe('the idgate CLI', () => {
+  let h: Harness;
+  let dir: string;
+  before(async () => {
+    h = await Harness.start();
+    dir = mkdtempSync(join(tmpdir(), 'idgate-cli-'));
+    writeFileSync(join(dir, 'server.crt'), h.certificate.cert);
+    writeFileSync(join(dir, 'server.key'), h.certificate.key);
+  });
+  after(async () => {
+    await h.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function writeConfig(port: number, password = 'SYNC_WRITER_PASSWORD', drainSeconds = 30): string {
+    const file = join(dir, `idgate-${port}.yaml`);
+    writeFileSync(
+      file,
+      stringify({
+        listen: { host: '127.0.0.1', port, tls: { cert: 'server.crt', key: 'server.key' }, 'drain-timeout-seconds': drainSeconds },
+        entra: { 'tenant-id': h.entra.tenantId, audience: AUDIENCE, authority: h.entra.authority },
+        connections: [{ name: CONNECTION, host: h.cluster.host, port: h.cluster.port, database: 'records', user: 'sync_writer', 'password-env': password, tls: 'disable' }],
+        'identity-map': [{ 'entra-group': h.groupId, connection: CONNECTION, scope: 'write:records' }],
+      }),
+    );
+    return file;
+  }
+
+  const env = (): NodeJS.ProcessEnv => ({ SYNC_WRITER_PASSWORD: h.passwords['sync_writer'], WRONG_PASSWORD: 'not-it' });
+
+  it('has --help on every command', async () => {
+    for (const args of [['--help'], ['serve', '--help'], ['check', '--help'], ['dev', '--help']]) {
+      const r = await idgate(args);
+      assert.equal(r.code, 0, args.join(' '));
+      assert.match(r.stdout, /idgate/);
+    }
+    const none = await idgate([]);
+    assert.notEqual(none.code, 0);
+  });
+
+  it('check validates the file and names what is wrong', async () => {
+    const good = writeConfig(0);
+    const ok = await idgate(['check', '--config', good], env());
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /valid/);
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'entra: { tenant-id: nope }\n');
+    const r = await idgate(['check', '--config', bad]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /bad\.yaml: entra\.tenant-id: must be the tenant GUID/);
+  });
+
+  it('check --connect logs in to each upstream and reports a refused credential', async () => {
+    const ok = await idgate(['check', '--connect', '--config', writeConfig(0)], env());
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /connection records-api: ok/);
+    const wrong = await idgate(['check', '--connect', '--config', writeConfig(1, 'WRONG_PASSWORD')], env());
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stdout, /connection records-api: FAILED: .*refused the gateway's credential/);
+    assert.ok(!wrong.stdout.includes('not-it'));
+  });
+
+  it('serve runs the gateway with JSON logs, and SIGTERM drains open sessions then stops', async () => {
+    const port = await freePort();
+    const gw = await startIdgate(['serve', '--config', writeConfig(port, 'SYNC_WRITER_PASSWORD', 1)], /gateway listening/, env());
+    const token = await h.token();
+    const conninfo = `host=127.0.0.1 port=${port} dbname=${CONNECTION} user=cli-agent sslmode=require`;
+    const { stdout } = await run('psql', ['-X', '-A', '-t', conninfo, '-c', 'SELECT current_user'], { env: { ...process.env, PGPASSWORD: token } });
+    assert.equal(stdout.trim(), 'sync_writer');
+    // A session that stays open past the drain deadline is ended with 57P01.
+    const open = run('psql', ['-X', '-A', '-t', conninfo, '-c', 'SELECT pg_sleep(20)'], { env: { ...process.env, PGPASSWORD: token } }).then(
+      () => 'finished',
+      (e: { stderr: string }) => e.stderr,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    gw.child.kill('SIGTERM');
+    const code = await gw.exited;
+    assert.equal(code, 0);
+    assert.match(await open, /terminating connection because the gateway is shutting down/);
+    const lines = gw.output().split('\n').filter((l) => l.startsWith('{'));
+    assert.ok(lines.every((l) => JSON.parse(l).service === 'idgate'));
+    assert.ok(lines.some((l) => JSON.parse(l).msg === 'gateway stopped'));
+    assert.ok(!gw.output().includes(token.split('.')[2] ?? 'x'), 'no token in the logs');
+  });
+
+  it('serve refuses to start on an invalid config', async () => {
+    const bad = join(dir, 'bad2.yaml');
+    writeFileSync(bad, 'listen: { port: 1 }\nunknown-section: 1\n');
+    const r = await idgate(['serve', '--config', bad]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /bad2\.yaml: \(top level\): .*unknown-section/);
+  });
+
+  it('dev starts everything with no configuration, prints a working psql command, and cleans up on Ctrl-C', async () => {
+    const dev = await startIdgate(['dev', '--port', '0', '--log-level', 'warn'], /Ctrl-C stops everything/);
+    const command = /PGPASSWORD='([^']+)' psql "([^"]+)"/.exec(dev.output());
+    assert.ok(command, dev.output());
+    const [, token, conninfo] = command;
+    const { stdout } = await run('psql', ['-X', '-A', '-t', conninfo ?? '', '-c', 'SELECT count(*) FROM records'], { env: { ...process.env, PGPASSWORD: token } });
+    assert.equal(stdout.trim(), '3');
+    const pgPort = /Postgres on 127\.0\.0\.1:(\d+)/.exec(dev.output())?.[1];
+    dev.child.kill('SIGINT');
+    assert.equal(await dev.exited, 0);
+    const { stdout: procs } = await run('ps', ['-eo', 'args']);
+    assert.ok(!procs.includes(`-p ${pgPort}`), 'the dev Postgres must be stopped');
+  });
+});

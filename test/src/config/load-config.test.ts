@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ConfigError } from '../../../src/config/config-error.js';
+import { loadConfigFile } from '../../../src/config/load-config.js';
+
+const EXAMPLE = `
+listen:
+  host: 127.0.0.1
+  port: 5433
+  tls: { cert: certs/server.crt, key: certs/server.key }
+  allow-plaintext: false
+entra:
+  tenant-id: 72f988bf-0000-0000-0000-000000000000
+  audience: api://idgate
+  authority: https://login.microsoftonline.com
+connections:
+  - name: records-api
+    host: 127.0.0.1
+    port: 5432
+    database: records
+    user: sync_writer
+    password-env: RECORDS_API_PASSWORD
+    tls: disable
+identity-map:
+  - entra-group: 3f6c1a52-0000-0000-0000-000000000000
+    connection: records-api
+    scope: write:records
+    record: true
+  - entra-app-role: Records.Read
+    connection: records-api
+    scope: read
+    record: true
+recordings:
+  path: recordings/audit.db
+`;
+
+describe('loadConfigFile', () => {
+  let dir: string;
+  const env = { RECORDS_API_PASSWORD: 'pw-from-env' };
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'idgate-config-'));
+    writeFileSync(join(dir, 'cert.pem'), 'CERT');
+    writeFileSync(join(dir, 'key.pem'), 'KEY');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  function write(name: string, text: string): string {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  }
+
+  function problems(text: string, name = 'bad.yaml', environment: NodeJS.ProcessEnv = env): string {
+    try {
+      loadConfigFile(write(name, text), environment);
+    } catch (e) {
+      assert.ok(e instanceof ConfigError, String(e));
+      return e.message;
+    }
+    assert.fail('the config was accepted');
+  }
+
+  it('loads the example from the product’s documentation', () => {
+    const file = write('idgate.yaml', EXAMPLE.replace('certs/server.crt', 'cert.pem').replace('certs/server.key', 'key.pem'));
+    const config = loadConfigFile(file, env);
+    assert.equal(config.listen.port, 5433);
+    assert.equal(config.listen.tls?.cert.toString(), 'CERT');
+    assert.equal(config.entra.tenantId, '72f988bf-0000-0000-0000-000000000000');
+    assert.deepEqual(config.entra.audiences, ['api://idgate']);
+    const connection = config.connections.get('records-api');
+    assert.equal(connection?.password.reveal(), 'pw-from-env');
+    assert.equal(connection?.tls, 'disable');
+    assert.deepEqual(config.identityMap.map((r) => r.match), [
+      { kind: 'entra-group', groupId: '3f6c1a52-0000-0000-0000-000000000000' },
+      { kind: 'entra-app-role', role: 'Records.Read' },
+    ]);
+    assert.equal(config.recordingsPath, join(dir, 'recordings/audit.db'));
+    assert.equal(JSON.stringify(connection), JSON.stringify(connection).replace('pw-from-env', ''), 'the password never serialises');
+  });
+
+  it('accepts JSON, a password file, defaults, and a list of audiences', () => {
+    write('pw.txt', 'secret-from-file\n');
+    const file = write(
+      'idgate.json',
+      JSON.stringify({
+        entra: { 'tenant-id': '72f988bf-0000-0000-0000-000000000000', audience: ['api://idgate', '11111111-1111-1111-1111-111111111111'] },
+        connections: [{ name: 'c', host: 'db', database: 'd', user: 'u', 'password-file': 'pw.txt' }],
+        'identity-map': [{ 'entra-app-role': 'R', connection: 'c', scope: 'read' }],
+      }),
+    );
+    const config = loadConfigFile(file, {});
+    assert.equal(config.connections.get('c')?.password.reveal(), 'secret-from-file');
+    assert.equal(config.connections.get('c')?.tls, 'require');
+    assert.equal(config.connections.get('c')?.port, 5432);
+    assert.equal(config.listen.port, 5433);
+    assert.equal(config.listen.allowPlaintext, false);
+    assert.equal(config.entra.authority, 'https://login.microsoftonline.com');
+    assert.equal(config.entra.audiences.length, 2);
+    assert.equal(config.identityMap[0]?.record, true);
+  });
+
+  const cases: [string, (yaml: string) => string, RegExp][] = [
+    ['an unknown key', (y) => y.replace('  port: 5433', '  port: 5433\n  prot: 1'), /bad\.yaml: listen: .*prot/],
+    ['a missing tenant', (y) => y.replace(/  tenant-id: .*\n/, ''), /bad\.yaml: entra\.tenant-id: /],
+    ['a tenant that is not a GUID', (y) => y.replace('72f988bf-0000-0000-0000-000000000000', 'contoso'), /entra\.tenant-id: must be the tenant GUID/],
+    ['a plain-http authority elsewhere than loopback', (y) => y.replace('https://login.microsoftonline.com', 'http://login.example.com'), /entra\.authority: must be an https/],
+    ['an unset password variable', (y) => y.replace('RECORDS_API_PASSWORD', 'NOT_SET_ANYWHERE'), /connections\[0\]\.password-env: environment variable NOT_SET_ANYWHERE is not set/],
+    ['a mapping to an unknown connection', (y) => y.replace('connection: records-api\n    scope: read', 'connection: nowhere\n    scope: read'), /identity-map\[1\]\.connection: no connection named "nowhere"/],
+    ['a mapping with both a group and a role', (y) => y.replace('  - entra-app-role: Records.Read', '  - entra-app-role: Records.Read\n    entra-group: 3f6c1a52-0000-0000-0000-000000000000'), /identity-map\[1\]: needs exactly one of entra-group or entra-app-role/],
+    ['a group that is not an object id', (y) => y.replace('entra-group: 3f6c1a52-0000-0000-0000-000000000000', 'entra-group: sync-agents'), /identity-map\[0\]\.entra-group: must be a group object id/],
+    ['a missing TLS file', (y) => y, /listen\.tls\.cert: cannot read certs\/server\.crt/],
+    ['a bad upstream TLS mode', (y) => y.replace('tls: disable', 'tls: prefer'), /connections\[0\]\.tls: /],
+    ['verify-full without a CA', (y) => y.replace('tls: disable', 'tls: verify-full'), /connections\[0\]\.ca: tls: verify-full needs ca/],
+    ['two password sources', (y) => y.replace('    password-env: RECORDS_API_PASSWORD', '    password-env: RECORDS_API_PASSWORD\n    password-file: x'), /connections\[0\]: needs exactly one of password-env or password-file/],
+    ['a port out of range', (y) => y.replace('port: 5432', 'port: 70000'), /connections\[0\]\.port: /],
+  ];
+  for (const [name, edit, expected] of cases) {
+    it(`names the key for ${name}`, () => {
+      assert.match(problems(edit(EXAMPLE)), expected);
+    });
+  }
+
+  it('names the file when it is missing or not YAML', () => {
+    assert.throws(() => loadConfigFile(join(dir, 'none.yaml')), /none\.yaml: \(top level\): cannot read the file \(ENOENT\)/);
+    assert.match(problems('listen: [unclosed', 'broken.yaml'), /broken\.yaml: \(top level\): not valid YAML/);
+    assert.match(problems('', 'empty.yaml'), /empty\.yaml: entra: /);
+  });
+
+  it('rejects duplicate connection names', () => {
+    const yaml = EXAMPLE.replace('identity-map:', '  - name: records-api\n    host: h\n    database: d\n    user: u\n    password-env: RECORDS_API_PASSWORD\nidentity-map:').replace('certs/server.crt', 'cert.pem').replace('certs/server.key', 'key.pem');
+    assert.match(problems(yaml), /connections\[1\]\.name: duplicate connection name "records-api"/);
+  });
+});

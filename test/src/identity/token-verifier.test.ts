@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createRemoteJWKSet, SignJWT, type JWTVerifyGetKey } from 'jose';
+import { AccessError, type AccessErrorCode } from '../../../src/access-error.js';
+import type { EntraConfig } from '../../../src/config/gateway-config.js';
+import { EntraSimulator } from '../../../src/dev/entra-simulator.js';
+import { jwksUrl } from '../../../src/identity/jwks-url.js';
+import { TokenVerifier } from '../../../src/identity/token-verifier.js';
+
+const AUD = 'api://idgate';
+
+describe('TokenVerifier', () => {
+  let entra: EntraSimulator;
+  let config: EntraConfig;
+  before(async () => {
+    entra = await EntraSimulator.start();
+    config = { tenantId: entra.tenantId, audiences: [AUD], authority: entra.authority, clockSkewSeconds: 60, allowUserTokens: false, jwksCooldownMs: 0 };
+  });
+  after(() => entra.stop());
+
+  const refusedWith = (code: AccessErrorCode) => (e: unknown) => e instanceof AccessError && e.code === code;
+
+  it('returns the identity: oid, azp, tenant, groups, roles, name, expiry', async () => {
+    const verifier = new TokenVerifier(config);
+    const token = await entra.mint({ aud: AUD, oid: 'A0A0A0A0-0000-0000-0000-000000000001', azp: 'app-1', groups: ['G-1'], roles: ['R1'], app_displayname: 'sync agent' });
+    const identity = await verifier.verify(token);
+    assert.equal(identity.objectId, 'a0a0a0a0-0000-0000-0000-000000000001');
+    assert.equal(identity.appId, 'app-1');
+    assert.equal(identity.tenantId, entra.tenantId);
+    assert.deepEqual(identity.groups, ['g-1']);
+    assert.deepEqual(identity.roles, ['R1']);
+    assert.equal(identity.displayName, 'sync agent');
+    assert.equal(identity.groupsOverage, false);
+  });
+
+  it('accepts a v1 token (sts.windows.net issuer, appid)', async () => {
+    const verifier = new TokenVerifier(config);
+    const token = await entra.mint({ aud: AUD, iss: `https://sts.windows.net/${entra.tenantId}/`, ver: '1.0', azp: undefined, appid: 'v1-app', idtyp: undefined });
+    const identity = await verifier.verify(token);
+    assert.equal(identity.appId, 'v1-app');
+    assert.equal(identity.tokenVersion, '1.0');
+  });
+
+  it('flags a groups overage token', async () => {
+    const verifier = new TokenVerifier(config);
+    const token = await entra.mint({ aud: AUD, _claim_names: { groups: 'src1' }, _claim_sources: { src1: { endpoint: 'https://graph.windows.net/x' } } });
+    assert.equal((await verifier.verify(token)).groupsOverage, true);
+  });
+
+  it('accepts app-only tokens without idtyp (no scp), refuses delegated ones unless allowed', async () => {
+    const verifier = new TokenVerifier(config);
+    await verifier.verify(await entra.mint({ aud: AUD, idtyp: undefined }));
+    await assert.rejects(verifier.verify(await entra.mint({ aud: AUD, idtyp: undefined, scp: 'access' })), refusedWith('token-not-app-only'));
+    const lenient = new TokenVerifier({ ...config, allowUserTokens: true });
+    await lenient.verify(await entra.mint({ aud: AUD, idtyp: 'user', scp: 'access' }));
+  });
+
+  it('refuses other algorithms, even with a valid-looking structure', async () => {
+    const verifier = new TokenVerifier(config);
+    const hs = await new SignJWT({ aud: AUD, tid: entra.tenantId, oid: 'x', azp: 'y', iss: entra.issuer }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new Uint8Array(32));
+    await assert.rejects(verifier.verify(hs), refusedWith('token-wrong-algorithm'));
+    const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ aud: AUD })).toString('base64url')}.`;
+    await assert.rejects(verifier.verify(unsigned), refusedWith('token-wrong-algorithm'));
+  });
+
+  it('refuses tokens without oid or tid, and oversized input', async () => {
+    const verifier = new TokenVerifier(config);
+    await assert.rejects(verifier.verify(await entra.mint({ aud: AUD, oid: undefined })), refusedWith('token-malformed'));
+    await assert.rejects(verifier.verify(await entra.mint({ aud: AUD, tid: undefined })), refusedWith('token-malformed'));
+    await assert.rejects(verifier.verify('a'.repeat(40_000)), refusedWith('token-malformed'));
+    await assert.rejects(verifier.verify(''), refusedWith('token-malformed'));
+  });
+
+  it('verifies a token once and then answers from its cache until expiry', async () => {
+    let keyLookups = 0;
+    const remote = createRemoteJWKSet(jwksUrl(entra.authority, entra.tenantId));
+    const counting: JWTVerifyGetKey = (header, token) => {
+      keyLookups += 1;
+      return remote(header, token);
+    };
+    const verifier = new TokenVerifier(config, counting);
+    const token = await entra.mint({ aud: AUD });
+    const first = await verifier.verify(token);
+    for (let i = 0; i < 10; i++) assert.deepEqual(await verifier.verify(token), first);
+    assert.equal(keyLookups, 1);
+    const shortLived = await entra.mint({ aud: AUD }, { expiresIn: -59 }); // within the skew, expiring
+    await verifier.verify(shortLived);
+    await new Promise((r) => setTimeout(r, 1100));
+    await assert.rejects(verifier.verify(shortLived), refusedWith('token-expired'));
+  });
+
+  it('picks up a rotated signing key (unknown kid → refetch)', async () => {
+    const verifier = new TokenVerifier(config);
+    await verifier.verify(await entra.mint({ aud: AUD }));
+    const before = entra.jwksRequests;
+    await entra.rotateKeys();
+    await verifier.verify(await entra.mint({ aud: AUD }));
+    assert.equal(entra.jwksRequests, before + 1);
+  });
+
+  it('refetches on unknown kids at most once per cooldown', async () => {
+    const verifier = new TokenVerifier({ ...config, jwksCooldownMs: 60_000 });
+    await verifier.verify(await entra.mint({ aud: AUD }));
+    const before = entra.jwksRequests;
+    for (let i = 0; i < 5; i++) await assert.rejects(verifier.verify(await entra.mint({ aud: AUD }, { unpublishedKey: true })), refusedWith('token-unknown-key'));
+    assert.ok(entra.jwksRequests - before <= 1, `${entra.jwksRequests - before} refetches`);
+  });
+
+  it('fails closed when the key set cannot be fetched', async () => {
+    const verifier = new TokenVerifier({ ...config, authority: 'http://127.0.0.1:9' });
+    await assert.rejects(verifier.verify(await entra.mint({ aud: AUD })), refusedWith('signing-keys-unavailable'));
+  });
+});
