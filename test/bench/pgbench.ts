@@ -1,0 +1,237 @@
+/**
+ * `npm run bench`: pgbench select-only (-S, -c 8 -j 2) against Postgres directly, through the
+ * gateway (a separate process, as deployed), and through PgBouncer in session mode when it is
+ * installed, in one run, alternating, simple and extended protocol; then connection setup.
+ * Prints medians and ratios. IDGATE_BENCH_SECONDS (default 10) and IDGATE_BENCH_ROUNDS (default 3).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { stringify } from 'yaml';
+import { EntraSimulator } from '../../src/dev/entra-simulator.js';
+import { freePort } from '../../src/dev/free-port.js';
+import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
+import { IDGATE } from '../support/cli.js';
+
+const run = promisify(execFile);
+const SECONDS = Number(process.env['IDGATE_BENCH_SECONDS'] ?? 10);
+const ROUNDS = Number(process.env['IDGATE_BENCH_ROUNDS'] ?? 3);
+const AUDIENCE = 'api://idgate-bench';
+const USER = 'bench_user';
+
+interface Target {
+  readonly name: string;
+  readonly port: number;
+  readonly dbname: string;
+  readonly password: string;
+  readonly pid?: number;
+}
+
+interface Sample {
+  readonly tps: number;
+  readonly latencyMs: number;
+  readonly cpuUsPerTx?: number;
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'idgate-bench-'));
+  const stops: (() => Promise<unknown>)[] = [async () => rmSync(work, { recursive: true, force: true })];
+  try {
+    const cluster = await PostgresCluster.start({ settings: { max_connections: '200', shared_buffers: '256MB' } });
+    stops.push(() => cluster.stop());
+    const password = randomBytes(12).toString('hex');
+    await cluster.sql(`CREATE ROLE ${USER} LOGIN PASSWORD '${password}'`);
+    await cluster.sql(`CREATE DATABASE bench OWNER ${USER}`);
+    await run('pgbench', ['-i', '-q', '-s', '10', '-h', cluster.host, '-p', String(cluster.port), '-U', USER, 'bench'], { env: { ...process.env, PGPASSWORD: password } });
+
+    const entra = await EntraSimulator.start();
+    stops.push(() => entra.stop());
+    const groupId = '0b0b0b0b-0000-0000-0000-000000000001';
+    const gateway = await startGateway(work, cluster, entra, groupId, password);
+    stops.push(async () => gateway.child.kill('SIGTERM'));
+    const mint = (): Promise<string> => entra.mint({ aud: AUDIENCE, groups: [groupId] });
+
+    const targets: Target[] = [
+      { name: 'direct', port: cluster.port, dbname: 'bench', password },
+      { name: 'idgate', port: gateway.port, dbname: 'bench-db', password: await mint(), pid: gateway.child.pid ?? 0 },
+    ];
+    const bouncer = await startPgBouncer(work, cluster, password);
+    if (bouncer) {
+      stops.push(async () => bouncer.child.kill('SIGTERM'));
+      targets.push({ name: 'pgbouncer', port: bouncer.port, dbname: 'bench', password, pid: bouncer.child.pid ?? 0 });
+    } else {
+      process.stdout.write('pgbouncer not installed: skipping it\n');
+    }
+
+    process.stdout.write(`pgbench -S -c 8 -j 2 -T ${SECONDS}, ${ROUNDS} rounds, alternating targets\n`);
+    const samples = new Map<string, Sample[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const mode of ['simple', 'extended'] as const) {
+        const order = round % 2 === 0 ? targets : [...targets].reverse();
+        for (const target of order) {
+          const sample = await pgbench(target, mode);
+          const key = `${mode}/${target.name}`;
+          samples.set(key, [...(samples.get(key) ?? []), sample]);
+          process.stdout.write(`  round ${round + 1} ${key.padEnd(20)} ${sample.tps.toFixed(0).padStart(7)} tps  ${sample.latencyMs.toFixed(3)} ms${sample.cpuUsPerTx !== undefined ? `  ${sample.cpuUsPerTx.toFixed(1)} µs proxy CPU/tx` : ''}\n`);
+        }
+      }
+    }
+    report(samples, targets);
+    await connectionSetup(cluster, gateway.port, password, mint);
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  }
+}
+
+async function pgbench(target: Target, mode: 'simple' | 'extended'): Promise<Sample> {
+  const cpuBefore = target.pid ? cpuMicros(target.pid) : 0;
+  const { stdout } = await run('pgbench', ['-n', '-S', '-c', '8', '-j', '2', '-T', String(SECONDS), '-M', mode, '-h', '127.0.0.1', '-p', String(target.port), '-U', USER, target.dbname], {
+    env: { ...process.env, PGPASSWORD: target.password, PGSSLMODE: 'disable' },
+    maxBuffer: 10 * 1024 * 1024,
+  });
+  const tps = Number(/tps = ([\d.]+)/.exec(stdout)?.[1] ?? NaN);
+  const latencyMs = Number(/latency average = ([\d.]+) ms/.exec(stdout)?.[1] ?? NaN);
+  const transactions = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? NaN);
+  if (!target.pid) return { tps, latencyMs };
+  return { tps, latencyMs, cpuUsPerTx: (cpuMicros(target.pid) - cpuBefore) / transactions };
+}
+
+/** user+system CPU of a process, in microseconds (from /proc, clock ticks of 10 ms). */
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
+}
+
+function report(samples: Map<string, Sample[]>, targets: Target[]): void {
+  process.stdout.write('\nmedians\n');
+  for (const mode of ['simple', 'extended']) {
+    const tps = (name: string): number => median((samples.get(`${mode}/${name}`) ?? []).map((s) => s.tps));
+    const cpu = (name: string): number => median((samples.get(`${mode}/${name}`) ?? []).map((s) => s.cpuUsPerTx ?? NaN));
+    const line = targets.map((t) => `${t.name} ${tps(t.name).toFixed(0)} tps${t.pid ? ` (${cpu(t.name).toFixed(1)} µs CPU/tx)` : ''}`).join(', ');
+    process.stdout.write(`  ${mode}: ${line}\n`);
+    const direct = tps('direct');
+    const gw = tps('idgate');
+    process.stdout.write(`    idgate/direct ${(100 * gw / direct).toFixed(1)}%`);
+    if (targets.some((t) => t.name === 'pgbouncer')) {
+      const bouncer = tps('pgbouncer');
+      process.stdout.write(`, pgbouncer/direct ${(100 * bouncer / direct).toFixed(1)}%, idgate/pgbouncer ${(100 * gw / bouncer).toFixed(1)}%`);
+    }
+    process.stdout.write('\n');
+  }
+}
+
+async function connectionSetup(cluster: PostgresCluster, gatewayPort: number, password: string, mint: () => Promise<string>): Promise<void> {
+  const n = 200;
+  const freshTokens = await Promise.all(Array.from({ length: n }, () => mint()));
+  const reused = await mint();
+  const measure = async (port: number, database: string, secret: (i: number) => string): Promise<number[]> => {
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const started = process.hrtime.bigint();
+      const client = new pg.Client({ host: '127.0.0.1', port, database, user: USER, password: secret(i) });
+      await client.connect();
+      times.push(Number(process.hrtime.bigint() - started) / 1e6);
+      await client.end();
+    }
+    return times;
+  };
+  const p = (times: number[], q: number): string => ([...times].sort((a, b) => a - b)[Math.floor(q * (times.length - 1))] ?? NaN).toFixed(2);
+  process.stdout.write(`\nconnection setup (node-postgres connect → ready, ${n} sequential, plaintext, JWKS cached)\n`);
+  for (const [name, times] of [
+    ['direct (SCRAM)', await measure(cluster.port, 'bench', () => password)],
+    ['idgate, a new token each time (verify + upstream SCRAM)', await measure(gatewayPort, 'bench-db', (i) => freshTokens[i] ?? '')],
+    ['idgate, the same token (verified-token cache)', await measure(gatewayPort, 'bench-db', () => reused)],
+  ] as const) {
+    process.stdout.write(`  ${name.padEnd(58)} p50 ${p(times, 0.5)} ms  p95 ${p(times, 0.95)} ms\n`);
+  }
+}
+
+async function startGateway(work: string, cluster: PostgresCluster, entra: EntraSimulator, groupId: string, password: string): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort();
+  const config = join(work, 'idgate.yaml');
+  writeFileSync(
+    config,
+    stringify({
+      listen: { host: '127.0.0.1', port, 'allow-plaintext': true },
+      entra: { 'tenant-id': entra.tenantId, audience: AUDIENCE, authority: entra.authority },
+      connections: [{ name: 'bench-db', host: cluster.host, port: cluster.port, database: 'bench', user: USER, 'password-env': 'BENCH_PASSWORD', tls: 'disable' }],
+      'identity-map': [{ 'entra-group': groupId, connection: 'bench-db', scope: 'all' }],
+      log: { level: 'warn' },
+    }),
+  );
+  // IDGATE_BENCH_NODE_ARGS lets a profiling run pass e.g. --cpu-prof to the gateway process.
+  const nodeArgs = (process.env['IDGATE_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, IDGATE, 'serve', '--config', config], { env: { ...process.env, BENCH_PASSWORD: password }, stdio: ['ignore', 'inherit', 'inherit'] });
+  await waitForPort(port);
+  return { child, port };
+}
+
+async function startPgBouncer(work: string, cluster: PostgresCluster, password: string): Promise<{ child: ChildProcess; port: number } | undefined> {
+  const binary = await run('sh', ['-c', 'command -v pgbouncer']).then((r) => r.stdout.trim(), () => '');
+  if (binary === '') return undefined;
+  const port = await freePort();
+  const dir = join(work, 'pgbouncer');
+  const ini = join(dir, 'pgbouncer.ini');
+  const users = join(dir, 'userlist.txt');
+  await run('mkdir', ['-p', dir]);
+  writeFileSync(users, `"${USER}" "${password}"\n`);
+  writeFileSync(
+    ini,
+    [
+      '[databases]',
+      `bench = host=${cluster.host} port=${cluster.port} dbname=bench`,
+      '[pgbouncer]',
+      `listen_addr = 127.0.0.1`,
+      `listen_port = ${port}`,
+      'unix_socket_dir =',
+      'auth_type = scram-sha-256',
+      `auth_file = ${users}`,
+      'pool_mode = session',
+      'max_client_conn = 200',
+      'default_pool_size = 50',
+      `logfile = ${join(dir, 'pgbouncer.log')}`,
+      '',
+    ].join('\n'),
+  );
+  // PgBouncer refuses to run as root.
+  const asRoot = userInfo().uid === 0;
+  let ids = {};
+  if (asRoot) {
+    const uid = Number((await run('id', ['-u', 'postgres'])).stdout.trim());
+    const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim());
+    for (const path of [work, dir, ini, users]) chownSync(path, uid, gid);
+    chmodSync(users, 0o600);
+    ids = { uid, gid };
+  }
+  const child = spawn(binary, ['-q', ini], { ...ids, stdio: 'ignore' });
+  await waitForPort(port);
+  return { child, port };
+}
+
+async function waitForPort(port: number): Promise<void> {
+  const { connect } = await import('node:net');
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+await main();
