@@ -5,3 +5,4 @@ import { PostgresServer } from './postgres-server.js';
 export const postgresProtocol: ProtocolFactory = (services) => new PostgresServer(services);
 
 export { checkUpstream } from './upstream/check-upstream.js';
+export { QueryError, runSimpleQuery } from './upstream/simple-query.js';

@@ -33,7 +33,7 @@ export class MessageQueue {
   }
 
   attach(stream: Duplex): void {
-    const onData = (chunk: Buffer): void => this.push(chunk);
+    const onData = (chunk: Buffer): void => this.feed(chunk);
     const onEnd = (): void => this.fail(new ProtocolError('truncated', 'connection closed during the handshake'));
     const onError = (e: Error): void => this.fail(e);
     stream.on('data', onData).on('end', onEnd).on('close', onEnd).on('error', onError);
@@ -87,7 +87,9 @@ export class MessageQueue {
     return { code, frame, body: frame.subarray(5) };
   }
 
-  private push(chunk: Buffer): void {
+  /** Adds bytes as if the stream had delivered them (e.g. a leftover from an earlier reader). */
+  feed(chunk: Buffer): void {
+    if (chunk.length === 0) return;
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     if (this.buf.length > this.maxBuffered) {
       this.buf = EMPTY;

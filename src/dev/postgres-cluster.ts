@@ -3,6 +3,8 @@ import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { runSimpleQuery } from '../../protocols/postgres/index.js';
+import { Secret } from '../config/secret.js';
 import { freePort } from './free-port.js';
 import { findPostgresBinaries } from './postgres-binaries.js';
 import type { CertificatePair } from './self-signed.js';
@@ -12,6 +14,8 @@ const run = promisify(execFile);
 export interface ClusterOptions {
   /** pg_hba.conf lines placed before the default `host all all 127.0.0.1/32 scram-sha-256`. */
   readonly hba?: readonly string[];
+  /** The directory of initdb/postgres (default: findPostgresBinaries()). */
+  readonly binDir?: string;
   /** Serve TLS with this certificate (ssl=on). */
   readonly tls?: CertificatePair;
   /** Extra `-c name=value` server settings. */
@@ -38,7 +42,7 @@ export class PostgresCluster {
   ) {}
 
   static async start(options: ClusterOptions = {}): Promise<PostgresCluster> {
-    const binDir = findPostgresBinaries();
+    const binDir = options.binDir ?? findPostgresBinaries();
     const osUser = userInfo().uid === 0 ? await postgresOsUser() : undefined;
     const dataDir = mkdtempSync(join(tmpdir(), 'idgate-pg-'));
     if (osUser) chownSync(dataDir, osUser.uid, osUser.gid);
@@ -61,12 +65,25 @@ export class PostgresCluster {
     return this.log;
   }
 
-  /** Runs SQL as the superuser through psql; resolves with its output. */
+  /**
+   * Runs SQL as the superuser over the gateway's own upstream client (no psql needed); returns
+   * the rows as psql -A -t prints them: columns joined by |, rows by newlines.
+   */
   async sql(statement: string, database = 'postgres'): Promise<string> {
-    const { stdout } = await run(join(this.binDir, 'psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', this.host, '-p', String(this.port), '-U', this.superuser, '-d', database, '-c', statement], {
-      env: { ...process.env, PGPASSWORD: this.superuserPassword, PGSSLMODE: 'disable' },
-    });
-    return stdout.trim();
+    const rows = await runSimpleQuery(
+      {
+        name: 'cluster',
+        host: this.host,
+        port: this.port,
+        database,
+        user: this.superuser,
+        password: new Secret(this.superuserPassword),
+        tls: 'disable',
+        connectTimeoutMs: 10_000,
+      },
+      statement,
+    );
+    return rows.map((row) => row.map((v) => v ?? '').join('|')).join('\n');
   }
 
   async stop(): Promise<void> {

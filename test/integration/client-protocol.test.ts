@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { postgresProtocol } from '../../protocols/postgres/index.js';
+import { startGateway } from '../../src/gateway.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { Bytes } from '../support/byte-builder.js';
 import { CONNECTION, Harness } from '../support/harness.js';
 import { errorOf, RawClient } from '../support/raw-client.js';
@@ -61,6 +64,53 @@ describe('client-side protocol handling', () => {
     assert.equal(error?.code, 'E');
     assert.equal(errorOf(error).code, '28000');
     assert.ok(!frames.some((f) => f.code === 'R'), 'no authentication request without TLS');
+  });
+
+  it('accepts the token over plaintext when allow-plaintext is true', async () => {
+    const plain = await startGateway({ ...h.config, listen: { ...h.config.listen, port: 0, allowPlaintext: true } }, postgresProtocol, { logger: createLogger('silent') });
+    try {
+      const c = await RawClient.connect(plain.port);
+      c.write(new Bytes().int32(80877103).untyped());
+      assert.equal((await c.readBytes(1)).toString(), 'S', 'TLS is still offered');
+      c.close();
+      const p = await RawClient.connect(plain.port);
+      assert.equal((await p.login(await h.token(), params)).at(-1)?.code, 'Z');
+      p.close();
+    } finally {
+      await plain.shutdown();
+    }
+  });
+
+  it('relays an unknown message type to the upstream, which refuses it, and the session ends cleanly', async () => {
+    const c = await RawClient.connect(h.port);
+    await c.startTls();
+    await c.login(await h.token(), params);
+    c.write(new Bytes().cstring('?').frame('z'));
+    const frame = await c.readFrame();
+    assert.equal(errorOf(frame).code, '08P01');
+    assert.match(errorOf(frame).message, /invalid frontend message type/);
+    await c.waitClosed();
+    await h.assertNoLeaks();
+  });
+
+  it('survives clients that vanish mid-message, at every stage', async () => {
+    const startup = new Bytes().int32(196608).cstring('user').cstring('u').cstring('database').cstring(CONNECTION).cstring('').untyped();
+    for (const stage of ['startup', 'tls', 'password']) {
+      const c = await RawClient.connect(h.port);
+      if (stage === 'startup') c.write(startup.subarray(0, 7));
+      if (stage !== 'startup') await c.startTls();
+      if (stage === 'password') {
+        c.write(startup);
+        await c.readFrame();
+        c.write(new Bytes().cstring('x'.repeat(100)).frame('p').subarray(0, 50));
+      }
+      c.close();
+    }
+    const ok = await RawClient.connect(h.port);
+    await ok.startTls();
+    assert.equal((await ok.login(await h.token(), params)).at(-1)?.code, 'Z');
+    ok.close();
+    await h.assertNoLeaks();
   });
 
   it('accepts a token of 16 KB and more in the password message (refused for its content, not its size)', async () => {

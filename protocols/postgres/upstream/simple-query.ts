@@ -1,0 +1,61 @@
+import { serialize } from 'pg-protocol';
+import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
+import { ByteReader } from '../wire/byte-reader.js';
+import { Backend, Frontend } from '../wire/codes.js';
+import { decodeErrorFields } from '../wire/error-fields.js';
+import { newUpstreamQueue } from './connect-upstream.js';
+import { loginUpstream } from './login-upstream.js';
+
+const TERMINATE = Buffer.from([Frontend.Terminate, 0, 0, 0, 4]);
+
+/** A statement that failed on the server, with its SQLSTATE. */
+export class QueryError extends Error {
+  override readonly name = 'QueryError';
+  constructor(
+    readonly sqlstate: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Logs in with a connection's credential, runs one simple Query (which may hold several
+ * statements) and returns the text of every row (NULL as null). For administration and tests,
+ * not the relay: it needs no client library and no psql binary.
+ */
+export async function runSimpleQuery(connection: ConnectionConfig, sql: string): Promise<(string | null)[][]> {
+  const session = await loginUpstream(connection, new Map([['application_name', 'idgate']]));
+  const queue = newUpstreamQueue();
+  queue.feed(session.leftover);
+  queue.attach(session.socket);
+  session.socket.write(serialize.query(sql));
+  const rows: (string | null)[][] = [];
+  let error: QueryError | undefined;
+  try {
+    for (;;) {
+      const message = await queue.typed();
+      if (message.code === Backend.DataRow) rows.push(decodeDataRow(message.body));
+      else if (message.code === Backend.ErrorResponse) {
+        const fields = decodeErrorFields(message.body);
+        error ??= new QueryError(fields.get('C') ?? '', fields.get('M') ?? 'query failed');
+      } else if (message.code === Backend.ReadyForQuery) break;
+    }
+  } finally {
+    queue.detach();
+    session.socket.end(TERMINATE);
+  }
+  if (error) throw error;
+  return rows;
+}
+
+function decodeDataRow(body: Buffer): (string | null)[] {
+  const r = new ByteReader(body);
+  const count = r.int16();
+  const values: (string | null)[] = [];
+  for (let i = 0; i < count; i++) {
+    const length = r.int32();
+    values.push(length === -1 ? null : r.bytes(length).toString('utf8'));
+  }
+  return values;
+}
