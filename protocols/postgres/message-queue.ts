@@ -1,4 +1,4 @@
-import type { Duplex } from 'node:stream';
+import type { ReadSource } from './read-source.js';
 import { ProtocolError } from './wire/protocol-error.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -32,13 +32,16 @@ export class MessageQueue {
     return this.buf.length;
   }
 
-  attach(stream: Duplex): void {
-    const onData = (chunk: Buffer): void => this.feed(chunk);
+  attach(source: ReadSource): void {
+    // The source may reuse its buffer for the next read: keep a copy (the handshake is not the hot path).
+    source.setHandler((chunk) => this.feed(Buffer.from(chunk)));
     const onEnd = (): void => this.fail(new ProtocolError('truncated', 'connection closed during the handshake'));
     const onError = (e: Error): void => this.fail(e);
-    stream.on('data', onData).on('end', onEnd).on('close', onEnd).on('error', onError);
+    const { stream } = source;
+    stream.on('end', onEnd).on('close', onEnd).on('error', onError);
     this.detachFn = () => {
-      stream.off('data', onData).off('end', onEnd).off('close', onEnd).off('error', onError);
+      source.clearHandler();
+      stream.off('end', onEnd).off('close', onEnd).off('error', onError);
     };
   }
 

@@ -1,10 +1,11 @@
 import type { Duplex } from 'node:stream';
 import type { EndReason } from '../../src/session/end-reason.js';
+import type { ReadSource } from './read-source.js';
 import { Frontend } from './wire/codes.js';
 import { FrameScanner, interestIn } from './wire/frame-scanner.js';
+import { TERMINATE } from './wire/frontend-messages.js';
 import { ProtocolError } from './wire/protocol-error.js';
 
-const TERMINATE = Buffer.from([Frontend.Terminate, 0, 0, 0, 4]);
 const CLIENT_INTEREST = interestIn([Frontend.Terminate]);
 const NO_INTEREST = interestIn([]);
 /** How long a gateway-initiated end waits for the frame in flight to finish before cutting. */
@@ -35,19 +36,25 @@ export class Relay {
   private open = 2;
   private bytesFromClient = 0;
   private bytesToClient = 0;
+  private readonly client: Duplex;
+  private readonly upstream: Duplex;
 
   constructor(
-    private readonly client: Duplex,
-    private readonly upstream: Duplex,
+    private readonly clientSource: ReadSource,
+    private readonly upstreamSource: ReadSource,
     private readonly onEnd: (end: RelayEnd) => void,
     /** Builds the FATAL a client gets for a malformed frame. */
     private readonly protocolViolation: (e: ProtocolError) => Buffer,
-  ) {}
+  ) {
+    this.client = clientSource.stream;
+    this.upstream = upstreamSource.stream;
+  }
 
   start(clientLeftover: Buffer, upstreamLeftover: Buffer): void {
     const { client, upstream } = this;
-    client.on('data', this.onClientData);
-    upstream.on('data', this.onUpstreamData);
+    // A chunk read into a reused buffer stays ours until the write that carries it is flushed.
+    this.clientSource.setHandler(this.onClientData, () => upstream.writableLength > 0);
+    this.upstreamSource.setHandler(this.onUpstreamData, () => client.writableLength > 0);
     upstream.on('drain', () => client.resume());
     client.on('drain', () => upstream.resume());
     client.on('end', () => this.closeSide(this.clientTerminated ? 'client-terminated' : 'client-disconnected', upstream));
@@ -70,7 +77,7 @@ export class Relay {
     if (this.reason !== undefined) return;
     this.reason = reason;
     this.client.pause();
-    this.client.off('data', this.onClientData);
+    this.clientSource.clearHandler();
     if (this.upstreamFrames.atBoundary) {
       this.finishWithFatal(fatal);
       return;
@@ -109,7 +116,7 @@ export class Relay {
 
   private finishWithFatal(fatal: Buffer): void {
     this.pendingFatal = undefined;
-    this.upstream.off('data', this.onUpstreamData);
+    this.upstreamSource.clearHandler();
     this.client.end(fatal);
     if (this.clientFrames.atBoundary) this.upstream.end(TERMINATE);
     else this.upstream.destroy();

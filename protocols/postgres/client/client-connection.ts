@@ -6,6 +6,7 @@ import type { Logger } from '../../../src/logging/logger.js';
 import type { GatewayServices } from '../../../src/protocol.js';
 import type { SessionGrant } from '../../../src/policy/session-grant.js';
 import { MessageQueue } from '../message-queue.js';
+import { streamSource } from '../read-source.js';
 import { Relay, type RelayEnd } from '../relay.js';
 import { loginUpstream, type UpstreamSession } from '../upstream/login-upstream.js';
 import { sendCancel } from '../upstream/send-cancel.js';
@@ -61,7 +62,7 @@ export class ClientConnection {
 
   async run(): Promise<void> {
     this.socket.setNoDelay(true);
-    this.queue.attach(this.socket);
+    this.queue.attach(streamSource(this.socket));
     const timer = setTimeout(() => this.refuse(new AccessError('auth-timeout', 'authentication timed out')), this.deps.services.config.listen.authTimeoutMs);
     try {
       const upstream = await this.handshake();
@@ -127,7 +128,7 @@ export class ClientConnection {
         upstream.readyForQuery,
       ]),
     );
-    const relay = new Relay(this.stream, upstream.socket, (end) => onEnd(end), (e) => encodeErrorResponse({ severity: 'FATAL', sqlstate: sqlstateForProtocol(e.code), message: e.message }));
+    const relay = new Relay(streamSource(this.stream), upstream.source, (end) => onEnd(end), (e) => encodeErrorResponse({ severity: 'FATAL', sqlstate: sqlstateForProtocol(e.code), message: e.message }));
     const onEnd = (end: RelayEnd): void => {
       if (gatewayKey) cancelKeys.release(gatewayKey);
       services.sessions.remove(sessionId);

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { AccessError } from '../../../src/access-error.js';
 import type { MessageQueue } from '../message-queue.js';
+import { streamSource } from '../read-source.js';
 import { decodeStartupPacket, type StartupPacket } from '../wire/startup-packet.js';
 import { ProtocolError } from '../wire/protocol-error.js';
 
@@ -56,7 +57,7 @@ async function startTls(socket: Socket, queue: MessageQueue, secureContext: Secu
   queue.detach();
   socket.write(ANSWER_S);
   const secure = new TLSSocket(socket, { isServer: true, secureContext });
-  queue.attach(secure);
+  queue.attach(streamSource(secure));
   await new Promise<void>((resolve, reject) => {
     const onError = (e: Error): void => reject(new AccessError('encryption-required', `TLS handshake failed (${(e as NodeJS.ErrnoException).code ?? e.message})`));
     const onClose = (): void => onError(new Error('closed'));

@@ -1,9 +1,8 @@
 import { isAccessError } from '../../../src/access-error.js';
 import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
-import { Frontend } from '../wire/codes.js';
+import { TERMINATE } from '../wire/frontend-messages.js';
 import { loginUpstream } from './login-upstream.js';
 
-const TERMINATE = Buffer.from([Frontend.Terminate, 0, 0, 0, 4]);
 
 /** Logs in to a connection's upstream and leaves at once; returns why it failed, or undefined. */
 export async function checkUpstream(connection: ConnectionConfig): Promise<string | undefined> {

@@ -3,20 +3,31 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { serialize } from 'pg-protocol';
 import { AccessError } from '../../../src/access-error.js';
 import { MessageQueue } from '../message-queue.js';
+import { connectWithOwnBuffer, streamSource, type ReadSource } from '../read-source.js';
 import type { UpstreamTarget } from './upstream-target.js';
 
 export type UpstreamSocket = Socket | TLSSocket;
 
+export interface UpstreamConnection {
+  readonly socket: UpstreamSocket;
+  readonly source: ReadSource;
+}
+
 const MAX_UPSTREAM_HANDSHAKE_MESSAGE = 1 << 20;
 
-/** Opens TCP to the upstream and, unless `tls: disable`, negotiates TLS the way libpq does (SSLRequest first). */
-export async function connectUpstream(target: UpstreamTarget, queue: MessageQueue): Promise<UpstreamSocket> {
-  const socket = await openTcp(target);
+/**
+ * Opens TCP to the upstream and, unless `tls: disable`, negotiates TLS the way libpq does
+ * (SSLRequest first). The queue is attached to whatever the bytes arrive on.
+ */
+export async function connectUpstream(target: UpstreamTarget, queue: MessageQueue): Promise<UpstreamConnection> {
   if (target.tls === 'disable') {
-    queue.attach(socket);
-    return socket;
+    // Plain TCP reads into our own buffer: the relay's cheapest path.
+    const connection = await openTcp(target, true);
+    queue.attach(connection.source);
+    return connection;
   }
-  queue.attach(socket);
+  const { socket, source } = await openTcp(target, false);
+  queue.attach(source);
   socket.write(serialize.requestSsl());
   const answer = await queue.byte();
   queue.detach();
@@ -24,18 +35,21 @@ export async function connectUpstream(target: UpstreamTarget, queue: MessageQueu
     socket.destroy();
     throw new AccessError('upstream-unreachable', 'the upstream database does not accept TLS, which its connection requires');
   }
-  const secure = await startTls(socket, target);
-  queue.attach(secure);
-  return secure;
+  const secure = await startTls(socket as Socket, target);
+  const secureSource = streamSource(secure);
+  queue.attach(secureSource);
+  return { socket: secure, source: secureSource };
 }
 
 export function newUpstreamQueue(): MessageQueue {
   return new MessageQueue(MAX_UPSTREAM_HANDSHAKE_MESSAGE, 4 * MAX_UPSTREAM_HANDSHAKE_MESSAGE);
 }
 
-function openTcp(target: UpstreamTarget): Promise<Socket> {
+function openTcp(target: UpstreamTarget, ownBuffer: boolean): Promise<UpstreamConnection> {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: target.host, port: target.port, noDelay: true, timeout: target.connectTimeoutMs });
+    const options = { host: target.host, port: target.port, noDelay: true, timeout: target.connectTimeoutMs };
+    const connection = ownBuffer ? connectWithOwnBuffer(options) : plainConnection(netConnect(options));
+    const { socket } = connection;
     const onError = (e: Error): void => {
       socket.destroy();
       reject(new AccessError('upstream-unreachable', `the upstream database cannot be reached (${errorCode(e)})`));
@@ -46,9 +60,13 @@ function openTcp(target: UpstreamTarget): Promise<Socket> {
     socket.once('connect', () => {
       socket.off('error', onError).off('timeout', onTimeout);
       socket.setTimeout(0);
-      resolve(socket);
+      resolve(connection);
     });
   });
+}
+
+function plainConnection(socket: Socket): UpstreamConnection {
+  return { socket, source: streamSource(socket) };
 }
 
 function startTls(socket: Socket, target: UpstreamTarget): Promise<TLSSocket> {

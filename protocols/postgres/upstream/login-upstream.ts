@@ -6,6 +6,7 @@ import type { MessageQueue, TypedMessage } from '../message-queue.js';
 import { ByteReader } from '../wire/byte-reader.js';
 import { AuthRequest, Backend } from '../wire/codes.js';
 import { decodeErrorFields } from '../wire/error-fields.js';
+import type { ReadSource } from '../read-source.js';
 import { connectUpstream, newUpstreamQueue, type UpstreamSocket } from './connect-upstream.js';
 import { ScramClient, ScramError } from './scram-client.js';
 
@@ -17,6 +18,8 @@ export interface BackendKey {
 /** An upstream connection that has logged in and is ready for the client's first query. */
 export interface UpstreamSession {
   readonly socket: UpstreamSocket;
+  /** Where the socket's bytes arrive (the relay takes it over). */
+  readonly source: ReadSource;
   /** ParameterStatus and NoticeResponse frames the upstream sent after AuthenticationOk, raw and in order. */
   readonly startupFrames: readonly Buffer[];
   readonly backendKey: BackendKey | undefined;
@@ -34,15 +37,16 @@ export interface UpstreamSession {
 export async function loginUpstream(connection: ConnectionConfig, parameters: ReadonlyMap<string, string>): Promise<UpstreamSession> {
   const queue = newUpstreamQueue();
   let socket: UpstreamSocket | undefined;
+  let source: ReadSource | undefined;
   const deadline = setTimeout(() => {
     queue.fail(new AccessError('upstream-unreachable', 'the upstream database did not complete the login in time'));
     socket?.destroy();
   }, connection.connectTimeoutMs);
   try {
-    socket = await connectUpstream(connection, queue);
+    ({ socket, source } = await connectUpstream(connection, queue));
     socket.write(serialize.startup({ ...Object.fromEntries(parameters), user: connection.user, database: connection.database }));
     await authenticate(queue, socket, connection);
-    const session = await readUntilReady(queue, socket, connection);
+    const session = await readUntilReady(queue, socket, source, connection);
     queue.detach();
     return session;
   } catch (e) {
@@ -102,7 +106,7 @@ function requireScram(scram: ScramClient | undefined): ScramClient {
   return scram;
 }
 
-async function readUntilReady(queue: MessageQueue, socket: UpstreamSocket, connection: ConnectionConfig): Promise<UpstreamSession> {
+async function readUntilReady(queue: MessageQueue, socket: UpstreamSocket, source: ReadSource, connection: ConnectionConfig): Promise<UpstreamSession> {
   const startupFrames: Buffer[] = [];
   let backendKey: BackendKey | undefined;
   for (;;) {
@@ -118,7 +122,7 @@ async function readUntilReady(queue: MessageQueue, socket: UpstreamSocket, conne
         break;
       }
       case Backend.ReadyForQuery:
-        return { socket, startupFrames, backendKey, readyForQuery: message.frame, leftover: queue.takeRemaining() };
+        return { socket, source, startupFrames, backendKey, readyForQuery: message.frame, leftover: queue.takeRemaining() };
       case Backend.ErrorResponse:
         throw rejected(message, connection);
       default:

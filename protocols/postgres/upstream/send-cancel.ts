@@ -6,7 +6,7 @@ import type { UpstreamTarget } from './upstream-target.js';
 /** Sends the upstream's own CancelRequest on a fresh connection, as the protocol requires. */
 export async function sendCancel(target: UpstreamTarget, key: BackendKey): Promise<void> {
   const queue = newUpstreamQueue();
-  const socket = await connectUpstream(target, queue);
+  const { socket } = await connectUpstream(target, queue);
   queue.detach();
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => socket.destroy(), target.connectTimeoutMs);

@@ -1,12 +1,12 @@
 import { serialize } from 'pg-protocol';
 import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
 import { ByteReader } from '../wire/byte-reader.js';
-import { Backend, Frontend } from '../wire/codes.js';
+import { Backend } from '../wire/codes.js';
 import { decodeErrorFields } from '../wire/error-fields.js';
 import { newUpstreamQueue } from './connect-upstream.js';
+import { TERMINATE } from '../wire/frontend-messages.js';
 import { loginUpstream } from './login-upstream.js';
 
-const TERMINATE = Buffer.from([Frontend.Terminate, 0, 0, 0, 4]);
 
 /** A statement that failed on the server, with its SQLSTATE. */
 export class QueryError extends Error {
@@ -28,7 +28,7 @@ export async function runSimpleQuery(connection: ConnectionConfig, sql: string):
   const session = await loginUpstream(connection, new Map([['application_name', 'idgate']]));
   const queue = newUpstreamQueue();
   queue.feed(session.leftover);
-  queue.attach(session.socket);
+  queue.attach(session.source);
   session.socket.write(serialize.query(sql));
   const rows: (string | null)[][] = [];
   let error: QueryError | undefined;

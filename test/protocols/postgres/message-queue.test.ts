@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { MessageQueue } from '../../../protocols/postgres/message-queue.js';
+import { streamSource } from '../../../protocols/postgres/read-source.js';
 import { ProtocolError } from '../../../protocols/postgres/wire/protocol-error.js';
 import { Bytes, bytewise, splitsOf } from '../../support/byte-builder.js';
 
@@ -12,7 +13,7 @@ const trailing = new Bytes().cstring('SELECT 1').frame('Q');
 async function readAll(chunks: readonly Buffer[]): Promise<{ startupBody: Buffer; code: number; passwordBody: Buffer; rest: Buffer }> {
   const stream = new PassThrough();
   const queue = new MessageQueue(1000, 4000);
-  queue.attach(stream);
+  queue.attach(streamSource(stream));
   const reading = (async () => {
     const startupBody = await queue.untyped();
     const { code, body } = await queue.typed();
@@ -45,7 +46,7 @@ describe('MessageQueue', () => {
   it('refuses a declared length above the bound before reading the body', async () => {
     const queue = new MessageQueue(1000, 4000);
     const stream = new PassThrough();
-    queue.attach(stream);
+    queue.attach(streamSource(stream));
     stream.write(new Bytes().int32(5000).body());
     await assert.rejects(queue.untyped(), isProtocolError('frame-too-long'));
   });
@@ -58,7 +59,7 @@ describe('MessageQueue', () => {
     ] as const) {
       const queue = new MessageQueue(1000, 4000);
       const stream = new PassThrough();
-      queue.attach(stream);
+      queue.attach(streamSource(stream));
       stream.write(bytes);
       await assert.rejects(read(queue), isProtocolError('frame-too-short'));
     }
@@ -67,7 +68,7 @@ describe('MessageQueue', () => {
   it('refuses a peer that floods it before the handshake ends', async () => {
     const queue = new MessageQueue(1000, 4000);
     const stream = new PassThrough();
-    queue.attach(stream);
+    queue.attach(streamSource(stream));
     // A valid first message followed by far more than the handshake could need.
     stream.write(Buffer.concat([startup, Buffer.alloc(5000)]));
     await new Promise((r) => setImmediate(r));
@@ -77,7 +78,7 @@ describe('MessageQueue', () => {
   it('fails a pending read when the peer closes mid-message', async () => {
     const queue = new MessageQueue(1000, 4000);
     const stream = new PassThrough();
-    queue.attach(stream);
+    queue.attach(streamSource(stream));
     const reading = queue.untyped();
     stream.end(startup.subarray(0, 6));
     await assert.rejects(reading, isProtocolError('truncated'));
