@@ -24,6 +24,7 @@ export type AccessErrorCode =
   | 'upstream-rejected'
   | 'too-many-connections'
   | 'auth-timeout'
+  | 'audit-unavailable'
   | 'shutting-down';
 
 export class AccessError extends Error {
@@ -35,6 +36,8 @@ export class AccessError extends Error {
     readonly detail?: string,
     /** For the gateway's own log only (e.g. the upstream's words); never sent to the client. */
     readonly internalDetail?: string,
+    /** Who was refused, when the token had verified (for the audit log's login attempts). */
+    readonly subject?: { readonly objectId: string; readonly appId: string },
   ) {
     super(message);
   }

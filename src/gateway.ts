@@ -1,4 +1,5 @@
 import type { JWTVerifyGetKey } from 'jose';
+import { AuditLog } from './audit/audit-log.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { TokenVerifier } from './identity/token-verifier.js';
 import { createLogger, type Logger } from './logging/logger.js';
@@ -25,10 +26,16 @@ export interface RunningGateway {
 export async function startGateway(config: GatewayConfig, protocol: ProtocolFactory, options: GatewayOptions = {}): Promise<RunningGateway> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const verifier = new TokenVerifier(config.entra, options.keys);
+  const audit = await AuditLog.open(config.recordingsPath, logger);
+  const sessions = new SessionRegistry();
+  audit.onFailure(() =>
+    sessions.endWhere((s) => s.grant.rule.record !== false, 'audit-unavailable', 'terminating connection because the audit log cannot be written'),
+  );
   const services: GatewayServices = {
     config,
-    authority: new SessionAuthority(config, verifier),
-    sessions: new SessionRegistry(),
+    authority: new SessionAuthority(config, verifier, audit),
+    sessions,
+    audit,
     logger,
   };
   const server = protocol(services);
@@ -58,5 +65,6 @@ async function drain(server: ProtocolServer, services: GatewayServices, timeoutM
   }
   clearTimeout(timer);
   await closed;
+  await services.audit.close();
   logger.info('gateway stopped');
 }

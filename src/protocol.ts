@@ -1,3 +1,4 @@
+import type { AuditLog } from './audit/audit-log.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import type { Logger } from './logging/logger.js';
 import type { SessionAuthority } from './session/session-authority.js';
@@ -8,6 +9,7 @@ export interface GatewayServices {
   readonly config: GatewayConfig;
   readonly authority: SessionAuthority;
   readonly sessions: SessionRegistry;
+  readonly audit: AuditLog;
   readonly logger: Logger;
 }
 

@@ -1,12 +1,19 @@
 import type { Duplex } from 'node:stream';
 import type { EndReason } from '../../src/session/end-reason.js';
 import type { ReadSource } from './read-source.js';
+import type { RelayObserver } from './recording/relay-observer.js';
 import { Frontend } from './wire/codes.js';
 import { FrameScanner, interestIn } from './wire/frame-scanner.js';
 import { TERMINATE } from './wire/frontend-messages.js';
 import { ProtocolError } from './wire/protocol-error.js';
 
 const CLIENT_INTEREST = interestIn([Frontend.Terminate]);
+
+function withTerminate(table: Uint8Array): Uint8Array {
+  const copy = Uint8Array.from(table);
+  copy[Frontend.Terminate] = CLIENT_INTEREST[Frontend.Terminate] ?? 0;
+  return copy;
+}
 const NO_INTEREST = interestIn([]);
 /** How long a gateway-initiated end waits for the frame in flight to finish before cutting. */
 const BOUNDARY_GRACE_MS = 2000;
@@ -25,11 +32,10 @@ export interface RelayEnd {
  * take more pauses the other, so a slow reader never makes the gateway buffer without bound.
  */
 export class Relay {
-  private readonly clientFrames = new FrameScanner(CLIENT_INTEREST, () => {
-    this.clientTerminated = true;
-  });
-  private readonly upstreamFrames = new FrameScanner(NO_INTEREST, () => undefined);
+  private readonly clientFrames: FrameScanner;
+  private readonly upstreamFrames: FrameScanner;
   private clientTerminated = false;
+  private waitingForObserver = false;
   private reason: EndReason | undefined;
   private error: Error | undefined;
   private pendingFatal: Buffer | undefined;
@@ -45,9 +51,17 @@ export class Relay {
     private readonly onEnd: (end: RelayEnd) => void,
     /** Builds the FATAL a client gets for a malformed frame. */
     private readonly protocolViolation: (e: ProtocolError) => Buffer,
+    /** Sees the frames it asks for (the audit recorder), and may ask the relay to slow the client down. */
+    private readonly observer?: RelayObserver,
   ) {
     this.client = clientSource.stream;
     this.upstream = upstreamSource.stream;
+    const clientInterest = observer ? withTerminate(observer.clientInterest) : CLIENT_INTEREST;
+    this.clientFrames = new FrameScanner(clientInterest, (code, frame, length) => {
+      if (code === Frontend.Terminate) this.clientTerminated = true;
+      observer?.onClientFrame(code, frame, length);
+    });
+    this.upstreamFrames = new FrameScanner(observer?.upstreamInterest ?? NO_INTEREST, (code, frame, length) => observer?.onUpstreamFrame(code, frame, length));
   }
 
   start(clientLeftover: Buffer, upstreamLeftover: Buffer): void {
@@ -55,7 +69,9 @@ export class Relay {
     // A chunk read into a reused buffer stays ours until the write that carries it is flushed.
     this.clientSource.setHandler(this.onClientData, () => upstream.writableLength > 0);
     this.upstreamSource.setHandler(this.onUpstreamData, () => client.writableLength > 0);
-    upstream.on('drain', () => client.resume());
+    upstream.on('drain', () => {
+      if (!this.waitingForObserver) client.resume();
+    });
     client.on('drain', () => upstream.resume());
     client.on('end', () => this.closeSide(this.clientTerminated ? 'client-terminated' : 'client-disconnected', upstream));
     upstream.on('end', () => this.closeSide('upstream-closed', client));
@@ -95,7 +111,18 @@ export class Relay {
       return;
     }
     if (!this.upstream.write(chunk)) this.client.pause();
+    if (this.observer?.congested === true && !this.waitingForObserver) this.waitForObserver(this.observer);
   };
+
+  /** The observer (the audit writer) is behind: stop reading the client until it catches up. */
+  private waitForObserver(observer: RelayObserver): void {
+    this.waitingForObserver = true;
+    this.client.pause();
+    observer.whenDrained(() => {
+      this.waitingForObserver = false;
+      if (this.reason === undefined) this.client.resume();
+    });
+  }
 
   private readonly onUpstreamData = (chunk: Buffer): void => {
     if (this.pendingFatal !== undefined) {

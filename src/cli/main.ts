@@ -2,7 +2,12 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { checkCommand } from './commands/check.js';
 import { devCommand } from './commands/dev.js';
+import { exportCommand } from './commands/export.js';
+import { pruneCommand } from './commands/prune.js';
 import { serveCommand } from './commands/serve.js';
+import { sessionsCommand } from './commands/sessions.js';
+import { showCommand } from './commands/show.js';
+import { verifyCommand } from './commands/verify.js';
 
 /** The `idgate` command line: one yargs command per file under commands/. */
 export async function main(argv: string[]): Promise<void> {
@@ -11,6 +16,11 @@ export async function main(argv: string[]): Promise<void> {
     .command(serveCommand)
     .command(checkCommand)
     .command(devCommand)
+    .command(sessionsCommand)
+    .command(showCommand)
+    .command(verifyCommand)
+    .command(pruneCommand)
+    .command(exportCommand)
     .demandCommand(1, 'name a command (idgate --help lists them)')
     .strict()
     .help()

@@ -34,6 +34,8 @@ export function grantConnection(
       'not-mapped',
       `identity ${identity.objectId} is not granted connection "${connectionName}"`,
       'no identity-map entry matches the groups or app roles in the token',
+      undefined,
+      { objectId: identity.objectId, appId: identity.appId },
     );
   }
   return { identity, rule, connection };

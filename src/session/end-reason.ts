@@ -5,4 +5,5 @@ export type EndReason =
   | 'upstream-closed' // the database closed its side
   | 'protocol-violation' // a malformed frame
   | 'socket-error'
-  | 'gateway-shutdown'; // drained at SIGTERM/SIGINT and still open at the deadline
+  | 'gateway-shutdown' // drained at SIGTERM/SIGINT and still open at the deadline
+  | 'audit-unavailable'; // the audit database could not be written: recorded sessions fail closed

@@ -42,7 +42,11 @@ export class SessionRegistry {
   }
 
   endAll(reason: EndReason, message: string): void {
-    for (const s of this.list()) s.end(reason, message);
+    this.endWhere(() => true, reason, message);
+  }
+
+  endWhere(predicate: (session: LiveSession) => boolean, reason: EndReason, message: string): void {
+    for (const s of this.list()) if (predicate(s)) s.end(reason, message);
   }
 
   /** Resolves once no session is open (at once if none is). */

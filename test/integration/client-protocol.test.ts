@@ -67,7 +67,9 @@ describe('client-side protocol handling', () => {
   });
 
   it('accepts the token over plaintext when allow-plaintext is true', async () => {
-    const plain = await startGateway({ ...h.config, listen: { ...h.config.listen, port: 0, allowPlaintext: true } }, postgresProtocol, { logger: createLogger('silent') });
+    // A second gateway needs an audit database of its own (one writer per database).
+    const recordingsPath = h.config.recordingsPath.replace(/\.db$/, '-plaintext.db');
+    const plain = await startGateway({ ...h.config, recordingsPath, listen: { ...h.config.listen, port: 0, allowPlaintext: true } }, postgresProtocol, { logger: createLogger('silent') });
     try {
       const c = await RawClient.connect(plain.port);
       c.write(new Bytes().int32(80877103).untyped());

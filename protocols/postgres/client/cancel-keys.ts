@@ -6,6 +6,8 @@ export interface CancelRoute {
   readonly target: UpstreamTarget;
   readonly upstreamKey: BackendKey;
   readonly sessionId: string;
+  /** Tells the session's recorder (the audit log keeps each CancelRequest, never the keys). */
+  readonly onCancel?: () => void;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { nowMicros } from '../../../src/audit/audit-event.js';
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { AccessError } from '../../../src/access-error.js';
@@ -7,6 +8,7 @@ import type { GatewayServices } from '../../../src/protocol.js';
 import type { SessionGrant } from '../../../src/policy/session-grant.js';
 import { MessageQueue } from '../message-queue.js';
 import { streamSource } from '../read-source.js';
+import { PostgresRecorder } from '../recording/postgres-recorder.js';
 import { Relay, type RelayEnd } from '../relay.js';
 import { loginUpstream, type UpstreamSession } from '../upstream/login-upstream.js';
 import { sendCancel } from '../upstream/send-cancel.js';
@@ -23,6 +25,7 @@ import { ProtocolError } from '../wire/protocol-error.js';
 import type { StartupPacket } from '../wire/startup-packet.js';
 import type { CancelKeys } from './cancel-keys.js';
 import { negotiateTransport, type ClientStream } from './negotiate-transport.js';
+import { sessionHeader } from './session-header.js';
 import { sqlstateForAccess, sqlstateForProtocol } from './sqlstate.js';
 import { interpretStartupParameters, type StartupRequest } from './startup-parameters.js';
 
@@ -51,6 +54,8 @@ export class ClientConnection {
   private stream: ClientStream;
   private tls = false;
   private refused = false;
+  /** What the client asked for, once its StartupMessage is read (for the audit of a refusal). */
+  private request: StartupRequest | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -95,6 +100,7 @@ export class ClientConnection {
 
   private acceptStartup(packet: StartupMessage): StartupRequest {
     const request = interpretStartupParameters(packet.parameters);
+    this.request = request;
     if (packet.minorVersion > 0 || request.unsupportedOptions.length > 0) {
       this.stream.write(encodeNegotiateProtocolVersion(0, request.unsupportedOptions));
     }
@@ -118,7 +124,24 @@ export class ClientConnection {
     const sessionId = randomUUID();
     const { services, cancelKeys } = this.deps;
     const log = this.log.child({ sessionId, connection: grant.connection.name, identity: grant.identity.objectId, appId: grant.identity.appId });
-    const gatewayKey = upstream.backendKey && cancelKeys.issue({ target: grant.connection, upstreamKey: upstream.backendKey, sessionId });
+    const clientAddress = this.socket.remoteAddress ?? '';
+    const recorder = services.audit.startSession(sessionHeader(sessionId, grant, request.clientUser, clientAddress, this.tls), grant.rule.record);
+    services.audit.loginAttempt({
+      atUs: nowMicros(),
+      accepted: true,
+      reason: 'accepted',
+      message: `granted by identity-map entry ${grant.rule.index}`,
+      sessionId,
+      objectId: grant.identity.objectId,
+      appId: grant.identity.appId,
+      connection: grant.connection.name,
+      clientUser: request.clientUser,
+      clientAddress,
+    });
+    const observer = recorder.recordsFrames ? new PostgresRecorder(recorder) : undefined;
+    const gatewayKey =
+      upstream.backendKey &&
+      cancelKeys.issue({ target: grant.connection, upstreamKey: upstream.backendKey, sessionId, ...(observer ? { onCancel: () => observer.onCancelRequest() } : {}) });
     this.queue.detach();
     this.stream.write(
       Buffer.concat([
@@ -128,9 +151,16 @@ export class ClientConnection {
         upstream.readyForQuery,
       ]),
     );
-    const relay = new Relay(streamSource(this.stream), upstream.source, (end) => onEnd(end), (e) => encodeErrorResponse({ severity: 'FATAL', sqlstate: sqlstateForProtocol(e.code), message: e.message }));
+    const relay = new Relay(
+      streamSource(this.stream),
+      upstream.source,
+      (end) => onEnd(end),
+      (e) => encodeErrorResponse({ severity: 'FATAL', sqlstate: sqlstateForProtocol(e.code), message: e.message }),
+      observer,
+    );
     const onEnd = (end: RelayEnd): void => {
       if (gatewayKey) cancelKeys.release(gatewayKey);
+      recorder.end({ reason: end.reason, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient });
       services.sessions.remove(sessionId);
       log.info({ reason: end.reason, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient, err: end.error?.message }, 'session ended');
     };
@@ -138,7 +168,7 @@ export class ClientConnection {
       id: sessionId,
       grant,
       clientUser: request.clientUser,
-      clientAddress: this.socket.remoteAddress ?? '',
+      clientAddress,
       startedAt: new Date(),
       end: (reason, message) => relay.terminate(reason, encodeErrorResponse({ severity: 'FATAL', sqlstate: '57P01', message })),
     });
@@ -154,6 +184,7 @@ export class ClientConnection {
       return;
     }
     this.log.info({ sessionId: route.sessionId }, 'cancel request forwarded');
+    route.onCancel?.();
     await sendCancel(route.target, route.upstreamKey).catch((e: unknown) => {
       this.log.warn({ sessionId: route.sessionId, err: (e as Error).message }, 'cancel request could not be forwarded');
     });
@@ -164,12 +195,26 @@ export class ClientConnection {
     if (this.refused) return;
     this.refused = true;
     this.queue.fail(new ProtocolError('truncated', 'connection refused'));
-    if (this.stream.destroyed) return;
     const error = toClientError(e);
+    this.recordRefusal(error, e);
+    if (this.stream.destroyed) return;
     if (error.internal) this.log.error({ err: error.logDetail }, 'internal error during login');
     else this.log.info({ code: error.code, reason: error.message, detail: error.logDetail }, 'login refused');
     this.stream.end(encodeErrorResponse({ severity: 'FATAL', sqlstate: error.sqlstate, message: error.message, ...(error.detail ? { detail: error.detail } : {}) }));
     setTimeout(() => this.stream.destroy(), 1000).unref();
+  }
+
+  private recordRefusal(error: ClientError, cause: unknown): void {
+    const subject = cause instanceof AccessError ? cause.subject : undefined;
+    this.deps.services.audit.loginAttempt({
+      atUs: nowMicros(),
+      accepted: false,
+      reason: error.code,
+      message: error.message,
+      ...(subject ? { objectId: subject.objectId, appId: subject.appId } : {}),
+      ...(this.request ? { connection: this.request.connectionName, clientUser: this.request.clientUser } : {}),
+      clientAddress: this.socket.remoteAddress ?? '',
+    });
   }
 }
 

@@ -32,6 +32,7 @@ export function sqlstateForAccess(code: AccessErrorCode): string {
     case 'auth-timeout':
       return '08006';
     case 'shutting-down':
+    case 'audit-unavailable':
       return '57P03'; // cannot_connect_now
   }
 }

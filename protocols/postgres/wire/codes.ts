@@ -34,7 +34,10 @@ export const Backend = {
   CommandComplete: 0x43, // C
   CopyInResponse: 0x47, // G
   CopyOutResponse: 0x48, // H
+  CopyData: 0x64, // d
   DataRow: 0x44, // D
+  EmptyQueryResponse: 0x49, // I
+  PortalSuspended: 0x73, // s
   ErrorResponse: 0x45, // E
   NegotiateProtocolVersion: 0x76, // v
   NoticeResponse: 0x4e, // N

@@ -1,7 +1,14 @@
 import { ProtocolError } from './protocol-error.js';
 
-/** Receives each complete frame whose type byte was asked for; `frame` includes the 5-byte header. */
-export type FrameHandler = (code: number, frame: Buffer) => void;
+/**
+ * Receives each frame whose type byte was asked for: the complete frame (5-byte header included)
+ * for WHOLE interest, or only its length, at its header, for LENGTH_ONLY interest.
+ */
+export type FrameHandler = (code: number, frame: Buffer | undefined, length: number) => void;
+
+/** Interest levels in an interest table. */
+export const WHOLE = 1;
+export const LENGTH_ONLY = 2;
 
 const HEADER = 5;
 
@@ -20,7 +27,7 @@ export class FrameScanner {
   private collectingCode = 0;
 
   constructor(
-    /** interest[code] !== 0 → hand frames of that type to the handler. */
+    /** interest[code]: 0 skip, WHOLE hand over the frame, LENGTH_ONLY hand over its length. */
     private readonly interest: Uint8Array,
     private readonly onFrame: FrameHandler,
     /** Largest frame of interest we agree to assemble (all others are only skipped). */
@@ -75,7 +82,9 @@ export class FrameScanner {
     if (length < 4) throw new ProtocolError('frame-too-short', `message length ${length} is below 4`);
     const bodyLength = length - 4;
     const bodyStart = inChunk ? p + HEADER : p;
-    if (this.interest[code] === 0) {
+    const interest = this.interest[code];
+    if (interest !== WHOLE) {
+      if (interest === LENGTH_ONLY) this.onFrame(code, undefined, length);
       this.skipRemaining = bodyLength;
       return bodyStart;
     }
@@ -83,14 +92,14 @@ export class FrameScanner {
       throw new ProtocolError('frame-too-long', `message of ${length} bytes exceeds the limit`);
     }
     if (inChunk && bodyStart + bodyLength <= chunk.length) {
-      this.onFrame(code, chunk.subarray(p, bodyStart + bodyLength));
+      this.onFrame(code, chunk.subarray(p, bodyStart + bodyLength), length);
       return bodyStart + bodyLength;
     }
     const frame = Buffer.allocUnsafe(length + 1);
     frame[0] = code;
     frame.writeInt32BE(length, 1);
     if (bodyLength === 0) {
-      this.onFrame(code, frame);
+      this.onFrame(code, frame, length);
       return bodyStart;
     }
     this.collecting = frame;
@@ -106,15 +115,16 @@ export class FrameScanner {
     this.collected += step;
     if (this.collected === frame.length) {
       this.collecting = undefined;
-      this.onFrame(this.collectingCode, frame);
+      this.onFrame(this.collectingCode, frame, frame.length - 1);
     }
     return p + step;
   }
 }
 
-/** Builds an interest table from message type bytes. */
-export function interestIn(codes: readonly number[]): Uint8Array {
+/** Builds an interest table: WHOLE for `codes`, LENGTH_ONLY for `lengthOnly`. */
+export function interestIn(codes: readonly number[], lengthOnly: readonly number[] = []): Uint8Array {
   const table = new Uint8Array(256);
-  for (const c of codes) table[c] = 1;
+  for (const c of lengthOnly) table[c] = LENGTH_ONLY;
+  for (const c of codes) table[c] = WHOLE;
   return table;
 }

@@ -13,7 +13,7 @@ const stream = Buffer.concat([query, copyData, parse, sync, copyData, terminate]
 
 function scanAll(chunks: readonly Buffer[], codes: string[]): { frames: Buffer[]; boundary: boolean } {
   const frames: Buffer[] = [];
-  const scanner = new FrameScanner(interestIn(codes.map((c) => c.charCodeAt(0))), (_code, frame) => frames.push(Buffer.from(frame)));
+  const scanner = new FrameScanner(interestIn(codes.map((c) => c.charCodeAt(0))), (_code, frame) => frames.push(Buffer.from(frame ?? [])));
   for (const c of chunks) scanner.scan(c);
   return { frames, boundary: scanner.atBoundary };
 }
@@ -60,6 +60,17 @@ describe('FrameScanner', () => {
     const scanner = new FrameScanner(interestIn([0x51]), () => undefined, 100);
     const hugeQueryHeader = Buffer.from([0x51, 0x7f, 0, 0, 0]);
     assert.throws(() => scanner.scan(hugeQueryHeader), (e: unknown) => e instanceof ProtocolError && e.code === 'frame-too-long');
+  });
+
+  it('reports only the length of LENGTH_ONLY frames, at their header', () => {
+    const seen: [number, boolean, number][] = [];
+    const scanner = new FrameScanner(interestIn([0x51], [0x64]), (code, frame, length) => seen.push([code, frame !== undefined, length]));
+    for (const b of bytewise(stream)) scanner.scan(b);
+    assert.deepEqual(seen, [
+      [0x51, true, query.length - 1],
+      [0x64, false, copyData.length - 1],
+      [0x64, false, copyData.length - 1],
+    ]);
   });
 
   it('skips frames nobody asked for without looking at their bodies', () => {

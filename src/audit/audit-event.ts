@@ -1,0 +1,74 @@
+/**
+ * What the audit log stores, independent of the wire protocol: a protocol names its own message
+ * kinds ('Query', 'Bind', 'CommandComplete', …) and fields; the log orders, timestamps and chains them.
+ */
+export type Direction = 'client' | 'server' | 'gateway';
+
+export interface AuditEvent {
+  /** Microseconds since the epoch, when the gateway saw it. */
+  readonly atUs: number;
+  readonly direction: Direction;
+  readonly kind: string;
+  readonly data: Readonly<Record<string, unknown>>;
+  /** Set on the server's answer to a statement, so the session summary can count statements and errors. */
+  readonly outcome?: 'ok' | 'error';
+}
+
+export interface SessionHeader {
+  readonly id: string;
+  readonly protocol: string;
+  readonly startedAtUs: number;
+  readonly identity: {
+    readonly objectId: string;
+    readonly appId: string;
+    readonly tenantId: string;
+    readonly displayName?: string;
+  };
+  /** The client's own label (the startup `user`): recorded, not trusted. */
+  readonly clientUser: string;
+  readonly mapping: {
+    readonly index: number;
+    readonly kind: string;
+    readonly value: string;
+    readonly connection: string;
+    readonly scope: string;
+    readonly record: boolean | 'full';
+  };
+  readonly clientAddress: string;
+  readonly clientTls: boolean;
+  /** host:port/database of the upstream. */
+  readonly upstream: string;
+}
+
+export interface SessionEnd {
+  readonly endedAtUs: number;
+  readonly reason: string;
+  readonly bytesFromClient: number;
+  readonly bytesToClient: number;
+}
+
+export interface LoginAttempt {
+  readonly atUs: number;
+  readonly accepted: boolean;
+  /** A stable code: 'accepted', or why it was refused ('token-expired', 'not-mapped', …). */
+  readonly reason: string;
+  readonly message: string;
+  readonly sessionId?: string;
+  readonly objectId?: string;
+  readonly appId?: string;
+  readonly connection?: string;
+  readonly clientUser?: string;
+  readonly clientAddress: string;
+}
+
+/** What the main thread sends the writer, in order. */
+export type WriterCommand =
+  | { readonly op: 'start'; readonly header: SessionHeader }
+  | { readonly op: 'event'; readonly sessionId: string; readonly event: AuditEvent }
+  | { readonly op: 'end'; readonly sessionId: string; readonly end: SessionEnd }
+  | { readonly op: 'login'; readonly attempt: LoginAttempt };
+
+/** Microseconds since the epoch, from the monotonic clock (so events never go backwards). */
+export function nowMicros(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}

@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The chain: every stored row carries a SHA-256 over the previous row's hash and its own fields,
+ * so editing, inserting, deleting or reordering any row breaks every hash after it. These
+ * functions are the single definition used both to write and to verify.
+ */
+export const GENESIS = '0'.repeat(64);
+
+function digest(parts: readonly (string | number | null)[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p === null ? '\u0000null' : `\u0000${String(p)}`);
+  return h.digest('hex');
+}
+
+export interface SessionHeadFields {
+  readonly id: string;
+  readonly protocol: string;
+  readonly started_at_us: number;
+  readonly identity_oid: string;
+  readonly app_id: string;
+  readonly tenant_id: string;
+  readonly display_name: string | null;
+  readonly client_user: string;
+  readonly mapping: string;
+  readonly connection: string;
+  readonly scope: string;
+  readonly record_mode: string;
+  readonly client_address: string;
+  readonly client_tls: number;
+  readonly upstream: string;
+}
+
+/** The hash of a session's header: the start of its event chain. */
+export function sessionHeadHash(s: SessionHeadFields): string {
+  return digest([
+    'session', s.id, s.protocol, s.started_at_us, s.identity_oid, s.app_id, s.tenant_id, s.display_name, s.client_user,
+    s.mapping, s.connection, s.scope, s.record_mode, s.client_address, s.client_tls, s.upstream,
+  ]);
+}
+
+export interface EventFields {
+  readonly session_id: string;
+  readonly seq: number;
+  readonly at_us: number;
+  readonly direction: string;
+  readonly kind: string;
+  readonly data: string;
+  readonly outcome: string | null;
+}
+
+export function eventHash(previous: string, e: EventFields): string {
+  return digest(['event', previous, e.session_id, e.seq, e.at_us, e.direction, e.kind, e.data, e.outcome]);
+}
+
+export interface SealFields {
+  readonly id: string;
+  readonly seal_seq: number;
+  readonly ended_at_us: number;
+  readonly end_reason: string;
+  readonly bytes_from_client: number;
+  readonly bytes_to_client: number;
+  readonly statements: number;
+  readonly errors: number;
+  readonly event_count: number;
+  readonly head_hash: string;
+  readonly last_event_hash: string;
+}
+
+/** Sessions are chained in the order they end (seal), each over the previous seal. */
+export function sealHash(previous: string, s: SealFields): string {
+  return digest([
+    'seal', previous, s.id, s.seal_seq, s.ended_at_us, s.end_reason, s.bytes_from_client, s.bytes_to_client, s.statements, s.errors,
+    s.event_count, s.head_hash, s.last_event_hash,
+  ]);
+}
+
+export interface LoginFields {
+  readonly seq: number;
+  readonly at_us: number;
+  readonly accepted: number;
+  readonly reason: string;
+  readonly message: string;
+  readonly session_id: string | null;
+  readonly identity_oid: string | null;
+  readonly app_id: string | null;
+  readonly connection: string | null;
+  readonly client_user: string | null;
+  readonly client_address: string;
+}
+
+export function loginHash(previous: string, l: LoginFields): string {
+  return digest(['login', previous, l.seq, l.at_us, l.accepted, l.reason, l.message, l.session_id, l.identity_oid, l.app_id, l.connection, l.client_user, l.client_address]);
+}

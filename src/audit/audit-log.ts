@@ -1,0 +1,138 @@
+import type { Worker } from 'node:worker_threads';
+import type { Logger } from '../logging/logger.js';
+import type { LoginAttempt, SessionHeader, WriterCommand } from './audit-event.js';
+import { SessionRecorder, type RecordMode } from './session-recorder.js';
+import { startWriterWorker } from './start-writer-worker.js';
+import type { WriterReport } from './writer-messages.js';
+
+/** Above this many unwritten commands, recorded sessions stop reading their clients… */
+const HIGH_WATER = 50_000;
+/** …until the writer has caught up to this many. */
+const LOW_WATER = 10_000;
+const MAX_BATCH = 10_000;
+
+/**
+ * The main thread's side of the audit log: sessions hand it events, it sends them to the writer
+ * thread in batches (one per turn of the event loop) and tracks how many are unwritten. Nothing
+ * is dropped: when the writer falls behind, `congested` tells the relays to stop reading their
+ * clients; when the database cannot be written, `healthy` turns false and the gateway fails closed.
+ */
+export class AuditLog {
+  private pending: WriterCommand[] = [];
+  private unwritten = 0;
+  private flushScheduled = false;
+  private drainWaiters: (() => void)[] = [];
+  private failureListeners: ((message: string) => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
+  private healthyNow = true;
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly logger: Logger,
+  ) {
+    worker.on('message', (r: WriterReport) => this.onReport(r));
+    worker.on('error', (e) => this.onReport({ type: 'failed', message: e.message }));
+  }
+
+  /** Opens (creating and migrating) the database at `path`; throws if that fails, so the gateway does not start. */
+  static async open(path: string, logger: Logger): Promise<AuditLog> {
+    const worker = startWriterWorker(path);
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (r: WriterReport): void => {
+        worker.off('error', reject);
+        if (r.type === 'ready') resolve();
+        else reject(new Error(`cannot open the audit database ${path}: ${r.type === 'failed' ? r.message : r.type}`));
+      };
+      worker.once('message', onMessage);
+      worker.once('error', reject);
+    });
+    return new AuditLog(worker, logger);
+  }
+
+  get healthy(): boolean {
+    return this.healthyNow;
+  }
+
+  get congested(): boolean {
+    return this.unwritten > HIGH_WATER;
+  }
+
+  /** Commands accepted but not yet written. */
+  get backlog(): number {
+    return this.unwritten;
+  }
+
+  onFailure(listener: (message: string) => void): void {
+    this.failureListeners.push(listener);
+  }
+
+  whenDrained(callback: () => void): void {
+    if (!this.congested) callback();
+    else this.drainWaiters.push(callback);
+  }
+
+  startSession(header: SessionHeader, mode: RecordMode): SessionRecorder {
+    this.enqueue({ op: 'start', header });
+    return new SessionRecorder(this, header.id, mode);
+  }
+
+  loginAttempt(attempt: LoginAttempt): void {
+    this.enqueue({ op: 'login', attempt });
+  }
+
+  enqueue(command: WriterCommand): void {
+    this.pending.push(command);
+    this.unwritten += 1;
+    if (this.pending.length >= MAX_BATCH) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Resolves once everything enqueued so far is written (used at shutdown and by tests). */
+  async flushed(): Promise<void> {
+    this.flush();
+    if (this.unwritten === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    await this.flushed();
+    await this.worker.terminate();
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.worker.postMessage(batch);
+  }
+
+  private onReport(r: WriterReport): void {
+    switch (r.type) {
+      case 'ack':
+        this.unwritten -= r.commands;
+        if (!this.congested && this.drainWaiters.length > 0) {
+          for (const w of this.drainWaiters.splice(0)) w();
+        }
+        if (this.unwritten === 0) for (const w of this.idleWaiters.splice(0)) w();
+        break;
+      case 'failed':
+        this.healthyNow = false;
+        this.logger.error({ reason: 'audit-unavailable', err: r.message }, 'the audit database cannot be written: failing closed');
+        for (const listener of this.failureListeners) listener(r.message);
+        break;
+      case 'recovered':
+        this.healthyNow = true;
+        this.logger.warn('the audit database is writable again');
+        break;
+      case 'orphaned':
+        this.logger.warn({ events: r.events }, 'events of sessions missing from the (replaced) audit database were not written');
+        break;
+      case 'ready':
+        break;
+    }
+  }
+}

@@ -1,0 +1,94 @@
+import type { Database } from 'better-sqlite3';
+
+/**
+ * The audit database's schema, as an ordered list of migrations. A database records the highest
+ * version applied; opening it applies the rest in one transaction. Never edit a shipped migration:
+ * add one.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE sessions (
+     id TEXT PRIMARY KEY,
+     protocol TEXT NOT NULL,
+     started_at_us INTEGER NOT NULL,
+     ended_at_us INTEGER,
+     end_reason TEXT,
+     identity_oid TEXT NOT NULL,
+     app_id TEXT NOT NULL,
+     tenant_id TEXT NOT NULL,
+     display_name TEXT,
+     client_user TEXT NOT NULL,
+     mapping TEXT NOT NULL,
+     connection TEXT NOT NULL,
+     scope TEXT NOT NULL,
+     record_mode TEXT NOT NULL,
+     client_address TEXT NOT NULL,
+     client_tls INTEGER NOT NULL,
+     upstream TEXT NOT NULL,
+     bytes_from_client INTEGER,
+     bytes_to_client INTEGER,
+     statements INTEGER NOT NULL DEFAULT 0,
+     errors INTEGER NOT NULL DEFAULT 0,
+     event_count INTEGER NOT NULL DEFAULT 0,
+     head_hash TEXT NOT NULL,
+     last_event_hash TEXT NOT NULL,
+     seal_seq INTEGER UNIQUE,
+     seal_hash TEXT
+   )`,
+  `CREATE TABLE events (
+     session_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     at_us INTEGER NOT NULL,
+     direction TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     data TEXT NOT NULL,
+     outcome TEXT,
+     hash TEXT NOT NULL,
+     PRIMARY KEY (session_id, seq)
+   ) WITHOUT ROWID`,
+  `CREATE TABLE login_attempts (
+     seq INTEGER PRIMARY KEY,
+     at_us INTEGER NOT NULL,
+     accepted INTEGER NOT NULL,
+     reason TEXT NOT NULL,
+     message TEXT NOT NULL,
+     session_id TEXT,
+     identity_oid TEXT,
+     app_id TEXT,
+     connection TEXT,
+     client_user TEXT,
+     client_address TEXT NOT NULL,
+     hash TEXT NOT NULL
+   )`,
+  `CREATE TABLE prune_checkpoints (
+     id INTEGER PRIMARY KEY,
+     at_us INTEGER NOT NULL,
+     older_than_us INTEGER NOT NULL,
+     last_seal_seq INTEGER,
+     last_seal_hash TEXT,
+     last_login_seq INTEGER,
+     last_login_hash TEXT
+   )`,
+  `CREATE INDEX sessions_started ON sessions (started_at_us)`,
+  `CREATE INDEX sessions_identity ON sessions (identity_oid, started_at_us)`,
+  `CREATE INDEX sessions_app ON sessions (app_id, started_at_us)`,
+  `CREATE INDEX sessions_connection ON sessions (connection, started_at_us)`,
+  `CREATE INDEX login_attempts_time ON login_attempts (at_us)`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function migrate(db: Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_us INTEGER NOT NULL)');
+  const row = db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null };
+  const current = row.v ?? 0;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`audit database schema version ${current} is newer than this idgate understands (${MIGRATIONS.length})`);
+  }
+  const apply = db.transaction(() => {
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      db.exec(MIGRATIONS[v] ?? '');
+      db.prepare('INSERT INTO schema_migrations (version, applied_at_us) VALUES (?, ?)').run(v + 1, Date.now() * 1000);
+    }
+  });
+  apply();
+}

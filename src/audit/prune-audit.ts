@@ -1,0 +1,40 @@
+import type { Database } from 'better-sqlite3';
+
+export interface PruneResult {
+  readonly sessions: number;
+  readonly events: number;
+  readonly logins: number;
+}
+
+/**
+ * Deletes sessions that ended, and login attempts made, before `olderThanUs`, always a prefix of
+ * their chains, and leaves a checkpoint with the last deleted hashes so `verify` starts there and
+ * does not mistake retention for tampering. Open sessions are kept.
+ */
+export function pruneAudit(db: Database, olderThanUs: number, nowUs: number): PruneResult {
+  return db.transaction((): PruneResult => {
+    const lastSeal = db.prepare('SELECT seal_seq, seal_hash FROM sessions WHERE seal_seq IS NOT NULL AND ended_at_us < ? ORDER BY seal_seq DESC LIMIT 1').get(olderThanUs) as
+      | { seal_seq: number; seal_hash: string }
+      | undefined;
+    const lastLogin = db.prepare('SELECT seq, hash FROM login_attempts WHERE at_us < ? ORDER BY seq DESC LIMIT 1').get(olderThanUs) as { seq: number; hash: string } | undefined;
+    if (lastSeal === undefined && lastLogin === undefined) return { sessions: 0, events: 0, logins: 0 };
+    const previous = db.prepare('SELECT * FROM prune_checkpoints ORDER BY id DESC LIMIT 1').get() as
+      | { last_seal_seq: number | null; last_seal_hash: string | null; last_login_seq: number | null; last_login_hash: string | null }
+      | undefined;
+    const sealCut = lastSeal?.seal_seq ?? 0;
+    const events = db.prepare('DELETE FROM events WHERE session_id IN (SELECT id FROM sessions WHERE seal_seq <= ?)').run(sealCut).changes;
+    const sessions = db.prepare('DELETE FROM sessions WHERE seal_seq <= ?').run(sealCut).changes;
+    const logins = db.prepare('DELETE FROM login_attempts WHERE seq <= ?').run(lastLogin?.seq ?? 0).changes;
+    db.prepare(
+      'INSERT INTO prune_checkpoints (at_us, older_than_us, last_seal_seq, last_seal_hash, last_login_seq, last_login_hash) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(
+      nowUs,
+      olderThanUs,
+      lastSeal?.seal_seq ?? previous?.last_seal_seq ?? null,
+      lastSeal?.seal_hash ?? previous?.last_seal_hash ?? null,
+      lastLogin?.seq ?? previous?.last_login_seq ?? null,
+      lastLogin?.hash ?? previous?.last_login_hash ?? null,
+    );
+    return { sessions, events, logins };
+  })();
+}

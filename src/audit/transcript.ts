@@ -1,0 +1,50 @@
+/** A session read back as statements, the form `idgate show` prints and replay compares. */
+
+export interface StatementResult {
+  readonly tag: string;
+  readonly rows?: number;
+}
+
+export interface StatementOutcome {
+  /** ok: completed; error: the server refused it; skipped: an earlier error in the same pipeline; pending: no answer recorded. */
+  readonly status: 'ok' | 'error' | 'skipped' | 'pending';
+  readonly results: readonly StatementResult[];
+  readonly sqlstate?: string;
+  readonly message?: string;
+}
+
+export interface TranscriptStatement {
+  readonly type: 'statement';
+  /** 1-based position in the session. */
+  readonly n: number;
+  /** Microseconds from the session's start to the statement's first frame. */
+  readonly offsetUs: number;
+  /** From the statement's first frame to its outcome; null when no outcome was recorded. */
+  readonly durationUs: number | null;
+  readonly protocol: 'simple' | 'extended' | 'function-call';
+  readonly sql: string;
+  readonly statementName?: string;
+  readonly params?: readonly unknown[];
+  readonly outcome: StatementOutcome;
+  readonly notices?: readonly string[];
+  /** Bytes of COPY data the client sent for it. */
+  readonly copyBytes?: number;
+}
+
+export interface TranscriptNote {
+  readonly type: 'note';
+  readonly offsetUs: number;
+  readonly kind: string;
+  readonly detail?: string;
+}
+
+export type TranscriptEntry = TranscriptStatement | TranscriptNote;
+
+/** The events of one session as the transcript builders read them (a stored row, parsed). */
+export interface RecordedEvent {
+  readonly seq: number;
+  readonly atUs: number;
+  readonly direction: string;
+  readonly kind: string;
+  readonly data: Record<string, unknown>;
+}

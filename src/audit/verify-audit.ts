@@ -1,0 +1,132 @@
+import type { Database } from 'better-sqlite3';
+import type { EventRow, LoginRow, SessionRow } from './audit-reader.js';
+import { eventHash, GENESIS, loginHash, sealHash, sessionHeadHash } from './audit-hash.js';
+
+export type TamperKind = 'edited' | 'inserted' | 'deleted' | 'reordered';
+
+export interface Finding {
+  readonly kind: TamperKind;
+  /** What is affected: `session <id>`, `event <id>#<seq>`, `login attempt #<seq>`. */
+  readonly where: string;
+  readonly detail: string;
+}
+
+export interface VerifyReport {
+  readonly findings: Finding[];
+  readonly sessions: number;
+  readonly events: number;
+  readonly logins: number;
+  /** Sessions the gateway had not ended (still open, or the gateway stopped abruptly). */
+  readonly unsealed: string[];
+  /** The newest seal hash: anchor it elsewhere (a SIEM) to detect a rewrite of the whole file. */
+  readonly head: string;
+}
+
+interface Checkpoint {
+  readonly last_seal_seq: number | null;
+  readonly last_seal_hash: string | null;
+  readonly last_login_seq: number | null;
+  readonly last_login_hash: string | null;
+}
+
+/**
+ * Recomputes every chain in the audit database: each session's events from its header, the
+ * sessions in the order they ended, and the login attempts. Pruning leaves a checkpoint, so the
+ * chains verify from where it cut.
+ */
+export function verifyAudit(db: Database): VerifyReport {
+  const findings: Finding[] = [];
+  const checkpoint = db.prepare('SELECT * FROM prune_checkpoints ORDER BY id DESC LIMIT 1').get() as Checkpoint | undefined;
+  const sessions = db.prepare('SELECT * FROM sessions ORDER BY started_at_us, id').all() as SessionRow[];
+  let events = 0;
+  const unsealed: string[] = [];
+  for (const s of sessions) {
+    events += verifySessionEvents(db, s, findings);
+    if (s.seal_seq === null) unsealed.push(s.id);
+  }
+  const head = verifySeals(sessions, checkpoint, findings);
+  const logins = db.prepare('SELECT * FROM login_attempts ORDER BY seq').all() as LoginRow[];
+  verifyLogins(logins, checkpoint, findings);
+  return { findings, sessions: sessions.length, events, logins: logins.length, unsealed, head };
+}
+
+function verifySessionEvents(db: Database, s: SessionRow, findings: Finding[]): number {
+  const head = sessionHeadHash(s);
+  if (head !== s.head_hash) findings.push({ kind: 'edited', where: `session ${s.id}`, detail: 'its header does not match its hash' });
+  let previous = s.head_hash;
+  let expected = 1;
+  let count = 0;
+  for (const e of db.prepare('SELECT * FROM events WHERE session_id = ? ORDER BY seq').iterate(s.id) as IterableIterator<EventRow>) {
+    count += 1;
+    if (e.seq > expected) {
+      findings.push({ kind: 'deleted', where: `event ${s.id}#${expected}`, detail: `events ${expected}–${e.seq - 1} are missing` });
+    } else if (e.seq > s.event_count && s.seal_seq !== null) {
+      findings.push({ kind: 'inserted', where: `event ${s.id}#${e.seq}`, detail: `the session was sealed with ${s.event_count} events` });
+    }
+    if (eventHash(previous, e) !== e.hash) {
+      findings.push({ kind: editedOrMoved(db, s, e), where: `event ${s.id}#${e.seq}`, detail: `${e.kind} does not match its chain hash` });
+    }
+    previous = e.hash;
+    expected = e.seq + 1;
+  }
+  if (s.seal_seq !== null && count < s.event_count) {
+    findings.push({ kind: 'deleted', where: `event ${s.id}#${count + 1}`, detail: `the session was sealed with ${s.event_count} events, ${count} remain` });
+  }
+  if (s.seal_seq !== null && previous !== s.last_event_hash) {
+    findings.push({ kind: 'edited', where: `session ${s.id}`, detail: 'its last event is not the one it was sealed with' });
+  }
+  return count;
+}
+
+/**
+ * An event whose hash does not follow from its predecessor was edited in place, or moved: it was
+ * moved (reordered) when its content still matches its hash at some other position of the chain.
+ */
+function editedOrMoved(db: Database, s: SessionRow, e: EventRow): TamperKind {
+  const others = db.prepare('SELECT seq, hash FROM events WHERE session_id = ? AND seq <> ?').all(s.id, e.seq) as { seq: number; hash: string }[];
+  const predecessors = new Map<number, string>([[0, s.head_hash], ...others.map((o): [number, string] => [o.seq, o.hash])]);
+  for (const [seq, previous] of predecessors) {
+    if (eventHash(previous, { ...e, seq: seq + 1 }) === e.hash) return 'reordered';
+  }
+  return 'edited';
+}
+
+function verifySeals(sessions: readonly SessionRow[], checkpoint: Checkpoint | undefined, findings: Finding[]): string {
+  const sealed = sessions.filter((s) => s.seal_seq !== null).sort((a, b) => (a.seal_seq ?? 0) - (b.seal_seq ?? 0));
+  let previous = checkpoint?.last_seal_hash ?? GENESIS;
+  let expected = (checkpoint?.last_seal_seq ?? 0) + 1;
+  for (const s of sealed) {
+    const seq = s.seal_seq ?? 0;
+    if (seq > expected) findings.push({ kind: 'deleted', where: `session with seal ${expected}`, detail: `sessions sealed ${expected}–${seq - 1} are missing` });
+    const hash = sealHash(previous, {
+      id: s.id,
+      seal_seq: seq,
+      ended_at_us: s.ended_at_us ?? 0,
+      end_reason: s.end_reason ?? '',
+      bytes_from_client: s.bytes_from_client ?? 0,
+      bytes_to_client: s.bytes_to_client ?? 0,
+      statements: s.statements,
+      errors: s.errors,
+      event_count: s.event_count,
+      head_hash: s.head_hash,
+      last_event_hash: s.last_event_hash,
+    });
+    if (hash !== s.seal_hash) {
+      findings.push({ kind: seq < expected ? 'reordered' : 'edited', where: `session ${s.id}`, detail: 'its seal does not match (summary, end or order changed)' });
+    }
+    previous = s.seal_hash ?? '';
+    expected = seq + 1;
+  }
+  return previous;
+}
+
+function verifyLogins(logins: readonly LoginRow[], checkpoint: Checkpoint | undefined, findings: Finding[]): void {
+  let previous = checkpoint?.last_login_hash ?? GENESIS;
+  let expected = (checkpoint?.last_login_seq ?? 0) + 1;
+  for (const l of logins) {
+    if (l.seq > expected) findings.push({ kind: 'deleted', where: `login attempt #${expected}`, detail: `login attempts ${expected}–${l.seq - 1} are missing` });
+    if (loginHash(previous, l) !== l.hash) findings.push({ kind: 'edited', where: `login attempt #${l.seq}`, detail: 'it does not match its chain hash' });
+    previous = l.hash;
+    expected = l.seq + 1;
+  }
+}

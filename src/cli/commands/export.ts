@@ -1,0 +1,52 @@
+import type { CommandModule } from 'yargs';
+import { nowMicros } from '../../audit/audit-event.js';
+import { AuditReader } from '../../audit/audit-reader.js';
+import { isoFromUs } from '../format.js';
+import { parseInstantUs } from '../parse-time.js';
+import { auditDbPath, dbOptions } from './db-option.js';
+import { sessionJson } from './sessions.js';
+
+interface ExportArgs {
+  readonly db?: string | undefined;
+  readonly config: string;
+  readonly since?: string | undefined;
+}
+
+export const exportCommand: CommandModule<object, ExportArgs> = {
+  command: 'export',
+  describe: 'write login attempts, sessions and their events as JSON lines (for a SIEM), with their chain hashes',
+  builder: (y) => y.options(dbOptions).option('since', { type: 'string', describe: 'a duration back (24h) or an ISO date' }),
+  handler: (args) => {
+    const sinceUs = args.since === undefined ? 0 : parseInstantUs(args.since, nowMicros());
+    const reader = new AuditReader(auditDbPath(args));
+    const write = (o: unknown): boolean => process.stdout.write(`${JSON.stringify(o)}\n`);
+    try {
+      for (const l of reader.logins(sinceUs)) {
+        write({
+          type: 'login',
+          seq: l.seq,
+          at: isoFromUs(l.at_us),
+          atUs: l.at_us,
+          accepted: l.accepted === 1,
+          reason: l.reason,
+          message: l.message,
+          sessionId: l.session_id,
+          objectId: l.identity_oid,
+          appId: l.app_id,
+          connection: l.connection,
+          clientUser: l.client_user,
+          clientAddress: l.client_address,
+          hash: l.hash,
+        });
+      }
+      for (const s of reader.sessions({ sinceUs })) {
+        write(sessionJson(s));
+        for (const e of reader.events(s.id)) {
+          write({ type: 'event', sessionId: s.id, seq: e.seq, at: isoFromUs(e.at_us), atUs: e.at_us, direction: e.direction, kind: e.kind, data: JSON.parse(e.data), outcome: e.outcome, hash: e.hash });
+        }
+      }
+    } finally {
+      reader.close();
+    }
+  },
+};

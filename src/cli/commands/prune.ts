@@ -1,0 +1,30 @@
+import type { CommandModule } from 'yargs';
+import { nowMicros } from '../../audit/audit-event.js';
+import { openAuditDatabase } from '../../audit/audit-store.js';
+import { pruneAudit } from '../../audit/prune-audit.js';
+import { parseDurationUs } from '../parse-time.js';
+import { auditDbPath, dbOptions } from './db-option.js';
+
+interface PruneArgs {
+  readonly db?: string | undefined;
+  readonly config: string;
+  readonly 'older-than': string;
+}
+
+export const pruneCommand: CommandModule<object, PruneArgs> = {
+  command: 'prune',
+  describe: 'delete sessions and login attempts older than a duration, leaving a checkpoint verify accepts',
+  builder: (y) => y.options(dbOptions).option('older-than', { type: 'string', demandOption: true, describe: 'e.g. 90d, 12w, 36h' }),
+  handler: (args) => {
+    const age = parseDurationUs(args['older-than']);
+    if (age === undefined) throw new Error(`--older-than ${args['older-than']}: expected a duration such as 90d, 12w or 36h`);
+    const now = nowMicros();
+    const db = openAuditDatabase(auditDbPath(args));
+    try {
+      const result = pruneAudit(db, now - age, now);
+      process.stdout.write(`pruned ${result.sessions} sessions (${result.events} events) and ${result.logins} login attempts\n`);
+    } finally {
+      db.close();
+    }
+  },
+};

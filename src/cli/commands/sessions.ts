@@ -1,0 +1,91 @@
+import type { CommandModule } from 'yargs';
+import { AuditReader } from '../../audit/audit-reader.js';
+import { nowMicros } from '../../audit/audit-event.js';
+import { durationText, isoFromUs, table } from '../format.js';
+import { parseInstantUs } from '../parse-time.js';
+import { auditDbPath, dbOptions } from './db-option.js';
+
+interface SessionsArgs {
+  readonly db?: string | undefined;
+  readonly config: string;
+  readonly identity?: string | undefined;
+  readonly connection?: string | undefined;
+  readonly since?: string | undefined;
+  readonly until?: string | undefined;
+  readonly json: boolean;
+}
+
+export const sessionsCommand: CommandModule<object, SessionsArgs> = {
+  command: 'sessions',
+  describe: 'list recorded sessions',
+  builder: (y) =>
+    y
+      .options(dbOptions)
+      .option('identity', { type: 'string', describe: 'object id, app id, display name or client user label' })
+      .option('connection', { type: 'string', describe: 'connection name' })
+      .option('since', { type: 'string', describe: 'started after: a duration back (2h, 7d) or an ISO date' })
+      .option('until', { type: 'string', describe: 'started before: a duration back or an ISO date' })
+      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' }),
+  handler: (args) => {
+    const now = nowMicros();
+    const reader = new AuditReader(auditDbPath(args));
+    try {
+      const rows = reader.sessions({
+        ...(args.identity !== undefined ? { identity: args.identity } : {}),
+        ...(args.connection !== undefined ? { connection: args.connection } : {}),
+        ...(args.since !== undefined ? { sinceUs: parseInstantUs(args.since, now) } : {}),
+        ...(args.until !== undefined ? { untilUs: parseInstantUs(args.until, now) } : {}),
+      });
+      if (args.json) {
+        for (const r of rows) process.stdout.write(`${JSON.stringify(sessionJson(r))}\n`);
+        return;
+      }
+      process.stdout.write(
+        `${table(
+          ['id', 'start', 'duration', 'identity', 'connection', 'statements', 'errors', 'end reason'],
+          rows.map((r) => [
+            r.id,
+            isoFromUs(r.started_at_us),
+            r.ended_at_us === null ? 'open' : durationText(r.ended_at_us - r.started_at_us),
+            `${r.display_name ?? r.client_user} (${r.app_id})`,
+            r.connection,
+            String(r.statements),
+            String(r.errors),
+            r.end_reason ?? '',
+          ]),
+        )}\n`,
+      );
+    } finally {
+      reader.close();
+    }
+  },
+};
+
+/** The stable JSON form of a session header, shared by sessions, show and export. */
+export function sessionJson(r: import('../../audit/audit-reader.js').SessionRow): Record<string, unknown> {
+  return {
+    type: 'session',
+    id: r.id,
+    protocol: r.protocol,
+    start: isoFromUs(r.started_at_us),
+    startUs: r.started_at_us,
+    end: r.ended_at_us === null ? null : isoFromUs(r.ended_at_us),
+    endUs: r.ended_at_us,
+    endReason: r.end_reason,
+    identity: { objectId: r.identity_oid, appId: r.app_id, tenantId: r.tenant_id, displayName: r.display_name },
+    clientUser: r.client_user,
+    mapping: r.mapping,
+    connection: r.connection,
+    scope: r.scope,
+    record: r.record_mode,
+    clientAddress: r.client_address,
+    clientTls: r.client_tls === 1,
+    upstream: r.upstream,
+    bytesFromClient: r.bytes_from_client,
+    bytesToClient: r.bytes_to_client,
+    statements: r.statements,
+    errors: r.errors,
+    events: r.event_count,
+    sealHash: r.seal_hash,
+  };
+}
