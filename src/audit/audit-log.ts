@@ -97,8 +97,19 @@ export class AuditLog {
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  async close(): Promise<void> {
-    await this.flushed();
+  /**
+   * Writes what is pending and stops the writer. If the database stays unwritable past the
+   * timeout, says how many commands are lost instead of hanging the shutdown.
+   */
+  async close(timeoutMs = 5000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    if ((await Promise.race([this.flushed(), timeout])) === 'timeout') {
+      this.logger.error({ reason: 'audit-unavailable', lost: this.unwritten }, 'stopping with audit events that could not be written');
+    }
+    clearTimeout(timer);
     await this.worker.terminate();
   }
 

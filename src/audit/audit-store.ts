@@ -76,7 +76,13 @@ export class AuditStore {
 
   /** Throws when the file at the path is no longer the one we write (removed or replaced). */
   checkFile(): void {
-    if (fileIdentity(this.path) !== this.fileId) throw new Error('the audit database file was removed or replaced');
+    let current: string | undefined;
+    try {
+      current = fileIdentity(this.path);
+    } catch {
+      current = undefined;
+    }
+    if (current !== this.fileId) throw new Error('the audit database file was removed or replaced');
   }
 
   apply(commands: readonly WriterCommand[]): void {
