@@ -61,12 +61,32 @@ export interface LoginAttempt {
   readonly clientAddress: string;
 }
 
-/** What the main thread sends the writer, in order. */
-export type WriterCommand =
-  | { readonly op: 'start'; readonly header: SessionHeader }
-  | { readonly op: 'event'; readonly sessionId: string; readonly event: AuditEvent }
-  | { readonly op: 'end'; readonly sessionId: string; readonly end: SessionEnd }
-  | { readonly op: 'login'; readonly attempt: LoginAttempt };
+/**
+ * What the main thread sends the writer in one batch, applied in this order: sessions that
+ * started, the new events of each session (its lines, oldest first), sessions that ended, login
+ * attempts. A session's start always reaches the writer before its events, its end after them.
+ */
+export interface WriterBatch {
+  readonly starts: readonly SessionHeader[];
+  readonly events: readonly { readonly sessionId: string; readonly lines: readonly string[] }[];
+  readonly ends: readonly { readonly sessionId: string; readonly end: SessionEnd }[];
+  readonly logins: readonly LoginAttempt[];
+}
+
+/** The number of items a batch carries (what the writer acknowledges). */
+export function batchSize(b: WriterBatch): number {
+  let n = b.starts.length + b.ends.length + b.logins.length;
+  for (const e of b.events) n += e.lines.length;
+  return n;
+}
+
+/**
+ * One event as a line of tab-separated fields: at, direction, kind, outcome, data (JSON, which
+ * escapes tabs and newlines). Built on the relay's thread so the writer thread gets plain strings.
+ */
+export function encodeEventLine(e: AuditEvent): string {
+  return `${e.atUs}\t${e.direction}\t${e.kind}\t${e.outcome ?? ''}\t${JSON.stringify(e.data)}`;
+}
 
 /** Microseconds since the epoch, from the monotonic clock (so events never go backwards). */
 export function nowMicros(): number {

@@ -35,9 +35,48 @@ export interface EventRow {
   readonly at_us: number;
   readonly direction: string;
   readonly kind: string;
+  /** JSON. */
   readonly data: string;
   readonly outcome: string | null;
   readonly hash: string;
+  /** The stored line after seq and hash: what the hash covers. */
+  readonly body: string;
+}
+
+export interface SegmentRow {
+  readonly session_id: string;
+  readonly first_seq: number;
+  readonly last_seq: number;
+  readonly lines: string;
+}
+
+/** The events of one stored segment, in order. */
+export function* segmentEvents(segment: SegmentRow): Generator<EventRow> {
+  if (segment.lines === '') return;
+  for (const line of segment.lines.split('\n')) yield parseEventLine(segment.session_id, line);
+}
+
+/** seq \t hash \t at_us \t direction \t kind \t outcome \t data */
+export function parseEventLine(sessionId: string, line: string): EventRow {
+  const f: number[] = [];
+  let p = -1;
+  for (let i = 0; i < 6; i++) {
+    p = line.indexOf('\t', p + 1);
+    f.push(p === -1 ? line.length : p);
+  }
+  const field = (i: number): string => line.slice(i === 0 ? 0 : (f[i - 1] ?? 0) + 1, f[i]);
+  const outcome = field(5);
+  return {
+    session_id: sessionId,
+    seq: Number(field(0)),
+    hash: field(1),
+    at_us: Number(field(2)),
+    direction: field(3),
+    kind: field(4),
+    outcome: outcome === '' ? null : outcome,
+    data: line.slice((f[5] ?? line.length) + 1),
+    body: line.slice((f[1] ?? line.length) + 1),
+  };
 }
 
 export interface LoginRow {
@@ -104,8 +143,9 @@ export class AuditReader {
     return rows.length === 1 ? rows[0] : undefined;
   }
 
-  events(sessionId: string): IterableIterator<EventRow> {
-    return this.db.prepare('SELECT * FROM events WHERE session_id = ? ORDER BY seq').iterate(sessionId) as IterableIterator<EventRow>;
+  *events(sessionId: string): Generator<EventRow> {
+    const segments = this.db.prepare('SELECT * FROM event_segments WHERE session_id = ? ORDER BY first_seq').iterate(sessionId) as IterableIterator<SegmentRow>;
+    for (const segment of segments) yield* segmentEvents(segment);
   }
 
   logins(sinceUs = 0): LoginRow[] {

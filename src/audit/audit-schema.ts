@@ -34,16 +34,15 @@ const MIGRATIONS: readonly string[] = [
      seal_seq INTEGER UNIQUE,
      seal_hash TEXT
    )`,
-  `CREATE TABLE events (
+  // Events are stored in segments, one row per session per writer batch: one insert for many
+  // events. Each line is one event: seq, hash, at_us, direction, kind, outcome, data (JSON),
+  // tab-separated; every event keeps its own chained hash.
+  `CREATE TABLE event_segments (
      session_id TEXT NOT NULL,
-     seq INTEGER NOT NULL,
-     at_us INTEGER NOT NULL,
-     direction TEXT NOT NULL,
-     kind TEXT NOT NULL,
-     data TEXT NOT NULL,
-     outcome TEXT,
-     hash TEXT NOT NULL,
-     PRIMARY KEY (session_id, seq)
+     first_seq INTEGER NOT NULL,
+     last_seq INTEGER NOT NULL,
+     lines TEXT NOT NULL,
+     PRIMARY KEY (session_id, first_seq)
    ) WITHOUT ROWID`,
   `CREATE TABLE login_attempts (
      seq INTEGER PRIMARY KEY,

@@ -1,7 +1,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
-import type { AuditEvent, LoginAttempt, SessionEnd, SessionHeader, WriterCommand } from './audit-event.js';
+import type { LoginAttempt, SessionEnd, SessionHeader, WriterBatch } from './audit-event.js';
 import { eventHash, GENESIS, loginHash, sealHash, sessionHeadHash, type SessionHeadFields } from './audit-hash.js';
 import { migrate } from './audit-schema.js';
 
@@ -43,7 +43,7 @@ export class AuditStore {
   private tips: Tips;
   private readonly fileId: string;
   private readonly insertSession: Statement;
-  private readonly insertEvent: Statement;
+  private readonly insertSegment: Statement;
   private readonly updateProgress: Statement;
   private readonly sealSession: Statement;
   private readonly insertLogin: Statement;
@@ -61,7 +61,7 @@ export class AuditStore {
        VALUES (@id, @protocol, @started_at_us, @identity_oid, @app_id, @tenant_id, @display_name, @client_user, @mapping, @connection, @scope,
          @record_mode, @client_address, @client_tls, @upstream, @head_hash, @head_hash)`,
     );
-    this.insertEvent = db.prepare('INSERT INTO events (session_id, seq, at_us, direction, kind, data, outcome, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    this.insertSegment = db.prepare('INSERT INTO event_segments (session_id, first_seq, last_seq, lines) VALUES (?, ?, ?, ?)');
     this.updateProgress = db.prepare('UPDATE sessions SET event_count = ?, last_event_hash = ?, statements = ?, errors = ? WHERE id = ?');
     this.sealSession = db.prepare(
       `UPDATE sessions SET ended_at_us = @ended_at_us, end_reason = @end_reason, bytes_from_client = @bytes_from_client,
@@ -85,7 +85,7 @@ export class AuditStore {
     if (current !== this.fileId) throw new Error('the audit database file was removed or replaced');
   }
 
-  apply(commands: readonly WriterCommand[]): void {
+  apply(batch: WriterBatch): void {
     const tips = { ...this.tips };
     const touched = new Map<string, OpenSession>();
     const session = (id: string): OpenSession | undefined => {
@@ -94,36 +94,22 @@ export class AuditStore {
       if (!touched.has(id)) touched.set(id, { ...known });
       return touched.get(id);
     };
-    const closed: string[] = [];
     this.db.transaction(() => {
-      for (const c of commands) {
-        switch (c.op) {
-          case 'start':
-            touched.set(c.header.id, this.start(c.header));
-            break;
-          case 'event': {
-            const s = session(c.sessionId);
-            if (s === undefined) this.orphanedEvents += 1;
-            else this.append(c.sessionId, s, c.event);
-            break;
-          }
-          case 'end': {
-            const s = session(c.sessionId);
-            if (s !== undefined) {
-              this.seal(c.sessionId, s, c.end, tips);
-              closed.push(c.sessionId);
-            }
-            break;
-          }
-          case 'login':
-            this.login(c.attempt, tips);
-            break;
-        }
+      for (const header of batch.starts) touched.set(header.id, this.start(header));
+      for (const { sessionId, lines } of batch.events) {
+        const s = session(sessionId);
+        if (s === undefined) this.orphanedEvents += lines.length;
+        else this.append(sessionId, s, lines);
       }
+      for (const { sessionId, end } of batch.ends) {
+        const s = session(sessionId);
+        if (s !== undefined) this.seal(sessionId, s, end, tips);
+      }
+      for (const attempt of batch.logins) this.login(attempt, tips);
       for (const [id, s] of touched) this.updateProgress.run(s.eventCount, s.lastHash, s.statements, s.errors, id);
     })();
     for (const [id, s] of touched) this.open.set(id, s);
-    for (const id of closed) this.open.delete(id);
+    for (const { sessionId } of batch.ends) this.open.delete(sessionId);
     this.tips = tips;
   }
 
@@ -154,16 +140,22 @@ export class AuditStore {
     return { eventCount: 0, lastHash: headHash, statements: 0, errors: 0, headHash };
   }
 
-  private append(sessionId: string, s: OpenSession, e: AuditEvent): void {
-    const seq = s.eventCount + 1;
-    const data = JSON.stringify(e.data);
-    const outcome = e.outcome ?? null;
-    const hash = eventHash(s.lastHash, { session_id: sessionId, seq, at_us: e.atUs, direction: e.direction, kind: e.kind, data, outcome });
-    this.insertEvent.run(sessionId, seq, e.atUs, e.direction, e.kind, data, outcome, hash);
-    s.eventCount = seq;
-    s.lastHash = hash;
-    if (e.outcome !== undefined) s.statements += 1;
-    if (e.outcome === 'error') s.errors += 1;
+  /** Chains each line to the one before and stores them all as one segment. */
+  private append(sessionId: string, s: OpenSession, lines: readonly string[]): void {
+    const firstSeq = s.eventCount + 1;
+    const stored: string[] = new Array<string>(lines.length);
+    for (let i = 0; i < lines.length; i++) {
+      const body = lines[i] ?? '';
+      const seq = firstSeq + i;
+      const hash = eventHash(s.lastHash, sessionId, seq, body);
+      stored[i] = `${seq}\t${hash}\t${body}`;
+      s.lastHash = hash;
+      const outcome = outcomeOf(body);
+      if (outcome !== '') s.statements += 1;
+      if (outcome === 'error') s.errors += 1;
+    }
+    s.eventCount = firstSeq + lines.length - 1;
+    this.insertSegment.run(sessionId, firstSeq, s.eventCount, stored.join('\n'));
   }
 
   private seal(id: string, s: OpenSession, end: SessionEnd, tips: Tips): void {
@@ -221,6 +213,13 @@ export class AuditStore {
       loginHash: login?.hash ?? checkpoint?.last_login_hash ?? GENESIS,
     };
   }
+}
+
+/** The outcome field of an event line (the fourth). */
+function outcomeOf(body: string): string {
+  let p = -1;
+  for (let field = 0; field < 3; field++) p = body.indexOf('\t', p + 1);
+  return body.slice(p + 1, body.indexOf('\t', p + 1));
 }
 
 function fileIdentity(path: string): string {

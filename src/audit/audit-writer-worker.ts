@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type { WriterCommand } from './audit-event.js';
+import { batchSize, type WriterBatch } from './audit-event.js';
 import { AuditStore } from './audit-store.js';
 import type { WriterReport } from './writer-messages.js';
 
@@ -13,7 +13,7 @@ const { path } = workerData as { path: string };
 const port = parentPort;
 if (port === null) throw new Error('the audit writer must run in a worker thread');
 
-const backlog: WriterCommand[][] = [];
+const backlog: WriterBatch[] = [];
 let store: AuditStore | undefined;
 let failing = false;
 let retryTimer: NodeJS.Timeout | undefined;
@@ -25,7 +25,8 @@ function report(r: WriterReport): void {
 
 function drain(): void {
   while (backlog.length > 0) {
-    const batch = backlog[0] ?? [];
+    const batch = backlog[0];
+    if (batch === undefined) return;
     try {
       store ??= new AuditStore(path);
       store.checkFile();
@@ -35,7 +36,7 @@ function drain(): void {
       return;
     }
     backlog.shift();
-    report({ type: 'ack', commands: batch.length });
+    report({ type: 'ack', commands: batchSize(batch) });
     if (failing) {
       failing = false;
       report({ type: 'recovered' });
@@ -68,7 +69,7 @@ function fail(e: unknown): void {
   }, RETRY_MS);
 }
 
-port.on('message', (batch: WriterCommand[]) => {
+port.on('message', (batch: WriterBatch) => {
   backlog.push(batch);
   if (!failing) drain();
 });

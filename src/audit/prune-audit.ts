@@ -22,7 +22,10 @@ export function pruneAudit(db: Database, olderThanUs: number, nowUs: number): Pr
       | { last_seal_seq: number | null; last_seal_hash: string | null; last_login_seq: number | null; last_login_hash: string | null }
       | undefined;
     const sealCut = lastSeal?.seal_seq ?? 0;
-    const events = db.prepare('DELETE FROM events WHERE session_id IN (SELECT id FROM sessions WHERE seal_seq <= ?)').run(sealCut).changes;
+    const events = (
+      db.prepare('SELECT coalesce(sum(last_seq - first_seq + 1), 0) AS n FROM event_segments WHERE session_id IN (SELECT id FROM sessions WHERE seal_seq <= ?)').get(sealCut) as { n: number }
+    ).n;
+    db.prepare('DELETE FROM event_segments WHERE session_id IN (SELECT id FROM sessions WHERE seal_seq <= ?)').run(sealCut);
     const sessions = db.prepare('DELETE FROM sessions WHERE seal_seq <= ?').run(sealCut).changes;
     const logins = db.prepare('DELETE FROM login_attempts WHERE seq <= ?').run(lastLogin?.seq ?? 0).changes;
     db.prepare(

@@ -1,5 +1,5 @@
 import type { AuditEvent, Direction, SessionEnd } from './audit-event.js';
-import { nowMicros } from './audit-event.js';
+import { encodeEventLine, nowMicros } from './audit-event.js';
 import type { AuditLog } from './audit-log.js';
 
 /** How much of a session is kept: `false` the session row only, `true` every frame, `'full'` result rows and COPY data too. */
@@ -32,10 +32,10 @@ export class SessionRecorder {
 
   record(direction: Direction, kind: string, data: AuditEvent['data'], outcome?: AuditEvent['outcome']): void {
     const event: AuditEvent = outcome === undefined ? { atUs: nowMicros(), direction, kind, data } : { atUs: nowMicros(), direction, kind, data, outcome };
-    this.log.enqueue({ op: 'event', sessionId: this.sessionId, event });
+    this.log.appendEvent(this.sessionId, encodeEventLine(event));
   }
 
   end(end: Omit<SessionEnd, 'endedAtUs'>): void {
-    this.log.enqueue({ op: 'end', sessionId: this.sessionId, end: { ...end, endedAtUs: nowMicros() } });
+    this.log.endSession(this.sessionId, { ...end, endedAtUs: nowMicros() });
   }
 }

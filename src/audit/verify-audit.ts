@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import type { EventRow, LoginRow, SessionRow } from './audit-reader.js';
+import { segmentEvents, type EventRow, type LoginRow, type SegmentRow, type SessionRow } from './audit-reader.js';
 import { eventHash, GENESIS, loginHash, sealHash, sessionHeadHash } from './audit-hash.js';
 
 export type TamperKind = 'edited' | 'inserted' | 'deleted' | 'reordered';
@@ -56,14 +56,14 @@ function verifySessionEvents(db: Database, s: SessionRow, findings: Finding[]): 
   let previous = s.head_hash;
   let expected = 1;
   let count = 0;
-  for (const e of db.prepare('SELECT * FROM events WHERE session_id = ? ORDER BY seq').iterate(s.id) as IterableIterator<EventRow>) {
+  for (const e of sessionEvents(db, s.id)) {
     count += 1;
     if (e.seq > expected) {
       findings.push({ kind: 'deleted', where: `event ${s.id}#${expected}`, detail: `events ${expected}–${e.seq - 1} are missing` });
     } else if (e.seq > s.event_count && s.seal_seq !== null) {
       findings.push({ kind: 'inserted', where: `event ${s.id}#${e.seq}`, detail: `the session was sealed with ${s.event_count} events` });
     }
-    if (eventHash(previous, e) !== e.hash) {
+    if (eventHash(previous, s.id, e.seq, e.body) !== e.hash) {
       findings.push({ kind: editedOrMoved(db, s, e), where: `event ${s.id}#${e.seq}`, detail: `${e.kind} does not match its chain hash` });
     }
     previous = e.hash;
@@ -83,12 +83,17 @@ function verifySessionEvents(db: Database, s: SessionRow, findings: Finding[]): 
  * moved (reordered) when its content still matches its hash at some other position of the chain.
  */
 function editedOrMoved(db: Database, s: SessionRow, e: EventRow): TamperKind {
-  const others = db.prepare('SELECT seq, hash FROM events WHERE session_id = ? AND seq <> ?').all(s.id, e.seq) as { seq: number; hash: string }[];
-  const predecessors = new Map<number, string>([[0, s.head_hash], ...others.map((o): [number, string] => [o.seq, o.hash])]);
+  const predecessors = new Map<number, string>([[0, s.head_hash]]);
+  for (const other of sessionEvents(db, s.id)) if (other.seq !== e.seq) predecessors.set(other.seq, other.hash);
   for (const [seq, previous] of predecessors) {
-    if (eventHash(previous, { ...e, seq: seq + 1 }) === e.hash) return 'reordered';
+    if (eventHash(previous, s.id, seq + 1, e.body) === e.hash) return 'reordered';
   }
   return 'edited';
+}
+
+function* sessionEvents(db: Database, sessionId: string): Generator<EventRow> {
+  const segments = db.prepare('SELECT * FROM event_segments WHERE session_id = ? ORDER BY first_seq').all(sessionId) as SegmentRow[];
+  for (const segment of segments) yield* segmentEvents(segment);
 }
 
 function verifySeals(sessions: readonly SessionRow[], checkpoint: Checkpoint | undefined, findings: Finding[]): string {

@@ -58,6 +58,7 @@ async function main(): Promise<void> {
     const targets: Target[] = [
       { name: 'direct', port: cluster.port, dbname: 'bench', password },
       { name: 'idgate', port: gateway.port, dbname: 'bench-db', password: await mint(), pid: gateway.child.pid ?? 0 },
+      { name: 'idgate+audit', port: gateway.port, dbname: 'bench-recorded', password: await mint(), pid: gateway.child.pid ?? 0 },
     ];
     const bouncer = await startPgBouncer(work, cluster, password);
     if (bouncer) {
@@ -121,7 +122,7 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
     process.stdout.write(`  ${mode}: ${line}\n`);
     const direct = tps('direct');
     const gw = tps('idgate');
-    process.stdout.write(`    idgate/direct ${(100 * gw / direct).toFixed(1)}%`);
+    process.stdout.write(`    idgate/direct ${(100 * gw / direct).toFixed(1)}%, recording on/off ${(100 * tps('idgate+audit') / gw).toFixed(1)}%`);
     if (targets.some((t) => t.name === 'pgbouncer')) {
       const bouncer = tps('pgbouncer');
       process.stdout.write(`, pgbouncer/direct ${(100 * bouncer / direct).toFixed(1)}%, idgate/pgbouncer ${(100 * gw / bouncer).toFixed(1)}%`);
@@ -164,8 +165,14 @@ async function startGateway(work: string, cluster: PostgresCluster, entra: Entra
     stringify({
       listen: { host: '127.0.0.1', port, 'allow-plaintext': true },
       entra: { 'tenant-id': entra.tenantId, audience: AUDIENCE, authority: entra.authority },
-      connections: [{ name: 'bench-db', host: cluster.host, port: cluster.port, database: 'bench', user: USER, 'password-env': 'BENCH_PASSWORD', tls: 'disable' }],
-      'identity-map': [{ 'entra-group': groupId, connection: 'bench-db', scope: 'all' }],
+      connections: [
+        { name: 'bench-db', host: cluster.host, port: cluster.port, database: 'bench', user: USER, 'password-env': 'BENCH_PASSWORD', tls: 'disable' },
+        { name: 'bench-recorded', host: cluster.host, port: cluster.port, database: 'bench', user: USER, 'password-env': 'BENCH_PASSWORD', tls: 'disable' },
+      ],
+      'identity-map': [
+        { 'entra-group': groupId, connection: 'bench-db', scope: 'all', record: false },
+        { 'entra-group': groupId, connection: 'bench-recorded', scope: 'all', record: true },
+      ],
       log: { level: 'warn' },
     }),
   );

@@ -61,6 +61,7 @@ describe('the audit log fails closed', () => {
 
   it('fails closed when the database file is removed, and records into a new one once it can', async () => {
     const recorded = await connect();
+    await h.gateway.services.audit.flushed();
     const path = h.config.recordingsPath;
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
     const ended = new Promise<Error>((resolve) => recorded.once('error', resolve));

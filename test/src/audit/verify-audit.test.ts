@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import type { SessionHeader, WriterCommand } from '../../../src/audit/audit-event.js';
+import { encodeEventLine, type LoginAttempt, type SessionHeader, type WriterBatch } from '../../../src/audit/audit-event.js';
 import { AuditStore } from '../../../src/audit/audit-store.js';
 import { pruneAudit } from '../../../src/audit/prune-audit.js';
 import { verifyAudit, type Finding } from '../../../src/audit/verify-audit.js';
@@ -26,24 +26,37 @@ function header(id: string, startedAtUs: number): SessionHeader {
   };
 }
 
-/** Three sessions of four events each, ended in order, plus login attempts; the oldest 100 days ago. */
+const EMPTY: WriterBatch = { starts: [], events: [], ends: [], logins: [] };
+
+/** Three sessions of four events each (in two segments), ended in order, plus login attempts; the oldest 100 days ago. */
 function fixture(path: string): void {
   const store = new AuditStore(path);
   const now = Date.now() * 1000;
-  const commands: WriterCommand[] = [];
   ['s1', 's2', 's3'].forEach((id, i) => {
     const start = now - (100 - i * 50) * DAY;
-    commands.push({ op: 'login', attempt: { atUs: start, accepted: true, reason: 'accepted', message: 'ok', sessionId: id, clientAddress: '127.0.0.1' } });
-    commands.push({ op: 'start', header: header(id, start) });
+    const login: LoginAttempt = { atUs: start, accepted: true, reason: 'accepted', message: 'ok', sessionId: id, clientAddress: '127.0.0.1' };
+    store.apply({ ...EMPTY, starts: [header(id, start)], logins: [login] });
     for (let n = 0; n < 2; n++) {
-      commands.push({ op: 'event', sessionId: id, event: { atUs: start + n * 10 + 1, direction: 'client', kind: 'Query', data: { sql: `SELECT ${n}` } } });
-      commands.push({ op: 'event', sessionId: id, event: { atUs: start + n * 10 + 2, direction: 'server', kind: 'CommandComplete', data: { tag: 'SELECT 1', rows: 1 }, outcome: 'ok' } });
+      const lines = [
+        encodeEventLine({ atUs: start + n * 10 + 1, direction: 'client', kind: 'Query', data: { sql: `SELECT ${n}` } }),
+        encodeEventLine({ atUs: start + n * 10 + 2, direction: 'server', kind: 'CommandComplete', data: { tag: 'SELECT 1', rows: 1 }, outcome: 'ok' }),
+      ];
+      store.apply({ ...EMPTY, events: [{ sessionId: id, lines }] });
     }
-    commands.push({ op: 'end', sessionId: id, end: { endedAtUs: start + 100, reason: 'client-terminated', bytesFromClient: 10, bytesToClient: 20 } });
+    store.apply({ ...EMPTY, ends: [{ sessionId: id, end: { endedAtUs: start + 100, reason: 'client-terminated', bytesFromClient: 10, bytesToClient: 20 } }] });
   });
-  store.apply(commands);
   store.close();
 }
+
+/** Rewrites the stored event lines of a session with `change` (a tamperer with the file in hand). */
+function editLines(db: Database.Database, sessionId: string, change: (lines: string[]) => string[]): void {
+  const segments = db.prepare('SELECT first_seq, lines FROM event_segments WHERE session_id = ? ORDER BY first_seq').all(sessionId) as { first_seq: number; lines: string }[];
+  const all = change(segments.flatMap((s) => s.lines.split('\n')));
+  db.prepare('DELETE FROM event_segments WHERE session_id = ?').run(sessionId);
+  if (all.length > 0) db.prepare('INSERT INTO event_segments VALUES (?, ?, ?, ?)').run(sessionId, Number(all[0]?.split('\t')[0]), Number(all.at(-1)?.split('\t')[0]), all.join('\n'));
+}
+
+const field = (line: string, i: number, value: string): string => line.split('\t').map((f, k) => (k === i ? value : f)).join('\t');
 
 describe('verify', () => {
   let dir: string;
@@ -56,11 +69,12 @@ describe('verify', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   let copies = 0;
-  function tampered(sql: string): Finding[] {
+  function tampered(change: string | ((db: Database.Database) => void)): Finding[] {
     const path = join(dir, `copy-${++copies}.db`);
     copyFileSync(pristine, path);
     const db = new Database(path);
-    db.exec(sql);
+    if (typeof change === 'string') db.exec(change);
+    else change(db);
     const findings = verifyAudit(db).findings;
     db.close();
     return findings;
@@ -76,17 +90,18 @@ describe('verify', () => {
     assert.equal(report.logins, 3);
   });
 
-  const cases: [string, string, Finding['kind'], RegExp][] = [
-    ['an edited statement', "UPDATE events SET data = '{\"sql\":\"SELECT 666\"}' WHERE session_id = 's2' AND seq = 1", 'edited', /event s2#1/],
-    ['an edited outcome flag', "UPDATE events SET outcome = 'error' WHERE session_id = 's1' AND seq = 2", 'edited', /event s1#2/],
-    ['an edited timestamp', "UPDATE events SET at_us = at_us + 1 WHERE session_id = 's3' AND seq = 3", 'edited', /event s3#3/],
-    ['a deleted event', "DELETE FROM events WHERE session_id = 's2' AND seq = 2", 'deleted', /event s2#2/],
-    ['a deleted last event', "DELETE FROM events WHERE session_id = 's2' AND seq = 4", 'deleted', /s2/],
-    ['an appended event', "INSERT INTO events SELECT session_id, 5, at_us + 1, direction, kind, data, outcome, hash FROM events WHERE session_id = 's1' AND seq = 4", 'inserted', /event s1#5/],
-    ['two events swapped', "UPDATE events SET seq = -1 WHERE session_id = 's1' AND seq = 1; UPDATE events SET seq = 1 WHERE session_id = 's1' AND seq = 3; UPDATE events SET seq = 3 WHERE session_id = 's1' AND seq = -1", 'reordered', /event s1#[13]/],
+  const cases: [string, string | ((db: Database.Database) => void), Finding['kind'], RegExp][] = [
+    ['an edited statement', (db) => editLines(db, 's2', (l) => l.map((x) => x.replace('SELECT 0', 'SELECT 666'))), 'edited', /event s2#1/],
+    ['an edited outcome flag', (db) => editLines(db, 's1', (l) => l.map((x, i) => (i === 1 ? field(x, 5, 'error') : x))), 'edited', /event s1#2/],
+    ['an edited timestamp', (db) => editLines(db, 's3', (l) => l.map((x, i) => (i === 2 ? field(x, 2, String(Number(x.split('\t')[2]) + 1)) : x))), 'edited', /event s3#3/],
+    ['a deleted event', (db) => editLines(db, 's2', (l) => l.filter((_, i) => i !== 1)), 'deleted', /event s2#2/],
+    ['a deleted last event', (db) => editLines(db, 's2', (l) => l.slice(0, 3)), 'deleted', /s2/],
+    ['an appended event', (db) => editLines(db, 's1', (l) => [...l, field(l[3] ?? '', 0, '5')]), 'inserted', /event s1#5/],
+    ['two events swapped', (db) => editLines(db, 's1', (l) => [field(l[2] ?? '', 0, '1'), l[1] ?? '', field(l[0] ?? '', 0, '3'), l[3] ?? '']), 'reordered', /event s1#[13]/],
+    ['a whole segment deleted', "DELETE FROM event_segments WHERE session_id = 's3' AND first_seq = 1", 'deleted', /event s3#1/],
     ['an edited session header', "UPDATE sessions SET identity_oid = 'someone-else' WHERE id = 's2'", 'edited', /session s2/],
     ['an edited session summary', "UPDATE sessions SET errors = 0, statements = 1 WHERE id = 's1'", 'edited', /session s1/],
-    ['a deleted session', "DELETE FROM events WHERE session_id = 's2'; DELETE FROM sessions WHERE id = 's2'", 'deleted', /seal 2/],
+    ['a deleted session', "DELETE FROM event_segments WHERE session_id = 's2'; DELETE FROM sessions WHERE id = 's2'", 'deleted', /seal 2/],
     ['two sessions swapped in the chain', "UPDATE sessions SET seal_seq = -1 WHERE id = 's1'; UPDATE sessions SET seal_seq = 1 WHERE id = 's2'; UPDATE sessions SET seal_seq = 2 WHERE id = 's1'", 'edited', /session s[12]/],
     ['a deleted login attempt', 'DELETE FROM login_attempts WHERE seq = 2', 'deleted', /login attempt #2/],
     ['an edited login attempt', "UPDATE login_attempts SET accepted = 0 WHERE seq = 1", 'edited', /login attempt #1/],
@@ -108,11 +123,12 @@ describe('verify', () => {
     assert.deepEqual(verifyAudit(db).findings, []);
     db.close();
     const store = new AuditStore(path);
-    store.apply([
-      { op: 'start', header: header('s4', now) },
-      { op: 'end', sessionId: 's4', end: { endedAtUs: now + 1, reason: 'client-terminated', bytesFromClient: 0, bytesToClient: 0 } },
-      { op: 'login', attempt: { atUs: now, accepted: false, reason: 'token-expired', message: 'token has expired', clientAddress: '127.0.0.1' } },
-    ]);
+    store.apply({
+      starts: [header('s4', now)],
+      events: [],
+      ends: [{ sessionId: 's4', end: { endedAtUs: now + 1, reason: 'client-terminated', bytesFromClient: 0, bytesToClient: 0 } }],
+      logins: [{ atUs: now, accepted: false, reason: 'token-expired', message: 'token has expired', clientAddress: '127.0.0.1' }],
+    });
     store.close();
     const again = new Database(path);
     assert.deepEqual(verifyAudit(again).findings, []);
@@ -132,7 +148,7 @@ describe('verify', () => {
     assert.match(pruned.stdout, /pruned 1 sessions \(4 events\) and 1 login attempts/);
     assert.equal((await idgate(['verify', '--db', path])).code, 0);
     const db = new Database(path);
-    db.exec("UPDATE events SET data = '{\"sql\":\"DROP TABLE records\"}' WHERE session_id = 's3' AND seq = 1");
+    editLines(db, 's3', (l) => l.map((x) => x.replace('SELECT 0', 'DROP TABLE records')));
     db.close();
     const bad = await idgate(['verify', '--db', path]);
     assert.equal(bad.code, 1);
