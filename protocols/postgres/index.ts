@@ -7,3 +7,4 @@ export const postgresProtocol: ProtocolFactory = (services) => new PostgresServe
 export { checkUpstream } from './upstream/check-upstream.js';
 export { QueryError, runSimpleQuery } from './upstream/simple-query.js';
 export { buildTranscript } from './recording/transcript.js';
+export { expandEvents } from './recording/expand-events.js';

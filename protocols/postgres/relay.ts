@@ -107,9 +107,11 @@ export class Relay {
     try {
       this.clientFrames.scan(chunk);
     } catch (e) {
+      this.observer?.onClientChunk(); // what came before the malformed frame is still recorded
       this.protocolError(e);
       return;
     }
+    this.observer?.onClientChunk();
     if (!this.upstream.write(chunk)) this.client.pause();
     if (this.observer?.congested === true && !this.waitingForObserver) this.waitForObserver(this.observer);
   };
@@ -131,11 +133,13 @@ export class Relay {
     }
     this.bytesToClient += chunk.length;
     this.upstreamFrames.scan(chunk);
+    this.observer?.onUpstreamChunk();
     if (!this.client.write(chunk)) this.upstream.pause();
   };
 
   private forwardToBoundary(chunk: Buffer, fatal: Buffer): void {
     const upTo = this.upstreamFrames.scanToBoundary(chunk);
+    this.observer?.onUpstreamChunk();
     this.bytesToClient += upTo;
     this.client.write(upTo === chunk.length ? chunk : chunk.subarray(0, upTo));
     if (this.upstreamFrames.atBoundary) this.finishWithFatal(fatal);

@@ -81,11 +81,13 @@ export function batchSize(b: WriterBatch): number {
 }
 
 /**
- * One event as a line of tab-separated fields: at, direction, kind, outcome, data (JSON, which
- * escapes tabs and newlines). Built on the relay's thread so the writer thread gets plain strings.
+ * One event as a line of tab-separated fields: at, direction, kind, outcome counts, data (JSON,
+ * which escapes tabs and newlines). Built on the relay's thread so the writer thread gets plain
+ * strings. The counts field is `statements:errors` completed by the event, empty if none.
  */
 export function encodeEventLine(e: AuditEvent): string {
-  return `${e.atUs}\t${e.direction}\t${e.kind}\t${e.outcome ?? ''}\t${JSON.stringify(e.data)}`;
+  const counts = e.outcome === undefined ? '' : e.outcome === 'error' ? '1:1' : '1:0';
+  return `${e.atUs}\t${e.direction}\t${e.kind}\t${counts}\t${JSON.stringify(e.data)}`;
 }
 
 /** Microseconds since the epoch, from the monotonic clock (so events never go backwards). */

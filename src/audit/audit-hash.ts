@@ -43,7 +43,8 @@ export function sessionHeadHash(s: SessionHeadFields): string {
  * per event: the writer does this tens of thousands of times a second.
  */
 export function eventHash(previous: string, sessionId: string, seq: number, body: string): string {
-  return hash('sha256', `${previous}\t${sessionId}\t${seq}\t${body}`, 'hex');
+  // base64, not hex: a third less to store for every event.
+  return hash('sha256', `${previous}\t${sessionId}\t${seq}\t${body}`, 'base64');
 }
 
 export interface SealFields {

@@ -150,9 +150,12 @@ export class AuditStore {
       const hash = eventHash(s.lastHash, sessionId, seq, body);
       stored[i] = `${seq}\t${hash}\t${body}`;
       s.lastHash = hash;
-      const outcome = outcomeOf(body);
-      if (outcome !== '') s.statements += 1;
-      if (outcome === 'error') s.errors += 1;
+      const counts = countsOf(body);
+      if (counts !== '') {
+        const colon = counts.indexOf(':');
+        s.statements += Number(counts.slice(0, colon));
+        s.errors += Number(counts.slice(colon + 1));
+      }
     }
     s.eventCount = firstSeq + lines.length - 1;
     this.insertSegment.run(sessionId, firstSeq, s.eventCount, stored.join('\n'));
@@ -215,8 +218,8 @@ export class AuditStore {
   }
 }
 
-/** The outcome field of an event line (the fourth). */
-function outcomeOf(body: string): string {
+/** The counts field of an event line (the fourth): `statements:errors`, or empty. */
+function countsOf(body: string): string {
   let p = -1;
   for (let field = 0; field < 3; field++) p = body.indexOf('\t', p + 1);
   return body.slice(p + 1, body.indexOf('\t', p + 1));

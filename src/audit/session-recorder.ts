@@ -35,6 +35,14 @@ export class SessionRecorder {
     this.log.appendEvent(this.sessionId, encodeEventLine(event));
   }
 
+  /**
+   * An event whose data the protocol has already encoded (raw frames, base64), with how many
+   * statements it completes and how many of those failed.
+   */
+  recordRaw(direction: Direction, kind: string, statements: number, errors: number, encoded: string): void {
+    this.log.appendEvent(this.sessionId, `${nowMicros()}\t${direction}\t${kind}\t${statements === 0 ? '' : `${statements}:${errors}`}\t${encoded}`);
+  }
+
   end(end: Omit<SessionEnd, 'endedAtUs'>): void {
     this.log.endSession(this.sessionId, { ...end, endedAtUs: nowMicros() });
   }

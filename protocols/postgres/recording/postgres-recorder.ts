@@ -1,14 +1,15 @@
 import type { SessionRecorder } from '../../../src/audit/session-recorder.js';
 import { Backend, Frontend } from '../wire/codes.js';
 import { interestIn, LENGTH_ONLY, WHOLE } from '../wire/frame-scanner.js';
-import { decodeBackendFrame } from './backend-events.js';
-import { decodeFrontendFrame, StatementTypes } from './frontend-events.js';
+import { RawFrameBatch } from './raw-frames.js';
 import type { RelayObserver } from './relay-observer.js';
 
 /** Every client frame: the known ones whole, any other (and CopyData unless `full`) by length. */
 function everyClientFrame(withCopyData: boolean): Uint8Array {
   const table = new Uint8Array(256).fill(LENGTH_ONLY);
   for (const code of Object.values(Frontend)) table[code] = WHOLE;
+  // A PasswordMessage after login is never stored, whatever it holds.
+  table[Frontend.PasswordMessage] = LENGTH_ONLY;
   if (!withCopyData) table[Frontend.CopyData] = LENGTH_ONLY;
   return table;
 }
@@ -22,20 +23,21 @@ const SERVER_OUTCOMES = interestIn(OUTCOMES);
 const SERVER_OUTCOMES_AND_CONTENT = interestIn([...OUTCOMES, Backend.DataRow, Backend.CopyData]);
 
 /**
- * Turns the frames of one Postgres session into audit events: every client frame after login,
- * and the server's outcome of each statement (with result rows and COPY data when the mapping says
- * `record: full`). Frames that do not decode are still recorded, by size, and never stop the relay.
+ * Records one Postgres session for the audit log: every client frame after login and the server's
+ * outcome of each statement (result rows and COPY data too with `record: full`). Frames are kept
+ * as they came, one event per chunk that carried them, and decoded only when the log is read, so
+ * recording costs the relay a copy and no parsing.
  */
 export class PostgresRecorder implements RelayObserver {
   readonly clientInterest: Uint8Array;
   readonly upstreamInterest: Uint8Array;
-  private readonly types = new StatementTypes();
-  private readonly full: boolean;
+  private readonly fromClient = new RawFrameBatch();
+  private readonly fromServer = new RawFrameBatch();
 
   constructor(private readonly recorder: SessionRecorder) {
-    this.full = recorder.recordsContent;
-    this.clientInterest = this.full ? EVERY_CLIENT_FRAME_WITH_COPY : EVERY_CLIENT_FRAME;
-    this.upstreamInterest = this.full ? SERVER_OUTCOMES_AND_CONTENT : SERVER_OUTCOMES;
+    const full = recorder.recordsContent;
+    this.clientInterest = full ? EVERY_CLIENT_FRAME_WITH_COPY : EVERY_CLIENT_FRAME;
+    this.upstreamInterest = full ? SERVER_OUTCOMES_AND_CONTENT : SERVER_OUTCOMES;
   }
 
   get congested(): boolean {
@@ -47,24 +49,28 @@ export class PostgresRecorder implements RelayObserver {
   }
 
   onClientFrame(code: number, frame: Buffer | undefined, length: number): void {
-    let event;
-    try {
-      event = decodeFrontendFrame(code, frame, length, this.types, this.full);
-    } catch {
-      event = { kind: 'Malformed', data: { code: String.fromCharCode(code), bytes: length - 4 } };
-    }
-    this.recorder.record('client', event.kind, event.data);
+    if (frame === undefined) this.fromClient.addElided(code, length);
+    else this.fromClient.add(frame);
   }
 
   onUpstreamFrame(code: number, frame: Buffer | undefined): void {
     if (frame === undefined) return;
-    let event;
-    try {
-      event = decodeBackendFrame(code, frame);
-    } catch {
-      event = { kind: 'Malformed', data: { code: String.fromCharCode(code) } };
+    this.fromServer.add(frame);
+    if (code === Backend.CommandComplete || code === Backend.EmptyQueryResponse || code === Backend.PortalSuspended) this.fromServer.statements += 1;
+    else if (code === Backend.ErrorResponse) {
+      this.fromServer.statements += 1;
+      this.fromServer.errors += 1;
     }
-    if (event !== undefined) this.recorder.record('server', event.kind, event.data, 'outcome' in event ? event.outcome : undefined);
+  }
+
+  onClientChunk(): void {
+    if (!this.fromClient.isEmpty) this.recorder.recordRaw('client', 'pg-frames', 0, 0, this.fromClient.take());
+  }
+
+  onUpstreamChunk(): void {
+    if (this.fromServer.isEmpty) return;
+    const { statements, errors } = this.fromServer;
+    this.recorder.recordRaw('server', 'pg-frames', statements, errors, this.fromServer.take());
   }
 
   /** A CancelRequest for this session (the keys are never recorded). */

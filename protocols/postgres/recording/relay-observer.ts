@@ -5,6 +5,9 @@ export interface RelayObserver {
   readonly upstreamInterest: Uint8Array;
   onClientFrame(code: number, frame: Buffer | undefined, length: number): void;
   onUpstreamFrame(code: number, frame: Buffer | undefined, length: number): void;
+  /** After each chunk: the frames seen since the last call arrived together. */
+  onClientChunk(): void;
+  onUpstreamChunk(): void;
   /** True while the observer cannot keep up: the relay stops reading the client. */
   readonly congested: boolean;
   whenDrained(callback: () => void): void;

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { expandEvents } from '../../../protocols/postgres/index.js';
 import { nowMicros } from '../../audit/audit-event.js';
 import { AuditReader } from '../../audit/audit-reader.js';
 import { isoFromUs } from '../format.js';
@@ -42,7 +43,9 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       for (const s of reader.sessions({ sinceUs })) {
         write(sessionJson(s));
         for (const e of reader.events(s.id)) {
-          write({ type: 'event', sessionId: s.id, seq: e.seq, at: isoFromUs(e.at_us), atUs: e.at_us, direction: e.direction, kind: e.kind, data: JSON.parse(e.data), outcome: e.outcome, hash: e.hash });
+          // One line per stored event, with its chain hash; raw frames decoded into `messages`.
+          const messages = [...expandEvents([e])].map((m) => ({ kind: m.kind, ...m.data }));
+          write({ type: 'event', sessionId: s.id, seq: e.seq, at: isoFromUs(e.at_us), atUs: e.at_us, direction: e.direction, messages, hash: e.hash });
         }
       }
     } finally {

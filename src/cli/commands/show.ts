@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { buildTranscript } from '../../../protocols/postgres/index.js';
-import { AuditReader, type EventRow, type SessionRow } from '../../audit/audit-reader.js';
-import type { RecordedEvent, TranscriptEntry } from '../../audit/transcript.js';
+import { buildTranscript, expandEvents } from '../../../protocols/postgres/index.js';
+import { AuditReader, type SessionRow } from '../../audit/audit-reader.js';
+import type { TranscriptEntry } from '../../audit/transcript.js';
 import { durationText, isoFromUs } from '../format.js';
 import { auditDbPath, dbOptions } from './db-option.js';
 import { sessionJson } from './sessions.js';
@@ -41,11 +41,7 @@ export const showCommand: CommandModule<object, ShowArgs> = {
 };
 
 export function transcriptOf(reader: AuditReader, session: SessionRow): TranscriptEntry[] {
-  return buildTranscript(recordedEvents(reader.events(session.id)), session.started_at_us);
-}
-
-export function* recordedEvents(rows: Iterable<EventRow>): Generator<RecordedEvent> {
-  for (const r of rows) yield { seq: r.seq, atUs: r.at_us, direction: r.direction, kind: r.kind, data: JSON.parse(r.data) as Record<string, unknown> };
+  return buildTranscript(expandEvents(reader.events(session.id)), session.started_at_us);
 }
 
 function headerText(s: SessionRow): string {
