@@ -8,3 +8,7 @@ export { checkUpstream } from './upstream/check-upstream.js';
 export { QueryError, runSimpleQuery } from './upstream/simple-query.js';
 export { buildTranscript } from './recording/transcript.js';
 export { expandEvents } from './recording/expand-events.js';
+export { replaySteps } from './replay/client-frames.js';
+export { compareOutcomes, outcomeSummary } from './replay/compare-outcomes.js';
+export { executeReplay } from './replay/execute-replay.js';
+export { isSameDatabase, parseTargetUrl, redact } from './replay/target-url.js';

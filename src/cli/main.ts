@@ -4,6 +4,7 @@ import { checkCommand } from './commands/check.js';
 import { devCommand } from './commands/dev.js';
 import { exportCommand } from './commands/export.js';
 import { pruneCommand } from './commands/prune.js';
+import { replayCommand } from './commands/replay.js';
 import { serveCommand } from './commands/serve.js';
 import { sessionsCommand } from './commands/sessions.js';
 import { showCommand } from './commands/show.js';
@@ -18,6 +19,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(devCommand)
     .command(sessionsCommand)
     .command(showCommand)
+    .command(replayCommand)
     .command(verifyCommand)
     .command(pruneCommand)
     .command(exportCommand)

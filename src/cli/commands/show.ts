@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { buildTranscript, expandEvents } from '../../../protocols/postgres/index.js';
 import { AuditReader, type SessionRow } from '../../audit/audit-reader.js';
 import type { TranscriptEntry } from '../../audit/transcript.js';
-import { durationText, isoFromUs } from '../format.js';
+import { entryText, headerText } from '../transcript-text.js';
 import { auditDbPath, dbOptions } from './db-option.js';
 import { sessionJson } from './sessions.js';
 
@@ -42,35 +42,4 @@ export const showCommand: CommandModule<object, ShowArgs> = {
 
 export function transcriptOf(reader: AuditReader, session: SessionRow): TranscriptEntry[] {
   return buildTranscript(expandEvents(reader.events(session.id)), session.started_at_us);
-}
-
-function headerText(s: SessionRow): string {
-  return [
-    `session    ${s.id}`,
-    `identity   ${s.display_name ?? '(no name)'}  oid ${s.identity_oid}  app ${s.app_id}  tenant ${s.tenant_id}`,
-    `client     ${s.client_user} from ${s.client_address}${s.client_tls ? ' (TLS)' : ''}`,
-    `granted by ${s.mapping} → ${s.connection} (scope ${s.scope}, record ${s.record_mode})`,
-    `upstream   ${s.upstream}`,
-    `started    ${isoFromUs(s.started_at_us)}`,
-    `ended      ${s.ended_at_us === null ? '(open)' : `${isoFromUs(s.ended_at_us)} (${s.end_reason ?? ''}, ${durationText(s.ended_at_us - s.started_at_us)})`}`,
-    `statements ${s.statements}, errors ${s.errors}, bytes ${s.bytes_from_client ?? 0} in / ${s.bytes_to_client ?? 0} out`,
-  ].join('\n');
-}
-
-function entryText(e: TranscriptEntry): string {
-  const at = `+${durationText(e.offsetUs)}`.padStart(12);
-  if (e.type === 'note') return `${at}  -- ${e.kind}${e.detail ? `: ${e.detail}` : ''}`;
-  const o = e.outcome;
-  const outcome =
-    o.status === 'error'
-      ? `ERROR ${o.sqlstate ?? ''} ${o.message ?? ''}`
-      : o.status === 'ok'
-        ? o.results.map((r) => r.tag).join(', ')
-        : o.status.toUpperCase();
-  const lines = [`${at}  #${e.n} ${e.sql.replace(/\s+/g, ' ').trim()}`];
-  if (e.params !== undefined && e.params.length > 0) lines.push(`${' '.repeat(14)}params ${JSON.stringify(e.params)}`);
-  if (e.copyBytes !== undefined) lines.push(`${' '.repeat(14)}copy data ${e.copyBytes} bytes`);
-  lines.push(`${' '.repeat(14)}→ ${outcome}${e.durationUs !== null ? ` (${durationText(e.durationUs)})` : ''}`);
-  for (const n of e.notices ?? []) lines.push(`${' '.repeat(14)}${n}`);
-  return lines.join('\n');
 }

@@ -1,0 +1,91 @@
+import { nowMicros } from '../../../src/audit/audit-event.js';
+import type { RecordedEvent } from '../../../src/audit/transcript.js';
+import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
+import { decodeBackendFrame } from '../recording/backend-events.js';
+import { loginUpstream } from '../upstream/login-upstream.js';
+import { sendCancel } from '../upstream/send-cancel.js';
+import { Backend, Frontend } from '../wire/codes.js';
+import { FrameScanner, interestIn } from '../wire/frame-scanner.js';
+import { TERMINATE } from '../wire/frontend-messages.js';
+import type { ReplayStep } from './client-frames.js';
+
+export interface ReplayOptions {
+  /** Time scale: 2 plays twice as fast as recorded. */
+  readonly speed: number;
+  /** Skip the idle time between steps. */
+  readonly noWait: boolean;
+  /** How long to wait for the last answers once everything is sent. */
+  readonly settleTimeoutMs?: number;
+}
+
+export interface ReplayRun {
+  /** The target's outcomes, in the order it answered. */
+  readonly serverEvents: RecordedEvent[];
+  /** What could not be sent again because it was not recorded. */
+  readonly notRecorded: { readonly code: string; readonly bytes: number }[];
+  /** False when the target had not answered everything by the timeout or closed the connection. */
+  readonly complete: boolean;
+}
+
+const OUTCOMES = interestIn([
+  Backend.CommandComplete, Backend.ErrorResponse, Backend.NoticeResponse, Backend.EmptyQueryResponse, Backend.PortalSuspended, Backend.ReadyForQuery,
+]);
+/** Client messages each answered by exactly one ReadyForQuery. */
+const ENDS_WITH_READY = new Set<number>([Frontend.Query, Frontend.Sync, Frontend.FunctionCall]);
+
+/**
+ * Sends a recorded session's client frames again, in order, on one connection to the target,
+ * paced like the original (scaled by `speed`), and collects the target's answers.
+ */
+export async function executeReplay(steps: Iterable<ReplayStep>, target: ConnectionConfig, options: ReplayOptions): Promise<ReplayRun> {
+  const session = await loginUpstream(target, new Map([['application_name', 'idgate replay']]));
+  const { socket } = session;
+  const serverEvents: RecordedEvent[] = [];
+  const notRecorded: ReplayRun['notRecorded'] = [];
+  let readies = 0;
+  let expected = 0;
+  let wake: (() => void) | undefined;
+  const scanner = new FrameScanner(OUTCOMES, (code, frame) => {
+    const decoded = frame && decodeBackendFrame(code, frame);
+    if (decoded) serverEvents.push({ seq: serverEvents.length + 1, atUs: nowMicros(), direction: 'server', kind: decoded.kind, data: decoded.data });
+    if (code === Backend.ReadyForQuery) readies += 1;
+    wake?.();
+  });
+  let closed = false;
+  socket.on('close', () => {
+    closed = true;
+    wake?.();
+  });
+  socket.on('error', () => undefined);
+  scanner.scan(session.leftover);
+  session.source.setHandler((chunk) => scanner.scan(chunk));
+  const startedMs = Date.now();
+  let firstUs: number | undefined;
+  for (const step of steps) {
+    firstUs ??= step.atUs;
+    if (!options.noWait) await sleep(startedMs + (step.atUs - firstUs) / 1000 / options.speed - Date.now());
+    if (closed) break;
+    if (step.kind === 'frame') {
+      if (ENDS_WITH_READY.has(step.code)) expected += 1;
+      if (!socket.write(step.frame)) await new Promise((resolve) => socket.once('drain', resolve));
+    } else if (step.kind === 'cancel') {
+      if (session.backendKey) await sendCancel(target, session.backendKey).catch(() => undefined);
+    } else {
+      notRecorded.push({ code: String.fromCharCode(step.code), bytes: step.bytes });
+    }
+  }
+  const deadline = Date.now() + (options.settleTimeoutMs ?? 30_000);
+  while (readies < expected && !closed && Date.now() < deadline) {
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      setTimeout(resolve, 100);
+    });
+  }
+  const complete = readies >= expected;
+  socket.end(TERMINATE);
+  return { serverEvents, notRecorded, complete };
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}

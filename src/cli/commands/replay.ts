@@ -1,0 +1,114 @@
+import type { CommandModule } from 'yargs';
+import {
+  buildTranscript,
+  compareOutcomes,
+  executeReplay,
+  expandEvents,
+  isSameDatabase,
+  parseTargetUrl,
+  redact,
+  replaySteps,
+} from '../../../protocols/postgres/index.js';
+import { AuditReader, type SessionRow } from '../../audit/audit-reader.js';
+import type { RecordedEvent, TranscriptEntry } from '../../audit/transcript.js';
+import { table } from '../format.js';
+import { entryText, headerText } from '../transcript-text.js';
+import { auditDbPath, dbOptions } from './db-option.js';
+import { transcriptOf } from './show.js';
+
+interface ReplayArgs {
+  readonly db?: string | undefined;
+  readonly config: string;
+  readonly session: string;
+  readonly speed: number;
+  readonly wait: boolean;
+  readonly execute: boolean;
+  readonly target?: string | undefined;
+  readonly 'dry-run': boolean;
+  readonly 'yes-i-mean-it': boolean;
+}
+
+export const replayCommand: CommandModule<object, ReplayArgs> = {
+  command: 'replay <session>',
+  describe: 'play a session in the terminal at its original pace, or re-run it against a database with --execute --target',
+  builder: (y) =>
+    y
+      .positional('session', { type: 'string', demandOption: true, describe: 'session id (or a unique prefix)' })
+      .options(dbOptions)
+      .option('speed', { type: 'number', default: 1, describe: 'time scale (4 = four times as fast)' })
+      .option('wait', { type: 'boolean', default: true, describe: 'keep the original pauses (--no-wait skips them)' })
+      .option('execute', { type: 'boolean', default: false, describe: 're-run the statements against --target' })
+      .option('target', { type: 'string', describe: 'postgres://user[:password]@host:port/db?sslmode=… (password also from PGPASSWORD)' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'with --execute: print what would run, run nothing' })
+      .option('yes-i-mean-it', { type: 'boolean', default: false, describe: 'allow --execute against the very database the session ran on' })
+      .check((a) => {
+        if (!(a.speed > 0)) throw new Error('--speed must be above 0');
+        if (a.execute && a.target === undefined && !a['dry-run']) throw new Error('--execute needs --target');
+        return true;
+      }),
+  handler: async (args) => {
+    const reader = new AuditReader(auditDbPath(args));
+    try {
+      const session = reader.session(args.session);
+      if (session === undefined) throw new Error(`no session ${args.session} in the audit database`);
+      const original = transcriptOf(reader, session);
+      if (!args.execute) await play(session, original, args);
+      else if (args['dry-run']) dryRun(session, original);
+      else process.exitCode = await execute(reader, session, original, args);
+    } finally {
+      reader.close();
+    }
+  },
+};
+
+/** The terminal player: the transcript at the recorded pace. */
+async function play(session: SessionRow, entries: TranscriptEntry[], args: ReplayArgs): Promise<void> {
+  process.stdout.write(`${headerText(session)}\n\n`);
+  const started = Date.now();
+  for (const e of entries) {
+    if (args.wait) await sleep(started + e.offsetUs / 1000 / args.speed - Date.now());
+    process.stdout.write(`${entryText(e)}\n`);
+  }
+}
+
+function dryRun(session: SessionRow, entries: TranscriptEntry[]): void {
+  process.stdout.write(`-- dry run: would replay session ${session.id} (${session.statements} statements), in order, on one connection\n`);
+  for (const e of entries) if (e.type === 'statement') process.stdout.write(`${entryText(e)}\n`);
+}
+
+async function execute(reader: AuditReader, session: SessionRow, original: TranscriptEntry[], args: ReplayArgs): Promise<number> {
+  const target = parseTargetUrl(args.target ?? '');
+  if (isSameDatabase(target, session.upstream) && !args['yes-i-mean-it']) {
+    throw new Error(`refusing to replay against ${session.upstream}, the database the session ran on (use a copy, or --yes-i-mean-it)`);
+  }
+  process.stderr.write(`replaying session ${session.id} against ${redact(args.target ?? '')}…\n`);
+  const steps = [...replaySteps(reader.events(session.id))];
+  const run = await executeReplay(steps, target, { speed: args.speed, noWait: !args.wait });
+  const clientEvents = [...expandEvents(reader.events(session.id))].filter((e) => e.direction === 'client');
+  const replayed = buildTranscript(concat(clientEvents, run.serverEvents), session.started_at_us);
+  const rows = compareOutcomes(original, replayed);
+  process.stdout.write(
+    `${table(
+      ['#', 'statement', 'original', 'replayed', ''],
+      rows.map((r) => [String(r.n), oneLine(r.sql), r.original, r.replayed, r.same ? 'same' : 'DIFFERENT']),
+    )}\n`,
+  );
+  for (const n of run.notRecorded) process.stdout.write(`note: ${n.bytes} bytes of ${n.code === 'd' ? 'COPY data' : `message ${n.code}`} were not recorded (record: full keeps them) and were not sent\n`);
+  const differing = rows.filter((r) => !r.same).length;
+  process.stdout.write(`${rows.length - differing} of ${rows.length} statements replayed with the same outcome${run.complete ? '' : '; the target did not answer everything'}\n`);
+  return differing === 0 && run.complete ? 0 : 1;
+}
+
+function* concat(a: Iterable<RecordedEvent>, b: Iterable<RecordedEvent>): Generator<RecordedEvent> {
+  yield* a;
+  yield* b;
+}
+
+function oneLine(sql: string): string {
+  const flat = sql.replace(/\s+/g, ' ').trim();
+  return flat.length > 60 ? `${flat.slice(0, 57)}...` : flat;
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}

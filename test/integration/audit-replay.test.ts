@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { sessionsJson, settleAudit } from '../support/audit.js';
+import { idgate } from '../support/cli.js';
+import { pgOptions } from '../support/client-options.js';
+import { Harness } from '../support/harness.js';
+
+describe('idgate replay', () => {
+  let h: Harness;
+  let sessionId: string;
+  let staging: string;
+  before(async () => {
+    h = await Harness.start();
+    // A staging copy, taken before the session runs, that the session can be replayed against.
+    await h.cluster.sql('CREATE DATABASE staging TEMPLATE records');
+    await h.cluster.sql('CREATE DATABASE empty_copy');
+    const appId = crypto.randomUUID();
+    const client = new pg.Client(pgOptions(h, await h.token({ azp: appId })));
+    await client.connect();
+    await client.query('SELECT count(*) FROM records');
+    await client.query('BEGIN');
+    await client.query('INSERT INTO records (title) VALUES ($1), ($2)', ['replayed one', 'replayed two']);
+    await client.query({ name: 'titles', text: 'SELECT title FROM records WHERE id > $1 ORDER BY id', values: [95] });
+    await client.query({ name: 'titles', text: 'SELECT title FROM records WHERE id > $1 ORDER BY id', values: [98] });
+    await client.query('SELECT 1/0').catch(() => undefined);
+    await client.query('ROLLBACK');
+    await client.query("UPDATE records SET title = 'x' WHERE id < 0");
+    await client.end();
+    await settleAudit(h);
+    const [session] = await sessionsJson(h, '--identity', appId);
+    sessionId = String(session?.['id']);
+    staging = `postgres://sync_writer:${encodeURIComponent(h.passwords['sync_writer'] ?? '')}@127.0.0.1:${h.cluster.port}/staging?sslmode=disable`;
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  it('re-runs the session against a copy and gets the same tags, row counts and errors', async () => {
+    const r = await idgate(['replay', sessionId, '--execute', '--target', staging, '--no-wait', '--db', h.config.recordingsPath]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /8 of 8 statements replayed with the same outcome/);
+    assert.match(r.stdout, /INSERT 0 2\s+INSERT 0 2\s+same/);
+    assert.match(r.stdout, /ERROR 22012\s+ERROR 22012\s+same/);
+    assert.ok(!r.stdout.includes(h.passwords['sync_writer'] ?? 'x') && !r.stderr.includes(h.passwords['sync_writer'] ?? 'x'), 'no password in the output');
+    assert.equal(await h.cluster.sql("SELECT count(*) FROM records WHERE title LIKE 'replayed%'", 'staging'), '0', 'the transaction was rolled back again');
+  });
+
+  it('reports each statement whose outcome differs, and exits 1', async () => {
+    const empty = staging.replace('/staging?', '/empty_copy?');
+    const r = await idgate(['replay', sessionId, '--execute', '--target', empty, '--no-wait', '--db', h.config.recordingsPath]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /SELECT 1\s+ERROR 42P01\s+DIFFERENT/);
+  });
+
+  it('refuses to run against the database the session ran on, unless told to', async () => {
+    const original = staging.replace('/staging?', '/records?');
+    const r = await idgate(['replay', sessionId, '--execute', '--target', original, '--no-wait', '--db', h.config.recordingsPath]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /refusing to replay against 127\.0\.0\.1:\d+\/records/);
+  });
+
+  it('prints what would run with --dry-run, and plays the transcript in the terminal', async () => {
+    const dry = await idgate(['replay', sessionId, '--execute', '--dry-run', '--db', h.config.recordingsPath]);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /dry run/);
+    assert.match(dry.stdout, /INSERT INTO records \(title\) VALUES \(\$1\), \(\$2\)/);
+    assert.match(dry.stdout, /params \[\{"text":"replayed one"\},\{"text":"replayed two"\}\]/);
+    const started = Date.now();
+    const play = await idgate(['replay', sessionId, '--speed', '1000', '--db', h.config.recordingsPath]);
+    assert.equal(play.code, 0, play.stderr);
+    assert.match(play.stdout, /#8 UPDATE records SET title = 'x' WHERE id < 0/);
+    assert.ok(Date.now() - started < 10_000);
+  });
+});
