@@ -111,6 +111,50 @@ describe('the audit log records every statement', () => {
     assert.deepEqual((copyOut?.['outcome'] as { results: unknown[] }).results, [{ tag: 'COPY 50', rows: 50 }]);
   });
 
+  it('records psycopg2: client-side parameters, an error, COPY', async () => {
+    const appId = crypto.randomUUID();
+    const script = new URL('../interop/psycopg2_recorded.py', import.meta.url).pathname;
+    await run('/usr/bin/python3', [script, h.conninfo(), await h.token({ azp: appId })]);
+    await settleAudit(h);
+    const [session] = await sessionsJson(h, '--identity', appId);
+    const s = statements(await showJson(h, String(session?.['id'])));
+    const sqls = s.map((x) => String(x['sql']));
+    assert.ok(sqls.includes('SELECT title FROM records WHERE id = 11'), JSON.stringify(sqls));
+    const failed = s.find((x) => String(x['sql']).includes('psycopg_missing'));
+    assert.equal((failed?.['outcome'] as { sqlstate?: string }).sqlstate, '42P01');
+    const copy = s.find((x) => String(x['sql']).startsWith('COPY py_rec'));
+    assert.equal(copy?.['copyBytes'], 6);
+    assert.deepEqual((copy?.['outcome'] as { results: unknown[] }).results, [{ tag: 'COPY 3', rows: 3 }]);
+  });
+
+  it('records binary Bind parameters as base64 with the type from their Parse', async () => {
+    const { RawClient } = await import('../support/raw-client.js');
+    const { Bytes } = await import('../support/byte-builder.js');
+    const appId = crypto.randomUUID();
+    const c = await RawClient.connect(h.port);
+    await c.startTls();
+    await c.login(await h.token({ azp: appId }), { user: 'raw', database: CONNECTION });
+    const int4 = Buffer.alloc(4);
+    int4.writeInt32BE(42);
+    c.write(
+      Buffer.concat([
+        new Bytes().cstring('typed').cstring('SELECT $1::int4 + 1').int16(1).int32(23).frame('P'),
+        new Bytes().cstring('').cstring('typed').int16(1).int16(1).int16(1).int32(4).raw(int4).int16(0).frame('B'),
+        new Bytes().cstring('').int32(0).frame('E'),
+        new Bytes().frame('S'),
+      ]),
+    );
+    await c.untilReady();
+    c.write(new Bytes().frame('X'));
+    await c.waitClosed();
+    await settleAudit(h);
+    const [session] = await sessionsJson(h, '--identity', appId);
+    const [statement] = statements(await showJson(h, String(session?.['id'])));
+    assert.equal(statement?.['statementName'], 'typed');
+    assert.deepEqual(statement?.['params'], [{ binary: int4.toString('base64'), type: 23 }]);
+    assert.deepEqual((statement?.['outcome'] as { results: unknown[] }).results, [{ tag: 'SELECT 1', rows: 1 }]);
+  });
+
   it('records a CancelRequest in the session it cancelled, without its keys', async () => {
     const { lines } = await recordPg(async (c) => {
       const key = c as unknown as { processID: number; secretKey: number };
