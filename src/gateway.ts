@@ -1,5 +1,5 @@
 import type { JWTVerifyGetKey } from 'jose';
-import { AuditLog } from './audit/audit-log.js';
+import { AuditLog, type AuditLimits } from './audit/audit-log.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { TokenVerifier } from './identity/token-verifier.js';
 import { createLogger, type Logger } from './logging/logger.js';
@@ -11,6 +11,8 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   /** A key set to verify tokens with instead of the tenant's remote JWKS. */
   readonly keys?: JWTVerifyGetKey;
+  /** When recorded sessions are held back for the audit writer (defaults suit production). */
+  readonly auditLimits?: AuditLimits;
 }
 
 export interface RunningGateway {
@@ -26,7 +28,7 @@ export interface RunningGateway {
 export async function startGateway(config: GatewayConfig, protocol: ProtocolFactory, options: GatewayOptions = {}): Promise<RunningGateway> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const verifier = new TokenVerifier(config.entra, options.keys);
-  const audit = await AuditLog.open(config.recordingsPath, logger);
+  const audit = await AuditLog.open(config.recordingsPath, logger, options.auditLimits);
   const sessions = new SessionRegistry();
   audit.onFailure(() =>
     sessions.endWhere((s) => s.grant.rule.record !== false, 'audit-unavailable', 'terminating connection because the audit log cannot be written'),

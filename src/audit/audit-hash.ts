@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import type { LoginRow, SessionRow } from './audit-reader.js';
 
 /**
  * The chain: every stored row carries a SHA-256 over the previous row's hash and its own fields,
@@ -11,23 +12,12 @@ function digest(parts: readonly (string | number | null)[]): string {
   return hash('sha256', parts.map((p) => (p === null ? '\u0001' : String(p))).join('\u0000'), 'hex');
 }
 
-export interface SessionHeadFields {
-  readonly id: string;
-  readonly protocol: string;
-  readonly started_at_us: number;
-  readonly identity_oid: string;
-  readonly app_id: string;
-  readonly tenant_id: string;
-  readonly display_name: string | null;
-  readonly client_user: string;
-  readonly mapping: string;
-  readonly connection: string;
-  readonly scope: string;
-  readonly record_mode: string;
-  readonly client_address: string;
-  readonly client_tls: number;
-  readonly upstream: string;
-}
+/** The header fields of a stored session: what its head hash covers. */
+export type SessionHeadFields = Pick<
+  SessionRow,
+  | 'id' | 'protocol' | 'started_at_us' | 'identity_oid' | 'app_id' | 'tenant_id' | 'display_name' | 'client_user'
+  | 'mapping' | 'connection' | 'scope' | 'record_mode' | 'client_address' | 'client_tls' | 'upstream'
+>;
 
 /** The hash of a session's header: the start of its event chain. */
 export function sessionHeadHash(s: SessionHeadFields): string {
@@ -69,19 +59,7 @@ export function sealHash(previous: string, s: SealFields): string {
   ]);
 }
 
-export interface LoginFields {
-  readonly seq: number;
-  readonly at_us: number;
-  readonly accepted: number;
-  readonly reason: string;
-  readonly message: string;
-  readonly session_id: string | null;
-  readonly identity_oid: string | null;
-  readonly app_id: string | null;
-  readonly connection: string | null;
-  readonly client_user: string | null;
-  readonly client_address: string;
-}
+export type LoginFields = Omit<LoginRow, 'hash'>;
 
 export function loginHash(previous: string, l: LoginFields): string {
   return digest(['login', previous, l.seq, l.at_us, l.accepted, l.reason, l.message, l.session_id, l.identity_oid, l.app_id, l.connection, l.client_user, l.client_address]);

@@ -5,10 +5,18 @@ import { SessionRecorder, type RecordMode } from './session-recorder.js';
 import { startWriterWorker } from './start-writer-worker.js';
 import type { WriterReport } from './writer-messages.js';
 
-/** Above this many unwritten commands, recorded sessions stop reading their clients… */
-const HIGH_WATER = 50_000;
-/** …until the writer has caught up to this many. */
-const LOW_WATER = 10_000;
+/** When recorded sessions stop reading their clients, and when they start again. */
+export interface AuditLimits {
+  /** Above this many unwritten items (events, session starts and ends, login attempts)… */
+  readonly highWater: number;
+  /** …or this many unwritten bytes of events… */
+  readonly highWaterBytes: number;
+  /** …until the writer is back under both of these. */
+  readonly lowWater: number;
+  readonly lowWaterBytes: number;
+}
+
+const DEFAULT_LIMITS: AuditLimits = { highWater: 50_000, highWaterBytes: 64 << 20, lowWater: 10_000, lowWaterBytes: 16 << 20 };
 const MAX_BATCH = 10_000;
 /**
  * Events wait at most this long before going to the writer: one message and one transaction per
@@ -28,7 +36,11 @@ export class AuditLog {
   private ends: { sessionId: string; end: SessionEnd }[] = [];
   private logins: LoginAttempt[] = [];
   private pendingCount = 0;
+  private pendingBytes = 0;
   private unwritten = 0;
+  private unwrittenBytes = 0;
+  /** Bytes of each batch sent and not yet acknowledged, oldest first (acks come in order). */
+  private readonly inFlightBytes: number[] = [];
   private flushScheduled = false;
   private drainWaiters: (() => void)[] = [];
   private failureListeners: ((message: string) => void)[] = [];
@@ -38,13 +50,14 @@ export class AuditLog {
   private constructor(
     private readonly worker: Worker,
     private readonly logger: Logger,
+    private readonly limits: AuditLimits,
   ) {
     worker.on('message', (r: WriterReport) => this.onReport(r));
     worker.on('error', (e) => this.onReport({ type: 'failed', message: e.message }));
   }
 
   /** Opens (creating and migrating) the database at `path`; throws if that fails, so the gateway does not start. */
-  static async open(path: string, logger: Logger): Promise<AuditLog> {
+  static async open(path: string, logger: Logger, limits: AuditLimits = DEFAULT_LIMITS): Promise<AuditLog> {
     const worker = startWriterWorker(path);
     await new Promise<void>((resolve, reject) => {
       const onMessage = (r: WriterReport): void => {
@@ -55,7 +68,7 @@ export class AuditLog {
       worker.once('message', onMessage);
       worker.once('error', reject);
     });
-    return new AuditLog(worker, logger);
+    return new AuditLog(worker, logger, limits);
   }
 
   get healthy(): boolean {
@@ -63,7 +76,11 @@ export class AuditLog {
   }
 
   get congested(): boolean {
-    return this.unwritten > HIGH_WATER;
+    return this.unwritten > this.limits.highWater || this.unwrittenBytes > this.limits.highWaterBytes;
+  }
+
+  private get drained(): boolean {
+    return this.unwritten <= this.limits.lowWater && this.unwrittenBytes <= this.limits.lowWaterBytes;
   }
 
   /** Commands accepted but not yet written. */
@@ -76,7 +93,7 @@ export class AuditLog {
   }
 
   whenDrained(callback: () => void): void {
-    if (!this.congested) callback();
+    if (this.drained) callback();
     else this.drainWaiters.push(callback);
   }
 
@@ -91,6 +108,8 @@ export class AuditLog {
     const lines = this.lines.get(sessionId);
     if (lines === undefined) this.lines.set(sessionId, [line]);
     else lines.push(line);
+    this.pendingBytes += line.length;
+    this.unwrittenBytes += line.length;
     this.added();
   }
 
@@ -151,6 +170,8 @@ export class AuditLog {
     this.ends = [];
     this.logins = [];
     this.pendingCount = 0;
+    this.inFlightBytes.push(this.pendingBytes);
+    this.pendingBytes = 0;
     this.worker.postMessage(batch);
   }
 
@@ -158,7 +179,8 @@ export class AuditLog {
     switch (r.type) {
       case 'ack':
         this.unwritten -= r.commands;
-        if (!this.congested && this.drainWaiters.length > 0) {
+        this.unwrittenBytes -= this.inFlightBytes.shift() ?? 0;
+        if (this.drained && this.drainWaiters.length > 0) {
           for (const w of this.drainWaiters.splice(0)) w();
         }
         if (this.unwritten === 0) for (const w of this.idleWaiters.splice(0)) w();

@@ -11,6 +11,7 @@ import { PostgresCluster, type ClusterOptions } from '../../src/dev/postgres-clu
 import { selfSignedCertificate, type CertificatePair } from '../../src/dev/self-signed.js';
 import { startGateway, type RunningGateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/logging/logger.js';
+import type { AuditLimits } from '../../src/audit/audit-log.js';
 
 export const AUDIENCE = 'api://idgate-test';
 export const CONNECTION = 'records-api';
@@ -25,6 +26,7 @@ export interface HarnessOptions {
   readonly identityMap?: Record<string, unknown>[];
   /** Upstream TLS for the cluster (so connections can use tls: require / verify-full). */
   readonly upstreamTls?: boolean;
+  readonly auditLimits?: AuditLimits;
 }
 
 /**
@@ -82,7 +84,7 @@ export class Harness {
     );
     const logLines: string[] = [];
     const logger = createLogger('debug', { write: (line: string) => void logLines.push(line) });
-    const gateway = await startGateway(config, postgresProtocol, { logger });
+    const gateway = await startGateway(config, postgresProtocol, { logger, ...(options.auditLimits ? { auditLimits: options.auditLimits } : {}) });
     return new Harness(cluster, entra, gateway, config, groupId, certificate, passwords, logLines, workDir);
   }
 

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { encodeEventLine, nowMicros } from '../../../src/audit/audit-event.js';
+import { AuditLog } from '../../../src/audit/audit-log.js';
+import { AuditReader } from '../../../src/audit/audit-reader.js';
+import { createLogger } from '../../../src/logging/logger.js';
+
+const header = (id: string) => ({
+  id,
+  protocol: 'postgres',
+  startedAtUs: nowMicros(),
+  identity: { objectId: 'o', appId: 'a', tenantId: 't' },
+  clientUser: 'u',
+  mapping: { index: 0, kind: 'entra-group', value: 'g', connection: 'c', scope: 'all', record: true as const },
+  clientAddress: '127.0.0.1',
+  clientTls: true,
+  upstream: 'h:1/d',
+});
+
+describe('AuditLog', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'idgate-audit-log-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reports congestion while the writer is held up, and drains once it catches up, losing nothing', async () => {
+    const path = join(dir, 'slow.db');
+    const log = await AuditLog.open(path, createLogger('silent'), { highWater: 100, highWaterBytes: 1 << 30, lowWater: 10, lowWaterBytes: 1 << 30 });
+    const recorder = log.startSession(header('s1'), true);
+    await log.flushed();
+    // Another connection holds the write lock for less than the writer's busy timeout: the writer waits.
+    const blocker = new Database(path);
+    blocker.exec('BEGIN IMMEDIATE');
+    for (let i = 0; i < 500; i++) recorder.record('client', 'Query', { sql: `SELECT ${i}` });
+    assert.equal(log.congested, true);
+    let drained = false;
+    log.whenDrained(() => {
+      drained = true;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(drained, false, 'still held up');
+    blocker.exec('COMMIT');
+    blocker.close();
+    await log.flushed();
+    assert.equal(drained, true);
+    assert.equal(log.congested, false);
+    assert.equal(log.healthy, true);
+    recorder.end({ reason: 'client-terminated', bytesFromClient: 0, bytesToClient: 0 });
+    await log.close();
+    const reader = new AuditReader(path);
+    assert.equal([...reader.events('s1')].length, 500);
+    reader.close();
+  });
+
+  it('counts bytes as well as events, so a few huge events also hold the clients back', async () => {
+    const log = await AuditLog.open(join(dir, 'bytes.db'), createLogger('silent'), { highWater: 1_000_000, highWaterBytes: 1 << 20, lowWater: 1_000_000, lowWaterBytes: 1 << 19 });
+    log.startSession(header('s2'), true);
+    log.appendEvent('s2', encodeEventLine({ atUs: nowMicros(), direction: 'client', kind: 'Query', data: { sql: 'x'.repeat(2 << 20) } }));
+    assert.equal(log.congested, true);
+    await log.flushed();
+    assert.equal(log.congested, false);
+    await log.close();
+  });
+});
