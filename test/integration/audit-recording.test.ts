@@ -68,6 +68,23 @@ describe('the audit log records every statement', () => {
     assert.ok(s.every((x, i) => i === 0 || Number(x['offsetUs']) >= Number(s[i - 1]?.['offsetUs'])));
   });
 
+  it('lists sessions by identity, connection and time, and exports them', async () => {
+    const { id } = await recordPg(async (c) => void (await c.query('SELECT 1')));
+    const ids = async (...filters: string[]): Promise<unknown[]> => (await sessionsJson(h, ...filters)).map((r) => r['id']);
+    assert.ok((await ids('--connection', CONNECTION, '--since', '1h')).includes(id));
+    assert.ok(!(await ids('--connection', 'other-db')).includes(id));
+    assert.deepEqual(await ids('--until', '2000-01-01T00:00:00Z'), []);
+    assert.deepEqual(await ids('--since', '2999-01-01T00:00:00Z'), []);
+    const { idgate } = await import('../support/cli.js');
+    const table = await idgate(['sessions', '--db', h.config.recordingsPath]);
+    assert.match(table.stdout, /^id\s+start\s+duration\s+identity\s+connection\s+statements\s+errors\s+end reason/);
+    assert.ok(table.stdout.includes(id));
+    const recent = await idgate(['export', '--since', '10m', '--db', h.config.recordingsPath]);
+    assert.ok(recent.stdout.split('\n').some((l) => l.includes(`"id":"${id}"`)));
+    const none = await idgate(['export', '--since', '2999-01-01T00:00:00Z', '--db', h.config.recordingsPath]);
+    assert.equal(none.stdout, '');
+  });
+
   it('records errors mid-transaction and multi-statement queries', async () => {
     const { lines } = await recordPg(async (c) => {
       await c.query('BEGIN');

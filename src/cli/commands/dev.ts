@@ -30,7 +30,11 @@ export const devCommand: CommandModule<object, DevArgs> = {
         '',
         `PGPASSWORD='${token}' psql "host=127.0.0.1 port=${env.gateway.port} dbname=${DEV_CONNECTION} user=demo-agent sslmode=require"`,
         '',
-        'Ctrl-C stops everything and removes the temporary cluster.',
+        'Every session is recorded; in a third terminal, while this runs:',
+        `  node bin/idgate sessions --db ${env.gateway.services.config.recordingsPath}`,
+        `  node bin/idgate show <session id> --db ${env.gateway.services.config.recordingsPath}`,
+        '',
+        'Ctrl-C stops everything and removes the temporary cluster and its audit log.',
         '',
       ].join('\n'),
     );

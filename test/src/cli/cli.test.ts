@@ -107,11 +107,16 @@ describe('the idgate CLI', () => {
 
   it('dev starts everything with no configuration, prints a working psql command, and cleans up on Ctrl-C', async () => {
     const dev = await startIdgate(['dev', '--port', '0', '--log-level', 'warn'], /Ctrl-C stops everything/);
+    const auditDb = /idgate sessions --db (\S+)/.exec(dev.output())?.[1];
+    assert.ok(auditDb, 'dev names its audit database');
     const command = /PGPASSWORD='([^']+)' psql "([^"]+)"/.exec(dev.output());
     assert.ok(command, dev.output());
     const [, token, conninfo] = command;
     const { stdout } = await run('psql', ['-X', '-A', '-t', conninfo ?? '', '-c', 'SELECT count(*) FROM records'], { env: { ...process.env, PGPASSWORD: token } });
     assert.equal(stdout.trim(), '3');
+    await new Promise((r) => setTimeout(r, 300)); // the writer's batch interval is a few ms
+    const listed = await idgate(['sessions', '--db', auditDb, '--json']);
+    assert.equal(JSON.parse(listed.stdout.trim().split('\n')[0] ?? '{}').clientUser, 'demo-agent');
     const pgPort = /Postgres on 127\.0\.0\.1:(\d+)/.exec(dev.output())?.[1];
     dev.child.kill('SIGINT');
     assert.equal(await dev.exited, 0);
