@@ -22,11 +22,11 @@ const MAX_BATCH = 10_000;
  * Events wait at most this long before going to the writer: one message and one transaction per
  * interval instead of one per turn of the event loop (each costs microseconds a relay does not have).
  */
-const FLUSH_INTERVAL_MS = 5;
+const FLUSH_INTERVAL_MS = 20;
 
 /**
  * The main thread's side of the audit log: sessions hand it events, it sends them to the writer
- * thread in batches (every few milliseconds) and tracks how many are unwritten. Nothing
+ * thread in batches (every 20 ms) and tracks how many are unwritten. Nothing
  * is dropped: when the writer falls behind, `congested` tells the relays to stop reading their
  * clients; when the database cannot be written, `healthy` turns false and the gateway fails closed.
  */
