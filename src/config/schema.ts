@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseScope } from '../policy/scope.js';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LOOPBACK_HTTP = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+$/;
@@ -67,7 +68,13 @@ const mapping = z
       .optional(),
     'entra-app-role': z.string().min(1).optional(),
     connection: z.string().min(1),
-    scope: z.string().min(1),
+    scope: z.string().superRefine((scope, ctx) => {
+      try {
+        parseScope(scope);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
+      }
+    }),
     record: z.union([z.boolean(), z.literal('full')]).default(true),
   })
   .strict()

@@ -116,6 +116,7 @@ describe('loadConfigFile', () => {
     ['verify-full without a CA', (y) => y.replace('tls: disable', 'tls: verify-full'), /connections\[0\]\.ca: tls: verify-full needs ca/],
     ['two password sources', (y) => y.replace('    password-env: RECORDS_API_PASSWORD', '    password-env: RECORDS_API_PASSWORD\n    password-file: x'), /connections\[0\]: needs exactly one of password-env or password-file/],
     ['a port out of range', (y) => y.replace('port: 5432', 'port: 70000'), /connections\[0\]\.port: /],
+    ['an invalid scope', (y) => y.replace('scope: write:records', 'scope: wirte:records'), /identity-map\[0\]\.scope: "wirte:records": unknown action "wirte"/],
   ];
   for (const [name, edit, expected] of cases) {
     it(`names the key for ${name}`, () => {

@@ -1,0 +1,134 @@
+/**
+ * The scope language of identity-map entries: a space-separated list of grants
+ * `action[:target[,target…]]`, where action is read, write, ddl or all and a target is a table
+ * (`records`, `sales.orders`, `"Mixed Case"`). An unqualified table is in the connection's schema.
+ */
+
+export interface TableName {
+  readonly schema: string;
+  readonly table: string;
+}
+
+/** Which tables an action covers: every table, or only these (keyed `schema.table`). */
+export type TableGrant = { readonly kind: 'any' } | { readonly kind: 'tables'; readonly tables: ReadonlySet<string> } | { readonly kind: 'none' };
+
+export interface Scope {
+  /** The scope as written. */
+  readonly text: string;
+  /** `all`: everything, nothing parsed. */
+  readonly all: boolean;
+  readonly read: TableGrant;
+  readonly write: TableGrant;
+  readonly ddl: boolean;
+}
+
+export class ScopeError extends Error {
+  override readonly name = 'ScopeError';
+  readonly code = 'scope-invalid';
+}
+
+const NONE: TableGrant = { kind: 'none' };
+const ANY: TableGrant = { kind: 'any' };
+
+export function tableKey(t: TableName): string {
+  return `${t.schema}.${t.table}`;
+}
+
+/** Parses a scope; `defaultSchema` qualifies unqualified targets. Throws ScopeError saying what is wrong. */
+export function parseScope(text: string, defaultSchema = 'public'): Scope {
+  const grants = splitOutsideQuotes(text.trim(), (ch) => /\s/.test(ch)).filter((g) => g !== '');
+  if (grants.length === 0) throw new ScopeError('a scope needs at least one grant (read, write, ddl or all)');
+  let all = false;
+  let ddl = false;
+  let read: TableGrant = NONE;
+  let write: TableGrant = NONE;
+  for (const grant of grants) {
+    const colon = grant.indexOf(':');
+    const action = colon === -1 ? grant : grant.slice(0, colon);
+    const targets = colon === -1 ? undefined : parseTargets(grant.slice(colon + 1), defaultSchema, grant);
+    switch (action) {
+      case 'all':
+      case 'ddl':
+        if (targets !== undefined) throw new ScopeError(`"${grant}": ${action} takes no tables`);
+        if (action === 'all') all = true;
+        else ddl = true;
+        break;
+      case 'read':
+        read = merge(read, targets);
+        break;
+      case 'write':
+        write = merge(write, targets);
+        break;
+      default:
+        throw new ScopeError(`"${grant}": unknown action "${action}" (read, write, ddl or all)`);
+    }
+  }
+  return { text, all, read, write, ddl };
+}
+
+function merge(current: TableGrant, targets: TableName[] | undefined): TableGrant {
+  if (targets === undefined || current.kind === 'any') return ANY;
+  const tables = new Set(current.kind === 'tables' ? current.tables : []);
+  for (const t of targets) tables.add(tableKey(t));
+  return { kind: 'tables', tables };
+}
+
+function parseTargets(list: string, defaultSchema: string, grant: string): TableName[] {
+  if (list === '') throw new ScopeError(`"${grant}": no table after ":"`);
+  return splitOutsideQuotes(list, (ch) => ch === ',').map((name) => {
+    const parts = splitQualified(name);
+    if (parts === undefined || parts.length > 2 || parts.some((p) => p === '')) throw new ScopeError(`"${grant}": "${name}" is not a table name`);
+    return parts.length === 2 ? { schema: parts[0] ?? '', table: parts[1] ?? '' } : { schema: defaultSchema, table: parts[0] ?? '' };
+  });
+}
+
+/** Splits where `isSeparator` says, except inside double quotes (quoted names may hold spaces and commas). */
+function splitOutsideQuotes(text: string, isSeparator: (ch: string) => boolean): string[] {
+  const parts: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted;
+    if (!quoted && isSeparator(ch)) {
+      parts.push(current);
+      current = '';
+    } else current += ch;
+  }
+  parts.push(current);
+  return parts;
+}
+
+/** Splits `schema.table` into identifiers, folding unquoted ones to lower case as Postgres does. */
+function splitQualified(name: string): string[] | undefined {
+  const parts: string[] = [];
+  let i = 0;
+  while (i <= name.length) {
+    if (name[i] === '"') {
+      const end = name.indexOf('"', i + 1);
+      if (end === -1) return undefined;
+      parts.push(name.slice(i + 1, end));
+      i = end + 1;
+    } else {
+      const dot = name.indexOf('.', i);
+      const raw = name.slice(i, dot === -1 ? name.length : dot);
+      if (!/^[A-Za-z_][A-Za-z0-9_$]*$/.test(raw)) return undefined;
+      parts.push(raw.toLowerCase());
+      i = dot === -1 ? name.length : dot;
+    }
+    if (i >= name.length) break;
+    if (name[i] !== '.') return undefined;
+    i += 1;
+  }
+  return parts;
+}
+
+/** Whether a grant covers a table. */
+export function covers(grant: TableGrant, table: TableName): boolean {
+  if (grant.kind === 'any') return true;
+  return grant.kind === 'tables' && grant.tables.has(tableKey(table));
+}
+
+/** True when the scope cannot write anything: its session may run read-only upstream. */
+export function isReadOnly(scope: Scope): boolean {
+  return !scope.all && !scope.ddl && scope.write.kind === 'none';
+}
