@@ -11,7 +11,7 @@ describe('idgate replay', () => {
   let sessionId: string;
   let staging: string;
   before(async () => {
-    h = await Harness.start();
+    h = await Harness.start({ identityMap: [{ 'entra-app-role': 'Audit.Full', connection: 'records-api', scope: 'all', record: 'full' }] });
     // A staging copy, taken before the session runs, that the session can be replayed against.
     await h.cluster.sql('CREATE DATABASE staging TEMPLATE records');
     await h.cluster.sql('CREATE DATABASE empty_copy');
@@ -58,6 +58,29 @@ describe('idgate replay', () => {
     const r = await idgate(['replay', sessionId, '--execute', '--target', original, '--no-wait', '--db', h.config.recordingsPath]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /refusing to replay against 127\.0\.0\.1:\d+\/records/);
+  });
+
+  it('replays COPY data when it was recorded (record: full), and says so when it was not', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const run = promisify(execFile);
+    const copySession = async (claims: Record<string, unknown>): Promise<string> => {
+      const appId = crypto.randomUUID();
+      const env = { ...process.env, PGPASSWORD: await h.token({ azp: appId, ...claims }) };
+      await run('psql', ['-X', '-q', h.conninfo(), '-c', 'CREATE TEMP TABLE t (n int)', '-c', "\\copy t FROM program 'seq 1 50'", '-c', 'SELECT count(*) FROM t'], { env });
+      await settleAudit(h);
+      const [session] = await sessionsJson(h, '--identity', appId);
+      return String(session?.['id']);
+    };
+    const full = await copySession({ groups: [], roles: ['Audit.Full'] });
+    const same = await idgate(['replay', full, '--execute', '--target', staging, '--no-wait', '--db', h.config.recordingsPath]);
+    assert.equal(same.code, 0, same.stdout + same.stderr);
+    assert.match(same.stdout, /COPY 50\s+COPY 50\s+same/);
+    const sizeOnly = await copySession({});
+    const differs = await idgate(['replay', sizeOnly, '--execute', '--target', staging, '--no-wait', '--db', h.config.recordingsPath]);
+    assert.equal(differs.code, 1);
+    assert.match(differs.stdout, /COPY 50\s+COPY 0\s+DIFFERENT/);
+    assert.match(differs.stdout, /141 bytes of COPY data were not recorded/);
   });
 
   it('prints what would run with --dry-run, and plays the transcript in the terminal', async () => {
