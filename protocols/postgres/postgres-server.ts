@@ -4,6 +4,7 @@ import type { GatewayServices, ProtocolServer } from '../../src/protocol.js';
 import { CancelKeys } from './client/cancel-keys.js';
 import { ClientConnection } from './client/client-connection.js';
 import { sqlstateForAccess } from './client/sqlstate.js';
+import { loadSqlParser } from './policy/analyze-sql.js';
 import { encodeErrorResponse } from './wire/backend-messages.js';
 
 const TOO_MANY = encodeErrorResponse({
@@ -32,7 +33,9 @@ export class PostgresServer implements ProtocolServer {
     return this.sockets.size;
   }
 
-  listen(): Promise<{ host: string; port: number }> {
+  async listen(): Promise<{ host: string; port: number }> {
+    // The SQL parser (WebAssembly) must be ready before the first scoped statement arrives.
+    await loadSqlParser();
     const { host, port } = this.services.config.listen;
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);

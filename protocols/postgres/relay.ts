@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { EndReason } from '../../src/session/end-reason.js';
 import type { ReadSource } from './read-source.js';
+import type { StatementGate } from './policy/statement-gate.js';
 import type { RelayObserver } from './recording/relay-observer.js';
 import { Frontend } from './wire/codes.js';
 import { FrameScanner, interestIn } from './wire/frame-scanner.js';
@@ -53,6 +54,8 @@ export class Relay {
     private readonly protocolViolation: (e: ProtocolError) => Buffer,
     /** Sees the frames it asks for (the audit recorder), and may ask the relay to slow the client down. */
     private readonly observer?: RelayObserver,
+    /** Judges statements against the session's scope (absent for `scope: all`). */
+    private readonly gate?: StatementGate,
   ) {
     this.client = clientSource.stream;
     this.upstream = upstreamSource.stream;
@@ -104,6 +107,10 @@ export class Relay {
 
   private readonly onClientData = (chunk: Buffer): void => {
     this.bytesFromClient += chunk.length;
+    if (this.gate !== undefined) {
+      this.gatedClientData(this.gate, chunk);
+      return;
+    }
     try {
       this.clientFrames.scan(chunk);
     } catch (e) {
@@ -115,6 +122,22 @@ export class Relay {
     if (!this.upstream.write(chunk)) this.client.pause();
     if (this.observer?.congested === true && !this.waitingForObserver) this.waitForObserver(this.observer);
   };
+
+  /** A scoped session: what goes upstream is what the gate lets through (and what is recorded). */
+  private gatedClientData(gate: StatementGate, chunk: Buffer): void {
+    let pieces: Buffer[];
+    try {
+      pieces = gate.fromClient(chunk);
+      for (const piece of pieces) this.clientFrames.scan(piece);
+    } catch (e) {
+      this.observer?.onClientChunk();
+      this.protocolError(e);
+      return;
+    }
+    this.observer?.onClientChunk();
+    if (!writeAll(this.upstream, pieces)) this.client.pause();
+    if (this.observer?.congested === true && !this.waitingForObserver) this.waitForObserver(this.observer);
+  }
 
   /** The observer (the audit writer) is behind: stop reading the client until it catches up. */
   private waitForObserver(observer: RelayObserver): void {
@@ -131,11 +154,31 @@ export class Relay {
       this.forwardToBoundary(chunk, this.pendingFatal);
       return;
     }
+    if (this.gate !== undefined) {
+      this.gatedUpstreamData(this.gate, chunk);
+      return;
+    }
     this.bytesToClient += chunk.length;
     this.upstreamFrames.scan(chunk);
     this.observer?.onUpstreamChunk();
     if (!this.client.write(chunk)) this.upstream.pause();
   };
+
+  private gatedUpstreamData(gate: StatementGate, chunk: Buffer): void {
+    let pieces: Buffer[];
+    try {
+      pieces = gate.fromServer(chunk);
+    } catch (e) {
+      this.fail('socket-error', e instanceof Error ? e : new Error(String(e)));
+      return;
+    }
+    for (const piece of pieces) {
+      this.bytesToClient += piece.length;
+      this.upstreamFrames.scan(piece);
+    }
+    this.observer?.onUpstreamChunk();
+    if (!writeAll(this.client, pieces)) this.upstream.pause();
+  }
 
   private forwardToBoundary(chunk: Buffer, fatal: Buffer): void {
     const upTo = this.upstreamFrames.scanToBoundary(chunk);
@@ -196,4 +239,14 @@ export class Relay {
       });
     }
   };
+}
+
+/** Writes the pieces as one burst (corked); false when the destination wants no more for now. */
+function writeAll(destination: Duplex, pieces: readonly Buffer[]): boolean {
+  if (pieces.length === 1) return destination.write(pieces[0]);
+  destination.cork();
+  let ok = true;
+  for (const piece of pieces) ok = destination.write(piece);
+  destination.uncork();
+  return ok;
 }

@@ -12,6 +12,8 @@ import { selfSignedCertificate } from './self-signed.js';
 
 export const DEV_CONNECTION = 'records-api';
 export const DEV_AUDIENCE = 'api://idgate';
+/** The demo agent may read anything and write only the records table. */
+export const DEV_SCOPE = 'read write:records';
 
 export interface DevEnvironment {
   readonly cluster: PostgresCluster;
@@ -52,7 +54,7 @@ export async function startDevEnvironment(port: number, logger: Logger): Promise
         connections: [
           { name: DEV_CONNECTION, host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'IDGATE_DEV_PASSWORD', tls: 'disable' },
         ],
-        'identity-map': [{ 'entra-group': agentGroupId, connection: DEV_CONNECTION, scope: 'write:records', record: true }],
+        'identity-map': [{ 'entra-group': agentGroupId, connection: DEV_CONNECTION, scope: DEV_SCOPE, record: true }],
         recordings: { path: join(workDir, 'audit.db') },
       },
       'idgate dev (built-in configuration)',

@@ -8,7 +8,9 @@ import type { GatewayServices } from '../../../src/protocol.js';
 import type { SessionGrant } from '../../../src/policy/session-grant.js';
 import { MessageQueue } from '../message-queue.js';
 import { streamSource } from '../read-source.js';
+import { StatementGate } from '../policy/statement-gate.js';
 import { PostgresRecorder } from '../recording/postgres-recorder.js';
+import { isReadOnly, parseScope } from '../../../src/policy/scope.js';
 import { Relay, type RelayEnd } from '../relay.js';
 import { loginUpstream, type UpstreamSession } from '../upstream/login-upstream.js';
 import { sendCancel } from '../upstream/send-cancel.js';
@@ -94,7 +96,10 @@ export class ClientConnection {
     const request = this.acceptStartup(packet);
     const token = await this.askForToken();
     const grant = await this.deps.services.authority.authorize(token, request.connectionName);
-    const session = await loginUpstream(grant.connection, request.forwarded);
+    // Defence in depth: a scope that cannot write runs its upstream session read-only, so Postgres
+    // itself stops a write that a function would do (switching it off is denied by the scope check).
+    const forwarded = isReadOnly(parseScope(grant.rule.scope)) ? new Map([...request.forwarded, ['default_transaction_read_only', 'on']]) : request.forwarded;
+    const session = await loginUpstream(grant.connection, forwarded);
     return { grant, request, session };
   }
 
@@ -139,6 +144,13 @@ export class ClientConnection {
       clientAddress,
     });
     const observer = recorder.recordsFrames ? new PostgresRecorder(recorder) : undefined;
+    const scope = parseScope(grant.rule.scope);
+    const gate = scope.all
+      ? undefined
+      : new StatementGate(scope, 'public', (sql, reason) => {
+          log.info({ reason, scope: scope.text }, 'statement denied by scope');
+          if (recorder.recordsFrames) recorder.record('gateway', 'Denied', { sql, reason });
+        });
     const gatewayKey =
       upstream.backendKey &&
       cancelKeys.issue({ target: grant.connection, upstreamKey: upstream.backendKey, sessionId, ...(observer ? { onCancel: () => observer.onCancelRequest() } : {}) });
@@ -157,6 +169,7 @@ export class ClientConnection {
       (end) => onEnd(end),
       (e) => encodeErrorResponse({ severity: 'FATAL', sqlstate: sqlstateForProtocol(e.code), message: e.message }),
       observer,
+      gate,
     );
     const onEnd = (end: RelayEnd): void => {
       if (gatewayKey) cancelKeys.release(gatewayKey);

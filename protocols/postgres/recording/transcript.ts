@@ -1,4 +1,5 @@
 import type { RecordedEvent, StatementResult, TranscriptEntry, TranscriptStatement } from '../../../src/audit/transcript.js';
+import { DENIED_TOKEN_PREFIX } from '../policy/statement-gate.js';
 
 interface Open {
   readonly n: number;
@@ -37,6 +38,9 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
     entries.push({ type: 'note', offsetUs: e.atUs - sessionStartUs, kind: e.kind, ...(detail !== undefined ? { detail } : {}) });
   };
   let lastParsedSql = '';
+  // Statements the scope denied reach the server as a placeholder; the gateway's event says what they were.
+  const denied: string[] = [];
+  const original = (sql: string): string => (sql.startsWith(DENIED_TOKEN_PREFIX) ? (denied.shift() ?? sql) : sql);
   const create = (e: RecordedEvent, fields: Pick<Open, 'protocol' | 'sql' | 'statementName' | 'params' | 'endsAtReady'>): Open => {
     const s: Open = { n: statements.length + 1, startUs: firstFrameUs ?? e.atUs, results: [], status: 'pending', notices: [], copyBytes: 0, ...fields };
     firstFrameUs = undefined;
@@ -55,14 +59,18 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
   };
   for (const e of events) {
     const d = e.data;
+    if (e.direction === 'gateway') {
+      if (e.kind === 'Denied') denied.push(String(d['sql'] ?? ''));
+      continue;
+    }
     if (e.direction === 'client') {
       switch (e.kind) {
         case 'Query':
-          open(e, { protocol: 'simple', sql: String(d['sql'] ?? ''), endsAtReady: true });
+          open(e, { protocol: 'simple', sql: original(String(d['sql'] ?? '')), endsAtReady: true });
           break;
         case 'Parse':
           firstFrameUs ??= e.atUs;
-          lastParsedSql = String(d['sql'] ?? '');
+          lastParsedSql = original(String(d['sql'] ?? ''));
           prepared.set(String(d['statement'] ?? ''), lastParsedSql);
           break;
         case 'Bind':

@@ -2,6 +2,7 @@ import { nowMicros } from '../../../src/audit/audit-event.js';
 import type { RecordedEvent } from '../../../src/audit/transcript.js';
 import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
 import { decodeBackendFrame } from '../recording/backend-events.js';
+import { DENIED_TOKEN_PREFIX } from '../policy/statement-gate.js';
 import { loginUpstream } from '../upstream/login-upstream.js';
 import { sendCancel } from '../upstream/send-cancel.js';
 import { Backend, Frontend } from '../wire/codes.js';
@@ -47,7 +48,7 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
   let wake: (() => void) | undefined;
   const scanner = new FrameScanner(OUTCOMES, (code, frame) => {
     const decoded = frame && decodeBackendFrame(code, frame);
-    if (decoded) serverEvents.push({ seq: serverEvents.length + 1, atUs: nowMicros(), direction: 'server', kind: decoded.kind, data: decoded.data });
+    if (decoded) serverEvents.push({ seq: serverEvents.length + 1, atUs: nowMicros(), direction: 'server', kind: decoded.kind, data: deniedAsRecorded(decoded.data) });
     if (code === Backend.ReadyForQuery) readies += 1;
     wake?.();
   });
@@ -84,6 +85,14 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
   const complete = readies >= expected;
   socket.end(TERMINATE);
   return { serverEvents, notRecorded, complete };
+}
+
+/**
+ * A statement the scope denied was recorded as the placeholder the gateway sent instead; the
+ * target refuses the placeholder as a syntax error, which is the replay of that denial.
+ */
+function deniedAsRecorded(data: Record<string, unknown>): Record<string, unknown> {
+  return String(data['message'] ?? '').includes(`"${DENIED_TOKEN_PREFIX}`) ? { ...data, sqlstate: '42501' } : data;
 }
 
 function sleep(ms: number): Promise<void> {

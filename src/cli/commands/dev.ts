@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { DEV_CONNECTION, startDevEnvironment } from '../../dev/dev-environment.js';
+import { DEV_CONNECTION, DEV_SCOPE, startDevEnvironment } from '../../dev/dev-environment.js';
 import { createLogger } from '../../logging/logger.js';
 import { runUntilSignal } from '../run-until-signal.js';
 import { pino } from 'pino';
@@ -25,7 +25,7 @@ export const devCommand: CommandModule<object, DevArgs> = {
       [
         '',
         `idgate dev is up: gateway on 127.0.0.1:${env.gateway.port} (TLS, self-signed), Postgres on 127.0.0.1:${env.cluster.port}, Entra simulator at ${env.entra.authority}`,
-        `The demo agent is in group ${env.agentGroupId}, mapped to connection "${DEV_CONNECTION}" (scope write:records). Its token is valid for one hour.`,
+        `The demo agent is in group ${env.agentGroupId}, mapped to connection "${DEV_CONNECTION}" (scope ${DEV_SCOPE}). Its token is valid for one hour.`,
         'Paste this in another terminal:',
         '',
         `PGPASSWORD='${token}' psql "host=127.0.0.1 port=${env.gateway.port} dbname=${DEV_CONNECTION} user=demo-agent sslmode=require"`,

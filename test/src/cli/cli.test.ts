@@ -34,7 +34,7 @@ describe('the idgate CLI', () => {
         listen: { host: '127.0.0.1', port, tls: { cert: 'server.crt', key: 'server.key' }, 'drain-timeout-seconds': drainSeconds },
         entra: { 'tenant-id': h.entra.tenantId, audience: AUDIENCE, authority: h.entra.authority },
         connections: [{ name: CONNECTION, host: h.cluster.host, port: h.cluster.port, database: 'records', user: 'sync_writer', 'password-env': password, tls: 'disable' }],
-        'identity-map': [{ 'entra-group': h.groupId, connection: CONNECTION, scope: 'write:records' }],
+        'identity-map': [{ 'entra-group': h.groupId, connection: CONNECTION, scope: 'all' }],
       }),
     );
     return file;

@@ -1,0 +1,117 @@
+import { ProtocolError } from './protocol-error.js';
+
+const HEADER = 5;
+
+/**
+ * Returns a replacement for a whole frame of interest, or undefined to keep it as it is.
+ * `frame` includes its header and is only valid during the call.
+ */
+export type FrameTransform = (code: number, frame: Buffer) => Buffer | undefined;
+
+/**
+ * Passes a byte stream through and lets a transform replace whole frames of chosen types. Frames
+ * of interest are held until complete (so nothing of one is forwarded before it is judged); all
+ * other bytes pass as views of the input, without copying. Used only where the gateway must be
+ * able to change what flows (scoped sessions); plain relaying never pays for it.
+ */
+export class FrameRewriter {
+  private readonly header = Buffer.alloc(HEADER);
+  private headerFill = 0;
+  private passRemaining = 0;
+  private held: Buffer | undefined;
+  private heldFill = 0;
+
+  constructor(
+    private readonly interest: (code: number) => boolean,
+    private readonly transform: FrameTransform,
+    private readonly maxHeld: number = 1 << 30,
+  ) {}
+
+  /** The bytes to forward for `chunk`, in order (views of it where nothing changed). */
+  process(chunk: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let runStart = 0;
+    let p = 0;
+    const flushRun = (end: number): void => {
+      if (end > runStart) out.push(chunk.subarray(runStart, end));
+    };
+    while (p < chunk.length) {
+      if (this.held !== undefined) {
+        const step = Math.min(this.held.length - this.heldFill, chunk.length - p);
+        chunk.copy(this.held, this.heldFill, p, p + step);
+        this.heldFill += step;
+        p += step;
+        runStart = p;
+        if (this.heldFill === this.held.length) {
+          const frame = this.held;
+          this.held = undefined;
+          out.push(this.transform(frame[0] ?? 0, frame) ?? frame);
+        }
+        continue;
+      }
+      if (this.passRemaining > 0) {
+        const step = Math.min(this.passRemaining, chunk.length - p);
+        this.passRemaining -= step;
+        p += step;
+        continue;
+      }
+      if (this.headerFill === 0 && chunk.length - p >= HEADER) {
+        const code = chunk[p] ?? 0;
+        const length = checkLength(chunk.readInt32BE(p + 1));
+        if (!this.interest(code)) {
+          this.passRemaining = length + 1;
+          continue;
+        }
+        if (p + length + 1 <= chunk.length) {
+          const replacement = this.transform(code, chunk.subarray(p, p + length + 1));
+          if (replacement !== undefined) {
+            flushRun(p);
+            out.push(replacement);
+            runStart = p + length + 1;
+          }
+          p += length + 1;
+          continue;
+        }
+        flushRun(p);
+        this.hold(code, length, chunk.subarray(p, p + HEADER));
+        p += HEADER;
+        runStart = p;
+        continue;
+      }
+      // A header split across chunks: its bytes are held until the type is known.
+      flushRun(p);
+      const step = Math.min(HEADER - this.headerFill, chunk.length - p);
+      chunk.copy(this.header, this.headerFill, p, p + step);
+      this.headerFill += step;
+      p += step;
+      runStart = p;
+      if (this.headerFill < HEADER) continue;
+      this.headerFill = 0;
+      const code = this.header[0] ?? 0;
+      const length = checkLength(this.header.readInt32BE(1));
+      if (this.interest(code) && length === 4) {
+        const frame = Buffer.from(this.header);
+        out.push(this.transform(code, frame) ?? frame);
+      } else if (this.interest(code)) this.hold(code, length, this.header);
+      else {
+        out.push(Buffer.from(this.header));
+        this.passRemaining = length - 4;
+      }
+    }
+    flushRun(p);
+    return out;
+  }
+
+  private hold(code: number, length: number, header: Buffer): void {
+    if (length + 1 > this.maxHeld) throw new ProtocolError('frame-too-long', `message of ${length} bytes exceeds the limit`);
+    this.held = Buffer.allocUnsafe(length + 1);
+    header.copy(this.held, 0, 0, HEADER);
+    this.held[0] = code;
+    this.heldFill = HEADER;
+  }
+}
+
+function checkLength(length: number): number {
+  if (length < 4) throw new ProtocolError('frame-too-short', `message length ${length} is below 4`);
+  return length;
+}
