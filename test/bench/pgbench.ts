@@ -59,6 +59,7 @@ async function main(): Promise<void> {
       { name: 'direct', port: cluster.port, dbname: 'bench', password },
       { name: 'idgate', port: gateway.port, dbname: 'bench-db', password: await mint(), pid: gateway.child.pid ?? 0 },
       { name: 'idgate+audit', port: gateway.port, dbname: 'bench-recorded', password: await mint(), pid: gateway.child.pid ?? 0 },
+      { name: 'idgate scope:read', port: gateway.port, dbname: 'bench-read', password: await mint(), pid: gateway.child.pid ?? 0 },
     ];
     const bouncer = await startPgBouncer(work, cluster, password);
     if (bouncer) {
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
           const sample = await pgbench(target, mode);
           const key = `${mode}/${target.name}`;
           samples.set(key, [...(samples.get(key) ?? []), sample]);
-          process.stdout.write(`  round ${round + 1} ${key.padEnd(20)} ${sample.tps.toFixed(0).padStart(7)} tps  ${sample.latencyMs.toFixed(3)} ms${sample.cpuUsPerTx !== undefined ? `  ${sample.cpuUsPerTx.toFixed(1)} µs proxy CPU/tx` : ''}\n`);
+          process.stdout.write(`  round ${round + 1} ${key.padEnd(26)} ${sample.tps.toFixed(0).padStart(7)} tps  ${sample.latencyMs.toFixed(3)} ms${sample.cpuUsPerTx !== undefined ? `  ${sample.cpuUsPerTx.toFixed(1)} µs proxy CPU/tx` : ''}\n`);
         }
       }
     }
@@ -122,7 +123,9 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
     process.stdout.write(`  ${mode}: ${line}\n`);
     const direct = tps('direct');
     const gw = tps('idgate');
-    process.stdout.write(`    idgate/direct ${(100 * gw / direct).toFixed(1)}%, recording on/off ${(100 * tps('idgate+audit') / gw).toFixed(1)}%`);
+    process.stdout.write(
+      `    idgate/direct ${(100 * gw / direct).toFixed(1)}%, recording on/off ${(100 * tps('idgate+audit') / gw).toFixed(1)}%, scope read/all ${(100 * tps('idgate scope:read') / gw).toFixed(1)}%`,
+    );
     if (targets.some((t) => t.name === 'pgbouncer')) {
       const bouncer = tps('pgbouncer');
       process.stdout.write(`, pgbouncer/direct ${(100 * bouncer / direct).toFixed(1)}%, idgate/pgbouncer ${(100 * gw / bouncer).toFixed(1)}%`);
@@ -168,10 +171,12 @@ async function startGateway(work: string, cluster: PostgresCluster, entra: Entra
       connections: [
         { name: 'bench-db', host: cluster.host, port: cluster.port, database: 'bench', user: USER, 'password-env': 'BENCH_PASSWORD', tls: 'disable' },
         { name: 'bench-recorded', host: cluster.host, port: cluster.port, database: 'bench', user: USER, 'password-env': 'BENCH_PASSWORD', tls: 'disable' },
+        { name: 'bench-read', host: cluster.host, port: cluster.port, database: 'bench', user: USER, 'password-env': 'BENCH_PASSWORD', tls: 'disable' },
       ],
       'identity-map': [
         { 'entra-group': groupId, connection: 'bench-db', scope: 'all', record: false },
         { 'entra-group': groupId, connection: 'bench-recorded', scope: 'all', record: true },
+        { 'entra-group': groupId, connection: 'bench-read', scope: 'read', record: false },
       ],
       log: { level: 'warn' },
     }),

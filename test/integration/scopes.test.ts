@@ -131,5 +131,11 @@ describe('scopes enforced by the gateway on every statement', () => {
       assert.equal(outcome.sqlstate, '42501');
       assert.match(outcome.message ?? '', /reading public\.secrets is not allowed by scope "write:records"/);
     }
+    // Replayed, the denied statements are denied again (they were recorded as the placeholder sent upstream).
+    const { idgate } = await import('../support/cli.js');
+    const target = `postgres://sync_writer:${encodeURIComponent(h.passwords['sync_writer'] ?? '')}@127.0.0.1:${h.cluster.port}/records?sslmode=disable`;
+    const replay = await idgate(['replay', String(session?.['id']), '--execute', '--target', target, '--yes-i-mean-it', '--no-wait', '--db', h.config.recordingsPath]);
+    assert.equal(replay.code, 0, replay.stdout + replay.stderr);
+    assert.match(replay.stdout, /2 of 2 statements replayed with the same outcome/);
   });
 });
