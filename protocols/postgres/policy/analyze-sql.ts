@@ -39,6 +39,14 @@ const READ_ONLY_SETTINGS = new Set(['default_transaction_read_only', 'transactio
  * `unchecked`, which only the `all` scope admits.
  */
 export function analyzeSql(sql: string, schema = 'public'): Access[] {
+  return analyzeSqlDetailed(sql, schema).accesses;
+}
+
+/** Did the verdict depend on a constant's value (SET …= off, set_config('role', …))? Then it holds for this text only. */
+let constantsConsulted = false;
+
+export function analyzeSqlDetailed(sql: string, schema = 'public'): { accesses: Access[]; dependsOnConstants: boolean } {
+  constantsConsulted = false;
   let tree: { stmts?: { stmt?: Node }[] };
   try {
     tree = parseSync(sql) as typeof tree;
@@ -49,7 +57,7 @@ export function analyzeSql(sql: string, schema = 'public'): Access[] {
   for (const raw of tree.stmts ?? []) {
     if (raw.stmt !== undefined) statement(raw.stmt, new Walk(schema, out));
   }
-  return out;
+  return { accesses: out, dependsOnConstants: constantsConsulted };
 }
 
 class Walk {
@@ -256,6 +264,7 @@ function unwrap(node: Node): Node {
 
 /** The value of a constant argument, lower-cased: `0`, `1`, `off`, `false`, …; undefined if not a constant. */
 export function constantValue(arg: unknown): string | undefined {
+  constantsConsulted = true;
   if (typeof arg !== 'object' || arg === null) return undefined;
   const node = arg as Node;
   if ('String' in node) return String(unwrap(node)['sval'] ?? '').toLowerCase();

@@ -34,3 +34,22 @@ describe('scope checks on statements, with the real Postgres parser', () => {
     assert.deepEqual(decision, { allowed: true });
   });
 });
+
+describe('the verdict cache', () => {
+  before(async () => {
+    await loadSqlParser();
+  });
+
+  it('shares a verdict between queries that differ only in numbers, never when a value decides', async () => {
+    const { decide } = await import('../../../../protocols/postgres/policy/decision-cache.js');
+    const read = parseScope('read');
+    assert.deepEqual(decide(read, 'public', 'SELECT * FROM records WHERE id = 1'), { allowed: true });
+    assert.deepEqual(decide(read, 'public', 'SELECT * FROM records WHERE id = 2'), { allowed: true });
+    assert.deepEqual(decide(read, 'public', 'SET default_transaction_read_only = 1'), { allowed: true });
+    assert.equal(decide(read, 'public', 'SET default_transaction_read_only = 0').allowed, false);
+    const scoped = parseScope('read:"t 1"');
+    assert.deepEqual(decide(scoped, 'public', 'SELECT * FROM "t 1"'), { allowed: true });
+    assert.equal(decide(scoped, 'public', 'SELECT * FROM "t 2"').allowed, false, 'quoted names are not numbers');
+    assert.equal(decide(parseScope('write:records'), 'public', "SELECT set_config('role', 'x', false) FROM records WHERE id = 3").allowed, false);
+  });
+});
