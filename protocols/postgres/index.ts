@@ -12,3 +12,4 @@ export { replaySteps } from './replay/client-frames.js';
 export { compareOutcomes, outcomeSummary } from './replay/compare-outcomes.js';
 export { executeReplay } from './replay/execute-replay.js';
 export { isSameDatabase, parseTargetUrl, redact } from './replay/target-url.js';
+export { readRolePowers } from './upstream/role-powers.js';

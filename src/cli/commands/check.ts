@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { checkUpstream } from '../../../protocols/postgres/index.js';
+import { checkUpstream, readRolePowers } from '../../../protocols/postgres/index.js';
+import { widerThanScopes } from '../../policy/wider-privileges.js';
 import { loadConfigFile } from '../../config/load-config.js';
 import { configOption } from './config-option.js';
 
@@ -10,7 +11,7 @@ interface CheckArgs {
 
 export const checkCommand: CommandModule<object, CheckArgs> = {
   command: 'check',
-  describe: 'validate the configuration; with --connect, log in to each upstream with its credential',
+  describe: 'validate the configuration; with --connect, log in to each upstream and warn where its role may do more than its scopes',
   builder: (y) =>
     y.option('config', configOption).option('connect', { type: 'boolean', default: false, describe: 'try each upstream connection' }),
   handler: async (args) => {
@@ -20,8 +21,13 @@ export const checkCommand: CommandModule<object, CheckArgs> = {
     let failed = 0;
     for (const connection of config.connections.values()) {
       const problem = await checkUpstream(connection);
-      if (problem === undefined) process.stdout.write(`connection ${connection.name}: ok (${connection.host}:${connection.port}/${connection.database})\n`);
-      else {
+      if (problem === undefined) {
+        process.stdout.write(`connection ${connection.name}: ok (${connection.host}:${connection.port}/${connection.database})\n`);
+        const rules = config.identityMap.filter((r) => r.connection === connection.name);
+        for (const warning of widerThanScopes(await readRolePowers(connection), rules)) {
+          process.stdout.write(`connection ${connection.name}: WARNING: ${warning}\n`);
+        }
+      } else {
         failed += 1;
         process.stdout.write(`connection ${connection.name}: FAILED: ${problem}\n`);
       }

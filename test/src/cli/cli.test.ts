@@ -26,7 +26,7 @@ describe('the idgate CLI', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function writeConfig(port: number, password = 'SYNC_WRITER_PASSWORD', drainSeconds = 30): string {
+  function writeConfig(port: number, password = 'SYNC_WRITER_PASSWORD', drainSeconds = 30, scope = 'all'): string {
     const file = join(dir, `idgate-${port}.yaml`);
     writeFileSync(
       file,
@@ -34,7 +34,7 @@ describe('the idgate CLI', () => {
         listen: { host: '127.0.0.1', port, tls: { cert: 'server.crt', key: 'server.key' }, 'drain-timeout-seconds': drainSeconds },
         entra: { 'tenant-id': h.entra.tenantId, audience: AUDIENCE, authority: h.entra.authority },
         connections: [{ name: CONNECTION, host: h.cluster.host, port: h.cluster.port, database: 'records', user: 'sync_writer', 'password-env': password, tls: 'disable' }],
-        'identity-map': [{ 'entra-group': h.groupId, connection: CONNECTION, scope: 'all' }],
+        'identity-map': [{ 'entra-group': h.groupId, connection: CONNECTION, scope }],
       }),
     );
     return file;
@@ -72,6 +72,17 @@ describe('the idgate CLI', () => {
     assert.equal(wrong.code, 1);
     assert.match(wrong.stdout, /connection records-api: FAILED: .*refused the gateway's credential/);
     assert.ok(!wrong.stdout.includes('not-it'));
+    assert.ok(!ok.stdout.includes('WARNING'), 'scope all covers whatever the role may do');
+  });
+
+  it('check --connect warns where the upstream role may do more than every scope mapped to it', async () => {
+    const r = await idgate(['check', '--connect', '--config', writeConfig(2, 'SYNC_WRITER_PASSWORD', 30, 'read:records')], env());
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /WARNING: the role may INSERT public\.records, which no scope lets it write/);
+    assert.match(r.stdout, /WARNING: the role may DELETE public\.records, which no scope lets it write/);
+    assert.doesNotMatch(r.stdout, /may SELECT public\.records/);
+    const narrow = await idgate(['check', '--connect', '--config', writeConfig(3, 'SYNC_WRITER_PASSWORD', 30, 'read write:records')], env());
+    assert.doesNotMatch(narrow.stdout, /public\.records/);
   });
 
   it('serve runs the gateway with JSON logs, and SIGTERM drains open sessions then stops', async () => {
