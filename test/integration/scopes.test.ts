@@ -74,6 +74,27 @@ describe('scopes enforced by the gateway on every statement', () => {
     await client.end();
   });
 
+  it('runs nothing of a multi-statement Query with a denied statement in it', async () => {
+    const client = await clientFor('write:records');
+    await assert.rejects(client.query("INSERT INTO records (title) VALUES ('multi-denied'); DELETE FROM other"), (e: { code?: string }) => e.code === '42501');
+    assert.equal(await h.cluster.sql("SELECT count(*) FROM records WHERE title = 'multi-denied'", 'records'), '0');
+    await client.end();
+  });
+
+  it('answers node-postgres queries queued back to back around a denied one, in order', async () => {
+    const client = await clientFor('write:records');
+    const outcomes = await Promise.allSettled([
+      client.query('DELETE FROM records WHERE id = $1', [-1]),
+      client.query('SELECT * FROM records WHERE id = $1', [1]),
+      client.query("UPDATE records SET title = 'x' WHERE id = -2"),
+      client.query('SELECT * FROM secrets'),
+      client.query('DELETE FROM records WHERE id = -3'),
+    ]);
+    assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled']);
+    for (const o of outcomes) if (o.status === 'rejected') assert.equal((o.reason as { code?: string }).code, '42501');
+    await client.end();
+  });
+
   it('keeps a postgres.js pipeline in step around a denied statement', async () => {
     const sql = postgres({ host: '127.0.0.1', port: h.port, database: CONNECTION, username: 'pjs', password: await h.token({ groups: [], roles: [roleFor('write:records')] }), ssl: { rejectUnauthorized: false }, max: 1, onnotice: () => undefined });
     const outcomes = await Promise.allSettled([
