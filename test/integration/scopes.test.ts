@@ -129,6 +129,21 @@ describe('scopes enforced by the gateway on every statement', () => {
     c.close();
   });
 
+  it('denies a fast-path FunctionCall, which names a function past any SQL', async () => {
+    const c = await RawClient.connect(h.port);
+    await c.startTls();
+    await c.login(await h.token({ groups: [], roles: [roleFor('read')] }), { user: 'raw', database: CONNECTION });
+    const oid = Number(await h.cluster.sql("SELECT 'pg_backend_pid()'::regprocedure::oid"));
+    c.write(new Bytes().int32(oid).int16(0).int16(0).int16(0).frame('F'));
+    const frames = await c.untilReady();
+    assert.deepEqual(frames.map((f) => f.code), ['E', 'Z']);
+    assert.equal(errorOf(frames[0] ?? { code: '', body: Buffer.alloc(0) }).code, '42501');
+    assert.match(errorOf(frames[0] ?? { code: '', body: Buffer.alloc(0) }).message, /FunctionCall is not allowed by scope "read"/);
+    c.write(new Bytes().cstring('SELECT 1').frame('Q'));
+    assert.deepEqual((await c.untilReady()).map((f) => f.code), ['T', 'D', 'C', 'Z']);
+    c.close();
+  });
+
   it('runs read-only scopes read-only upstream, and a session cannot switch that off', async () => {
     const client = await clientFor('read');
     assert.equal((await client.query("SELECT current_setting('default_transaction_read_only') AS v")).rows[0].v, 'on');

@@ -52,9 +52,14 @@ export class StatementGate {
   }
 
   private judge(code: number, frame: Buffer): Buffer | undefined {
-    if (code === Frontend.Sync || code === Frontend.FunctionCall) {
+    if (code === Frontend.Sync) {
       this.readiesAsked += 1;
       return undefined;
+    }
+    if (code === Frontend.FunctionCall) {
+      // The fast-path call names a function by OID, past any SQL: nothing to check it against.
+      this.readiesAsked += 1;
+      return this.deny(`a fast-path FunctionCall is not allowed by scope "${this.scope.text}"`, '(FunctionCall)', this.readiesAsked, 'query');
     }
     const r = new ByteReader(frame, 5);
     const statement = code === Frontend.Parse ? r.cstring() : '';
@@ -62,10 +67,17 @@ export class StatementGate {
     if (code === Frontend.Query) this.readiesAsked += 1;
     const decision = decide(this.scope, this.schema, sql);
     if (decision.allowed) return undefined;
-    const token = `${DENIED_TOKEN_PREFIX}${++this.denied}`;
-    this.denials.push({ token, reason: decision.reason, answeredBy: code === Frontend.Query ? this.readiesAsked : this.readiesAsked + 1 });
-    this.onDenied(sql, decision.reason);
     return code === Frontend.Query
+      ? this.deny(decision.reason, sql, this.readiesAsked, 'query')
+      : this.deny(decision.reason, sql, this.readiesAsked + 1, 'parse', statement);
+  }
+
+  /** The placeholder that goes upstream instead: a Query, or a Parse of the same statement name. */
+  private deny(reason: string, sql: string, answeredBy: number, as: 'query' | 'parse', statement = ''): Buffer {
+    const token = `${DENIED_TOKEN_PREFIX}${++this.denied}`;
+    this.denials.push({ token, reason, answeredBy });
+    this.onDenied(sql, reason);
+    return as === 'query'
       ? encodeMessage(Frontend.Query, [{ cstring: token }])
       : encodeMessage(Frontend.Parse, [{ cstring: statement }, { cstring: token }, { int16: 0 }]);
   }
