@@ -34,6 +34,8 @@ export interface ConnectionConfig {
   readonly tls: UpstreamTls;
   readonly ca?: Buffer;
   readonly connectTimeoutMs: number;
+  /** The schema unqualified tables are in (the upstream session's search_path). */
+  readonly searchPath: string;
 }
 
 export type MappingMatch =

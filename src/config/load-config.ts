@@ -104,6 +104,7 @@ function resolveConnections(raw: RawConfig, env: NodeJS.ProcessEnv, files: FileR
       tls: c.tls,
       ...(c.ca !== undefined ? { ca: files.read(c.ca, `${key}.ca`) } : {}),
       connectTimeoutMs: c['connect-timeout-seconds'] * 1000,
+      searchPath: c['search-path'],
     });
   });
   return out;

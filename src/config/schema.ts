@@ -49,6 +49,8 @@ const connection = z
     tls: z.enum(['disable', 'require', 'verify-full']).default('require'),
     ca: z.string().min(1).optional(),
     'connect-timeout-seconds': seconds.default(5),
+    /** The schema unqualified tables are in, for the session's search_path and for its scopes. */
+    'search-path': z.string().regex(/^[a-z_][a-z0-9_$]*$/, 'must be one unquoted schema name').default('public'),
   })
   .strict()
   .refine((c) => (c['password-env'] === undefined) !== (c['password-file'] === undefined), {

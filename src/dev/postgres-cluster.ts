@@ -80,6 +80,7 @@ export class PostgresCluster {
         password: new Secret(this.superuserPassword),
         tls: 'disable',
         connectTimeoutMs: 10_000,
+        searchPath: 'public',
       },
       statement,
     );

@@ -22,8 +22,8 @@ const WRITE_PRIVILEGES = new Set(['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']);
  * What the upstream role may do that no scope mapped to its connection grants: the database's
  * grants are the hard boundary, so a role wider than its scopes leaves the scope as the only fence.
  */
-export function widerThanScopes(powers: RolePowers, rules: readonly MappingRule[]): string[] {
-  const scopes = rules.map((r) => parseScope(r.scope));
+export function widerThanScopes(powers: RolePowers, rules: readonly MappingRule[], searchPath = 'public'): string[] {
+  const scopes = rules.map((r) => parseScope(r.scope, searchPath));
   if (scopes.some((s) => s.all)) return [];
   const warnings: string[] = [];
   if (powers.superuser) warnings.push('the role is a superuser');

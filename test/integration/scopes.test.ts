@@ -15,8 +15,17 @@ const roleFor = (scope: string): string => `Scope.${scope.replace(/[^a-z]/gi, '_
 describe('scopes enforced by the gateway on every statement', () => {
   let h: Harness;
   before(async () => {
-    h = await Harness.start({ identityMap: SCOPES.map((scope) => ({ 'entra-app-role': roleFor(scope), connection: CONNECTION, scope })) });
+    h = await Harness.start({
+      connections: (cluster) => [
+        { name: 'records-app', host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'SYNC_WRITER_PASSWORD', tls: 'disable', 'search-path': 'app' },
+      ],
+      identityMap: [
+        ...SCOPES.map((scope) => ({ 'entra-app-role': roleFor(scope), connection: CONNECTION, scope })),
+        { 'entra-app-role': 'Scope.App', connection: 'records-app', scope: 'write:records' },
+      ],
+    });
     await h.cluster.sql('CREATE TABLE other (id int, x int); CREATE TABLE secrets (id int, name text); GRANT ALL ON other, secrets TO sync_writer', 'records');
+    await h.cluster.sql('CREATE SCHEMA app; CREATE TABLE app.records (id int, title text); GRANT USAGE ON SCHEMA app TO sync_writer; GRANT ALL ON app.records TO sync_writer', 'records');
   });
   after(async () => {
     await h.stop();
@@ -141,6 +150,22 @@ describe('scopes enforced by the gateway on every statement', () => {
     assert.match(errorOf(frames[0] ?? { code: '', body: Buffer.alloc(0) }).message, /FunctionCall is not allowed by scope "read"/);
     c.write(new Bytes().cstring('SELECT 1').frame('Q'));
     assert.deepEqual((await c.untilReady()).map((f) => f.code), ['T', 'D', 'C', 'Z']);
+    c.close();
+  });
+
+  it('takes unqualified tables to be in the connection’s search-path, upstream and in the scope alike', async () => {
+    const client = new pg.Client(pgOptions(h, await h.token({ groups: [], roles: ['Scope.App'] }), { database: 'records-app' }));
+    await client.connect();
+    assert.equal((await client.query('SHOW search_path')).rows[0].search_path, 'app');
+    await client.query("INSERT INTO records (id, title) VALUES (1, 'in app')");
+    assert.equal(await h.cluster.sql("SELECT count(*) FROM app.records WHERE title = 'in app'", 'records'), '1');
+    await assert.rejects(client.query("INSERT INTO public.records (title) VALUES ('x')"), (e: { code?: string; message: string }) => e.code === '42501' && /writing public\.records/.test(e.message));
+    await assert.rejects(client.query('SET search_path = public'), (e: { code?: string }) => e.code === '42501');
+    await client.end();
+    const c = await RawClient.connect(h.port);
+    await c.startTls();
+    const refused = await c.login(await h.token({ groups: [], roles: ['Scope.App'] }), { user: 'raw', database: 'records-app', options: '-c search_path=public' });
+    assert.equal(errorOf(refused.at(-1) ?? { code: '', body: Buffer.alloc(0) }).code, '42501', 'a client cannot bring its own search_path');
     c.close();
   });
 

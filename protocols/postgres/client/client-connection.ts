@@ -96,10 +96,7 @@ export class ClientConnection {
     const request = this.acceptStartup(packet);
     const token = await this.askForToken();
     const grant = await this.deps.services.authority.authorize(token, request.connectionName);
-    // Defence in depth: a scope that cannot write runs its upstream session read-only, so Postgres
-    // itself stops a write that a function would do (switching it off is denied by the scope check).
-    const forwarded = isReadOnly(parseScope(grant.rule.scope)) ? new Map([...request.forwarded, ['default_transaction_read_only', 'on']]) : request.forwarded;
-    const session = await loginUpstream(grant.connection, forwarded);
+    const session = await loginUpstream(grant.connection, upstreamParameters(request.forwarded, grant));
     return { grant, request, session };
   }
 
@@ -144,10 +141,10 @@ export class ClientConnection {
       clientAddress,
     });
     const observer = recorder.recordsFrames ? new PostgresRecorder(recorder) : undefined;
-    const scope = parseScope(grant.rule.scope);
+    const scope = parseScope(grant.rule.scope, grant.connection.searchPath);
     const gate = scope.all
       ? undefined
-      : new StatementGate(scope, 'public', (sql, reason) => {
+      : new StatementGate(scope, grant.connection.searchPath, (sql, reason) => {
           log.info({ reason, scope: scope.text }, 'statement denied by scope');
           if (recorder.recordsFrames) recorder.record('gateway', 'Denied', { sql, reason });
         });
@@ -229,6 +226,21 @@ export class ClientConnection {
       clientAddress: this.socket.remoteAddress ?? '',
     });
   }
+}
+
+/**
+ * What the upstream session starts with besides the client's harmless settings. A scoped session
+ * gets the connection's search_path, so an unqualified table is where the scope check took it to
+ * be; a scope that cannot write also runs read-only, so Postgres itself stops a write a function
+ * would do (switching either off is denied by the scope check).
+ */
+function upstreamParameters(forwarded: ReadonlyMap<string, string>, grant: SessionGrant): ReadonlyMap<string, string> {
+  const scope = parseScope(grant.rule.scope, grant.connection.searchPath);
+  if (scope.all) return forwarded;
+  const parameters = new Map(forwarded);
+  parameters.set('search_path', grant.connection.searchPath);
+  if (isReadOnly(scope)) parameters.set('default_transaction_read_only', 'on');
+  return parameters;
 }
 
 interface ClientError {

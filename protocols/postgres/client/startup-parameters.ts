@@ -3,12 +3,13 @@ import { AccessError } from '../../../src/access-error.js';
 /**
  * Settings a client may carry to the upstream in its StartupMessage or in `options=-c …`. Anything
  * that could change who the session runs as or what it may do (role, session_authorization,
- * default_transaction_read_only, …) is not on the list: the gateway, not the client, decides that.
+ * default_transaction_read_only, search_path — which decides what an unqualified table is) is not
+ * on the list: the gateway, not the client, decides that.
  */
 const FORWARDABLE = new Set(
   [
     'application_name', 'client_encoding', 'datestyle', 'timezone', 'intervalstyle', 'extra_float_digits',
-    'search_path', 'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'idle_session_timeout',
+    'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'idle_session_timeout',
     'bytea_output', 'client_min_messages', 'standard_conforming_strings', 'default_transaction_isolation',
     'default_transaction_deferrable', 'timezone_abbreviations', 'lc_monetary', 'lc_numeric', 'lc_time',
     'geqo', 'jit', 'work_mem', 'enable_seqscan', 'enable_indexscan', 'enable_bitmapscan', 'enable_hashjoin',

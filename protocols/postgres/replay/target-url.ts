@@ -32,6 +32,7 @@ export function parseTargetUrl(text: string, env: NodeJS.ProcessEnv = process.en
     tls,
     ...(caPath !== null ? { ca: readFileSync(caPath) } : {}),
     connectTimeoutMs: 10_000,
+    searchPath: 'public',
   };
 }
 

@@ -24,7 +24,7 @@ export const checkCommand: CommandModule<object, CheckArgs> = {
       if (problem === undefined) {
         process.stdout.write(`connection ${connection.name}: ok (${connection.host}:${connection.port}/${connection.database})\n`);
         const rules = config.identityMap.filter((r) => r.connection === connection.name);
-        for (const warning of widerThanScopes(await readRolePowers(connection), rules)) {
+        for (const warning of widerThanScopes(await readRolePowers(connection), rules, connection.searchPath)) {
           process.stdout.write(`connection ${connection.name}: WARNING: ${warning}\n`);
         }
       } else {
