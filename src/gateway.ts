@@ -41,7 +41,14 @@ export async function startGateway(config: GatewayConfig, protocol: ProtocolFact
     logger,
   };
   const server = protocol(services);
-  const address = await server.listen();
+  let address: { readonly host: string; readonly port: number };
+  try {
+    address = await server.listen();
+  } catch (e) {
+    // The writer thread would keep the process alive after a failed start (a port in use).
+    await audit.close();
+    throw e;
+  }
   logger.info({ protocol: server.protocol, host: address.host, port: address.port, tls: config.listen.tls !== undefined }, 'gateway listening');
   let stopping: Promise<void> | undefined;
   return {

@@ -45,6 +45,16 @@ describe('client-side protocol handling', () => {
     assert.equal(frames.at(-1)?.code, 'Z');
     const key = frames.find((f) => f.code === 'K');
     assert.ok(key, 'BackendKeyData expected');
+    // The upstream's own ParameterStatus values reach the client.
+    const status = new Map(
+      frames.filter((f) => f.code === 'S').map((f) => {
+        const [name, value] = f.body.toString('utf8').split('\0');
+        return [name, value] as const;
+      }),
+    );
+    assert.equal(status.get('server_version'), await h.cluster.sql('SHOW server_version'));
+    assert.equal(status.get('session_authorization'), 'sync_writer');
+    assert.equal(status.get('client_encoding'), 'UTF8');
     c.close();
   });
 

@@ -10,7 +10,7 @@ import { MessageQueue } from '../message-queue.js';
 import { streamSource } from '../read-source.js';
 import { StatementGate } from '../policy/statement-gate.js';
 import { PostgresRecorder } from '../recording/postgres-recorder.js';
-import { isReadOnly, parseScope } from '../../../src/policy/scope.js';
+import { isReadOnly, parseScope, type Scope } from '../../../src/policy/scope.js';
 import { Relay, type RelayEnd } from '../relay.js';
 import { loginUpstream, type UpstreamSession } from '../upstream/login-upstream.js';
 import { sendCancel } from '../upstream/send-cancel.js';
@@ -77,14 +77,14 @@ export class ClientConnection {
       if (upstream === undefined) return;
       // The client may have gone, or timed out, while the upstream login was under way.
       if (this.refused || this.stream.destroyed) upstream.session.socket.destroy();
-      else this.startRelay(upstream.grant, upstream.request, upstream.session);
+      else this.startRelay(upstream.grant, upstream.scope, upstream.request, upstream.session);
     } catch (e) {
       clearTimeout(timer);
       this.refuse(e);
     }
   }
 
-  private async handshake(): Promise<{ grant: SessionGrant; request: StartupRequest; session: UpstreamSession } | undefined> {
+  private async handshake(): Promise<{ grant: SessionGrant; scope: Scope; request: StartupRequest; session: UpstreamSession } | undefined> {
     const negotiated = await negotiateTransport(this.socket, this.queue, this.deps.secureContext);
     this.stream = negotiated.stream;
     this.tls = negotiated.tls;
@@ -96,8 +96,9 @@ export class ClientConnection {
     const request = this.acceptStartup(packet);
     const token = await this.askForToken();
     const grant = await this.deps.services.authority.authorize(token, request.connectionName);
-    const session = await loginUpstream(grant.connection, upstreamParameters(request.forwarded, grant));
-    return { grant, request, session };
+    const scope = parseScope(grant.rule.scope, grant.connection.searchPath);
+    const session = await loginUpstream(grant.connection, upstreamParameters(request.forwarded, scope, grant.connection.searchPath));
+    return { grant, scope, request, session };
   }
 
   private acceptStartup(packet: StartupMessage): StartupRequest {
@@ -108,7 +109,7 @@ export class ClientConnection {
     }
     if (!this.deps.isAccepting()) throw new AccessError('shutting-down', 'the gateway is shutting down');
     if (!this.tls && !this.deps.services.config.listen.allowPlaintext) {
-      throw new AccessError('encryption-required', 'the gateway accepts tokens only over TLS', undefined, undefined);
+      throw new AccessError('encryption-required', 'the gateway accepts tokens only over TLS');
     }
     return request;
   }
@@ -122,7 +123,7 @@ export class ClientConnection {
     return decodePasswordMessage(message.body);
   }
 
-  private startRelay(grant: SessionGrant, request: StartupRequest, upstream: UpstreamSession): void {
+  private startRelay(grant: SessionGrant, scope: Scope, request: StartupRequest, upstream: UpstreamSession): void {
     const sessionId = randomUUID();
     const { services, cancelKeys } = this.deps;
     const log = this.log.child({ sessionId, connection: grant.connection.name, identity: grant.identity.objectId, appId: grant.identity.appId });
@@ -141,7 +142,6 @@ export class ClientConnection {
       clientAddress,
     });
     const observer = recorder.recordsFrames ? new PostgresRecorder(recorder) : undefined;
-    const scope = parseScope(grant.rule.scope, grant.connection.searchPath);
     const gate = scope.all
       ? undefined
       : new StatementGate(scope, grant.connection.searchPath, (sql, reason) => {
@@ -234,11 +234,10 @@ export class ClientConnection {
  * be; a scope that cannot write also runs read-only, so Postgres itself stops a write a function
  * would do (switching either off is denied by the scope check).
  */
-function upstreamParameters(forwarded: ReadonlyMap<string, string>, grant: SessionGrant): ReadonlyMap<string, string> {
-  const scope = parseScope(grant.rule.scope, grant.connection.searchPath);
+function upstreamParameters(forwarded: ReadonlyMap<string, string>, scope: Scope, searchPath: string): ReadonlyMap<string, string> {
   if (scope.all) return forwarded;
   const parameters = new Map(forwarded);
-  parameters.set('search_path', grant.connection.searchPath);
+  parameters.set('search_path', searchPath);
   if (isReadOnly(scope)) parameters.set('default_transaction_read_only', 'on');
   return parameters;
 }

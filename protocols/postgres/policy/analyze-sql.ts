@@ -113,7 +113,7 @@ function statement(wrapped: Node, w: Walk): void {
         w.out.push({ kind: 'ddl', what: type.replace(/Stmt$/, '') });
         return walk(node, w);
       }
-      if (HOUSEKEEPING.has(type)) return transactionMode(type, node, w);
+      if (HOUSEKEEPING.has(type)) return transactionMode(node, w);
       w.out.push({ kind: 'unchecked', what: type.replace(/Stmt$/, '') });
   }
 }
@@ -167,11 +167,11 @@ function setting(node: Node, w: Walk): void {
     const [value] = (node['args'] as unknown[] | undefined) ?? [];
     if (kind !== 'VAR_SET_VALUE' || !isOn(value)) w.out.push({ kind: 'read-write' });
   }
-  else if (name === 'transaction' || name === 'session characteristics') transactionMode('TransactionStmt', { options: node['args'] }, w);
+  else if (name === 'transaction' || name === 'session characteristics') transactionMode({ options: node['args'] }, w);
 }
 
 /** BEGIN READ WRITE, SET TRANSACTION READ WRITE: a read-only session must not switch that off. */
-function transactionMode(_type: string, node: Node, w: Walk): void {
+function transactionMode(node: Node, w: Walk): void {
   for (const option of (node['options'] as Node[] | undefined) ?? []) {
     const def = unwrap(option);
     if (def['defname'] === 'transaction_read_only' && isFalse(def['arg'])) w.out.push({ kind: 'read-write' });

@@ -1,5 +1,4 @@
 import { ByteReader } from '../wire/byte-reader.js';
-import { Frontend } from '../wire/codes.js';
 import { decodeBackendFrame, type DecodedOutcome } from './backend-events.js';
 import { decodeFrontendFrame, type StatementTypes } from './frontend-events.js';
 
@@ -52,7 +51,7 @@ export class RawFrameBatch {
 export function decodeClientFrames(base64: string, types: StatementTypes, full: boolean): DecodedOutcome[] {
   return eachFrame(base64, (code, frame, length) => {
     try {
-      return frame === undefined ? { kind: frontendKind(code), data: { bytes: length - 4 } } : decodeFrontendFrame(code, frame, length, types, full);
+      return decodeFrontendFrame(code, frame, length, types, full);
     } catch {
       return { kind: 'Malformed', data: { code: String.fromCharCode(code), bytes: length - 4 } };
     }
@@ -96,10 +95,4 @@ function lengthBytes(length: number): Buffer {
   const b = Buffer.allocUnsafe(4);
   b.writeInt32BE(length);
   return b;
-}
-
-function frontendKind(code: number): string {
-  if (code === Frontend.CopyData) return 'CopyData';
-  if (code === Frontend.PasswordMessage) return 'PasswordMessage';
-  return `Unknown(${String.fromCharCode(code)})`;
 }
