@@ -1,16 +1,15 @@
-import type { JWTVerifyGetKey } from 'jose';
 import { AuditLog, type AuditLimits } from './audit/audit-log.js';
 import type { GatewayConfig } from './config/gateway-config.js';
-import { TokenVerifier } from './identity/token-verifier.js';
+import { createEntraServices } from './identity/entra-services.js';
+import { resolveGroupNames } from './identity/resolve-group-names.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import type { GatewayServices, ProtocolFactory, ProtocolServer } from './protocol.js';
 import { SessionAuthority } from './session/session-authority.js';
 import { SessionRegistry } from './session/session-registry.js';
+import { SessionWatch } from './session/session-watch.js';
 
 export interface GatewayOptions {
   readonly logger?: Logger;
-  /** A key set to verify tokens with instead of the tenant's remote JWKS. */
-  readonly keys?: JWTVerifyGetKey;
   /** When recorded sessions are held back for the audit writer (defaults suit production). */
   readonly auditLimits?: AuditLimits;
 }
@@ -20,25 +19,42 @@ export interface RunningGateway {
   readonly port: number;
   readonly services: GatewayServices;
   readonly server: ProtocolServer;
+  /** The configuration in force: group display names resolved to ids. */
+  readonly config: GatewayConfig;
+  /** Rechecks open sessions now instead of at the next `recheck-seconds` tick. */
+  recheckNow(): Promise<void>;
   /** Stops accepting, lets open sessions finish for up to the drain timeout, then ends the rest. */
   shutdown(): Promise<void>;
 }
 
 /** Wires the core (config, token verification, identity-map, sessions) to a wire protocol and starts listening. */
-export async function startGateway(config: GatewayConfig, protocol: ProtocolFactory, options: GatewayOptions = {}): Promise<RunningGateway> {
-  const logger = options.logger ?? createLogger(config.logLevel);
-  const verifier = new TokenVerifier(config.entra, options.keys);
+export async function startGateway(fileConfig: GatewayConfig, protocol: ProtocolFactory, options: GatewayOptions = {}): Promise<RunningGateway> {
+  const logger = options.logger ?? createLogger(fileConfig.logLevel);
+  const entra = createEntraServices(fileConfig.entra, logger);
+  let config: GatewayConfig;
+  try {
+    config = await resolveGroupNames(fileConfig, entra.graph);
+  } catch (e) {
+    entra.close();
+    throw e;
+  }
+  if (entra.revocation === undefined) {
+    logger.warn('entra.graph is not configured: a disabled identity keeps access until its token expires');
+  }
   const audit = await AuditLog.open(config.recordingsPath, logger, options.auditLimits);
   const sessions = new SessionRegistry();
+  const watch = new SessionWatch(sessions, entra.revocation, { endAtTokenExpiry: config.endAtTokenExpiry }, logger);
+  entra.signingKeys.onRemoved((kids) => watch.keysRemoved(kids));
   audit.onFailure(() =>
     sessions.endWhere((s) => s.grant.rule.record !== false, 'audit-unavailable', 'terminating connection because the audit log cannot be written'),
   );
   const services: GatewayServices = {
     config,
-    authority: new SessionAuthority(config, verifier, audit),
+    authority: new SessionAuthority(config, entra.verifier, audit, entra.revocation),
     sessions,
     audit,
     logger,
+    upstreamPasswords: entra.upstreamPasswords,
   };
   const server = protocol(services);
   let address: { readonly host: string; readonly port: number };
@@ -47,15 +63,24 @@ export async function startGateway(config: GatewayConfig, protocol: ProtocolFact
   } catch (e) {
     // The writer thread would keep the process alive after a failed start (a port in use).
     await audit.close();
+    entra.close();
     throw e;
   }
+  watch.start();
+  entra.signingKeys.startRefreshing();
   logger.info({ protocol: server.protocol, host: address.host, port: address.port, tls: config.listen.tls !== undefined }, 'gateway listening');
   let stopping: Promise<void> | undefined;
   return {
     ...address,
     services,
     server,
-    shutdown: () => (stopping ??= drain(server, services, config.listen.drainTimeoutMs)),
+    config,
+    recheckNow: () => watch.recheck(),
+    shutdown: () =>
+      (stopping ??= drain(server, services, config.listen.drainTimeoutMs).finally(() => {
+        watch.stop();
+        entra.close();
+      })),
   };
 }
 

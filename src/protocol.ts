@@ -1,5 +1,6 @@
 import type { AuditLog } from './audit/audit-log.js';
 import type { GatewayConfig } from './config/gateway-config.js';
+import type { UpstreamPasswords } from './identity/upstream-passwords.js';
 import type { Logger } from './logging/logger.js';
 import type { SessionAuthority } from './session/session-authority.js';
 import type { SessionRegistry } from './session/session-registry.js';
@@ -11,6 +12,8 @@ export interface GatewayServices {
   readonly sessions: SessionRegistry;
   readonly audit: AuditLog;
   readonly logger: Logger;
+  /** The gateway's credential for each upstream login (a stored password or its own Entra token). */
+  readonly upstreamPasswords: UpstreamPasswords;
 }
 
 /** A wire protocol's listener, as the core drives it. Postgres is the first; others implement the same. */

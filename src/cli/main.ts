@@ -8,6 +8,7 @@ import { replayCommand } from './commands/replay.js';
 import { serveCommand } from './commands/serve.js';
 import { sessionsCommand } from './commands/sessions.js';
 import { showCommand } from './commands/show.js';
+import { tokenCommand } from './commands/token.js';
 import { verifyCommand } from './commands/verify.js';
 
 /** The `idgate` command line: one yargs command per file under commands/. */
@@ -23,6 +24,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(verifyCommand)
     .command(pruneCommand)
     .command(exportCommand)
+    .command(tokenCommand)
     .demandCommand(1, 'name a command (idgate --help lists them)')
     .strict()
     .help()

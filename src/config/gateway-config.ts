@@ -1,3 +1,4 @@
+import type { ClientCredential } from '../identity/msal-apps.js';
 import type { Secret } from './secret.js';
 
 export type UpstreamTls = 'disable' | 'require' | 'verify-full';
@@ -22,7 +23,31 @@ export interface EntraConfig {
   readonly clockSkewSeconds: number;
   readonly allowUserTokens: boolean;
   readonly jwksCooldownMs: number;
+  readonly jwksRefreshMs: number;
+  /** Extra CA certificates trusted for the authority and Graph. */
+  readonly ca?: Buffer;
+  /** The gateway's own application (for Graph and `auth: entra` upstreams). */
+  readonly gatewayIdentity?: GatewayIdentityConfig;
+  /** Live revocation through Microsoft Graph; absent, only the token's signature and lifetime count. */
+  readonly graph?: GraphConfig;
 }
+
+export interface GatewayIdentityConfig {
+  readonly clientId: string;
+  readonly credential: ClientCredential;
+}
+
+export interface GraphConfig {
+  /** e.g. https://graph.microsoft.com, without a trailing slash. */
+  readonly endpoint: string;
+  readonly cacheMs: number;
+  readonly recheckMs: number;
+  readonly onUnavailable: 'refuse' | 'allow';
+  readonly timeoutMs: number;
+}
+
+/** How the gateway logs in to an upstream: a stored password, or its own Entra token. */
+export type UpstreamAuth = { readonly kind: 'password'; readonly password: Secret } | { readonly kind: 'entra'; readonly scope: string };
 
 export interface ConnectionConfig {
   readonly name: string;
@@ -30,7 +55,7 @@ export interface ConnectionConfig {
   readonly port: number;
   readonly database: string;
   readonly user: string;
-  readonly password: Secret;
+  readonly auth: UpstreamAuth;
   readonly tls: UpstreamTls;
   readonly ca?: Buffer;
   readonly connectTimeoutMs: number;
@@ -39,7 +64,8 @@ export interface ConnectionConfig {
 }
 
 export type MappingMatch =
-  | { readonly kind: 'entra-group'; readonly groupId: string }
+  /** `groupName` when the config named the group; its id is then filled in through Graph at start. */
+  | { readonly kind: 'entra-group'; readonly groupId: string; readonly groupName?: string }
   | { readonly kind: 'entra-app-role'; readonly role: string };
 
 export interface MappingRule {
@@ -59,5 +85,7 @@ export interface GatewayConfig {
   readonly connections: ReadonlyMap<string, ConnectionConfig>;
   readonly identityMap: readonly MappingRule[];
   readonly recordingsPath: string;
+  /** End a session when the token it started with expires. */
+  readonly endAtTokenExpiry: boolean;
   readonly logLevel: LogLevel;
 }

@@ -3,8 +3,8 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './config-error.js';
-import type { ConnectionConfig, GatewayConfig, MappingRule } from './gateway-config.js';
-import { configSchema, type RawConfig } from './schema.js';
+import type { ConnectionConfig, GatewayConfig, GatewayIdentityConfig, GraphConfig, MappingMatch, MappingRule, UpstreamAuth } from './gateway-config.js';
+import { configSchema, isGuid, type RawConfig } from './schema.js';
 import { Secret } from './secret.js';
 
 type Problem = { key: string; message: string };
@@ -35,6 +35,9 @@ export function buildConfig(document: unknown, source: string, baseDir: string, 
   const files = new FileReader(baseDir, problems);
   const connections = resolveConnections(raw, env, files, problems);
   const identityMap = resolveIdentityMap(raw, connections, problems);
+  const gatewayIdentity = resolveGatewayIdentity(raw, env, files, problems);
+  const graph = resolveGraph(raw);
+  checkNeedsGatewayIdentity(raw, identityMap, problems);
   const tls = raw.listen.tls;
   const listenTls = tls && { cert: files.read(tls.cert, 'listen.tls.cert'), key: files.read(tls.key, 'listen.tls.key') };
   if (problems.length > 0) throw new ConfigError(source, problems);
@@ -56,10 +59,15 @@ export function buildConfig(document: unknown, source: string, baseDir: string, 
       clockSkewSeconds: raw.entra['clock-skew-seconds'],
       allowUserTokens: raw.entra['allow-user-tokens'],
       jwksCooldownMs: raw.entra['jwks-cooldown-seconds'] * 1000,
+      jwksRefreshMs: raw.entra['jwks-refresh-seconds'] * 1000,
+      ...(raw.entra.ca !== undefined ? { ca: files.read(raw.entra.ca, 'entra.ca') } : {}),
+      ...(gatewayIdentity ? { gatewayIdentity } : {}),
+      ...(graph ? { graph } : {}),
     },
     connections,
     identityMap,
     recordingsPath: resolve(baseDir, raw.recordings.path),
+    endAtTokenExpiry: raw.session['end-at-token-expiry'],
     logLevel: raw.log.level,
   };
 }
@@ -93,14 +101,14 @@ function resolveConnections(raw: RawConfig, env: NodeJS.ProcessEnv, files: FileR
   raw.connections.forEach((c, i) => {
     const key = `connections[${i}]`;
     if (out.has(c.name)) problems.push({ key: `${key}.name`, message: `duplicate connection name "${c.name}"` });
-    const password = resolvePassword(c, key, env, files, problems);
+    const auth: UpstreamAuth = c.auth === 'entra' ? { kind: 'entra', scope: c['entra-scope'] } : { kind: 'password', password: resolvePassword(c, key, env, files, problems) };
     out.set(c.name, {
       name: c.name,
       host: c.host,
       port: c.port,
       database: c.database,
       user: c.user,
-      password,
+      auth,
       tls: c.tls,
       ...(c.ca !== undefined ? { ca: files.read(c.ca, `${key}.ca`) } : {}),
       connectTimeoutMs: c['connect-timeout-seconds'] * 1000,
@@ -129,10 +137,62 @@ function resolveIdentityMap(raw: RawConfig, connections: ReadonlyMap<string, Con
     const group = m['entra-group'];
     return {
       index,
-      match: group !== undefined ? { kind: 'entra-group', groupId: group } : { kind: 'entra-app-role', role: m['entra-app-role'] ?? '' },
+      match: group !== undefined ? groupMatch(group) : { kind: 'entra-app-role', role: m['entra-app-role'] ?? '' },
       connection: m.connection,
       scope: m.scope,
       record: m.record,
     };
   });
+}
+
+/** A GUID is a group object id as tokens carry it; anything else is a display name Graph resolves. */
+function groupMatch(group: string): MappingMatch {
+  return isGuid(group) ? { kind: 'entra-group', groupId: group.toLowerCase() } : { kind: 'entra-group', groupId: '', groupName: group };
+}
+
+function resolveGatewayIdentity(raw: RawConfig, env: NodeJS.ProcessEnv, files: FileReader, problems: Problem[]): GatewayIdentityConfig | undefined {
+  const identity = raw.entra['gateway-identity'];
+  if (identity === undefined) return undefined;
+  const key = 'entra.gateway-identity';
+  const clientId = identity['client-id'].toLowerCase();
+  const certificateFile = identity['certificate-file'];
+  if (certificateFile !== undefined) {
+    return { clientId, credential: { kind: 'certificate', pem: new Secret(files.read(certificateFile, `${key}.certificate-file`).toString('utf8')) } };
+  }
+  const secretEnv = identity['client-secret-env'];
+  if (secretEnv !== undefined) {
+    const value = env[secretEnv];
+    if (value === undefined || value === '') problems.push({ key: `${key}.client-secret-env`, message: `environment variable ${secretEnv} is not set` });
+    return { clientId, credential: { kind: 'secret', secret: new Secret(value ?? '') } };
+  }
+  const file = identity['client-secret-file'] ?? '';
+  return { clientId, credential: { kind: 'secret', secret: new Secret(files.read(file, `${key}.client-secret-file`).toString('utf8').trim()) } };
+}
+
+function resolveGraph(raw: RawConfig): GraphConfig | undefined {
+  const graph = raw.entra.graph;
+  if (graph === undefined) return undefined;
+  return {
+    endpoint: graph.endpoint,
+    cacheMs: graph['cache-seconds'] * 1000,
+    recheckMs: graph['recheck-seconds'] * 1000,
+    onUnavailable: graph['on-unavailable'],
+    timeoutMs: graph['timeout-seconds'] * 1000,
+  };
+}
+
+/** Group display names need Graph to be resolved; `auth: entra` needs the gateway's own identity. */
+function checkNeedsGatewayIdentity(raw: RawConfig, rules: readonly MappingRule[], problems: Problem[]): void {
+  if (raw.entra.graph === undefined) {
+    for (const rule of rules) {
+      if (rule.match.kind === 'entra-group' && rule.match.groupName !== undefined) {
+        problems.push({ key: `identity-map[${rule.index}].entra-group`, message: `"${rule.match.groupName}" is not a group object id; a display name needs entra.graph to be resolved` });
+      }
+    }
+  }
+  if (raw.entra['gateway-identity'] === undefined) {
+    raw.connections.forEach((c, i) => {
+      if (c.auth === 'entra') problems.push({ key: `connections[${i}].auth`, message: 'auth: entra needs entra.gateway-identity (the identity the gateway logs in with)' });
+    });
+  }
 }

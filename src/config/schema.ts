@@ -2,17 +2,14 @@ import { z } from 'zod';
 import { parseScope } from '../policy/scope.js';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const LOOPBACK_HTTP = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+$/;
 
 const port = z.number().int().min(0).max(65535);
 const seconds = z.number().positive();
 
-const authority = z
+const httpsUrl = z
   .string()
   .transform((s) => s.replace(/\/+$/, ''))
-  .refine((s) => s.startsWith('https://') || LOOPBACK_HTTP.test(s), {
-    message: 'must be an https:// URL (http:// is allowed only for 127.0.0.1/localhost, for local testing)',
-  });
+  .refine((s) => URL.canParse(s) && s.startsWith('https://'), { message: 'must be an https:// URL' });
 
 const listen = z
   .object({
@@ -26,16 +23,54 @@ const listen = z
   })
   .strict();
 
+/** The gateway's own application in Entra: for Microsoft Graph and for `auth: entra` upstreams. */
+const gatewayIdentity = z
+  .object({
+    'client-id': z.string().regex(GUID, 'must be the application (client) id GUID'),
+    'client-secret-env': z.string().min(1).optional(),
+    'client-secret-file': z.string().min(1).optional(),
+    /** PEM file with the certificate registered on the application and its private key. */
+    'certificate-file': z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((g) => [g['client-secret-env'], g['client-secret-file'], g['certificate-file']].filter((v) => v !== undefined).length === 1, {
+    message: 'needs exactly one of client-secret-env, client-secret-file or certificate-file',
+  });
+
+/** Live revocation: what the gateway asks Microsoft Graph, and how often. */
+const graph = z
+  .object({
+    endpoint: httpsUrl.default('https://graph.microsoft.com'),
+    /** How long an answer about an identity (enabled, groups) is reused. */
+    'cache-seconds': z.number().min(0).max(300).default(5),
+    /** How often the identities behind open sessions are checked again. */
+    'recheck-seconds': seconds.max(3600).default(30),
+    /** What to do when Graph cannot be asked: refuse (fail closed) or allow on the token alone. */
+    'on-unavailable': z.enum(['refuse', 'allow']).default('refuse'),
+    'timeout-seconds': seconds.max(60).default(5),
+  })
+  .strict();
+
 const entra = z
   .object({
     'tenant-id': z.string().regex(GUID, 'must be the tenant GUID'),
     audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
-    authority: authority.default('https://login.microsoftonline.com'),
+    authority: httpsUrl.default('https://login.microsoftonline.com'),
+    /** Extra CA certificates (PEM file) trusted for the authority and Graph: a private cloud, a proxy, the simulator. */
+    ca: z.string().min(1).optional(),
     'clock-skew-seconds': z.number().min(0).max(300).default(60),
     'allow-user-tokens': z.boolean().default(false),
     'jwks-cooldown-seconds': z.number().min(0).default(30),
+    /** How often the signing keys are fetched again, so a removed key stops verifying. */
+    'jwks-refresh-seconds': seconds.default(3600),
+    'gateway-identity': gatewayIdentity.optional(),
+    graph: graph.optional(),
   })
-  .strict();
+  .strict()
+  .refine((e) => e.graph === undefined || e['gateway-identity'] !== undefined, {
+    message: 'entra.graph needs entra.gateway-identity (the credential the gateway calls Microsoft Graph with)',
+    path: ['graph'],
+  });
 
 const connection = z
   .object({
@@ -44,8 +79,12 @@ const connection = z
     port: port.default(5432),
     database: z.string().min(1),
     user: z.string().min(1),
+    /** password: a stored secret; entra: the gateway's own Entra token (Azure Database for PostgreSQL). */
+    auth: z.enum(['password', 'entra']).default('password'),
     'password-env': z.string().min(1).optional(),
     'password-file': z.string().min(1).optional(),
+    /** The token scope for `auth: entra`. */
+    'entra-scope': z.string().min(1).default('https://ossrdbms-aad.database.windows.net/.default'),
     tls: z.enum(['disable', 'require', 'verify-full']).default('require'),
     ca: z.string().min(1).optional(),
     'connect-timeout-seconds': seconds.default(5),
@@ -53,8 +92,11 @@ const connection = z
     'search-path': z.string().regex(/^[a-z_][a-z0-9_$]*$/, 'must be one unquoted schema name').default('public'),
   })
   .strict()
-  .refine((c) => (c['password-env'] === undefined) !== (c['password-file'] === undefined), {
-    message: 'needs exactly one of password-env or password-file',
+  .refine((c) => c.auth !== 'password' || (c['password-env'] === undefined) !== (c['password-file'] === undefined), {
+    message: 'needs exactly one of password-env or password-file (or auth: entra)',
+  })
+  .refine((c) => c.auth !== 'entra' || (c['password-env'] === undefined && c['password-file'] === undefined), {
+    message: 'auth: entra takes no password: the gateway logs in with its own Entra token',
   })
   .refine((c) => c.tls !== 'verify-full' || c.ca !== undefined, {
     message: 'tls: verify-full needs ca: (the CA certificate file)',
@@ -63,11 +105,8 @@ const connection = z
 
 const mapping = z
   .object({
-    'entra-group': z
-      .string()
-      .regex(GUID, 'must be a group object id (a GUID, as Entra puts it in the groups claim)')
-      .transform((g) => g.toLowerCase())
-      .optional(),
+    /** A group object id, or a display name resolved through Graph at start. */
+    'entra-group': z.string().min(1).max(256).optional(),
     'entra-app-role': z.string().min(1).optional(),
     connection: z.string().min(1),
     scope: z.string().superRefine((scope, ctx) => {
@@ -94,11 +133,19 @@ export const configSchema = z
       .object({ path: z.string().min(1).default('recordings/audit.db') })
       .strict()
       .default({ path: 'recordings/audit.db' }),
+    session: z
+      .object({ 'end-at-token-expiry': z.boolean().default(true) })
+      .strict()
+      .default({ 'end-at-token-expiry': true }),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()
       .default({ level: 'info' }),
   })
   .strict();
+
+export function isGuid(value: string): boolean {
+  return GUID.test(value);
+}
 
 export type RawConfig = z.infer<typeof configSchema>;

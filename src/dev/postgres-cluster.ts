@@ -77,7 +77,7 @@ export class PostgresCluster {
         port: this.port,
         database,
         user: this.superuser,
-        password: new Secret(this.superuserPassword),
+        auth: { kind: 'password', password: new Secret(this.superuserPassword) },
         tls: 'disable',
         connectTimeoutMs: 10_000,
         searchPath: 'public',

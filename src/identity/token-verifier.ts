@@ -1,7 +1,7 @@
-import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { AccessError, type AccessErrorCode } from '../access-error.js';
 import type { EntraConfig } from '../config/gateway-config.js';
-import { acceptedIssuers, jwksUrl } from './jwks-url.js';
+import { acceptedIssuers } from './jwks-url.js';
 import type { VerifiedIdentity } from './verified-identity.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
@@ -14,21 +14,20 @@ const MAX_TOKEN_LENGTH = 32 * 1024;
  * and never repeats the token.
  */
 export class TokenVerifier {
-  private readonly keys: JWTVerifyGetKey;
   private readonly cache = new VerifiedTokenCache();
   private readonly issuers: string[];
 
   constructor(
     private readonly entra: EntraConfig,
-    keys?: JWTVerifyGetKey,
+    /** The tenant's signing keys (SigningKeys.getKey). */
+    private readonly keys: JWTVerifyGetKey,
   ) {
-    this.keys =
-      keys ??
-      createRemoteJWKSet(jwksUrl(entra.authority, entra.tenantId), {
-        cooldownDuration: entra.jwksCooldownMs,
-        timeoutDuration: 5000,
-      });
     this.issuers = acceptedIssuers(entra.authority, entra.tenantId);
+  }
+
+  /** Tokens signed with these keys are verified afresh (and so refused) from now on. */
+  forgetKeys(kids: ReadonlySet<string>): void {
+    this.cache.dropKeys(kids);
   }
 
   async verify(token: string): Promise<VerifiedIdentity> {
@@ -36,14 +35,15 @@ export class TokenVerifier {
     const key = VerifiedTokenCache.keyOf(token);
     const cached = this.cache.get(key, Date.now() / 1000 - this.entra.clockSkewSeconds);
     if (cached !== undefined) return cached;
-    this.checkHeader(token);
+    const keyId = this.checkHeader(token);
     const payload = await this.verifySignatureAndClaims(token);
-    const identity = this.toIdentity(payload);
+    const identity = this.toIdentity(payload, keyId);
     this.cache.set(key, identity);
     return identity;
   }
 
-  private checkHeader(token: string): void {
+  /** Returns the token's key id. */
+  private checkHeader(token: string): string {
     let header: ReturnType<typeof decodeProtectedHeader>;
     try {
       header = decodeProtectedHeader(token);
@@ -54,6 +54,8 @@ export class TokenVerifier {
       throw refuse('token-unverifiable', 'token has a nonce header (a Microsoft Graph token?): request a token for this gateway');
     }
     if (header.alg !== 'RS256') throw refuse('token-wrong-algorithm', `token algorithm ${String(header.alg)} is not allowed (RS256 only)`);
+    if (typeof header.kid !== 'string' || header.kid === '') throw refuse('token-malformed', 'token header names no signing key (kid)');
+    return header.kid;
   }
 
   private async verifySignatureAndClaims(token: string): Promise<JWTPayload> {
@@ -71,7 +73,7 @@ export class TokenVerifier {
     }
   }
 
-  private toIdentity(p: JWTPayload): VerifiedIdentity {
+  private toIdentity(p: JWTPayload, keyId: string): VerifiedIdentity {
     const tenantId = stringClaim(p, 'tid').toLowerCase();
     if (tenantId !== this.entra.tenantId) throw refuse('token-wrong-tenant', 'token was issued for another tenant');
     if (!this.entra.allowUserTokens && !isAppOnly(p)) {
@@ -88,6 +90,7 @@ export class TokenVerifier {
       roles: stringArrayClaim(p, 'roles'),
       ...(displayName !== undefined ? { displayName } : {}),
       expiresAt: p.exp ?? 0,
+      keyId,
       tokenVersion: optionalString(p, 'ver') ?? '2.0',
       groupsOverage: hasGroupsOverage(p),
     };

@@ -13,6 +13,8 @@ export interface VerifiedIdentity {
   /** `exp`, seconds since the epoch. */
   readonly expiresAt: number;
   readonly tokenVersion: string;
+  /** The signing key (`kid`) the token was verified with: sessions end if the tenant removes it. */
+  readonly keyId: string;
   /** True when the token says the groups did not fit (`_claim_names.groups`): resolve through Graph. */
   readonly groupsOverage: boolean;
 }

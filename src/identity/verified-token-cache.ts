@@ -32,6 +32,10 @@ export class VerifiedTokenCache {
     this.entries.set(key, identity);
   }
 
+  dropKeys(kids: ReadonlySet<string>): void {
+    for (const [key, identity] of this.entries) if (kids.has(identity.keyId)) this.entries.delete(key);
+  }
+
   clear(): void {
     this.entries.clear();
   }

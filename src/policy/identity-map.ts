@@ -7,7 +7,7 @@ import type { SessionGrant } from './session-grant.js';
 export function ruleMatches(rule: MappingRule, identity: VerifiedIdentity): boolean {
   switch (rule.match.kind) {
     case 'entra-group':
-      return identity.groups.includes(rule.match.groupId);
+      return rule.match.groupId !== '' && identity.groups.includes(rule.match.groupId);
     case 'entra-app-role':
       return identity.roles.includes(rule.match.role);
   }

@@ -1,29 +1,38 @@
 import { AccessError } from '../access-error.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
+import type { LiveRevocation } from '../identity/live-revocation.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
 import { grantConnection } from '../policy/identity-map.js';
 import type { SessionGrant } from '../policy/session-grant.js';
 
 /**
  * Decides whether a credential may open a session on a named connection. Protocols call this and
- * nothing else to authorise: token verification and identity-map matching live here, so every
- * protocol gets the same answer (and the Graph lookups of live revocation belong here too).
+ * nothing else to authorise: token verification, the Graph check that the identity is still
+ * enabled (and its groups, for an overage token), and identity-map matching live here, so every
+ * protocol gets the same answer.
  */
 export class SessionAuthority {
   constructor(
     private readonly config: GatewayConfig,
     private readonly verifier: TokenVerifier,
     private readonly audit: AuditLog,
+    private readonly revocation: LiveRevocation | undefined,
   ) {}
 
   async authorize(token: string, connectionName: string): Promise<SessionGrant> {
-    const identity = await this.verifier.verify(token);
+    const verified = await this.verifier.verify(token);
+    const identity = this.revocation ? await this.revocation.admit(verified, this.mappedGroups(connectionName)) : verified;
     const grant = grantConnection(identity, connectionName, this.config.connections, this.config.identityMap);
     // Fail closed: a session whose mapping says it must be recorded cannot start while the audit log is down.
     if (grant.rule.record !== false && !this.audit.healthy) {
       throw new AccessError('audit-unavailable', 'the audit log cannot be written: sessions that must be recorded are refused until it recovers');
     }
     return grant;
+  }
+
+  /** The groups identity-map entries for this connection grant with. */
+  private mappedGroups(connectionName: string): string[] {
+    return this.config.identityMap.flatMap((r) => (r.connection === connectionName && r.match.kind === 'entra-group' ? [r.match.groupId] : []));
   }
 }

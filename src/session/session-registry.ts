@@ -12,6 +12,12 @@ export interface LiveSession {
   end(reason: EndReason, message: string): void;
 }
 
+/** Told of each session as it opens and closes (the session watch keeps its timers by these). */
+export interface SessionListener {
+  added(session: LiveSession): void;
+  removed(session: LiveSession): void;
+}
+
 /**
  * Every open session, so the gateway can end them (shutdown today; revocation builds on the same
  * call) and tests can prove none leaked.
@@ -19,13 +25,22 @@ export interface LiveSession {
 export class SessionRegistry {
   private readonly sessions = new Map<string, LiveSession>();
   private emptyWaiters: (() => void)[] = [];
+  private readonly listeners: SessionListener[] = [];
+
+  listen(listener: SessionListener): void {
+    this.listeners.push(listener);
+  }
 
   add(session: LiveSession): void {
     this.sessions.set(session.id, session);
+    for (const l of this.listeners) l.added(session);
   }
 
   remove(id: string): void {
+    const session = this.sessions.get(id);
+    if (session === undefined) return;
     this.sessions.delete(id);
+    for (const l of this.listeners) l.removed(session);
     if (this.sessions.size === 0) {
       const waiters = this.emptyWaiters;
       this.emptyWaiters = [];

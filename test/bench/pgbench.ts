@@ -163,11 +163,12 @@ async function connectionSetup(cluster: PostgresCluster, gatewayPort: number, pa
 async function startGateway(work: string, cluster: PostgresCluster, entra: EntraSimulator, groupId: string, password: string): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
   const config = join(work, 'idgate.yaml');
+  writeFileSync(join(work, 'entra-ca.pem'), entra.caCert);
   writeFileSync(
     config,
     stringify({
       listen: { host: '127.0.0.1', port, 'allow-plaintext': true },
-      entra: { 'tenant-id': entra.tenantId, audience: AUDIENCE, authority: entra.authority },
+      entra: { 'tenant-id': entra.tenantId, audience: AUDIENCE, authority: entra.authority, ca: 'entra-ca.pem' },
       connections: [
         { name: 'bench-db', host: cluster.host, port: cluster.port, database: 'bench', user: USER, 'password-env': 'BENCH_PASSWORD', tls: 'disable' },
         { name: 'bench-recorded', host: cluster.host, port: cluster.port, database: 'bench', user: USER, 'password-env': 'BENCH_PASSWORD', tls: 'disable' },

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import type { JWTPayload } from 'jose';
 import { postgresProtocol } from '../../protocols/postgres/index.js';
 import type { GatewayConfig } from '../../src/config/gateway-config.js';
 import { buildConfig } from '../../src/config/load-config.js';
-import { EntraSimulator, type MintOptions } from '../../src/dev/entra-simulator.js';
+import { EntraSimulator, READ_APPLICATIONS, READ_MEMBERSHIP, type MintOptions, type SimApplication } from '../../src/dev/entra-simulator.js';
 import { PostgresCluster, type ClusterOptions } from '../../src/dev/postgres-cluster.js';
 import { selfSignedCertificate, type CertificatePair } from '../../src/dev/self-signed.js';
 import { startGateway, type RunningGateway } from '../../src/gateway.js';
@@ -16,6 +16,8 @@ import type { AuditLimits } from '../../src/audit/audit-log.js';
 export const AUDIENCE = 'api://idgate-test';
 export const CONNECTION = 'records-api';
 export const READ_ROLE = 'Records.Read';
+/** The gateway API's application id: v2 tokens carry it as `aud`. */
+export const API_CLIENT_ID = '5e1f0c2a-7d3b-4c11-9a7e-1d2c3b4a5f60';
 
 export interface HarnessOptions {
   readonly cluster?: ClusterOptions;
@@ -27,6 +29,14 @@ export interface HarnessOptions {
   /** Upstream TLS for the cluster (so connections can use tls: require / verify-full). */
   readonly upstreamTls?: boolean;
   readonly auditLimits?: AuditLimits;
+  /** Live revocation: the gateway gets its own application in the simulator and `entra.graph` (overrides given). */
+  readonly graph?: Record<string, unknown>;
+  /** Overrides of the `entra` section. */
+  readonly entra?: Record<string, unknown>;
+  /** Overrides of the `session` section. */
+  readonly session?: Record<string, unknown>;
+  /** Runs once the simulator is up, before the gateway starts (register applications, groups…). */
+  readonly prepare?: (entra: EntraSimulator) => Promise<void> | void;
 }
 
 /**
@@ -61,12 +71,31 @@ export class Harness {
     const passwords = { sync_writer: secret(), md5_writer: secret(), plain_writer: secret() };
     await seed(cluster, passwords);
     const entra = await EntraSimulator.start();
-    const groupId = randomUUID();
-    const env = { SYNC_WRITER_PASSWORD: passwords.sync_writer, MD5_WRITER_PASSWORD: passwords.md5_writer, PLAIN_WRITER_PASSWORD: passwords.plain_writer };
+    writeFileSync(join(workDir, 'entra-ca.pem'), entra.caCert);
+    entra.directory.registerApi(AUDIENCE, API_CLIENT_ID);
+    const groupId = entra.directory.createGroup('records-agents').id;
+    const env: Record<string, string> = { SYNC_WRITER_PASSWORD: passwords.sync_writer, MD5_WRITER_PASSWORD: passwords.md5_writer, PLAIN_WRITER_PASSWORD: passwords.plain_writer };
+    const gatewayApp = options.graph ? await entra.directory.registerApplication({ displayName: 'idgate-gateway', roles: [READ_APPLICATIONS, READ_MEMBERSHIP] }) : undefined;
+    if (gatewayApp) env['IDGATE_GRAPH_SECRET'] = gatewayApp.secrets[0] ?? '';
+    await options.prepare?.(entra);
     const config = buildConfig(
       {
         listen: { host: '127.0.0.1', port: 0, tls: { cert: 'server.crt', key: 'server.key' }, 'drain-timeout-seconds': 2, ...options.listen },
-        entra: { 'tenant-id': entra.tenantId, audience: [AUDIENCE, 'idgate-client-id'], authority: entra.authority, 'jwks-cooldown-seconds': 0 },
+        entra: {
+          'tenant-id': entra.tenantId,
+          audience: [AUDIENCE, API_CLIENT_ID],
+          authority: entra.authority,
+          ca: 'entra-ca.pem',
+          'jwks-cooldown-seconds': 0,
+          ...(gatewayApp
+            ? {
+                'gateway-identity': { 'client-id': gatewayApp.appId, 'client-secret-env': 'IDGATE_GRAPH_SECRET' },
+                graph: { endpoint: entra.graphEndpoint, ...options.graph },
+              }
+            : {}),
+          ...options.entra,
+        },
+        ...(options.session ? { session: options.session } : {}),
         connections: [
           { name: CONNECTION, host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'SYNC_WRITER_PASSWORD', tls: 'disable' },
           { name: 'other-db', host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'SYNC_WRITER_PASSWORD', tls: 'disable' },
@@ -95,6 +124,18 @@ export class Harness {
   /** A token for an agent in the mapped group (override any claim). */
   token(claims: JWTPayload = {}, options: MintOptions = {}): Promise<string> {
     return this.entra.mint({ aud: AUDIENCE, groups: [this.groupId], ...claims }, options);
+  }
+
+  /** An agent application in the simulated tenant, a member of the given groups (default: the mapped group). */
+  async agent(displayName: string, groups: readonly string[] = [this.groupId], roles: readonly string[] = []): Promise<SimApplication> {
+    const app = await this.entra.directory.registerApplication({ displayName, roles, certificate: true });
+    for (const g of groups) this.entra.directory.addMember(g, app.objectId);
+    return app;
+  }
+
+  /** The token Entra would issue this agent for the gateway's API now (its groups as they stand). */
+  agentToken(app: SimApplication, options: MintOptions = {}): Promise<string> {
+    return this.entra.mint(this.entra.appClaims(app, API_CLIENT_ID), options);
   }
 
   /** A libpq connection string to the gateway. */

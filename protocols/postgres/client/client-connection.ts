@@ -97,7 +97,7 @@ export class ClientConnection {
     const token = await this.askForToken();
     const grant = await this.deps.services.authority.authorize(token, request.connectionName);
     const scope = parseScope(grant.rule.scope, grant.connection.searchPath);
-    const session = await loginUpstream(grant.connection, upstreamParameters(request.forwarded, scope, grant.connection.searchPath));
+    const session = await loginUpstream(grant.connection, upstreamParameters(request.forwarded, scope, grant.connection.searchPath), this.deps.services.upstreamPasswords);
     return { grant, scope, request, session };
   }
 

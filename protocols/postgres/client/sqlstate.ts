@@ -18,6 +18,7 @@ export function sqlstateForAccess(code: AccessErrorCode): string {
     case 'signing-keys-unavailable':
       return '28P01'; // invalid_password
     case 'not-mapped':
+    case 'identity-disabled':
     case 'encryption-required':
       return '28000'; // invalid_authorization_specification
     case 'startup-parameter-refused':
@@ -31,7 +32,10 @@ export function sqlstateForAccess(code: AccessErrorCode): string {
       return '53300'; // too_many_connections
     case 'auth-timeout':
       return '08006';
+    case 'upstream-credential-unavailable':
+      return '08004'; // sqlserver_rejected_establishment_of_sqlconnection: the gateway's own login cannot start
     case 'shutting-down':
+    case 'identity-check-unavailable':
     case 'audit-unavailable':
       return '57P03'; // cannot_connect_now
   }

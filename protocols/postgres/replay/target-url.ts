@@ -28,7 +28,7 @@ export function parseTargetUrl(text: string, env: NodeJS.ProcessEnv = process.en
     port: url.port === '' ? 5432 : Number(url.port),
     database,
     user,
-    password: new Secret(decodeURIComponent(url.password) || env['PGPASSWORD'] || ''),
+    auth: { kind: 'password', password: new Secret(decodeURIComponent(url.password) || env['PGPASSWORD'] || '') },
     tls,
     ...(caPath !== null ? { ca: readFileSync(caPath) } : {}),
     connectTimeoutMs: 10_000,

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { serialize } from 'pg-protocol';
 import { AccessError } from '../../../src/access-error.js';
 import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
+import type { Secret } from '../../../src/config/secret.js';
+import { STORED_PASSWORDS, type UpstreamPasswords } from '../../../src/identity/upstream-passwords.js';
 import type { MessageQueue, TypedMessage } from '../message-queue.js';
 import { ByteReader } from '../wire/byte-reader.js';
 import { AuthRequest, Backend } from '../wire/codes.js';
@@ -34,7 +36,13 @@ export interface UpstreamSession {
  * cleartext, as the server asks), within the connection's timeout. The client's user, database
  * and password never reach the upstream.
  */
-export async function loginUpstream(connection: ConnectionConfig, parameters: ReadonlyMap<string, string>): Promise<UpstreamSession> {
+export async function loginUpstream(
+  connection: ConnectionConfig,
+  parameters: ReadonlyMap<string, string>,
+  passwords: UpstreamPasswords = STORED_PASSWORDS,
+): Promise<UpstreamSession> {
+  // Before the socket opens: an Entra token may take a round trip to Entra, and the login timeout is for the database.
+  const password = await passwords.password(connection);
   const queue = newUpstreamQueue();
   let socket: UpstreamSocket | undefined;
   let source: ReadSource | undefined;
@@ -45,7 +53,7 @@ export async function loginUpstream(connection: ConnectionConfig, parameters: Re
   try {
     ({ socket, source } = await connectUpstream(connection, queue));
     socket.write(serialize.startup({ ...Object.fromEntries(parameters), user: connection.user, database: connection.database }));
-    await authenticate(queue, socket, connection);
+    await authenticate(queue, socket, connection, password);
     const session = await readUntilReady(queue, socket, source, connection);
     queue.detach();
     return session;
@@ -57,7 +65,7 @@ export async function loginUpstream(connection: ConnectionConfig, parameters: Re
   }
 }
 
-async function authenticate(queue: MessageQueue, socket: UpstreamSocket, connection: ConnectionConfig): Promise<void> {
+async function authenticate(queue: MessageQueue, socket: UpstreamSocket, connection: ConnectionConfig, password: Secret): Promise<void> {
   let scram: ScramClient | undefined;
   for (;;) {
     const message = await queue.typed();
@@ -70,13 +78,13 @@ async function authenticate(queue: MessageQueue, socket: UpstreamSocket, connect
       case AuthRequest.Ok:
         return;
       case AuthRequest.CleartextPassword:
-        socket.write(serialize.password(connection.password.reveal()));
+        socket.write(serialize.password(password.reveal()));
         break;
       case AuthRequest.MD5Password:
-        socket.write(serialize.password(md5Password(connection.user, connection.password.reveal(), r.bytes(4))));
+        socket.write(serialize.password(md5Password(connection.user, password.reveal(), r.bytes(4))));
         break;
       case AuthRequest.SASL:
-        scram = startScram(r, socket, connection);
+        scram = startScram(r, socket, password);
         break;
       case AuthRequest.SASLContinue:
         socket.write(serialize.sendSCRAMClientFinalMessage(requireScram(scram).clientFinalMessage(r.bytes(r.remaining).toString('utf8'))));
@@ -90,13 +98,13 @@ async function authenticate(queue: MessageQueue, socket: UpstreamSocket, connect
   }
 }
 
-function startScram(r: ByteReader, socket: UpstreamSocket, connection: ConnectionConfig): ScramClient {
+function startScram(r: ByteReader, socket: UpstreamSocket, password: Secret): ScramClient {
   const mechanisms: string[] = [];
   for (let m = r.cstring(); m !== ''; m = r.cstring()) mechanisms.push(m);
   if (!mechanisms.includes('SCRAM-SHA-256')) {
     throw new AccessError('upstream-rejected', 'the upstream database offers no SASL mechanism the gateway supports');
   }
-  const scram = new ScramClient(connection.password.reveal());
+  const scram = new ScramClient(password.reveal());
   socket.write(serialize.sendSASLInitialResponseMessage('SCRAM-SHA-256', scram.clientFirstMessage()));
   return scram;
 }

@@ -1,9 +1,10 @@
 import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
 import type { RolePowers } from '../../../src/policy/wider-privileges.js';
+import { STORED_PASSWORDS, type UpstreamPasswords } from '../../../src/identity/upstream-passwords.js';
 import { runSimpleQuery } from './simple-query.js';
 
 /** What the connection's upstream role may do, from the catalogs (tables outside the system schemas). */
-export async function readRolePowers(connection: ConnectionConfig): Promise<RolePowers> {
+export async function readRolePowers(connection: ConnectionConfig, passwords: UpstreamPasswords = STORED_PASSWORDS): Promise<RolePowers> {
   const rows = await runSimpleQuery(
     connection,
     `SELECT 'super', rolsuper::text, '' FROM pg_roles WHERE rolname = current_user
@@ -17,6 +18,7 @@ export async function readRolePowers(connection: ConnectionConfig): Promise<Role
        CROSS JOIN (VALUES ('SELECT'), ('INSERT'), ('UPDATE'), ('DELETE'), ('TRUNCATE')) AS p(privilege)
        WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
          AND has_table_privilege(current_user, c.oid, p.privilege)`,
+    passwords,
   );
   const powers = { superuser: false, createIn: [] as string[], privileges: [] as { schema: string; table: string; privilege: string }[] };
   for (const [kind, value, privilege] of rows) {

@@ -5,6 +5,7 @@ import { Backend } from '../wire/codes.js';
 import { decodeErrorFields } from '../wire/error-fields.js';
 import { newUpstreamQueue } from './connect-upstream.js';
 import { TERMINATE } from '../wire/frontend-messages.js';
+import { STORED_PASSWORDS, type UpstreamPasswords } from '../../../src/identity/upstream-passwords.js';
 import { loginUpstream } from './login-upstream.js';
 
 
@@ -24,8 +25,8 @@ export class QueryError extends Error {
  * statements) and returns the text of every row (NULL as null). For administration and tests,
  * not the relay: it needs no client library and no psql binary.
  */
-export async function runSimpleQuery(connection: ConnectionConfig, sql: string): Promise<(string | null)[][]> {
-  const session = await loginUpstream(connection, new Map([['application_name', 'idgate']]));
+export async function runSimpleQuery(connection: ConnectionConfig, sql: string, passwords: UpstreamPasswords = STORED_PASSWORDS): Promise<(string | null)[][]> {
+  const session = await loginUpstream(connection, new Map([['application_name', 'idgate']]), passwords);
   const queue = newUpstreamQueue();
   queue.feed(session.leftover);
   queue.attach(session.source);

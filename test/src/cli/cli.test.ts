@@ -20,6 +20,7 @@ describe('the idgate CLI', () => {
     dir = mkdtempSync(join(tmpdir(), 'idgate-cli-'));
     writeFileSync(join(dir, 'server.crt'), h.certificate.cert);
     writeFileSync(join(dir, 'server.key'), h.certificate.key);
+    writeFileSync(join(dir, 'entra-ca.pem'), h.entra.caCert);
   });
   after(async () => {
     await h.stop();
@@ -32,7 +33,7 @@ describe('the idgate CLI', () => {
       file,
       stringify({
         listen: { host: '127.0.0.1', port, tls: { cert: 'server.crt', key: 'server.key' }, 'drain-timeout-seconds': drainSeconds },
-        entra: { 'tenant-id': h.entra.tenantId, audience: AUDIENCE, authority: h.entra.authority },
+        entra: { 'tenant-id': h.entra.tenantId, audience: AUDIENCE, authority: h.entra.authority, ca: 'entra-ca.pem' },
         connections: [{ name: CONNECTION, host: h.cluster.host, port: h.cluster.port, database: 'records', user: 'sync_writer', 'password-env': password, tls: 'disable' }],
         'identity-map': [{ 'entra-group': h.groupId, connection: CONNECTION, scope }],
       }),

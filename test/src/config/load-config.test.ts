@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError } from '../../../src/config/config-error.js';
+import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
 import { loadConfigFile } from '../../../src/config/load-config.js';
+
+const GATEWAY_APP = '0d9f3c1e-0000-0000-0000-000000000000';
 
 const EXAMPLE = `
 listen:
@@ -71,7 +74,7 @@ describe('loadConfigFile', () => {
     assert.equal(config.entra.tenantId, '72f988bf-0000-0000-0000-000000000000');
     assert.deepEqual(config.entra.audiences, ['api://idgate']);
     const connection = config.connections.get('records-api');
-    assert.equal(connection?.password.reveal(), 'pw-from-env');
+    assert.equal((connection?.auth.kind === 'password' ? connection.auth.password.reveal() : undefined), 'pw-from-env');
     assert.equal(connection?.tls, 'disable');
     assert.deepEqual(config.identityMap.map((r) => r.match), [
       { kind: 'entra-group', groupId: '3f6c1a52-0000-0000-0000-000000000000' },
@@ -92,7 +95,7 @@ describe('loadConfigFile', () => {
       }),
     );
     const config = loadConfigFile(file, {});
-    assert.equal(config.connections.get('c')?.password.reveal(), 'secret-from-file');
+    assert.equal(storedPassword(config.connections.get('c')), 'secret-from-file');
     assert.equal(config.connections.get('c')?.tls, 'require');
     assert.equal(config.connections.get('c')?.port, 5432);
     assert.equal(config.listen.port, 5433);
@@ -102,15 +105,43 @@ describe('loadConfigFile', () => {
     assert.equal(config.identityMap[0]?.record, true);
   });
 
+  it('reads the Entra lifecycle settings: gateway identity, graph with defaults, auth: entra, group names, session', () => {
+    write('gw-secret.txt', 'graph-secret\n');
+    const yaml = EXAMPLE.replace('certs/server.crt', 'cert.pem')
+      .replace('certs/server.key', 'key.pem')
+      .replace('  authority: https://login.microsoftonline.com', `  authority: https://login.microsoftonline.com\n  gateway-identity: { client-id: ${GATEWAY_APP.toUpperCase()}, client-secret-file: gw-secret.txt }\n  graph: { recheck-seconds: 10 }`)
+      .replace('    password-env: RECORDS_API_PASSWORD\n', '    auth: entra\n')
+      .replace('entra-group: 3f6c1a52-0000-0000-0000-000000000000', 'entra-group: sync-agents')
+      .replace('recordings:', 'session: { end-at-token-expiry: false }\nrecordings:');
+    const config = loadConfigFile(write('lifecycle.yaml', yaml), {});
+    assert.equal(config.entra.gatewayIdentity?.clientId, GATEWAY_APP);
+    const credential = config.entra.gatewayIdentity?.credential;
+    assert.equal(credential?.kind === 'secret' ? credential.secret.reveal() : undefined, 'graph-secret');
+    assert.deepEqual(config.entra.graph, { endpoint: 'https://graph.microsoft.com', cacheMs: 5000, recheckMs: 10_000, onUnavailable: 'refuse', timeoutMs: 5000 });
+    assert.deepEqual(config.connections.get('records-api')?.auth, { kind: 'entra', scope: 'https://ossrdbms-aad.database.windows.net/.default' });
+    assert.deepEqual(config.identityMap[0]?.match, { kind: 'entra-group', groupId: '', groupName: 'sync-agents' });
+    assert.equal(config.endAtTokenExpiry, false);
+    assert.doesNotMatch(JSON.stringify(config.entra), /graph-secret/);
+  });
+
   const cases: [string, (yaml: string) => string, RegExp][] = [
     ['an unknown key', (y) => y.replace('  port: 5433', '  port: 5433\n  prot: 1'), /bad\.yaml: listen: .*prot/],
     ['a missing tenant', (y) => y.replace(/  tenant-id: .*\n/, ''), /bad\.yaml: entra\.tenant-id: /],
     ['a tenant that is not a GUID', (y) => y.replace('72f988bf-0000-0000-0000-000000000000', 'contoso'), /entra\.tenant-id: must be the tenant GUID/],
-    ['a plain-http authority elsewhere than loopback', (y) => y.replace('https://login.microsoftonline.com', 'http://login.example.com'), /entra\.authority: must be an https/],
+    ['a plain-http authority', (y) => y.replace('https://login.microsoftonline.com', 'http://127.0.0.1:8080'), /entra\.authority: must be an https/],
+    ['graph without the gateway identity', (y) => y.replace('  authority: https://login.microsoftonline.com', '  authority: https://login.microsoftonline.com\n  graph: {}'), /entra\.graph: entra\.graph needs entra\.gateway-identity/],
+    [
+      'a gateway identity with two credentials',
+      (y) => y.replace('  authority: https://login.microsoftonline.com', `  authority: https://login.microsoftonline.com\n  gateway-identity: { client-id: ${GATEWAY_APP}, client-secret-env: A, certificate-file: b.pem }`),
+      /entra\.gateway-identity: needs exactly one of client-secret-env, client-secret-file or certificate-file/,
+    ],
+    ['a graph endpoint over plain http', (y) => y.replace('  authority: https://login.microsoftonline.com', `  authority: https://login.microsoftonline.com\n  gateway-identity: { client-id: ${GATEWAY_APP}, client-secret-env: RECORDS_API_PASSWORD }\n  graph: { endpoint: 'http://graph.example' }`), /entra\.graph\.endpoint: must be an https/],
+    ['auth: entra with a password', (y) => y.replace('    tls: disable', '    tls: disable\n    auth: entra'), /connections\[0\]: auth: entra takes no password/],
+    ['auth: entra without the gateway identity', (y) => y.replace('    password-env: RECORDS_API_PASSWORD\n', '    auth: entra\n'), /connections\[0\]\.auth: auth: entra needs entra\.gateway-identity/],
     ['an unset password variable', (y) => y.replace('RECORDS_API_PASSWORD', 'NOT_SET_ANYWHERE'), /connections\[0\]\.password-env: environment variable NOT_SET_ANYWHERE is not set/],
     ['a mapping to an unknown connection', (y) => y.replace('connection: records-api\n    scope: read', 'connection: nowhere\n    scope: read'), /identity-map\[1\]\.connection: no connection named "nowhere"/],
     ['a mapping with both a group and a role', (y) => y.replace('  - entra-app-role: Records.Read', '  - entra-app-role: Records.Read\n    entra-group: 3f6c1a52-0000-0000-0000-000000000000'), /identity-map\[1\]: needs exactly one of entra-group or entra-app-role/],
-    ['a group that is not an object id', (y) => y.replace('entra-group: 3f6c1a52-0000-0000-0000-000000000000', 'entra-group: sync-agents'), /identity-map\[0\]\.entra-group: must be a group object id/],
+    ['a group display name without graph', (y) => y.replace('entra-group: 3f6c1a52-0000-0000-0000-000000000000', 'entra-group: sync-agents'), /identity-map\[0\]\.entra-group: "sync-agents" is not a group object id; a display name needs entra\.graph/],
     ['a missing TLS file', (y) => y, /listen\.tls\.cert: cannot read certs\/server\.crt/],
     ['a bad upstream TLS mode', (y) => y.replace('tls: disable', 'tls: prefer'), /connections\[0\]\.tls: /],
     ['verify-full without a CA', (y) => y.replace('tls: disable', 'tls: verify-full'), /connections\[0\]\.ca: tls: verify-full needs ca/],
@@ -135,3 +166,7 @@ describe('loadConfigFile', () => {
     assert.match(problems(yaml), /connections\[1\]\.name: duplicate connection name "records-api"/);
   });
 });
+
+function storedPassword(connection: ConnectionConfig | undefined): string | undefined {
+  return connection?.auth.kind === 'password' ? connection.auth.password.reveal() : undefined;
+}

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createRemoteJWKSet, SignJWT, type JWTVerifyGetKey } from 'jose';
+import { SignJWT, type JWTVerifyGetKey } from 'jose';
 import { AccessError, type AccessErrorCode } from '../../../src/access-error.js';
 import type { EntraConfig } from '../../../src/config/gateway-config.js';
 import { EntraSimulator } from '../../../src/dev/entra-simulator.js';
 import { jwksUrl } from '../../../src/identity/jwks-url.js';
+import { EntraHttp } from '../../../src/identity/entra-http.js';
+import { SigningKeys } from '../../../src/identity/signing-keys.js';
 import { TokenVerifier } from '../../../src/identity/token-verifier.js';
 
 const AUD = 'api://idgate';
@@ -14,14 +16,22 @@ describe('TokenVerifier', () => {
   let config: EntraConfig;
   before(async () => {
     entra = await EntraSimulator.start();
-    config = { tenantId: entra.tenantId, audiences: [AUD], authority: entra.authority, clockSkewSeconds: 60, allowUserTokens: false, jwksCooldownMs: 0 };
+    config = { tenantId: entra.tenantId, audiences: [AUD], authority: entra.authority, clockSkewSeconds: 60, allowUserTokens: false, jwksCooldownMs: 0, jwksRefreshMs: 3_600_000 };
+    http = new EntraHttp({ ca: entra.caCert, timeoutMs: 2000 });
   });
-  after(() => entra.stop());
+  after(async () => {
+    http.close();
+    await entra.stop();
+  });
+  let http: EntraHttp;
+  const signingKeys = (c: EntraConfig): SigningKeys =>
+    new SigningKeys(jwksUrl(c.authority, c.tenantId).href, http, { refreshMs: c.jwksRefreshMs, cooldownMs: c.jwksCooldownMs });
+  const newVerifier = (c: EntraConfig): TokenVerifier => new TokenVerifier(c, signingKeys(c).getKey);
 
   const refusedWith = (code: AccessErrorCode) => (e: unknown) => e instanceof AccessError && e.code === code;
 
   it('returns the identity: oid, azp, tenant, groups, roles, name, expiry', async () => {
-    const verifier = new TokenVerifier(config);
+    const verifier = newVerifier(config);
     const token = await entra.mint({ aud: AUD, oid: 'A0A0A0A0-0000-0000-0000-000000000001', azp: 'app-1', groups: ['G-1'], roles: ['R1'], app_displayname: 'sync agent' });
     const identity = await verifier.verify(token);
     assert.equal(identity.objectId, 'a0a0a0a0-0000-0000-0000-000000000001');
@@ -34,7 +44,7 @@ describe('TokenVerifier', () => {
   });
 
   it('accepts a v1 token (sts.windows.net issuer, appid)', async () => {
-    const verifier = new TokenVerifier(config);
+    const verifier = newVerifier(config);
     const token = await entra.mint({ aud: AUD, iss: `https://sts.windows.net/${entra.tenantId}/`, ver: '1.0', azp: undefined, appid: 'v1-app', idtyp: undefined });
     const identity = await verifier.verify(token);
     assert.equal(identity.appId, 'v1-app');
@@ -42,21 +52,21 @@ describe('TokenVerifier', () => {
   });
 
   it('flags a groups overage token', async () => {
-    const verifier = new TokenVerifier(config);
+    const verifier = newVerifier(config);
     const token = await entra.mint({ aud: AUD, _claim_names: { groups: 'src1' }, _claim_sources: { src1: { endpoint: 'https://graph.windows.net/x' } } });
     assert.equal((await verifier.verify(token)).groupsOverage, true);
   });
 
   it('accepts app-only tokens without idtyp (no scp), refuses delegated ones unless allowed', async () => {
-    const verifier = new TokenVerifier(config);
+    const verifier = newVerifier(config);
     await verifier.verify(await entra.mint({ aud: AUD, idtyp: undefined }));
     await assert.rejects(verifier.verify(await entra.mint({ aud: AUD, idtyp: undefined, scp: 'access' })), refusedWith('token-not-app-only'));
-    const lenient = new TokenVerifier({ ...config, allowUserTokens: true });
+    const lenient = newVerifier({ ...config, allowUserTokens: true });
     await lenient.verify(await entra.mint({ aud: AUD, idtyp: 'user', scp: 'access' }));
   });
 
   it('refuses other algorithms, even with a valid-looking structure', async () => {
-    const verifier = new TokenVerifier(config);
+    const verifier = newVerifier(config);
     const hs = await new SignJWT({ aud: AUD, tid: entra.tenantId, oid: 'x', azp: 'y', iss: entra.issuer }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new Uint8Array(32));
     await assert.rejects(verifier.verify(hs), refusedWith('token-wrong-algorithm'));
     const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ aud: AUD })).toString('base64url')}.`;
@@ -64,7 +74,7 @@ describe('TokenVerifier', () => {
   });
 
   it('refuses tokens without oid or tid, and oversized input', async () => {
-    const verifier = new TokenVerifier(config);
+    const verifier = newVerifier(config);
     await assert.rejects(verifier.verify(await entra.mint({ aud: AUD, oid: undefined })), refusedWith('token-malformed'));
     await assert.rejects(verifier.verify(await entra.mint({ aud: AUD, tid: undefined })), refusedWith('token-malformed'));
     await assert.rejects(verifier.verify('a'.repeat(40_000)), refusedWith('token-malformed'));
@@ -73,7 +83,7 @@ describe('TokenVerifier', () => {
 
   it('verifies a token once and then answers from its cache until expiry', async () => {
     let keyLookups = 0;
-    const remote = createRemoteJWKSet(jwksUrl(entra.authority, entra.tenantId));
+    const remote = signingKeys(config).getKey;
     const counting: JWTVerifyGetKey = (header, token) => {
       keyLookups += 1;
       return remote(header, token);
@@ -90,7 +100,7 @@ describe('TokenVerifier', () => {
   });
 
   it('picks up a rotated signing key (unknown kid → refetch)', async () => {
-    const verifier = new TokenVerifier(config);
+    const verifier = newVerifier(config);
     await verifier.verify(await entra.mint({ aud: AUD }));
     const before = entra.jwksRequests;
     await entra.rotateKeys();
@@ -99,7 +109,7 @@ describe('TokenVerifier', () => {
   });
 
   it('refetches on unknown kids at most once per cooldown', async () => {
-    const verifier = new TokenVerifier({ ...config, jwksCooldownMs: 60_000 });
+    const verifier = newVerifier({ ...config, jwksCooldownMs: 60_000 });
     await verifier.verify(await entra.mint({ aud: AUD }));
     const before = entra.jwksRequests;
     for (let i = 0; i < 5; i++) await assert.rejects(verifier.verify(await entra.mint({ aud: AUD }, { unpublishedKey: true })), refusedWith('token-unknown-key'));
@@ -107,7 +117,7 @@ describe('TokenVerifier', () => {
   });
 
   it('fails closed when the key set cannot be fetched', async () => {
-    const verifier = new TokenVerifier({ ...config, authority: 'http://127.0.0.1:9' });
+    const verifier = newVerifier({ ...config, authority: 'https://127.0.0.1:9' });
     await assert.rejects(verifier.verify(await entra.mint({ aud: AUD })), refusedWith('signing-keys-unavailable'));
   });
 });

@@ -1,0 +1,74 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JWTPayload } from 'jose';
+import type { SimDirectory } from './directory.js';
+import { graphError, json, readBody } from './http-util.js';
+
+/** The Graph application permissions each call needs, as Microsoft documents them. */
+export const READ_APPLICATIONS = 'Application.Read.All';
+export const READ_MEMBERSHIP = 'GroupMember.Read.All';
+
+export interface GraphContext {
+  readonly directory: SimDirectory;
+  /** Verifies a bearer token for Graph; undefined when it is not one. */
+  verifyGraphToken(token: string): Promise<JWTPayload | undefined>;
+}
+
+const SP_BY_APP_ID = /^\/v1\.0\/servicePrincipals\(appId='([0-9a-fA-F-]{36})'\)$/;
+const SP_BY_ID = /^\/v1\.0\/servicePrincipals\/([0-9a-fA-F-]{36})$/;
+const SP_MEMBERSHIP = /^\/v1\.0\/servicePrincipals\/([0-9a-fA-F-]{36})\/(checkMemberGroups|getMemberObjects)$/;
+const NAME_FILTER = /^displayName eq '((?:[^']|'')*)'$/;
+
+/**
+ * The Microsoft Graph v1.0 calls the gateway makes: a service principal by appId or id,
+ * checkMemberGroups, getMemberObjects, and groups by display name. Each needs a Graph token with
+ * the documented application permission; answers and errors have Graph's shapes.
+ */
+export async function handleGraphRequest(ctx: GraphContext, req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> {
+  const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+  const claims = bearer === undefined ? undefined : await ctx.verifyGraphToken(bearer);
+  if (claims === undefined) return graphError(res, 401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience.');
+  const roles = Array.isArray(claims['roles']) ? claims['roles'] : [];
+  const needs = (permission: string): boolean => {
+    if (roles.includes(permission)) return true;
+    graphError(res, 403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+    return false;
+  };
+  let match: RegExpExecArray | null;
+  if (req.method === 'GET' && (match = SP_BY_APP_ID.exec(path) ?? SP_BY_ID.exec(path)) !== null) {
+    if (!needs(READ_APPLICATIONS)) return;
+    const id = match[1] ?? '';
+    const app = SP_BY_APP_ID.test(path) ? ctx.directory.application(id) : ctx.directory.servicePrincipal(id);
+    if (app === undefined) return graphError(res, 404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
+    return json(res, 200, { id: app.objectId, appId: app.appId, displayName: app.displayName, accountEnabled: app.accountEnabled });
+  }
+  if (req.method === 'POST' && (match = SP_MEMBERSHIP.exec(path)) !== null) {
+    if (!needs(READ_APPLICATIONS) || !needs(READ_MEMBERSHIP)) return;
+    const principal = ctx.directory.servicePrincipal(match[1] ?? '');
+    if (principal === undefined) return graphError(res, 404, 'Request_ResourceNotFound', `Resource '${match[1] ?? ''}' does not exist.`);
+    const memberOf = ctx.directory.memberOf(principal.objectId);
+    const body = parseJson(await readBody(req));
+    if (match[2] === 'getMemberObjects') return json(res, 200, { value: memberOf });
+    const asked = body?.['groupIds'];
+    if (!Array.isArray(asked) || asked.length === 0 || asked.length > 20 || !asked.every((g) => typeof g === 'string')) {
+      return graphError(res, 400, 'Request_BadRequest', 'groupIds must hold 1 to 20 group ids.');
+    }
+    return json(res, 200, { value: asked.filter((g) => memberOf.includes(g.toLowerCase())) });
+  }
+  if (req.method === 'GET' && path === '/v1.0/groups') {
+    if (!needs(READ_MEMBERSHIP)) return;
+    const filter = NAME_FILTER.exec(url.searchParams.get('$filter') ?? '');
+    if (filter === null) return graphError(res, 400, 'Request_UnsupportedQuery', 'The simulator supports only $filter=displayName eq \'name\'.');
+    const groups = ctx.directory.groupsNamed((filter[1] ?? '').replace(/''/g, "'"));
+    return json(res, 200, { value: groups.map((g) => ({ id: g.id, displayName: g.displayName })) });
+  }
+  graphError(res, 400, 'BadRequest', `Resource not found for the segment '${path}'.`);
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

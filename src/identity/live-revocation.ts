@@ -1,0 +1,103 @@
+import { AccessError } from '../access-error.js';
+import type { GraphConfig } from '../config/gateway-config.js';
+import type { Logger } from '../logging/logger.js';
+import { ExpiringCache } from './expiring-cache.js';
+import { GraphUnavailableError, type GraphClient, type ServicePrincipalStatus } from './graph-client.js';
+import type { VerifiedIdentity } from './verified-identity.js';
+
+/** What Graph says of an identity now. */
+export type IdentityState = 'enabled' | 'disabled' | 'deleted';
+
+/**
+ * Asks Microsoft Graph what a signature cannot say: whether the identity behind a token is still
+ * enabled, whether it is still in a group, and which groups an overage token stands for. Answers
+ * are reused for `cache-seconds`. When Graph cannot answer, `on-unavailable` decides: refuse
+ * (the default: fail closed) or carry on with what the token says.
+ */
+export class LiveRevocation {
+  private readonly states: ExpiringCache<ServicePrincipalStatus | undefined>;
+  private readonly groups: ExpiringCache<string[]>;
+  private readonly memberships: ExpiringCache<Set<string>>;
+
+  constructor(
+    private readonly graph: GraphClient,
+    readonly config: GraphConfig,
+    private readonly logger: Logger,
+  ) {
+    this.states = new ExpiringCache(config.cacheMs);
+    this.groups = new ExpiringCache(config.cacheMs);
+    this.memberships = new ExpiringCache(config.cacheMs);
+  }
+
+  get failClosed(): boolean {
+    return this.config.onUnavailable === 'refuse';
+  }
+
+  /**
+   * At login, after the token verified: refuses a disabled or deleted identity, fills in the groups
+   * of an overage token, and drops claimed groups among `mappedGroups` (those the identity-map could
+   * grant with) that Graph says the identity has left — a token's groups are only as fresh as the
+   * token, and an agent removed from a group must not get back in with its old one. Returns the
+   * identity the identity-map is to judge.
+   */
+  async admit(identity: VerifiedIdentity, mappedGroups: readonly string[]): Promise<VerifiedIdentity> {
+    const subject = { objectId: identity.objectId, appId: identity.appId };
+    let state: IdentityState;
+    try {
+      state = await this.state(identity.appId);
+    } catch (e) {
+      return this.unavailable(e, identity, subject);
+    }
+    if (state !== 'enabled') {
+      throw new AccessError('identity-disabled', 'identity disabled in Entra', stateDetail(identity.appId, state), undefined, subject);
+    }
+    try {
+      if (identity.groupsOverage) return { ...identity, groups: await this.memberGroups(identity.objectId) };
+      const claimed = identity.groups.filter((g) => mappedGroups.includes(g));
+      if (claimed.length === 0) return identity;
+      const still = await this.checkMembership(identity.objectId, claimed);
+      return { ...identity, groups: identity.groups.filter((g) => !claimed.includes(g) || still.has(g)) };
+    } catch (e) {
+      return this.unavailable(e, identity, subject);
+    }
+  }
+
+  /** Whether the application's service principal exists and is enabled (cached). */
+  async state(appId: string): Promise<IdentityState> {
+    const principal = await this.states.get(appId, () => this.graph.servicePrincipal(appId));
+    if (principal === undefined) return 'deleted';
+    return principal.accountEnabled ? 'enabled' : 'disabled';
+  }
+
+  /** All groups of the service principal, for a token whose groups did not fit (cached). */
+  memberGroups(objectId: string): Promise<string[]> {
+    return this.groups.get(objectId, () => this.graph.memberGroups(objectId));
+  }
+
+  /** Which of these groups the service principal is still in (cached). */
+  checkMembership(objectId: string, groupIds: readonly string[]): Promise<Set<string>> {
+    const sorted = [...new Set(groupIds)].sort();
+    return this.memberships.get(`${objectId} ${sorted.join(',')}`, () => this.graph.checkMemberGroups(objectId, sorted));
+  }
+
+  private unavailable(e: unknown, identity: VerifiedIdentity, subject: { objectId: string; appId: string }): VerifiedIdentity {
+    if (!(e instanceof GraphUnavailableError)) throw e;
+    if (this.failClosed) {
+      throw new AccessError(
+        'identity-check-unavailable',
+        'the gateway cannot confirm the identity with Microsoft Graph: refused until it can',
+        undefined,
+        e.message,
+        subject,
+      );
+    }
+    this.logger.warn({ identity: identity.objectId, appId: identity.appId, err: e.message }, 'Graph unavailable: admitted on the token alone (on-unavailable: allow)');
+    return identity;
+  }
+}
+
+function stateDetail(appId: string, state: IdentityState): string {
+  return state === 'deleted'
+    ? `the service principal of application ${appId} no longer exists in the tenant`
+    : `the service principal of application ${appId} is disabled (accountEnabled: false)`;
+}

@@ -1,0 +1,44 @@
+import { ConfigError } from '../config/config-error.js';
+import type { GatewayConfig, MappingRule } from '../config/gateway-config.js';
+import type { GraphClient } from './graph-client.js';
+
+/**
+ * Turns `entra-group: <display name>` entries into the group object ids tokens carry, through
+ * Graph. A name no group has, or several groups share, is a configuration error naming the entry:
+ * guessing would grant the wrong people a connection.
+ */
+export async function resolveGroupNames(config: GatewayConfig, graph: GraphClient | undefined): Promise<GatewayConfig> {
+  const named = config.identityMap.filter((r) => r.match.kind === 'entra-group' && r.match.groupName !== undefined);
+  if (named.length === 0) return config;
+  if (graph === undefined) {
+    throw new ConfigError(config.source, named.map((r) => ({ key: keyOf(r), message: 'a group display name needs entra.graph to be resolved' })));
+  }
+  const problems: { key: string; message: string }[] = [];
+  const resolved = new Map<string, string>();
+  for (const name of new Set(named.map(nameOf))) {
+    try {
+      const groups = await graph.groupsNamed(name);
+      if (groups.length === 1 && groups[0] !== undefined) resolved.set(name, groups[0].id);
+      else {
+        const message = groups.length === 0 ? `no Entra group is named "${name}"` : `${groups.length} Entra groups are named "${name}" (${groups.map((g) => g.id).join(', ')}): use the object id`;
+        for (const r of named.filter((r) => nameOf(r) === name)) problems.push({ key: keyOf(r), message });
+      }
+    } catch (e) {
+      for (const r of named.filter((r) => nameOf(r) === name)) problems.push({ key: keyOf(r), message: `"${name}" could not be resolved through Microsoft Graph: ${(e as Error).message}` });
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(config.source, problems);
+  const identityMap = config.identityMap.map((r): MappingRule => {
+    if (r.match.kind !== 'entra-group' || r.match.groupName === undefined) return r;
+    return { ...r, match: { kind: 'entra-group', groupName: r.match.groupName, groupId: resolved.get(r.match.groupName) ?? '' } };
+  });
+  return { ...config, identityMap };
+}
+
+function nameOf(rule: MappingRule): string {
+  return rule.match.kind === 'entra-group' ? (rule.match.groupName ?? '') : '';
+}
+
+function keyOf(rule: MappingRule): string {
+  return `identity-map[${rule.index}].entra-group`;
+}

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import pg from 'pg';
+import type { SimApplication } from '../../src/dev/entra-simulator.js';
+import { settleAudit, sessionsJson } from '../support/audit.js';
+import { pgOptions } from '../support/client-options.js';
+import { Harness } from '../support/harness.js';
+
+const CACHE_SECONDS = 1;
+const RECHECK_SECONDS = 1;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+type PgError = Error & { code?: string };
+
+/** A connected node-postgres client whose unsolicited end (a FATAL from the gateway) is caught. */
+async function connect(h: Harness, token: string): Promise<{ client: pg.Client; ended: Promise<PgError> }> {
+  const client = new pg.Client(pgOptions(h, token));
+  // node-postgres may follow the FATAL with a second error as the socket closes: keep listening, keep the first.
+  const ended = new Promise<PgError>((resolve) => client.on('error', resolve));
+  await client.connect();
+  return { client, ended };
+}
+
+async function refusal(h: Harness, token: string): Promise<PgError | undefined> {
+  try {
+    const { client } = await connect(h, token);
+    await client.end();
+    return undefined;
+  } catch (e) {
+    return e as PgError;
+  }
+}
+
+/** Polls until a login with this token is refused; returns the refusal and how long it took. */
+async function untilRefused(h: Harness, token: string, deadlineMs: number): Promise<{ error: PgError; afterMs: number }> {
+  const start = Date.now();
+  for (;;) {
+    const error = await refusal(h, token);
+    if (error !== undefined) return { error, afterMs: Date.now() - start };
+    if (Date.now() - start > deadlineMs) throw new Error(`still admitted after ${deadlineMs} ms`);
+    await sleep(50);
+  }
+}
+
+async function endedWithin(ended: Promise<PgError>, ms: number): Promise<PgError> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the session was still open after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([ended, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('Entra lifecycle: disabling an identity ends its access, live sessions included', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.start({ graph: { 'cache-seconds': CACHE_SECONDS, 'recheck-seconds': RECHECK_SECONDS } });
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  it('the documented round trip: connect, disable, refused within the cache window, session ended, re-enable, connect again', async (t: TestContext) => {
+    const agent = await h.agent('sync-agent');
+    const token = await h.agentToken(agent);
+    const { client, ended } = await connect(h, token);
+    assert.equal((await client.query('SELECT count(*)::int AS n FROM records')).rows[0].n, 100);
+
+    const disabledAt = Date.now();
+    h.entra.directory.setEnabled(agent.appId, false);
+    // The old token is still within exp; only Graph can say the identity is disabled.
+    const { error, afterMs } = await untilRefused(h, token, CACHE_SECONDS * 1000 + 2000);
+    t.diagnostic(`new connection refused ${afterMs} ms after the identity was disabled (cache-seconds ${CACHE_SECONDS})`);
+    assert.equal(error.code, '28000');
+    assert.match(error.message, /identity disabled in Entra/);
+
+    const fatal = await endedWithin(ended, RECHECK_SECONDS * 1000 + 3000);
+    t.diagnostic(`open session ended ${Date.now() - disabledAt} ms after the identity was disabled (recheck-seconds ${RECHECK_SECONDS})`);
+    assert.equal(fatal.code, '57P01');
+    assert.match(fatal.message, /disabled in Entra/);
+
+    h.entra.directory.setEnabled(agent.appId, true);
+    await sleep(CACHE_SECONDS * 1000 + 100);
+    const again = await connect(h, token);
+    assert.equal((await again.client.query('SELECT 1 AS back')).rows[0].back, 1);
+    await again.client.end();
+    await client.end().catch(() => undefined);
+
+    await settleAudit(h);
+    const sessions = await sessionsJson(h, '--identity', agent.appId);
+    // The polling logins admitted within the cache window ended themselves; the long session was ended for the identity.
+    const reasons = sessions.map((s) => s['endReason']);
+    assert.equal(reasons.filter((r) => r === 'identity-disabled').length, 1, reasons.join(', '));
+    assert.ok(reasons.every((r) => r === 'identity-disabled' || r === 'client-terminated'), reasons.join(', '));
+  });
+
+  it('an identity removed from the group loses the connection: its session ends and its old token no longer maps', async () => {
+    const agent = await h.agent('grouped-agent');
+    const token = await h.agentToken(agent);
+    const { client, ended } = await connect(h, token);
+    h.entra.directory.removeMember(h.groupId, agent.objectId);
+    const fatal = await endedWithin(ended, RECHECK_SECONDS * 1000 + 3000);
+    assert.equal(fatal.code, '57P01');
+    assert.match(fatal.message, /no longer in the Entra group/);
+    await client.end().catch(() => undefined);
+    await sleep(CACHE_SECONDS * 1000 + 100);
+    const error = await refusal(h, token); // the token still claims the group
+    assert.equal(error?.code, '28000');
+    assert.match(error?.message ?? '', /not granted connection/);
+    await settleAudit(h);
+    const [session] = await sessionsJson(h, '--identity', agent.appId);
+    assert.equal(session?.['endReason'], 'membership-revoked');
+  });
+
+  it("two agents, two identities: disabling one leaves the other's sessions untouched", async () => {
+    const one = await h.agent('agent-one');
+    const two = await h.agent('agent-two');
+    const a = await connect(h, await h.agentToken(one));
+    const b = await connect(h, await h.agentToken(two));
+    const b2 = await connect(h, await h.agentToken(two));
+    h.entra.directory.setEnabled(one.appId, false);
+    assert.equal((await endedWithin(a.ended, RECHECK_SECONDS * 1000 + 3000)).code, '57P01');
+    await h.gateway.recheckNow(); // one more full pass after the first agent's session ended
+    for (const c of [b, b2]) assert.equal((await c.client.query('SELECT 2 AS still')).rows[0].still, 2);
+    await b.client.end();
+    await b2.client.end();
+    await a.client.end().catch(() => undefined);
+    await settleAudit(h);
+  });
+
+  it('a deleted identity is refused like a disabled one', async () => {
+    const agent = await h.agent('deleted-agent');
+    const token = await h.agentToken(agent);
+    h.entra.directory.deleteApplication(agent.appId);
+    const error = await refusal(h, token);
+    assert.equal(error?.code, '28000');
+    assert.match(error?.message ?? '', /identity disabled in Entra/);
+  });
+
+  it('an overage token (groups did not fit) has its groups resolved through Graph', async () => {
+    const previous = h.entra.groupsClaimLimit;
+    h.entra.groupsClaimLimit = 2;
+    try {
+      const extra = [h.entra.directory.createGroup('overage-1').id, h.entra.directory.createGroup('overage-2').id];
+      const agent: SimApplication = await h.agent('overage-agent', [...extra, h.groupId]);
+      const token = await h.agentToken(agent);
+      const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as Record<string, unknown>;
+      assert.equal(claims['groups'], undefined, 'the token carries no groups');
+      assert.ok(claims['_claim_names'], 'the token carries the overage pointer');
+      const { client } = await connect(h, token);
+      assert.equal((await client.query('SELECT 1 AS resolved')).rows[0].resolved, 1);
+      await client.end();
+      // Out of the mapped group (still in two others): the overage lookup says so.
+      h.entra.directory.removeMember(h.groupId, agent.objectId);
+      await sleep(CACHE_SECONDS * 1000 + 100);
+      assert.match((await refusal(h, token))?.message ?? '', /not granted connection/);
+    } finally {
+      h.entra.groupsClaimLimit = previous;
+    }
+  });
+
+  it('a reconnect storm asks Graph once per cache window, not once per login', async () => {
+    const agent = await h.agent('storm-agent');
+    const token = await h.agentToken(agent);
+    await sleep(CACHE_SECONDS * 1000 + 100);
+    const before = h.entra.graphRequests;
+    const clients = await Promise.all(Array.from({ length: 10 }, () => connect(h, token)));
+    const calls = h.entra.graphRequests - before;
+    await Promise.all(clients.map((c) => c.client.end()));
+    // One service-principal lookup and one membership check, shared by all ten logins (a recheck may add its own).
+    assert.ok(calls <= 4, `${calls} Graph calls for 10 logins`);
+  });
+});
