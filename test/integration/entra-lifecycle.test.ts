@@ -173,3 +173,108 @@ describe('Entra lifecycle: disabling an identity ends its access, live sessions 
     assert.ok(calls <= 4, `${calls} Graph calls for 10 logins`);
   });
 });
+
+describe('Entra lifecycle: Graph down, token expiry, removed signing keys', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.start({ graph: { 'cache-seconds': 0, 'recheck-seconds': 0.5 }, entra: { 'jwks-refresh-seconds': 0.5 } });
+  });
+  after(async () => {
+    h.entra.graphAvailable = true;
+    await h.stop();
+  });
+
+  it('fails closed when Graph cannot be asked: new logins refused (57P03), open sessions end after two missed rechecks', async () => {
+    const agent = await h.agent('outage-agent');
+    const token = await h.agentToken(agent);
+    const { client, ended } = await connect(h, token);
+    h.entra.graphAvailable = false;
+    try {
+      const error = await refusal(h, token);
+      assert.equal(error?.code, '57P03');
+      assert.match(error?.message ?? '', /cannot confirm the identity with Microsoft Graph/);
+      const fatal = await endedWithin(ended, 5000);
+      assert.equal(fatal.code, '57P01');
+      assert.match(fatal.message, /could not confirm the identity/);
+    } finally {
+      h.entra.graphAvailable = true;
+    }
+    await client.end().catch(() => undefined);
+    const again = await connect(h, token);
+    await again.client.end();
+    await settleAudit(h);
+    const reasons = (await sessionsJson(h, '--identity', agent.appId)).map((s) => s['endReason']);
+    assert.ok(reasons.includes('identity-unverifiable'), reasons.join(', '));
+    const refused = h.logLines.filter((l) => l.includes('identity-check-unavailable'));
+    assert.ok(refused.length > 0, 'the refusal is logged with its code');
+  });
+
+  it('ends a session when its token expires, with a message that says so', async () => {
+    const agent = await h.agent('short-lived-agent');
+    const { client, ended } = await connect(h, await h.agentToken(agent, { expiresIn: 2 }));
+    assert.equal((await client.query('SELECT 1 AS alive')).rows[0].alive, 1);
+    const fatal = await endedWithin(ended, 5000);
+    assert.equal(fatal.code, '57P01');
+    assert.match(fatal.message, /access token expired/);
+    await client.end().catch(() => undefined);
+    await settleAudit(h);
+    const [session] = await sessionsJson(h, '--identity', agent.appId);
+    assert.equal(session?.['endReason'], 'token-expired');
+  });
+
+  it('a removed signing key stops verifying after the next refresh, and its sessions end', async () => {
+    const agent = await h.agent('old-key-agent');
+    const oldToken = await h.agentToken(agent);
+    const { client, ended } = await connect(h, oldToken);
+    await h.entra.rotateKeys();
+    const newToken = await h.agentToken(agent);
+    const fresh = await connect(h, newToken); // a new kid is picked up at once
+    h.entra.retireOldKeys();
+    const fatal = await endedWithin(ended, 5000);
+    assert.equal(fatal.code, '57P01');
+    assert.match(fatal.message, /key that signed its access token was removed/);
+    const error = await refusal(h, oldToken);
+    assert.equal(error?.code, '28P01');
+    assert.match(error?.message ?? '', /not in the tenant's key set/);
+    assert.equal((await fresh.client.query('SELECT 1 AS n')).rows[0].n, 1, 'sessions signed with the new key carry on');
+    await fresh.client.end();
+    await client.end().catch(() => undefined);
+    await settleAudit(h);
+    const reasons = (await sessionsJson(h, '--identity', agent.appId)).map((s) => s['endReason']);
+    assert.deepEqual(reasons.sort(), ['client-terminated', 'signing-key-removed']);
+  });
+});
+
+describe('Entra lifecycle: what the gateway may be told to do instead', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.start({ graph: { 'on-unavailable': 'allow', 'recheck-seconds': 0.5 }, session: { 'end-at-token-expiry': false } });
+  });
+  after(async () => {
+    h.entra.graphAvailable = true;
+    await h.stop();
+  });
+
+  it('on-unavailable: allow admits on the token alone while Graph is down, and keeps sessions open', async () => {
+    const agent = await h.agent('tolerated-agent');
+    const token = await h.agentToken(agent);
+    h.entra.graphAvailable = false;
+    try {
+      const { client } = await connect(h, token);
+      await sleep(1500); // three missed rechecks
+      assert.equal((await client.query('SELECT 1 AS n')).rows[0].n, 1);
+      await client.end();
+    } finally {
+      h.entra.graphAvailable = true;
+    }
+    assert.ok(h.logLines.some((l) => l.includes('admitted on the token alone')));
+  });
+
+  it('end-at-token-expiry: false keeps a session open past its token', async () => {
+    const agent = await h.agent('lingering-agent');
+    const { client } = await connect(h, await h.agentToken(agent, { expiresIn: 1 }));
+    await sleep(2000);
+    assert.equal((await client.query('SELECT 1 AS n')).rows[0].n, 1);
+    await client.end();
+  });
+});
