@@ -58,6 +58,8 @@ export class EntraSimulator {
   private port = 0;
   jwksRequests = 0;
   graphRequests = 0;
+  /** When false, the key set answers 503. */
+  keysAvailable = true;
   /** When false, every Graph call answers 503 (an outage). */
   graphAvailable = true;
   /** Lifetime of tokens the token endpoint issues. */
@@ -182,6 +184,7 @@ export class EntraSimulator {
     const prefix = `/${this.tenantId}`;
     if (req.method === 'GET' && path === `${prefix}/discovery/v2.0/keys`) {
       this.jwksRequests += 1;
+      if (!this.keysAvailable) return json(res, 503, { error: 'temporarily_unavailable' });
       return json(res, 200, { keys: this.keys.map((k) => k.publicJwk) });
     }
     if (req.method === 'GET' && path === `${prefix}/v2.0/.well-known/openid-configuration`) return json(res, 200, this.openIdConfiguration());

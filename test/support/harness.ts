@@ -117,6 +117,11 @@ export class Harness {
     return new Harness(cluster, entra, gateway, config, groupId, certificate, passwords, logLines, workDir);
   }
 
+  /** A scratch directory removed at stop (it also holds the simulator's CA as entra-ca.pem). */
+  get workDirectory(): string {
+    return this.workDir;
+  }
+
   get port(): number {
     return this.gateway.port;
   }

@@ -80,6 +80,7 @@ async function assertionIsValid(ctx: TokenEndpointContext, app: SimApplication, 
       issuer: app.appId,
       subject: app.appId,
       requiredClaims: ['exp', 'jti'],
+      clockTolerance: 300, // as Entra allows: msal rounds its clock to the nearest second
     });
     return true;
   } catch {

@@ -108,6 +108,41 @@ describe('TokenVerifier', () => {
     assert.equal(entra.jwksRequests, before + 1);
   });
 
+  it('a removed key stops verifying after the next refresh, even for a token it already cached', async () => {
+    const keys = signingKeys({ ...config, jwksRefreshMs: 3_600_000 });
+    const verifier = new TokenVerifier(config, keys.getKey);
+    const removed: string[][] = [];
+    keys.onRemoved((kids) => {
+      removed.push([...kids]);
+      verifier.forgetKeys(kids);
+    });
+    const old = await entra.mint({ aud: AUD });
+    const oldIdentity = await verifier.verify(old);
+    await entra.rotateKeys();
+    entra.retireOldKeys();
+    await verifier.verify(old); // until the refresh, the cached answer stands
+    await keys.refresh();
+    assert.equal(removed.length, 1);
+    assert.ok(removed[0]?.includes(oldIdentity.keyId), 'the removal of the old key is announced');
+    await assert.rejects(verifier.verify(old), refusedWith('token-unknown-key'));
+    assert.notEqual((await verifier.verify(await entra.mint({ aud: AUD }))).keyId, oldIdentity.keyId);
+  });
+
+  it('keeps the last key set when a refresh fails', async () => {
+    const keys = signingKeys({ ...config, jwksRefreshMs: 1 });
+    const verifier = new TokenVerifier(config, keys.getKey);
+    await verifier.verify(await entra.mint({ aud: AUD }));
+    entra.keysAvailable = false;
+    try {
+      await new Promise((r) => setTimeout(r, 5)); // past the refresh interval: the next verify refetches, and fails to
+      const before = entra.jwksRequests;
+      await verifier.verify(await entra.mint({ aud: AUD }));
+      assert.ok(entra.jwksRequests > before, 'a refresh was tried');
+    } finally {
+      entra.keysAvailable = true;
+    }
+  });
+
   it('refetches on unknown kids at most once per cooldown', async () => {
     const verifier = newVerifier({ ...config, jwksCooldownMs: 60_000 });
     await verifier.verify(await entra.mint({ aud: AUD }));
