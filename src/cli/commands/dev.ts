@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { DEV_CONNECTION, DEV_SCOPE, startDevEnvironment } from '../../dev/dev-environment.js';
+import { DEV_AUDIENCE, DEV_CONNECTION, DEV_GROUP, DEV_SCOPE, startDevEnvironment } from '../../dev/dev-environment.js';
 import { createLogger } from '../../logging/logger.js';
 import { runUntilSignal } from '../run-until-signal.js';
 import { pino } from 'pino';
@@ -21,18 +21,29 @@ export const devCommand: CommandModule<object, DevArgs> = {
     process.stderr.write('starting a local Postgres, the Entra simulator and the gateway…\n');
     const env = await startDevEnvironment(args.port, logger);
     const token = await env.mintAgentToken();
+    const conninfo = `host=127.0.0.1 port=${env.gateway.port} dbname=${DEV_CONNECTION} user=demo-agent sslmode=require`;
+    const admin = `${env.entra.authority}/_admin/applications/${env.agent.appId}`;
+    const db = env.gateway.services.config.recordingsPath;
     process.stdout.write(
       [
         '',
         `idgate dev is up: gateway on 127.0.0.1:${env.gateway.port} (TLS, self-signed), Postgres on 127.0.0.1:${env.cluster.port}, Entra simulator at ${env.entra.authority}`,
-        `The demo agent is in group ${env.agentGroupId}, mapped to connection "${DEV_CONNECTION}" (scope ${DEV_SCOPE}). Its token is valid for one hour.`,
-        'Paste this in another terminal:',
+        `The demo agent (application ${env.agent.appId}) is in group "${DEV_GROUP}", mapped to connection "${DEV_CONNECTION}" (scope ${DEV_SCOPE}).`,
+        'Paste this in another terminal (a token valid for one hour):',
         '',
-        `PGPASSWORD='${token}' psql "host=127.0.0.1 port=${env.gateway.port} dbname=${DEV_CONNECTION} user=demo-agent sslmode=require"`,
+        `PGPASSWORD='${token}' psql "${conninfo}"`,
+        '',
+        'Or get the token as an agent does, from the (simulated) Entra token endpoint:',
+        `  export DEMO_AGENT_SECRET='${env.agent.secrets[0] ?? ''}'`,
+        `  export PGPASSWORD=$(node bin/idgate token --authority ${env.entra.authority} --tenant ${env.entra.tenantId} --client-id ${env.agent.appId} --client-secret-env DEMO_AGENT_SECRET --scope ${DEV_AUDIENCE}/.default --ca ${env.entraCaFile})`,
+        '',
+        'Disable the agent in Entra: its open session ends within 5 s (recheck-seconds) and new logins are refused; enable it again:',
+        `  curl --cacert ${env.entraCaFile} -X POST ${admin}/disable`,
+        `  curl --cacert ${env.entraCaFile} -X POST ${admin}/enable`,
         '',
         'Every session is recorded; in a third terminal, while this runs:',
-        `  node bin/idgate sessions --db ${env.gateway.services.config.recordingsPath}`,
-        `  node bin/idgate show <session id> --db ${env.gateway.services.config.recordingsPath}`,
+        `  node bin/idgate sessions --db ${db}`,
+        `  node bin/idgate show <session id> --db ${db}`,
         '',
         'Ctrl-C stops everything and removes the temporary cluster and its audit log.',
         '',

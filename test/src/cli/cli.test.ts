@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
+import { EntraHttp } from '../../../src/identity/entra-http.js';
 import { freePort } from '../../../src/dev/free-port.js';
 import { idgate, startIdgate } from '../../support/cli.js';
 import { AUDIENCE, CONNECTION, Harness } from '../../support/harness.js';
@@ -129,6 +130,32 @@ describe('the idgate CLI', () => {
     await new Promise((r) => setTimeout(r, 300)); // the writer's batch interval is a few ms
     const listed = await idgate(['sessions', '--db', auditDb, '--json']);
     assert.equal(JSON.parse(listed.stdout.trim().split('\n')[0] ?? '{}').clientUser, 'demo-agent');
+
+    // The printed agent flow: a token from the simulated token endpoint, then the disable/enable round trip.
+    const secret = /export DEMO_AGENT_SECRET='([^']+)'/.exec(dev.output())?.[1];
+    const tokenArgs = /\$\(node bin\/idgate (token [^)]+)\)/.exec(dev.output())?.[1]?.split(' ');
+    assert.ok(secret && tokenArgs, dev.output());
+    const fetched = await idgate(tokenArgs, { DEMO_AGENT_SECRET: secret });
+    assert.equal(fetched.code, 0, fetched.stderr);
+    const agentToken = fetched.stdout.trim();
+    const psql = (pgpassword: string) => run('psql', ['-X', '-A', '-t', conninfo ?? '', '-c', 'SELECT 1'], { env: { ...process.env, PGPASSWORD: pgpassword } });
+    assert.equal((await psql(agentToken)).stdout.trim(), '1');
+    const [disable, enable] = [...dev.output().matchAll(/curl --cacert (\S+) -X POST (\S+)/g)].map((m) => ({ ca: m[1] ?? '', url: m[2] ?? '' }));
+    assert.ok(disable && enable, dev.output());
+    const adminHttp = new EntraHttp({ ca: readFileSync(disable.ca), timeoutMs: 2000 });
+    assert.equal((await adminHttp.post(disable.url, {}, '')).status, 200);
+    let refused = '';
+    for (let i = 0; i < 80 && refused === ''; i++) {
+      // Within cache-seconds (5 in dev) the last answer stands; then the login is refused.
+      refused = await psql(agentToken).then(
+        () => '',
+        (e: Error & { stderr?: string }) => e.stderr ?? '',
+      );
+      if (refused === '') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(refused, /identity disabled in Entra/);
+    assert.equal((await adminHttp.post(enable.url, {}, '')).status, 200);
+    adminHttp.close();
     const pgPort = /Postgres on 127\.0\.0\.1:(\d+)/.exec(dev.output())?.[1];
     dev.child.kill('SIGINT');
     assert.equal(await dev.exited, 0);
