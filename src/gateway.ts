@@ -41,7 +41,13 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
   if (entra.revocation === undefined) {
     logger.warn('entra.graph is not configured: a disabled identity keeps access until its token expires');
   }
-  const audit = await AuditLog.open(config.recordingsPath, logger, options.auditLimits);
+  let audit: AuditLog;
+  try {
+    audit = await AuditLog.open(config.recordingsPath, logger, options.auditLimits);
+  } catch (e) {
+    entra.close();
+    throw e;
+  }
   const sessions = new SessionRegistry();
   const watch = new SessionWatch(sessions, entra.revocation, { endAtTokenExpiry: config.endAtTokenExpiry }, logger);
   entra.signingKeys.onRemoved((kids) => watch.keysRemoved(kids));

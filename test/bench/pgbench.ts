@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { EntraSimulator } from '../../src/dev/entra-simulator.js';
+import { EntraSimulator, READ_APPLICATIONS, READ_MEMBERSHIP } from '../../src/dev/entra-simulator.js';
 import { freePort } from '../../src/dev/free-port.js';
 import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
 import { IDGATE } from '../support/cli.js';
@@ -50,10 +50,17 @@ async function main(): Promise<void> {
 
     const entra = await EntraSimulator.start();
     stops.push(() => entra.stop());
-    const groupId = '0b0b0b0b-0000-0000-0000-000000000001';
-    const gateway = await startGateway(work, cluster, entra, groupId, password);
+    // As deployed: live revocation on, the agent a real application in the (simulated) tenant.
+    const groupId = entra.directory.createGroup('bench-agents').id;
+    const agent = await entra.directory.registerApplication({ displayName: 'bench-agent' });
+    entra.directory.addMember(groupId, agent.objectId);
+    const gatewayApp = await entra.directory.registerApplication({ displayName: 'idgate-bench', roles: [READ_APPLICATIONS, READ_MEMBERSHIP] });
+    const graph = { appId: gatewayApp.appId, secret: gatewayApp.secrets[0] ?? '' };
+    const gateway = await startGateway(work, cluster, entra, groupId, password, graph, 5);
     stops.push(async () => gateway.child.kill('SIGTERM'));
-    const mint = (): Promise<string> => entra.mint({ aud: AUDIENCE, groups: [groupId] });
+    const uncached = await startGateway(work, cluster, entra, groupId, password, graph, 0);
+    stops.push(async () => uncached.child.kill('SIGTERM'));
+    const mint = (): Promise<string> => entra.mint(entra.appClaims(agent, AUDIENCE));
 
     const targets: Target[] = [
       { name: 'direct', port: cluster.port, dbname: 'bench', password },
@@ -83,7 +90,7 @@ async function main(): Promise<void> {
       }
     }
     report(samples, targets);
-    await connectionSetup(cluster, gateway.port, password, mint);
+    await connectionSetup(cluster, gateway.port, uncached.port, password, mint);
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   }
@@ -134,7 +141,7 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
   }
 }
 
-async function connectionSetup(cluster: PostgresCluster, gatewayPort: number, password: string, mint: () => Promise<string>): Promise<void> {
+async function connectionSetup(cluster: PostgresCluster, gatewayPort: number, uncachedPort: number, password: string, mint: () => Promise<string>): Promise<void> {
   const n = 200;
   const freshTokens = await Promise.all(Array.from({ length: n }, () => mint()));
   const reused = await mint();
@@ -150,25 +157,41 @@ async function connectionSetup(cluster: PostgresCluster, gatewayPort: number, pa
     return times;
   };
   const p = (times: number[], q: number): string => ([...times].sort((a, b) => a - b)[Math.floor(q * (times.length - 1))] ?? NaN).toFixed(2);
-  process.stdout.write(`\nconnection setup (node-postgres connect → ready, ${n} sequential, plaintext, JWKS cached)\n`);
+  process.stdout.write(`\nconnection setup (node-postgres connect → ready, ${n} sequential, plaintext, JWKS cached, Graph = the local simulator)\n`);
   for (const [name, times] of [
     ['direct (SCRAM)', await measure(cluster.port, 'bench', () => password)],
-    ['idgate, a new token each time (verify + upstream SCRAM)', await measure(gatewayPort, 'bench-db', (i) => freshTokens[i] ?? '')],
+    ['idgate, a new token each time (verify + Graph cache-seconds 5 + upstream SCRAM)', await measure(gatewayPort, 'bench-db', (i) => freshTokens[i] ?? '')],
     ['idgate, the same token (verified-token cache)', await measure(gatewayPort, 'bench-db', () => reused)],
+    ['idgate, Graph asked at every login (cache-seconds 0)', await measure(uncachedPort, 'bench-db', (i) => freshTokens[i] ?? '')],
   ] as const) {
     process.stdout.write(`  ${name.padEnd(58)} p50 ${p(times, 0.5)} ms  p95 ${p(times, 0.95)} ms\n`);
   }
 }
 
-async function startGateway(work: string, cluster: PostgresCluster, entra: EntraSimulator, groupId: string, password: string): Promise<{ child: ChildProcess; port: number }> {
+async function startGateway(
+  work: string,
+  cluster: PostgresCluster,
+  entra: EntraSimulator,
+  groupId: string,
+  password: string,
+  graph: { appId: string; secret: string },
+  cacheSeconds: number,
+): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
-  const config = join(work, 'idgate.yaml');
+  const config = join(work, `idgate-${port}.yaml`);
   writeFileSync(join(work, 'entra-ca.pem'), entra.caCert);
   writeFileSync(
     config,
     stringify({
       listen: { host: '127.0.0.1', port, 'allow-plaintext': true },
-      entra: { 'tenant-id': entra.tenantId, audience: AUDIENCE, authority: entra.authority, ca: 'entra-ca.pem' },
+      entra: {
+        'tenant-id': entra.tenantId,
+        audience: AUDIENCE,
+        authority: entra.authority,
+        ca: 'entra-ca.pem',
+        'gateway-identity': { 'client-id': graph.appId, 'client-secret-env': 'BENCH_GRAPH_SECRET' },
+        graph: { endpoint: entra.graphEndpoint, 'cache-seconds': cacheSeconds },
+      },
       connections: [
         { name: 'bench-db', host: cluster.host, port: cluster.port, database: 'bench', user: USER, 'password-env': 'BENCH_PASSWORD', tls: 'disable' },
         { name: 'bench-recorded', host: cluster.host, port: cluster.port, database: 'bench', user: USER, 'password-env': 'BENCH_PASSWORD', tls: 'disable' },
@@ -184,7 +207,7 @@ async function startGateway(work: string, cluster: PostgresCluster, entra: Entra
   );
   // IDGATE_BENCH_NODE_ARGS lets a profiling run pass e.g. --cpu-prof to the gateway process.
   const nodeArgs = (process.env['IDGATE_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, IDGATE, 'serve', '--config', config], { env: { ...process.env, BENCH_PASSWORD: password }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, IDGATE, 'serve', '--config', config], { env: { ...process.env, BENCH_PASSWORD: password, BENCH_GRAPH_SECRET: graph.secret }, stdio: ['ignore', 'inherit', 'inherit'] });
   await waitForPort(port);
   return { child, port };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -103,6 +103,16 @@ describe('loadConfigFile', () => {
     assert.equal(config.entra.authority, 'https://login.microsoftonline.com');
     assert.equal(config.entra.audiences.length, 2);
     assert.equal(config.identityMap[0]?.record, true);
+  });
+
+  it("accepts the README's configuration example as it stands", () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const example = /```yaml\n([\s\S]+?)```/.exec(readme)?.[1] ?? '';
+    assert.match(example, /gateway-identity:/);
+    const file = write('readme.yaml', example.replace('certs/server.crt', 'cert.pem').replace('certs/server.key', 'key.pem'));
+    const config = loadConfigFile(file, { RECORDS_API_PASSWORD: 'x', IDGATE_CLIENT_SECRET: 'y' });
+    assert.equal(config.connections.get('orders-azure')?.auth.kind, 'entra');
+    assert.equal(config.entra.graph?.recheckMs, 30_000);
   });
 
   it('reads the Entra lifecycle settings: gateway identity, graph with defaults, auth: entra, group names, session', () => {
