@@ -33,8 +33,9 @@ export interface EntraConfig {
 }
 
 export interface GatewayIdentityConfig {
-  readonly clientId: string;
-  readonly credential: ClientCredential;
+  /** The application (client) id; for a managed identity, set only for a user-assigned one. */
+  readonly clientId?: string;
+  readonly credential: ClientCredential | { readonly kind: 'managed-identity' };
 }
 
 export interface GraphConfig {

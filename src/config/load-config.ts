@@ -154,19 +154,20 @@ function resolveGatewayIdentity(raw: RawConfig, env: NodeJS.ProcessEnv, files: F
   const identity = raw.entra['gateway-identity'];
   if (identity === undefined) return undefined;
   const key = 'entra.gateway-identity';
-  const clientId = identity['client-id'].toLowerCase();
+  const clientId = identity['client-id']?.toLowerCase();
+  if (identity['managed-identity'] === true) return { ...(clientId !== undefined ? { clientId } : {}), credential: { kind: 'managed-identity' } };
   const certificateFile = identity['certificate-file'];
   if (certificateFile !== undefined) {
-    return { clientId, credential: { kind: 'certificate', pem: new Secret(files.read(certificateFile, `${key}.certificate-file`).toString('utf8')) } };
+    return { ...(clientId !== undefined ? { clientId } : {}), credential: { kind: 'certificate', pem: new Secret(files.read(certificateFile, `${key}.certificate-file`).toString('utf8')) } };
   }
   const secretEnv = identity['client-secret-env'];
   if (secretEnv !== undefined) {
     const value = env[secretEnv];
     if (value === undefined || value === '') problems.push({ key: `${key}.client-secret-env`, message: `environment variable ${secretEnv} is not set` });
-    return { clientId, credential: { kind: 'secret', secret: new Secret(value ?? '') } };
+    return { ...(clientId !== undefined ? { clientId } : {}), credential: { kind: 'secret', secret: new Secret(value ?? '') } };
   }
   const file = identity['client-secret-file'] ?? '';
-  return { clientId, credential: { kind: 'secret', secret: new Secret(files.read(file, `${key}.client-secret-file`).toString('utf8').trim()) } };
+  return { ...(clientId !== undefined ? { clientId } : {}), credential: { kind: 'secret', secret: new Secret(files.read(file, `${key}.client-secret-file`).toString('utf8').trim()) } };
 }
 
 function resolveGraph(raw: RawConfig): GraphConfig | undefined {

@@ -26,15 +26,21 @@ const listen = z
 /** The gateway's own application in Entra: for Microsoft Graph and for `auth: entra` upstreams. */
 const gatewayIdentity = z
   .object({
-    'client-id': z.string().regex(GUID, 'must be the application (client) id GUID'),
+    'client-id': z.string().regex(GUID, 'must be the application (client) id GUID').optional(),
     'client-secret-env': z.string().min(1).optional(),
     'client-secret-file': z.string().min(1).optional(),
     /** PEM file with the certificate registered on the application and its private key. */
     'certificate-file': z.string().min(1).optional(),
+    /** The managed identity of the machine the gateway runs on (client-id: a user-assigned one). */
+    'managed-identity': z.literal(true).optional(),
   })
   .strict()
-  .refine((g) => [g['client-secret-env'], g['client-secret-file'], g['certificate-file']].filter((v) => v !== undefined).length === 1, {
-    message: 'needs exactly one of client-secret-env, client-secret-file or certificate-file',
+  .refine((g) => [g['client-secret-env'], g['client-secret-file'], g['certificate-file'], g['managed-identity']].filter((v) => v !== undefined).length === 1, {
+    message: 'needs exactly one of client-secret-env, client-secret-file, certificate-file or managed-identity',
+  })
+  .refine((g) => g['managed-identity'] === true || g['client-id'] !== undefined, {
+    message: 'client-id is needed with a secret or a certificate',
+    path: ['client-id'],
   });
 
 /** Live revocation: what the gateway asks Microsoft Graph, and how often. */

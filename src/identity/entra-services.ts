@@ -1,11 +1,11 @@
-import type { ConfidentialClientApplication } from '@azure/msal-node';
 import type { EntraConfig } from '../config/gateway-config.js';
 import type { Logger } from '../logging/logger.js';
+import { confidentialTokens, managedIdentityTokens, type AppTokens } from './app-tokens.js';
 import { EntraHttp } from './entra-http.js';
 import { GraphClient } from './graph-client.js';
 import { jwksUrl } from './jwks-url.js';
 import { LiveRevocation } from './live-revocation.js';
-import { confidentialClient } from './msal-apps.js';
+import { confidentialClient, managedIdentityClient } from './msal-apps.js';
 import { SigningKeys } from './signing-keys.js';
 import { TokenVerifier } from './token-verifier.js';
 import { GatewayUpstreamPasswords } from './upstream-passwords.js';
@@ -15,8 +15,8 @@ export interface EntraServices {
   readonly http: EntraHttp;
   readonly signingKeys: SigningKeys;
   readonly verifier: TokenVerifier;
-  /** The gateway's own application, when `entra.gateway-identity` is set. */
-  readonly gatewayApp: ConfidentialClientApplication | undefined;
+  /** Tokens of the gateway's own identity, when `entra.gateway-identity` is set. */
+  readonly gatewayTokens: AppTokens | undefined;
   readonly graph: GraphClient | undefined;
   /** Live revocation, when `entra.graph` is set. */
   readonly revocation: LiveRevocation | undefined;
@@ -29,21 +29,28 @@ export function createEntraServices(entra: EntraConfig, logger: Logger): EntraSe
   const signingKeys = new SigningKeys(jwksUrl(entra.authority, entra.tenantId).href, http, { refreshMs: entra.jwksRefreshMs, cooldownMs: entra.jwksCooldownMs }, logger);
   const verifier = new TokenVerifier(entra, signingKeys.getKey);
   signingKeys.onRemoved((kids) => verifier.forgetKeys(kids));
-  const identity = entra.gatewayIdentity;
-  const gatewayApp = identity && confidentialClient({ authority: entra.authority, tenantId: entra.tenantId, clientId: identity.clientId, credential: identity.credential, http });
-  const graph = gatewayApp && entra.graph ? new GraphClient(entra.graph.endpoint, gatewayApp, http) : undefined;
+  const gatewayTokens = gatewayIdentityTokens(entra, http);
+  const graph = gatewayTokens && entra.graph ? new GraphClient(entra.graph.endpoint, gatewayTokens, http) : undefined;
   const revocation = graph && entra.graph ? new LiveRevocation(graph, entra.graph, logger) : undefined;
   return {
     http,
     signingKeys,
     verifier,
-    gatewayApp,
+    gatewayTokens,
     graph,
     revocation,
-    upstreamPasswords: new GatewayUpstreamPasswords(gatewayApp),
+    upstreamPasswords: new GatewayUpstreamPasswords(gatewayTokens),
     close: () => {
       signingKeys.stop();
       http.close();
     },
   };
+}
+
+function gatewayIdentityTokens(entra: EntraConfig, http: EntraHttp): AppTokens | undefined {
+  const identity = entra.gatewayIdentity;
+  if (identity === undefined) return undefined;
+  if (identity.credential.kind === 'managed-identity') return managedIdentityTokens(managedIdentityClient(http, identity.clientId));
+  const clientId = identity.clientId ?? '';
+  return confidentialTokens(confidentialClient({ authority: entra.authority, tenantId: entra.tenantId, clientId, credential: identity.credential, http }));
 }

@@ -1,4 +1,4 @@
-import type { ConfidentialClientApplication } from '@azure/msal-node';
+import type { AppTokens } from './app-tokens.js';
 import type { EntraHttp, HttpResponse } from './entra-http.js';
 
 /** Graph could not answer (unreachable, throttled, refused the gateway's credential, an odd answer). */
@@ -29,7 +29,7 @@ export class GraphClient {
   constructor(
     /** e.g. https://graph.microsoft.com */
     private readonly endpoint: string,
-    private readonly app: ConfidentialClientApplication,
+    private readonly tokens: AppTokens,
     private readonly http: EntraHttp,
   ) {}
 
@@ -81,9 +81,7 @@ export class GraphClient {
 
   private async token(): Promise<string> {
     try {
-      const result = await this.app.acquireTokenByClientCredential({ scopes: [`${this.endpoint}/.default`] });
-      if (result === null || result.accessToken === '') throw new Error('no token');
-      return result.accessToken;
+      return await this.tokens.token(`${this.endpoint}/.default`);
     } catch (e) {
       throw new GraphUnavailableError(`the gateway could not get a Microsoft Graph token: ${(e as Error).message}`);
     }

@@ -1,7 +1,7 @@
-import type { ConfidentialClientApplication } from '@azure/msal-node';
 import { AccessError } from '../access-error.js';
 import type { ConnectionConfig } from '../config/gateway-config.js';
 import { Secret } from '../config/secret.js';
+import type { AppTokens } from './app-tokens.js';
 
 /** Where the password for an upstream login comes from. */
 export interface UpstreamPasswords {
@@ -23,15 +23,13 @@ export const STORED_PASSWORDS: UpstreamPasswords = {
  * (within its renewal window), so each login gets a token that is still valid.
  */
 export class GatewayUpstreamPasswords implements UpstreamPasswords {
-  constructor(private readonly app: ConfidentialClientApplication | undefined) {}
+  constructor(private readonly tokens: AppTokens | undefined) {}
 
   async password(connection: ConnectionConfig): Promise<Secret> {
     if (connection.auth.kind === 'password') return connection.auth.password;
-    if (this.app === undefined) return STORED_PASSWORDS.password(connection);
+    if (this.tokens === undefined) return STORED_PASSWORDS.password(connection);
     try {
-      const result = await this.app.acquireTokenByClientCredential({ scopes: [connection.auth.scope] });
-      if (result === null || result.accessToken === '') throw new Error('Entra returned no token');
-      return new Secret(result.accessToken);
+      return new Secret(await this.tokens.token(connection.auth.scope));
     } catch (e) {
       throw new AccessError(
         'upstream-credential-unavailable',

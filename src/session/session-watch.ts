@@ -37,7 +37,9 @@ export class SessionWatch implements SessionListener {
 
   start(): void {
     if (this.revocation === undefined) return;
-    this.recheckTimer ??= setInterval(() => void this.recheck(), this.revocation.config.recheckMs).unref();
+    this.recheckTimer ??= setInterval(() => {
+      this.recheck().catch((e: unknown) => this.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'session recheck failed'));
+    }, this.revocation.config.recheckMs).unref();
   }
 
   stop(): void {

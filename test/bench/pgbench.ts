@@ -202,6 +202,7 @@ async function startGateway(
         { 'entra-group': groupId, connection: 'bench-recorded', scope: 'all', record: true },
         { 'entra-group': groupId, connection: 'bench-read', scope: 'read', record: false },
       ],
+      recordings: { path: `audit-${port}.db` }, // one audit database per gateway process
       log: { level: 'warn' },
     }),
   );

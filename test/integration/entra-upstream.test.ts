@@ -97,3 +97,45 @@ describe('upstream login with the gateway’s own Entra identity; groups by disp
   });
 
 });
+
+describe('the gateway as a managed identity: no stored secret anywhere', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.start({
+      graph: {},
+      gatewayIdentity: 'managed-identity',
+      connections: (cluster) => [{ name: AZURE_STYLE, host: cluster.host, port: cluster.port, database: 'records', user: 'entra_gateway', auth: 'entra', tls: 'disable' }],
+      identityMap: [{ 'entra-group': 'records-agents', connection: AZURE_STYLE, scope: 'read' }],
+    });
+    await h.cluster.sql('CREATE ROLE entra_gateway LOGIN');
+    await h.cluster.sql('GRANT SELECT ON records TO entra_gateway', 'records');
+    h.entra.beforeIssue = async ({ resource, token }) => {
+      if (resource === OSSRDBMS_RESOURCE) await h.cluster.sql(`ALTER ROLE entra_gateway PASSWORD '${token}'`);
+    };
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  it('asks Graph and logs in upstream with tokens of its managed identity, and live revocation works', async () => {
+    const agent = await h.agent('mi-served-agent');
+    const token = await h.agentToken(agent);
+    const client = new pg.Client(pgOptions(h, token, { database: AZURE_STYLE }));
+    await client.connect();
+    assert.deepEqual((await client.query('SELECT current_user AS who')).rows, [{ who: 'entra_gateway' }]);
+    await client.end();
+    const managedIdentity = h.entra.directory.managedIdentity();
+    const issued = h.entra.issued.filter((i) => i.clientId === managedIdentity?.appId).map((i) => i.resource);
+    assert.ok(issued.includes(OSSRDBMS_RESOURCE) && issued.includes('https://graph.microsoft.com'), issued.join(', '));
+    h.entra.directory.setEnabled(agent.appId, false);
+    await new Promise((r) => setTimeout(r, 5100)); // the default cache-seconds
+    await assert.rejects(
+      (async () => {
+        const again = new pg.Client(pgOptions(h, token, { database: AZURE_STYLE }));
+        await again.connect();
+        await again.end();
+      })(),
+      /identity disabled in Entra/,
+    );
+  });
+});

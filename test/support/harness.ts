@@ -31,6 +31,11 @@ export interface HarnessOptions {
   readonly auditLimits?: AuditLimits;
   /** Live revocation: the gateway gets its own application in the simulator and `entra.graph` (overrides given). */
   readonly graph?: Record<string, unknown>;
+  /**
+   * How the gateway's own identity authenticates: a client secret (default) or a managed identity,
+   * which msal-node finds through IDENTITY_ENDPOINT/IDENTITY_HEADER (set in this process until stop).
+   */
+  readonly gatewayIdentity?: 'secret' | 'managed-identity';
   /** Overrides of the `entra` section. */
   readonly entra?: Record<string, unknown>;
   /** Overrides of the `session` section. */
@@ -75,8 +80,15 @@ export class Harness {
     entra.directory.registerApi(AUDIENCE, API_CLIENT_ID);
     const groupId = entra.directory.createGroup('records-agents').id;
     const env: Record<string, string> = { SYNC_WRITER_PASSWORD: passwords.sync_writer, MD5_WRITER_PASSWORD: passwords.md5_writer, PLAIN_WRITER_PASSWORD: passwords.plain_writer };
-    const gatewayApp = options.graph ? await entra.directory.registerApplication({ displayName: 'idgate-gateway', roles: [READ_APPLICATIONS, READ_MEMBERSHIP] }) : undefined;
+    const managed = options.gatewayIdentity === 'managed-identity';
+    const gatewayApp = options.graph
+      ? await entra.directory.registerApplication({ displayName: 'idgate-gateway', roles: [READ_APPLICATIONS, READ_MEMBERSHIP], managedIdentity: managed, secret: !managed })
+      : undefined;
     if (gatewayApp) env['IDGATE_GRAPH_SECRET'] = gatewayApp.secrets[0] ?? '';
+    if (managed) {
+      process.env['IDENTITY_ENDPOINT'] = entra.managedIdentityEndpoint;
+      process.env['IDENTITY_HEADER'] = entra.identityHeader;
+    }
     await options.prepare?.(entra);
     const config = buildConfig(
       {
@@ -89,7 +101,7 @@ export class Harness {
           'jwks-cooldown-seconds': 0,
           ...(gatewayApp
             ? {
-                'gateway-identity': { 'client-id': gatewayApp.appId, 'client-secret-env': 'IDGATE_GRAPH_SECRET' },
+                'gateway-identity': managed ? { 'managed-identity': true } : { 'client-id': gatewayApp.appId, 'client-secret-env': 'IDGATE_GRAPH_SECRET' },
                 graph: { endpoint: entra.graphEndpoint, ...options.graph },
               }
             : {}),
@@ -162,6 +174,8 @@ export class Harness {
   }
 
   async stop(): Promise<void> {
+    delete process.env['IDENTITY_ENDPOINT'];
+    delete process.env['IDENTITY_HEADER'];
     await this.gateway.shutdown();
     await this.entra.stop();
     await this.cluster.stop();

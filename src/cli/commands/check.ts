@@ -42,15 +42,17 @@ async function checkGraph(config: GatewayConfig, entra: EntraServices): Promise<
     return { ok: true, config };
   }
   try {
-    const self = await entra.graph.servicePrincipal(identity.clientId);
-    process.stdout.write(`graph: ok (the gateway's service principal ${self?.objectId ?? '(not found)'} is visible)\n`);
+    // A system-assigned managed identity has no client id here: looking up an id no one has proves the permission (404, not 403).
+    const self = await entra.graph.servicePrincipal(identity.clientId ?? '00000000-0000-0000-0000-000000000000');
+    if (identity.clientId === undefined) process.stdout.write('graph: ok (Application.Read.All granted)\n');
+    else process.stdout.write(`graph: ok (the gateway's service principal ${self?.objectId ?? '(not found)'} is visible)\n`);
     const resolved = await resolveGroupNames(config, entra.graph);
     for (const rule of resolved.identityMap) {
       if (rule.match.kind === 'entra-group' && rule.match.groupName !== undefined) {
         process.stdout.write(`identity-map[${rule.index}]: group "${rule.match.groupName}" is ${rule.match.groupId}\n`);
       }
     }
-    return { ok: self !== undefined, config: resolved };
+    return { ok: self !== undefined || identity.clientId === undefined, config: resolved };
   } catch (e) {
     process.stdout.write(`graph: FAILED: ${(e as Error).message}\n`);
     return { ok: false, config };

@@ -132,6 +132,8 @@ describe('loadConfigFile', () => {
     assert.deepEqual(config.identityMap[0]?.match, { kind: 'entra-group', groupId: '', groupName: 'sync-agents' });
     assert.equal(config.endAtTokenExpiry, false);
     assert.doesNotMatch(JSON.stringify(config.entra), /graph-secret/);
+    const managed = loadConfigFile(write('managed.yaml', yaml.replace(/gateway-identity: \{[^}]+\}/, 'gateway-identity: { managed-identity: true }')), {});
+    assert.deepEqual(managed.entra.gatewayIdentity, { credential: { kind: 'managed-identity' } });
   });
 
   const cases: [string, (yaml: string) => string, RegExp][] = [
@@ -144,6 +146,11 @@ describe('loadConfigFile', () => {
       'a gateway identity with two credentials',
       (y) => y.replace('  authority: https://login.microsoftonline.com', `  authority: https://login.microsoftonline.com\n  gateway-identity: { client-id: ${GATEWAY_APP}, client-secret-env: A, certificate-file: b.pem }`),
       /entra\.gateway-identity: needs exactly one of client-secret-env, client-secret-file or certificate-file/,
+    ],
+    [
+      'a gateway identity without a client id',
+      (y) => y.replace('  authority: https://login.microsoftonline.com', '  authority: https://login.microsoftonline.com\n  gateway-identity: { client-secret-env: A }'),
+      /entra\.gateway-identity\.client-id: client-id is needed with a secret or a certificate/,
     ],
     ['a graph endpoint over plain http', (y) => y.replace('  authority: https://login.microsoftonline.com', `  authority: https://login.microsoftonline.com\n  gateway-identity: { client-id: ${GATEWAY_APP}, client-secret-env: RECORDS_API_PASSWORD }\n  graph: { endpoint: 'http://graph.example' }`), /entra\.graph\.endpoint: must be an https/],
     ['auth: entra with a password', (y) => y.replace('    tls: disable', '    tls: disable\n    auth: entra'), /connections\[0\]: auth: entra takes no password/],

@@ -4,6 +4,7 @@ import { ConfigError } from '../../../src/config/config-error.js';
 import { buildConfig } from '../../../src/config/load-config.js';
 import { Secret } from '../../../src/config/secret.js';
 import { EntraSimulator, READ_APPLICATIONS, READ_MEMBERSHIP } from '../../../src/dev/entra-simulator.js';
+import { confidentialTokens } from '../../../src/identity/app-tokens.js';
 import { EntraHttp } from '../../../src/identity/entra-http.js';
 import { GraphClient, GraphUnavailableError } from '../../../src/identity/graph-client.js';
 import { confidentialClient } from '../../../src/identity/msal-apps.js';
@@ -28,7 +29,7 @@ describe('GraphClient against the simulated tenant (msal-node client credentials
     const credential = certificate
       ? ({ kind: 'certificate', pem: new Secret(`${app.certificates[0]?.certPem ?? ''}${app.certificates[0]?.keyPem ?? ''}`) } as const)
       : ({ kind: 'secret', secret: new Secret(app.secrets[0] ?? '') } as const);
-    return new GraphClient(entra.graphEndpoint, confidentialClient({ authority: entra.authority, tenantId: entra.tenantId, clientId: app.appId, credential, http }), http);
+    return new GraphClient(entra.graphEndpoint, confidentialTokens(confidentialClient({ authority: entra.authority, tenantId: entra.tenantId, clientId: app.appId, credential, http })), http);
   }
 
   it('reads a service principal by appId: enabled, disabled, deleted', async () => {
@@ -65,7 +66,7 @@ describe('GraphClient against the simulated tenant (msal-node client credentials
     entra.directory.setEnabled(app.appId, false);
     const disabled = new GraphClient(
       entra.graphEndpoint,
-      confidentialClient({ authority: entra.authority, tenantId: entra.tenantId, clientId: app.appId, credential: { kind: 'secret', secret: new Secret(app.secrets[0] ?? '') }, http }),
+      confidentialTokens(confidentialClient({ authority: entra.authority, tenantId: entra.tenantId, clientId: app.appId, credential: { kind: 'secret', secret: new Secret(app.secrets[0] ?? '') }, http })),
       http,
     );
     await assert.rejects(disabled.servicePrincipal(app.appId), (e) => e instanceof GraphUnavailableError && /AADSTS7000112/.test(e.message));
