@@ -145,7 +145,7 @@ describe('loadConfigFile', () => {
     [
       'a gateway identity with two credentials',
       (y) => y.replace('  authority: https://login.microsoftonline.com', `  authority: https://login.microsoftonline.com\n  gateway-identity: { client-id: ${GATEWAY_APP}, client-secret-env: A, certificate-file: b.pem }`),
-      /entra\.gateway-identity: needs exactly one of client-secret-env, client-secret-file or certificate-file/,
+      /entra\.gateway-identity: needs exactly one of client-secret-env, client-secret-file, certificate-file or managed-identity/,
     ],
     [
       'a gateway identity without a client id',
