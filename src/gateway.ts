@@ -1,5 +1,7 @@
 import { AuditLog, type AuditLimits } from './audit/audit-log.js';
 import type { GatewayConfig } from './config/gateway-config.js';
+import { ConfigError } from './config/config-error.js';
+import { restartOnlyChanges } from './config/reload-check.js';
 import { createEntraServices } from './identity/entra-services.js';
 import { resolveGroupNames } from './identity/resolve-group-names.js';
 import { createLogger, type Logger } from './logging/logger.js';
@@ -21,6 +23,12 @@ export interface RunningGateway {
   readonly server: ProtocolServer;
   /** The configuration in force: group display names resolved to ids. */
   readonly config: GatewayConfig;
+  /**
+   * Applies a new configuration's connections and identity-map to new logins (group names resolved
+   * again) and ends the open sessions it no longer grants exactly what they had. Other sections
+   * need a restart: a reload that changes them is refused, and the configuration in force stays.
+   */
+  reload(next: GatewayConfig): Promise<{ readonly endedSessions: number }>;
   /** Rechecks open sessions now instead of at the next `recheck-seconds` tick. */
   recheckNow(): Promise<void>;
   /** Stops accepting, lets open sessions finish for up to the drain timeout, then ends the rest. */
@@ -54,9 +62,12 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
   audit.onFailure(() =>
     sessions.endWhere((s) => s.grant.rule.record !== false, 'audit-unavailable', 'terminating connection because the audit log cannot be written'),
   );
+  const authority = new SessionAuthority(config, entra.verifier, audit, entra.revocation);
   const services: GatewayServices = {
-    config,
-    authority: new SessionAuthority(config, entra.verifier, audit, entra.revocation),
+    get config() {
+      return config;
+    },
+    authority,
     sessions,
     audit,
     logger,
@@ -76,11 +87,26 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
   entra.signingKeys.startRefreshing();
   logger.info({ protocol: server.protocol, host: address.host, port: address.port, tls: config.listen.tls !== undefined }, 'gateway listening');
   let stopping: Promise<void> | undefined;
+  let reloading = Promise.resolve({ endedSessions: 0 });
+  const reload = async (next: GatewayConfig): Promise<{ endedSessions: number }> => {
+    const changed = restartOnlyChanges(config, next);
+    if (changed.length > 0) throw new ConfigError(next.source, changed.map((key) => ({ key, message: 'changes take effect only at a restart; nothing was reloaded' })));
+    config = await resolveGroupNames(next, entra.graph);
+    authority.replace(config);
+    const stale = sessions.list().filter((s) => !authority.stillGrants(s.grant));
+    for (const s of stale) s.end('access-changed', "terminating connection because the gateway's configuration no longer grants this access");
+    logger.info({ connections: config.connections.size, mappings: config.identityMap.length, endedSessions: stale.length }, 'configuration reloaded');
+    return { endedSessions: stale.length };
+  };
   return {
     ...address,
     services,
     server,
-    config,
+    get config() {
+      return config;
+    },
+    // One reload at a time, in the order asked.
+    reload: (next) => (reloading = reloading.catch(() => ({ endedSessions: 0 })).then(() => reload(next))),
     recheckNow: () => watch.recheck(),
     shutdown: () =>
       (stopping ??= drain(server, services, config.listen.drainTimeoutMs).finally(() => {

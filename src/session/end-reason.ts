@@ -11,4 +11,5 @@ export type EndReason =
   | 'membership-revoked' // the identity left the group whose identity-map entry granted the session
   | 'identity-unverifiable' // Graph could not be asked for too long (on-unavailable: refuse)
   | 'token-expired' // the token the session started with expired (session.end-at-token-expiry)
-  | 'signing-key-removed'; // the tenant no longer publishes the key the token was signed with
+  | 'signing-key-removed' // the tenant no longer publishes the key the token was signed with
+  | 'access-changed'; // a configuration reload no longer grants the session what it had

@@ -1,6 +1,7 @@
 import { AccessError } from '../access-error.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
+import { sameConnection } from '../config/reload-check.js';
 import type { LiveRevocation } from '../identity/live-revocation.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
 import { grantConnection } from '../policy/identity-map.js';
@@ -14,11 +15,32 @@ import type { SessionGrant } from '../policy/session-grant.js';
  */
 export class SessionAuthority {
   constructor(
-    private readonly config: GatewayConfig,
+    private config: GatewayConfig,
     private readonly verifier: TokenVerifier,
     private readonly audit: AuditLog,
     private readonly revocation: LiveRevocation | undefined,
   ) {}
+
+  /** A reloaded configuration: new logins are judged by it. */
+  replace(config: GatewayConfig): void {
+    this.config = config;
+  }
+
+  /**
+   * Whether a live session's grant still holds under the configuration in force: the same
+   * connection entry and an identity-map entry that grants the identity the same scope and
+   * recording. Anything else — narrower, wider or gone — is not what the session was admitted with.
+   */
+  stillGrants(grant: SessionGrant): boolean {
+    const connection = this.config.connections.get(grant.connection.name);
+    if (connection === undefined || !sameConnection(connection, grant.connection)) return false;
+    try {
+      const now = grantConnection(grant.identity, connection.name, this.config.connections, this.config.identityMap);
+      return now.rule.scope === grant.rule.scope && now.rule.record === grant.rule.record;
+    } catch {
+      return false;
+    }
+  }
 
   async authorize(token: string, connectionName: string): Promise<SessionGrant> {
     const verified = await this.verifier.verify(token);

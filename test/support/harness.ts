@@ -19,6 +19,9 @@ export const READ_ROLE = 'Records.Read';
 /** The gateway API's application id: v2 tokens carry it as `aud`. */
 export const API_CLIENT_ID = '5e1f0c2a-7d3b-4c11-9a7e-1d2c3b4a5f60';
 
+/** A configuration document as the YAML file would hold it. */
+export type ConfigDocument = Record<string, unknown> & { 'identity-map': Record<string, unknown>[]; connections: Record<string, unknown>[] };
+
 export interface HarnessOptions {
   readonly cluster?: ClusterOptions;
   /** Overrides of the `listen` section. */
@@ -61,7 +64,16 @@ export class Harness {
     /** Every line the gateway logged (JSON). */
     readonly logLines: readonly string[],
     private readonly workDir: string,
+    private readonly document: ConfigDocument,
+    private readonly env: Record<string, string>,
   ) {}
+
+  /** The harness's configuration with an edit applied to a copy of its document (for reload tests). */
+  configWith(edit: (document: ConfigDocument) => void): GatewayConfig {
+    const copy = structuredClone(this.document);
+    edit(copy);
+    return buildConfig(copy, 'test harness (edited)', this.workDir, this.env);
+  }
 
   static async start(options: HarnessOptions = {}): Promise<Harness> {
     const workDir = mkdtempSync(join(tmpdir(), 'idgate-test-'));
@@ -90,8 +102,7 @@ export class Harness {
       process.env['IDENTITY_HEADER'] = entra.identityHeader;
     }
     await options.prepare?.(entra);
-    const config = buildConfig(
-      {
+    const document: ConfigDocument = {
         listen: { host: '127.0.0.1', port: 0, tls: { cert: 'server.crt', key: 'server.key' }, 'drain-timeout-seconds': 2, ...options.listen },
         entra: {
           'tenant-id': entra.tenantId,
@@ -118,15 +129,12 @@ export class Harness {
           { 'entra-app-role': READ_ROLE, connection: CONNECTION, scope: 'read' },
           ...(options.identityMap ?? []),
         ],
-      },
-      'test harness',
-      workDir,
-      env,
-    );
+      };
+    const config = buildConfig(document, 'test harness', workDir, env);
     const logLines: string[] = [];
     const logger = createLogger('debug', { write: (line: string) => void logLines.push(line) });
     const gateway = await startGateway(config, postgresProtocol, { logger, ...(options.auditLimits ? { auditLimits: options.auditLimits } : {}) });
-    return new Harness(cluster, entra, gateway, config, groupId, certificate, passwords, logLines, workDir);
+    return new Harness(cluster, entra, gateway, config, groupId, certificate, passwords, logLines, workDir, document, env);
   }
 
   /** A scratch directory removed at stop (it also holds the simulator's CA as entra-ca.pem). */

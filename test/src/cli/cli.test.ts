@@ -87,6 +87,34 @@ describe('the idgate CLI', () => {
     assert.doesNotMatch(narrow.stdout, /public\.records/);
   });
 
+  it('serve reloads connections and identity-map at SIGHUP, and keeps the configuration in force when the file is bad', async () => {
+    const port = await freePort();
+    const file = writeConfig(port, 'SYNC_WRITER_PASSWORD', 1, 'all');
+    const gw = await startIdgate(['serve', '--config', file], /gateway listening/, env());
+    try {
+      const conninfo = `host=127.0.0.1 port=${port} dbname=${CONNECTION} user=cli-agent sslmode=require`;
+      const open = run('psql', ['-X', '-A', '-t', conninfo, '-c', 'SELECT pg_sleep(20)'], { env: { ...process.env, PGPASSWORD: await h.token() } }).then(
+        () => 'finished',
+        (e: { stderr: string }) => e.stderr,
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      const narrowed = readFileSync(writeConfig(port, 'SYNC_WRITER_PASSWORD', 1, 'read'), 'utf8');
+      writeFileSync(file, narrowed);
+      gw.child.kill('SIGHUP');
+      assert.match(await open, /configuration no longer grants this access/);
+      assert.match(gw.output(), /"endedSessions":1,"msg":"configuration reloaded"/);
+      writeFileSync(file, 'entra: { tenant-id: nope }\n');
+      gw.child.kill('SIGHUP');
+      for (let i = 0; i < 50 && !gw.output().includes('configuration not reloaded'); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.match(gw.output(), /entra\.tenant-id: must be the tenant GUID.*configuration not reloaded/);
+      const { stdout } = await run('psql', ['-X', '-A', '-t', conninfo, '-c', 'SELECT 1'], { env: { ...process.env, PGPASSWORD: await h.token() } });
+      assert.equal(stdout.trim(), '1', 'the gateway serves on with the configuration in force');
+    } finally {
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+    }
+  });
+
   it('serve runs the gateway with JSON logs, and SIGTERM drains open sessions then stops', async () => {
     const port = await freePort();
     const gw = await startIdgate(['serve', '--config', writeConfig(port, 'SYNC_WRITER_PASSWORD', 1)], /gateway listening/, env());

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { stringify } from 'yaml';
 import type { SimApplication } from '../../../src/dev/entra-simulator.js';
 import { idgate } from '../../support/cli.js';
 import { pgOptions } from '../../support/client-options.js';
@@ -81,6 +82,39 @@ describe('idgate token', () => {
     } finally {
       h.entra.directory.setEnabled(agent.appId, true);
     }
+  });
+
+  it('check --connect proves the Graph credential and permissions and resolves group names', async () => {
+    const identity = h.config.entra.gatewayIdentity;
+    const secret = identity?.credential.kind === 'secret' ? identity.credential.secret.reveal() : '';
+    const config = (clientId: string) => {
+      const file = join(h.workDirectory, `check-${clientId.slice(0, 8)}.yaml`);
+      writeFileSync(
+        file,
+        stringify({
+          entra: {
+            'tenant-id': h.entra.tenantId,
+            audience: AUDIENCE,
+            authority: h.entra.authority,
+            ca: 'entra-ca.pem',
+            'gateway-identity': { 'client-id': clientId, 'client-secret-env': 'GW_SECRET' },
+            graph: { endpoint: h.entra.graphEndpoint },
+          },
+          connections: [{ name: 'c', host: h.cluster.host, port: h.cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'DB_PASSWORD', tls: 'disable' }],
+          'identity-map': [{ 'entra-group': 'records-agents', connection: 'c', scope: 'all' }],
+        }),
+      );
+      return file;
+    };
+    const env = { GW_SECRET: secret, DB_PASSWORD: h.passwords['sync_writer'] };
+    const ok = await idgate(['check', '--connect', '--config', config(identity?.clientId ?? '')], env);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /graph: ok/);
+    assert.match(ok.stdout, new RegExp(`identity-map\\[0\\]: group "records-agents" is ${h.groupId}`));
+    const unprivileged = await h.entra.directory.registerApplication({ displayName: 'no-graph-permissions' });
+    const denied = await idgate(['check', '--connect', '--config', config(unprivileged.appId)], { ...env, GW_SECRET: unprivileged.secrets[0] });
+    assert.equal(denied.code, 1);
+    assert.match(denied.stdout, /graph: FAILED: .*403/);
   });
 
   it('refuses ambiguous or missing credentials before calling anyone', async () => {

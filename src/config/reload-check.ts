@@ -1,0 +1,40 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { ConnectionConfig, GatewayConfig, GatewayIdentityConfig, UpstreamAuth } from './gateway-config.js';
+
+/**
+ * The sections a reload cannot change: the listener, Entra (tenant, keys, the gateway's identity,
+ * Graph), the audit database, logging and session settings are fixed for the life of the process.
+ * Returns the top-level keys that differ, so the reload is refused naming them.
+ */
+export function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string[] {
+  const changed: string[] = [];
+  if (!isDeepStrictEqual(current.listen, next.listen)) changed.push('listen');
+  const { gatewayIdentity: currentIdentity, ...currentEntra } = current.entra;
+  const { gatewayIdentity: nextIdentity, ...nextEntra } = next.entra;
+  if (!isDeepStrictEqual(currentEntra, nextEntra) || !sameIdentity(currentIdentity, nextIdentity)) changed.push('entra');
+  if (current.recordingsPath !== next.recordingsPath) changed.push('recordings');
+  if (current.logLevel !== next.logLevel) changed.push('log');
+  if (current.endAtTokenExpiry !== next.endAtTokenExpiry) changed.push('session');
+  return changed;
+}
+
+/** Whether two connection entries log in to the same place the same way (secrets compared by value). */
+export function sameConnection(a: ConnectionConfig, b: ConnectionConfig): boolean {
+  const { auth: authA, ...restA } = a;
+  const { auth: authB, ...restB } = b;
+  return isDeepStrictEqual(restA, restB) && sameAuth(authA, authB);
+}
+
+function sameAuth(a: UpstreamAuth, b: UpstreamAuth): boolean {
+  if (a.kind === 'password' && b.kind === 'password') return a.password.reveal() === b.password.reveal();
+  if (a.kind === 'entra' && b.kind === 'entra') return a.scope === b.scope;
+  return false;
+}
+
+function sameIdentity(a: GatewayIdentityConfig | undefined, b: GatewayIdentityConfig | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.clientId !== b.clientId || a.credential.kind !== b.credential.kind) return false;
+  if (a.credential.kind === 'secret' && b.credential.kind === 'secret') return a.credential.secret.reveal() === b.credential.secret.reveal();
+  if (a.credential.kind === 'certificate' && b.credential.kind === 'certificate') return a.credential.pem.reveal() === b.credential.pem.reveal();
+  return true;
+}
