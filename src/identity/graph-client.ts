@@ -22,8 +22,9 @@ const CHECK_BATCH = 20;
 
 /**
  * The Microsoft Graph calls live revocation needs, made with the gateway's own application token
- * (msal-node, client credentials, `{endpoint}/.default`): a service principal by appId, its
- * transitive membership in given groups, all its groups (overage), and groups by display name.
+ * (msal-node, `{endpoint}/.default`): a service principal by appId; an object's transitive
+ * membership in given groups and all its groups (overage) — through `directoryObjects`, the path
+ * valid for any kind of principal — and groups by display name.
  */
 export class GraphClient {
   constructor(
@@ -46,7 +47,7 @@ export class GraphClient {
   async checkMemberGroups(objectId: string, groupIds: readonly string[]): Promise<Set<string>> {
     const members = new Set<string>();
     for (let i = 0; i < groupIds.length; i += CHECK_BATCH) {
-      const body = expectOk(await this.call('POST', `/v1.0/servicePrincipals/${encodeURIComponent(objectId)}/checkMemberGroups`, { groupIds: groupIds.slice(i, i + CHECK_BATCH) }));
+      const body = expectOk(await this.call('POST', `/v1.0/directoryObjects/${encodeURIComponent(objectId)}/checkMemberGroups`, { groupIds: groupIds.slice(i, i + CHECK_BATCH) }));
       for (const id of stringValues(body)) members.add(id.toLowerCase());
     }
     return members;
@@ -54,7 +55,7 @@ export class GraphClient {
 
   /** Every group the service principal is a member of (transitively): the overage case. */
   async memberGroups(objectId: string): Promise<string[]> {
-    const body = expectOk(await this.call('POST', `/v1.0/servicePrincipals/${encodeURIComponent(objectId)}/getMemberObjects`, { securityEnabledOnly: false }));
+    const body = expectOk(await this.call('POST', `/v1.0/directoryObjects/${encodeURIComponent(objectId)}/getMemberObjects`, { securityEnabledOnly: false }));
     return stringValues(body).map((id) => id.toLowerCase());
   }
 

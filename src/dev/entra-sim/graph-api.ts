@@ -15,7 +15,7 @@ export interface GraphContext {
 
 const SP_BY_APP_ID = /^\/v1\.0\/servicePrincipals\(appId='([0-9a-fA-F-]{36})'\)$/;
 const SP_BY_ID = /^\/v1\.0\/servicePrincipals\/([0-9a-fA-F-]{36})$/;
-const SP_MEMBERSHIP = /^\/v1\.0\/servicePrincipals\/([0-9a-fA-F-]{36})\/(checkMemberGroups|getMemberObjects)$/;
+const SP_MEMBERSHIP = /^\/v1\.0\/(?:servicePrincipals|directoryObjects)\/([0-9a-fA-F-]{36})\/(checkMemberGroups|getMemberObjects)$/;
 const NAME_FILTER = /^displayName eq '((?:[^']|'')*)'$/;
 
 /**
