@@ -2,7 +2,8 @@
  * `npm run bench`: pgbench select-only (-S, -c 8 -j 2) against Postgres directly, through the
  * gateway (a separate process, as deployed), and through PgBouncer in session mode when it is
  * installed, in one run, alternating, simple and extended protocol; then connection setup.
- * Prints medians and ratios. IDGATE_BENCH_SECONDS (default 10) and IDGATE_BENCH_ROUNDS (default 3).
+ * Prints medians and ratios. IDGATE_BENCH_SECONDS (default 10), IDGATE_BENCH_ROUNDS (default 3),
+ * IDGATE_BENCH_TARGETS (a comma list of target names: only those, no connection-setup part).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -76,6 +77,9 @@ async function main(): Promise<void> {
       process.stdout.write('pgbouncer not installed: skipping it\n');
     }
 
+    // IDGATE_BENCH_TARGETS=idgate,idgate+audit narrows a profiling run to some targets.
+    const only = process.env['IDGATE_BENCH_TARGETS']?.split(',');
+    if (only !== undefined) targets.splice(0, targets.length, ...targets.filter((t) => only.includes(t.name)));
     process.stdout.write(`pgbench -S -c 8 -j 2 -T ${SECONDS}, ${ROUNDS} rounds, alternating targets\n`);
     const samples = new Map<string, Sample[]>();
     for (let round = 0; round < ROUNDS; round++) {
@@ -90,6 +94,7 @@ async function main(): Promise<void> {
       }
     }
     report(samples, targets);
+    if (only !== undefined) return;
     await connectionSetup(cluster, gateway.port, uncached.port, password, mint);
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
