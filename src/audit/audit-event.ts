@@ -61,14 +61,24 @@ export interface LoginAttempt {
   readonly clientAddress: string;
 }
 
+/** A session's new events in one batch: a built segment (event-segment.ts) on its own ArrayBuffer. */
+export interface PendingSegment {
+  readonly sessionId: string;
+  readonly buffer: ArrayBuffer;
+  /** Bytes of `buffer` in use. */
+  readonly length: number;
+  /** Events in it. */
+  readonly count: number;
+}
+
 /**
  * What the main thread sends the writer in one batch, applied in this order: sessions that
- * started, the new events of each session (its lines, oldest first), sessions that ended, login
- * attempts. A session's start always reaches the writer before its events, its end after them.
+ * started, the new events of each session (oldest first), sessions that ended, login attempts. A
+ * session's start always reaches the writer before its events, its end after them.
  */
 export interface WriterBatch {
   readonly starts: readonly SessionHeader[];
-  readonly events: readonly { readonly sessionId: string; readonly lines: readonly string[] }[];
+  readonly events: readonly PendingSegment[];
   readonly ends: readonly { readonly sessionId: string; readonly end: SessionEnd }[];
   readonly logins: readonly LoginAttempt[];
 }
@@ -76,18 +86,8 @@ export interface WriterBatch {
 /** The number of items a batch carries (what the writer acknowledges). */
 export function batchSize(b: WriterBatch): number {
   let n = b.starts.length + b.ends.length + b.logins.length;
-  for (const e of b.events) n += e.lines.length;
+  for (const e of b.events) n += e.count;
   return n;
-}
-
-/**
- * One event as a line of tab-separated fields: at, direction, kind, outcome counts, data (JSON,
- * which escapes tabs and newlines). Built on the relay's thread so the writer thread gets plain
- * strings. The counts field is `statements:errors` completed by the event, empty if none.
- */
-export function encodeEventLine(e: AuditEvent): string {
-  const counts = e.outcome === undefined ? '' : e.outcome === 'error' ? '1:1' : '1:0';
-  return `${e.atUs}\t${e.direction}\t${e.kind}\t${counts}\t${JSON.stringify(e.data)}`;
 }
 
 /** Microseconds since the epoch, from the monotonic clock (so events never go backwards). */

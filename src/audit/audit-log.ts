@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../logging/logger.js';
-import type { LoginAttempt, SessionEnd, SessionHeader, WriterBatch } from './audit-event.js';
+import type { LoginAttempt, PendingSegment, SessionEnd, SessionHeader, WriterBatch } from './audit-event.js';
 import { SessionRecorder, type RecordMode } from './session-recorder.js';
 import { startWriterWorker } from './start-writer-worker.js';
 import type { WriterReport } from './writer-messages.js';
@@ -32,7 +32,8 @@ const FLUSH_INTERVAL_MS = 20;
  */
 export class AuditLog {
   private starts: SessionHeader[] = [];
-  private lines = new Map<string, string[]>();
+  /** Sessions with events since the last batch. */
+  private dirty = new Set<SessionRecorder>();
   private ends: { sessionId: string; end: SessionEnd }[] = [];
   private logins: LoginAttempt[] = [];
   private pendingCount = 0;
@@ -103,13 +104,11 @@ export class AuditLog {
     return new SessionRecorder(this, header.id, mode);
   }
 
-  /** One event of a session, already encoded as a line (encodeEventLine). */
-  appendEvent(sessionId: string, line: string): void {
-    const lines = this.lines.get(sessionId);
-    if (lines === undefined) this.lines.set(sessionId, [line]);
-    else lines.push(line);
-    this.pendingBytes += line.length;
-    this.unwrittenBytes += line.length;
+  /** A session recorder appended an event of `bytes` to its pending segment. */
+  appended(recorder: SessionRecorder, bytes: number): void {
+    this.dirty.add(recorder);
+    this.pendingBytes += bytes;
+    this.unwrittenBytes += bytes;
     this.added();
   }
 
@@ -159,20 +158,18 @@ export class AuditLog {
   private flush(): void {
     this.flushScheduled = false;
     if (this.pendingCount === 0) return;
-    const batch: WriterBatch = {
-      starts: this.starts,
-      events: [...this.lines].map(([sessionId, lines]) => ({ sessionId, lines })),
-      ends: this.ends,
-      logins: this.logins,
-    };
+    const events: PendingSegment[] = [];
+    for (const recorder of this.dirty) events.push({ sessionId: recorder.sessionId, ...recorder.pending.take() });
+    const batch: WriterBatch = { starts: this.starts, events, ends: this.ends, logins: this.logins };
     this.starts = [];
-    this.lines = new Map();
+    this.dirty = new Set();
     this.ends = [];
     this.logins = [];
     this.pendingCount = 0;
     this.inFlightBytes.push(this.pendingBytes);
     this.pendingBytes = 0;
-    this.worker.postMessage(batch);
+    // The segments' buffers are handed to the writer thread, not copied.
+    this.worker.postMessage(batch, events.map((e) => e.buffer));
   }
 
   private onReport(r: WriterReport): void {

@@ -1,4 +1,6 @@
 import Database, { type Database as Db } from 'better-sqlite3';
+import { eventHash } from './audit-hash.js';
+import { hashBytes, readSegment, recordHash } from './event-segment.js';
 
 export interface SessionRow {
   readonly id: string;
@@ -39,24 +41,52 @@ export interface EventRow {
   readonly data: string;
   readonly outcome: string | null;
   readonly hash: string;
-  /** The stored line after seq and hash: what the hash covers. */
-  readonly body: string;
+  /** This event's chain hash computed afresh, given its predecessor's hash and its position (for verify). */
+  readonly chainHash: (previous: string, seq: number) => string;
 }
 
 export interface SegmentRow {
   readonly session_id: string;
   readonly first_seq: number;
   readonly last_seq: number;
-  readonly lines: string;
+  /** A binary segment (event-segment.ts), or the text lines of databases written before schema 11. */
+  readonly lines: Buffer | string;
 }
 
 /** The events of one stored segment, in order. */
 export function* segmentEvents(segment: SegmentRow): Generator<EventRow> {
+  if (typeof segment.lines !== 'string') {
+    yield* binaryEvents(segment.session_id, segment.first_seq, segment.lines);
+    return;
+  }
   if (segment.lines === '') return;
   for (const line of segment.lines.split('\n')) yield parseEventLine(segment.session_id, line);
 }
 
-/** seq \t hash \t at_us \t direction \t kind \t outcome \t data */
+function* binaryEvents(sessionId: string, firstSeq: number, bytes: Buffer): Generator<EventRow> {
+  const { records } = readSegment(bytes);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if (r === undefined) continue;
+    yield {
+      session_id: sessionId,
+      seq: firstSeq + i,
+      at_us: r.atUs,
+      direction: r.direction,
+      kind: r.kind,
+      outcome: r.statements === 0 ? null : `${r.statements}:${r.errors}`,
+      // Raw frames as base64 (what the protocol's decoders read); the gateway's own events are JSON.
+      data: r.kind === RAW_KIND ? r.data.toString('base64') : r.data.toString('utf8'),
+      hash: r.hash.toString('base64'),
+      chainHash: (previous) => recordHash(hashBytes(previous), r.hashed).toString('base64'),
+    };
+  }
+}
+
+/** The kind under which a protocol stores raw frames. */
+const RAW_KIND = 'pg-frames';
+
+/** seq \t hash \t at_us \t direction \t kind \t outcome \t data (the text form of schema ≤ 10) */
 export function parseEventLine(sessionId: string, line: string): EventRow {
   const f: number[] = [];
   let p = -1;
@@ -66,6 +96,7 @@ export function parseEventLine(sessionId: string, line: string): EventRow {
   }
   const field = (i: number): string => line.slice(i === 0 ? 0 : (f[i - 1] ?? 0) + 1, f[i]);
   const outcome = field(5);
+  const body = line.slice((f[1] ?? line.length) + 1);
   return {
     session_id: sessionId,
     seq: Number(field(0)),
@@ -75,7 +106,7 @@ export function parseEventLine(sessionId: string, line: string): EventRow {
     kind: field(4),
     outcome: outcome === '' ? null : outcome,
     data: line.slice((f[5] ?? line.length) + 1),
-    body: line.slice((f[1] ?? line.length) + 1),
+    chainHash: (previous, seq) => eventHash(previous, sessionId, seq, body),
   };
 }
 

@@ -72,6 +72,9 @@ const MIGRATIONS: readonly string[] = [
   `CREATE INDEX sessions_app ON sessions (app_id, started_at_us)`,
   `CREATE INDEX sessions_connection ON sessions (connection, started_at_us)`,
   `CREATE INDEX login_attempts_time ON login_attempts (at_us)`,
+  // Version 11: event_segments.lines holds a BLOB for segments written from here on — the binary
+  // form of event-segment.ts (raw frames, no base64). Text segments written before stay readable.
+  `SELECT 1`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

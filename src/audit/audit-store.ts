@@ -1,9 +1,10 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
-import type { LoginAttempt, SessionEnd, SessionHeader, WriterBatch } from './audit-event.js';
-import { eventHash, GENESIS, loginHash, sealHash, sessionHeadHash, type SessionHeadFields } from './audit-hash.js';
+import type { LoginAttempt, PendingSegment, SessionEnd, SessionHeader, WriterBatch } from './audit-event.js';
+import { GENESIS, loginHash, sealHash, sessionHeadHash, type SessionHeadFields } from './audit-hash.js';
 import { migrate } from './audit-schema.js';
+import { hashBytes, sealSegment } from './event-segment.js';
 
 interface OpenSession {
   eventCount: number;
@@ -96,10 +97,10 @@ export class AuditStore {
     };
     this.db.transaction(() => {
       for (const header of batch.starts) touched.set(header.id, this.start(header));
-      for (const { sessionId, lines } of batch.events) {
-        const s = session(sessionId);
-        if (s === undefined) this.orphanedEvents += lines.length;
-        else this.append(sessionId, s, lines);
+      for (const segment of batch.events) {
+        const s = session(segment.sessionId);
+        if (s === undefined) this.orphanedEvents += segment.count;
+        else this.append(segment, s);
       }
       for (const { sessionId, end } of batch.ends) {
         const s = session(sessionId);
@@ -140,25 +141,17 @@ export class AuditStore {
     return { eventCount: 0, lastHash: headHash, statements: 0, errors: 0, headHash };
   }
 
-  /** Chains each line to the one before and stores them all as one segment. */
-  private append(sessionId: string, s: OpenSession, lines: readonly string[]): void {
+  /** Chains each event to the one before and stores them all as one segment (one BLOB). */
+  private append(segment: PendingSegment, s: OpenSession): void {
+    if (segment.count === 0) return;
+    const bytes = Buffer.from(segment.buffer, 0, segment.length);
+    const totals = sealSegment(bytes, hashBytes(s.lastHash));
     const firstSeq = s.eventCount + 1;
-    const stored: string[] = new Array<string>(lines.length);
-    for (let i = 0; i < lines.length; i++) {
-      const body = lines[i] ?? '';
-      const seq = firstSeq + i;
-      const hash = eventHash(s.lastHash, sessionId, seq, body);
-      stored[i] = `${seq}\t${hash}\t${body}`;
-      s.lastHash = hash;
-      const counts = countsOf(body);
-      if (counts !== '') {
-        const colon = counts.indexOf(':');
-        s.statements += Number(counts.slice(0, colon));
-        s.errors += Number(counts.slice(colon + 1));
-      }
-    }
-    s.eventCount = firstSeq + lines.length - 1;
-    this.insertSegment.run(sessionId, firstSeq, s.eventCount, stored.join('\n'));
+    s.eventCount += segment.count;
+    s.lastHash = totals.tip.toString('base64');
+    s.statements += totals.statements;
+    s.errors += totals.errors;
+    this.insertSegment.run(segment.sessionId, firstSeq, s.eventCount, bytes);
   }
 
   private seal(id: string, s: OpenSession, end: SessionEnd, tips: Tips): void {
@@ -216,13 +209,6 @@ export class AuditStore {
       loginHash: login?.hash ?? checkpoint?.last_login_hash ?? GENESIS,
     };
   }
-}
-
-/** The counts field of an event line (the fourth): `statements:errors`, or empty. */
-function countsOf(body: string): string {
-  let p = -1;
-  for (let field = 0; field < 3; field++) p = body.indexOf('\t', p + 1);
-  return body.slice(p + 1, body.indexOf('\t', p + 1));
 }
 
 function fileIdentity(path: string): string {

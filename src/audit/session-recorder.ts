@@ -1,12 +1,16 @@
 import type { AuditEvent, Direction, SessionEnd } from './audit-event.js';
-import { encodeEventLine, nowMicros } from './audit-event.js';
+import { nowMicros } from './audit-event.js';
 import type { AuditLog } from './audit-log.js';
+import { SegmentBuilder } from './event-segment.js';
 
 /** How much of a session is kept: `false` the session row only, `true` every frame, `'full'` result rows and COPY data too. */
 export type RecordMode = boolean | 'full';
 
 /** One session's handle on the audit log, given to the protocol that relays it. */
 export class SessionRecorder {
+  /** This session's events since the last writer batch (the audit log takes them at each flush). */
+  readonly pending = new SegmentBuilder();
+
   constructor(
     private readonly log: AuditLog,
     readonly sessionId: string,
@@ -30,17 +34,19 @@ export class SessionRecorder {
     this.log.whenDrained(callback);
   }
 
+  /** An event described by the gateway itself (a cancel request, a denied statement): data stored as JSON. */
   record(direction: Direction, kind: string, data: AuditEvent['data'], outcome?: AuditEvent['outcome']): void {
-    const event: AuditEvent = outcome === undefined ? { atUs: nowMicros(), direction, kind, data } : { atUs: nowMicros(), direction, kind, data, outcome };
-    this.log.appendEvent(this.sessionId, encodeEventLine(event));
+    const statements = outcome === undefined ? 0 : 1;
+    const errors = outcome === 'error' ? 1 : 0;
+    this.log.appended(this, this.pending.append(nowMicros(), direction, kind, statements, errors, [Buffer.from(JSON.stringify(data))]));
   }
 
   /**
-   * An event whose data the protocol has already encoded (raw frames, base64), with how many
-   * statements it completes and how many of those failed.
+   * An event of raw protocol bytes (copied now: the parts may be views of a buffer the relay
+   * reuses), with how many statements it completes and how many of those failed.
    */
-  recordRaw(direction: Direction, kind: string, statements: number, errors: number, encoded: string): void {
-    this.log.appendEvent(this.sessionId, `${nowMicros()}\t${direction}\t${kind}\t${statements === 0 ? '' : `${statements}:${errors}`}\t${encoded}`);
+  recordRaw(direction: Direction, kind: string, statements: number, errors: number, parts: readonly Uint8Array[]): void {
+    this.log.appended(this, this.pending.append(nowMicros(), direction, kind, statements, errors, parts));
   }
 
   end(end: Omit<SessionEnd, 'endedAtUs'>): void {

@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { segmentEvents, type EventRow, type LoginRow, type SegmentRow, type SessionRow } from './audit-reader.js';
-import { eventHash, GENESIS, loginHash, sealHash, sessionHeadHash } from './audit-hash.js';
+import { GENESIS, loginHash, sealHash, sessionHeadHash } from './audit-hash.js';
 
 export type TamperKind = 'edited' | 'inserted' | 'deleted' | 'reordered';
 
@@ -63,7 +63,7 @@ function verifySessionEvents(db: Database, s: SessionRow, findings: Finding[]): 
     } else if (e.seq > s.event_count && s.seal_seq !== null) {
       findings.push({ kind: 'inserted', where: `event ${s.id}#${e.seq}`, detail: `the session was sealed with ${s.event_count} events` });
     }
-    if (eventHash(previous, s.id, e.seq, e.body) !== e.hash) {
+    if (e.chainHash(previous, e.seq) !== e.hash) {
       findings.push({ kind: editedOrMoved(db, s, e), where: `event ${s.id}#${e.seq}`, detail: `${e.kind} does not match its chain hash` });
     }
     previous = e.hash;
@@ -86,7 +86,7 @@ function editedOrMoved(db: Database, s: SessionRow, e: EventRow): TamperKind {
   const predecessors = new Map<number, string>([[0, s.head_hash]]);
   for (const other of sessionEvents(db, s.id)) if (other.seq !== e.seq) predecessors.set(other.seq, other.hash);
   for (const [seq, previous] of predecessors) {
-    if (eventHash(previous, s.id, seq + 1, e.body) === e.hash) return 'reordered';
+    if (e.chainHash(previous, seq + 1) === e.hash) return 'reordered';
   }
   return 'edited';
 }

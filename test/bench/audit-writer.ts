@@ -5,7 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeEventLine, nowMicros, type SessionHeader, type WriterBatch } from '../../src/audit/audit-event.js';
+import { nowMicros, type SessionHeader, type WriterBatch } from '../../src/audit/audit-event.js';
+import { SegmentBuilder } from '../../src/audit/event-segment.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { AuditStore } from '../../src/audit/audit-store.js';
 import { createLogger } from '../../src/logging/logger.js';
@@ -27,11 +28,26 @@ function header(id: string): SessionHeader {
   };
 }
 
-/** The events of a pgbench -S transaction, alternating: the Query, its CommandComplete. */
-function line(i: number): string {
-  return i % 2 === 0
-    ? encodeEventLine({ atUs: nowMicros(), direction: 'client', kind: 'Query', data: { sql: `SELECT abalance FROM pgbench_accounts WHERE aid = ${i};` } })
-    : encodeEventLine({ atUs: nowMicros(), direction: 'server', kind: 'CommandComplete', data: { tag: 'SELECT 1', rows: 1 }, outcome: 'ok' });
+/** A frame: type, length, body. */
+function frame(code: string, body: string): Buffer {
+  const b = Buffer.from(body);
+  const f = Buffer.alloc(5 + b.length);
+  f.write(code, 0, 'latin1');
+  f.writeInt32BE(4 + b.length, 1);
+  b.copy(f, 5);
+  return f;
+}
+
+/** The raw frames of a pgbench -S transaction, alternating: the client's Query, the server's outcome frames. */
+const QUERY = (i: number): Buffer[] => [frame('Q', `SELECT abalance FROM pgbench_accounts WHERE aid = ${i};\0`)];
+const OUTCOME = [frame('C', 'SELECT 1\0'), frame('Z', 'I')];
+interface RawTarget {
+  recordRaw(direction: 'client' | 'server', kind: string, statements: number, errors: number, parts: readonly Uint8Array[]): void;
+}
+
+function append(target: RawTarget, i: number): void {
+  if (i % 2 === 0) target.recordRaw('client', 'pg-frames', 0, 0, QUERY(i));
+  else target.recordRaw('server', 'pg-frames', 1, 0, OUTCOME);
 }
 
 async function main(): Promise<void> {
@@ -44,7 +60,12 @@ async function main(): Promise<void> {
     for (let i = 0; i < EVENTS; i += 1000) {
       const batch: WriterBatch = {
         starts: [],
-        events: sessions.map((sessionId, k) => ({ sessionId, lines: Array.from({ length: 1000 / SESSIONS }, (_, j) => line(i + k + j)) })),
+        events: sessions.map((sessionId, k) => {
+          const builder = new SegmentBuilder();
+          const target: RawTarget = { recordRaw: (d, kind, st, er, parts) => void builder.append(nowMicros(), d, kind, st, er, parts) };
+          for (let j = 0; j < 1000 / SESSIONS; j++) append(target, i + k + j);
+          return { sessionId, ...builder.take() };
+        }),
         ends: [],
         logins: [],
       };
@@ -55,11 +76,12 @@ async function main(): Promise<void> {
     process.stdout.write(`audit store, one thread, batches of 1,000: ${Math.round(EVENTS / seconds).toLocaleString('en')} events/s\n`);
 
     const log = await AuditLog.open(join(dir, 'log.db'), createLogger('silent'));
-    for (const id of sessions) log.startSession(header(id), true);
+    const recorders = sessions.map((id) => log.startSession(header(id), true));
     await log.flushed();
     started = process.hrtime.bigint();
     for (let i = 0; i < EVENTS; i++) {
-      log.appendEvent(`s${i % SESSIONS}`, line(i));
+      const recorder = recorders[i % SESSIONS];
+      if (recorder !== undefined) append(recorder, i);
       if (i % 5000 === 0) await new Promise((r) => setImmediate(r));
     }
     await log.flushed();

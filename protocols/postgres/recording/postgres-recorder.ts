@@ -26,7 +26,7 @@ const SERVER_OUTCOMES_AND_CONTENT = interestIn([...OUTCOMES, Backend.DataRow, Ba
  * Records one Postgres session for the audit log: every client frame after login and the server's
  * outcome of each statement (result rows and COPY data too with `record: full`). Frames are kept
  * as they came, one event per chunk that carried them, and decoded only when the log is read, so
- * recording costs the relay a copy and no parsing.
+ * recording costs the relay one copy into the session's pending segment and no parsing.
  */
 export class PostgresRecorder implements RelayObserver {
   readonly clientInterest: Uint8Array;

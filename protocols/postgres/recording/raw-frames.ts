@@ -12,8 +12,8 @@ export const RAW_FRAMES_KIND = 'pg-frames';
 const ELIDED = 0x00;
 
 /**
- * Collects the frames of one chunk, as they pass, into one stored event: the frames' own bytes
- * (base64), decoded only when someone reads the log. The relay's cost is a copy, not a parse.
+ * Collects the frames of one chunk, as they pass, into one stored event: the frames' own bytes,
+ * decoded only when someone reads the log. The relay's cost is a copy, not a parse.
  */
 export class RawFrameBatch {
   private parts: Buffer[] = [];
@@ -36,14 +36,13 @@ export class RawFrameBatch {
     this.parts.push(marker);
   }
 
-  /** The frames as base64 (copied out of the chunk, which the relay may reuse), then reset. */
-  take(): string {
+  /** The frames (views of the chunk: the recorder copies them before the relay reuses it), then reset. */
+  take(): Buffer[] {
     const parts = this.parts;
-    const encoded = parts.length === 1 ? (parts[0] ?? Buffer.alloc(0)).toString('base64') : Buffer.concat(parts).toString('base64');
     this.parts = [];
     this.statements = 0;
     this.errors = 0;
-    return encoded;
+    return parts;
   }
 }
 

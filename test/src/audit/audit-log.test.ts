@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { encodeEventLine, nowMicros } from '../../../src/audit/audit-event.js';
+import { nowMicros } from '../../../src/audit/audit-event.js';
 import { AuditLog } from '../../../src/audit/audit-log.js';
 import { AuditReader } from '../../../src/audit/audit-reader.js';
 import { createLogger } from '../../../src/logging/logger.js';
@@ -59,8 +59,7 @@ describe('AuditLog', () => {
 
   it('counts bytes as well as events, so a few huge events also hold the clients back', async () => {
     const log = await AuditLog.open(join(dir, 'bytes.db'), createLogger('silent'), { highWater: 1_000_000, highWaterBytes: 1 << 20, lowWater: 1_000_000, lowWaterBytes: 1 << 19 });
-    log.startSession(header('s2'), true);
-    log.appendEvent('s2', encodeEventLine({ atUs: nowMicros(), direction: 'client', kind: 'Query', data: { sql: 'x'.repeat(2 << 20) } }));
+    log.startSession(header('s2'), true).record('client', 'Query', { sql: 'x'.repeat(2 << 20) });
     assert.equal(log.congested, true);
     await log.flushed();
     assert.equal(log.congested, false);

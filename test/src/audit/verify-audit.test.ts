@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { encodeEventLine, type LoginAttempt, type SessionHeader, type WriterBatch } from '../../../src/audit/audit-event.js';
+import type { LoginAttempt, SessionHeader, WriterBatch } from '../../../src/audit/audit-event.js';
+import { eventHash } from '../../../src/audit/audit-hash.js';
+import { HASH_BYTES, readSegment, SegmentBuilder } from '../../../src/audit/event-segment.js';
 import { AuditStore } from '../../../src/audit/audit-store.js';
 import { pruneAudit } from '../../../src/audit/prune-audit.js';
 import { verifyAudit, type Finding } from '../../../src/audit/verify-audit.js';
@@ -37,26 +39,49 @@ function fixture(path: string): void {
     const login: LoginAttempt = { atUs: start, accepted: true, reason: 'accepted', message: 'ok', sessionId: id, clientAddress: '127.0.0.1' };
     store.apply({ ...EMPTY, starts: [header(id, start)], logins: [login] });
     for (let n = 0; n < 2; n++) {
-      const lines = [
-        encodeEventLine({ atUs: start + n * 10 + 1, direction: 'client', kind: 'Query', data: { sql: `SELECT ${n}` } }),
-        encodeEventLine({ atUs: start + n * 10 + 2, direction: 'server', kind: 'CommandComplete', data: { tag: 'SELECT 1', rows: 1 }, outcome: 'ok' }),
-      ];
-      store.apply({ ...EMPTY, events: [{ sessionId: id, lines }] });
+      const segment = new SegmentBuilder();
+      segment.append(start + n * 10 + 1, 'client', 'Query', 0, 0, [Buffer.from(JSON.stringify({ sql: `SELECT ${n}` }))]);
+      segment.append(start + n * 10 + 2, 'server', 'CommandComplete', 1, 0, [Buffer.from(JSON.stringify({ tag: 'SELECT 1', rows: 1 }))]);
+      store.apply({ ...EMPTY, events: [{ sessionId: id, ...segment.take() }] });
     }
     store.apply({ ...EMPTY, ends: [{ sessionId: id, end: { endedAtUs: start + 100, reason: 'client-terminated', bytesFromClient: 10, bytesToClient: 20 } }] });
   });
   store.close();
 }
 
-/** Rewrites the stored event lines of a session with `change` (a tamperer with the file in hand). */
-function editLines(db: Database.Database, sessionId: string, change: (lines: string[]) => string[]): void {
-  const segments = db.prepare('SELECT first_seq, lines FROM event_segments WHERE session_id = ? ORDER BY first_seq').all(sessionId) as { first_seq: number; lines: string }[];
-  const all = change(segments.flatMap((s) => s.lines.split('\n')));
-  db.prepare('DELETE FROM event_segments WHERE session_id = ?').run(sessionId);
-  if (all.length > 0) db.prepare('INSERT INTO event_segments VALUES (?, ?, ?, ?)').run(sessionId, Number(all[0]?.split('\t')[0]), Number(all.at(-1)?.split('\t')[0]), all.join('\n'));
+/** A stored event as a tamperer sees it: its position, the bytes its hash covers, the hash. */
+interface StoredRecord {
+  readonly seq: number;
+  readonly hashed: Buffer;
+  readonly hash: Buffer;
 }
 
-const field = (line: string, i: number, value: string): string => line.split('\t').map((f, k) => (k === i ? value : f)).join('\t');
+/** Rewrites the stored events of a session with `change` (a tamperer with the file in hand), one row per event so positions stay as given. */
+function editRecords(db: Database.Database, sessionId: string, change: (records: StoredRecord[]) => StoredRecord[]): void {
+  const segments = db.prepare('SELECT first_seq, lines FROM event_segments WHERE session_id = ? ORDER BY first_seq').all(sessionId) as { first_seq: number; lines: Buffer }[];
+  const records = segments.flatMap((s) => readSegment(s.lines).records.map((r, i) => ({ seq: s.first_seq + i, hashed: Buffer.from(r.hashed), hash: Buffer.from(r.hash) })));
+  db.prepare('DELETE FROM event_segments WHERE session_id = ?').run(sessionId);
+  const insert = db.prepare('INSERT INTO event_segments VALUES (?, ?, ?, ?)');
+  for (const r of change(records)) insert.run(sessionId, r.seq, r.seq, Buffer.concat([Buffer.alloc(HASH_BYTES), r.hashed, r.hash]));
+}
+
+/** The record with its body's bytes changed (the length prefix follows). */
+function withBody(r: StoredRecord, edit: (body: Buffer) => Buffer): StoredRecord {
+  const body = edit(Buffer.from(r.hashed.subarray(4)));
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(body.length);
+  return { ...r, hashed: Buffer.concat([length, body]) };
+}
+
+const replaceText = (from: string, to: string) => (body: Buffer): Buffer => Buffer.from(body.toString('latin1').replace(from, to), 'latin1');
+const setUInt32 = (offset: number, value: number) => (body: Buffer): Buffer => {
+  body.writeUInt32BE(value, offset);
+  return body;
+};
+const addToTime = (delta: number) => (body: Buffer): Buffer => {
+  body.writeDoubleBE(body.readDoubleBE(0) + delta, 0);
+  return body;
+};
 
 describe('verify', () => {
   let dir: string;
@@ -91,13 +116,18 @@ describe('verify', () => {
   });
 
   const cases: [string, string | ((db: Database.Database) => void), Finding['kind'], RegExp][] = [
-    ['an edited statement', (db) => editLines(db, 's2', (l) => l.map((x) => x.replace('SELECT 0', 'SELECT 666'))), 'edited', /event s2#1/],
-    ['an edited outcome flag', (db) => editLines(db, 's1', (l) => l.map((x, i) => (i === 1 ? field(x, 5, 'error') : x))), 'edited', /event s1#2/],
-    ['an edited timestamp', (db) => editLines(db, 's3', (l) => l.map((x, i) => (i === 2 ? field(x, 2, String(Number(x.split('\t')[2]) + 1)) : x))), 'edited', /event s3#3/],
-    ['a deleted event', (db) => editLines(db, 's2', (l) => l.filter((_, i) => i !== 1)), 'deleted', /event s2#2/],
-    ['a deleted last event', (db) => editLines(db, 's2', (l) => l.slice(0, 3)), 'deleted', /s2/],
-    ['an appended event', (db) => editLines(db, 's1', (l) => [...l, field(l[3] ?? '', 0, '5')]), 'inserted', /event s1#5/],
-    ['two events swapped', (db) => editLines(db, 's1', (l) => [field(l[2] ?? '', 0, '1'), l[1] ?? '', field(l[0] ?? '', 0, '3'), l[3] ?? '']), 'reordered', /event s1#[13]/],
+    ['an edited statement', (db) => editRecords(db, 's2', (l) => l.map((r) => withBody(r, replaceText('SELECT 0', 'SELECT 666')))), 'edited', /event s2#1/],
+    ['an edited outcome flag', (db) => editRecords(db, 's1', (l) => l.map((r, i) => (i === 1 ? withBody(r, setUInt32(13, 1)) : r))), 'edited', /event s1#2/],
+    ['an edited timestamp', (db) => editRecords(db, 's3', (l) => l.map((r, i) => (i === 2 ? withBody(r, addToTime(1)) : r))), 'edited', /event s3#3/],
+    ['a deleted event', (db) => editRecords(db, 's2', (l) => l.filter((_, i) => i !== 1)), 'deleted', /event s2#2/],
+    ['a deleted last event', (db) => editRecords(db, 's2', (l) => l.slice(0, 3)), 'deleted', /s2/],
+    ['an appended event', (db) => editRecords(db, 's1', (l) => [...l, { ...(l[3] as StoredRecord), seq: 5 }]), 'inserted', /event s1#5/],
+    [
+      'two events swapped',
+      (db) => editRecords(db, 's1', (l) => [{ ...(l[2] as StoredRecord), seq: 1 }, l[1] as StoredRecord, { ...(l[0] as StoredRecord), seq: 3 }, l[3] as StoredRecord]),
+      'reordered',
+      /event s1#[13]/,
+    ],
     ['a whole segment deleted', "DELETE FROM event_segments WHERE session_id = 's3' AND first_seq = 1", 'deleted', /event s3#1/],
     ['an edited session header', "UPDATE sessions SET identity_oid = 'someone-else' WHERE id = 's2'", 'edited', /session s2/],
     ['an edited session summary', "UPDATE sessions SET errors = 0, statements = 1 WHERE id = 's1'", 'edited', /session s1/],
@@ -138,6 +168,25 @@ describe('verify', () => {
     again.close();
   });
 
+  it('still reads and verifies the text segments of databases written before schema 11', () => {
+    const path = join(dir, 'legacy.db');
+    const store = new AuditStore(path);
+    const start = Date.now() * 1000;
+    store.apply({ ...EMPTY, starts: [header('old', start)] });
+    store.close();
+    const db = new Database(path);
+    const head = (db.prepare("SELECT head_hash FROM sessions WHERE id = 'old'").get() as { head_hash: string }).head_hash;
+    const bodies = [`${start + 1}\tclient\tQuery\t\t{"sql":"SELECT 1"}`, `${start + 2}\tserver\tCommandComplete\t1:0\t{"tag":"SELECT 1","rows":1}`];
+    const first = eventHash(head, 'old', 1, bodies[0] ?? '');
+    const second = eventHash(first, 'old', 2, bodies[1] ?? '');
+    db.prepare('INSERT INTO event_segments VALUES (?, 1, 2, ?)').run('old', `1\t${first}\t${bodies[0]}\n2\t${second}\t${bodies[1]}`);
+    db.prepare("UPDATE sessions SET event_count = 2, last_event_hash = ?, statements = 1 WHERE id = 'old'").run(second);
+    assert.deepEqual(verifyAudit(db).findings, []);
+    db.prepare('UPDATE event_segments SET lines = replace(lines, ?, ?)').run('SELECT 1"', 'SELECT 2"');
+    assert.ok(verifyAudit(db).findings.some((f) => f.kind === 'edited' && f.where === 'event old#1'));
+    db.close();
+  });
+
   it('idgate verify exits 1 and names what was changed; prune --older-than works from the CLI', async () => {
     const path = join(dir, 'cli.db');
     copyFileSync(pristine, path);
@@ -148,7 +197,7 @@ describe('verify', () => {
     assert.match(pruned.stdout, /pruned 1 sessions \(4 events\) and 1 login attempts/);
     assert.equal((await idgate(['verify', '--db', path])).code, 0);
     const db = new Database(path);
-    editLines(db, 's3', (l) => l.map((x) => x.replace('SELECT 0', 'DROP TABLE records')));
+    editRecords(db, 's3', (l) => l.map((r) => withBody(r, replaceText('SELECT 0', 'DROP TABLE records'))));
     db.close();
     const bad = await idgate(['verify', '--db', path]);
     assert.equal(bad.code, 1);

@@ -1,0 +1,156 @@
+import { hash } from 'node:crypto';
+import type { Direction } from './audit-event.js';
+
+/**
+ * The binary form of a session's events, as the relay's thread builds them and the database keeps
+ * them (one BLOB per session per writer batch):
+ *
+ *   segment := chain(32) record*
+ *   record  := length(u32) body hash(32)
+ *   body    := at_us(f64) direction(u8) statements(u32) errors(u32) kind_length(u8) kind data
+ *
+ * A record's hash is SHA-256 over the 32 bytes before it (the previous record's hash, or the
+ * leading chain slot holding the hash the segment continues from) and its own length and body —
+ * a contiguous run of bytes, so the writer hashes each event with one call over a view and no
+ * copying. Raw protocol frames are stored as they came (no base64, no text), and decoded only when
+ * someone reads the log.
+ */
+export const HASH_BYTES = 32;
+const BODY_FIXED = 8 + 1 + 4 + 4 + 1;
+const DIRECTIONS: readonly Direction[] = ['client', 'server', 'gateway'];
+
+/** Collects one session's events between two writer batches, in a buffer the batch then transfers. */
+export class SegmentBuilder {
+  private buf: Buffer;
+  private pos = HASH_BYTES;
+  private events = 0;
+
+  constructor(private capacity = 4096) {
+    this.buf = Buffer.allocUnsafeSlow(capacity);
+  }
+
+  get count(): number {
+    return this.events;
+  }
+
+  /** Appends one event; returns the bytes it took. */
+  append(atUs: number, direction: Direction, kind: string, statements: number, errors: number, data: readonly Uint8Array[]): number {
+    let dataLength = 0;
+    for (const part of data) dataLength += part.length;
+    const bodyLength = BODY_FIXED + kind.length + dataLength;
+    const size = 4 + bodyLength + HASH_BYTES;
+    this.reserve(size);
+    const b = this.buf;
+    let p = this.pos;
+    p = b.writeUInt32BE(bodyLength, p);
+    p = b.writeDoubleBE(atUs, p);
+    p = b.writeUInt8(DIRECTIONS.indexOf(direction), p);
+    p = b.writeUInt32BE(statements, p);
+    p = b.writeUInt32BE(errors, p);
+    p = b.writeUInt8(kind.length, p);
+    p += b.write(kind, p, 'latin1');
+    for (const part of data) {
+      b.set(part, p);
+      p += part.length;
+    }
+    this.pos = p + HASH_BYTES; // the writer fills the hash in
+    this.events += 1;
+    return size;
+  }
+
+  /**
+   * The events so far as a segment on its own ArrayBuffer (for a transfer list: handed over, not
+   * copied), and a fresh buffer for the next ones.
+   */
+  take(): { readonly buffer: ArrayBuffer; readonly length: number; readonly count: number } {
+    const taken = { buffer: this.buf.buffer as ArrayBuffer, length: this.pos, count: this.events };
+    this.capacity = Math.max(4096, Math.min(this.pos * 2, 1 << 20));
+    this.buf = Buffer.allocUnsafeSlow(this.capacity);
+    this.pos = HASH_BYTES;
+    this.events = 0;
+    return taken;
+  }
+
+  private reserve(size: number): void {
+    if (this.pos + size <= this.buf.length) return;
+    const grown = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + size));
+    this.buf.copy(grown, 0, 0, this.pos);
+    this.buf = grown;
+  }
+}
+
+export interface SegmentTotals {
+  /** The last record's hash (the chain tip), or the one the segment continued from if it is empty. */
+  readonly tip: Buffer;
+  readonly statements: number;
+  readonly errors: number;
+}
+
+/**
+ * Chains a built segment onto `previous` (32 bytes): writes it into the leading slot and each
+ * record's hash after its body, one SHA-256 call per event over the contiguous bytes.
+ */
+export function sealSegment(segment: Buffer, previous: Buffer): SegmentTotals {
+  previous.copy(segment, 0, 0, HASH_BYTES);
+  let statements = 0;
+  let errors = 0;
+  let p = HASH_BYTES;
+  let tip = previous;
+  while (p < segment.length) {
+    const end = p + 4 + segment.readUInt32BE(p);
+    statements += segment.readUInt32BE(p + 4 + 9);
+    errors += segment.readUInt32BE(p + 4 + 13);
+    tip = hash('sha256', segment.subarray(p - HASH_BYTES, end), 'buffer');
+    tip.copy(segment, end);
+    p = end + HASH_BYTES;
+  }
+  return { tip, statements, errors };
+}
+
+/** One stored record, decoded. */
+export interface SegmentRecord {
+  readonly atUs: number;
+  readonly direction: Direction | 'unknown';
+  readonly kind: string;
+  readonly statements: number;
+  readonly errors: number;
+  readonly data: Buffer;
+  /** length + body: what the hash covers after the previous hash. */
+  readonly hashed: Buffer;
+  readonly hash: Buffer;
+}
+
+/** The records of a stored segment (the leading chain slot first: what it claims to continue from). */
+export function readSegment(segment: Buffer): { readonly chain: Buffer; readonly records: SegmentRecord[] } {
+  const records: SegmentRecord[] = [];
+  let p = HASH_BYTES;
+  while (p + 4 <= segment.length) {
+    const bodyLength = segment.readUInt32BE(p);
+    const body = p + 4;
+    const end = body + bodyLength;
+    if (bodyLength < BODY_FIXED || end + HASH_BYTES > segment.length) break; // a truncated tail reads as missing events
+    const kindLength = segment.readUInt8(body + 17);
+    records.push({
+      atUs: segment.readDoubleBE(body),
+      direction: DIRECTIONS[segment.readUInt8(body + 8)] ?? 'unknown',
+      statements: segment.readUInt32BE(body + 9),
+      errors: segment.readUInt32BE(body + 13),
+      kind: segment.toString('latin1', body + 18, body + 18 + kindLength),
+      data: segment.subarray(body + 18 + kindLength, end),
+      hashed: segment.subarray(p, end),
+      hash: segment.subarray(end, end + HASH_BYTES),
+    });
+    p = end + HASH_BYTES;
+  }
+  return { chain: segment.subarray(0, HASH_BYTES), records };
+}
+
+/** A record's chain hash given its predecessor's (what verify recomputes). */
+export function recordHash(previous: Buffer, hashed: Buffer): Buffer {
+  return hash('sha256', Buffer.concat([previous, hashed]), 'buffer');
+}
+
+/** Chain hashes are kept as text in the sessions table: the head as hex, event hashes as base64. */
+export function hashBytes(text: string): Buffer {
+  return text.length === 64 ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
+}
