@@ -3,6 +3,7 @@ import type { Logger } from '../logging/logger.js';
 import type { LoginAttempt, PendingSegment, SessionEnd, SessionHeader, WriterBatch } from './audit-event.js';
 import { SessionRecorder, type RecordMode } from './session-recorder.js';
 import { startWriterWorker } from './start-writer-worker.js';
+import { WriterLock } from './writer-lock.js';
 import type { WriterReport } from './writer-messages.js';
 
 /** When recorded sessions stop reading their clients, and when they start again. */
@@ -50,6 +51,7 @@ export class AuditLog {
 
   private constructor(
     private readonly worker: Worker,
+    private readonly lock: WriterLock,
     private readonly logger: Logger,
     private readonly limits: AuditLimits,
   ) {
@@ -69,7 +71,14 @@ export class AuditLog {
       worker.once('message', onMessage);
       worker.once('error', reject);
     });
-    return new AuditLog(worker, logger, limits);
+    let lock: WriterLock;
+    try {
+      lock = WriterLock.acquire(path); // the database's directory exists now: the writer created it
+    } catch (e) {
+      await worker.terminate();
+      throw e;
+    }
+    return new AuditLog(worker, lock, logger, limits);
   }
 
   get healthy(): boolean {
@@ -153,6 +162,7 @@ export class AuditLog {
     }
     clearTimeout(timer);
     await this.worker.terminate();
+    this.lock.release();
   }
 
   private flush(): void {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -55,6 +55,18 @@ describe('AuditLog', () => {
     const reader = new AuditReader(path);
     assert.equal([...reader.events('s1')].length, 500);
     reader.close();
+  });
+
+  it('one gateway writes one database: a second writer is refused while the first lives, a dead one’s lock is taken over', async () => {
+    const path = join(dir, 'locked.db');
+    const first = await AuditLog.open(path, createLogger('silent'));
+    await assert.rejects(AuditLog.open(path, createLogger('silent')), new RegExp(`being written by another idgate \\(process ${process.pid}`));
+    await first.close();
+    writeFileSync(`${path}.lock`, `999999999@${hostname()}`); // a crashed gateway's lock
+    const second = await AuditLog.open(path, createLogger('silent'));
+    assert.equal(readFileSync(`${path}.lock`, 'utf8'), `${process.pid}@${hostname()}`);
+    await second.close();
+    assert.equal(existsSync(`${path}.lock`), false, 'released at close');
   });
 
   it('counts bytes as well as events, so a few huge events also hold the clients back', async () => {
