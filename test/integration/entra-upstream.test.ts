@@ -4,9 +4,28 @@ import pg from 'pg';
 import { OSSRDBMS_RESOURCE } from '../../src/dev/entra-simulator.js';
 import { auditBytes, settleAudit } from '../support/audit.js';
 import { pgOptions } from '../support/client-options.js';
-import { Harness } from '../support/harness.js';
+import { Harness, type HarnessOptions } from '../support/harness.js';
 
 const AZURE_STYLE = 'azure-style';
+
+/**
+ * A gateway with an `auth: entra` connection granted to the group named `group`, whose upstream
+ * role accepts exactly the tokens the simulator issues for the Azure PG resource.
+ */
+async function startAzureStyle(group: string, options: HarnessOptions): Promise<Harness> {
+  const h = await Harness.start({
+    graph: {},
+    ...options,
+    connections: (cluster) => [{ name: AZURE_STYLE, host: cluster.host, port: cluster.port, database: 'records', user: 'entra_gateway', auth: 'entra', tls: 'disable' }],
+    identityMap: [{ 'entra-group': group, connection: AZURE_STYLE, scope: 'read' }],
+  });
+  await h.cluster.sql('CREATE ROLE entra_gateway LOGIN');
+  await h.cluster.sql('GRANT SELECT ON records TO entra_gateway', 'records');
+  h.entra.beforeIssue = async ({ resource, token }) => {
+    if (resource === OSSRDBMS_RESOURCE) await h.cluster.sql(`ALTER ROLE entra_gateway PASSWORD '${token}'`);
+  };
+  return h;
+}
 
 /**
  * `auth: entra`: the gateway logs in upstream with a token of its own identity, as Azure Database
@@ -18,19 +37,11 @@ describe('upstream login with the gateway’s own Entra identity; groups by disp
   let h: Harness;
   let analysts = '';
   before(async () => {
-    h = await Harness.start({
-      graph: {},
+    h = await startAzureStyle('analysts', {
       prepare: (entra) => {
         analysts = entra.directory.createGroup('analysts').id;
       },
-      connections: (cluster) => [{ name: AZURE_STYLE, host: cluster.host, port: cluster.port, database: 'records', user: 'entra_gateway', auth: 'entra', tls: 'disable' }],
-      identityMap: [{ 'entra-group': 'analysts', connection: AZURE_STYLE, scope: 'read' }],
     });
-    await h.cluster.sql('CREATE ROLE entra_gateway LOGIN');
-    await h.cluster.sql('GRANT SELECT ON records TO entra_gateway', 'records');
-    h.entra.beforeIssue = async ({ resource, token }) => {
-      if (resource === OSSRDBMS_RESOURCE) await h.cluster.sql(`ALTER ROLE entra_gateway PASSWORD '${token}'`);
-    };
   });
   after(async () => {
     await h.stop();
@@ -101,17 +112,7 @@ describe('upstream login with the gateway’s own Entra identity; groups by disp
 describe('the gateway as a managed identity: no stored secret anywhere', () => {
   let h: Harness;
   before(async () => {
-    h = await Harness.start({
-      graph: {},
-      gatewayIdentity: 'managed-identity',
-      connections: (cluster) => [{ name: AZURE_STYLE, host: cluster.host, port: cluster.port, database: 'records', user: 'entra_gateway', auth: 'entra', tls: 'disable' }],
-      identityMap: [{ 'entra-group': 'records-agents', connection: AZURE_STYLE, scope: 'read' }],
-    });
-    await h.cluster.sql('CREATE ROLE entra_gateway LOGIN');
-    await h.cluster.sql('GRANT SELECT ON records TO entra_gateway', 'records');
-    h.entra.beforeIssue = async ({ resource, token }) => {
-      if (resource === OSSRDBMS_RESOURCE) await h.cluster.sql(`ALTER ROLE entra_gateway PASSWORD '${token}'`);
-    };
+    h = await startAzureStyle('records-agents', { gatewayIdentity: 'managed-identity' });
   });
   after(async () => {
     await h.stop();
