@@ -18,6 +18,9 @@ describe('the throw-away Postgres cluster', () => {
       assert.equal(await cluster.sql("SELECT auth_method FROM pg_hba_file_rules WHERE address = '127.0.0.1'"), 'scram-sha-256');
       assert.equal(await cluster.sql("SELECT 1, NULL, 'x'; SELECT 2, 'y', 'z'"), '1||x\n2|y|z');
       await assert.rejects(cluster.sql('SELECT 1/0'), (e: unknown) => e instanceof QueryError && e.sqlstate === '22012');
+    } catch (e) {
+      // A failure here is easier to understand with the server's own words.
+      throw new Error(`${(e as Error).message}\n--- server log ---\n${cluster.serverLog}`, { cause: e });
     } finally {
       await cluster.stop();
     }
