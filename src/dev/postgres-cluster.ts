@@ -3,7 +3,7 @@ import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { runSimpleQuery } from '../../protocols/postgres/index.js';
+import { QueryError, runSimpleQuery } from '../../protocols/postgres/index.js';
 import { Secret } from '../config/secret.js';
 import { freePort } from './free-port.js';
 import { findPostgresBinaries } from './postgres-binaries.js';
@@ -51,6 +51,7 @@ export class PostgresCluster {
       try {
         if (attempt === 0) await cluster.initdb(dataDir, options);
         await cluster.launch(dataDir, options);
+        await cluster.probe();
         return cluster;
       } catch (e) {
         if (attempt >= 3 || !/could not bind|address already in use/i.test(cluster.log)) {
@@ -95,6 +96,28 @@ export class PostgresCluster {
       await exited;
     }
     rmSync(join(this.dataDir, '..'), { recursive: true, force: true });
+  }
+
+  /**
+   * Like pg_isready after "ready to accept connections": a first login, tried again if the
+   * connection breaks. One run in a few dozen of the npm package's binaries reset the very first
+   * connection of a fresh cluster; a retry is announced on stderr with the server's log, so it is
+   * seen, not hidden.
+   */
+  private async probe(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.sql('SELECT 1');
+        return;
+      } catch (e) {
+        if (e instanceof QueryError || attempt >= 5) {
+          this.process?.kill('SIGKILL');
+          throw new Error(`the new cluster does not answer: ${(e as Error).message}\n${this.log}`, { cause: e });
+        }
+        process.stderr.write(`postgres cluster on port ${this.port}: first login failed (${(e as Error).message}), retrying; server log so far:\n${this.log}\n`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   }
 
   private async initdb(root: string, options: ClusterOptions): Promise<void> {
