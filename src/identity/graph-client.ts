@@ -4,6 +4,7 @@ import type { EntraHttp, HttpResponse } from './entra-http.js';
 /** Graph could not answer (unreachable, throttled, refused the gateway's credential, an odd answer). */
 export class GraphUnavailableError extends Error {
   override readonly name = 'GraphUnavailableError';
+  readonly code = 'graph-unavailable';
 }
 
 export interface ServicePrincipalStatus {
