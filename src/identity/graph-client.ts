@@ -18,6 +18,9 @@ export interface GroupRef {
   readonly displayName: string;
 }
 
+/** Pages of a listing followed before giving up (100 items a page). */
+const MAX_PAGES = 20;
+
 /** Graph takes at most 20 group ids per checkMemberGroups call. */
 const CHECK_BATCH = 20;
 
@@ -60,6 +63,40 @@ export class GraphClient {
     return stringValues(body).map((id) => id.toLowerCase());
   }
 
+  /** An API's service principal (by its application id) and its app roles, value → id. */
+  async apiAppRoles(apiAppId: string): Promise<{ readonly objectId: string; readonly roles: ReadonlyMap<string, string> } | undefined> {
+    const response = await this.call('GET', `/v1.0/servicePrincipals(appId='${encodeURIComponent(apiAppId)}')?$select=id,appRoles`);
+    if (response.status === 404) return undefined;
+    const body = expectOk(response);
+    const appRoles = body['appRoles'];
+    if (typeof body['id'] !== 'string' || !Array.isArray(appRoles)) throw new GraphUnavailableError('Graph answered without id/appRoles');
+    const roles = new Map<string, string>();
+    for (const r of appRoles as unknown[]) {
+      const role = r as { id?: unknown; value?: unknown };
+      if (typeof role.id === 'string' && typeof role.value === 'string') roles.set(role.value, role.id.toLowerCase());
+    }
+    return { objectId: body['id'].toLowerCase(), roles };
+  }
+
+  /** The app roles assigned to a service principal: (role id, resource service principal id). */
+  async appRoleAssignments(objectId: string): Promise<{ readonly appRoleId: string; readonly resourceId: string }[]> {
+    const value: unknown[] = [];
+    let path: string | undefined = `/v1.0/servicePrincipals/${encodeURIComponent(objectId)}/appRoleAssignments?$select=appRoleId,resourceId`;
+    for (let page = 0; path !== undefined; page++) {
+      if (page >= MAX_PAGES) throw new GraphUnavailableError(`more than ${MAX_PAGES} pages of app-role assignments`);
+      const body = expectOk(await this.call('GET', path));
+      if (!Array.isArray(body['value'])) throw new GraphUnavailableError('Graph answered without a value list');
+      value.push(...(body['value'] as unknown[]));
+      path = this.nextPage(body['@odata.nextLink']);
+    }
+    return value.flatMap((a: unknown) => {
+      const assignment = a as { appRoleId?: unknown; resourceId?: unknown };
+      return typeof assignment.appRoleId === 'string' && typeof assignment.resourceId === 'string'
+        ? [{ appRoleId: assignment.appRoleId.toLowerCase(), resourceId: assignment.resourceId.toLowerCase() }]
+        : [];
+    });
+  }
+
   async groupsNamed(displayName: string): Promise<GroupRef[]> {
     const filter = encodeURIComponent(`displayName eq '${displayName.replace(/'/g, "''")}'`);
     const body = expectOk(await this.call('GET', `/v1.0/groups?$filter=${filter}&$select=id,displayName`));
@@ -69,6 +106,13 @@ export class GraphClient {
       const group = g as { id?: unknown; displayName?: unknown };
       return typeof group.id === 'string' && typeof group.displayName === 'string' ? [{ id: group.id.toLowerCase(), displayName: group.displayName }] : [];
     });
+  }
+
+  /** A page link Graph returned, as a path under our endpoint (a link elsewhere is not followed). */
+  private nextPage(link: unknown): string | undefined {
+    if (typeof link !== 'string') return undefined;
+    if (!link.startsWith(`${this.endpoint}/`)) throw new GraphUnavailableError('Graph returned a next-page link outside its endpoint');
+    return link.slice(this.endpoint.length);
   }
 
   private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<HttpResponse> {

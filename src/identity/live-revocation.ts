@@ -4,6 +4,7 @@ import type { Logger } from '../logging/logger.js';
 import { ExpiringCache } from './expiring-cache.js';
 import { GraphUnavailableError, type GraphClient, type ServicePrincipalStatus } from './graph-client.js';
 import type { VerifiedIdentity } from './verified-identity.js';
+import { isGuid } from '../config/schema.js';
 
 /** What Graph says of an identity now. */
 export type IdentityState = 'enabled' | 'disabled' | 'deleted';
@@ -18,6 +19,8 @@ export class LiveRevocation {
   private readonly states: ExpiringCache<ServicePrincipalStatus | undefined>;
   private readonly groups: ExpiringCache<string[]>;
   private readonly memberships: ExpiringCache<Set<string>>;
+  private readonly apiRoles: ExpiringCache<{ readonly objectId: string; readonly roles: ReadonlyMap<string, string> } | undefined>;
+  private readonly assignments: ExpiringCache<{ readonly appRoleId: string; readonly resourceId: string }[]>;
 
   constructor(
     private readonly graph: GraphClient,
@@ -27,6 +30,8 @@ export class LiveRevocation {
     this.states = new ExpiringCache(config.cacheMs);
     this.groups = new ExpiringCache(config.cacheMs);
     this.memberships = new ExpiringCache(config.cacheMs);
+    this.apiRoles = new ExpiringCache(config.cacheMs);
+    this.assignments = new ExpiringCache(config.cacheMs);
   }
 
   get failClosed(): boolean {
@@ -40,7 +45,7 @@ export class LiveRevocation {
    * token, and an agent removed from a group must not get back in with its old one. Returns the
    * identity the identity-map is to judge.
    */
-  async admit(identity: VerifiedIdentity, mappedGroups: readonly string[]): Promise<VerifiedIdentity> {
+  async admit(identity: VerifiedIdentity, mappedGroups: readonly string[], mappedRoles: readonly string[] = []): Promise<VerifiedIdentity> {
     const subject = { objectId: identity.objectId, appId: identity.appId };
     let state: IdentityState;
     try {
@@ -52,14 +57,41 @@ export class LiveRevocation {
       throw new AccessError('identity-disabled', 'identity disabled in Entra', stateDetail(identity.appId, state), undefined, subject);
     }
     try {
-      if (identity.groupsOverage) return { ...identity, groups: await this.memberGroups(identity.objectId) };
-      const claimed = identity.groups.filter((g) => mappedGroups.includes(g));
-      if (claimed.length === 0) return identity;
-      const still = await this.checkMembership(identity.objectId, claimed);
-      return { ...identity, groups: identity.groups.filter((g) => !claimed.includes(g) || still.has(g)) };
+      return await this.confirmRoles(await this.confirmGroups(identity, mappedGroups), mappedRoles);
     } catch (e) {
       return this.unavailable(e, identity, subject);
     }
+  }
+
+  private async confirmGroups(identity: VerifiedIdentity, mappedGroups: readonly string[]): Promise<VerifiedIdentity> {
+    if (identity.groupsOverage) return { ...identity, groups: await this.memberGroups(identity.objectId) };
+    const claimed = identity.groups.filter((g) => mappedGroups.includes(g));
+    if (claimed.length === 0) return identity;
+    const still = await this.checkMembership(identity.objectId, claimed);
+    return { ...identity, groups: identity.groups.filter((g) => !claimed.includes(g) || still.has(g)) };
+  }
+
+  /** Claimed app roles the identity-map uses are kept only if Graph still shows them assigned. */
+  private async confirmRoles(identity: VerifiedIdentity, mappedRoles: readonly string[]): Promise<VerifiedIdentity> {
+    const claimed = identity.roles.filter((r) => mappedRoles.includes(r));
+    if (claimed.length === 0) return identity;
+    const held = await this.heldRoles(identity.objectId, identity.audience);
+    if (held === undefined) return identity;
+    return { ...identity, roles: identity.roles.filter((r) => !claimed.includes(r) || held.has(r)) };
+  }
+
+  /**
+   * The app roles (values) the service principal is assigned on the API the token is for, or
+   * undefined when that cannot be asked: the audience is not the API's client id (a v1 token naming
+   * the App ID URI), so role rechecks need `accessTokenAcceptedVersion: 2`.
+   */
+  async heldRoles(objectId: string, audience: string): Promise<Set<string> | undefined> {
+    if (!isGuid(audience)) return undefined;
+    const api = await this.apiRoles.get(audience, () => this.graph.apiAppRoles(audience));
+    if (api === undefined) return new Set();
+    const assigned = await this.assignments.get(objectId, () => this.graph.appRoleAssignments(objectId));
+    const ids = new Set(assigned.filter((a) => a.resourceId === api.objectId).map((a) => a.appRoleId));
+    return new Set([...api.roles].filter(([, id]) => ids.has(id)).map(([value]) => value));
   }
 
   /** Whether the application's service principal exists and is enabled (cached). */

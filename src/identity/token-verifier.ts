@@ -73,6 +73,12 @@ export class TokenVerifier {
     }
   }
 
+  /** The token's audience that is one of ours (jose has checked there is one). */
+  private matchedAudience(p: JWTPayload): string {
+    const aud = typeof p.aud === 'string' ? [p.aud] : (p.aud ?? []);
+    return aud.find((a) => this.entra.audiences.includes(a)) ?? '';
+  }
+
   private toIdentity(p: JWTPayload, keyId: string): VerifiedIdentity {
     const tenantId = stringClaim(p, 'tid').toLowerCase();
     if (tenantId !== this.entra.tenantId) throw refuse('token-wrong-tenant', 'token was issued for another tenant');
@@ -93,6 +99,7 @@ export class TokenVerifier {
       keyId,
       tokenVersion: optionalString(p, 'ver') ?? '2.0',
       groupsOverage: hasGroupsOverage(p),
+      audience: this.matchedAudience(p),
     };
   }
 }

@@ -17,4 +17,6 @@ export interface VerifiedIdentity {
   readonly keyId: string;
   /** True when the token says the groups did not fit (`_claim_names.groups`): resolve through Graph. */
   readonly groupsOverage: boolean;
+  /** The audience the token was issued for (one of the gateway's): for v2 tokens the API's client id. */
+  readonly audience: string;
 }

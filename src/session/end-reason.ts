@@ -9,6 +9,7 @@ export type EndReason =
   | 'audit-unavailable' // the audit database could not be written: recorded sessions fail closed
   | 'identity-disabled' // Graph says the identity is disabled or deleted
   | 'membership-revoked' // the identity left the group whose identity-map entry granted the session
+  | 'role-revoked' // the identity's app role that granted the session was unassigned
   | 'identity-unverifiable' // Graph could not be asked for too long (on-unavailable: refuse)
   | 'token-expired' // the token the session started with expired (session.end-at-token-expiry)
   | 'signing-key-removed' // the tenant no longer publishes the key the token was signed with

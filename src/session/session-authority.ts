@@ -44,13 +44,18 @@ export class SessionAuthority {
 
   async authorize(token: string, connectionName: string): Promise<SessionGrant> {
     const verified = await this.verifier.verify(token);
-    const identity = this.revocation ? await this.revocation.admit(verified, this.mappedGroups(connectionName)) : verified;
+    const identity = this.revocation ? await this.revocation.admit(verified, this.mappedGroups(connectionName), this.mappedRoles(connectionName)) : verified;
     const grant = grantConnection(identity, connectionName, this.config.connections, this.config.identityMap);
     // Fail closed: a session whose mapping says it must be recorded cannot start while the audit log is down.
     if (grant.rule.record !== false && !this.audit.healthy) {
       throw new AccessError('audit-unavailable', 'the audit log cannot be written: sessions that must be recorded are refused until it recovers');
     }
     return grant;
+  }
+
+  /** The app roles identity-map entries for this connection grant with. */
+  private mappedRoles(connectionName: string): string[] {
+    return this.config.identityMap.flatMap((r) => (r.connection === connectionName && r.match.kind === 'entra-app-role' ? [r.match.role] : []));
   }
 
   /** The groups identity-map entries for this connection grant with. */

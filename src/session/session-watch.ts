@@ -93,8 +93,10 @@ export class SessionWatch implements SessionListener {
       }
       const lost = await this.lostMemberships(revocation, sessions);
       this.end(lost, 'membership-revoked', 'terminating connection because the identity is no longer in the Entra group that granted this connection');
+      const unassigned = await this.lostRoles(revocation, sessions);
+      this.end(unassigned, 'role-revoked', 'terminating connection because the identity no longer holds the Entra app role that granted this connection');
       const now = Date.now();
-      for (const s of sessions) if (!lost.includes(s)) this.confirmedAt.set(s.id, now);
+      for (const s of sessions) if (!lost.includes(s) && !unassigned.includes(s)) this.confirmedAt.set(s.id, now);
     } catch (e) {
       if (!(e instanceof GraphUnavailableError)) throw e;
       this.unconfirmed(revocation, sessions, e);
@@ -111,6 +113,18 @@ export class SessionWatch implements SessionListener {
     for (const [objectId, granted] of byPrincipal) {
       const groups = await revocation.checkMembership(objectId, granted.map((s) => groupOf(s.grant.rule)));
       for (const s of granted) if (!groups.has(groupOf(s.grant.rule))) lost.push(s);
+    }
+    return lost;
+  }
+
+  /** Role-granted sessions whose identity no longer holds the role of their identity-map entry (v2 tokens). */
+  private async lostRoles(revocation: LiveRevocation, sessions: LiveSession[]): Promise<LiveSession[]> {
+    const lost: LiveSession[] = [];
+    for (const s of sessions) {
+      const match = s.grant.rule.match;
+      if (match.kind !== 'entra-app-role') continue;
+      const held = await revocation.heldRoles(s.grant.identity.objectId, s.grant.identity.audience);
+      if (held !== undefined && !held.has(match.role)) lost.push(s);
     }
     return lost;
   }

@@ -4,7 +4,7 @@ import pg from 'pg';
 import type { SimApplication } from '../../src/dev/entra-simulator.js';
 import { settleAudit, sessionsJson } from '../support/audit.js';
 import { pgOptions } from '../support/client-options.js';
-import { Harness } from '../support/harness.js';
+import { Harness, READ_ROLE } from '../support/harness.js';
 
 const CACHE_SECONDS = 1;
 const RECHECK_SECONDS = 1;
@@ -112,6 +112,25 @@ describe('Entra lifecycle: disabling an identity ends its access, live sessions 
     await settleAudit(h);
     const [session] = await sessionsJson(h, '--identity', agent.appId);
     assert.equal(session?.['endReason'], 'membership-revoked');
+  });
+
+  it('an identity whose app role is unassigned loses the connection that role granted', async () => {
+    const agent = await h.agent('role-agent', [], [READ_ROLE]);
+    const token = await h.agentToken(agent);
+    const { client, ended } = await connect(h, token);
+    assert.equal((await client.query('SELECT count(*)::int AS n FROM records')).rows[0].n, 100);
+    h.entra.directory.removeRole(agent.appId, READ_ROLE);
+    const fatal = await endedWithin(ended, RECHECK_SECONDS * 1000 + 3000);
+    assert.equal(fatal.code, '57P01');
+    assert.match(fatal.message, /no longer holds the Entra app role/);
+    await client.end().catch(() => undefined);
+    await sleep(CACHE_SECONDS * 1000 + 100);
+    const error = await refusal(h, token); // the token still claims the role
+    assert.equal(error?.code, '28000');
+    assert.match(error?.message ?? '', /not granted connection/);
+    await settleAudit(h);
+    const [session] = await sessionsJson(h, '--identity', agent.appId);
+    assert.equal(session?.['endReason'], 'role-revoked');
   });
 
   it("two agents, two identities: disabling one leaves the other's sessions untouched", async () => {

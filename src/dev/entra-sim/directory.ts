@@ -25,7 +25,11 @@ export interface SimGroup {
 /** An API registration tokens can be requested for (`{identifierUri}/.default`). */
 export interface SimApi {
   readonly appId: string;
+  /** Its service principal: the resource of app-role assignments. */
+  readonly objectId: string;
   readonly identifierUri: string;
+  /** Its app roles, value → id (created as applications are granted them). */
+  readonly appRoles: Map<string, string>;
 }
 
 export interface RegisterOptions {
@@ -58,11 +62,12 @@ export class SimDirectory {
       managedIdentity: options.managedIdentity ?? false,
     };
     this.applications.set(app.appId, app);
+    for (const api of this.apis.values()) for (const role of app.roles) roleId(api, role);
     return app;
   }
 
   registerApi(identifierUri: string, appId: string = randomUUID()): SimApi {
-    const api = { appId, identifierUri };
+    const api: SimApi = { appId, objectId: randomUUID(), identifierUri, appRoles: new Map() };
     this.apis.set(identifierUri, api);
     return api;
   }
@@ -102,6 +107,23 @@ export class SimDirectory {
     return [...this.groups.values()].filter((g) => g.members.has(objectId)).map((g) => g.id);
   }
 
+  /** The app-role assignments of an application on every API: (role id, API service principal). */
+  appRoleAssignments(app: SimApplication): { appRoleId: string; resourceId: string }[] {
+    return [...this.apis.values()].flatMap((api) => app.roles.map((value) => ({ appRoleId: roleId(api, value), resourceId: api.objectId })));
+  }
+
+  apiByAppId(appId: string): SimApi | undefined {
+    return [...this.apis.values()].find((a) => a.appId === appId.toLowerCase());
+  }
+
+  /** Takes an app role away from an application (an admin removing the assignment). */
+  removeRole(appId: string, role: string): void {
+    const app = this.application(appId);
+    if (app === undefined) throw new Error(`no application ${appId}`);
+    const i = app.roles.indexOf(role);
+    if (i >= 0) app.roles.splice(i, 1);
+  }
+
   api(identifierUri: string): SimApi | undefined {
     return this.apis.get(identifierUri) ?? [...this.apis.values()].find((a) => a.appId === identifierUri);
   }
@@ -125,4 +147,14 @@ export class SimDirectory {
     if (group === undefined) throw new Error(`no group ${groupId}`);
     return group;
   }
+}
+
+/** An API's app role id for a value, created on first use (Entra gives each role a GUID). */
+export function roleId(api: SimApi, value: string): string {
+  let id = api.appRoles.get(value);
+  if (id === undefined) {
+    id = randomUUID();
+    api.appRoles.set(value, id);
+  }
+  return id;
 }

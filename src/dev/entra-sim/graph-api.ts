@@ -15,6 +15,7 @@ export interface GraphContext {
 
 const SP_BY_APP_ID = /^\/v1\.0\/servicePrincipals\(appId='([0-9a-fA-F-]{36})'\)$/;
 const SP_BY_ID = /^\/v1\.0\/servicePrincipals\/([0-9a-fA-F-]{36})$/;
+const SP_ROLE_ASSIGNMENTS = /^\/v1\.0\/servicePrincipals\/([0-9a-fA-F-]{36})\/appRoleAssignments$/;
 const SP_MEMBERSHIP = /^\/v1\.0\/(?:servicePrincipals|directoryObjects)\/([0-9a-fA-F-]{36})\/(checkMemberGroups|getMemberObjects)$/;
 const NAME_FILTER = /^displayName eq '((?:[^']|'')*)'$/;
 
@@ -37,9 +38,20 @@ export async function handleGraphRequest(ctx: GraphContext, req: IncomingMessage
   if (req.method === 'GET' && (match = SP_BY_APP_ID.exec(path) ?? SP_BY_ID.exec(path)) !== null) {
     if (!needs(READ_APPLICATIONS)) return;
     const id = match[1] ?? '';
+    const api = SP_BY_APP_ID.test(path) ? ctx.directory.apiByAppId(id) : undefined;
+    if (api !== undefined) {
+      const appRoles = [...api.appRoles].map(([value, roleId]) => ({ id: roleId, value, allowedMemberTypes: ['Application'], isEnabled: true }));
+      return json(res, 200, { id: api.objectId, appId: api.appId, accountEnabled: true, appRoles });
+    }
     const app = SP_BY_APP_ID.test(path) ? ctx.directory.application(id) : ctx.directory.servicePrincipal(id);
     if (app === undefined) return graphError(res, 404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
     return json(res, 200, { id: app.objectId, appId: app.appId, displayName: app.displayName, accountEnabled: app.accountEnabled });
+  }
+  if (req.method === 'GET' && (match = SP_ROLE_ASSIGNMENTS.exec(path)) !== null) {
+    if (!needs(READ_APPLICATIONS)) return;
+    const principal = ctx.directory.servicePrincipal(match[1] ?? '');
+    if (principal === undefined) return graphError(res, 404, 'Request_ResourceNotFound', `Resource '${match[1] ?? ''}' does not exist.`);
+    return json(res, 200, { value: ctx.directory.appRoleAssignments(principal).map((a) => ({ ...a, principalId: principal.objectId })) });
   }
   if (req.method === 'POST' && (match = SP_MEMBERSHIP.exec(path)) !== null) {
     if (!needs(READ_APPLICATIONS) || !needs(READ_MEMBERSHIP)) return;

@@ -50,6 +50,18 @@ describe('GraphClient against the simulated tenant (msal-node client credentials
     assert.deepEqual((await graph.memberGroups(agent.objectId)).sort(), [...memberOf].sort());
   });
 
+  it("reads an API's app roles and a service principal's assignments on it", async () => {
+    const api = entra.directory.registerApi('api://roles-test');
+    const agent = await entra.directory.registerApplication({ displayName: 'role-holder', roles: ['Records.Read', 'Records.Write'] });
+    const roles = await graph.apiAppRoles(api.appId);
+    assert.equal(roles?.objectId, api.objectId);
+    assert.deepEqual([...(roles?.roles.keys() ?? [])].sort(), ['Records.Read', 'Records.Write']);
+    entra.directory.removeRole(agent.appId, 'Records.Write');
+    const assigned = (await graph.appRoleAssignments(agent.objectId)).filter((a) => a.resourceId === api.objectId).map((a) => a.appRoleId);
+    assert.deepEqual(assigned, [roles?.roles.get('Records.Read')]);
+    assert.equal(await graph.apiAppRoles(crypto.randomUUID()), undefined);
+  });
+
   it('works with a certificate credential (client assertion) too', async () => {
     const withCertificate = await graphAs([READ_APPLICATIONS], true);
     const agent = await entra.directory.registerApplication({ displayName: 'seen-by-cert' });
