@@ -15,8 +15,6 @@ export interface EntraServices {
   readonly http: EntraHttp;
   readonly signingKeys: SigningKeys;
   readonly verifier: TokenVerifier;
-  /** Tokens of the gateway's own identity, when `entra.gateway-identity` is set. */
-  readonly gatewayTokens: AppTokens | undefined;
   readonly graph: GraphClient | undefined;
   /** Live revocation, when `entra.graph` is set. */
   readonly revocation: LiveRevocation | undefined;
@@ -36,7 +34,6 @@ export function createEntraServices(entra: EntraConfig, logger: Logger): EntraSe
     http,
     signingKeys,
     verifier,
-    gatewayTokens,
     graph,
     revocation,
     upstreamPasswords: new GatewayUpstreamPasswords(gatewayTokens),

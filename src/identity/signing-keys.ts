@@ -62,10 +62,6 @@ export class SigningKeys {
     this.removedListeners.push(listener);
   }
 
-  has(kid: string): boolean {
-    return this.kids.has(kid);
-  }
-
   /** Fetches the key set now (concurrent callers share one fetch). */
   refresh(): Promise<void> {
     this.fetching ??= this.fetch().finally(() => {

@@ -36,7 +36,4 @@ export class VerifiedTokenCache {
     for (const [key, identity] of this.entries) if (kids.has(identity.keyId)) this.entries.delete(key);
   }
 
-  clear(): void {
-    this.entries.clear();
-  }
 }

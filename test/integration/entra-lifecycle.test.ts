@@ -96,41 +96,36 @@ describe('Entra lifecycle: disabling an identity ends its access, live sessions 
     assert.ok(reasons.every((r) => r === 'identity-disabled' || r === 'client-terminated'), reasons.join(', '));
   });
 
-  it('an identity removed from the group loses the connection: its session ends and its old token no longer maps', async () => {
-    const agent = await h.agent('grouped-agent');
+  /**
+   * The agent's session ends within a recheck once `revoke` takes the grant away in Entra, and its
+   * old token (still claiming the grant) no longer maps; the audit log keeps `reason`.
+   */
+  async function losesGrantedConnection(agent: SimApplication, revoke: () => void, message: RegExp, reason: string): Promise<void> {
     const token = await h.agentToken(agent);
     const { client, ended } = await connect(h, token);
-    h.entra.directory.removeMember(h.groupId, agent.objectId);
+    assert.equal((await client.query('SELECT count(*)::int AS n FROM records')).rows[0].n, 100);
+    revoke();
     const fatal = await endedWithin(ended, RECHECK_SECONDS * 1000 + 3000);
     assert.equal(fatal.code, '57P01');
-    assert.match(fatal.message, /no longer in the Entra group/);
+    assert.match(fatal.message, message);
     await client.end().catch(() => undefined);
     await sleep(CACHE_SECONDS * 1000 + 100);
-    const error = await refusal(h, token); // the token still claims the group
+    const error = await refusal(h, token);
     assert.equal(error?.code, '28000');
     assert.match(error?.message ?? '', /not granted connection/);
     await settleAudit(h);
     const [session] = await sessionsJson(h, '--identity', agent.appId);
-    assert.equal(session?.['endReason'], 'membership-revoked');
+    assert.equal(session?.['endReason'], reason);
+  }
+
+  it('an identity removed from the group loses the connection: its session ends and its old token no longer maps', async () => {
+    const agent = await h.agent('grouped-agent');
+    await losesGrantedConnection(agent, () => h.entra.directory.removeMember(h.groupId, agent.objectId), /no longer in the Entra group/, 'membership-revoked');
   });
 
   it('an identity whose app role is unassigned loses the connection that role granted', async () => {
     const agent = await h.agent('role-agent', [], [READ_ROLE]);
-    const token = await h.agentToken(agent);
-    const { client, ended } = await connect(h, token);
-    assert.equal((await client.query('SELECT count(*)::int AS n FROM records')).rows[0].n, 100);
-    h.entra.directory.removeRole(agent.appId, READ_ROLE);
-    const fatal = await endedWithin(ended, RECHECK_SECONDS * 1000 + 3000);
-    assert.equal(fatal.code, '57P01');
-    assert.match(fatal.message, /no longer holds the Entra app role/);
-    await client.end().catch(() => undefined);
-    await sleep(CACHE_SECONDS * 1000 + 100);
-    const error = await refusal(h, token); // the token still claims the role
-    assert.equal(error?.code, '28000');
-    assert.match(error?.message ?? '', /not granted connection/);
-    await settleAudit(h);
-    const [session] = await sessionsJson(h, '--identity', agent.appId);
-    assert.equal(session?.['endReason'], 'role-revoked');
+    await losesGrantedConnection(agent, () => h.entra.directory.removeRole(agent.appId, READ_ROLE), /no longer holds the Entra app role/, 'role-revoked');
   });
 
   it("two agents, two identities: disabling one leaves the other's sessions untouched", async () => {
