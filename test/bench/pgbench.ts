@@ -35,7 +35,12 @@ interface Target {
 interface Sample {
   readonly tps: number;
   readonly latencyMs: number;
+  /** The proxy process's CPU per transaction, all threads… */
   readonly cpuUsPerTx?: number;
+  /** …and its main thread's alone (the rest is the audit writer, GC and libuv's pool). */
+  readonly mainCpuUsPerTx?: number;
+  /** The whole machine's busy CPU per transaction (pgbench, Postgres, the proxy, the kernel). */
+  readonly boxCpuUsPerTx: number;
 }
 
 async function main(): Promise<void> {
@@ -89,7 +94,7 @@ async function main(): Promise<void> {
           const sample = await pgbench(target, mode);
           const key = `${mode}/${target.name}`;
           samples.set(key, [...(samples.get(key) ?? []), sample]);
-          process.stdout.write(`  round ${round + 1} ${key.padEnd(26)} ${sample.tps.toFixed(0).padStart(7)} tps  ${sample.latencyMs.toFixed(3)} ms${sample.cpuUsPerTx !== undefined ? `  ${sample.cpuUsPerTx.toFixed(1)} µs proxy CPU/tx` : ''}\n`);
+          process.stdout.write(`  round ${round + 1} ${key.padEnd(26)} ${sample.tps.toFixed(0).padStart(7)} tps  ${sample.latencyMs.toFixed(3)} ms  box ${sample.boxCpuUsPerTx.toFixed(1)} µs/tx${sample.cpuUsPerTx !== undefined ? `  ${sample.cpuUsPerTx.toFixed(1)} µs proxy CPU/tx (main thread ${sample.mainCpuUsPerTx?.toFixed(1)})` : ''}\n`);
         }
       }
     }
@@ -103,6 +108,8 @@ async function main(): Promise<void> {
 
 async function pgbench(target: Target, mode: 'simple' | 'extended'): Promise<Sample> {
   const cpuBefore = target.pid ? cpuMicros(target.pid) : 0;
+  const mainBefore = target.pid ? cpuMicros(target.pid, target.pid) : 0;
+  const boxBefore = busyMicros();
   const { stdout } = await run('pgbench', ['-n', '-S', '-c', '8', '-j', '2', '-T', String(SECONDS), '-M', mode, '-h', '127.0.0.1', '-p', String(target.port), '-U', USER, target.dbname], {
     env: { ...process.env, PGPASSWORD: target.password, PGSSLMODE: 'disable' },
     maxBuffer: 10 * 1024 * 1024,
@@ -110,13 +117,28 @@ async function pgbench(target: Target, mode: 'simple' | 'extended'): Promise<Sam
   const tps = Number(/tps = ([\d.]+)/.exec(stdout)?.[1] ?? NaN);
   const latencyMs = Number(/latency average = ([\d.]+) ms/.exec(stdout)?.[1] ?? NaN);
   const transactions = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? NaN);
-  if (!target.pid) return { tps, latencyMs };
-  return { tps, latencyMs, cpuUsPerTx: (cpuMicros(target.pid) - cpuBefore) / transactions };
+  const boxCpuUsPerTx = (busyMicros() - boxBefore) / transactions;
+  if (!target.pid) return { tps, latencyMs, boxCpuUsPerTx };
+  return {
+    tps,
+    latencyMs,
+    boxCpuUsPerTx,
+    cpuUsPerTx: (cpuMicros(target.pid) - cpuBefore) / transactions,
+    mainCpuUsPerTx: (cpuMicros(target.pid, target.pid) - mainBefore) / transactions,
+  };
 }
 
-/** user+system CPU of a process, in microseconds (from /proc, clock ticks of 10 ms). */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+/** Busy CPU time of the whole machine (all but idle and iowait), in microseconds, from /proc/stat. */
+function busyMicros(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  const busy = fields.reduce((sum, v, i) => (i === 3 || i === 4 ? sum : sum + v), 0);
+  return busy * 10_000;
+}
+
+/** user+system CPU of a process, or of one of its threads, in microseconds (from /proc, clock ticks of 10 ms). */
+function cpuMicros(pid: number, thread?: number): number {
+  const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
+  const fields = readFileSync(path, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
@@ -131,7 +153,8 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
   for (const mode of ['simple', 'extended']) {
     const tps = (name: string): number => median((samples.get(`${mode}/${name}`) ?? []).map((s) => s.tps));
     const cpu = (name: string): number => median((samples.get(`${mode}/${name}`) ?? []).map((s) => s.cpuUsPerTx ?? NaN));
-    const line = targets.map((t) => `${t.name} ${tps(t.name).toFixed(0)} tps${t.pid ? ` (${cpu(t.name).toFixed(1)} µs CPU/tx)` : ''}`).join(', ');
+    const box = (name: string): number => median((samples.get(`${mode}/${name}`) ?? []).map((s) => s.boxCpuUsPerTx));
+    const line = targets.map((t) => `${t.name} ${tps(t.name).toFixed(0)} tps${t.pid ? ` (${cpu(t.name).toFixed(1)} µs proxy CPU/tx)` : ''} box ${box(t.name).toFixed(1)} µs/tx`).join(', ');
     process.stdout.write(`  ${mode}: ${line}\n`);
     const direct = tps('direct');
     const gw = tps('idgate');
