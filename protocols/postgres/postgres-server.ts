@@ -5,6 +5,7 @@ import { CancelKeys } from './client/cancel-keys.js';
 import { ClientConnection } from './client/client-connection.js';
 import { sqlstateForAccess } from './client/sqlstate.js';
 import { loadSqlParser } from './policy/analyze-sql.js';
+import { adoptWithOwnBuffer, type ReadSource } from './read-source.js';
 import { encodeErrorResponse } from './wire/backend-messages.js';
 
 const TOO_MANY = encodeErrorResponse({
@@ -25,7 +26,8 @@ export class PostgresServer implements ProtocolServer {
   constructor(private readonly services: GatewayServices) {
     const tls = services.config.listen.tls;
     this.secureContext = tls && createSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
-    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    // Accepted paused: each connection moves to a socket that reads into its own buffer first.
+    this.server = createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => this.accept(adoptWithOwnBuffer(accepted)));
     this.server.on('error', (e) => services.logger.error({ err: e.message }, 'listener error'));
   }
 
@@ -52,7 +54,7 @@ export class PostgresServer implements ProtocolServer {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
-  private accept(socket: Socket): void {
+  private accept({ socket, source }: { socket: Socket; source: ReadSource }): void {
     socket.on('error', () => undefined); // a reset client is routine; ClientConnection/Relay report what matters
     if (this.sockets.size >= this.services.config.listen.maxConnections) {
       this.services.logger.warn({ reason: 'too-many-connections' }, 'connection refused');
@@ -61,7 +63,7 @@ export class PostgresServer implements ProtocolServer {
     }
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    const connection = new ClientConnection(socket, {
+    const connection = new ClientConnection(socket, source, {
       services: this.services,
       cancelKeys: this.cancelKeys,
       secureContext: this.secureContext,

@@ -7,7 +7,7 @@ import type { Logger } from '../../../src/logging/logger.js';
 import type { GatewayServices } from '../../../src/protocol.js';
 import type { SessionGrant } from '../../../src/policy/session-grant.js';
 import { MessageQueue } from '../message-queue.js';
-import { streamSource } from '../read-source.js';
+import { streamSource, type ReadSource } from '../read-source.js';
 import { StatementGate } from '../policy/statement-gate.js';
 import { PostgresRecorder } from '../recording/postgres-recorder.js';
 import { isReadOnly, parseScope, type Scope } from '../../../src/policy/scope.js';
@@ -61,6 +61,8 @@ export class ClientConnection {
 
   constructor(
     private readonly socket: Socket,
+    /** Where the plain connection's bytes arrive (its own read buffer when it has one). */
+    private readonly source: ReadSource,
     private readonly deps: ClientConnectionDeps,
   ) {
     this.stream = socket;
@@ -69,7 +71,7 @@ export class ClientConnection {
 
   async run(): Promise<void> {
     this.socket.setNoDelay(true);
-    this.queue.attach(streamSource(this.socket));
+    this.queue.attach(this.source);
     const timer = setTimeout(() => this.refuse(new AccessError('auth-timeout', 'authentication timed out')), this.deps.services.config.listen.authTimeoutMs);
     try {
       const upstream = await this.handshake();
@@ -161,7 +163,7 @@ export class ClientConnection {
       ]),
     );
     const relay = new Relay(
-      streamSource(this.stream),
+      this.tls ? streamSource(this.stream) : this.source,
       upstream.source,
       (end) => onEnd(end),
       (e) => encodeErrorResponse({ severity: 'FATAL', sqlstate: sqlstateForProtocol(e.code), message: e.message }),
