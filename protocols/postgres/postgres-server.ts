@@ -22,6 +22,7 @@ export class PostgresServer implements ProtocolServer {
   private readonly secureContext: SecureContext | undefined;
   private readonly sockets = new Set<Socket>();
   private accepting = true;
+  private readonly allClosed: (() => void)[] = [];
 
   constructor(private readonly services: GatewayServices) {
     const tls = services.config.listen.tls;
@@ -49,9 +50,16 @@ export class PostgresServer implements ProtocolServer {
     });
   }
 
-  stopAccepting(): Promise<void> {
+  /** Closes the listener; resolves once every connection it accepted has closed too. */
+  async stopAccepting(): Promise<void> {
     this.accepting = false;
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    const listenerClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // The server stops counting a connection once it is adopted (read-source.ts): count our own.
+    const connectionsClosed = new Promise<void>((resolve) => {
+      if (this.sockets.size === 0) resolve();
+      else this.allClosed.push(resolve);
+    });
+    await Promise.all([listenerClosed, connectionsClosed]);
   }
 
   private accept({ socket, source }: { socket: Socket; source: ReadSource }): void {
@@ -62,7 +70,10 @@ export class PostgresServer implements ProtocolServer {
       return;
     }
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      if (this.sockets.size === 0) for (const resolve of this.allClosed.splice(0)) resolve();
+    });
     const connection = new ClientConnection(socket, source, {
       services: this.services,
       cancelKeys: this.cancelKeys,

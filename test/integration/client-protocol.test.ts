@@ -93,6 +93,20 @@ describe('client-side protocol handling', () => {
     }
   });
 
+  it('a shutdown waits for connections still authenticating, not only for sessions', async () => {
+    const recordingsPath = h.config.recordingsPath.replace(/\.db$/, '-drain.db');
+    const gateway = await startGateway({ ...h.config, recordingsPath, listen: { ...h.config.listen, port: 0 } }, postgresProtocol, { logger: createLogger('silent') });
+    const pending = await RawClient.connect(gateway.port);
+    let stopped = false;
+    const stopping = gateway.shutdown().then(() => {
+      stopped = true;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(stopped, false, 'the shutdown did not wait for the open connection');
+    pending.close();
+    await stopping;
+  });
+
   it('relays an unknown message type to the upstream, which refuses it, and the session ends cleanly', async () => {
     const c = await RawClient.connect(h.port);
     await c.startTls();
