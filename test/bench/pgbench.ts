@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: pgbench select-only (-S, -c 8 -j 2) against Postgres directly, through the
- * gateway (a separate process, as deployed), and through PgBouncer in session mode when it is
- * installed, in one run, alternating, simple and extended protocol; then connection setup.
- * Prints medians and ratios. IDGATE_BENCH_SECONDS (default 10), IDGATE_BENCH_ROUNDS (default 3),
- * IDGATE_BENCH_TARGETS (a comma list of target names: only those, no connection-setup part).
+ * gateway (a separate process, as deployed), through a Node.js relay that only moves bytes (the
+ * floor for a Node.js proxy), and through PgBouncer in session mode when it is installed, in one
+ * run, alternating, simple and extended protocol; then connection setup. Prints medians and ratios.
+ * IDGATE_BENCH_SECONDS (default 10), IDGATE_BENCH_ROUNDS (default 3), IDGATE_BENCH_TARGETS (a
+ * comma list of target names: only those, no connection-setup part).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -74,6 +75,9 @@ async function main(): Promise<void> {
       { name: 'idgate+audit', port: gateway.port, dbname: 'bench-recorded', password: await mint(), pid: gateway.child.pid ?? 0 },
       { name: 'idgate scope:read', port: gateway.port, dbname: 'bench-read', password: await mint(), pid: gateway.child.pid ?? 0 },
     ];
+    const floor = await startByteRelay(cluster);
+    stops.push(async () => floor.child.kill('SIGTERM'));
+    targets.push({ name: 'node byte relay', port: floor.port, dbname: 'bench', password, pid: floor.child.pid ?? 0 });
     const bouncer = await startPgBouncer(work, cluster, password);
     if (bouncer) {
       stops.push(async () => bouncer.child.kill('SIGTERM'));
@@ -161,9 +165,11 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
     process.stdout.write(
       `    idgate/direct ${(100 * gw / direct).toFixed(1)}%, recording on/off ${(100 * tps('idgate+audit') / gw).toFixed(1)}%, scope read/all ${(100 * tps('idgate scope:read') / gw).toFixed(1)}%`,
     );
+    process.stdout.write(`, idgate/node byte relay ${(100 * gw / tps('node byte relay')).toFixed(1)}%`);
     if (targets.some((t) => t.name === 'pgbouncer')) {
       const bouncer = tps('pgbouncer');
       process.stdout.write(`, pgbouncer/direct ${(100 * bouncer / direct).toFixed(1)}%, idgate/pgbouncer ${(100 * gw / bouncer).toFixed(1)}%`);
+      process.stdout.write(`, node byte relay/pgbouncer ${(100 * tps('node byte relay') / bouncer).toFixed(1)}%`);
     }
     process.stdout.write('\n');
   }
@@ -237,6 +243,14 @@ async function startGateway(
   // IDGATE_BENCH_NODE_ARGS lets a profiling run pass e.g. --cpu-prof to the gateway process.
   const nodeArgs = (process.env['IDGATE_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, IDGATE, 'serve', '--config', config], { env: { ...process.env, BENCH_PASSWORD: password, BENCH_GRAPH_SECRET: graph.secret }, stdio: ['ignore', 'inherit', 'inherit'] });
+  await waitForPort(port);
+  return { child, port };
+}
+
+/** The floor for a Node.js proxy: bytes moved, nothing else (see byte-relay.ts). */
+async function startByteRelay(cluster: PostgresCluster): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'byte-relay.ts'), String(port), String(cluster.port)], { stdio: ['ignore', 'inherit', 'inherit'] });
   await waitForPort(port);
   return { child, port };
 }
