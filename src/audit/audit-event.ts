@@ -90,7 +90,10 @@ export function batchSize(b: WriterBatch): number {
   return n;
 }
 
+/** Read once: `performance.timeOrigin` is a getter, and nowMicros runs for every recorded event. */
+const TIME_ORIGIN = performance.timeOrigin;
+
 /** Microseconds since the epoch, from the monotonic clock (so events never go backwards). */
 export function nowMicros(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+  return Math.round((TIME_ORIGIN + performance.now()) * 1000);
 }

@@ -37,7 +37,7 @@ const FLUSH_INTERVAL_MS = 100;
 export class AuditLog {
   private starts: SessionHeader[] = [];
   /** Sessions with events since the last batch. */
-  private dirty = new Set<SessionRecorder>();
+  private dirty: SessionRecorder[] = [];
   private ends: { sessionId: string; end: SessionEnd }[] = [];
   private logins: LoginAttempt[] = [];
   private pendingCount = 0;
@@ -118,7 +118,7 @@ export class AuditLog {
 
   /** A session recorder appended an event of `bytes` to its pending segment. */
   appended(recorder: SessionRecorder, bytes: number): void {
-    this.dirty.add(recorder);
+    if (recorder.pending.count === 1) this.dirty.push(recorder); // its first event since the last batch
     this.pendingBytes += bytes;
     this.unwrittenBytes += bytes;
     this.added();
@@ -175,7 +175,7 @@ export class AuditLog {
     for (const recorder of this.dirty) events.push({ sessionId: recorder.sessionId, ...recorder.pending.take() });
     const batch: WriterBatch = { starts: this.starts, events, ends: this.ends, logins: this.logins };
     this.starts = [];
-    this.dirty = new Set();
+    this.dirty = [];
     this.ends = [];
     this.logins = [];
     this.pendingCount = 0;
