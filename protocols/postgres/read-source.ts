@@ -86,7 +86,7 @@ interface HandleHolder {
   _handle?: unknown;
 }
 
-/** net.Socket's constructor takes an existing handle too (undocumented, stable since Node 0.x). */
+/** net.Socket's constructor also takes an existing native handle (undocumented; net uses it itself). */
 interface AdoptOptions extends SocketConstructorOpts {
   handle: unknown;
   onread: OnReadOpts;
