@@ -155,9 +155,10 @@ function median(values: number[]): number {
 function report(samples: Map<string, Sample[]>, targets: Target[]): void {
   process.stdout.write('\nmedians\n');
   for (const mode of ['simple', 'extended']) {
-    const tps = (name: string): number => median((samples.get(`${mode}/${name}`) ?? []).map((s) => s.tps));
-    const cpu = (name: string): number => median((samples.get(`${mode}/${name}`) ?? []).map((s) => s.cpuUsPerTx ?? NaN));
-    const box = (name: string): number => median((samples.get(`${mode}/${name}`) ?? []).map((s) => s.boxCpuUsPerTx));
+    const medianOf = (name: string, pick: (s: Sample) => number | undefined): number => median((samples.get(`${mode}/${name}`) ?? []).map((s) => pick(s) ?? NaN));
+    const tps = (name: string): number => medianOf(name, (s) => s.tps);
+    const cpu = (name: string): number => medianOf(name, (s) => s.cpuUsPerTx);
+    const box = (name: string): number => medianOf(name, (s) => s.boxCpuUsPerTx);
     const line = targets.map((t) => `${t.name} ${tps(t.name).toFixed(0)} tps${t.pid ? ` (${cpu(t.name).toFixed(1)} µs proxy CPU/tx)` : ''} box ${box(t.name).toFixed(1)} µs/tx`).join(', ');
     process.stdout.write(`  ${mode}: ${line}\n`);
     const direct = tps('direct');
