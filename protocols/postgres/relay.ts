@@ -60,11 +60,13 @@ export class Relay {
     this.client = clientSource.stream;
     this.upstream = upstreamSource.stream;
     const clientInterest = observer ? withTerminate(observer.clientInterest) : CLIENT_INTEREST;
-    this.clientFrames = new FrameScanner(clientInterest, (code, frame, length) => {
+    this.clientFrames = new FrameScanner(clientInterest, (code, length, bytes, start, end) => {
       if (code === Frontend.Terminate) this.clientTerminated = true;
-      observer?.onClientFrame(code, frame, length);
+      observer?.onClientFrame(code, length, bytes, start, end);
     });
-    this.upstreamFrames = new FrameScanner(observer?.upstreamInterest ?? NO_INTEREST, (code, frame, length) => observer?.onUpstreamFrame(code, frame, length));
+    this.upstreamFrames = new FrameScanner(observer?.upstreamInterest ?? NO_INTEREST, (code, length, bytes, start, end) =>
+      observer?.onUpstreamFrame(code, length, bytes, start, end),
+    );
   }
 
   start(clientLeftover: Buffer, upstreamLeftover: Buffer): void {

@@ -1,7 +1,7 @@
 import type { AuditEvent, Direction, SessionEnd } from './audit-event.js';
 import { nowMicros } from './audit-event.js';
 import type { AuditLog } from './audit-log.js';
-import { SegmentBuilder } from './event-segment.js';
+import { SegmentBuilder, type EventBytes } from './event-segment.js';
 
 /** How much of a session is kept: `false` the session row only, `true` every frame, `'full'` result rows and COPY data too. */
 export type RecordMode = boolean | 'full';
@@ -38,15 +38,15 @@ export class SessionRecorder {
   record(direction: Direction, kind: string, data: AuditEvent['data'], outcome?: AuditEvent['outcome']): void {
     const statements = outcome === undefined ? 0 : 1;
     const errors = outcome === 'error' ? 1 : 0;
-    this.log.appended(this, this.pending.append(nowMicros(), direction, kind, statements, errors, [Buffer.from(JSON.stringify(data))]));
+    this.log.appended(this, this.pending.append(nowMicros(), direction, kind, statements, errors, Buffer.from(JSON.stringify(data))));
   }
 
   /**
-   * An event of raw protocol bytes (copied now: the parts may be views of a buffer the relay
-   * reuses), with how many statements it completes and how many of those failed.
+   * An event of raw protocol bytes (copied now: they may lie in a buffer the relay reuses), with
+   * how many statements it completes and how many of those failed.
    */
-  recordRaw(direction: Direction, kind: string, statements: number, errors: number, parts: readonly Uint8Array[]): void {
-    this.log.appended(this, this.pending.append(nowMicros(), direction, kind, statements, errors, parts));
+  recordRaw(direction: Direction, kind: string, statements: number, errors: number, data: EventBytes | Uint8Array): void {
+    this.log.appended(this, this.pending.append(nowMicros(), direction, kind, statements, errors, data));
   }
 
   end(end: Omit<SessionEnd, 'endedAtUs'>): void {

@@ -39,10 +39,10 @@ function frame(code: string, body: string): Buffer {
 }
 
 /** The raw frames of a pgbench -S transaction, alternating: the client's Query, the server's outcome frames. */
-const QUERY = (i: number): Buffer[] => [frame('Q', `SELECT abalance FROM pgbench_accounts WHERE aid = ${i};\0`)];
-const OUTCOME = [frame('C', 'SELECT 1\0'), frame('Z', 'I')];
+const QUERY = (i: number): Buffer => frame('Q', `SELECT abalance FROM pgbench_accounts WHERE aid = ${i};\0`);
+const OUTCOME = Buffer.concat([frame('C', 'SELECT 1\0'), frame('Z', 'I')]);
 interface RawTarget {
-  recordRaw(direction: 'client' | 'server', kind: string, statements: number, errors: number, parts: readonly Uint8Array[]): void;
+  recordRaw(direction: 'client' | 'server', kind: string, statements: number, errors: number, data: Uint8Array): void;
 }
 
 function append(target: RawTarget, i: number): void {
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
         starts: [],
         events: sessions.map((sessionId, k) => {
           const builder = new SegmentBuilder();
-          const target: RawTarget = { recordRaw: (d, kind, st, er, parts) => void builder.append(nowMicros(), d, kind, st, er, parts) };
+          const target: RawTarget = { recordRaw: (d, kind, st, er, data) => void builder.append(nowMicros(), d, kind, st, er, data) };
           for (let j = 0; j < 1000 / SESSIONS; j++) append(target, i + k + j);
           return { sessionId, ...builder.take() };
         }),

@@ -1,7 +1,7 @@
 import type { SessionRecorder } from '../../../src/audit/session-recorder.js';
 import { Backend, Frontend } from '../wire/codes.js';
 import { interestIn, LENGTH_ONLY, WHOLE } from '../wire/frame-scanner.js';
-import { RawFrameBatch } from './raw-frames.js';
+import { RAW_FRAMES_KIND, RawFrameBatch } from './raw-frames.js';
 import type { RelayObserver } from './relay-observer.js';
 
 /** Every client frame: the known ones whole, any other (and CopyData unless `full`) by length. */
@@ -48,14 +48,14 @@ export class PostgresRecorder implements RelayObserver {
     this.recorder.whenDrained(callback);
   }
 
-  onClientFrame(code: number, frame: Buffer | undefined, length: number): void {
-    if (frame === undefined) this.fromClient.addElided(code, length);
-    else this.fromClient.add(frame);
+  onClientFrame(code: number, length: number, bytes: Buffer | undefined, start: number, end: number): void {
+    if (bytes === undefined) this.fromClient.addElided(code, length);
+    else this.fromClient.add(bytes, start, end);
   }
 
-  onUpstreamFrame(code: number, frame: Buffer | undefined): void {
-    if (frame === undefined) return;
-    this.fromServer.add(frame);
+  onUpstreamFrame(code: number, _length: number, bytes: Buffer | undefined, start: number, end: number): void {
+    if (bytes === undefined) return;
+    this.fromServer.add(bytes, start, end);
     if (code === Backend.CommandComplete || code === Backend.EmptyQueryResponse || code === Backend.PortalSuspended) this.fromServer.statements += 1;
     else if (code === Backend.ErrorResponse) {
       this.fromServer.statements += 1;
@@ -64,13 +64,16 @@ export class PostgresRecorder implements RelayObserver {
   }
 
   onClientChunk(): void {
-    if (!this.fromClient.isEmpty) this.recorder.recordRaw('client', 'pg-frames', 0, 0, this.fromClient.take());
+    if (this.fromClient.isEmpty) return;
+    this.recorder.recordRaw('client', RAW_FRAMES_KIND, 0, 0, this.fromClient);
+    this.fromClient.clear();
   }
 
   onUpstreamChunk(): void {
     if (this.fromServer.isEmpty) return;
     const { statements, errors } = this.fromServer;
-    this.recorder.recordRaw('server', 'pg-frames', statements, errors, this.fromServer.take());
+    this.recorder.recordRaw('server', RAW_FRAMES_KIND, statements, errors, this.fromServer);
+    this.fromServer.clear();
   }
 
   /** A CancelRequest for this session (the keys are never recorded). */

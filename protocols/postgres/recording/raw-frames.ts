@@ -1,3 +1,4 @@
+import type { EventBytes } from '../../../src/audit/event-segment.js';
 import { ByteReader } from '../wire/byte-reader.js';
 import { decodeBackendFrame, type DecodedOutcome } from './backend-events.js';
 import { decodeFrontendFrame, type StatementTypes } from './frontend-events.js';
@@ -10,39 +11,89 @@ export const RAW_FRAMES_KIND = 'pg-frames';
  * unknown type) is stored as this marker, its type and its length: 6 bytes instead of the frame.
  */
 const ELIDED = 0x00;
+const MARKER_BYTES = 6;
+const NOTHING = new Uint8Array(0);
+
+/** Ranges at most this long are copied byte by byte: cheaper than a view and a native copy. */
+const LOOP_COPY_MAX = 256;
 
 /**
  * Collects the frames of one chunk, as they pass, into one stored event: the frames' own bytes,
- * decoded only when someone reads the log. The relay's cost is a copy, not a parse.
+ * decoded only when someone reads the log. Frames are kept as ranges of the buffers they lie in
+ * (adjacent ones merged, so a chunk of frames that are all kept is one range) and copied once,
+ * into the session's segment; the slots are reused, so observing a chunk allocates nothing.
  */
-export class RawFrameBatch {
-  private parts: Buffer[] = [];
+export class RawFrameBatch implements EventBytes {
+  private readonly sources: Uint8Array[] = [];
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  private ranges = 0;
+  private total = 0;
+  /** This batch's elision markers, written side by side (so that consecutive ones merge too). */
+  private markers = Buffer.allocUnsafe(16 * MARKER_BYTES);
+  private markersUsed = 0;
   statements = 0;
   errors = 0;
 
   get isEmpty(): boolean {
-    return this.parts.length === 0;
+    return this.ranges === 0;
   }
 
-  add(frame: Buffer): void {
-    this.parts.push(frame);
+  get byteLength(): number {
+    return this.total;
+  }
+
+  /** A kept frame: `bytes[start, end)`, which must stay unchanged until the batch is copied. */
+  add(bytes: Uint8Array, start: number, end: number): void {
+    this.total += end - start;
+    const last = this.ranges - 1;
+    if (last >= 0 && this.sources[last] === bytes && this.ends[last] === start) {
+      this.ends[last] = end;
+      return;
+    }
+    this.sources[this.ranges] = bytes;
+    this.starts[this.ranges] = start;
+    this.ends[this.ranges] = end;
+    this.ranges += 1;
   }
 
   addElided(code: number, length: number): void {
-    const marker = Buffer.allocUnsafe(6);
-    marker[0] = ELIDED;
-    marker[1] = code;
-    marker.writeInt32BE(length, 2);
-    this.parts.push(marker);
+    if (this.markersUsed + MARKER_BYTES > this.markers.length) {
+      // Ranges still point into the full buffer: leave it to them and start another.
+      this.markers = Buffer.allocUnsafe(this.markers.length * 2);
+      this.markersUsed = 0;
+    }
+    const at = this.markersUsed;
+    this.markers[at] = ELIDED;
+    this.markers[at + 1] = code;
+    this.markers.writeInt32BE(length, at + 2);
+    this.markersUsed += MARKER_BYTES;
+    this.add(this.markers, at, at + MARKER_BYTES);
   }
 
-  /** The frames (views of the chunk: the recorder copies them before the relay reuses it), then reset. */
-  take(): Buffer[] {
-    const parts = this.parts;
-    this.parts = [];
+  copyTo(target: Uint8Array, offset: number): void {
+    let p = offset;
+    for (let i = 0; i < this.ranges; i++) {
+      const source = this.sources[i] as Uint8Array;
+      const start = this.starts[i] as number;
+      const end = this.ends[i] as number;
+      if (end - start <= LOOP_COPY_MAX) {
+        for (let j = start; j < end; j++) target[p++] = source[j] as number;
+      } else {
+        target.set(source.subarray(start, end), p);
+        p += end - start;
+      }
+    }
+  }
+
+  /** Empties the batch (after it was copied); the buffers it pointed into are let go. */
+  clear(): void {
+    for (let i = 0; i < this.ranges; i++) this.sources[i] = NOTHING;
+    this.ranges = 0;
+    this.total = 0;
+    this.markersUsed = 0;
     this.statements = 0;
     this.errors = 0;
-    return parts;
   }
 }
 

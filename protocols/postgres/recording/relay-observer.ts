@@ -3,8 +3,9 @@ export interface RelayObserver {
   /** Interest tables (see FrameScanner) for each direction. */
   readonly clientInterest: Uint8Array;
   readonly upstreamInterest: Uint8Array;
-  onClientFrame(code: number, frame: Buffer | undefined, length: number): void;
-  onUpstreamFrame(code: number, frame: Buffer | undefined, length: number): void;
+  /** A frame of interest: see FrameHandler (`bytes[start, end)`, valid only during the call). */
+  onClientFrame(code: number, length: number, bytes: Buffer | undefined, start: number, end: number): void;
+  onUpstreamFrame(code: number, length: number, bytes: Buffer | undefined, start: number, end: number): void;
   /** After each chunk: the frames seen since the last call arrived together. */
   onClientChunk(): void;
   onUpstreamChunk(): void;

@@ -46,8 +46,8 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
   let readies = 0;
   let expected = 0;
   let wake: (() => void) | undefined;
-  const scanner = new FrameScanner(OUTCOMES, (code, frame) => {
-    const decoded = frame && decodeBackendFrame(code, frame);
+  const scanner = new FrameScanner(OUTCOMES, (code, _length, bytes, start, end) => {
+    const decoded = bytes && decodeBackendFrame(code, bytes.subarray(start, end));
     if (decoded) serverEvents.push({ seq: serverEvents.length + 1, atUs: nowMicros(), direction: 'server', kind: decoded.kind, data: deniedAsRecorded(decoded.data) });
     if (code === Backend.ReadyForQuery) readies += 1;
     wake?.();

@@ -1,10 +1,13 @@
 import { ProtocolError } from './protocol-error.js';
 
 /**
- * Receives each frame whose type byte was asked for: the complete frame (5-byte header included)
- * for WHOLE interest, or only its length, at its header, for LENGTH_ONLY interest.
+ * Receives each frame whose type byte was asked for, with its length field. For WHOLE interest the
+ * complete frame (5-byte header included) is `bytes[start, end)`: a range of the chunk when it lies
+ * whole inside it (no view is made for it: the handler slices only if it must), or of a buffer
+ * assembled for it when it straddles chunks. For LENGTH_ONLY interest, at the frame's header,
+ * `bytes` is undefined.
  */
-export type FrameHandler = (code: number, frame: Buffer | undefined, length: number) => void;
+export type FrameHandler = (code: number, length: number, bytes: Buffer | undefined, start: number, end: number) => void;
 
 /** Interest levels in an interest table. */
 export const WHOLE = 1;
@@ -15,8 +18,8 @@ const HEADER = 5;
 /**
  * Follows typed-message boundaries through a byte stream that the relay forwards unchanged.
  * Frames nobody asked for are skipped by length without copying; a frame of interest is handed over
- * as a view into the chunk when it lies whole inside it, and is assembled only when it straddles
- * chunks. This keeps the relay byte-exact while letting it observe the messages it must decode.
+ * as its place in the chunk when it lies whole inside it (nothing allocated), and is assembled only
+ * when it straddles chunks. This keeps the relay byte-exact while letting it observe the messages it must decode.
  */
 export class FrameScanner {
   private readonly header = Buffer.alloc(HEADER);
@@ -84,7 +87,7 @@ export class FrameScanner {
     const bodyStart = inChunk ? p + HEADER : p;
     const interest = this.interest[code];
     if (interest !== WHOLE) {
-      if (interest === LENGTH_ONLY) this.onFrame(code, undefined, length);
+      if (interest === LENGTH_ONLY) this.onFrame(code, length, undefined, 0, 0);
       this.skipRemaining = bodyLength;
       return bodyStart;
     }
@@ -92,14 +95,14 @@ export class FrameScanner {
       throw new ProtocolError('frame-too-long', `message of ${length} bytes exceeds the limit`);
     }
     if (inChunk && bodyStart + bodyLength <= chunk.length) {
-      this.onFrame(code, chunk.subarray(p, bodyStart + bodyLength), length);
+      this.onFrame(code, length, chunk, p, bodyStart + bodyLength);
       return bodyStart + bodyLength;
     }
     const frame = Buffer.allocUnsafe(length + 1);
     frame[0] = code;
     frame.writeInt32BE(length, 1);
     if (bodyLength === 0) {
-      this.onFrame(code, frame, length);
+      this.onFrame(code, length, frame, 0, frame.length);
       return bodyStart;
     }
     this.collecting = frame;
@@ -115,7 +118,7 @@ export class FrameScanner {
     this.collected += step;
     if (this.collected === frame.length) {
       this.collecting = undefined;
-      this.onFrame(this.collectingCode, frame, frame.length - 1);
+      this.onFrame(this.collectingCode, frame.length - 1, frame, 0, frame.length);
     }
     return p + step;
   }

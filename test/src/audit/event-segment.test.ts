@@ -26,11 +26,11 @@ const sha256 = (...parts: Buffer[]): Buffer => {
 
 describe('event segments', () => {
   const query = Buffer.from('Q\0\0\0\x0dSELECT 1;\0', 'latin1');
-  const complete = [Buffer.from('C\0\0\0\x0dSELECT 1\0', 'latin1'), Buffer.from('Z\0\0\0\x05I', 'latin1')];
+  const complete = Buffer.concat([Buffer.from('C\0\0\0\x0dSELECT 1\0', 'latin1'), Buffer.from('Z\0\0\0\x05I', 'latin1')]);
 
   it('lays records out as the format says and chains them with one SHA-256 over the previous hash and the record', () => {
     const builder = new SegmentBuilder();
-    assert.equal(builder.append(1_700_000_000_000_001, 'client', 'pg-frames', 0, 0, [query]), 4 + 18 + 9 + query.length + HASH_BYTES);
+    assert.equal(builder.append(1_700_000_000_000_001, 'client', 'pg-frames', 0, 0, query), 4 + 18 + 9 + query.length + HASH_BYTES);
     builder.append(1_700_000_000_000_002, 'server', 'pg-frames', 1, 0, complete);
     const taken = builder.take();
     assert.equal(taken.count, 2);
@@ -39,7 +39,7 @@ describe('event segments', () => {
     const totals = sealSegment(segment, previous);
 
     const first = expectedRecord(1_700_000_000_000_001, 0, 0, 0, 'pg-frames', query);
-    const second = expectedRecord(1_700_000_000_000_002, 1, 1, 0, 'pg-frames', Buffer.concat(complete));
+    const second = expectedRecord(1_700_000_000_000_002, 1, 1, 0, 'pg-frames', complete);
     const firstHash = sha256(previous, first);
     const secondHash = sha256(firstHash, second);
     assert.deepEqual(segment, Buffer.concat([previous, first, firstHash, second, secondHash]));
@@ -48,9 +48,9 @@ describe('event segments', () => {
 
   it('reads back what it wrote, and a verifier recomputes each hash from its predecessor', () => {
     const builder = new SegmentBuilder(64); // smaller than one record: it must grow
-    builder.append(5, 'client', 'pg-frames', 0, 0, [query]);
+    builder.append(5, 'client', 'pg-frames', 0, 0, query);
     builder.append(6, 'server', 'pg-frames', 2, 1, complete);
-    builder.append(7, 'gateway', 'Denied', 0, 0, [Buffer.from('{"sql":"DROP TABLE t"}')]);
+    builder.append(7, 'gateway', 'Denied', 0, 0, Buffer.from('{"sql":"DROP TABLE t"}'));
     const taken = builder.take();
     const segment = Buffer.from(taken.buffer, 0, taken.length);
     const head = Buffer.alloc(HASH_BYTES, 1);
@@ -73,8 +73,8 @@ describe('event segments', () => {
 
   it('starts afresh after take (an empty builder seals to nothing) and reads a truncated tail as missing records', () => {
     const builder = new SegmentBuilder();
-    builder.append(1, 'client', 'pg-frames', 0, 0, [query]);
-    builder.append(2, 'client', 'pg-frames', 0, 0, [query]);
+    builder.append(1, 'client', 'pg-frames', 0, 0, query);
+    builder.append(2, 'client', 'pg-frames', 0, 0, query);
     const taken = builder.take();
     const empty = builder.take();
     assert.equal(empty.count, 0);

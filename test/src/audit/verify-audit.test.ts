@@ -40,8 +40,8 @@ function fixture(path: string): void {
     store.apply({ ...EMPTY, starts: [header(id, start)], logins: [login] });
     for (let n = 0; n < 2; n++) {
       const segment = new SegmentBuilder();
-      segment.append(start + n * 10 + 1, 'client', 'Query', 0, 0, [Buffer.from(JSON.stringify({ sql: `SELECT ${n}` }))]);
-      segment.append(start + n * 10 + 2, 'server', 'CommandComplete', 1, 0, [Buffer.from(JSON.stringify({ tag: 'SELECT 1', rows: 1 }))]);
+      segment.append(start + n * 10 + 1, 'client', 'Query', 0, 0, Buffer.from(JSON.stringify({ sql: `SELECT ${n}` })));
+      segment.append(start + n * 10 + 2, 'server', 'CommandComplete', 1, 0, Buffer.from(JSON.stringify({ tag: 'SELECT 1', rows: 1 })));
       store.apply({ ...EMPTY, events: [{ sessionId: id, ...segment.take() }] });
     }
     store.apply({ ...EMPTY, ends: [{ sessionId: id, end: { endedAtUs: start + 100, reason: 'client-terminated', bytesFromClient: 10, bytesToClient: 20 } }] });

@@ -13,7 +13,9 @@ const stream = Buffer.concat([query, copyData, parse, sync, copyData, terminate]
 
 function scanAll(chunks: readonly Buffer[], codes: string[]): { frames: Buffer[]; boundary: boolean } {
   const frames: Buffer[] = [];
-  const scanner = new FrameScanner(interestIn(codes.map((c) => c.charCodeAt(0))), (_code, frame) => frames.push(Buffer.from(frame ?? [])));
+  const scanner = new FrameScanner(interestIn(codes.map((c) => c.charCodeAt(0))), (_code, _length, bytes, start, end) =>
+    frames.push(Buffer.from(bytes?.subarray(start, end) ?? [])),
+  );
   for (const c of chunks) scanner.scan(c);
   return { frames, boundary: scanner.atBoundary };
 }
@@ -29,6 +31,14 @@ describe('FrameScanner', () => {
     const expected = [query, parse, sync, terminate];
     for (const split of splitsOf(stream)) assert.deepEqual(scanAll(split, ['Q', 'P', 'S', 'X']).frames, expected);
     assert.deepEqual(scanAll(bytewise(stream), ['Q', 'P', 'S', 'X']).frames, expected);
+  });
+
+  it('hands a frame that lies whole in the chunk over as its place in that chunk, not a copy', () => {
+    const seen: [Buffer | undefined, number, number][] = [];
+    const scanner = new FrameScanner(interestIn([0x50]), (_code, _length, bytes, start, end) => seen.push([bytes, start, end]));
+    scanner.scan(stream);
+    assert.deepEqual(seen, [[stream, query.length + copyData.length, query.length + copyData.length + parse.length]]);
+    assert.equal(seen[0]?.[0], stream);
   });
 
   it('reports boundaries only between frames', () => {
@@ -64,7 +74,7 @@ describe('FrameScanner', () => {
 
   it('reports only the length of LENGTH_ONLY frames, at their header', () => {
     const seen: [number, boolean, number][] = [];
-    const scanner = new FrameScanner(interestIn([0x51], [0x64]), (code, frame, length) => seen.push([code, frame !== undefined, length]));
+    const scanner = new FrameScanner(interestIn([0x51], [0x64]), (code, length, bytes) => seen.push([code, bytes !== undefined, length]));
     for (const b of bytewise(stream)) scanner.scan(b);
     assert.deepEqual(seen, [
       [0x51, true, query.length - 1],
