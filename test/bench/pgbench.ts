@@ -3,8 +3,9 @@
  * gateway (a separate process, as deployed), through a Node.js relay that only moves bytes (the
  * floor for a Node.js proxy), and through PgBouncer in session mode when it is installed, in one
  * run, alternating, simple and extended protocol; then connection setup. Prints medians and ratios.
- * IDGATE_BENCH_SECONDS (default 10), IDGATE_BENCH_ROUNDS (default 3), IDGATE_BENCH_TARGETS (a
- * comma list of target names: only those, no connection-setup part).
+ * IDGATE_BENCH_SECONDS (default 6), IDGATE_BENCH_ROUNDS (default 5), IDGATE_BENCH_TARGETS (a
+ * comma list of target names: only those, no connection-setup part). Rounds of one target vary by
+ * up to ±10% on this machine, so more, shorter rounds give steadier medians than few long ones.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,8 +21,8 @@ import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
 import { IDGATE } from '../support/cli.js';
 
 const run = promisify(execFile);
-const SECONDS = Number(process.env['IDGATE_BENCH_SECONDS'] ?? 10);
-const ROUNDS = Number(process.env['IDGATE_BENCH_ROUNDS'] ?? 3);
+const SECONDS = Number(process.env['IDGATE_BENCH_SECONDS'] ?? 6);
+const ROUNDS = Number(process.env['IDGATE_BENCH_ROUNDS'] ?? 5);
 const AUDIENCE = 'api://idgate-bench';
 const USER = 'bench_user';
 

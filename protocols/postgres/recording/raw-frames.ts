@@ -14,8 +14,11 @@ const ELIDED = 0x00;
 const MARKER_BYTES = 6;
 const NOTHING = new Uint8Array(0);
 
-/** Ranges at most this long are copied byte by byte: cheaper than a view and a native copy. */
-const LOOP_COPY_MAX = 256;
+/**
+ * Ranges at most this long are copied byte by byte. A view and a native copy cost about 50 ns
+ * whatever the length; the loop about 1.3 ns a byte (measured with Node 20 on the 2-core box).
+ */
+const LOOP_COPY_MAX = 32;
 
 /**
  * Collects the frames of one chunk, as they pass, into one stored event: the frames' own bytes,
