@@ -162,18 +162,26 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
     const box = (name: string): number => medianOf(name, (s) => s.boxCpuUsPerTx);
     const line = targets.map((t) => `${t.name} ${tps(t.name).toFixed(0)} tps${t.pid ? ` (${cpu(t.name).toFixed(1)} µs proxy CPU/tx)` : ''} box ${box(t.name).toFixed(1)} µs/tx`).join(', ');
     process.stdout.write(`  ${mode}: ${line}\n`);
-    const direct = tps('direct');
-    const gw = tps('idgate');
-    process.stdout.write(
-      `    idgate/direct ${(100 * gw / direct).toFixed(1)}%, recording on/off ${(100 * tps('idgate+audit') / gw).toFixed(1)}%, scope read/all ${(100 * tps('idgate scope:read') / gw).toFixed(1)}%`,
-    );
-    process.stdout.write(`, idgate/node byte relay ${(100 * gw / tps('node byte relay')).toFixed(1)}%`);
-    if (targets.some((t) => t.name === 'pgbouncer')) {
-      const bouncer = tps('pgbouncer');
-      process.stdout.write(`, pgbouncer/direct ${(100 * bouncer / direct).toFixed(1)}%, idgate/pgbouncer ${(100 * gw / bouncer).toFixed(1)}%`);
-      process.stdout.write(`, node byte relay/pgbouncer ${(100 * tps('node byte relay') / bouncer).toFixed(1)}%`);
-    }
-    process.stdout.write('\n');
+    // Each ratio of medians, then the spread of the same ratio taken round by round (the two
+    // targets ran in the same round, seconds apart), which shows how far one run can be trusted.
+    const has = (name: string): boolean => targets.some((t) => t.name === name);
+    const ratio = (label: string, a: string, b: string): string | undefined => {
+      if (!has(a) || !has(b)) return undefined;
+      const bs = samples.get(`${mode}/${b}`) ?? [];
+      const perRound = (samples.get(`${mode}/${a}`) ?? []).map((s, i) => (100 * s.tps) / (bs[i]?.tps ?? NaN));
+      const range = `${Math.min(...perRound).toFixed(1)}–${Math.max(...perRound).toFixed(1)}`;
+      return `${label} ${((100 * tps(a)) / tps(b)).toFixed(1)}% (rounds ${range}%)`;
+    };
+    const ratios = [
+      ratio('idgate/direct', 'idgate', 'direct'),
+      ratio('recording on/off', 'idgate+audit', 'idgate'),
+      ratio('scope read/all', 'idgate scope:read', 'idgate'),
+      ratio('idgate/node byte relay', 'idgate', 'node byte relay'),
+      ratio('pgbouncer/direct', 'pgbouncer', 'direct'),
+      ratio('idgate/pgbouncer', 'idgate', 'pgbouncer'),
+      ratio('node byte relay/pgbouncer', 'node byte relay', 'pgbouncer'),
+    ].filter((r) => r !== undefined);
+    process.stdout.write(ratios.map((r) => `    ${r}\n`).join(''));
   }
 }
 
