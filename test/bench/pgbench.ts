@@ -8,6 +8,7 @@
  * up to ±10% on this machine, so more, shorter rounds give steadier medians than few long ones.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
@@ -65,9 +66,9 @@ async function main(): Promise<void> {
     const gatewayApp = await entra.directory.registerApplication({ displayName: 'idgate-bench', roles: [READ_APPLICATIONS, READ_MEMBERSHIP] });
     const graph = { appId: gatewayApp.appId, secret: gatewayApp.secrets[0] ?? '' };
     const gateway = await startGateway(work, cluster, entra, groupId, password, graph, 5);
-    stops.push(async () => gateway.child.kill('SIGTERM'));
+    stops.push(() => stopProcess(gateway.child));
     const uncached = await startGateway(work, cluster, entra, groupId, password, graph, 0);
-    stops.push(async () => uncached.child.kill('SIGTERM'));
+    stops.push(() => stopProcess(uncached.child));
     const mint = (): Promise<string> => entra.mint(entra.appClaims(agent, AUDIENCE));
 
     const targets: Target[] = [
@@ -77,11 +78,11 @@ async function main(): Promise<void> {
       { name: 'idgate scope:read', port: gateway.port, dbname: 'bench-read', password: await mint(), pid: gateway.child.pid ?? 0 },
     ];
     const floor = await startByteRelay(cluster);
-    stops.push(async () => floor.child.kill('SIGTERM'));
+    stops.push(() => stopProcess(floor.child));
     targets.push({ name: 'node byte relay', port: floor.port, dbname: 'bench', password, pid: floor.child.pid ?? 0 });
     const bouncer = await startPgBouncer(work, cluster, password);
     if (bouncer) {
-      stops.push(async () => bouncer.child.kill('SIGTERM'));
+      stops.push(() => stopProcess(bouncer.child));
       targets.push({ name: 'pgbouncer', port: bouncer.port, dbname: 'bench', password, pid: bouncer.child.pid ?? 0 });
     } else {
       process.stdout.write('pgbouncer not installed: skipping it\n');
@@ -305,6 +306,14 @@ async function startPgBouncer(work: string, cluster: PostgresCluster, password: 
   const child = spawn(binary, ['-q', ini], { ...ids, stdio: 'ignore' });
   await waitForPort(port);
   return { child, port };
+}
+
+/** SIGTERM, then waits for the exit: a gateway still flushing its audit log must not see its directory removed. */
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
 }
 
 async function waitForPort(port: number): Promise<void> {
