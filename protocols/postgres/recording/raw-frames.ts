@@ -23,8 +23,8 @@ const LOOP_COPY_MAX = 32;
 /**
  * Collects the frames of one chunk, as they pass, into one stored event: the frames' own bytes,
  * decoded only when someone reads the log. Frames are kept as ranges of the buffers they lie in
- * (adjacent ones merged, so a chunk of frames that are all kept is one range) and copied once,
- * into the session's segment; the slots are reused, so observing a chunk allocates nothing.
+ * (adjacent ones merged, so a chunk of frames that are all kept is one range) in reused slots, so
+ * collecting a chunk's frames allocates nothing, and copied once, into the session's segment.
  */
 export class RawFrameBatch implements EventBytes {
   private readonly sources: Uint8Array[] = [];

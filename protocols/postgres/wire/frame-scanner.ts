@@ -19,7 +19,8 @@ const HEADER = 5;
  * Follows typed-message boundaries through a byte stream that the relay forwards unchanged.
  * Frames nobody asked for are skipped by length without copying; a frame of interest is handed over
  * as its place in the chunk when it lies whole inside it (nothing allocated), and is assembled only
- * when it straddles chunks. This keeps the relay byte-exact while letting it observe the messages it must decode.
+ * when it straddles chunks. This keeps the relay byte-exact while letting it observe the messages
+ * it must decode.
  */
 export class FrameScanner {
   private readonly header = Buffer.alloc(HEADER);
