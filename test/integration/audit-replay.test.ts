@@ -60,18 +60,18 @@ describe('idgate replay', () => {
     assert.match(r.stderr, /refusing to replay against 127\.0\.0\.1:\d+\/records/);
   });
 
-  it('replays COPY data when it was recorded (record: full), and says so when it was not', async () => {
+  const copySession = async (claims: Record<string, unknown>, rows = 50): Promise<string> => {
     const { execFile } = await import('node:child_process');
     const { promisify } = await import('node:util');
-    const run = promisify(execFile);
-    const copySession = async (claims: Record<string, unknown>): Promise<string> => {
-      const appId = crypto.randomUUID();
-      const env = { ...process.env, PGPASSWORD: await h.token({ azp: appId, ...claims }) };
-      await run('psql', ['-X', '-q', h.conninfo(), '-c', 'CREATE TEMP TABLE t (n int)', '-c', "\\copy t FROM program 'seq 1 50'", '-c', 'SELECT count(*) FROM t'], { env });
-      await settleAudit(h);
-      const [session] = await sessionsJson(h, '--identity', appId);
-      return String(session?.['id']);
-    };
+    const appId = crypto.randomUUID();
+    const env = { ...process.env, PGPASSWORD: await h.token({ azp: appId, ...claims }) };
+    await promisify(execFile)('psql', ['-X', '-q', h.conninfo(), '-c', 'CREATE TEMP TABLE t (n int)', '-c', `\\copy t FROM program 'seq 1 ${rows}'`, '-c', 'SELECT count(*) FROM t'], { env });
+    await settleAudit(h);
+    const [session] = await sessionsJson(h, '--identity', appId);
+    return String(session?.['id']);
+  };
+
+  it('replays COPY data when it was recorded (record: full), and says so when it was not', async () => {
     const full = await copySession({ groups: [], roles: ['Audit.Full'] });
     const same = await idgate(['replay', full, '--execute', '--target', staging, '--no-wait', '--db', h.config.recordingsPath]);
     assert.equal(same.code, 0, same.stdout + same.stderr);
@@ -81,6 +81,15 @@ describe('idgate replay', () => {
     assert.equal(differs.code, 1);
     assert.match(differs.stdout, /COPY 50\s+COPY 0\s+DIFFERENT/);
     assert.match(differs.stdout, /141 bytes of COPY data were not recorded/);
+  });
+
+  it('records megabytes of COPY data whole (record: full): the replay loads every row again', async () => {
+    // About 1.3 MB in CopyData frames of psql's size, arriving in chunks that cut them anywhere.
+    const full = await copySession({ groups: [], roles: ['Audit.Full'] }, 200_000);
+    const replayed = await idgate(['replay', full, '--execute', '--target', staging, '--no-wait', '--db', h.config.recordingsPath]);
+    assert.equal(replayed.code, 0, replayed.stdout + replayed.stderr);
+    assert.match(replayed.stdout, /COPY 200000\s+COPY 200000\s+same/);
+    assert.match(replayed.stdout, /SELECT 1\s+SELECT 1\s+same/);
   });
 
   it('prints what would run with --dry-run, and plays the transcript in the terminal', async () => {
