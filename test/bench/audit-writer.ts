@@ -5,28 +5,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nowMicros, type SessionHeader, type WriterBatch } from '../../src/audit/audit-event.js';
+import { nowMicros, type WriterBatch } from '../../src/audit/audit-event.js';
 import { SegmentBuilder } from '../../src/audit/event-segment.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { AuditStore } from '../../src/audit/audit-store.js';
 import { createLogger } from '../../src/logging/logger.js';
+import { benchSessionHeader } from './bench-session.js';
 
 const EVENTS = Number(process.env['IDGATE_BENCH_EVENTS'] ?? 300_000);
 const SESSIONS = 8;
-
-function header(id: string): SessionHeader {
-  return {
-    id,
-    protocol: 'postgres',
-    startedAtUs: nowMicros(),
-    identity: { objectId: 'o', appId: 'a', tenantId: 't' },
-    clientUser: 'bench',
-    mapping: { index: 0, kind: 'entra-group', value: 'g', connection: 'c', scope: 'all', record: true },
-    clientAddress: '127.0.0.1',
-    clientTls: false,
-    upstream: 'h:1/d',
-  };
-}
 
 /** A frame: type, length, body. */
 function frame(code: string, body: string): Buffer {
@@ -55,7 +42,7 @@ async function main(): Promise<void> {
   try {
     const store = new AuditStore(join(dir, 'store.db'));
     const sessions = Array.from({ length: SESSIONS }, (_, i) => `s${i}`);
-    store.apply({ starts: sessions.map(header), events: [], ends: [], logins: [] });
+    store.apply({ starts: sessions.map(benchSessionHeader), events: [], ends: [], logins: [] });
     let started = process.hrtime.bigint();
     for (let i = 0; i < EVENTS; i += 1000) {
       const batch: WriterBatch = {
@@ -76,7 +63,7 @@ async function main(): Promise<void> {
     process.stdout.write(`audit store, one thread, batches of 1,000: ${Math.round(EVENTS / seconds).toLocaleString('en')} events/s\n`);
 
     const log = await AuditLog.open(join(dir, 'log.db'), createLogger('silent'));
-    const recorders = sessions.map((id) => log.startSession(header(id), true));
+    const recorders = sessions.map((id) => log.startSession(benchSessionHeader(id), true));
     await log.flushed();
     started = process.hrtime.bigint();
     for (let i = 0; i < EVENTS; i++) {

@@ -1,0 +1,115 @@
+/**
+ * What recording costs the relay thread per round trip, apart from the kernel and the writer
+ * thread: the work the relay does for each chunk of a recorded session (follow the frames, keep the
+ * ones recorded, copy them into the session's segment) against the frame-following alone that an
+ * unrecorded session does. pgbench -S round trips, simple and extended protocol, through a real
+ * audit log (its writer thread running); only the relay's synchronous work is timed. Part of
+ * `npm run bench`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PostgresRecorder } from '../../protocols/postgres/recording/postgres-recorder.js';
+import { FrameScanner, interestIn } from '../../protocols/postgres/wire/frame-scanner.js';
+import { AuditLog } from '../../src/audit/audit-log.js';
+import type { SessionRecorder } from '../../src/audit/session-recorder.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { Bytes } from '../support/byte-builder.js';
+import { benchSessionHeader } from './bench-session.js';
+
+const ROUND_TRIPS = 2_000_000;
+/** Round trips between two yields to the event loop (so the audit log can hand batches over). */
+const BURST = 5_000;
+const SQL = 'SELECT abalance FROM pgbench_accounts WHERE aid = $1;';
+
+/** The chunks of one round trip as pgbench sends and Postgres answers them. */
+const ROUND_TRIP = {
+  simple: {
+    client: new Bytes().cstring(SQL.replace('$1', '4711')).frame('Q'),
+    server: Buffer.concat([rowDescription(), dataRow(), new Bytes().cstring('SELECT 1').frame('C'), new Bytes().raw('I').frame('Z')]),
+  },
+  extended: {
+    client: Buffer.concat([
+      new Bytes().cstring('').cstring(SQL).int16(0).frame('P'),
+      new Bytes().cstring('').cstring('').int16(0).int16(1).int32(4).raw('4711').int16(0).frame('B'),
+      new Bytes().raw('P').cstring('').frame('D'),
+      new Bytes().cstring('').int32(0).frame('E'),
+      new Bytes().frame('S'),
+    ]),
+    server: Buffer.concat([
+      new Bytes().frame('1'),
+      new Bytes().frame('2'),
+      rowDescription(),
+      dataRow(),
+      new Bytes().cstring('SELECT 1').frame('C'),
+      new Bytes().raw('I').frame('Z'),
+    ]),
+  },
+};
+
+function rowDescription(): Buffer {
+  return new Bytes().int16(1).cstring('abalance').int32(16400).int16(3).int32(23).int16(4).int32(-1).int16(0).frame('T');
+}
+
+function dataRow(): Buffer {
+  return new Bytes().int16(1).int32(4).raw('1234').frame('D');
+}
+
+type Chunks = (typeof ROUND_TRIP)['simple'];
+
+/** Times `roundTrip` in bursts, yielding between them (and waiting while the audit log is congested). */
+async function timeBursts(log: AuditLog, roundTrip: () => void): Promise<number> {
+  let busyNs = 0n;
+  for (let done = 0; done < ROUND_TRIPS; done += BURST) {
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < BURST; i++) roundTrip();
+    busyNs += process.hrtime.bigint() - started;
+    await new Promise((resolve) => setImmediate(resolve));
+    if (log.congested) await new Promise<void>((resolve) => log.whenDrained(resolve));
+  }
+  return Number(busyNs) / ROUND_TRIPS;
+}
+
+async function recorded(log: AuditLog, recorder: SessionRecorder, chunks: Chunks): Promise<number> {
+  const observer = new PostgresRecorder(recorder);
+  const fromClient = new FrameScanner(observer.clientInterest, (code, length, bytes, start, end) => observer.onClientFrame(code, length, bytes, start, end));
+  const fromServer = new FrameScanner(observer.upstreamInterest, (code, length, bytes, start, end) => observer.onUpstreamFrame(code, length, bytes, start, end));
+  return timeBursts(log, () => {
+    fromClient.scan(chunks.client);
+    observer.onClientChunk();
+    fromServer.scan(chunks.server);
+    observer.onUpstreamChunk();
+  });
+}
+
+async function unrecorded(log: AuditLog, chunks: Chunks): Promise<number> {
+  const fromClient = new FrameScanner(interestIn([0x58]), () => undefined); // Terminate, as the relay asks
+  const fromServer = new FrameScanner(interestIn([]), () => undefined);
+  return timeBursts(log, () => {
+    fromClient.scan(chunks.client);
+    fromServer.scan(chunks.server);
+  });
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'idgate-recording-bench-'));
+  const log = await AuditLog.open(join(dir, 'audit.db'), createLogger('silent'));
+  try {
+    const recorder = log.startSession(benchSessionHeader('bench'), true);
+    for (const mode of ['simple', 'extended'] as const) {
+      const chunks = ROUND_TRIP[mode];
+      await recorded(log, recorder, chunks); // warm-up: optimised code, a steady writer
+      const withRecording = await recorded(log, recorder, chunks);
+      const without = await unrecorded(log, chunks);
+      process.stdout.write(
+        `recording on the relay thread, ${mode}: ${withRecording.toFixed(0)} ns per round trip recorded, ${without.toFixed(0)} ns not recorded (+${(withRecording - without).toFixed(0)} ns)\n`,
+      );
+    }
+    await log.flushed();
+  } finally {
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
