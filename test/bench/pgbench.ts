@@ -38,8 +38,10 @@ interface Target {
 interface Sample {
   readonly tps: number;
   readonly latencyMs: number;
-  /** The proxy process's CPU per transaction, all threads… */
+  /** The proxy process's CPU per transaction, all threads (user and kernel)… */
   readonly cpuUsPerTx?: number;
+  /** …the kernel's part of it (system calls, and the loopback TCP work they do)… */
+  readonly kernelCpuUsPerTx?: number;
   /** …and its main thread's alone (the rest is the audit writer, GC and libuv's pool). */
   readonly mainCpuUsPerTx?: number;
   /** The whole machine's busy CPU per transaction (pgbench, Postgres, the proxy, the kernel). */
@@ -100,7 +102,7 @@ async function main(): Promise<void> {
           const sample = await pgbench(target, mode);
           const key = `${mode}/${target.name}`;
           samples.set(key, [...(samples.get(key) ?? []), sample]);
-          process.stdout.write(`  round ${round + 1} ${key.padEnd(26)} ${sample.tps.toFixed(0).padStart(7)} tps  ${sample.latencyMs.toFixed(3)} ms  box ${sample.boxCpuUsPerTx.toFixed(1)} µs/tx${sample.cpuUsPerTx !== undefined ? `  ${sample.cpuUsPerTx.toFixed(1)} µs proxy CPU/tx (main thread ${sample.mainCpuUsPerTx?.toFixed(1)})` : ''}\n`);
+          process.stdout.write(`  round ${round + 1} ${key.padEnd(26)} ${sample.tps.toFixed(0).padStart(7)} tps  ${sample.latencyMs.toFixed(3)} ms  box ${sample.boxCpuUsPerTx.toFixed(1)} µs/tx${sample.cpuUsPerTx !== undefined ? `  ${sample.cpuUsPerTx.toFixed(1)} µs proxy CPU/tx (kernel ${sample.kernelCpuUsPerTx?.toFixed(1)}, main thread ${sample.mainCpuUsPerTx?.toFixed(1)})` : ''}\n`);
         }
       }
     }
@@ -113,8 +115,8 @@ async function main(): Promise<void> {
 }
 
 async function pgbench(target: Target, mode: 'simple' | 'extended'): Promise<Sample> {
-  const cpuBefore = target.pid ? cpuMicros(target.pid) : 0;
-  const mainBefore = target.pid ? cpuMicros(target.pid, target.pid) : 0;
+  const cpuBefore = target.pid ? cpuTimes(target.pid) : NO_CPU;
+  const mainBefore = target.pid ? cpuTimes(target.pid, target.pid) : NO_CPU;
   const boxBefore = busyMicros();
   const { stdout } = await run('pgbench', ['-n', '-S', '-c', '8', '-j', '2', '-T', String(SECONDS), '-M', mode, '-h', '127.0.0.1', '-p', String(target.port), '-U', USER, target.dbname], {
     env: { ...process.env, PGPASSWORD: target.password, PGSSLMODE: 'disable' },
@@ -125,12 +127,15 @@ async function pgbench(target: Target, mode: 'simple' | 'extended'): Promise<Sam
   const transactions = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? NaN);
   const boxCpuUsPerTx = (busyMicros() - boxBefore) / transactions;
   if (!target.pid) return { tps, latencyMs, boxCpuUsPerTx };
+  const cpu = cpuTimes(target.pid);
+  const main = cpuTimes(target.pid, target.pid);
   return {
     tps,
     latencyMs,
     boxCpuUsPerTx,
-    cpuUsPerTx: (cpuMicros(target.pid) - cpuBefore) / transactions,
-    mainCpuUsPerTx: (cpuMicros(target.pid, target.pid) - mainBefore) / transactions,
+    cpuUsPerTx: (cpu.user + cpu.system - cpuBefore.user - cpuBefore.system) / transactions,
+    kernelCpuUsPerTx: (cpu.system - cpuBefore.system) / transactions,
+    mainCpuUsPerTx: (main.user + main.system - mainBefore.user - mainBefore.system) / transactions,
   };
 }
 
@@ -141,11 +146,13 @@ function busyMicros(): number {
   return busy * 10_000;
 }
 
-/** user+system CPU of a process, or of one of its threads, in microseconds (from /proc, clock ticks of 10 ms). */
-function cpuMicros(pid: number, thread?: number): number {
+const NO_CPU = { user: 0, system: 0 };
+
+/** User and system CPU of a process, or of one of its threads, in microseconds (from /proc, clock ticks of 10 ms). */
+function cpuTimes(pid: number, thread?: number): { user: number; system: number } {
   const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
   const fields = readFileSync(path, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  return { user: Number(fields[11]) * 10_000, system: Number(fields[12]) * 10_000 };
 }
 
 function median(values: number[]): number {
@@ -160,8 +167,9 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
     const medianOf = (name: string, pick: (s: Sample) => number | undefined): number => median((samples.get(`${mode}/${name}`) ?? []).map((s) => pick(s) ?? NaN));
     const tps = (name: string): number => medianOf(name, (s) => s.tps);
     const cpu = (name: string): number => medianOf(name, (s) => s.cpuUsPerTx);
+    const kernel = (name: string): number => medianOf(name, (s) => s.kernelCpuUsPerTx);
     const box = (name: string): number => medianOf(name, (s) => s.boxCpuUsPerTx);
-    const line = targets.map((t) => `${t.name} ${tps(t.name).toFixed(0)} tps${t.pid ? ` (${cpu(t.name).toFixed(1)} µs proxy CPU/tx)` : ''} box ${box(t.name).toFixed(1)} µs/tx`).join(', ');
+    const line = targets.map((t) => `${t.name} ${tps(t.name).toFixed(0)} tps${t.pid ? ` (${cpu(t.name).toFixed(1)} µs proxy CPU/tx, ${kernel(t.name).toFixed(1)} in the kernel)` : ''} box ${box(t.name).toFixed(1)} µs/tx`).join(', ');
     process.stdout.write(`  ${mode}: ${line}\n`);
     // Each ratio of medians, then the spread of the same ratio taken round by round (the two
     // targets ran in the same round, seconds apart), which shows how far one run can be trusted.
