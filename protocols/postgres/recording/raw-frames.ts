@@ -128,6 +128,7 @@ function eachFrame(base64: string, decode: (code: number, frame: Buffer | undefi
   const out: DecodedOutcome[] = [];
   const r = new ByteReader(bytes);
   while (r.remaining > 0) {
+    const start = bytes.length - r.remaining; // the frame, as stored, is a view of the chunk
     const code = r.bytes(1)[0] ?? 0;
     if (code === ELIDED) {
       const elidedCode = r.bytes(1)[0] ?? 0;
@@ -136,16 +137,9 @@ function eachFrame(base64: string, decode: (code: number, frame: Buffer | undefi
       continue;
     }
     const length = r.int32();
-    const body = r.bytes(length - 4);
-    const frame = Buffer.concat([Buffer.from([code]), lengthBytes(length), body]);
-    const event = decode(code, frame, length);
+    r.bytes(length - 4); // bounds-checked: a truncated frame throws
+    const event = decode(code, bytes.subarray(start, start + 1 + length), length);
     if (event) out.push(event);
   }
   return out;
-}
-
-function lengthBytes(length: number): Buffer {
-  const b = Buffer.allocUnsafe(4);
-  b.writeInt32BE(length);
-  return b;
 }
