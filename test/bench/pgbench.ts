@@ -2,7 +2,8 @@
  * `npm run bench`: pgbench select-only (-S, -c 8 -j 2) against Postgres directly, through the
  * gateway (a separate process, as deployed), through a Node.js relay that only moves bytes (the
  * floor for a Node.js proxy), and through PgBouncer in session mode when it is installed, in one
- * run, alternating, simple and extended protocol; then connection setup. Prints medians and ratios.
+ * run, alternating, simple and extended protocol; the gateway and PgBouncer also with TLS from the
+ * client, as agents reach a deployed gateway; then connection setup. Prints medians and ratios.
  * IDGATE_BENCH_SECONDS (default 6), IDGATE_BENCH_ROUNDS (default 5), IDGATE_BENCH_TARGETS (a
  * comma list of target names: only those, no connection-setup part). Rounds of one target vary by
  * up to ±10% on this machine, so more, shorter rounds give steadier medians than few long ones.
@@ -19,6 +20,7 @@ import { stringify } from 'yaml';
 import { EntraSimulator, READ_APPLICATIONS, READ_MEMBERSHIP } from '../../src/dev/entra-simulator.js';
 import { freePort } from '../../src/dev/free-port.js';
 import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
+import { selfSignedCertificate } from '../../src/dev/self-signed.js';
 import { IDGATE } from '../support/cli.js';
 
 const run = promisify(execFile);
@@ -33,6 +35,8 @@ interface Target {
   readonly dbname: string;
   readonly password: string;
   readonly pid?: number;
+  /** pgbench's sslmode: the TLS targets take the agent's side of a production deployment. */
+  readonly sslmode?: 'require';
 }
 
 interface Sample {
@@ -67,6 +71,10 @@ async function main(): Promise<void> {
     entra.directory.addMember(groupId, agent.objectId);
     const gatewayApp = await entra.directory.registerApplication({ displayName: 'idgate-bench', roles: [READ_APPLICATIONS, READ_MEMBERSHIP] });
     const graph = { appId: gatewayApp.appId, secret: gatewayApp.secrets[0] ?? '' };
+    // One certificate for the gateway and PgBouncer alike, so their TLS costs compare.
+    const certificate = await selfSignedCertificate();
+    writeFileSync(join(work, 'server.crt'), certificate.cert);
+    writeFileSync(join(work, 'server.key'), certificate.key, { mode: 0o600 });
     const gateway = await startGateway(work, cluster, entra, groupId, password, graph, 5);
     stops.push(() => stopProcess(gateway.child));
     const uncached = await startGateway(work, cluster, entra, groupId, password, graph, 0);
@@ -78,14 +86,19 @@ async function main(): Promise<void> {
       { name: 'idgate', port: gateway.port, dbname: 'bench-db', password: await mint(), pid: gateway.child.pid ?? 0 },
       { name: 'idgate+audit', port: gateway.port, dbname: 'bench-recorded', password: await mint(), pid: gateway.child.pid ?? 0 },
       { name: 'idgate scope:read', port: gateway.port, dbname: 'bench-read', password: await mint(), pid: gateway.child.pid ?? 0 },
+      { name: 'idgate tls', port: gateway.port, dbname: 'bench-db', password: await mint(), pid: gateway.child.pid ?? 0, sslmode: 'require' },
     ];
     const floor = await startByteRelay(cluster);
     stops.push(() => stopProcess(floor.child));
     targets.push({ name: 'node byte relay', port: floor.port, dbname: 'bench', password, pid: floor.child.pid ?? 0 });
+    const tlsFloor = await startByteRelay(cluster, [join(work, 'server.crt'), join(work, 'server.key')]);
+    stops.push(() => stopProcess(tlsFloor.child));
+    targets.push({ name: 'node byte relay tls', port: tlsFloor.port, dbname: 'bench', password, pid: tlsFloor.child.pid ?? 0, sslmode: 'require' });
     const bouncer = await startPgBouncer(work, cluster, password);
     if (bouncer) {
       stops.push(() => stopProcess(bouncer.child));
       targets.push({ name: 'pgbouncer', port: bouncer.port, dbname: 'bench', password, pid: bouncer.child.pid ?? 0 });
+      targets.push({ name: 'pgbouncer tls', port: bouncer.port, dbname: 'bench', password, pid: bouncer.child.pid ?? 0, sslmode: 'require' });
     } else {
       process.stdout.write('pgbouncer not installed: skipping it\n');
     }
@@ -119,7 +132,7 @@ async function pgbench(target: Target, mode: 'simple' | 'extended'): Promise<Sam
   const mainBefore = target.pid ? cpuTimes(target.pid, target.pid) : NO_CPU;
   const boxBefore = busyMicros();
   const { stdout } = await run('pgbench', ['-n', '-S', '-c', '8', '-j', '2', '-T', String(SECONDS), '-M', mode, '-h', '127.0.0.1', '-p', String(target.port), '-U', USER, target.dbname], {
-    env: { ...process.env, PGPASSWORD: target.password, PGSSLMODE: 'disable' },
+    env: { ...process.env, PGPASSWORD: target.password, PGSSLMODE: target.sslmode ?? 'disable' },
     maxBuffer: 10 * 1024 * 1024,
   });
   const tps = Number(/tps = ([\d.]+)/.exec(stdout)?.[1] ?? NaN);
@@ -189,6 +202,9 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
       ratio('pgbouncer/direct', 'pgbouncer', 'direct'),
       ratio('idgate/pgbouncer', 'idgate', 'pgbouncer'),
       ratio('node byte relay/pgbouncer', 'node byte relay', 'pgbouncer'),
+      ratio('idgate tls/node byte relay tls', 'idgate tls', 'node byte relay tls'),
+      ratio('node byte relay tls/pgbouncer tls', 'node byte relay tls', 'pgbouncer tls'),
+      ratio('idgate tls/pgbouncer tls', 'idgate tls', 'pgbouncer tls'),
     ].filter((r) => r !== undefined);
     process.stdout.write(ratios.map((r) => `    ${r}\n`).join(''));
   }
@@ -236,7 +252,8 @@ async function startGateway(
   writeFileSync(
     config,
     stringify({
-      listen: { host: '127.0.0.1', port, 'allow-plaintext': true },
+      // TLS for the 'idgate tls' target; the plaintext targets come in without an SSLRequest.
+      listen: { host: '127.0.0.1', port, 'allow-plaintext': true, tls: { cert: 'server.crt', key: 'server.key' } },
       entra: {
         'tenant-id': entra.tenantId,
         audience: AUDIENCE,
@@ -266,10 +283,10 @@ async function startGateway(
   return { child, port };
 }
 
-/** The floor for a Node.js proxy: bytes moved, nothing else (see byte-relay.ts). */
-async function startByteRelay(cluster: PostgresCluster): Promise<{ child: ChildProcess; port: number }> {
+/** The floor for a Node.js proxy: bytes moved, nothing else (see byte-relay.ts); with a certificate and key, TLS from the client. */
+async function startByteRelay(cluster: PostgresCluster, tlsFiles: readonly string[] = []): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'byte-relay.ts'), String(port), String(cluster.port)], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'byte-relay.ts'), String(port), String(cluster.port), ...tlsFiles], { stdio: ['ignore', 'inherit', 'inherit'] });
   await waitForPort(port);
   return { child, port };
 }
@@ -297,6 +314,10 @@ async function startPgBouncer(work: string, cluster: PostgresCluster, password: 
       'pool_mode = session',
       'max_client_conn = 200',
       'default_pool_size = 50',
+      // TLS for the 'pgbouncer tls' target, plaintext for the others.
+      'client_tls_sslmode = allow',
+      `client_tls_cert_file = ${join(work, 'server.crt')}`,
+      `client_tls_key_file = ${join(work, 'server.key')}`,
       `logfile = ${join(dir, 'pgbouncer.log')}`,
       '',
     ].join('\n'),
@@ -307,7 +328,7 @@ async function startPgBouncer(work: string, cluster: PostgresCluster, password: 
   if (asRoot) {
     const uid = Number((await run('id', ['-u', 'postgres'])).stdout.trim());
     const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim());
-    for (const path of [work, dir, ini, users]) chownSync(path, uid, gid);
+    for (const path of [work, dir, ini, users, join(work, 'server.key')]) chownSync(path, uid, gid);
     chmodSync(users, 0o600);
     ids = { uid, gid };
   }
