@@ -40,20 +40,34 @@ const NEVER: () => boolean = () => false;
 
 /**
  * Reads of one TCP connection straight into a buffer of ours (net's `onread`): no allocation and
- * no Readable-stream work per read, which is most of a relay's own CPU per round trip. The buffer
- * is reused until the handler says the last chunk is still held.
+ * no Readable-stream work per read, which is most of a relay's own CPU per round trip.
+ *
+ * The buffer is reused while the handler says nothing holds the last chunk. A chunk that is still
+ * held when the handler returns (a write not yet completed: every write to a TLS socket completes
+ * a turn of the event loop later) moves the next read to a second buffer, and the two alternate:
+ * a buffer is taken again once nothing was held at the start of a later read. A fresh buffer is
+ * allocated only when both are held, so a relay towards a TLS client does not allocate 64 KB per read.
  */
 class OwnBufferReader {
   private handler = DISCARD;
   private holds = NEVER;
   private buffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+  /** The buffer read into before the current one, and whether nothing read into it is held any more. */
+  private spare: Buffer<ArrayBuffer> | undefined;
+  private spareFree = false;
 
   readonly onread = {
     buffer: (): Buffer => {
-      if (this.holds()) this.buffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+      if (!this.holds()) return this.buffer;
+      const held = this.buffer;
+      this.buffer = this.spare !== undefined && this.spareFree ? this.spare : Buffer.allocUnsafe(READ_BUFFER_SIZE);
+      this.spare = held;
+      this.spareFree = false;
       return this.buffer;
     },
     callback: (bytes: number, buf: Uint8Array): boolean => {
+      // Nothing is held before this chunk is handed over, so nothing read into the spare is either.
+      if (this.spare !== undefined && !this.holds()) this.spareFree = true;
       this.handler(Buffer.from(buf.buffer, buf.byteOffset, bytes));
       return true;
     },
@@ -62,15 +76,17 @@ class OwnBufferReader {
   sourceFor(stream: Socket): ReadSource {
     return {
       stream,
-      setHandler: (next, nextHolds = NEVER) => {
-        this.handler = next;
-        this.holds = nextHolds;
-      },
-      clearHandler: () => {
-        this.handler = DISCARD;
-        this.holds = NEVER;
-      },
+      setHandler: (next, nextHolds = NEVER) => this.use(next, nextHolds),
+      clearHandler: () => this.use(DISCARD, NEVER),
     };
+  }
+
+  /** A new handler cannot vouch for what its predecessor's writes still hold: the spare is let go. */
+  private use(handler: ChunkHandler, holds: () => boolean): void {
+    this.handler = handler;
+    this.holds = holds;
+    this.spare = undefined;
+    this.spareFree = false;
   }
 }
 

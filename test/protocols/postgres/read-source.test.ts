@@ -93,6 +93,58 @@ describe('accepted connections read into their own buffer', () => {
     server.close();
   });
 
+  it('alternates between two buffers while each chunk is released before the next read, as a relay towards TLS does', async () => {
+    const { server, port, next } = await adoptingServer();
+    const client = connect(port, '127.0.0.1');
+    const adopted = await next();
+    // Like a TLS write: the chunk is still held when the handler returns, and released a little later.
+    const inFlight = new Set<Buffer>();
+    const chunks: Buffer[] = [];
+    const seen: Buffer[] = [];
+    adopted.source.setHandler(
+      (chunk) => {
+        chunks.push(chunk);
+        seen.push(Buffer.from(chunk));
+        inFlight.add(chunk);
+      },
+      () => inFlight.size > 0,
+    );
+    for (const text of ['one', 'two', 'three', 'four', 'five']) {
+      const before = chunks.length;
+      client.write(text);
+      await until(() => chunks.length > before);
+      assert.equal(String(chunks.at(-1)), text, 'the chunk in flight is intact until released');
+      inFlight.clear();
+    }
+    const buffers = chunks.map((c) => c.buffer);
+    assert.equal(new Set(buffers).size, 2, 'two buffers, no allocation per read');
+    assert.notEqual(buffers[0], buffers[1]);
+    assert.deepEqual(buffers, [buffers[0], buffers[1], buffers[0], buffers[1], buffers[0]]);
+    assert.deepEqual(seen.map(String), ['one', 'two', 'three', 'four', 'five']);
+    client.destroy();
+    adopted.socket.destroy();
+    server.close();
+  });
+
+  it('takes a fresh buffer when both of its buffers are still held, and never overwrites a held chunk', async () => {
+    const { server, port, next } = await adoptingServer();
+    const client = connect(port, '127.0.0.1');
+    const adopted = await next();
+    const held: Buffer[] = [];
+    adopted.source.setHandler((chunk) => held.push(chunk), () => held.length > 0);
+    const texts = ['alpha', 'bravo', 'charlie', 'delta'];
+    for (const text of texts) {
+      const before = held.length;
+      client.write(text);
+      await until(() => held.length > before);
+    }
+    assert.deepEqual(held.map(String), texts, 'every held chunk is intact');
+    assert.equal(new Set(held.map((c) => c.buffer)).size, texts.length, 'each read while all are held went to a new buffer');
+    client.destroy();
+    adopted.socket.destroy();
+    server.close();
+  });
+
   it('after the handler is cleared, reads are discarded and the connection stays usable', async () => {
     const { server, port, next } = await adoptingServer();
     const client = connect(port, '127.0.0.1');
