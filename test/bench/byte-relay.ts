@@ -15,7 +15,7 @@ import { createServer, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { adoptWithOwnBuffer, connectWithOwnBuffer, streamSource, type ReadSource } from '../../protocols/postgres/read-source.js';
-import { RequestCode } from '../../protocols/postgres/wire/codes.js';
+import { decodeStartupPacket } from '../../protocols/postgres/wire/startup-packet.js';
 
 const [listenPort, upstreamPort] = process.argv.slice(2, 4).map(Number);
 const [certFile, keyFile] = process.argv.slice(4, 6);
@@ -41,6 +41,14 @@ function relay(client: ReadSource): void {
   client.stream.resume();
 }
 
+function isSslRequest(packet: Buffer): boolean {
+  try {
+    return packet.readInt32BE(0) === packet.length && decodeStartupPacket(packet.subarray(4)).kind === 'SSLRequest';
+  } catch {
+    return false;
+  }
+}
+
 /** Answers the SSLRequest with 'S' and relays what comes through the TLS session. */
 function relayOverTls(client: { socket: Socket; source: ReadSource }, context: SecureContext): void {
   let received = Buffer.alloc(0);
@@ -48,7 +56,7 @@ function relayOverTls(client: { socket: Socket; source: ReadSource }, context: S
     received = Buffer.concat([received, chunk]);
     if (received.length < SSL_REQUEST_LENGTH) return;
     client.source.clearHandler();
-    if (received.length !== SSL_REQUEST_LENGTH || received.readInt32BE(4) !== RequestCode.SSLRequest) {
+    if (received.length !== SSL_REQUEST_LENGTH || !isSslRequest(received)) {
       client.socket.destroy();
       return;
     }
