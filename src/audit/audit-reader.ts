@@ -37,8 +37,11 @@ export interface EventRow {
   readonly at_us: number;
   readonly direction: string;
   readonly kind: string;
-  /** JSON. */
-  readonly data: string;
+  /**
+   * The event as stored: a protocol's raw frames byte for byte (kind `pg-frames`), or the gateway's
+   * own event as UTF-8 JSON. Read from a binary segment, a view of it, not a copy.
+   */
+  readonly body: Buffer;
   readonly outcome: string | null;
   readonly hash: string;
   /** This event's chain hash computed afresh, given its predecessor's hash and its position (for verify). */
@@ -75,15 +78,14 @@ function* binaryEvents(sessionId: string, firstSeq: number, bytes: Buffer): Gene
       direction: r.direction,
       kind: r.kind,
       outcome: r.statements === 0 ? null : `${r.statements}:${r.errors}`,
-      // Raw frames as base64 (what the protocol's decoders read); the gateway's own events are JSON.
-      data: r.kind === RAW_KIND ? r.data.toString('base64') : r.data.toString('utf8'),
+      body: r.data,
       hash: r.hash.toString('base64'),
       chainHash: (previous) => recordHash(hashBytes(previous), r.hashed).toString('base64'),
     };
   }
 }
 
-/** The kind under which a protocol stores raw frames. */
+/** The kind under which a protocol stores raw frames: the text form kept them as base64. */
 const RAW_KIND = 'pg-frames';
 
 /** seq \t hash \t at_us \t direction \t kind \t outcome \t data (the text form of schema ≤ 10) */
@@ -96,17 +98,19 @@ export function parseEventLine(sessionId: string, line: string): EventRow {
   }
   const field = (i: number): string => line.slice(i === 0 ? 0 : (f[i - 1] ?? 0) + 1, f[i]);
   const outcome = field(5);
-  const body = line.slice((f[1] ?? line.length) + 1);
+  const hashed = line.slice((f[1] ?? line.length) + 1);
+  const kind = field(4);
+  const data = line.slice((f[5] ?? line.length) + 1);
   return {
     session_id: sessionId,
     seq: Number(field(0)),
     hash: field(1),
     at_us: Number(field(2)),
     direction: field(3),
-    kind: field(4),
+    kind,
     outcome: outcome === '' ? null : outcome,
-    data: line.slice((f[5] ?? line.length) + 1),
-    chainHash: (previous, seq) => eventHash(previous, sessionId, seq, body),
+    body: Buffer.from(data, kind === RAW_KIND ? 'base64' : 'utf8'),
+    chainHash: (previous, seq) => eventHash(previous, sessionId, seq, hashed),
   };
 }
 

@@ -101,8 +101,8 @@ export class RawFrameBatch implements EventBytes {
 }
 
 /** Decodes a stored chunk of client frames into events, in order. */
-export function decodeClientFrames(base64: string, types: StatementTypes, full: boolean): DecodedOutcome[] {
-  return eachFrame(base64, (code, frame, length) => {
+export function decodeClientFrames(stored: Buffer, types: StatementTypes, full: boolean): DecodedOutcome[] {
+  return decodeEach(stored, ({ code, frame, length }) => {
     try {
       return decodeFrontendFrame(code, frame, length, types, full);
     } catch {
@@ -112,8 +112,8 @@ export function decodeClientFrames(base64: string, types: StatementTypes, full: 
 }
 
 /** Decodes a stored chunk of server frames into outcome events, in order. */
-export function decodeServerFrames(base64: string): DecodedOutcome[] {
-  return eachFrame(base64, (code, frame) => {
+export function decodeServerFrames(stored: Buffer): DecodedOutcome[] {
+  return decodeEach(stored, ({ code, frame }) => {
     if (frame === undefined) return undefined;
     try {
       return decodeBackendFrame(code, frame);
@@ -123,23 +123,37 @@ export function decodeServerFrames(base64: string): DecodedOutcome[] {
   });
 }
 
-function eachFrame(base64: string, decode: (code: number, frame: Buffer | undefined, length: number) => DecodedOutcome | undefined): DecodedOutcome[] {
-  const bytes = Buffer.from(base64, 'base64');
+function decodeEach(stored: Buffer, decode: (frame: StoredFrame) => DecodedOutcome | undefined): DecodedOutcome[] {
   const out: DecodedOutcome[] = [];
-  const r = new ByteReader(bytes);
-  while (r.remaining > 0) {
-    const start = bytes.length - r.remaining; // the frame, as stored, is a view of the chunk
-    const code = r.bytes(1)[0] ?? 0;
-    if (code === ELIDED) {
-      const elidedCode = r.bytes(1)[0] ?? 0;
-      const event = decode(elidedCode, undefined, r.int32());
-      if (event) out.push(event);
-      continue;
-    }
-    const length = r.int32();
-    r.bytes(length - 4); // bounds-checked: a truncated frame throws
-    const event = decode(code, bytes.subarray(start, start + 1 + length), length);
+  for (const frame of storedFrames(stored)) {
+    const event = decode(frame);
     if (event) out.push(event);
   }
   return out;
+}
+
+/** One frame of a stored chunk: its type and length, and its bytes unless only its marker was kept. */
+export interface StoredFrame {
+  readonly code: number;
+  /** The whole frame (type, length, body) as a view of the stored chunk; absent for an elided frame. */
+  readonly frame: Buffer | undefined;
+  /** The frame's length field (the body plus these 4 bytes), as for the wire. */
+  readonly length: number;
+}
+
+/** The frames of a stored chunk, in order. A truncated chunk throws (ByteReader's bounds check). */
+export function* storedFrames(stored: Buffer): Generator<StoredFrame> {
+  const r = new ByteReader(stored);
+  while (r.remaining > 0) {
+    const start = stored.length - r.remaining;
+    const code = r.bytes(1)[0] ?? 0;
+    if (code === ELIDED) {
+      const elidedCode = r.bytes(1)[0] ?? 0;
+      yield { code: elidedCode, frame: undefined, length: r.int32() };
+      continue;
+    }
+    const length = r.int32();
+    r.bytes(length - 4);
+    yield { code, frame: stored.subarray(start, start + 1 + length), length };
+  }
 }

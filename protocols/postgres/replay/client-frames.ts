@@ -1,7 +1,6 @@
 import type { EventRow } from '../../../src/audit/audit-reader.js';
-import { ByteReader } from '../wire/byte-reader.js';
 import { Frontend } from '../wire/codes.js';
-import { RAW_FRAMES_KIND } from '../recording/raw-frames.js';
+import { RAW_FRAMES_KIND, storedFrames } from '../recording/raw-frames.js';
 
 /** One thing to do again, at the time it was first done. */
 export type ReplayStep =
@@ -23,22 +22,12 @@ export function* replaySteps(rows: Iterable<EventRow>): Generator<ReplayStep> {
       continue;
     }
     if (row.kind !== RAW_FRAMES_KIND) continue;
-    const r = new ByteReader(Buffer.from(row.data, 'base64'));
-    while (r.remaining > 0) {
-      const code = r.bytes(1)[0] ?? 0;
-      if (code === 0) {
-        const elided = r.bytes(1)[0] ?? 0;
-        const length = r.int32();
-        if (elided !== Frontend.PasswordMessage) yield { atUs: row.at_us, kind: 'not-recorded', code: elided, bytes: length - 4 };
+    for (const { code, frame, length } of storedFrames(row.body)) {
+      if (frame === undefined) {
+        if (code !== Frontend.PasswordMessage) yield { atUs: row.at_us, kind: 'not-recorded', code, bytes: length - 4 };
         continue;
       }
-      const length = r.int32();
-      const body = r.bytes(length - 4);
       if (code === Frontend.Terminate) continue;
-      const frame = Buffer.allocUnsafe(length + 1);
-      frame[0] = code;
-      frame.writeInt32BE(length, 1);
-      body.copy(frame, 5);
       yield { atUs: row.at_us, kind: 'frame', code, frame };
     }
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RawFrameBatch } from '../../../../protocols/postgres/recording/raw-frames.js';
+import { RawFrameBatch, storedFrames } from '../../../../protocols/postgres/recording/raw-frames.js';
 import { FrameScanner, LENGTH_ONLY, WHOLE } from '../../../../protocols/postgres/wire/frame-scanner.js';
 import { Bytes, bytewise, splitsOf } from '../../../support/byte-builder.js';
 
@@ -74,5 +74,27 @@ describe('RawFrameBatch', () => {
     const out = Buffer.alloc(batch.byteLength);
     batch.copyTo(out, 0);
     assert.equal(out.toString(), 'abcdehif');
+  });
+
+  it('reads a stored chunk back frame by frame: each kept frame a view of the chunk, each marker its type and length', () => {
+    const read = [...storedFrames(stored)];
+    assert.deepEqual(
+      read.map((f) => [String.fromCharCode(f.code), f.length, f.frame === undefined ? undefined : Buffer.from(f.frame)]),
+      [
+        ['Q', query.length - 1, query],
+        ['d', copyData.length - 1, undefined],
+        ['d', copyData.length - 1, undefined],
+        ['P', parse.length - 1, parse],
+        ['S', 4, sync],
+      ],
+    );
+    const parsed = read[3]?.frame;
+    assert.ok(parsed?.buffer === stored.buffer && parsed.byteOffset === stored.byteOffset + query.length + 12, 'a view of the chunk, not a copy');
+  });
+
+  it('refuses a stored chunk cut short, in a frame or in a marker', () => {
+    for (const cut of [query.length - 1, query.length + 3]) {
+      assert.throws(() => [...storedFrames(stored.subarray(0, cut))]);
+    }
   });
 });
