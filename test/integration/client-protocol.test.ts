@@ -204,6 +204,29 @@ describe('client-side protocol handling', () => {
     await c.waitClosed();
   });
 
+  it('closes a connection that stalls inside the TLS handshake, and one that answers S with garbage', async () => {
+    const sslRequest = new Bytes().int32(80877103).untyped();
+    const stalled = await RawClient.connect(h.port);
+    stalled.write(sslRequest);
+    assert.equal(String(await stalled.readBytes(1)), 'S');
+    stalled.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])); // a ClientHello record's first bytes, then nothing
+    const started = Date.now();
+    await stalled.waitClosed(5000);
+    assert.ok(Date.now() - started >= 500, 'closed by the authentication timeout, not at once');
+
+    const garbage = await RawClient.connect(h.port);
+    garbage.write(sslRequest);
+    assert.equal(String(await garbage.readBytes(1)), 'S');
+    garbage.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await garbage.waitClosed(5000);
+
+    const ok = await RawClient.connect(h.port);
+    await ok.startTls();
+    assert.equal((await ok.login(await h.token(), params)).at(-1)?.code, 'Z');
+    ok.close();
+    await h.assertNoLeaks();
+  });
+
   it('refuses startup parameters that could change the session’s rights', async () => {
     for (const extra of [{ options: '-c role=postgres' }, { options: '-c default_transaction_read_only=off' }, { session_authorization: 'x' }, { replication: 'database' }]) {
       const c = await RawClient.connect(h.port);
