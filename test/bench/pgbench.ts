@@ -8,22 +8,17 @@
  * comma list of target names: only those, no connection-setup part). Rounds of one target vary by
  * up to ±10% on this machine, so more, shorter rounds give steadier medians than few long ones.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
-import { stringify } from 'yaml';
 import { EntraSimulator, READ_APPLICATIONS, READ_MEMBERSHIP } from '../../src/dev/entra-simulator.js';
 import { freePort } from '../../src/dev/free-port.js';
 import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
-import { selfSignedCertificate } from '../../src/dev/self-signed.js';
-import { IDGATE } from '../support/cli.js';
+import { CERT_FILE, KEY_FILE, run, startGatewayProcess, startPgBouncer, stopProcess, waitForPort, writeCertificate, type Server } from './bench-servers.js';
 
-const run = promisify(execFile);
 const SECONDS = Number(process.env['IDGATE_BENCH_SECONDS'] ?? 6);
 const ROUNDS = Number(process.env['IDGATE_BENCH_ROUNDS'] ?? 5);
 const AUDIENCE = 'api://idgate-bench';
@@ -71,10 +66,7 @@ async function main(): Promise<void> {
     entra.directory.addMember(groupId, agent.objectId);
     const gatewayApp = await entra.directory.registerApplication({ displayName: 'idgate-bench', roles: [READ_APPLICATIONS, READ_MEMBERSHIP] });
     const graph = { appId: gatewayApp.appId, secret: gatewayApp.secrets[0] ?? '' };
-    // One certificate for the gateway and PgBouncer alike, so their TLS costs compare.
-    const certificate = await selfSignedCertificate();
-    writeFileSync(join(work, 'server.crt'), certificate.cert);
-    writeFileSync(join(work, 'server.key'), certificate.key, { mode: 0o600 });
+    await writeCertificate(work);
     const gateway = await startGateway(work, cluster, entra, groupId, password, graph, 5);
     stops.push(() => stopProcess(gateway.child));
     const uncached = await startGateway(work, cluster, entra, groupId, password, graph, 0);
@@ -91,10 +83,10 @@ async function main(): Promise<void> {
     const floor = await startByteRelay(cluster);
     stops.push(() => stopProcess(floor.child));
     targets.push({ name: 'node byte relay', port: floor.port, dbname: 'bench', password, pid: floor.child.pid ?? 0 });
-    const tlsFloor = await startByteRelay(cluster, [join(work, 'server.crt'), join(work, 'server.key')]);
+    const tlsFloor = await startByteRelay(cluster, [join(work, CERT_FILE), join(work, KEY_FILE)]);
     stops.push(() => stopProcess(tlsFloor.child));
     targets.push({ name: 'node byte relay tls', port: tlsFloor.port, dbname: 'bench', password, pid: tlsFloor.child.pid ?? 0, sslmode: 'require' });
-    const bouncer = await startPgBouncer(work, cluster, password);
+    const bouncer = await startPgBouncer(work, cluster, 'bench', { name: USER, password });
     if (bouncer) {
       stops.push(() => stopProcess(bouncer.child));
       targets.push({ name: 'pgbouncer', port: bouncer.port, dbname: 'bench', password, pid: bouncer.child.pid ?? 0 });
@@ -241,7 +233,7 @@ async function connectionSetup(cluster: PostgresCluster, gatewayPort: number, un
   }
 }
 
-async function startGateway(
+function startGateway(
   work: string,
   cluster: PostgresCluster,
   entra: EntraSimulator,
@@ -249,15 +241,13 @@ async function startGateway(
   password: string,
   graph: { appId: string; secret: string },
   cacheSeconds: number,
-): Promise<{ child: ChildProcess; port: number }> {
-  const port = await freePort();
-  const config = join(work, `idgate-${port}.yaml`);
+): Promise<Server> {
   writeFileSync(join(work, 'entra-ca.pem'), entra.caCert);
-  writeFileSync(
-    config,
-    stringify({
+  return startGatewayProcess(
+    work,
+    {
       // TLS for the 'idgate tls' target; the plaintext targets come in without an SSLRequest.
-      listen: { host: '127.0.0.1', port, 'allow-plaintext': true, tls: { cert: 'server.crt', key: 'server.key' } },
+      listen: { 'allow-plaintext': true, tls: { cert: CERT_FILE, key: KEY_FILE } },
       entra: {
         'tenant-id': entra.tenantId,
         audience: AUDIENCE,
@@ -276,93 +266,19 @@ async function startGateway(
         { 'entra-group': groupId, connection: 'bench-recorded', scope: 'all', record: true },
         { 'entra-group': groupId, connection: 'bench-read', scope: 'read', record: false },
       ],
-      recordings: { path: `audit-${port}.db` }, // one audit database per gateway process
+      recordings: { path: `audit-cache-${cacheSeconds}.db` }, // one audit database per gateway process
       log: { level: 'warn' },
-    }),
+    },
+    { BENCH_PASSWORD: password, BENCH_GRAPH_SECRET: graph.secret },
   );
-  // IDGATE_BENCH_NODE_ARGS lets a profiling run pass e.g. --cpu-prof to the gateway process.
-  const nodeArgs = (process.env['IDGATE_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, IDGATE, 'serve', '--config', config], { env: { ...process.env, BENCH_PASSWORD: password, BENCH_GRAPH_SECRET: graph.secret }, stdio: ['ignore', 'inherit', 'inherit'] });
-  await waitForPort(port);
-  return { child, port };
 }
 
 /** The floor for a Node.js proxy: bytes moved, nothing else (see byte-relay.ts); with a certificate and key, TLS from the client. */
-async function startByteRelay(cluster: PostgresCluster, tlsFiles: readonly string[] = []): Promise<{ child: ChildProcess; port: number }> {
+async function startByteRelay(cluster: PostgresCluster, tlsFiles: readonly string[] = []): Promise<Server> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'byte-relay.ts'), String(port), String(cluster.port), ...tlsFiles], { stdio: ['ignore', 'inherit', 'inherit'] });
   await waitForPort(port);
   return { child, port };
-}
-
-async function startPgBouncer(work: string, cluster: PostgresCluster, password: string): Promise<{ child: ChildProcess; port: number } | undefined> {
-  const binary = await run('sh', ['-c', 'command -v pgbouncer']).then((r) => r.stdout.trim(), () => '');
-  if (binary === '') return undefined;
-  const port = await freePort();
-  const dir = join(work, 'pgbouncer');
-  const ini = join(dir, 'pgbouncer.ini');
-  const users = join(dir, 'userlist.txt');
-  await run('mkdir', ['-p', dir]);
-  writeFileSync(users, `"${USER}" "${password}"\n`);
-  writeFileSync(
-    ini,
-    [
-      '[databases]',
-      `bench = host=${cluster.host} port=${cluster.port} dbname=bench`,
-      '[pgbouncer]',
-      `listen_addr = 127.0.0.1`,
-      `listen_port = ${port}`,
-      'unix_socket_dir =',
-      'auth_type = scram-sha-256',
-      `auth_file = ${users}`,
-      'pool_mode = session',
-      'max_client_conn = 200',
-      'default_pool_size = 50',
-      // TLS for the 'pgbouncer tls' target, plaintext for the others.
-      'client_tls_sslmode = allow',
-      `client_tls_cert_file = ${join(work, 'server.crt')}`,
-      `client_tls_key_file = ${join(work, 'server.key')}`,
-      `logfile = ${join(dir, 'pgbouncer.log')}`,
-      '',
-    ].join('\n'),
-  );
-  // PgBouncer refuses to run as root.
-  const asRoot = userInfo().uid === 0;
-  let ids = {};
-  if (asRoot) {
-    const uid = Number((await run('id', ['-u', 'postgres'])).stdout.trim());
-    const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim());
-    for (const path of [work, dir, ini, users, join(work, 'server.key')]) chownSync(path, uid, gid);
-    chmodSync(users, 0o600);
-    ids = { uid, gid };
-  }
-  const child = spawn(binary, ['-q', ini], { ...ids, stdio: 'ignore' });
-  await waitForPort(port);
-  return { child, port };
-}
-
-/** SIGTERM, then waits for the exit: a gateway still flushing its audit log must not see its directory removed. */
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  await exited;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  const { connect } = await import('node:net');
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
 }
 
 await main();
