@@ -1,6 +1,7 @@
 /**
  * The processes the benchmarks measure, started as deployed: the gateway from its CLI with a
- * config file, PgBouncer in session mode, each on a free port, and stopped cleanly.
+ * config file, the Node.js byte relay, PgBouncer in session mode, each on a free port, and stopped
+ * cleanly.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -41,6 +42,14 @@ export async function startGatewayProcess(work: string, config: Record<string, u
   writeFileSync(file, stringify({ ...config, listen: { ...config.listen, host: '127.0.0.1', port } }));
   const nodeArgs = (process.env['IDGATE_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, IDGATE, 'serve', '--config', file], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+  await waitForPort(port);
+  return { child, port };
+}
+
+/** The floor for a Node.js proxy: bytes moved, nothing else (see byte-relay.ts); with a certificate and key, TLS from the client. */
+export async function startByteRelay(cluster: PostgresCluster, tlsFiles: readonly string[] = []): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'byte-relay.ts'), String(port), String(cluster.port), ...tlsFiles], { stdio: ['ignore', 'inherit', 'inherit'] });
   await waitForPort(port);
   return { child, port };
 }

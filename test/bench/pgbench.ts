@@ -8,16 +8,14 @@
  * comma list of target names: only those, no connection-setup part). Rounds of one target vary by
  * up to ±10% on this machine, so more, shorter rounds give steadier medians than few long ones.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { EntraSimulator, READ_APPLICATIONS, READ_MEMBERSHIP } from '../../src/dev/entra-simulator.js';
-import { freePort } from '../../src/dev/free-port.js';
 import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
-import { CERT_FILE, KEY_FILE, run, startGatewayProcess, startPgBouncer, stopProcess, waitForPort, writeCertificate, type Server } from './bench-servers.js';
+import { CERT_FILE, KEY_FILE, run, startByteRelay, startGatewayProcess, startPgBouncer, stopProcess, writeCertificate, type Server } from './bench-servers.js';
 
 const SECONDS = Number(process.env['IDGATE_BENCH_SECONDS'] ?? 6);
 const ROUNDS = Number(process.env['IDGATE_BENCH_ROUNDS'] ?? 5);
@@ -271,14 +269,6 @@ function startGateway(
     },
     { BENCH_PASSWORD: password, BENCH_GRAPH_SECRET: graph.secret },
   );
-}
-
-/** The floor for a Node.js proxy: bytes moved, nothing else (see byte-relay.ts); with a certificate and key, TLS from the client. */
-async function startByteRelay(cluster: PostgresCluster, tlsFiles: readonly string[] = []): Promise<Server> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'byte-relay.ts'), String(port), String(cluster.port), ...tlsFiles], { stdio: ['ignore', 'inherit', 'inherit'] });
-  await waitForPort(port);
-  return { child, port };
 }
 
 await main();
