@@ -1,7 +1,7 @@
 /**
  * Part of `npm run bench`: what an open, idle session costs in memory — the resident set of the
  * gateway, of the Node.js byte relay (two sockets and nothing else: the floor for a Node.js proxy)
- * and of PgBouncer (session mode) before and after IDGATE_BENCH_SESSIONS (default 300)
+ * and of PgBouncer (session mode) before and after IDGATE_BENCH_SESSIONS (default 1000)
  * clients log in and run one query, in plaintext and with TLS from the client. Each measurement
  * takes a fresh process, warmed by a batch of sessions opened and closed first (so compiled code
  * and caches that every process has once are not charged to the sessions measured).
@@ -17,13 +17,13 @@ import { EntraSimulator } from '../../src/dev/entra-simulator.js';
 import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
 import { CERT_FILE, KEY_FILE, startByteRelay, startGatewayProcess, startPgBouncer, stopProcess, writeCertificate, type Server } from './bench-servers.js';
 
-const SESSIONS = Number(process.env['IDGATE_BENCH_SESSIONS'] ?? 300);
+const SESSIONS = Number(process.env['IDGATE_BENCH_SESSIONS'] ?? 1000);
 const USER = 'bench_user';
 const DATABASE = 'bench';
 const AUDIENCE = 'api://idgate-bench';
 /** Time for a process to settle after the last login (lazy frees, GC) before its size is read. */
 const SETTLE_MS = 1000;
-const WARM_UP_SESSIONS = 50;
+const WARM_UP_SESSIONS = 200;
 
 interface Subject {
   readonly name: string;
