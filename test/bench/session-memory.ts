@@ -6,6 +6,9 @@
  * takes a fresh process, warmed by a batch of sessions opened and closed first (so compiled code
  * and caches that every process has once are not charged to the sessions measured).
  *
+ * Every session holds two descriptors in the proxy and one here: the open-files limit
+ * (`ulimit -n`) must allow it, which is checked first.
+ *
  *   node --import tsx test/bench/session-memory.ts
  */
 import { randomBytes } from 'node:crypto';
@@ -15,7 +18,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { EntraSimulator } from '../../src/dev/entra-simulator.js';
 import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
-import { CERT_FILE, KEY_FILE, startByteRelay, startGatewayProcess, startPgBouncer, stopProcess, writeCertificate, type Server } from './bench-servers.js';
+import { CERT_FILE, KEY_FILE, run, startByteRelay, startGatewayProcess, startPgBouncer, stopProcess, writeCertificate, type Server } from './bench-servers.js';
 
 const SESSIONS = Number(process.env['IDGATE_BENCH_SESSIONS'] ?? 1000);
 const USER = 'bench_user';
@@ -79,6 +82,11 @@ async function perSession(subject: Subject, tls: boolean): Promise<number | unde
 }
 
 async function main(): Promise<void> {
+  const { stdout } = await run('sh', ['-c', 'ulimit -n']);
+  const limit = stdout.trim() === 'unlimited' ? Infinity : Number(stdout.trim());
+  if (limit < 3 * SESSIONS + 100) {
+    throw new Error(`ulimit -n is ${limit}: ${SESSIONS} sessions need about ${3 * SESSIONS + 100} open files (raise it, or set IDGATE_BENCH_SESSIONS lower)`);
+  }
   const work = mkdtempSync(join(tmpdir(), 'idgate-bench-memory-'));
   const cluster = await PostgresCluster.start({ settings: { max_connections: String(SESSIONS + 60) } });
   const entra = await EntraSimulator.start();
