@@ -68,7 +68,7 @@ async function perSession(subject: Subject, tls: boolean): Promise<number | unde
   const pid = server.child.pid ?? 0;
   const clients: pg.Client[] = [];
   try {
-    await openSessions(subject, server, tls, WARM_UP_SESSIONS, clients);
+    await openSessions(subject, server, tls, Math.min(WARM_UP_SESSIONS, SESSIONS), clients);
     await closeSessions(clients);
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const before = residentKb(pid);
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
       start: () => startPgBouncer(work, cluster, DATABASE, { name: USER, password }, SESSIONS + 10),
     };
 
-    process.stdout.write(`\nmemory per idle session (resident set growth with ${SESSIONS} sessions open, a fresh process each, after ${WARM_UP_SESSIONS} sessions opened and closed)\n`);
+    process.stdout.write(`\nmemory per idle session (resident set growth with ${SESSIONS} sessions open, a fresh process each, after ${Math.min(WARM_UP_SESSIONS, SESSIONS)} sessions opened and closed)\n`);
     for (const subject of [gateway, relay, bouncer]) {
       for (const tls of [false, true]) {
         const kb = await perSession(subject, tls);
