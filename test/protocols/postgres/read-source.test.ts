@@ -28,6 +28,19 @@ async function adoptingServer(): Promise<{ server: Server; port: number; next: (
   return { server, port: (server.address() as AddressInfo).port, next };
 }
 
+/** A client connected to an adopting server, and what closes all three. */
+async function connectedPair(): Promise<{ client: Socket; adopted: Adopted; close: () => void }> {
+  const { server, port, next } = await adoptingServer();
+  const client = connect(port, '127.0.0.1');
+  const adopted = await next();
+  const close = (): void => {
+    client.destroy();
+    adopted.socket.destroy();
+    server.close();
+  };
+  return { client, adopted, close };
+}
+
 function collect(source: ReadSource, holds?: () => boolean): { chunks: Buffer[]; copies: Buffer[] } {
   const chunks: Buffer[] = [];
   const copies: Buffer[] = [];
@@ -69,9 +82,7 @@ describe('accepted connections read into their own buffer', () => {
   });
 
   it('reuses its read buffer while nothing holds the last chunk, and takes a fresh one when something does', async () => {
-    const { server, port, next } = await adoptingServer();
-    const client = connect(port, '127.0.0.1');
-    const adopted = await next();
+    const { client, adopted, close } = await connectedPair();
     let holding = false;
     const { chunks, copies } = collect(adopted.source, () => holding);
     const send = async (text: string): Promise<void> => {
@@ -88,15 +99,11 @@ describe('accepted connections read into their own buffer', () => {
     assert.notEqual(chunks[2]?.buffer, chunks[3]?.buffer, 'held: the next read gets a new buffer');
     assert.equal(String(chunks[2]), 'third', 'a held chunk is not overwritten by the next read');
     assert.deepEqual(copies.map(String), ['first', 'second', 'third', 'fourth']);
-    client.destroy();
-    adopted.socket.destroy();
-    server.close();
+    close();
   });
 
   it('alternates between two buffers while each chunk is released before the next read, as a relay towards TLS does', async () => {
-    const { server, port, next } = await adoptingServer();
-    const client = connect(port, '127.0.0.1');
-    const adopted = await next();
+    const { client, adopted, close } = await connectedPair();
     // Like a TLS write: the chunk is still held when the handler returns, and released a little later.
     const inFlight = new Set<Buffer>();
     const chunks: Buffer[] = [];
@@ -113,7 +120,7 @@ describe('accepted connections read into their own buffer', () => {
       const before = chunks.length;
       client.write(text);
       await until(() => chunks.length > before);
-      assert.equal(String(chunks.at(-1)), text, 'the chunk in flight is intact until released');
+      assert.equal(String(chunks.at(-1)), text, 'each read delivers its own bytes');
       inFlight.clear();
     }
     const buffers = chunks.map((c) => c.buffer);
@@ -121,15 +128,11 @@ describe('accepted connections read into their own buffer', () => {
     assert.notEqual(buffers[0], buffers[1]);
     assert.deepEqual(buffers, [buffers[0], buffers[1], buffers[0], buffers[1], buffers[0]]);
     assert.deepEqual(seen.map(String), ['one', 'two', 'three', 'four', 'five']);
-    client.destroy();
-    adopted.socket.destroy();
-    server.close();
+    close();
   });
 
   it('takes a fresh buffer when both of its buffers are still held, and never overwrites a held chunk', async () => {
-    const { server, port, next } = await adoptingServer();
-    const client = connect(port, '127.0.0.1');
-    const adopted = await next();
+    const { client, adopted, close } = await connectedPair();
     const held: Buffer[] = [];
     adopted.source.setHandler((chunk) => held.push(chunk), () => held.length > 0);
     const texts = ['alpha', 'bravo', 'charlie', 'delta'];
@@ -140,15 +143,11 @@ describe('accepted connections read into their own buffer', () => {
     }
     assert.deepEqual(held.map(String), texts, 'every held chunk is intact');
     assert.equal(new Set(held.map((c) => c.buffer)).size, texts.length, 'each read while all are held went to a new buffer');
-    client.destroy();
-    adopted.socket.destroy();
-    server.close();
+    close();
   });
 
   it('after the handler is cleared, reads are discarded and the connection stays usable', async () => {
-    const { server, port, next } = await adoptingServer();
-    const client = connect(port, '127.0.0.1');
-    const adopted = await next();
+    const { client, adopted, close } = await connectedPair();
     const { copies } = collect(adopted.source);
     client.write('kept');
     await until(() => copies.length === 1);
@@ -159,9 +158,7 @@ describe('accepted connections read into their own buffer', () => {
     client.write('again');
     await until(() => later.copies.length === 1);
     assert.deepEqual([...copies, ...later.copies].map(String), ['kept', 'again']);
-    client.destroy();
-    adopted.socket.destroy();
-    server.close();
+    close();
   });
 
   it('falls back to data events for a socket without a native handle', () => {
