@@ -23,6 +23,7 @@ export type AccessErrorCode =
   | 'upstream-credential-unavailable'
   | 'encryption-required'
   | 'startup-parameter-refused'
+  | 'scope-unsupported' // a parsed scope cannot be enforced on this session (a setting or server it cannot analyse)
   | 'upstream-unreachable'
   | 'upstream-rejected'
   | 'too-many-connections'

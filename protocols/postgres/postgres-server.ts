@@ -4,7 +4,6 @@ import type { GatewayServices, ProtocolServer } from '../../src/protocol.js';
 import { CancelKeys } from './client/cancel-keys.js';
 import { ClientConnection } from './client/client-connection.js';
 import { sqlstateForAccess } from './client/sqlstate.js';
-import { loadSqlParser } from './policy/analyze-sql.js';
 import { adoptWithOwnBuffer, type ReadSource } from './read-source.js';
 import { encodeErrorResponse } from './wire/backend-messages.js';
 
@@ -37,8 +36,6 @@ export class PostgresServer implements ProtocolServer {
   }
 
   async listen(): Promise<{ host: string; port: number }> {
-    // The SQL parser (WebAssembly) must be ready before the first scoped statement arrives.
-    await loadSqlParser();
     const { host, port } = this.services.config.listen;
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);

@@ -20,6 +20,8 @@ export interface ClusterOptions {
   readonly tls?: CertificatePair;
   /** Extra `-c name=value` server settings. */
   readonly settings?: Readonly<Record<string, string>>;
+  /** Extra environment for the server process (LOCPATH for a locale compiled elsewhere, …). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -147,7 +149,7 @@ export class PostgresCluster {
       ...options.settings,
     };
     const args = ['-D', this.dataDir, '-p', String(this.port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
-    const proc = this.spawnAsOwner(join(this.binDir, 'postgres'), args);
+    const proc = this.spawnAsOwner(join(this.binDir, 'postgres'), args, options.env);
     this.process = proc;
     return new Promise((resolve, reject) => {
       const onOutput = (chunk: Buffer): void => {
@@ -170,9 +172,9 @@ export class PostgresCluster {
     if (this.osUser) chownSync(path, this.osUser.uid, this.osUser.gid);
   }
 
-  private spawnAsOwner(file: string, args: string[]): ChildProcess {
+  private spawnAsOwner(file: string, args: string[], env: Readonly<Record<string, string>> = {}): ChildProcess {
     const ids = this.osUser ? { uid: this.osUser.uid, gid: this.osUser.gid } : {};
-    return spawn(file, args, { ...ids, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    return spawn(file, args, { ...ids, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C', ...env } });
   }
 
   private exec(file: string, args: string[]): Promise<void> {

@@ -1,7 +1,10 @@
 import type { Access } from './access.js';
 import { covers, isReadOnly, tableKey, type Scope } from './scope.js';
 
-export type ScopeDecision = { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
+/** A denial's class: `privilege` (outside the scope) or `unsupported` (a setting the analysis cannot follow). */
+export type DenialKind = 'privilege' | 'unsupported';
+
+export type ScopeDecision = { readonly allowed: true } | { readonly allowed: false; readonly reason: string; readonly kind: DenialKind };
 
 const ALLOWED: ScopeDecision = { allowed: true };
 
@@ -12,24 +15,35 @@ const ALLOWED: ScopeDecision = { allowed: true };
 export function checkScope(scope: Scope, accesses: readonly Access[]): ScopeDecision {
   if (scope.all) return ALLOWED;
   for (const a of accesses) {
+    if (a.kind === 'unsupported') return { allowed: false, kind: 'unsupported', reason: `${a.what} is not supported under scope "${scope.text}"` };
     const reason = lacking(scope, a);
-    if (reason !== undefined) return { allowed: false, reason: `${reason} is not allowed by scope "${scope.text}"` };
+    if (reason !== undefined) return { allowed: false, kind: 'privilege', reason: `${reason} is not allowed by scope "${scope.text}"` };
   }
   return ALLOWED;
 }
 
-function lacking(scope: Scope, a: Access): string | undefined {
+function lacking(scope: Scope, a: Exclude<Access, { kind: 'unsupported' }>): string | undefined {
   switch (a.kind) {
     case 'read':
       return covers(scope.read, a.table) ? undefined : `reading ${tableKey(a.table)}`;
     case 'write':
       return covers(scope.write, a.table) ? undefined : `writing ${tableKey(a.table)}`;
+    case 'read-every-table':
+      return scope.read.kind === 'any' ? undefined : `reading ${a.what} (it reveals every table's contents)`;
     case 'ddl':
       return scope.ddl ? undefined : `${a.what} (ddl)`;
     case 'search-path':
       return scope.read.kind === 'tables' || scope.write.kind === 'tables' ? 'changing search_path' : undefined;
     case 'read-write':
       return isReadOnly(scope) ? 'switching the read-only session to read-write' : undefined;
+    case 'listen':
+      return scope.read.kind === 'any' || scope.listen.kind === 'any' || (scope.listen.kind === 'names' && scope.listen.names.has(a.channel))
+        ? undefined
+        : `LISTEN ${a.channel}`;
+    case 'notify':
+      return scope.write.kind === 'any' || scope.notify.kind === 'any' || (scope.notify.kind === 'names' && scope.notify.names.has(a.channel))
+        ? undefined
+        : `NOTIFY ${a.channel}`;
     case 'unchecked':
       return a.what;
   }

@@ -1,7 +1,8 @@
 /**
  * The scope language of identity-map entries: a space-separated list of grants
- * `action[:target[,target…]]`, where action is read, write, ddl or all and a target is a table
- * (`records`, `sales.orders`, `"Mixed Case"`). An unqualified table is in the connection's schema.
+ * `action[:target[,target…]]`, where action is read, write, ddl, listen, notify or all. A target of
+ * read or write is a table (`records`, `sales.orders`, `"Mixed Case"`; an unqualified table is in
+ * the connection's schema), of listen or notify a notification channel.
  */
 
 export interface TableName {
@@ -12,6 +13,9 @@ export interface TableName {
 /** Which tables an action covers: every table, or only these (keyed `schema.table`). */
 export type TableGrant = { readonly kind: 'any' } | { readonly kind: 'tables'; readonly tables: ReadonlySet<string> } | { readonly kind: 'none' };
 
+/** Which notification channels a grant covers. */
+export type ChannelGrant = { readonly kind: 'any' } | { readonly kind: 'names'; readonly names: ReadonlySet<string> } | { readonly kind: 'none' };
+
 export interface Scope {
   /** The scope as written. */
   readonly text: string;
@@ -20,6 +24,10 @@ export interface Scope {
   readonly read: TableGrant;
   readonly write: TableGrant;
   readonly ddl: boolean;
+  /** LISTEN (also granted by read on every table). */
+  readonly listen: ChannelGrant;
+  /** NOTIFY and pg_notify (also granted by write on every table). */
+  readonly notify: ChannelGrant;
 }
 
 export class ScopeError extends Error {
@@ -42,10 +50,12 @@ export function parseScope(text: string, defaultSchema = 'public'): Scope {
   let ddl = false;
   let read: TableGrant = NONE;
   let write: TableGrant = NONE;
+  let listen: ChannelGrant = NO_CHANNEL;
+  let notify: ChannelGrant = NO_CHANNEL;
   for (const grant of grants) {
     const colon = grant.indexOf(':');
     const action = colon === -1 ? grant : grant.slice(0, colon);
-    const targets = colon === -1 ? undefined : parseTargets(grant.slice(colon + 1), defaultSchema, grant);
+    const targets = colon === -1 || action === 'listen' || action === 'notify' ? undefined : parseTargets(grant.slice(colon + 1), defaultSchema, grant);
     switch (action) {
       case 'all':
       case 'ddl':
@@ -59,11 +69,36 @@ export function parseScope(text: string, defaultSchema = 'public'): Scope {
       case 'write':
         write = merge(write, targets);
         break;
+      case 'listen':
+      case 'notify': {
+        const channels = colon === -1 ? undefined : parseChannels(grant.slice(colon + 1), grant);
+        if (action === 'listen') listen = mergeChannels(listen, channels);
+        else notify = mergeChannels(notify, channels);
+        break;
+      }
       default:
-        throw new ScopeError(`"${grant}": unknown action "${action}" (read, write, ddl or all)`);
+        throw new ScopeError(`"${grant}": unknown action "${action}" (read, write, ddl, listen, notify or all)`);
     }
   }
-  return { text, all, read, write, ddl };
+  return { text, all, read, write, ddl, listen, notify };
+}
+
+const NO_CHANNEL: ChannelGrant = { kind: 'none' };
+const ANY_CHANNEL: ChannelGrant = { kind: 'any' };
+
+function mergeChannels(current: ChannelGrant, channels: string[] | undefined): ChannelGrant {
+  if (channels === undefined || current.kind === 'any') return ANY_CHANNEL;
+  return { kind: 'names', names: new Set([...(current.kind === 'names' ? current.names : []), ...channels]) };
+}
+
+/** Channel names are identifiers: folded to lower case unless quoted, as LISTEN folds them. */
+function parseChannels(list: string, grant: string): string[] {
+  if (list === '') throw new ScopeError(`"${grant}": no channel after ":"`);
+  return splitOutsideQuotes(list, (ch) => ch === ',').map((name) => {
+    const parts = splitQualified(name);
+    if (parts === undefined || parts.length !== 1 || parts[0] === '') throw new ScopeError(`"${grant}": "${name}" is not a channel name`);
+    return parts[0] ?? '';
+  });
 }
 
 function merge(current: TableGrant, targets: TableName[] | undefined): TableGrant {
@@ -111,8 +146,9 @@ function splitQualified(name: string): string[] | undefined {
     } else {
       const dot = name.indexOf('.', i);
       const raw = name.slice(i, dot === -1 ? name.length : dot);
-      if (!/^[A-Za-z_][A-Za-z0-9_$]*$/.test(raw)) return undefined;
-      parts.push(raw.toLowerCase());
+      // As Postgres's lexer: letters beyond ASCII may start and continue a name; only A–Z fold to lower case.
+      if (!/^[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*$/.test(raw)) return undefined;
+      parts.push(raw.replace(/[A-Z]/g, (c) => c.toLowerCase()));
       i = dot === -1 ? name.length : dot;
     }
     if (i >= name.length) break;

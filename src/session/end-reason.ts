@@ -13,4 +13,5 @@ export type EndReason =
   | 'identity-unverifiable' // Graph could not be asked for too long (on-unavailable: refuse)
   | 'token-expired' // the token the session started with expired (session.end-at-token-expiry)
   | 'signing-key-removed' // the tenant no longer publishes the key the token was signed with
-  | 'access-changed'; // a configuration reload no longer grants the session what it had
+  | 'access-changed' // a configuration reload no longer grants the session what it had
+  | 'lexical-state-changed'; // the server reported a setting that changes how it reads statements, which the scope analysis does not model

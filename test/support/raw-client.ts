@@ -116,7 +116,7 @@ export class RawClient {
 }
 
 /** SQLSTATE and message of an ErrorResponse body. */
-export function errorOf(frame: RawFrame): { code: string; message: string; severity: string } {
+export function errorOf(frame: RawFrame): { code: string; message: string; severity: string; position?: string } {
   const fields = new Map<string, string>();
   let p = 0;
   while (p < frame.body.length && frame.body[p] !== 0) {
@@ -125,5 +125,6 @@ export function errorOf(frame: RawFrame): { code: string; message: string; sever
     fields.set(type, frame.body.toString('utf8', p + 1, end));
     p = end + 1;
   }
-  return { code: fields.get('C') ?? '', message: fields.get('M') ?? '', severity: fields.get('V') ?? '' };
+  const position = fields.get('P');
+  return { code: fields.get('C') ?? '', message: fields.get('M') ?? '', severity: fields.get('V') ?? '', ...(position !== undefined ? { position } : {}) };
 }

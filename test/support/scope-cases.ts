@@ -66,7 +66,7 @@ export const TABLE: [string, string, true | RegExp][] = [
   ['SHOW search_path', W, true],
   ['DISCARD ALL', RT, true],
   ['DEALLOCATE ALL', RT, true],
-  ['LISTEN events', W, true],
+  ['UNLISTEN *', W, true],
   ['SELECT 1', W, true],
   ['SELECT now(), version(), current_user', W, true],
   ['SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace', W, true],
@@ -104,6 +104,58 @@ export const TABLE: [string, string, true | RegExp][] = [
   ['RESET ALL', R, /read-write/],
   ["SELECT set_config('default_transaction_read_only', 'off', false)", R, /read-write/],
   ['BEGIN READ WRITE', W, true],
+  // Catalogs sorted by what they reveal (issue 12).
+  ['SELECT * FROM pg_stats', RT, /reading pg_catalog\.pg_stats \(it reveals every table/],
+  ["SELECT most_common_vals FROM pg_catalog.pg_stats WHERE tablename = 'records'", W, /pg_catalog\.pg_stats/],
+  ['SELECT * FROM pg_stats', R, true],
+  ['SELECT query FROM pg_stat_activity', R, /pg_catalog\.pg_stat_activity \(other sessions/],
+  ['SELECT * FROM pg_catalog.pg_locks', R, /pg_locks/],
+  ['SELECT n_live_tup FROM pg_stat_user_tables', RT, /pg_stat_user_tables/],
+  ['SELECT last_value FROM pg_sequences', RT, /pg_sequences/],
+  ['SELECT * FROM pg_catalog.pg_shadow', R, /pg_shadow/],
+  ['SELECT * FROM pg_catalog.pg_no_such_view', R, /not a catalog the gateway knows/],
+  ['SELECT * FROM pg_audit_log', RT, /reading public\.pg_audit_log/],
+  ['SELECT * FROM information_schema.user_mappings', R, /user_mappings/],
+  ['SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid', RT, true],
+  // Notification channels: LISTEN needs a listen grant (or read on every table), NOTIFY a notify grant (or write on every table).
+  ['LISTEN events', W, /LISTEN events is not allowed/],
+  ['LISTEN events', R, true],
+  ['LISTEN events', 'read:records listen:events', true],
+  ['LISTEN other_events', 'read:records listen:events', /LISTEN other_events/],
+  ["NOTIFY events, 'x'", RT, /NOTIFY events/],
+  ["NOTIFY events, 'x'", 'write', true],
+  ["SELECT pg_notify('events', 'x')", 'read:records notify:events', true],
+  ["SELECT pg_notify(current_user, 'x')", 'notify', /channel named by an expression/],
+  // Holes in the walk (issue 12): expressions outside the usual places, code created for the server to run.
+  ["COPY records FROM STDIN WHERE pg_terminate_backend(1)", W, /function pg_terminate_backend/],
+  ['EXECUTE p(my_function(1))', RT, /my_function/],
+  ["SELECT public.set_config('search_path', 'x', false)", RT, /public\.set_config\(\) \(user-defined/],
+  ['SELECT 1 === 2', R, /operator === \(user-defined operators/],
+  ['SELECT 1 OPERATOR(public.+) 2', R, /operator public\.\+/],
+  ['SELECT 1 OPERATOR(pg_catalog.+) 2', R, true],
+  ['SELECT * FROM records ORDER BY id USING ~<~', RT, true],
+  ['SELECT * FROM records TABLESAMPLE system_rows(10)', RT, /TABLESAMPLE method system_rows/],
+  ['SELECT * FROM records TABLESAMPLE bernoulli(10)', RT, true],
+  ["CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", 'ddl', /CreateFunction \(code the server runs/],
+  ['CREATE TRIGGER t BEFORE INSERT ON records FOR EACH ROW EXECUTE FUNCTION f()', 'ddl', /CreateTrig/],
+  ['CREATE OPERATOR ### (RIGHTARG = int, FUNCTION = pg_terminate_backend)', 'ddl', /Define/],
+  ["LOAD 'auto_explain'", R, /Load is not allowed/],
+  ["PREPARE TRANSACTION 'x'", W, /two-phase commit/],
+  ["COMMIT PREPARED 'x'", W, /two-phase commit/],
+  ['ANALYZE records', W, /Vacuum \(ddl\)/],
+  ['CHECKPOINT', R, /CheckPoint is not allowed/],
+  ['SET session_replication_role = replica', W, /SESSION_REPLICATION_ROLE/],
+  // The lexical settings stay as pinned (0A000 in the gateway).
+  ["SET client_encoding = 'SJIS'", R, /client_encoding to 'sjis' \(statements are analysed/],
+  ["SET NAMES 'BIG5'", R, /client_encoding/],
+  ["SET client_encoding = 'utf-8'", R, true],
+  ['RESET client_encoding', R, true],
+  ['SET standard_conforming_strings = off', R, /standard_conforming_strings to 'off'/],
+  ['SET LOCAL standard_conforming_strings TO false', W, /standard_conforming_strings/],
+  ['SET standard_conforming_strings = on', R, true],
+  ["SELECT set_config('standard_conforming_strings', 'off', false)", R, /set_config standard_conforming_strings/],
+  ["SELECT set_config('client_encoding', current_setting('server_encoding'), false)", R, /client_encoding to a computed value/],
+  ["SELECT set_config('standard_conforming_strings', 'on', true)", R, true],
   // ddl and all
   ['CREATE INDEX ON records (title)', 'ddl', true],
   ["COMMENT ON TABLE records IS 'x'", 'ddl', true],
@@ -112,3 +164,8 @@ export const TABLE: [string, string, true | RegExp][] = [
   ['SET ROLE postgres', ALL, true],
 ];
 
+
+/** The SQLSTATE a denial carries: 0A000 for a lexical setting the analysis does not follow, 42501 for anything outside the scope. */
+export function expectedSqlstate(reason: RegExp): string {
+  return /client_encoding|standard_conforming_strings/.test(reason.source) ? '0A000' : '42501';
+}

@@ -8,6 +8,8 @@ import type { GatewayServices } from '../../../src/protocol.js';
 import type { SessionGrant } from '../../../src/policy/session-grant.js';
 import { MessageQueue } from '../message-queue.js';
 import { streamSource, type ReadSource } from '../read-source.js';
+import type { AnalysisContext } from '../policy/analyze-sql.js';
+import { analysisContextFor, checkClientLexicalSettings, pinnedStartupSettings } from '../policy/scoped-session.js';
 import { StatementGate } from '../policy/statement-gate.js';
 import { PostgresRecorder } from '../recording/postgres-recorder.js';
 import { isReadOnly, parseScope, type Scope } from '../../../src/policy/scope.js';
@@ -79,14 +81,14 @@ export class ClientConnection {
       if (upstream === undefined) return;
       // The client may have gone, or timed out, while the upstream login was under way.
       if (this.refused || this.stream.destroyed) upstream.session.socket.destroy();
-      else this.startRelay(upstream.grant, upstream.scope, upstream.request, upstream.session);
+      else this.startRelay(upstream.grant, upstream.scope, upstream.request, upstream.session, upstream.analysis);
     } catch (e) {
       clearTimeout(timer);
       this.refuse(e);
     }
   }
 
-  private async handshake(): Promise<{ grant: SessionGrant; scope: Scope; request: StartupRequest; session: UpstreamSession } | undefined> {
+  private async handshake(): Promise<{ grant: SessionGrant; scope: Scope; request: StartupRequest; session: UpstreamSession; analysis: AnalysisContext | undefined } | undefined> {
     const negotiated = await negotiateTransport(this.socket, this.queue, this.deps.secureContext);
     this.stream = negotiated.stream;
     this.tls = negotiated.tls;
@@ -99,8 +101,15 @@ export class ClientConnection {
     const token = await this.askForToken();
     const grant = await this.deps.services.authority.authorize(token, request.connectionName);
     const scope = parseScope(grant.rule.scope, grant.connection.searchPath);
+    if (!scope.all) checkClientLexicalSettings(request.settings);
     const session = await loginUpstream(grant.connection, upstreamParameters(request.forwarded, scope, grant.connection.searchPath), this.deps.services.upstreamPasswords);
-    return { grant, scope, request, session };
+    try {
+      const analysis = scope.all ? undefined : await analysisContextFor(session.parameters, grant.connection.searchPath);
+      return { grant, scope, request, session, analysis };
+    } catch (e) {
+      session.socket.destroy();
+      throw e;
+    }
   }
 
   private acceptStartup(packet: StartupMessage): StartupRequest {
@@ -125,7 +134,7 @@ export class ClientConnection {
     return decodePasswordMessage(message.body);
   }
 
-  private startRelay(grant: SessionGrant, scope: Scope, request: StartupRequest, upstream: UpstreamSession): void {
+  private startRelay(grant: SessionGrant, scope: Scope, request: StartupRequest, upstream: UpstreamSession, analysis: AnalysisContext | undefined): void {
     const sessionId = randomUUID();
     const { services, cancelKeys } = this.deps;
     const log = this.log.child({ sessionId, connection: grant.connection.name, identity: grant.identity.objectId, appId: grant.identity.appId });
@@ -144,12 +153,20 @@ export class ClientConnection {
       clientAddress,
     });
     const observer = recorder.recordsFrames ? new PostgresRecorder(recorder) : undefined;
-    const gate = scope.all
-      ? undefined
-      : new StatementGate(scope, grant.connection.searchPath, (sql, reason) => {
-          log.info({ reason, scope: scope.text }, 'statement denied by scope');
-          if (recorder.recordsFrames) recorder.record('gateway', 'Denied', { sql, reason });
-        });
+    const gate =
+      analysis === undefined
+        ? undefined
+        : new StatementGate(scope, analysis, {
+            denied: (sql, denial) => {
+              log.info({ reason: denial.message, sqlstate: denial.sqlstate, scope: scope.text }, 'statement denied by scope');
+              if (recorder.recordsFrames) recorder.record('gateway', 'Denied', { sql, reason: denial.message, sqlstate: denial.sqlstate });
+            },
+            lexicalStateChanged: (problem) => {
+              log.warn({ reason: 'lexical-state-changed', problem }, 'ending session: the server changed how it reads statements');
+              // After the server's chunk in hand is relayed; the gate already refuses every further statement.
+              queueMicrotask(() => relay.terminate('lexical-state-changed', encodeErrorResponse({ severity: 'FATAL', sqlstate: '57P01', message: `terminating connection: ${problem}` })));
+            },
+          });
     const gatewayKey =
       upstream.backendKey &&
       cancelKeys.issue({ target: grant.connection, upstreamKey: upstream.backendKey, sessionId, ...(observer ? { onCancel: () => observer.onCancelRequest() } : {}) });
@@ -240,6 +257,7 @@ function upstreamParameters(forwarded: ReadonlyMap<string, string>, scope: Scope
   if (scope.all) return forwarded;
   const parameters = new Map(forwarded);
   parameters.set('search_path', searchPath);
+  for (const [name, value] of pinnedStartupSettings()) parameters.set(name, value);
   if (isReadOnly(scope)) parameters.set('default_transaction_read_only', 'on');
   return parameters;
 }

@@ -23,6 +23,8 @@ export function sqlstateForAccess(code: AccessErrorCode): string {
       return '28000'; // invalid_authorization_specification
     case 'startup-parameter-refused':
       return '42501'; // insufficient_privilege
+    case 'scope-unsupported':
+      return '0A000'; // feature_not_supported
     case 'unknown-connection':
       return '3D000'; // invalid_catalog_name
     case 'upstream-unreachable':

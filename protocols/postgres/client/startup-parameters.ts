@@ -27,6 +27,8 @@ export interface StartupRequest {
   readonly clientUser: string;
   /** What goes upstream besides the gateway's own user and database. */
   readonly forwarded: ReadonlyMap<string, string>;
+  /** Every setting the client asked for, by lower-case name, from the packet and from `options` alike, repeats included. */
+  readonly settings: readonly (readonly [name: string, value: string])[];
   /** `_pq_.` protocol options we do not implement, to name in NegotiateProtocolVersion. */
   readonly unsupportedOptions: readonly string[];
 }
@@ -43,18 +45,21 @@ export function interpretStartupParameters(parameters: ReadonlyMap<string, strin
     }
   }
   const forwarded = new Map<string, string>();
+  const settings: [string, string][] = [];
   const unsupportedOptions: string[] = [];
   for (const [name, value] of parameters) {
     if (name.startsWith('_pq_.')) unsupportedOptions.push(name);
-    else if (name === 'options') checkOptions(value, forwarded);
-    else if (FORWARDABLE.has(name.toLowerCase())) forwarded.set(name, value);
-    else if (!CONSUMED.has(name) && name !== 'replication') throw notAllowed(name);
+    else if (name === 'options') checkOptions(value, forwarded, settings);
+    else if (FORWARDABLE.has(name.toLowerCase())) {
+      forwarded.set(name, value);
+      settings.push([name.toLowerCase(), value]);
+    } else if (!CONSUMED.has(name) && name !== 'replication') throw notAllowed(name);
   }
-  return { connectionName: parameters.get('database') || clientUser, clientUser, forwarded, unsupportedOptions };
+  return { connectionName: parameters.get('database') || clientUser, clientUser, forwarded, settings, unsupportedOptions };
 }
 
 /** `options` is a command line of `-c name=value` / `--name=value`; each setting must be forwardable. */
-function checkOptions(options: string, forwarded: Map<string, string>): void {
+function checkOptions(options: string, forwarded: Map<string, string>, settings: [string, string][]): void {
   const words = splitOptions(options);
   for (let i = 0; i < words.length; i++) {
     const word = words[i] ?? '';
@@ -66,6 +71,7 @@ function checkOptions(options: string, forwarded: Map<string, string>): void {
     if (setting === undefined || eq <= 0) throw notAllowed(`options (${word})`);
     const name = setting.slice(0, eq).replace(/-/g, '_').toLowerCase();
     if (!FORWARDABLE.has(name)) throw notAllowed(name);
+    settings.push([name, setting.slice(eq + 1)]);
   }
   if (words.length > 0) forwarded.set('options', options);
 }

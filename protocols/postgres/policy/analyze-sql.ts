@@ -1,80 +1,118 @@
-import { loadModule, parseSync } from 'libpg-query';
-import type { TableName } from '../../../src/policy/scope.js';
 import type { Access } from '../../../src/policy/access.js';
-import { isAllowedFunction, isDeniedFunction } from './functions.js';
+import type { TableName } from '../../../src/policy/scope.js';
+import { catalogClass, isCatalogRelation } from './catalog-relations.js';
+import { isAllowedFunction, isAllowedOperator, isAllowedSamplingMethod, isDeniedFunction } from './functions.js';
+import { isOff, settingAccess, type SettingChange } from './settings.js';
+import type { SqlParser } from './sql-parser.js';
+import { StatementRejected } from './statement-rejected.js';
 
 type Node = Record<string, unknown>;
 
-/** Loads the Postgres parser (WebAssembly): once, before the first analysis. */
-export async function loadSqlParser(): Promise<void> {
-  await loadModule();
+export interface AnalysisContext {
+  readonly parser: SqlParser;
+  /** The schema unqualified tables are in (the session's pinned search_path). */
+  readonly schema: string;
+  /**
+   * The server's encoding is not UTF8: it truncates and compares names in bytes of another
+   * encoding, so only ASCII names of tables, schemas and functions are read the same on both sides.
+   */
+  readonly asciiNamesOnly: boolean;
 }
 
-export class SqlSyntaxError extends Error {
-  override readonly name = 'SqlSyntaxError';
-  readonly code = 'sql-syntax';
+export interface Analysis {
+  readonly accesses: Access[];
+  /** Did the verdict depend on a constant's value (SET … = off, set_config('role', …))? Then it holds for this text only. */
+  readonly dependsOnConstants: boolean;
 }
 
-const CATALOG_SCHEMAS = new Set(['pg_catalog', 'information_schema']);
 const DDL = new Set([
   'CreateStmt', 'AlterTableStmt', 'DropStmt', 'CommentStmt', 'IndexStmt', 'ViewStmt', 'CreateSeqStmt', 'AlterSeqStmt', 'RenameStmt',
-  'CreateSchemaStmt', 'CreateFunctionStmt', 'AlterFunctionStmt', 'CreateTrigStmt', 'CreateDomainStmt', 'CreateEnumStmt', 'CompositeTypeStmt',
-  'AlterEnumStmt', 'CreateExtensionStmt', 'AlterObjectSchemaStmt', 'AlterOwnerStmt', 'RuleStmt', 'CreateStatsStmt', 'CreateTableSpaceStmt',
-  'ReindexStmt', 'RefreshMatViewStmt', 'CreatePolicyStmt', 'AlterPolicyStmt', 'DefineStmt', 'ClusterStmt',
+  'CreateSchemaStmt', 'CreateDomainStmt', 'CreateEnumStmt', 'CompositeTypeStmt', 'AlterEnumStmt', 'AlterObjectSchemaStmt',
+  'AlterOwnerStmt', 'RuleStmt', 'CreateStatsStmt', 'CreateTableSpaceStmt', 'ReindexStmt', 'RefreshMatViewStmt', 'CreatePolicyStmt',
+  'AlterPolicyStmt', 'ClusterStmt', 'VacuumStmt',
 ]);
+/**
+ * Statements that create code the server runs by itself later (functions, triggers, operators,
+ * aggregates, types with I/O functions, extensions): the gateway cannot see into that code, so
+ * they need the `all` scope even when the scope has ddl.
+ */
+const CODE = new Set(['CreateFunctionStmt', 'AlterFunctionStmt', 'CreateTrigStmt', 'DefineStmt', 'CreateExtensionStmt', 'CreateEventTrigStmt']);
 /** Housekeeping that touches no table and changes no right. */
-const HOUSEKEEPING = new Set([
-  'TransactionStmt', 'VariableShowStmt', 'DiscardStmt', 'DeallocateStmt', 'ListenStmt', 'UnlistenStmt', 'NotifyStmt', 'ClosePortalStmt',
-  'FetchStmt', 'CheckPointStmt', 'LoadStmt', 'ExecuteStmt', 'VacuumStmt',
-]);
-/** Settings that decide who the session is or what it may do. */
-const PRIVILEGED_SETTINGS = new Set(['role', 'session_authorization']);
-const READ_ONLY_SETTINGS = new Set(['default_transaction_read_only', 'transaction_read_only']);
+const HOUSEKEEPING = new Set(['VariableShowStmt', 'DiscardStmt', 'DeallocateStmt', 'UnlistenStmt', 'ClosePortalStmt', 'FetchStmt']);
+/** Two-phase commit names a transaction any session of the same role may finish: another agent's. */
+const TWO_PHASE = new Set(['TRANS_STMT_PREPARE', 'TRANS_STMT_COMMIT_PREPARED', 'TRANS_STMT_ROLLBACK_PREPARED']);
 
 /**
- * Everything the statements in `sql` need, found by the real Postgres parser and a walk of the
- * whole tree: every statement of a multi-statement string, CTEs (data-modifying ones included),
- * subqueries, SELECT INTO, CREATE TABLE AS, EXPLAIN ANALYZE, PREPARE, COPY, MERGE, INSERT … SELECT.
- * Unqualified tables are taken to be in `schema`. Anything the walk does not understand is
- * `unchecked`, which only the `all` scope admits.
+ * Everything the statements in `sql` need, found by the real Postgres parser of the server's
+ * major version and a walk of the whole tree: every statement of a multi-statement string, CTEs
+ * (data-modifying ones included), subqueries, SELECT INTO, CREATE TABLE AS, EXPLAIN ANALYZE,
+ * PREPARE and EXECUTE, COPY (its WHERE too), MERGE, INSERT … SELECT, functions, operators and
+ * catalogs. Anything the walk does not understand is `unchecked`, which only the `all` scope
+ * admits; a statement that cannot be parsed or walked throws StatementRejected (never a pass).
  */
-export function analyzeSql(sql: string, schema = 'public'): Access[] {
-  return analyzeSqlDetailed(sql, schema).accesses;
-}
-
-/** Did the verdict depend on a constant's value (SET …= off, set_config('role', …))? Then it holds for this text only. */
-let constantsConsulted = false;
-
-export function analyzeSqlDetailed(sql: string, schema = 'public'): { accesses: Access[]; dependsOnConstants: boolean } {
-  constantsConsulted = false;
-  let tree: { stmts?: { stmt?: Node }[] };
+export function analyzeSql(sql: string, context: AnalysisContext): Analysis {
+  const tree = context.parser.parse(sql);
+  const walk = new Walk(context);
   try {
-    tree = parseSync(sql) as typeof tree;
+    for (const raw of tree.stmts ?? []) {
+      if (raw.stmt !== undefined) statement(raw.stmt, walk);
+    }
   } catch (e) {
-    throw new SqlSyntaxError(e instanceof Error ? e.message : String(e));
+    if (e instanceof RangeError) throw new StatementRejected('sql-too-complex', '54001', 'statement too complex for the gateway to analyse');
+    throw e;
   }
-  const out: Access[] = [];
-  for (const raw of tree.stmts ?? []) {
-    if (raw.stmt !== undefined) statement(raw.stmt, new Walk(schema, out));
-  }
-  return { accesses: out, dependsOnConstants: constantsConsulted };
+  return { accesses: walk.out, dependsOnConstants: walk.constantsConsulted };
 }
 
 class Walk {
   readonly ctes: Set<string>[] = [];
-  constructor(
-    readonly schema: string,
-    readonly out: Access[],
-  ) {}
+  readonly out: Access[] = [];
+  constantsConsulted = false;
+  constructor(readonly context: AnalysisContext) {}
 
+  /** The table a RangeVar names, or undefined for a CTE or a catalog (whose access is recorded here). */
   table(rangeVar: Node): TableName | undefined {
     const name = String(rangeVar['relname'] ?? '');
     const schemaName = rangeVar['schemaname'] === undefined ? undefined : String(rangeVar['schemaname']);
+    this.checkName(schemaName === undefined ? name : `${schemaName}.${name}`);
     if (schemaName === undefined && this.ctes.some((names) => names.has(name))) return undefined;
-    if (schemaName !== undefined && CATALOG_SCHEMAS.has(schemaName)) return undefined;
-    // Unqualified pg_* names resolve to pg_catalog first, as Postgres's search path does.
-    if (schemaName === undefined && name.startsWith('pg_')) return undefined;
-    return { schema: schemaName ?? this.schema, table: name };
+    if (schemaName === 'pg_catalog' || schemaName === 'information_schema') {
+      this.catalog(schemaName, name);
+      return undefined;
+    }
+    if (schemaName === undefined && isCatalogRelation(name)) {
+      this.catalog('pg_catalog', name);
+      return undefined;
+    }
+    return { schema: schemaName ?? this.context.schema, table: name };
+  }
+
+  constant(arg: unknown): string | undefined {
+    this.constantsConsulted = true;
+    return constantValue(arg);
+  }
+
+  checkName(name: string): void {
+    // eslint-disable-next-line no-control-regex -- any character outside ASCII
+    if (this.context.asciiNamesOnly && /[^\x00-\x7f]/.test(name)) {
+      this.out.push({ kind: 'unsupported', what: `the non-ASCII name ${name} on a server whose encoding is not UTF8` });
+    }
+  }
+
+  private catalog(schema: 'pg_catalog' | 'information_schema', name: string): void {
+    const what = `${schema}.${name}`;
+    switch (catalogClass(schema, name)) {
+      case 'metadata':
+        return;
+      case 'every-table':
+        this.out.push({ kind: 'read-every-table', what });
+        return;
+      case 'server':
+        this.out.push({ kind: 'unchecked', what: `reading ${what} (other sessions or the server itself)` });
+        return;
+      case undefined:
+        this.out.push({ kind: 'unchecked', what: `reading ${what} (not a catalog the gateway knows)` });
+    }
   }
 }
 
@@ -100,20 +138,35 @@ function statement(wrapped: Node, w: Walk): void {
       w.out.push({ kind: 'ddl', what: 'CREATE TABLE AS' });
       return walk(node['query'], w);
     case 'PrepareStmt':
-      return statement(node['query'] as Node, w);
     case 'DeclareCursorStmt':
       return statement(node['query'] as Node, w);
+    case 'ExecuteStmt':
+      // The prepared statement was judged at PREPARE; its arguments are expressions evaluated now.
+      return walk(node['params'], w);
     case 'VariableSetStmt':
       return setting(node, w);
+    case 'TransactionStmt':
+      if (TWO_PHASE.has(String(node['kind'] ?? ''))) w.out.push({ kind: 'unchecked', what: 'two-phase commit (PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED)' });
+      return transactionMode(node, w);
     case 'LockStmt':
       for (const r of (node['relations'] as Node[] | undefined) ?? []) readFrom(r, w);
       return;
+    case 'ListenStmt':
+      w.out.push({ kind: 'listen', channel: String(node['conditionname'] ?? '') });
+      return;
+    case 'NotifyStmt':
+      w.out.push({ kind: 'notify', channel: String(node['conditionname'] ?? '') });
+      return;
     default:
+      if (CODE.has(type)) {
+        w.out.push({ kind: 'unchecked', what: `${type.replace(/Stmt$/, '')} (code the server runs by itself; it needs scope all)` });
+        return;
+      }
       if (DDL.has(type)) {
         w.out.push({ kind: 'ddl', what: type.replace(/Stmt$/, '') });
         return walk(node, w);
       }
-      if (HOUSEKEEPING.has(type)) return transactionMode(node, w);
+      if (HOUSEKEEPING.has(type)) return;
       w.out.push({ kind: 'unchecked', what: type.replace(/Stmt$/, '') });
   }
 }
@@ -139,19 +192,22 @@ function copy(node: Node, w: Walk): void {
     else readFrom({ RangeVar: relation }, w);
   }
   if (node['query'] !== undefined) statement(node['query'] as Node, w);
+  // COPY … FROM … WHERE runs an expression on every row: its functions are checked like any other.
+  walk(node['whereClause'], w);
 }
 
 function explain(node: Node, w: Walk): void {
   const options = (node['options'] as Node[] | undefined) ?? [];
   const analyze = options.some((o) => {
     const def = unwrap(o);
-    return def['defname'] === 'analyze' && !isFalse(def['arg']);
+    return def['defname'] === 'analyze' && !isFalse(def['arg'], w);
   });
   if (analyze) return statement(node['query'] as Node, w);
   // Without ANALYZE nothing runs: what the statement touches is only read (planned).
-  const inner: Access[] = [];
-  statement(node['query'] as Node, new Walk(w.schema, inner));
-  for (const a of inner) w.out.push(a.kind === 'write' ? { kind: 'read', table: a.table } : a);
+  const inner = new Walk(w.context);
+  statement(node['query'] as Node, inner);
+  w.constantsConsulted ||= inner.constantsConsulted;
+  for (const a of inner.out) w.out.push(a.kind === 'write' ? { kind: 'read', table: a.table } : a);
 }
 
 function setting(node: Node, w: Walk): void {
@@ -161,20 +217,19 @@ function setting(node: Node, w: Walk): void {
     w.out.push({ kind: 'read-write' }, { kind: 'search-path' });
     return;
   }
-  if (PRIVILEGED_SETTINGS.has(name)) w.out.push({ kind: 'unchecked', what: `SET ${name.toUpperCase()}` });
-  else if (name === 'search_path') w.out.push({ kind: 'search-path' });
-  else if (READ_ONLY_SETTINGS.has(name)) {
-    const [value] = (node['args'] as unknown[] | undefined) ?? [];
-    if (kind !== 'VAR_SET_VALUE' || !isOn(value)) w.out.push({ kind: 'read-write' });
-  }
-  else if (name === 'transaction' || name === 'session characteristics') transactionMode({ options: node['args'] }, w);
+  if (name === 'transaction' || name === 'session characteristics') return transactionMode({ options: node['args'] }, w);
+  const args = (node['args'] as unknown[] | undefined) ?? [];
+  let change: SettingChange;
+  if (kind === 'VAR_SET_DEFAULT' || kind === 'VAR_RESET') change = { to: 'default' };
+  else change = { to: 'value', value: kind === 'VAR_SET_VALUE' && args.length === 1 ? w.constant(args[0]) : undefined };
+  w.out.push(...settingAccess(name, change, 'SET'));
 }
 
 /** BEGIN READ WRITE, SET TRANSACTION READ WRITE: a read-only session must not switch that off. */
 function transactionMode(node: Node, w: Walk): void {
   for (const option of (node['options'] as Node[] | undefined) ?? []) {
     const def = unwrap(option);
-    if (def['defname'] === 'transaction_read_only' && isFalse(def['arg'])) w.out.push({ kind: 'read-write' });
+    if (def['defname'] === 'transaction_read_only' && isFalse(def['arg'], w)) w.out.push({ kind: 'read-write' });
   }
 }
 
@@ -197,7 +252,7 @@ function withCtes(node: Node, w: Walk, body: () => void): void {
   w.ctes.pop();
 }
 
-/** The generic walk: every table named anywhere is read; every function called is checked. */
+/** The generic walk: every table named anywhere is read; every function and operator used is checked. */
 function walk(value: unknown, w: Walk): void {
   if (Array.isArray(value)) {
     for (const v of value) walk(v, w);
@@ -226,28 +281,73 @@ function walk(value: unknown, w: Walk): void {
         functionCall(child as Node, w);
         walk(child, w);
         break;
+      case 'A_Expr':
+        operator((child as Node)['name'], w);
+        walk(child, w);
+        break;
+      case 'SortBy':
+        // ORDER BY … USING op names an operator too.
+        if ((child as Node)['useOp'] !== undefined) operator((child as Node)['useOp'], w);
+        walk(child, w);
+        break;
+      case 'RangeTableSample':
+        sampling(child as Node, w);
+        walk(child, w);
+        break;
       default:
         walk(child, w);
     }
   }
 }
 
+function nameParts(list: unknown): string[] {
+  return ((list as Node[] | undefined) ?? []).map((p) => String(unwrap(p)['sval'] ?? ''));
+}
+
 function functionCall(node: Node, w: Walk): void {
-  const parts = ((node['funcname'] as Node[] | undefined) ?? []).map((p) => String(unwrap(p)['sval'] ?? ''));
+  const parts = nameParts(node['funcname']);
   const name = (parts.at(-1) ?? '').toLowerCase();
   const schema = parts.length > 1 ? (parts[0] ?? '').toLowerCase() : undefined;
-  if (name === 'set_config') return setConfig(node, w);
+  w.checkName(parts.join('.'));
+  const builtin = schema === undefined || schema === 'pg_catalog';
+  if (builtin && name === 'set_config') return setConfig(node, w);
+  if (builtin && name === 'pg_notify') return pgNotify(node, w);
   if (isDeniedFunction(name)) w.out.push({ kind: 'unchecked', what: `function ${name}()` });
   else if (!isAllowedFunction(name, schema)) w.out.push({ kind: 'unchecked', what: `function ${parts.join('.')}() (user-defined functions need scope all)` });
+}
+
+/** Operators are resolved by name like functions; only the server's own names are used under a parsed scope. */
+function operator(list: unknown, w: Walk): void {
+  const parts = nameParts(list);
+  const name = parts.at(-1) ?? '';
+  // BETWEEN, LIKE and friends carry their keyword or a built-in operator; only symbols are operator names.
+  if (!/^[~!@#^&|`?+\-*/%<>=]+$/.test(name)) return;
+  const schema = parts.length > 1 ? (parts[0] ?? '').toLowerCase() : undefined;
+  if (!isAllowedOperator(name, schema)) w.out.push({ kind: 'unchecked', what: `operator ${parts.join('.')} (user-defined operators need scope all)` });
+}
+
+function sampling(node: Node, w: Walk): void {
+  const parts = nameParts(node['method']);
+  const name = (parts.at(-1) ?? '').toLowerCase();
+  if (parts.length > 1 || !isAllowedSamplingMethod(name)) w.out.push({ kind: 'unchecked', what: `TABLESAMPLE method ${parts.join('.')}` });
 }
 
 /** set_config(name, value, local): the same rules as SET, when the name is a constant. */
 function setConfig(node: Node, w: Walk): void {
   const [nameArg, valueArg] = (node['args'] as unknown[] | undefined) ?? [];
-  const name = constantValue(nameArg);
-  if (name === undefined || PRIVILEGED_SETTINGS.has(name)) w.out.push({ kind: 'unchecked', what: 'set_config() of a security setting' });
-  else if (name === 'search_path') w.out.push({ kind: 'search-path' });
-  else if (READ_ONLY_SETTINGS.has(name) && !isOn(valueArg)) w.out.push({ kind: 'read-write' });
+  const name = w.constant(nameArg);
+  if (name === undefined) {
+    w.out.push({ kind: 'unchecked', what: 'set_config() of a setting named by an expression' });
+    return;
+  }
+  w.out.push(...settingAccess(name, { to: 'value', value: w.constant(valueArg) }, 'set_config'));
+}
+
+function pgNotify(node: Node, w: Walk): void {
+  const [channelArg] = (node['args'] as unknown[] | undefined) ?? [];
+  const channel = constantValue(channelArg, false);
+  w.constantsConsulted = true;
+  w.out.push(channel === undefined ? { kind: 'unchecked', what: 'pg_notify() on a channel named by an expression' } : { kind: 'notify', channel });
 }
 
 function only(wrapped: Node): [string, Node | undefined] {
@@ -262,27 +362,22 @@ function unwrap(node: Node): Node {
   return node;
 }
 
-/** The value of a constant argument, lower-cased: `0`, `1`, `off`, `false`, …; undefined if not a constant. */
-export function constantValue(arg: unknown): string | undefined {
-  constantsConsulted = true;
+/** The value of a constant argument (`0`, `1`, `off`, `false`, …), lower-cased unless asked not to; undefined if not a constant. */
+export function constantValue(arg: unknown, lowerCase = true): string | undefined {
   if (typeof arg !== 'object' || arg === null) return undefined;
   const node = arg as Node;
-  if ('String' in node) return String(unwrap(node)['sval'] ?? '').toLowerCase();
+  const fold = (s: string): string => (lowerCase ? s.toLowerCase() : s);
+  if ('String' in node) return fold(String(unwrap(node)['sval'] ?? ''));
   const c = node['A_Const'] as Node | undefined;
   if (c === undefined) return undefined;
   // The parser leaves out fields at their default: `ival: {}` is 0, `boolval: {}` is false.
   if ('ival' in c) return String((c['ival'] as Node)['ival'] ?? 0);
   if ('boolval' in c) return (c['boolval'] as Node)['boolval'] === true ? 'true' : 'false';
-  if ('sval' in c) return String((c['sval'] as Node)['sval'] ?? '').toLowerCase();
+  if ('sval' in c) return fold(String((c['sval'] as Node)['sval'] ?? ''));
   return undefined;
 }
 
-function isFalse(arg: unknown): boolean {
-  const value = constantValue(arg);
-  return value !== undefined && ['0', 'false', 'off', 'no', 'f', 'n'].includes(value);
-}
-
-function isOn(arg: unknown): boolean {
-  const value = constantValue(arg);
-  return value !== undefined && ['1', 'true', 'on', 'yes', 't', 'y'].includes(value);
+function isFalse(arg: unknown, w: Walk): boolean {
+  const value = w.constant(arg);
+  return value !== undefined && isOff(value);
 }

@@ -1,51 +1,75 @@
-import { checkScope, type ScopeDecision } from '../../../src/policy/check-scope.js';
+import { createHash } from 'node:crypto';
+import { checkScope } from '../../../src/policy/check-scope.js';
 import type { Scope } from '../../../src/policy/scope.js';
-import { analyzeSqlDetailed, SqlSyntaxError } from './analyze-sql.js';
+import { analyzeSql, type AnalysisContext } from './analyze-sql.js';
+import { StatementRejected } from './statement-rejected.js';
+
+/** A statement's verdict: allowed, or what the client is told instead (always an ERROR with a SQLSTATE). */
+export type Verdict =
+  | { readonly allowed: true }
+  | { readonly allowed: false; readonly sqlstate: string; readonly message: string; readonly position?: number };
 
 const MAX_ENTRIES = 10_000;
-const ALLOWED: ScopeDecision = { allowed: true };
-const cache = new Map<string, ScopeDecision>();
+/** Longer texts are keyed by their SHA-256: the cache holds 10,000 keys, not 10,000 statements of any size. */
+const MAX_KEYED_TEXT = 2048;
+const ALLOWED: Verdict = { allowed: true };
+const cache = new Map<string, Verdict>();
 
 /**
  * A statement's verdict under a scope, parsed once per distinct statement shape: prepared
  * statements and repeated queries cost a map lookup after the first time, and so do simple queries
  * that differ only in numbers (`WHERE aid = 12345`), unless the verdict looked at a constant's
- * value, which is then remembered for that exact text only. SQL that does not parse is let
- * through: Postgres refuses it itself, with its own syntax error.
+ * value, which is then remembered for that exact text only. The key holds everything the verdict
+ * depends on: the parser's version, the schema, the name rule, the scope and the text. Whatever
+ * cannot be analysed is refused, with the parser's error for a syntax error.
  */
-export function decide(scope: Scope, schema: string, sql: string): ScopeDecision {
-  const prefix = `${scope.text}\u0000${schema}\u0000`;
-  const exact = `${prefix}${sql}`;
+export function decide(scope: Scope, context: AnalysisContext, sql: string): Verdict {
+  const prefix = `${context.parser.major}\u0000${context.schema}\u0000${context.asciiNamesOnly ? 'a' : 'u'}\u0000${scope.text}\u0000`;
+  const exact = prefix + textKey(sql);
   const shape = shapeOf(sql);
-  const shapeKey = shape === undefined ? undefined : `${prefix}\u0001${shape}`;
+  const shapeKey = shape === undefined ? undefined : `${prefix}\u0001${textKey(shape)}`;
   const hit = cache.get(exact) ?? (shapeKey === undefined ? undefined : cache.get(shapeKey));
   if (hit !== undefined) return hit;
-  let decision: ScopeDecision;
+  let verdict: Verdict;
   let dependsOnConstants = true;
   try {
-    const analysis = analyzeSqlDetailed(sql, schema);
-    decision = checkScope(scope, analysis.accesses);
+    const analysis = analyzeSql(sql, context);
+    const decision = checkScope(scope, analysis.accesses);
+    verdict = decision.allowed ? ALLOWED : { allowed: false, sqlstate: decision.kind === 'unsupported' ? '0A000' : '42501', message: decision.reason };
     dependsOnConstants = analysis.dependsOnConstants;
   } catch (e) {
-    if (!(e instanceof SqlSyntaxError)) throw e;
-    decision = ALLOWED;
+    // A rejection's message and position are those of this exact text.
+    verdict = rejected(e);
   }
-  remember(dependsOnConstants || shapeKey === undefined ? exact : shapeKey, decision);
-  return decision;
+  remember(dependsOnConstants || shapeKey === undefined ? exact : shapeKey, verdict);
+  return verdict;
 }
 
-function remember(key: string, decision: ScopeDecision): void {
+/** A rejection as the client sees it; an unexpected failure of the analysis is a refusal too, never a pass. */
+export function rejected(e: unknown): Verdict {
+  if (e instanceof StatementRejected) return { allowed: false, sqlstate: e.sqlstate, message: e.message, ...(e.position !== undefined ? { position: e.position } : {}) };
+  return { allowed: false, sqlstate: '42601', message: 'the gateway could not analyse this statement' };
+}
+
+function textKey(text: string): string {
+  return text.length <= MAX_KEYED_TEXT ? text : `\u0002${createHash('sha256').update(text).digest('base64')}`;
+}
+
+function remember(key: string, verdict: Verdict): void {
   if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value ?? '');
-  cache.set(key, decision);
+  cache.set(key, verdict);
 }
 
 /**
  * The text with every number outside quotes and comments replaced by 0, or undefined when the
- * text has what a simple scan could misread (backslash escapes, E'' strings, dollar quotes).
+ * text has what a simple scan could misread (backslashes, dollar signs, E'' strings, nested
+ * comments). A number counts only where the server's lexer starts one: not after a character
+ * that can continue an identifier (any non-ASCII one included), so `t1` and `é1` stay names.
  */
 function shapeOf(sql: string): string | undefined {
-  if (/[\\$]|\b[eE]'/.test(sql)) return undefined;
-  return sql.replace(/("(?:[^"]|"")*")|('(?:[^']|'')*')|(--[^\n]*)|(\/\*[\s\S]*?\*\/)|\b\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\b/g, (match, quoted, string, line, block) =>
-    quoted !== undefined || string !== undefined || line !== undefined || block !== undefined ? match : '0',
+  if (/[\\$]|[eE]'|\/\*[^]*\/\*/.test(sql)) return undefined;
+  return sql.replace(
+    /("(?:[^"]|"")*")|('(?:[^']|'')*')|(--[^\n\r]*)|(\/\*[^]*?\*\/)|(?<![\w$\u0080-\uffff.])\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?![\w$\u0080-\uffff])/g,
+    (match, quoted, string, line, block) => (quoted !== undefined || string !== undefined || line !== undefined || block !== undefined ? match : '0'),
   );
 }

@@ -43,6 +43,28 @@ const ALLOWED = new Set(
     .filter((s) => s !== ''),
 );
 
+/** Every operator name the server defines itself (pg_operator of a fresh cluster). */
+const BUILTIN_OPERATORS = new Set(
+  `!! !~ !~* !~~ !~~* # ## #- #> #>> % & && &< &<| &> * *< *<= *<> *= *> *>= + - -> ->> -|- / < <-> << <<= <<| <= <>
+   <@ <^ = > >= >> >>= >^ ? ?# ?& ?- ?-| ?| ?|| @ @-@ @> @? @@ @@@ ^ ^@ | |&> |/ |>> || ||/ ~ ~* ~<=~ ~<~ ~= ~>=~
+   ~>~ ~~ ~~* !=`
+    .split(/\s+/)
+    .filter((s) => s !== ''),
+);
+
+/**
+ * An operator a scoped session may use: one of the server's own names, unqualified or in
+ * pg_catalog. A user-defined operator runs a user-defined function, which needs the `all` scope.
+ */
+export function isAllowedOperator(name: string, schema: string | undefined): boolean {
+  return (schema === undefined || schema === 'pg_catalog') && BUILTIN_OPERATORS.has(name);
+}
+
+/** TABLESAMPLE methods built into the server (others are extension or user code). */
+export function isAllowedSamplingMethod(name: string): boolean {
+  return name === 'system' || name === 'bernoulli';
+}
+
 export function isDeniedFunction(name: string): boolean {
   return DENIED.has(name) || DENIED_PREFIXES.some((p) => name.startsWith(p));
 }

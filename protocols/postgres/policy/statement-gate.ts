@@ -5,40 +5,59 @@ import { Backend, Frontend } from '../wire/codes.js';
 import { decodeErrorFields } from '../wire/error-fields.js';
 import { FrameRewriter } from '../wire/frame-rewriter.js';
 import { encodeMessage } from '../wire/message-writer.js';
-import { decide } from './decision-cache.js';
+import { ReplyTracker } from '../wire/reply-tracker.js';
+import type { AnalysisContext } from './analyze-sql.js';
+import { decide, rejected, type Verdict } from './decision-cache.js';
+import { reportedLexicalProblem } from './lexical-state.js';
+import { decodeStatement, MAX_ANALYSED_STATEMENT_BYTES } from './statement-text.js';
 
-/** Marks the statement the gateway put in place of a denied one. */
-export const DENIED_TOKEN_PREFIX = 'idgate_denied_';
+/** The statement the gateway sends upstream in place of a denied one: it cannot parse, so the server fails exactly there. */
+export const DENIED_TOKEN_PREFIX = 'idgate_denied';
+const PLACEHOLDER_QUERY = encodeMessage(Frontend.Query, [{ cstring: DENIED_TOKEN_PREFIX }]);
+/** Room for a Parse's name and parameter types around the longest statement analysed. */
+const MAX_HELD_FRAME = MAX_ANALYSED_STATEMENT_BYTES + (1 << 19);
 
-interface Denial {
-  readonly token: string;
-  readonly reason: string;
-  /** The ReadyForQuery (counted from the session's start) by which the server has answered it. */
-  readonly answeredBy: number;
+type Denial = Extract<Verdict, { allowed: false }>;
+
+export interface GateEvents {
+  /** A statement was refused: what it was (as text; invalid UTF-8 shown replaced) and what the client is told. */
+  readonly denied: (sql: string, denial: Denial) => void;
+  /** The server reported a lexical setting the analysis does not model: the session must end now. */
+  readonly lexicalStateChanged: (problem: string) => void;
 }
 
 /**
  * Enforces a scope on one session's statements. Every Query and Parse is judged before any of it
- * is forwarded. A denied one is replaced upstream by a statement that cannot parse, so Postgres
- * itself fails at exactly that point — the transaction aborts, a pipeline skips to its Sync, and
- * client and server stay in step — and that error is rewritten on its way back into a 42501 that
- * names the operation, the table and the scope.
+ * is forwarded; what cannot be analysed is refused like what the scope denies. A refused statement
+ * is replaced upstream by one that cannot parse, so Postgres itself fails at exactly that point —
+ * the transaction aborts, a pipeline skips to its Sync, and client and server stay in step — and
+ * the server's error for it, found by its position in the reply stream (ReplyTracker), never by
+ * its text, is replaced by the gateway's own: 42501 naming the operation, the table and the
+ * scope, or the parser's 42601, or 54000/54001/22021/0A000. The server's ParameterStatus reports
+ * are watched for the lexical settings the analysis relies on.
  */
 export class StatementGate {
   private readonly toServer: FrameRewriter;
   private readonly toClient: FrameRewriter;
-  private readonly denials: Denial[] = [];
-  private denied = 0;
-  private readiesAsked = 0;
-  private readiesSeen = 0;
+  private readonly replies = new ReplyTracker<Denial>();
+  private stopped = false;
 
   constructor(
     private readonly scope: Scope,
-    private readonly schema: string,
-    private readonly onDenied: (sql: string, reason: string) => void,
+    private readonly context: AnalysisContext,
+    private readonly events: GateEvents,
   ) {
-    this.toServer = new FrameRewriter((code) => code === Frontend.Query || code === Frontend.Parse || code === Frontend.Sync || code === Frontend.FunctionCall, (code, frame) => this.judge(code, frame));
-    this.toClient = new FrameRewriter((code) => code === Backend.ErrorResponse || code === Backend.ReadyForQuery, (code, frame) => this.answer(code, frame));
+    this.toServer = new FrameRewriter(
+      (code) => code === Frontend.Query || code === Frontend.Parse || code === Frontend.FunctionCall,
+      (code, frame) => this.judge(code, frame),
+      MAX_HELD_FRAME,
+      { observe: (code) => this.observeClient(code), oversize: (code, length) => this.oversize(code, length) },
+    );
+    this.toClient = new FrameRewriter((code) => code === Backend.ErrorResponse || code === Backend.ParameterStatus, (code, frame) => this.answer(code, frame), 1 << 30, {
+      observe: (code) => {
+        if (code !== Backend.ErrorResponse) this.replies.received(code);
+      },
+    });
   }
 
   /** The client's bytes as they may go upstream. */
@@ -51,49 +70,65 @@ export class StatementGate {
     return this.toClient.process(chunk);
   }
 
+  private observeClient(code: number): void {
+    // Query, Parse and FunctionCall are reported once judged, as what actually goes upstream.
+    if (code !== Frontend.Query && code !== Frontend.Parse && code !== Frontend.FunctionCall) this.replies.sent(code);
+  }
+
   private judge(code: number, frame: Buffer): Buffer | undefined {
-    if (code === Frontend.Sync) {
-      this.readiesAsked += 1;
-      return undefined;
-    }
     if (code === Frontend.FunctionCall) {
       // The fast-path call names a function by OID, past any SQL: nothing to check it against.
-      this.readiesAsked += 1;
-      return this.deny(`a fast-path FunctionCall is not allowed by scope "${this.scope.text}"`, '(FunctionCall)', this.readiesAsked, 'query');
+      return this.deny('(FunctionCall)', { allowed: false, sqlstate: '42501', message: `a fast-path FunctionCall is not allowed by scope "${this.scope.text}"` }, Frontend.Query);
     }
     const r = new ByteReader(frame, 5);
-    const statement = code === Frontend.Parse ? r.cstring() : '';
-    const sql = r.cstring();
-    if (code === Frontend.Query) this.readiesAsked += 1;
-    const decision = decide(this.scope, this.schema, sql);
-    if (decision.allowed) return undefined;
-    return code === Frontend.Query
-      ? this.deny(decision.reason, sql, this.readiesAsked, 'query')
-      : this.deny(decision.reason, sql, this.readiesAsked + 1, 'parse', statement);
+    const statement = code === Frontend.Parse ? r.cstringBytes() : undefined;
+    const sqlBytes = r.cstringBytes();
+    let verdict: Verdict;
+    try {
+      verdict = this.stopped ? { allowed: false, sqlstate: '57P01', message: 'the session is ending' } : decide(this.scope, this.context, decodeStatement(sqlBytes));
+    } catch (e) {
+      verdict = rejected(e);
+    }
+    if (verdict.allowed) {
+      this.replies.sent(code);
+      return undefined;
+    }
+    return this.deny(sqlBytes.toString('utf8'), verdict, code, statement);
+  }
+
+  private oversize(code: number, length: number): Buffer {
+    const denial: Denial = { allowed: false, sqlstate: '54000', message: `message of ${length} bytes is longer than the ${MAX_HELD_FRAME} bytes the gateway analyses` };
+    // The frame is dropped unread: a Parse's statement name is not known, so the placeholder is unnamed.
+    return this.deny(`(${length} bytes, not read)`, denial, code === Frontend.Parse ? Frontend.Parse : Frontend.Query, Buffer.alloc(0));
   }
 
   /** The placeholder that goes upstream instead: a Query, or a Parse of the same statement name. */
-  private deny(reason: string, sql: string, answeredBy: number, as: 'query' | 'parse', statement = ''): Buffer {
-    const token = `${DENIED_TOKEN_PREFIX}${++this.denied}`;
-    this.denials.push({ token, reason, answeredBy });
-    this.onDenied(sql, reason);
-    return as === 'query'
-      ? encodeMessage(Frontend.Query, [{ cstring: token }])
-      : encodeMessage(Frontend.Parse, [{ cstring: statement }, { cstring: token }, { int16: 0 }]);
+  private deny(sql: string, denial: Denial, as: number, statement?: Buffer): Buffer {
+    this.events.denied(sql, denial);
+    if (as !== Frontend.Parse) {
+      this.replies.sent(Frontend.Query, denial);
+      return PLACEHOLDER_QUERY;
+    }
+    this.replies.sent(Frontend.Parse, denial);
+    return encodeMessage(Frontend.Parse, [{ bytes: statement ?? Buffer.alloc(0) }, { int8: 0 }, { cstring: DENIED_TOKEN_PREFIX }, { int16: 0 }]);
   }
 
   private answer(code: number, frame: Buffer): Buffer | undefined {
-    if (code === Backend.ReadyForQuery) {
-      this.readiesSeen += 1;
-      // A denied statement inside a pipeline that had already failed is skipped, never answered.
-      while ((this.denials[0]?.answeredBy ?? Infinity) <= this.readiesSeen) this.denials.shift();
+    const fields = code === Backend.ErrorResponse ? decodeErrorFields(frame.subarray(5)) : undefined;
+    if (fields === undefined) {
+      this.watchParameter(frame);
       return undefined;
     }
-    if (this.denials.length === 0) return undefined;
-    const message = decodeErrorFields(frame.subarray(5)).get('M') ?? '';
-    const index = this.denials.findIndex((d) => message.includes(`"${d.token}"`));
-    if (index === -1) return undefined;
-    const [denial] = this.denials.splice(index, 1);
-    return encodeErrorResponse({ severity: 'ERROR', sqlstate: '42501', message: denial?.reason ?? 'denied by scope' });
+    const denial = this.replies.received(code, fields.get('C'));
+    if (denial === undefined || fields.get('V') !== 'ERROR') return undefined;
+    return encodeErrorResponse({ severity: 'ERROR', sqlstate: denial.sqlstate, message: denial.message, ...(denial.position !== undefined ? { position: denial.position } : {}) });
+  }
+
+  private watchParameter(frame: Buffer): void {
+    const r = new ByteReader(frame, 5);
+    const problem = reportedLexicalProblem(r.cstring(), r.cstring());
+    if (problem === undefined || this.stopped) return;
+    this.stopped = true;
+    this.events.lexicalStateChanged(problem);
   }
 }

@@ -6,6 +6,8 @@ import { RAW_FRAMES_KIND, storedFrames } from '../recording/raw-frames.js';
 export type ReplayStep =
   | { readonly atUs: number; readonly kind: 'frame'; readonly code: number; readonly frame: Buffer }
   | { readonly atUs: number; readonly kind: 'cancel' }
+  /** The gateway refused the next placeholder's statement with this SQLSTATE (its Denied event). */
+  | { readonly atUs: number; readonly kind: 'denied'; readonly sqlstate: string }
   | { readonly atUs: number; readonly kind: 'not-recorded'; readonly code: number; readonly bytes: number };
 
 /**
@@ -16,6 +18,10 @@ export type ReplayStep =
  */
 export function* replaySteps(rows: Iterable<EventRow>): Generator<ReplayStep> {
   for (const row of rows) {
+    if (row.direction === 'gateway' && row.kind === 'Denied') {
+      yield { atUs: row.at_us, kind: 'denied', sqlstate: deniedSqlstate(row.body) };
+      continue;
+    }
     if (row.direction !== 'client') continue;
     if (row.kind === 'CancelRequest') {
       yield { atUs: row.at_us, kind: 'cancel' };
@@ -30,5 +36,15 @@ export function* replaySteps(rows: Iterable<EventRow>): Generator<ReplayStep> {
       if (code === Frontend.Terminate) continue;
       yield { atUs: row.at_us, kind: 'frame', code, frame };
     }
+  }
+}
+
+/** A Denied event's SQLSTATE; events from before it was recorded were scope denials, 42501. */
+function deniedSqlstate(body: Buffer): string {
+  try {
+    const sqlstate = (JSON.parse(body.toString('utf8')) as { sqlstate?: unknown }).sqlstate;
+    return typeof sqlstate === 'string' ? sqlstate : '42501';
+  } catch {
+    return '42501';
   }
 }

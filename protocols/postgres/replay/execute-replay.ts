@@ -6,7 +6,9 @@ import { DENIED_TOKEN_PREFIX } from '../policy/statement-gate.js';
 import { loginUpstream } from '../upstream/login-upstream.js';
 import { sendCancel } from '../upstream/send-cancel.js';
 import { Backend, Frontend } from '../wire/codes.js';
+import { ByteReader } from '../wire/byte-reader.js';
 import { FrameScanner, interestIn } from '../wire/frame-scanner.js';
+import { ReplyTracker } from '../wire/reply-tracker.js';
 import { TERMINATE } from '../wire/frontend-messages.js';
 import type { ReplayStep } from './client-frames.js';
 
@@ -31,6 +33,8 @@ export interface ReplayRun {
 const OUTCOMES = interestIn([
   Backend.CommandComplete, Backend.ErrorResponse, Backend.NoticeResponse, Backend.EmptyQueryResponse, Backend.PortalSuspended, Backend.ReadyForQuery,
 ]);
+/** Every backend message: the reply tracker follows them all, the outcomes above are also decoded. */
+const EVERY_MESSAGE = interestIn(Array.from({ length: 256 }, (_, code) => code));
 /** Client messages each answered by exactly one ReadyForQuery. */
 const ENDS_WITH_READY = new Set<number>([Frontend.Query, Frontend.Sync, Frontend.FunctionCall]);
 
@@ -46,9 +50,29 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
   let readies = 0;
   let expected = 0;
   let wake: (() => void) | undefined;
-  const scanner = new FrameScanner(OUTCOMES, (code, _length, bytes, start, end) => {
-    const decoded = bytes && decodeBackendFrame(code, bytes.subarray(start, end));
-    if (decoded) serverEvents.push({ seq: serverEvents.length + 1, atUs: nowMicros(), direction: 'server', kind: decoded.kind, data: deniedAsRecorded(decoded.data) });
+  // Following the replies is only for naming denials: if the target's answers stop fitting, stop following.
+  let tracking = true;
+  const tracked = <T,>(step: () => T | undefined): T | undefined => {
+    if (!tracking) return undefined;
+    try {
+      return step();
+    } catch {
+      tracking = false;
+      return undefined;
+    }
+  };
+  // A placeholder the gateway sent for a denied statement fails again on the target; its error is
+  // found by its place in the reply stream and reported as the denial the client got.
+  const replies = new ReplyTracker<string>();
+  const denials: string[] = [];
+  const scanner = new FrameScanner(EVERY_MESSAGE, (code, _length, bytes, start, end) => {
+    const frame = bytes?.subarray(start, end);
+    const decoded = frame && OUTCOMES[code] !== 0 ? decodeBackendFrame(code, frame) : undefined;
+    const denial = tracked(() => replies.received(code, typeof decoded?.data['sqlstate'] === 'string' ? decoded.data['sqlstate'] : undefined));
+    if (decoded) {
+      const data = code === Backend.ErrorResponse && denial !== undefined ? { ...decoded.data, sqlstate: denial } : decoded.data;
+      serverEvents.push({ seq: serverEvents.length + 1, atUs: nowMicros(), direction: 'server', kind: decoded.kind, data });
+    }
     if (code === Backend.ReadyForQuery) readies += 1;
     wake?.();
   });
@@ -66,8 +90,12 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
     firstUs ??= step.atUs;
     if (!options.noWait) await sleep(startedMs + (step.atUs - firstUs) / 1000 / options.speed - Date.now());
     if (closed) break;
-    if (step.kind === 'frame') {
+    if (step.kind === 'denied') {
+      denials.push(step.sqlstate);
+    } else if (step.kind === 'frame') {
       if (ENDS_WITH_READY.has(step.code)) expected += 1;
+      const denial = isPlaceholder(step.code, step.frame) ? (denials.shift() ?? '42501') : undefined;
+      tracked(() => replies.sent(step.code, denial));
       if (!socket.write(step.frame)) await new Promise((resolve) => socket.once('drain', resolve));
     } else if (step.kind === 'cancel') {
       if (session.backendKey) await sendCancel(target, session.backendKey).catch(() => undefined);
@@ -87,12 +115,13 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
   return { serverEvents, notRecorded, complete };
 }
 
-/**
- * A statement the scope denied was recorded as the placeholder the gateway sent instead; the
- * target refuses the placeholder as a syntax error, which is the replay of that denial.
- */
-function deniedAsRecorded(data: Record<string, unknown>): Record<string, unknown> {
-  return String(data['message'] ?? '').includes(`"${DENIED_TOKEN_PREFIX}`) ? { ...data, sqlstate: '42501' } : data;
+/** A Query or Parse of the placeholder the gateway sends upstream in place of a denied statement. */
+function isPlaceholder(code: number, frame: Buffer): boolean {
+  if (code !== Frontend.Query && code !== Frontend.Parse) return false;
+  const r = new ByteReader(frame, 5);
+  if (code === Frontend.Parse) r.cstringBytes();
+  // Sessions recorded before 2026-12 numbered their placeholders (idgate_denied_1, …).
+  return r.cstring().startsWith(DENIED_TOKEN_PREFIX);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -24,6 +24,8 @@ export interface UpstreamSession {
   readonly source: ReadSource;
   /** ParameterStatus and NoticeResponse frames the upstream sent after AuthenticationOk, raw and in order. */
   readonly startupFrames: readonly Buffer[];
+  /** What the upstream reported in those ParameterStatus frames (server_version, client_encoding, …). */
+  readonly parameters: ReadonlyMap<string, string>;
   readonly backendKey: BackendKey | undefined;
   /** The upstream's ReadyForQuery frame. */
   readonly readyForQuery: Buffer;
@@ -116,11 +118,17 @@ function requireScram(scram: ScramClient | undefined): ScramClient {
 
 async function readUntilReady(queue: MessageQueue, socket: UpstreamSocket, source: ReadSource, connection: ConnectionConfig): Promise<UpstreamSession> {
   const startupFrames: Buffer[] = [];
+  const parameters = new Map<string, string>();
   let backendKey: BackendKey | undefined;
   for (;;) {
     const message = await queue.typed();
     switch (message.code) {
-      case Backend.ParameterStatus:
+      case Backend.ParameterStatus: {
+        const r = new ByteReader(message.body);
+        parameters.set(r.cstring(), r.cstring());
+        startupFrames.push(message.frame);
+        break;
+      }
       case Backend.NoticeResponse:
         startupFrames.push(message.frame);
         break;
@@ -130,7 +138,7 @@ async function readUntilReady(queue: MessageQueue, socket: UpstreamSocket, sourc
         break;
       }
       case Backend.ReadyForQuery:
-        return { socket, source, startupFrames, backendKey, readyForQuery: message.frame, leftover: queue.takeRemaining() };
+        return { socket, source, startupFrames, parameters, backendKey, readyForQuery: message.frame, leftover: queue.takeRemaining() };
       case Backend.ErrorResponse:
         throw rejected(message, connection);
       default:

@@ -8,6 +8,8 @@ export interface ErrorFields {
   readonly message: string;
   readonly detail?: string;
   readonly hint?: string;
+  /** 1-based character position in the statement (P), as Postgres reports a syntax error's place. */
+  readonly position?: number;
 }
 
 export function encodeErrorResponse(e: ErrorFields): Buffer {
@@ -19,6 +21,7 @@ export function encodeErrorResponse(e: ErrorFields): Buffer {
   ];
   if (e.detail !== undefined) fields.push({ int8: 0x44 }, { cstring: e.detail });
   if (e.hint !== undefined) fields.push({ int8: 0x48 }, { cstring: e.hint });
+  if (e.position !== undefined) fields.push({ int8: 0x50 }, { cstring: String(e.position) });
   fields.push({ int8: 0 });
   return encodeMessage(Backend.ErrorResponse, fields);
 }

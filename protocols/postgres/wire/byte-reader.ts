@@ -33,13 +33,18 @@ export class ByteReader {
     return v;
   }
 
-  /** A NUL-terminated UTF-8 string. */
+  /** A NUL-terminated UTF-8 string (invalid bytes become U+FFFD: for labels, never for what must be read exactly). */
   cstring(): string {
+    return this.cstringBytes().toString('utf8');
+  }
+
+  /** A NUL-terminated string's bytes, without the NUL (a view of the message). */
+  cstringBytes(): Buffer {
     const nul = this.buf.indexOf(0, this.offset);
     if (nul === -1 || nul >= this.end) {
       throw new ProtocolError('missing-terminator', 'string without a NUL terminator');
     }
-    const s = this.buf.toString('utf8', this.offset, nul);
+    const s = this.buf.subarray(this.offset, nul);
     this.offset = nul + 1;
     return s;
   }

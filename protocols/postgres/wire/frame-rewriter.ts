@@ -8,6 +8,16 @@ const HEADER = 5;
  */
 export type FrameTransform = (code: number, frame: Buffer) => Buffer | undefined;
 
+export interface FrameRewriterHooks {
+  /** Sees every frame's type at its header, in stream order (before the frame is judged or passed). */
+  readonly observe?: (code: number) => void;
+  /**
+   * A frame of interest longer than the limit: its replacement, sent at once while the frame's own
+   * bytes are dropped unread. Without it, such a frame is a protocol error.
+   */
+  readonly oversize?: (code: number, length: number) => Buffer;
+}
+
 /**
  * Passes a byte stream through and lets a transform replace whole frames of chosen types. Frames
  * of interest are held until complete (so nothing of one is forwarded before it is judged); all
@@ -18,6 +28,7 @@ export class FrameRewriter {
   private readonly header = Buffer.alloc(HEADER);
   private headerFill = 0;
   private passRemaining = 0;
+  private dropRemaining = 0;
   private held: Buffer | undefined;
   private heldFill = 0;
 
@@ -25,6 +36,7 @@ export class FrameRewriter {
     private readonly interest: (code: number) => boolean,
     private readonly transform: FrameTransform,
     private readonly maxHeld: number = 1 << 30,
+    private readonly hooks: FrameRewriterHooks = {},
   ) {}
 
   /** The bytes to forward for `chunk`, in order (views of it where nothing changed). */
@@ -55,11 +67,26 @@ export class FrameRewriter {
         p += step;
         continue;
       }
+      if (this.dropRemaining > 0) {
+        const step = Math.min(this.dropRemaining, chunk.length - p);
+        this.dropRemaining -= step;
+        p += step;
+        runStart = p;
+        continue;
+      }
       if (this.headerFill === 0 && chunk.length - p >= HEADER) {
         const code = chunk[p] ?? 0;
         const length = checkLength(chunk.readInt32BE(p + 1));
+        this.hooks.observe?.(code);
         if (!this.interest(code)) {
           this.passRemaining = length + 1;
+          continue;
+        }
+        if (this.isOversize(length)) {
+          flushRun(p);
+          out.push(this.replaceOversize(code, length));
+          p += HEADER;
+          runStart = p;
           continue;
         }
         if (p + length + 1 <= chunk.length) {
@@ -89,7 +116,9 @@ export class FrameRewriter {
       this.headerFill = 0;
       const code = this.header[0] ?? 0;
       const length = checkLength(this.header.readInt32BE(1));
-      if (this.interest(code) && length === 4) {
+      this.hooks.observe?.(code);
+      if (this.interest(code) && this.isOversize(length)) out.push(this.replaceOversize(code, length));
+      else if (this.interest(code) && length === 4) {
         const frame = Buffer.from(this.header);
         out.push(this.transform(code, frame) ?? frame);
       } else if (this.interest(code)) this.hold(code, length, this.header);
@@ -100,6 +129,16 @@ export class FrameRewriter {
     }
     flushRun(p);
     return out;
+  }
+
+  private isOversize(length: number): boolean {
+    return this.hooks.oversize !== undefined && length + 1 > this.maxHeld;
+  }
+
+  /** Emits the oversize frame's replacement and drops its body (the header is already consumed). */
+  private replaceOversize(code: number, length: number): Buffer {
+    this.dropRemaining = length - 4;
+    return (this.hooks.oversize ?? (() => Buffer.alloc(0)))(code, length);
   }
 
   private hold(code: number, length: number, header: Buffer): void {

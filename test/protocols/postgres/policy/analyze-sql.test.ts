@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { analyzeSql, loadSqlParser, SqlSyntaxError } from '../../../../protocols/postgres/policy/analyze-sql.js';
+import { analyzeSql, type AnalysisContext } from '../../../../protocols/postgres/policy/analyze-sql.js';
+import { decide } from '../../../../protocols/postgres/policy/decision-cache.js';
+import { StatementRejected } from '../../../../protocols/postgres/policy/statement-rejected.js';
 import { checkScope } from '../../../../src/policy/check-scope.js';
 import { parseScope } from '../../../../src/policy/scope.js';
-import { ALL, TABLE } from '../../../support/scope-cases.js';
+import { TABLE } from '../../../support/scope-cases.js';
+import { analysisContext } from '../../../support/sql-analysis.js';
 
 describe('scope checks on statements, with the real Postgres parser', () => {
+  let context: AnalysisContext;
   before(async () => {
-    await loadSqlParser();
+    context = await analysisContext();
   });
 
   it(`covers at least 60 statements (${TABLE.length})`, () => {
@@ -16,7 +20,7 @@ describe('scope checks on statements, with the real Postgres parser', () => {
 
   for (const [sql, scope, expected] of TABLE) {
     it(`${expected === true ? 'allows' : 'denies'} ${sql} under ${scope}`, () => {
-      const decision = checkScope(parseScope(scope), analyzeSql(sql));
+      const decision = checkScope(parseScope(scope), analyzeSql(sql, context).accesses);
       if (expected === true) assert.deepEqual(decision, { allowed: true });
       else {
         assert.equal(decision.allowed, false);
@@ -25,31 +29,74 @@ describe('scope checks on statements, with the real Postgres parser', () => {
     });
   }
 
-  it('reports syntax errors as such', () => {
-    assert.throws(() => analyzeSql('SELEC 1'), SqlSyntaxError);
+  it('rejects what does not parse with the parser’s message and the 1-based character position', () => {
+    assert.throws(
+      () => analyzeSql('SELECT é, é FROM WHERE', context),
+      (e: unknown) => e instanceof StatementRejected && e.sqlstate === '42601' && e.position === 18 && /syntax error at or near "WHERE"/.test(e.message),
+    );
   });
 
-  it('takes unqualified tables to be in the connection’s schema', () => {
-    const decision = checkScope(parseScope('write:records', 'app'), analyzeSql('INSERT INTO records VALUES (1)', 'app'));
+  it('rejects a statement the grammar cannot hold as too complex (54001), and one JavaScript cannot walk too', () => {
+    assert.throws(() => analyzeSql(`SELECT ${'('.repeat(20_000)}1${')'.repeat(20_000)}`, context), (e: unknown) => e instanceof StatementRejected && e.sqlstate === '54001');
+    assert.throws(() => analyzeSql(`SELECT ${Array(200_000).fill('1').join('+')}`, context), (e: unknown) => e instanceof StatementRejected && e.sqlstate === '54001');
+  });
+
+  it('parses with the grammar of the server’s major version: 0x1F is 0 AS x1F for PostgreSQL 15, a number for 16', async () => {
+    const columnName = (major: number, tree: unknown): unknown => JSON.stringify(tree).includes('"name":"x1f"') || major;
+    const v15 = (await analysisContext('public', 15)).parser.parse('SELECT 0x1F');
+    const v16 = (await analysisContext('public', 16)).parser.parse('SELECT 0x1F');
+    assert.equal(columnName(15, v15), true);
+    assert.equal(columnName(16, v16), 16);
+  });
+
+  it('takes unqualified tables to be in the connection’s schema', async () => {
+    const decision = checkScope(parseScope('write:records', 'app'), analyzeSql('INSERT INTO records VALUES (1)', await analysisContext('app')).accesses);
     assert.deepEqual(decision, { allowed: true });
+  });
+
+  it('takes only ASCII names on a server whose encoding is not UTF8 (0A000)', () => {
+    const latin1 = { ...context, asciiNamesOnly: true };
+    assert.equal(checkScope(parseScope('read'), analyzeSql('SELECT * FROM records', latin1).accesses).allowed, true);
+    const decision = checkScope(parseScope('read'), analyzeSql('SELECT * FROM café', latin1).accesses);
+    assert.equal(decision.allowed ? '' : decision.kind, 'unsupported');
   });
 });
 
 describe('the verdict cache', () => {
+  let context: AnalysisContext;
   before(async () => {
-    await loadSqlParser();
+    context = await analysisContext();
   });
 
-  it('shares a verdict between queries that differ only in numbers, never when a value decides', async () => {
-    const { decide } = await import('../../../../protocols/postgres/policy/decision-cache.js');
+  it('shares a verdict between queries that differ only in numbers, never when a value decides', () => {
     const read = parseScope('read');
-    assert.deepEqual(decide(read, 'public', 'SELECT * FROM records WHERE id = 1'), { allowed: true });
-    assert.deepEqual(decide(read, 'public', 'SELECT * FROM records WHERE id = 2'), { allowed: true });
-    assert.deepEqual(decide(read, 'public', 'SET default_transaction_read_only = 1'), { allowed: true });
-    assert.equal(decide(read, 'public', 'SET default_transaction_read_only = 0').allowed, false);
+    assert.deepEqual(decide(read, context, 'SELECT * FROM records WHERE id = 1'), { allowed: true });
+    assert.deepEqual(decide(read, context, 'SELECT * FROM records WHERE id = 2'), { allowed: true });
+    assert.deepEqual(decide(read, context, 'SET default_transaction_read_only = 1'), { allowed: true });
+    assert.equal(decide(read, context, 'SET default_transaction_read_only = 0').allowed, false);
     const scoped = parseScope('read:"t 1"');
-    assert.deepEqual(decide(scoped, 'public', 'SELECT * FROM "t 1"'), { allowed: true });
-    assert.equal(decide(scoped, 'public', 'SELECT * FROM "t 2"').allowed, false, 'quoted names are not numbers');
-    assert.equal(decide(parseScope('write:records'), 'public', "SELECT set_config('role', 'x', false) FROM records WHERE id = 3").allowed, false);
+    assert.deepEqual(decide(scoped, context, 'SELECT * FROM "t 1"'), { allowed: true });
+    assert.equal(decide(scoped, context, 'SELECT * FROM "t 2"').allowed, false, 'quoted names are not numbers');
+    assert.equal(decide(parseScope('write:records'), context, "SELECT set_config('role', 'x', false) FROM records WHERE id = 3").allowed, false);
+  });
+
+  it('never takes a digit that continues a name for a number: é1 and é2 are different tables', () => {
+    const scoped = parseScope('read:é1');
+    assert.deepEqual(decide(scoped, context, 'SELECT * FROM é1'), { allowed: true });
+    assert.equal(decide(scoped, context, 'SELECT * FROM é2').allowed, false);
+    assert.deepEqual(decide(parseScope('read:t1'), context, 'SELECT * FROM t1 /* 1 */'), { allowed: true });
+    assert.equal(decide(parseScope('read:t1'), context, 'SELECT * FROM t2 /* 1 */').allowed, false);
+  });
+
+  it('keeps verdicts apart for different parser versions', async () => {
+    const v16 = await analysisContext('public', 16);
+    assert.deepEqual(decide(parseScope('read'), context, 'SELECT 123abc'), { allowed: true }, 'PostgreSQL 15 reads 123 AS abc');
+    assert.equal(decide(parseScope('read'), v16, 'SELECT 123abc').allowed, false, 'PostgreSQL 16 refuses trailing junk');
+  });
+
+  it('refuses, never passes, what the analysis cannot finish', () => {
+    const verdict = decide(parseScope('read'), context, 'SELEC 1');
+    assert.equal(verdict.allowed, false);
+    assert.equal(verdict.allowed ? '' : verdict.sqlstate, '42601');
   });
 });

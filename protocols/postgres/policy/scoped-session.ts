@@ -1,0 +1,44 @@
+import { AccessError } from '../../../src/access-error.js';
+import type { AnalysisContext } from './analyze-sql.js';
+import { isLexicalSetting, isPinnedValue, PINNED_LEXICAL, reportedLexicalProblem } from './lexical-state.js';
+import { majorVersionOf, sqlParserFor, SUPPORTED_MAJORS } from './sql-parser.js';
+
+/**
+ * Refuses, before anything goes upstream, a client that asks for a lexical setting the analysis
+ * does not model (`client_encoding=SJIS`, `-c standard_conforming_strings=off`).
+ */
+export function checkClientLexicalSettings(settings: readonly (readonly [string, string])[]): void {
+  for (const [name, value] of settings) {
+    if (isLexicalSetting(name) && !isPinnedValue(name, value)) {
+      throw new AccessError(
+        'scope-unsupported',
+        `${name} ${value} is not supported under a parsed scope: statements are analysed with client_encoding UTF8 and standard_conforming_strings on`,
+      );
+    }
+  }
+}
+
+/** The settings a scoped session's upstream starts with, so that the server reads statements as the gateway does. */
+export function pinnedStartupSettings(): ReadonlyMap<string, string> {
+  return PINNED_LEXICAL;
+}
+
+/**
+ * What the analysis of this session's statements needs, from what the upstream reported at login:
+ * the parser of its major version, and whether its encoding keeps names byte-identical. Refuses a
+ * server the gateway has no parser for, or one that did not take the pinned lexical settings.
+ */
+export async function analysisContextFor(reported: ReadonlyMap<string, string>, schema: string): Promise<AnalysisContext> {
+  const version = reported.get('server_version') ?? '';
+  const major = majorVersionOf(version);
+  const parser = major === undefined ? undefined : sqlParserFor(major);
+  if (parser === undefined) {
+    throw new AccessError('scope-unsupported', `scoped sessions need PostgreSQL ${SUPPORTED_MAJORS.join(', ')}; the upstream runs ${version || 'an unknown version'}`);
+  }
+  for (const name of PINNED_LEXICAL.keys()) {
+    const problem = reportedLexicalProblem(name, reported.get(name) ?? '(not reported)');
+    if (problem !== undefined) throw new AccessError('scope-unsupported', `the upstream session cannot be scoped: ${problem}`);
+  }
+  const encoding = (reported.get('server_encoding') ?? '').toUpperCase();
+  return { parser: await parser, schema, asciiNamesOnly: encoding !== 'UTF8' };
+}
