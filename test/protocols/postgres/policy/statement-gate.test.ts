@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import type { AnalysisContext } from '../../../../protocols/postgres/policy/analyze-sql.js';
+import { StatementGate } from '../../../../protocols/postgres/policy/statement-gate.js';
+import { ProtocolError } from '../../../../protocols/postgres/wire/protocol-error.js';
+import { parseScope } from '../../../../src/policy/scope.js';
+import { Bytes, splitsOf } from '../../../support/byte-builder.js';
+import { analysisContext } from '../../../support/sql-analysis.js';
+
+const q = (sql: string): Buffer => new Bytes().cstring(sql).frame('Q');
+const p = (sql: string, name = ''): Buffer => new Bytes().cstring(name).cstring(sql).int16(0).frame('P');
+const b = new Bytes().cstring('').cstring('').int16(0).int16(0).int16(0).frame('B');
+const e = new Bytes().cstring('').int32(0).frame('E');
+const s = new Bytes().frame('S');
+const ready = new Bytes().raw(Buffer.from('I')).frame('Z');
+const rowDescription = new Bytes().int16(1).cstring('?column?').int32(0).int16(0).int32(23).int16(4).int32(-1).int16(0).frame('T');
+const dataRow = new Bytes().int16(1).int32(1).raw(Buffer.from('1')).frame('D');
+const complete = new Bytes().cstring('SELECT 1').frame('C');
+/** An ErrorResponse as the server sends it (it always names its source file and routine). */
+const serverError = (sqlstate: string, message: string): Buffer =>
+  new Bytes().raw(Buffer.from('S')).cstring('ERROR').raw(Buffer.from('V')).cstring('ERROR').raw(Buffer.from('C')).cstring(sqlstate).raw(Buffer.from('M')).cstring(message).raw(Buffer.from('R')).cstring('scanner_yyerror').raw(Buffer.from([0])).frame('E');
+/** The gateway's own ErrorResponse. */
+const gatewayError = (sqlstate: string, message: string, position?: number): Buffer => {
+  const body = new Bytes().raw(Buffer.from('S')).cstring('ERROR').raw(Buffer.from('V')).cstring('ERROR').raw(Buffer.from('C')).cstring(sqlstate).raw(Buffer.from('M')).cstring(message);
+  if (position !== undefined) body.raw(Buffer.from('P')).cstring(String(position));
+  return body.raw(Buffer.from([0])).frame('E');
+};
+
+// The client: an allowed query, a denied one, then an extended batch whose Parse does not parse.
+const fromClient = Buffer.concat([q('SELECT 1'), q('SELECT * FROM secrets'), p('SELECT 1 FROM WHERE'), b, e, s]);
+const toServer = Buffer.concat([q('SELECT 1'), q('idgate_denied'), p('idgate_denied'), b, e, s]);
+// The server: the query's result, then its syntax errors for the two placeholders (in German: the text is not read).
+const fromServer = Buffer.concat([
+  rowDescription, dataRow, complete, ready,
+  serverError('42601', 'Syntaxfehler bei »idgate_denied«'), ready,
+  serverError('42601', 'Syntaxfehler bei »idgate_denied«'), ready,
+]);
+const toClient = Buffer.concat([
+  rowDescription, dataRow, complete, ready,
+  gatewayError('42501', 'reading public.secrets is not allowed by scope "read:records"'), ready,
+  gatewayError('42601', 'syntax error at or near "WHERE"', 15), ready,
+]);
+
+describe('StatementGate over bytes', () => {
+  let context: AnalysisContext;
+  before(async () => {
+    context = await analysisContext();
+  });
+
+  const gate = (denied: string[] = []): StatementGate =>
+    new StatementGate(parseScope('read:records'), context, { denied: (sql) => void denied.push(sql), lexicalStateChanged: () => undefined });
+
+  it('forwards what is allowed byte for byte, a placeholder for what is not, and answers each with its own error, however both streams are cut', () => {
+    for (const clientSplit of [[fromClient], ...splitsOf(fromClient)]) {
+      const g = gate();
+      assert.deepEqual(Buffer.concat(clientSplit.flatMap((chunk) => g.fromClient(chunk))), toServer);
+    }
+    for (const serverSplit of [[fromServer], ...splitsOf(fromServer)]) {
+      const denied: string[] = [];
+      const g = gate(denied);
+      g.fromClient(fromClient);
+      assert.deepEqual(Buffer.concat(serverSplit.flatMap((chunk) => g.fromServer(chunk))), toClient);
+      assert.deepEqual(denied, ['SELECT * FROM secrets', 'SELECT 1 FROM WHERE']);
+    }
+  });
+
+  it('keeps the statement name of a refused Parse, so a later Bind to it fails as it would', () => {
+    const g = gate();
+    assert.deepEqual(Buffer.concat(g.fromClient(p('SELECT * FROM secrets', 's1'))), p('idgate_denied', 's1'));
+  });
+
+  it('refuses a Query longer than it analyses without holding it, and drops its bytes', () => {
+    const g = gate();
+    const huge = q(`SELECT '${'x'.repeat(2 << 20)}'`);
+    // Cut inside the header and inside the body: the refusal goes out at the header, the body is dropped as it comes.
+    const out = Buffer.concat([huge.subarray(0, 3), huge.subarray(3, 1000), huge.subarray(1000)].flatMap((chunk) => g.fromClient(chunk)));
+    assert.deepEqual(out, q('idgate_denied'));
+    assert.deepEqual(Buffer.concat(g.fromClient(q('SELECT 1'))), q('SELECT 1'), 'the next frame is read where the dropped one ended');
+  });
+
+  it('refuses bytes that are not UTF-8 with 22021', () => {
+    const denials: string[] = [];
+    const g = new StatementGate(parseScope('read'), context, { denied: (_sql, d) => void denials.push(d.sqlstate), lexicalStateChanged: () => undefined });
+    g.fromClient(new Bytes().raw(Buffer.from([0x53, 0x45, 0x4c, 0x45, 0x43, 0x54, 0x20, 0x27, 0x95, 0x5c, 0x27, 0])).frame('Q'));
+    assert.deepEqual(denials, ['22021']);
+  });
+
+  it('stops judging anything as allowed once the server reports an unforeseen lexical setting', () => {
+    const problems: string[] = [];
+    const g = new StatementGate(parseScope('read'), context, { denied: () => undefined, lexicalStateChanged: (problem) => void problems.push(problem) });
+    g.fromServer(new Bytes().cstring('standard_conforming_strings').cstring('off').frame('S'));
+    assert.equal(problems.length, 1);
+    assert.deepEqual(Buffer.concat(g.fromClient(q('SELECT 1'))), q('idgate_denied'));
+  });
+
+  it('ends the session on malformed input or replies that answer nothing, never guesses', () => {
+    assert.throws(() => gate().fromClient(Buffer.from([0x51, 0, 0, 0, 3])), ProtocolError);
+    assert.throws(() => gate().fromServer(complete), ProtocolError);
+  });
+});
