@@ -85,9 +85,13 @@ describe('scopes are sound: the gateway reads every statement as the server will
       assert.equal(error.code, '0A000', JSON.stringify(parameters));
       c.close();
     }
-    const { c, login } = await rawSession(h, W, { client_encoding: 'utf-8', standard_conforming_strings: 'on' });
-    assert.equal(login.at(-1)?.code, 'Z', 'the pinned values themselves are fine, however spelt');
-    c.close();
+    for (const parameters of [{ client_encoding: 'utf-8', standard_conforming_strings: 'on' }, { client_encoding: 'SQL_ASCII' }]) {
+      const { c, login } = await rawSession(h, W, parameters);
+      assert.equal(login.at(-1)?.code, 'Z', `${JSON.stringify(parameters)}: the pinned values themselves are fine, however spelt, and psql's SQL_ASCII runs as UTF8`);
+      const reported = login.filter((f) => f.code === 'S').map((f) => f.body.toString('utf8').split('\0'));
+      assert.deepEqual(reported.find(([name]) => name === 'client_encoding')?.[1], 'UTF8');
+      c.close();
+    }
   });
 
   it('never runs a statement behind a setting change the analysis does not follow: the whole string is refused', async () => {

@@ -16,8 +16,19 @@ export class RawClient {
   private waiters: (() => void)[] = [];
   closed = false;
 
-  private constructor(public socket: Socket | TLSSocket) {
-    this.listen(socket);
+  private constructor(
+    public socket: Socket | TLSSocket,
+    source?: { setHandler(handler: (chunk: Buffer) => void): void },
+    leftover?: Buffer,
+  ) {
+    // A connection logged in by the gateway's own upstream client gets its bytes through its read source.
+    this.buf = Buffer.from(leftover ?? Buffer.alloc(0));
+    this.listen(socket, source);
+  }
+
+  /** Takes over a connection already logged in (SCRAM) by `loginUpstream`, to talk to Postgres directly. */
+  static fromUpstream(session: { socket: Socket | TLSSocket; source: { setHandler(handler: (chunk: Buffer) => void): void }; leftover: Buffer }): RawClient {
+    return new RawClient(session.socket, session.source, session.leftover);
   }
 
   static connect(port: number): Promise<RawClient> {
@@ -102,11 +113,13 @@ export class RawClient {
     this.socket.destroy();
   }
 
-  private listen(socket: Socket | TLSSocket): void {
-    socket.on('data', (chunk: Buffer) => {
+  private listen(socket: Socket | TLSSocket, source?: { setHandler(handler: (chunk: Buffer) => void): void }): void {
+    const onData = (chunk: Buffer): void => {
       this.buf = Buffer.concat([this.buf, chunk]);
       for (const w of this.waiters.splice(0)) w();
-    });
+    };
+    if (source === undefined) socket.on('data', onData);
+    else source.setHandler(onData);
     socket.on('close', () => {
       this.closed = true;
       for (const w of this.waiters.splice(0)) w();

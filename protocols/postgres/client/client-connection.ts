@@ -257,6 +257,8 @@ function upstreamParameters(forwarded: ReadonlyMap<string, string>, scope: Scope
   if (scope.all) return forwarded;
   const parameters = new Map(forwarded);
   parameters.set('search_path', searchPath);
+  // The pinned values replace the client's under any spelling of the name (options come before the packet's settings, which win).
+  for (const name of [...parameters.keys()]) if (pinnedStartupSettings().has(name.toLowerCase())) parameters.delete(name);
   for (const [name, value] of pinnedStartupSettings()) parameters.set(name, value);
   if (isReadOnly(scope)) parameters.set('default_transaction_read_only', 'on');
   return parameters;

@@ -9,13 +9,22 @@ import { majorVersionOf, sqlParserFor, SUPPORTED_MAJORS } from './sql-parser.js'
  */
 export function checkClientLexicalSettings(settings: readonly (readonly [string, string])[]): void {
   for (const [name, value] of settings) {
-    if (isLexicalSetting(name) && !isPinnedValue(name, value)) {
+    if (isLexicalSetting(name) && !isPinnedValue(name, value) && !isPlainBytes(name, value)) {
       throw new AccessError(
         'scope-unsupported',
         `${name} ${value} is not supported under a parsed scope: statements are analysed with client_encoding UTF8 and standard_conforming_strings on`,
       );
     }
   }
+}
+
+/**
+ * psql in a C locale asks for SQL_ASCII ("no conversion"). The session runs with UTF8 upstream
+ * all the same, which converts nothing from a UTF8 database either: the client gets the bytes it
+ * would have got, and the server reads statements as the gateway does.
+ */
+function isPlainBytes(name: string, value: string): boolean {
+  return name === 'client_encoding' && value.replace(/[^A-Za-z0-9]/g, '').toLowerCase() === 'sqlascii';
 }
 
 /** The settings a scoped session's upstream starts with, so that the server reads statements as the gateway does. */
