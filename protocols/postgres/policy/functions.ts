@@ -65,6 +65,11 @@ export function isAllowedSamplingMethod(name: string): boolean {
   return name === 'system' || name === 'bernoulli';
 }
 
+/** The names a scoped session may call or use unqualified: a user-defined object of the same name could be resolved instead. */
+export function builtinNamesInUse(): { readonly functions: readonly string[]; readonly operators: readonly string[] } {
+  return { functions: [...ALLOWED].filter((n) => !n.includes('.')), operators: [...BUILTIN_OPERATORS] };
+}
+
 export function isDeniedFunction(name: string): boolean {
   return DENIED.has(name) || DENIED_PREFIXES.some((p) => name.startsWith(p));
 }

@@ -85,6 +85,25 @@ describe('the idgate CLI', () => {
     assert.doesNotMatch(r.stdout, /may SELECT public\.records/);
     const narrow = await idgate(['check', '--connect', '--config', writeConfig(3, 'SYNC_WRITER_PASSWORD', 30, 'read write:records')], env());
     assert.doesNotMatch(narrow.stdout, /public\.records/);
+    assert.doesNotMatch(narrow.stdout, /name of a built-in/);
+  });
+
+  it('check --connect warns of a user-defined function or operator that carries a built-in’s name', async () => {
+    await h.cluster.sql(
+      [
+        "CREATE FUNCTION public.lower(integer) RETURNS text LANGUAGE sql AS 'SELECT 1::text'",
+        "CREATE FUNCTION public.int_eq_any(integer, text) RETURNS boolean LANGUAGE sql AS 'SELECT true'",
+        'CREATE OPERATOR public.= (LEFTARG = integer, RIGHTARG = text, FUNCTION = int_eq_any)',
+      ].join('; '),
+      'records',
+    );
+    try {
+      const r = await idgate(['check', '--connect', '--config', writeConfig(4, 'SYNC_WRITER_PASSWORD', 30, 'read write:records')], env());
+      assert.match(r.stdout, /WARNING: function public\.lower\(integer\) has the name of a built-in scoped sessions may use/);
+      assert.match(r.stdout, /WARNING: operator public\.=\(integer, text\) has the name of a built-in/);
+    } finally {
+      await h.cluster.sql('DROP OPERATOR public.= (integer, text); DROP FUNCTION public.int_eq_any(integer, text); DROP FUNCTION public.lower(integer)', 'records');
+    }
   });
 
   it('serve reloads connections and identity-map at SIGHUP, and keeps the configuration in force when the file is bad', async () => {
