@@ -1,7 +1,12 @@
 import type { ClientCredential } from '../identity/msal-apps.js';
 import type { Secret } from './secret.js';
 
-export type UpstreamTls = 'disable' | 'require' | 'verify-full';
+/**
+ * libpq's sslmode, less `allow`: disable; prefer (TLS when the server offers it, unverified);
+ * require (TLS, unverified); verify-ca (the chain against `ca`); verify-full (and the host name).
+ * A Unix-domain socket never uses TLS, as with libpq.
+ */
+export type UpstreamTls = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 export type RecordMode = boolean | 'full';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 

@@ -91,7 +91,7 @@ const connection = z
     'password-file': z.string().min(1).optional(),
     /** The token scope for `auth: entra`. */
     'entra-scope': z.string().min(1).default('https://ossrdbms-aad.database.windows.net/.default'),
-    tls: z.enum(['disable', 'require', 'verify-full']).default('require'),
+    tls: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']).default('require'),
     ca: z.string().min(1).optional(),
     'connect-timeout-seconds': seconds.default(5),
     /** The schema unqualified tables are in, for the session's search_path and for its scopes. */
@@ -104,8 +104,8 @@ const connection = z
   .refine((c) => c.auth !== 'entra' || (c['password-env'] === undefined && c['password-file'] === undefined), {
     message: 'auth: entra takes no password: the gateway logs in with its own Entra token',
   })
-  .refine((c) => c.tls !== 'verify-full' || c.ca !== undefined, {
-    message: 'tls: verify-full needs ca: (the CA certificate file)',
+  .refine((c) => (c.tls !== 'verify-full' && c.tls !== 'verify-ca') || c.ca !== undefined, {
+    message: 'tls: verify-full and verify-ca need ca: (the CA certificate file)',
     path: ['ca'],
   });
 

@@ -1,7 +1,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { QueryError, runSimpleQuery } from '../../protocols/postgres/index.js';
 import { Secret } from '../config/secret.js';
@@ -62,6 +62,11 @@ export class PostgresCluster {
         }
       }
     }
+  }
+
+  /** The directory of the server's Unix-domain socket. */
+  get socketDirectory(): string {
+    return dirname(this.dataDir);
   }
 
   get serverLog(): string {

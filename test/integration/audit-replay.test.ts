@@ -46,6 +46,17 @@ describe('idgate replay', () => {
     assert.equal(await h.cluster.sql("SELECT count(*) FROM records WHERE title LIKE 'replayed%'", 'staging'), '0', 'the transaction was rolled back again');
   });
 
+  it('reaches the target as libpq would: a Unix-domain socket given as host=/dir, and sslmode prefer (the default) on a server without TLS', async () => {
+    const password = encodeURIComponent(h.passwords['sync_writer'] ?? '');
+    const socket = `postgresql://sync_writer:${password}@/staging?host=${encodeURIComponent(h.cluster.socketDirectory)}&port=${h.cluster.port}`;
+    const preferred = `postgresql://sync_writer:${password}@127.0.0.1:${h.cluster.port}/staging`;
+    for (const target of [socket, preferred]) {
+      const r = await idgate(['replay', sessionId, '--execute', '--target', target, '--no-wait', '--db', h.config.recordingsPath]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /8 of 8 statements replayed with the same outcome/);
+    }
+  });
+
   it('reports each statement whose outcome differs, and exits 1', async () => {
     const empty = staging.replace('/staging?', '/empty_copy?');
     const r = await idgate(['replay', sessionId, '--execute', '--target', empty, '--no-wait', '--db', h.config.recordingsPath]);

@@ -5,7 +5,7 @@ import { freePort } from '../../src/dev/free-port.js';
 import { pgOptions } from '../support/client-options.js';
 import { Harness } from '../support/harness.js';
 
-const FLAVOURS = ['scram', 'md5', 'cleartext', 'tls-require', 'tls-verify-full', 'wrong-password', 'unreachable', 'no-such-database'] as const;
+const FLAVOURS = ['scram', 'md5', 'cleartext', 'tls-require', 'tls-verify-full', 'tls-prefer', 'tls-verify-ca', 'unix-socket', 'wrong-password', 'unreachable', 'no-such-database'] as const;
 
 describe('the gateway’s own upstream login', () => {
   let h: Harness;
@@ -21,6 +21,10 @@ describe('the gateway’s own upstream login', () => {
           { ...base, name: 'cleartext', user: 'plain_writer', 'password-env': 'PLAIN_WRITER_PASSWORD' },
           { ...base, name: 'tls-require', tls: 'require' },
           { ...base, name: 'tls-verify-full', tls: 'verify-full', ca: 'server.crt' },
+          { ...base, name: 'tls-prefer', tls: 'prefer' },
+          { ...base, name: 'tls-verify-ca', tls: 'verify-ca', ca: 'server.crt' },
+          // A host that is a directory is the server's Unix-domain socket there, as with libpq (never TLS).
+          { ...base, name: 'unix-socket', host: cluster.socketDirectory, tls: 'require' },
           { ...base, name: 'wrong-password', 'password-env': 'MD5_WRITER_PASSWORD' },
           { ...base, name: 'unreachable', port: deadPort },
           { ...base, name: 'no-such-database', database: 'nope' },
@@ -46,6 +50,9 @@ describe('the gateway’s own upstream login', () => {
     ['cleartext', 'plain_writer', false],
     ['tls-require', 'sync_writer', true],
     ['tls-verify-full', 'sync_writer', true],
+    ['tls-prefer', 'sync_writer', true],
+    ['tls-verify-ca', 'sync_writer', true],
+    ['unix-socket', 'sync_writer', false],
   ] as const) {
     it(`logs in upstream with ${name}`, async () => {
       const client = await connectTo(name);

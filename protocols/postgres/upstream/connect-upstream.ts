@@ -1,4 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { serialize } from 'pg-protocol';
 import { AccessError } from '../../../src/access-error.js';
@@ -16,11 +17,13 @@ export interface UpstreamConnection {
 const MAX_UPSTREAM_HANDSHAKE_MESSAGE = 1 << 20;
 
 /**
- * Opens TCP to the upstream and, unless `tls: disable`, negotiates TLS the way libpq does
- * (SSLRequest first). The queue is attached to whatever the bytes arrive on.
+ * Opens TCP (or, for a host that is a directory, the server's Unix-domain socket in it, as libpq
+ * does) to the upstream and, unless `tls: disable`, negotiates TLS the way libpq does (SSLRequest
+ * first; with `prefer`, a server that declines is used in plaintext). The queue is attached to
+ * whatever the bytes arrive on.
  */
 export async function connectUpstream(target: UpstreamTarget, queue: MessageQueue): Promise<UpstreamConnection> {
-  if (target.tls === 'disable') {
+  if (target.tls === 'disable' || isSocketDirectory(target.host)) {
     // Plain TCP reads into our own buffer: the relay's cheapest path.
     const connection = await openTcp(target, true);
     queue.attach(connection.source);
@@ -30,6 +33,7 @@ export async function connectUpstream(target: UpstreamTarget, queue: MessageQueu
   queue.attach(source);
   socket.write(serialize.requestSsl());
   const answer = await queue.byte();
+  if (answer === 0x4e && target.tls === 'prefer' && queue.buffered === 0) return { socket, source };
   queue.detach();
   if (answer !== 0x53 || queue.buffered > 0) {
     socket.destroy();
@@ -45,9 +49,16 @@ export function newUpstreamQueue(): MessageQueue {
   return new MessageQueue(MAX_UPSTREAM_HANDSHAKE_MESSAGE, 4 * MAX_UPSTREAM_HANDSHAKE_MESSAGE);
 }
 
+/** libpq takes a host that begins with a slash as the directory of the server's Unix-domain socket. */
+export function isSocketDirectory(host: string): boolean {
+  return host.startsWith('/');
+}
+
 function openTcp(target: UpstreamTarget, ownBuffer: boolean): Promise<UpstreamConnection> {
   return new Promise((resolve, reject) => {
-    const options = { host: target.host, port: target.port, noDelay: true, timeout: target.connectTimeoutMs };
+    const options = isSocketDirectory(target.host)
+      ? { path: join(target.host, `.s.PGSQL.${target.port}`), timeout: target.connectTimeoutMs }
+      : { host: target.host, port: target.port, noDelay: true, timeout: target.connectTimeoutMs };
     const connection = ownBuffer ? connectWithOwnBuffer(options) : plainConnection(netConnect(options));
     const { socket } = connection;
     const onError = (e: Error): void => {
@@ -71,14 +82,15 @@ function plainConnection(socket: Socket): UpstreamConnection {
 
 function startTls(socket: Socket, target: UpstreamTarget): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const verify = target.tls === 'verify-full';
+    const verify = target.tls === 'verify-full' || target.tls === 'verify-ca';
     const secure = tlsConnect({
       socket,
       host: target.host,
       servername: isIp(target.host) ? '' : target.host,
       rejectUnauthorized: verify,
       ...(verify && target.ca !== undefined ? { ca: target.ca } : {}),
-      ...(verify ? {} : { checkServerIdentity: () => undefined }),
+      // verify-ca checks the chain only; require and prefer check nothing, as libpq does.
+      ...(target.tls === 'verify-full' ? {} : { checkServerIdentity: () => undefined }),
     });
     secure.once('secureConnect', () => {
       secure.off('error', onError);
