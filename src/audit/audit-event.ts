@@ -81,11 +81,16 @@ export interface WriterBatch {
   readonly events: readonly PendingSegment[];
   readonly ends: readonly { readonly sessionId: string; readonly end: SessionEnd }[];
   readonly logins: readonly LoginAttempt[];
+  /**
+   * Seal, before anything else, every session the database holds unsealed: sent once, right after
+   * this process took the writer lock, when no other live process can be writing them.
+   */
+  readonly sealLeftOpen?: boolean;
 }
 
 /** The number of items a batch carries (what the writer acknowledges). */
 export function batchSize(b: WriterBatch): number {
-  let n = b.starts.length + b.ends.length + b.logins.length;
+  let n = b.starts.length + b.ends.length + b.logins.length + (b.sealLeftOpen === true ? 1 : 0);
   for (const e of b.events) n += e.count;
   return n;
 }

@@ -47,6 +47,8 @@ export class AuditLog {
   /** Bytes of each batch sent and not yet acknowledged, oldest first (acks come in order). */
   private readonly inFlightBytes: number[] = [];
   private flushScheduled = false;
+  /** The next batch tells the writer to seal the sessions a dead process left open (set once, at open). */
+  private sealLeftOpen = false;
   private drainWaiters: (() => void)[] = [];
   private failureListeners: ((message: string) => void)[] = [];
   private idleWaiters: (() => void)[] = [];
@@ -81,7 +83,11 @@ export class AuditLog {
       await worker.terminate();
       throw e;
     }
-    return new AuditLog(worker, lock, logger, limits);
+    const log = new AuditLog(worker, lock, logger, limits);
+    // Only now, holding the lock, may sessions left unsealed be taken for a dead process's.
+    log.sealLeftOpen = true;
+    log.added();
+    return log;
   }
 
   get healthy(): boolean {
@@ -173,7 +179,8 @@ export class AuditLog {
     if (this.pendingCount === 0) return;
     const events: PendingSegment[] = [];
     for (const recorder of this.dirty) events.push({ sessionId: recorder.sessionId, ...recorder.pending.take() });
-    const batch: WriterBatch = { starts: this.starts, events, ends: this.ends, logins: this.logins };
+    const batch: WriterBatch = { starts: this.starts, events, ends: this.ends, logins: this.logins, ...(this.sealLeftOpen ? { sealLeftOpen: true } : {}) };
+    this.sealLeftOpen = false;
     this.starts = [];
     this.dirty = [];
     this.ends = [];
@@ -206,6 +213,9 @@ export class AuditLog {
         break;
       case 'orphaned':
         this.logger.warn({ events: r.events }, 'events of sessions missing from the (replaced) audit database were not written');
+        break;
+      case 'lost':
+        this.logger.warn({ reason: 'gateway-lost', sessions: r.sessions }, 'sessions a gateway that died had left open were sealed as gateway-lost');
         break;
       case 'ready':
         break;

@@ -4,7 +4,11 @@ import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import type { LoginAttempt, PendingSegment, SessionEnd, SessionHeader, WriterBatch } from './audit-event.js';
 import { GENESIS, loginHash, sealHash, sessionHeadHash, type SessionHeadFields } from './audit-hash.js';
 import { migrate } from './audit-schema.js';
+import { segmentEvents, type SegmentRow } from './audit-reader.js';
 import { hashBytes, sealSegment } from './event-segment.js';
+
+/** The end reason of a session a dead process left open (EndReason 'gateway-lost'). */
+const LOST = 'gateway-lost';
 
 interface OpenSession {
   eventCount: number;
@@ -50,6 +54,8 @@ export class AuditStore {
   private readonly insertLogin: Statement;
   /** Events for sessions this database does not hold (it was replaced while they ran). */
   orphanedEvents = 0;
+  /** Sessions a process that died had left open, sealed here as `gateway-lost`. */
+  lostSessions = 0;
 
   constructor(
     private readonly path: string,
@@ -96,6 +102,7 @@ export class AuditStore {
       return touched.get(id);
     };
     this.db.transaction(() => {
+      if (batch.sealLeftOpen === true) this.lostSessions += this.sealLeftOpen(tips);
       for (const header of batch.starts) touched.set(header.id, this.start(header));
       for (const segment of batch.events) {
         const s = session(segment.sessionId);
@@ -172,6 +179,29 @@ export class AuditStore {
     this.sealSession.run({ ...fields, seal_hash: hash });
     tips.sealSeq = fields.seal_seq;
     tips.sealHash = hash;
+  }
+
+  /**
+   * Seals every unsealed session not open in this process, ended at its last event (or its start)
+   * with `gateway-lost`: its process died, and a session that is never sealed stays "open" in the
+   * log forever. Byte counts of such a session are not known and are stored as 0.
+   */
+  private sealLeftOpen(tips: Tips): number {
+    const rows = this.db
+      .prepare('SELECT id, started_at_us, event_count, last_event_hash, head_hash, statements, errors FROM sessions WHERE seal_seq IS NULL ORDER BY started_at_us')
+      .all() as { id: string; started_at_us: number; event_count: number; last_event_hash: string; head_hash: string; statements: number; errors: number }[];
+    const lastSegment = this.db.prepare('SELECT session_id, first_seq, last_seq, lines FROM event_segments WHERE session_id = ? ORDER BY first_seq DESC LIMIT 1');
+    let sealed = 0;
+    for (const row of rows) {
+      if (this.open.has(row.id)) continue;
+      const segment = lastSegment.get(row.id) as SegmentRow | undefined;
+      let endedAtUs = row.started_at_us;
+      if (segment !== undefined) for (const event of segmentEvents(segment)) endedAtUs = Math.max(endedAtUs, event.at_us);
+      const s: OpenSession = { eventCount: row.event_count, lastHash: row.last_event_hash, statements: row.statements, errors: row.errors, headHash: row.head_hash };
+      this.seal(row.id, s, { endedAtUs, reason: LOST, bytesFromClient: 0, bytesToClient: 0 }, tips);
+      sealed += 1;
+    }
+    return sealed;
   }
 
   private login(a: LoginAttempt, tips: Tips): void {

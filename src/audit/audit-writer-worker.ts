@@ -18,6 +18,7 @@ let store: AuditStore | undefined;
 let failing = false;
 let retryTimer: NodeJS.Timeout | undefined;
 let orphaned = 0;
+let lost = 0;
 
 function report(r: WriterReport): void {
   port?.postMessage(r);
@@ -40,6 +41,10 @@ function drain(): void {
     if (failing) {
       failing = false;
       report({ type: 'recovered' });
+    }
+    if (store.lostSessions !== lost) {
+      report({ type: 'lost', sessions: store.lostSessions - lost });
+      lost = store.lostSessions;
     }
     if (store.orphanedEvents !== orphaned) {
       report({ type: 'orphaned', events: store.orphanedEvents - orphaned });

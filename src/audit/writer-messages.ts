@@ -4,4 +4,5 @@ export type WriterReport =
   | { readonly type: 'ack'; readonly commands: number }
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'recovered' }
-  | { readonly type: 'orphaned'; readonly events: number };
+  | { readonly type: 'orphaned'; readonly events: number }
+  | { readonly type: 'lost'; readonly sessions: number };

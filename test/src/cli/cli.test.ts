@@ -42,6 +42,11 @@ describe('the idgate CLI', () => {
     return file;
   }
 
+  async function sessionsOf(db: string): Promise<Record<string, unknown>[]> {
+    const r = await idgate(['sessions', '--json', '--db', db]);
+    return r.stdout.trim() === '' ? [] : r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
   const env = (): NodeJS.ProcessEnv => ({ SYNC_WRITER_PASSWORD: h.passwords['sync_writer'], WRONG_PASSWORD: 'not-it' });
 
   it('has --help on every command', async () => {
@@ -103,6 +108,44 @@ describe('the idgate CLI', () => {
       assert.match(r.stdout, /WARNING: operator public\.=\(integer, text\) has the name of a built-in/);
     } finally {
       await h.cluster.sql('DROP OPERATOR public.= (integer, text); DROP FUNCTION public.int_eq_any(integer, text); DROP FUNCTION public.lower(integer)', 'records');
+    }
+  });
+
+  it('seals, at the next start, the sessions a killed gateway left open: gateway-lost at their last event, and verify passes', async () => {
+    const port = await freePort();
+    const file = writeConfig(port, 'SYNC_WRITER_PASSWORD', 1, 'all');
+    const db = join(dir, 'recordings', 'audit.db');
+    const conninfo = `host=127.0.0.1 port=${port} dbname=${CONNECTION} user=killed-agent sslmode=require`;
+    const first = await startIdgate(['serve', '--config', file], /gateway listening/, env());
+    const open = run('psql', ['-X', '-A', '-t', conninfo, '-c', "SELECT 'before the kill'", '-c', 'SELECT pg_sleep(30)'], { env: { ...process.env, PGPASSWORD: await h.token() } }).catch(
+      (e: { stderr: string }) => e.stderr,
+    );
+    // Long enough for the first statement's events to reach the database (batches every 100 ms).
+    await new Promise((r) => setTimeout(r, 1500));
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await open;
+    const lostBefore = (await sessionsOf(db)).filter((s) => s['clientUser'] === 'killed-agent');
+    assert.deepEqual(lostBefore.map((s) => s['endReason']), [null], 'the killed gateway left its session open');
+    const second = await startIdgate(['serve', '--config', file], /gateway listening/, env());
+    try {
+      let lost: Record<string, unknown>[] = [];
+      for (let i = 0; i < 50 && lost.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        lost = (await sessionsOf(db)).filter((s) => s['clientUser'] === 'killed-agent' && s['endReason'] === 'gateway-lost');
+      }
+      assert.equal(lost.length, 1, 'sealed as gateway-lost by the next gateway on the same database');
+      const [session] = lost;
+      const shown = await idgate(['show', String(session?.['id']), '--json', '--db', db]);
+      const times = shown.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.ok(times.some((l) => l['type'] === 'statement' && String(l['sql']).includes('before the kill')), 'the statement recorded before the kill is kept');
+      assert.ok(Number(session?.['endUs']) > Number(session?.['startUs']), 'ended at its last event, not at the restart');
+      const verify = await idgate(['verify', '--db', db]);
+      assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+      assert.match(second.output(), /"sessions":1,"msg":"sessions a gateway that died had left open were sealed as gateway-lost"/);
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
     }
   });
 
