@@ -37,7 +37,8 @@ export interface RunningGateway {
 
 /** Wires the core (config, token verification, identity-map, sessions) to a wire protocol and starts listening. */
 export async function startGateway(fileConfig: GatewayConfig, protocol: ProtocolFactory, options: GatewayOptions = {}): Promise<RunningGateway> {
-  const logger = options.logger ?? createLogger(fileConfig.logLevel);
+  // Every line names this fleet node, so a fleet's logs can be read together.
+  const logger = (options.logger ?? createLogger(fileConfig.logLevel)).child({ node: fileConfig.nodeId });
   const entra = createEntraServices(fileConfig.entra, logger);
   let config: GatewayConfig;
   try {
@@ -51,7 +52,7 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
   }
   let audit: AuditLog;
   try {
-    audit = await AuditLog.open(config.recordingsPath, logger, options.auditLimits);
+    audit = await AuditLog.open(config.recordingsPath, logger, options.auditLimits, config.nodeId);
   } catch (e) {
     entra.close();
     throw e;

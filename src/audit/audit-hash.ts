@@ -16,14 +16,19 @@ function digest(parts: readonly (string | number | null)[]): string {
 export type SessionHeadFields = Pick<
   SessionRow,
   | 'id' | 'protocol' | 'started_at_us' | 'identity_oid' | 'app_id' | 'tenant_id' | 'display_name' | 'client_user'
-  | 'mapping' | 'connection' | 'scope' | 'record_mode' | 'client_address' | 'client_tls' | 'upstream'
+  | 'mapping' | 'connection' | 'scope' | 'record_mode' | 'client_address' | 'client_tls' | 'upstream' | 'node_id'
 >;
+
+/** The node, when a row names one: rows written before nodes were recorded hash as they always did. */
+function nodePart(nodeId: string | null): string[] {
+  return nodeId === null ? [] : ['node', nodeId];
+}
 
 /** The hash of a session's header: the start of its event chain. */
 export function sessionHeadHash(s: SessionHeadFields): string {
   return digest([
     'session', s.id, s.protocol, s.started_at_us, s.identity_oid, s.app_id, s.tenant_id, s.display_name, s.client_user,
-    s.mapping, s.connection, s.scope, s.record_mode, s.client_address, s.client_tls, s.upstream,
+    s.mapping, s.connection, s.scope, s.record_mode, s.client_address, s.client_tls, s.upstream, ...nodePart(s.node_id),
   ]);
 }
 
@@ -62,5 +67,8 @@ export function sealHash(previous: string, s: SealFields): string {
 export type LoginFields = Omit<LoginRow, 'hash'>;
 
 export function loginHash(previous: string, l: LoginFields): string {
-  return digest(['login', previous, l.seq, l.at_us, l.accepted, l.reason, l.message, l.session_id, l.identity_oid, l.app_id, l.connection, l.client_user, l.client_address]);
+  return digest([
+    'login', previous, l.seq, l.at_us, l.accepted, l.reason, l.message, l.session_id, l.identity_oid, l.app_id, l.connection, l.client_user, l.client_address,
+    ...nodePart(l.node_id),
+  ]);
 }

@@ -20,6 +20,8 @@ export interface SessionRow {
   readonly client_address: string;
   readonly client_tls: number;
   readonly upstream: string;
+  /** The fleet node that wrote the session (null in databases written before nodes were recorded). */
+  readonly node_id: string | null;
   readonly bytes_from_client: number | null;
   readonly bytes_to_client: number | null;
   readonly statements: number;
@@ -126,6 +128,7 @@ export interface LoginRow {
   readonly connection: string | null;
   readonly client_user: string | null;
   readonly client_address: string;
+  readonly node_id: string | null;
   readonly hash: string;
 }
 
@@ -133,6 +136,7 @@ export interface SessionFilter {
   /** An object id, app id, display name or client user label. */
   readonly identity?: string;
   readonly connection?: string;
+  readonly node?: string;
   readonly sinceUs?: number;
   readonly untilUs?: number;
   readonly limit?: number;
@@ -157,6 +161,10 @@ export class AuditReader {
     if (filter.connection !== undefined) {
       where.push('connection = @connection');
       params['connection'] = filter.connection;
+    }
+    if (filter.node !== undefined) {
+      where.push('node_id = @node');
+      params['node'] = filter.node;
     }
     if (filter.sinceUs !== undefined) {
       where.push('started_at_us >= @since');

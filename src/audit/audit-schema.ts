@@ -75,6 +75,10 @@ const MIGRATIONS: readonly string[] = [
   // Version 11: event_segments.lines holds a BLOB for segments written from here on — the binary
   // form of event-segment.ts (raw frames, no base64). Text segments written before stay readable.
   `SELECT 1`,
+  // Version 12: the fleet node that wrote each session and login attempt (null before).
+  `ALTER TABLE sessions ADD COLUMN node_id TEXT`,
+  `ALTER TABLE login_attempts ADD COLUMN node_id TEXT`,
+  `CREATE INDEX sessions_node ON sessions (node_id, started_at_us)`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -59,14 +59,16 @@ export class AuditStore {
 
   constructor(
     private readonly path: string,
+    /** The fleet node this writer belongs to: stamped on every session and login attempt it writes. */
+    private readonly nodeId: string | null = null,
     private readonly db: Db = openAuditDatabase(path),
   ) {
     this.fileId = fileIdentity(path);
     this.insertSession = db.prepare(
       `INSERT INTO sessions (id, protocol, started_at_us, identity_oid, app_id, tenant_id, display_name, client_user, mapping, connection, scope,
-         record_mode, client_address, client_tls, upstream, head_hash, last_event_hash)
+         record_mode, client_address, client_tls, upstream, node_id, head_hash, last_event_hash)
        VALUES (@id, @protocol, @started_at_us, @identity_oid, @app_id, @tenant_id, @display_name, @client_user, @mapping, @connection, @scope,
-         @record_mode, @client_address, @client_tls, @upstream, @head_hash, @head_hash)`,
+         @record_mode, @client_address, @client_tls, @upstream, @node_id, @head_hash, @head_hash)`,
     );
     this.insertSegment = db.prepare('INSERT INTO event_segments (session_id, first_seq, last_seq, lines) VALUES (?, ?, ?, ?)');
     this.updateProgress = db.prepare('UPDATE sessions SET event_count = ?, last_event_hash = ?, statements = ?, errors = ? WHERE id = ?');
@@ -75,8 +77,8 @@ export class AuditStore {
          bytes_to_client = @bytes_to_client, seal_seq = @seal_seq, seal_hash = @seal_hash WHERE id = @id`,
     );
     this.insertLogin = db.prepare(
-      `INSERT INTO login_attempts (seq, at_us, accepted, reason, message, session_id, identity_oid, app_id, connection, client_user, client_address, hash)
-       VALUES (@seq, @at_us, @accepted, @reason, @message, @session_id, @identity_oid, @app_id, @connection, @client_user, @client_address, @hash)`,
+      `INSERT INTO login_attempts (seq, at_us, accepted, reason, message, session_id, identity_oid, app_id, connection, client_user, client_address, node_id, hash)
+       VALUES (@seq, @at_us, @accepted, @reason, @message, @session_id, @identity_oid, @app_id, @connection, @client_user, @client_address, @node_id, @hash)`,
     );
     this.tips = this.readTips();
   }
@@ -142,6 +144,7 @@ export class AuditStore {
       client_address: h.clientAddress,
       client_tls: h.clientTls ? 1 : 0,
       upstream: h.upstream,
+      node_id: this.nodeId,
     };
     const headHash = sessionHeadHash(fields);
     this.insertSession.run({ ...fields, head_hash: headHash });
@@ -217,6 +220,7 @@ export class AuditStore {
       connection: a.connection ?? null,
       client_user: a.clientUser ?? null,
       client_address: a.clientAddress,
+      node_id: this.nodeId,
     };
     const hash = loginHash(tips.loginHash, fields);
     this.insertLogin.run({ ...fields, hash });

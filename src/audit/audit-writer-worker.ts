@@ -9,7 +9,7 @@ import type { WriterReport } from './writer-messages.js';
  * that cannot be written stays first in line and is retried until the database recovers.
  */
 const RETRY_MS = 250;
-const { path } = workerData as { path: string };
+const { path, nodeId } = workerData as { path: string; nodeId: string | null };
 const port = parentPort;
 if (port === null) throw new Error('the audit writer must run in a worker thread');
 
@@ -29,7 +29,7 @@ function drain(): void {
     const batch = backlog[0];
     if (batch === undefined) return;
     try {
-      store ??= new AuditStore(path);
+      store ??= new AuditStore(path, nodeId);
       store.checkFile();
       store.apply(batch);
     } catch (e) {
@@ -80,7 +80,7 @@ port.on('message', (batch: WriterBatch) => {
 });
 
 try {
-  store = new AuditStore(path);
+  store = new AuditStore(path, nodeId);
   report({ type: 'ready' });
 } catch (e) {
   report({ type: 'failed', message: e instanceof Error ? e.message : String(e) });

@@ -10,6 +10,7 @@ export function headerText(s: SessionRow): string {
     `client     ${s.client_user} from ${s.client_address}${s.client_tls ? ' (TLS)' : ''}`,
     `granted by ${s.mapping} → ${s.connection} (scope ${s.scope}, record ${s.record_mode})`,
     `upstream   ${s.upstream}`,
+    ...(s.node_id !== null ? [`node       ${s.node_id}`] : []),
     `started    ${isoFromUs(s.started_at_us)}`,
     `ended      ${s.ended_at_us === null ? '(open)' : `${isoFromUs(s.ended_at_us)} (${s.end_reason ?? ''}, ${durationText(s.ended_at_us - s.started_at_us)})`}`,
     `statements ${s.statements}, errors ${s.errors}, bytes ${s.bytes_from_client ?? 0} in / ${s.bytes_to_client ?? 0} out`,

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -67,6 +68,7 @@ export function buildConfig(document: unknown, source: string, baseDir: string, 
     connections,
     identityMap,
     recordingsPath: resolve(baseDir, raw.recordings.path),
+    nodeId: raw['node-id'] ?? `${hostname()}:${raw.listen.port}`,
     endAtTokenExpiry: raw.session['end-at-token-expiry'],
     logLevel: raw.log.level,
   };

@@ -135,6 +135,11 @@ export const configSchema = z
     entra,
     connections: z.array(connection).min(1),
     'identity-map': z.array(mapping).min(1),
+    /** This gateway process in a fleet: stored on every session and login attempt (default host name:port). */
+    'node-id': z
+      .string()
+      .regex(/^[A-Za-z0-9._:@-]{1,128}$/, 'must be 1–128 letters, digits or . _ : @ -')
+      .optional(),
     recordings: z
       .object({ path: z.string().min(1).default('recordings/audit.db') })
       .strict()

@@ -14,6 +14,7 @@ describe('the audit log records every statement', () => {
   let h: Harness;
   before(async () => {
     h = await Harness.start({
+      nodeId: 'gw-test-1',
       identityMap: [
         { 'entra-app-role': 'Audit.None', connection: CONNECTION, scope: 'all', record: false },
         { 'entra-app-role': 'Audit.Full', connection: CONNECTION, scope: 'all', record: 'full' },
@@ -77,10 +78,18 @@ describe('the audit log records every statement', () => {
     assert.deepEqual(await ids('--since', '2999-01-01T00:00:00Z'), []);
     const { idgate } = await import('../support/cli.js');
     const table = await idgate(['sessions', '--db', h.config.recordingsPath]);
-    assert.match(table.stdout, /^id\s+start\s+duration\s+identity\s+connection\s+statements\s+errors\s+end reason/);
+    assert.match(table.stdout, /^id\s+node\s+start\s+duration\s+identity\s+connection\s+statements\s+errors\s+end reason/);
     assert.ok(table.stdout.includes(id));
+    // The fleet node is on every session and login attempt, and sessions filter by it.
+    assert.ok((await ids('--node', 'gw-test-1')).includes(id));
+    assert.deepEqual(await ids('--node', 'gw-other'), []);
+    assert.equal((await sessionsJson(h, '--node', 'gw-test-1')).find((r) => r['id'] === id)?.['node'], 'gw-test-1');
     const recent = await idgate(['export', '--since', '10m', '--db', h.config.recordingsPath]);
     assert.ok(recent.stdout.split('\n').some((l) => l.includes(`"id":"${id}"`)));
+    const logins = recent.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['type'] === 'login');
+    assert.ok(logins.length > 0 && logins.every((l) => l['node'] === 'gw-test-1'));
+    assert.ok(h.logLines.some((l) => l.includes('"node":"gw-test-1"')), 'log lines name the node');
+    assert.equal((await idgate(['verify', '--db', h.config.recordingsPath])).code, 0, 'the node is covered by the chains and verifies');
     const none = await idgate(['export', '--since', '2999-01-01T00:00:00Z', '--db', h.config.recordingsPath]);
     assert.equal(none.stdout, '');
   });

@@ -37,6 +37,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
           connection: l.connection,
           clientUser: l.client_user,
           clientAddress: l.client_address,
+          node: l.node_id,
           hash: l.hash,
         });
       }

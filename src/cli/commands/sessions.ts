@@ -10,6 +10,7 @@ interface SessionsArgs {
   readonly config: string;
   readonly identity?: string | undefined;
   readonly connection?: string | undefined;
+  readonly node?: string | undefined;
   readonly since?: string | undefined;
   readonly until?: string | undefined;
   readonly json: boolean;
@@ -23,6 +24,7 @@ export const sessionsCommand: CommandModule<object, SessionsArgs> = {
       .options(dbOptions)
       .option('identity', { type: 'string', describe: 'object id, app id, display name or client user label' })
       .option('connection', { type: 'string', describe: 'connection name' })
+      .option('node', { type: 'string', describe: 'the fleet node (node-id) that served the session' })
       .option('since', { type: 'string', describe: 'started after: a duration back (2h, 7d) or an ISO date' })
       .option('until', { type: 'string', describe: 'started before: a duration back or an ISO date' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' }),
@@ -33,6 +35,7 @@ export const sessionsCommand: CommandModule<object, SessionsArgs> = {
       const rows = reader.sessions({
         ...(args.identity !== undefined ? { identity: args.identity } : {}),
         ...(args.connection !== undefined ? { connection: args.connection } : {}),
+        ...(args.node !== undefined ? { node: args.node } : {}),
         ...(args.since !== undefined ? { sinceUs: parseInstantUs(args.since, now) } : {}),
         ...(args.until !== undefined ? { untilUs: parseInstantUs(args.until, now) } : {}),
       });
@@ -42,9 +45,10 @@ export const sessionsCommand: CommandModule<object, SessionsArgs> = {
       }
       process.stdout.write(
         `${table(
-          ['id', 'start', 'duration', 'identity', 'connection', 'statements', 'errors', 'end reason'],
+          ['id', 'node', 'start', 'duration', 'identity', 'connection', 'statements', 'errors', 'end reason'],
           rows.map((r) => [
             r.id,
+            r.node_id ?? '',
             isoFromUs(r.started_at_us),
             r.ended_at_us === null ? 'open' : durationText(r.ended_at_us - r.started_at_us),
             `${r.display_name ?? r.client_user} (${r.app_id})`,
@@ -81,6 +85,7 @@ export function sessionJson(r: import('../../audit/audit-reader.js').SessionRow)
     clientAddress: r.client_address,
     clientTls: r.client_tls === 1,
     upstream: r.upstream,
+    node: r.node_id,
     bytesFromClient: r.bytes_from_client,
     bytesToClient: r.bytes_to_client,
     statements: r.statements,

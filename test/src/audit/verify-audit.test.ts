@@ -32,7 +32,7 @@ const EMPTY: WriterBatch = { starts: [], events: [], ends: [], logins: [] };
 
 /** Three sessions of four events each (in two segments), ended in order, plus login attempts; the oldest 100 days ago. */
 function fixture(path: string): void {
-  const store = new AuditStore(path);
+  const store = new AuditStore(path, 'gw-a');
   const now = Date.now() * 1000;
   ['s1', 's2', 's3'].forEach((id, i) => {
     const start = now - (100 - i * 50) * DAY;
@@ -133,6 +133,9 @@ describe('verify', () => {
     ['an edited session summary', "UPDATE sessions SET errors = 0, statements = 1 WHERE id = 's1'", 'edited', /session s1/],
     ['a deleted session', "DELETE FROM event_segments WHERE session_id = 's2'; DELETE FROM sessions WHERE id = 's2'", 'deleted', /seal 2/],
     ['two sessions swapped in the chain', "UPDATE sessions SET seal_seq = -1 WHERE id = 's1'; UPDATE sessions SET seal_seq = 1 WHERE id = 's2'; UPDATE sessions SET seal_seq = 2 WHERE id = 's1'", 'edited', /session s[12]/],
+    ['a session moved to another node', "UPDATE sessions SET node_id = 'gw-b' WHERE id = 's2'", 'edited', /session s2/],
+    ['a session whose node was erased', "UPDATE sessions SET node_id = NULL WHERE id = 's3'", 'edited', /session s3/],
+    ['a login attempt moved to another node', "UPDATE login_attempts SET node_id = 'gw-b' WHERE seq = 3", 'edited', /login attempt #3/],
     ['a deleted login attempt', 'DELETE FROM login_attempts WHERE seq = 2', 'deleted', /login attempt #2/],
     ['an edited login attempt', "UPDATE login_attempts SET accepted = 0 WHERE seq = 1", 'edited', /login attempt #1/],
   ];
