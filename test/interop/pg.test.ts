@@ -53,11 +53,13 @@ describe('node-postgres (pg) through the gateway', () => {
     await client.end();
   });
 
-  it('shows the upstream’s real ParameterStatus values and a gateway-issued BackendKeyData', async () => {
+  it('shows the upstream’s real ParameterStatus values, and its real backend pid in BackendKeyData with a secret of the gateway’s own', async () => {
     const client = await connect(undefined, { application_name: 'pg-interop' });
     const inner = client as unknown as { processID: number; secretKey: number };
     const backendPid = Number((await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
-    assert.notEqual(inner.processID, backendPid, 'the client must not see the upstream’s key');
+    assert.equal(inner.processID, backendPid, 'pg_backend_pid() is the pid the client was given');
+    const listed = await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1 AND application_name = 'pg-interop'", [inner.processID]);
+    assert.equal(listed.rows[0].n, 1, 'the pid names this session in pg_stat_activity');
     const appName = (await client.query('SHOW application_name')).rows[0].application_name;
     assert.equal(appName, 'pg-interop');
     await client.end();

@@ -11,33 +11,41 @@ export interface CancelRoute {
 }
 
 /**
- * The BackendKeyData the gateway hands each client is its own random pair, mapped to the
- * upstream's real key; the upstream's key never leaves the gateway. A CancelRequest must match
- * both halves, so a client can cancel only its own session's queries.
+ * The BackendKeyData the gateway hands each client carries the upstream's real backend process id
+ * — so `pg_backend_pid()`, `pg_stat_activity` and `pg_terminate_backend(pid)` mean what the client
+ * expects — with a random secret of the gateway's own: the upstream's secret never leaves the
+ * gateway. A CancelRequest must match both halves, so a client can cancel only its own session's
+ * queries. Two upstream servers may use the same process id; the secrets keep their keys apart.
  */
 export class CancelKeys {
-  private readonly routes = new Map<number, { readonly secretKey: number; readonly route: CancelRoute }>();
+  private readonly routes = new Map<number, Map<number, CancelRoute>>();
+  private count = 0;
 
   issue(route: CancelRoute): BackendKey {
-    let processId: number;
-    do processId = randomInt(1, 2 ** 31 - 1);
-    while (this.routes.has(processId));
-    const secretKey = randomInt(-(2 ** 31), 2 ** 31 - 1);
-    this.routes.set(processId, { secretKey, route });
+    const processId = route.upstreamKey.processId;
+    let bySecret = this.routes.get(processId);
+    if (bySecret === undefined) this.routes.set(processId, (bySecret = new Map()));
+    let secretKey: number;
+    do secretKey = randomInt(-(2 ** 31), 2 ** 31 - 1);
+    while (bySecret.has(secretKey) || secretKey === route.upstreamKey.secretKey);
+    bySecret.set(secretKey, route);
+    this.count += 1;
     return { processId, secretKey };
   }
 
   release(key: BackendKey): void {
-    this.routes.delete(key.processId);
+    const bySecret = this.routes.get(key.processId);
+    if (bySecret?.delete(key.secretKey) !== true) return;
+    this.count -= 1;
+    if (bySecret.size === 0) this.routes.delete(key.processId);
   }
 
   /** The route for a CancelRequest, or undefined when the pair is not one we issued. */
   lookup(processId: number, secretKey: number): CancelRoute | undefined {
-    const entry = this.routes.get(processId);
-    return entry !== undefined && entry.secretKey === secretKey ? entry.route : undefined;
+    return this.routes.get(processId)?.get(secretKey);
   }
 
   get size(): number {
-    return this.routes.size;
+    return this.count;
   }
 }
