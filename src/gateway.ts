@@ -52,7 +52,7 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
   }
   let audit: AuditLog;
   try {
-    audit = await AuditLog.open(config.recordingsPath, logger, options.auditLimits, config.nodeId);
+    audit = await AuditLog.open(config.recordingsPath, logger, options.auditLimits, config.nodeId, config.onReplaced);
   } catch (e) {
     entra.close();
     throw e;

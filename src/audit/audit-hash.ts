@@ -19,9 +19,12 @@ export type SessionHeadFields = Pick<
   | 'mapping' | 'connection' | 'scope' | 'record_mode' | 'client_address' | 'client_tls' | 'upstream' | 'node_id'
 >;
 
-/** The node, when a row names one: rows written before nodes were recorded hash as they always did. */
-function nodePart(nodeId: string | null): string[] {
-  return nodeId === null ? [] : ['node', nodeId];
+/**
+ * The node, when a row names one: rows written before nodes were recorded (null, or no column at
+ * all in a database read without migrating it) hash as they always did.
+ */
+function nodePart(nodeId: string | null | undefined): string[] {
+  return nodeId === null || nodeId === undefined ? [] : ['node', nodeId];
 }
 
 /** The hash of a session's header: the start of its event chain. */

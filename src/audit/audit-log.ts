@@ -65,8 +65,14 @@ export class AuditLog {
   }
 
   /** Opens (creating and migrating) the database at `path`; throws if that fails, so the gateway does not start. */
-  static async open(path: string, logger: Logger, limits: AuditLimits = DEFAULT_LIMITS, nodeId: string | null = null): Promise<AuditLog> {
-    const worker = startWriterWorker(path, nodeId);
+  static async open(
+    path: string,
+    logger: Logger,
+    limits: AuditLimits = DEFAULT_LIMITS,
+    nodeId: string | null = null,
+    onReplaced: 'wait' | 'resume' = 'wait',
+  ): Promise<AuditLog> {
+    const worker = startWriterWorker(path, nodeId, onReplaced);
     await new Promise<void>((resolve, reject) => {
       const onMessage = (r: WriterReport): void => {
         worker.off('error', reject);

@@ -79,6 +79,18 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE sessions ADD COLUMN node_id TEXT`,
   `ALTER TABLE login_attempts ADD COLUMN node_id TEXT`,
   `CREATE INDEX sessions_node ON sessions (node_id, started_at_us)`,
+  // Version 13: how this database began — created with nothing known before it, or in place of a
+  // database removed or replaced under the gateway, continuing that one's chains.
+  `CREATE TABLE log_origins (
+     id INTEGER PRIMARY KEY,
+     at_us INTEGER NOT NULL,
+     node_id TEXT,
+     kind TEXT NOT NULL,
+     previous_seal_seq INTEGER,
+     previous_seal_hash TEXT,
+     previous_login_seq INTEGER,
+     previous_login_hash TEXT
+   )`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

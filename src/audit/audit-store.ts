@@ -18,12 +18,14 @@ interface OpenSession {
   readonly headHash: string;
 }
 
-interface Tips {
+/** Where the seal and login chains stand: what the next session seal and login attempt chain from. */
+export interface ChainHeads {
   sealSeq: number;
   sealHash: string;
   loginSeq: number;
   loginHash: string;
 }
+type Tips = ChainHeads;
 
 /** Opens (creating if needed) an audit database in WAL mode and brings its schema up to date. */
 export function openAuditDatabase(path: string, readonly = false): Db {
@@ -57,12 +59,21 @@ export class AuditStore {
   /** Sessions a process that died had left open, sealed here as `gateway-lost`. */
   lostSessions = 0;
 
+  private readonly db: Db;
+
+  /**
+   * Opens the database at `path` (creating it if needed). A new database begins with a record of
+   * its origin: `created` (nothing before it is known), or, given `continuesFrom` (the heads of a
+   * database removed or replaced under this process), `replaced`, and its chains continue from those.
+   */
   constructor(
     private readonly path: string,
     /** The fleet node this writer belongs to: stamped on every session and login attempt it writes. */
     private readonly nodeId: string | null = null,
-    private readonly db: Db = openAuditDatabase(path),
+    continuesFrom?: ChainHeads,
   ) {
+    this.db = openAuditDatabase(path);
+    const db = this.db;
     this.fileId = fileIdentity(path);
     this.insertSession = db.prepare(
       `INSERT INTO sessions (id, protocol, started_at_us, identity_oid, app_id, tenant_id, display_name, client_user, mapping, connection, scope,
@@ -81,6 +92,35 @@ export class AuditStore {
        VALUES (@seq, @at_us, @accepted, @reason, @message, @session_id, @identity_oid, @app_id, @connection, @client_user, @client_address, @node_id, @hash)`,
     );
     this.tips = this.readTips();
+    if (this.isNew()) this.begin(continuesFrom);
+  }
+
+  /** The chains' current heads (carried into the database that replaces this one). */
+  get heads(): ChainHeads {
+    return { ...this.tips };
+  }
+
+  private isNew(): boolean {
+    const count = (table: string): number => (this.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    return count('sessions') + count('login_attempts') + count('prune_checkpoints') + count('log_origins') === 0;
+  }
+
+  private begin(continuesFrom: ChainHeads | undefined): void {
+    this.db
+      .prepare(
+        `INSERT INTO log_origins (at_us, node_id, kind, previous_seal_seq, previous_seal_hash, previous_login_seq, previous_login_hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        Date.now() * 1000,
+        this.nodeId,
+        continuesFrom === undefined ? 'created' : 'replaced',
+        continuesFrom?.sealSeq ?? null,
+        continuesFrom?.sealHash ?? null,
+        continuesFrom?.loginSeq ?? null,
+        continuesFrom?.loginHash ?? null,
+      );
+    if (continuesFrom !== undefined) this.tips = { ...continuesFrom };
   }
 
   /** Throws when the file at the path is no longer the one we write (removed or replaced). */
@@ -233,9 +273,7 @@ export class AuditStore {
       | { seal_seq: number; seal_hash: string }
       | undefined;
     const login = this.db.prepare('SELECT seq, hash FROM login_attempts ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
-    const checkpoint = this.db.prepare('SELECT last_seal_seq, last_seal_hash, last_login_seq, last_login_hash FROM prune_checkpoints ORDER BY id DESC LIMIT 1').get() as
-      | { last_seal_seq: number | null; last_seal_hash: string | null; last_login_seq: number | null; last_login_hash: string | null }
-      | undefined;
+    const checkpoint = chainStart(this.db);
     return {
       sealSeq: seal?.seal_seq ?? checkpoint?.last_seal_seq ?? 0,
       sealHash: seal?.seal_hash ?? checkpoint?.last_seal_hash ?? GENESIS,
@@ -243,6 +281,28 @@ export class AuditStore {
       loginHash: login?.hash ?? checkpoint?.last_login_hash ?? GENESIS,
     };
   }
+}
+
+/**
+ * Where the chains of what the database still holds begin: the newest prune checkpoint, else the
+ * heads its origin continues from (a replaced database), else nothing (genesis).
+ */
+export function chainStart(db: Db): { last_seal_seq: number | null; last_seal_hash: string | null; last_login_seq: number | null; last_login_hash: string | null } | undefined {
+  const checkpoint = db.prepare('SELECT last_seal_seq, last_seal_hash, last_login_seq, last_login_hash FROM prune_checkpoints ORDER BY id DESC LIMIT 1').get() as
+    | { last_seal_seq: number | null; last_seal_hash: string | null; last_login_seq: number | null; last_login_hash: string | null }
+    | undefined;
+  if (checkpoint !== undefined || !hasTable(db, 'log_origins')) return checkpoint;
+  return db
+    .prepare(
+      `SELECT previous_seal_seq AS last_seal_seq, previous_seal_hash AS last_seal_hash, previous_login_seq AS last_login_seq, previous_login_hash AS last_login_hash
+       FROM log_origins WHERE kind = 'replaced' ORDER BY id LIMIT 1`,
+    )
+    .get() as { last_seal_seq: number | null; last_seal_hash: string | null; last_login_seq: number | null; last_login_hash: string | null } | undefined;
+}
+
+/** Readers open databases as they are, unmigrated: a table of a newer schema may be missing. */
+export function hasTable(db: Db, name: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
 }
 
 function fileIdentity(path: string): string {

@@ -1,6 +1,7 @@
+import { existsSync, rmSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { batchSize, type WriterBatch } from './audit-event.js';
-import { AuditStore } from './audit-store.js';
+import { AuditStore, type ChainHeads } from './audit-store.js';
 import type { WriterReport } from './writer-messages.js';
 
 /**
@@ -9,15 +10,18 @@ import type { WriterReport } from './writer-messages.js';
  * that cannot be written stays first in line and is retried until the database recovers.
  */
 const RETRY_MS = 250;
-const { path, nodeId } = workerData as { path: string; nodeId: string | null };
+const { path, nodeId, onReplaced } = workerData as { path: string; nodeId: string | null; onReplaced: 'wait' | 'resume' };
 const port = parentPort;
 if (port === null) throw new Error('the audit writer must run in a worker thread');
 
 const backlog: WriterBatch[] = [];
 let store: AuditStore | undefined;
 let failing = false;
+let lastFailure = '';
 let retryTimer: NodeJS.Timeout | undefined;
 let orphaned = 0;
+/** The heads of the database that was removed or replaced under us: a new one must say it continues them. */
+let replacedHeads: ChainHeads | undefined;
 let lost = 0;
 
 function report(r: WriterReport): void {
@@ -29,7 +33,7 @@ function drain(): void {
     const batch = backlog[0];
     if (batch === undefined) return;
     try {
-      store ??= new AuditStore(path, nodeId);
+      store ??= reopen();
       store.checkFile();
       store.apply(batch);
     } catch (e) {
@@ -56,7 +60,8 @@ function drain(): void {
 function fail(e: unknown): void {
   const message = e instanceof Error ? e.message : String(e);
   if (/removed or replaced/.test(message) || /SQLITE_READONLY_DBMOVED|disk I\/O/.test(message)) {
-    // Reopen at the path on the next try (a new database if the file is gone).
+    // Reopen at the path on the next try; what is there decides (reopen()).
+    if (store !== undefined && /removed or replaced|DBMOVED/.test(message)) replacedHeads = store.heads;
     try {
       store?.close();
     } catch {
@@ -64,14 +69,36 @@ function fail(e: unknown): void {
     }
     store = undefined;
   }
-  if (!failing) {
+  // Said again when the reason changes (a removal, then the wait for an operator), not on every retry.
+  if (!failing || message !== lastFailure) {
     failing = true;
+    lastFailure = message;
     report({ type: 'failed', message });
   }
   retryTimer ??= setTimeout(() => {
     retryTimer = undefined;
     drain();
   }, RETRY_MS);
+}
+
+/**
+ * Opens the database at the path again after a failure. The same file is simply reopened. If the
+ * one we wrote was removed or replaced, history must not restart silently: with
+ * `recordings.on-replaced: wait` (the default) recording stays failed until an operator restarts
+ * the gateway; with `resume`, a new database is begun at once, its origin naming the chain heads it
+ * continues — but never over another file someone put at the path.
+ */
+function reopen(): AuditStore {
+  if (replacedHeads === undefined) return new AuditStore(path, nodeId);
+  if (onReplaced === 'wait') {
+    throw new Error('the audit database was removed or replaced; recording waits for an operator (recordings.on-replaced: wait): restart the gateway to begin a new log');
+  }
+  if (existsSync(path)) throw new Error('the audit database was replaced by another file; recording waits for an operator: a new log is begun only where there is none');
+  // A write-ahead log left by the removed database must not be replayed into the new one.
+  for (const suffix of ['-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+  const reopened = new AuditStore(path, nodeId, replacedHeads);
+  replacedHeads = undefined;
+  return reopened;
 }
 
 port.on('message', (batch: WriterBatch) => {

@@ -1,8 +1,18 @@
 import type { Database } from 'better-sqlite3';
 import { segmentEvents, type EventRow, type LoginRow, type SegmentRow, type SessionRow } from './audit-reader.js';
 import { GENESIS, loginHash, sealHash, sessionHeadHash } from './audit-hash.js';
+import { chainStart, hasTable } from './audit-store.js';
 
-export type TamperKind = 'edited' | 'inserted' | 'deleted' | 'reordered';
+export type TamperKind = 'edited' | 'inserted' | 'deleted' | 'reordered' | 'discontinuity';
+
+/** How the database began (databases from before schema 13 do not say). */
+export interface LogOrigin {
+  readonly kind: 'created' | 'replaced';
+  readonly atUs: number;
+  readonly nodeId: string | null;
+  /** For a replaced database: the seal chain head of the one before, which this one continues. */
+  readonly previousSealHash: string | null;
+}
 
 export interface Finding {
   readonly kind: TamperKind;
@@ -20,6 +30,7 @@ export interface VerifyReport {
   readonly unsealed: string[];
   /** The newest seal hash: anchor it elsewhere (a SIEM) to detect a rewrite of the whole file. */
   readonly head: string;
+  readonly origin: LogOrigin | undefined;
 }
 
 interface Checkpoint {
@@ -36,7 +47,15 @@ interface Checkpoint {
  */
 export function verifyAudit(db: Database): VerifyReport {
   const findings: Finding[] = [];
-  const checkpoint = db.prepare('SELECT * FROM prune_checkpoints ORDER BY id DESC LIMIT 1').get() as Checkpoint | undefined;
+  const checkpoint: Checkpoint | undefined = chainStart(db);
+  const origin = readOrigin(db);
+  if (origin?.kind === 'replaced') {
+    findings.push({
+      kind: 'discontinuity',
+      where: 'log origin',
+      detail: `this database was begun ${new Date(origin.atUs / 1000).toISOString()}${origin.nodeId === null ? '' : ` by node ${origin.nodeId}`} in place of one removed or replaced under the gateway; it continues that one's chains from seal hash ${origin.previousSealHash ?? '(none)'}, and what that one held is not here`,
+    });
+  }
   const sessions = db.prepare('SELECT * FROM sessions ORDER BY started_at_us, id').all() as SessionRow[];
   let events = 0;
   const unsealed: string[] = [];
@@ -47,7 +66,16 @@ export function verifyAudit(db: Database): VerifyReport {
   const head = verifySeals(sessions, checkpoint, findings);
   const logins = db.prepare('SELECT * FROM login_attempts ORDER BY seq').all() as LoginRow[];
   verifyLogins(logins, checkpoint, findings);
-  return { findings, sessions: sessions.length, events, logins: logins.length, unsealed, head };
+  return { findings, sessions: sessions.length, events, logins: logins.length, unsealed, head, origin };
+}
+
+function readOrigin(db: Database): LogOrigin | undefined {
+  if (!hasTable(db, 'log_origins')) return undefined;
+  const row = db.prepare('SELECT at_us, node_id, kind, previous_seal_hash FROM log_origins ORDER BY id LIMIT 1').get() as
+    | { at_us: number; node_id: string | null; kind: string; previous_seal_hash: string | null }
+    | undefined;
+  if (row === undefined) return undefined;
+  return { kind: row.kind === 'replaced' ? 'replaced' : 'created', atUs: row.at_us, nodeId: row.node_id, previousSealHash: row.previous_seal_hash };
 }
 
 function verifySessionEvents(db: Database, s: SessionRow, findings: Finding[]): number {

@@ -91,6 +91,8 @@ export interface GatewayConfig {
   readonly connections: ReadonlyMap<string, ConnectionConfig>;
   readonly identityMap: readonly MappingRule[];
   readonly recordingsPath: string;
+  /** What the writer does when the database file is removed or replaced under it (`recordings.on-replaced`). */
+  readonly onReplaced: 'wait' | 'resume';
   /** This process in a fleet: `node-id`, or host name:listen port. */
   readonly nodeId: string;
   /** End a session when the token it started with expires. */

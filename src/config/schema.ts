@@ -141,9 +141,13 @@ export const configSchema = z
       .regex(/^[A-Za-z0-9._:@-]{1,128}$/, 'must be 1–128 letters, digits or . _ : @ -')
       .optional(),
     recordings: z
-      .object({ path: z.string().min(1).default('recordings/audit.db') })
+      .object({
+        path: z.string().min(1).default('recordings/audit.db'),
+        /** The database file was removed or replaced under the running gateway: wait for an operator (fail closed), or begin a new log at once. */
+        'on-replaced': z.enum(['wait', 'resume']).default('wait'),
+      })
       .strict()
-      .default({ path: 'recordings/audit.db' }),
+      .default({ path: 'recordings/audit.db', 'on-replaced': 'wait' }),
     session: z
       .object({ 'end-at-token-expiry': z.boolean().default(true) })
       .strict()

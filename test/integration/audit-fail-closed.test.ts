@@ -59,7 +59,7 @@ describe('the audit log fails closed', () => {
     assert.ok(lines.some((l) => l['type'] === 'statement' && l['sql'] === 'SELECT 1 AS before_the_end'), 'the statement that ran is recorded');
   });
 
-  it('fails closed when the database file is removed, and records into a new one once it can', async () => {
+  it('fails closed when the database file is removed, and waits for an operator rather than begin a new history (on-replaced: wait)', async () => {
     const recorded = await connect();
     await h.gateway.services.audit.flushed();
     const path = h.config.recordingsPath;
@@ -67,11 +67,58 @@ describe('the audit log fails closed', () => {
     const ended = new Promise<Error>((resolve) => recorded.once('error', resolve));
     await recorded.query('SELECT 1').catch(() => undefined);
     assert.equal(((await ended) as Error & { code?: string }).code, '57P01');
-    await waitFor(() => h.gateway.services.audit.healthy && existsSync(path), 'a new audit database is created');
-    const again = await connect();
-    await again.query('SELECT 1');
+    await sleep(1500);
+    assert.equal(existsSync(path), false, 'no new, empty history is begun on its own');
+    assert.equal(h.gateway.services.audit.healthy, false);
+    await assert.rejects(connect(), (e: { code?: string }) => e.code === '57P03', 'recorded sessions stay refused');
+    const unrecorded = await connect({ groups: [], roles: ['Audit.None'] });
+    await unrecorded.query('SELECT 1');
+    await unrecorded.end();
+    assert.ok(h.logLines.some((l) => l.includes('recording waits for an operator')));
+  });
+});
+
+describe('a removed audit database, with on-replaced: resume', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.start({ recordings: { path: 'recordings/audit.db', 'on-replaced': 'resume' } });
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  it('begins a new database at once, whose origin names the chain heads it continues, and verify reports the discontinuity', async () => {
+    const first = new pg.Client(pgOptions(h, await h.token()));
+    await first.connect();
+    await first.query('SELECT 1');
+    await first.end();
+    await settleAudit(h);
+    const path = h.config.recordingsPath;
+    const before = new Database(path, { readonly: true });
+    const head = before.prepare('SELECT seal_seq, seal_hash FROM sessions WHERE seal_seq IS NOT NULL ORDER BY seal_seq DESC LIMIT 1').get() as { seal_seq: number; seal_hash: string };
+    before.close();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+    // The next write notices, and the writer begins the replacement.
+    const probe = new pg.Client(pgOptions(h, await h.token()));
+    probe.on('error', () => undefined);
+    await probe.connect().catch(() => undefined);
+    await probe.end().catch(() => undefined);
+    for (let i = 0; i < 200 && !(h.gateway.services.audit.healthy && existsSync(path)); i++) await sleep(25);
+    const again = new pg.Client(pgOptions(h, await h.token()));
+    await again.connect();
+    await again.query('SELECT 2');
     await again.end();
     await settleAudit(h);
-    assert.equal((await sessionsJson(h)).length, 1, 'the new database holds the new session');
+    const db = new Database(path, { readonly: true });
+    const origin = db.prepare('SELECT kind, previous_seal_seq, previous_seal_hash FROM log_origins').all();
+    const sealed = db.prepare('SELECT min(seal_seq) AS first FROM sessions').get() as { first: number };
+    db.close();
+    assert.deepEqual(origin, [{ kind: 'replaced', previous_seal_seq: head.seal_seq, previous_seal_hash: head.seal_hash }]);
+    assert.ok(sealed.first > head.seal_seq, 'the seal chain continues where the removed database stopped');
+    const { idgate } = await import('../support/cli.js');
+    const verify = await idgate(['verify', '--db', path]);
+    assert.equal(verify.code, 1, verify.stdout);
+    assert.match(verify.stdout, /TAMPERED \(discontinuity\) log origin: this database was begun .* in place of one removed or replaced under the gateway; it continues that one's chains from seal hash /);
+    assert.doesNotMatch(verify.stdout, /\((edited|deleted|inserted|reordered)\)/, 'apart from the discontinuity, its own chains verify');
   });
 });

@@ -43,6 +43,8 @@ export interface HarnessOptions {
   readonly entra?: Record<string, unknown>;
   /** Overrides of the `session` section. */
   readonly session?: Record<string, unknown>;
+  /** Overrides of the `recordings` section. */
+  readonly recordings?: Record<string, unknown>;
   /** The gateway's `node-id` (default: host name:port). */
   readonly nodeId?: string;
   /** Runs once the simulator is up, before the gateway starts (register applications, groups…). */
@@ -122,6 +124,7 @@ export class Harness {
         },
         ...(options.session ? { session: options.session } : {}),
         ...(options.nodeId !== undefined ? { 'node-id': options.nodeId } : {}),
+        ...(options.recordings !== undefined ? { recordings: options.recordings } : {}),
         connections: [
           { name: CONNECTION, host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'SYNC_WRITER_PASSWORD', tls: 'disable' },
           { name: 'other-db', host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'SYNC_WRITER_PASSWORD', tls: 'disable' },

@@ -18,6 +18,10 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       const report = verifyAudit(reader.db);
       for (const f of report.findings) process.stdout.write(`TAMPERED (${f.kind}) ${f.where}: ${f.detail}\n`);
       for (const id of report.unsealed) process.stdout.write(`open: session ${id} has not ended (or the gateway stopped before ending it)\n`);
+      if (report.origin?.kind === 'created') {
+        const by = report.origin.nodeId === null ? '' : ` by node ${report.origin.nodeId}`;
+        process.stdout.write(`origin: this log was begun ${new Date(report.origin.atUs / 1000).toISOString()}${by}; nothing before it is known\n`);
+      }
       process.stdout.write(
         `${report.findings.length === 0 ? 'ok' : 'FAILED'}: ${report.sessions} sessions, ${report.events} events, ${report.logins} login attempts; chain head ${report.head}\n`,
       );

@@ -105,6 +105,27 @@ describe('verify', () => {
     return findings;
   }
 
+  it('reads how a database began: created with nothing known before it, or continuing a removed one (a discontinuity)', () => {
+    const db = new Database(pristine, { readonly: true });
+    const created = verifyAudit(db);
+    db.close();
+    assert.equal(created.origin?.kind, 'created');
+    assert.equal(created.origin?.nodeId, 'gw-a');
+    const path = join(dir, 'replacement.db');
+    const store = new AuditStore(path, 'gw-a', { sealSeq: 3, sealHash: created.head, loginSeq: 3, loginHash: 'f'.repeat(64) });
+    const now = Date.now() * 1000;
+    store.apply({ ...EMPTY, starts: [header('s4', now)], logins: [{ atUs: now, accepted: true, reason: 'accepted', message: 'ok', sessionId: 's4', clientAddress: '127.0.0.1' }] });
+    store.apply({ ...EMPTY, ends: [{ sessionId: 's4', end: { endedAtUs: now + 1, reason: 'client-terminated', bytesFromClient: 1, bytesToClient: 1 } }] });
+    store.close();
+    const replaced = new Database(path, { readonly: true });
+    const report = verifyAudit(replaced);
+    const seals = replaced.prepare('SELECT seal_seq FROM sessions').all();
+    replaced.close();
+    assert.deepEqual(seals, [{ seal_seq: 4 }], 'the chains continue from the heads it names');
+    assert.deepEqual(report.findings.map((f) => [f.kind, f.where]), [['discontinuity', 'log origin']], JSON.stringify(report.findings));
+    assert.match(report.findings[0]?.detail ?? '', new RegExp(`continues that one's chains from seal hash ${created.head}`));
+  });
+
   it('passes an untouched database', () => {
     const db = new Database(pristine, { readonly: true });
     const report = verifyAudit(db);
