@@ -95,6 +95,9 @@ export interface GatewayConfig {
   readonly onReplaced: 'wait' | 'resume';
   /** This process in a fleet: `node-id`, or host name:listen port. */
   readonly nodeId: string;
+  /** The fleet's other gateways (`fleet.peers`), asked to cancel a session this one does not hold. */
+  readonly peers: readonly { readonly host: string; readonly port: number }[];
+  readonly peerTimeoutMs: number;
   /** End a session when the token it started with expires. */
   readonly endAtTokenExpiry: boolean;
   readonly logLevel: LogLevel;

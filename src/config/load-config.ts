@@ -70,6 +70,11 @@ export function buildConfig(document: unknown, source: string, baseDir: string, 
     recordingsPath: resolve(baseDir, raw.recordings.path),
     onReplaced: raw.recordings['on-replaced'],
     nodeId: raw['node-id'] ?? `${hostname()}:${raw.listen.port}`,
+    peers: raw.fleet.peers.map((peer) => {
+      const colon = peer.lastIndexOf(':');
+      return { host: peer.slice(0, colon), port: Number(peer.slice(colon + 1)) };
+    }),
+    peerTimeoutMs: raw.fleet['peer-timeout-seconds'] * 1000,
     endAtTokenExpiry: raw.session['end-at-token-expiry'],
     logLevel: raw.log.level,
   };

@@ -17,6 +17,7 @@ export function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig):
   if (current.nodeId !== next.nodeId && !changed.includes('listen')) changed.push('node-id');
   if (current.logLevel !== next.logLevel) changed.push('log');
   if (current.endAtTokenExpiry !== next.endAtTokenExpiry) changed.push('session');
+  if (!isDeepStrictEqual(current.peers, next.peers) || current.peerTimeoutMs !== next.peerTimeoutMs) changed.push('fleet');
   return changed;
 }
 

@@ -135,6 +135,14 @@ export const configSchema = z
     entra,
     connections: z.array(connection).min(1),
     'identity-map': z.array(mapping).min(1),
+    /** The other gateways of the fleet: a CancelRequest for a session this one does not hold is passed to them. */
+    fleet: z
+      .object({
+        peers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port of a peer gateway')).default([]),
+        'peer-timeout-seconds': z.number().positive().max(60).default(2),
+      })
+      .strict()
+      .default({ peers: [], 'peer-timeout-seconds': 2 }),
     /** This gateway process in a fleet: stored on every session and login attempt (default host name:port). */
     'node-id': z
       .string()

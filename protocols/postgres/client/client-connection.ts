@@ -16,6 +16,7 @@ import { isReadOnly, parseScope, type Scope } from '../../../src/policy/scope.js
 import { Relay, type RelayEnd } from '../relay.js';
 import { loginUpstream, type UpstreamSession } from '../upstream/login-upstream.js';
 import { sendCancel } from '../upstream/send-cancel.js';
+import { cancelAtPeers } from './peer-cancel.js';
 import {
   AUTHENTICATION_CLEARTEXT_PASSWORD,
   AUTHENTICATION_OK,
@@ -93,8 +94,8 @@ export class ClientConnection {
     this.stream = negotiated.stream;
     this.tls = negotiated.tls;
     const packet = negotiated.packet;
-    if (packet.kind === 'CancelRequest') {
-      await this.forwardCancel(packet.processId, packet.secretKey);
+    if (packet.kind === 'CancelRequest' || packet.kind === 'PeerCancelRequest') {
+      await this.forwardCancel(packet.processId, packet.secretKey, packet.kind === 'CancelRequest');
       return undefined;
     }
     const request = this.acceptStartup(packet);
@@ -205,11 +206,22 @@ export class ClientConnection {
     relay.start(this.queue.takeRemaining(), upstream.leftover);
   }
 
-  private async forwardCancel(processId: number, secretKey: number): Promise<void> {
+  /**
+   * A CancelRequest for a session this gateway holds goes upstream with the upstream's own key; one
+   * for a session it does not hold is passed to the fleet's peers (a peer's own request is not
+   * passed on again), so a cancel that reaches the wrong node still lands.
+   */
+  private async forwardCancel(processId: number, secretKey: number, fromClient: boolean): Promise<void> {
     this.stream.end();
     const route = this.deps.cancelKeys.lookup(processId, secretKey);
     if (route === undefined) {
-      this.log.info('cancel request with an unknown key ignored');
+      const { peers, peerTimeoutMs } = this.deps.services.config;
+      if (!fromClient || peers.length === 0) {
+        this.log.info({ fromPeer: !fromClient }, 'cancel request with an unknown key ignored');
+        return;
+      }
+      const told = await cancelAtPeers(peers, processId, secretKey, peerTimeoutMs);
+      this.log.info({ peers: peers.length, reached: told }, 'cancel request for a session not held here passed to the fleet’s peers');
       return;
     }
     this.log.info({ sessionId: route.sessionId }, 'cancel request forwarded');

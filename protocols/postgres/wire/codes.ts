@@ -4,6 +4,11 @@ export const RequestCode = {
   SSLRequest: 80877103,
   GSSENCRequest: 80877104,
   CancelRequest: 80877102,
+  /**
+   * idgate's own: a CancelRequest one gateway of a fleet passes to a peer (1234/5699, beside
+   * Postgres's 1234/5678–5680). A peer acts on it only locally and never passes it on: one hop.
+   */
+  PeerCancelRequest: 80877123,
 } as const;
 
 /** Protocol 3.0 as the 32-bit version of a StartupMessage. */

@@ -7,6 +7,8 @@ export type StartupPacket =
   | { readonly kind: 'SSLRequest' }
   | { readonly kind: 'GSSENCRequest' }
   | { readonly kind: 'CancelRequest'; readonly processId: number; readonly secretKey: number }
+  /** A CancelRequest passed on by a peer gateway: acted on here or nowhere. */
+  | { readonly kind: 'PeerCancelRequest'; readonly processId: number; readonly secretKey: number }
   | {
       readonly kind: 'StartupMessage';
       readonly majorVersion: number;
@@ -27,6 +29,11 @@ export function decodeStartupPacket(body: Buffer): StartupPacket {
       const processId = r.int32();
       const secretKey = r.int32();
       return expectEnd(r, { kind: 'CancelRequest', processId, secretKey });
+    }
+    case RequestCode.PeerCancelRequest: {
+      const processId = r.int32();
+      const secretKey = r.int32();
+      return expectEnd(r, { kind: 'PeerCancelRequest', processId, secretKey });
     }
     default:
       return decodeStartupMessage(code, r);

@@ -16,6 +16,8 @@ describe('decodeStartupPacket', () => {
       processId: 1234,
       secretKey: -5,
     });
+    // idgate's own, between the gateways of a fleet.
+    assert.deepEqual(decodeStartupPacket(bodyOf(new Bytes().int32(80877123).int32(77).int32(9))), { kind: 'PeerCancelRequest', processId: 77, secretKey: 9 });
   });
 
   it('reads a 3.0 StartupMessage with every parameter in order', () => {
@@ -49,6 +51,7 @@ describe('decodeStartupPacket', () => {
     ['no final terminator', bodyOf(new Bytes().int32(196608).cstring('user').cstring('agent')), 'missing-terminator'],
     ['trailing bytes', bodyOf(new Bytes().int32(196608).cstring('').raw('x')), 'malformed-startup'],
     ['a short CancelRequest', bodyOf(new Bytes().int32(80877102).int32(1)), 'truncated'],
+    ['a long PeerCancelRequest', bodyOf(new Bytes().int32(80877123).int32(1).int32(2).int32(3)), 'malformed-startup'],
     ['a long SSLRequest', bodyOf(new Bytes().int32(80877103).int32(1)), 'malformed-startup'],
     ['an empty body', Buffer.alloc(0), 'truncated'],
     ['three bytes', Buffer.from([0, 3, 0]), 'truncated'],
