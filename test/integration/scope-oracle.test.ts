@@ -23,7 +23,7 @@ describe('the differential scope oracle (bounded part)', () => {
     await h?.stop(); // before() may have failed before the harness was up
   });
 
-  it(`finds nothing outside its scope that the gateway let through, in ${BOUNDED_CASES} cases × ${ORACLE_SCOPES.length} scopes, simple and extended`, async () => {
+  it(`finds nothing outside its scope that the gateway let through, in ${BOUNDED_CASES} cases × ${ORACLE_SCOPES.length} scopes, simple, extended and pipelined`, async () => {
     const report = await runScopeOracle(h, generateCorpus(BOUNDED_CASES), ORACLE_SCOPES, canaries);
     assert.deepEqual(report.findings, [], JSON.stringify(report.findings.slice(0, 20), null, 2));
     assert.ok(report.forwarded > report.runs / 4, `the oracle must see statements run, not only refusals (${report.forwarded} of ${report.runs})`);

@@ -5,7 +5,8 @@ import { RawClient, type RawFrame } from '../support/raw-client.js';
 import type { OracleCase } from './corpus.js';
 import { directSession, type Canaries } from './oracle-database.js';
 
-export type Mode = 'simple' | 'extended';
+/** simple: one Query at a time; extended: Parse/Bind/Execute/Sync written at once; pipelined: every Query of a case written at once. */
+export type Mode = 'simple' | 'extended' | 'pipelined';
 
 /** A scope under test and the app role its identity-map entry admits. */
 export interface OracleScope {
@@ -73,13 +74,25 @@ function isGatewayError(frame: RawFrame): boolean {
 
 /** Sends one message and reads to its ReadyForQuery, failing any COPY FROM STDIN it starts. */
 async function exchange(c: RawClient, message: Buffer | string, mode: Mode): Promise<RawFrame[]> {
-  c.write(mode === 'simple' ? query(message) : extended(message));
+  c.write(mode === 'extended' ? extended(message) : query(message));
+  return readyFrames(c, mode);
+}
+
+/** Writes every message at once, then reads each one's replies to its ReadyForQuery (cases without COPY FROM STDIN only). */
+async function pipeline(c: RawClient, messages: readonly (Buffer | string)[]): Promise<RawFrame[][]> {
+  c.write(Buffer.concat(messages.map((m) => query(m))));
+  const replies: RawFrame[][] = [];
+  for (let i = 0; i < messages.length; i++) replies.push(await readyFrames(c, 'pipelined'));
+  return replies;
+}
+
+async function readyFrames(c: RawClient, mode: Mode): Promise<RawFrame[]> {
   const frames: RawFrame[] = [];
   for (;;) {
     const f = await c.readFrame(15_000);
     frames.push(f);
     // The Sync sent with an extended COPY is swallowed by the copy: after CopyFail, another one ends the batch.
-    if (f.code === 'G') c.write(mode === 'simple' ? COPY_FAIL : Buffer.concat([COPY_FAIL, SYNC]));
+    if (f.code === 'G') c.write(mode === 'extended' ? Buffer.concat([COPY_FAIL, SYNC]) : COPY_FAIL);
     if (f.code === 'Z') return frames;
   }
 }
@@ -104,7 +117,7 @@ export async function runScopeOracle(
   corpus: readonly OracleCase[],
   scopes: readonly OracleScope[],
   canaries: Canaries,
-  modes: readonly Mode[] = ['simple', 'extended'],
+  modes: readonly Mode[] = ['simple', 'extended', 'pipelined'],
 ): Promise<OracleReport> {
   const findings: Finding[] = [];
   const direct = new Map<string, Touched>();
@@ -116,7 +129,7 @@ export async function runScopeOracle(
     for (const mode of modes) {
       let gateway = await gatewaySession(h, role);
       for (const c of corpus) {
-        if (mode === 'extended' && c.messages.length > 1) continue;
+        if (!runsIn(mode, c)) continue;
         runs += 1;
         const finding = (problem: string): void => void findings.push({ caseId: c.id, origin: c.origin, scope: scopeText, mode, problem, bytes: c.messages.map(printable) });
         let results: MessageResult[];
@@ -152,6 +165,13 @@ export async function runScopeOracle(
   return { cases: corpus.length, runs, forwarded, directRuns: direct.size, findings };
 }
 
+/** Extended mode takes one statement per case; pipelining is for cases of several messages, none of them a COPY FROM STDIN. */
+function runsIn(mode: Mode, c: OracleCase): boolean {
+  if (mode === 'extended') return c.messages.length === 1;
+  if (mode === 'pipelined') return c.messages.length > 1 && !c.messages.some((m) => /stdin/i.test(m.toString('latin1')));
+  return true;
+}
+
 async function gatewaySession(h: Harness, role: string): Promise<RawClient> {
   const c = await RawClient.connect(h.port);
   await c.startTls();
@@ -162,9 +182,10 @@ async function gatewaySession(h: Harness, role: string): Promise<RawClient> {
 
 async function throughGateway(gateway: RawClient, c: OracleCase, mode: Mode): Promise<MessageResult[]> {
   await exchange(gateway, 'BEGIN', 'simple');
+  const replies = mode === 'pipelined' ? await pipeline(gateway, c.messages) : [];
   const results: MessageResult[] = [];
-  for (const message of c.messages) {
-    const frames = await exchange(gateway, message, mode);
+  for (const [i, message] of c.messages.entries()) {
+    const frames = replies[i] ?? (await exchange(gateway, message, mode));
     results.push({ denied: frames.some(isGatewayError), frames });
   }
   await exchange(gateway, 'ROLLBACK', 'simple');
@@ -182,8 +203,10 @@ async function straightToServer(client: RawClient, c: OracleCase, results: reado
   await exchange(client, 'BEGIN; SAVEPOINT oracle', 'simple');
   const before = counters(await exchange(client, TOUCHED_SQL, 'simple'));
   let escaped = false;
-  for (const [i, message] of c.messages.entries()) {
-    const frames = await exchange(client, results[i]?.denied ? PLACEHOLDER : message, mode);
+  const sent = c.messages.map((message, i) => (results[i]?.denied ? PLACEHOLDER : message));
+  const replies = mode === 'pipelined' ? await pipeline(client, sent) : [];
+  for (const [i, message] of sent.entries()) {
+    const frames = replies[i] ?? (await exchange(client, message, mode));
     if (frames.at(-1)?.body[0] === 0x49) escaped = true; // 'I': the transaction the oracle opened is gone
   }
   await exchange(client, 'ROLLBACK TO SAVEPOINT oracle', 'simple');
