@@ -4,6 +4,7 @@ import { checkCommand } from './commands/check.js';
 import { devCommand } from './commands/dev.js';
 import { exportCommand } from './commands/export.js';
 import { pruneCommand } from './commands/prune.js';
+import { reachCommand } from './commands/reach.js';
 import { replayCommand } from './commands/replay.js';
 import { serveCommand } from './commands/serve.js';
 import { sessionsCommand } from './commands/sessions.js';
@@ -17,6 +18,7 @@ export async function main(argv: string[]): Promise<void> {
     .scriptName('idgate')
     .command(serveCommand)
     .command(checkCommand)
+    .command(reachCommand)
     .command(devCommand)
     .command(sessionsCommand)
     .command(showCommand)

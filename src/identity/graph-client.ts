@@ -13,6 +13,12 @@ export interface ServicePrincipalStatus {
   readonly accountEnabled: boolean;
 }
 
+/** A service principal as `reach` shows it. */
+export interface PrincipalInfo extends ServicePrincipalStatus {
+  readonly appId: string;
+  readonly displayName: string | undefined;
+}
+
 export interface GroupRef {
   readonly id: string;
   readonly displayName: string;
@@ -45,6 +51,21 @@ export class GraphClient {
     const body = expectOk(response);
     if (typeof body['id'] !== 'string' || typeof body['accountEnabled'] !== 'boolean') throw new GraphUnavailableError('Graph answered without id/accountEnabled');
     return { objectId: body['id'].toLowerCase(), accountEnabled: body['accountEnabled'] };
+  }
+
+  /** A service principal by its application id or its object id (tried in that order), or undefined. */
+  async principal(id: string): Promise<PrincipalInfo | undefined> {
+    for (const path of [`/v1.0/servicePrincipals(appId='${encodeURIComponent(id)}')`, `/v1.0/servicePrincipals/${encodeURIComponent(id)}`]) {
+      const response = await this.call('GET', `${path}?$select=id,appId,displayName,accountEnabled`);
+      if (response.status === 404) continue;
+      const body = expectOk(response);
+      if (typeof body['id'] !== 'string' || typeof body['appId'] !== 'string' || typeof body['accountEnabled'] !== 'boolean') {
+        throw new GraphUnavailableError('Graph answered without id/appId/accountEnabled');
+      }
+      const displayName = typeof body['displayName'] === 'string' ? body['displayName'] : undefined;
+      return { objectId: body['id'].toLowerCase(), appId: body['appId'].toLowerCase(), displayName, accountEnabled: body['accountEnabled'] };
+    }
+    return undefined;
   }
 
   /** Which of these groups the service principal is a member of (transitively). */

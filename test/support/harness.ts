@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JWTPayload } from 'jose';
+import { stringify } from 'yaml';
 import { postgresProtocol } from '../../protocols/postgres/index.js';
 import type { GatewayConfig } from '../../src/config/gateway-config.js';
 import { buildConfig } from '../../src/config/load-config.js';
@@ -141,6 +142,15 @@ export class Harness {
     const logger = createLogger('debug', { write: (line: string) => void logLines.push(line) });
     const gateway = await startGateway(config, postgresProtocol, { logger, ...(options.auditLimits ? { auditLimits: options.auditLimits } : {}) });
     return new Harness(cluster, entra, gateway, config, groupId, certificate, passwords, logLines, workDir, document, env);
+  }
+
+  /** The harness's configuration written as a YAML file in its directory (for CLI commands), with the environment its secrets come from. */
+  writeConfigFile(edit: (document: ConfigDocument) => void = () => undefined): { file: string; env: Record<string, string> } {
+    const copy = structuredClone(this.document);
+    edit(copy);
+    const file = join(this.workDir, `config-${randomBytes(4).toString('hex')}.yaml`);
+    writeFileSync(file, stringify(copy));
+    return { file, env: { ...this.env } };
   }
 
   /** A scratch directory removed at stop (it also holds the simulator's CA as entra-ca.pem). */
