@@ -26,6 +26,8 @@ export type AccessErrorCode =
   | 'scope-unsupported' // a parsed scope cannot be enforced on this session (a setting or server it cannot analyse)
   | 'upstream-unreachable'
   | 'upstream-rejected'
+  | 'upstream-full' // the upstream has no connection slot (its own 53300): a driver retries that
+  | 'upstream-not-ready' // the upstream is starting up or shutting down (its own 57P03)
   | 'too-many-connections'
   | 'auth-timeout'
   | 'audit-unavailable'

@@ -5,7 +5,7 @@ import { freePort } from '../../src/dev/free-port.js';
 import { pgOptions } from '../support/client-options.js';
 import { Harness } from '../support/harness.js';
 
-const FLAVOURS = ['scram', 'md5', 'cleartext', 'tls-require', 'tls-verify-full', 'tls-prefer', 'tls-verify-ca', 'unix-socket', 'wrong-password', 'unreachable', 'no-such-database'] as const;
+const FLAVOURS = ['scram', 'md5', 'cleartext', 'tls-require', 'tls-verify-full', 'tls-prefer', 'tls-verify-ca', 'unix-socket', 'full', 'wrong-password', 'unreachable', 'no-such-database'] as const;
 
 describe('the gateway’s own upstream login', () => {
   let h: Harness;
@@ -25,6 +25,8 @@ describe('the gateway’s own upstream login', () => {
           { ...base, name: 'tls-verify-ca', tls: 'verify-ca', ca: 'server.crt' },
           // A host that is a directory is the server's Unix-domain socket there, as with libpq (never TLS).
           { ...base, name: 'unix-socket', host: cluster.socketDirectory, tls: 'require' },
+          // A role whose connection slots are all taken: the upstream refuses with its own 53300.
+          { ...base, name: 'full', user: 'full_writer', 'password-env': 'SYNC_WRITER_PASSWORD' },
           { ...base, name: 'wrong-password', 'password-env': 'MD5_WRITER_PASSWORD' },
           { ...base, name: 'unreachable', port: deadPort },
           { ...base, name: 'no-such-database', database: 'nope' },
@@ -62,6 +64,11 @@ describe('the gateway’s own upstream login', () => {
       await client.end();
     });
   }
+
+  it('gives the client the upstream’s own 53300 when it has no slot free, which drivers retry', async () => {
+    await h.cluster.sql(`CREATE ROLE full_writer LOGIN CONNECTION LIMIT 0 PASSWORD '${h.passwords['sync_writer'] ?? ''}'; GRANT CONNECT ON DATABASE records TO full_writer`);
+    await assert.rejects(connectTo('full'), (e: { code?: string; message: string }) => e.code === '53300' && /has no connection slot free; try again/.test(e.message));
+  });
 
   it('never sends the client’s user name or database upstream', async () => {
     const client = await connectTo('scram');

@@ -31,7 +31,10 @@ export function sqlstateForAccess(code: AccessErrorCode): string {
     case 'upstream-rejected':
       return '08006'; // connection_failure
     case 'too-many-connections':
+    case 'upstream-full':
       return '53300'; // too_many_connections
+    case 'upstream-not-ready':
+      return '57P03'; // cannot_connect_now
     case 'auth-timeout':
       return '08006';
     case 'upstream-credential-unavailable':

@@ -156,6 +156,13 @@ function rejected(message: TypedMessage, connection: ConnectionConfig): AccessEr
   const fields = decodeErrorFields(message.body);
   const sqlstate = fields.get('C') ?? '';
   const upstreamSays = `${sqlstate} ${fields.get('M') ?? ''}`;
+  // Refusals a client's driver knows to retry keep their meaning.
+  if (sqlstate === '53300') {
+    return new AccessError('upstream-full', `the upstream database of connection "${connection.name}" has no connection slot free; try again`, undefined, upstreamSays);
+  }
+  if (sqlstate === '57P03') {
+    return new AccessError('upstream-not-ready', `the upstream database of connection "${connection.name}" is not accepting connections now; try again`, undefined, upstreamSays);
+  }
   if (sqlstate.startsWith('28')) {
     return new AccessError('upstream-rejected', `the upstream database refused the gateway's credential for connection "${connection.name}"`, undefined, upstreamSays);
   }
