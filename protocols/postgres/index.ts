@@ -4,7 +4,7 @@ import { PostgresServer } from './postgres-server.js';
 /** The Postgres wire protocol, as the core starts it. */
 export const postgresProtocol: ProtocolFactory = (services) => new PostgresServer(services);
 
-export { checkUpstream } from './upstream/check-upstream.js';
+export { checkScopedUpstream, checkUpstream } from './upstream/check-upstream.js';
 export { QueryError, runSimpleQuery } from './upstream/simple-query.js';
 export { buildTranscript } from './recording/transcript.js';
 export { expandEvents } from './recording/expand-events.js';

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { checkUpstream, readRolePowers } from '../../../protocols/postgres/index.js';
+import { checkScopedUpstream, checkUpstream, readRolePowers } from '../../../protocols/postgres/index.js';
+import { parseScope } from '../../policy/scope.js';
 import type { GatewayConfig } from '../../config/gateway-config.js';
 import { loadConfigFile } from '../../config/load-config.js';
 import { createEntraServices, type EntraServices } from '../../identity/entra-services.js';
@@ -66,6 +67,10 @@ async function checkConnections(config: GatewayConfig, entra: EntraServices): Pr
     if (problem === undefined) {
       process.stdout.write(`connection ${connection.name}: ok (${connection.host}:${connection.port}/${connection.database})\n`);
       const rules = config.identityMap.filter((r) => r.connection === connection.name);
+      if (rules.some((r) => !parseScope(r.scope, connection.searchPath).all)) {
+        const scoped = await checkScopedUpstream(connection, entra.upstreamPasswords);
+        if (scoped !== undefined) process.stdout.write(`connection ${connection.name}: WARNING: ${scoped}\n`);
+      }
       for (const warning of widerThanScopes(await readRolePowers(connection, entra.upstreamPasswords), rules, connection.searchPath)) {
         process.stdout.write(`connection ${connection.name}: WARNING: ${warning}\n`);
       }

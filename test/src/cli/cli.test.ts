@@ -93,6 +93,16 @@ describe('the idgate CLI', () => {
     assert.doesNotMatch(narrow.stdout, /name of a built-in/);
   });
 
+  it('check --connect says what scoped sessions will meet on the upstream: a LATIN1 database limits them to ASCII names', async () => {
+    await h.cluster.sql("CREATE DATABASE latin1 ENCODING 'LATIN1' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'");
+    const file = writeConfig(5, 'SYNC_WRITER_PASSWORD', 30, 'read:records');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('database: records', 'database: latin1'));
+    const r = await idgate(['check', '--connect', '--config', file], env());
+    assert.match(r.stdout, /WARNING: the server's encoding is LATIN1: scoped sessions may name tables, schemas and functions in ASCII only/);
+    const utf8 = await idgate(['check', '--connect', '--config', writeConfig(6, 'SYNC_WRITER_PASSWORD', 30, 'read:records')], env());
+    assert.doesNotMatch(utf8.stdout, /scoped sessions/);
+  });
+
   it('check --connect warns of a user-defined function or operator that carries a built-in’s name', async () => {
     await h.cluster.sql(
       [
