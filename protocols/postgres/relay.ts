@@ -56,14 +56,21 @@ export class Relay {
     private readonly observer?: RelayObserver,
     /** Judges statements against the session's scope (absent for `scope: all`). */
     private readonly gate?: StatementGate,
+    /** The largest message the client may send: a longer one ends the session before any of it is held or forwarded. */
+    maxClientMessage: number = Number.MAX_SAFE_INTEGER,
   ) {
     this.client = clientSource.stream;
     this.upstream = upstreamSource.stream;
     const clientInterest = observer ? withTerminate(observer.clientInterest) : CLIENT_INTEREST;
-    this.clientFrames = new FrameScanner(clientInterest, (code, length, bytes, start, end) => {
-      if (code === Frontend.Terminate) this.clientTerminated = true;
-      observer?.onClientFrame(code, length, bytes, start, end);
-    });
+    this.clientFrames = new FrameScanner(
+      clientInterest,
+      (code, length, bytes, start, end) => {
+        if (code === Frontend.Terminate) this.clientTerminated = true;
+        observer?.onClientFrame(code, length, bytes, start, end);
+      },
+      maxClientMessage,
+      maxClientMessage,
+    );
     this.upstreamFrames = new FrameScanner(observer?.upstreamInterest ?? NO_INTEREST, (code, length, bytes, start, end) =>
       observer?.onUpstreamFrame(code, length, bytes, start, end),
     );

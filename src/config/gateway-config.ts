@@ -18,6 +18,8 @@ export interface ListenConfig {
   readonly maxConnections: number;
   readonly authTimeoutMs: number;
   readonly drainTimeoutMs: number;
+  /** The largest message a logged-in client may send (`listen.max-message-bytes`). */
+  readonly maxMessageBytes: number;
 }
 
 export interface EntraConfig {

@@ -51,6 +51,7 @@ export function buildConfig(document: unknown, source: string, baseDir: string, 
       allowPlaintext: raw.listen['allow-plaintext'],
       maxConnections: raw.listen['max-connections'],
       authTimeoutMs: raw.listen['auth-timeout-seconds'] * 1000,
+      maxMessageBytes: raw.listen['max-message-bytes'],
       drainTimeoutMs: raw.listen['drain-timeout-seconds'] * 1000,
     },
     entra: {

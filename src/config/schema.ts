@@ -20,6 +20,8 @@ const listen = z
     'max-connections': z.number().int().positive().default(1000),
     'auth-timeout-seconds': seconds.default(10),
     'drain-timeout-seconds': seconds.default(30),
+    /** The largest message a logged-in client may send (Postgres's own limit is 1 GB): a larger one ends the session with 54000. */
+    'max-message-bytes': z.number().int().min(65_536).max(1 << 30).default(64 << 20),
   })
   .strict();
 

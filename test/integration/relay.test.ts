@@ -141,3 +141,38 @@ describe('the relay', () => {
     await c.end();
   });
 });
+
+describe('the relay bounds what one client may send', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.start({ listen: { 'max-message-bytes': 1 << 20 } });
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  it('ends a session whose message is over listen.max-message-bytes with 54000, before holding or forwarding any of it, and audits it', async () => {
+    const appId = crypto.randomUUID();
+    const c = await RawClient.connect(h.port);
+    await c.startTls();
+    await c.login(await h.token({ azp: appId }), { user: 'raw', database: CONNECTION });
+    // Just under the limit: relayed.
+    c.write(new Bytes().cstring(`SELECT '${'x'.repeat((1 << 20) - 64)}' AS big`).frame('Q'));
+    assert.deepEqual((await c.untilReady()).map((f) => f.code), ['T', 'D', 'C', 'Z']);
+    // A header announcing 400 MB, and the start of its body: refused at the header.
+    const header = Buffer.alloc(5);
+    header.write('Q', 0);
+    header.writeInt32BE(400 << 20, 1);
+    c.write(Buffer.concat([header, Buffer.alloc(64 * 1024, 0x20)]));
+    const fatal = await c.readFrame();
+    assert.equal(fatal.code, 'E');
+    const { errorOf } = await import('../support/raw-client.js');
+    assert.equal(errorOf(fatal).code, '54000');
+    assert.match(errorOf(fatal).message, /exceeds the gateway's limit of 1048576 \(listen\.max-message-bytes\)/);
+    await c.waitClosed();
+    const { sessionsJson, settleAudit } = await import('../support/audit.js');
+    await settleAudit(h);
+    const [session] = await sessionsJson(h, '--identity', appId);
+    assert.equal(session?.['endReason'], 'protocol-violation');
+  });
+});

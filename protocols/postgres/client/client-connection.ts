@@ -187,6 +187,7 @@ export class ClientConnection {
       (e) => encodeErrorResponse({ severity: 'FATAL', sqlstate: sqlstateForProtocol(e.code), message: e.message }),
       observer,
       gate,
+      services.config.listen.maxMessageBytes,
     );
     const onEnd = (end: RelayEnd): void => {
       if (gatewayKey) cancelKeys.release(gatewayKey);

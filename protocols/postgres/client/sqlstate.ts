@@ -50,6 +50,8 @@ export function sqlstateForProtocol(code: ProtocolErrorCode): string {
   switch (code) {
     case 'unsupported-protocol':
       return '0A000'; // feature_not_supported, as Postgres answers an unknown major version
+    case 'message-too-large':
+      return '54000'; // program_limit_exceeded
     case 'frame-too-short':
     case 'frame-too-long':
     case 'truncated':

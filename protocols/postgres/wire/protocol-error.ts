@@ -2,6 +2,7 @@
 export type ProtocolErrorCode =
   | 'frame-too-short'
   | 'frame-too-long'
+  | 'message-too-large' // a logged-in client's message over listen.max-message-bytes
   | 'truncated'
   | 'missing-terminator'
   | 'unexpected-message'

@@ -72,6 +72,19 @@ describe('FrameScanner', () => {
     assert.throws(() => scanner.scan(hugeQueryHeader), (e: unknown) => e instanceof ProtocolError && e.code === 'frame-too-long');
   });
 
+  it('refuses any frame above the message limit at its header, whether asked for or not, however the header is cut', () => {
+    const big = new Bytes().raw(Buffer.alloc(200)).frame('d');
+    for (const interest of [interestIn([]), interestIn([0x64])]) {
+      for (const split of [[big], bytewise(big.subarray(0, 5)), ...splitsOf(big.subarray(0, 8))]) {
+        const scanner = new FrameScanner(interest, () => undefined, 1 << 30, 100);
+        assert.throws(() => split.forEach((c) => scanner.scan(c)), (e: unknown) => e instanceof ProtocolError && e.code === 'message-too-large');
+      }
+    }
+    const small = new FrameScanner(interestIn([]), () => undefined, 1 << 30, 100);
+    small.scan(new Bytes().raw(Buffer.alloc(90)).frame('d'));
+    assert.equal(small.atBoundary, true);
+  });
+
   it('reports only the length of LENGTH_ONLY frames, at their header', () => {
     const seen: [number, boolean, number][] = [];
     const scanner = new FrameScanner(interestIn([0x51], [0x64]), (code, length, bytes) => seen.push([code, bytes !== undefined, length]));
