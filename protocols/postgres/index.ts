@@ -13,3 +13,4 @@ export { compareOutcomes, outcomeSummary } from './replay/compare-outcomes.js';
 export { executeReplay } from './replay/execute-replay.js';
 export { isSameDatabase, parseTargetUrl, redact } from './replay/target-url.js';
 export { readRolePowers } from './upstream/role-powers.js';
+export { accessesOfStatements } from './policy/recorded-usage.js';

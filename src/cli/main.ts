@@ -10,6 +10,7 @@ import { serveCommand } from './commands/serve.js';
 import { sessionsCommand } from './commands/sessions.js';
 import { showCommand } from './commands/show.js';
 import { tokenCommand } from './commands/token.js';
+import { usageCommand } from './commands/usage.js';
 import { verifyCommand } from './commands/verify.js';
 
 /** The `idgate` command line: one yargs command per file under commands/. */
@@ -19,6 +20,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(serveCommand)
     .command(checkCommand)
     .command(reachCommand)
+    .command(usageCommand)
     .command(devCommand)
     .command(sessionsCommand)
     .command(showCommand)
