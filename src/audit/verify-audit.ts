@@ -19,6 +19,8 @@ export interface Finding {
   /** What is affected: `session <id>`, `event <id>#<seq>`, `login attempt #<seq>`. */
   readonly where: string;
   readonly detail: string;
+  /** The fleet node that wrote the row where the chain breaks, when the row names one. */
+  readonly node?: string;
 }
 
 export interface VerifyReport {
@@ -80,28 +82,28 @@ function readOrigin(db: Database): LogOrigin | undefined {
 
 function verifySessionEvents(db: Database, s: SessionRow, findings: Finding[]): number {
   const head = sessionHeadHash(s);
-  if (head !== s.head_hash) findings.push({ kind: 'edited', where: `session ${s.id}`, detail: 'its header does not match its hash' });
+  if (head !== s.head_hash) findings.push({ kind: 'edited', where: `session ${s.id}`, detail: 'its header does not match its hash', ...nodeOf(s) });
   let previous = s.head_hash;
   let expected = 1;
   let count = 0;
   for (const e of sessionEvents(db, s.id)) {
     count += 1;
     if (e.seq > expected) {
-      findings.push({ kind: 'deleted', where: `event ${s.id}#${expected}`, detail: `events ${expected}–${e.seq - 1} are missing` });
+      findings.push({ kind: 'deleted', where: `event ${s.id}#${expected}`, detail: `events ${expected}–${e.seq - 1} are missing`, ...nodeOf(s) });
     } else if (e.seq > s.event_count && s.seal_seq !== null) {
-      findings.push({ kind: 'inserted', where: `event ${s.id}#${e.seq}`, detail: `the session was sealed with ${s.event_count} events` });
+      findings.push({ kind: 'inserted', where: `event ${s.id}#${e.seq}`, detail: `the session was sealed with ${s.event_count} events`, ...nodeOf(s) });
     }
     if (e.chainHash(previous, e.seq) !== e.hash) {
-      findings.push({ kind: editedOrMoved(db, s, e), where: `event ${s.id}#${e.seq}`, detail: `${e.kind} does not match its chain hash` });
+      findings.push({ kind: editedOrMoved(db, s, e), where: `event ${s.id}#${e.seq}`, detail: `${e.kind} does not match its chain hash`, ...nodeOf(s) });
     }
     previous = e.hash;
     expected = e.seq + 1;
   }
   if (s.seal_seq !== null && count < s.event_count) {
-    findings.push({ kind: 'deleted', where: `event ${s.id}#${count + 1}`, detail: `the session was sealed with ${s.event_count} events, ${count} remain` });
+    findings.push({ kind: 'deleted', where: `event ${s.id}#${count + 1}`, detail: `the session was sealed with ${s.event_count} events, ${count} remain`, ...nodeOf(s) });
   }
   if (s.seal_seq !== null && previous !== s.last_event_hash) {
-    findings.push({ kind: 'edited', where: `session ${s.id}`, detail: 'its last event is not the one it was sealed with' });
+    findings.push({ kind: 'edited', where: `session ${s.id}`, detail: 'its last event is not the one it was sealed with', ...nodeOf(s) });
   }
   return count;
 }
@@ -145,7 +147,7 @@ function verifySeals(sessions: readonly SessionRow[], checkpoint: Checkpoint | u
       last_event_hash: s.last_event_hash,
     });
     if (hash !== s.seal_hash) {
-      findings.push({ kind: seq < expected ? 'reordered' : 'edited', where: `session ${s.id}`, detail: 'its seal does not match (summary, end or order changed)' });
+      findings.push({ kind: seq < expected ? 'reordered' : 'edited', where: `session ${s.id}`, detail: 'its seal does not match (summary, end or order changed)', ...nodeOf(s) });
     }
     previous = s.seal_hash ?? '';
     expected = seq + 1;
@@ -158,8 +160,12 @@ function verifyLogins(logins: readonly LoginRow[], checkpoint: Checkpoint | unde
   let expected = (checkpoint?.last_login_seq ?? 0) + 1;
   for (const l of logins) {
     if (l.seq > expected) findings.push({ kind: 'deleted', where: `login attempt #${expected}`, detail: `login attempts ${expected}–${l.seq - 1} are missing` });
-    if (loginHash(previous, l) !== l.hash) findings.push({ kind: 'edited', where: `login attempt #${l.seq}`, detail: 'it does not match its chain hash' });
+    if (loginHash(previous, l) !== l.hash) findings.push({ kind: 'edited', where: `login attempt #${l.seq}`, detail: 'it does not match its chain hash', ...nodeOf(l) });
     previous = l.hash;
     expected = l.seq + 1;
   }
+}
+
+function nodeOf(row: { readonly node_id?: string | null }): { node?: string } {
+  return row.node_id === null || row.node_id === undefined ? {} : { node: row.node_id };
 }

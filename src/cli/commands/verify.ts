@@ -16,7 +16,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     const reader = new AuditReader(auditDbPath(args));
     try {
       const report = verifyAudit(reader.db);
-      for (const f of report.findings) process.stdout.write(`TAMPERED (${f.kind}) ${f.where}: ${f.detail}\n`);
+      for (const f of report.findings) process.stdout.write(`TAMPERED (${f.kind}) ${f.where}${f.node === undefined ? '' : ` (node ${f.node})`}: ${f.detail}\n`);
       for (const id of report.unsealed) process.stdout.write(`open: session ${id} has not ended (or the gateway stopped before ending it)\n`);
       if (report.origin?.kind === 'created') {
         const by = report.origin.nodeId === null ? '' : ` by node ${report.origin.nodeId}`;

@@ -167,6 +167,11 @@ describe('verify', () => {
     });
   }
 
+  it('names the node that wrote the row where a chain breaks', () => {
+    const findings = tampered("UPDATE sessions SET identity_oid = 'someone-else' WHERE id = 's2'");
+    assert.equal(findings.find((f) => f.where === 'session s2')?.node, 'gw-a');
+  });
+
   it('does not report pruning as tampering, and pruning keeps the chain verifiable as it grows', () => {
     const path = join(dir, 'pruned.db');
     copyFileSync(pristine, path);
