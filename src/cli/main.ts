@@ -3,6 +3,7 @@ import { hideBin } from 'yargs/helpers';
 import { checkCommand } from './commands/check.js';
 import { devCommand } from './commands/dev.js';
 import { exportCommand } from './commands/export.js';
+import { identitiesCommand } from './commands/identities.js';
 import { pruneCommand } from './commands/prune.js';
 import { reachCommand } from './commands/reach.js';
 import { replayCommand } from './commands/replay.js';
@@ -20,6 +21,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(serveCommand)
     .command(checkCommand)
     .command(reachCommand)
+    .command(identitiesCommand)
     .command(usageCommand)
     .command(devCommand)
     .command(sessionsCommand)

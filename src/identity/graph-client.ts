@@ -118,6 +118,39 @@ export class GraphClient {
     });
   }
 
+  /** The service principals in a group, transitively (every page: a partial list is refused, never returned). */
+  async groupServicePrincipals(groupId: string): Promise<PrincipalInfo[]> {
+    const items = await this.listAll(`/v1.0/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.servicePrincipal?$select=id,appId,displayName,accountEnabled&$top=100`);
+    return items.flatMap((item) => {
+      const p = item as { id?: unknown; appId?: unknown; displayName?: unknown; accountEnabled?: unknown };
+      if (typeof p.id !== 'string' || typeof p.appId !== 'string' || typeof p.accountEnabled !== 'boolean') return [];
+      return [{ objectId: p.id.toLowerCase(), appId: p.appId.toLowerCase(), displayName: typeof p.displayName === 'string' ? p.displayName : undefined, accountEnabled: p.accountEnabled }];
+    });
+  }
+
+  /** Who holds app roles on an API's service principal: principal object id and role id (every page). */
+  async appRoleHolders(apiObjectId: string): Promise<{ readonly principalId: string; readonly appRoleId: string }[]> {
+    const items = await this.listAll(`/v1.0/servicePrincipals/${encodeURIComponent(apiObjectId)}/appRoleAssignedTo?$top=100`);
+    return items.flatMap((item) => {
+      const a = item as { principalId?: unknown; appRoleId?: unknown };
+      return typeof a.principalId === 'string' && typeof a.appRoleId === 'string' ? [{ principalId: a.principalId.toLowerCase(), appRoleId: a.appRoleId.toLowerCase() }] : [];
+    });
+  }
+
+  private async listAll(first: string): Promise<unknown[]> {
+    const items: unknown[] = [];
+    let path: string | undefined = first;
+    for (let pages = 0; path !== undefined; pages++) {
+      if (pages >= MAX_PAGES) throw new GraphUnavailableError(`more than ${MAX_PAGES} pages: refusing a partial list`);
+      const body = expectOk(await this.call('GET', path));
+      const value = body['value'];
+      if (!Array.isArray(value)) throw new GraphUnavailableError('Graph answered without a value list');
+      items.push(...(value as unknown[]));
+      path = this.nextPage(body['@odata.nextLink']);
+    }
+    return items;
+  }
+
   async groupsNamed(displayName: string): Promise<GroupRef[]> {
     const filter = encodeURIComponent(`displayName eq '${displayName.replace(/'/g, "''")}'`);
     const body = expectOk(await this.call('GET', `/v1.0/groups?$filter=${filter}&$select=id,displayName`));

@@ -102,6 +102,11 @@ export class SimDirectory {
     return [...this.groups.values()].filter((g) => g.displayName === displayName);
   }
 
+  /** Every application (service principal) there is. */
+  allApplications(): SimApplication[] {
+    return [...this.applications.values()];
+  }
+
   /** Group ids the service principal is a member of. */
   memberOf(objectId: string): string[] {
     return [...this.groups.values()].filter((g) => g.members.has(objectId)).map((g) => g.id);
@@ -110,6 +115,10 @@ export class SimDirectory {
   /** The app-role assignments of an application on every API: (role id, API service principal). */
   appRoleAssignments(app: SimApplication): { appRoleId: string; resourceId: string }[] {
     return [...this.apis.values()].flatMap((api) => app.roles.map((value) => ({ appRoleId: roleId(api, value), resourceId: api.objectId })));
+  }
+
+  allApis(): SimApi[] {
+    return [...this.apis.values()];
   }
 
   apiByAppId(appId: string): SimApi | undefined {

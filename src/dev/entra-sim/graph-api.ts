@@ -18,6 +18,8 @@ const SP_BY_ID = /^\/v1\.0\/servicePrincipals\/([0-9a-fA-F-]{36})$/;
 const SP_ROLE_ASSIGNMENTS = /^\/v1\.0\/servicePrincipals\/([0-9a-fA-F-]{36})\/appRoleAssignments$/;
 const SP_MEMBERSHIP = /^\/v1\.0\/(?:servicePrincipals|directoryObjects)\/([0-9a-fA-F-]{36})\/(checkMemberGroups|getMemberObjects)$/;
 const NAME_FILTER = /^displayName eq '((?:[^']|'')*)'$/;
+const GROUP_SPS = /^\/v1\.0\/groups\/([0-9a-fA-F-]{36})\/transitiveMembers\/microsoft\.graph\.servicePrincipal$/;
+const ASSIGNED_TO = /^\/v1\.0\/servicePrincipals\/([0-9a-fA-F-]{36})\/appRoleAssignedTo$/;
 
 /**
  * The Microsoft Graph v1.0 calls the gateway makes: a service principal by appId or id,
@@ -66,6 +68,22 @@ export async function handleGraphRequest(ctx: GraphContext, req: IncomingMessage
     }
     return json(res, 200, { value: asked.filter((g) => memberOf.includes(g.toLowerCase())) });
   }
+  if (req.method === 'GET' && (match = GROUP_SPS.exec(path)) !== null) {
+    if (!needs(READ_MEMBERSHIP)) return;
+    const group = ctx.directory.group(match[1] ?? '');
+    if (group === undefined) return graphError(res, 404, 'Request_ResourceNotFound', `Resource '${match[1] ?? ''}' does not exist.`);
+    const members = ctx.directory.allApplications().filter((a) => group.members.has(a.objectId));
+    return page(res, url, members.map((a) => ({ id: a.objectId, appId: a.appId, displayName: a.displayName, accountEnabled: a.accountEnabled })));
+  }
+  if (req.method === 'GET' && (match = ASSIGNED_TO.exec(path)) !== null) {
+    if (!needs(READ_APPLICATIONS)) return;
+    const api = ctx.directory.allApis().find((a) => a.objectId === (match?.[1] ?? '').toLowerCase());
+    if (api === undefined) return graphError(res, 404, 'Request_ResourceNotFound', `Resource '${match[1] ?? ''}' does not exist.`);
+    const assignments = ctx.directory
+      .allApplications()
+      .flatMap((app) => ctx.directory.appRoleAssignments(app).filter((a) => a.resourceId === api.objectId).map((a) => ({ principalId: app.objectId, appRoleId: a.appRoleId, resourceId: a.resourceId })));
+    return page(res, url, assignments);
+  }
   if (req.method === 'GET' && path === '/v1.0/groups') {
     if (!needs(READ_MEMBERSHIP)) return;
     const filter = NAME_FILTER.exec(url.searchParams.get('$filter') ?? '');
@@ -74,6 +92,15 @@ export async function handleGraphRequest(ctx: GraphContext, req: IncomingMessage
     return json(res, 200, { value: groups.map((g) => ({ id: g.id, displayName: g.displayName })) });
   }
   graphError(res, 400, 'BadRequest', `Resource not found for the segment '${path}'.`);
+}
+
+/** One page of a listing, as Graph pages: `$top` items (default 100), then an `@odata.nextLink` with a skip token. */
+function page(res: ServerResponse, url: URL, items: readonly unknown[]): void {
+  const top = Math.min(Number(url.searchParams.get('$top') ?? 100) || 100, 999);
+  const skip = Number(url.searchParams.get('$skiptoken') ?? 0) || 0;
+  const next = new URL(url.href);
+  next.searchParams.set('$skiptoken', String(skip + top));
+  return json(res, 200, { value: items.slice(skip, skip + top), ...(skip + top < items.length ? { '@odata.nextLink': next.href } : {}) });
 }
 
 function parseJson(text: string): Record<string, unknown> | undefined {

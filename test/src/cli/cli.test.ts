@@ -50,7 +50,7 @@ describe('the idgate CLI', () => {
   const env = (): NodeJS.ProcessEnv => ({ SYNC_WRITER_PASSWORD: h.passwords['sync_writer'], WRONG_PASSWORD: 'not-it' });
 
   it('has --help on every command', async () => {
-    for (const args of [['--help'], ['serve', '--help'], ['check', '--help'], ['dev', '--help'], ['token', '--help'], ['reach', '--help'], ['usage', '--help']]) {
+    for (const args of [['--help'], ['serve', '--help'], ['check', '--help'], ['dev', '--help'], ['token', '--help'], ['reach', '--help'], ['usage', '--help'], ['identities', '--help']]) {
       const r = await idgate(args);
       assert.equal(r.code, 0, args.join(' '));
       assert.match(r.stdout, /idgate/);

@@ -1,0 +1,104 @@
+import type { CommandModule } from 'yargs';
+import { nowMicros } from '../../audit/audit-event.js';
+import { AuditReader } from '../../audit/audit-reader.js';
+import { loadConfigFile } from '../../config/load-config.js';
+import { createEntraServices } from '../../identity/entra-services.js';
+import { resolveGroupNames } from '../../identity/resolve-group-names.js';
+import { createLogger } from '../../logging/logger.js';
+import { listedIdentities, type ListedIdentity } from '../../policy/identities.js';
+import { isoFromUs, table } from '../format.js';
+import { parseInstantUs } from '../parse-time.js';
+import { auditDbPath, dbOptions } from './db-option.js';
+
+interface IdentitiesArgs {
+  readonly db?: string | undefined;
+  readonly config: string;
+  readonly unused: string;
+  readonly json: boolean;
+}
+
+interface Census {
+  readonly listed: ListedIdentity;
+  readonly lastLoginUs: number | undefined;
+  readonly sessions: number;
+  readonly flags: string[];
+}
+
+export const identitiesCommand: CommandModule<object, IdentitiesArgs> = {
+  command: 'identities',
+  describe: 'every identity the identity-map lets in (from Graph), its last login and sessions, flagged unused or disabled',
+  builder: (y) =>
+    y
+      .options(dbOptions)
+      .option('unused', { type: 'string', default: '30d', describe: 'flag an enabled identity with no login for this long (a duration)' })
+      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' }),
+  handler: async (args) => {
+    const file = loadConfigFile(args.config);
+    const entra = createEntraServices(file.entra, createLogger('silent'));
+    let listed: ListedIdentity[];
+    try {
+      if (entra.graph === undefined) {
+        process.stderr.write('idgate identities needs entra.graph: who can log in is in the tenant\n');
+        process.exitCode = 2;
+        return;
+      }
+      listed = await listedIdentities(await resolveGroupNames(file, entra.graph), entra.graph);
+    } catch (e) {
+      process.stderr.write(`idgate identities: Graph could not answer in full (${(e as Error).message}); nothing is reported rather than a partial list\n`);
+      process.exitCode = 1;
+      return;
+    } finally {
+      entra.close();
+    }
+    const now = nowMicros();
+    const since = parseInstantUs(args.unused, now);
+    const reader = new AuditReader(args.db ?? auditDbPath(args));
+    let census: Census[];
+    try {
+      const lastLogin = new Map<string, number>();
+      for (const l of reader.logins()) if (l.accepted === 1 && l.identity_oid !== null) lastLogin.set(l.identity_oid, Math.max(lastLogin.get(l.identity_oid) ?? 0, l.at_us));
+      const sessions = new Map<string, number>();
+      for (const s of reader.sessions({ sinceUs: since })) sessions.set(s.identity_oid, (sessions.get(s.identity_oid) ?? 0) + 1);
+      census = listed.map((l) => {
+        const last = lastLogin.get(l.principal.objectId);
+        const flags = [];
+        if (!l.principal.accountEnabled) flags.push('disabled');
+        else if (last === undefined || last < since) flags.push('unused');
+        return { listed: l, lastLoginUs: last, sessions: sessions.get(l.principal.objectId) ?? 0, flags };
+      });
+    } finally {
+      reader.close();
+    }
+    if (args.json) {
+      for (const c of census) process.stdout.write(`${JSON.stringify(censusJson(c))}\n`);
+      return;
+    }
+    process.stdout.write(
+      `${table(
+        ['identity', 'app id', 'entries', 'last login', `sessions (${args.unused})`, 'flags'],
+        census.map((c) => [
+          c.listed.principal.displayName ?? c.listed.principal.objectId,
+          c.listed.principal.appId,
+          c.listed.entries.map((r) => `#${r.index} ${r.connection}`).join(', '),
+          c.lastLoginUs === undefined ? 'never' : isoFromUs(c.lastLoginUs),
+          String(c.sessions),
+          c.flags.join(', '),
+        ]),
+      )}\n`,
+    );
+  },
+};
+
+function censusJson(c: Census): Record<string, unknown> {
+  const p = c.listed.principal;
+  return {
+    objectId: p.objectId,
+    appId: p.appId,
+    displayName: p.displayName ?? null,
+    enabled: p.accountEnabled,
+    entries: c.listed.entries.map((r) => ({ entry: r.index, connection: r.connection, scope: r.scope, via: r.match.kind === 'entra-group' ? { group: r.match.groupId } : { appRole: r.match.role } })),
+    lastLogin: c.lastLoginUs === undefined ? null : isoFromUs(c.lastLoginUs),
+    sessions: c.sessions,
+    flags: c.flags,
+  };
+}

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { settleAudit } from '../support/audit.js';
+import { idgate } from '../support/cli.js';
+import { pgOptions } from '../support/client-options.js';
+import { Harness } from '../support/harness.js';
+
+describe('idgate identities: every identity that can reach a connection, flagged', () => {
+  let h: Harness;
+  let config: { file: string; env: Record<string, string> };
+  before(async () => {
+    h = await Harness.start({ graph: { 'cache-seconds': 0 }, identityMap: [{ 'entra-app-role': 'Census.Read', connection: 'other-db', scope: 'read' }] });
+    config = h.writeConfigFile();
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  const census = async (...extra: string[]): Promise<Map<string, Record<string, unknown>>> => {
+    const r = await idgate(['identities', '--json', '--config', config.file, '--db', h.config.recordingsPath, ...extra], config.env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const rows = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    return new Map(rows.map((row) => [String(row['appId']), row]));
+  };
+
+  it('lists group members over every page and role holders, with last login and sessions; flags the unused and the disabled', async () => {
+    const used = await h.agent('census-used', [h.groupId]);
+    const idle = await h.agent('census-idle', [h.groupId]);
+    const retired = await h.agent('census-retired', [h.groupId]);
+    const byRole = await h.agent('census-role', [], ['Census.Read']);
+    h.entra.directory.setEnabled(retired.appId, false);
+    // More members than one Graph page holds (100).
+    for (let i = 0; i < 120; i++) {
+      const bulk = await h.entra.directory.registerApplication({ displayName: `census-bulk-${i}` });
+      h.entra.directory.addMember(h.groupId, bulk.objectId);
+    }
+    const client = new pg.Client(pgOptions(h, await h.agentToken(used)));
+    await client.connect();
+    await client.end();
+    await settleAudit(h);
+    const rows = await census();
+    assert.equal(rows.size, 124, 'every member of every page, and the role holder');
+    assert.deepEqual(rows.get(used.appId)?.['flags'], []);
+    assert.equal(rows.get(used.appId)?.['sessions'], 1);
+    assert.notEqual(rows.get(used.appId)?.['lastLogin'], null);
+    assert.deepEqual(rows.get(idle.appId)?.['flags'], ['unused']);
+    assert.equal(rows.get(idle.appId)?.['lastLogin'], null);
+    assert.deepEqual(rows.get(retired.appId)?.['flags'], ['disabled'], 'disabled in Entra but still in a mapped group');
+    assert.deepEqual(rows.get(byRole.appId)?.['entries'], [{ entry: 2, connection: 'other-db', scope: 'read', via: { appRole: 'Census.Read' } }]);
+    // A login older than the window is unused too.
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.deepEqual((await census('--unused', '1s')).get(used.appId)?.['flags'], ['unused']);
+  });
+
+  it('reports nothing when Graph cannot answer in full', async () => {
+    const down = h.writeConfigFile((doc) => {
+      const entra = doc['entra'] as Record<string, unknown>;
+      entra['graph'] = { ...(entra['graph'] as Record<string, unknown>), endpoint: 'https://127.0.0.1:1', 'timeout-seconds': 1 };
+    });
+    const r = await idgate(['identities', '--config', down.file, '--db', h.config.recordingsPath], down.env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Graph could not answer in full/);
+    assert.equal(r.stdout, '');
+  });
+});
