@@ -53,6 +53,27 @@ describe('idgate identities: every identity that can reach a connection, flagged
     assert.deepEqual((await census('--unused', '1s')).get(used.appId)?.['flags'], ['unused']);
   });
 
+  it('flags an identity used under two client labels at once as shared, not one agent that reconnects', async () => {
+    const twin = await h.agent('census-twin', [h.groupId]);
+    const single = await h.agent('census-single', [h.groupId]);
+    const open = async (token: string, user: string): Promise<pg.Client> => {
+      const c = new pg.Client(pgOptions(h, token, { user }));
+      await c.connect();
+      return c;
+    };
+    const twinToken = await h.agentToken(twin);
+    const [one, two] = [await open(twinToken, 'agent-one'), await open(twinToken, 'agent-two')];
+    await one.end();
+    await two.end();
+    const singleToken = await h.agentToken(single);
+    await (await open(singleToken, 'agent-solo')).end();
+    await (await open(singleToken, 'agent-solo')).end();
+    await settleAudit(h);
+    const rows = await census();
+    assert.deepEqual(rows.get(twin.appId)?.['flags'], ['shared']);
+    assert.deepEqual(rows.get(single.appId)?.['flags'], []);
+  });
+
   it('reports nothing when Graph cannot answer in full', async () => {
     const down = h.writeConfigFile((doc) => {
       const entra = doc['entra'] as Record<string, unknown>;

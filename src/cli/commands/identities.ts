@@ -6,14 +6,16 @@ import { createEntraServices } from '../../identity/entra-services.js';
 import { resolveGroupNames } from '../../identity/resolve-group-names.js';
 import { createLogger } from '../../logging/logger.js';
 import { listedIdentities, type ListedIdentity } from '../../policy/identities.js';
+import { sharedIdentities } from '../../policy/shared-use.js';
 import { isoFromUs, table } from '../format.js';
-import { parseInstantUs } from '../parse-time.js';
+import { parseDurationUs, parseInstantUs } from '../parse-time.js';
 import { auditDbPath, dbOptions } from './db-option.js';
 
 interface IdentitiesArgs {
   readonly db?: string | undefined;
   readonly config: string;
   readonly unused: string;
+  readonly shared: string;
   readonly json: boolean;
 }
 
@@ -30,7 +32,8 @@ export const identitiesCommand: CommandModule<object, IdentitiesArgs> = {
   builder: (y) =>
     y
       .options(dbOptions)
-      .option('unused', { type: 'string', default: '30d', describe: 'flag an enabled identity with no login for this long (a duration)' })
+      .option('unused', { type: 'string', default: '30d', describe: 'flag an enabled identity with no login for this long (a duration); also the window for sessions' })
+      .option('shared', { type: 'string', default: '5m', describe: 'flag an identity used under two client labels or from two hosts at once or within this gap' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' }),
   handler: async (args) => {
     const file = loadConfigFile(args.config);
@@ -58,12 +61,17 @@ export const identitiesCommand: CommandModule<object, IdentitiesArgs> = {
       const lastLogin = new Map<string, number>();
       for (const l of reader.logins()) if (l.accepted === 1 && l.identity_oid !== null) lastLogin.set(l.identity_oid, Math.max(lastLogin.get(l.identity_oid) ?? 0, l.at_us));
       const sessions = new Map<string, number>();
-      for (const s of reader.sessions({ sinceUs: since })) sessions.set(s.identity_oid, (sessions.get(s.identity_oid) ?? 0) + 1);
+      const inWindow = reader.sessions({ sinceUs: since });
+      for (const s of inWindow) sessions.set(s.identity_oid, (sessions.get(s.identity_oid) ?? 0) + 1);
+      const gap = parseDurationUs(args.shared);
+      if (gap === undefined) throw new Error(`--shared ${args.shared}: not a duration (5m, 1h)`);
+      const shared = sharedIdentities(inWindow, gap, now);
       census = listed.map((l) => {
         const last = lastLogin.get(l.principal.objectId);
         const flags = [];
         if (!l.principal.accountEnabled) flags.push('disabled');
         else if (last === undefined || last < since) flags.push('unused');
+        if (shared.has(l.principal.objectId)) flags.push('shared');
         return { listed: l, lastLoginUs: last, sessions: sessions.get(l.principal.objectId) ?? 0, flags };
       });
     } finally {
