@@ -37,11 +37,14 @@ describe('idgate identities: every identity that can reach a connection, flagged
     }
     const client = new pg.Client(pgOptions(h, await h.agentToken(used)));
     await client.connect();
+    await client.query('SELECT count(*) FROM records');
     await client.end();
     await settleAudit(h);
     const rows = await census();
     assert.equal(rows.size, 124, 'every member of every page, and the role holder');
-    assert.deepEqual(rows.get(used.appId)?.['flags'], []);
+    // Granted scope all through the group, it only read records: over-scoped, with the narrowest scope that would have done.
+    assert.deepEqual(rows.get(used.appId)?.['flags'], ['over-scoped']);
+    assert.deepEqual((rows.get(used.appId)?.['overScoped'] as Record<string, unknown>[]).map((o) => [o['granted'], o['suggestion']]), [['all', 'read:records']]);
     assert.equal(rows.get(used.appId)?.['sessions'], 1);
     assert.notEqual(rows.get(used.appId)?.['lastLogin'], null);
     assert.deepEqual(rows.get(idle.appId)?.['flags'], ['unused']);
@@ -50,7 +53,7 @@ describe('idgate identities: every identity that can reach a connection, flagged
     assert.deepEqual(rows.get(byRole.appId)?.['entries'], [{ entry: 2, connection: 'other-db', scope: 'read', via: { appRole: 'Census.Read' } }]);
     // A login older than the window is unused too.
     await new Promise((r) => setTimeout(r, 1100));
-    assert.deepEqual((await census('--unused', '1s')).get(used.appId)?.['flags'], ['unused']);
+    assert.deepEqual((await census('--unused', '1s')).get(used.appId)?.['flags'], ['unused'], 'and its window holds no usage to judge');
   });
 
   it('flags an identity used under two client labels at once as shared, not one agent that reconnects', async () => {
@@ -70,8 +73,8 @@ describe('idgate identities: every identity that can reach a connection, flagged
     await (await open(singleToken, 'agent-solo')).end();
     await settleAudit(h);
     const rows = await census();
-    assert.deepEqual(rows.get(twin.appId)?.['flags'], ['shared']);
-    assert.deepEqual(rows.get(single.appId)?.['flags'], []);
+    assert.ok((rows.get(twin.appId)?.['flags'] as string[]).includes('shared'));
+    assert.ok(!(rows.get(single.appId)?.['flags'] as string[]).includes('shared'));
   });
 
   it('reports nothing when Graph cannot answer in full', async () => {

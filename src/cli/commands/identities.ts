@@ -7,6 +7,7 @@ import { resolveGroupNames } from '../../identity/resolve-group-names.js';
 import { createLogger } from '../../logging/logger.js';
 import { listedIdentities, type ListedIdentity } from '../../policy/identities.js';
 import { sharedIdentities } from '../../policy/shared-use.js';
+import { usageSince, type EntryUsage } from '../entry-usage.js';
 import { isoFromUs, table } from '../format.js';
 import { parseDurationUs, parseInstantUs } from '../parse-time.js';
 import { auditDbPath, dbOptions } from './db-option.js';
@@ -24,6 +25,8 @@ interface Census {
   readonly lastLoginUs: number | undefined;
   readonly sessions: number;
   readonly flags: string[];
+  /** Entries whose grant is wider than what ran in the window, with the narrowest scope that would have done. */
+  readonly overScoped: readonly EntryUsage[];
 }
 
 export const identitiesCommand: CommandModule<object, IdentitiesArgs> = {
@@ -58,6 +61,7 @@ export const identitiesCommand: CommandModule<object, IdentitiesArgs> = {
     const reader = new AuditReader(args.db ?? auditDbPath(args));
     let census: Census[];
     try {
+      const usage = await usageSince(reader, since, args.config);
       const lastLogin = new Map<string, number>();
       for (const l of reader.logins()) if (l.accepted === 1 && l.identity_oid !== null) lastLogin.set(l.identity_oid, Math.max(lastLogin.get(l.identity_oid) ?? 0, l.at_us));
       const sessions = new Map<string, number>();
@@ -72,7 +76,9 @@ export const identitiesCommand: CommandModule<object, IdentitiesArgs> = {
         if (!l.principal.accountEnabled) flags.push('disabled');
         else if (last === undefined || last < since) flags.push('unused');
         if (shared.has(l.principal.objectId)) flags.push('shared');
-        return { listed: l, lastLoginUs: last, sessions: sessions.get(l.principal.objectId) ?? 0, flags };
+        const overScoped = usage.filter((u) => u.appId === l.principal.appId && u.overScoped);
+        if (overScoped.length > 0) flags.push('over-scoped');
+        return { listed: l, lastLoginUs: last, sessions: sessions.get(l.principal.objectId) ?? 0, flags, overScoped };
       });
     } finally {
       reader.close();
@@ -90,7 +96,7 @@ export const identitiesCommand: CommandModule<object, IdentitiesArgs> = {
           c.listed.entries.map((r) => `#${r.index} ${r.connection}`).join(', '),
           c.lastLoginUs === undefined ? 'never' : isoFromUs(c.lastLoginUs),
           String(c.sessions),
-          c.flags.join(', '),
+          [...c.flags.filter((f) => f !== 'over-scoped'), ...c.overScoped.map((u) => `over-scoped: ${u.granted} → ${u.used || 'nothing'}`)].join(', '),
         ]),
       )}\n`,
     );
@@ -108,5 +114,6 @@ function censusJson(c: Census): Record<string, unknown> {
     lastLogin: c.lastLoginUs === undefined ? null : isoFromUs(c.lastLoginUs),
     sessions: c.sessions,
     flags: c.flags,
+    overScoped: c.overScoped.map((u) => ({ connection: u.connection, mapping: u.mapping, granted: u.granted, used: u.used, suggestion: u.used })),
   };
 }

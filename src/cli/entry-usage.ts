@@ -1,0 +1,84 @@
+import { accessesOfStatements } from '../../protocols/postgres/index.js';
+import type { AuditReader, SessionRow } from '../audit/audit-reader.js';
+import type { TranscriptStatement } from '../audit/transcript.js';
+import { loadConfigFile } from '../config/load-config.js';
+import { isWiderThanUsed, UsedAccess } from '../policy/usage.js';
+import { transcriptOf } from './commands/show.js';
+
+/** What the gateway answers itself when it refuses a statement: such statements did nothing and are not usage. */
+const REFUSALS = new Set(['42501', '0A000', '42601', '54000', '54001', '22021']);
+
+/** One application identity (by its app id) under one identity-map entry on one connection, over a window of recorded sessions. */
+export interface EntryUsage {
+  readonly appId: string;
+  readonly objectId: string;
+  readonly who: string;
+  readonly connection: string;
+  readonly mapping: string;
+  readonly granted: string;
+  readonly sessions: number;
+  readonly statements: number;
+  readonly lastUs: number;
+  /** The narrowest scope that admits what ran ('' when nothing touched a table). */
+  readonly used: string;
+  readonly overScoped: boolean;
+  readonly unanalysable: number;
+}
+
+/**
+ * Per identity and identity-map entry, from the audit log: the scope granted against the
+ * narrowest scope that admits every statement that actually ran, read by the enforcing analysis.
+ */
+export async function usageSince(reader: AuditReader, sinceUs: number, configFile: string): Promise<EntryUsage[]> {
+  const schemas = searchPaths(configFile);
+  const groups = new Map<string, { first: SessionRow; statements: string[]; sessions: number; lastUs: number }>();
+  for (const s of reader.sessions({ sinceUs })) {
+    const key = `${s.app_id}\u0000${s.mapping}\u0000${s.connection}`;
+    let g = groups.get(key);
+    if (g === undefined) groups.set(key, (g = { first: s, statements: [], sessions: 0, lastUs: 0 }));
+    g.sessions += 1;
+    g.lastUs = Math.max(g.lastUs, s.started_at_us);
+    g.statements.push(...ranStatements(reader, s));
+  }
+  const out: EntryUsage[] = [];
+  for (const g of groups.values()) {
+    const s = g.first;
+    const schema = schemas.get(s.connection) ?? 'public';
+    const { accesses, unanalysable } = await accessesOfStatements(g.statements, schema);
+    const used = new UsedAccess();
+    for (const a of accesses) used.add(a);
+    const narrowest = used.narrowestScope(schema);
+    out.push({
+      appId: s.app_id,
+      objectId: s.identity_oid,
+      who: `${s.display_name ?? s.client_user} (${s.app_id})`,
+      connection: s.connection,
+      mapping: s.mapping,
+      granted: s.scope,
+      sessions: g.sessions,
+      statements: g.statements.length,
+      lastUs: g.lastUs,
+      used: narrowest,
+      overScoped: isWiderThanUsed(s.scope, narrowest, schema),
+      unanalysable,
+    });
+  }
+  return out;
+}
+
+/** The session's statements that ran: not those the gateway refused (their recorded outcome is the refusal). */
+function ranStatements(reader: AuditReader, s: SessionRow): string[] {
+  return transcriptOf(reader, s)
+    .filter((e): e is TranscriptStatement => e.type === 'statement')
+    .filter((st) => !(st.outcome.status === 'error' && st.outcome.sqlstate !== undefined && REFUSALS.has(st.outcome.sqlstate) && s.scope !== 'all'))
+    .map((st) => st.sql);
+}
+
+/** The connections' search paths from the configuration, when there is one to read (unqualified tables are there). */
+function searchPaths(configFile: string): Map<string, string> {
+  try {
+    return new Map([...loadConfigFile(configFile).connections.values()].map((c) => [c.name, c.searchPath]));
+  } catch {
+    return new Map();
+  }
+}
