@@ -93,7 +93,6 @@ class Walk {
   }
 
   checkName(name: string): void {
-    // eslint-disable-next-line no-control-regex -- any character outside ASCII
     if (this.context.asciiNamesOnly && /[^\x00-\x7f]/.test(name)) {
       this.out.push({ kind: 'unsupported', what: `the non-ASCII name ${name} on a server whose encoding is not UTF8` });
     }
