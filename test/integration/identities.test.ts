@@ -77,6 +77,16 @@ describe('idgate identities: every identity that can reach a connection, flagged
     assert.ok(!(rows.get(single.appId)?.['flags'] as string[]).includes('shared'));
   });
 
+  it('writes a Markdown report a security review can attach, findings first', async () => {
+    const r = await idgate(['identities', '--markdown', '--config', config.file, '--db', h.config.recordingsPath], config.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^# Agent identities with access through idgate\n/);
+    assert.match(r.stdout, /## Disabled in Entra, still listed \(1\)\n[^#]*\| census-retired \|/);
+    assert.match(r.stdout, /## Over-scoped \(\d+\)\n[^#]*\| census-used \| [0-9a-f-]+ \| records-api \| `all` \| `read:records` \|/);
+    assert.match(r.stdout, /## Shared \(1\)\n[^#]*\| census-twin \|/);
+    assert.match(r.stdout, /## Every identity\n/);
+  });
+
   it('reports nothing when Graph cannot answer in full', async () => {
     const down = h.writeConfigFile((doc) => {
       const entra = doc['entra'] as Record<string, unknown>;

@@ -8,6 +8,7 @@ import { createLogger } from '../../logging/logger.js';
 import { listedIdentities, type ListedIdentity } from '../../policy/identities.js';
 import { sharedIdentities } from '../../policy/shared-use.js';
 import { usageSince, type EntryUsage } from '../entry-usage.js';
+import { identitiesMarkdown, type ReportRow } from '../identities-report.js';
 import { isoFromUs, table } from '../format.js';
 import { parseDurationUs, parseInstantUs } from '../parse-time.js';
 import { auditDbPath, dbOptions } from './db-option.js';
@@ -18,6 +19,7 @@ interface IdentitiesArgs {
   readonly unused: string;
   readonly shared: string;
   readonly json: boolean;
+  readonly markdown: boolean;
 }
 
 interface Census {
@@ -37,7 +39,8 @@ export const identitiesCommand: CommandModule<object, IdentitiesArgs> = {
       .options(dbOptions)
       .option('unused', { type: 'string', default: '30d', describe: 'flag an enabled identity with no login for this long (a duration); also the window for sessions' })
       .option('shared', { type: 'string', default: '5m', describe: 'flag an identity used under two client labels or from two hosts at once or within this gap' })
-      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' }),
+      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' })
+      .option('markdown', { type: 'boolean', default: false, describe: 'a report a security review can attach' }),
   handler: async (args) => {
     const file = loadConfigFile(args.config);
     const entra = createEntraServices(file.entra, createLogger('silent'));
@@ -87,6 +90,10 @@ export const identitiesCommand: CommandModule<object, IdentitiesArgs> = {
       for (const c of census) process.stdout.write(`${JSON.stringify(censusJson(c))}\n`);
       return;
     }
+    if (args.markdown) {
+      process.stdout.write(identitiesMarkdown(census.map(reportRow), `${args.unused} (shared within ${args.shared})`, new Date(now / 1000).toISOString()));
+      return;
+    }
     process.stdout.write(
       `${table(
         ['identity', 'app id', 'entries', 'last login', `sessions (${args.unused})`, 'flags'],
@@ -102,6 +109,19 @@ export const identitiesCommand: CommandModule<object, IdentitiesArgs> = {
     );
   },
 };
+
+function reportRow(c: Census): ReportRow {
+  const p = c.listed.principal;
+  return {
+    name: p.displayName ?? p.objectId,
+    appId: p.appId,
+    entries: c.listed.entries.map((r) => `#${r.index} ${r.connection} (${r.scope})`).join(', '),
+    lastLogin: c.lastLoginUs === undefined ? 'never' : isoFromUs(c.lastLoginUs),
+    sessions: c.sessions,
+    flags: c.flags,
+    overScoped: c.overScoped.map((u) => ({ connection: u.connection, granted: u.granted, used: u.used })),
+  };
+}
 
 function censusJson(c: Census): Record<string, unknown> {
   const p = c.listed.principal;
