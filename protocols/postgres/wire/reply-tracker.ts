@@ -33,7 +33,8 @@ export class ReplyTracker<T> {
   /** A frontend message was forwarded upstream (Flush, CopyData and Terminate need not be reported). */
   sent(code: number, tag?: T): void {
     if (code === Frontend.Flush || code === Frontend.CopyData || code === Frontend.Terminate) return;
-    this.pending.push({ code, tag });
+    // Untagged messages (nearly all) share one entry per type: nothing is allocated per forwarded frame.
+    this.pending.push(tag === undefined ? untagged<T>(code) : { code, tag });
   }
 
   /** Nothing forwarded is still unanswered. */
@@ -159,6 +160,12 @@ export class ReplyTracker<T> {
       this.head = 0;
     }
   }
+}
+
+const UNTAGGED: Pending<never>[] = Array.from({ length: 256 }, (_, code) => Object.freeze({ code, tag: undefined }));
+
+function untagged<T>(code: number): Pending<T> {
+  return UNTAGGED[code & 0xff] ?? { code, tag: undefined };
 }
 
 function outOfSync(reply: number, pending: number | undefined): ProtocolError {
