@@ -52,7 +52,13 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
   }
   let audit: AuditLog;
   try {
-    audit = await AuditLog.open(config.recordingsPath, logger, options.auditLimits, config.nodeId, config.onReplaced);
+    audit = await AuditLog.open(config.recordingsPath, logger, {
+      ...(options.auditLimits !== undefined ? { limits: options.auditLimits } : {}),
+      nodeId: config.nodeId,
+      onReplaced: config.onReplaced,
+      writeAhead: config.recordingDurability === 'write-ahead',
+      sync: config.recordingSync,
+    });
   } catch (e) {
     entra.close();
     throw e;

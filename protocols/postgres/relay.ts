@@ -45,6 +45,12 @@ export class Relay {
   private bytesToClient = 0;
   private readonly client: Duplex;
   private readonly upstream: Duplex;
+  /** Write-ahead: client chunks recorded and waiting for their commit before they go upstream, oldest first. */
+  private readonly held: (Buffer | Buffer[])[] = [];
+  /** The gateway ended the session or the upstream went away: held chunks are dropped, not forwarded. */
+  private dropHeld = false;
+  /** The client is done: end the upstream once the held chunks are forwarded. */
+  private endUpstreamAfterHeld = false;
 
   constructor(
     private readonly clientSource: ReadSource,
@@ -79,14 +85,20 @@ export class Relay {
   start(clientLeftover: Buffer, upstreamLeftover: Buffer): void {
     const { client, upstream } = this;
     // A chunk read into a reused buffer stays ours until the write that carries it is flushed.
-    this.clientSource.setHandler(this.onClientData, () => upstream.writableLength > 0);
+    this.clientSource.setHandler(this.onClientData, () => upstream.writableLength > 0 || this.held.length > 0);
     this.upstreamSource.setHandler(this.onUpstreamData, () => client.writableLength > 0);
     upstream.on('drain', () => {
-      if (!this.waitingForObserver) client.resume();
+      if (!this.waitingForObserver && this.held.length === 0) client.resume();
     });
     client.on('drain', () => upstream.resume());
-    client.on('end', () => this.closeSide(this.clientTerminated ? 'client-terminated' : 'client-disconnected', upstream));
-    upstream.on('end', () => this.closeSide('upstream-closed', client));
+    client.on('end', () => {
+      this.reason ??= this.clientTerminated ? 'client-terminated' : 'client-disconnected';
+      this.endUpstream();
+    });
+    upstream.on('end', () => {
+      this.dropHeld = true;
+      this.closeSide('upstream-closed', client);
+    });
     client.on('error', (e: Error) => this.fail('socket-error', e));
     upstream.on('error', (e: Error) => this.fail('socket-error', e));
     client.on('close', this.onClose);
@@ -104,6 +116,7 @@ export class Relay {
   terminate(reason: EndReason, fatal: Buffer): void {
     if (this.reason !== undefined) return;
     this.reason = reason;
+    this.dropHeld = true;
     this.client.pause();
     this.clientSource.clearHandler();
     if (this.upstreamFrames.atBoundary) {
@@ -128,9 +141,42 @@ export class Relay {
       return;
     }
     this.observer?.onClientChunk();
-    if (!this.upstream.write(chunk)) this.client.pause();
-    if (this.observer?.congested === true && !this.waitingForObserver) this.waitForObserver(this.observer);
+    this.forward(chunk);
   };
+
+  /**
+   * Sends a client chunk (or the gate's pieces of it) upstream — with write-ahead recording only
+   * once what it carries is committed to the audit log, the client paused meanwhile, so a
+   * statement never reaches the database before its record is durable.
+   */
+  private forward(pieces: Buffer | Buffer[]): void {
+    const observer = this.observer;
+    if (observer?.writeAhead === true) {
+      this.held.push(pieces);
+      observer.afterDurable(this.releaseHeld);
+    } else if (!writeAll(this.upstream, pieces)) this.client.pause();
+    if (observer?.congested === true && !this.waitingForObserver) this.waitForObserver(observer);
+  }
+
+  /** The oldest held chunk is committed: forward it, and read the client again once nothing is held. */
+  private readonly releaseHeld = (): void => {
+    const pieces = this.held.shift();
+    if (pieces === undefined) return;
+    if (this.dropHeld || this.upstream.destroyed) {
+      this.held.length = 0;
+      return;
+    }
+    const flowing = writeAll(this.upstream, pieces);
+    if (this.held.length > 0) return;
+    if (this.endUpstreamAfterHeld) this.upstream.end();
+    else if (flowing && !this.waitingForObserver && this.reason === undefined) this.client.resume();
+  };
+
+  /** The client is gone: the upstream ends too, after what the client sent before (write-ahead may still hold some). */
+  private endUpstream(): void {
+    if (this.held.length > 0 && !this.dropHeld) this.endUpstreamAfterHeld = true;
+    else this.upstream.end();
+  }
 
   /** A scoped session: what goes upstream is what the gate lets through (and what is recorded). */
   private gatedClientData(gate: StatementGate, chunk: Buffer): void {
@@ -144,8 +190,7 @@ export class Relay {
       return;
     }
     this.observer?.onClientChunk();
-    if (!writeAll(this.upstream, pieces)) this.client.pause();
-    if (this.observer?.congested === true && !this.waitingForObserver) this.waitForObserver(this.observer);
+    this.forward(pieces);
   }
 
   /** The observer (the audit writer) is behind: stop reading the client until it catches up. */
@@ -154,7 +199,7 @@ export class Relay {
     this.client.pause();
     observer.whenDrained(() => {
       this.waitingForObserver = false;
-      if (this.reason === undefined) this.client.resume();
+      if (this.reason === undefined && this.held.length === 0) this.client.resume();
     });
   }
 
@@ -218,6 +263,7 @@ export class Relay {
 
   private fail(reason: EndReason, e: Error): void {
     this.reason ??= reason;
+    this.dropHeld = true;
     this.error ??= e;
     this.destroyBoth();
   }
@@ -234,7 +280,7 @@ export class Relay {
       this.reason ??= this.client.destroyed ? 'client-disconnected' : 'upstream-closed';
       setImmediate(() => {
         if (!this.client.writableFinished) this.client.end();
-        this.upstream.end();
+        this.endUpstream();
       });
       setTimeout(() => this.destroyBoth(), BOUNDARY_GRACE_MS).unref();
       return;
@@ -251,7 +297,8 @@ export class Relay {
 }
 
 /** Writes the pieces as one burst (corked); false when the destination wants no more for now. */
-function writeAll(destination: Duplex, pieces: readonly Buffer[]): boolean {
+function writeAll(destination: Duplex, pieces: Buffer | readonly Buffer[]): boolean {
+  if (!Array.isArray(pieces)) return destination.write(pieces);
   if (pieces.length === 1) return destination.write(pieces[0]);
   destination.cork();
   let ok = true;

@@ -18,6 +18,18 @@ export interface AuditLimits {
 }
 
 const DEFAULT_LIMITS: AuditLimits = { highWater: 50_000, highWaterBytes: 64 << 20, lowWater: 10_000, lowWaterBytes: 16 << 20 };
+
+/** How the audit database is opened and written (the `recordings` section). */
+export interface AuditLogOptions {
+  readonly limits?: AuditLimits;
+  /** The fleet node stamped on every session and login attempt. */
+  readonly nodeId?: string | null;
+  readonly onReplaced?: 'wait' | 'resume';
+  /** SQLite's `synchronous`: `normal` survives a killed process, `full` also a power loss (an fsync per commit). */
+  readonly sync?: 'normal' | 'full';
+  /** Recorded sessions hold each client chunk until it is committed (afterDurable) before forwarding it. */
+  readonly writeAhead?: boolean;
+}
 const MAX_BATCH = 10_000;
 /**
  * Events wait at most this long before going to the writer: one message and one transaction per
@@ -53,26 +65,30 @@ export class AuditLog {
   private failureListeners: ((message: string) => void)[] = [];
   private idleWaiters: (() => void)[] = [];
   private healthyNow = true;
+  /** Batches sent to the writer and batches it acknowledged (acks come in order). */
+  private sentBatches = 0;
+  private ackedBatches = 0;
+  /** Callbacks waiting for a batch to be committed, in batch order (write-ahead recording). */
+  private readonly durableWaiters: { readonly batch: number; readonly callback: () => void }[] = [];
+  /** A write-ahead waiter arrived while a batch was being written: send the next one as soon as it is acknowledged. */
+  private flushAtAck = false;
+  private immediateScheduled = false;
 
   private constructor(
     private readonly worker: Worker,
     private readonly lock: WriterLock,
     private readonly logger: Logger,
     private readonly limits: AuditLimits,
+    /** Whether recorded sessions forward a client's frames only once they are committed. */
+    readonly writeAhead: boolean,
   ) {
     worker.on('message', (r: WriterReport) => this.onReport(r));
     worker.on('error', (e) => this.onReport({ type: 'failed', message: e.message }));
   }
 
   /** Opens (creating and migrating) the database at `path`; throws if that fails, so the gateway does not start. */
-  static async open(
-    path: string,
-    logger: Logger,
-    limits: AuditLimits = DEFAULT_LIMITS,
-    nodeId: string | null = null,
-    onReplaced: 'wait' | 'resume' = 'wait',
-  ): Promise<AuditLog> {
-    const worker = startWriterWorker(path, nodeId, onReplaced);
+  static async open(path: string, logger: Logger, options: AuditLogOptions = {}): Promise<AuditLog> {
+    const worker = startWriterWorker({ path, nodeId: options.nodeId ?? null, onReplaced: options.onReplaced ?? 'wait', sync: options.sync ?? 'normal' });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (r: WriterReport): void => {
         worker.off('error', reject);
@@ -89,7 +105,7 @@ export class AuditLog {
       await worker.terminate();
       throw e;
     }
-    const log = new AuditLog(worker, lock, logger, limits);
+    const log = new AuditLog(worker, lock, logger, options.limits ?? DEFAULT_LIMITS, options.writeAhead ?? false);
     // Only now, holding the lock, may sessions left unsealed be taken for a dead process's.
     log.sealLeftOpen = true;
     log.added();
@@ -134,6 +150,32 @@ export class AuditLog {
     this.pendingBytes += bytes;
     this.unwrittenBytes += bytes;
     this.added();
+  }
+
+  /**
+   * Calls back once everything recorded so far is committed to the audit database, so a
+   * session can hold a client's frames until they are on disk before it forwards them
+   * (write-ahead). Group commit: the first waiter sends the pending events at once (on the next
+   * turn of the event loop, so every session's frames of this turn go together); while that batch
+   * is being written, further waiters gather in the next one, sent the moment the first is
+   * acknowledged. If the database cannot be written, the callback never comes: the gateway ends
+   * recorded sessions instead.
+   */
+  afterDurable(callback: () => void): void {
+    if (this.pendingCount === 0 && this.ackedBatches === this.sentBatches) {
+      callback();
+      return;
+    }
+    this.durableWaiters.push({ batch: this.pendingCount > 0 ? this.sentBatches + 1 : this.sentBatches, callback });
+    if (this.pendingCount === 0) return;
+    if (this.ackedBatches < this.sentBatches) this.flushAtAck = true;
+    else if (!this.immediateScheduled) {
+      this.immediateScheduled = true;
+      setImmediate(() => {
+        this.immediateScheduled = false;
+        this.flush();
+      });
+    }
   }
 
   endSession(sessionId: string, end: SessionEnd): void {
@@ -194,8 +236,19 @@ export class AuditLog {
     this.pendingCount = 0;
     this.inFlightBytes.push(this.pendingBytes);
     this.pendingBytes = 0;
+    this.sentBatches += 1;
     // The segments' buffers are handed to the writer thread, not copied.
     this.worker.postMessage(batch, events.map((e) => e.buffer));
+  }
+
+  private releaseDurable(): void {
+    let released = 0;
+    while (released < this.durableWaiters.length && (this.durableWaiters[released]?.batch ?? Infinity) <= this.ackedBatches) released += 1;
+    if (released > 0) for (const waiter of this.durableWaiters.splice(0, released)) waiter.callback();
+    if (this.flushAtAck) {
+      this.flushAtAck = false;
+      this.flush();
+    }
   }
 
   private onReport(r: WriterReport): void {
@@ -203,6 +256,8 @@ export class AuditLog {
       case 'ack':
         this.unwritten -= r.commands;
         this.unwrittenBytes -= this.inFlightBytes.shift() ?? 0;
+        this.ackedBatches += 1;
+        this.releaseDurable();
         if (this.drained && this.drainWaiters.length > 0) {
           for (const w of this.drainWaiters.splice(0)) w();
         }

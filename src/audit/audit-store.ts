@@ -28,13 +28,15 @@ export interface ChainHeads {
 type Tips = ChainHeads;
 
 /** Opens (creating if needed) an audit database in WAL mode and brings its schema up to date. */
-export function openAuditDatabase(path: string, readonly = false): Db {
+export function openAuditDatabase(path: string, readonly = false, sync: 'normal' | 'full' = 'normal'): Db {
   if (!readonly) mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path, { readonly, fileMustExist: readonly });
   db.pragma('busy_timeout = 1000');
   if (!readonly) {
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    // NORMAL: a commit is written to the WAL file before it returns, which survives the process
+    // being killed; FULL also waits for the disk (fsync), which survives a power loss.
+    db.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
     migrate(db);
   }
   return db;
@@ -71,8 +73,9 @@ export class AuditStore {
     /** The fleet node this writer belongs to: stamped on every session and login attempt it writes. */
     private readonly nodeId: string | null = null,
     continuesFrom?: ChainHeads,
+    sync: 'normal' | 'full' = 'normal',
   ) {
-    this.db = openAuditDatabase(path);
+    this.db = openAuditDatabase(path, false, sync);
     const db = this.db;
     this.fileId = fileIdentity(path);
     this.insertSession = db.prepare(

@@ -2,6 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { batchSize, type WriterBatch } from './audit-event.js';
 import { AuditStore, type ChainHeads } from './audit-store.js';
+import type { WriterSettings } from './start-writer-worker.js';
 import type { WriterReport } from './writer-messages.js';
 
 /**
@@ -10,7 +11,7 @@ import type { WriterReport } from './writer-messages.js';
  * that cannot be written stays first in line and is retried until the database recovers.
  */
 const RETRY_MS = 250;
-const { path, nodeId, onReplaced } = workerData as { path: string; nodeId: string | null; onReplaced: 'wait' | 'resume' };
+const { path, nodeId, onReplaced, sync } = workerData as WriterSettings;
 const port = parentPort;
 if (port === null) throw new Error('the audit writer must run in a worker thread');
 
@@ -89,14 +90,14 @@ function fail(e: unknown): void {
  * continues — but never over another file someone put at the path.
  */
 function reopen(): AuditStore {
-  if (replacedHeads === undefined) return new AuditStore(path, nodeId);
+  if (replacedHeads === undefined) return new AuditStore(path, nodeId, undefined, sync);
   if (onReplaced === 'wait') {
     throw new Error('the audit database was removed or replaced; recording waits for an operator (recordings.on-replaced: wait): restart the gateway to begin a new log');
   }
   if (existsSync(path)) throw new Error('the audit database was replaced by another file; recording waits for an operator: a new log is begun only where there is none');
   // A write-ahead log left by the removed database must not be replayed into the new one.
   for (const suffix of ['-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
-  const reopened = new AuditStore(path, nodeId, replacedHeads);
+  const reopened = new AuditStore(path, nodeId, replacedHeads, sync);
   replacedHeads = undefined;
   return reopened;
 }
@@ -107,7 +108,7 @@ port.on('message', (batch: WriterBatch) => {
 });
 
 try {
-  store = new AuditStore(path, nodeId);
+  store = new AuditStore(path, nodeId, undefined, sync);
   report({ type: 'ready' });
 } catch (e) {
   report({ type: 'failed', message: e instanceof Error ? e.message : String(e) });

@@ -34,6 +34,16 @@ export class SessionRecorder {
     this.log.whenDrained(callback);
   }
 
+  /** Whether the protocol must hold a client's frames until they are committed (`recordings.durability: write-ahead`). */
+  get writeAhead(): boolean {
+    return this.mode !== false && this.log.writeAhead;
+  }
+
+  /** Calls back once everything this session (and every other) recorded so far is committed. */
+  afterDurable(callback: () => void): void {
+    this.log.afterDurable(callback);
+  }
+
   /** An event described by the gateway itself (a cancel request, a denied statement): data stored as JSON. */
   record(direction: Direction, kind: string, data: AuditEvent['data'], outcome?: AuditEvent['outcome']): void {
     const statements = outcome === undefined ? 0 : 1;

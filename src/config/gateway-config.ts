@@ -95,6 +95,10 @@ export interface GatewayConfig {
   readonly recordingsPath: string;
   /** What the writer does when the database file is removed or replaced under it (`recordings.on-replaced`). */
   readonly onReplaced: 'wait' | 'resume';
+  /** `recordings.durability`: whether client frames are committed to the log before they are forwarded. */
+  readonly recordingDurability: 'write-ahead' | 'batched';
+  /** `recordings.sync`: what a commit survives (a killed process, or also a power loss). */
+  readonly recordingSync: 'normal' | 'full';
   /** This process in a fleet: `node-id`, or host name:listen port. */
   readonly nodeId: string;
   /** The fleet's other gateways (`fleet.peers`), asked to cancel a session this one does not hold. */

@@ -70,6 +70,8 @@ export function buildConfig(document: unknown, source: string, baseDir: string, 
     identityMap,
     recordingsPath: resolve(baseDir, raw.recordings.path),
     onReplaced: raw.recordings['on-replaced'],
+    recordingDurability: raw.recordings.durability,
+    recordingSync: raw.recordings.sync,
     nodeId: raw['node-id'] ?? `${hostname()}:${raw.listen.port}`,
     peers: raw.fleet.peers.map((peer) => {
       const colon = peer.lastIndexOf(':');

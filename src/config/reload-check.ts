@@ -12,7 +12,8 @@ export function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig):
   const { gatewayIdentity: currentIdentity, ...currentEntra } = current.entra;
   const { gatewayIdentity: nextIdentity, ...nextEntra } = next.entra;
   if (!isDeepStrictEqual(currentEntra, nextEntra) || !sameIdentity(currentIdentity, nextIdentity)) changed.push('entra');
-  if (current.recordingsPath !== next.recordingsPath || current.onReplaced !== next.onReplaced) changed.push('recordings');
+  const recordings = (c: GatewayConfig): unknown[] => [c.recordingsPath, c.onReplaced, c.recordingDurability, c.recordingSync];
+  if (!isDeepStrictEqual(recordings(current), recordings(next))) changed.push('recordings');
   // A default node id follows the listen port, whose change is already named.
   if (current.nodeId !== next.nodeId && !changed.includes('listen')) changed.push('node-id');
   if (current.logLevel !== next.logLevel) changed.push('log');

@@ -155,9 +155,13 @@ export const configSchema = z
         path: z.string().min(1).default('recordings/audit.db'),
         /** The database file was removed or replaced under the running gateway: wait for an operator (fail closed), or begin a new log at once. */
         'on-replaced': z.enum(['wait', 'resume']).default('wait'),
+        /** write-ahead: a client's frames are committed to the log before they are forwarded; batched: within 100 ms after. */
+        durability: z.enum(['write-ahead', 'batched']).default('write-ahead'),
+        /** normal: a commit survives the gateway being killed; full: also a power loss or OS crash (fsync per commit). */
+        sync: z.enum(['normal', 'full']).default('normal'),
       })
       .strict()
-      .default({ path: 'recordings/audit.db', 'on-replaced': 'wait' }),
+      .default({ path: 'recordings/audit.db', 'on-replaced': 'wait', durability: 'write-ahead', sync: 'normal' }),
     session: z
       .object({ 'end-at-token-expiry': z.boolean().default(true) })
       .strict()

@@ -69,12 +69,16 @@ async function main(): Promise<void> {
     stops.push(() => stopProcess(gateway.child));
     const uncached = await startGateway(work, cluster, entra, groupId, password, graph, 0);
     stops.push(() => stopProcess(uncached.child));
+    // Recording as before write-ahead (recordings.durability: batched), to price write-ahead side by side.
+    const batched = await startGateway(work, cluster, entra, groupId, password, graph, 5, 'batched');
+    stops.push(() => stopProcess(batched.child));
     const mint = (): Promise<string> => entra.mint(entra.appClaims(agent, AUDIENCE));
 
     const targets: Target[] = [
       { name: 'direct', port: cluster.port, dbname: 'bench', password },
       { name: 'idgate', port: gateway.port, dbname: 'bench-db', password: await mint(), pid: gateway.child.pid ?? 0 },
       { name: 'idgate+audit', port: gateway.port, dbname: 'bench-recorded', password: await mint(), pid: gateway.child.pid ?? 0 },
+      { name: 'idgate+audit batched', port: batched.port, dbname: 'bench-recorded', password: await mint(), pid: batched.child.pid ?? 0 },
       { name: 'idgate scope:read', port: gateway.port, dbname: 'bench-read', password: await mint(), pid: gateway.child.pid ?? 0 },
       { name: 'idgate tls', port: gateway.port, dbname: 'bench-db', password: await mint(), pid: gateway.child.pid ?? 0, sslmode: 'require' },
     ];
@@ -187,6 +191,8 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
     const ratios = [
       ratio('idgate/direct', 'idgate', 'direct'),
       ratio('recording on/off', 'idgate+audit', 'idgate'),
+      ratio('write-ahead/batched recording', 'idgate+audit', 'idgate+audit batched'),
+      ratio('batched recording on/off', 'idgate+audit batched', 'idgate'),
       ratio('scope read/all', 'idgate scope:read', 'idgate'),
       ratio('idgate/node byte relay', 'idgate', 'node byte relay'),
       ratio('pgbouncer/direct', 'pgbouncer', 'direct'),
@@ -239,6 +245,7 @@ function startGateway(
   password: string,
   graph: { appId: string; secret: string },
   cacheSeconds: number,
+  durability: 'write-ahead' | 'batched' = 'write-ahead',
 ): Promise<Server> {
   writeFileSync(join(work, 'entra-ca.pem'), entra.caCert);
   return startGatewayProcess(
@@ -264,7 +271,7 @@ function startGateway(
         { 'entra-group': groupId, connection: 'bench-recorded', scope: 'all', record: true },
         { 'entra-group': groupId, connection: 'bench-read', scope: 'read', record: false },
       ],
-      recordings: { path: `audit-cache-${cacheSeconds}.db` }, // one audit database per gateway process
+      recordings: { path: `audit-cache-${cacheSeconds}-${durability}.db`, durability }, // one audit database per gateway process
       log: { level: 'warn' },
     },
     { BENCH_PASSWORD: password, BENCH_GRAPH_SECRET: graph.secret },

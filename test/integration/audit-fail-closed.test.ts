@@ -38,8 +38,9 @@ describe('the audit log fails closed', () => {
     const lock = new Database(h.config.recordingsPath);
     lock.exec('BEGIN EXCLUSIVE');
     const ended = new Promise<Error>((resolve) => recorded.once('error', resolve));
-    await recorded.query('SELECT 1 AS before_the_end').catch(() => undefined);
-    const error = (await ended) as Error & { code?: string };
+    // Write-ahead: the statement waits for its record, so the end reaches the client as the query's error.
+    const queried = await recorded.query('SELECT 1 AS before_the_end').then(() => undefined, (e: Error) => e);
+    const error = (queried ?? (await ended)) as Error & { code?: string };
     assert.equal(error.code, '57P01');
     assert.match(error.message, /audit log cannot be written/);
     await waitFor(() => !h.gateway.services.audit.healthy, 'the audit log is marked failed');
@@ -56,7 +57,7 @@ describe('the audit log fails closed', () => {
     const [session] = await sessionsJson(h, '--identity', appId);
     assert.equal(session?.['endReason'], 'audit-unavailable');
     const lines = await showJson(h, String(session?.['id']));
-    assert.ok(lines.some((l) => l['type'] === 'statement' && l['sql'] === 'SELECT 1 AS before_the_end'), 'the statement that ran is recorded');
+    assert.ok(lines.some((l) => l['type'] === 'statement' && l['sql'] === 'SELECT 1 AS before_the_end'), 'the statement the client sent is recorded (held by write-ahead, it never reached the database)');
   });
 
   it('fails closed when the database file is removed, and waits for an operator rather than begin a new history (on-replaced: wait)', async () => {
@@ -65,8 +66,8 @@ describe('the audit log fails closed', () => {
     const path = h.config.recordingsPath;
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
     const ended = new Promise<Error>((resolve) => recorded.once('error', resolve));
-    await recorded.query('SELECT 1').catch(() => undefined);
-    assert.equal(((await ended) as Error & { code?: string }).code, '57P01');
+    const queried = await recorded.query('SELECT 1').then(() => undefined, (e: Error) => e);
+    assert.equal(((queried ?? (await ended)) as Error & { code?: string }).code, '57P01');
     await sleep(1500);
     assert.equal(existsSync(path), false, 'no new, empty history is begun on its own');
     assert.equal(h.gateway.services.audit.healthy, false);

@@ -48,6 +48,14 @@ export class PostgresRecorder implements RelayObserver {
     this.recorder.whenDrained(callback);
   }
 
+  get writeAhead(): boolean {
+    return this.recorder.writeAhead;
+  }
+
+  afterDurable(callback: () => void): void {
+    this.recorder.afterDurable(callback);
+  }
+
   onClientFrame(code: number, length: number, bytes: Buffer | undefined, start: number, end: number): void {
     if (bytes === undefined) this.fromClient.addElided(code, length);
     else this.fromClient.add(bytes, start, end);

@@ -12,4 +12,8 @@ export interface RelayObserver {
   /** True while the observer cannot keep up: the relay stops reading the client. */
   readonly congested: boolean;
   whenDrained(callback: () => void): void;
+  /** Write-ahead: the relay forwards a client chunk only once `afterDurable` calls back for it. */
+  readonly writeAhead: boolean;
+  /** Calls back once everything observed so far is durable (callbacks come in the order asked). */
+  afterDurable(callback: () => void): void;
 }

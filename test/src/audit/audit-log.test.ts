@@ -30,7 +30,7 @@ describe('AuditLog', () => {
 
   it('reports congestion while the writer is held up, and drains once it catches up, losing nothing', async () => {
     const path = join(dir, 'slow.db');
-    const log = await AuditLog.open(path, createLogger('silent'), { highWater: 100, highWaterBytes: 1 << 30, lowWater: 10, lowWaterBytes: 1 << 30 });
+    const log = await AuditLog.open(path, createLogger('silent'), { limits: { highWater: 100, highWaterBytes: 1 << 30, lowWater: 10, lowWaterBytes: 1 << 30 } });
     const recorder = log.startSession(header('s1'), true);
     await log.flushed();
     // Another connection holds the write lock for less than the writer's busy timeout: the writer waits.
@@ -57,6 +57,43 @@ describe('AuditLog', () => {
     reader.close();
   });
 
+  it('afterDurable calls back only once what was recorded is committed, in order, gathering waiters into one commit', async () => {
+    const path = join(dir, 'durable.db');
+    const log = await AuditLog.open(path, createLogger('silent'), { writeAhead: true });
+    const recorder = log.startSession(header('d1'), true);
+    assert.equal(recorder.writeAhead, true);
+    const committed = (): number => {
+      const reader = new AuditReader(path);
+      try {
+        return [...reader.events('d1')].length;
+      } catch {
+        return 0;
+      } finally {
+        reader.close();
+      }
+    };
+    const seen: number[] = [];
+    for (let i = 1; i <= 3; i++) {
+      recorder.record('client', 'Query', { sql: `SELECT ${i}` });
+      recorder.afterDurable(() => seen.push(committed()));
+    }
+    assert.deepEqual(seen, [], 'nothing is durable in the turn it was recorded');
+    // The writer is held up: no callback until it can commit.
+    const blocker = new Database(path);
+    blocker.exec('BEGIN IMMEDIATE');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(seen, [], 'not durable while the database cannot be written');
+    blocker.exec('COMMIT');
+    blocker.close();
+    await log.flushed();
+    assert.deepEqual(seen, [3, 3, 3], 'each callback saw its own event (and the others of its turn) committed');
+    let immediate = false;
+    recorder.afterDurable(() => (immediate = true));
+    assert.equal(immediate, true, 'with nothing pending, the callback comes at once');
+    recorder.end({ reason: 'client-terminated', bytesFromClient: 0, bytesToClient: 0 });
+    await log.close();
+  });
+
   it('one gateway writes one database: a second writer is refused while the first lives, a dead one’s lock is taken over', async () => {
     const path = join(dir, 'locked.db');
     const first = await AuditLog.open(path, createLogger('silent'));
@@ -70,7 +107,7 @@ describe('AuditLog', () => {
   });
 
   it('counts bytes as well as events, so a few huge events also hold the clients back', async () => {
-    const log = await AuditLog.open(join(dir, 'bytes.db'), createLogger('silent'), { highWater: 1_000_000, highWaterBytes: 1 << 20, lowWater: 1_000_000, lowWaterBytes: 1 << 19 });
+    const log = await AuditLog.open(join(dir, 'bytes.db'), createLogger('silent'), { limits: { highWater: 1_000_000, highWaterBytes: 1 << 20, lowWater: 1_000_000, lowWaterBytes: 1 << 19 } });
     log.startSession(header('s2'), true).record('client', 'Query', { sql: 'x'.repeat(2 << 20) });
     assert.equal(log.congested, true);
     await log.flushed();
