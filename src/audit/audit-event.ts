@@ -86,6 +86,8 @@ export interface WriterBatch {
    * this process took the writer lock, when no other live process can be writing them.
    */
   readonly sealLeftOpen?: boolean;
+  /** Write-ahead: the last journal record this batch covers; the database stores it with the batch, so recovery replays only what follows. */
+  readonly journalSeq?: number;
 }
 
 /** The number of items a batch carries (what the writer acknowledges). */

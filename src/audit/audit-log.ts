@@ -4,7 +4,12 @@ import type { LoginAttempt, PendingSegment, SessionEnd, SessionHeader, WriterBat
 import { SessionRecorder, type RecordMode } from './session-recorder.js';
 import { startWriterWorker } from './start-writer-worker.js';
 import { WriterLock } from './writer-lock.js';
-import type { WriterReport } from './writer-messages.js';
+import { rm } from 'node:fs/promises';
+import { encodeJournalRecord, journalPath, type JournalSlice } from './journal-record.js';
+import type { JournalRecovery } from './recover-journal.js';
+import { WriteAheadJournal, type JournalSource } from './write-ahead-journal.js';
+import type { WriterReport, WriterRequest } from './writer-messages.js';
+import type { JournalPosition } from './audit-store.js';
 
 /** When recorded sessions stop reading their clients, and when they start again. */
 export interface AuditLimits {
@@ -46,7 +51,7 @@ const FLUSH_INTERVAL_MS = 100;
  * is dropped: when the writer falls behind, `congested` tells the relays to stop reading their
  * clients; when the database cannot be written, `healthy` turns false and the gateway fails closed.
  */
-export class AuditLog {
+export class AuditLog implements JournalSource {
   private starts: SessionHeader[] = [];
   /** Sessions with events since the last batch. */
   private dirty: SessionRecorder[] = [];
@@ -64,15 +69,21 @@ export class AuditLog {
   private drainWaiters: (() => void)[] = [];
   private failureListeners: ((message: string) => void)[] = [];
   private idleWaiters: (() => void)[] = [];
-  private healthyNow = true;
-  /** Batches sent to the writer and batches it acknowledged (acks come in order). */
-  private sentBatches = 0;
-  private ackedBatches = 0;
-  /** Callbacks waiting for a batch to be committed, in batch order (write-ahead recording). */
-  private readonly durableWaiters: { readonly batch: number; readonly callback: () => void }[] = [];
-  /** A write-ahead waiter arrived while a batch was being written: send the next one as soon as it is acknowledged. */
-  private flushAtAck = false;
-  private immediateScheduled = false;
+  /** The writer thread cannot write the database; the journal cannot be appended to. */
+  private writerFailing = false;
+  private journalFailing = false;
+  /** Start-up's wait for the writer to recover the journal. */
+  private recoveryWaiter: ((result: { position: JournalPosition; recovery: JournalRecovery } | Error) => void) | undefined;
+  /** Write-ahead: where recorded events become durable before their frames are forwarded. */
+  private journal: WriteAheadJournal | undefined;
+  /** Anything recorded since the journal's last record was cut. */
+  private unjournaledNow = false;
+  /** How many of `starts`, `ends` and `logins` the journal already holds. */
+  private startsJournaled = 0;
+  private endsJournaled = 0;
+  private loginsJournaled = 0;
+  /** The journal record each batch sent and not yet acknowledged covers (acks come in order). */
+  private readonly inFlightJournal: (number | undefined)[] = [];
 
   private constructor(
     private readonly worker: Worker,
@@ -107,13 +118,62 @@ export class AuditLog {
     }
     const log = new AuditLog(worker, lock, logger, options.limits ?? DEFAULT_LIMITS, options.writeAhead ?? false);
     // Only now, holding the lock, may sessions left unsealed be taken for a dead process's.
+    try {
+      await log.startJournal(path, options.writeAhead ?? false, options.sync === 'full');
+    } catch (e) {
+      await worker.terminate();
+      lock.release();
+      throw e;
+    }
     log.sealLeftOpen = true;
     log.added();
     return log;
   }
 
+  /**
+   * Holding the lock, before any session is recorded: has the writer apply what a dead process's
+   * journal holds beyond the database, then begins this process's journal (write-ahead) or removes
+   * the old one (batched).
+   */
+  private async startJournal(path: string, writeAhead: boolean, sync: boolean): Promise<void> {
+    const file = journalPath(path);
+    const result = await new Promise<{ position: JournalPosition; recovery: JournalRecovery } | Error>((resolve) => {
+      this.recoveryWaiter = resolve;
+      const request: WriterRequest = { recoverJournal: file };
+      this.worker.postMessage(request);
+    });
+    this.recoveryWaiter = undefined;
+    if (result instanceof Error) throw result;
+    const { position, recovery } = result;
+    if (recovery.records > 0 || recovery.tornBytes > 0) {
+      this.logger.warn({ records: recovery.records, events: recovery.events, tornBytes: recovery.tornBytes }, 'recovered what a process that died had recorded in the write-ahead journal');
+    }
+    if (recovery.setAside !== undefined) {
+      this.logger.warn({ file: recovery.setAside }, 'a write-ahead journal of another audit database was found and set aside, not applied');
+    }
+    if (!writeAhead) {
+      await rm(file, { force: true });
+      return;
+    }
+    this.journal = await WriteAheadJournal.open(file, position.logId, position.appliedSeq, sync, this, {
+      onFailure: (message) => {
+        this.journalFailing = true;
+        this.failed(message);
+      },
+      onRecovered: () => {
+        this.journalFailing = false;
+        this.logger.warn('the write-ahead journal is writable again');
+      },
+    });
+  }
+
+  private failed(message: string): void {
+    this.logger.error({ reason: 'audit-unavailable', err: message }, 'the audit log cannot be written: failing closed');
+    for (const listener of this.failureListeners) listener(message);
+  }
+
   get healthy(): boolean {
-    return this.healthyNow;
+    return !this.writerFailing && !this.journalFailing;
   }
 
   get congested(): boolean {
@@ -153,29 +213,33 @@ export class AuditLog {
   }
 
   /**
-   * Calls back once everything recorded so far is committed to the audit database, so a
-   * session can hold a client's frames until they are on disk before it forwards them
-   * (write-ahead). Group commit: the first waiter sends the pending events at once (on the next
-   * turn of the event loop, so every session's frames of this turn go together); while that batch
-   * is being written, further waiters gather in the next one, sent the moment the first is
-   * acknowledged. If the database cannot be written, the callback never comes: the gateway ends
-   * recorded sessions instead.
+   * Write-ahead: calls back once everything recorded so far is durable in the journal, so a
+   * session can hold a client's frames until then before it forwards them. If the journal cannot
+   * be written, the callback waits for it, and the gateway ends recorded sessions meanwhile.
+   * Without write-ahead (`recordings.durability: batched`) it calls back at once.
    */
   afterDurable(callback: () => void): void {
-    if (this.pendingCount === 0 && this.ackedBatches === this.sentBatches) {
-      callback();
-      return;
+    if (this.journal === undefined) callback();
+    else this.journal.afterDurable(callback);
+  }
+
+  get unjournaled(): boolean {
+    return this.unjournaledNow;
+  }
+
+  /** The journal cuts a record: everything recorded since the last one. */
+  cutRecord(seq: number): Buffer {
+    const slices: JournalSlice[] = [];
+    for (const recorder of this.dirty) {
+      const since = recorder.pending.journaledSince();
+      if (since !== undefined) slices.push({ sessionId: recorder.sessionId, count: since.count, bytes: since.bytes });
     }
-    this.durableWaiters.push({ batch: this.pendingCount > 0 ? this.sentBatches + 1 : this.sentBatches, callback });
-    if (this.pendingCount === 0) return;
-    if (this.ackedBatches < this.sentBatches) this.flushAtAck = true;
-    else if (!this.immediateScheduled) {
-      this.immediateScheduled = true;
-      setImmediate(() => {
-        this.immediateScheduled = false;
-        this.flush();
-      });
-    }
+    const meta = { starts: this.starts.slice(this.startsJournaled), ends: this.ends.slice(this.endsJournaled), logins: this.logins.slice(this.loginsJournaled) };
+    this.startsJournaled = this.starts.length;
+    this.endsJournaled = this.ends.length;
+    this.loginsJournaled = this.logins.length;
+    this.unjournaledNow = false;
+    return encodeJournalRecord(seq, meta, slices);
   }
 
   endSession(sessionId: string, end: SessionEnd): void {
@@ -189,6 +253,7 @@ export class AuditLog {
   }
 
   private added(): void {
+    this.unjournaledNow = true;
     this.pendingCount += 1;
     this.unwritten += 1;
     if (this.pendingCount >= MAX_BATCH) this.flush();
@@ -218,6 +283,7 @@ export class AuditLog {
       this.logger.error({ reason: 'audit-unavailable', lost: this.unwritten }, 'stopping with audit events that could not be written');
     }
     clearTimeout(timer);
+    await this.journal?.close();
     await this.worker.terminate();
     this.lock.release();
   }
@@ -225,9 +291,22 @@ export class AuditLog {
   private flush(): void {
     this.flushScheduled = false;
     if (this.pendingCount === 0) return;
+    // The batch covers exactly the journal's records up to this one (cut now), so recovery knows where to resume.
+    const journalSeq = this.journal?.cutNow();
     const events: PendingSegment[] = [];
     for (const recorder of this.dirty) events.push({ sessionId: recorder.sessionId, ...recorder.pending.take() });
-    const batch: WriterBatch = { starts: this.starts, events, ends: this.ends, logins: this.logins, ...(this.sealLeftOpen ? { sealLeftOpen: true } : {}) };
+    const batch: WriterBatch = {
+      starts: this.starts,
+      events,
+      ends: this.ends,
+      logins: this.logins,
+      ...(this.sealLeftOpen ? { sealLeftOpen: true } : {}),
+      ...(journalSeq !== undefined ? { journalSeq } : {}),
+    };
+    this.startsJournaled = 0;
+    this.endsJournaled = 0;
+    this.loginsJournaled = 0;
+    this.inFlightJournal.push(journalSeq);
     this.sealLeftOpen = false;
     this.starts = [];
     this.dirty = [];
@@ -236,19 +315,12 @@ export class AuditLog {
     this.pendingCount = 0;
     this.inFlightBytes.push(this.pendingBytes);
     this.pendingBytes = 0;
-    this.sentBatches += 1;
     // The segments' buffers are handed to the writer thread, not copied.
     this.worker.postMessage(batch, events.map((e) => e.buffer));
   }
 
-  private releaseDurable(): void {
-    let released = 0;
-    while (released < this.durableWaiters.length && (this.durableWaiters[released]?.batch ?? Infinity) <= this.ackedBatches) released += 1;
-    if (released > 0) for (const waiter of this.durableWaiters.splice(0, released)) waiter.callback();
-    if (this.flushAtAck) {
-      this.flushAtAck = false;
-      this.flush();
-    }
+  private ackedJournal(seq: number | undefined): void {
+    if (seq !== undefined) this.journal?.applied(seq);
   }
 
   private onReport(r: WriterReport): void {
@@ -256,21 +328,26 @@ export class AuditLog {
       case 'ack':
         this.unwritten -= r.commands;
         this.unwrittenBytes -= this.inFlightBytes.shift() ?? 0;
-        this.ackedBatches += 1;
-        this.releaseDurable();
+        this.ackedJournal(this.inFlightJournal.shift());
         if (this.drained && this.drainWaiters.length > 0) {
           for (const w of this.drainWaiters.splice(0)) w();
         }
         if (this.unwritten === 0) for (const w of this.idleWaiters.splice(0)) w();
         break;
       case 'failed':
-        this.healthyNow = false;
-        this.logger.error({ reason: 'audit-unavailable', err: r.message }, 'the audit database cannot be written: failing closed');
-        for (const listener of this.failureListeners) listener(r.message);
+        if (this.recoveryWaiter !== undefined) {
+          this.recoveryWaiter(new Error(r.message));
+          break;
+        }
+        this.writerFailing = true;
+        this.failed(`the audit database cannot be written: ${r.message}`);
         break;
       case 'recovered':
-        this.healthyNow = true;
+        this.writerFailing = false;
         this.logger.warn('the audit database is writable again');
+        break;
+      case 'journal-recovered':
+        this.recoveryWaiter?.({ position: r.position, recovery: r.recovery });
         break;
       case 'orphaned':
         this.logger.warn({ events: r.events }, 'events of sessions missing from the (replaced) audit database were not written');

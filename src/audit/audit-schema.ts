@@ -91,6 +91,14 @@ const MIGRATIONS: readonly string[] = [
      previous_login_seq INTEGER,
      previous_login_hash TEXT
    )`,
+  // Version 14: the write-ahead journal this database is applied from — its id (the journal's
+  // header names it) and the last journal record applied, stored with each batch so recovery
+  // replays only what follows.
+  `CREATE TABLE write_ahead (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     log_id TEXT NOT NULL,
+     applied_seq INTEGER NOT NULL
+   )`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

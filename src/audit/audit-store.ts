@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
@@ -26,6 +27,22 @@ export interface ChainHeads {
   loginHash: string;
 }
 type Tips = ChainHeads;
+
+/** Where a database stands with its write-ahead journal: the journal's id and the last record applied. */
+export interface JournalPosition {
+  readonly logId: string;
+  readonly appliedSeq: number;
+}
+
+export interface AuditStoreOptions {
+  /** The fleet node this writer belongs to: stamped on every session and login attempt it writes. */
+  readonly nodeId?: string | null;
+  /** The heads of a database removed or replaced under this process: a new database continues them. */
+  readonly continuesFrom?: ChainHeads;
+  /** With `continuesFrom`: the replaced database's journal position, which the new one takes over. */
+  readonly continuesJournal?: JournalPosition;
+  readonly sync?: 'normal' | 'full';
+}
 
 /** Opens (creating if needed) an audit database in WAL mode and brings its schema up to date. */
 export function openAuditDatabase(path: string, readonly = false, sync: 'normal' | 'full' = 'normal'): Db {
@@ -56,6 +73,9 @@ export class AuditStore {
   private readonly updateProgress: Statement;
   private readonly sealSession: Statement;
   private readonly insertLogin: Statement;
+  private readonly setApplied: Statement;
+  private journal: JournalPosition;
+  private readonly nodeId: string | null;
   /** Events for sessions this database does not hold (it was replaced while they ran). */
   orphanedEvents = 0;
   /** Sessions a process that died had left open, sealed here as `gateway-lost`. */
@@ -70,12 +90,10 @@ export class AuditStore {
    */
   constructor(
     private readonly path: string,
-    /** The fleet node this writer belongs to: stamped on every session and login attempt it writes. */
-    private readonly nodeId: string | null = null,
-    continuesFrom?: ChainHeads,
-    sync: 'normal' | 'full' = 'normal',
+    options: AuditStoreOptions = {},
   ) {
-    this.db = openAuditDatabase(path, false, sync);
+    this.nodeId = options.nodeId ?? null;
+    this.db = openAuditDatabase(path, false, options.sync ?? 'normal');
     const db = this.db;
     this.fileId = fileIdentity(path);
     this.insertSession = db.prepare(
@@ -94,8 +112,23 @@ export class AuditStore {
       `INSERT INTO login_attempts (seq, at_us, accepted, reason, message, session_id, identity_oid, app_id, connection, client_user, client_address, node_id, hash)
        VALUES (@seq, @at_us, @accepted, @reason, @message, @session_id, @identity_oid, @app_id, @connection, @client_user, @client_address, @node_id, @hash)`,
     );
+    this.setApplied = db.prepare('UPDATE write_ahead SET applied_seq = ? WHERE id = 1');
     this.tips = this.readTips();
-    if (this.isNew()) this.begin(continuesFrom);
+    if (this.isNew()) this.begin(options.continuesFrom);
+    this.journal = this.readJournalPosition(options.continuesJournal);
+  }
+
+  /** The write-ahead journal this database is applied from, and how far. */
+  get journalPosition(): JournalPosition {
+    return this.journal;
+  }
+
+  private readJournalPosition(continues: JournalPosition | undefined): JournalPosition {
+    const row = this.db.prepare('SELECT log_id, applied_seq FROM write_ahead WHERE id = 1').get() as { log_id: string; applied_seq: number } | undefined;
+    if (row !== undefined) return { logId: row.log_id, appliedSeq: row.applied_seq };
+    const fresh = continues ?? { logId: randomUUID(), appliedSeq: 0 };
+    this.db.prepare('INSERT INTO write_ahead (id, log_id, applied_seq) VALUES (1, ?, ?)').run(fresh.logId, fresh.appliedSeq);
+    return fresh;
   }
 
   /** The chains' current heads (carried into the database that replaces this one). */
@@ -141,7 +174,7 @@ export class AuditStore {
     const tips = { ...this.tips };
     const touched = new Map<string, OpenSession>();
     const session = (id: string): OpenSession | undefined => {
-      const known = touched.get(id) ?? this.open.get(id);
+      const known = touched.get(id) ?? this.open.get(id) ?? this.unsealed(id);
       if (known === undefined) return undefined;
       if (!touched.has(id)) touched.set(id, { ...known });
       return touched.get(id);
@@ -160,7 +193,9 @@ export class AuditStore {
       }
       for (const attempt of batch.logins) this.login(attempt, tips);
       for (const [id, s] of touched) this.updateProgress.run(s.eventCount, s.lastHash, s.statements, s.errors, id);
+      if (batch.journalSeq !== undefined) this.setApplied.run(batch.journalSeq);
     })();
+    if (batch.journalSeq !== undefined) this.journal = { logId: this.journal.logId, appliedSeq: batch.journalSeq };
     for (const [id, s] of touched) this.open.set(id, s);
     for (const { sessionId } of batch.ends) this.open.delete(sessionId);
     this.tips = tips;
@@ -168,6 +203,26 @@ export class AuditStore {
 
   close(): void {
     this.db.close();
+  }
+
+  /**
+   * After recovery: the sessions the journal carried belong to a dead process, not this one, so the
+   * next batch's `sealLeftOpen` seals them (kept in memory across the journal's records until now).
+   */
+  forgetRecoveredSessions(): void {
+    this.open.clear();
+  }
+
+  /**
+   * A session this process did not start but the database holds unsealed: one a process that died
+   * left open, whose events the write-ahead journal still carries (recovery).
+   */
+  private unsealed(id: string): OpenSession | undefined {
+    const row = this.db.prepare('SELECT event_count, last_event_hash, head_hash, statements, errors FROM sessions WHERE id = ? AND seal_seq IS NULL').get(id) as
+      | { event_count: number; last_event_hash: string; head_hash: string; statements: number; errors: number }
+      | undefined;
+    if (row === undefined) return undefined;
+    return { eventCount: row.event_count, lastHash: row.last_event_hash, statements: row.statements, errors: row.errors, headHash: row.head_hash };
   }
 
   private start(h: SessionHeader): OpenSession {

@@ -1,9 +1,10 @@
 import { existsSync, rmSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { batchSize, type WriterBatch } from './audit-event.js';
-import { AuditStore, type ChainHeads } from './audit-store.js';
+import { AuditStore, type ChainHeads, type JournalPosition } from './audit-store.js';
+import { recoverJournal } from './recover-journal.js';
 import type { WriterSettings } from './start-writer-worker.js';
-import type { WriterReport } from './writer-messages.js';
+import type { WriterReport, WriterRequest } from './writer-messages.js';
 
 /**
  * The audit writer thread: the only code that writes the audit database, so the relay never
@@ -23,6 +24,7 @@ let retryTimer: NodeJS.Timeout | undefined;
 let orphaned = 0;
 /** The heads of the database that was removed or replaced under us: a new one must say it continues them. */
 let replacedHeads: ChainHeads | undefined;
+let replacedJournal: JournalPosition | undefined;
 let lost = 0;
 
 function report(r: WriterReport): void {
@@ -62,7 +64,10 @@ function fail(e: unknown): void {
   const message = e instanceof Error ? e.message : String(e);
   if (/removed or replaced/.test(message) || /SQLITE_READONLY_DBMOVED|disk I\/O/.test(message)) {
     // Reopen at the path on the next try; what is there decides (reopen()).
-    if (store !== undefined && /removed or replaced|DBMOVED/.test(message)) replacedHeads = store.heads;
+    if (store !== undefined && /removed or replaced|DBMOVED/.test(message)) {
+      replacedHeads = store.heads;
+      replacedJournal = store.journalPosition;
+    }
     try {
       store?.close();
     } catch {
@@ -90,25 +95,41 @@ function fail(e: unknown): void {
  * continues — but never over another file someone put at the path.
  */
 function reopen(): AuditStore {
-  if (replacedHeads === undefined) return new AuditStore(path, nodeId, undefined, sync);
+  if (replacedHeads === undefined) return new AuditStore(path, { nodeId, sync });
   if (onReplaced === 'wait') {
     throw new Error('the audit database was removed or replaced; recording waits for an operator (recordings.on-replaced: wait): restart the gateway to begin a new log');
   }
   if (existsSync(path)) throw new Error('the audit database was replaced by another file; recording waits for an operator: a new log is begun only where there is none');
   // A write-ahead log left by the removed database must not be replayed into the new one.
   for (const suffix of ['-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
-  const reopened = new AuditStore(path, nodeId, replacedHeads, sync);
+  const reopened = new AuditStore(path, { nodeId, sync, continuesFrom: replacedHeads, ...(replacedJournal !== undefined ? { continuesJournal: replacedJournal } : {}) });
   replacedHeads = undefined;
+  replacedJournal = undefined;
   return reopened;
 }
 
-port.on('message', (batch: WriterBatch) => {
-  backlog.push(batch);
+port.on('message', (request: WriterRequest) => {
+  if ('recoverJournal' in request) {
+    recover(request.recoverJournal);
+    return;
+  }
+  backlog.push(request);
   if (!failing) drain();
 });
 
+/** Applies what a dead process's journal holds beyond the database; a failure here keeps the gateway from starting. */
+function recover(journal: string): void {
+  try {
+    store ??= reopen();
+    const recovery = recoverJournal(journal, store);
+    report({ type: 'journal-recovered', position: store.journalPosition, recovery });
+  } catch (e) {
+    report({ type: 'failed', message: `cannot recover the write-ahead journal: ${e instanceof Error ? e.message : String(e)}` });
+  }
+}
+
 try {
-  store = new AuditStore(path, nodeId, undefined, sync);
+  store = new AuditStore(path, { nodeId, sync });
   report({ type: 'ready' });
 } catch (e) {
   report({ type: 'failed', message: e instanceof Error ? e.message : String(e) });

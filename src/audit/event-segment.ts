@@ -35,6 +35,9 @@ export class SegmentBuilder {
   private view: DataView;
   private pos = HASH_BYTES;
   private events = 0;
+  /** How much of the current buffer the write-ahead journal already holds (journaledSince). */
+  private journaledPos = HASH_BYTES;
+  private journaledEvents = 0;
 
   constructor(private capacity = 4096) {
     this.buf = Buffer.allocUnsafeSlow(capacity);
@@ -71,6 +74,18 @@ export class SegmentBuilder {
   }
 
   /**
+   * The records appended since the last call (a view: copy it before the next append), for the
+   * write-ahead journal; undefined when there are none.
+   */
+  journaledSince(): { readonly bytes: Buffer; readonly count: number } | undefined {
+    if (this.events === this.journaledEvents) return undefined;
+    const since = { bytes: this.buf.subarray(this.journaledPos, this.pos), count: this.events - this.journaledEvents };
+    this.journaledPos = this.pos;
+    this.journaledEvents = this.events;
+    return since;
+  }
+
+  /**
    * The events so far as a segment on its own ArrayBuffer (for a transfer list: handed over, not
    * copied), and a fresh buffer for the next ones.
    */
@@ -81,6 +96,8 @@ export class SegmentBuilder {
     this.view = viewOf(this.buf);
     this.pos = HASH_BYTES;
     this.events = 0;
+    this.journaledPos = HASH_BYTES;
+    this.journaledEvents = 0;
     return taken;
   }
 

@@ -10,7 +10,7 @@ import { SegmentBuilder } from '../../src/audit/event-segment.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { AuditStore } from '../../src/audit/audit-store.js';
 import { createLogger } from '../../src/logging/logger.js';
-import { benchSessionHeader } from './bench-session.js';
+import { sessionHeader as benchSessionHeader } from '../support/session-header.js';
 
 const EVENTS = Number(process.env['IDGATE_BENCH_EVENTS'] ?? 300_000);
 const SESSIONS = 8;

@@ -15,7 +15,7 @@ import { AuditLog } from '../../src/audit/audit-log.js';
 import type { SessionRecorder } from '../../src/audit/session-recorder.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { Bytes } from '../support/byte-builder.js';
-import { benchSessionHeader } from './bench-session.js';
+import { sessionHeader as benchSessionHeader } from '../support/session-header.js';
 
 const ROUND_TRIPS = 2_000_000;
 /** Round trips between two yields to the event loop (so the audit log can hand batches over). */

@@ -25,7 +25,7 @@ describe('a gateway killed with SIGKILL', () => {
     await h.stop();
   });
 
-  it('loses no statement that reached the database (write-ahead recording), and the log verifies after the restart', async () => {
+  it('loses no statement that reached the database (write-ahead recording), and the log verifies after the restart', async (t) => {
     const port = await freePort();
     const db = join(h.workDirectory, 'crash.db');
     const { file, env } = h.writeConfigFile((d) => {
@@ -70,6 +70,8 @@ describe('a gateway killed with SIGKILL', () => {
     await new Promise((r) => setTimeout(r, 300));
     restarted.child.kill('SIGTERM');
     assert.equal(await restarted.exited, 0);
+    const recovery = restarted.output().split('\n').find((l) => l.includes('write-ahead journal'));
+    t.diagnostic(`restart: ${recovery ?? 'nothing to recover from the journal'}`);
 
     const rows = (await h.cluster.sql('SELECT id FROM crash_probe ORDER BY id', 'records')).split('\n').filter(Boolean);
     assert.ok(rows.length >= acknowledged && acknowledged > 100, `a real load ran: ${acknowledged} acknowledged, ${rows.length} rows`);
@@ -79,7 +81,7 @@ describe('a gateway killed with SIGKILL', () => {
     const sessions = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; endReason: string; node: string });
     assert.equal(sessions.length, CLIENTS);
     for (const s of sessions) {
-      assert.equal(s.endReason, 'gateway-lost', 'a session the dead process left open is sealed with its own end reason');
+      assert.equal(s.endReason, 'gateway-lost', `a session the dead process left open is sealed with its own end reason: ${JSON.stringify(sessions)}`);
       assert.equal(s.node, 'crash-node');
     }
     const logged = new Set<string>();
@@ -96,6 +98,7 @@ describe('a gateway killed with SIGKILL', () => {
     }
     const missing = rows.filter((id) => !logged.has(id));
     assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${rows.length} committed inserts are missing from the audit log`);
+    t.diagnostic(`${rows.length} committed inserts (${acknowledged} acknowledged), all in the audit log`);
 
     const verified = await idgate(['verify', '--db', db]);
     assert.equal(verified.code, 0, `verify after a crash: ${verified.stdout}${verified.stderr}`);

@@ -1,25 +1,30 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { nowMicros } from '../../../src/audit/audit-event.js';
 import { AuditLog } from '../../../src/audit/audit-log.js';
 import { AuditReader } from '../../../src/audit/audit-reader.js';
+import { journalHeader, journalPath, readJournal } from '../../../src/audit/journal-record.js';
+import { verifyAudit } from '../../../src/audit/verify-audit.js';
 import { createLogger } from '../../../src/logging/logger.js';
+import { sessionHeader } from '../../support/session-header.js';
 
-const header = (id: string) => ({
-  id,
-  protocol: 'postgres',
-  startedAtUs: nowMicros(),
-  identity: { objectId: 'o', appId: 'a', tenantId: 't' },
-  clientUser: 'u',
-  mapping: { index: 0, kind: 'entra-group', value: 'g', connection: 'c', scope: 'all', record: true as const },
-  clientAddress: '127.0.0.1',
-  clientTls: true,
-  upstream: 'h:1/d',
-});
+const header = sessionHeader;
+
+/** Events of one session in the database (0 when it holds none, or not the session). */
+function countEvents(path: string, sessionId: string): number {
+  const reader = new AuditReader(path);
+  try {
+    return [...reader.events(sessionId)].length;
+  } catch {
+    return 0;
+  } finally {
+    reader.close();
+  }
+}
 
 describe('AuditLog', () => {
   let dir: string;
@@ -57,41 +62,95 @@ describe('AuditLog', () => {
     reader.close();
   });
 
-  it('afterDurable calls back only once what was recorded is committed, in order, gathering waiters into one commit', async () => {
+  it('afterDurable calls back once what was recorded is in the write-ahead journal, even while the database cannot be written', async () => {
     const path = join(dir, 'durable.db');
     const log = await AuditLog.open(path, createLogger('silent'), { writeAhead: true });
     const recorder = log.startSession(header('d1'), true);
     assert.equal(recorder.writeAhead, true);
-    const committed = (): number => {
-      const reader = new AuditReader(path);
-      try {
-        return [...reader.events('d1')].length;
-      } catch {
-        return 0;
-      } finally {
-        reader.close();
-      }
-    };
-    const seen: number[] = [];
-    for (let i = 1; i <= 3; i++) {
-      recorder.record('client', 'Query', { sql: `SELECT ${i}` });
-      recorder.afterDurable(() => seen.push(committed()));
-    }
-    assert.deepEqual(seen, [], 'nothing is durable in the turn it was recorded');
-    // The writer is held up: no callback until it can commit.
+    await log.flushed();
     const blocker = new Database(path);
     blocker.exec('BEGIN IMMEDIATE');
-    await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual(seen, [], 'not durable while the database cannot be written');
+    const order: number[] = [];
+    const durable = [1, 2, 3].map(
+      (i) =>
+        new Promise<void>((resolve) => {
+          recorder.record('client', 'Query', { sql: `SELECT ${i}` });
+          recorder.afterDurable(() => {
+            order.push(i);
+            resolve();
+          });
+        }),
+    );
+    assert.deepEqual(order, [], 'nothing is durable in the turn it was recorded');
+    await Promise.all(durable);
+    assert.deepEqual(order, [1, 2, 3]);
+    const journal = readJournal(readFileSync(journalPath(path)));
+    const journaled = journal.batches.flatMap((b) => b.events).reduce((n, e) => n + e.count, 0);
+    assert.equal(journaled, 3, 'the three events are in the journal');
+    assert.equal(countEvents(path, 'd1'), 0, 'and not yet in the database, which is locked');
     blocker.exec('COMMIT');
     blocker.close();
     await log.flushed();
-    assert.deepEqual(seen, [3, 3, 3], 'each callback saw its own event (and the others of its turn) committed');
+    assert.equal(countEvents(path, 'd1'), 3);
     let immediate = false;
     recorder.afterDurable(() => (immediate = true));
-    assert.equal(immediate, true, 'with nothing pending, the callback comes at once');
+    assert.equal(immediate, true, 'with nothing unjournaled, the callback comes at once');
     recorder.end({ reason: 'client-terminated', bytesFromClient: 0, bytesToClient: 0 });
     await log.close();
+    assert.equal(readFileSync(journalPath(path)).length, journalHeader(journal.logId ?? '').length, 'a clean stop leaves the journal empty');
+  });
+
+  it('recovers from the journal what a process killed with SIGKILL had made durable but not yet written, then seals the session as gateway-lost', async () => {
+    const path = join(dir, 'killed.db');
+    const moduleUrl = new URL('../../../src/audit/audit-log.ts', import.meta.url).href;
+    const loggerUrl = new URL('../../../src/logging/logger.ts', import.meta.url).href;
+    // A writer process: records 50 events once told to, and kills itself the moment they are durable.
+    const script = `
+      const { AuditLog } = await import(${JSON.stringify(moduleUrl)});
+      const { createLogger } = await import(${JSON.stringify(loggerUrl)});
+      const log = await AuditLog.open(${JSON.stringify(path)}, createLogger('silent'), { writeAhead: true });
+      const recorder = log.startSession(${JSON.stringify(header('k1'))}, true);
+      await log.flushed();
+      process.stdout.write('ready');
+      process.stdin.once('data', () => {
+        for (let i = 0; i < 50; i++) recorder.record('client', 'Query', { sql: 'SELECT ' + i });
+        recorder.afterDurable(() => process.kill(process.pid, 'SIGKILL'));
+      });`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    // The database stays locked until the process is dead: its writer cannot have written the events.
+    const blocker = new Database(path);
+    blocker.exec('BEGIN IMMEDIATE');
+    child.stdin.write('go\n');
+    assert.equal(await exited, 'SIGKILL');
+    blocker.exec('ROLLBACK');
+    blocker.close();
+    assert.equal(countEvents(path, 'k1'), 0, 'the dead process wrote none of them to the database');
+
+    const lines: string[] = [];
+    const log = await AuditLog.open(path, createLogger('info', { write: (l: string) => void lines.push(l) }), { writeAhead: true });
+    await log.flushed();
+    await log.close();
+    assert.equal(countEvents(path, 'k1'), 50, 'all fifty are recovered from the journal');
+    assert.ok(lines.some((l) => l.includes('recovered what a process that died had recorded')));
+    const reader = new AuditReader(path);
+    assert.equal(reader.session('k1')?.end_reason, 'gateway-lost');
+    reader.close();
+    const db = new Database(path, { readonly: true });
+    const report = verifyAudit(db);
+    db.close();
+    assert.deepEqual(report.findings, []);
+  });
+
+  it('sets aside, unapplied, a journal that belongs to another database', async () => {
+    const path = join(dir, 'foreign.db');
+    writeFileSync(journalPath(path), Buffer.concat([journalHeader('another-log'), Buffer.from('whatever followed')]));
+    const lines: string[] = [];
+    const log = await AuditLog.open(path, createLogger('info', { write: (l: string) => void lines.push(l) }), { writeAhead: true });
+    await log.close();
+    assert.ok(lines.some((l) => l.includes('set aside, not applied')));
+    assert.ok(readdirSync(dir).some((f) => f.startsWith('foreign.db.write-ahead.set-aside-')));
   });
 
   it('one gateway writes one database: a second writer is refused while the first lives, a dead one’s lock is taken over', async () => {

@@ -32,7 +32,7 @@ const EMPTY: WriterBatch = { starts: [], events: [], ends: [], logins: [] };
 
 /** Three sessions of four events each (in two segments), ended in order, plus login attempts; the oldest 100 days ago. */
 function fixture(path: string): void {
-  const store = new AuditStore(path, 'gw-a');
+  const store = new AuditStore(path, { nodeId: 'gw-a' });
   const now = Date.now() * 1000;
   ['s1', 's2', 's3'].forEach((id, i) => {
     const start = now - (100 - i * 50) * DAY;
@@ -112,7 +112,7 @@ describe('verify', () => {
     assert.equal(created.origin?.kind, 'created');
     assert.equal(created.origin?.nodeId, 'gw-a');
     const path = join(dir, 'replacement.db');
-    const store = new AuditStore(path, 'gw-a', { sealSeq: 3, sealHash: created.head, loginSeq: 3, loginHash: 'f'.repeat(64) });
+    const store = new AuditStore(path, { nodeId: 'gw-a', continuesFrom: { sealSeq: 3, sealHash: created.head, loginSeq: 3, loginHash: 'f'.repeat(64) } });
     const now = Date.now() * 1000;
     store.apply({ ...EMPTY, starts: [header('s4', now)], logins: [{ atUs: now, accepted: true, reason: 'accepted', message: 'ok', sessionId: 's4', clientAddress: '127.0.0.1' }] });
     store.apply({ ...EMPTY, ends: [{ sessionId: 's4', end: { endedAtUs: now + 1, reason: 'client-terminated', bytesFromClient: 1, bytesToClient: 1 } }] });

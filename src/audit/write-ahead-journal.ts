@@ -1,0 +1,198 @@
+import { constants } from 'node:fs';
+import { fdatasync, ftruncate, writev } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { journalHeader } from './journal-record.js';
+
+/** What the journal takes its records from (the audit log's main-thread side). */
+export interface JournalSource {
+  /** Whether anything was recorded since the last record was cut. */
+  readonly unjournaled: boolean;
+  /** Encodes everything recorded since the last cut as record `seq`, and counts it as journaled. */
+  cutRecord(seq: number): Buffer;
+}
+
+export interface JournalEvents {
+  onFailure(message: string): void;
+  onRecovered(): void;
+}
+
+/** The journal is emptied (back to its header) once the database holds all of it and it has grown past this. */
+const TRUNCATE_AT_BYTES = 8 << 20;
+const RETRY_MS = 250;
+
+/**
+ * The main thread's write-ahead journal: an append-only file beside the audit database in which
+ * what sessions record becomes durable before their frames are forwarded. Appends are
+ * asynchronous (libuv's thread pool: no disk I/O on the relay thread) and one at a time; everything
+ * recorded while one is under way goes into the next — group commit, so the cost per statement
+ * falls as load rises. The writer thread applies the same records to the database in its own
+ * time; the journal is truncated once the database holds all of it, and read back at start-up
+ * when a process died first (recover-journal.ts).
+ */
+export class WriteAheadJournal {
+  private lastCut: number;
+  private durableSeq: number;
+  private appliedSeq: number;
+  private readonly queue: Buffer[] = [];
+  /** A write, a sync or a truncation is under way: nothing else touches the file. */
+  private busy = false;
+  private cutScheduled = false;
+  private cutWhenIdle = false;
+  private readonly waiters: { readonly seq: number; readonly callback: () => void }[] = [];
+  private size: number;
+  private failing = false;
+  private idleWaiters: (() => void)[] = [];
+
+  private constructor(
+    private readonly handle: FileHandle,
+    private readonly headerLength: number,
+    lastSeq: number,
+    private readonly sync: boolean,
+    private readonly source: JournalSource,
+    private readonly events: JournalEvents,
+  ) {
+    this.lastCut = lastSeq;
+    this.durableSeq = lastSeq;
+    this.appliedSeq = lastSeq;
+    this.size = headerLength;
+  }
+
+  /**
+   * Begins the journal at `path` afresh (whatever it held was recovered into the database first),
+   * for the database with `logId`, numbering records after `lastSeq`.
+   */
+  static async open(path: string, logId: string, lastSeq: number, sync: boolean, source: JournalSource, events: JournalEvents): Promise<WriteAheadJournal> {
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND;
+    const handle = await open(path, flags, 0o600);
+    const header = journalHeader(logId);
+    try {
+      await handle.write(header);
+      if (sync) await handle.datasync();
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+    return new WriteAheadJournal(handle, header.length, lastSeq, sync, source, events);
+  }
+
+  /** Calls back once everything recorded so far is in the journal (and on disk, with sync). */
+  afterDurable(callback: () => void): void {
+    if (this.source.unjournaled) {
+      this.waiters.push({ seq: this.lastCut + 1, callback });
+      this.scheduleCut();
+    } else if (this.durableSeq >= this.lastCut) callback();
+    else this.waiters.push({ seq: this.lastCut, callback });
+  }
+
+  /** Cuts a record of what was recorded so far and starts writing it; returns the last record's seq (what a batch now taken covers). */
+  cutNow(): number {
+    this.cut();
+    this.writeQueued();
+    return this.lastCut;
+  }
+
+  /** The database holds every record up to `seq`: once it holds all, the file may be emptied. */
+  applied(seq: number): void {
+    this.appliedSeq = Math.max(this.appliedSeq, seq);
+    this.truncateIfDone(TRUNCATE_AT_BYTES);
+  }
+
+  /** Waits for writes under way, empties the file if the database holds everything, and closes it. */
+  async close(): Promise<void> {
+    if (this.busy || this.queue.length > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.appliedSeq >= this.lastCut) await this.handle.truncate(this.headerLength).catch(() => undefined);
+    await this.handle.close();
+  }
+
+  private scheduleCut(): void {
+    if (this.busy) this.cutWhenIdle = true;
+    else if (!this.cutScheduled) {
+      // On the next turn: every session's frames of this turn go into one record.
+      this.cutScheduled = true;
+      setImmediate(() => {
+        this.cutScheduled = false;
+        this.cutNow();
+      });
+    }
+  }
+
+  private cut(): void {
+    if (!this.source.unjournaled) return;
+    this.lastCut += 1;
+    this.queue.push(this.source.cutRecord(this.lastCut));
+  }
+
+  private writeQueued(): void {
+    if (this.busy || this.queue.length === 0) return;
+    this.busy = true;
+    const buffers = this.queue.splice(0);
+    const through = this.lastCut;
+    const sizeBefore = this.size;
+    let total = 0;
+    for (const b of buffers) total += b.length;
+    writev(this.handle.fd, buffers, (error, written) => {
+      if (error !== null || written !== total) {
+        this.retry(buffers, sizeBefore, error?.message ?? `short write (${written} of ${total} bytes)`);
+        return;
+      }
+      this.size += written;
+      if (!this.sync) this.written(through);
+      else fdatasync(this.handle.fd, (e) => (e === null ? this.written(through) : this.retry(buffers, sizeBefore, e.message)));
+    });
+  }
+
+  private written(through: number): void {
+    this.durableSeq = through;
+    let released = 0;
+    while (released < this.waiters.length && (this.waiters[released]?.seq ?? Infinity) <= through) released += 1;
+    const ready = this.waiters.splice(0, released);
+    if (this.failing) {
+      this.failing = false;
+      this.events.onRecovered();
+    }
+    this.idle();
+    for (const waiter of ready) waiter.callback();
+  }
+
+  /**
+   * An append failed (a full disk): what it may have left is cut off, so the file never holds a
+   * torn record before a good one, and the same records are tried again. Sessions waiting on them
+   * wait; the audit log fails closed meanwhile.
+   */
+  private retry(buffers: Buffer[], sizeBefore: number, message: string): void {
+    this.queue.unshift(...buffers);
+    if (!this.failing) {
+      this.failing = true;
+      this.events.onFailure(`the write-ahead journal cannot be written: ${message}`);
+    }
+    setTimeout(() => {
+      ftruncate(this.handle.fd, sizeBefore, () => {
+        this.size = sizeBefore;
+        this.busy = false;
+        this.writeQueued();
+      });
+    }, RETRY_MS).unref();
+  }
+
+  private idle(): void {
+    this.busy = false;
+    if (this.cutWhenIdle) {
+      this.cutWhenIdle = false;
+      this.cut();
+    }
+    this.writeQueued();
+    if (!this.busy) {
+      this.truncateIfDone(TRUNCATE_AT_BYTES);
+      if (!this.busy) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private truncateIfDone(threshold: number): void {
+    if (this.busy || this.queue.length > 0 || this.appliedSeq < this.lastCut || this.size <= Math.max(threshold, this.headerLength)) return;
+    this.busy = true;
+    ftruncate(this.handle.fd, this.headerLength, (e) => {
+      if (e === null) this.size = this.headerLength;
+      this.idle();
+    });
+  }
+}

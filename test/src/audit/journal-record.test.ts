@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SegmentBuilder, HASH_BYTES } from '../../../src/audit/event-segment.js';
+import { sessionHeader } from '../../support/session-header.js';
+import { encodeJournalRecord, journalHeader, readJournal } from '../../../src/audit/journal-record.js';
+
+const start = sessionHeader('s1');
+
+function twoRecords(): { file: Buffer; boundaries: number[] } {
+  const builder = new SegmentBuilder();
+  builder.append(10, 'client', 'Query', 0, 0, Buffer.from('SELECT 1'));
+  const first = builder.journaledSince();
+  assert.ok(first !== undefined);
+  const a = encodeJournalRecord(1, { starts: [start], ends: [], logins: [] }, [{ sessionId: 's1', count: first.count, bytes: Buffer.from(first.bytes) }]);
+  builder.append(11, 'server', 'pg-frames', 1, 0, Buffer.from([0x43, 0, 0, 0, 4]));
+  builder.append(12, 'client', 'Query', 0, 0, Buffer.from('SELECT 2'));
+  const second = builder.journaledSince();
+  assert.ok(second !== undefined);
+  assert.equal(builder.journaledSince(), undefined, 'nothing new since the last cut');
+  const b = encodeJournalRecord(2, { starts: [], ends: [{ sessionId: 's1', end: { reason: 'client-terminated', endedAtUs: 13, bytesFromClient: 1, bytesToClient: 2 } }], logins: [] }, [
+    { sessionId: 's1', count: second.count, bytes: Buffer.from(second.bytes) },
+  ]);
+  const header = journalHeader('log-1');
+  return { file: Buffer.concat([header, a, b]), boundaries: [header.length, header.length + a.length, header.length + a.length + b.length] };
+}
+
+describe('the write-ahead journal format', () => {
+  it('reads back each record as the batch it stands for', () => {
+    const { file } = twoRecords();
+    const read = readJournal(file);
+    assert.equal(read.logId, 'log-1');
+    assert.equal(read.tornBytes, 0);
+    assert.deepEqual(read.batches.map((b) => b.journalSeq), [1, 2]);
+    const [first, second] = read.batches;
+    assert.equal(first?.starts[0]?.id, 's1');
+    assert.equal(first?.events[0]?.count, 1);
+    assert.equal(second?.events[0]?.count, 2);
+    assert.equal(second?.ends[0]?.end.reason, 'client-terminated');
+    // A segment of its own: the chain slot, then the records as the builder laid them out.
+    const segment = Buffer.from(second?.events[0]?.buffer ?? new ArrayBuffer(0));
+    assert.ok(segment.subarray(HASH_BYTES).includes(Buffer.from('SELECT 2')));
+  });
+
+  it('cut at every byte, keeps exactly the records wholly written and calls the rest a torn tail', () => {
+    const { file, boundaries } = twoRecords();
+    for (let cut = 0; cut <= file.length; cut++) {
+      const read = readJournal(file.subarray(0, cut));
+      const whole = boundaries.filter((b, i) => i > 0 && b <= cut).length;
+      assert.equal(read.batches.length, whole, `cut at ${cut}`);
+      if (cut >= (boundaries[0] ?? 0)) assert.equal(read.tornBytes, cut - Math.max(...boundaries.filter((b) => b <= cut)), `torn bytes at ${cut}`);
+    }
+  });
+
+  it('stops at a record whose bytes were changed (its checksum fails), and reads a file without the header as no journal', () => {
+    const { file, boundaries } = twoRecords();
+    const damaged = Buffer.from(file);
+    const inSecond = (boundaries[1] ?? 0) + 20;
+    damaged[inSecond] = (damaged[inSecond] ?? 0) ^ 0xff;
+    const read = readJournal(damaged);
+    assert.equal(read.batches.length, 1);
+    assert.equal(read.tornBytes, file.length - (boundaries[1] ?? 0));
+    assert.equal(readJournal(Buffer.from('not a journal\n')).logId, undefined);
+  });
+});
