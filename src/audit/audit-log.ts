@@ -32,8 +32,10 @@ export interface AuditLogOptions {
   readonly onReplaced?: 'wait' | 'resume';
   /** SQLite's `synchronous`: `normal` survives a killed process, `full` also a power loss (an fsync per commit). */
   readonly sync?: 'normal' | 'full';
-  /** Recorded sessions hold each client chunk until it is committed (afterDurable) before forwarding it. */
+  /** Recorded sessions hold each client chunk until it is in the write-ahead journal (afterDurable) before forwarding it. */
   readonly writeAhead?: boolean;
+  /** The journal's size past which it is emptied once the database holds all of it (tests make it small). */
+  readonly journalLimitBytes?: number;
 }
 const MAX_BATCH = 10_000;
 /**
@@ -119,7 +121,7 @@ export class AuditLog implements JournalSource {
     const log = new AuditLog(worker, lock, logger, options.limits ?? DEFAULT_LIMITS, options.writeAhead ?? false);
     // Only now, holding the lock, may sessions left unsealed be taken for a dead process's.
     try {
-      await log.startJournal(path, options.writeAhead ?? false, options.sync === 'full');
+      await log.startJournal(path, options);
     } catch (e) {
       await worker.terminate();
       lock.release();
@@ -135,7 +137,7 @@ export class AuditLog implements JournalSource {
    * journal holds beyond the database, then begins this process's journal (write-ahead) or removes
    * the old one (batched).
    */
-  private async startJournal(path: string, writeAhead: boolean, sync: boolean): Promise<void> {
+  private async startJournal(path: string, options: AuditLogOptions): Promise<void> {
     const file = journalPath(path);
     const result = await new Promise<{ position: JournalPosition; recovery: JournalRecovery } | Error>((resolve) => {
       this.recoveryWaiter = resolve;
@@ -151,11 +153,13 @@ export class AuditLog implements JournalSource {
     if (recovery.setAside !== undefined) {
       this.logger.warn({ file: recovery.setAside }, 'a write-ahead journal of another audit database was found and set aside, not applied');
     }
-    if (!writeAhead) {
+    if (options.writeAhead !== true) {
       await rm(file, { force: true });
       return;
     }
-    this.journal = await WriteAheadJournal.open(file, position.logId, position.appliedSeq, sync, this, {
+    const journalOptions = { sync: options.sync === 'full', ...(options.journalLimitBytes !== undefined ? { limitBytes: options.journalLimitBytes } : {}) };
+    this.journal = await WriteAheadJournal.open(file, position.logId, position.appliedSeq, journalOptions, this, {
+      requestFlush: () => this.flush(),
       onFailure: (message) => {
         this.journalFailing = true;
         this.failed(message);

@@ -14,10 +14,12 @@ export interface JournalSource {
 export interface JournalEvents {
   onFailure(message: string): void;
   onRecovered(): void;
+  /** The journal wants the database to catch up with it now (send the writer what is pending). */
+  requestFlush(): void;
 }
 
-/** The journal is emptied (back to its header) once the database holds all of it and it has grown past this. */
-const TRUNCATE_AT_BYTES = 8 << 20;
+/** Past this size the journal is emptied (back to its header) as soon as the database holds all of it. */
+export const DEFAULT_JOURNAL_LIMIT_BYTES = 16 << 20;
 const RETRY_MS = 250;
 
 /**
@@ -41,6 +43,8 @@ export class WriteAheadJournal {
   private readonly waiters: { readonly seq: number; readonly callback: () => void }[] = [];
   private size: number;
   private failing = false;
+  /** Past the limit: no new records until the database holds every one cut so far, then the file is emptied. */
+  private draining = false;
   private idleWaiters: (() => void)[] = [];
 
   private constructor(
@@ -50,6 +54,7 @@ export class WriteAheadJournal {
     private readonly sync: boolean,
     private readonly source: JournalSource,
     private readonly events: JournalEvents,
+    private readonly limitBytes: number,
   ) {
     this.lastCut = lastSeq;
     this.durableSeq = lastSeq;
@@ -61,7 +66,15 @@ export class WriteAheadJournal {
    * Begins the journal at `path` afresh (whatever it held was recovered into the database first),
    * for the database with `logId`, numbering records after `lastSeq`.
    */
-  static async open(path: string, logId: string, lastSeq: number, sync: boolean, source: JournalSource, events: JournalEvents): Promise<WriteAheadJournal> {
+  static async open(
+    path: string,
+    logId: string,
+    lastSeq: number,
+    options: { readonly sync: boolean; readonly limitBytes?: number },
+    source: JournalSource,
+    events: JournalEvents,
+  ): Promise<WriteAheadJournal> {
+    const sync = options.sync;
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND;
     const handle = await open(path, flags, 0o600);
     const header = journalHeader(logId);
@@ -72,7 +85,7 @@ export class WriteAheadJournal {
       await handle.close();
       throw e;
     }
-    return new WriteAheadJournal(handle, header.length, lastSeq, sync, source, events);
+    return new WriteAheadJournal(handle, header.length, lastSeq, sync, source, events, options.limitBytes ?? DEFAULT_JOURNAL_LIMIT_BYTES);
   }
 
   /** Calls back once everything recorded so far is in the journal (and on disk, with sync). */
@@ -94,7 +107,7 @@ export class WriteAheadJournal {
   /** The database holds every record up to `seq`: once it holds all, the file may be emptied. */
   applied(seq: number): void {
     this.appliedSeq = Math.max(this.appliedSeq, seq);
-    this.truncateIfDone(TRUNCATE_AT_BYTES);
+    if (this.draining) this.truncateIfApplied();
   }
 
   /** Waits for writes under way, empties the file if the database holds everything, and closes it. */
@@ -105,7 +118,7 @@ export class WriteAheadJournal {
   }
 
   private scheduleCut(): void {
-    if (this.busy) this.cutWhenIdle = true;
+    if (this.busy || this.draining) this.cutWhenIdle = true;
     else if (!this.cutScheduled) {
       // On the next turn: every session's frames of this turn go into one record.
       this.cutScheduled = true;
@@ -174,24 +187,33 @@ export class WriteAheadJournal {
     }, RETRY_MS).unref();
   }
 
+  /**
+   * Between two appends. Past the limit, and under a steady load the database is always a little
+   * behind the journal, so the file would never be found wholly applied: new records wait (their
+   * sessions a few milliseconds) while the writer is sent what is pending, and once it holds
+   * everything the file is emptied.
+   */
   private idle(): void {
     this.busy = false;
-    if (this.cutWhenIdle) {
+    if (!this.draining && this.size > this.limitBytes) {
+      this.draining = true;
+      this.events.requestFlush();
+    }
+    if (this.cutWhenIdle && !this.draining) {
       this.cutWhenIdle = false;
       this.cut();
     }
     this.writeQueued();
-    if (!this.busy) {
-      this.truncateIfDone(TRUNCATE_AT_BYTES);
-      if (!this.busy) for (const w of this.idleWaiters.splice(0)) w();
-    }
+    if (this.draining) this.truncateIfApplied();
+    if (!this.busy && !this.draining) for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  private truncateIfDone(threshold: number): void {
-    if (this.busy || this.queue.length > 0 || this.appliedSeq < this.lastCut || this.size <= Math.max(threshold, this.headerLength)) return;
+  private truncateIfApplied(): void {
+    if (this.busy || this.queue.length > 0 || this.appliedSeq < this.lastCut) return;
     this.busy = true;
     ftruncate(this.handle.fd, this.headerLength, (e) => {
       if (e === null) this.size = this.headerLength;
+      this.draining = false;
       this.idle();
     });
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -141,6 +141,31 @@ describe('AuditLog', () => {
     const report = verifyAudit(db);
     db.close();
     assert.deepEqual(report.findings, []);
+  });
+
+  it('keeps the journal bounded under a steady load: past its limit it is emptied once the database holds all of it', async () => {
+    const path = join(dir, 'bounded.db');
+    const limit = 64 << 10;
+    const log = await AuditLog.open(path, createLogger('silent'), { writeAhead: true, journalLimitBytes: limit });
+    const recorder = log.startSession(header('b1'), true);
+    const sql = `SELECT '${'x'.repeat(200)}'`;
+    let largest = 0;
+    let emptied = 0;
+    let previous = 0;
+    // A client that never pauses: each statement waits only for its own record, as a session does.
+    for (let i = 0; i < 3000; i++) {
+      recorder.record('client', 'Query', { sql });
+      await new Promise<void>((resolve) => recorder.afterDurable(resolve));
+      const size = statSync(journalPath(path)).size;
+      largest = Math.max(largest, size);
+      if (size < previous) emptied += 1;
+      previous = size;
+    }
+    assert.ok(emptied >= 5, `emptied ${emptied} times over ~${3000 * 300} bytes of records`);
+    assert.ok(largest < 2 * limit, `the journal stayed under twice its limit (largest ${largest} bytes)`);
+    recorder.end({ reason: 'client-terminated', bytesFromClient: 0, bytesToClient: 0 });
+    await log.close();
+    assert.equal(countEvents(path, 'b1'), 3000, 'and nothing was lost on the way');
   });
 
   it('sets aside, unapplied, a journal that belongs to another database', async () => {
