@@ -1,4 +1,5 @@
 import { AuditLog, type AuditLimits } from './audit/audit-log.js';
+import { centralTarget } from './audit/central/central-target.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { ConfigError } from './config/config-error.js';
 import { restartOnlyChanges } from './config/reload-check.js';
@@ -58,6 +59,7 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
       onReplaced: config.onReplaced,
       writeAhead: config.recordingDurability === 'write-ahead',
       sync: config.recordingSync,
+      ...(config.central !== undefined ? { central: { target: centralTarget(config.central.connection), backlogLimit: config.central.backlogLimit } } : {}),
     });
   } catch (e) {
     entra.close();

@@ -10,6 +10,7 @@ import type { JournalRecovery } from './recover-journal.js';
 import { WriteAheadJournal, type JournalSource } from './write-ahead-journal.js';
 import type { WriterReport, WriterRequest } from './writer-messages.js';
 import type { JournalPosition } from './audit-store.js';
+import { CentralShipper, type CentralSettings } from './central/central-shipper.js';
 
 /** When recorded sessions stop reading their clients, and when they start again. */
 export interface AuditLimits {
@@ -36,6 +37,8 @@ export interface AuditLogOptions {
   readonly writeAhead?: boolean;
   /** The journal's size past which it is emptied once the database holds all of it (tests make it small). */
   readonly journalLimitBytes?: number;
+  /** `recordings.central`: ship everything to a central PostgreSQL store as well. */
+  readonly central?: CentralSettings;
 }
 const MAX_BATCH = 10_000;
 /**
@@ -74,6 +77,9 @@ export class AuditLog implements JournalSource {
   /** The writer thread cannot write the database; the journal cannot be appended to. */
   private writerFailing = false;
   private journalFailing = false;
+  /** More rows wait to be shipped to the central store than `recordings.central.backlog-limit` allows. */
+  private backlogFull = false;
+  private shipper: CentralShipper | undefined;
   /** Start-up's wait for the writer to recover the journal. */
   private recoveryWaiter: ((result: { position: JournalPosition; recovery: JournalRecovery } | Error) => void) | undefined;
   /** Write-ahead: where recorded events become durable before their frames are forwarded. */
@@ -101,7 +107,13 @@ export class AuditLog implements JournalSource {
 
   /** Opens (creating and migrating) the database at `path`; throws if that fails, so the gateway does not start. */
   static async open(path: string, logger: Logger, options: AuditLogOptions = {}): Promise<AuditLog> {
-    const worker = startWriterWorker({ path, nodeId: options.nodeId ?? null, onReplaced: options.onReplaced ?? 'wait', sync: options.sync ?? 'normal' });
+    const worker = startWriterWorker({
+      path,
+      nodeId: options.nodeId ?? null,
+      onReplaced: options.onReplaced ?? 'wait',
+      sync: options.sync ?? 'normal',
+      ship: options.central !== undefined,
+    });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (r: WriterReport): void => {
         worker.off('error', reject);
@@ -129,6 +141,7 @@ export class AuditLog implements JournalSource {
     }
     log.sealLeftOpen = true;
     log.added();
+    if (options.central !== undefined) log.startShipping(path, options.central);
     return log;
   }
 
@@ -171,13 +184,26 @@ export class AuditLog implements JournalSource {
     });
   }
 
+  private startShipping(path: string, central: CentralSettings): void {
+    this.shipper = CentralShipper.start(path, central, this.logger, (over, message) => {
+      this.backlogFull = over;
+      if (over) this.failed(message);
+      else this.logger.warn('the central audit store caught up below its backlog limit');
+    });
+  }
+
+  /** Rows waiting to be shipped to the central store (0 without one). */
+  get centralBacklog(): number {
+    return this.shipper?.backlog ?? 0;
+  }
+
   private failed(message: string): void {
     this.logger.error({ reason: 'audit-unavailable', err: message }, 'the audit log cannot be written: failing closed');
     for (const listener of this.failureListeners) listener(message);
   }
 
   get healthy(): boolean {
-    return !this.writerFailing && !this.journalFailing;
+    return !this.writerFailing && !this.journalFailing && !this.backlogFull;
   }
 
   get congested(): boolean {
@@ -288,6 +314,7 @@ export class AuditLog implements JournalSource {
     }
     clearTimeout(timer);
     await this.journal?.close();
+    await this.shipper?.stop();
     await this.worker.terminate();
     this.lock.release();
   }

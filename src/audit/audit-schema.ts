@@ -99,6 +99,15 @@ const MIGRATIONS: readonly string[] = [
      log_id TEXT NOT NULL,
      applied_seq INTEGER NOT NULL
    )`,
+  // Version 15: what is still to be shipped to the central store (recordings.central), in the order
+  // it was written: kind 'origin' (item = log_origins.id), 'session', 'progress', 'segment'
+  // (item = first_seq), 'seal', 'login' (item = seq). A row goes once the central store confirmed it.
+  `CREATE TABLE ship_outbox (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     kind TEXT NOT NULL,
+     session_id TEXT,
+     item INTEGER
+   )`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

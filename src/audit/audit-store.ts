@@ -42,6 +42,8 @@ export interface AuditStoreOptions {
   /** With `continuesFrom`: the replaced database's journal position, which the new one takes over. */
   readonly continuesJournal?: JournalPosition;
   readonly sync?: 'normal' | 'full';
+  /** A central store is configured: every row written is also listed in `ship_outbox` for the shipper. */
+  readonly ship?: boolean;
 }
 
 /** Opens (creating if needed) an audit database in WAL mode and brings its schema up to date. */
@@ -74,6 +76,7 @@ export class AuditStore {
   private readonly sealSession: Statement;
   private readonly insertLogin: Statement;
   private readonly setApplied: Statement;
+  private readonly outbox: Statement | undefined;
   private journal: JournalPosition;
   private readonly nodeId: string | null;
   /** Events for sessions this database does not hold (it was replaced while they ran). */
@@ -113,6 +116,7 @@ export class AuditStore {
        VALUES (@seq, @at_us, @accepted, @reason, @message, @session_id, @identity_oid, @app_id, @connection, @client_user, @client_address, @node_id, @hash)`,
     );
     this.setApplied = db.prepare('UPDATE write_ahead SET applied_seq = ? WHERE id = 1');
+    this.outbox = options.ship === true ? db.prepare('INSERT INTO ship_outbox (kind, session_id, item) VALUES (?, ?, ?)') : undefined;
     this.tips = this.readTips();
     if (this.isNew()) this.begin(options.continuesFrom);
     this.journal = this.readJournalPosition(options.continuesJournal);
@@ -192,7 +196,10 @@ export class AuditStore {
         if (s !== undefined) this.seal(sessionId, s, end, tips);
       }
       for (const attempt of batch.logins) this.login(attempt, tips);
-      for (const [id, s] of touched) this.updateProgress.run(s.eventCount, s.lastHash, s.statements, s.errors, id);
+      for (const [id, s] of touched) {
+        this.updateProgress.run(s.eventCount, s.lastHash, s.statements, s.errors, id);
+        this.outbox?.run('progress', id, null);
+      }
       if (batch.journalSeq !== undefined) this.setApplied.run(batch.journalSeq);
     })();
     if (batch.journalSeq !== undefined) this.journal = { logId: this.journal.logId, appliedSeq: batch.journalSeq };
@@ -246,6 +253,7 @@ export class AuditStore {
     };
     const headHash = sessionHeadHash(fields);
     this.insertSession.run({ ...fields, head_hash: headHash });
+    this.outbox?.run('session', h.id, null);
     return { eventCount: 0, lastHash: headHash, statements: 0, errors: 0, headHash };
   }
 
@@ -260,6 +268,7 @@ export class AuditStore {
     s.statements += totals.statements;
     s.errors += totals.errors;
     this.insertSegment.run(segment.sessionId, firstSeq, s.eventCount, bytes);
+    this.outbox?.run('segment', segment.sessionId, firstSeq);
   }
 
   private seal(id: string, s: OpenSession, end: SessionEnd, tips: Tips): void {
@@ -278,6 +287,7 @@ export class AuditStore {
     };
     const hash = sealHash(tips.sealHash, fields);
     this.sealSession.run({ ...fields, seal_hash: hash });
+    this.outbox?.run('seal', id, null);
     tips.sealSeq = fields.seal_seq;
     tips.sealHash = hash;
   }
@@ -322,6 +332,7 @@ export class AuditStore {
     };
     const hash = loginHash(tips.loginHash, fields);
     this.insertLogin.run({ ...fields, hash });
+    this.outbox?.run('login', null, fields.seq);
     tips.loginSeq = fields.seq;
     tips.loginHash = hash;
   }

@@ -12,7 +12,7 @@ import type { WriterReport, WriterRequest } from './writer-messages.js';
  * that cannot be written stays first in line and is retried until the database recovers.
  */
 const RETRY_MS = 250;
-const { path, nodeId, onReplaced, sync } = workerData as WriterSettings;
+const { path, nodeId, onReplaced, sync, ship } = workerData as WriterSettings;
 const port = parentPort;
 if (port === null) throw new Error('the audit writer must run in a worker thread');
 
@@ -95,14 +95,14 @@ function fail(e: unknown): void {
  * continues — but never over another file someone put at the path.
  */
 function reopen(): AuditStore {
-  if (replacedHeads === undefined) return new AuditStore(path, { nodeId, sync });
+  if (replacedHeads === undefined) return new AuditStore(path, { nodeId, sync, ship });
   if (onReplaced === 'wait') {
     throw new Error('the audit database was removed or replaced; recording waits for an operator (recordings.on-replaced: wait): restart the gateway to begin a new log');
   }
   if (existsSync(path)) throw new Error('the audit database was replaced by another file; recording waits for an operator: a new log is begun only where there is none');
   // A write-ahead log left by the removed database must not be replayed into the new one.
   for (const suffix of ['-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
-  const reopened = new AuditStore(path, { nodeId, sync, continuesFrom: replacedHeads, ...(replacedJournal !== undefined ? { continuesJournal: replacedJournal } : {}) });
+  const reopened = new AuditStore(path, { nodeId, sync, ship, continuesFrom: replacedHeads, ...(replacedJournal !== undefined ? { continuesJournal: replacedJournal } : {}) });
   replacedHeads = undefined;
   replacedJournal = undefined;
   return reopened;
@@ -129,7 +129,7 @@ function recover(journal: string): void {
 }
 
 try {
-  store = new AuditStore(path, { nodeId, sync });
+  store = new AuditStore(path, { nodeId, sync, ship });
   report({ type: 'ready' });
 } catch (e) {
   report({ type: 'failed', message: e instanceof Error ? e.message : String(e) });

@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { auditMigrateCommand } from './commands/audit-migrate.js';
 import { checkCommand } from './commands/check.js';
 import { devCommand } from './commands/dev.js';
 import { exportCommand } from './commands/export.js';
@@ -20,6 +21,7 @@ export async function main(argv: string[]): Promise<void> {
     .scriptName('idgate')
     .command(serveCommand)
     .command(checkCommand)
+    .command(auditMigrateCommand)
     .command(reachCommand)
     .command(identitiesCommand)
     .command(usageCommand)

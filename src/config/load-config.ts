@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './config-error.js';
 import type { ConnectionConfig, GatewayConfig, GatewayIdentityConfig, GraphConfig, MappingMatch, MappingRule, UpstreamAuth } from './gateway-config.js';
+import { parsePostgresUrl } from './postgres-url.js';
 import { configSchema, isGuid, type RawConfig } from './schema.js';
 import { Secret } from './secret.js';
 
@@ -38,6 +39,7 @@ export function buildConfig(document: unknown, source: string, baseDir: string, 
   const identityMap = resolveIdentityMap(raw, connections, problems);
   const gatewayIdentity = resolveGatewayIdentity(raw, env, files, problems);
   const graph = resolveGraph(raw);
+  const central = resolveCentral(raw, env, files, problems);
   checkNeedsGatewayIdentity(raw, identityMap, problems);
   const tls = raw.listen.tls;
   const listenTls = tls && { cert: files.read(tls.cert, 'listen.tls.cert'), key: files.read(tls.key, 'listen.tls.key') };
@@ -72,6 +74,7 @@ export function buildConfig(document: unknown, source: string, baseDir: string, 
     onReplaced: raw.recordings['on-replaced'],
     recordingDurability: raw.recordings.durability,
     recordingSync: raw.recordings.sync,
+    ...(central !== undefined ? { central } : {}),
     nodeId: raw['node-id'] ?? `${hostname()}:${raw.listen.port}`,
     peers: raw.fleet.peers.map((peer) => {
       const colon = peer.lastIndexOf(':');
@@ -129,7 +132,7 @@ function resolveConnections(raw: RawConfig, env: NodeJS.ProcessEnv, files: FileR
   return out;
 }
 
-function resolvePassword(c: RawConfig['connections'][number], key: string, env: NodeJS.ProcessEnv, files: FileReader, problems: Problem[]): Secret {
+function resolvePassword(c: { readonly 'password-env'?: string | undefined; readonly 'password-file'?: string | undefined }, key: string, env: NodeJS.ProcessEnv, files: FileReader, problems: Problem[]): Secret {
   const fromEnv = c['password-env'];
   if (fromEnv !== undefined) {
     const value = env[fromEnv];
@@ -138,6 +141,24 @@ function resolvePassword(c: RawConfig['connections'][number], key: string, env: 
   }
   const file = c['password-file'] ?? '';
   return new Secret(files.read(file, `${key}.password-file`).toString('utf8').replace(/\r?\n$/, ''));
+}
+
+/** `recordings.central`: the URL read by libpq's rules, the password from the URL, the environment or a file. */
+function resolveCentral(raw: RawConfig, env: NodeJS.ProcessEnv, files: FileReader, problems: Problem[]): GatewayConfig['central'] {
+  const c = raw.recordings.central;
+  if (c === undefined) return undefined;
+  let connection: ConnectionConfig;
+  try {
+    connection = parsePostgresUrl(c.url, 'the URL', env);
+  } catch (e) {
+    problems.push({ key: 'recordings.central.url', message: e instanceof Error ? e.message : String(e) });
+    return undefined;
+  }
+  if (c['password-env'] !== undefined || c['password-file'] !== undefined) {
+    const password = resolvePassword(c, 'recordings.central', env, files, problems);
+    connection = { ...connection, name: 'central', auth: { kind: 'password', password } };
+  }
+  return { connection: { ...connection, name: 'central' }, backlogLimit: c['backlog-limit'] };
 }
 
 function resolveIdentityMap(raw: RawConfig, connections: ReadonlyMap<string, ConnectionConfig>, problems: Problem[]): MappingRule[] {

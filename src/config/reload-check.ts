@@ -12,8 +12,9 @@ export function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig):
   const { gatewayIdentity: currentIdentity, ...currentEntra } = current.entra;
   const { gatewayIdentity: nextIdentity, ...nextEntra } = next.entra;
   if (!isDeepStrictEqual(currentEntra, nextEntra) || !sameIdentity(currentIdentity, nextIdentity)) changed.push('entra');
-  const recordings = (c: GatewayConfig): unknown[] => [c.recordingsPath, c.onReplaced, c.recordingDurability, c.recordingSync];
-  if (!isDeepStrictEqual(recordings(current), recordings(next))) changed.push('recordings');
+  const recordings = (c: GatewayConfig): unknown[] => [c.recordingsPath, c.onReplaced, c.recordingDurability, c.recordingSync, c.central?.backlogLimit];
+  const sameCentral = current.central === undefined || next.central === undefined ? current.central === next.central : sameConnection(current.central.connection, next.central.connection);
+  if (!isDeepStrictEqual(recordings(current), recordings(next)) || !sameCentral) changed.push('recordings');
   // A default node id follows the listen port, whose change is already named.
   if (current.nodeId !== next.nodeId && !changed.includes('listen')) changed.push('node-id');
   if (current.logLevel !== next.logLevel) changed.push('log');

@@ -159,6 +159,19 @@ export const configSchema = z
         durability: z.enum(['write-ahead', 'batched']).default('write-ahead'),
         /** normal: a commit survives the gateway being killed; full: also a power loss or OS crash (fsync per commit). */
         sync: z.enum(['normal', 'full']).default('normal'),
+        /** A central PostgreSQL audit store every node ships to; the local database stays the durable buffer. */
+        central: z
+          .object({
+            /** libpq's URL rules (postgres:// or postgresql://, host=/socket/dir, sslmode with libpq's meaning, default prefer). */
+            url: z.string().min(1),
+            'password-env': z.string().min(1).optional(),
+            'password-file': z.string().min(1).optional(),
+            /** Rows that may wait unshipped before recording fails closed. */
+            'backlog-limit': z.number().int().positive().default(1_000_000),
+          })
+          .strict()
+          .refine((c) => c['password-env'] === undefined || c['password-file'] === undefined, { message: 'takes password-env or password-file, not both' })
+          .optional(),
       })
       .strict()
       .default({ path: 'recordings/audit.db', 'on-replaced': 'wait', durability: 'write-ahead', sync: 'normal' }),

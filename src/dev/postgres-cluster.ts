@@ -34,6 +34,9 @@ export class PostgresCluster {
   readonly superuser = 'idgate_admin';
   readonly superuserPassword = `admin-${Math.random().toString(36).slice(2)}`;
   private process: ChildProcess | undefined;
+  /** Where start() put the cluster, and how: restart() launches it the same way. */
+  private root = '';
+  private options: ClusterOptions = {};
   private log = '';
 
   private constructor(
@@ -52,6 +55,8 @@ export class PostgresCluster {
       const cluster = new PostgresCluster(binDir, join(dataDir, 'data'), await freePort(), osUser);
       try {
         if (attempt === 0) await cluster.initdb(dataDir, options);
+        cluster.root = dataDir;
+        cluster.options = options;
         await cluster.launch(dataDir, options);
         await cluster.probe();
         return cluster;
@@ -96,13 +101,25 @@ export class PostgresCluster {
   }
 
   async stop(): Promise<void> {
+    await this.halt();
+    rmSync(join(this.dataDir, '..'), { recursive: true, force: true });
+  }
+
+  /** Stops the server and keeps its data, as an outage would (fast shutdown: open sessions end). */
+  async halt(): Promise<void> {
     const proc = this.process;
     if (proc && proc.exitCode === null) {
       const exited = new Promise((resolve) => proc.once('exit', resolve));
-      proc.kill('SIGINT'); // fast shutdown: ends open sessions
+      proc.kill('SIGINT');
       await exited;
     }
-    rmSync(join(this.dataDir, '..'), { recursive: true, force: true });
+  }
+
+  /** Starts a halted server again, on the same port with the same data. */
+  async restart(): Promise<void> {
+    this.log = '';
+    await this.launch(this.root, this.options);
+    await this.probe();
   }
 
   /**

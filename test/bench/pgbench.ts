@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { migrateCentral } from '../../src/audit/central/central-schema.js';
 import { EntraSimulator, READ_APPLICATIONS, READ_MEMBERSHIP } from '../../src/dev/entra-simulator.js';
 import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
 import { CERT_FILE, KEY_FILE, run, startByteRelay, startGatewayProcess, startPgBouncer, stopProcess, writeCertificate, type Server } from './bench-servers.js';
@@ -72,12 +73,17 @@ async function main(): Promise<void> {
     // Recording as before write-ahead (recordings.durability: batched), to price write-ahead side by side.
     const batched = await startGateway(work, cluster, entra, groupId, password, graph, 5, 'batched');
     stops.push(() => stopProcess(batched.child));
+    // Write-ahead recording that also ships to a central store (a database of the same cluster: its CPU is the machine's either way).
+    const centralUrl = await prepareCentralStore(cluster);
+    const shipping = await startGateway(work, cluster, entra, groupId, password, graph, 5, 'write-ahead', centralUrl);
+    stops.push(() => stopProcess(shipping.child));
     const mint = (): Promise<string> => entra.mint(entra.appClaims(agent, AUDIENCE));
 
     const targets: Target[] = [
       { name: 'direct', port: cluster.port, dbname: 'bench', password },
       { name: 'idgate', port: gateway.port, dbname: 'bench-db', password: await mint(), pid: gateway.child.pid ?? 0 },
       { name: 'idgate+audit', port: gateway.port, dbname: 'bench-recorded', password: await mint(), pid: gateway.child.pid ?? 0 },
+      { name: 'idgate+audit central', port: shipping.port, dbname: 'bench-recorded', password: await mint(), pid: shipping.child.pid ?? 0 },
       { name: 'idgate+audit batched', port: batched.port, dbname: 'bench-recorded', password: await mint(), pid: batched.child.pid ?? 0 },
       { name: 'idgate scope:read', port: gateway.port, dbname: 'bench-read', password: await mint(), pid: gateway.child.pid ?? 0 },
       { name: 'idgate tls', port: gateway.port, dbname: 'bench-db', password: await mint(), pid: gateway.child.pid ?? 0, sslmode: 'require' },
@@ -192,6 +198,7 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
       ratio('idgate/direct', 'idgate', 'direct'),
       ratio('recording on/off', 'idgate+audit', 'idgate'),
       ratio('write-ahead/batched recording', 'idgate+audit', 'idgate+audit batched'),
+      ratio('shipping to a central store/local only', 'idgate+audit central', 'idgate+audit'),
       ratio('batched recording on/off', 'idgate+audit batched', 'idgate'),
       ratio('scope read/all', 'idgate scope:read', 'idgate'),
       ratio('idgate/node byte relay', 'idgate', 'node byte relay'),
@@ -246,6 +253,7 @@ function startGateway(
   graph: { appId: string; secret: string },
   cacheSeconds: number,
   durability: 'write-ahead' | 'batched' = 'write-ahead',
+  centralUrl?: string,
 ): Promise<Server> {
   writeFileSync(join(work, 'entra-ca.pem'), entra.caCert);
   return startGatewayProcess(
@@ -271,11 +279,31 @@ function startGateway(
         { 'entra-group': groupId, connection: 'bench-recorded', scope: 'all', record: true },
         { 'entra-group': groupId, connection: 'bench-read', scope: 'read', record: false },
       ],
-      recordings: { path: `audit-cache-${cacheSeconds}-${durability}.db`, durability }, // one audit database per gateway process
+      // One audit database per gateway process.
+      recordings: {
+        path: `audit-cache-${cacheSeconds}-${durability}${centralUrl === undefined ? '' : '-central'}.db`,
+        durability,
+        ...(centralUrl !== undefined ? { central: { url: centralUrl } } : {}),
+      },
       log: { level: 'warn' },
     },
     { BENCH_PASSWORD: password, BENCH_GRAPH_SECRET: graph.secret },
   );
+}
+
+/** A central audit store in a database of the cluster, migrated, with an insert-only role for the gateway; returns that role's URL. */
+async function prepareCentralStore(cluster: PostgresCluster): Promise<string> {
+  const writerPassword = randomBytes(12).toString('hex');
+  await cluster.sql('CREATE DATABASE audit_central');
+  await cluster.sql(`CREATE ROLE idgate_writer LOGIN PASSWORD '${writerPassword}'`);
+  const owner = new pg.Client({ host: cluster.host, port: cluster.port, database: 'audit_central', user: cluster.superuser, password: cluster.superuserPassword });
+  await owner.connect();
+  try {
+    await migrateCentral(owner, 'idgate_writer');
+  } finally {
+    await owner.end();
+  }
+  return `postgres://idgate_writer:${writerPassword}@${cluster.host}:${cluster.port}/audit_central?sslmode=disable`;
 }
 
 await main();

@@ -1,13 +1,73 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Options } from 'yargs';
+import { AuditReader } from '../../audit/audit-reader.js';
+import { copyCentral, type CentralScope } from '../../audit/central/central-copy.js';
+import { centralTarget, connectCentral } from '../../audit/central/central-target.js';
+import { parsePostgresUrl } from '../../config/postgres-url.js';
 import { loadConfigFile } from '../../config/load-config.js';
 
 export const dbOptions = {
-  db: { type: 'string', describe: 'audit database (default: recordings.path of the config)' },
+  db: { type: 'string', describe: 'audit database: a SQLite file, or the central store as a postgres:// URL (default: recordings.path of the config)' },
   config: { alias: 'c', type: 'string', default: 'idgate.yaml', describe: 'configuration file, for its recordings.path' },
 } as const satisfies Record<string, Options>;
 
+interface DbArgs {
+  readonly db?: string | undefined;
+  readonly config: string;
+}
+
 /** --db, else the configuration's recordings.path. */
-export function auditDbPath(args: { readonly db?: string | undefined; readonly config: string }): string {
+export function auditDbPath(args: DbArgs): string {
   if (args.db !== undefined) return args.db;
   return loadConfigFile(args.config).recordingsPath;
+}
+
+/** Whether --db names the central store rather than a local file. */
+export function isCentralUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//.test(db);
+}
+
+/** A reader of the audit log --db names; `close` also removes the local copy of a central store. */
+export interface OpenedAudit {
+  readonly reader: AuditReader;
+  close(): void;
+}
+
+/**
+ * Opens the audit log for a reading command: a SQLite file as it is; the central store (a
+ * postgres:// URL, libpq's rules) by copying what the command needs (`scope`) into a temporary
+ * local database, so the command runs the same code on either.
+ */
+export async function openAudit(args: DbArgs, scope: CentralScope): Promise<OpenedAudit> {
+  const db = auditDbPath(args);
+  if (!isCentralUrl(db)) {
+    const reader = new AuditReader(db);
+    return { reader, close: () => reader.close() };
+  }
+  const path = await copyFromCentral(db, scope);
+  const reader = new AuditReader(path);
+  return {
+    reader,
+    close: () => {
+      reader.close();
+      rmSync(join(path, '..'), { recursive: true, force: true });
+    },
+  };
+}
+
+/** Copies `scope` of the central store at `url` into a fresh temporary database; returns its path. */
+export async function copyFromCentral(url: string, scope: CentralScope): Promise<string> {
+  const client = await connectCentral(centralTarget(parsePostgresUrl(url, '--db')), 'idgate cli');
+  const path = join(mkdtempSync(join(tmpdir(), 'idgate-central-')), 'central.db');
+  try {
+    await copyCentral(client, scope, path);
+    return path;
+  } catch (e) {
+    rmSync(join(path, '..'), { recursive: true, force: true });
+    throw e;
+  } finally {
+    await client.end();
+  }
 }

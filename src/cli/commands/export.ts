@@ -1,10 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { expandEvents } from '../../../protocols/postgres/index.js';
 import { nowMicros } from '../../audit/audit-event.js';
-import { AuditReader } from '../../audit/audit-reader.js';
 import { isoFromUs } from '../format.js';
 import { parseInstantUs } from '../parse-time.js';
-import { auditDbPath, dbOptions } from './db-option.js';
+import { dbOptions, openAudit } from './db-option.js';
 import { sessionJson } from './sessions.js';
 
 interface ExportArgs {
@@ -17,9 +16,9 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
   command: 'export',
   describe: 'write login attempts, sessions and their events as JSON lines (for a SIEM), with their chain hashes',
   builder: (y) => y.options(dbOptions).option('since', { type: 'string', describe: 'a duration back (24h) or an ISO date' }),
-  handler: (args) => {
+  handler: async (args) => {
     const sinceUs = args.since === undefined ? 0 : parseInstantUs(args.since, nowMicros());
-    const reader = new AuditReader(auditDbPath(args));
+    const { reader, close } = await openAudit(args, { kind: 'all' });
     const write = (o: unknown): boolean => process.stdout.write(`${JSON.stringify(o)}\n`);
     try {
       for (const l of reader.logins(sinceUs)) {
@@ -50,7 +49,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
         }
       }
     } finally {
-      reader.close();
+      close();
     }
   },
 };

@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
 import { nowMicros } from '../../audit/audit-event.js';
-import { AuditReader } from '../../audit/audit-reader.js';
 import { loadConfigFile } from '../../config/load-config.js';
 import { createEntraServices } from '../../identity/entra-services.js';
 import { resolveGroupNames } from '../../identity/resolve-group-names.js';
@@ -11,7 +10,7 @@ import { usageSince, type EntryUsage } from '../entry-usage.js';
 import { identitiesMarkdown, type ReportRow } from '../identities-report.js';
 import { isoFromUs, table } from '../format.js';
 import { parseDurationUs, parseInstantUs } from '../parse-time.js';
-import { auditDbPath, dbOptions } from './db-option.js';
+import { dbOptions, openAudit } from './db-option.js';
 
 interface IdentitiesArgs {
   readonly db?: string | undefined;
@@ -61,7 +60,7 @@ export const identitiesCommand: CommandModule<object, IdentitiesArgs> = {
     }
     const now = nowMicros();
     const since = parseInstantUs(args.unused, now);
-    const reader = new AuditReader(args.db ?? auditDbPath(args));
+    const { reader, close } = await openAudit(args, { kind: 'all' });
     let census: Census[];
     try {
       const usage = await usageSince(reader, since, args.config);
@@ -84,7 +83,7 @@ export const identitiesCommand: CommandModule<object, IdentitiesArgs> = {
         return { listed: l, lastLoginUs: last, sessions: sessions.get(l.principal.objectId) ?? 0, flags, overScoped };
       });
     } finally {
-      reader.close();
+      close();
     }
     if (args.json) {
       for (const c of census) process.stdout.write(`${JSON.stringify(censusJson(c))}\n`);

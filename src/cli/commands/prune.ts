@@ -3,7 +3,7 @@ import { nowMicros } from '../../audit/audit-event.js';
 import { openAuditDatabase } from '../../audit/audit-store.js';
 import { pruneAudit } from '../../audit/prune-audit.js';
 import { parseDurationUs } from '../parse-time.js';
-import { auditDbPath, dbOptions } from './db-option.js';
+import { auditDbPath, dbOptions, isCentralUrl } from './db-option.js';
 
 interface PruneArgs {
   readonly db?: string | undefined;
@@ -18,8 +18,10 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
   handler: (args) => {
     const age = parseDurationUs(args['older-than']);
     if (age === undefined) throw new Error(`--older-than ${args['older-than']}: expected a duration such as 90d, 12w or 36h`);
+    const path = auditDbPath(args);
+    if (isCentralUrl(path)) throw new Error('prune on the central store is not supported yet: prune each node\'s local database (what the central store has not confirmed is kept)');
     const now = nowMicros();
-    const db = openAuditDatabase(auditDbPath(args));
+    const db = openAuditDatabase(path);
     try {
       const result = pruneAudit(db, now - age, now);
       process.stdout.write(`pruned ${result.sessions} sessions (${result.events} events) and ${result.logins} login attempts\n`);

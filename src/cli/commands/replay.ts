@@ -13,7 +13,7 @@ import { AuditReader, type SessionRow } from '../../audit/audit-reader.js';
 import type { RecordedEvent, TranscriptEntry } from '../../audit/transcript.js';
 import { table } from '../format.js';
 import { entryText, headerText } from '../transcript-text.js';
-import { auditDbPath, dbOptions } from './db-option.js';
+import { dbOptions, openAudit } from './db-option.js';
 import { transcriptOf } from './show.js';
 
 interface ReplayArgs {
@@ -47,7 +47,7 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
         return true;
       }),
   handler: async (args) => {
-    const reader = new AuditReader(auditDbPath(args));
+    const { reader, close } = await openAudit(args, { kind: 'session', idPrefix: args.session });
     try {
       const session = reader.session(args.session);
       if (session === undefined) throw new Error(`no session ${args.session} in the audit database`);
@@ -56,7 +56,7 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
       else if (args['dry-run']) dryRun(session, original);
       else process.exitCode = await execute(reader, session, original, args);
     } finally {
-      reader.close();
+      close();
     }
   },
 };

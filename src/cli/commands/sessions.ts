@@ -1,9 +1,8 @@
 import type { CommandModule } from 'yargs';
-import { AuditReader } from '../../audit/audit-reader.js';
 import { nowMicros } from '../../audit/audit-event.js';
 import { durationText, isoFromUs, table } from '../format.js';
 import { parseInstantUs } from '../parse-time.js';
-import { auditDbPath, dbOptions } from './db-option.js';
+import { dbOptions, openAudit } from './db-option.js';
 
 interface SessionsArgs {
   readonly db?: string | undefined;
@@ -28,9 +27,9 @@ export const sessionsCommand: CommandModule<object, SessionsArgs> = {
       .option('since', { type: 'string', describe: 'started after: a duration back (2h, 7d) or an ISO date' })
       .option('until', { type: 'string', describe: 'started before: a duration back or an ISO date' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' }),
-  handler: (args) => {
+  handler: async (args) => {
     const now = nowMicros();
-    const reader = new AuditReader(auditDbPath(args));
+    const { reader, close } = await openAudit(args, { kind: 'sessions' });
     try {
       const rows = reader.sessions({
         ...(args.identity !== undefined ? { identity: args.identity } : {}),
@@ -60,7 +59,7 @@ export const sessionsCommand: CommandModule<object, SessionsArgs> = {
         )}\n`,
       );
     } finally {
-      reader.close();
+      close();
     }
   },
 };

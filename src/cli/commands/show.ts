@@ -1,9 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { buildTranscript, expandEvents } from '../../../protocols/postgres/index.js';
-import { AuditReader, type SessionRow } from '../../audit/audit-reader.js';
+import { type AuditReader, type SessionRow } from '../../audit/audit-reader.js';
 import type { TranscriptEntry } from '../../audit/transcript.js';
 import { entryText, headerText } from '../transcript-text.js';
-import { auditDbPath, dbOptions } from './db-option.js';
+import { dbOptions, openAudit } from './db-option.js';
 import { sessionJson } from './sessions.js';
 
 interface ShowArgs {
@@ -21,8 +21,8 @@ export const showCommand: CommandModule<object, ShowArgs> = {
       .positional('session', { type: 'string', demandOption: true, describe: 'session id (or a unique prefix)' })
       .options(dbOptions)
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line (see README)' }),
-  handler: (args) => {
-    const reader = new AuditReader(auditDbPath(args));
+  handler: async (args) => {
+    const { reader, close } = await openAudit(args, { kind: 'session', idPrefix: args.session });
     try {
       const session = reader.session(args.session);
       if (session === undefined) throw new Error(`no session ${args.session} in the audit database`);
@@ -35,7 +35,7 @@ export const showCommand: CommandModule<object, ShowArgs> = {
       process.stdout.write(`${headerText(session)}\n\n`);
       for (const e of entries) process.stdout.write(`${entryText(e)}\n`);
     } finally {
-      reader.close();
+      close();
     }
   },
 };

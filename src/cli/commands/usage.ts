@@ -1,10 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { nowMicros } from '../../audit/audit-event.js';
-import { AuditReader } from '../../audit/audit-reader.js';
 import { usageSince, type EntryUsage } from '../entry-usage.js';
 import { isoFromUs, table } from '../format.js';
 import { parseInstantUs } from '../parse-time.js';
-import { auditDbPath, dbOptions } from './db-option.js';
+import { dbOptions, openAudit } from './db-option.js';
 
 interface UsageArgs {
   readonly db?: string | undefined;
@@ -22,12 +21,12 @@ export const usageCommand: CommandModule<object, UsageArgs> = {
       .option('since', { type: 'string', default: '30d', describe: 'the window: a duration back (30d, 12h) or an ISO date' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' }),
   handler: async (args) => {
-    const reader = new AuditReader(auditDbPath(args));
+    const { reader, close } = await openAudit(args, { kind: 'all' });
     let rows: EntryUsage[];
     try {
       rows = await usageSince(reader, parseInstantUs(args.since, nowMicros()), args.config);
     } finally {
-      reader.close();
+      close();
     }
     if (args.json) {
       for (const r of rows) {

@@ -105,13 +105,25 @@ describe('loadConfigFile', () => {
     assert.equal(config.identityMap[0]?.record, true);
   });
 
+  it('names recordings.central.url when the URL cannot be used', () => {
+    const yaml = EXAMPLE.replace('certs/server.crt', 'cert.pem').replace('certs/server.key', 'key.pem').replace('recordings:', 'recordings:\n  central: { url: "mysql://x/y" }');
+    assert.throws(
+      () => loadConfigFile(write('bad-central.yaml', yaml), { RECORDS_API_PASSWORD: 'x' }),
+      (e: Error) => /recordings\.central\.url: the URL mysql:\/\/x\/y: not a postgres:\/\/ or postgresql:\/\/ URL/.test(e.message),
+    );
+  });
+
   it("accepts the README's configuration example as it stands", () => {
     const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
     const example = /```yaml\n([\s\S]+?)```/.exec(readme)?.[1] ?? '';
     assert.match(example, /gateway-identity:/);
     const file = write('readme.yaml', example.replace('certs/server.crt', 'cert.pem').replace('certs/server.key', 'key.pem'));
-    const config = loadConfigFile(file, { RECORDS_API_PASSWORD: 'x', IDGATE_CLIENT_SECRET: 'y' });
+    const config = loadConfigFile(file, { RECORDS_API_PASSWORD: 'x', IDGATE_CLIENT_SECRET: 'y', IDGATE_AUDIT_PASSWORD: 'z' });
     assert.equal(config.connections.get('orders-azure')?.auth.kind, 'entra');
+    assert.equal(config.central?.connection.host, 'audit-db');
+    assert.equal(config.central?.connection.tls, 'require');
+    const auth = config.central?.connection.auth;
+    assert.equal(auth?.kind === 'password' ? auth.password.reveal() : undefined, 'z', 'the password comes from password-env');
     assert.equal(config.entra.graph?.recheckMs, 30_000);
   });
 

@@ -1,0 +1,143 @@
+import type pg from 'pg';
+
+/** The schema every central table lives in. */
+export const CENTRAL_SCHEMA = 'idgate_audit';
+
+/**
+ * The central audit store's schema in PostgreSQL, as ordered migrations (never edit a shipped one).
+ * Every table is written by INSERT only — a gateway's role there holds INSERT and SELECT and
+ * nothing else, so a compromised gateway host cannot rewrite what it already shipped; a retry or a
+ * restart inserts rows that are already there and `ON CONFLICT DO NOTHING` keeps the first.
+ * What changes over a session's life is stored as new rows: its progress as it is shipped
+ * (`session_progress`, the newest wins), its seal once it ends (`session_seals`). Each local log
+ * (one per node's database, `log_id`) has its own seal and login chains.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE ${CENTRAL_SCHEMA}.log_origins (
+     log_id text NOT NULL,
+     id bigint NOT NULL,
+     at_us bigint NOT NULL,
+     node_id text,
+     kind text NOT NULL,
+     previous_seal_seq bigint,
+     previous_seal_hash text,
+     previous_login_seq bigint,
+     previous_login_hash text,
+     PRIMARY KEY (log_id, at_us, id)
+   )`,
+  `CREATE TABLE ${CENTRAL_SCHEMA}.sessions (
+     id text PRIMARY KEY,
+     log_id text NOT NULL,
+     node_id text,
+     protocol text NOT NULL,
+     started_at_us bigint NOT NULL,
+     identity_oid text NOT NULL,
+     app_id text NOT NULL,
+     tenant_id text NOT NULL,
+     display_name text,
+     client_user text NOT NULL,
+     mapping text NOT NULL,
+     connection text NOT NULL,
+     scope text NOT NULL,
+     record_mode text NOT NULL,
+     client_address text NOT NULL,
+     client_tls integer NOT NULL,
+     upstream text NOT NULL,
+     head_hash text NOT NULL
+   )`,
+  `CREATE INDEX sessions_started ON ${CENTRAL_SCHEMA}.sessions (started_at_us)`,
+  `CREATE INDEX sessions_node ON ${CENTRAL_SCHEMA}.sessions (node_id, started_at_us)`,
+  `CREATE INDEX sessions_log ON ${CENTRAL_SCHEMA}.sessions (log_id)`,
+  `CREATE TABLE ${CENTRAL_SCHEMA}.session_progress (
+     session_id text NOT NULL,
+     event_count bigint NOT NULL,
+     last_event_hash text NOT NULL,
+     statements bigint NOT NULL,
+     errors bigint NOT NULL,
+     PRIMARY KEY (session_id, event_count)
+   )`,
+  `CREATE TABLE ${CENTRAL_SCHEMA}.session_seals (
+     session_id text PRIMARY KEY,
+     log_id text NOT NULL,
+     seal_seq bigint NOT NULL,
+     ended_at_us bigint NOT NULL,
+     end_reason text NOT NULL,
+     bytes_from_client bigint,
+     bytes_to_client bigint,
+     statements bigint NOT NULL,
+     errors bigint NOT NULL,
+     event_count bigint NOT NULL,
+     last_event_hash text NOT NULL,
+     seal_hash text NOT NULL,
+     UNIQUE (log_id, seal_seq)
+   )`,
+  `CREATE TABLE ${CENTRAL_SCHEMA}.event_segments (
+     session_id text NOT NULL,
+     first_seq bigint NOT NULL,
+     last_seq bigint NOT NULL,
+     lines bytea NOT NULL,
+     PRIMARY KEY (session_id, first_seq)
+   )`,
+  `CREATE TABLE ${CENTRAL_SCHEMA}.login_attempts (
+     log_id text NOT NULL,
+     seq bigint NOT NULL,
+     at_us bigint NOT NULL,
+     accepted integer NOT NULL,
+     reason text NOT NULL,
+     message text NOT NULL,
+     session_id text,
+     identity_oid text,
+     app_id text,
+     connection text,
+     client_user text,
+     client_address text NOT NULL,
+     node_id text,
+     hash text NOT NULL,
+     PRIMARY KEY (log_id, seq)
+   )`,
+  `CREATE INDEX login_attempts_time ON ${CENTRAL_SCHEMA}.login_attempts (at_us)`,
+];
+
+export const CENTRAL_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The version the central store is at (0: idgate's schema is not there). */
+export async function centralSchemaVersion(client: pg.ClientBase): Promise<number> {
+  const exists = await client.query<{ present: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS present`, [`${CENTRAL_SCHEMA}.schema_migrations`]);
+  if (exists.rows[0]?.present !== true) return 0;
+  const row = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${CENTRAL_SCHEMA}.schema_migrations`);
+  return Number(row.rows[0]?.v ?? 0);
+}
+
+/**
+ * Creates or brings up to date the central schema, in one transaction, as the role that will own
+ * it; grants `writerRole` (the gateways' role) USAGE, SELECT and INSERT — nothing else.
+ * Returns the versions applied.
+ */
+export async function migrateCentral(client: pg.ClientBase, writerRole: string | undefined): Promise<{ from: number; to: number }> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [CENTRAL_SCHEMA]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${CENTRAL_SCHEMA}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${CENTRAL_SCHEMA}.schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const from = await centralSchemaVersion(client);
+    if (from > MIGRATIONS.length) throw new Error(`the central audit schema is at version ${from}, newer than this idgate understands (${MIGRATIONS.length})`);
+    for (let v = from; v < MIGRATIONS.length; v++) {
+      await client.query(MIGRATIONS[v] ?? '');
+      await client.query(`INSERT INTO ${CENTRAL_SCHEMA}.schema_migrations (version) VALUES ($1)`, [v + 1]);
+    }
+    if (writerRole !== undefined) {
+      const role = quoteIdentifier(writerRole);
+      await client.query(`GRANT USAGE ON SCHEMA ${CENTRAL_SCHEMA} TO ${role}`);
+      await client.query(`GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA ${CENTRAL_SCHEMA} TO ${role}`);
+    }
+    await client.query('COMMIT');
+    return { from, to: MIGRATIONS.length };
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

@@ -1,0 +1,235 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { freePort } from '../../src/dev/free-port.js';
+import { AuditReader } from '../../src/audit/audit-reader.js';
+import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
+import { idgate, startIdgate } from '../support/cli.js';
+import { pgOptions } from '../support/client-options.js';
+import { Harness } from '../support/harness.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Two gateways — one in this process (node-a), one its own process (node-b) — each with its own
+ * local log, both shipping to one central PostgreSQL, itself a real cluster. The CLI reads the
+ * fleet from there; the gateways' role can only add rows.
+ */
+describe('a fleet shipping to a central PostgreSQL audit store', () => {
+  let central: PostgresCluster;
+  let h: Harness;
+  let nodeB: Awaited<ReturnType<typeof startIdgate>>;
+  let portB: number;
+  let ownerUrl: string;
+  const writerPassword = randomBytes(12).toString('hex');
+
+  before(async () => {
+    central = await PostgresCluster.start();
+    await central.sql('CREATE DATABASE audit');
+    await central.sql(`CREATE ROLE idgate_writer LOGIN PASSWORD '${writerPassword}'`);
+    ownerUrl = `postgres://${central.superuser}:${encodeURIComponent(central.superuserPassword)}@127.0.0.1:${central.port}/audit?sslmode=disable`;
+    const migrated = await idgate(['audit-migrate', '--url', ownerUrl, '--writer-role', 'idgate_writer']);
+    assert.equal(migrated.code, 0, migrated.stderr);
+    assert.match(migrated.stdout, /migrated from version 0 to \d+; idgate_writer may INSERT and SELECT/);
+    // The gateways' URL leaves sslmode to libpq's default, prefer: this server has no TLS, so plaintext.
+    const writerUrl = `postgres://idgate_writer:${writerPassword}@127.0.0.1:${central.port}/audit`;
+    const recordings = { central: { url: writerUrl } };
+    h = await Harness.start({ nodeId: 'node-a', recordings });
+    portB = await freePort();
+    const { file, env } = h.writeConfigFile((d) => {
+      d['listen'] = { ...(d['listen'] as Record<string, unknown>), port: portB };
+      d['recordings'] = { path: join(h.workDirectory, 'node-b.db'), ...recordings };
+      d['node-id'] = 'node-b';
+    });
+    nodeB = await startIdgate(['serve', '--config', file], /gateway listening/, env);
+  });
+  after(async () => {
+    nodeB?.child.kill('SIGTERM');
+    await nodeB?.exited;
+    await h?.stop();
+    await central?.stop();
+  });
+
+  async function connect(port: number): Promise<pg.Client> {
+    const client = new pg.Client(pgOptions(h, await h.token(), { port }));
+    client.on('error', () => undefined);
+    await client.connect();
+    return client;
+  }
+
+  async function centralSessions(): Promise<{ id: string; node: string; endReason: string | null; statements: number }[]> {
+    const r = await idgate(['sessions', '--json', '--db', ownerUrl]);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim() === '' ? [] : r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; node: string; endReason: string | null; statements: number });
+  }
+
+  async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await sleep(200);
+    }
+  }
+
+  it('lists the sessions of every node, a live one within seconds; show reads one; verify checks each node log', async (t) => {
+    const a = await connect(h.port);
+    await a.query('SELECT 1 AS from_node_a');
+    const b = await connect(portB);
+    await b.query('SELECT 2 AS from_node_b');
+    await b.end();
+    const started = Date.now();
+    const live = await waitFor('both nodes in the central store', async () => {
+      const rows = await centralSessions();
+      const fromA = rows.find((r) => r.node === 'node-a' && r.endReason === null && r.statements >= 1);
+      return fromA !== undefined && rows.some((r) => r.node === 'node-b') ? { rows, fromA } : undefined;
+    });
+    t.diagnostic(`a live session was listed centrally ${Date.now() - started} ms after its statement`);
+    const shown = await idgate(['show', live.fromA.id, '--json', '--db', ownerUrl]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /SELECT 1 AS from_node_a/);
+    const onlyB = await idgate(['sessions', '--json', '--node', 'node-b', '--db', ownerUrl]);
+    assert.ok(onlyB.stdout.trim().split('\n').every((l) => (JSON.parse(l) as { node: string }).node === 'node-b'));
+    await a.end();
+    await waitFor('node-a session sealed centrally', async () => ((await centralSessions()).find((r) => r.id === live.fromA.id)?.endReason ? true : undefined));
+    const verified = await idgate(['verify', '--db', ownerUrl]);
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+    assert.match(verified.stdout, /node node-a log .*: ok/);
+    assert.match(verified.stdout, /node node-b log .*: ok/);
+  });
+
+  it("gives the gateways' role INSERT and SELECT only: shipped history cannot be changed or removed with it", async () => {
+    const writer = new pg.Client({ host: '127.0.0.1', port: central.port, database: 'audit', user: 'idgate_writer', password: writerPassword });
+    await writer.connect();
+    try {
+      for (const sql of [
+        "UPDATE idgate_audit.sessions SET scope = 'all'",
+        'DELETE FROM idgate_audit.event_segments',
+        'TRUNCATE idgate_audit.login_attempts',
+        'DROP TABLE idgate_audit.session_seals',
+        'CREATE TABLE idgate_audit.extra (x int)',
+      ]) {
+        await assert.rejects(writer.query(sql), (e: { code?: string }) => e.code === '42501' || e.code === '42P01', sql);
+      }
+      assert.ok(Number((await writer.query('SELECT count(*) AS n FROM idgate_audit.sessions')).rows[0].n) > 0, 'it can read');
+    } finally {
+      await writer.end();
+    }
+  });
+
+  it('keeps recording while the central store is down, and ships everything once it is back: no gap, no duplicate', async () => {
+    await central.halt();
+    const clients = await Promise.all([connect(h.port), connect(portB)]);
+    for (let i = 0; i < 50; i++) for (const c of clients) await c.query(`SELECT ${i} AS while_down`);
+    await Promise.all(clients.map((c) => c.end()));
+    await h.gateway.services.audit.flushed();
+    await waitFor('a backlog while the store is down', async () => (h.gateway.services.audit.centralBacklog > 0 ? true : undefined));
+    assert.ok(h.logLines.some((l) => l.includes('the central audit store cannot be reached')), 'the outage is in the log');
+    await central.restart();
+    await waitFor('the backlog shipped', async () => (h.gateway.services.audit.centralBacklog === 0 && h.logLines.some((l) => l.includes('reachable again')) ? true : undefined), 30_000);
+    await waitFor('node-b caught up', async () => {
+      const rows = await centralSessions();
+      return rows.some((r) => r.node === 'node-b' && r.statements >= 50) ? true : undefined;
+    }, 30_000);
+    await assertComplete();
+    const verified = await idgate(['verify', '--db', ownerUrl]);
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+  });
+
+  it("loses and doubles nothing when the shipper's connection is killed again and again mid-shipment", async () => {
+    const client = await connect(h.port);
+    let killed = 0;
+    const killer = setInterval(() => {
+      void central
+        .sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'idgate shipper'", 'audit')
+        .then((n) => (killed += Number(n)), () => undefined);
+    }, 150);
+    try {
+      for (let i = 0; i < 300; i++) await client.query(`SELECT ${i} AS while_killed, repeat('x', 2000)`);
+    } finally {
+      clearInterval(killer);
+    }
+    await client.end();
+    assert.ok(killed > 0, 'the shipper lost its connection at least once');
+    await h.gateway.services.audit.flushed();
+    // The shipper backs off while it cannot connect (up to 15 s): wait for it to catch up.
+    await waitFor('everything shipped', async () => assertComplete().then(() => true, () => undefined), 40_000);
+    const verified = await idgate(['verify', '--db', ownerUrl]);
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+  });
+
+  it('fails closed once more rows wait than recordings.central.backlog-limit allows, and recovers when they are shipped', async () => {
+    const limited = await Harness.start({
+      nodeId: 'node-limited',
+      recordings: { central: { url: `postgres://idgate_writer:${writerPassword}@127.0.0.1:${central.port}/audit`, 'backlog-limit': 20 } },
+    });
+    try {
+      await central.halt();
+      const client = new pg.Client(pgOptions(limited, await limited.token()));
+      // Ended while idle, the FATAL comes as the client's error event; during a query, as the query's error.
+      let fatal: (Error & { code?: string }) | undefined;
+      client.on('error', (e: Error & { code?: string }) => {
+        fatal ??= e;
+      });
+      await client.connect();
+      const ended = await (async () => {
+        for (let i = 0; i < 200; i++) {
+          const failed = await client.query(`SELECT ${i}`).then(() => undefined, (e: { code?: string }) => e);
+          if (failed !== undefined) return fatal ?? failed;
+          await sleep(50);
+        }
+        return undefined;
+      })();
+      assert.equal(ended?.code, '57P01', `the recorded session is ended once the backlog passes the limit: ${String(ended)}`);
+      assert.ok(limited.logLines.some((l) => l.includes('recordings.central.backlog-limit')));
+      await assert.rejects(
+        (async () => {
+          const again = new pg.Client(pgOptions(limited, await limited.token()));
+          again.on('error', () => undefined);
+          await again.connect();
+        })(),
+        (e: { code?: string }) => e.code === '57P03',
+        'new recorded sessions are refused',
+      );
+      await central.restart();
+      await waitFor('recording recovers', async () => (limited.gateway.services.audit.healthy ? true : undefined), 40_000);
+      const after = new pg.Client(pgOptions(limited, await limited.token()));
+      await after.connect();
+      await after.query('SELECT 1');
+      await after.end();
+    } finally {
+      await limited.stop();
+    }
+  });
+
+  /** Every node-a session the local log holds is in the central store with every one of its events, once, in order. */
+  async function assertComplete(): Promise<void> {
+    const local = new AuditReader(h.config.recordingsPath);
+    const sessions = local.sessions();
+    local.close();
+    const db = new pg.Client({ connectionString: ownerUrl });
+    await db.connect();
+    try {
+      const rows = await db.query<{ session_id: string; events: string; top: string; segments: string }>(
+        'SELECT session_id, sum(last_seq - first_seq + 1) AS events, max(last_seq) AS top, count(*) AS segments FROM idgate_audit.event_segments GROUP BY session_id',
+      );
+      const byId = new Map(rows.rows.map((r) => [r.session_id, r]));
+      const gaps = await db.query(
+        `SELECT session_id FROM (SELECT session_id, first_seq, lag(last_seq) OVER (PARTITION BY session_id ORDER BY first_seq) AS previous FROM idgate_audit.event_segments) s
+         WHERE first_seq <> coalesce(previous, 0) + 1`,
+      );
+      assert.deepEqual(gaps.rows, [], "each session's segments run from event 1 without a gap or an overlap");
+      for (const s of sessions) {
+        if (s.event_count === 0) continue;
+        const shipped = byId.get(s.id);
+        assert.equal(Number(shipped?.events), s.event_count, `session ${s.id}: ${shipped?.events ?? 0} of ${s.event_count} events shipped`);
+        assert.equal(Number(shipped?.top), s.event_count);
+      }
+    } finally {
+      await db.end();
+    }
+  }
+});
