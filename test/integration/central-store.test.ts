@@ -205,6 +205,27 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
     }
   });
 
+  it("names the node whose log was tampered with in the central store (by its owner, who alone can edit it)", async () => {
+    const owner = new pg.Client({ connectionString: ownerUrl });
+    await owner.connect();
+    try {
+      const victim = await owner.query<{ session_id: string }>(
+        "SELECT e.session_id FROM idgate_audit.event_segments e JOIN idgate_audit.sessions s ON s.id = e.session_id WHERE s.node_id = 'node-b' LIMIT 1",
+      );
+      const sessionId = victim.rows[0]?.session_id;
+      assert.ok(sessionId !== undefined);
+      // One byte of a recorded statement changed.
+      await owner.query("UPDATE idgate_audit.event_segments SET lines = overlay(lines PLACING '\\x21'::bytea FROM length(lines) - 40 FOR 1) WHERE session_id = $1", [sessionId]);
+    } finally {
+      await owner.end();
+    }
+    const verified = await idgate(['verify', '--db', ownerUrl]);
+    assert.equal(verified.code, 1, verified.stdout);
+    assert.match(verified.stdout, /node node-b log [^:]+: TAMPERED/);
+    assert.match(verified.stdout, /node node-a log [^:]+: ok/);
+    assert.match(verified.stdout, /FAILED: \d+ node logs/);
+  });
+
   /** Every node-a session the local log holds is in the central store with every one of its events, once, in order. */
   async function assertComplete(): Promise<void> {
     const local = new AuditReader(h.config.recordingsPath);

@@ -3,12 +3,35 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { freePort } from '../../src/dev/free-port.js';
+import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
 import { idgate, startIdgate } from '../support/cli.js';
 import { pgOptions } from '../support/client-options.js';
 import { Harness } from '../support/harness.js';
 
 const CLIENTS = 4;
 const LOAD_MS = 1500;
+
+async function listSessions(source: string): Promise<{ id: string; endReason: string; node: string }[]> {
+  const listed = await idgate(['sessions', '--json', '--db', source]);
+  assert.equal(listed.code, 0, listed.stderr);
+  return listed.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; endReason: string; node: string });
+}
+
+/** The ids whose INSERT the log holds, from each statement's literal or its first parameter. */
+async function loggedIds(source: string, sessions: readonly { id: string }[]): Promise<Set<string>> {
+  const logged = new Set<string>();
+  for (const s of sessions) {
+    const shown = await idgate(['show', s.id, '--json', '--db', source]);
+    assert.equal(shown.code, 0, shown.stderr);
+    for (const line of shown.stdout.trim().split('\n')) {
+      const event = JSON.parse(line) as { type?: string; sql?: string; params?: ({ text: string } | null)[] };
+      if (event.type !== 'statement' || event.sql === undefined) continue;
+      const id = /VALUES \((\d+)\)/.exec(event.sql)?.[1] ?? event.params?.[0]?.text;
+      if (id !== undefined) logged.add(id);
+    }
+  }
+  return logged;
+}
 
 /**
  * The gateway as an operator runs it — its own process — killed with SIGKILL under an insert load
@@ -17,20 +40,28 @@ const LOAD_MS = 1500;
  */
 describe('a gateway killed with SIGKILL', () => {
   let h: Harness;
+  let central: PostgresCluster;
+  let centralUrl: string;
   before(async () => {
     h = await Harness.start();
     await h.cluster.sql('CREATE TABLE crash_probe (id bigint PRIMARY KEY); GRANT ALL ON crash_probe TO sync_writer', 'records');
+    central = await PostgresCluster.start();
+    await central.sql('CREATE DATABASE audit');
+    centralUrl = `postgres://${central.superuser}:${encodeURIComponent(central.superuserPassword)}@127.0.0.1:${central.port}/audit?sslmode=disable`;
+    const migrated = await idgate(['audit-migrate', '--url', centralUrl]);
+    assert.equal(migrated.code, 0, migrated.stderr);
   });
   after(async () => {
     await h.stop();
+    await central.stop();
   });
 
-  it('loses no statement that reached the database (write-ahead recording), and the log verifies after the restart', async (t) => {
+  it('loses no statement that reached the database (write-ahead recording), locally or centrally, and both logs verify after the restart', async (t) => {
     const port = await freePort();
     const db = join(h.workDirectory, 'crash.db');
     const { file, env } = h.writeConfigFile((d) => {
       d['listen'] = { ...(d['listen'] as Record<string, unknown>), port };
-      d['recordings'] = { path: db };
+      d['recordings'] = { path: db, central: { url: centralUrl } };
       d['node-id'] = 'crash-node';
     });
     const serve = (): ReturnType<typeof startIdgate> => startIdgate(['serve', '--config', file], /gateway listening/, env);
@@ -76,31 +107,21 @@ describe('a gateway killed with SIGKILL', () => {
     const rows = (await h.cluster.sql('SELECT id FROM crash_probe ORDER BY id', 'records')).split('\n').filter(Boolean);
     assert.ok(rows.length >= acknowledged && acknowledged > 100, `a real load ran: ${acknowledged} acknowledged, ${rows.length} rows`);
 
-    const listed = await idgate(['sessions', '--json', '--db', db]);
-    assert.equal(listed.code, 0, listed.stderr);
-    const sessions = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; endReason: string; node: string });
-    assert.equal(sessions.length, CLIENTS);
-    for (const s of sessions) {
-      assert.equal(s.endReason, 'gateway-lost', `a session the dead process left open is sealed with its own end reason: ${JSON.stringify(sessions)}`);
-      assert.equal(s.node, 'crash-node');
-    }
-    const logged = new Set<string>();
-    for (const s of sessions) {
-      const shown = await idgate(['show', s.id, '--json', '--db', db]);
-      assert.equal(shown.code, 0, shown.stderr);
-      for (const line of shown.stdout.trim().split('\n')) {
-        const event = JSON.parse(line) as { type?: string; sql?: string; params?: ({ text: string } | null)[] };
-        if (event.type !== 'statement' || event.sql === undefined) continue;
-        const literal = /VALUES \((\d+)\)/.exec(event.sql)?.[1];
-        const id = literal ?? event.params?.[0]?.text;
-        if (id !== undefined) logged.add(id);
+    // The node's own log, and the central store it shipped to (the clean stop's last pass, or the restart, sent the rest).
+    for (const source of [db, centralUrl]) {
+      const where = source === db ? 'the local log' : 'the central store';
+      const sessions = await listSessions(source);
+      assert.equal(sessions.length, CLIENTS, where);
+      for (const s of sessions) {
+        assert.equal(s.endReason, 'gateway-lost', `${where}: a session the dead process left open is sealed with its own end reason: ${JSON.stringify(s)}`);
+        assert.equal(s.node, 'crash-node');
       }
+      const logged = await loggedIds(source, sessions);
+      const missing = rows.filter((id) => !logged.has(id));
+      assert.deepEqual(missing.slice(0, 10), [], `${where}: ${missing.length} of ${rows.length} committed inserts are missing`);
+      t.diagnostic(`${where}: ${rows.length} committed inserts (${acknowledged} acknowledged), all there`);
+      const verified = await idgate(['verify', '--db', source]);
+      assert.equal(verified.code, 0, `verify ${where} after a crash: ${verified.stdout}${verified.stderr}`);
     }
-    const missing = rows.filter((id) => !logged.has(id));
-    assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${rows.length} committed inserts are missing from the audit log`);
-    t.diagnostic(`${rows.length} committed inserts (${acknowledged} acknowledged), all in the audit log`);
-
-    const verified = await idgate(['verify', '--db', db]);
-    assert.equal(verified.code, 0, `verify after a crash: ${verified.stdout}${verified.stderr}`);
   });
 });
