@@ -6,7 +6,7 @@ import { restartOnlyChanges } from './config/reload-check.js';
 import { createEntraServices } from './identity/entra-services.js';
 import { resolveGroupNames } from './identity/resolve-group-names.js';
 import { createLogger, type Logger } from './logging/logger.js';
-import type { GatewayServices, ProtocolFactory, ProtocolServer } from './protocol.js';
+import type { GatewayServices, ProtocolFactory, ProtocolServer, SiblingChannel } from './protocol.js';
 import { SessionAuthority } from './session/session-authority.js';
 import { SessionRegistry } from './session/session-registry.js';
 import { SessionWatch } from './session/session-watch.js';
@@ -15,6 +15,8 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   /** When recorded sessions are held back for the audit writer (defaults suit production). */
   readonly auditLimits?: AuditLimits;
+  /** This process is one of several workers (`listen.workers`): cancels are routed between them. */
+  readonly siblings?: SiblingChannel;
 }
 
 export interface RunningGateway {
@@ -81,8 +83,10 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
     audit,
     logger,
     upstreamPasswords: entra.upstreamPasswords,
+    ...(options.siblings !== undefined ? { siblings: options.siblings } : {}),
   };
   const server = protocol(services);
+  options.siblings?.answerWith((processId, secretKey) => server.cancelHeld(processId, secretKey));
   let address: { readonly host: string; readonly port: number };
   try {
     address = await server.listen();

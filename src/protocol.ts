@@ -14,6 +14,19 @@ export interface GatewayServices {
   readonly logger: Logger;
   /** The gateway's credential for each upstream login (a stored password or its own Entra token). */
   readonly upstreamPasswords: UpstreamPasswords;
+  /** The other worker processes of this gateway (`listen.workers`), absent for a single process. */
+  readonly siblings?: SiblingCancel;
+}
+
+/** The other worker processes of this gateway: a cancel this process cannot place is offered to them. */
+export interface SiblingCancel {
+  /** Resolves true when a sibling held the session (and passed the cancel on upstream). */
+  cancel(processId: number, secretKey: number): Promise<boolean>;
+}
+
+/** A worker's link to its siblings, both ways: it asks them, and answers them with what it holds. */
+export interface SiblingChannel extends SiblingCancel {
+  answerWith(holds: (processId: number, secretKey: number) => Promise<boolean>): void;
 }
 
 /** A wire protocol's listener, as the core drives it. Postgres is the first; others implement the same. */
@@ -25,6 +38,8 @@ export interface ProtocolServer {
   stopAccepting(): Promise<void>;
   /** Connections open, authenticated or not. */
   readonly openConnections: number;
+  /** Cancels the running statement of a session this process holds under that key; false when it holds none. */
+  cancelHeld(processId: number, secretKey: number): Promise<boolean>;
 }
 
 export type ProtocolFactory = (services: GatewayServices) => ProtocolServer;

@@ -4,6 +4,7 @@ import type { GatewayServices, ProtocolServer } from '../../src/protocol.js';
 import { CancelKeys } from './client/cancel-keys.js';
 import { ClientConnection } from './client/client-connection.js';
 import { sqlstateForAccess } from './client/sqlstate.js';
+import { cancelHeld } from './client/cancel-held.js';
 import { adoptWithOwnBuffer, type ReadSource } from './read-source.js';
 import { encodeErrorResponse } from './wire/backend-messages.js';
 
@@ -45,6 +46,11 @@ export class PostgresServer implements ProtocolServer {
         resolve({ host, port: typeof address === 'object' && address !== null ? address.port : port });
       });
     });
+  }
+
+  /** A sibling worker's question: cancel it if this process holds the session. */
+  cancelHeld(processId: number, secretKey: number): Promise<boolean> {
+    return cancelHeld(this.cancelKeys, processId, secretKey, this.services.logger.child({ fromSibling: true }));
   }
 
   /** Closes the listener; resolves once every connection it accepted has closed too. */

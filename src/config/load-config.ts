@@ -1,4 +1,4 @@
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -54,6 +54,7 @@ export function buildConfig(document: unknown, source: string, baseDir: string, 
       maxConnections: raw.listen['max-connections'],
       authTimeoutMs: raw.listen['auth-timeout-seconds'] * 1000,
       maxMessageBytes: raw.listen['max-message-bytes'],
+      workers: raw.listen.workers === 'auto' ? availableParallelism() : raw.listen.workers,
       drainTimeoutMs: raw.listen['drain-timeout-seconds'] * 1000,
     },
     entra: {

@@ -15,7 +15,7 @@ import { PostgresRecorder } from '../recording/postgres-recorder.js';
 import { isReadOnly, parseScope, type Scope } from '../../../src/policy/scope.js';
 import { Relay, type RelayEnd } from '../relay.js';
 import { loginUpstream, type UpstreamSession } from '../upstream/login-upstream.js';
-import { sendCancel } from '../upstream/send-cancel.js';
+import { cancelHeld } from './cancel-held.js';
 import { cancelAtPeers } from './peer-cancel.js';
 import {
   AUTHENTICATION_CLEARTEXT_PASSWORD,
@@ -214,8 +214,12 @@ export class ClientConnection {
    */
   private async forwardCancel(processId: number, secretKey: number, fromClient: boolean): Promise<void> {
     this.stream.end();
-    const route = this.deps.cancelKeys.lookup(processId, secretKey);
-    if (route === undefined) {
+    if (!(await cancelHeld(this.deps.cancelKeys, processId, secretKey, this.log))) {
+      // Another worker of this gateway may hold it: they count as this node, so a peer's request goes to them too.
+      if ((await this.deps.services.siblings?.cancel(processId, secretKey)) === true) {
+        this.log.info({ fromPeer: !fromClient }, 'cancel request passed to the sibling worker that holds the session');
+        return;
+      }
       const { peers, peerTimeoutMs } = this.deps.services.config;
       if (!fromClient || peers.length === 0) {
         this.log.info({ fromPeer: !fromClient }, 'cancel request with an unknown key ignored');
@@ -223,13 +227,7 @@ export class ClientConnection {
       }
       const told = await cancelAtPeers(peers, processId, secretKey, peerTimeoutMs);
       this.log.info({ peers: peers.length, reached: told }, 'cancel request for a session not held here passed to the fleet’s peers');
-      return;
     }
-    this.log.info({ sessionId: route.sessionId }, 'cancel request forwarded');
-    route.onCancel?.();
-    await sendCancel(route.target, route.upstreamKey).catch((e: unknown) => {
-      this.log.warn({ sessionId: route.sessionId, err: (e as Error).message }, 'cancel request could not be forwarded');
-    });
   }
 
   /** One way out for every refusal: an ErrorResponse with a SQLSTATE, a log line, and the connection closed. */

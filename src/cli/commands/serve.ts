@@ -1,6 +1,11 @@
+import cluster from 'node:cluster';
 import type { CommandModule } from 'yargs';
 import { postgresProtocol } from '../../../protocols/postgres/index.js';
+import type { GatewayConfig } from '../../config/gateway-config.js';
 import { loadConfigFile } from '../../config/load-config.js';
+import { forWorker } from '../../config/worker-config.js';
+import { STOP_MESSAGE, WORKER_INDEX_ENV, WorkerPool } from '../../fleet/worker-pool.js';
+import { WorkerSiblings } from '../../fleet/worker-siblings.js';
 import { startGateway } from '../../gateway.js';
 import { createLogger } from '../../logging/logger.js';
 import { runUntilSignal } from '../run-until-signal.js';
@@ -10,6 +15,13 @@ interface ServeArgs {
   readonly config: string;
 }
 
+/** A worker drains when its primary says so (WorkerPool.stop), whether or not a signal reached it too. */
+function whenPrimaryStops(begin: () => void): void {
+  process.on('message', (m: unknown) => {
+    if (m === STOP_MESSAGE) begin();
+  });
+}
+
 export const serveCommand: CommandModule<object, ServeArgs> = {
   command: 'serve',
   describe: 'run the gateway (JSON logs on stdout); SIGHUP reloads connections and identity-map; SIGTERM/SIGINT drain and stop it',
@@ -17,15 +29,28 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
   handler: async (args) => {
     const config = loadConfigFile(args.config);
     const logger = createLogger(config.logLevel);
-    const gateway = await startGateway(config, postgresProtocol, { logger });
+    if (cluster.isPrimary && config.listen.workers > 1) {
+      // The primary serves no client: it runs the workers (listen.workers), each this same command.
+      const pool = WorkerPool.start(config.listen.workers, logger.child({ node: config.nodeId, role: 'primary' }));
+      const onHangup = (): void => pool.reload();
+      process.on('SIGHUP', onHangup);
+      await runUntilSignal(() => pool.stop());
+      process.off('SIGHUP', onHangup);
+      return;
+    }
+    const index = cluster.isWorker ? Number(process.env[WORKER_INDEX_ENV]) : undefined;
+    const asRun = (c: GatewayConfig): GatewayConfig => (index === undefined ? c : forWorker(c, index));
+    const gateway = await startGateway(asRun(config), postgresProtocol, { logger, ...(cluster.isWorker ? { siblings: new WorkerSiblings(process) } : {}) });
     const onHangup = (): void => {
       // A bad file, or one that changes what needs a restart, leaves the configuration in force untouched.
       Promise.resolve()
-        .then(() => gateway.reload(loadConfigFile(args.config)))
+        .then(() => gateway.reload(asRun(loadConfigFile(args.config))))
         .catch((e: unknown) => logger.error({ err: e instanceof Error ? e.message : String(e) }, 'configuration not reloaded'));
     };
     process.on('SIGHUP', onHangup);
-    await runUntilSignal(() => gateway.shutdown());
+    await runUntilSignal(() => gateway.shutdown(), cluster.isWorker ? whenPrimaryStops : undefined);
     process.off('SIGHUP', onHangup);
+    // A worker's IPC channel would keep it alive.
+    if (cluster.isWorker) process.disconnect();
   },
 };

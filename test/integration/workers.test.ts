@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { freePort } from '../../src/dev/free-port.js';
+import { idgate, startIdgate } from '../support/cli.js';
+import { pgOptions } from '../support/client-options.js';
+import { Harness } from '../support/harness.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A CancelRequest on a connection of its own, as libpq sends it. */
+function sendCancel(port: number, processId: number, secretKey: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const request = Buffer.alloc(16);
+    request.writeInt32BE(16, 0);
+    request.writeInt32BE(80877102, 4);
+    request.writeInt32BE(processId, 8);
+    request.writeInt32BE(secretKey, 12);
+    const socket = connect({ host: '127.0.0.1', port }, () => socket.end(request));
+    socket.once('close', () => resolve());
+    socket.once('error', reject);
+  });
+}
+
+/**
+ * `listen.workers: 2`: one `idgate serve` whose two worker processes share the port, each a fleet
+ * node with its own local audit database; cancels reach the right worker whichever one they land on.
+ */
+describe('a gateway with two workers', () => {
+  let h: Harness;
+  let gateway: Awaited<ReturnType<typeof startIdgate>>;
+  let port: number;
+  let db: string;
+
+  before(async () => {
+    h = await Harness.start();
+    port = await freePort();
+    db = join(h.workDirectory, 'box.db');
+    const { file, env } = h.writeConfigFile((d) => {
+      d['listen'] = { ...(d['listen'] as Record<string, unknown>), port, workers: 2 };
+      d['recordings'] = { path: db };
+      d['node-id'] = 'box';
+    });
+    gateway = await startIdgate(['serve', '--config', file], /gateway listening[\s\S]*gateway listening/, env);
+  });
+  after(async () => {
+    if (gateway.child.exitCode === null) {
+      gateway.child.kill('SIGTERM');
+      await gateway.exited;
+    }
+    await h.stop();
+  });
+
+  const lines = (pattern: RegExp): string[] => gateway.output().split('\n').filter((l) => pattern.test(l));
+
+  it('spreads sessions over both workers, each recording as its own node in its own database', async () => {
+    const clients: pg.Client[] = [];
+    for (let i = 0; i < 4; i++) {
+      const c = new pg.Client(pgOptions(h, await h.token(), { port }));
+      await c.connect();
+      await c.query(`SELECT ${i} AS spread`);
+      clients.push(c);
+    }
+    await Promise.all(clients.map((c) => c.end()));
+    const nodes = new Set(lines(/session started/).map((l) => (JSON.parse(l) as { node: string }).node));
+    assert.deepEqual([...nodes].sort(), ['box:w1', 'box:w2']);
+    await sleep(500);
+    for (const w of [1, 2]) {
+      const listed = await idgate(['sessions', '--json', '--db', join(h.workDirectory, `box-w${w}.db`)]);
+      assert.equal(listed.code, 0, listed.stderr);
+      const sessions = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { node: string });
+      assert.ok(sessions.length >= 1 && sessions.every((s) => s.node === `box:w${w}`), `worker ${w}: ${listed.stdout}`);
+    }
+  });
+
+  it('cancels the right statement whichever worker the CancelRequest lands on', async () => {
+    const one = new pg.Client(pgOptions(h, await h.token(), { port }));
+    const two = new pg.Client(pgOptions(h, await h.token(), { port }));
+    await one.connect();
+    await two.connect();
+    // Connections alternate between the workers, cancels included: this order lands some on the wrong one.
+    for (const client of [one, one, two, two]) {
+      // node-postgres keeps the BackendKeyData it got on the client, untyped.
+      const keys = client as unknown as { processID: number; secretKey: number };
+      const running = client.query('SELECT pg_sleep(20)').then(
+        () => undefined,
+        (e: { code?: string }) => e.code,
+      );
+      await sleep(300);
+      const sent = Date.now();
+      await sendCancel(port, keys.processID, keys.secretKey);
+      assert.equal(await running, '57014', 'the statement was cancelled');
+      assert.ok(Date.now() - sent < 5000);
+    }
+    await one.end();
+    await two.end();
+    assert.ok(lines(/passed to the sibling worker that holds the session/).length >= 1, 'at least one cancel went through a sibling');
+  });
+
+  it('reloads every worker on SIGHUP and drains them all on SIGTERM', async () => {
+    gateway.child.kill('SIGHUP');
+    for (let i = 0; i < 50 && lines(/configuration reloaded/).length < 2; i++) await sleep(100);
+    assert.equal(lines(/configuration reloaded/).length, 2);
+    gateway.child.kill('SIGTERM');
+    assert.equal(await gateway.exited, 0);
+    assert.equal(lines(/gateway stopped/).length, 2, 'both workers drained and stopped');
+  });
+});
