@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { freePort } from '../../src/dev/free-port.js';
 import { AuditReader } from '../../src/audit/audit-reader.js';
-import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
+import type { PostgresCluster } from '../../src/dev/postgres-cluster.js';
+import { startCentralStore } from '../support/central-store.js';
 import { idgate, startIdgate } from '../support/cli.js';
 import { pgOptions } from '../support/client-options.js';
 import { Harness } from '../support/harness.js';
@@ -23,18 +23,15 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
   let nodeB: Awaited<ReturnType<typeof startIdgate>>;
   let portB: number;
   let ownerUrl: string;
-  const writerPassword = randomBytes(12).toString('hex');
+  let writerPassword: string;
 
   before(async () => {
-    central = await PostgresCluster.start();
-    await central.sql('CREATE DATABASE audit');
-    await central.sql(`CREATE ROLE idgate_writer LOGIN PASSWORD '${writerPassword}'`);
-    ownerUrl = `postgres://${central.superuser}:${encodeURIComponent(central.superuserPassword)}@127.0.0.1:${central.port}/audit?sslmode=disable`;
-    const migrated = await idgate(['audit-migrate', '--url', ownerUrl, '--writer-role', 'idgate_writer']);
-    assert.equal(migrated.code, 0, migrated.stderr);
-    assert.match(migrated.stdout, /migrated from version 0 to \d+; idgate_writer may INSERT and SELECT/);
-    // The gateways' URL leaves sslmode to libpq's default, prefer: this server has no TLS, so plaintext.
-    const writerUrl = `postgres://idgate_writer:${writerPassword}@127.0.0.1:${central.port}/audit`;
+    const store = await startCentralStore();
+    central = store.cluster;
+    ownerUrl = store.ownerUrl;
+    writerPassword = store.writerPassword;
+    assert.match(store.migrateOutput, /migrated from version 0 to \d+; idgate_writer may INSERT and SELECT/);
+    const writerUrl = store.writerUrl;
     const recordings = { central: { url: writerUrl } };
     h = await Harness.start({ nodeId: 'node-a', recordings });
     portB = await freePort();

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { freePort } from '../../src/dev/free-port.js';
-import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
+import type { PostgresCluster } from '../../src/dev/postgres-cluster.js';
+import { startCentralStore } from '../support/central-store.js';
 import { idgate, startIdgate } from '../support/cli.js';
 import { pgOptions } from '../support/client-options.js';
 import { Harness } from '../support/harness.js';
@@ -45,11 +46,9 @@ describe('a gateway killed with SIGKILL', () => {
   before(async () => {
     h = await Harness.start();
     await h.cluster.sql('CREATE TABLE crash_probe (id bigint PRIMARY KEY); GRANT ALL ON crash_probe TO sync_writer', 'records');
-    central = await PostgresCluster.start();
-    await central.sql('CREATE DATABASE audit');
-    centralUrl = `postgres://${central.superuser}:${encodeURIComponent(central.superuserPassword)}@127.0.0.1:${central.port}/audit?sslmode=disable`;
-    const migrated = await idgate(['audit-migrate', '--url', centralUrl]);
-    assert.equal(migrated.code, 0, migrated.stderr);
+    const store = await startCentralStore();
+    central = store.cluster;
+    centralUrl = store.ownerUrl;
   });
   after(async () => {
     await h.stop();

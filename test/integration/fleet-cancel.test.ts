@@ -1,29 +1,12 @@
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { postgresProtocol } from '../../protocols/postgres/index.js';
 import { startGateway, type RunningGateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/logging/logger.js';
+import { backendKey, CANCEL_REQUEST, PEER_CANCEL_REQUEST, sendCancel } from '../support/cancel-request.js';
 import { pgOptions } from '../support/client-options.js';
 import { Harness } from '../support/harness.js';
-
-const CANCEL_REQUEST = 80877102;
-const PEER_CANCEL_REQUEST = 80877123;
-
-/** Sends a (Peer)CancelRequest to a gateway and waits for it to close the connection. */
-function sendCancel(port: number, code: number, processId: number, secretKey: number): Promise<void> {
-  return new Promise((resolve) => {
-    const request = Buffer.alloc(16);
-    request.writeInt32BE(16, 0);
-    request.writeInt32BE(code, 4);
-    request.writeInt32BE(processId, 8);
-    request.writeInt32BE(secretKey, 12);
-    const socket = connect({ host: '127.0.0.1', port }, () => socket.end(request));
-    socket.on('error', () => undefined);
-    socket.once('close', () => resolve());
-  });
-}
 
 describe('cancels across the fleet', () => {
   let h: Harness;
@@ -48,7 +31,7 @@ describe('cancels across the fleet', () => {
   async function sleepingOnA(): Promise<{ client: pg.Client; key: { processID: number; secretKey: number }; outcome: Promise<string> }> {
     const client = new pg.Client(pgOptions(h, await h.token()));
     await client.connect();
-    const key = client as unknown as { processID: number; secretKey: number };
+    const key = backendKey(client);
     const outcome = client.query('SELECT pg_sleep(10)').then(
       () => 'finished',
       (e: { code?: string }) => e.code ?? 'error',
@@ -60,7 +43,7 @@ describe('cancels across the fleet', () => {
   it('a CancelRequest that reaches another node cancels the query on the node that holds the session', async () => {
     const { client, key, outcome } = await sleepingOnA();
     const started = Date.now();
-    await sendCancel(nodeB.port, CANCEL_REQUEST, key.processID, key.secretKey);
+    await sendCancel(nodeB.port, key.processID, key.secretKey, CANCEL_REQUEST);
     assert.equal(await outcome, '57014');
     assert.ok(Date.now() - started < 5000);
     assert.ok(logB.some((l) => /"peers":1,"reached":1.*passed to the fleet/.test(l)));
@@ -70,23 +53,23 @@ describe('cancels across the fleet', () => {
   it('passes a request on one hop only: a peer’s request is acted on where the session is, or nowhere', async () => {
     const { client, key, outcome } = await sleepingOnA();
     // Node B does not hold the session; a peer's request is not passed on again (to node A).
-    await sendCancel(nodeB.port, PEER_CANCEL_REQUEST, key.processID, key.secretKey);
+    await sendCancel(nodeB.port, key.processID, key.secretKey, PEER_CANCEL_REQUEST);
     const early = await Promise.race([outcome, new Promise<string>((r) => setTimeout(() => r('still running'), 1000))]);
     assert.equal(early, 'still running');
     assert.ok(logB.some((l) => /"fromPeer":true.*unknown key ignored/.test(l)));
     // Node A holds it: a peer's request cancels there.
-    await sendCancel(h.port, PEER_CANCEL_REQUEST, key.processID, key.secretKey);
+    await sendCancel(h.port, key.processID, key.secretKey, PEER_CANCEL_REQUEST);
     assert.equal(await outcome, '57014');
     await client.end();
   });
 
   it('a wrong secret cancels nothing, on any node', async () => {
     const { client, key, outcome } = await sleepingOnA();
-    await sendCancel(nodeB.port, CANCEL_REQUEST, key.processID, key.secretKey ^ 1);
-    await sendCancel(h.port, CANCEL_REQUEST, key.processID, key.secretKey ^ 1);
+    await sendCancel(nodeB.port, key.processID, key.secretKey ^ 1, CANCEL_REQUEST);
+    await sendCancel(h.port, key.processID, key.secretKey ^ 1, CANCEL_REQUEST);
     const early = await Promise.race([outcome, new Promise<string>((r) => setTimeout(() => r('still running'), 1000))]);
     assert.equal(early, 'still running');
-    await sendCancel(h.port, CANCEL_REQUEST, key.processID, key.secretKey);
+    await sendCancel(h.port, key.processID, key.secretKey, CANCEL_REQUEST);
     assert.equal(await outcome, '57014');
     await client.end();
     await h.assertNoLeaks();

@@ -48,6 +48,8 @@ export interface HarnessOptions {
   readonly recordings?: Record<string, unknown>;
   /** The gateway's `node-id` (default: host name:port). */
   readonly nodeId?: string;
+  /** The `fleet` section (peers). */
+  readonly fleet?: Record<string, unknown>;
   /** Runs once the simulator is up, before the gateway starts (register applications, groups…). */
   readonly prepare?: (entra: EntraSimulator) => Promise<void> | void;
 }
@@ -126,6 +128,7 @@ export class Harness {
         ...(options.session ? { session: options.session } : {}),
         ...(options.nodeId !== undefined ? { 'node-id': options.nodeId } : {}),
         ...(options.recordings !== undefined ? { recordings: options.recordings } : {}),
+        ...(options.fleet !== undefined ? { fleet: options.fleet } : {}),
         connections: [
           { name: CONNECTION, host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'SYNC_WRITER_PASSWORD', tls: 'disable' },
           { name: 'other-db', host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'SYNC_WRITER_PASSWORD', tls: 'disable' },
