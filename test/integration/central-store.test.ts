@@ -24,6 +24,7 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
   let portB: number;
   let ownerUrl: string;
   let writerPassword: string;
+  let writerUrl: string;
 
   before(async () => {
     const store = await startCentralStore();
@@ -31,7 +32,7 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
     ownerUrl = store.ownerUrl;
     writerPassword = store.writerPassword;
     assert.match(store.migrateOutput, /migrated from version 0 to \d+; idgate_writer may INSERT and SELECT/);
-    const writerUrl = store.writerUrl;
+    writerUrl = store.writerUrl;
     const recordings = { central: { url: writerUrl } };
     h = await Harness.start({ nodeId: 'node-a', recordings });
     portB = await freePort();
@@ -221,6 +222,21 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
     assert.match(verified.stdout, /node node-b log [^:]+: TAMPERED/);
     assert.match(verified.stdout, /node node-a log [^:]+: ok/);
     assert.match(verified.stdout, /FAILED: \d+ node logs/);
+  });
+
+  it('prunes the central store as its owner only, and verify passes from the checkpoint it leaves (the edited log’s sessions pruned with the rest)', async () => {
+    const asWriter = await idgate(['prune', '--older-than', '1s', '--db', writerUrl]);
+    assert.notEqual(asWriter.code, 0, 'the gateways\' role cannot delete');
+    assert.match(asWriter.stderr, /permission denied/);
+    await sleep(1100);
+    const before = await centralSessions();
+    const pruned = await idgate(['prune', '--older-than', '1s', '--db', ownerUrl]);
+    assert.equal(pruned.code, 0, pruned.stderr);
+    const count = Number(/pruned (\d+) sessions/.exec(pruned.stdout)?.[1]);
+    assert.ok(count > 0, pruned.stdout);
+    assert.equal((await centralSessions()).length, before.length - count);
+    const verified = await idgate(['verify', '--db', ownerUrl]);
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
   });
 
   /** Every node-a session the local log holds is in the central store with every one of its events, once, in order. */

@@ -61,6 +61,9 @@ export async function copyCentral(client: pg.ClientBase, scope: CentralScope, pa
       insertAll(db, 'login_attempts', LOGIN_COLUMNS, logins.rows);
       const origins = await client.query(`SELECT * FROM ${S}.log_origins WHERE log_id = $1 ORDER BY at_us, id`, [scope.logId]);
       insertAll(db, 'log_origins', ORIGIN_COLUMNS, origins.rows);
+      // Where the chains resume after a prune on the central store.
+      const checkpoint = await client.query(`SELECT * FROM ${S}.prune_checkpoints WHERE log_id = $1 ORDER BY at_us DESC LIMIT 1`, [scope.logId]);
+      insertAll(db, 'prune_checkpoints', CHECKPOINT_COLUMNS, checkpoint.rows);
     }
   } finally {
     db.close();
@@ -75,6 +78,7 @@ const SESSION_COLUMNS = [
 const LOGIN_COLUMNS = [
   'seq', 'at_us', 'accepted', 'reason', 'message', 'session_id', 'identity_oid', 'app_id', 'connection', 'client_user', 'client_address', 'node_id', 'hash',
 ];
+const CHECKPOINT_COLUMNS = ['at_us', 'older_than_us', 'last_seal_seq', 'last_seal_hash', 'last_login_seq', 'last_login_hash'];
 const ORIGIN_COLUMNS = ['at_us', 'node_id', 'kind', 'previous_seal_seq', 'previous_seal_hash', 'previous_login_seq', 'previous_login_hash'];
 
 function insertAll(db: Database, table: string, columns: readonly string[], rows: readonly Record<string, unknown>[]): void {

@@ -96,6 +96,18 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (log_id, seq)
    )`,
   `CREATE INDEX login_attempts_time ON ${CENTRAL_SCHEMA}.login_attempts (at_us)`,
+  // Version 2 (migration 13): where each log's chains resume after `idgate prune` on the central
+  // store (run by the owner; the gateways' role cannot delete).
+  `CREATE TABLE ${CENTRAL_SCHEMA}.prune_checkpoints (
+     log_id text NOT NULL,
+     at_us bigint NOT NULL,
+     older_than_us bigint NOT NULL,
+     last_seal_seq bigint,
+     last_seal_hash text,
+     last_login_seq bigint,
+     last_login_hash text,
+     PRIMARY KEY (log_id, at_us)
+   )`,
 ];
 
 export const CENTRAL_SCHEMA_VERSION = MIGRATIONS.length;
