@@ -11,6 +11,8 @@ import { pgOptions } from '../support/client-options.js';
 import { Harness } from '../support/harness.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** How long the central store is down in the outage test (the issue's figure). */
+const OUTAGE_MS = 30_000;
 
 /**
  * Two gateways — one in this process (node-a), one its own process (node-b) — each with its own
@@ -118,10 +120,21 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
     }
   });
 
-  it('keeps recording while the central store is down, and ships everything once it is back: no gap, no duplicate', async () => {
+  it('keeps recording through 30 s of the central store down under load, and ships everything once it is back: no gap, no duplicate', async (t) => {
     await central.halt();
     const clients = await Promise.all([connect(h.port), connect(portB)]);
-    for (let i = 0; i < 50; i++) for (const c of clients) await c.query(`SELECT ${i} AS while_down`);
+    const until = Date.now() + OUTAGE_MS;
+    let statements = 0;
+    // Both nodes under a steady load for the whole outage.
+    await Promise.all(
+      clients.map(async (c) => {
+        for (let i = 0; Date.now() < until; i++) {
+          await c.query(`SELECT ${i} AS while_down`);
+          statements += 1;
+        }
+      }),
+    );
+    t.diagnostic(`${statements} statements recorded while the central store was down for ${OUTAGE_MS / 1000} s`);
     await Promise.all(clients.map((c) => c.end()));
     await h.gateway.services.audit.flushed();
     await waitFor('a backlog while the store is down', async () => (h.gateway.services.audit.centralBacklog > 0 ? true : undefined));
@@ -146,7 +159,9 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
         .then((n) => (killed += Number(n)), () => undefined);
     }, 150);
     try {
-      for (let i = 0; i < 300; i++) await client.query(`SELECT ${i} AS while_killed, repeat('x', 2000)`);
+      // At least 300 statements, and on until the shipper's connection was killed a few times (at most 20 s).
+      const until = Date.now() + 20_000;
+      for (let i = 0; i < 300 || (killed < 3 && Date.now() < until); i++) await client.query(`SELECT ${i} AS while_killed, repeat('x', 2000)`);
     } finally {
       clearInterval(killer);
     }
