@@ -264,7 +264,7 @@ export class AuditLog implements JournalSource {
       const since = recorder.pending.journaledSince();
       if (since !== undefined) slices.push({ sessionId: recorder.sessionId, count: since.count, bytes: since.bytes });
     }
-    const meta = { starts: this.starts.slice(this.startsJournaled), ends: this.ends.slice(this.endsJournaled), logins: this.logins.slice(this.loginsJournaled) };
+    const meta = { starts: since(this.starts, this.startsJournaled), ends: since(this.ends, this.endsJournaled), logins: since(this.logins, this.loginsJournaled) };
     this.startsJournaled = this.starts.length;
     this.endsJournaled = this.ends.length;
     this.loginsJournaled = this.logins.length;
@@ -390,4 +390,11 @@ export class AuditLog implements JournalSource {
         break;
     }
   }
+}
+
+const NOTHING_NEW: readonly never[] = [];
+
+/** The items from `from` on; the shared empty array when there are none (most cuts carry events only). */
+function since<T>(items: readonly T[], from: number): readonly T[] {
+  return items.length > from ? items.slice(from) : NOTHING_NEW;
 }
