@@ -77,6 +77,7 @@ export class AuditStore {
   private readonly insertLogin: Statement;
   private readonly setApplied: Statement;
   private readonly outbox: Statement | undefined;
+  private readonly selectUnsealed: Statement;
   private journal: JournalPosition;
   private readonly nodeId: string | null;
   /** Events for sessions this database does not hold (it was replaced while they ran). */
@@ -116,6 +117,7 @@ export class AuditStore {
        VALUES (@seq, @at_us, @accepted, @reason, @message, @session_id, @identity_oid, @app_id, @connection, @client_user, @client_address, @node_id, @hash)`,
     );
     this.setApplied = db.prepare('UPDATE write_ahead SET applied_seq = ? WHERE id = 1');
+    this.selectUnsealed = db.prepare('SELECT event_count, last_event_hash, head_hash, statements, errors FROM sessions WHERE id = ? AND seal_seq IS NULL');
     this.outbox = options.ship === true ? db.prepare('INSERT INTO ship_outbox (kind, session_id, item) VALUES (?, ?, ?)') : undefined;
     this.tips = this.readTips();
     if (this.isNew()) this.begin(options.continuesFrom);
@@ -225,7 +227,7 @@ export class AuditStore {
    * left open, whose events the write-ahead journal still carries (recovery).
    */
   private unsealed(id: string): OpenSession | undefined {
-    const row = this.db.prepare('SELECT event_count, last_event_hash, head_hash, statements, errors FROM sessions WHERE id = ? AND seal_seq IS NULL').get(id) as
+    const row = this.selectUnsealed.get(id) as
       | { event_count: number; last_event_hash: string; head_hash: string; statements: number; errors: number }
       | undefined;
     if (row === undefined) return undefined;
