@@ -29,6 +29,7 @@ export type AccessErrorCode =
   | 'upstream-full' // the upstream has no connection slot (its own 53300): a driver retries that
   | 'upstream-not-ready' // the upstream is starting up or shutting down (its own 57P03)
   | 'too-many-connections'
+  | 'session-limit' // a configured max-sessions limit is full
   | 'auth-timeout'
   | 'audit-unavailable'
   | 'shutting-down';

@@ -1,3 +1,6 @@
+import { AdminServer } from './admin/admin-server.js';
+import { GatewayMetrics } from './admin/gateway-metrics.js';
+import { localAdmin } from './admin/local-admin.js';
 import { AuditLog, type AuditLimits } from './audit/audit-log.js';
 import { centralTarget } from './audit/central/central-target.js';
 import type { GatewayConfig } from './config/gateway-config.js';
@@ -7,8 +10,10 @@ import { createEntraServices } from './identity/entra-services.js';
 import { resolveGroupNames } from './identity/resolve-group-names.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import type { GatewayServices, ProtocolFactory, ProtocolServer, SiblingChannel } from './protocol.js';
+import { IdleSweeper } from './session/idle-sweeper.js';
 import { SessionAuthority } from './session/session-authority.js';
 import { SessionRegistry } from './session/session-registry.js';
+import { SessionSlots } from './session/session-slots.js';
 import { SessionWatch } from './session/session-watch.js';
 
 export interface GatewayOptions {
@@ -24,6 +29,8 @@ export interface RunningGateway {
   readonly port: number;
   readonly services: GatewayServices;
   readonly server: ProtocolServer;
+  /** Where the admin endpoint listens (`admin:`), when configured. */
+  readonly admin?: { readonly host: string; readonly port: number };
   /** The configuration in force: group display names resolved to ids. */
   readonly config: GatewayConfig;
   /**
@@ -42,7 +49,9 @@ export interface RunningGateway {
 export async function startGateway(fileConfig: GatewayConfig, protocol: ProtocolFactory, options: GatewayOptions = {}): Promise<RunningGateway> {
   // Every line names this fleet node, so a fleet's logs can be read together.
   const logger = (options.logger ?? createLogger(fileConfig.logLevel)).child({ node: fileConfig.nodeId });
-  const entra = createEntraServices(fileConfig.entra, logger);
+  // The metrics need the registry and the audit log, which come later: they are read only when scraped.
+  let metrics: GatewayMetrics | undefined;
+  const entra = createEntraServices(fileConfig.entra, logger, { graphRequest: (seconds, ok) => metrics?.graphRequest(seconds, ok) });
   let config: GatewayConfig;
   try {
     config = await resolveGroupNames(fileConfig, entra.graph);
@@ -68,37 +77,55 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
     throw e;
   }
   const sessions = new SessionRegistry();
+  let server: ProtocolServer | undefined;
+  const gatewayMetrics = new GatewayMetrics(sessions, () => ({ backlog: audit.backlog, centralBacklog: audit.centralBacklog, healthy: audit.healthy }), () => Math.max(0, (server?.openConnections ?? 0) - sessions.size), config.nodeId);
+  metrics = gatewayMetrics;
+  audit.onBatchWritten((seconds) => gatewayMetrics.auditBatchWritten(seconds));
   const watch = new SessionWatch(sessions, entra.revocation, { endAtTokenExpiry: config.endAtTokenExpiry }, logger);
+  const idle = new IdleSweeper(sessions);
   entra.signingKeys.onRemoved((kids) => watch.keysRemoved(kids));
   audit.onFailure(() =>
     sessions.endWhere((s) => s.grant.rule.record !== false, 'audit-unavailable', 'terminating connection because the audit log cannot be written'),
   );
-  const authority = new SessionAuthority(config, entra.verifier, audit, entra.revocation);
+  const authority = new SessionAuthority(config, entra.verifier, audit, entra.revocation, (seconds, ok) => gatewayMetrics.tokenVerified(seconds, ok));
   const services: GatewayServices = {
     get config() {
       return config;
     },
     authority,
     sessions,
+    slots: new SessionSlots(),
     audit,
     logger,
     upstreamPasswords: entra.upstreamPasswords,
+    metrics: gatewayMetrics,
     ...(options.siblings !== undefined ? { siblings: options.siblings } : {}),
   };
-  const server = protocol(services);
-  options.siblings?.answerWith((processId, secretKey) => server.cancelHeld(processId, secretKey));
+  const protocolServer = protocol(services);
+  server = protocolServer;
+  options.siblings?.answerWith((processId, secretKey) => protocolServer.cancelHeld(processId, secretKey));
   let address: { readonly host: string; readonly port: number };
+  let admin: AdminServer | undefined;
+  let adminAddress: { readonly host: string; readonly port: number } | undefined;
   try {
-    address = await server.listen();
+    address = await protocolServer.listen();
+    if (config.admin !== undefined) {
+      const backend = localAdmin({ config: () => config, metrics: gatewayMetrics, sessions, audit, signingKeys: entra.signingKeys, server: protocolServer });
+      admin = new AdminServer(config.admin, backend, logger);
+      adminAddress = await admin.listen();
+      logger.info({ host: adminAddress.host, port: adminAddress.port, tls: config.admin.tls !== undefined }, 'admin endpoint listening');
+    }
   } catch (e) {
+    await protocolServer.stopAccepting().catch(() => undefined);
     // The writer thread would keep the process alive after a failed start (a port in use).
     await audit.close();
     entra.close();
     throw e;
   }
   watch.start();
+  idle.start();
   entra.signingKeys.startRefreshing();
-  logger.info({ protocol: server.protocol, host: address.host, port: address.port, tls: config.listen.tls !== undefined }, 'gateway listening');
+  logger.info({ protocol: protocolServer.protocol, host: address.host, port: address.port, tls: config.listen.tls !== undefined }, 'gateway listening');
   let stopping: Promise<void> | undefined;
   let reloading = Promise.resolve({ endedSessions: 0 });
   const reload = async (next: GatewayConfig): Promise<{ endedSessions: number }> => {
@@ -106,6 +133,7 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
     if (changed.length > 0) throw new ConfigError(next.source, changed.map((key) => ({ key, message: 'changes take effect only at a restart; nothing was reloaded' })));
     config = await resolveGroupNames(next, entra.graph);
     authority.replace(config);
+    gatewayMetrics.reloaded();
     const stale = sessions.list().filter((s) => !authority.stillGrants(s.grant));
     for (const s of stale) s.end('access-changed', "terminating connection because the gateway's configuration no longer grants this access");
     logger.info({ connections: config.connections.size, mappings: config.identityMap.length, endedSessions: stale.length }, 'configuration reloaded');
@@ -114,7 +142,8 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
   return {
     ...address,
     services,
-    server,
+    server: protocolServer,
+    ...(adminAddress !== undefined ? { admin: adminAddress } : {}),
     get config() {
       return config;
     },
@@ -122,8 +151,10 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
     reload: (next) => (reloading = reloading.catch(() => ({ endedSessions: 0 })).then(() => reload(next))),
     recheckNow: () => watch.recheck(),
     shutdown: () =>
-      (stopping ??= drain(server, services, config.listen.drainTimeoutMs).finally(() => {
+      (stopping ??= drain(protocolServer, services, config.listen.drainTimeoutMs).finally(async () => {
         watch.stop();
+        idle.stop();
+        await admin?.close();
         entra.close();
       })),
   };

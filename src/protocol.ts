@@ -1,19 +1,25 @@
 import type { AuditLog } from './audit/audit-log.js';
-import type { GatewayConfig } from './config/gateway-config.js';
+import type { GatewayMetrics } from './admin/gateway-metrics.js';
+import type { ConnectionConfig, GatewayConfig } from './config/gateway-config.js';
 import type { UpstreamPasswords } from './identity/upstream-passwords.js';
 import type { Logger } from './logging/logger.js';
 import type { SessionAuthority } from './session/session-authority.js';
 import type { SessionRegistry } from './session/session-registry.js';
+import type { SessionSlots } from './session/session-slots.js';
 
 /** What the core gives a wire protocol: configuration, the authority that admits sessions, the registry, a logger. */
 export interface GatewayServices {
   readonly config: GatewayConfig;
   readonly authority: SessionAuthority;
   readonly sessions: SessionRegistry;
+  /** Sessions counted per identity and identity-map entry against their max-sessions limits. */
+  readonly slots: SessionSlots;
   readonly audit: AuditLog;
   readonly logger: Logger;
   /** The gateway's credential for each upstream login (a stored password or its own Entra token). */
   readonly upstreamPasswords: UpstreamPasswords;
+  /** Counts what the protocol sees happen (logins, denials, limits) for `/metrics`. */
+  readonly metrics: GatewayMetrics;
   /** The other worker processes of this gateway (`listen.workers`), absent for a single process. */
   readonly siblings?: SiblingCancel;
 }
@@ -38,6 +44,8 @@ export interface ProtocolServer {
   stopAccepting(): Promise<void>;
   /** Connections open, authenticated or not. */
   readonly openConnections: number;
+  /** Whether the connection's upstream answers within its connect timeout: why not, or undefined. */
+  reachUpstream(connection: ConnectionConfig): Promise<string | undefined>;
   /** Cancels the running statement of a session this process holds under that key; false when it holds none. */
   cancelHeld(processId: number, secretKey: number): Promise<boolean>;
 }

@@ -51,6 +51,11 @@ export class MessageQueue {
     this.detachFn = undefined;
   }
 
+  /** Whether the bytes not yet taken begin with `prefix`. */
+  startsWith(prefix: Buffer): boolean {
+    return this.buf.length >= prefix.length && this.buf.subarray(0, prefix.length).equals(prefix);
+  }
+
   /** Hands over whatever was received beyond the messages taken so far. */
   takeRemaining(): Buffer {
     const rest = this.buf;

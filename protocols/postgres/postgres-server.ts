@@ -1,11 +1,13 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
+import type { ConnectionConfig } from '../../src/config/gateway-config.js';
 import type { GatewayServices, ProtocolServer } from '../../src/protocol.js';
 import { CancelKeys } from './client/cancel-keys.js';
 import { ClientConnection } from './client/client-connection.js';
 import { sqlstateForAccess } from './client/sqlstate.js';
 import { cancelHeld } from './client/cancel-held.js';
 import { adoptWithOwnBuffer, type ReadSource } from './read-source.js';
+import { reachUpstream } from './upstream/connect-upstream.js';
 import { encodeErrorResponse } from './wire/backend-messages.js';
 
 const TOO_MANY = encodeErrorResponse({
@@ -48,6 +50,10 @@ export class PostgresServer implements ProtocolServer {
     });
   }
 
+  reachUpstream(connection: ConnectionConfig): Promise<string | undefined> {
+    return reachUpstream(connection);
+  }
+
   /** A sibling worker's question: cancel it if this process holds the session. */
   cancelHeld(processId: number, secretKey: number): Promise<boolean> {
     return cancelHeld(this.cancelKeys, processId, secretKey, this.services.logger.child({ fromSibling: true }));
@@ -69,6 +75,7 @@ export class PostgresServer implements ProtocolServer {
     socket.on('error', () => undefined); // a reset client is routine; ClientConnection/Relay report what matters
     if (this.sockets.size >= this.services.config.listen.maxConnections) {
       this.services.logger.warn({ reason: 'too-many-connections' }, 'connection refused');
+      this.services.metrics.login(false, 'too-many-connections');
       socket.end(TOO_MANY);
       return;
     }

@@ -1,10 +1,11 @@
 import type { Duplex } from 'node:stream';
 import type { EndReason } from '../../src/session/end-reason.js';
+import { SessionActivity, type TransactionStatus } from '../../src/session/session-activity.js';
 import type { ReadSource } from './read-source.js';
 import type { StatementGate } from './policy/statement-gate.js';
 import type { RelayObserver } from './recording/relay-observer.js';
-import { Frontend } from './wire/codes.js';
-import { FrameScanner, interestIn } from './wire/frame-scanner.js';
+import { Backend, Frontend } from './wire/codes.js';
+import { FrameScanner, interestIn, WHOLE } from './wire/frame-scanner.js';
 import { TERMINATE } from './wire/frontend-messages.js';
 import { ProtocolError } from './wire/protocol-error.js';
 
@@ -15,7 +16,17 @@ function withTerminate(table: Uint8Array): Uint8Array {
   copy[Frontend.Terminate] = CLIENT_INTEREST[Frontend.Terminate] ?? 0;
   return copy;
 }
-const NO_INTEREST = interestIn([]);
+/** ReadyForQuery is always followed: it ends a round trip and carries the transaction status. */
+const READY_ONLY = interestIn([Backend.ReadyForQuery]);
+
+function withReady(table: Uint8Array): Uint8Array {
+  if (table[Backend.ReadyForQuery] === WHOLE) return table;
+  const copy = Uint8Array.from(table);
+  copy[Backend.ReadyForQuery] = WHOLE;
+  return copy;
+}
+
+const TRANSACTION_STATUS: Readonly<Record<number, TransactionStatus>> = { 0x49: 'idle', 0x54: 'in-transaction', 0x45: 'failed' };
 /** How long a gateway-initiated end waits for the frame in flight to finish before cutting. */
 const BOUNDARY_GRACE_MS = 2000;
 
@@ -41,8 +52,6 @@ export class Relay {
   private error: Error | undefined;
   private pendingFatal: Buffer | undefined;
   private open = 2;
-  private bytesFromClient = 0;
-  private bytesToClient = 0;
   private readonly client: Duplex;
   private readonly upstream: Duplex;
   /** Write-ahead: client chunks recorded and waiting for their commit before they go upstream, oldest first. */
@@ -64,6 +73,8 @@ export class Relay {
     private readonly gate?: StatementGate,
     /** The largest message the client may send: a longer one ends the session before any of it is held or forwarded. */
     maxClientMessage: number = Number.MAX_SAFE_INTEGER,
+    /** The session's state and counters (bytes, round trips), kept up to date for metrics and limits. */
+    private readonly activity: SessionActivity = new SessionActivity(),
   ) {
     this.client = clientSource.stream;
     this.upstream = upstreamSource.stream;
@@ -77,9 +88,15 @@ export class Relay {
       maxClientMessage,
       maxClientMessage,
     );
-    this.upstreamFrames = new FrameScanner(observer?.upstreamInterest ?? NO_INTEREST, (code, length, bytes, start, end) =>
-      observer?.onUpstreamFrame(code, length, bytes, start, end),
-    );
+    const observerWantsReady = observer?.upstreamInterest[Backend.ReadyForQuery] === WHOLE;
+    this.upstreamFrames = new FrameScanner(observer ? withReady(observer.upstreamInterest) : READY_ONLY, (code, length, bytes, start, end) => {
+      if (code === Backend.ReadyForQuery) {
+        // A ReadyForQuery has a one-byte body, so it is always handed over whole.
+        this.activity.ready(TRANSACTION_STATUS[bytes?.[start + 5] ?? 0] ?? 'idle');
+        if (!observerWantsReady) return;
+      }
+      observer?.onUpstreamFrame(code, length, bytes, start, end);
+    });
   }
 
   start(clientLeftover: Buffer, upstreamLeftover: Buffer): void {
@@ -128,7 +145,8 @@ export class Relay {
   }
 
   private readonly onClientData = (chunk: Buffer): void => {
-    this.bytesFromClient += chunk.length;
+    this.activity.bytesFromClient += chunk.length;
+    this.activity.clientSpoke();
     if (this.gate !== undefined) {
       this.gatedClientData(this.gate, chunk);
       return;
@@ -212,7 +230,7 @@ export class Relay {
       this.gatedUpstreamData(this.gate, chunk);
       return;
     }
-    this.bytesToClient += chunk.length;
+    this.activity.bytesToClient += chunk.length;
     this.upstreamFrames.scan(chunk);
     this.observer?.onUpstreamChunk();
     if (!this.client.write(chunk)) this.upstream.pause();
@@ -227,7 +245,7 @@ export class Relay {
       return;
     }
     for (const piece of pieces) {
-      this.bytesToClient += piece.length;
+      this.activity.bytesToClient += piece.length;
       this.upstreamFrames.scan(piece);
     }
     this.observer?.onUpstreamChunk();
@@ -237,7 +255,7 @@ export class Relay {
   private forwardToBoundary(chunk: Buffer, fatal: Buffer): void {
     const upTo = this.upstreamFrames.scanToBoundary(chunk);
     this.observer?.onUpstreamChunk();
-    this.bytesToClient += upTo;
+    this.activity.bytesToClient += upTo;
     this.client.write(upTo === chunk.length ? chunk : chunk.subarray(0, upTo));
     if (this.upstreamFrames.atBoundary) this.finishWithFatal(fatal);
   }
@@ -289,8 +307,8 @@ export class Relay {
       this.onEnd({
         reason: this.reason ?? 'client-disconnected',
         ...(this.error !== undefined ? { error: this.error } : {}),
-        bytesFromClient: this.bytesFromClient,
-        bytesToClient: this.bytesToClient,
+        bytesFromClient: this.activity.bytesFromClient,
+        bytesToClient: this.activity.bytesToClient,
       });
     }
   };

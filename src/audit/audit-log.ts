@@ -4,7 +4,7 @@ import type { LoginAttempt, PendingSegment, SessionEnd, SessionHeader, WriterBat
 import { SessionRecorder, type RecordMode } from './session-recorder.js';
 import { startWriterWorker } from './start-writer-worker.js';
 import { WriterLock } from './writer-lock.js';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { encodeJournalRecord, journalPath, type JournalSlice } from './journal-record.js';
 import type { JournalRecovery } from './recover-journal.js';
 import { WriteAheadJournal, type JournalSource } from './write-ahead-journal.js';
@@ -92,6 +92,12 @@ export class AuditLog implements JournalSource {
   private loginsJournaled = 0;
   /** The journal record each batch sent and not yet acknowledged covers (acks come in order). */
   private readonly inFlightJournal: (number | undefined)[] = [];
+  /** When each batch in flight was handed to the writer (performance.now()). */
+  private readonly inFlightSentAt: number[] = [];
+  private batchListener: ((seconds: number) => void) | undefined;
+  /** The database file the writer opened (device and inode), to notice it removed or replaced. */
+  private fileIdentity: { readonly dev: number; readonly ino: number } | undefined;
+  private path = '';
 
   private constructor(
     private readonly worker: Worker,
@@ -131,6 +137,9 @@ export class AuditLog implements JournalSource {
       throw e;
     }
     const log = new AuditLog(worker, lock, logger, options.limits ?? DEFAULT_LIMITS, options.writeAhead ?? false);
+    log.path = path;
+    const opened = await stat(path).catch(() => undefined);
+    if (opened !== undefined) log.fileIdentity = { dev: opened.dev, ino: opened.ino };
     // Only now, holding the lock, may sessions left unsealed be taken for a dead process's.
     try {
       await log.startJournal(path, options);
@@ -293,6 +302,29 @@ export class AuditLog implements JournalSource {
     }
   }
 
+  /** Told how long each batch took from hand-over to commit (the metrics' audit write latency). */
+  onBatchWritten(listener: (seconds: number) => void): void {
+    this.batchListener = listener;
+  }
+
+  /**
+   * Why the log cannot take records now, or undefined when it can: the writer or journal failing,
+   * the central backlog full, or the database file gone or replaced (noticed here at once, not only
+   * at the next write).
+   */
+  async probe(): Promise<string | undefined> {
+    if (this.writerFailing) return 'the audit database cannot be written';
+    if (this.journalFailing) return 'the write-ahead journal cannot be written';
+    if (this.backlogFull) return 'the central store backlog is over its limit';
+    try {
+      const now = await stat(this.path);
+      if (this.fileIdentity !== undefined && (now.dev !== this.fileIdentity.dev || now.ino !== this.fileIdentity.ino)) return 'the audit database file was replaced';
+    } catch {
+      return 'the audit database file is missing';
+    }
+    return undefined;
+  }
+
   /** Resolves once everything enqueued so far is written (used at shutdown and by tests). */
   async flushed(): Promise<void> {
     this.flush();
@@ -338,6 +370,7 @@ export class AuditLog implements JournalSource {
     this.endsJournaled = 0;
     this.loginsJournaled = 0;
     this.inFlightJournal.push(journalSeq);
+    this.inFlightSentAt.push(performance.now());
     this.sealLeftOpen = false;
     this.starts = [];
     this.dirty = [];
@@ -350,6 +383,10 @@ export class AuditLog implements JournalSource {
     this.worker.postMessage(batch, events.map((e) => e.buffer));
   }
 
+  private batchWritten(sentAt: number | undefined): void {
+    if (sentAt !== undefined) this.batchListener?.((performance.now() - sentAt) / 1000);
+  }
+
   private ackedJournal(seq: number | undefined): void {
     if (seq !== undefined) this.journal?.applied(seq);
   }
@@ -360,6 +397,7 @@ export class AuditLog implements JournalSource {
         this.unwritten -= r.commands;
         this.unwrittenBytes -= this.inFlightBytes.shift() ?? 0;
         this.ackedJournal(this.inFlightJournal.shift());
+        this.batchWritten(this.inFlightSentAt.shift());
         if (this.drained && this.drainWaiters.length > 0) {
           for (const w of this.drainWaiters.splice(0)) w();
         }

@@ -11,6 +11,8 @@ import { replayCommand } from './commands/replay.js';
 import { serveCommand } from './commands/serve.js';
 import { sessionsCommand } from './commands/sessions.js';
 import { showCommand } from './commands/show.js';
+import { statusCommand } from './commands/status.js';
+import { terminateCommand } from './commands/terminate.js';
 import { tokenCommand } from './commands/token.js';
 import { usageCommand } from './commands/usage.js';
 import { verifyCommand } from './commands/verify.js';
@@ -25,6 +27,8 @@ export async function main(argv: string[]): Promise<void> {
     .command(reachCommand)
     .command(identitiesCommand)
     .command(usageCommand)
+    .command(statusCommand)
+    .command(terminateCommand)
     .command(devCommand)
     .command(sessionsCommand)
     .command(showCommand)

@@ -78,6 +78,34 @@ export type MappingMatch =
   | { readonly kind: 'entra-group'; readonly groupId: string; readonly groupName?: string }
   | { readonly kind: 'entra-app-role'; readonly role: string };
 
+/** What one agent may consume (`limits`, an identity-map entry's `limits`, `limits.identities`); absent: no limit. */
+export interface SessionLimits {
+  /** Concurrent sessions of one identity in this gateway process. */
+  readonly maxSessionsPerIdentity?: number;
+  readonly statementTimeoutMs?: number;
+  readonly idleInTransactionTimeoutMs?: number;
+  /** A session that sends nothing while nothing runs is ended after this long. */
+  readonly idleTimeoutMs?: number;
+  /** Rows one statement may return before the gateway stops it. */
+  readonly maxRows?: number;
+}
+
+export interface LimitsConfig {
+  /** The gateway-wide defaults. */
+  readonly defaults: SessionLimits;
+  /** Per identity, by app id and by object id (lower-case): these win over the mapping's and the defaults. */
+  readonly identities: ReadonlyMap<string, SessionLimits>;
+}
+
+/** `admin:`: the operator's HTTP endpoint. */
+export interface AdminConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Every request but the probes must carry it as `Authorization: Bearer …`. */
+  readonly token?: Secret;
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly clientCa?: Buffer };
+}
+
 export interface MappingRule {
   /** Position in identity-map, so a grant can say which entry admitted the session. */
   readonly index: number;
@@ -85,6 +113,8 @@ export interface MappingRule {
   readonly connection: string;
   readonly scope: string;
   readonly record: RecordMode;
+  /** This entry's limits; `maxSessions` counts all identities it admits together. */
+  readonly limits: SessionLimits & { readonly maxSessions?: number };
 }
 
 export interface GatewayConfig {
@@ -94,6 +124,8 @@ export interface GatewayConfig {
   readonly entra: EntraConfig;
   readonly connections: ReadonlyMap<string, ConnectionConfig>;
   readonly identityMap: readonly MappingRule[];
+  readonly limits: LimitsConfig;
+  readonly admin?: AdminConfig;
   readonly recordingsPath: string;
   /** What the writer does when the database file is removed or replaced under it (`recordings.on-replaced`). */
   readonly onReplaced: 'wait' | 'resume';

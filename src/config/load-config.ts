@@ -6,6 +6,8 @@ import type { z } from 'zod';
 import { ConfigError } from './config-error.js';
 import type { ConnectionConfig, GatewayConfig, GatewayIdentityConfig, GraphConfig, MappingMatch, MappingRule, UpstreamAuth } from './gateway-config.js';
 import { parsePostgresUrl } from './postgres-url.js';
+import { resolveAdmin } from './resolve-admin.js';
+import { resolveLimits, sessionLimits } from './resolve-limits.js';
 import { configSchema, isGuid, type RawConfig } from './schema.js';
 import { Secret } from './secret.js';
 
@@ -40,6 +42,7 @@ export function buildConfig(document: unknown, source: string, baseDir: string, 
   const gatewayIdentity = resolveGatewayIdentity(raw, env, files, problems);
   const graph = resolveGraph(raw);
   const central = resolveCentral(raw, env, files, problems);
+  const admin = resolveAdmin(raw.admin, env, (path, key) => files.read(path, key), problems);
   checkNeedsGatewayIdentity(raw, identityMap, problems);
   const tls = raw.listen.tls;
   const listenTls = tls && { cert: files.read(tls.cert, 'listen.tls.cert'), key: files.read(tls.key, 'listen.tls.key') };
@@ -71,6 +74,8 @@ export function buildConfig(document: unknown, source: string, baseDir: string, 
     },
     connections,
     identityMap,
+    limits: resolveLimits(raw.limits),
+    ...(admin !== undefined ? { admin } : {}),
     recordingsPath: resolve(baseDir, raw.recordings.path),
     onReplaced: raw.recordings['on-replaced'],
     recordingDurability: raw.recordings.durability,
@@ -174,6 +179,7 @@ function resolveIdentityMap(raw: RawConfig, connections: ReadonlyMap<string, Con
       connection: m.connection,
       scope: m.scope,
       record: m.record,
+      limits: { ...sessionLimits(m.limits ?? {}), ...(m.limits?.['max-sessions'] !== undefined ? { maxSessions: m.limits['max-sessions'] } : {}) },
     };
   });
 }

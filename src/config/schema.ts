@@ -113,6 +113,58 @@ const connection = z
     path: ['ca'],
   });
 
+/** A duration: a number of seconds, or a number with a unit (ms, s, min, h, d), as `30s` or `10min`. */
+const duration = z.union([
+  z.number().positive(),
+  z.string().regex(/^\s*\d+(\.\d+)?\s*(ms|s|min|h|d)\s*$/, 'must be seconds (a number) or a number with ms, s, min, h or d, as 30s'),
+]);
+
+/** What one agent may consume. Each key is optional; absent, the next level (identity, mapping, gateway) decides. */
+const limitKeys = {
+  /** Concurrent sessions of one identity (per gateway process). */
+  'max-sessions-per-identity': z.number().int().positive().optional(),
+  /** Applied upstream as statement_timeout; a parsed scope cannot change it. */
+  'statement-timeout': duration.optional(),
+  /** Applied upstream as idle_in_transaction_session_timeout; a parsed scope cannot change it. */
+  'idle-in-transaction-timeout': duration.optional(),
+  /** A session that sends nothing and waits for nothing this long is ended (57P05). */
+  'idle-timeout': duration.optional(),
+  /** Rows one statement may return: past it the statement is stopped with an error naming the cap (54000). */
+  'max-rows': z.number().int().positive().optional(),
+};
+
+const mappingLimits = z
+  .object({
+    ...limitKeys,
+    /** Concurrent sessions admitted through this identity-map entry, all identities together. */
+    'max-sessions': z.number().int().positive().optional(),
+  })
+  .strict();
+
+const limits = z
+  .object({
+    ...limitKeys,
+    /** Per identity (its app id or object id): overrides the mapping's and the gateway's limits. */
+    identities: z
+      .array(z.object({ identity: z.string().regex(GUID, 'must be an app id or object id GUID'), ...limitKeys }).strict())
+      .default([]),
+  })
+  .strict();
+
+/** The operator's HTTP endpoint: metrics, health, live sessions. Off unless configured. */
+export const adminSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: port.default(9464),
+    /** A bearer token every request but /healthz and /readyz must carry (required off loopback unless client certificates are). */
+    'token-env': z.string().min(1).optional(),
+    'token-file': z.string().min(1).optional(),
+    /** HTTPS; with client-ca, callers must present a certificate it signed. */
+    tls: z.object({ cert: z.string().min(1), key: z.string().min(1), 'client-ca': z.string().min(1).optional() }).strict().optional(),
+  })
+  .strict()
+  .refine((a) => a['token-env'] === undefined || a['token-file'] === undefined, { message: 'takes token-env or token-file, not both' });
+
 const mapping = z
   .object({
     /** A group object id, or a display name resolved through Graph at start. */
@@ -127,6 +179,7 @@ const mapping = z
       }
     }),
     record: z.union([z.boolean(), z.literal('full')]).default(true),
+    limits: mappingLimits.optional(),
   })
   .strict()
   .refine((m) => (m['entra-group'] === undefined) !== (m['entra-app-role'] === undefined), {
@@ -139,6 +192,8 @@ export const configSchema = z
     entra,
     connections: z.array(connection).min(1),
     'identity-map': z.array(mapping).min(1),
+    limits: limits.default({ identities: [] }),
+    admin: adminSchema.optional(),
     /** The other gateways of the fleet: a CancelRequest for a session this one does not hold is passed to them. */
     fleet: z
       .object({

@@ -22,13 +22,18 @@ export interface EntraServices {
   close(): void;
 }
 
-export function createEntraServices(entra: EntraConfig, logger: Logger): EntraServices {
+export interface EntraObservers {
+  /** Each Microsoft Graph request: how long it took and whether Graph answered. */
+  readonly graphRequest?: (seconds: number, ok: boolean) => void;
+}
+
+export function createEntraServices(entra: EntraConfig, logger: Logger, observers: EntraObservers = {}): EntraServices {
   const http = new EntraHttp({ ...(entra.ca ? { ca: entra.ca } : {}), timeoutMs: entra.graph?.timeoutMs ?? 5000 });
   const signingKeys = new SigningKeys(jwksUrl(entra.authority, entra.tenantId).href, http, { refreshMs: entra.jwksRefreshMs, cooldownMs: entra.jwksCooldownMs }, logger);
   const verifier = new TokenVerifier(entra, signingKeys.getKey);
   signingKeys.onRemoved((kids) => verifier.forgetKeys(kids));
   const gatewayTokens = gatewayIdentityTokens(entra, http);
-  const graph = gatewayTokens && entra.graph ? new GraphClient(entra.graph.endpoint, gatewayTokens, http) : undefined;
+  const graph = gatewayTokens && entra.graph ? new GraphClient(entra.graph.endpoint, gatewayTokens, http, observers.graphRequest) : undefined;
   const revocation = graph && entra.graph ? new LiveRevocation(graph, entra.graph, logger) : undefined;
   return {
     http,

@@ -42,6 +42,8 @@ export class GraphClient {
     private readonly endpoint: string,
     private readonly tokens: AppTokens,
     private readonly http: EntraHttp,
+    /** Told each request's duration and whether Graph answered (a 2xx or 404) — for metrics. */
+    private readonly observe: (seconds: number, ok: boolean) => void = () => undefined,
   ) {}
 
   /** The service principal behind an application id, or undefined when it no longer exists. */
@@ -172,9 +174,13 @@ export class GraphClient {
   private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<HttpResponse> {
     const token = await this.token();
     const headers = { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) };
+    const started = performance.now();
     try {
-      return method === 'GET' ? await this.http.get(`${this.endpoint}${path}`, headers) : await this.http.post(`${this.endpoint}${path}`, headers, JSON.stringify(body));
+      const response = method === 'GET' ? await this.http.get(`${this.endpoint}${path}`, headers) : await this.http.post(`${this.endpoint}${path}`, headers, JSON.stringify(body));
+      this.observe((performance.now() - started) / 1000, (response.status >= 200 && response.status < 300) || response.status === 404);
+      return response;
     } catch (e) {
+      this.observe((performance.now() - started) / 1000, false);
       throw new GraphUnavailableError((e as Error).message);
     }
   }

@@ -46,6 +46,11 @@ export class SigningKeys {
     return this.local(header, token);
   };
 
+  /** Whether a key set is in hand (tokens can be verified). */
+  get loaded(): boolean {
+    return this.local !== undefined;
+  }
+
   /** Refreshes on a timer too, so removals are noticed without a login to trigger them. */
   startRefreshing(): void {
     this.timer ??= setInterval(() => {

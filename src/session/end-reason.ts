@@ -14,5 +14,7 @@ export type EndReason =
   | 'token-expired' // the token the session started with expired (session.end-at-token-expiry)
   | 'signing-key-removed' // the tenant no longer publishes the key the token was signed with
   | 'access-changed' // a configuration reload no longer grants the session what it had
+  | 'admin-terminated' // an operator ended it (POST /sessions/{id}/terminate, idgate terminate); who asked is recorded
+  | 'idle-timeout' // the session sent nothing while nothing ran for longer than its idle-timeout limit
   | 'gateway-lost' // the gateway process died (crash, SIGKILL, OOM) with the session open: sealed at its next start, at the session's last event
   | 'lexical-state-changed'; // the server reported a setting that changes how it reads statements, which the scope analysis does not model

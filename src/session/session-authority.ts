@@ -4,6 +4,7 @@ import type { GatewayConfig } from '../config/gateway-config.js';
 import { sameConnection } from '../config/reload-check.js';
 import type { LiveRevocation } from '../identity/live-revocation.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
+import type { VerifiedIdentity } from '../identity/verified-identity.js';
 import { grantConnection } from '../policy/identity-map.js';
 import type { SessionGrant } from '../policy/session-grant.js';
 
@@ -19,6 +20,8 @@ export class SessionAuthority {
     private readonly verifier: TokenVerifier,
     private readonly audit: AuditLog,
     private readonly revocation: LiveRevocation | undefined,
+    /** Told how long verifying a token and admitting its identity took, and whether it passed. */
+    private readonly observeVerification: (seconds: number, ok: boolean) => void = () => undefined,
   ) {}
 
   /** A reloaded configuration: new logins are judged by it. */
@@ -43,8 +46,16 @@ export class SessionAuthority {
   }
 
   async authorize(token: string, connectionName: string): Promise<SessionGrant> {
-    const verified = await this.verifier.verify(token);
-    const identity = this.revocation ? await this.revocation.admit(verified, this.mappedGroups(connectionName), this.mappedRoles(connectionName)) : verified;
+    const started = performance.now();
+    let identity: VerifiedIdentity;
+    try {
+      const verified = await this.verifier.verify(token);
+      identity = this.revocation ? await this.revocation.admit(verified, this.mappedGroups(connectionName), this.mappedRoles(connectionName)) : verified;
+    } catch (e) {
+      this.observeVerification((performance.now() - started) / 1000, false);
+      throw e;
+    }
+    this.observeVerification((performance.now() - started) / 1000, true);
     const grant = grantConnection(identity, connectionName, this.config.connections, this.config.identityMap);
     // Fail closed: a session whose mapping says it must be recorded cannot start while the audit log is down.
     if (grant.rule.record !== false && !this.audit.healthy) {

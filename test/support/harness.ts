@@ -50,6 +50,12 @@ export interface HarnessOptions {
   readonly nodeId?: string;
   /** The `fleet` section (peers). */
   readonly fleet?: Record<string, unknown>;
+  /** The `admin` section (the operator's HTTP endpoint). */
+  readonly admin?: Record<string, unknown>;
+  /** More environment variables the configuration reads (`…-env` keys). */
+  readonly env?: Record<string, string>;
+  /** The gateway-wide `limits` section. */
+  readonly limits?: Record<string, unknown>;
   /** Runs once the simulator is up, before the gateway starts (register applications, groups…). */
   readonly prepare?: (entra: EntraSimulator) => Promise<void> | void;
 }
@@ -98,7 +104,7 @@ export class Harness {
     writeFileSync(join(workDir, 'entra-ca.pem'), entra.caCert);
     entra.directory.registerApi(AUDIENCE, API_CLIENT_ID);
     const groupId = entra.directory.createGroup('records-agents').id;
-    const env: Record<string, string> = { SYNC_WRITER_PASSWORD: passwords.sync_writer, MD5_WRITER_PASSWORD: passwords.md5_writer, PLAIN_WRITER_PASSWORD: passwords.plain_writer };
+    const env: Record<string, string> = { SYNC_WRITER_PASSWORD: passwords.sync_writer, MD5_WRITER_PASSWORD: passwords.md5_writer, PLAIN_WRITER_PASSWORD: passwords.plain_writer, ...options.env };
     const managed = options.gatewayIdentity === 'managed-identity';
     const gatewayApp = options.graph
       ? await entra.directory.registerApplication({ displayName: 'idgate-gateway', roles: [READ_APPLICATIONS, READ_MEMBERSHIP], managedIdentity: managed, secret: !managed })
@@ -129,6 +135,8 @@ export class Harness {
         ...(options.nodeId !== undefined ? { 'node-id': options.nodeId } : {}),
         ...(options.recordings !== undefined ? { recordings: options.recordings } : {}),
         ...(options.fleet !== undefined ? { fleet: options.fleet } : {}),
+        ...(options.admin !== undefined ? { admin: options.admin } : {}),
+        ...(options.limits !== undefined ? { limits: options.limits } : {}),
         connections: [
           { name: CONNECTION, host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'SYNC_WRITER_PASSWORD', tls: 'disable' },
           { name: 'other-db', host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'SYNC_WRITER_PASSWORD', tls: 'disable' },

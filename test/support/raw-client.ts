@@ -109,6 +109,11 @@ export class RawClient {
     }
   }
 
+  /** Bytes received and not yet read. */
+  get buffered(): number {
+    return this.buf.length;
+  }
+
   close(): void {
     this.socket.destroy();
   }

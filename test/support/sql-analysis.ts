@@ -8,5 +8,5 @@ export const TEST_SERVER_MAJOR = 15;
 export async function analysisContext(schema = 'public', major = TEST_SERVER_MAJOR): Promise<AnalysisContext> {
   const parser = sqlParserFor(major);
   if (parser === undefined) throw new Error(`no parser for PostgreSQL ${major}`);
-  return { parser: await parser, schema, asciiNamesOnly: false };
+  return { parser: await parser, schema, asciiNamesOnly: false, managedSettings: new Set<string>() };
 }

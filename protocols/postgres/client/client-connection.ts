@@ -6,6 +6,11 @@ import { AccessError } from '../../../src/access-error.js';
 import type { Logger } from '../../../src/logging/logger.js';
 import type { GatewayServices } from '../../../src/protocol.js';
 import type { SessionGrant } from '../../../src/policy/session-grant.js';
+import type { SessionLimits } from '../../../src/config/gateway-config.js';
+import { effectiveLimits } from '../../../src/policy/effective-limits.js';
+import type { EndReason } from '../../../src/session/end-reason.js';
+import { SessionActivity } from '../../../src/session/session-activity.js';
+import type { ReleaseSlot } from '../../../src/session/session-slots.js';
 import { MessageQueue } from '../message-queue.js';
 import { streamSource, type ReadSource } from '../read-source.js';
 import type { AnalysisContext } from '../policy/analyze-sql.js';
@@ -31,8 +36,9 @@ import type { StartupPacket } from '../wire/startup-packet.js';
 import type { CancelKeys } from './cancel-keys.js';
 import { negotiateTransport, type ClientStream } from './negotiate-transport.js';
 import { sessionHeader } from './session-header.js';
+import { gatewaySettings, managedSettingNames } from './session-settings.js';
 import { sqlstateForAccess, sqlstateForProtocol } from './sqlstate.js';
-import { interpretStartupParameters, type StartupRequest } from './startup-parameters.js';
+import { checkStartupForScope, interpretStartupParameters, type StartupRequest } from './startup-parameters.js';
 
 /** Entra tokens are several KB: the PasswordMessage gets more room than a startup packet. */
 const MAX_PASSWORD_MESSAGE = 32 * 1024;
@@ -46,6 +52,21 @@ export interface ClientConnectionDeps {
 }
 
 type StartupMessage = Extract<StartupPacket, { kind: 'StartupMessage' }>;
+
+interface Admitted {
+  readonly grant: SessionGrant;
+  readonly scope: Scope;
+  readonly limits: SessionLimits;
+  readonly request: StartupRequest;
+  readonly session: UpstreamSession;
+  readonly analysis: AnalysisContext | undefined;
+  readonly releaseSlot: ReleaseSlot;
+}
+
+/** The SQLSTATE a client gets when the gateway ends its session for this reason. */
+function endSqlstate(reason: EndReason): string {
+  return reason === 'idle-timeout' ? '57P05' : '57P01'; // idle_session_timeout, admin_shutdown
+}
 
 /**
  * One client connection from its first byte to its end: encryption negotiation, the token
@@ -61,6 +82,10 @@ export class ClientConnection {
   private refused = false;
   /** What the client asked for, once its StartupMessage is read (for the audit of a refusal). */
   private request: StartupRequest | undefined;
+  /** Chosen before the upstream login, which carries it (`idgate.session_id`). */
+  private readonly sessionId = randomUUID();
+  /** The client sent a startup packet (a client that leaves before one is closed silently, as Postgres does). */
+  private startupReceived = false;
 
   constructor(
     private readonly socket: Socket,
@@ -77,22 +102,25 @@ export class ClientConnection {
     this.queue.attach(this.source);
     const timer = setTimeout(() => this.refuse(new AccessError('auth-timeout', 'authentication timed out')), this.deps.services.config.listen.authTimeoutMs);
     try {
-      const upstream = await this.handshake();
+      const admitted = await this.handshake();
       clearTimeout(timer);
-      if (upstream === undefined) return;
+      if (admitted === undefined) return;
       // The client may have gone, or timed out, while the upstream login was under way.
-      if (this.refused || this.stream.destroyed) upstream.session.socket.destroy();
-      else this.startRelay(upstream.grant, upstream.scope, upstream.request, upstream.session, upstream.analysis);
+      if (this.refused || this.stream.destroyed) {
+        admitted.session.socket.destroy();
+        admitted.releaseSlot();
+      } else this.startRelay(admitted);
     } catch (e) {
       clearTimeout(timer);
       this.refuse(e);
     }
   }
 
-  private async handshake(): Promise<{ grant: SessionGrant; scope: Scope; request: StartupRequest; session: UpstreamSession; analysis: AnalysisContext | undefined } | undefined> {
+  private async handshake(): Promise<Admitted | undefined> {
     const negotiated = await negotiateTransport(this.socket, this.queue, this.deps.secureContext);
     this.stream = negotiated.stream;
     this.tls = negotiated.tls;
+    this.startupReceived = true;
     const packet = negotiated.packet;
     if (packet.kind === 'CancelRequest' || packet.kind === 'PeerCancelRequest') {
       await this.forwardCancel(packet.processId, packet.secretKey, packet.kind === 'CancelRequest');
@@ -100,15 +128,31 @@ export class ClientConnection {
     }
     const request = this.acceptStartup(packet);
     const token = await this.askForToken();
-    const grant = await this.deps.services.authority.authorize(token, request.connectionName);
+    const { services } = this.deps;
+    const grant = await services.authority.authorize(token, request.connectionName);
     const scope = parseScope(grant.rule.scope, grant.connection.searchPath);
+    checkStartupForScope(request, scope.all);
     if (!scope.all) checkClientLexicalSettings(request.settings);
-    const session = await loginUpstream(grant.connection, upstreamParameters(request.forwarded, scope, grant.connection.searchPath), this.deps.services.upstreamPasswords);
+    const limits = effectiveLimits(services.config.limits, grant);
+    const releaseSlot = this.takeSlot(grant, limits);
+    const settings = gatewaySettings(this.sessionId, grant, limits, request.settings);
+    let session: UpstreamSession | undefined;
     try {
-      const analysis = scope.all ? undefined : await analysisContextFor(session.parameters, grant.connection.searchPath);
-      return { grant, scope, request, session, analysis };
+      session = await loginUpstream(grant.connection, upstreamParameters(request.forwarded, scope, grant.connection.searchPath, settings), services.upstreamPasswords);
+      const analysis = scope.all ? undefined : await analysisContextFor(session.parameters, grant.connection.searchPath, managedSettingNames(settings));
+      return { grant, scope, limits, request, session, analysis, releaseSlot };
     } catch (e) {
-      session.socket.destroy();
+      session?.socket.destroy();
+      releaseSlot();
+      throw e;
+    }
+  }
+
+  private takeSlot(grant: SessionGrant, limits: SessionLimits): ReleaseSlot {
+    try {
+      return this.deps.services.slots.acquire(grant, limits);
+    } catch (e) {
+      this.deps.services.metrics.limitReached('max-sessions');
       throw e;
     }
   }
@@ -135,12 +179,13 @@ export class ClientConnection {
     return decodePasswordMessage(message.body);
   }
 
-  private startRelay(grant: SessionGrant, scope: Scope, request: StartupRequest, upstream: UpstreamSession, analysis: AnalysisContext | undefined): void {
-    const sessionId = randomUUID();
+  private startRelay({ grant, scope, limits, request, session: upstream, analysis, releaseSlot }: Admitted): void {
+    const sessionId = this.sessionId;
     const { services, cancelKeys } = this.deps;
     const log = this.log.child({ sessionId, connection: grant.connection.name, identity: grant.identity.objectId, appId: grant.identity.appId });
     const clientAddress = this.socket.remoteAddress ?? '';
     const recorder = services.audit.startSession(sessionHeader(sessionId, grant, request.clientUser, clientAddress, this.tls), grant.rule.record);
+    services.metrics.login(true, 'accepted');
     services.audit.loginAttempt({
       atUs: nowMicros(),
       accepted: true,
@@ -159,6 +204,7 @@ export class ClientConnection {
         ? undefined
         : new StatementGate(scope, analysis, {
             denied: (sql, denial) => {
+              services.metrics.scopeDenied(grant.connection.name, grant.rule.index);
               log.info({ reason: denial.message, sqlstate: denial.sqlstate, scope: scope.text }, 'statement denied by scope');
               if (recorder.recordsFrames) recorder.record('gateway', 'Denied', { sql, reason: denial.message, sqlstate: denial.sqlstate });
             },
@@ -171,6 +217,7 @@ export class ClientConnection {
     const gatewayKey =
       upstream.backendKey &&
       cancelKeys.issue({ target: grant.connection, upstreamKey: upstream.backendKey, sessionId, ...(observer ? { onCancel: () => observer.onCancelRequest() } : {}) });
+    const activity = new SessionActivity();
     this.queue.detach();
     this.stream.write(
       Buffer.concat([
@@ -188,11 +235,13 @@ export class ClientConnection {
       observer,
       gate,
       services.config.listen.maxMessageBytes,
+      activity,
     );
     const onEnd = (end: RelayEnd): void => {
       if (gatewayKey) cancelKeys.release(gatewayKey);
+      releaseSlot();
       recorder.end({ reason: end.reason, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient });
-      services.sessions.remove(sessionId);
+      services.sessions.remove(sessionId, end.reason);
       log.info({ reason: end.reason, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient, err: end.error?.message }, 'session ended');
     };
     services.sessions.add({
@@ -201,7 +250,13 @@ export class ClientConnection {
       clientUser: request.clientUser,
       clientAddress,
       startedAt: new Date(),
-      end: (reason, message) => relay.terminate(reason, encodeErrorResponse({ severity: 'FATAL', sqlstate: '57P01', message })),
+      activity,
+      limits,
+      end: (reason, message, requester) => {
+        // Who asked is kept even for a session recorded without its frames: it is the gateway's own act.
+        if (requester !== undefined) recorder.record('gateway', 'Terminated', { reason, by: requester.by, via: requester.via, from: requester.from });
+        relay.terminate(reason, encodeErrorResponse({ severity: 'FATAL', sqlstate: endSqlstate(reason), message }));
+      },
     });
     log.info({ clientUser: request.clientUser, tls: this.tls, mapping: grant.rule.index, scope: grant.rule.scope }, 'session started');
     relay.start(this.queue.takeRemaining(), upstream.leftover);
@@ -236,8 +291,15 @@ export class ClientConnection {
     this.refused = true;
     this.queue.fail(new ProtocolError('truncated', 'connection refused'));
     const error = toClientError(e);
+    this.deps.services.metrics.login(false, error.code);
     this.recordRefusal(error, e);
     if (this.stream.destroyed) return;
+    if (!this.startupReceived && e instanceof ProtocolError && (e.code === 'truncated' || e.code === 'client-left')) {
+      // Like Postgres: a client that goes away before its startup packet gets no answer.
+      this.log.debug({ code: error.code }, 'client left before its startup packet');
+      this.stream.destroy();
+      return;
+    }
     if (error.internal) this.log.error({ err: error.logDetail }, 'internal error during login');
     else this.log.info({ code: error.code, reason: error.message, detail: error.logDetail }, 'login refused');
     this.stream.end(encodeErrorResponse({ severity: 'FATAL', sqlstate: error.sqlstate, message: error.message, ...(error.detail ? { detail: error.detail } : {}) }));
@@ -264,9 +326,12 @@ export class ClientConnection {
  * be; a scope that cannot write also runs read-only, so Postgres itself stops a write a function
  * would do (switching either off is denied by the scope check).
  */
-function upstreamParameters(forwarded: ReadonlyMap<string, string>, scope: Scope, searchPath: string): ReadonlyMap<string, string> {
-  if (scope.all) return forwarded;
+function upstreamParameters(forwarded: ReadonlyMap<string, string>, scope: Scope, searchPath: string, gatewaySet: ReadonlyMap<string, string>): ReadonlyMap<string, string> {
   const parameters = new Map(forwarded);
+  // The gateway's own values replace the client's under any spelling of the name; the packet's settings win over `options`.
+  for (const name of [...parameters.keys()]) if (gatewaySet.has(name.toLowerCase())) parameters.delete(name);
+  for (const [name, value] of gatewaySet) parameters.set(name, value);
+  if (scope.all) return parameters;
   parameters.set('search_path', searchPath);
   // The pinned values replace the client's under any spelling of the name (options come before the packet's settings, which win).
   for (const name of [...parameters.keys()]) if (pinnedStartupSettings().has(name.toLowerCase())) parameters.delete(name);

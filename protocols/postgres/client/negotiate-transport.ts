@@ -28,7 +28,7 @@ export async function negotiateTransport(socket: Socket, queue: MessageQueue, se
   let stream: ClientStream = socket;
   let tls = false;
   for (let requests = 0; requests < 3; requests++) {
-    const packet = decodeStartupPacket(await queue.untyped(MAX_STARTUP_PACKET));
+    const packet = decodeStartupPacket(await startupBytes(queue));
     switch (packet.kind) {
       case 'SSLRequest':
         if (tls) throw new ProtocolError('unexpected-message', 'SSLRequest on an encrypted connection');
@@ -52,6 +52,23 @@ export async function negotiateTransport(socket: Socket, queue: MessageQueue, se
   }
   throw new ProtocolError('unexpected-message', 'too many encryption requests');
 }
+
+/**
+ * The next untyped packet. A client that sends Terminate where a startup packet belongs (a driver
+ * closing a connection it never used) is leaving, not attacking: 'X' then three zero bytes can
+ * never begin a valid packet (its length would be over 1 GB), and it is told apart so the
+ * connection can close without an answer, as Postgres closes it.
+ */
+async function startupBytes(queue: MessageQueue): Promise<Buffer> {
+  try {
+    return await queue.untyped(MAX_STARTUP_PACKET);
+  } catch (e) {
+    if (e instanceof ProtocolError && e.code === 'frame-too-long' && queue.startsWith(BARE_TERMINATE_START)) throw new ProtocolError('client-left', 'the client sent Terminate instead of a startup packet');
+    throw e;
+  }
+}
+
+const BARE_TERMINATE_START = Buffer.from([0x58, 0, 0, 0]);
 
 async function startTls(socket: Socket, queue: MessageQueue, secureContext: SecureContext): Promise<TLSSocket> {
   queue.detach();

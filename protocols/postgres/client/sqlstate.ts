@@ -31,6 +31,7 @@ export function sqlstateForAccess(code: AccessErrorCode): string {
     case 'upstream-rejected':
       return '08006'; // connection_failure
     case 'too-many-connections':
+    case 'session-limit':
     case 'upstream-full':
       return '53300'; // too_many_connections
     case 'upstream-not-ready':
@@ -58,6 +59,7 @@ export function sqlstateForProtocol(code: ProtocolErrorCode): string {
     case 'missing-terminator':
     case 'unexpected-message':
     case 'malformed-startup':
+    case 'client-left':
       return '08P01'; // protocol_violation
   }
 }

@@ -17,6 +17,17 @@ const FORWARDABLE = new Set(
   ].map((s) => s.toLowerCase()),
 );
 
+/**
+ * A custom placeholder setting (`app.tenant`): a parsed scope lets the agent `SET` it, so it may
+ * come in the startup packet too — except the gateway's own `idgate.*`, which carry the identity.
+ */
+function isCustomSetting(name: string): boolean {
+  return /^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)+$/.test(name) && !name.startsWith('idgate.');
+}
+
+/** Accepted only for `scope: all`: under a parsed scope the gateway pins it (decided once the scope is known). */
+const SCOPE_ALL_ONLY = 'search_path';
+
 /** Parameters that name the client's own view of the login; the gateway consumes them. */
 const CONSUMED = new Set(['user', 'database']);
 
@@ -31,6 +42,15 @@ export interface StartupRequest {
   readonly settings: readonly (readonly [name: string, value: string])[];
   /** `_pq_.` protocol options we do not implement, to name in NegotiateProtocolVersion. */
   readonly unsupportedOptions: readonly string[];
+  /** The client asked for a search_path, which only `scope: all` sessions may choose. */
+  readonly asksSearchPath: boolean;
+}
+
+/** Refuses a request the admitted scope does not allow at login (search_path under a parsed scope). */
+export function checkStartupForScope(request: StartupRequest, scopeIsAll: boolean): void {
+  if (request.asksSearchPath && !scopeIsAll) {
+    throw new AccessError('startup-parameter-refused', 'startup parameter search_path is allowed only for scope all: a parsed scope pins the search path');
+  }
 }
 
 export function interpretStartupParameters(parameters: ReadonlyMap<string, string>): StartupRequest {
@@ -50,12 +70,17 @@ export function interpretStartupParameters(parameters: ReadonlyMap<string, strin
   for (const [name, value] of parameters) {
     if (name.startsWith('_pq_.')) unsupportedOptions.push(name);
     else if (name === 'options') checkOptions(value, forwarded, settings);
-    else if (FORWARDABLE.has(name.toLowerCase())) {
+    else if (isForwardable(name.toLowerCase())) {
       forwarded.set(name, value);
       settings.push([name.toLowerCase(), value]);
     } else if (!CONSUMED.has(name) && name !== 'replication') throw notAllowed(name);
   }
-  return { connectionName: parameters.get('database') || clientUser, clientUser, forwarded, settings, unsupportedOptions };
+  const asksSearchPath = settings.some(([name]) => name === SCOPE_ALL_ONLY);
+  return { connectionName: parameters.get('database') || clientUser, clientUser, forwarded, settings, unsupportedOptions, asksSearchPath };
+}
+
+function isForwardable(name: string): boolean {
+  return FORWARDABLE.has(name) || isCustomSetting(name) || name === SCOPE_ALL_ONLY;
 }
 
 /** `options` is a command line of `-c name=value` / `--name=value`; each setting must be forwardable. */
@@ -70,7 +95,7 @@ function checkOptions(options: string, forwarded: Map<string, string>, settings:
     const eq = setting?.indexOf('=') ?? -1;
     if (setting === undefined || eq <= 0) throw notAllowed(`options (${word})`);
     const name = setting.slice(0, eq).replace(/-/g, '_').toLowerCase();
-    if (!FORWARDABLE.has(name)) throw notAllowed(name);
+    if (!isForwardable(name)) throw notAllowed(name);
     settings.push([name, setting.slice(eq + 1)]);
   }
   if (words.length > 0) forwarded.set('options', options);

@@ -17,6 +17,8 @@ export interface AnalysisContext {
    * encoding, so only ASCII names of tables, schemas and functions are read the same on both sides.
    */
   readonly asciiNamesOnly: boolean;
+  /** Settings the gateway set at login (identity, timeouts): the agent may reset them but not change them. */
+  readonly managedSettings: ReadonlySet<string>;
 }
 
 export interface Analysis {
@@ -221,7 +223,7 @@ function setting(node: Node, w: Walk): void {
   let change: SettingChange;
   if (kind === 'VAR_SET_DEFAULT' || kind === 'VAR_RESET') change = { to: 'default' };
   else change = { to: 'value', value: kind === 'VAR_SET_VALUE' && args.length === 1 ? w.constant(args[0]) : undefined };
-  w.out.push(...settingAccess(name, change, 'SET'));
+  w.out.push(...settingAccess(name, change, 'SET', w.context.managedSettings));
 }
 
 /** BEGIN READ WRITE, SET TRANSACTION READ WRITE: a read-only session must not switch that off. */
@@ -339,7 +341,7 @@ function setConfig(node: Node, w: Walk): void {
     w.out.push({ kind: 'unchecked', what: 'set_config() of a setting named by an expression' });
     return;
   }
-  w.out.push(...settingAccess(name, { to: 'value', value: w.constant(valueArg) }, 'set_config'));
+  w.out.push(...settingAccess(name, { to: 'value', value: w.constant(valueArg) }, 'set_config', w.context.managedSettings));
 }
 
 function pgNotify(node: Node, w: Walk): void {

@@ -14,6 +14,17 @@ const MAX_ENTRIES = 10_000;
 const MAX_KEYED_TEXT = 2048;
 const ALLOWED: Verdict = { allowed: true };
 const cache = new Map<string, Verdict>();
+const managedKeys = new WeakMap<ReadonlySet<string>, string>();
+
+/** The managed settings as part of a cache key, built once per set (each session holds one). */
+function managedKey(managed: ReadonlySet<string>): string {
+  let key = managedKeys.get(managed);
+  if (key === undefined) {
+    key = [...managed].sort().join(',');
+    managedKeys.set(managed, key);
+  }
+  return key;
+}
 
 /**
  * A statement's verdict under a scope, parsed once per distinct statement shape: prepared
@@ -24,7 +35,7 @@ const cache = new Map<string, Verdict>();
  * cannot be analysed is refused, with the parser's error for a syntax error.
  */
 export function decide(scope: Scope, context: AnalysisContext, sql: string): Verdict {
-  const prefix = `${context.parser.major}\u0000${context.schema}\u0000${context.asciiNamesOnly ? 'a' : 'u'}\u0000${scope.text}\u0000`;
+  const prefix = `${context.parser.major}\u0000${context.schema}\u0000${context.asciiNamesOnly ? 'a' : 'u'}\u0000${managedKey(context.managedSettings)}\u0000${scope.text}\u0000`;
   const exact = prefix + textKey(sql);
   const shape = shapeOf(sql);
   const shapeKey = shape === undefined ? undefined : `${prefix}\u0001${textKey(shape)}`;

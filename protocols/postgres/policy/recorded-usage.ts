@@ -14,7 +14,7 @@ export async function accessesOfStatements(statements: readonly string[], schema
   let unanalysable = 0;
   for (const sql of statements) {
     try {
-      accesses.push(analyzeSql(sql, { parser, schema, asciiNamesOnly: false }).accesses);
+      accesses.push(analyzeSql(sql, { parser, schema, asciiNamesOnly: false, managedSettings: new Set<string>() }).accesses);
     } catch {
       unanalysable += 1;
     }

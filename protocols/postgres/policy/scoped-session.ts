@@ -37,7 +37,7 @@ export function pinnedStartupSettings(): ReadonlyMap<string, string> {
  * the parser of its major version, and whether its encoding keeps names byte-identical. Refuses a
  * server the gateway has no parser for, or one that did not take the pinned lexical settings.
  */
-export async function analysisContextFor(reported: ReadonlyMap<string, string>, schema: string): Promise<AnalysisContext> {
+export async function analysisContextFor(reported: ReadonlyMap<string, string>, schema: string, managedSettings: ReadonlySet<string> = new Set()): Promise<AnalysisContext> {
   const version = reported.get('server_version') ?? '';
   const major = majorVersionOf(version);
   const parser = major === undefined ? undefined : sqlParserFor(major);
@@ -49,5 +49,5 @@ export async function analysisContextFor(reported: ReadonlyMap<string, string>, 
     if (problem !== undefined) throw new AccessError('scope-unsupported', `the upstream session cannot be scoped: ${problem}`);
   }
   const encoding = (reported.get('server_encoding') ?? '').toUpperCase();
-  return { parser: await parser, schema, asciiNamesOnly: encoding !== 'UTF8' };
+  return { parser: await parser, schema, asciiNamesOnly: encoding !== 'UTF8', managedSettings };
 }

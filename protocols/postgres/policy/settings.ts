@@ -1,4 +1,5 @@
 import type { Access } from '../../../src/policy/access.js';
+import { IDENTITY_SETTING_PREFIX } from '../client/session-settings.js';
 import { isLexicalSetting, isPinnedValue } from './lexical-state.js';
 
 /** Settings that decide who the session is or what it may do. */
@@ -12,8 +13,12 @@ export type SettingChange = { readonly to: 'value'; readonly value: string | und
  * What changing `name` this way needs. The session defaults are what the gateway sent at login
  * (the pinned search_path, lexical settings and read-only mode), so a reset returns to them.
  */
-export function settingAccess(rawName: string, change: SettingChange, verb: string): Access[] {
+export function settingAccess(rawName: string, change: SettingChange, verb: string, managed: ReadonlySet<string>): Access[] {
   const name = rawName.toLowerCase();
+  // A reset returns to the value the gateway set at login, so only a new value is refused.
+  if ((name.startsWith(IDENTITY_SETTING_PREFIX) || managed.has(name)) && change.to === 'value') {
+    return [{ kind: 'unchecked', what: `${verb === 'SET' ? 'SET' : 'set_config() of'} ${name} (the gateway sets it for this session: the agent's identity and limits)` }];
+  }
   if (PRIVILEGED.has(name)) return [{ kind: 'unchecked', what: verb === 'SET' ? `SET ${name.toUpperCase()}` : `${verb}() of the security setting ${name}` }];
   if (isLexicalSetting(name)) {
     if (change.to === 'default' || (change.value !== undefined && isPinnedValue(name, change.value))) return [];

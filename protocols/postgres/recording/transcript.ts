@@ -61,6 +61,8 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
     const d = e.data;
     if (e.direction === 'gateway') {
       if (e.kind === 'Denied') denied.push(String(d['sql'] ?? ''));
+      // An operator's terminate: who asked, as the admin endpoint authenticated them.
+      if (e.kind === 'Terminated') note(e, `${String(d['reason'] ?? '')} by ${String(d['by'] ?? '?')} (${String(d['via'] ?? '?')}, from ${String(d['from'] ?? '?')})`);
       continue;
     }
     if (e.direction === 'client') {

@@ -54,11 +54,26 @@ export function isSocketDirectory(host: string): boolean {
   return host.startsWith('/');
 }
 
+/** Whether the upstream accepts a connection within its connect timeout (nothing is sent): why not, or undefined. */
+export async function reachUpstream(target: UpstreamTarget): Promise<string | undefined> {
+  try {
+    const { socket } = await openTcp(target, false);
+    socket.destroy();
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+function socketOptions(target: UpstreamTarget): { path: string; timeout: number } | { host: string; port: number; noDelay: true; timeout: number } {
+  return isSocketDirectory(target.host)
+    ? { path: join(target.host, `.s.PGSQL.${target.port}`), timeout: target.connectTimeoutMs }
+    : { host: target.host, port: target.port, noDelay: true, timeout: target.connectTimeoutMs };
+}
+
 function openTcp(target: UpstreamTarget, ownBuffer: boolean): Promise<UpstreamConnection> {
   return new Promise((resolve, reject) => {
-    const options = isSocketDirectory(target.host)
-      ? { path: join(target.host, `.s.PGSQL.${target.port}`), timeout: target.connectTimeoutMs }
-      : { host: target.host, port: target.port, noDelay: true, timeout: target.connectTimeoutMs };
+    const options = socketOptions(target);
     const connection = ownBuffer ? connectWithOwnBuffer(options) : plainConnection(netConnect(options));
     const { socket } = connection;
     const onError = (e: Error): void => {

@@ -7,7 +7,8 @@ export type ProtocolErrorCode =
   | 'missing-terminator'
   | 'unexpected-message'
   | 'unsupported-protocol'
-  | 'malformed-startup';
+  | 'malformed-startup'
+  | 'client-left'; // the client sent Terminate instead of a startup packet
 
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';

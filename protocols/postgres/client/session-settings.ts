@@ -1,0 +1,55 @@
+import type { SessionLimits } from '../../../src/config/gateway-config.js';
+import type { SessionGrant } from '../../../src/policy/session-grant.js';
+
+/** Custom settings the gateway sets on every upstream session; no client may set or change them. */
+export const IDENTITY_SETTING_PREFIX = 'idgate.';
+
+/**
+ * The settings that tell the database who the agent is and bound what it may run: the agent's
+ * name first in `application_name` (so Postgres's 63-byte cut keeps it), its identity in
+ * `idgate.*` for RLS policies, triggers and pgAudit, and the configured timeouts — the client's
+ * own value kept only when it is stricter.
+ */
+export function gatewaySettings(sessionId: string, grant: SessionGrant, limits: SessionLimits, clientSettings: readonly (readonly [string, string])[]): Map<string, string> {
+  const { identity } = grant;
+  const agent = identity.displayName ?? identity.appId;
+  const clientApp = lastValue(clientSettings, 'application_name');
+  const settings = new Map<string, string>([
+    ['application_name', clientApp === undefined || clientApp === '' ? agent : `${agent} | ${clientApp}`],
+    ['idgate.identity_oid', identity.objectId],
+    ['idgate.app_id', identity.appId],
+    ['idgate.display_name', identity.displayName ?? ''],
+    ['idgate.session_id', sessionId],
+  ]);
+  const timeouts: [string, number | undefined][] = [
+    ['statement_timeout', limits.statementTimeoutMs],
+    ['idle_in_transaction_session_timeout', limits.idleInTransactionTimeoutMs],
+  ];
+  for (const [name, limitMs] of timeouts) {
+    if (limitMs === undefined) continue;
+    const asked = timeMs(lastValue(clientSettings, name));
+    settings.set(name, `${asked !== undefined && asked > 0 && asked < limitMs ? asked : limitMs}ms`);
+  }
+  return settings;
+}
+
+/** The names of the settings above that a parsed scope must not let the agent change. */
+export function managedSettingNames(settings: ReadonlyMap<string, string>): ReadonlySet<string> {
+  return new Set(settings.keys());
+}
+
+function lastValue(settings: readonly (readonly [string, string])[], name: string): string | undefined {
+  let value: string | undefined;
+  for (const [n, v] of settings) if (n === name) value = v;
+  return value;
+}
+
+const UNIT_MS: Readonly<Record<string, number>> = { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A Postgres time setting's value in milliseconds (its default unit), or undefined when it is not one. */
+export function timeMs(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*$/.exec(value);
+  if (match === null) return undefined;
+  return Math.round(Number(match[1]) * (UNIT_MS[match[2] ?? 'ms'] ?? 1));
+}

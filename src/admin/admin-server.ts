@@ -1,0 +1,160 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import type { AdminConfig } from '../config/gateway-config.js';
+import type { Logger } from '../logging/logger.js';
+import type { Requester } from '../session/session-registry.js';
+import type { AdminBackend } from './admin-backend.js';
+
+const MAX_BODY = 4096;
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const TERMINATE = /^\/sessions\/([^/]+)\/terminate$/;
+
+class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The operator's HTTP endpoint: `/metrics`, `/healthz`, `/readyz`, `GET /sessions` and
+ * `POST /sessions/{id}/terminate`. The probes answer anyone who can reach the port; everything
+ * else needs the bearer token or a client certificate when either is configured. A browser page
+ * cannot drive it: requests that carry an Origin are refused, and a terminate must be JSON, which
+ * a cross-site form cannot send without a preflight the endpoint never grants.
+ */
+export class AdminServer {
+  private readonly server: Server;
+  private readonly tokenDigest: Buffer | undefined;
+
+  constructor(
+    private readonly config: AdminConfig,
+    private readonly backend: AdminBackend,
+    private readonly logger: Logger,
+  ) {
+    this.tokenDigest = config.token && digest(config.token.reveal());
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      this.handle(req, res).catch((e: unknown) => this.fail(res, e));
+    };
+    this.server = config.tls
+      ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key, ...(config.tls.clientCa ? { ca: config.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) }, handler)
+      : createHttpServer(handler);
+    this.server.headersTimeout = 10_000;
+    this.server.requestTimeout = 30_000;
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host: this.config.host, port: this.config.port }, () => {
+        this.server.off('error', reject);
+        const address = this.server.address();
+        resolve({ host: this.config.host, port: typeof address === 'object' && address !== null ? address.port : this.config.port });
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (req.headers.origin !== undefined) throw new HttpProblem(403, 'cross-origin', 'requests from web pages are refused');
+    if (req.method === 'GET' && path === '/healthz') return send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
+    if (req.method === 'GET' && path === '/readyz') return this.readyz(res);
+    const via = this.authenticate(req);
+    if (req.method === 'GET' && path === '/metrics') {
+      const metrics = await this.backend.metrics();
+      return send(res, 200, metrics.contentType, metrics.text);
+    }
+    if (req.method === 'GET' && path === '/sessions') return sendJson(res, 200, { sessions: await this.backend.sessions() });
+    const terminate = TERMINATE.exec(path);
+    if (req.method === 'POST' && terminate !== null) return this.terminate(req, res, terminate[1] ?? '', via);
+    throw new HttpProblem(404, 'not-found', `no ${req.method ?? ''} ${path} here`);
+  }
+
+  private async readyz(res: ServerResponse): Promise<void> {
+    const checks = await this.backend.readiness();
+    const ready = checks.every((c) => c.ok);
+    sendJson(res, ready ? 200 : 503, { ready, checks });
+  }
+
+  private async terminate(req: IncomingMessage, res: ServerResponse, id: string, via: string): Promise<void> {
+    if (!SESSION_ID.test(id)) throw new HttpProblem(400, 'bad-session-id', 'a session id is a lower-case UUID');
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new HttpProblem(415, 'json-required', 'send Content-Type: application/json');
+    const body = await readJson(req);
+    const by = typeof body['by'] === 'string' && body['by'] !== '' ? body['by'].slice(0, 200) : 'unknown';
+    const requester: Requester = { by, via, from: req.socket.remoteAddress ?? '' };
+    if (!(await this.backend.terminate(id, requester))) throw new HttpProblem(404, 'no-such-session', `no live session ${id}`);
+    this.logger.info({ sessionId: id, requestedBy: by, via, from: requester.from }, 'session terminated by an administrator');
+    sendJson(res, 200, { terminated: id });
+  }
+
+  /** How the caller proved itself (or `loopback` when nothing is configured and the port is loopback-only). */
+  private authenticate(req: IncomingMessage): string {
+    const socket = req.socket as Partial<TLSSocket>;
+    if (this.config.tls?.clientCa !== undefined && socket.authorized === true) {
+      const subject = socket.getPeerCertificate?.().subject;
+      return `client-certificate:${subject?.CN ?? '?'}`;
+    }
+    if (this.tokenDigest !== undefined) {
+      const header = req.headers.authorization ?? '';
+      const token = header.startsWith('Bearer ') ? header.slice(7) : '';
+      if (token !== '' && timingSafeEqual(digest(token), this.tokenDigest)) return 'bearer-token';
+    }
+    if (this.tokenDigest === undefined && this.config.tls?.clientCa === undefined) return 'loopback';
+    throw new HttpProblem(401, 'unauthorized', 'send the admin token as Authorization: Bearer …, or a client certificate');
+  }
+
+  private fail(res: ServerResponse, e: unknown): void {
+    if (e instanceof HttpProblem) {
+      if (e.status === 401) res.setHeader('www-authenticate', 'Bearer');
+      sendJson(res, e.status, { error: e.code, message: e.message });
+      return;
+    }
+    this.logger.error({ err: e instanceof Error ? (e.stack ?? e.message) : String(e) }, 'admin endpoint failed');
+    sendJson(res, 500, { error: 'internal', message: 'internal error in the admin endpoint (see the gateway log)' });
+  }
+}
+
+/** Compared as digests, so the comparison takes the same time whatever the length sent. */
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  send(res, status, 'application/json', `${JSON.stringify(value)}\n`);
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new HttpProblem(413, 'body-too-large', `the body may hold at most ${MAX_BODY} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new HttpProblem(400, 'bad-json', 'the body is not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpProblem(400, 'bad-json', 'the body must be a JSON object');
+  return value as Record<string, unknown>;
+}

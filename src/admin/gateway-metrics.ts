@@ -1,0 +1,225 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EndReason } from '../session/end-reason.js';
+import type { LiveSession, SessionListener, SessionRegistry } from '../session/session-registry.js';
+
+/** End reasons that are a revocation: the identity lost what admitted it, or an operator stopped it. */
+const REVOCATIONS: ReadonlySet<EndReason> = new Set<EndReason>([
+  'identity-disabled',
+  'membership-revoked',
+  'role-revoked',
+  'identity-unverifiable',
+  'token-expired',
+  'signing-key-removed',
+  'access-changed',
+  'admin-terminated',
+]);
+
+/** What the audit log tells the metrics at scrape time. */
+export interface AuditGauges {
+  /** Events recorded and not yet written to the local database. */
+  readonly backlog: number;
+  /** Rows written locally and not yet shipped to the central store. */
+  readonly centralBacklog: number;
+  readonly healthy: boolean;
+}
+
+interface Totals {
+  statements: number;
+  statementMs: number;
+  transactions: number;
+  transactionMs: number;
+  bytesFromClient: number;
+  bytesToClient: number;
+}
+
+/**
+ * The gateway's Prometheus metrics (prom-client). Events that are rare (logins, denials, ends,
+ * Graph calls) are counted as they happen; what changes on every round trip (statements, bytes)
+ * stays in each session's plain counters and is summed only when scraped, so the relay pays
+ * nothing for metrics. Names follow pgbouncer_exporter's where the meaning is the same.
+ */
+export class GatewayMetrics implements SessionListener {
+  readonly registry = new Registry();
+  private readonly startedAt = Date.now();
+  private configGeneration = 1;
+  /** Per connection: what ended sessions did (live sessions are added at each scrape). */
+  private readonly ended = new Map<string, Totals>();
+  private readonly logins: Counter<'result' | 'reason'>;
+  private readonly tokenSeconds: Histogram<'result'>;
+  private readonly graphSeconds: Histogram<'result'>;
+  private readonly endedSessions: Counter<'connection' | 'reason'>;
+  private readonly revocations: Counter<'reason'>;
+  private readonly denials: Counter<'connection' | 'mapping'>;
+  private readonly auditWriteSeconds: Histogram;
+  private readonly limitRefusals: Counter<'limit'>;
+
+  constructor(
+    private readonly sessions: SessionRegistry,
+    private readonly audit: () => AuditGauges,
+    /** Client connections open and not yet relayed (logging in). */
+    private readonly waitingClients: () => number,
+    nodeId: string,
+  ) {
+    const registry = this.registry;
+    registry.setDefaultLabels({ node: nodeId });
+    collectDefaultMetrics({ register: registry });
+    sessions.listen(this);
+    this.gauge('idgate_up', 'Whether the gateway serves (always 1 when scraped).', [], (g) => g.set(1));
+    this.gauge('idgate_uptime_seconds', 'Seconds since the gateway started.', [], (g) => g.set((Date.now() - this.startedAt) / 1000));
+    this.gauge('idgate_config_generation', 'The configuration in force: 1 at start, one more per successful reload.', [], (g) => g.set(this.configGeneration));
+    this.gauge('idgate_client_waiting_connections', 'Client connections open and not yet in a session (TLS, token check, upstream login).', [], (g) =>
+      g.set(this.waitingClients()),
+    );
+    this.gauge('idgate_client_active_connections', 'Client connections in a session, by connection.', ['connection'], (g) => this.perConnection(g, () => 1));
+    this.gauge('idgate_server_active_connections', 'Upstream connections serving a session, by connection.', ['connection'], (g) => this.perConnection(g, () => 1));
+    this.gauge('idgate_sessions', 'Live sessions by connection and identity-map entry (its position, from 0).', ['connection', 'mapping'], (g) => {
+      g.reset();
+      for (const s of sessions.list()) g.inc({ connection: s.grant.connection.name, mapping: String(s.grant.rule.index) });
+    });
+    this.totalsCounter('idgate_queries_total', 'Round trips completed (a Query, or an extended-protocol batch up to its Sync).', (t) => t.statements);
+    this.totalsCounter('idgate_queries_duration_seconds_total', 'Time from a round trip’s first client byte to its ReadyForQuery.', (t) => t.statementMs / 1000);
+    this.totalsCounter('idgate_transactions_total', 'Transactions completed (from BEGIN, or the first statement, to the ReadyForQuery back out of it).', (t) => t.transactions);
+    this.totalsCounter('idgate_transactions_duration_seconds_total', 'Time spent inside transactions.', (t) => t.transactionMs / 1000);
+    this.totalsCounter('idgate_received_bytes_total', 'Bytes received from clients in sessions.', (t) => t.bytesFromClient);
+    this.totalsCounter('idgate_sent_bytes_total', 'Bytes sent to clients in sessions.', (t) => t.bytesToClient);
+    this.logins = new Counter({ name: 'idgate_logins_total', help: 'Login attempts by result (accepted, refused) and reason code.', labelNames: ['result', 'reason'], registers: [registry] });
+    this.tokenSeconds = new Histogram({
+      name: 'idgate_token_verification_seconds',
+      help: 'Time to verify an access token and admit its identity (Graph included when asked).',
+      labelNames: ['result'],
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    });
+    this.graphSeconds = new Histogram({
+      name: 'idgate_graph_request_duration_seconds',
+      help: 'Microsoft Graph requests by result (ok, failed).',
+      labelNames: ['result'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    });
+    this.endedSessions = new Counter({ name: 'idgate_sessions_ended_total', help: 'Sessions ended, by connection and end reason.', labelNames: ['connection', 'reason'], registers: [registry] });
+    this.revocations = new Counter({
+      name: 'idgate_revocations_total',
+      help: 'Sessions ended because access was withdrawn (identity disabled, membership or role removed, token expired, reload, an administrator).',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.denials = new Counter({ name: 'idgate_scope_denials_total', help: 'Statements denied by a scope, by connection and identity-map entry.', labelNames: ['connection', 'mapping'], registers: [registry] });
+    this.limitRefusals = new Counter({ name: 'idgate_limit_refusals_total', help: 'Sessions refused or statements stopped by a configured limit.', labelNames: ['limit'], registers: [registry] });
+    this.auditWriteSeconds = new Histogram({
+      name: 'idgate_audit_write_seconds',
+      help: 'Time from handing a batch of audit events to the writer thread to its commit.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers: [registry],
+    });
+    this.gauge('idgate_audit_backlog_events', 'Audit events recorded and not yet committed to the local database.', [], (g) => g.set(this.audit().backlog));
+    this.gauge('idgate_audit_central_backlog_rows', 'Audit rows committed locally and not yet shipped to the central store.', [], (g) => g.set(this.audit().centralBacklog));
+    this.gauge('idgate_audit_healthy', 'Whether the audit log can be written (0: recorded sessions are refused).', [], (g) => g.set(this.audit().healthy ? 1 : 0));
+  }
+
+  added(): void {}
+
+  removed(session: LiveSession, reason: EndReason): void {
+    const connection = session.grant.connection.name;
+    const t = this.totalsFor(connection);
+    const a = session.activity;
+    t.statements += a.statements;
+    t.statementMs += a.statementMs;
+    t.transactions += a.transactions;
+    t.transactionMs += a.transactionMs;
+    t.bytesFromClient += a.bytesFromClient;
+    t.bytesToClient += a.bytesToClient;
+    this.endedSessions.inc({ connection, reason });
+    if (REVOCATIONS.has(reason)) this.revocations.inc({ reason });
+  }
+
+  login(accepted: boolean, reason: string): void {
+    this.logins.inc({ result: accepted ? 'accepted' : 'refused', reason });
+  }
+
+  tokenVerified(seconds: number, ok: boolean): void {
+    this.tokenSeconds.observe({ result: ok ? 'ok' : 'refused' }, seconds);
+  }
+
+  graphRequest(seconds: number, ok: boolean): void {
+    this.graphSeconds.observe({ result: ok ? 'ok' : 'failed' }, seconds);
+  }
+
+  scopeDenied(connection: string, mapping: number): void {
+    this.denials.inc({ connection, mapping: String(mapping) });
+  }
+
+  limitReached(limit: string): void {
+    this.limitRefusals.inc({ limit });
+  }
+
+  auditBatchWritten(seconds: number): void {
+    this.auditWriteSeconds.observe(seconds);
+  }
+
+  reloaded(): void {
+    this.configGeneration += 1;
+  }
+
+  /** The text exposition of every metric. */
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private gauge<L extends string>(name: string, help: string, labelNames: readonly L[], collect: (g: Gauge<L>) => void): void {
+    new Gauge<L>({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        collect(this);
+      },
+    });
+  }
+
+  private perConnection(g: Gauge<'connection'>, weight: (s: LiveSession) => number): void {
+    g.reset();
+    for (const name of this.connectionNames()) g.set({ connection: name }, 0);
+    for (const s of this.sessions.list()) g.inc({ connection: s.grant.connection.name }, weight(s));
+  }
+
+  /** A counter summed at scrape: ended sessions' totals plus the live sessions' so far. */
+  private totalsCounter(name: string, help: string, pick: (t: Totals) => number): void {
+    const sessions = this.sessions;
+    const ended = this.ended;
+    new Counter<'connection'>({
+      name,
+      help,
+      labelNames: ['connection'],
+      registers: [this.registry],
+      collect() {
+        const now = new Map<string, number>();
+        for (const [connection, t] of ended) now.set(connection, pick(t));
+        for (const s of sessions.list()) {
+          const connection = s.grant.connection.name;
+          now.set(connection, (now.get(connection) ?? 0) + pick(s.activity));
+        }
+        this.reset();
+        for (const [connection, value] of now) this.inc({ connection }, value);
+      },
+    });
+  }
+
+  private connectionNames(): Set<string> {
+    return new Set([...this.ended.keys(), ...this.sessions.list().map((s) => s.grant.connection.name)]);
+  }
+
+  private totalsFor(connection: string): Totals {
+    let t = this.ended.get(connection);
+    if (t === undefined) {
+      t = { statements: 0, statementMs: 0, transactions: 0, transactionMs: 0, bytesFromClient: 0, bytesToClient: 0 };
+      this.ended.set(connection, t);
+    }
+    return t;
+  }
+}

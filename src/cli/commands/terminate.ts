@@ -1,0 +1,29 @@
+import { hostname, userInfo } from 'node:os';
+import type { CommandModule } from 'yargs';
+import { adminOptions, adminProblem, adminRequest, adminTarget, type AdminArgs } from '../admin-client.js';
+
+interface TerminateArgs extends AdminArgs {
+  readonly session: string;
+  readonly by?: string | undefined;
+}
+
+export const terminateCommand: CommandModule<object, TerminateArgs> = {
+  command: 'terminate <session>',
+  describe: 'end one live session (the client gets 57P01; the audit log records who asked)',
+  builder: (y) =>
+    y
+      .options(adminOptions)
+      .positional('session', { type: 'string', demandOption: true, describe: 'the session id (idgate status lists them)' })
+      .option('by', { type: 'string', describe: 'who asks, as recorded in the audit log (default: user@host)' }),
+  handler: async (args) => {
+    const target = adminTarget(args);
+    const by = args.by ?? `${userInfo().username}@${hostname()}`;
+    const response = await adminRequest(target, 'POST', `/sessions/${encodeURIComponent(args.session)}/terminate`, { by });
+    if (response.status !== 200) {
+      process.stderr.write(`not terminated: ${adminProblem(response)}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    process.stdout.write(`terminated ${args.session}\n`);
+  },
+};
