@@ -3,6 +3,7 @@ import type { EndReason } from '../../src/session/end-reason.js';
 import { SessionActivity, type TransactionStatus } from '../../src/session/session-activity.js';
 import type { ReadSource } from './read-source.js';
 import type { StatementGate } from './policy/statement-gate.js';
+import type { RowCap } from './policy/row-cap.js';
 import type { RelayObserver } from './recording/relay-observer.js';
 import { Backend, Frontend } from './wire/codes.js';
 import { FrameScanner, interestIn, WHOLE } from './wire/frame-scanner.js';
@@ -29,6 +30,19 @@ function withReady(table: Uint8Array): Uint8Array {
 const TRANSACTION_STATUS: Readonly<Record<number, TransactionStatus>> = { 0x49: 'idle', 0x54: 'in-transaction', 0x45: 'failed' };
 /** How long a gateway-initiated end waits for the frame in flight to finish before cutting. */
 const BOUNDARY_GRACE_MS = 2000;
+
+export interface RelayOptions {
+  /** Sees the frames it asks for (the audit recorder), and may ask the relay to slow the client down. */
+  readonly observer?: RelayObserver | undefined;
+  /** Judges statements against the session's scope (absent for `scope: all`). */
+  readonly gate?: StatementGate | undefined;
+  /** The largest message the client may send: a longer one ends the session before any of it is held or forwarded. */
+  readonly maxClientMessage?: number;
+  /** The session's state and counters (bytes, round trips), kept up to date for metrics and limits. */
+  readonly activity?: SessionActivity;
+  /** `max-rows`: result rows past the cap are not forwarded. */
+  readonly rowCap?: RowCap | undefined;
+}
 
 export interface RelayEnd {
   readonly reason: EndReason;
@@ -61,21 +75,25 @@ export class Relay {
   /** The client is done: end the upstream once the held chunks are forwarded. */
   private endUpstreamAfterHeld = false;
 
+  private readonly observer: RelayObserver | undefined;
+  private readonly gate: StatementGate | undefined;
+  private readonly activity: SessionActivity;
+  private readonly rowCap: RowCap | undefined;
+
   constructor(
     private readonly clientSource: ReadSource,
     private readonly upstreamSource: ReadSource,
     private readonly onEnd: (end: RelayEnd) => void,
     /** Builds the FATAL a client gets for a malformed frame. */
     private readonly protocolViolation: (e: ProtocolError) => Buffer,
-    /** Sees the frames it asks for (the audit recorder), and may ask the relay to slow the client down. */
-    private readonly observer?: RelayObserver,
-    /** Judges statements against the session's scope (absent for `scope: all`). */
-    private readonly gate?: StatementGate,
-    /** The largest message the client may send: a longer one ends the session before any of it is held or forwarded. */
-    maxClientMessage: number = Number.MAX_SAFE_INTEGER,
-    /** The session's state and counters (bytes, round trips), kept up to date for metrics and limits. */
-    private readonly activity: SessionActivity = new SessionActivity(),
+    options: RelayOptions = {},
   ) {
+    const { observer, gate, rowCap } = options;
+    const maxClientMessage = options.maxClientMessage ?? Number.MAX_SAFE_INTEGER;
+    this.observer = observer;
+    this.gate = gate;
+    this.rowCap = rowCap;
+    this.activity = options.activity ?? new SessionActivity();
     this.client = clientSource.stream;
     this.upstream = upstreamSource.stream;
     const clientInterest = observer ? withTerminate(observer.clientInterest) : CLIENT_INTEREST;
@@ -226,8 +244,8 @@ export class Relay {
       this.forwardToBoundary(chunk, this.pendingFatal);
       return;
     }
-    if (this.gate !== undefined) {
-      this.gatedUpstreamData(this.gate, chunk);
+    if (this.gate !== undefined || this.rowCap !== undefined) {
+      this.filteredUpstreamData(chunk);
       return;
     }
     this.activity.bytesToClient += chunk.length;
@@ -236,10 +254,12 @@ export class Relay {
     if (!this.client.write(chunk)) this.upstream.pause();
   };
 
-  private gatedUpstreamData(gate: StatementGate, chunk: Buffer): void {
+  /** A scoped or row-capped session: what reaches the client is what the gate and the cap let through. */
+  private filteredUpstreamData(chunk: Buffer): void {
     let pieces: Buffer[];
     try {
-      pieces = gate.fromServer(chunk);
+      pieces = this.gate === undefined ? [chunk] : this.gate.fromServer(chunk);
+      if (this.rowCap !== undefined) pieces = capRows(this.rowCap, pieces);
     } catch (e) {
       this.fail('socket-error', e instanceof Error ? e : new Error(String(e)));
       return;
@@ -312,6 +332,13 @@ export class Relay {
       });
     }
   };
+}
+
+function capRows(cap: RowCap, pieces: Buffer[]): Buffer[] {
+  if (pieces.length === 1) return cap.process(pieces[0] ?? Buffer.alloc(0));
+  const out: Buffer[] = [];
+  for (const piece of pieces) for (const kept of cap.process(piece)) out.push(kept);
+  return out;
 }
 
 /** Writes the pieces as one burst (corked); false when the destination wants no more for now. */

@@ -15,6 +15,7 @@ import { MessageQueue } from '../message-queue.js';
 import { streamSource, type ReadSource } from '../read-source.js';
 import type { AnalysisContext } from '../policy/analyze-sql.js';
 import { analysisContextFor, checkClientLexicalSettings, pinnedStartupSettings } from '../policy/scoped-session.js';
+import { RowCap } from '../policy/row-cap.js';
 import { StatementGate } from '../policy/statement-gate.js';
 import { PostgresRecorder } from '../recording/postgres-recorder.js';
 import { isReadOnly, parseScope, type Scope } from '../../../src/policy/scope.js';
@@ -232,10 +233,21 @@ export class ClientConnection {
       upstream.source,
       (end) => onEnd(end),
       (e) => encodeErrorResponse({ severity: 'FATAL', sqlstate: sqlstateForProtocol(e.code), message: e.message }),
-      observer,
-      gate,
-      services.config.listen.maxMessageBytes,
-      activity,
+      {
+        observer,
+        gate,
+        maxClientMessage: services.config.listen.maxMessageBytes,
+        activity,
+        rowCap:
+          limits.maxRows === undefined
+            ? undefined
+            : new RowCap(limits.maxRows, () => {
+                services.metrics.limitReached('max-rows');
+                log.info({ maxRows: limits.maxRows }, 'result truncated by max-rows');
+                // The gateway's own act: kept even for a session recorded without its frames.
+                recorder.record('gateway', 'RowsCapped', { maxRows: limits.maxRows });
+              }),
+      },
     );
     const onEnd = (end: RelayEnd): void => {
       if (gatewayKey) cancelKeys.release(gatewayKey);

@@ -62,6 +62,7 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
     if (e.direction === 'gateway') {
       if (e.kind === 'Denied') denied.push(String(d['sql'] ?? ''));
       // An operator's terminate: who asked, as the admin endpoint authenticated them.
+      if (e.kind === 'RowsCapped') note(e, `result truncated to ${String(d['maxRows'] ?? '?')} rows (limits max-rows)`);
       if (e.kind === 'Terminated') note(e, `${String(d['reason'] ?? '')} by ${String(d['by'] ?? '?')} (${String(d['via'] ?? '?')}, from ${String(d['from'] ?? '?')})`);
       continue;
     }

@@ -13,6 +13,15 @@ export interface ErrorFields {
 }
 
 export function encodeErrorResponse(e: ErrorFields): Buffer {
+  return encodeMessage(Backend.ErrorResponse, errorFields(e));
+}
+
+/** A NoticeResponse (severity WARNING or NOTICE): the same fields as an error, and the client carries on. */
+export function encodeNoticeResponse(e: ErrorFields): Buffer {
+  return encodeMessage(Backend.NoticeResponse, errorFields(e));
+}
+
+function errorFields(e: ErrorFields): Field[] {
   const fields: Field[] = [
     { int8: 0x53 }, { cstring: e.severity }, // S: localized severity
     { int8: 0x56 }, { cstring: e.severity }, // V: non-localized severity
@@ -23,7 +32,7 @@ export function encodeErrorResponse(e: ErrorFields): Buffer {
   if (e.hint !== undefined) fields.push({ int8: 0x48 }, { cstring: e.hint });
   if (e.position !== undefined) fields.push({ int8: 0x50 }, { cstring: String(e.position) });
   fields.push({ int8: 0 });
-  return encodeMessage(Backend.ErrorResponse, fields);
+  return fields;
 }
 
 export const AUTHENTICATION_CLEARTEXT_PASSWORD: Buffer = encodeMessage(Backend.Authentication, [

@@ -40,6 +40,7 @@ export const Backend = {
   CopyInResponse: 0x47, // G
   CopyOutResponse: 0x48, // H
   CopyData: 0x64, // d
+  CopyDone: 0x63, // c
   DataRow: 0x44, // D
   EmptyQueryResponse: 0x49, // I
   PortalSuspended: 0x73, // s

@@ -105,6 +105,24 @@ describe('loadConfigFile', () => {
     assert.equal(config.identityMap[0]?.record, true);
   });
 
+  it('reads limits at every level and the admin endpoint, and refuses an admin endpoint off loopback without authentication', () => {
+    const base = EXAMPLE.replace('certs/server.crt', 'cert.pem').replace('certs/server.key', 'key.pem');
+    const withLimits = base
+      .replace('identity-map:', 'limits:\n  statement-timeout: 30s\n  idle-timeout: 10min\n  identities:\n    - { identity: 11111111-2222-3333-4444-555555555555, max-rows: 5, statement-timeout: 250ms }\nidentity-map:')
+      .replace('    scope: read', '    scope: read\n    limits: { max-sessions: 3, idle-in-transaction-timeout: 2 }')
+      .concat('admin: { port: 9999, token-env: ADMIN_TOKEN }\n');
+    const config = loadConfigFile(write('limits.yaml', withLimits), { ...env, ADMIN_TOKEN: 'a-token-of-sixteen+' });
+    assert.deepEqual(config.limits.defaults, { statementTimeoutMs: 30_000, idleTimeoutMs: 600_000 });
+    assert.deepEqual(config.limits.identities.get('11111111-2222-3333-4444-555555555555'), { statementTimeoutMs: 250, maxRows: 5 });
+    assert.deepEqual(config.identityMap[1]?.limits, { idleInTransactionTimeoutMs: 2000, maxSessions: 3 });
+    assert.equal(config.admin?.host, '127.0.0.1');
+    assert.equal(config.admin?.port, 9999);
+    assert.equal(config.admin?.token?.reveal(), 'a-token-of-sixteen+');
+    assert.match(problems(base.replace('identity-map:', 'limits: { statement-timeout: 5 minutes }\nidentity-map:')), /limits\.statement-timeout/);
+    assert.match(problems(base.concat('admin: { host: 0.0.0.0 }\n')), /admin\.host: off loopback the admin endpoint needs token-env, token-file or tls\.client-ca/);
+    assert.match(problems(base.concat('admin: { token-env: SHORT }\n'), 'short.yaml', { ...env, SHORT: 'abc' }), /admin\.token-env: the admin token must be at least 16 characters/);
+  });
+
   it('names recordings.central.url when the URL cannot be used', () => {
     const yaml = EXAMPLE.replace('certs/server.crt', 'cert.pem').replace('certs/server.key', 'key.pem').replace('recordings:', 'recordings:\n  central: { url: "mysql://x/y" }');
     assert.throws(
