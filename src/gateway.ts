@@ -11,6 +11,7 @@ import { resolveGroupNames } from './identity/resolve-group-names.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import type { GatewayServices, ProtocolFactory, ProtocolServer, SiblingChannel } from './protocol.js';
 import { IdleSweeper } from './session/idle-sweeper.js';
+import { MemoryBudget } from './session/memory-budget.js';
 import { SessionAuthority } from './session/session-authority.js';
 import { SessionRegistry } from './session/session-registry.js';
 import { SessionSlots } from './session/session-slots.js';
@@ -77,8 +78,9 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
     throw e;
   }
   const sessions = new SessionRegistry();
+  const budget = new MemoryBudget(config.listen.memoryBudgetBytes);
   let server: ProtocolServer | undefined;
-  const gatewayMetrics = new GatewayMetrics(sessions, () => ({ backlog: audit.backlog, centralBacklog: audit.centralBacklog, healthy: audit.healthy }), () => Math.max(0, (server?.openConnections ?? 0) - sessions.size), config.nodeId);
+  const gatewayMetrics = new GatewayMetrics(sessions, () => ({ backlog: audit.backlog, centralBacklog: audit.centralBacklog, healthy: audit.healthy }), budget, () => Math.max(0, (server?.openConnections ?? 0) - sessions.size), config.nodeId);
   metrics = gatewayMetrics;
   audit.onBatchWritten((seconds) => gatewayMetrics.auditBatchWritten(seconds));
   const watch = new SessionWatch(sessions, entra.revocation, { endAtTokenExpiry: config.endAtTokenExpiry }, logger);
@@ -95,6 +97,7 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
     authority,
     sessions,
     slots: new SessionSlots(),
+    budget,
     audit,
     logger,
     upstreamPasswords: entra.upstreamPasswords,

@@ -5,6 +5,7 @@ import type { UpstreamPasswords } from './identity/upstream-passwords.js';
 import type { Logger } from './logging/logger.js';
 import type { SessionAuthority } from './session/session-authority.js';
 import type { SessionRegistry } from './session/session-registry.js';
+import type { MemoryBudget } from './session/memory-budget.js';
 import type { SessionSlots } from './session/session-slots.js';
 
 /** What the core gives a wire protocol: configuration, the authority that admits sessions, the registry, a logger. */
@@ -14,6 +15,8 @@ export interface GatewayServices {
   readonly sessions: SessionRegistry;
   /** Sessions counted per identity and identity-map entry against their max-sessions limits. */
   readonly slots: SessionSlots;
+  /** What all sessions may hold in messages being assembled (`listen.memory-budget-bytes`). */
+  readonly budget: MemoryBudget;
   readonly audit: AuditLog;
   readonly logger: Logger;
   /** The gateway's credential for each upstream login (a stored password or its own Entra token). */

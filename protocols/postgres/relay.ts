@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { EndReason } from '../../src/session/end-reason.js';
+import type { MemoryBudget } from '../../src/session/memory-budget.js';
 import { SessionActivity, type TransactionStatus } from '../../src/session/session-activity.js';
 import type { ReadSource } from './read-source.js';
 import type { StatementGate } from './policy/statement-gate.js';
@@ -42,6 +43,8 @@ export interface RelayOptions {
   readonly activity?: SessionActivity;
   /** `max-rows`: result rows past the cap are not forwarded. */
   readonly rowCap?: RowCap | undefined;
+  /** The gateway-wide budget for frames held while assembled: past it, the client is read no further. */
+  readonly budget?: MemoryBudget | undefined;
 }
 
 export interface RelayEnd {
@@ -79,6 +82,11 @@ export class Relay {
   private readonly gate: StatementGate | undefined;
   private readonly activity: SessionActivity;
   private readonly rowCap: RowCap | undefined;
+  private readonly budget: MemoryBudget | undefined;
+  /** Paused until the gateway's held frames are back within the memory budget. */
+  private waitingForBudget = false;
+  /** What the client sent while it waited for the budget, not yet read. */
+  private deferred: Buffer | undefined;
 
   constructor(
     private readonly clientSource: ReadSource,
@@ -93,6 +101,7 @@ export class Relay {
     this.observer = observer;
     this.gate = gate;
     this.rowCap = rowCap;
+    this.budget = options.budget;
     this.activity = options.activity ?? new SessionActivity();
     this.client = clientSource.stream;
     this.upstream = upstreamSource.stream;
@@ -105,6 +114,7 @@ export class Relay {
       },
       maxClientMessage,
       maxClientMessage,
+      options.budget,
     );
     const observerWantsReady = observer?.upstreamInterest[Backend.ReadyForQuery] === WHOLE;
     this.upstreamFrames = new FrameScanner(observer ? withReady(observer.upstreamInterest) : READY_ONLY, (code, length, bytes, start, end) => {
@@ -123,7 +133,7 @@ export class Relay {
     this.clientSource.setHandler(this.onClientData, () => upstream.writableLength > 0 || this.held.length > 0);
     this.upstreamSource.setHandler(this.onUpstreamData, () => client.writableLength > 0);
     upstream.on('drain', () => {
-      if (!this.waitingForObserver && this.held.length === 0) client.resume();
+      if (!this.waitingForObserver && !this.waitingForBudget && this.held.length === 0) client.resume();
     });
     client.on('drain', () => upstream.resume());
     client.on('end', () => {
@@ -163,6 +173,10 @@ export class Relay {
   }
 
   private readonly onClientData = (chunk: Buffer): void => {
+    if (this.budget?.over === true && !this.holdsPartialFrame()) {
+      this.deferForBudget(this.budget, chunk);
+      return;
+    }
     this.activity.bytesFromClient += chunk.length;
     this.activity.clientSpoke();
     if (this.gate !== undefined) {
@@ -194,6 +208,30 @@ export class Relay {
     if (observer?.congested === true && !this.waitingForObserver) this.waitForObserver(observer);
   }
 
+  /** Whether a client frame is part received and held (it must be finished to give its bytes back). */
+  private holdsPartialFrame(): boolean {
+    return this.clientFrames.assembling || this.gate?.holdingClientFrame === true;
+  }
+
+  /**
+   * Too much is held gateway-wide: this chunk is set aside unread (copied: the read buffer is
+   * reused) and the client paused, until the held frames are back within the budget.
+   */
+  private deferForBudget(budget: MemoryBudget, chunk: Buffer): void {
+    this.deferred = this.deferred === undefined ? Buffer.from(chunk) : Buffer.concat([this.deferred, chunk]);
+    if (this.waitingForBudget) return;
+    this.waitingForBudget = true;
+    this.client.pause();
+    budget.whenUnder(() => {
+      this.waitingForBudget = false;
+      const deferred = this.deferred;
+      this.deferred = undefined;
+      if (this.reason !== undefined || deferred === undefined) return;
+      this.onClientData(deferred);
+      if (this.reason === undefined && !this.waitingForBudget && this.held.length === 0 && !this.waitingForObserver && this.upstream.writableLength === 0) this.client.resume();
+    });
+  }
+
   /** The oldest held chunk is committed: forward it, and read the client again once nothing is held. */
   private readonly releaseHeld = (): void => {
     const pieces = this.held.shift();
@@ -205,7 +243,7 @@ export class Relay {
     const flowing = writeAll(this.upstream, pieces);
     if (this.held.length > 0) return;
     if (this.endUpstreamAfterHeld) this.upstream.end();
-    else if (flowing && !this.waitingForObserver && this.reason === undefined) this.client.resume();
+    else if (flowing && !this.waitingForObserver && !this.waitingForBudget && this.reason === undefined) this.client.resume();
   };
 
   /** The client is gone: the upstream ends too, after what the client sent before (write-ahead may still hold some). */
@@ -235,7 +273,7 @@ export class Relay {
     this.client.pause();
     observer.whenDrained(() => {
       this.waitingForObserver = false;
-      if (this.reason === undefined && this.held.length === 0) this.client.resume();
+      if (this.reason === undefined && this.held.length === 0 && !this.waitingForBudget) this.client.resume();
     });
   }
 
@@ -291,7 +329,7 @@ export class Relay {
   private protocolError(e: unknown): void {
     const error = e instanceof ProtocolError ? e : new ProtocolError('unexpected-message', String(e));
     this.error = error;
-    this.terminate('protocol-violation', this.protocolViolation(error));
+    this.terminate(error.code === 'message-too-large' ? 'message-too-large' : 'protocol-violation', this.protocolViolation(error));
   }
 
   private closeSide(reason: EndReason, other: Duplex): void {
@@ -324,6 +362,8 @@ export class Relay {
       return;
     }
     if (this.open === 0) {
+      this.clientFrames.abandon();
+      this.gate?.abandon();
       this.onEnd({
         reason: this.reason ?? 'client-disconnected',
         ...(this.error !== undefined ? { error: this.error } : {}),

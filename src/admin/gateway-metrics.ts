@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EndReason } from '../session/end-reason.js';
+import type { MemoryBudget } from '../session/memory-budget.js';
 import type { LiveSession, SessionListener, SessionRegistry } from '../session/session-registry.js';
 
 /** End reasons that are a revocation: the identity lost what admitted it, or an operator stopped it. */
@@ -56,6 +57,7 @@ export class GatewayMetrics implements SessionListener {
   constructor(
     private readonly sessions: SessionRegistry,
     private readonly audit: () => AuditGauges,
+    budget: MemoryBudget,
     /** Client connections open and not yet relayed (logging in). */
     private readonly waitingClients: () => number,
     nodeId: string,
@@ -114,6 +116,8 @@ export class GatewayMetrics implements SessionListener {
     });
     this.gauge('idgate_audit_backlog_events', 'Audit events recorded and not yet committed to the local database.', [], (g) => g.set(this.audit().backlog));
     this.gauge('idgate_audit_central_backlog_rows', 'Audit rows committed locally and not yet shipped to the central store.', [], (g) => g.set(this.audit().centralBacklog));
+    this.gauge('idgate_memory_held_bytes', 'Bytes all sessions hold in messages being assembled (bounded by listen.memory-budget-bytes).', [], (g) => g.set(budget.heldBytes));
+    this.gauge('idgate_memory_budget_bytes', 'listen.memory-budget-bytes.', [], (g) => g.set(budget.limitBytes));
     this.gauge('idgate_audit_healthy', 'Whether the audit log can be written (0: recorded sessions are refused).', [], (g) => g.set(this.audit().healthy ? 1 : 0));
   }
 

@@ -20,6 +20,8 @@ export interface ListenConfig {
   readonly drainTimeoutMs: number;
   /** The largest message a logged-in client may send (`listen.max-message-bytes`). */
   readonly maxMessageBytes: number;
+  /** `listen.memory-budget-bytes`: what all sessions may hold in messages being assembled. */
+  readonly memoryBudgetBytes: number;
   /** Gateway processes sharing the port (`listen.workers`, `auto` resolved to the cores). */
   readonly workers: number;
 }

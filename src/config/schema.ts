@@ -22,6 +22,8 @@ const listen = z
     'drain-timeout-seconds': seconds.default(30),
     /** The largest message a logged-in client may send (Postgres's own limit is 1 GB): a larger one ends the session with 54000. */
     'max-message-bytes': z.number().int().min(65_536).max(1 << 30).default(64 << 20),
+    /** Bytes all sessions together may hold in messages being assembled (to record or judge them): past it, clients are read no further until some is released. */
+    'memory-budget-bytes': z.number().int().min(1 << 20).default(512 << 20),
     /** Gateway processes sharing the port (node:cluster), each a fleet node with its own local audit database; auto: one per core. */
     workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
   })

@@ -4,6 +4,7 @@ export type EndReason =
   | 'client-disconnected' // the client's connection closed without Terminate
   | 'upstream-closed' // the database closed its side
   | 'protocol-violation' // a malformed frame
+  | 'message-too-large' // a message over listen.max-message-bytes (the client got 54000)
   | 'socket-error'
   | 'gateway-shutdown' // drained at SIGTERM/SIGINT and still open at the deadline
   | 'audit-unavailable' // the audit database could not be written: recorded sessions fail closed

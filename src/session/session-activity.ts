@@ -18,9 +18,7 @@ export class SessionActivity {
   transactionMs = 0;
   bytesFromClient = 0;
   bytesToClient = 0;
-  /** Wall-clock ms of the last round trip's start; undefined before the first. */
-  lastStatementAt: number | undefined;
-  private statementStartedMs = 0;
+  private statementStartedMs = -1;
   private transactionStartedMs: number | undefined;
 
   /** The client sent something while the server waited for it: a round trip begins. */
@@ -28,7 +26,11 @@ export class SessionActivity {
     if (this.state === 'active') return;
     this.state = 'active';
     this.statementStartedMs = performance.now();
-    this.lastStatementAt = Date.now();
+  }
+
+  /** Wall-clock ms of the last round trip's start (undefined before the first), derived when asked: the relay reads one clock per round trip, not two. */
+  get lastStatementAt(): number | undefined {
+    return this.statementStartedMs < 0 ? undefined : performance.timeOrigin + this.statementStartedMs;
   }
 
   /** The server is ready for the next statement, with this transaction status. */
@@ -47,7 +49,7 @@ export class SessionActivity {
       return;
     }
     // A transaction began with the round trip that just ended (or earlier, if already open).
-    this.transactionStartedMs ??= this.statementStartedMs;
+    this.transactionStartedMs ??= this.statementStartedMs < 0 ? now : this.statementStartedMs;
     this.state = status === 'failed' ? 'idle in transaction (aborted)' : 'idle in transaction';
   }
 

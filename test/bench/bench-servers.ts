@@ -36,12 +36,12 @@ export async function writeCertificate(work: string): Promise<void> {
  * `idgate serve` with this config (`listen.port` is filled in) from a file in the work directory.
  * IDGATE_BENCH_NODE_ARGS lets a profiling run pass e.g. --cpu-prof to the gateway process.
  */
-export async function startGatewayProcess(work: string, config: Record<string, unknown> & { listen: Record<string, unknown> }, env: Record<string, string>): Promise<Server> {
+export async function startGatewayProcess(work: string, config: Record<string, unknown> & { listen: Record<string, unknown> }, env: Record<string, string>, bin: string = IDGATE): Promise<Server> {
   const port = await freePort();
   const file = join(work, `idgate-${port}.yaml`);
   writeFileSync(file, stringify({ ...config, listen: { ...config.listen, host: '127.0.0.1', port } }));
   const nodeArgs = (process.env['IDGATE_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, IDGATE, 'serve', '--config', file], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, bin, 'serve', '--config', file], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
   await waitForPort(port);
   return { child, port };
 }

@@ -16,6 +16,7 @@ import pg from 'pg';
 import { migrateCentral } from '../../src/audit/central/central-schema.js';
 import { EntraSimulator, READ_APPLICATIONS, READ_MEMBERSHIP } from '../../src/dev/entra-simulator.js';
 import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
+import { freePort } from '../../src/dev/free-port.js';
 import { CERT_FILE, KEY_FILE, run, startByteRelay, startGatewayProcess, startPgBouncer, stopProcess, writeCertificate, type Server } from './bench-servers.js';
 
 const SECONDS = Number(process.env['IDGATE_BENCH_SECONDS'] ?? 6);
@@ -71,18 +72,29 @@ async function main(): Promise<void> {
     const uncached = await startGateway(work, cluster, entra, groupId, password, graph, 0);
     stops.push(() => stopProcess(uncached.child));
     // Recording as before write-ahead (recordings.durability: batched), to price write-ahead side by side.
-    const batched = await startGateway(work, cluster, entra, groupId, password, graph, 5, 'batched');
+    const batched = await startGateway(work, cluster, entra, groupId, password, graph, 5, { durability: 'batched' });
     stops.push(() => stopProcess(batched.child));
     // Write-ahead recording that also ships to a central store (a database of the same cluster: its CPU is the machine's either way).
     const centralUrl = await prepareCentralStore(cluster);
-    const shipping = await startGateway(work, cluster, entra, groupId, password, graph, 5, 'write-ahead', centralUrl);
+    const shipping = await startGateway(work, cluster, entra, groupId, password, graph, 5, { centralUrl });
     stops.push(() => stopProcess(shipping.child));
+    // The admin endpoint on, /metrics scraped once a second as Prometheus would (more often than its usual 15 s).
+    const adminPort = await freePort();
+    const metered = await startGateway(work, cluster, entra, groupId, password, graph, 5, { adminPort });
+    stops.push(() => stopProcess(metered.child));
+    const scraper = setInterval(() => void fetch(`http://127.0.0.1:${adminPort}/metrics`).then((r) => r.text()).catch(() => undefined), 1000);
+    stops.push(async () => clearInterval(scraper));
+    const baselineBin = process.env['IDGATE_BENCH_BASELINE'];
+    const baseline = baselineBin === undefined ? undefined : await startGateway(work, cluster, entra, groupId, password, graph, 5, { bin: baselineBin });
+    if (baseline !== undefined) stops.push(() => stopProcess(baseline.child));
     const mint = (): Promise<string> => entra.mint(entra.appClaims(agent, AUDIENCE));
 
     const targets: Target[] = [
       { name: 'direct', port: cluster.port, dbname: 'bench', password },
       { name: 'idgate', port: gateway.port, dbname: 'bench-db', password: await mint(), pid: gateway.child.pid ?? 0 },
       { name: 'idgate+audit', port: gateway.port, dbname: 'bench-recorded', password: await mint(), pid: gateway.child.pid ?? 0 },
+      { name: 'idgate+metrics', port: metered.port, dbname: 'bench-db', password: await mint(), pid: metered.child.pid ?? 0 },
+      ...(baseline !== undefined ? [{ name: 'idgate baseline', port: baseline.port, dbname: 'bench-db', password: await mint(), pid: baseline.child.pid ?? 0 }] : []),
       { name: 'idgate+audit central', port: shipping.port, dbname: 'bench-recorded', password: await mint(), pid: shipping.child.pid ?? 0 },
       { name: 'idgate+audit batched', port: batched.port, dbname: 'bench-recorded', password: await mint(), pid: batched.child.pid ?? 0 },
       { name: 'idgate scope:read', port: gateway.port, dbname: 'bench-read', password: await mint(), pid: gateway.child.pid ?? 0 },
@@ -197,6 +209,8 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
     const ratios = [
       ratio('idgate/direct', 'idgate', 'direct'),
       ratio('recording on/off', 'idgate+audit', 'idgate'),
+      ratio('metrics scraped/not', 'idgate+metrics', 'idgate'),
+      ratio('this build/baseline', 'idgate', 'idgate baseline'),
       ratio('write-ahead/batched recording', 'idgate+audit', 'idgate+audit batched'),
       ratio('shipping to a central store/local only', 'idgate+audit central', 'idgate+audit'),
       ratio('batched recording on/off', 'idgate+audit batched', 'idgate'),
@@ -252,9 +266,9 @@ function startGateway(
   password: string,
   graph: { appId: string; secret: string },
   cacheSeconds: number,
-  durability: 'write-ahead' | 'batched' = 'write-ahead',
-  centralUrl?: string,
+  options: GatewayOptions = {},
 ): Promise<Server> {
+  const { durability = 'write-ahead', centralUrl, adminPort, bin } = options;
   writeFileSync(join(work, 'entra-ca.pem'), entra.caCert);
   return startGatewayProcess(
     work,
@@ -281,14 +295,25 @@ function startGateway(
       ],
       // One audit database per gateway process.
       recordings: {
-        path: `audit-cache-${cacheSeconds}-${durability}${centralUrl === undefined ? '' : '-central'}.db`,
+        path: `audit-cache-${cacheSeconds}-${durability}${centralUrl === undefined ? '' : '-central'}${adminPort === undefined ? '' : '-admin'}${bin === undefined ? '' : '-baseline'}.db`,
         durability,
         ...(centralUrl !== undefined ? { central: { url: centralUrl } } : {}),
       },
+      ...(adminPort !== undefined ? { admin: { port: adminPort } } : {}),
       log: { level: 'warn' },
     },
     { BENCH_PASSWORD: password, BENCH_GRAPH_SECRET: graph.secret },
+    bin,
   );
+}
+
+interface GatewayOptions {
+  readonly durability?: 'write-ahead' | 'batched';
+  readonly centralUrl?: string;
+  /** Serve the admin endpoint on this port (the bench scrapes /metrics there once a second). */
+  readonly adminPort?: number;
+  /** Another build's bin/idgate (IDGATE_BENCH_BASELINE), to price a change side by side. */
+  readonly bin?: string;
 }
 
 /** A central audit store in a database of the cluster, migrated, with an insert-only role for the gateway; returns that role's URL. */

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { sessionsJson, settleAudit, showJson } from '../support/audit.js';
 import { pgOptions } from '../support/client-options.js';
+import { Bytes } from '../support/byte-builder.js';
 import { Harness, READ_ROLE } from '../support/harness.js';
 
 const run = promisify(execFile);
@@ -47,6 +48,7 @@ describe('per-agent limits', () => {
 
   before(async () => {
     h = await Harness.start({
+      listen: { 'memory-budget-bytes': 1 << 20 },
       limits: {
         'statement-timeout': '500ms',
         'idle-in-transaction-timeout': '1s',
@@ -181,5 +183,35 @@ describe('per-agent limits', () => {
     const capped = await sessionsJson(h, '--identity', ROWS_APP);
     const events = await showJson(h, String(capped[0]?.['id']));
     assert.ok(events.some((e) => e['kind'] === 'RowsCapped'), JSON.stringify(events));
+  });
+
+  it('holds every client back while the gateway-wide memory budget is spent, except the one that must finish its message', async () => {
+    const { RawClient } = await import('../support/raw-client.js');
+    const sender = await RawClient.connect(h.port);
+    await sender.startTls();
+    await sender.login(await h.token(), { user: 'raw', database: 'records-api' });
+    // A 2 MiB Query (the recorder assembles it whole) against a budget of 1 MiB: half sent, then a pause.
+    const text = `SELECT length('${'x'.repeat(2 << 20)}') AS n`;
+    const query = new Bytes().cstring(text).frame('Q');
+    sender.write(query.subarray(0, 100_000));
+    const other = new pg.Client(pgOptions(h, await h.token()));
+    await other.connect();
+    let answered = false;
+    const answer = other.query('SELECT 1 AS one').then((r) => {
+      answered = true;
+      return r.rows[0].one as number;
+    });
+    for (let i = 0; i < 50 && h.gateway.services.budget.heldBytes === 0; i++) await sleep(20);
+    assert.ok(h.gateway.services.budget.heldBytes > 2 << 20, 'the half-sent message is held against the budget');
+    await sleep(500);
+    assert.equal(answered, false, 'another session is not read while the budget is spent');
+    sender.write(query.subarray(100_000));
+    assert.equal(await answer, 1, 'it is read once the message is complete and its bytes given back');
+    const frames = await sender.untilReady();
+    assert.ok(frames.some((f) => f.code === 'D'), 'the large statement itself ran');
+    assert.equal(h.gateway.services.budget.heldBytes, 0);
+    sender.close();
+    await other.end();
+    await h.assertNoLeaks();
   });
 });

@@ -203,7 +203,10 @@ export class ClientConnection {
     const gate =
       analysis === undefined
         ? undefined
-        : new StatementGate(scope, analysis, {
+        : new StatementGate(
+            scope,
+            analysis,
+            {
             denied: (sql, denial) => {
               services.metrics.scopeDenied(grant.connection.name, grant.rule.index);
               log.info({ reason: denial.message, sqlstate: denial.sqlstate, scope: scope.text }, 'statement denied by scope');
@@ -214,7 +217,9 @@ export class ClientConnection {
               // After the server's chunk in hand is relayed; the gate already refuses every further statement.
               queueMicrotask(() => relay.terminate('lexical-state-changed', encodeErrorResponse({ severity: 'FATAL', sqlstate: '57P01', message: `terminating connection: ${problem}` })));
             },
-          });
+            },
+            services.budget,
+          );
     const gatewayKey =
       upstream.backendKey &&
       cancelKeys.issue({ target: grant.connection, upstreamKey: upstream.backendKey, sessionId, ...(observer ? { onCancel: () => observer.onCancelRequest() } : {}) });
@@ -238,6 +243,7 @@ export class ClientConnection {
         gate,
         maxClientMessage: services.config.listen.maxMessageBytes,
         activity,
+        budget: services.budget,
         rowCap:
           limits.maxRows === undefined
             ? undefined

@@ -4,6 +4,7 @@ import { ByteReader } from '../wire/byte-reader.js';
 import { Backend, Frontend } from '../wire/codes.js';
 import { decodeErrorFields } from '../wire/error-fields.js';
 import { FrameRewriter } from '../wire/frame-rewriter.js';
+import type { HoldAccount } from '../wire/frame-scanner.js';
 import { encodeMessage } from '../wire/message-writer.js';
 import { ReplyTracker } from '../wire/reply-tracker.js';
 import type { AnalysisContext } from './analyze-sql.js';
@@ -46,18 +47,30 @@ export class StatementGate {
     private readonly scope: Scope,
     private readonly context: AnalysisContext,
     private readonly events: GateEvents,
+    /** Told of the client frames held while they are judged (the gateway's memory budget). */
+    account?: HoldAccount,
   ) {
     this.toServer = new FrameRewriter(
       (code) => code === Frontend.Query || code === Frontend.Parse || code === Frontend.FunctionCall,
       (code, frame) => this.judge(code, frame),
       MAX_HELD_FRAME,
-      { observe: (code) => this.observeClient(code), oversize: (code, length) => this.oversize(code, length) },
+      { observe: (code) => this.observeClient(code), oversize: (code, length) => this.oversize(code, length), ...(account !== undefined ? { account } : {}) },
     );
     this.toClient = new FrameRewriter((code) => code === Backend.ErrorResponse || code === Backend.ParameterStatus, (code, frame) => this.answer(code, frame), 1 << 30, {
       observe: (code) => {
         if (code !== Backend.ErrorResponse) this.replies.received(code);
       },
     });
+  }
+
+  /** A client frame is held, part received, until it can be judged. */
+  get holdingClientFrame(): boolean {
+    return this.toServer.holding;
+  }
+
+  /** The session ended: give back what a half-received client frame held. */
+  abandon(): void {
+    this.toServer.abandon();
   }
 
   /** The client's bytes as they may go upstream. */

@@ -1,3 +1,4 @@
+import type { HoldAccount } from './frame-scanner.js';
 import { ProtocolError } from './protocol-error.js';
 
 const HEADER = 5;
@@ -16,6 +17,8 @@ export interface FrameRewriterHooks {
    * bytes are dropped unread. Without it, such a frame is a protocol error.
    */
   readonly oversize?: (code: number, length: number) => Buffer;
+  /** Told of each frame held until complete, from its header to its end. */
+  readonly account?: HoldAccount;
 }
 
 /**
@@ -57,6 +60,7 @@ export class FrameRewriter {
         if (this.heldFill === this.held.length) {
           const frame = this.held;
           this.held = undefined;
+          this.hooks.account?.release(frame.length);
           out.push(this.transform(frame[0] ?? 0, frame) ?? frame);
         }
         continue;
@@ -131,6 +135,18 @@ export class FrameRewriter {
     return out;
   }
 
+  /** A frame of interest is being held until it is complete. */
+  get holding(): boolean {
+    return this.held !== undefined;
+  }
+
+  /** The stream ends mid-frame: give back what the frame being held took. */
+  abandon(): void {
+    if (this.held === undefined) return;
+    this.hooks.account?.release(this.held.length);
+    this.held = undefined;
+  }
+
   private isOversize(length: number): boolean {
     return this.hooks.oversize !== undefined && length + 1 > this.maxHeld;
   }
@@ -144,6 +160,7 @@ export class FrameRewriter {
   private hold(code: number, length: number, header: Buffer): void {
     if (length + 1 > this.maxHeld) throw new ProtocolError('frame-too-long', `message of ${length} bytes exceeds the limit`);
     this.held = Buffer.allocUnsafe(length + 1);
+    this.hooks.account?.reserve(this.held.length);
     header.copy(this.held, 0, 0, HEADER);
     this.held[0] = code;
     this.heldFill = HEADER;

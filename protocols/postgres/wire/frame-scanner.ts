@@ -15,6 +15,12 @@ export const LENGTH_ONLY = 2;
 
 const HEADER = 5;
 
+/** Told of the bytes a reader holds while it assembles a frame (the gateway's memory budget). */
+export interface HoldAccount {
+  reserve(bytes: number): void;
+  release(bytes: number): void;
+}
+
 /**
  * Follows typed-message boundaries through a byte stream that the relay forwards unchanged.
  * Frames nobody asked for are skipped by length without copying; a frame of interest is handed over
@@ -38,7 +44,21 @@ export class FrameScanner {
     private readonly maxCollected: number = 1 << 30,
     /** Largest frame at all: a longer one is refused at its header, before any of it is held or passed on. */
     private readonly maxFrame: number = Number.MAX_SAFE_INTEGER,
+    /** Told of each frame assembled across chunks, from its header to its end. */
+    private readonly account?: HoldAccount,
   ) {}
+
+  /** A frame of interest is being assembled across chunks. */
+  get assembling(): boolean {
+    return this.collecting !== undefined;
+  }
+
+  /** The stream ends mid-frame: give back what the frame being assembled held. */
+  abandon(): void {
+    if (this.collecting === undefined) return;
+    this.account?.release(this.collecting.length);
+    this.collecting = undefined;
+  }
 
   /** True between frames: nothing partial is pending. */
   get atBoundary(): boolean {
@@ -110,6 +130,7 @@ export class FrameScanner {
       return bodyStart;
     }
     this.collecting = frame;
+    this.account?.reserve(frame.length);
     this.collected = HEADER;
     this.collectingCode = code;
     return bodyStart;
@@ -122,6 +143,7 @@ export class FrameScanner {
     this.collected += step;
     if (this.collected === frame.length) {
       this.collecting = undefined;
+      this.account?.release(frame.length);
       this.onFrame(this.collectingCode, frame.length - 1, frame, 0, frame.length);
     }
     return p + step;

@@ -121,6 +121,7 @@ describe('loadConfigFile', () => {
     assert.match(problems(base.replace('identity-map:', 'limits: { statement-timeout: 5 minutes }\nidentity-map:')), /limits\.statement-timeout/);
     assert.match(problems(base.concat('admin: { host: 0.0.0.0 }\n')), /admin\.host: off loopback the admin endpoint needs token-env, token-file or tls\.client-ca/);
     assert.match(problems(base.concat('admin: { token-env: SHORT }\n'), 'short.yaml', { ...env, SHORT: 'abc' }), /admin\.token-env: the admin token must be at least 16 characters/);
+    assert.match(problems(base.replace('allow-plaintext: false', 'allow-plaintext: false\n  workers: 2').concat('admin: {}\n')), /admin: is not available with listen\.workers other than 1 yet/);
   });
 
   it('names recordings.central.url when the URL cannot be used', () => {
@@ -136,8 +137,10 @@ describe('loadConfigFile', () => {
     const example = /```yaml\n([\s\S]+?)```/.exec(readme)?.[1] ?? '';
     assert.match(example, /gateway-identity:/);
     const file = write('readme.yaml', example.replace('certs/server.crt', 'cert.pem').replace('certs/server.key', 'key.pem'));
-    const config = loadConfigFile(file, { RECORDS_API_PASSWORD: 'x', IDGATE_CLIENT_SECRET: 'y', IDGATE_AUDIT_PASSWORD: 'z' });
+    const config = loadConfigFile(file, { RECORDS_API_PASSWORD: 'x', IDGATE_CLIENT_SECRET: 'y', IDGATE_AUDIT_PASSWORD: 'z', IDGATE_ADMIN_TOKEN: 'an-admin-token-of-some-length' });
     assert.equal(config.connections.get('orders-azure')?.auth.kind, 'entra');
+    assert.equal(config.limits.defaults.statementTimeoutMs, 30_000);
+    assert.equal(config.admin?.port, 9464);
     assert.equal(config.central?.connection.host, 'audit-db');
     assert.equal(config.central?.connection.tls, 'require');
     const auth = config.central?.connection.auth;
