@@ -85,8 +85,9 @@ export class Relay {
   private readonly budget: MemoryBudget | undefined;
   /** Paused until the gateway's held frames are back within the memory budget. */
   private waitingForBudget = false;
-  /** What the client sent while it waited for the budget, not yet read. */
-  private deferred: Buffer | undefined;
+  /** Client bytes set aside while waiting for the budget: already through the gate (in order), then not yet read at all. */
+  private scannedDeferred: Buffer[] = [];
+  private rawDeferred: Buffer[] = [];
 
   constructor(
     private readonly clientSource: ReadSource,
@@ -173,26 +174,88 @@ export class Relay {
   }
 
   private readonly onClientData = (chunk: Buffer): void => {
-    if (this.budget?.over === true && !this.holdsPartialFrame()) {
-      this.deferForBudget(this.budget, chunk);
+    if (this.waitingForBudget) {
+      // Read before the pause took effect: kept, unread, behind what already waits.
+      this.rawDeferred.push(Buffer.from(chunk));
       return;
     }
     this.activity.bytesFromClient += chunk.length;
     this.activity.clientSpoke();
-    if (this.gate !== undefined) {
-      this.gatedClientData(this.gate, chunk);
+    if (this.gate === undefined) {
+      this.scanAndForward(chunk, undefined);
       return;
     }
+    let pieces: Buffer[];
     try {
-      this.clientFrames.scan(chunk);
+      pieces = this.gate.fromClient(chunk);
     } catch (e) {
-      this.observer?.onClientChunk(); // what came before the malformed frame is still recorded
+      this.observer?.onClientChunk();
       this.protocolError(e);
       return;
     }
-    this.observer?.onClientChunk();
-    this.forward(chunk);
+    this.scanAndForward(undefined, pieces);
   };
+
+  /**
+   * Follows the frames of what may go upstream (the chunk, or the gate's pieces of it) and
+   * forwards it. When a frame to assemble does not fit the gateway's memory budget, what comes
+   * before it is forwarded, the rest is set aside and the client paused until the budget frees up.
+   */
+  private scanAndForward(chunk: Buffer | undefined, pieces: Buffer[] | undefined): void {
+    const parts = pieces ?? [chunk ?? Buffer.alloc(0)];
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i] ?? Buffer.alloc(0);
+      let consumed: number;
+      try {
+        consumed = this.clientFrames.scanUntilBlocked(part);
+      } catch (e) {
+        this.observer?.onClientChunk(); // what came before the malformed frame is still recorded
+        this.protocolError(e);
+        return;
+      }
+      if (!this.clientFrames.isBlocked) continue;
+      this.activity.clientMidMessage = true;
+      this.scannedDeferred = [part.subarray(consumed), ...parts.slice(i + 1)].filter((b) => b.length > 0).map((b) => Buffer.from(b));
+      const ready = [...parts.slice(0, i), part.subarray(0, consumed)].filter((b) => b.length > 0);
+      this.observer?.onClientChunk();
+      if (ready.length > 0) this.forward(ready.length === 1 ? (ready[0] ?? Buffer.alloc(0)) : ready);
+      this.waitForBudget();
+      return;
+    }
+    this.activity.clientMidMessage = !this.clientFrames.atBoundary || this.gate?.holdingClientFrame === true;
+    this.observer?.onClientChunk();
+    this.forward(pieces ?? parts[0] ?? Buffer.alloc(0));
+  }
+
+  /** Reads the client no further until the frame that blocked fits the budget, then goes on with what was set aside. */
+  private waitForBudget(): void {
+    const budget = this.budget;
+    if (budget === undefined) return;
+    this.waitingForBudget = true;
+    this.client.pause();
+    const retry = (): void => {
+      if (this.reason !== undefined) return;
+      if (!this.clientFrames.retryBlocked()) {
+        budget.whenReleased(retry);
+        return;
+      }
+      this.waitingForBudget = false;
+      const scanned = this.scannedDeferred;
+      const raw = this.rawDeferred;
+      this.scannedDeferred = [];
+      this.rawDeferred = [];
+      if (scanned.length > 0) this.scanAndForward(undefined, scanned);
+      for (let i = 0; i < raw.length; i++) {
+        if (this.waitingForBudget) {
+          this.rawDeferred.push(...raw.slice(i));
+          return;
+        }
+        this.onClientData(raw[i] ?? Buffer.alloc(0));
+      }
+      if (!this.waitingForBudget && this.reason === undefined && this.held.length === 0 && !this.waitingForObserver && this.upstream.writableLength === 0) this.client.resume();
+    };
+    budget.whenReleased(retry);
+  }
 
   /**
    * Sends a client chunk (or the gate's pieces of it) upstream — with write-ahead recording only
@@ -206,30 +269,6 @@ export class Relay {
       observer.afterDurable(this.releaseHeld);
     } else if (!writeAll(this.upstream, pieces)) this.client.pause();
     if (observer?.congested === true && !this.waitingForObserver) this.waitForObserver(observer);
-  }
-
-  /** Whether a client frame is part received and held (it must be finished to give its bytes back). */
-  private holdsPartialFrame(): boolean {
-    return this.clientFrames.assembling || this.gate?.holdingClientFrame === true;
-  }
-
-  /**
-   * Too much is held gateway-wide: this chunk is set aside unread (copied: the read buffer is
-   * reused) and the client paused, until the held frames are back within the budget.
-   */
-  private deferForBudget(budget: MemoryBudget, chunk: Buffer): void {
-    this.deferred = this.deferred === undefined ? Buffer.from(chunk) : Buffer.concat([this.deferred, chunk]);
-    if (this.waitingForBudget) return;
-    this.waitingForBudget = true;
-    this.client.pause();
-    budget.whenUnder(() => {
-      this.waitingForBudget = false;
-      const deferred = this.deferred;
-      this.deferred = undefined;
-      if (this.reason !== undefined || deferred === undefined) return;
-      this.onClientData(deferred);
-      if (this.reason === undefined && !this.waitingForBudget && this.held.length === 0 && !this.waitingForObserver && this.upstream.writableLength === 0) this.client.resume();
-    });
   }
 
   /** The oldest held chunk is committed: forward it, and read the client again once nothing is held. */
@@ -250,21 +289,6 @@ export class Relay {
   private endUpstream(): void {
     if (this.held.length > 0 && !this.dropHeld) this.endUpstreamAfterHeld = true;
     else this.upstream.end();
-  }
-
-  /** A scoped session: what goes upstream is what the gate lets through (and what is recorded). */
-  private gatedClientData(gate: StatementGate, chunk: Buffer): void {
-    let pieces: Buffer[];
-    try {
-      pieces = gate.fromClient(chunk);
-      for (const piece of pieces) this.clientFrames.scan(piece);
-    } catch (e) {
-      this.observer?.onClientChunk();
-      this.protocolError(e);
-      return;
-    }
-    this.observer?.onClientChunk();
-    this.forward(pieces);
   }
 
   /** The observer (the audit writer) is behind: stop reading the client until it catches up. */

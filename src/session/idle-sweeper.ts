@@ -11,7 +11,8 @@ interface Quiet {
  * Ends sessions that sent nothing and waited for nothing longer than their `idle-timeout`. One
  * timer for the whole gateway looks at each session's byte counters once a second, so the relay
  * does no timekeeping per frame: a session is quiet while nothing moved either way and no
- * statement is running (a long query that returns nothing for minutes is not idle).
+ * statement is running (a long query that returns nothing for minutes is not idle; a client that
+ * stops in the middle of a message is, and would otherwise hold its part of the memory budget).
  */
 export class IdleSweeper {
   private readonly quiet = new WeakMap<LiveSession, Quiet>();
@@ -35,7 +36,8 @@ export class IdleSweeper {
       if (limit === undefined) continue;
       const moved = session.activity.bytesMoved;
       const seen = this.quiet.get(session);
-      if (seen === undefined || seen.bytes !== moved || session.activity.state === 'active') {
+      const running = session.activity.state === 'active' && !session.activity.clientMidMessage;
+      if (seen === undefined || seen.bytes !== moved || running) {
         this.quiet.set(session, { bytes: moved, since: now });
       } else if (now - seen.since >= limit) {
         session.end('idle-timeout', `terminating connection due to idle-session timeout (the gateway's idle-timeout of ${Math.round(limit / 1000)} s)`);

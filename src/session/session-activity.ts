@@ -18,6 +18,8 @@ export class SessionActivity {
   transactionMs = 0;
   bytesFromClient = 0;
   bytesToClient = 0;
+  /** The client stopped in the middle of a message: the server waits for it, so the session is not busy but stalled. */
+  clientMidMessage = false;
   private statementStartedMs = -1;
   private transactionStartedMs: number | undefined;
 

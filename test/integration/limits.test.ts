@@ -185,33 +185,38 @@ describe('per-agent limits', () => {
     assert.ok(events.some((e) => e['kind'] === 'RowsCapped'), JSON.stringify(events));
   });
 
-  it('holds every client back while the gateway-wide memory budget is spent, except the one that must finish its message', async () => {
+  it('makes a session wait to assemble a message while the gateway-wide memory budget is spent, and no session that needs nothing held', async () => {
     const { RawClient } = await import('../support/raw-client.js');
     const sender = await RawClient.connect(h.port);
     await sender.startTls();
     await sender.login(await h.token(), { user: 'raw', database: 'records-api' });
-    // A 2 MiB Query (the recorder assembles it whole) against a budget of 1 MiB: half sent, then a pause.
-    const text = `SELECT length('${'x'.repeat(2 << 20)}') AS n`;
-    const query = new Bytes().cstring(text).frame('Q');
+    // A 2 MiB Query (the recorder assembles it whole) against a budget of 1 MiB: alone, it may pass; half sent, then a pause.
+    const query = new Bytes().cstring(`SELECT length('${'x'.repeat(2 << 20)}') AS n`).frame('Q');
     sender.write(query.subarray(0, 100_000));
-    const other = new pg.Client(pgOptions(h, await h.token()));
-    await other.connect();
-    let answered = false;
-    const answer = other.query('SELECT 1 AS one').then((r) => {
-      answered = true;
-      return r.rows[0].one as number;
-    });
     for (let i = 0; i < 50 && h.gateway.services.budget.heldBytes === 0; i++) await sleep(20);
     assert.ok(h.gateway.services.budget.heldBytes > 2 << 20, 'the half-sent message is held against the budget');
+    const second = new pg.Client(pgOptions(h, await h.token()));
+    const small = new pg.Client(pgOptions(h, await h.token()));
+    await second.connect();
+    await small.connect();
+    let secondAnswered = false;
+    const secondAnswer = second.query(`SELECT length('${'y'.repeat(1536 << 10)}') AS n`).then((r) => {
+      secondAnswered = true;
+      return Number(r.rows[0].n);
+    });
+    assert.equal((await small.query('SELECT 1 AS one')).rows[0].one, 1, 'a session that holds nothing is not held back');
     await sleep(500);
-    assert.equal(answered, false, 'another session is not read while the budget is spent');
+    assert.equal(secondAnswered, false, 'another large message waits for the budget');
+    assert.ok(h.gateway.services.budget.heldBytes < 3 << 20, 'and is not held meanwhile');
     sender.write(query.subarray(100_000));
-    assert.equal(await answer, 1, 'it is read once the message is complete and its bytes given back');
     const frames = await sender.untilReady();
-    assert.ok(frames.some((f) => f.code === 'D'), 'the large statement itself ran');
+    assert.ok(frames.some((f) => f.code === 'D'), 'the first large statement ran');
+    assert.equal(await secondAnswer, 1536 << 10, 'the waiting one runs once the first gave its bytes back');
+    for (let i = 0; i < 50 && h.gateway.services.budget.heldBytes !== 0; i++) await sleep(20);
     assert.equal(h.gateway.services.budget.heldBytes, 0);
     sender.close();
-    await other.end();
+    await second.end();
+    await small.end();
     await h.assertNoLeaks();
   });
 });

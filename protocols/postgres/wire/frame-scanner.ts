@@ -17,8 +17,13 @@ const HEADER = 5;
 
 /** Told of the bytes a reader holds while it assembles a frame (the gateway's memory budget). */
 export interface HoldAccount {
+  /** Counts bytes held whatever the total (a small, bounded hold). */
   reserve(bytes: number): void;
+  /** Counts them only if they fit now; false: nothing counted, the reader must wait. */
+  tryReserve(bytes: number): boolean;
   release(bytes: number): void;
+  /** Calls back once, at the next release (a blocked reader then tries again). */
+  whenReleased(callback: () => void): void;
 }
 
 /**
@@ -35,6 +40,8 @@ export class FrameScanner {
   private collecting: Buffer | undefined;
   private collected = 0;
   private collectingCode = 0;
+  /** A frame to assemble that the account could not take yet: scanning stopped at its body. */
+  private blocked: { readonly code: number; readonly length: number } | undefined;
 
   constructor(
     /** interest[code]: 0 skip, WHOLE hand over the frame, LENGTH_ONLY hand over its length. */
@@ -47,6 +54,33 @@ export class FrameScanner {
     /** Told of each frame assembled across chunks, from its header to its end. */
     private readonly account?: HoldAccount,
   ) {}
+
+  /**
+   * Like scan, but stops at the body of a frame to assemble that the account cannot hold now, and
+   * returns how many bytes it consumed; `retryBlocked` resumes once it can.
+   */
+  scanUntilBlocked(chunk: Buffer): number {
+    let p = 0;
+    while (p < chunk.length) {
+      p = this.step(chunk, p);
+      if (this.blocked !== undefined) return p;
+    }
+    return p;
+  }
+
+  get isBlocked(): boolean {
+    return this.blocked !== undefined;
+  }
+
+  /** Tries again to hold the frame scanning stopped at: true when it now may (scanning can go on). */
+  retryBlocked(): boolean {
+    const b = this.blocked;
+    if (b === undefined) return true;
+    if (this.account !== undefined && !this.account.tryReserve(b.length + 1)) return false;
+    this.blocked = undefined;
+    this.beginCollecting(b.code, b.length);
+    return true;
+  }
 
   /** A frame of interest is being assembled across chunks. */
   get assembling(): boolean {
@@ -122,18 +156,28 @@ export class FrameScanner {
       this.onFrame(code, length, chunk, p, bodyStart + bodyLength);
       return bodyStart + bodyLength;
     }
-    const frame = Buffer.allocUnsafe(length + 1);
-    frame[0] = code;
-    frame.writeInt32BE(length, 1);
     if (bodyLength === 0) {
+      const frame = Buffer.allocUnsafe(HEADER);
+      frame[0] = code;
+      frame.writeInt32BE(length, 1);
       this.onFrame(code, length, frame, 0, frame.length);
       return bodyStart;
     }
+    if (this.account !== undefined && !this.account.tryReserve(length + 1)) {
+      this.blocked = { code, length };
+      return bodyStart;
+    }
+    this.beginCollecting(code, length);
+    return bodyStart;
+  }
+
+  private beginCollecting(code: number, length: number): void {
+    const frame = Buffer.allocUnsafe(length + 1);
+    frame[0] = code;
+    frame.writeInt32BE(length, 1);
     this.collecting = frame;
-    this.account?.reserve(frame.length);
     this.collected = HEADER;
     this.collectingCode = code;
-    return bodyStart;
   }
 
   private continueCollecting(chunk: Buffer, p: number): number {

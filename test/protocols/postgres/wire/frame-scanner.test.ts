@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FrameScanner, interestIn } from '../../../../protocols/postgres/wire/frame-scanner.js';
+import { FrameScanner, interestIn, type HoldAccount } from '../../../../protocols/postgres/wire/frame-scanner.js';
 import { ProtocolError } from '../../../../protocols/postgres/wire/protocol-error.js';
 import { Bytes, bytewise, splitsOf } from '../../../support/byte-builder.js';
 
@@ -104,5 +104,37 @@ describe('FrameScanner', () => {
     scanner.scan(big);
     scanner.scan(Buffer.alloc(1000));
     assert.equal(scanner.atBoundary, false);
+  });
+
+  it('stops at the body of a frame to assemble that the account refuses, and goes on once it takes it — however the stream is cut', () => {
+    const expected = [query, parse, sync, terminate];
+    for (const split of [...splitsOf(stream), bytewise(stream)]) {
+      let room = false;
+      let held = 0;
+      const account: HoldAccount = {
+        reserve: (n) => void (held += n),
+        tryReserve: (n) => (room ? ((held += n), true) : false),
+        release: (n) => void (held -= n),
+        whenReleased: () => undefined,
+      };
+      const frames: Buffer[] = [];
+      const scanner = new FrameScanner(interestIn(['Q', 'P', 'S', 'X'].map((c) => c.charCodeAt(0))), (_c, _l, bytes, start, end) => frames.push(Buffer.from(bytes?.subarray(start, end) ?? [])), 1 << 20, 1 << 20, account);
+      const pending = [...split];
+      let blockedAt = -1;
+      while (pending.length > 0) {
+        const chunk = pending.shift() ?? Buffer.alloc(0);
+        const consumed = scanner.scanUntilBlocked(chunk);
+        if (!scanner.isBlocked) continue;
+        blockedAt = frames.length;
+        assert.equal(scanner.retryBlocked(), false, 'still refused');
+        room = true;
+        assert.equal(scanner.retryBlocked(), true);
+        pending.unshift(chunk.subarray(consumed));
+      }
+      assert.deepEqual(frames, expected);
+      assert.equal(held, 0, 'every byte held was given back');
+      // Only frames that straddle chunks are assembled, so only some cuts ever block.
+      assert.ok(blockedAt <= expected.length);
+    }
   });
 });
