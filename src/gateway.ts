@@ -1,5 +1,6 @@
 import { AdminServer } from './admin/admin-server.js';
 import { GatewayMetrics } from './admin/gateway-metrics.js';
+import type { AdminBackend } from './admin/admin-backend.js';
 import { localAdmin } from './admin/local-admin.js';
 import { AuditLog, type AuditLimits } from './audit/audit-log.js';
 import { centralTarget } from './audit/central/central-target.js';
@@ -23,6 +24,8 @@ export interface GatewayOptions {
   readonly auditLimits?: AuditLimits;
   /** This process is one of several workers (`listen.workers`): cancels are routed between them. */
   readonly siblings?: SiblingChannel;
+  /** A worker answers the admin endpoint its primary serves: given this process's answers. */
+  readonly answerAdmin?: (backend: AdminBackend, metrics: GatewayMetrics, nodeId: string) => void;
 }
 
 export interface RunningGateway {
@@ -112,8 +115,9 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
   let adminAddress: { readonly host: string; readonly port: number } | undefined;
   try {
     address = await protocolServer.listen();
+    const backend = localAdmin({ config: () => config, metrics: gatewayMetrics, sessions, audit, signingKeys: entra.signingKeys, server: protocolServer });
+    options.answerAdmin?.(backend, gatewayMetrics, config.nodeId);
     if (config.admin !== undefined) {
-      const backend = localAdmin({ config: () => config, metrics: gatewayMetrics, sessions, audit, signingKeys: entra.signingKeys, server: protocolServer });
       admin = new AdminServer(config.admin, backend, logger);
       adminAddress = await admin.listen();
       logger.info({ host: adminAddress.host, port: adminAddress.port, tls: config.admin.tls !== undefined }, 'admin endpoint listening');

@@ -43,10 +43,6 @@ export function buildConfig(document: unknown, source: string, baseDir: string, 
   const graph = resolveGraph(raw);
   const central = resolveCentral(raw, env, files, problems);
   const admin = resolveAdmin(raw.admin, env, (path, key) => files.read(path, key), problems);
-  if (admin !== undefined && raw.listen.workers !== 1) {
-    // Each worker holds its own sessions and metrics; one endpoint answering for all of them is not built yet.
-    problems.push({ key: 'admin', message: 'is not available with listen.workers other than 1 yet: run one worker per process, each with its own admin port' });
-  }
   checkNeedsGatewayIdentity(raw, identityMap, problems);
   const tls = raw.listen.tls;
   const listenTls = tls && { cert: files.read(tls.cert, 'listen.tls.cert'), key: files.read(tls.key, 'listen.tls.key') };

@@ -13,6 +13,8 @@ export type SiblingMessage =
   /** primary → worker: whether any sibling held it (every one answered, or the time ran out). */
   | { readonly idgate: 'cancel-result'; readonly id: number; readonly held: boolean };
 
+const SIBLING_KINDS = new Set(['cancel', 'cancel-ask', 'cancel-answer', 'cancel-result']);
+
 export function isSiblingMessage(m: unknown): m is SiblingMessage {
-  return typeof m === 'object' && m !== null && typeof (m as { idgate?: unknown }).idgate === 'string';
+  return typeof m === 'object' && m !== null && SIBLING_KINDS.has(String((m as { idgate?: unknown }).idgate));
 }

@@ -26,6 +26,7 @@ export class WorkerPool {
   private readonly workers = new Map<number, Worker>();
   private readonly pending = new Map<string, PendingCancel>();
   private stopping = false;
+  private readonly messageListeners: ((m: unknown) => void)[] = [];
 
   private constructor(private readonly logger: Logger) {}
 
@@ -34,6 +35,16 @@ export class WorkerPool {
     for (let i = 1; i <= count; i++) pool.fork(i);
     logger.info({ workers: count }, 'started gateway workers');
     return pool;
+  }
+
+  /** The workers running now. */
+  get live(): Worker[] {
+    return [...this.workers.values()].filter((w) => !w.isDead());
+  }
+
+  /** Told every message a worker sends the primary (the admin endpoint's answers). */
+  onWorkerMessage(listener: (m: unknown) => void): void {
+    this.messageListeners.push(listener);
   }
 
   /** SIGHUP: every worker reloads the configuration file itself. */
@@ -55,6 +66,7 @@ export class WorkerPool {
     this.workers.set(index, worker);
     worker.on('message', (m: unknown) => {
       if (isSiblingMessage(m)) this.route(worker, m);
+      for (const listener of this.messageListeners) listener(m);
     });
     worker.once('exit', (code, signal) => {
       this.workers.delete(index);

@@ -173,6 +173,6 @@ describe('the relay bounds what one client may send', () => {
     const { sessionsJson, settleAudit } = await import('../support/audit.js');
     await settleAudit(h);
     const [session] = await sessionsJson(h, '--identity', appId);
-    assert.equal(session?.['endReason'], 'protocol-violation');
+    assert.equal(session?.['endReason'], 'message-too-large');
   });
 });

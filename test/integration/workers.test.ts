@@ -18,17 +18,24 @@ describe('a gateway with two workers', () => {
   let h: Harness;
   let gateway: Awaited<ReturnType<typeof startIdgate>>;
   let port: number;
+  let adminPort: number;
   let db: string;
+  let configFile: string;
+  let configEnv: Record<string, string>;
 
   before(async () => {
     h = await Harness.start();
     port = await freePort();
+    adminPort = await freePort();
     db = join(h.workDirectory, 'box.db');
     const { file, env } = h.writeConfigFile((d) => {
       d['listen'] = { ...(d['listen'] as Record<string, unknown>), port, workers: 2 };
       d['recordings'] = { path: db };
       d['node-id'] = 'box';
+      d['admin'] = { port: adminPort };
     });
+    configFile = file;
+    configEnv = env;
     gateway = await startIdgate(['serve', '--config', file], /gateway listening[\s\S]*gateway listening/, env);
   });
   after(async () => {
@@ -73,6 +80,39 @@ describe('a gateway with two workers', () => {
     await one.end();
     await two.end();
     assert.ok(lines(/passed to the sibling worker that holds the session/).length >= 1, 'at least one cancel went through a sibling');
+  });
+
+  it('serves one admin endpoint for both workers: their sessions, their metrics by node, a terminate wherever the session is', async () => {
+    const clients: pg.Client[] = [];
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const c = new pg.Client(pgOptions(h, await h.token(), { port }));
+      c.on('error', () => undefined);
+      await c.connect();
+      ids.push(String((await c.query("SELECT current_setting('idgate.session_id') AS id")).rows[0].id));
+      clients.push(c);
+    }
+    const base = `http://127.0.0.1:${adminPort}`;
+    const listed = (await (await fetch(`${base}/sessions`)).json()) as { sessions: { id: string; node: string }[] };
+    assert.deepEqual(listed.sessions.map((s) => s.id).sort(), [...ids].sort());
+    assert.deepEqual([...new Set(listed.sessions.map((s) => s.node))].sort(), ['box:w1', 'box:w2']);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    for (const node of ['box:w1', 'box:w2']) assert.match(metrics, new RegExp(`idgate_client_active_connections\\{[^}]*node="${node}"[^}]*\\} 2`));
+    assert.equal(metrics.match(/^# TYPE idgate_queries_total /gm)?.length, 1, 'one exposition, not one per worker');
+    const ready = (await (await fetch(`${base}/readyz`)).json()) as { ready: boolean; checks: { name: string }[] };
+    assert.equal(ready.ready, true);
+    assert.ok(ready.checks.some((c) => c.name === 'box:w1 audit-log') && ready.checks.some((c) => c.name === 'box:w2 audit-log'));
+    // Terminate one session on each worker through the CLI, which reads the admin section of the config.
+    const onW2 = listed.sessions.find((s) => s.node === 'box:w2')?.id ?? '';
+    const onW1 = listed.sessions.find((s) => s.node === 'box:w1')?.id ?? '';
+    for (const id of [onW1, onW2]) {
+      const r = await idgate(['terminate', id, '--config', configFile], configEnv);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    await sleep(300);
+    const left = (await (await fetch(`${base}/sessions`)).json()) as { sessions: { id: string }[] };
+    assert.deepEqual(left.sessions.map((s) => s.id).sort(), ids.filter((id) => id !== onW1 && id !== onW2).sort());
+    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   });
 
   it('reloads every worker on SIGHUP and drains them all on SIGTERM', async () => {

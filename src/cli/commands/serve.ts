@@ -1,7 +1,11 @@
 import cluster from 'node:cluster';
 import type { CommandModule } from 'yargs';
 import { postgresProtocol } from '../../../protocols/postgres/index.js';
-import type { GatewayConfig } from '../../config/gateway-config.js';
+import { AdminServer } from '../../admin/admin-server.js';
+import type { AdminConfig, GatewayConfig } from '../../config/gateway-config.js';
+import { ClusterAdmin } from '../../fleet/cluster-admin.js';
+import { answerAdminAsks } from '../../fleet/worker-admin.js';
+import type { Logger } from '../../logging/logger.js';
 import { loadConfigFile } from '../../config/load-config.js';
 import { forWorker } from '../../config/worker-config.js';
 import { STOP_MESSAGE, WORKER_INDEX_ENV, WorkerPool } from '../../fleet/worker-pool.js';
@@ -10,6 +14,16 @@ import { startGateway } from '../../gateway.js';
 import { createLogger } from '../../logging/logger.js';
 import { runUntilSignal } from '../run-until-signal.js';
 import { configOption } from './config-option.js';
+
+/** The primary's admin endpoint: it answers for all workers by asking each. */
+async function serveClusterAdmin(config: AdminConfig, pool: WorkerPool, logger: Logger): Promise<AdminServer> {
+  const backend = new ClusterAdmin(() => pool.live);
+  pool.onWorkerMessage((m) => backend.onMessage(m));
+  const server = new AdminServer(config, backend, logger);
+  const address = await server.listen();
+  logger.info({ host: address.host, port: address.port }, 'admin endpoint listening (for all workers)');
+  return server;
+}
 
 interface ServeArgs {
   readonly config: string;
@@ -31,16 +45,24 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     const logger = createLogger(config.logLevel);
     if (cluster.isPrimary && config.listen.workers > 1) {
       // The primary serves no client: it runs the workers (listen.workers), each this same command.
-      const pool = WorkerPool.start(config.listen.workers, logger.child({ node: config.nodeId, role: 'primary' }));
+      const primaryLogger = logger.child({ node: config.nodeId, role: 'primary' });
+      const pool = WorkerPool.start(config.listen.workers, primaryLogger);
+      const admin = config.admin === undefined ? undefined : await serveClusterAdmin(config.admin, pool, primaryLogger);
       const onHangup = (): void => pool.reload();
       process.on('SIGHUP', onHangup);
-      await runUntilSignal(() => pool.stop());
+      await runUntilSignal(async () => {
+        await pool.stop();
+        await admin?.close();
+      });
       process.off('SIGHUP', onHangup);
       return;
     }
     const index = cluster.isWorker ? Number(process.env[WORKER_INDEX_ENV]) : undefined;
     const asRun = (c: GatewayConfig): GatewayConfig => (index === undefined ? c : forWorker(c, index));
-    const gateway = await startGateway(asRun(config), postgresProtocol, { logger, ...(cluster.isWorker ? { siblings: new WorkerSiblings(process) } : {}) });
+    const gateway = await startGateway(asRun(config), postgresProtocol, {
+      logger,
+      ...(cluster.isWorker ? { siblings: new WorkerSiblings(process), answerAdmin: (backend, metrics, node) => answerAdminAsks(process, backend, metrics, node) } : {}),
+    });
     const onHangup = (): void => {
       // A bad file, or one that changes what needs a restart, leaves the configuration in force untouched.
       Promise.resolve()

@@ -121,7 +121,6 @@ describe('loadConfigFile', () => {
     assert.match(problems(base.replace('identity-map:', 'limits: { statement-timeout: 5 minutes }\nidentity-map:')), /limits\.statement-timeout/);
     assert.match(problems(base.concat('admin: { host: 0.0.0.0 }\n')), /admin\.host: off loopback the admin endpoint needs token-env, token-file or tls\.client-ca/);
     assert.match(problems(base.concat('admin: { token-env: SHORT }\n'), 'short.yaml', { ...env, SHORT: 'abc' }), /admin\.token-env: the admin token must be at least 16 characters/);
-    assert.match(problems(base.replace('allow-plaintext: false', 'allow-plaintext: false\n  workers: 2').concat('admin: {}\n')), /admin: is not available with listen\.workers other than 1 yet/);
   });
 
   it('names recordings.central.url when the URL cannot be used', () => {

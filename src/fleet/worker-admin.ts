@@ -1,0 +1,26 @@
+import type { AdminBackend } from '../admin/admin-backend.js';
+import type { GatewayMetrics } from '../admin/gateway-metrics.js';
+import { isAdminAsk, type AdminAnswer, type AdminAsk } from './admin-messages.js';
+
+/** A worker's side of the admin endpoint its primary serves: answers the primary's asks from this process's own state. */
+export function answerAdminAsks(channel: NodeJS.Process, backend: AdminBackend, metrics: GatewayMetrics, node: string): void {
+  channel.on('message', (m: unknown) => {
+    if (!isAdminAsk(m)) return;
+    answer(m, backend, metrics, node)
+      .then((reply) => channel.send?.(reply))
+      .catch(() => undefined); // the primary times the ask out
+  });
+}
+
+async function answer(ask: AdminAsk, backend: AdminBackend, metrics: GatewayMetrics, node: string): Promise<AdminAnswer> {
+  switch (ask.op) {
+    case 'metrics':
+      return { idgate: 'admin-answer', id: ask.id, op: 'metrics', metrics: await metrics.registry.getMetricsAsJSON() };
+    case 'readiness':
+      return { idgate: 'admin-answer', id: ask.id, op: 'readiness', node, checks: await backend.readiness() };
+    case 'sessions':
+      return { idgate: 'admin-answer', id: ask.id, op: 'sessions', sessions: await backend.sessions() };
+    case 'terminate':
+      return { idgate: 'admin-answer', id: ask.id, op: 'terminate', terminated: await backend.terminate(ask.sessionId, ask.requester) };
+  }
+}
