@@ -67,6 +67,18 @@ describe('client-side protocol handling', () => {
     await c.waitClosed();
   });
 
+  it('refuses a bad startup packet sent inside TLS with an ErrorResponse inside TLS, not plaintext under it', async () => {
+    for (const bad of [Buffer.from([0, 0, 0, 4]), new Bytes().int32(80877103).untyped()]) {
+      const c = await RawClient.connect(h.port);
+      await c.startTls();
+      c.write(bad);
+      const frame = await c.readFrame();
+      assert.equal(frame.code, 'E');
+      assert.equal(errorOf(frame).code, '08P01');
+      await c.waitClosed();
+    }
+  });
+
   it('refuses to ask for the token without TLS (allow-plaintext: false)', async () => {
     const c = await RawClient.connect(h.port);
     const frames = await c.login('unused', params);

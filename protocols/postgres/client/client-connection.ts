@@ -118,7 +118,10 @@ export class ClientConnection {
   }
 
   private async handshake(): Promise<Admitted | undefined> {
-    const negotiated = await negotiateTransport(this.socket, this.queue, this.deps.secureContext);
+    const negotiated = await negotiateTransport(this.socket, this.queue, this.deps.secureContext, (secure) => {
+      this.stream = secure;
+      this.tls = true;
+    });
     this.stream = negotiated.stream;
     this.tls = negotiated.tls;
     this.startupReceived = true;

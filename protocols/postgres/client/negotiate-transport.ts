@@ -24,7 +24,13 @@ export interface NegotiatedTransport {
  * Answers SSLRequest ('S' and a TLS handshake when TLS is configured, else 'N') and GSSENCRequest
  * ('N'), until the client sends its StartupMessage or CancelRequest.
  */
-export async function negotiateTransport(socket: Socket, queue: MessageQueue, secureContext: SecureContext | undefined): Promise<NegotiatedTransport> {
+export async function negotiateTransport(
+  socket: Socket,
+  queue: MessageQueue,
+  secureContext: SecureContext | undefined,
+  /** Told as soon as TLS is up, so that a refusal after it (a bad startup packet) goes out encrypted. */
+  onSecure: (stream: TLSSocket) => void = () => undefined,
+): Promise<NegotiatedTransport> {
   let stream: ClientStream = socket;
   let tls = false;
   for (let requests = 0; requests < 3; requests++) {
@@ -39,8 +45,10 @@ export async function negotiateTransport(socket: Socket, queue: MessageQueue, se
         // Bytes sent after SSLRequest but before the handshake were not encrypted: a client
         // that does this is being man-in-the-middled or is broken (CVE-2021-23214 class).
         if (queue.buffered > 0) throw new ProtocolError('unexpected-message', 'received unencrypted data after SSL request');
-        stream = await startTls(socket, queue, secureContext);
+        const secure = await startTls(socket, queue, secureContext);
+        stream = secure;
         tls = true;
+        onSecure(secure);
         break;
       case 'GSSENCRequest':
         if (queue.buffered > 0) throw new ProtocolError('unexpected-message', 'received unencrypted data after GSSENC request');
