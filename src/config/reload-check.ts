@@ -3,7 +3,8 @@ import type { ConnectionConfig, GatewayConfig, GatewayIdentityConfig, UpstreamAu
 
 /**
  * The sections a reload cannot change: the listener, Entra (tenant, keys, the gateway's identity,
- * Graph), the audit database, logging and session settings are fixed for the life of the process.
+ * Graph), the audit database, logging, session settings, the fleet and the admin endpoint are
+ * fixed for the life of the process (connections, identity-map and limits reload).
  * Returns the top-level keys that differ, so the reload is refused naming them.
  */
 export function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string[] {
@@ -20,7 +21,16 @@ export function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig):
   if (current.logLevel !== next.logLevel) changed.push('log');
   if (current.endAtTokenExpiry !== next.endAtTokenExpiry) changed.push('session');
   if (!isDeepStrictEqual(current.peers, next.peers) || current.peerTimeoutMs !== next.peerTimeoutMs) changed.push('fleet');
+  if (!sameAdmin(current.admin, next.admin)) changed.push('admin');
   return changed;
+}
+
+/** The admin endpoint is bound at start: its address, token and certificates change only with a restart. */
+function sameAdmin(a: GatewayConfig['admin'], b: GatewayConfig['admin']): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  const { token: tokenA, ...restA } = a;
+  const { token: tokenB, ...restB } = b;
+  return isDeepStrictEqual(restA, restB) && tokenA?.reveal() === tokenB?.reveal();
 }
 
 /** Whether two connection entries log in to the same place the same way (secrets compared by value). */

@@ -28,6 +28,11 @@ describe('what a reload may change', () => {
     assert.deepEqual(restartOnlyChanges(config(), config(undefined, { PW: 'one', GW: 'secret-2' })), ['entra'], 'a new gateway secret needs a restart');
     assert.deepEqual(restartOnlyChanges(config(), config((d) => void (d['log'] = { level: 'debug' }))), ['log']);
     assert.deepEqual(restartOnlyChanges(config(), config((d) => void (d['session'] = { 'end-at-token-expiry': false }))), ['session']);
+    assert.deepEqual(restartOnlyChanges(config(), config((d) => void (d['limits'] = { 'statement-timeout': '5s' }))), [], 'limits reload (for new sessions)');
+    assert.deepEqual(restartOnlyChanges(config(), config((d) => void (d['admin'] = { port: 9999 }))), ['admin']);
+    const withToken = (token: string) => config((d) => void (d['admin'] = { 'token-env': 'AT' }), { PW: 'one', GW: 'secret-1', AT: token });
+    assert.deepEqual(restartOnlyChanges(withToken('token-one-0123456789'), withToken('token-two-0123456789')), ['admin'], 'a new admin token needs a restart');
+    assert.deepEqual(restartOnlyChanges(withToken('token-one-0123456789'), withToken('token-one-0123456789')), []);
   });
 
   it('compares connections with their secrets by value', () => {
