@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { EndReason } from '../../src/session/end-reason.js';
 import type { MemoryBudget } from '../../src/session/memory-budget.js';
+import { ClientIntake } from './client-intake.js';
 import { SessionActivity, type TransactionStatus } from '../../src/session/session-activity.js';
 import type { ReadSource } from './read-source.js';
 import type { StatementGate } from './policy/statement-gate.js';
@@ -82,12 +83,8 @@ export class Relay {
   private readonly gate: StatementGate | undefined;
   private readonly activity: SessionActivity;
   private readonly rowCap: RowCap | undefined;
-  private readonly budget: MemoryBudget | undefined;
-  /** Paused until the gateway's held frames are back within the memory budget. */
-  private waitingForBudget = false;
-  /** Client bytes set aside while waiting for the budget: already through the gate (in order), then not yet read at all. */
-  private scannedDeferred: Buffer[] = [];
-  private rawDeferred: Buffer[] = [];
+  /** Reads the client through the gate and the frame scanner; may make this session wait (the analysis thread, the memory budget). */
+  private readonly intake: ClientIntake;
 
   constructor(
     private readonly clientSource: ReadSource,
@@ -102,7 +99,6 @@ export class Relay {
     this.observer = observer;
     this.gate = gate;
     this.rowCap = rowCap;
-    this.budget = options.budget;
     this.activity = options.activity ?? new SessionActivity();
     this.client = clientSource.stream;
     this.upstream = upstreamSource.stream;
@@ -117,6 +113,19 @@ export class Relay {
       maxClientMessage,
       options.budget,
     );
+    const relay = this;
+    this.intake = new ClientIntake(this.clientFrames, gate, options.budget, this.activity, {
+      forward: (pieces) => this.forward(pieces),
+      chunkRead: () => this.observer?.onClientChunk(),
+      protocolError: (e) => this.protocolError(e),
+      pauseClient: () => this.client.pause(),
+      resumeClient: () => {
+        if (this.reason === undefined && this.held.length === 0 && !this.waitingForObserver && this.upstream.writableLength === 0) this.client.resume();
+      },
+      get ended(): boolean {
+        return relay.reason !== undefined;
+      },
+    });
     const observerWantsReady = observer?.upstreamInterest[Backend.ReadyForQuery] === WHOLE;
     this.upstreamFrames = new FrameScanner(observer ? withReady(observer.upstreamInterest) : READY_ONLY, (code, length, bytes, start, end) => {
       if (code === Backend.ReadyForQuery) {
@@ -134,7 +143,7 @@ export class Relay {
     this.clientSource.setHandler(this.onClientData, () => upstream.writableLength > 0 || this.held.length > 0);
     this.upstreamSource.setHandler(this.onUpstreamData, () => client.writableLength > 0);
     upstream.on('drain', () => {
-      if (!this.waitingForObserver && !this.waitingForBudget && this.held.length === 0) client.resume();
+      if (!this.waitingForObserver && !this.intake.stalled && this.held.length === 0) client.resume();
     });
     client.on('drain', () => upstream.resume());
     client.on('end', () => {
@@ -174,88 +183,8 @@ export class Relay {
   }
 
   private readonly onClientData = (chunk: Buffer): void => {
-    if (this.waitingForBudget) {
-      // Read before the pause took effect: kept, unread, behind what already waits.
-      this.rawDeferred.push(Buffer.from(chunk));
-      return;
-    }
-    this.activity.bytesFromClient += chunk.length;
-    this.activity.clientSpoke();
-    if (this.gate === undefined) {
-      this.scanAndForward(chunk, undefined);
-      return;
-    }
-    let pieces: Buffer[];
-    try {
-      pieces = this.gate.fromClient(chunk);
-    } catch (e) {
-      this.observer?.onClientChunk();
-      this.protocolError(e);
-      return;
-    }
-    this.scanAndForward(undefined, pieces);
+    this.intake.take(chunk);
   };
-
-  /**
-   * Follows the frames of what may go upstream (the chunk, or the gate's pieces of it) and
-   * forwards it. When a frame to assemble does not fit the gateway's memory budget, what comes
-   * before it is forwarded, the rest is set aside and the client paused until the budget frees up.
-   */
-  private scanAndForward(chunk: Buffer | undefined, pieces: Buffer[] | undefined): void {
-    const parts = pieces ?? [chunk ?? Buffer.alloc(0)];
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i] ?? Buffer.alloc(0);
-      let consumed: number;
-      try {
-        consumed = this.clientFrames.scanUntilBlocked(part);
-      } catch (e) {
-        this.observer?.onClientChunk(); // what came before the malformed frame is still recorded
-        this.protocolError(e);
-        return;
-      }
-      if (!this.clientFrames.isBlocked) continue;
-      this.activity.clientMidMessage = true;
-      this.scannedDeferred = [part.subarray(consumed), ...parts.slice(i + 1)].filter((b) => b.length > 0).map((b) => Buffer.from(b));
-      const ready = [...parts.slice(0, i), part.subarray(0, consumed)].filter((b) => b.length > 0);
-      this.observer?.onClientChunk();
-      if (ready.length > 0) this.forward(ready.length === 1 ? (ready[0] ?? Buffer.alloc(0)) : ready);
-      this.waitForBudget();
-      return;
-    }
-    this.activity.clientMidMessage = !this.clientFrames.atBoundary || this.gate?.holdingClientFrame === true;
-    this.observer?.onClientChunk();
-    this.forward(pieces ?? parts[0] ?? Buffer.alloc(0));
-  }
-
-  /** Reads the client no further until the frame that blocked fits the budget, then goes on with what was set aside. */
-  private waitForBudget(): void {
-    const budget = this.budget;
-    if (budget === undefined) return;
-    this.waitingForBudget = true;
-    this.client.pause();
-    const retry = (): void => {
-      if (this.reason !== undefined) return;
-      if (!this.clientFrames.retryBlocked()) {
-        budget.whenReleased(retry);
-        return;
-      }
-      this.waitingForBudget = false;
-      const scanned = this.scannedDeferred;
-      const raw = this.rawDeferred;
-      this.scannedDeferred = [];
-      this.rawDeferred = [];
-      if (scanned.length > 0) this.scanAndForward(undefined, scanned);
-      for (let i = 0; i < raw.length; i++) {
-        if (this.waitingForBudget) {
-          this.rawDeferred.push(...raw.slice(i));
-          return;
-        }
-        this.onClientData(raw[i] ?? Buffer.alloc(0));
-      }
-      if (!this.waitingForBudget && this.reason === undefined && this.held.length === 0 && !this.waitingForObserver && this.upstream.writableLength === 0) this.client.resume();
-    };
-    budget.whenReleased(retry);
-  }
 
   /**
    * Sends a client chunk (or the gate's pieces of it) upstream — with write-ahead recording only
@@ -282,7 +211,7 @@ export class Relay {
     const flowing = writeAll(this.upstream, pieces);
     if (this.held.length > 0) return;
     if (this.endUpstreamAfterHeld) this.upstream.end();
-    else if (flowing && !this.waitingForObserver && !this.waitingForBudget && this.reason === undefined) this.client.resume();
+    else if (flowing && !this.waitingForObserver && !this.intake.stalled && this.reason === undefined) this.client.resume();
   };
 
   /** The client is gone: the upstream ends too, after what the client sent before (write-ahead may still hold some). */
@@ -297,7 +226,7 @@ export class Relay {
     this.client.pause();
     observer.whenDrained(() => {
       this.waitingForObserver = false;
-      if (this.reason === undefined && this.held.length === 0 && !this.waitingForBudget) this.client.resume();
+      if (this.reason === undefined && this.held.length === 0 && !this.intake.stalled) this.client.resume();
     });
   }
 
@@ -386,8 +315,7 @@ export class Relay {
       return;
     }
     if (this.open === 0) {
-      this.clientFrames.abandon();
-      this.gate?.abandon();
+      this.intake.abandon();
       this.onEnd({
         reason: this.reason ?? 'client-disconnected',
         ...(this.error !== undefined ? { error: this.error } : {}),

@@ -219,4 +219,29 @@ describe('per-agent limits', () => {
     await small.end();
     await h.assertNoLeaks();
   });
+
+  it('judges a large statement on the analysis thread: its session waits for the verdict, the others do not', async () => {
+    const reader = new pg.Client(pgOptions(h, await h.token({ groups: [], roles: [READ_ROLE] })));
+    const other = new pg.Client(pgOptions(h, await h.token({ groups: [], roles: [READ_ROLE] })));
+    await reader.connect();
+    await other.connect();
+    // Warm the analysis thread (its first start loads the parser).
+    assert.equal((await reader.query(`SELECT length('${'w'.repeat(20_000)}') AS n`)).rows[0].n, 20_000);
+    const order: string[] = [];
+    const big = reader.query(`SELECT length('${'z'.repeat(900_000)}') AS n -- ${randomUUID()}`).then((r) => {
+      order.push('large');
+      return Number(r.rows[0].n);
+    });
+    // Parsing 900 KB takes about half a second; meanwhile the other session is answered.
+    for (let i = 0; i < 10; i++) await other.query('SELECT 1');
+    order.push('small');
+    assert.equal(await big, 900_000);
+    assert.deepEqual(order, ['small', 'large'], 'the relay thread was not held up by the large statement');
+    // The verdict is the scope's, as inline: a large write is denied, and the session goes on in step.
+    await assert.rejects(reader.query(`INSERT INTO records (title) VALUES ('${'z'.repeat(100_000)}')`), { code: '42501' });
+    assert.equal((await reader.query('SELECT 2 AS two')).rows[0].two, 2);
+    await reader.end();
+    await other.end();
+    await h.assertNoLeaks();
+  });
 });

@@ -35,10 +35,7 @@ function managedKey(managed: ReadonlySet<string>): string {
  * cannot be analysed is refused, with the parser's error for a syntax error.
  */
 export function decide(scope: Scope, context: AnalysisContext, sql: string): Verdict {
-  const prefix = `${context.parser.major}\u0000${context.schema}\u0000${context.asciiNamesOnly ? 'a' : 'u'}\u0000${managedKey(context.managedSettings)}\u0000${scope.text}\u0000`;
-  const exact = prefix + textKey(sql);
-  const shape = shapeOf(sql);
-  const shapeKey = shape === undefined ? undefined : `${prefix}\u0001${textKey(shape)}`;
+  const { exact, shapeKey } = keysOf(scope, context, sql);
   const hit = cache.get(exact) ?? (shapeKey === undefined ? undefined : cache.get(shapeKey));
   if (hit !== undefined) return hit;
   let verdict: Verdict;
@@ -54,6 +51,23 @@ export function decide(scope: Scope, context: AnalysisContext, sql: string): Ver
   }
   remember(dependsOnConstants || shapeKey === undefined ? exact : shapeKey, verdict);
   return verdict;
+}
+
+/** The verdict already known for this text (its exact text or its shape), without analysing it. */
+export function cachedVerdict(scope: Scope, context: AnalysisContext, sql: string): Verdict | undefined {
+  const { exact, shapeKey } = keysOf(scope, context, sql);
+  return cache.get(exact) ?? (shapeKey === undefined ? undefined : cache.get(shapeKey));
+}
+
+/** Remembers a verdict reached elsewhere (the analysis thread) for this exact text. */
+export function rememberVerdict(scope: Scope, context: AnalysisContext, sql: string, verdict: Verdict): void {
+  remember(keysOf(scope, context, sql).exact, verdict);
+}
+
+function keysOf(scope: Scope, context: AnalysisContext, sql: string): { exact: string; shapeKey: string | undefined } {
+  const prefix = `${context.parser.major}\u0000${context.schema}\u0000${context.asciiNamesOnly ? 'a' : 'u'}\u0000${managedKey(context.managedSettings)}\u0000${scope.text}\u0000`;
+  const shape = shapeOf(sql);
+  return { exact: prefix + textKey(sql), shapeKey: shape === undefined ? undefined : `${prefix}\u0001${textKey(shape)}` };
 }
 
 /** A rejection as the client sees it; an unexpected failure of the analysis is a refusal too, never a pass. */

@@ -3,12 +3,13 @@ import { encodeErrorResponse } from '../wire/backend-messages.js';
 import { ByteReader } from '../wire/byte-reader.js';
 import { Backend, Frontend } from '../wire/codes.js';
 import { decodeErrorFields } from '../wire/error-fields.js';
-import { FrameRewriter } from '../wire/frame-rewriter.js';
+import { FrameRewriter, PENDING } from '../wire/frame-rewriter.js';
 import type { HoldAccount } from '../wire/frame-scanner.js';
 import { encodeMessage } from '../wire/message-writer.js';
 import { ReplyTracker } from '../wire/reply-tracker.js';
 import type { AnalysisContext } from './analyze-sql.js';
-import { decide, rejected, type Verdict } from './decision-cache.js';
+import { cachedVerdict, decide, rejected, rememberVerdict, type Verdict } from './decision-cache.js';
+import { judgeOffThread, OFF_THREAD_CHARS } from './off-thread-analysis.js';
 import { reportedLexicalProblem } from './lexical-state.js';
 import { decodeStatement, MAX_ANALYSED_STATEMENT_BYTES } from './statement-text.js';
 
@@ -42,6 +43,9 @@ export class StatementGate {
   private readonly toClient: FrameRewriter;
   private readonly replies = new ReplyTracker<Denial>();
   private stopped = false;
+  /** A large statement being judged on the analysis thread; the client's stream waits behind it. */
+  private late: { readonly code: number; readonly statement: Buffer | undefined; readonly sql: string; verdict: Verdict | undefined } | undefined;
+  private judgedListener: (() => void) | undefined;
 
   constructor(
     private readonly scope: Scope,
@@ -73,6 +77,29 @@ export class StatementGate {
     this.toServer.abandon();
   }
 
+  /** A large statement is being judged off the relay thread: feed no more client bytes until `continueClient`. */
+  get judging(): boolean {
+    return this.toServer.pending;
+  }
+
+  /** Calls back once the statement being judged has its verdict (at once if it has). */
+  whenJudged(callback: () => void): void {
+    if (this.late?.verdict !== undefined) queueMicrotask(callback);
+    else this.judgedListener = callback;
+  }
+
+  /** The judged statement (or its placeholder) and what the client sent after it, as far as it can go now. */
+  continueClient(): Buffer[] {
+    const late = this.late;
+    if (late?.verdict === undefined) return [];
+    this.late = undefined;
+    const verdict: Verdict = this.stopped ? { allowed: false, sqlstate: '57P01', message: 'the session is ending' } : late.verdict;
+    let replacement: Buffer | undefined;
+    if (verdict.allowed) this.replies.sent(late.code);
+    else replacement = this.deny(late.sql, verdict, late.code, late.statement);
+    return this.toServer.resume(replacement);
+  }
+
   /** The client's bytes as they may go upstream. */
   fromClient(chunk: Buffer): Buffer[] {
     return this.toServer.process(chunk);
@@ -88,7 +115,7 @@ export class StatementGate {
     if (code !== Frontend.Query && code !== Frontend.Parse && code !== Frontend.FunctionCall) this.replies.sent(code);
   }
 
-  private judge(code: number, frame: Buffer): Buffer | undefined {
+  private judge(code: number, frame: Buffer): Buffer | undefined | typeof PENDING {
     if (code === Frontend.FunctionCall) {
       // The fast-path call names a function by OID, past any SQL: nothing to check it against.
       return this.deny('(FunctionCall)', { allowed: false, sqlstate: '42501', message: `a fast-path FunctionCall is not allowed by scope "${this.scope.text}"` }, Frontend.Query);
@@ -98,7 +125,9 @@ export class StatementGate {
     const sqlBytes = r.cstringBytes();
     let verdict: Verdict;
     try {
-      verdict = this.stopped ? { allowed: false, sqlstate: '57P01', message: 'the session is ending' } : decide(this.scope, this.context, decodeStatement(sqlBytes));
+      const sql = this.stopped ? '' : decodeStatement(sqlBytes);
+      if (sql.length >= OFF_THREAD_CHARS && cachedVerdict(this.scope, this.context, sql) === undefined) return this.judgeLater(code, statement, sql);
+      verdict = this.stopped ? { allowed: false, sqlstate: '57P01', message: 'the session is ending' } : decide(this.scope, this.context, sql);
     } catch (e) {
       verdict = rejected(e);
     }
@@ -107,6 +136,21 @@ export class StatementGate {
       return undefined;
     }
     return this.deny(sqlBytes.toString('utf8'), verdict, code, statement);
+  }
+
+  /** A large statement: parsed on the analysis thread while this session's client stream waits (the others go on). */
+  private judgeLater(code: number, statement: Buffer | undefined, sql: string): typeof PENDING {
+    // The frame lies in a buffer that is reused: keep copies of what the verdict needs.
+    const late = { code, statement: statement && Buffer.from(statement), sql, verdict: undefined as Verdict | undefined };
+    this.late = late;
+    void judgeOffThread(this.scope, this.context, sql).then((verdict) => {
+      rememberVerdict(this.scope, this.context, sql, verdict);
+      late.verdict = verdict;
+      const listener = this.judgedListener;
+      this.judgedListener = undefined;
+      listener?.();
+    });
+    return PENDING;
   }
 
   private oversize(code: number, length: number): Buffer {

@@ -1,9 +1,10 @@
 import { StatementRejected } from './statement-rejected.js';
 
 /**
- * The longest statement the gateway analyses. Parsing is synchronous and takes about 0.5 ms and
- * 70 bytes of parser memory per byte of SQL (WebAssembly memory never shrinks): one megabyte is
- * half a second of the relay thread. Large data belongs in parameters or COPY, which are not parsed.
+ * The longest statement the gateway analyses. Parsing takes about 0.5 ms per KB and 70 bytes of
+ * parser memory per byte of SQL (WebAssembly memory never shrinks): one megabyte is half a second
+ * of the analysis thread (statements from 16 K characters are parsed there, not on the relay
+ * thread). Large data belongs in parameters or COPY, which are not parsed.
  */
 export const MAX_ANALYSED_STATEMENT_BYTES = 1 << 20;
 

@@ -3,11 +3,14 @@ import { ProtocolError } from './protocol-error.js';
 
 const HEADER = 5;
 
+/** A transform's answer that it cannot judge the frame yet: the rewriter stops there until `resume`. */
+export const PENDING: unique symbol = Symbol('pending');
+
 /**
- * Returns a replacement for a whole frame of interest, or undefined to keep it as it is.
- * `frame` includes its header and is only valid during the call.
+ * Returns a replacement for a whole frame of interest, undefined to keep it as it is, or PENDING
+ * to decide later. `frame` includes its header and is only valid during the call.
  */
-export type FrameTransform = (code: number, frame: Buffer) => Buffer | undefined;
+export type FrameTransform = (code: number, frame: Buffer) => Buffer | undefined | typeof PENDING;
 
 export interface FrameRewriterHooks {
   /** Sees every frame's type at its header, in stream order (before the frame is judged or passed). */
@@ -34,6 +37,9 @@ export class FrameRewriter {
   private dropRemaining = 0;
   private held: Buffer | undefined;
   private heldFill = 0;
+  /** A frame whose transform answered PENDING (owned: copied if it was a view), and the input after it, unread. */
+  private pendingFrame: Buffer | undefined;
+  private afterPending: Buffer | undefined;
 
   constructor(
     private readonly interest: (code: number) => boolean,
@@ -61,7 +67,9 @@ export class FrameRewriter {
           const frame = this.held;
           this.held = undefined;
           this.hooks.account?.release(frame.length);
-          out.push(this.transform(frame[0] ?? 0, frame) ?? frame);
+          const replacement = this.transform(frame[0] ?? 0, frame);
+          if (replacement === PENDING) return this.stopAt(frame, chunk.subarray(p), out);
+          out.push(replacement ?? frame);
         }
         continue;
       }
@@ -94,7 +102,12 @@ export class FrameRewriter {
           continue;
         }
         if (p + length + 1 <= chunk.length) {
-          const replacement = this.transform(code, chunk.subarray(p, p + length + 1));
+          const frame = chunk.subarray(p, p + length + 1);
+          const replacement = this.transform(code, frame);
+          if (replacement === PENDING) {
+            flushRun(p);
+            return this.stopAt(Buffer.from(frame), chunk.subarray(p + length + 1), out);
+          }
           if (replacement !== undefined) {
             flushRun(p);
             out.push(replacement);
@@ -124,7 +137,9 @@ export class FrameRewriter {
       if (this.interest(code) && this.isOversize(length)) out.push(this.replaceOversize(code, length));
       else if (this.interest(code) && length === 4) {
         const frame = Buffer.from(this.header);
-        out.push(this.transform(code, frame) ?? frame);
+        const replacement = this.transform(code, frame);
+        if (replacement === PENDING) return this.stopAt(frame, chunk.subarray(p), out);
+        out.push(replacement ?? frame);
       } else if (this.interest(code)) this.hold(code, length, this.header);
       else {
         out.push(Buffer.from(this.header));
@@ -132,6 +147,33 @@ export class FrameRewriter {
       }
     }
     flushRun(p);
+    return out;
+  }
+
+  /** A frame waits for its transform's late answer: give no more input until `resume`. */
+  get pending(): boolean {
+    return this.pendingFrame !== undefined;
+  }
+
+  /**
+   * The late answer for the pending frame (a replacement, or undefined to keep it): returns it
+   * followed by what the input after it yields — which may stop at another pending frame.
+   */
+  resume(replacement: Buffer | undefined): Buffer[] {
+    const frame = this.pendingFrame;
+    const rest = this.afterPending;
+    this.pendingFrame = undefined;
+    this.afterPending = undefined;
+    if (frame === undefined) return [];
+    const out = [replacement ?? frame];
+    if (rest !== undefined && rest.length > 0) out.push(...this.process(rest));
+    return out;
+  }
+
+  private stopAt(frame: Buffer, rest: Buffer, out: Buffer[]): Buffer[] {
+    this.pendingFrame = frame;
+    // The input may lie in a buffer its reader reuses: what is kept for later is copied.
+    this.afterPending = rest.length > 0 ? Buffer.from(rest) : undefined;
     return out;
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FrameRewriter } from '../../../../protocols/postgres/wire/frame-rewriter.js';
+import { FrameRewriter, PENDING } from '../../../../protocols/postgres/wire/frame-rewriter.js';
 import { ProtocolError } from '../../../../protocols/postgres/wire/protocol-error.js';
 import { Bytes, bytewise, splitsOf } from '../../../support/byte-builder.js';
 
@@ -51,5 +51,33 @@ describe('FrameRewriter', () => {
   it('refuses bad lengths and frames of interest over its limit', () => {
     assert.throws(() => new FrameRewriter(() => true, () => undefined).process(Buffer.from([0x51, 0, 0, 0, 2])), ProtocolError);
     assert.throws(() => new FrameRewriter(() => true, () => undefined, 100).process(Buffer.from([0x51, 0, 0, 1, 0])), ProtocolError);
+  });
+
+  it('stops at a frame judged later and goes on from there once answered — however the stream is cut', () => {
+    const late = new Bytes().cstring('DELETE FROM later').frame('Q');
+    const stream = Buffer.concat([keep, copyData, late, sync, drop, keep]);
+    const wanted = Buffer.concat([keep, copyData, replacement, sync, replacement, keep]);
+    for (const split of [...splitsOf(stream), bytewise(stream)]) {
+      const rewriter = new FrameRewriter(
+        (code) => code === 0x51,
+        (_code, frame) => {
+          const sql = frame.subarray(5, frame.length - 1).toString();
+          if (sql === 'DELETE FROM later') return PENDING;
+          return sql === 'DELETE FROM x' ? replacement : undefined;
+        },
+      );
+      const out: Buffer[] = [];
+      const queue = [...split];
+      let stops = 0;
+      while (queue.length > 0) {
+        out.push(...rewriter.process(queue.shift() ?? Buffer.alloc(0)));
+        while (rewriter.pending) {
+          stops += 1;
+          out.push(...rewriter.resume(replacement));
+        }
+      }
+      assert.equal(stops, 1);
+      assert.ok(Buffer.concat(out).equals(wanted), `split ${split.map((b) => b.length).join('+')}`);
+    }
   });
 });
