@@ -94,7 +94,12 @@ async function main(): Promise<void> {
       { name: 'idgate', port: gateway.port, dbname: 'bench-db', password: await mint(), pid: gateway.child.pid ?? 0 },
       { name: 'idgate+audit', port: gateway.port, dbname: 'bench-recorded', password: await mint(), pid: gateway.child.pid ?? 0 },
       { name: 'idgate+metrics', port: metered.port, dbname: 'bench-db', password: await mint(), pid: metered.child.pid ?? 0 },
-      ...(baseline !== undefined ? [{ name: 'idgate baseline', port: baseline.port, dbname: 'bench-db', password: await mint(), pid: baseline.child.pid ?? 0 }] : []),
+      ...(baseline !== undefined
+        ? [
+            { name: 'idgate baseline', port: baseline.port, dbname: 'bench-db', password: await mint(), pid: baseline.child.pid ?? 0 },
+            { name: 'idgate baseline scope:read', port: baseline.port, dbname: 'bench-read', password: await mint(), pid: baseline.child.pid ?? 0 },
+          ]
+        : []),
       { name: 'idgate+audit central', port: shipping.port, dbname: 'bench-recorded', password: await mint(), pid: shipping.child.pid ?? 0 },
       { name: 'idgate+audit batched', port: batched.port, dbname: 'bench-recorded', password: await mint(), pid: batched.child.pid ?? 0 },
       { name: 'idgate scope:read', port: gateway.port, dbname: 'bench-read', password: await mint(), pid: gateway.child.pid ?? 0 },
@@ -211,6 +216,7 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
       ratio('recording on/off', 'idgate+audit', 'idgate'),
       ratio('metrics scraped/not', 'idgate+metrics', 'idgate'),
       ratio('this build/baseline', 'idgate', 'idgate baseline'),
+      ratio('this build/baseline, scope:read', 'idgate scope:read', 'idgate baseline scope:read'),
       ratio('write-ahead/batched recording', 'idgate+audit', 'idgate+audit batched'),
       ratio('shipping to a central store/local only', 'idgate+audit central', 'idgate+audit'),
       ratio('batched recording on/off', 'idgate+audit batched', 'idgate'),

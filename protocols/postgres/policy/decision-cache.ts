@@ -64,8 +64,25 @@ export function rememberVerdict(scope: Scope, context: AnalysisContext, sql: str
   remember(keysOf(scope, context, sql).exact, verdict);
 }
 
+const prefixes = new WeakMap<AnalysisContext, Map<string, string>>();
+
+/** The part of a key that is the same for every statement of a session: built once per session and scope. */
+function prefixOf(scope: Scope, context: AnalysisContext): string {
+  let byScope = prefixes.get(context);
+  if (byScope === undefined) {
+    byScope = new Map();
+    prefixes.set(context, byScope);
+  }
+  let prefix = byScope.get(scope.text);
+  if (prefix === undefined) {
+    prefix = `${context.parser.major}\u0000${context.schema}\u0000${context.asciiNamesOnly ? 'a' : 'u'}\u0000${managedKey(context.managedSettings)}\u0000${scope.text}\u0000`;
+    byScope.set(scope.text, prefix);
+  }
+  return prefix;
+}
+
 function keysOf(scope: Scope, context: AnalysisContext, sql: string): { exact: string; shapeKey: string | undefined } {
-  const prefix = `${context.parser.major}\u0000${context.schema}\u0000${context.asciiNamesOnly ? 'a' : 'u'}\u0000${managedKey(context.managedSettings)}\u0000${scope.text}\u0000`;
+  const prefix = prefixOf(scope, context);
   const shape = shapeOf(sql);
   return { exact: prefix + textKey(sql), shapeKey: shape === undefined ? undefined : `${prefix}\u0001${textKey(shape)}` };
 }
