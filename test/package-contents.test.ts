@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, it } from 'node:test';
+
+const run = promisify(execFile);
+
+/**
+ * What `npm pack` ships: the CLI, the compiled product (its `idgate dev` environment included:
+ * the Postgres cluster and the Entra simulator are product, run by `idgate dev`) and the docs —
+ * never the tests, their harness, the TypeScript sources or the benchmarks.
+ */
+describe('the published package', () => {
+  it('holds the compiled product, its worker threads and its docs, and nothing of the tests', async () => {
+    const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: new URL('..', import.meta.url), maxBuffer: 10 << 20 });
+    const files = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
+    for (const needed of [
+      'bin/idgate',
+      'dist/src/cli/main.js',
+      'dist/src/audit/audit-writer-worker.js',
+      'dist/src/audit/central/shipper-worker.js',
+      'dist/protocols/postgres/policy/analysis-worker.js',
+      'dist/src/dev/entra-simulator.js',
+      'docs/configuration.md',
+      'README.md',
+      'LICENSE',
+    ]) {
+      assert.ok(files.includes(needed), `${needed} is not in the package`);
+    }
+    const stray = files.filter((f) => f.startsWith('test/') || f.startsWith('scripts/') || f.startsWith('src/') || f.startsWith('protocols/') || f.endsWith('.ts') && !f.endsWith('.d.ts'));
+    assert.deepEqual(stray, []);
+  });
+});
