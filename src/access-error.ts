@@ -1,3 +1,5 @@
+import { IdgateError } from './idgate-error.js';
+
 /**
  * Why a client was refused or a session ended, as a closed set of stable codes. A protocol turns
  * each code into its own wire error (Postgres: a SQLSTATE); the message is safe to show a client
@@ -34,10 +36,10 @@ export type AccessErrorCode =
   | 'audit-unavailable'
   | 'shutting-down';
 
-export class AccessError extends Error {
+export class AccessError extends IdgateError {
   override readonly name = 'AccessError';
   constructor(
-    readonly code: AccessErrorCode,
+    override readonly code: AccessErrorCode,
     message: string,
     /** Shown to the client as DETAIL. */
     readonly detail?: string,

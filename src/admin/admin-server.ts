@@ -5,16 +5,17 @@ import type { TLSSocket } from 'node:tls';
 import type { AdminConfig } from '../config/gateway-config.js';
 import type { Logger } from '../logging/logger.js';
 import type { Requester } from '../session/session-registry.js';
+import { IdgateError } from '../idgate-error.js';
 import type { AdminBackend } from './admin-backend.js';
 
 const MAX_BODY = 4096;
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const TERMINATE = /^\/sessions\/([^/]+)\/terminate$/;
 
-class HttpProblem extends Error {
+class HttpProblem extends IdgateError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    override readonly code: string,
     message: string,
   ) {
     super(message);

@@ -11,6 +11,7 @@ import { WriteAheadJournal, type JournalSource } from './write-ahead-journal.js'
 import type { WriterReport, WriterRequest } from './writer-messages.js';
 import type { JournalPosition } from './audit-store.js';
 import { CentralShipper, type CentralSettings } from './central/central-shipper.js';
+import { AuditError } from './audit-error.js';
 
 /** When recorded sessions stop reading their clients, and when they start again. */
 export interface AuditLimits {
@@ -124,7 +125,7 @@ export class AuditLog implements JournalSource {
       const onMessage = (r: WriterReport): void => {
         worker.off('error', reject);
         if (r.type === 'ready') resolve();
-        else reject(new Error(`cannot open the audit database ${path}: ${r.type === 'failed' ? r.message : r.type}`));
+        else reject(new AuditError('audit-unopenable', `cannot open the audit database ${path}: ${r.type === 'failed' ? r.message : r.type}`));
       };
       worker.once('message', onMessage);
       worker.once('error', reject);
@@ -405,7 +406,7 @@ export class AuditLog implements JournalSource {
         break;
       case 'failed':
         if (this.recoveryWaiter !== undefined) {
-          this.recoveryWaiter(new Error(r.message));
+          this.recoveryWaiter(new AuditError('audit-unopenable', r.message));
           break;
         }
         this.writerFailing = true;

@@ -7,6 +7,7 @@ import { GENESIS, loginHash, sealHash, sessionHeadHash, type SessionHeadFields }
 import { migrate } from './audit-schema.js';
 import { segmentEvents, type SegmentRow } from './audit-reader.js';
 import { hashBytes, sealSegment } from './event-segment.js';
+import { AuditError } from './audit-error.js';
 
 /** The end reason of a session a dead process left open (EndReason 'gateway-lost'). */
 const LOST = 'gateway-lost';
@@ -173,7 +174,7 @@ export class AuditStore {
     } catch {
       current = undefined;
     }
-    if (current !== this.fileId) throw new Error('the audit database file was removed or replaced');
+    if (current !== this.fileId) throw new AuditError('audit-replaced', 'the audit database file was removed or replaced');
   }
 
   apply(batch: WriterBatch): void {

@@ -5,6 +5,8 @@ import { AuditStore, type ChainHeads, type JournalPosition } from './audit-store
 import { recoverJournal } from './recover-journal.js';
 import type { WriterSettings } from './start-writer-worker.js';
 import type { WriterReport, WriterRequest } from './writer-messages.js';
+import { InvariantError } from '../idgate-error.js';
+import { AuditError } from './audit-error.js';
 
 /**
  * The audit writer thread: the only code that writes the audit database, so the relay never
@@ -14,7 +16,7 @@ import type { WriterReport, WriterRequest } from './writer-messages.js';
 const RETRY_MS = 250;
 const { path, nodeId, onReplaced, sync, ship } = workerData as WriterSettings;
 const port = parentPort;
-if (port === null) throw new Error('the audit writer must run in a worker thread');
+if (port === null) throw new InvariantError('the audit writer must run in a worker thread');
 
 const backlog: WriterBatch[] = [];
 let store: AuditStore | undefined;
@@ -97,9 +99,9 @@ function fail(e: unknown): void {
 function reopen(): AuditStore {
   if (replacedHeads === undefined) return new AuditStore(path, { nodeId, sync, ship });
   if (onReplaced === 'wait') {
-    throw new Error('the audit database was removed or replaced; recording waits for an operator (recordings.on-replaced: wait): restart the gateway to begin a new log');
+    throw new AuditError('audit-replaced', 'the audit database was removed or replaced; recording waits for an operator (recordings.on-replaced: wait): restart the gateway to begin a new log');
   }
-  if (existsSync(path)) throw new Error('the audit database was replaced by another file; recording waits for an operator: a new log is begun only where there is none');
+  if (existsSync(path)) throw new AuditError('audit-replaced', 'the audit database was replaced by another file; recording waits for an operator: a new log is begun only where there is none');
   // A write-ahead log left by the removed database must not be replayed into the new one.
   for (const suffix of ['-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
   const reopened = new AuditStore(path, { nodeId, sync, ship, continuesFrom: replacedHeads, ...(replacedJournal !== undefined ? { continuesJournal: replacedJournal } : {}) });

@@ -1,5 +1,6 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { AuditError } from './audit-error.js';
 
 /**
  * One gateway writes one audit database: two writers would each continue the chains from what
@@ -23,12 +24,12 @@ export class WriterLock {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         const holder = readHolder(file);
         if (holder !== undefined && holder.host === hostname() && isAlive(holder.pid)) {
-          throw new Error(`the audit database is being written by another idgate (process ${holder.pid}, lock ${file}): one gateway writes one database`);
+          throw new AuditError('audit-locked', `the audit database is being written by another idgate (process ${holder.pid}, lock ${file}): one gateway writes one database`);
         }
         rmSync(file, { force: true }); // the holder is gone: take the lock over
       }
     }
-    throw new Error(`could not take the audit database lock ${file}`);
+    throw new AuditError('audit-locked', `could not take the audit database lock ${file}`);
   }
 
   release(): void {

@@ -6,6 +6,8 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../config/config-error.js';
 import { resolveAdmin } from '../config/resolve-admin.js';
 import { adminSchema } from '../config/schema.js';
+import { errorMessage } from '../idgate-error.js';
+import { UsageError } from '../idgate-error.js';
 
 export interface AdminTarget {
   readonly url: string;
@@ -52,7 +54,7 @@ function adminSection(file: string, env: NodeJS.ProcessEnv): { host: string; por
   try {
     document = parseYaml(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new ConfigError(file, [{ key: '', message: `cannot read it: ${(e as Error).message}` }]);
+    throw new ConfigError(file, [{ key: '', message: `cannot read it: ${errorMessage(e)}` }]);
   }
   const raw = (document as { admin?: unknown } | null)?.admin;
   if (raw === undefined) throw new ConfigError(file, [{ key: 'admin', message: 'no admin section: give --admin URL' }]);
@@ -113,7 +115,7 @@ export function adminRequest(target: AdminTarget, method: 'GET' | 'POST', path: 
       },
     );
     req.on('timeout', () => req.destroy(new Error(`no answer from ${target.url} within 10 s`)));
-    req.on('error', (e) => reject(new Error(`cannot reach the admin endpoint ${target.url}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
+    req.on('error', (e) => reject(new UsageError('refused', `cannot reach the admin endpoint ${target.url}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
     req.end(payload);
   });
 }

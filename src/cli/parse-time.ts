@@ -1,3 +1,4 @@
+import { UsageError } from '../idgate-error.js';
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
 /** A duration such as `90d`, `2h`, `30m`, `15s`, `1w`, in microseconds; undefined if it is not one. */
@@ -12,6 +13,6 @@ export function parseInstantUs(text: string, nowUs: number): number {
   const duration = parseDurationUs(text);
   if (duration !== undefined) return nowUs - duration;
   const ms = Date.parse(text);
-  if (Number.isNaN(ms)) throw new Error(`"${text}" is neither a duration (90d, 2h, 30m) nor an ISO date`);
+  if (Number.isNaN(ms)) throw new UsageError('bad-argument', `"${text}" is neither a duration (90d, 2h, 30m) nor an ISO date`);
   return ms * 1000;
 }

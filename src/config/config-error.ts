@@ -1,7 +1,8 @@
+import { IdgateError } from '../idgate-error.js';
 /** A configuration problem, naming the file and the key so the operator can fix it. */
-export class ConfigError extends Error {
+export class ConfigError extends IdgateError {
   override readonly name = 'ConfigError';
-  readonly code = 'config-invalid';
+  override readonly code = 'config-invalid';
   constructor(
     readonly file: string,
     readonly problems: readonly { readonly key: string; readonly message: string }[],

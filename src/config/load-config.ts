@@ -10,6 +10,7 @@ import { resolveAdmin } from './resolve-admin.js';
 import { resolveLimits, sessionLimits } from './resolve-limits.js';
 import { configSchema, isGuid, type RawConfig } from './schema.js';
 import { Secret } from './secret.js';
+import { errorMessage } from '../idgate-error.js';
 
 type Problem = { key: string; message: string };
 
@@ -25,7 +26,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   try {
     document = parseYaml(text);
   } catch (e) {
-    throw new ConfigError(file, [{ key: '', message: `not valid YAML/JSON: ${(e as Error).message}` }]);
+    throw new ConfigError(file, [{ key: '', message: `not valid YAML/JSON: ${errorMessage(e)}` }]);
   }
   return buildConfig(document, file, dirname(resolve(file)), env);
 }

@@ -3,6 +3,13 @@ import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionConfig, UpstreamTls } from './gateway-config.js';
 import { Secret } from './secret.js';
+import { IdgateError } from '../idgate-error.js';
+
+/** A libpq URL idgate cannot use (the message says which part; a password in it is never repeated). */
+export class UrlError extends IdgateError {
+  override readonly name = 'UrlError';
+  override readonly code = 'url-invalid';
+}
 
 const SSLMODES = new Set(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']);
 
@@ -18,12 +25,12 @@ const SSLMODES = new Set(['disable', 'allow', 'prefer', 'require', 'verify-ca', 
  */
 export function parsePostgresUrl(text: string, what: string, env: NodeJS.ProcessEnv = process.env): ConnectionConfig {
   const match = /^(postgres|postgresql):\/\/([^/?#]*)(\/[^?#]*)?(\?[^#]*)?$/.exec(text);
-  if (match === null) throw new Error(`${what} ${redact(text)}: not a postgres:// or postgresql:// URL`);
+  if (match === null) throw new UrlError(`${what} ${redact(text)}: not a postgres:// or postgresql:// URL`);
   const authority = match[2] ?? '';
   const at = authority.lastIndexOf('@');
   const userinfo = at === -1 ? '' : authority.slice(0, at);
   const hostport = at === -1 ? authority : authority.slice(at + 1);
-  if (hostport.includes(',')) throw new Error(`${what}: several hosts in one URL are not supported`);
+  if (hostport.includes(',')) throw new UrlError(`${what}: several hosts in one URL are not supported`);
   const colon = userinfo.indexOf(':');
   const params = new URLSearchParams(match[4] ?? '');
   const param = (name: string): string | undefined => params.get(name) ?? undefined;
@@ -33,14 +40,14 @@ export function parsePostgresUrl(text: string, what: string, env: NodeJS.Process
   const password = param('password') ?? ((colon === -1 ? '' : decode(userinfo.slice(colon + 1))) || env['PGPASSWORD'] || '');
   const host = param('host') ?? (decode(urlHost) || env['PGHOST'] || defaultSocketDirectory());
   const port = Number(param('port') ?? (urlPort || env['PGPORT'] || '5432'));
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`${what}: port ${String(port)} is not a port number`);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new UrlError(`${what}: port ${String(port)} is not a port number`);
   const database = param('dbname') ?? (decode((match[3] ?? '').replace(/^\//, '')) || env['PGDATABASE'] || user);
   const sslmode = param('sslmode') ?? env['PGSSLMODE'] ?? 'prefer';
-  if (!SSLMODES.has(sslmode)) throw new Error(`${what}: sslmode=${sslmode} is not one of ${[...SSLMODES].join(', ')}`);
-  if (sslmode === 'allow') throw new Error(`${what}: sslmode=allow is not supported; use prefer or disable`);
+  if (!SSLMODES.has(sslmode)) throw new UrlError(`${what}: sslmode=${sslmode} is not one of ${[...SSLMODES].join(', ')}`);
+  if (sslmode === 'allow') throw new UrlError(`${what}: sslmode=allow is not supported; use prefer or disable`);
   const rootCert = param('sslrootcert') ?? env['PGSSLROOTCERT'] ?? join(homedir(), '.postgresql', 'root.crt');
   const ca = sslmode !== 'disable' && sslmode !== 'prefer' && existsSync(rootCert) ? readFileSync(rootCert) : undefined;
-  if ((sslmode === 'verify-ca' || sslmode === 'verify-full') && ca === undefined) throw new Error(`${what}: sslmode=${sslmode} needs a root certificate (sslrootcert=path; ${rootCert} does not exist)`);
+  if ((sslmode === 'verify-ca' || sslmode === 'verify-full') && ca === undefined) throw new UrlError(`${what}: sslmode=${sslmode} needs a root certificate (sslrootcert=path; ${rootCert} does not exist)`);
   const tls: UpstreamTls = sslmode === 'require' && ca !== undefined ? 'verify-ca' : (sslmode as UpstreamTls);
   const timeout = Number(param('connect_timeout') ?? env['PGCONNECT_TIMEOUT'] ?? '10');
   return {
@@ -60,7 +67,7 @@ export function parsePostgresUrl(text: string, what: string, env: NodeJS.Process
 function splitHostPort(hostport: string, what: string): [string, string] {
   if (hostport.startsWith('[')) {
     const end = hostport.indexOf(']');
-    if (end === -1) throw new Error(`${what}: unterminated [IPv6 address]`);
+    if (end === -1) throw new UrlError(`${what}: unterminated [IPv6 address]`);
     const rest = hostport.slice(end + 1);
     return [hostport.slice(1, end), rest.startsWith(':') ? rest.slice(1) : ''];
   }

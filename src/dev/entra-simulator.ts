@@ -7,6 +7,7 @@ import { SimDirectory, type SimApplication } from './entra-sim/directory.js';
 import { handleGraphRequest } from './entra-sim/graph-api.js';
 import { json } from './entra-sim/http-util.js';
 import { handleManagedIdentityRequest, handleTokenRequest, type ClientAuth, type TokenEndpointContext } from './entra-sim/token-endpoint.js';
+import { errorMessage, InvariantError } from '../idgate-error.js';
 
 export { READ_APPLICATIONS, READ_MEMBERSHIP } from './entra-sim/graph-api.js';
 export type { SimApplication, SimGroup } from './entra-sim/directory.js';
@@ -129,7 +130,7 @@ export class EntraSimulator {
   /** A v2 app-only access token. Defaults: this tenant, a fresh oid/azp, `idtyp: app`, one hour. */
   async mint(claims: JWTPayload, options: MintOptions = {}): Promise<string> {
     const key = options.unpublishedKey ? await newSigningKey() : this.keys[0];
-    if (key === undefined) throw new Error('no signing key');
+    if (key === undefined) throw new InvariantError('no signing key');
     const now = Math.floor(Date.now() / 1000);
     const payload: JWTPayload = {
       iss: this.issuer,
@@ -269,7 +270,7 @@ export class EntraSimulator {
         return json(res, 404, { error: 'not_found' });
       }
     } catch (e) {
-      return json(res, 404, { error: (e as Error).message });
+      return json(res, 404, { error: errorMessage(e) });
     }
     json(res, 200, { ok: true });
   }

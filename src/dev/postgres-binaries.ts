@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DevEnvironmentError } from './dev-error.js';
 
 /**
  * Where the PostgreSQL server binaries are: $IDGATE_PG_BIN, else the newest Debian-style
@@ -19,7 +20,7 @@ export function findPostgresBinaries(env: NodeJS.ProcessEnv = process.env, debia
   if (embedded !== undefined) candidates.push(embedded);
   const found = candidates.find((dir) => existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'postgres')));
   if (found === undefined) {
-    throw new Error('PostgreSQL server binaries (initdb, postgres) not found: install the postgresql package or set IDGATE_PG_BIN');
+    throw new DevEnvironmentError('postgres-missing', 'PostgreSQL server binaries (initdb, postgres) not found: install the postgresql package or set IDGATE_PG_BIN');
   }
   return found;
 }

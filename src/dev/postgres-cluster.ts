@@ -8,6 +8,8 @@ import { Secret } from '../config/secret.js';
 import { freePort } from './free-port.js';
 import { findPostgresBinaries } from './postgres-binaries.js';
 import type { CertificatePair } from './self-signed.js';
+import { errorMessage } from '../idgate-error.js';
+import { DevEnvironmentError } from './dev-error.js';
 
 const run = promisify(execFile);
 
@@ -136,9 +138,9 @@ export class PostgresCluster {
       } catch (e) {
         if (e instanceof QueryError || attempt >= 5) {
           this.process?.kill('SIGKILL');
-          throw new Error(`the new cluster does not answer: ${(e as Error).message}\n${this.log}`, { cause: e });
+          throw new DevEnvironmentError('cluster-unresponsive', `the new cluster does not answer: ${errorMessage(e)}\n${this.log}`, { cause: e });
         }
-        process.stderr.write(`postgres cluster on port ${this.port}: first login failed (${(e as Error).message}), retrying; server log so far:\n${this.log}\n`);
+        process.stderr.write(`postgres cluster on port ${this.port}: first login failed (${errorMessage(e)}), retrying; server log so far:\n${this.log}\n`);
         await new Promise((r) => setTimeout(r, 200));
       }
     }
@@ -186,7 +188,7 @@ export class PostgresCluster {
         }
       };
       proc.stderr?.on('data', onOutput);
-      proc.once('exit', (code) => reject(new Error(`postgres exited with ${code} during start:\n${this.log}`)));
+      proc.once('exit', (code) => reject(new DevEnvironmentError('cluster-unresponsive', `postgres exited with ${code} during start:\n${this.log}`)));
     });
   }
 
@@ -204,7 +206,7 @@ export class PostgresCluster {
       const proc = this.spawnAsOwner(file, args);
       let err = '';
       proc.stderr?.on('data', (c: Buffer) => (err += c.toString()));
-      proc.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${file} exited with ${code}: ${err}`))));
+      proc.once('exit', (code) => (code === 0 ? resolve() : reject(new DevEnvironmentError('cluster-unresponsive', `${file} exited with ${code}: ${err}`))));
     });
   }
 }
@@ -215,6 +217,6 @@ async function postgresOsUser(): Promise<{ uid: number; gid: number }> {
     const { stdout: gid } = await run('id', ['-g', 'postgres']);
     return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
   } catch {
-    throw new Error('running as root: PostgreSQL needs a non-root OS user named "postgres" (the postgresql package creates one)');
+    throw new DevEnvironmentError('running-as-root', 'running as root: PostgreSQL needs a non-root OS user named "postgres" (the postgresql package creates one)');
   }
 }

@@ -1,4 +1,5 @@
 import type { ConfidentialClientApplication, ManagedIdentityApplication } from '@azure/msal-node';
+import { EntraCredentialError } from './entra-credential-error.js';
 
 /**
  * Access tokens of one application identity, by scope. msal-node keeps them in its cache and asks
@@ -23,6 +24,6 @@ export function managedIdentityTokens(app: ManagedIdentityApplication): AppToken
 }
 
 function nonEmpty(token: string | undefined): string {
-  if (token === undefined || token === '') throw new Error('Entra returned no token');
+  if (token === undefined || token === '') throw new EntraCredentialError('Entra returned no token');
   return token;
 }

@@ -1,5 +1,6 @@
 import { Agent, request } from 'node:https';
 import { rootCertificates } from 'node:tls';
+import { IdgateError } from '../idgate-error.js';
 
 export interface HttpResponse {
   readonly status: number;
@@ -16,10 +17,10 @@ export interface EntraHttpOptions {
 /** Entra's answers (key sets, tokens, Graph pages) are small; a far larger body is refused. */
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
-export class HttpError extends Error {
+export class HttpError extends IdgateError {
   override readonly name = 'HttpError';
   constructor(
-    readonly code: 'timeout' | 'too-large' | 'network',
+    override readonly code: 'timeout' | 'too-large' | 'network' | 'status' | 'bad-body',
     message: string,
   ) {
     super(message);

@@ -1,10 +1,11 @@
 import type { AppTokens } from './app-tokens.js';
 import type { EntraHttp, HttpResponse } from './entra-http.js';
+import { errorMessage, IdgateError } from '../idgate-error.js';
 
 /** Graph could not answer (unreachable, throttled, refused the gateway's credential, an odd answer). */
-export class GraphUnavailableError extends Error {
+export class GraphUnavailableError extends IdgateError {
   override readonly name = 'GraphUnavailableError';
-  readonly code = 'graph-unavailable';
+  override readonly code = 'graph-unavailable';
 }
 
 export interface ServicePrincipalStatus {
@@ -181,7 +182,7 @@ export class GraphClient {
       return response;
     } catch (e) {
       this.observe((performance.now() - started) / 1000, false);
-      throw new GraphUnavailableError((e as Error).message);
+      throw new GraphUnavailableError(errorMessage(e));
     }
   }
 
@@ -189,7 +190,7 @@ export class GraphClient {
     try {
       return await this.tokens.token(`${this.endpoint}/.default`);
     } catch (e) {
-      throw new GraphUnavailableError(`the gateway could not get a Microsoft Graph token: ${(e as Error).message}`);
+      throw new GraphUnavailableError(`the gateway could not get a Microsoft Graph token: ${errorMessage(e)}`);
     }
   }
 }

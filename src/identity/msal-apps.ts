@@ -3,6 +3,7 @@ import { ConfidentialClientApplication, ManagedIdentityApplication, type Configu
 import type { Secret } from '../config/secret.js';
 import type { EntraHttp } from './entra-http.js';
 import { msalNetwork } from './msal-network.js';
+import { EntraCredentialError } from './entra-credential-error.js';
 
 /** How an application proves itself to Entra. */
 export type ClientCredential =
@@ -55,7 +56,7 @@ function credentialOptions(credential: ClientCredential): Pick<NonNullable<Confi
 export function splitPem(pem: string): { certificate: string; privateKey: string } {
   const certificate = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
   const key = /-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC )?PRIVATE KEY-----/.exec(pem)?.[0];
-  if (certificate === undefined || key === undefined) throw new Error('the certificate file must hold a PEM certificate and its private key');
+  if (certificate === undefined || key === undefined) throw new EntraCredentialError('the certificate file must hold a PEM certificate and its private key');
   // msal-node signs with a PKCS#8 key; a PKCS#1 ("RSA PRIVATE KEY") file is converted.
   const privateKey = createPrivateKey(key).export({ format: 'pem', type: 'pkcs8' }).toString();
   return { certificate, privateKey };

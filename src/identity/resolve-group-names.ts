@@ -1,6 +1,7 @@
 import { ConfigError } from '../config/config-error.js';
 import type { GatewayConfig, MappingRule } from '../config/gateway-config.js';
 import type { GraphClient } from './graph-client.js';
+import { errorMessage } from '../idgate-error.js';
 
 /**
  * Turns `entra-group: <display name>` entries into the group object ids tokens carry, through
@@ -24,7 +25,7 @@ export async function resolveGroupNames(config: GatewayConfig, graph: GraphClien
         for (const r of named.filter((r) => nameOf(r) === name)) problems.push({ key: keyOf(r), message });
       }
     } catch (e) {
-      for (const r of named.filter((r) => nameOf(r) === name)) problems.push({ key: keyOf(r), message: `"${name}" could not be resolved through Microsoft Graph: ${(e as Error).message}` });
+      for (const r of named.filter((r) => nameOf(r) === name)) problems.push({ key: keyOf(r), message: `"${name}" could not be resolved through Microsoft Graph: ${errorMessage(e)}` });
     }
   }
   if (problems.length > 0) throw new ConfigError(config.source, problems);

@@ -2,6 +2,8 @@ import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jos
 import { AccessError } from '../access-error.js';
 import type { Logger } from '../logging/logger.js';
 import type { EntraHttp } from './entra-http.js';
+import { errorMessage } from '../idgate-error.js';
+import { HttpError } from './entra-http.js';
 
 export interface SigningKeysOptions {
   /** How often the key set is fetched again even when every kid is known. */
@@ -39,7 +41,7 @@ export class SigningKeys {
       await this.refresh().catch((e: unknown) => {
         // With a key set in hand, a failed refresh keeps it; with none, nothing can verify.
         if (this.local === undefined) throw e;
-        this.logger?.warn({ err: (e as Error).message }, 'signing keys could not be refreshed; keeping the previous set');
+        this.logger?.warn({ err: errorMessage(e) }, 'signing keys could not be refreshed; keeping the previous set');
       });
     }
     if (this.local === undefined) throw new AccessError('signing-keys-unavailable', "the tenant's signing keys could not be fetched");
@@ -54,7 +56,7 @@ export class SigningKeys {
   /** Refreshes on a timer too, so removals are noticed without a login to trigger them. */
   startRefreshing(): void {
     this.timer ??= setInterval(() => {
-      this.refresh().catch((e: unknown) => this.logger?.warn({ err: (e as Error).message }, 'signing keys could not be refreshed'));
+      this.refresh().catch((e: unknown) => this.logger?.warn({ err: errorMessage(e) }, 'signing keys could not be refreshed'));
     }, this.options.refreshMs).unref();
   }
 
@@ -79,11 +81,11 @@ export class SigningKeys {
     let set: JSONWebKeySet;
     try {
       const response = await this.http.get(this.url);
-      if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
+      if (response.status !== 200) throw new HttpError('status', `HTTP ${response.status}`);
       set = parseKeySet(response.body);
     } catch (e) {
       this.fetchedAt = Date.now(); // the cooldown also spaces out retries against a failing endpoint
-      throw new AccessError('signing-keys-unavailable', "the tenant's signing keys could not be fetched", undefined, (e as Error).message);
+      throw new AccessError('signing-keys-unavailable', "the tenant's signing keys could not be fetched", undefined, errorMessage(e));
     }
     const kids = new Set(set.keys.map((k) => k.kid).filter((k): k is string => typeof k === 'string'));
     const removed = new Set([...this.kids].filter((k) => !kids.has(k)));
@@ -99,6 +101,6 @@ export class SigningKeys {
 
 function parseKeySet(body: string): JSONWebKeySet {
   const value: unknown = JSON.parse(body);
-  if (typeof value !== 'object' || value === null || !Array.isArray((value as { keys?: unknown }).keys)) throw new Error('not a JSON Web Key Set');
+  if (typeof value !== 'object' || value === null || !Array.isArray((value as { keys?: unknown }).keys)) throw new HttpError('bad-body', 'not a JSON Web Key Set');
   return value as JSONWebKeySet;
 }

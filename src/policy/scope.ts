@@ -1,3 +1,5 @@
+import { IdgateError } from '../idgate-error.js';
+
 /**
  * The scope language of identity-map entries: a space-separated list of grants
  * `action[:target[,target…]]`, where action is read, write, ddl, listen, notify or all. A target of
@@ -30,9 +32,9 @@ export interface Scope {
   readonly notify: ChannelGrant;
 }
 
-export class ScopeError extends Error {
+export class ScopeError extends IdgateError {
   override readonly name = 'ScopeError';
-  readonly code = 'scope-invalid';
+  override readonly code = 'scope-invalid';
 }
 
 const NONE: TableGrant = { kind: 'none' };

@@ -1,6 +1,7 @@
 import type { Access } from '../../../src/policy/access.js';
 import { analyzeSql } from './analyze-sql.js';
 import { sqlParserFor } from './sql-parser.js';
+import { InvariantError } from '../../../src/idgate-error.js';
 
 /**
  * What recorded statements needed, read by the same analysis the gateway enforces with, using the
@@ -9,7 +10,7 @@ import { sqlParserFor } from './sql-parser.js';
  */
 export async function accessesOfStatements(statements: readonly string[], schema: string, major = 18): Promise<{ accesses: Access[][]; unanalysable: number }> {
   const parser = await sqlParserFor(major);
-  if (parser === undefined) throw new Error(`no SQL parser for PostgreSQL ${major}`);
+  if (parser === undefined) throw new InvariantError(`no SQL parser for PostgreSQL ${major}`);
   const accesses: Access[][] = [];
   let unanalysable = 0;
   for (const sql of statements) {

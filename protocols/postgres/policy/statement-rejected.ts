@@ -1,3 +1,4 @@
+import { IdgateError } from '../../../src/idgate-error.js';
 /** Why the gateway answers a statement itself instead of letting the server run it. */
 export type RejectionCode =
   | 'sql-syntax' // the parser rejects it (42601)
@@ -10,10 +11,10 @@ export type RejectionCode =
  * A statement the gateway would not forward because it could not analyse it: carries the SQLSTATE
  * the client gets and, for a syntax error, the 1-based character position as Postgres reports it.
  */
-export class StatementRejected extends Error {
+export class StatementRejected extends IdgateError {
   override readonly name = 'StatementRejected';
   constructor(
-    readonly code: RejectionCode,
+    override readonly code: RejectionCode,
     readonly sqlstate: string,
     message: string,
     readonly position?: number,

@@ -11,6 +11,7 @@ import { decodeErrorFields } from '../wire/error-fields.js';
 import type { ReadSource } from '../read-source.js';
 import { connectUpstream, newUpstreamQueue, type UpstreamSocket } from './connect-upstream.js';
 import { ScramClient, ScramError } from './scram-client.js';
+import { errorMessage } from '../../../src/idgate-error.js';
 
 export interface BackendKey {
   readonly processId: number;
@@ -176,5 +177,5 @@ function unexpected(message: TypedMessage): AccessError {
 function toAccessError(e: unknown, connection: ConnectionConfig): AccessError {
   if (e instanceof AccessError) return e;
   if (e instanceof ScramError) return new AccessError('upstream-rejected', `SCRAM login to the upstream of "${connection.name}" failed`, undefined, e.message);
-  return new AccessError('upstream-unreachable', `the upstream database of "${connection.name}" closed the connection during login`, undefined, (e as Error).message);
+  return new AccessError('upstream-unreachable', `the upstream database of "${connection.name}" closed the connection during login`, undefined, errorMessage(e));
 }

@@ -1,9 +1,10 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { IdgateError } from '../../../src/idgate-error.js';
 
 /** Why an upstream SCRAM exchange failed; the messages never contain the password. */
-export class ScramError extends Error {
+export class ScramError extends IdgateError {
   override readonly name = 'ScramError';
-  readonly code = 'scram-failed';
+  override readonly code = 'scram-failed';
 }
 
 interface DerivedKeys {

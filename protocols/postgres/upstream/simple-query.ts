@@ -7,11 +7,13 @@ import { newUpstreamQueue } from './connect-upstream.js';
 import { TERMINATE } from '../wire/frontend-messages.js';
 import { STORED_PASSWORDS, type UpstreamPasswords } from '../../../src/identity/upstream-passwords.js';
 import { loginUpstream } from './login-upstream.js';
+import { IdgateError } from '../../../src/idgate-error.js';
 
 
 /** A statement that failed on the server, with its SQLSTATE. */
-export class QueryError extends Error {
+export class QueryError extends IdgateError {
   override readonly name = 'QueryError';
+  override readonly code = 'upstream-query-failed';
   constructor(
     readonly sqlstate: string,
     message: string,

@@ -1,3 +1,5 @@
+import { IdgateError } from '../../../src/idgate-error.js';
+
 /** Why a byte sequence is not valid protocol; stable codes a caller can switch on. */
 export type ProtocolErrorCode =
   | 'frame-too-short'
@@ -10,10 +12,10 @@ export type ProtocolErrorCode =
   | 'malformed-startup'
   | 'client-left'; // the client sent Terminate instead of a startup packet
 
-export class ProtocolError extends Error {
+export class ProtocolError extends IdgateError {
   override readonly name = 'ProtocolError';
   constructor(
-    readonly code: ProtocolErrorCode,
+    override readonly code: ProtocolErrorCode,
     message: string,
   ) {
     super(message);

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { AuditError } from '../audit-error.js';
 
 /** The schema every central table lives in. */
 export const CENTRAL_SCHEMA = 'idgate_audit';
@@ -132,7 +133,7 @@ export async function migrateCentral(client: pg.ClientBase, writerRole: string |
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${CENTRAL_SCHEMA}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${CENTRAL_SCHEMA}.schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
     const from = await centralSchemaVersion(client);
-    if (from > MIGRATIONS.length) throw new Error(`the central audit schema is at version ${from}, newer than this idgate understands (${MIGRATIONS.length})`);
+    if (from > MIGRATIONS.length) throw new AuditError('central-schema-mismatch', `the central audit schema is at version ${from}, newer than this idgate understands (${MIGRATIONS.length})`);
     for (let v = from; v < MIGRATIONS.length; v++) {
       await client.query(MIGRATIONS[v] ?? '');
       await client.query(`INSERT INTO ${CENTRAL_SCHEMA}.schema_migrations (version) VALUES ($1)`, [v + 1]);

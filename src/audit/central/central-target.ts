@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { ConnectionConfig } from '../../config/gateway-config.js';
+import { AuditError } from '../audit-error.js';
 
 /**
  * Where the central audit store is, as plain data (it crosses to the shipper thread, where a
@@ -17,7 +18,7 @@ export interface CentralTarget {
 }
 
 export function centralTarget(config: ConnectionConfig): CentralTarget {
-  if (config.auth.kind !== 'password') throw new Error('the central audit store takes a password (or none): no other login is supported');
+  if (config.auth.kind !== 'password') throw new AuditError('central-login-unsupported', 'the central audit store takes a password (or none): no other login is supported');
   return {
     host: config.host,
     port: config.port,

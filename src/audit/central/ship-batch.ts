@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import type pg from 'pg';
 import { CENTRAL_SCHEMA } from './central-schema.js';
+import { AuditError } from '../audit-error.js';
 
 /** One row of the local `ship_outbox`: something written that the central store has not confirmed. */
 interface OutboxRow {
@@ -44,7 +45,7 @@ const ORIGIN_COLUMNS = ['log_id', 'id', 'at_us', 'node_id', 'kind', 'previous_se
 /** The local log's id (its write-ahead journal id), which names its chains in the central store. */
 export function localLogId(db: Database): string {
   const row = db.prepare('SELECT log_id FROM write_ahead WHERE id = 1').get() as { log_id: string } | undefined;
-  if (row === undefined) throw new Error('the audit database has no log id yet');
+  if (row === undefined) throw new AuditError('audit-no-log', 'the audit database has no log id yet');
   return row.log_id;
 }
 

@@ -6,6 +6,8 @@ import { CENTRAL_SCHEMA_VERSION, centralSchemaVersion } from './central-schema.j
 import { connectCentral, type CentralTarget } from './central-target.js';
 import { insertShipment, localLogId, outboxBacklog, readShipment } from './ship-batch.js';
 import type { ShipperReport, ShipperRequest } from './shipper-messages.js';
+import { InvariantError } from '../../idgate-error.js';
+import { AuditError } from '../audit-error.js';
 
 /**
  * The shipper thread: moves what the local audit database holds to the central store, oldest
@@ -19,7 +21,7 @@ const MAX_BACKOFF_MS = 15_000;
 
 const { path, target } = workerData as { path: string; target: CentralTarget };
 const port = parentPort;
-if (port === null) throw new Error('the shipper must run in a worker thread');
+if (port === null) throw new InvariantError('the shipper must run in a worker thread');
 
 let db: Database | undefined;
 let client: pg.Client | undefined;
@@ -37,7 +39,7 @@ async function central(): Promise<pg.Client> {
   try {
     const version = await centralSchemaVersion(connected);
     if (version < CENTRAL_SCHEMA_VERSION) {
-      throw new Error(`the central audit schema is at version ${version}, this idgate needs ${CENTRAL_SCHEMA_VERSION}: run idgate audit-migrate with the owner role`);
+      throw new AuditError('central-schema-mismatch', `the central audit schema is at version ${version}, this idgate needs ${CENTRAL_SCHEMA_VERSION}: run idgate audit-migrate with the owner role`);
     }
   } catch (e) {
     await connected.end().catch(() => undefined);

@@ -8,6 +8,7 @@ import { resolveGroupNames } from '../../identity/resolve-group-names.js';
 import { createLogger } from '../../logging/logger.js';
 import { widerThanScopes } from '../../policy/wider-privileges.js';
 import { configOption } from './config-option.js';
+import { errorMessage } from '../../idgate-error.js';
 
 interface CheckArgs {
   readonly config: string;
@@ -55,7 +56,7 @@ async function checkGraph(config: GatewayConfig, entra: EntraServices): Promise<
     }
     return { ok: self !== undefined || identity.clientId === undefined, config: resolved };
   } catch (e) {
-    process.stdout.write(`graph: FAILED: ${(e as Error).message}\n`);
+    process.stdout.write(`graph: FAILED: ${errorMessage(e)}\n`);
     return { ok: false, config };
   }
 }

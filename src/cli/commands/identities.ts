@@ -11,6 +11,7 @@ import { identitiesMarkdown, type ReportRow } from '../identities-report.js';
 import { isoFromUs, table } from '../format.js';
 import { parseDurationUs, parseInstantUs } from '../parse-time.js';
 import { dbOptions, openAudit } from './db-option.js';
+import { errorMessage, UsageError } from '../../idgate-error.js';
 
 interface IdentitiesArgs {
   readonly db?: string | undefined;
@@ -52,7 +53,7 @@ export const identitiesCommand: CommandModule<object, IdentitiesArgs> = {
       }
       listed = await listedIdentities(await resolveGroupNames(file, entra.graph), entra.graph);
     } catch (e) {
-      process.stderr.write(`idgate identities: Graph could not answer in full (${(e as Error).message}); nothing is reported rather than a partial list\n`);
+      process.stderr.write(`idgate identities: Graph could not answer in full (${errorMessage(e)}); nothing is reported rather than a partial list\n`);
       process.exitCode = 1;
       return;
     } finally {
@@ -70,7 +71,7 @@ export const identitiesCommand: CommandModule<object, IdentitiesArgs> = {
       const inWindow = reader.sessions({ sinceUs: since });
       for (const s of inWindow) sessions.set(s.identity_oid, (sessions.get(s.identity_oid) ?? 0) + 1);
       const gap = parseDurationUs(args.shared);
-      if (gap === undefined) throw new Error(`--shared ${args.shared}: not a duration (5m, 1h)`);
+      if (gap === undefined) throw new UsageError('bad-argument', `--shared ${args.shared}: not a duration (5m, 1h)`);
       const shared = sharedIdentities(inWindow, gap, now);
       census = listed.map((l) => {
         const last = lastLogin.get(l.principal.objectId);

@@ -7,6 +7,7 @@ import { pruneAudit } from '../../audit/prune-audit.js';
 import { parsePostgresUrl } from '../../config/postgres-url.js';
 import { parseDurationUs } from '../parse-time.js';
 import { auditDbPath, dbOptions, isCentralUrl } from './db-option.js';
+import { UsageError } from '../../idgate-error.js';
 
 interface PruneArgs {
   readonly db?: string | undefined;
@@ -20,7 +21,7 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
   builder: (y) => y.options(dbOptions).option('older-than', { type: 'string', demandOption: true, describe: 'e.g. 90d, 12w, 36h' }),
   handler: async (args) => {
     const age = parseDurationUs(args['older-than']);
-    if (age === undefined) throw new Error(`--older-than ${args['older-than']}: expected a duration such as 90d, 12w or 36h`);
+    if (age === undefined) throw new UsageError('bad-argument', `--older-than ${args['older-than']}: expected a duration such as 90d, 12w or 36h`);
     const path = auditDbPath(args);
     const now = nowMicros();
     if (isCentralUrl(path)) {

@@ -7,6 +7,7 @@ import { createLogger } from '../../logging/logger.js';
 import { reachOf, type Reach } from '../../policy/reach.js';
 import { table } from '../format.js';
 import { configOption } from './config-option.js';
+import { errorMessage } from '../../idgate-error.js';
 
 interface ReachArgs {
   readonly config: string;
@@ -40,7 +41,7 @@ export const reachCommand: CommandModule<object, ReachArgs> = {
       }
       process.stdout.write(args.json ? `${JSON.stringify(reachJson(reach))}\n` : reachText(reach));
     } catch (e) {
-      process.stderr.write(`idgate reach: Graph could not answer (${(e as Error).message}); nothing is reported rather than a partial answer\n`);
+      process.stderr.write(`idgate reach: Graph could not answer (${errorMessage(e)}); nothing is reported rather than a partial answer\n`);
       process.exitCode = 1;
     } finally {
       entra.close();

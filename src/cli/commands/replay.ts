@@ -15,6 +15,7 @@ import { table } from '../format.js';
 import { entryText, headerText } from '../transcript-text.js';
 import { dbOptions, openAudit } from './db-option.js';
 import { transcriptOf } from './show.js';
+import { UsageError } from '../../idgate-error.js';
 
 interface ReplayArgs {
   readonly db?: string | undefined;
@@ -42,15 +43,15 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
       .option('dry-run', { type: 'boolean', default: false, describe: 'with --execute: print what would run, run nothing' })
       .option('yes-i-mean-it', { type: 'boolean', default: false, describe: 'allow --execute against the very database the session ran on' })
       .check((a) => {
-        if (!(a.speed > 0)) throw new Error('--speed must be above 0');
-        if (a.execute && a.target === undefined && !a['dry-run']) throw new Error('--execute needs --target');
+        if (!(a.speed > 0)) throw new UsageError('bad-argument', '--speed must be above 0');
+        if (a.execute && a.target === undefined && !a['dry-run']) throw new UsageError('bad-argument', '--execute needs --target');
         return true;
       }),
   handler: async (args) => {
     const { reader, close } = await openAudit(args, { kind: 'session', idPrefix: args.session });
     try {
       const session = reader.session(args.session);
-      if (session === undefined) throw new Error(`no session ${args.session} in the audit database`);
+      if (session === undefined) throw new UsageError('no-such-session', `no session ${args.session} in the audit database`);
       const original = transcriptOf(reader, session);
       if (!args.execute) await play(session, original, args);
       else if (args['dry-run']) dryRun(session, original);
@@ -79,7 +80,7 @@ function dryRun(session: SessionRow, entries: TranscriptEntry[]): void {
 async function execute(reader: AuditReader, session: SessionRow, original: TranscriptEntry[], args: ReplayArgs): Promise<number> {
   const target = parseTargetUrl(args.target ?? '');
   if (isSameDatabase(target, session.upstream) && !args['yes-i-mean-it']) {
-    throw new Error(`refusing to replay against ${session.upstream}, the database the session ran on (use a copy, or --yes-i-mean-it)`);
+    throw new UsageError('refused', `refusing to replay against ${session.upstream}, the database the session ran on (use a copy, or --yes-i-mean-it)`);
   }
   process.stderr.write(`replaying session ${session.id} against ${redact(args.target ?? '')}…\n`);
   const steps = [...replaySteps(reader.events(session.id))];

@@ -5,6 +5,7 @@ import type { TranscriptEntry } from '../../audit/transcript.js';
 import { entryText, headerText } from '../transcript-text.js';
 import { dbOptions, openAudit } from './db-option.js';
 import { sessionJson } from './sessions.js';
+import { UsageError } from '../../idgate-error.js';
 
 interface ShowArgs {
   readonly db?: string | undefined;
@@ -25,7 +26,7 @@ export const showCommand: CommandModule<object, ShowArgs> = {
     const { reader, close } = await openAudit(args, { kind: 'session', idPrefix: args.session });
     try {
       const session = reader.session(args.session);
-      if (session === undefined) throw new Error(`no session ${args.session} in the audit database`);
+      if (session === undefined) throw new UsageError('no-such-session', `no session ${args.session} in the audit database`);
       const entries = transcriptOf(reader, session);
       if (args.json) {
         process.stdout.write(`${JSON.stringify(sessionJson(session))}\n`);

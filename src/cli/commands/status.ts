@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import type { SessionView } from '../../admin/session-view.js';
 import { adminOptions, adminProblem, adminRequest, adminTarget, type AdminArgs, type AdminTarget } from '../admin-client.js';
 import { table } from '../format.js';
+import { UsageError } from '../../idgate-error.js';
 
 interface StatusArgs extends AdminArgs {
   readonly json: boolean;
@@ -33,7 +34,7 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
 
 async function statusText(target: AdminTarget, json: boolean): Promise<string> {
   const response = await adminRequest(target, 'GET', '/sessions');
-  if (response.status !== 200) throw new Error(`the admin endpoint refused: ${adminProblem(response)}`);
+  if (response.status !== 200) throw new UsageError('refused', `the admin endpoint refused: ${adminProblem(response)}`);
   const sessions = (response.body as { sessions: SessionView[] }).sessions;
   if (json) return sessions.map((s) => `${JSON.stringify(s)}\n`).join('');
   const now = Date.now();

@@ -4,6 +4,8 @@ import type { CommandModule } from 'yargs';
 import { Secret } from '../../config/secret.js';
 import { EntraHttp } from '../../identity/entra-http.js';
 import { confidentialClient, managedIdentityClient, type ClientCredential } from '../../identity/msal-apps.js';
+import { UsageError } from '../../idgate-error.js';
+import { EntraCredentialError } from '../../identity/entra-credential-error.js';
 
 interface TokenArgs {
   readonly tenant: string | undefined;
@@ -33,15 +35,15 @@ export const tokenCommand: CommandModule<object, TokenArgs> = {
       .option('env', { type: 'boolean', default: false, describe: 'print PGPASSWORD=<token> for eval' })
       .check((a) => {
         const ways = [a['client-secret-env'] !== undefined, a.certificate !== undefined, a['managed-identity']].filter(Boolean).length;
-        if (ways !== 1) throw new Error('name exactly one of --client-secret-env, --certificate or --managed-identity');
-        if (!a['managed-identity'] && (a.tenant === undefined || a['client-id'] === undefined)) throw new Error('--tenant and --client-id are needed with a secret or certificate');
+        if (ways !== 1) throw new UsageError('bad-argument', 'name exactly one of --client-secret-env, --certificate or --managed-identity');
+        if (!a['managed-identity'] && (a.tenant === undefined || a['client-id'] === undefined)) throw new UsageError('bad-argument', '--tenant and --client-id are needed with a secret or certificate');
         return true;
       }),
   handler: async (args) => {
     const http = new EntraHttp({ ...(args.ca !== undefined ? { ca: readFileSync(args.ca) } : {}), timeoutMs: 15_000 });
     try {
       const result = await acquire(args, http);
-      if (result === null || result.accessToken === '') throw new Error('Entra returned no token');
+      if (result === null || result.accessToken === '') throw new EntraCredentialError('Entra returned no token');
       process.stdout.write(args.env ? `PGPASSWORD='${result.accessToken}'\n` : `${result.accessToken}\n`);
     } catch (e) {
       // Entra's own words (AADSTS codes included) are what an operator searches for.
@@ -72,7 +74,7 @@ function credentialFrom(args: TokenArgs): ClientCredential {
   const variable = args['client-secret-env'];
   if (variable !== undefined) {
     const secret = process.env[variable];
-    if (secret === undefined || secret === '') throw new Error(`environment variable ${variable} is not set`);
+    if (secret === undefined || secret === '') throw new UsageError('bad-argument', `environment variable ${variable} is not set`);
     return { kind: 'secret', secret: new Secret(secret) };
   }
   return { kind: 'certificate', pem: new Secret(readFileSync(args.certificate ?? '', 'utf8')) };

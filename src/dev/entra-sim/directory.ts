@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { clientCertificate, type ClientCertificate } from './certificates.js';
+import { DevEnvironmentError } from '../dev-error.js';
 
 /** An application registration and its service principal, as one record (the simulator needs no more). */
 export interface SimApplication {
@@ -128,7 +129,7 @@ export class SimDirectory {
   /** Takes an app role away from an application (an admin removing the assignment). */
   removeRole(appId: string, role: string): void {
     const app = this.application(appId);
-    if (app === undefined) throw new Error(`no application ${appId}`);
+    if (app === undefined) throw new DevEnvironmentError('unknown-object', `no application ${appId}`);
     const i = app.roles.indexOf(role);
     if (i >= 0) app.roles.splice(i, 1);
   }
@@ -147,13 +148,13 @@ export class SimDirectory {
 
   setEnabled(appId: string, enabled: boolean): void {
     const app = this.application(appId);
-    if (app === undefined) throw new Error(`no application ${appId}`);
+    if (app === undefined) throw new DevEnvironmentError('unknown-object', `no application ${appId}`);
     app.accountEnabled = enabled;
   }
 
   private requireGroup(groupId: string): SimGroup {
     const group = this.group(groupId);
-    if (group === undefined) throw new Error(`no group ${groupId}`);
+    if (group === undefined) throw new DevEnvironmentError('unknown-object', `no group ${groupId}`);
     return group;
   }
 }

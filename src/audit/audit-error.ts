@@ -1,0 +1,21 @@
+import { IdgateError } from '../idgate-error.js';
+
+export type AuditErrorCode =
+  | 'audit-replaced' // the database file was removed or replaced under the writer
+  | 'audit-locked' // another idgate writes this database
+  | 'audit-schema-newer' // written by a newer idgate
+  | 'audit-unopenable' // the writer could not open or recover the database
+  | 'audit-no-log' // the database has no log id yet
+  | 'central-schema-mismatch' // the central store's schema is not the one this idgate needs
+  | 'central-login-unsupported'; // the central store's connection does not log in with a password
+
+/** The audit database or the central store cannot be used as asked. */
+export class AuditError extends IdgateError {
+  override readonly name = 'AuditError';
+  constructor(
+    override readonly code: AuditErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
