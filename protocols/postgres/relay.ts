@@ -11,6 +11,7 @@ import { Backend, Frontend } from './wire/codes.js';
 import { FrameScanner, interestIn, WHOLE } from './wire/frame-scanner.js';
 import { TERMINATE } from './wire/frontend-messages.js';
 import { ProtocolError } from './wire/protocol-error.js';
+import { InvariantError } from '../../src/idgate-error.js';
 
 const CLIENT_INTEREST = interestIn([Frontend.Terminate]);
 
@@ -46,6 +47,8 @@ export interface RelayOptions {
   readonly rowCap?: RowCap | undefined;
   /** The gateway-wide budget for frames held while assembled: past it, the client is read no further. */
   readonly budget?: MemoryBudget | undefined;
+  /** Builds the FATAL a client gets when the gateway itself fails while reading its session (no internal detail in it). */
+  readonly internalError?: () => Buffer;
 }
 
 export interface RelayEnd {
@@ -85,6 +88,7 @@ export class Relay {
   private readonly rowCap: RowCap | undefined;
   /** Reads the client through the gate and the frame scanner; may make this session wait (the analysis thread, the memory budget). */
   private readonly intake: ClientIntake;
+  private readonly internalError: () => Buffer;
 
   constructor(
     private readonly clientSource: ReadSource,
@@ -100,6 +104,7 @@ export class Relay {
     this.gate = gate;
     this.rowCap = rowCap;
     this.activity = options.activity ?? new SessionActivity();
+    this.internalError = options.internalError ?? (() => Buffer.alloc(0));
     this.client = clientSource.stream;
     this.upstream = upstreamSource.stream;
     const clientInterest = observer ? withTerminate(observer.clientInterest) : CLIENT_INTEREST;
@@ -279,10 +284,19 @@ export class Relay {
     else this.upstream.destroy();
   }
 
+  /**
+   * A malformed frame ends the session with the protocol's own error. Anything else thrown while
+   * reading is the gateway's fault: the client gets only a generic FATAL (the detail goes to the log
+   * through the session's end), never the exception's text.
+   */
   private protocolError(e: unknown): void {
-    const error = e instanceof ProtocolError ? e : new ProtocolError('unexpected-message', String(e));
-    this.error = error;
-    this.terminate(error.code === 'message-too-large' ? 'message-too-large' : 'protocol-violation', this.protocolViolation(error));
+    if (!(e instanceof ProtocolError)) {
+      this.error = e instanceof Error ? e : new InvariantError(String(e));
+      this.terminate('internal-error', this.internalError());
+      return;
+    }
+    this.error = e;
+    this.terminate(e.code === 'message-too-large' ? 'message-too-large' : 'protocol-violation', this.protocolViolation(e));
   }
 
   private closeSide(reason: EndReason, other: Duplex): void {

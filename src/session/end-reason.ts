@@ -6,6 +6,7 @@ export type EndReason =
   | 'protocol-violation' // a malformed frame
   | 'message-too-large' // a message over listen.max-message-bytes (the client got 54000)
   | 'socket-error'
+  | 'internal-error' // the gateway failed while relaying the session (a bug: the log has the detail)
   | 'gateway-shutdown' // drained at SIGTERM/SIGINT and still open at the deadline
   | 'audit-unavailable' // the audit database could not be written: recorded sessions fail closed
   | 'identity-disabled' // Graph says the identity is disabled or deleted

@@ -247,6 +247,7 @@ export class ClientConnection {
         maxClientMessage: services.config.listen.maxMessageBytes,
         activity,
         budget: services.budget,
+        internalError: () => encodeErrorResponse({ severity: 'FATAL', sqlstate: 'XX000', message: `internal error in the gateway (session ${sessionId})` }),
         rowCap:
           limits.maxRows === undefined
             ? undefined
@@ -263,7 +264,8 @@ export class ClientConnection {
       releaseSlot();
       recorder.end({ reason: end.reason, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient });
       services.sessions.remove(sessionId, end.reason);
-      log.info({ reason: end.reason, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient, err: end.error?.message }, 'session ended');
+      if (end.reason === 'internal-error') log.error({ reason: end.reason, err: end.error?.stack ?? end.error?.message }, 'session ended by an internal error');
+      else log.info({ reason: end.reason, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient, err: end.error?.message }, 'session ended');
     };
     services.sessions.add({
       id: sessionId,
@@ -311,7 +313,7 @@ export class ClientConnection {
     if (this.refused) return;
     this.refused = true;
     this.queue.fail(new ProtocolError('truncated', 'connection refused'));
-    const error = toClientError(e);
+    const error = toClientError(e, this.sessionId);
     this.deps.services.metrics.login(false, error.code);
     this.recordRefusal(error, e);
     if (this.stream.destroyed) return;
@@ -321,7 +323,7 @@ export class ClientConnection {
       this.stream.destroy();
       return;
     }
-    if (error.internal) this.log.error({ err: error.logDetail }, 'internal error during login');
+    if (error.internal) this.log.error({ err: error.logDetail, sessionId: this.sessionId }, 'internal error during login');
     else this.log.info({ code: error.code, reason: error.message, detail: error.logDetail }, 'login refused');
     this.stream.end(encodeErrorResponse({ severity: 'FATAL', sqlstate: error.sqlstate, message: error.message, ...(error.detail ? { detail: error.detail } : {}) }));
     setTimeout(() => this.stream.destroy(), 1000).unref();
@@ -370,10 +372,10 @@ interface ClientError {
   readonly internal: boolean;
 }
 
-function toClientError(e: unknown): ClientError {
+function toClientError(e: unknown, sessionId: string): ClientError {
   if (e instanceof AccessError) {
     return { code: e.code, sqlstate: sqlstateForAccess(e.code), message: e.message, ...(e.detail ? { detail: e.detail } : {}), ...(e.internalDetail ? { logDetail: e.internalDetail } : {}), internal: false };
   }
   if (e instanceof ProtocolError) return { code: e.code, sqlstate: sqlstateForProtocol(e.code), message: e.message, internal: false };
-  return { code: 'internal', sqlstate: 'XX000', message: 'internal error in the gateway', logDetail: e instanceof Error ? (e.stack ?? e.message) : String(e), internal: true };
+  return { code: 'internal', sqlstate: 'XX000', message: `internal error in the gateway (session ${sessionId})`, logDetail: e instanceof Error ? (e.stack ?? e.message) : String(e), internal: true };
 }
