@@ -92,4 +92,28 @@ describe('idgate reach: what one agent can reach now, and why', () => {
     assert.match(r.stderr, /Graph could not answer/);
     assert.equal(r.stdout, '');
   });
+
+  it('follows nested groups: an agent in a group inside the mapped group reaches, logs in, is counted, and loses access when taken out', async () => {
+    const inner = h.entra.directory.createGroup('reach-inner-team');
+    h.entra.directory.addMember(h.groupId, inner.id);
+    const agent = await h.agent('nested-agent', [inner.id]);
+    const reaches = (await reach(agent.appId))['reaches'] as { connection: string; entry: number; via: Record<string, unknown> }[];
+    assert.deepEqual(reaches.map((r) => [r.connection, r.entry]), [[CONNECTION, 0]]);
+    assert.deepEqual(reaches[0]?.via, { group: h.groupId, groupName: null });
+    const listed = await idgate(['identities', '--json', '--config', config.file, '--db', h.config.recordingsPath], config.env);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.ok(listed.stdout.includes(agent.objectId), 'identities counts a member of a nested group');
+    const client = new pg.Client(pgOptions(h, await h.agentToken(agent)));
+    const errors: (Error & { code?: string })[] = [];
+    client.on('error', (e) => errors.push(e));
+    await client.connect();
+    assert.equal((await client.query('SELECT 1 AS one')).rows[0].one, 1);
+    // Out of the inner group, out of the mapped one: live revocation ends the session.
+    h.entra.directory.removeMember(inner.id, agent.objectId);
+    await h.gateway.recheckNow();
+    for (let i = 0; i < 50 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(errors[0]?.code, '57P01');
+    await client.end().catch(() => undefined);
+    assert.deepEqual((await reach(agent.appId))['reaches'], []);
+  });
 });

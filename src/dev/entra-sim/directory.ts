@@ -108,9 +108,36 @@ export class SimDirectory {
     return [...this.applications.values()];
   }
 
-  /** Group ids the service principal is a member of. */
+  /**
+   * Group ids the object is a member of, directly or through groups that are members of groups —
+   * as Entra's groups claim and Graph's transitive calls count membership.
+   */
   memberOf(objectId: string): string[] {
-    return [...this.groups.values()].filter((g) => g.members.has(objectId)).map((g) => g.id);
+    const found = new Set<string>();
+    const queue = [objectId.toLowerCase()];
+    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      for (const g of this.groups.values()) {
+        if (g.members.has(id) && !found.has(g.id)) {
+          found.add(g.id);
+          queue.push(g.id);
+        }
+      }
+    }
+    return [...found];
+  }
+
+  /** Every object in a group, through nested groups too (Graph's transitiveMembers). */
+  transitiveMembers(groupId: string): Set<string> {
+    const found = new Set<string>();
+    const queue = [groupId.toLowerCase()];
+    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      for (const member of this.group(id)?.members ?? []) {
+        if (found.has(member)) continue;
+        found.add(member);
+        if (this.group(member) !== undefined) queue.push(member);
+      }
+    }
+    return found;
   }
 
   /** The app-role assignments of an application on every API: (role id, API service principal). */

@@ -72,7 +72,8 @@ export async function handleGraphRequest(ctx: GraphContext, req: IncomingMessage
     if (!needs(READ_MEMBERSHIP)) return;
     const group = ctx.directory.group(match[1] ?? '');
     if (group === undefined) return graphError(res, 404, 'Request_ResourceNotFound', `Resource '${match[1] ?? ''}' does not exist.`);
-    const members = ctx.directory.allApplications().filter((a) => group.members.has(a.objectId));
+    const inGroup = ctx.directory.transitiveMembers(group.id);
+    const members = ctx.directory.allApplications().filter((a) => inGroup.has(a.objectId));
     return page(res, url, members.map((a) => ({ id: a.objectId, appId: a.appId, displayName: a.displayName, accountEnabled: a.accountEnabled })));
   }
   if (req.method === 'GET' && (match = ASSIGNED_TO.exec(path)) !== null) {
