@@ -1,10 +1,12 @@
 import { AdminServer } from './admin/admin-server.js';
 import { GatewayMetrics } from './admin/gateway-metrics.js';
 import type { AdminBackend } from './admin/admin-backend.js';
+import { IdentityCensus } from './admin/identity-census.js';
 import { localAdmin } from './admin/local-admin.js';
 import { AuditLog, type AuditLimits } from './audit/audit-log.js';
 import { centralTarget } from './audit/central/central-target.js';
 import type { GatewayConfig } from './config/gateway-config.js';
+import { existsSync } from 'node:fs';
 import { ConfigError } from './config/config-error.js';
 import { restartOnlyChanges } from './config/reload-check.js';
 import { createEntraServices } from './identity/entra-services.js';
@@ -112,11 +114,17 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
   options.siblings?.answerWith((processId, secretKey) => protocolServer.cancelHeld(processId, secretKey));
   let address: { readonly host: string; readonly port: number };
   let admin: AdminServer | undefined;
+  let census: IdentityCensus | undefined;
   let adminAddress: { readonly host: string; readonly port: number } | undefined;
   try {
     address = await protocolServer.listen();
     const backend = localAdmin({ config: () => config, metrics: gatewayMetrics, sessions, audit, signingKeys: entra.signingKeys, server: protocolServer });
     options.answerAdmin?.(backend, gatewayMetrics, config.nodeId);
+    census = identityCensus(config, logger);
+    if (census !== undefined) {
+      gatewayMetrics.census(census);
+      census.start();
+    }
     if (config.admin !== undefined) {
       admin = new AdminServer(config.admin, backend, logger);
       adminAddress = await admin.listen();
@@ -161,10 +169,33 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
       (stopping ??= drain(protocolServer, services, config.listen.drainTimeoutMs).finally(async () => {
         watch.stop();
         idle.stop();
+        await census?.stop();
         await admin?.close();
         entra.close();
       })),
   };
+}
+
+/**
+ * The census behind idgate_identities: with the admin endpoint, live revocation (Graph) and a
+ * configuration file to give `idgate identities`, in a single gateway process. It reads the
+ * central store in a fleet, else the local audit database.
+ */
+function identityCensus(config: GatewayConfig, logger: Logger): IdentityCensus | undefined {
+  const admin = config.admin;
+  if (admin === undefined || admin.identityCensusMs <= 0 || config.entra.graph === undefined || config.listen.workers !== 1 || !existsSync(config.source)) return undefined;
+  const central = config.central;
+  const password = central?.connection.auth.kind === 'password' ? central.connection.auth.password.reveal() : '';
+  // The census process gets the store's password in its environment, never on its command line (ps shows that).
+  const db = central === undefined ? config.recordingsPath : withoutPassword(central.url);
+  return new IdentityCensus({ configFile: config.source, db, env: password !== '' ? { PGPASSWORD: password } : {} }, admin.identityCensusMs, logger.child({ census: 'identities' }));
+}
+
+function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+  parsed.password = '';
+  parsed.searchParams.delete('password');
+  return parsed.href;
 }
 
 async function drain(server: ProtocolServer, services: GatewayServices, timeoutMs: number): Promise<void> {

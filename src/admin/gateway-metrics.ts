@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EndReason } from '../session/end-reason.js';
+import { CENSUS_FLAGS, type IdentityCensus } from './identity-census.js';
 import type { MemoryBudget } from '../session/memory-budget.js';
 import type { LiveSession, SessionListener, SessionRegistry } from '../session/session-registry.js';
 
@@ -159,6 +160,19 @@ export class GatewayMetrics implements SessionListener {
 
   auditBatchWritten(seconds: number): void {
     this.auditWriteSeconds.observe(seconds);
+  }
+
+  /** Publishes the identity census's counts (idgate_identities by flag), once a census runs. */
+  census(census: IdentityCensus): void {
+    this.gauge('idgate_identities', 'Identities the identity-map lets in (flag="listed"), and how many of them idgate identities flags unused, shared, disabled or over-scoped.', ['flag'], (g) => {
+      g.reset();
+      const counts = census.counts;
+      if (counts === undefined) return;
+      g.set({ flag: 'listed' }, counts.listed);
+      for (const flag of CENSUS_FLAGS) g.set({ flag }, counts.flagged[flag]);
+    });
+    this.gauge('idgate_identities_census_timestamp_seconds', 'When the last complete identity census was taken (0: none yet).', [], (g) => g.set((census.counts?.at ?? 0) / 1000));
+    this.gauge('idgate_identities_census_failures', 'Identity censuses that failed (Graph unavailable): the last complete one stays published.', [], (g) => g.set(census.failureCount));
   }
 
   reloaded(): void {

@@ -106,6 +106,8 @@ export interface AdminConfig {
   /** Every request but the probes must carry it as `Authorization: Bearer …`. */
   readonly token?: Secret;
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly clientCa?: Buffer };
+  /** How often the identity census runs, in ms (0: never). */
+  readonly identityCensusMs: number;
 }
 
 export interface MappingRule {
@@ -136,7 +138,7 @@ export interface GatewayConfig {
   /** `recordings.sync`: what a commit survives (a killed process, or also a power loss). */
   readonly recordingSync: 'normal' | 'full';
   /** `recordings.central`: the central PostgreSQL audit store, and how many rows may wait unshipped. */
-  readonly central?: { readonly connection: ConnectionConfig; readonly backlogLimit: number };
+  readonly central?: { readonly connection: ConnectionConfig; readonly backlogLimit: number; /** As written (it may hold a password: never log it). */ readonly url: string };
   /** This process in a fleet: `node-id`, or host name:listen port. */
   readonly nodeId: string;
   /** The fleet's other gateways (`fleet.peers`), asked to cancel a session this one does not hold. */

@@ -166,7 +166,7 @@ function resolveCentral(raw: RawConfig, env: NodeJS.ProcessEnv, files: FileReade
     const password = resolvePassword(c, 'recordings.central', env, files, problems);
     connection = { ...connection, name: 'central', auth: { kind: 'password', password } };
   }
-  return { connection: { ...connection, name: 'central' }, backlogLimit: c['backlog-limit'] };
+  return { connection: { ...connection, name: 'central' }, backlogLimit: c['backlog-limit'], url: c.url };
 }
 
 function resolveIdentityMap(raw: RawConfig, connections: ReadonlyMap<string, ConnectionConfig>, problems: Problem[]): MappingRule[] {

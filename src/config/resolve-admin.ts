@@ -25,7 +25,7 @@ export function resolveAdmin(
   if (!isLoopback(raw.host) && token === undefined && tls?.clientCa === undefined) {
     problems.push({ key: 'admin.host', message: 'off loopback the admin endpoint needs token-env, token-file or tls.client-ca' });
   }
-  return { host: raw.host, port: raw.port, ...(token !== undefined ? { token } : {}), ...(tls !== undefined ? { tls } : {}) };
+  return { host: raw.host, port: raw.port, identityCensusMs: raw['identity-census-seconds'] * 1000, ...(token !== undefined ? { token } : {}), ...(tls !== undefined ? { tls } : {}) };
 }
 
 function resolveToken(raw: NonNullable<RawConfig['admin']>, env: NodeJS.ProcessEnv, readFile: (path: string, key: string) => Buffer, problems: Problem[]): Secret | undefined {

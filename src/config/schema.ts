@@ -163,6 +163,8 @@ export const adminSchema = z
     'token-file': z.string().min(1).optional(),
     /** HTTPS; with client-ca, callers must present a certificate it signed. */
     tls: z.object({ cert: z.string().min(1), key: z.string().min(1), 'client-ca': z.string().min(1).optional() }).strict().optional(),
+    /** How often the identity census behind idgate_identities runs (idgate identities, with entra.graph); 0: never. */
+    'identity-census-seconds': z.number().min(0).default(900),
   })
   .strict()
   .refine((a) => a['token-env'] === undefined || a['token-file'] === undefined, { message: 'takes token-env or token-file, not both' });

@@ -97,4 +97,39 @@ describe('idgate identities: every identity that can reach a connection, flagged
     assert.match(r.stderr, /Graph could not answer in full/);
     assert.equal(r.stdout, '');
   });
+
+  it('publishes the same census as idgate_identities on the admin endpoint, counted by flag', async () => {
+    const { freePort } = await import('../../src/dev/free-port.js');
+    const { startIdgate } = await import('../support/cli.js');
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const served = h.writeConfigFile((d) => {
+      d['listen'] = { ...(d['listen'] as Record<string, unknown>), port };
+      d['recordings'] = { path: h.config.recordingsPath.replace(/\.db$/, '-census.db') };
+      d['admin'] = { port: adminPort, 'identity-census-seconds': 1 };
+    });
+    const gateway = await startIdgate(['serve', '--config', served.file], /admin endpoint listening/, served.env);
+    try {
+      let text = '';
+      for (let i = 0; i < 100; i++) {
+        text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+        if (/idgate_identities\{[^}]*flag="listed"/.test(text)) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const sample = (flag: string): number => Number(new RegExp(`idgate_identities\\{[^}]*flag="${flag}"[^}]*\\} (\\d+)`).exec(text)?.[1] ?? NaN);
+      // The report from the same audit database the gateway reads (its own, fresh: nobody has logged in through it).
+      const report = await idgate(['identities', '--json', '--config', served.file, '--db', h.config.recordingsPath.replace(/\.db$/, '-census.db')], served.env);
+      assert.equal(report.code, 0, report.stderr);
+      const rows = report.stdout.trim().split('\n').map((l) => JSON.parse(l) as { flags: string[] });
+      assert.equal(sample('listed'), rows.length);
+      for (const flag of ['unused', 'shared', 'disabled', 'over-scoped']) {
+        assert.equal(sample(flag), rows.filter((r) => r.flags.includes(flag)).length, flag);
+      }
+      assert.ok(sample('unused') > 100, 'the bulk members never connected');
+      assert.ok(sample('disabled') >= 1);
+      assert.match(text, /idgate_identities_census_timestamp_seconds\{[^}]*\} [1-9]/);
+    } finally {
+      gateway.child.kill('SIGTERM');
+      await gateway.exited;
+    }
+  });
 });
