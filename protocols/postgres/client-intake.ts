@@ -64,7 +64,7 @@ export class ClientIntake {
     this.activity.bytesFromClient += chunk.length;
     this.activity.clientSpoke();
     if (this.gate === undefined) {
-      this.scanAndForward([chunk], chunk);
+      this.scanAndForward(chunk);
       return;
     }
     let pieces: Buffer[];
@@ -75,16 +75,18 @@ export class ClientIntake {
       this.sink.protocolError(e);
       return;
     }
-    this.scanAndForward(pieces, pieces);
+    this.scanAndForward(pieces);
   }
 
   /**
    * Follows the frames of what may go upstream and hands it on. When a message to assemble does not
    * fit the memory budget, what comes before it goes on and the rest waits for the budget.
    */
-  private scanAndForward(parts: Buffer[], whole: Buffer | Buffer[]): void {
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i] ?? Buffer.alloc(0);
+  private scanAndForward(input: Buffer | Buffer[]): void {
+    // One chunk (the common case) is scanned as it is: no array is made for it.
+    const count = Array.isArray(input) ? input.length : 1;
+    for (let i = 0; i < count; i++) {
+      const part = Array.isArray(input) ? (input[i] ?? Buffer.alloc(0)) : input;
       let consumed: number;
       try {
         consumed = this.frames.scanUntilBlocked(part);
@@ -94,17 +96,23 @@ export class ClientIntake {
         return;
       }
       if (!this.frames.isBlocked) continue;
-      this.activity.clientMidMessage = true;
-      this.scanned = [part.subarray(consumed), ...parts.slice(i + 1)].filter((b) => b.length > 0).map((b) => Buffer.from(b));
-      const ready = [...parts.slice(0, i), part.subarray(0, consumed)].filter((b) => b.length > 0);
-      this.sink.chunkRead();
-      if (ready.length > 0) this.sink.forward(ready.length === 1 ? (ready[0] ?? Buffer.alloc(0)) : ready);
-      this.waitForBudget();
+      this.setAside(Array.isArray(input) ? input : [input], i, consumed);
       return;
     }
     this.activity.clientMidMessage = !this.frames.atBoundary || this.gate?.holdingClientFrame === true;
     this.sink.chunkRead();
-    if (parts.length > 0) this.sink.forward(whole);
+    if (count > 0) this.sink.forward(input);
+  }
+
+  /** Scanning stopped in part `i` at `consumed`: what came before goes on, the rest waits for the budget. */
+  private setAside(parts: readonly Buffer[], i: number, consumed: number): void {
+    const part = parts[i] ?? Buffer.alloc(0);
+    this.activity.clientMidMessage = true;
+    this.scanned = [part.subarray(consumed), ...parts.slice(i + 1)].filter((b) => b.length > 0).map((b) => Buffer.from(b));
+    const ready = [...parts.slice(0, i), part.subarray(0, consumed)].filter((b) => b.length > 0);
+    this.sink.chunkRead();
+    if (ready.length > 0) this.sink.forward(ready.length === 1 ? (ready[0] ?? Buffer.alloc(0)) : ready);
+    this.waitForBudget();
   }
 
   private waitForBudget(): void {
@@ -145,7 +153,7 @@ export class ClientIntake {
       if (this.scanned.length > 0) {
         const scanned = this.scanned;
         this.scanned = [];
-        this.scanAndForward(scanned, scanned);
+        this.scanAndForward(scanned);
         continue;
       }
       if (this.gate?.judging === true) {
@@ -154,8 +162,7 @@ export class ClientIntake {
           return;
         }
         this.gateJudged = false;
-        const pieces = this.gate.continueClient();
-        this.scanAndForward(pieces, pieces);
+        this.scanAndForward(this.gate.continueClient());
         continue;
       }
       const next = this.raw.shift();

@@ -68,6 +68,7 @@ export class AdminServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.headers.origin !== undefined) throw new HttpProblem(403, 'cross-origin', 'requests from web pages are refused');
+    if (!this.hostAllowed(req.headers.host)) throw new HttpProblem(403, 'wrong-host', 'the Host header must name this endpoint');
     if (req.method === 'GET' && path === '/healthz') return send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
     if (req.method === 'GET' && path === '/readyz') return this.readyz(res);
     const via = this.authenticate(req);
@@ -96,6 +97,17 @@ export class AdminServer {
     if (!(await this.backend.terminate(id, requester))) throw new HttpProblem(404, 'no-such-session', `no live session ${id}`);
     this.logger.info({ sessionId: id, requestedBy: by, via, from: requester.from }, 'session terminated by an administrator');
     sendJson(res, 200, { terminated: id });
+  }
+
+  /**
+   * Without a token or client certificates, being on loopback is the only check: a web page whose
+   * name was rebound to 127.0.0.1 (DNS rebinding) is same-origin and sends no Origin on a GET, but
+   * its Host header still carries its own name, so only loopback names and the configured host pass.
+   */
+  private hostAllowed(host: string | undefined): boolean {
+    if (this.tokenDigest !== undefined || this.config.tls?.clientCa !== undefined) return true;
+    const name = (host ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
+    return name === 'localhost' || name === '::1' || name === this.config.host.toLowerCase() || /^127\.\d+\.\d+\.\d+$/.test(name);
   }
 
   /** How the caller proved itself (or `loopback` when nothing is configured and the port is loopback-only). */

@@ -93,6 +93,17 @@ describe('a gateway with two workers', () => {
       clients.push(c);
     }
     const base = `http://127.0.0.1:${adminPort}`;
+    // No token configured, so loopback is the only check: a page rebound to 127.0.0.1 (DNS rebinding) still sends its own Host.
+    const { request } = await import('node:http');
+    const rebound = await new Promise<number>((resolve, reject) => {
+      request({ host: '127.0.0.1', port: adminPort, path: '/sessions', headers: { host: `attacker.example:${adminPort}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+        .on('error', reject)
+        .end();
+    });
+    assert.equal(rebound, 403);
     const listed = (await (await fetch(`${base}/sessions`)).json()) as { sessions: { id: string; node: string }[] };
     assert.deepEqual(listed.sessions.map((s) => s.id).sort(), [...ids].sort());
     assert.deepEqual([...new Set(listed.sessions.map((s) => s.node))].sort(), ['box:w1', 'box:w2']);

@@ -12,13 +12,15 @@ export const IDENTITY_SETTING_PREFIX = 'idgate.';
  */
 export function gatewaySettings(sessionId: string, grant: SessionGrant, limits: SessionLimits, clientSettings: readonly (readonly [string, string])[]): Map<string, string> {
   const { identity } = grant;
-  const agent = identity.displayName ?? identity.appId;
+  // The display name comes from the token: control characters (a NUL above all) never reach the startup packet.
+  const displayName = identity.displayName?.replace(/[\u0000-\u001f\u007f]/g, '?');
+  const agent = displayName ?? identity.appId;
   const clientApp = lastValue(clientSettings, 'application_name');
   const settings = new Map<string, string>([
     ['application_name', clientApp === undefined || clientApp === '' ? agent : `${agent} | ${clientApp}`],
     ['idgate.identity_oid', identity.objectId],
     ['idgate.app_id', identity.appId],
-    ['idgate.display_name', identity.displayName ?? ''],
+    ['idgate.display_name', displayName ?? ''],
     ['idgate.session_id', sessionId],
   ]);
   const timeouts: [string, number | undefined][] = [

@@ -44,6 +44,10 @@ export async function loginUpstream(
   parameters: ReadonlyMap<string, string>,
   passwords: UpstreamPasswords = STORED_PASSWORDS,
 ): Promise<UpstreamSession> {
+  // A NUL would end a name or value early and let the rest be read as a parameter of its own (`role`…): never sent.
+  for (const [name, value] of parameters) {
+    if (name.includes('\0') || value.includes('\0')) throw new AccessError('startup-parameter-refused', `startup parameter ${name.replaceAll('\0', '?')} holds a NUL byte`);
+  }
   // Before the socket opens: an Entra token may take a round trip to Entra, and the login timeout is for the database.
   const password = await passwords.password(connection);
   const queue = newUpstreamQueue();

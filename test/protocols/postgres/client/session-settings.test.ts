@@ -22,6 +22,12 @@ describe('gatewaySettings', () => {
     assert.equal(gatewaySettings('s', grant(), {}, []).get('application_name'), 'app-1');
   });
 
+  it('never lets a display name carry a NUL or control character into the startup packet', () => {
+    const s = gatewaySettings('s', grant('evil\u0000role\u0000postgres\n'), {}, []);
+    assert.equal(s.get('idgate.display_name'), 'evil?role?postgres?');
+    assert.equal(s.get('application_name'), 'evil?role?postgres?');
+  });
+
   it('sets the timeouts, keeping a client’s value only when it is stricter', () => {
     const limits = { statementTimeoutMs: 30_000, idleInTransactionTimeoutMs: 60_000 };
     assert.equal(gatewaySettings('s', grant(), limits, [['statement_timeout', '5s']]).get('statement_timeout'), '5000ms');
