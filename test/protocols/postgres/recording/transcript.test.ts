@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildTranscript } from '../../../../protocols/postgres/recording/transcript.js';
+import { DENIED_TOKEN_PREFIX } from '../../../../protocols/postgres/policy/statement-gate.js';
+import type { RecordedEvent, TranscriptStatement } from '../../../../src/audit/transcript.js';
+
+/** Events as the audit log stores them once decoded, written by hand (independent of the recorder). */
+function events(list: [direction: string, kind: string, data?: Record<string, unknown>][]): RecordedEvent[] {
+  return list.map(([direction, kind, data], i) => ({ seq: i + 1, atUs: 1000 + i * 10, direction, kind, data: data ?? {} }));
+}
+
+const statements = (entries: ReturnType<typeof buildTranscript>): TranscriptStatement[] => entries.filter((e): e is TranscriptStatement => e.type === 'statement');
+
+describe('buildTranscript', () => {
+  it('reads a simple Query that holds two statements as one statement with both results', () => {
+    const out = statements(
+      buildTranscript(
+        events([
+          ['client', 'Query', { sql: 'SELECT 1; SELECT 2' }],
+          ['server', 'CommandComplete', { tag: 'SELECT 1', rows: 1 }],
+          ['server', 'CommandComplete', { tag: 'SELECT 1', rows: 1 }],
+          ['server', 'ReadyForQuery'],
+        ]),
+        1000,
+      ),
+    );
+    assert.equal(out.length, 1);
+    assert.deepEqual(out[0]?.outcome, { status: 'ok', results: [{ tag: 'SELECT 1', rows: 1 }, { tag: 'SELECT 1', rows: 1 }] });
+    assert.equal(out[0]?.durationUs, 20, 'from its first frame to its last outcome');
+  });
+
+  it('skips the Executes after an error up to the Sync, as the server does, and matches the rest in order', () => {
+    const out = statements(
+      buildTranscript(
+        events([
+          ['client', 'Parse', { statement: '', sql: 'INSERT INTO t VALUES ($1)' }],
+          ['client', 'Bind', { statement: '', portal: '', params: ['1'] }],
+          ['client', 'Execute', { portal: '' }],
+          ['client', 'Bind', { statement: '', portal: '', params: ['2'] }],
+          ['client', 'Execute', { portal: '' }],
+          ['client', 'Sync'],
+          ['client', 'Query', { sql: 'SELECT 3' }],
+          ['server', 'ErrorResponse', { sqlstate: '23505', message: 'duplicate key' }],
+          ['server', 'ReadyForQuery'],
+          ['server', 'CommandComplete', { tag: 'SELECT 1', rows: 1 }],
+          ['server', 'ReadyForQuery'],
+        ]),
+        1000,
+      ),
+    );
+    assert.deepEqual(
+      out.map((s) => [s.sql, s.outcome.status, s.outcome.sqlstate ?? null]),
+      [
+        ['INSERT INTO t VALUES ($1)', 'error', '23505'],
+        ['INSERT INTO t VALUES ($1)', 'skipped', null],
+        ['SELECT 3', 'ok', null],
+      ],
+    );
+    assert.deepEqual(out[1]?.params, ['2']);
+  });
+
+  it('shows a denied statement as what the agent sent, not the placeholder that went upstream', () => {
+    const out = buildTranscript(
+      events([
+        ['gateway', 'Denied', { sql: 'DROP TABLE records', reason: 'ddl is not allowed', sqlstate: '42501' }],
+        ['client', 'Query', { sql: DENIED_TOKEN_PREFIX }],
+        ['server', 'ErrorResponse', { sqlstate: '42501', message: 'DROP TABLE (ddl) is not allowed by scope "read"' }],
+        ['server', 'ReadyForQuery'],
+      ]),
+      1000,
+    );
+    const [statement] = statements(out);
+    assert.equal(statement?.sql, 'DROP TABLE records');
+    assert.equal(statement?.outcome.sqlstate, '42501');
+  });
+
+  it('notes an operator’s terminate and a truncated result where they happened', () => {
+    const out = buildTranscript(
+      events([
+        ['client', 'Query', { sql: 'SELECT * FROM big' }],
+        ['gateway', 'RowsCapped', { maxRows: 10 }],
+        ['server', 'NoticeResponse', { severity: 'WARNING', message: 'result truncated to 10 rows by the gateway (limits max-rows)' }],
+        ['server', 'CommandComplete', { tag: 'SELECT 500', rows: 500 }],
+        ['server', 'ReadyForQuery'],
+        ['gateway', 'Terminated', { reason: 'admin-terminated', by: 'alice', via: 'bearer-token', from: '127.0.0.1' }],
+      ]),
+      1000,
+    );
+    assert.deepEqual(
+      out.filter((e) => e.type === 'note').map((e) => (e.type === 'note' ? [e.kind, e.detail] : [])),
+      [
+        ['RowsCapped', 'result truncated to 10 rows (limits max-rows)'],
+        ['Terminated', 'admin-terminated by alice (bearer-token, from 127.0.0.1)'],
+      ],
+    );
+    assert.deepEqual(statements(out)[0]?.notices, ['WARNING: result truncated to 10 rows by the gateway (limits max-rows)']);
+  });
+});
