@@ -73,8 +73,8 @@ export class GatewayMetrics implements SessionListener {
     this.gauge('idgate_client_waiting_connections', 'Client connections open and not yet in a session (TLS, token check, upstream login).', [], (g) =>
       g.set(this.waitingClients()),
     );
-    this.gauge('idgate_client_active_connections', 'Client connections in a session, by connection.', ['connection'], (g) => this.perConnection(g, () => 1));
-    this.gauge('idgate_server_active_connections', 'Upstream connections serving a session, by connection.', ['connection'], (g) => this.perConnection(g, () => 1));
+    this.gauge('idgate_client_active_connections', 'Client connections in a session, by connection.', ['connection'], (g) => this.perConnection(g));
+    this.gauge('idgate_server_active_connections', 'Upstream connections serving a session, by connection.', ['connection'], (g) => this.perConnection(g));
     this.gauge('idgate_sessions', 'Live sessions by connection and identity-map entry (its position, from 0).', ['connection', 'mapping'], (g) => {
       g.reset();
       for (const s of sessions.list()) g.inc({ connection: s.grant.connection.name, mapping: String(s.grant.rule.index) });
@@ -200,10 +200,11 @@ export class GatewayMetrics implements SessionListener {
     });
   }
 
-  private perConnection(g: Gauge<'connection'>, weight: (s: LiveSession) => number): void {
+  /** Live sessions by connection (each holds one client and one upstream connection), 0 for a connection seen before. */
+  private perConnection(g: Gauge<'connection'>): void {
     g.reset();
     for (const name of this.connectionNames()) g.set({ connection: name }, 0);
-    for (const s of this.sessions.list()) g.inc({ connection: s.grant.connection.name }, weight(s));
+    for (const s of this.sessions.list()) g.inc({ connection: s.grant.connection.name });
   }
 
   /** A counter summed at scrape: ended sessions' totals plus the live sessions' so far. */

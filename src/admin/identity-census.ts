@@ -108,8 +108,15 @@ function runCensus(source: CensusSource): Promise<string> {
   });
 }
 
-/** bin/idgate of this installation, found from this module whether it runs compiled (dist/) or from source. */
+let bin: string | undefined;
+
+/** bin/idgate of this installation, found once from this module whether it runs compiled (dist/) or from source. */
 function idgateBin(): string {
+  bin ??= findBin();
+  return bin;
+}
+
+function findBin(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     const candidate = join(dir, 'bin', 'idgate');

@@ -21,6 +21,14 @@ const MAX_HELD_FRAME = MAX_ANALYSED_STATEMENT_BYTES + (1 << 19);
 
 type Denial = Extract<Verdict, { allowed: false }>;
 
+/** A statement judged on the analysis thread: what its verdict needs, and the verdict once it comes. */
+interface LateJudgement {
+  readonly code: number;
+  readonly statement: Buffer | undefined;
+  readonly sql: string;
+  verdict: Verdict | undefined;
+}
+
 export interface GateEvents {
   /** A statement was refused: what it was (as text; invalid UTF-8 shown replaced) and what the client is told. */
   readonly denied: (sql: string, denial: Denial) => void;
@@ -44,7 +52,7 @@ export class StatementGate {
   private readonly replies = new ReplyTracker<Denial>();
   private stopped = false;
   /** A large statement being judged on the analysis thread; the client's stream waits behind it. */
-  private late: { readonly code: number; readonly statement: Buffer | undefined; readonly sql: string; verdict: Verdict | undefined } | undefined;
+  private late: LateJudgement | undefined;
   private judgedListener: (() => void) | undefined;
 
   constructor(
@@ -141,7 +149,7 @@ export class StatementGate {
   /** A large statement: parsed on the analysis thread while this session's client stream waits (the others go on). */
   private judgeLater(code: number, statement: Buffer | undefined, sql: string): typeof PENDING {
     // The frame lies in a buffer that is reused: keep copies of what the verdict needs.
-    const late = { code, statement: statement && Buffer.from(statement), sql, verdict: undefined as Verdict | undefined };
+    const late: LateJudgement = { code, statement: statement && Buffer.from(statement), sql, verdict: undefined };
     this.late = late;
     void judgeOffThread(this.scope, this.context, sql).then((verdict) => {
       rememberVerdict(this.scope, this.context, sql, verdict);
