@@ -1,7 +1,7 @@
 import { AdminServer } from './admin/admin-server.js';
-import { GatewayMetrics } from './admin/gateway-metrics.js';
+import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import type { AdminBackend } from './admin/admin-backend.js';
-import { IdentityCensus } from './admin/identity-census.js';
+import { IdentityCensus } from './metrics/identity-census.js';
 import { localAdmin } from './admin/local-admin.js';
 import { AuditLog, type AuditLimits } from './audit/audit-log.js';
 import { centralTarget } from './audit/central/central-target.js';

@@ -1,8 +1,12 @@
 import type { AuditLog } from './audit/audit-log.js';
-import type { GatewayMetrics } from './admin/gateway-metrics.js';
+import type { EventRow } from './audit/audit-reader.js';
+import type { RecordedEvent, TranscriptEntry } from './audit/transcript.js';
+import type { GatewayMetrics } from './metrics/gateway-metrics.js';
 import type { ConnectionConfig, GatewayConfig } from './config/gateway-config.js';
 import type { UpstreamPasswords } from './identity/upstream-passwords.js';
 import type { Logger } from './logging/logger.js';
+import type { Access } from './policy/access.js';
+import type { RolePowers } from './policy/wider-privileges.js';
 import type { SessionAuthority } from './session/session-authority.js';
 import type { SessionRegistry } from './session/session-registry.js';
 import type { MemoryBudget } from './session/memory-budget.js';
@@ -54,3 +58,48 @@ export interface ProtocolServer {
 }
 
 export type ProtocolFactory = (services: GatewayServices) => ProtocolServer;
+
+/** How a replay is paced (`idgate replay --execute`). */
+export interface ReplayOptions {
+  /** Time scale: 2 plays twice as fast as recorded. */
+  readonly speed: number;
+  /** Skip the idle time between steps. */
+  readonly noWait: boolean;
+  /** How long to wait for the last answers once everything is sent. */
+  readonly settleTimeoutMs?: number;
+}
+
+/** What the target answered when a recorded session was sent to it again. */
+export interface ReplayRun {
+  /** The target's outcomes, in the order it answered. */
+  readonly serverEvents: RecordedEvent[];
+  /** What could not be sent again because it was not recorded. */
+  readonly notRecorded: { readonly code: string; readonly bytes: number }[];
+  /** False when the target had not answered everything by the timeout or closed the connection. */
+  readonly complete: boolean;
+}
+
+/**
+ * Everything the core and the CLI need of a wire protocol. `src/` names no protocol: the
+ * composition root (src/main.ts) hands one of these to the CLI, which hands it on.
+ */
+export interface WireProtocol {
+  /** Recorded in each session row (`sessions.protocol`). */
+  readonly name: string;
+  /** Serving: the listener the gateway starts. */
+  readonly serve: ProtocolFactory;
+  /** Decoding a stored session: its frames as the messages they hold. */
+  expandEvents(rows: Iterable<EventRow>): Iterable<RecordedEvent>;
+  /** Decoding a stored session: its messages as statements with their outcomes. */
+  buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs: number): TranscriptEntry[];
+  /** Replaying: sends a stored session's client frames to the target again, paced, and collects its answers. */
+  replay(rows: Iterable<EventRow>, target: ConnectionConfig, options: ReplayOptions): Promise<ReplayRun>;
+  /** Checking an upstream: logs in with the connection's credential; why it cannot, or undefined. */
+  checkUpstream(connection: ConnectionConfig, passwords: UpstreamPasswords): Promise<string | undefined>;
+  /** Checking an upstream: whether the session settings a parsed scope pins are accepted there. */
+  checkScopedUpstream(connection: ConnectionConfig, passwords: UpstreamPasswords): Promise<string | undefined>;
+  /** Checking an upstream: what the connection's database role can do beyond its scope. */
+  readRolePowers(connection: ConnectionConfig, passwords: UpstreamPasswords): Promise<RolePowers>;
+  /** Usage: what recorded statements read and wrote, by the same analysis as the scope check. */
+  accessesOfStatements(statements: readonly string[], schema: string): Promise<{ accesses: Access[][]; unanalysable: number }>;
+}

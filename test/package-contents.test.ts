@@ -16,7 +16,7 @@ describe('the published package', () => {
     const files = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
     for (const needed of [
       'bin/idgate',
-      'dist/src/cli/main.js',
+      'dist/src/main.js',
       'dist/src/audit/audit-writer-worker.js',
       'dist/src/audit/central/shipper-worker.js',
       'dist/protocols/postgres/policy/analysis-worker.js',

@@ -4,7 +4,7 @@ import type { SigningKeys } from '../identity/signing-keys.js';
 import type { ProtocolServer } from '../protocol.js';
 import type { SessionRegistry } from '../session/session-registry.js';
 import type { AdminBackend, ReadinessCheck } from './admin-backend.js';
-import type { GatewayMetrics } from './gateway-metrics.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { sessionView, type SessionView } from './session-view.js';
 
 export interface LocalAdminParts {

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import type { LoginRow, SessionRow } from './audit-reader.js';
+import type { LoginRow, SessionRow } from './audit-rows.js';
 
 /**
  * The chain: every stored row carries a SHA-256 over the previous row's hash and its own fields,

@@ -1,37 +1,9 @@
 import Database, { type Database as Db } from 'better-sqlite3';
 import { eventHash } from './audit-hash.js';
 import { hashBytes, readSegment, recordHash } from './event-segment.js';
+import type { LoginRow, SessionRow } from './audit-rows.js';
 
-export interface SessionRow {
-  readonly id: string;
-  readonly protocol: string;
-  readonly started_at_us: number;
-  readonly ended_at_us: number | null;
-  readonly end_reason: string | null;
-  readonly identity_oid: string;
-  readonly app_id: string;
-  readonly tenant_id: string;
-  readonly display_name: string | null;
-  readonly client_user: string;
-  readonly mapping: string;
-  readonly connection: string;
-  readonly scope: string;
-  readonly record_mode: string;
-  readonly client_address: string;
-  readonly client_tls: number;
-  readonly upstream: string;
-  /** The fleet node that wrote the session (null in databases written before nodes were recorded). */
-  readonly node_id: string | null;
-  readonly bytes_from_client: number | null;
-  readonly bytes_to_client: number | null;
-  readonly statements: number;
-  readonly errors: number;
-  readonly event_count: number;
-  readonly head_hash: string;
-  readonly last_event_hash: string;
-  readonly seal_seq: number | null;
-  readonly seal_hash: string | null;
-}
+export type { LoginRow, SessionRow };
 
 export interface EventRow {
   readonly session_id: string;
@@ -114,22 +86,6 @@ export function parseEventLine(sessionId: string, line: string): EventRow {
     body: Buffer.from(data, kind === RAW_KIND ? 'base64' : 'utf8'),
     chainHash: (previous, seq) => eventHash(previous, sessionId, seq, hashed),
   };
-}
-
-export interface LoginRow {
-  readonly seq: number;
-  readonly at_us: number;
-  readonly accepted: number;
-  readonly reason: string;
-  readonly message: string;
-  readonly session_id: string | null;
-  readonly identity_oid: string | null;
-  readonly app_id: string | null;
-  readonly connection: string | null;
-  readonly client_user: string | null;
-  readonly client_address: string;
-  readonly node_id: string | null;
-  readonly hash: string;
 }
 
 export interface SessionFilter {

@@ -1,10 +1,19 @@
 import type { AuditEvent, Direction, SessionEnd } from './audit-event.js';
 import { nowMicros } from './audit-event.js';
-import type { AuditLog } from './audit-log.js';
 import { SegmentBuilder, type EventBytes } from './event-segment.js';
 
 /** How much of a session is kept: `false` the session row only, `true` every frame, `'full'` result rows and COPY data too. */
 export type RecordMode = boolean | 'full';
+
+/** What a session recorder needs of the audit log (AuditLog implements it). */
+export interface RecorderSink {
+  readonly congested: boolean;
+  readonly writeAhead: boolean;
+  whenDrained(callback: () => void): void;
+  afterDurable(callback: () => void): void;
+  appended(recorder: SessionRecorder, bytes: number): void;
+  endSession(sessionId: string, end: SessionEnd): void;
+}
 
 /** One session's handle on the audit log, given to the protocol that relays it. */
 export class SessionRecorder {
@@ -12,7 +21,7 @@ export class SessionRecorder {
   readonly pending = new SegmentBuilder();
 
   constructor(
-    private readonly log: AuditLog,
+    private readonly log: RecorderSink,
     readonly sessionId: string,
     readonly mode: RecordMode,
   ) {}

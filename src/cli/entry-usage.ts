@@ -1,9 +1,9 @@
-import { accessesOfStatements } from '../../protocols/postgres/index.js';
 import type { AuditReader, SessionRow } from '../audit/audit-reader.js';
 import type { TranscriptStatement } from '../audit/transcript.js';
 import { loadConfigFile } from '../config/load-config.js';
 import { isWiderThanUsed, UsedAccess } from '../policy/usage.js';
-import { transcriptOf } from './commands/show.js';
+import type { WireProtocol } from '../protocol.js';
+import { transcriptOf } from './session-transcript.js';
 
 /** What the gateway answers itself when it refuses a statement: such statements did nothing and are not usage. */
 const REFUSALS = new Set(['42501', '0A000', '42601', '54000', '54001', '22021']);
@@ -29,7 +29,7 @@ export interface EntryUsage {
  * Per identity and identity-map entry, from the audit log: the scope granted against the
  * narrowest scope that admits every statement that actually ran, read by the enforcing analysis.
  */
-export async function usageSince(reader: AuditReader, sinceUs: number, configFile: string): Promise<EntryUsage[]> {
+export async function usageSince(protocol: WireProtocol, reader: AuditReader, sinceUs: number, configFile: string): Promise<EntryUsage[]> {
   const schemas = searchPaths(configFile);
   const groups = new Map<string, { first: SessionRow; statements: string[]; sessions: number; lastUs: number }>();
   for (const s of reader.sessions({ sinceUs })) {
@@ -38,13 +38,13 @@ export async function usageSince(reader: AuditReader, sinceUs: number, configFil
     if (g === undefined) groups.set(key, (g = { first: s, statements: [], sessions: 0, lastUs: 0 }));
     g.sessions += 1;
     g.lastUs = Math.max(g.lastUs, s.started_at_us);
-    g.statements.push(...ranStatements(reader, s));
+    g.statements.push(...ranStatements(protocol, reader, s));
   }
   const out: EntryUsage[] = [];
   for (const g of groups.values()) {
     const s = g.first;
     const schema = schemas.get(s.connection) ?? 'public';
-    const { accesses, unanalysable } = await accessesOfStatements(g.statements, schema);
+    const { accesses, unanalysable } = await protocol.accessesOfStatements(g.statements, schema);
     const used = new UsedAccess();
     for (const a of accesses) used.add(a);
     const narrowest = used.narrowestScope(schema);
@@ -67,8 +67,8 @@ export async function usageSince(reader: AuditReader, sinceUs: number, configFil
 }
 
 /** The session's statements that ran: not those the gateway refused (their recorded outcome is the refusal). */
-function ranStatements(reader: AuditReader, s: SessionRow): string[] {
-  return transcriptOf(reader, s)
+function ranStatements(protocol: WireProtocol, reader: AuditReader, s: SessionRow): string[] {
+  return transcriptOf(protocol, reader, s)
     .filter((e): e is TranscriptStatement => e.type === 'statement')
     .filter((st) => !(st.outcome.status === 'error' && st.outcome.sqlstate !== undefined && REFUSALS.has(st.outcome.sqlstate) && s.scope !== 'all'))
     .map((st) => st.sql);

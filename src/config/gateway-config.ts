@@ -1,4 +1,4 @@
-import type { ClientCredential } from '../identity/msal-apps.js';
+import type { ClientCredential } from './client-credential.js';
 import type { Secret } from './secret.js';
 
 /**
@@ -8,7 +8,9 @@ import type { Secret } from './secret.js';
  */
 export type UpstreamTls = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 export type RecordMode = boolean | 'full';
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+import type { LogLevel } from '../logging/logger.js';
+
+export type { LogLevel };
 
 export interface ListenConfig {
   readonly host: string;

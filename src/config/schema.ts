@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseScope } from '../policy/scope.js';
+import { parseScope } from './scope.js';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { postgresProtocol } from '../../protocols/postgres/index.js';
 import { buildConfig } from '../config/load-config.js';
 import { startGateway, type RunningGateway } from '../gateway.js';
 import type { Logger } from '../logging/logger.js';
 import { EntraSimulator, READ_APPLICATIONS, READ_MEMBERSHIP, type SimApplication } from './entra-simulator.js';
 import { PostgresCluster } from './postgres-cluster.js';
 import { selfSignedCertificate } from './self-signed.js';
+import type { WireProtocol } from '../protocol.js';
 
 export const DEV_CONNECTION = 'records-api';
 export const DEV_AUDIENCE = 'api://idgate';
@@ -36,7 +36,7 @@ export interface DevEnvironment {
  * table, the Entra simulator, and the gateway with TLS on a self-signed certificate, wired
  * together through an ordinary gateway configuration.
  */
-export async function startDevEnvironment(port: number, logger: Logger): Promise<DevEnvironment> {
+export async function startDevEnvironment(protocol: WireProtocol, port: number, logger: Logger): Promise<DevEnvironment> {
   const workDir = mkdtempSync(join(tmpdir(), 'idgate-dev-'));
   const stops: (() => Promise<void>)[] = [async () => rmSync(workDir, { recursive: true, force: true })];
   const stopAll = async (): Promise<void> => {
@@ -80,7 +80,7 @@ export async function startDevEnvironment(port: number, logger: Logger): Promise
       workDir,
       { IDGATE_DEV_PASSWORD: password, IDGATE_DEV_GRAPH_SECRET: gatewayApp.secrets[0] ?? '' },
     );
-    const gateway = await startGateway(config, postgresProtocol, { logger });
+    const gateway = await startGateway(config, protocol.serve, { logger });
     stops.push(() => gateway.shutdown());
     return {
       cluster,

@@ -3,8 +3,7 @@ import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { QueryError, runSimpleQuery } from '../../protocols/postgres/index.js';
-import { Secret } from '../config/secret.js';
+import pg from 'pg';
 import { freePort } from './free-port.js';
 import { findPostgresBinaries } from './postgres-binaries.js';
 import type { CertificatePair } from './self-signed.js';
@@ -81,25 +80,30 @@ export class PostgresCluster {
   }
 
   /**
-   * Runs SQL as the superuser over the gateway's own upstream client (no psql needed); returns
-   * the rows as psql -A -t prints them: columns joined by |, rows by newlines.
+   * Runs SQL as the superuser with node-postgres (no psql needed; one simple Query, which may hold
+   * several statements); returns the rows as psql -A -t prints them: columns joined by |, rows by
+   * newlines. A statement that fails throws pg's DatabaseError, whose `code` is the SQLSTATE.
    */
   async sql(statement: string, database = 'postgres'): Promise<string> {
-    const rows = await runSimpleQuery(
-      {
-        name: 'cluster',
-        host: this.host,
-        port: this.port,
-        database,
-        user: this.superuser,
-        auth: { kind: 'password', password: new Secret(this.superuserPassword) },
-        tls: 'disable',
-        connectTimeoutMs: 10_000,
-        searchPath: 'public',
-      },
-      statement,
-    );
-    return rows.map((row) => row.map((v) => v ?? '').join('|')).join('\n');
+    const client = new pg.Client({
+      host: this.host,
+      port: this.port,
+      database,
+      user: this.superuser,
+      password: this.superuserPassword,
+      ssl: false,
+      connectionTimeoutMillis: 10_000,
+      // Every value as the server's text, as psql prints it.
+      types: { getTypeParser: () => (value: string) => value },
+    });
+    await client.connect();
+    try {
+      const results: pg.QueryResult<unknown[]> | pg.QueryResult<unknown[]>[] = await client.query({ text: statement, rowMode: 'array' });
+      const rows = (Array.isArray(results) ? results : [results]).flatMap((r) => r.rows);
+      return rows.map((row) => row.map((v: unknown) => (v === null ? '' : String(v))).join('|')).join('\n');
+    } finally {
+      await client.end();
+    }
   }
 
   async stop(): Promise<void> {
@@ -136,7 +140,7 @@ export class PostgresCluster {
         await this.sql('SELECT 1');
         return;
       } catch (e) {
-        if (e instanceof QueryError || attempt >= 5) {
+        if (e instanceof pg.DatabaseError || attempt >= 5) {
           this.process?.kill('SIGKILL');
           throw new DevEnvironmentError('cluster-unresponsive', `the new cluster does not answer: ${errorMessage(e)}\n${this.log}`, { cause: e });
         }

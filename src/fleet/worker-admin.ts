@@ -1,5 +1,5 @@
 import type { AdminBackend } from '../admin/admin-backend.js';
-import type { GatewayMetrics } from '../admin/gateway-metrics.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { isAdminAsk, type AdminAnswer, type AdminAsk } from './admin-messages.js';
 
 /** A worker's side of the admin endpoint its primary serves: answers the primary's asks from this process's own state. */

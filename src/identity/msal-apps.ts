@@ -1,15 +1,12 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { ConfidentialClientApplication, ManagedIdentityApplication, type Configuration } from '@azure/msal-node';
-import type { Secret } from '../config/secret.js';
+import type { ClientCredential } from '../config/client-credential.js';
 import type { EntraHttp } from './entra-http.js';
 import { msalNetwork } from './msal-network.js';
 import { EntraCredentialError } from './entra-credential-error.js';
 
-/** How an application proves itself to Entra. */
-export type ClientCredential =
-  | { readonly kind: 'secret'; readonly secret: Secret }
-  /** PEM holding the certificate and its private key, as uploaded to the app registration. */
-  | { readonly kind: 'certificate'; readonly pem: Secret };
+export type { ClientCredential };
+
 
 export interface ConfidentialClientOptions {
   /** e.g. https://login.microsoftonline.com, without a trailing slash. */

@@ -1,5 +1,4 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
-import type { LogLevel } from '../config/gateway-config.js';
 
 export type { Logger };
 
@@ -8,6 +7,8 @@ export type { Logger };
  * operators can query them; anything that looks like a credential is censored as a second line of
  * defence — the code never passes one in the first place.
  */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   return pino(
     {

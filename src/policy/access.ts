@@ -1,4 +1,4 @@
-import type { TableName } from './scope.js';
+import type { TableName } from '../config/scope.js';
 
 /** What a statement needs, as a protocol's analysis finds it and the scope check judges it. */
 export type Access =

@@ -1,5 +1,5 @@
 import type { Access } from './access.js';
-import { covers, isReadOnly, tableKey, type Scope } from './scope.js';
+import { covers, isReadOnly, tableKey, type Scope } from '../config/scope.js';
 
 /** A denial's class: `privilege` (outside the scope) or `unsupported` (a setting the analysis cannot follow). */
 export type DenialKind = 'privilege' | 'unsupported';

@@ -1,5 +1,5 @@
 import type { Access } from './access.js';
-import { parseScope, tableKey, type ChannelGrant, type TableGrant, type TableName } from './scope.js';
+import { parseScope, tableKey, type ChannelGrant, type TableGrant, type TableName } from '../config/scope.js';
 
 /** What a set of statements actually needed, gathered access by access. */
 export class UsedAccess {

@@ -1,5 +1,5 @@
 import type { MappingRule } from '../config/gateway-config.js';
-import { covers, parseScope, type Scope } from './scope.js';
+import { covers, parseScope, type Scope } from '../config/scope.js';
 
 /** One privilege the upstream role holds, as the database reports it. */
 export interface Privilege {

@@ -1,4 +1,4 @@
-import { covers, parseScope, type Scope } from '../../src/policy/scope.js';
+import { covers, parseScope, type Scope } from '../../src/config/scope.js';
 import { Bytes } from '../support/byte-builder.js';
 import { CONNECTION, type Harness } from '../support/harness.js';
 import { RawClient, type RawFrame } from '../support/raw-client.js';

@@ -18,7 +18,7 @@ import { analysisContextFor, checkClientLexicalSettings, pinnedStartupSettings }
 import { RowCap } from '../policy/row-cap.js';
 import { StatementGate } from '../policy/statement-gate.js';
 import { PostgresRecorder } from '../recording/postgres-recorder.js';
-import { isReadOnly, parseScope, type Scope } from '../../../src/policy/scope.js';
+import { isReadOnly, parseScope, type Scope } from '../../../src/config/scope.js';
 import { Relay, type RelayEnd } from '../relay.js';
 import { loginUpstream, type UpstreamSession } from '../upstream/login-upstream.js';
 import { cancelHeld } from './cancel-held.js';

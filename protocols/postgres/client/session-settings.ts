@@ -1,9 +1,6 @@
 import type { SessionLimits } from '../../../src/config/gateway-config.js';
 import type { SessionGrant } from '../../../src/policy/session-grant.js';
 
-/** Custom settings the gateway sets on every upstream session; no client may set or change them. */
-export const IDENTITY_SETTING_PREFIX = 'idgate.';
-
 /**
  * The settings that tell the database who the agent is and bound what it may run: the agent's
  * name first in `application_name` (so Postgres's 63-byte cut keeps it), its identity in

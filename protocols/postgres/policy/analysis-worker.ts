@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { parseScope } from '../../../src/policy/scope.js';
+import { parseScope } from '../../../src/config/scope.js';
 import { decide, rejected, type Verdict } from './decision-cache.js';
 import { sqlParserFor } from './sql-parser.js';
 import type { AnalysisRequest, AnalysisReply } from './off-thread-analysis.js';

@@ -1,5 +1,5 @@
 import type { Access } from '../../../src/policy/access.js';
-import type { TableName } from '../../../src/policy/scope.js';
+import type { TableName } from '../../../src/config/scope.js';
 import { catalogClass, isCatalogRelation } from './catalog-relations.js';
 import { isAllowedFunction, isAllowedOperator, isAllowedSamplingMethod, isDeniedFunction } from './functions.js';
 import { isOff, settingAccess, type SettingChange } from './settings.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { checkScope } from '../../../src/policy/check-scope.js';
-import type { Scope } from '../../../src/policy/scope.js';
+import type { Scope } from '../../../src/config/scope.js';
 import { analyzeSql, type AnalysisContext } from './analyze-sql.js';
 import { StatementRejected } from './statement-rejected.js';
 

@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../../../src/audit/start-writer-worker.js';
-import type { Scope } from '../../../src/policy/scope.js';
+import type { Scope } from '../../../src/config/scope.js';
 import type { AnalysisContext } from './analyze-sql.js';
 import type { Verdict } from './decision-cache.js';
 

@@ -1,6 +1,8 @@
 import type { Access } from '../../../src/policy/access.js';
-import { IDENTITY_SETTING_PREFIX } from '../client/session-settings.js';
 import { isLexicalSetting, isPinnedValue } from './lexical-state.js';
+
+/** Custom settings the gateway sets on every upstream session; no client may set or change them. */
+export const IDENTITY_SETTING_PREFIX = 'idgate.';
 
 /** Settings that decide who the session is or what it may do. */
 const PRIVILEGED = new Set(['role', 'session_authorization', 'session_replication_role']);

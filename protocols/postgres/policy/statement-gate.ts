@@ -1,4 +1,4 @@
-import type { Scope } from '../../../src/policy/scope.js';
+import type { Scope } from '../../../src/config/scope.js';
 import { encodeErrorResponse } from '../wire/backend-messages.js';
 import { ByteReader } from '../wire/byte-reader.js';
 import { Backend, Frontend } from '../wire/codes.js';

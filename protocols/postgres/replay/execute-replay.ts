@@ -1,6 +1,7 @@
 import { nowMicros } from '../../../src/audit/audit-event.js';
 import type { RecordedEvent } from '../../../src/audit/transcript.js';
 import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
+import type { ReplayOptions, ReplayRun } from '../../../src/protocol.js';
 import { decodeBackendFrame } from '../recording/backend-events.js';
 import { DENIED_TOKEN_PREFIX } from '../policy/statement-gate.js';
 import { loginUpstream } from '../upstream/login-upstream.js';
@@ -11,24 +12,6 @@ import { FrameScanner, interestIn } from '../wire/frame-scanner.js';
 import { ReplyTracker } from '../wire/reply-tracker.js';
 import { TERMINATE } from '../wire/frontend-messages.js';
 import type { ReplayStep } from './client-frames.js';
-
-export interface ReplayOptions {
-  /** Time scale: 2 plays twice as fast as recorded. */
-  readonly speed: number;
-  /** Skip the idle time between steps. */
-  readonly noWait: boolean;
-  /** How long to wait for the last answers once everything is sent. */
-  readonly settleTimeoutMs?: number;
-}
-
-export interface ReplayRun {
-  /** The target's outcomes, in the order it answered. */
-  readonly serverEvents: RecordedEvent[];
-  /** What could not be sent again because it was not recorded. */
-  readonly notRecorded: { readonly code: string; readonly bytes: number }[];
-  /** False when the target had not answered everything by the timeout or closed the connection. */
-  readonly complete: boolean;
-}
 
 const OUTCOMES = interestIn([
   Backend.CommandComplete, Backend.ErrorResponse, Backend.NoticeResponse, Backend.EmptyQueryResponse, Backend.PortalSuspended, Backend.ReadyForQuery,

@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { checkScopedUpstream, checkUpstream, readRolePowers } from '../../../protocols/postgres/index.js';
-import { parseScope } from '../../policy/scope.js';
+import { parseScope } from '../../config/scope.js';
 import type { GatewayConfig } from '../../config/gateway-config.js';
 import { loadConfigFile } from '../../config/load-config.js';
 import { createEntraServices, type EntraServices } from '../../identity/entra-services.js';
@@ -9,32 +8,35 @@ import { createLogger } from '../../logging/logger.js';
 import { widerThanScopes } from '../../policy/wider-privileges.js';
 import { configOption } from './config-option.js';
 import { errorMessage } from '../../idgate-error.js';
+import type { WireProtocol } from '../../protocol.js';
 
 interface CheckArgs {
   readonly config: string;
   readonly connect: boolean;
 }
 
-export const checkCommand: CommandModule<object, CheckArgs> = {
-  command: 'check',
-  describe:
-    'validate the configuration; with --connect, ask Graph what the gateway will ask it (and resolve group names), log in to each upstream and warn where its role may do more than its scopes',
-  builder: (y) =>
-    y.option('config', configOption).option('connect', { type: 'boolean', default: false, describe: 'try Graph and each upstream connection' }),
-  handler: async (args) => {
-    const config = loadConfigFile(args.config);
-    process.stdout.write(`${args.config}: valid (${config.connections.size} connections, ${config.identityMap.length} identity-map entries)\n`);
-    if (!args.connect) return;
-    const entra = createEntraServices(config.entra, createLogger('silent'));
-    try {
-      const graphOk = await checkGraph(config, entra);
-      const failed = await checkConnections(graphOk.config, entra);
-      if (failed > 0 || !graphOk.ok) process.exitCode = 1;
-    } finally {
-      entra.close();
-    }
-  },
-};
+export function checkCommand(protocol: WireProtocol): CommandModule<object, CheckArgs> {
+  return {
+    command: 'check',
+    describe:
+      'validate the configuration; with --connect, ask Graph what the gateway will ask it (and resolve group names), log in to each upstream and warn where its role may do more than its scopes',
+    builder: (y) =>
+      y.option('config', configOption).option('connect', { type: 'boolean', default: false, describe: 'try Graph and each upstream connection' }),
+    handler: async (args) => {
+      const config = loadConfigFile(args.config);
+      process.stdout.write(`${args.config}: valid (${config.connections.size} connections, ${config.identityMap.length} identity-map entries)\n`);
+      if (!args.connect) return;
+      const entra = createEntraServices(config.entra, createLogger('silent'));
+      try {
+        const graphOk = await checkGraph(config, entra);
+        const failed = await checkConnections(protocol, graphOk.config, entra);
+        if (failed > 0 || !graphOk.ok) process.exitCode = 1;
+      } finally {
+        entra.close();
+      }
+    },
+  };
+}
 
 /** The gateway's own service principal through Graph (proves the credential and Application.Read.All), then group names. */
 async function checkGraph(config: GatewayConfig, entra: EntraServices): Promise<{ ok: boolean; config: GatewayConfig }> {
@@ -61,18 +63,18 @@ async function checkGraph(config: GatewayConfig, entra: EntraServices): Promise<
   }
 }
 
-async function checkConnections(config: GatewayConfig, entra: EntraServices): Promise<number> {
+async function checkConnections(protocol: WireProtocol, config: GatewayConfig, entra: EntraServices): Promise<number> {
   let failed = 0;
   for (const connection of config.connections.values()) {
-    const problem = await checkUpstream(connection, entra.upstreamPasswords);
+    const problem = await protocol.checkUpstream(connection, entra.upstreamPasswords);
     if (problem === undefined) {
       process.stdout.write(`connection ${connection.name}: ok (${connection.host}:${connection.port}/${connection.database})\n`);
       const rules = config.identityMap.filter((r) => r.connection === connection.name);
       if (rules.some((r) => !parseScope(r.scope, connection.searchPath).all)) {
-        const scoped = await checkScopedUpstream(connection, entra.upstreamPasswords);
+        const scoped = await protocol.checkScopedUpstream(connection, entra.upstreamPasswords);
         if (scoped !== undefined) process.stdout.write(`connection ${connection.name}: WARNING: ${scoped}\n`);
       }
-      for (const warning of widerThanScopes(await readRolePowers(connection, entra.upstreamPasswords), rules, connection.searchPath)) {
+      for (const warning of widerThanScopes(await protocol.readRolePowers(connection, entra.upstreamPasswords), rules, connection.searchPath)) {
         process.stdout.write(`connection ${connection.name}: WARNING: ${warning}\n`);
       }
     } else {

@@ -3,52 +3,55 @@ import { DEV_AUDIENCE, DEV_CONNECTION, DEV_GROUP, DEV_SCOPE, startDevEnvironment
 import { createLogger } from '../../logging/logger.js';
 import { runUntilSignal } from '../run-until-signal.js';
 import { pino } from 'pino';
+import type { WireProtocol } from '../../protocol.js';
 
 interface DevArgs {
   readonly port: number;
   readonly 'log-level': string;
 }
 
-export const devCommand: CommandModule<object, DevArgs> = {
-  command: 'dev',
-  describe: 'start a local Postgres, an Entra simulator and the gateway (TLS), and print a psql command for a demo agent',
-  builder: (y) =>
-    y
-      .option('port', { type: 'number', default: 5433, describe: 'gateway port (0 picks a free one)' })
-      .option('log-level', { type: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], describe: 'gateway log level (logs go to stderr)' }),
-  handler: async (args) => {
-    const logger = createLogger(args['log-level'] as 'info', pino.destination({ dest: 2, sync: false }));
-    process.stderr.write('starting a local Postgres, the Entra simulator and the gateway…\n');
-    const env = await startDevEnvironment(args.port, logger);
-    const token = await env.mintAgentToken();
-    const conninfo = `host=127.0.0.1 port=${env.gateway.port} dbname=${DEV_CONNECTION} user=demo-agent sslmode=require`;
-    const admin = `${env.entra.authority}/_admin/applications/${env.agent.appId}`;
-    const db = env.gateway.services.config.recordingsPath;
-    process.stdout.write(
-      [
-        '',
-        `idgate dev is up: gateway on 127.0.0.1:${env.gateway.port} (TLS, self-signed), Postgres on 127.0.0.1:${env.cluster.port}, Entra simulator at ${env.entra.authority}`,
-        `The demo agent (application ${env.agent.appId}) is in group "${DEV_GROUP}", mapped to connection "${DEV_CONNECTION}" (scope ${DEV_SCOPE}).`,
-        'Paste this in another terminal (a token valid for one hour):',
-        '',
-        `PGPASSWORD='${token}' psql "${conninfo}"`,
-        '',
-        'Or get the token as an agent does, from the (simulated) Entra token endpoint:',
-        `  export DEMO_AGENT_SECRET='${env.agent.secrets[0] ?? ''}'`,
-        `  export PGPASSWORD=$(node bin/idgate token --authority ${env.entra.authority} --tenant ${env.entra.tenantId} --client-id ${env.agent.appId} --client-secret-env DEMO_AGENT_SECRET --scope ${DEV_AUDIENCE}/.default --ca ${env.entraCaFile})`,
-        '',
-        'Disable the agent in Entra: its open session ends within 5 s (recheck-seconds) and new logins are refused; enable it again:',
-        `  curl --cacert ${env.entraCaFile} -X POST ${admin}/disable`,
-        `  curl --cacert ${env.entraCaFile} -X POST ${admin}/enable`,
-        '',
-        'Every session is recorded; in a third terminal, while this runs:',
-        `  node bin/idgate sessions --db ${db}`,
-        `  node bin/idgate show <session id> --db ${db}`,
-        '',
-        'Ctrl-C stops everything and removes the temporary cluster and its audit log.',
-        '',
-      ].join('\n'),
-    );
-    await runUntilSignal(() => env.stop());
-  },
-};
+export function devCommand(protocol: WireProtocol): CommandModule<object, DevArgs> {
+  return {
+    command: 'dev',
+    describe: 'start a local Postgres, an Entra simulator and the gateway (TLS), and print a psql command for a demo agent',
+    builder: (y) =>
+      y
+        .option('port', { type: 'number', default: 5433, describe: 'gateway port (0 picks a free one)' })
+        .option('log-level', { type: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], describe: 'gateway log level (logs go to stderr)' }),
+    handler: async (args) => {
+      const logger = createLogger(args['log-level'] as 'info', pino.destination({ dest: 2, sync: false }));
+      process.stderr.write('starting a local Postgres, the Entra simulator and the gateway…\n');
+      const env = await startDevEnvironment(protocol, args.port, logger);
+      const token = await env.mintAgentToken();
+      const conninfo = `host=127.0.0.1 port=${env.gateway.port} dbname=${DEV_CONNECTION} user=demo-agent sslmode=require`;
+      const admin = `${env.entra.authority}/_admin/applications/${env.agent.appId}`;
+      const db = env.gateway.services.config.recordingsPath;
+      process.stdout.write(
+        [
+          '',
+          `idgate dev is up: gateway on 127.0.0.1:${env.gateway.port} (TLS, self-signed), Postgres on 127.0.0.1:${env.cluster.port}, Entra simulator at ${env.entra.authority}`,
+          `The demo agent (application ${env.agent.appId}) is in group "${DEV_GROUP}", mapped to connection "${DEV_CONNECTION}" (scope ${DEV_SCOPE}).`,
+          'Paste this in another terminal (a token valid for one hour):',
+          '',
+          `PGPASSWORD='${token}' psql "${conninfo}"`,
+          '',
+          'Or get the token as an agent does, from the (simulated) Entra token endpoint:',
+          `  export DEMO_AGENT_SECRET='${env.agent.secrets[0] ?? ''}'`,
+          `  export PGPASSWORD=$(node bin/idgate token --authority ${env.entra.authority} --tenant ${env.entra.tenantId} --client-id ${env.agent.appId} --client-secret-env DEMO_AGENT_SECRET --scope ${DEV_AUDIENCE}/.default --ca ${env.entraCaFile})`,
+          '',
+          'Disable the agent in Entra: its open session ends within 5 s (recheck-seconds) and new logins are refused; enable it again:',
+          `  curl --cacert ${env.entraCaFile} -X POST ${admin}/disable`,
+          `  curl --cacert ${env.entraCaFile} -X POST ${admin}/enable`,
+          '',
+          'Every session is recorded; in a third terminal, while this runs:',
+          `  node bin/idgate sessions --db ${db}`,
+          `  node bin/idgate show <session id> --db ${db}`,
+          '',
+          'Ctrl-C stops everything and removes the temporary cluster and its audit log.',
+          '',
+        ].join('\n'),
+      );
+      await runUntilSignal(() => env.stop());
+    },
+  };
+}

@@ -1,21 +1,14 @@
 import type { CommandModule } from 'yargs';
-import {
-  buildTranscript,
-  compareOutcomes,
-  executeReplay,
-  expandEvents,
-  isSameDatabase,
-  parseTargetUrl,
-  redact,
-  replaySteps,
-} from '../../../protocols/postgres/index.js';
+import { compareOutcomes } from '../../audit/compare-outcomes.js';
+import { isSameDatabase, parseTargetUrl, redact } from '../replay-target.js';
 import { AuditReader, type SessionRow } from '../../audit/audit-reader.js';
 import type { RecordedEvent, TranscriptEntry } from '../../audit/transcript.js';
 import { table } from '../format.js';
 import { entryText, headerText } from '../transcript-text.js';
 import { dbOptions, openAudit } from './db-option.js';
-import { transcriptOf } from './show.js';
+import { transcriptOf } from '../session-transcript.js';
 import { UsageError } from '../../idgate-error.js';
+import type { WireProtocol } from '../../protocol.js';
 
 interface ReplayArgs {
   readonly db?: string | undefined;
@@ -29,38 +22,40 @@ interface ReplayArgs {
   readonly 'yes-i-mean-it': boolean;
 }
 
-export const replayCommand: CommandModule<object, ReplayArgs> = {
-  command: 'replay <session>',
-  describe: 'play a session in the terminal at its original pace, or re-run it against a database with --execute --target',
-  builder: (y) =>
-    y
-      .positional('session', { type: 'string', demandOption: true, describe: 'session id (or a unique prefix)' })
-      .options(dbOptions)
-      .option('speed', { type: 'number', default: 1, describe: 'time scale (4 = four times as fast)' })
-      .option('wait', { type: 'boolean', default: true, describe: 'keep the original pauses (--no-wait skips them)' })
-      .option('execute', { type: 'boolean', default: false, describe: 're-run the statements against --target' })
-      .option('target', { type: 'string', describe: 'postgres://user[:password]@host:port/db?sslmode=… (password also from PGPASSWORD)' })
-      .option('dry-run', { type: 'boolean', default: false, describe: 'with --execute: print what would run, run nothing' })
-      .option('yes-i-mean-it', { type: 'boolean', default: false, describe: 'allow --execute against the very database the session ran on' })
-      .check((a) => {
-        if (!(a.speed > 0)) throw new UsageError('bad-argument', '--speed must be above 0');
-        if (a.execute && a.target === undefined && !a['dry-run']) throw new UsageError('bad-argument', '--execute needs --target');
-        return true;
-      }),
-  handler: async (args) => {
-    const { reader, close } = await openAudit(args, { kind: 'session', idPrefix: args.session });
-    try {
-      const session = reader.session(args.session);
-      if (session === undefined) throw new UsageError('no-such-session', `no session ${args.session} in the audit database`);
-      const original = transcriptOf(reader, session);
-      if (!args.execute) await play(session, original, args);
-      else if (args['dry-run']) dryRun(session, original);
-      else process.exitCode = await execute(reader, session, original, args);
-    } finally {
-      close();
-    }
-  },
-};
+export function replayCommand(protocol: WireProtocol): CommandModule<object, ReplayArgs> {
+  return {
+    command: 'replay <session>',
+    describe: 'play a session in the terminal at its original pace, or re-run it against a database with --execute --target',
+    builder: (y) =>
+      y
+        .positional('session', { type: 'string', demandOption: true, describe: 'session id (or a unique prefix)' })
+        .options(dbOptions)
+        .option('speed', { type: 'number', default: 1, describe: 'time scale (4 = four times as fast)' })
+        .option('wait', { type: 'boolean', default: true, describe: 'keep the original pauses (--no-wait skips them)' })
+        .option('execute', { type: 'boolean', default: false, describe: 're-run the statements against --target' })
+        .option('target', { type: 'string', describe: 'postgres://user[:password]@host:port/db?sslmode=… (password also from PGPASSWORD)' })
+        .option('dry-run', { type: 'boolean', default: false, describe: 'with --execute: print what would run, run nothing' })
+        .option('yes-i-mean-it', { type: 'boolean', default: false, describe: 'allow --execute against the very database the session ran on' })
+        .check((a) => {
+          if (!(a.speed > 0)) throw new UsageError('bad-argument', '--speed must be above 0');
+          if (a.execute && a.target === undefined && !a['dry-run']) throw new UsageError('bad-argument', '--execute needs --target');
+          return true;
+        }),
+    handler: async (args) => {
+      const { reader, close } = await openAudit(args, { kind: 'session', idPrefix: args.session });
+      try {
+        const session = reader.session(args.session);
+        if (session === undefined) throw new UsageError('no-such-session', `no session ${args.session} in the audit database`);
+        const original = transcriptOf(protocol, reader, session);
+        if (!args.execute) await play(session, original, args);
+        else if (args['dry-run']) dryRun(session, original);
+        else process.exitCode = await execute(protocol, reader, session, original, args);
+      } finally {
+        close();
+      }
+    },
+  };
+}
 
 /** The terminal player: the transcript at the recorded pace. */
 async function play(session: SessionRow, entries: TranscriptEntry[], args: ReplayArgs): Promise<void> {
@@ -77,16 +72,15 @@ function dryRun(session: SessionRow, entries: TranscriptEntry[]): void {
   for (const e of entries) if (e.type === 'statement') process.stdout.write(`${entryText(e)}\n`);
 }
 
-async function execute(reader: AuditReader, session: SessionRow, original: TranscriptEntry[], args: ReplayArgs): Promise<number> {
+async function execute(protocol: WireProtocol, reader: AuditReader, session: SessionRow, original: TranscriptEntry[], args: ReplayArgs): Promise<number> {
   const target = parseTargetUrl(args.target ?? '');
   if (isSameDatabase(target, session.upstream) && !args['yes-i-mean-it']) {
     throw new UsageError('refused', `refusing to replay against ${session.upstream}, the database the session ran on (use a copy, or --yes-i-mean-it)`);
   }
   process.stderr.write(`replaying session ${session.id} against ${redact(args.target ?? '')}…\n`);
-  const steps = [...replaySteps(reader.events(session.id))];
-  const run = await executeReplay(steps, target, { speed: args.speed, noWait: !args.wait });
-  const clientEvents = [...expandEvents(reader.events(session.id))].filter((e) => e.direction === 'client');
-  const replayed = buildTranscript(concat(clientEvents, run.serverEvents), session.started_at_us);
+  const run = await protocol.replay(reader.events(session.id), target, { speed: args.speed, noWait: !args.wait });
+  const clientEvents = [...protocol.expandEvents(reader.events(session.id))].filter((e) => e.direction === 'client');
+  const replayed = protocol.buildTranscript(concat(clientEvents, run.serverEvents), session.started_at_us);
   const rows = compareOutcomes(original, replayed);
   process.stdout.write(
     `${table(

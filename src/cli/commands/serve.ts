@@ -1,6 +1,5 @@
 import cluster from 'node:cluster';
 import type { CommandModule } from 'yargs';
-import { postgresProtocol } from '../../../protocols/postgres/index.js';
 import { AdminServer } from '../../admin/admin-server.js';
 import type { AdminConfig, GatewayConfig } from '../../config/gateway-config.js';
 import { ClusterAdmin } from '../../fleet/cluster-admin.js';
@@ -14,6 +13,7 @@ import { startGateway } from '../../gateway.js';
 import { createLogger } from '../../logging/logger.js';
 import { runUntilSignal } from '../run-until-signal.js';
 import { configOption } from './config-option.js';
+import type { WireProtocol } from '../../protocol.js';
 
 /** The primary's admin endpoint: it answers for all workers by asking each. */
 async function serveClusterAdmin(config: AdminConfig, pool: WorkerPool, logger: Logger): Promise<AdminServer> {
@@ -36,43 +36,45 @@ function whenPrimaryStops(begin: () => void): void {
   });
 }
 
-export const serveCommand: CommandModule<object, ServeArgs> = {
-  command: 'serve',
-  describe: 'run the gateway (JSON logs on stdout); SIGHUP reloads connections and identity-map; SIGTERM/SIGINT drain and stop it',
-  builder: (y) => y.option('config', configOption),
-  handler: async (args) => {
-    const config = loadConfigFile(args.config);
-    const logger = createLogger(config.logLevel);
-    if (cluster.isPrimary && config.listen.workers > 1) {
-      // The primary serves no client: it runs the workers (listen.workers), each this same command.
-      const primaryLogger = logger.child({ node: config.nodeId, role: 'primary' });
-      const pool = WorkerPool.start(config.listen.workers, primaryLogger);
-      const admin = config.admin === undefined ? undefined : await serveClusterAdmin(config.admin, pool, primaryLogger);
-      const onHangup = (): void => pool.reload();
-      process.on('SIGHUP', onHangup);
-      await runUntilSignal(async () => {
-        await pool.stop();
-        await admin?.close();
+export function serveCommand(protocol: WireProtocol): CommandModule<object, ServeArgs> {
+  return {
+    command: 'serve',
+    describe: 'run the gateway (JSON logs on stdout); SIGHUP reloads connections and identity-map; SIGTERM/SIGINT drain and stop it',
+    builder: (y) => y.option('config', configOption),
+    handler: async (args) => {
+      const config = loadConfigFile(args.config);
+      const logger = createLogger(config.logLevel);
+      if (cluster.isPrimary && config.listen.workers > 1) {
+        // The primary serves no client: it runs the workers (listen.workers), each this same command.
+        const primaryLogger = logger.child({ node: config.nodeId, role: 'primary' });
+        const pool = WorkerPool.start(config.listen.workers, primaryLogger);
+        const admin = config.admin === undefined ? undefined : await serveClusterAdmin(config.admin, pool, primaryLogger);
+        const onHangup = (): void => pool.reload();
+        process.on('SIGHUP', onHangup);
+        await runUntilSignal(async () => {
+          await pool.stop();
+          await admin?.close();
+        });
+        process.off('SIGHUP', onHangup);
+        return;
+      }
+      const index = cluster.isWorker ? Number(process.env[WORKER_INDEX_ENV]) : undefined;
+      const asRun = (c: GatewayConfig): GatewayConfig => (index === undefined ? c : forWorker(c, index));
+      const gateway = await startGateway(asRun(config), protocol.serve, {
+        logger,
+        ...(cluster.isWorker ? { siblings: new WorkerSiblings(process), answerAdmin: (backend, metrics, node) => answerAdminAsks(process, backend, metrics, node) } : {}),
       });
+      const onHangup = (): void => {
+        // A bad file, or one that changes what needs a restart, leaves the configuration in force untouched.
+        Promise.resolve()
+          .then(() => gateway.reload(asRun(loadConfigFile(args.config))))
+          .catch((e: unknown) => logger.error({ err: e instanceof Error ? e.message : String(e) }, 'configuration not reloaded'));
+      };
+      process.on('SIGHUP', onHangup);
+      await runUntilSignal(() => gateway.shutdown(), cluster.isWorker ? whenPrimaryStops : undefined);
       process.off('SIGHUP', onHangup);
-      return;
-    }
-    const index = cluster.isWorker ? Number(process.env[WORKER_INDEX_ENV]) : undefined;
-    const asRun = (c: GatewayConfig): GatewayConfig => (index === undefined ? c : forWorker(c, index));
-    const gateway = await startGateway(asRun(config), postgresProtocol, {
-      logger,
-      ...(cluster.isWorker ? { siblings: new WorkerSiblings(process), answerAdmin: (backend, metrics, node) => answerAdminAsks(process, backend, metrics, node) } : {}),
-    });
-    const onHangup = (): void => {
-      // A bad file, or one that changes what needs a restart, leaves the configuration in force untouched.
-      Promise.resolve()
-        .then(() => gateway.reload(asRun(loadConfigFile(args.config))))
-        .catch((e: unknown) => logger.error({ err: e instanceof Error ? e.message : String(e) }, 'configuration not reloaded'));
-    };
-    process.on('SIGHUP', onHangup);
-    await runUntilSignal(() => gateway.shutdown(), cluster.isWorker ? whenPrimaryStops : undefined);
-    process.off('SIGHUP', onHangup);
-    // A worker's IPC channel would keep it alive.
-    if (cluster.isWorker) process.disconnect();
-  },
-};
+      // A worker's IPC channel would keep it alive.
+      if (cluster.isWorker) process.disconnect();
+    },
+  };
+}

@@ -4,6 +4,7 @@ import { usageSince, type EntryUsage } from '../entry-usage.js';
 import { isoFromUs, table } from '../format.js';
 import { parseInstantUs } from '../parse-time.js';
 import { dbOptions, openAudit } from './db-option.js';
+import type { WireProtocol } from '../../protocol.js';
 
 interface UsageArgs {
   readonly db?: string | undefined;
@@ -12,35 +13,37 @@ interface UsageArgs {
   readonly json: boolean;
 }
 
-export const usageCommand: CommandModule<object, UsageArgs> = {
-  command: 'usage',
-  describe: 'per identity and identity-map entry: the scope granted against the narrowest scope that admits what it actually ran (over-scoped)',
-  builder: (y) =>
-    y
-      .options(dbOptions)
-      .option('since', { type: 'string', default: '30d', describe: 'the window: a duration back (30d, 12h) or an ISO date' })
-      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' }),
-  handler: async (args) => {
-    const { reader, close } = await openAudit(args, { kind: 'all' });
-    let rows: EntryUsage[];
-    try {
-      rows = await usageSince(reader, parseInstantUs(args.since, nowMicros()), args.config);
-    } finally {
-      close();
-    }
-    if (args.json) {
-      for (const r of rows) {
-        process.stdout.write(
-          `${JSON.stringify({ appId: r.appId, identity: r.who, connection: r.connection, mapping: r.mapping, granted: r.granted, used: r.used, overScoped: r.overScoped, suggestion: r.overScoped ? r.used : null, sessions: r.sessions, statements: r.statements, unanalysable: r.unanalysable, lastSession: isoFromUs(r.lastUs) })}\n`,
-        );
+export function usageCommand(protocol: WireProtocol): CommandModule<object, UsageArgs> {
+  return {
+    command: 'usage',
+    describe: 'per identity and identity-map entry: the scope granted against the narrowest scope that admits what it actually ran (over-scoped)',
+    builder: (y) =>
+      y
+        .options(dbOptions)
+        .option('since', { type: 'string', default: '30d', describe: 'the window: a duration back (30d, 12h) or an ISO date' })
+        .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' }),
+    handler: async (args) => {
+      const { reader, close } = await openAudit(args, { kind: 'all' });
+      let rows: EntryUsage[];
+      try {
+        rows = await usageSince(protocol, reader, parseInstantUs(args.since, nowMicros()), args.config);
+      } finally {
+        close();
       }
-      return;
-    }
-    process.stdout.write(
-      `${table(
-        ['identity', 'connection', 'entry', 'granted', 'used', 'over-scoped', 'sessions', 'statements', 'last session'],
-        rows.map((r) => [r.who, r.connection, r.mapping, r.granted, r.used || '(nothing)', r.overScoped ? `yes: ${r.used || 'nothing'}` : 'no', String(r.sessions), String(r.statements), isoFromUs(r.lastUs)]),
-      )}\n`,
-    );
-  },
-};
+      if (args.json) {
+        for (const r of rows) {
+          process.stdout.write(
+            `${JSON.stringify({ appId: r.appId, identity: r.who, connection: r.connection, mapping: r.mapping, granted: r.granted, used: r.used, overScoped: r.overScoped, suggestion: r.overScoped ? r.used : null, sessions: r.sessions, statements: r.statements, unanalysable: r.unanalysable, lastSession: isoFromUs(r.lastUs) })}\n`,
+          );
+        }
+        return;
+      }
+      process.stdout.write(
+        `${table(
+          ['identity', 'connection', 'entry', 'granted', 'used', 'over-scoped', 'sessions', 'statements', 'last session'],
+          rows.map((r) => [r.who, r.connection, r.mapping, r.granted, r.used || '(nothing)', r.overScoped ? `yes: ${r.used || 'nothing'}` : 'no', String(r.sessions), String(r.statements), isoFromUs(r.lastUs)]),
+        )}\n`,
+      );
+    },
+  };
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { QueryError } from '../../../protocols/postgres/index.js';
+import pg from 'pg';
 import { findPostgresBinaries } from '../../../src/dev/postgres-binaries.js';
 import { PostgresCluster } from '../../../src/dev/postgres-cluster.js';
 
@@ -17,7 +17,7 @@ describe('the throw-away Postgres cluster', () => {
       assert.match(await cluster.sql('SELECT version()'), /PostgreSQL 15/);
       assert.equal(await cluster.sql("SELECT auth_method FROM pg_hba_file_rules WHERE address = '127.0.0.1'"), 'scram-sha-256');
       assert.equal(await cluster.sql("SELECT 1, NULL, 'x'; SELECT 2, 'y', 'z'"), '1||x\n2|y|z');
-      await assert.rejects(cluster.sql('SELECT 1/0'), (e: unknown) => e instanceof QueryError && e.sqlstate === '22012');
+      await assert.rejects(cluster.sql('SELECT 1/0'), (e: unknown) => e instanceof pg.DatabaseError && e.code === '22012');
     } catch (e) {
       // A failure here is easier to understand with the server's own words.
       throw new Error(`${(e as Error).message}\n--- server log ---\n${cluster.serverLog}`, { cause: e });

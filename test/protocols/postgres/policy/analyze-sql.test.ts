@@ -4,7 +4,7 @@ import { analyzeSql, type AnalysisContext } from '../../../../protocols/postgres
 import { decide } from '../../../../protocols/postgres/policy/decision-cache.js';
 import { StatementRejected } from '../../../../protocols/postgres/policy/statement-rejected.js';
 import { checkScope } from '../../../../src/policy/check-scope.js';
-import { parseScope } from '../../../../src/policy/scope.js';
+import { parseScope } from '../../../../src/config/scope.js';
 import { TABLE } from '../../../support/scope-cases.js';
 import { analysisContext } from '../../../support/sql-analysis.js';
 

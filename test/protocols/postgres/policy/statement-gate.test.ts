@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 import type { AnalysisContext } from '../../../../protocols/postgres/policy/analyze-sql.js';
 import { StatementGate } from '../../../../protocols/postgres/policy/statement-gate.js';
 import { ProtocolError } from '../../../../protocols/postgres/wire/protocol-error.js';
-import { parseScope } from '../../../../src/policy/scope.js';
+import { parseScope } from '../../../../src/config/scope.js';
 import { Bytes, splitsOf } from '../../../support/byte-builder.js';
 import { analysisContext } from '../../../support/sql-analysis.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isSameDatabase, parsePostgresUrl, redact } from '../../../../protocols/postgres/replay/target-url.js';
+import { isSameDatabase, parsePostgresUrl, redact } from '../../../src/cli/replay-target.js';
 
 const NO_ENV = { PGSSLROOTCERT: '/nonexistent/root.crt' };
 const read = (url: string, env: NodeJS.ProcessEnv = NO_ENV): ReturnType<typeof parsePostgresUrl> => parsePostgresUrl(url, '--target', env);

@@ -1,4 +1,4 @@
-import type { StatementOutcome, TranscriptEntry, TranscriptStatement } from '../../../src/audit/transcript.js';
+import type { StatementOutcome, TranscriptEntry, TranscriptStatement } from './transcript.js';
 
 export interface OutcomeComparison {
   readonly n: number;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { covers, isReadOnly, parseScope, ScopeError } from '../../../src/policy/scope.js';
+import { covers, isReadOnly, parseScope, ScopeError } from '../../../src/config/scope.js';
 
 describe('parseScope', () => {
   it('reads the grants of the scope language', () => {

@@ -1,7 +1,7 @@
-import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
-import { parsePostgresUrl } from '../../../src/config/postgres-url.js';
+import type { ConnectionConfig } from '../config/gateway-config.js';
+import { parsePostgresUrl } from '../config/postgres-url.js';
 
-export { parsePostgresUrl, redact } from '../../../src/config/postgres-url.js';
+export { parsePostgresUrl, redact } from '../config/postgres-url.js';
 
 /** A replay target (`replay --target`), read as libpq reads a URL. */
 export function parseTargetUrl(text: string, env: NodeJS.ProcessEnv = process.env): ConnectionConfig {

@@ -16,26 +16,27 @@ import { terminateCommand } from './commands/terminate.js';
 import { tokenCommand } from './commands/token.js';
 import { usageCommand } from './commands/usage.js';
 import { verifyCommand } from './commands/verify.js';
+import type { WireProtocol } from '../protocol.js';
 
-/** The `idgate` command line: one yargs command per file under commands/. */
-export async function main(argv: string[]): Promise<void> {
+/** The `idgate` command line: one yargs command per file under commands/, reading and serving through `protocol`. */
+export async function runCli(argv: string[], protocol: WireProtocol): Promise<void> {
   await yargs(hideBin(argv))
     .scriptName('idgate')
-    .command(serveCommand)
-    .command(checkCommand)
+    .command(serveCommand(protocol))
+    .command(checkCommand(protocol))
     .command(auditMigrateCommand)
     .command(reachCommand)
-    .command(identitiesCommand)
-    .command(usageCommand)
+    .command(identitiesCommand(protocol))
+    .command(usageCommand(protocol))
     .command(statusCommand)
     .command(terminateCommand)
-    .command(devCommand)
+    .command(devCommand(protocol))
     .command(sessionsCommand)
-    .command(showCommand)
-    .command(replayCommand)
+    .command(showCommand(protocol))
+    .command(replayCommand(protocol))
     .command(verifyCommand)
     .command(pruneCommand)
-    .command(exportCommand)
+    .command(exportCommand(protocol))
     .command(tokenCommand)
     .demandCommand(1, 'name a command (idgate --help lists them)')
     .strict()
