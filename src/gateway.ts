@@ -52,7 +52,11 @@ export interface RunningGateway {
 }
 
 /** Wires the core (config, token verification, identity-map, sessions) to a wire protocol and starts listening. */
-export async function startGateway(fileConfig: GatewayConfig, protocol: ProtocolFactory, options: GatewayOptions = {}): Promise<RunningGateway> {
+export async function startGateway(
+  fileConfig: GatewayConfig,
+  protocol: ProtocolFactory,
+  options: GatewayOptions = {},
+): Promise<RunningGateway> {
   // Every line names this fleet node, so a fleet's logs can be read together.
   const logger = (options.logger ?? createLogger(fileConfig.logLevel)).child({ node: fileConfig.nodeId });
   // The metrics need the registry and the audit log, which come later: they are read only when scraped.
@@ -76,7 +80,9 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
       onReplaced: config.onReplaced,
       writeAhead: config.recordingDurability === 'write-ahead',
       sync: config.recordingSync,
-      ...(config.central !== undefined ? { central: { target: centralTarget(config.central.connection), backlogLimit: config.central.backlogLimit } } : {}),
+      ...(config.central !== undefined
+        ? { central: { target: centralTarget(config.central.connection), backlogLimit: config.central.backlogLimit } }
+        : {}),
     });
   } catch (e) {
     entra.close();
@@ -85,16 +91,28 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
   const sessions = new SessionRegistry();
   const budget = new MemoryBudget(config.listen.memoryBudgetBytes);
   let server: ProtocolServer | undefined;
-  const gatewayMetrics = new GatewayMetrics(sessions, () => ({ backlog: audit.backlog, centralBacklog: audit.centralBacklog, healthy: audit.healthy }), budget, () => Math.max(0, (server?.openConnections ?? 0) - sessions.size), config.nodeId);
+  const gatewayMetrics = new GatewayMetrics(
+    sessions,
+    () => ({ backlog: audit.backlog, centralBacklog: audit.centralBacklog, healthy: audit.healthy }),
+    budget,
+    () => Math.max(0, (server?.openConnections ?? 0) - sessions.size),
+    config.nodeId,
+  );
   metrics = gatewayMetrics;
   audit.onBatchWritten((seconds) => gatewayMetrics.auditBatchWritten(seconds));
   const watch = new SessionWatch(sessions, entra.revocation, { endAtTokenExpiry: config.endAtTokenExpiry }, logger);
   const idle = new IdleSweeper(sessions);
   entra.signingKeys.onRemoved((kids) => watch.keysRemoved(kids));
   audit.onFailure(() =>
-    sessions.endWhere((s) => s.grant.rule.record !== false, 'audit-unavailable', 'terminating connection because the audit log cannot be written'),
+    sessions.endWhere(
+      (s) => s.grant.rule.record !== false,
+      'audit-unavailable',
+      'terminating connection because the audit log cannot be written',
+    ),
   );
-  const authority = new SessionAuthority(config, entra.verifier, audit, entra.revocation, (seconds, ok) => gatewayMetrics.tokenVerified(seconds, ok));
+  const authority = new SessionAuthority(config, entra.verifier, audit, entra.revocation, (seconds, ok) =>
+    gatewayMetrics.tokenVerified(seconds, ok),
+  );
   const services: GatewayServices = {
     get config() {
       return config;
@@ -118,7 +136,14 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
   let adminAddress: { readonly host: string; readonly port: number } | undefined;
   try {
     address = await protocolServer.listen();
-    const backend = localAdmin({ config: () => config, metrics: gatewayMetrics, sessions, audit, signingKeys: entra.signingKeys, server: protocolServer });
+    const backend = localAdmin({
+      config: () => config,
+      metrics: gatewayMetrics,
+      sessions,
+      audit,
+      signingKeys: entra.signingKeys,
+      server: protocolServer,
+    });
     options.answerAdmin?.(backend, gatewayMetrics, config.nodeId);
     census = identityCensus(config, logger);
     if (census !== undefined) {
@@ -140,18 +165,31 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
   watch.start();
   idle.start();
   entra.signingKeys.startRefreshing();
-  logger.info({ protocol: protocolServer.protocol, host: address.host, port: address.port, tls: config.listen.tls !== undefined }, 'gateway listening');
+  logger.info(
+    { protocol: protocolServer.protocol, host: address.host, port: address.port, tls: config.listen.tls !== undefined },
+    'gateway listening',
+  );
   let stopping: Promise<void> | undefined;
   let reloading = Promise.resolve({ endedSessions: 0 });
   const reload = async (next: GatewayConfig): Promise<{ endedSessions: number }> => {
     const changed = restartOnlyChanges(config, next);
-    if (changed.length > 0) throw new ConfigError(next.source, changed.map((key) => ({ key, message: 'changes take effect only at a restart; nothing was reloaded' })));
+    if (changed.length > 0) {
+      throw new ConfigError(
+        next.source,
+        changed.map((key) => ({ key, message: 'changes take effect only at a restart; nothing was reloaded' })),
+      );
+    }
     config = await resolveGroupNames(next, entra.graph);
     authority.replace(config);
     gatewayMetrics.reloaded();
     const stale = sessions.list().filter((s) => !authority.stillGrants(s.grant));
-    for (const s of stale) s.end('access-changed', "terminating connection because the gateway's configuration no longer grants this access");
-    logger.info({ connections: config.connections.size, mappings: config.identityMap.length, endedSessions: stale.length }, 'configuration reloaded');
+    for (const s of stale) {
+      s.end('access-changed', "terminating connection because the gateway's configuration no longer grants this access");
+    }
+    logger.info(
+      { connections: config.connections.size, mappings: config.identityMap.length, endedSessions: stale.length },
+      'configuration reloaded',
+    );
     return { endedSessions: stale.length };
   };
   return {
@@ -183,12 +221,24 @@ export async function startGateway(fileConfig: GatewayConfig, protocol: Protocol
  */
 function identityCensus(config: GatewayConfig, logger: Logger): IdentityCensus | undefined {
   const admin = config.admin;
-  if (admin === undefined || admin.identityCensusMs <= 0 || config.entra.graph === undefined || config.listen.workers !== 1 || !existsSync(config.source)) return undefined;
+  if (
+    admin === undefined ||
+    admin.identityCensusMs <= 0 ||
+    config.entra.graph === undefined ||
+    config.listen.workers !== 1 ||
+    !existsSync(config.source)
+  ) {
+    return undefined;
+  }
   const central = config.central;
   const password = central?.connection.auth.kind === 'password' ? central.connection.auth.password.reveal() : '';
   // The census process gets the store's password in its environment, never on its command line (ps shows that).
   const db = central === undefined ? config.recordingsPath : withoutPassword(central.url);
-  return new IdentityCensus({ configFile: config.source, db, env: password !== '' ? { PGPASSWORD: password } : {} }, admin.identityCensusMs, logger.child({ census: 'identities' }));
+  return new IdentityCensus(
+    { configFile: config.source, db, env: password !== '' ? { PGPASSWORD: password } : {} },
+    admin.identityCensusMs,
+    logger.child({ census: 'identities' }),
+  );
 }
 
 function withoutPassword(url: string): string {

@@ -86,7 +86,17 @@ describe('the architecture', () => {
   it('reads the imports it checks (the graph is not empty, and a known edge is in it)', () => {
     assert.ok(graph.size > 100);
     assert.ok(graph.get('src/main.ts')?.includes('protocols/postgres/index.ts'));
-    assert.deepEqual(cycles(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]])), [['a', 'b', 'c']]);
+    assert.deepEqual(
+      cycles(
+        new Map([
+          ['a', ['b']],
+          ['b', ['c']],
+          ['c', ['a']],
+          ['d', ['a']],
+        ]),
+      ),
+      [['a', 'b', 'c']],
+    );
   });
 
   it('has no import cycle between files', () => {

@@ -12,7 +12,10 @@ const run = promisify(execFile);
  */
 describe('the published package', () => {
   it('holds the compiled product, its worker threads and its docs, and nothing of the tests', async () => {
-    const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: new URL('..', import.meta.url), maxBuffer: 10 << 20 });
+    const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: new URL('..', import.meta.url),
+      maxBuffer: 10 << 20,
+    });
     const files = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
     for (const needed of [
       'bin/idgate',
@@ -27,7 +30,14 @@ describe('the published package', () => {
     ]) {
       assert.ok(files.includes(needed), `${needed} is not in the package`);
     }
-    const stray = files.filter((f) => f.startsWith('test/') || f.startsWith('scripts/') || f.startsWith('src/') || f.startsWith('protocols/') || f.endsWith('.ts') && !f.endsWith('.d.ts'));
+    const stray = files.filter(
+      (f) =>
+        f.startsWith('test/') ||
+        f.startsWith('scripts/') ||
+        f.startsWith('src/') ||
+        f.startsWith('protocols/') ||
+        (f.endsWith('.ts') && !f.endsWith('.d.ts')),
+    );
     assert.deepEqual(stray, []);
   });
 });

@@ -12,7 +12,7 @@ export interface IntakeSink {
   pauseClient(): void;
   /** Nothing waits in the intake any more: read the client again if nothing else holds it back. */
   resumeClient(): void;
-  readonly ended: boolean;
+  ended(): boolean;
 }
 
 /**
@@ -40,18 +40,18 @@ export class ClientIntake {
   ) {}
 
   /** Something waits: the relay must not read the client. */
-  get stalled(): boolean {
+  isStalled(): boolean {
     return this.waitingForBudget || this.scanned.length > 0 || this.gate?.judging === true;
   }
 
   take(chunk: Buffer): void {
-    if (this.stalled) {
+    if (this.isStalled()) {
       // Read before the pause took effect: kept (copied: read buffers are reused), behind what waits.
       this.raw.push(Buffer.from(chunk));
       return;
     }
     this.read(chunk);
-    if (this.stalled) this.stall();
+    if (this.isStalled()) this.stall();
   }
 
   /** The session ended: give back what a half-received message held. */
@@ -120,7 +120,7 @@ export class ClientIntake {
     if (budget === undefined || this.waitingForBudget) return;
     this.waitingForBudget = true;
     const retry = (): void => {
-      if (this.sink.ended) return;
+      if (this.sink.ended()) return;
       if (!this.frames.retryBlocked()) {
         budget.whenReleased(retry);
         return;
@@ -148,7 +148,7 @@ export class ClientIntake {
 
   /** Reads on, in order, whatever waited, until something makes it wait again or nothing is left. */
   private pump(): void {
-    while (!this.sink.ended) {
+    while (!this.sink.ended()) {
       if (this.waitingForBudget) return;
       if (this.scanned.length > 0) {
         const scanned = this.scanned;
@@ -169,6 +169,6 @@ export class ClientIntake {
       if (next === undefined) break;
       this.read(next);
     }
-    if (!this.sink.ended && !this.stalled) this.sink.resumeClient();
+    if (!this.sink.ended() && !this.isStalled()) this.sink.resumeClient();
   }
 }

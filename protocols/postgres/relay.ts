@@ -118,28 +118,30 @@ export class Relay {
       maxClientMessage,
       options.budget,
     );
-    const relay = this;
     this.intake = new ClientIntake(this.clientFrames, gate, options.budget, this.activity, {
       forward: (pieces) => this.forward(pieces),
       chunkRead: () => this.observer?.onClientChunk(),
       protocolError: (e) => this.protocolError(e),
       pauseClient: () => this.client.pause(),
       resumeClient: () => {
-        if (this.reason === undefined && this.held.length === 0 && !this.waitingForObserver && this.upstream.writableLength === 0) this.client.resume();
+        if (this.reason === undefined && this.held.length === 0 && !this.waitingForObserver && this.upstream.writableLength === 0) {
+          this.client.resume();
+        }
       },
-      get ended(): boolean {
-        return relay.reason !== undefined;
-      },
+      ended: () => this.reason !== undefined,
     });
     const observerWantsReady = observer?.upstreamInterest[Backend.ReadyForQuery] === WHOLE;
-    this.upstreamFrames = new FrameScanner(observer ? withReady(observer.upstreamInterest) : READY_ONLY, (code, length, bytes, start, end) => {
-      if (code === Backend.ReadyForQuery) {
-        // A ReadyForQuery has a one-byte body, so it is always handed over whole.
-        this.activity.ready(TRANSACTION_STATUS[bytes?.[start + 5] ?? 0] ?? 'idle');
-        if (!observerWantsReady) return;
-      }
-      observer?.onUpstreamFrame(code, length, bytes, start, end);
-    });
+    this.upstreamFrames = new FrameScanner(
+      observer ? withReady(observer.upstreamInterest) : READY_ONLY,
+      (code, length, bytes, start, end) => {
+        if (code === Backend.ReadyForQuery) {
+          // A ReadyForQuery has a one-byte body, so it is always handed over whole.
+          this.activity.ready(TRANSACTION_STATUS[bytes?.[start + 5] ?? 0] ?? 'idle');
+          if (!observerWantsReady) return;
+        }
+        observer?.onUpstreamFrame(code, length, bytes, start, end);
+      },
+    );
   }
 
   start(clientLeftover: Buffer, upstreamLeftover: Buffer): void {
@@ -148,7 +150,7 @@ export class Relay {
     this.clientSource.setHandler(this.onClientData, () => upstream.writableLength > 0 || this.held.length > 0);
     this.upstreamSource.setHandler(this.onUpstreamData, () => client.writableLength > 0);
     upstream.on('drain', () => {
-      if (!this.waitingForObserver && !this.intake.stalled && this.held.length === 0) client.resume();
+      if (!this.waitingForObserver && !this.intake.isStalled() && this.held.length === 0) client.resume();
     });
     client.on('drain', () => upstream.resume());
     client.on('end', () => {
@@ -216,7 +218,7 @@ export class Relay {
     const flowing = writeAll(this.upstream, pieces);
     if (this.held.length > 0) return;
     if (this.endUpstreamAfterHeld) this.upstream.end();
-    else if (flowing && !this.waitingForObserver && !this.intake.stalled && this.reason === undefined) this.client.resume();
+    else if (flowing && !this.waitingForObserver && !this.intake.isStalled() && this.reason === undefined) this.client.resume();
   };
 
   /** The client is gone: the upstream ends too, after what the client sent before (write-ahead may still hold some). */
@@ -231,7 +233,7 @@ export class Relay {
     this.client.pause();
     observer.whenDrained(() => {
       this.waitingForObserver = false;
-      if (this.reason === undefined && this.held.length === 0 && !this.intake.stalled) this.client.resume();
+      if (this.reason === undefined && this.held.length === 0 && !this.intake.isStalled()) this.client.resume();
     });
   }
 

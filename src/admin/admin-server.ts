@@ -43,7 +43,14 @@ export class AdminServer {
       this.handle(req, res).catch((e: unknown) => this.fail(res, e));
     };
     this.server = config.tls
-      ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key, ...(config.tls.clientCa ? { ca: config.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) }, handler)
+      ? createHttpsServer(
+          {
+            cert: config.tls.cert,
+            key: config.tls.key,
+            ...(config.tls.clientCa ? { ca: config.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+          },
+          handler,
+        )
       : createHttpServer(handler);
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 30_000;
@@ -69,14 +76,21 @@ export class AdminServer {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.headers.origin !== undefined) throw new HttpProblem(403, 'cross-origin', 'requests from web pages are refused');
     if (!this.hostAllowed(req.headers.host)) throw new HttpProblem(403, 'wrong-host', 'the Host header must name this endpoint');
-    if (req.method === 'GET' && path === '/healthz') return send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
+    if (req.method === 'GET' && path === '/healthz') {
+      send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
+      return;
+    }
     if (req.method === 'GET' && path === '/readyz') return this.readyz(res);
     const via = this.authenticate(req);
     if (req.method === 'GET' && path === '/metrics') {
       const metrics = await this.backend.metrics();
-      return send(res, 200, metrics.contentType, metrics.text);
+      send(res, 200, metrics.contentType, metrics.text);
+      return;
     }
-    if (req.method === 'GET' && path === '/sessions') return sendJson(res, 200, { sessions: await this.backend.sessions() });
+    if (req.method === 'GET' && path === '/sessions') {
+      sendJson(res, 200, { sessions: await this.backend.sessions() });
+      return;
+    }
     const terminate = TERMINATE.exec(path);
     if (req.method === 'POST' && terminate !== null) return this.terminate(req, res, terminate[1] ?? '', via);
     throw new HttpProblem(404, 'not-found', `no ${req.method ?? ''} ${path} here`);
@@ -90,7 +104,9 @@ export class AdminServer {
 
   private async terminate(req: IncomingMessage, res: ServerResponse, id: string, via: string): Promise<void> {
     if (!SESSION_ID.test(id)) throw new HttpProblem(400, 'bad-session-id', 'a session id is a lower-case UUID');
-    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new HttpProblem(415, 'json-required', 'send Content-Type: application/json');
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+      throw new HttpProblem(415, 'json-required', 'send Content-Type: application/json');
+    }
     const body = await readJson(req);
     const by = typeof body['by'] === 'string' && body['by'] !== '' ? body['by'].slice(0, 200) : 'unknown';
     const requester: Requester = { by, via, from: req.socket.remoteAddress ?? '' };
@@ -106,7 +122,10 @@ export class AdminServer {
    */
   private hostAllowed(host: string | undefined): boolean {
     if (this.tokenDigest !== undefined || this.config.tls?.clientCa !== undefined) return true;
-    const name = (host ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
+    const name = (host ?? '')
+      .replace(/:\d+$/, '')
+      .replace(/^\[(.*)\]$/, '$1')
+      .toLowerCase();
     return name === 'localhost' || name === '::1' || name === this.config.host.toLowerCase() || /^127\.\d+\.\d+\.\d+$/.test(name);
   }
 
@@ -115,7 +134,7 @@ export class AdminServer {
     const socket = req.socket as Partial<TLSSocket>;
     if (this.config.tls?.clientCa !== undefined && socket.authorized === true) {
       const subject = socket.getPeerCertificate?.().subject;
-      return `client-certificate:${subject?.CN ?? '?'}`;
+      return `client-certificate:${[subject?.CN ?? '?'].flat().join(',')}`;
     }
     if (this.tokenDigest !== undefined) {
       const header = req.headers.authorization ?? '';
@@ -168,6 +187,8 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   } catch {
     throw new HttpProblem(400, 'bad-json', 'the body is not JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpProblem(400, 'bad-json', 'the body must be a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new HttpProblem(400, 'bad-json', 'the body must be a JSON object');
+  }
   return value as Record<string, unknown>;
 }

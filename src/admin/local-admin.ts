@@ -25,7 +25,11 @@ export function localAdmin(parts: LocalAdminParts): AdminBackend {
     terminate: (id, requester) => {
       const session = parts.sessions.get(id);
       if (session === undefined) return Promise.resolve(false);
-      session.end('admin-terminated', 'terminating connection due to administrator command (the gateway’s operator ended this session)', requester);
+      session.end(
+        'admin-terminated',
+        'terminating connection due to administrator command (the gateway’s operator ended this session)',
+        requester,
+      );
       return Promise.resolve(true);
     },
   };

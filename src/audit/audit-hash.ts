@@ -15,8 +15,22 @@ function digest(parts: readonly (string | number | null)[]): string {
 /** The header fields of a stored session: what its head hash covers. */
 export type SessionHeadFields = Pick<
   SessionRow,
-  | 'id' | 'protocol' | 'started_at_us' | 'identity_oid' | 'app_id' | 'tenant_id' | 'display_name' | 'client_user'
-  | 'mapping' | 'connection' | 'scope' | 'record_mode' | 'client_address' | 'client_tls' | 'upstream' | 'node_id'
+  | 'id'
+  | 'protocol'
+  | 'started_at_us'
+  | 'identity_oid'
+  | 'app_id'
+  | 'tenant_id'
+  | 'display_name'
+  | 'client_user'
+  | 'mapping'
+  | 'connection'
+  | 'scope'
+  | 'record_mode'
+  | 'client_address'
+  | 'client_tls'
+  | 'upstream'
+  | 'node_id'
 >;
 
 /**
@@ -30,8 +44,23 @@ function nodePart(nodeId: string | null | undefined): string[] {
 /** The hash of a session's header: the start of its event chain. */
 export function sessionHeadHash(s: SessionHeadFields): string {
   return digest([
-    'session', s.id, s.protocol, s.started_at_us, s.identity_oid, s.app_id, s.tenant_id, s.display_name, s.client_user,
-    s.mapping, s.connection, s.scope, s.record_mode, s.client_address, s.client_tls, s.upstream, ...nodePart(s.node_id),
+    'session',
+    s.id,
+    s.protocol,
+    s.started_at_us,
+    s.identity_oid,
+    s.app_id,
+    s.tenant_id,
+    s.display_name,
+    s.client_user,
+    s.mapping,
+    s.connection,
+    s.scope,
+    s.record_mode,
+    s.client_address,
+    s.client_tls,
+    s.upstream,
+    ...nodePart(s.node_id),
   ]);
 }
 
@@ -62,8 +91,19 @@ export interface SealFields {
 /** Sessions are chained in the order they end (seal), each over the previous seal. */
 export function sealHash(previous: string, s: SealFields): string {
   return digest([
-    'seal', previous, s.id, s.seal_seq, s.ended_at_us, s.end_reason, s.bytes_from_client, s.bytes_to_client, s.statements, s.errors,
-    s.event_count, s.head_hash, s.last_event_hash,
+    'seal',
+    previous,
+    s.id,
+    s.seal_seq,
+    s.ended_at_us,
+    s.end_reason,
+    s.bytes_from_client,
+    s.bytes_to_client,
+    s.statements,
+    s.errors,
+    s.event_count,
+    s.head_hash,
+    s.last_event_hash,
   ]);
 }
 
@@ -71,7 +111,19 @@ export type LoginFields = Omit<LoginRow, 'hash'>;
 
 export function loginHash(previous: string, l: LoginFields): string {
   return digest([
-    'login', previous, l.seq, l.at_us, l.accepted, l.reason, l.message, l.session_id, l.identity_oid, l.app_id, l.connection, l.client_user, l.client_address,
+    'login',
+    previous,
+    l.seq,
+    l.at_us,
+    l.accepted,
+    l.reason,
+    l.message,
+    l.session_id,
+    l.identity_oid,
+    l.app_id,
+    l.connection,
+    l.client_user,
+    l.client_address,
     ...nodePart(l.node_id),
   ]);
 }

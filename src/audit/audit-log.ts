@@ -125,7 +125,9 @@ export class AuditLog implements JournalSource {
       const onMessage = (r: WriterReport): void => {
         worker.off('error', reject);
         if (r.type === 'ready') resolve();
-        else reject(new AuditError('audit-unopenable', `cannot open the audit database ${path}: ${r.type === 'failed' ? r.message : r.type}`));
+        else {
+          reject(new AuditError('audit-unopenable', `cannot open the audit database ${path}: ${r.type === 'failed' ? r.message : r.type}`));
+        }
       };
       worker.once('message', onMessage);
       worker.once('error', reject);
@@ -171,7 +173,10 @@ export class AuditLog implements JournalSource {
     if (result instanceof Error) throw result;
     const { position, recovery } = result;
     if (recovery.records > 0 || recovery.tornBytes > 0) {
-      this.logger.warn({ records: recovery.records, events: recovery.events, tornBytes: recovery.tornBytes }, 'recovered what a process that died had recorded in the write-ahead journal');
+      this.logger.warn(
+        { records: recovery.records, events: recovery.events, tornBytes: recovery.tornBytes },
+        'recovered what a process that died had recorded in the write-ahead journal',
+      );
     }
     if (recovery.setAside !== undefined) {
       this.logger.warn({ file: recovery.setAside }, 'a write-ahead journal of another audit database was found and set aside, not applied');
@@ -180,7 +185,10 @@ export class AuditLog implements JournalSource {
       await rm(file, { force: true });
       return;
     }
-    const journalOptions = { sync: options.sync === 'full', ...(options.journalLimitBytes !== undefined ? { limitBytes: options.journalLimitBytes } : {}) };
+    const journalOptions = {
+      sync: options.sync === 'full',
+      ...(options.journalLimitBytes !== undefined ? { limitBytes: options.journalLimitBytes } : {}),
+    };
     this.journal = await WriteAheadJournal.open(file, position.logId, position.appliedSeq, journalOptions, this, {
       requestFlush: () => this.flush(),
       onFailure: (message) => {
@@ -274,7 +282,11 @@ export class AuditLog implements JournalSource {
       const since = recorder.pending.journaledSince();
       if (since !== undefined) slices.push({ sessionId: recorder.sessionId, count: since.count, bytes: since.bytes });
     }
-    const meta = { starts: since(this.starts, this.startsJournaled), ends: since(this.ends, this.endsJournaled), logins: since(this.logins, this.loginsJournaled) };
+    const meta = {
+      starts: since(this.starts, this.startsJournaled),
+      ends: since(this.ends, this.endsJournaled),
+      logins: since(this.logins, this.loginsJournaled),
+    };
     this.startsJournaled = this.starts.length;
     this.endsJournaled = this.ends.length;
     this.loginsJournaled = this.logins.length;
@@ -319,7 +331,9 @@ export class AuditLog implements JournalSource {
     if (this.backlogFull) return 'the central store backlog is over its limit';
     try {
       const now = await stat(this.path);
-      if (this.fileIdentity !== undefined && (now.dev !== this.fileIdentity.dev || now.ino !== this.fileIdentity.ino)) return 'the audit database file was replaced';
+      if (this.fileIdentity !== undefined && (now.dev !== this.fileIdentity.dev || now.ino !== this.fileIdentity.ino)) {
+        return 'the audit database file was replaced';
+      }
     } catch {
       return 'the audit database file is missing';
     }
@@ -381,7 +395,10 @@ export class AuditLog implements JournalSource {
     this.inFlightBytes.push(this.pendingBytes);
     this.pendingBytes = 0;
     // The segments' buffers are handed to the writer thread, not copied.
-    this.worker.postMessage(batch, events.map((e) => e.buffer));
+    this.worker.postMessage(
+      batch,
+      events.map((e) => e.buffer),
+    );
   }
 
   private batchWritten(sentAt: number | undefined): void {
@@ -423,7 +440,10 @@ export class AuditLog implements JournalSource {
         this.logger.warn({ events: r.events }, 'events of sessions missing from the (replaced) audit database were not written');
         break;
       case 'lost':
-        this.logger.warn({ reason: 'gateway-lost', sessions: r.sessions }, 'sessions a gateway that died had left open were sealed as gateway-lost');
+        this.logger.warn(
+          { reason: 'gateway-lost', sessions: r.sessions },
+          'sessions a gateway that died had left open were sealed as gateway-lost',
+        );
         break;
       case 'ready':
         break;

@@ -136,14 +136,18 @@ export class AuditReader {
 
   /** A session by its id or an unambiguous prefix of it. */
   session(idOrPrefix: string): SessionRow | undefined {
-    const rows = this.db.prepare("SELECT * FROM sessions WHERE id = ? OR id LIKE ? || '%' LIMIT 2").all(idOrPrefix, idOrPrefix) as SessionRow[];
+    const rows = this.db
+      .prepare("SELECT * FROM sessions WHERE id = ? OR id LIKE ? || '%' LIMIT 2")
+      .all(idOrPrefix, idOrPrefix) as SessionRow[];
     const exact = rows.find((r) => r.id === idOrPrefix);
     if (exact) return exact;
     return rows.length === 1 ? rows[0] : undefined;
   }
 
   *events(sessionId: string): Generator<EventRow> {
-    const segments = this.db.prepare('SELECT * FROM event_segments WHERE session_id = ? ORDER BY first_seq').iterate(sessionId) as IterableIterator<SegmentRow>;
+    const segments = this.db
+      .prepare('SELECT * FROM event_segments WHERE session_id = ? ORDER BY first_seq')
+      .iterate(sessionId) as IterableIterator<SegmentRow>;
     for (const segment of segments) yield* segmentEvents(segment);
   }
 

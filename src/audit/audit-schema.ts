@@ -118,7 +118,10 @@ export function migrate(db: Database): void {
   const row = db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null };
   const current = row.v ?? 0;
   if (current > MIGRATIONS.length) {
-    throw new AuditError('audit-schema-newer', `audit database schema version ${current} is newer than this idgate understands (${MIGRATIONS.length})`);
+    throw new AuditError(
+      'audit-schema-newer',
+      `audit database schema version ${current} is newer than this idgate understands (${MIGRATIONS.length})`,
+    );
   }
   const apply = db.transaction(() => {
     for (let v = current; v < MIGRATIONS.length; v++) {

@@ -118,7 +118,9 @@ export class AuditStore {
        VALUES (@seq, @at_us, @accepted, @reason, @message, @session_id, @identity_oid, @app_id, @connection, @client_user, @client_address, @node_id, @hash)`,
     );
     this.setApplied = db.prepare('UPDATE write_ahead SET applied_seq = ? WHERE id = 1');
-    this.selectUnsealed = db.prepare('SELECT event_count, last_event_hash, head_hash, statements, errors FROM sessions WHERE id = ? AND seal_seq IS NULL');
+    this.selectUnsealed = db.prepare(
+      'SELECT event_count, last_event_hash, head_hash, statements, errors FROM sessions WHERE id = ? AND seal_seq IS NULL',
+    );
     this.outbox = options.ship === true ? db.prepare('INSERT INTO ship_outbox (kind, session_id, item) VALUES (?, ?, ?)') : undefined;
     this.tips = this.readTips();
     if (this.isNew()) this.begin(options.continuesFrom);
@@ -131,7 +133,8 @@ export class AuditStore {
   }
 
   private readJournalPosition(continues: JournalPosition | undefined): JournalPosition {
-    const row = this.db.prepare('SELECT log_id, applied_seq FROM write_ahead WHERE id = 1').get() as { log_id: string; applied_seq: number } | undefined;
+    const row = this.db.prepare('SELECT log_id, applied_seq FROM write_ahead WHERE id = 1').get() as
+      { log_id: string; applied_seq: number } | undefined;
     if (row !== undefined) return { logId: row.log_id, appliedSeq: row.applied_seq };
     const fresh = continues ?? { logId: randomUUID(), appliedSeq: 0 };
     this.db.prepare('INSERT INTO write_ahead (id, log_id, applied_seq) VALUES (1, ?, ?)').run(fresh.logId, fresh.appliedSeq);
@@ -229,10 +232,15 @@ export class AuditStore {
    */
   private unsealed(id: string): OpenSession | undefined {
     const row = this.selectUnsealed.get(id) as
-      | { event_count: number; last_event_hash: string; head_hash: string; statements: number; errors: number }
-      | undefined;
+      { event_count: number; last_event_hash: string; head_hash: string; statements: number; errors: number } | undefined;
     if (row === undefined) return undefined;
-    return { eventCount: row.event_count, lastHash: row.last_event_hash, statements: row.statements, errors: row.errors, headHash: row.head_hash };
+    return {
+      eventCount: row.event_count,
+      lastHash: row.last_event_hash,
+      statements: row.statements,
+      errors: row.errors,
+      headHash: row.head_hash,
+    };
   }
 
   private start(h: SessionHeader): OpenSession {
@@ -302,16 +310,34 @@ export class AuditStore {
    */
   private sealLeftOpen(tips: Tips): number {
     const rows = this.db
-      .prepare('SELECT id, started_at_us, event_count, last_event_hash, head_hash, statements, errors FROM sessions WHERE seal_seq IS NULL ORDER BY started_at_us')
-      .all() as { id: string; started_at_us: number; event_count: number; last_event_hash: string; head_hash: string; statements: number; errors: number }[];
-    const lastSegment = this.db.prepare('SELECT session_id, first_seq, last_seq, lines FROM event_segments WHERE session_id = ? ORDER BY first_seq DESC LIMIT 1');
+      .prepare(
+        'SELECT id, started_at_us, event_count, last_event_hash, head_hash, statements, errors FROM sessions WHERE seal_seq IS NULL ORDER BY started_at_us',
+      )
+      .all() as {
+      id: string;
+      started_at_us: number;
+      event_count: number;
+      last_event_hash: string;
+      head_hash: string;
+      statements: number;
+      errors: number;
+    }[];
+    const lastSegment = this.db.prepare(
+      'SELECT session_id, first_seq, last_seq, lines FROM event_segments WHERE session_id = ? ORDER BY first_seq DESC LIMIT 1',
+    );
     let sealed = 0;
     for (const row of rows) {
       if (this.open.has(row.id)) continue;
       const segment = lastSegment.get(row.id) as SegmentRow | undefined;
       let endedAtUs = row.started_at_us;
       if (segment !== undefined) for (const event of segmentEvents(segment)) endedAtUs = Math.max(endedAtUs, event.at_us);
-      const s: OpenSession = { eventCount: row.event_count, lastHash: row.last_event_hash, statements: row.statements, errors: row.errors, headHash: row.head_hash };
+      const s: OpenSession = {
+        eventCount: row.event_count,
+        lastHash: row.last_event_hash,
+        statements: row.statements,
+        errors: row.errors,
+        headHash: row.head_hash,
+      };
       this.seal(row.id, s, { endedAtUs, reason: LOST, bytesFromClient: 0, bytesToClient: 0 }, tips);
       sealed += 1;
     }
@@ -341,10 +367,11 @@ export class AuditStore {
   }
 
   private readTips(): Tips {
-    const seal = this.db.prepare('SELECT seal_seq, seal_hash FROM sessions WHERE seal_seq IS NOT NULL ORDER BY seal_seq DESC LIMIT 1').get() as
-      | { seal_seq: number; seal_hash: string }
-      | undefined;
-    const login = this.db.prepare('SELECT seq, hash FROM login_attempts ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+    const seal = this.db
+      .prepare('SELECT seal_seq, seal_hash FROM sessions WHERE seal_seq IS NOT NULL ORDER BY seal_seq DESC LIMIT 1')
+      .get() as { seal_seq: number; seal_hash: string } | undefined;
+    const login = this.db.prepare('SELECT seq, hash FROM login_attempts ORDER BY seq DESC LIMIT 1').get() as
+      { seq: number; hash: string } | undefined;
     const checkpoint = chainStart(this.db);
     return {
       sealSeq: seal?.seal_seq ?? checkpoint?.last_seal_seq ?? 0,
@@ -359,8 +386,14 @@ export class AuditStore {
  * Where the chains of what the database still holds begin: the newest prune checkpoint, else the
  * heads its origin continues from (a replaced database), else nothing (genesis).
  */
-export function chainStart(db: Db): { last_seal_seq: number | null; last_seal_hash: string | null; last_login_seq: number | null; last_login_hash: string | null } | undefined {
-  const checkpoint = db.prepare('SELECT last_seal_seq, last_seal_hash, last_login_seq, last_login_hash FROM prune_checkpoints ORDER BY id DESC LIMIT 1').get() as
+export function chainStart(
+  db: Db,
+):
+  | { last_seal_seq: number | null; last_seal_hash: string | null; last_login_seq: number | null; last_login_hash: string | null }
+  | undefined {
+  const checkpoint = db
+    .prepare('SELECT last_seal_seq, last_seal_hash, last_login_seq, last_login_hash FROM prune_checkpoints ORDER BY id DESC LIMIT 1')
+    .get() as
     | { last_seal_seq: number | null; last_seal_hash: string | null; last_login_seq: number | null; last_login_hash: string | null }
     | undefined;
   if (checkpoint !== undefined || !hasTable(db, 'log_origins')) return checkpoint;
@@ -369,7 +402,9 @@ export function chainStart(db: Db): { last_seal_seq: number | null; last_seal_ha
       `SELECT previous_seal_seq AS last_seal_seq, previous_seal_hash AS last_seal_hash, previous_login_seq AS last_login_seq, previous_login_hash AS last_login_hash
        FROM log_origins WHERE kind = 'replaced' ORDER BY id LIMIT 1`,
     )
-    .get() as { last_seal_seq: number | null; last_seal_hash: string | null; last_login_seq: number | null; last_login_hash: string | null } | undefined;
+    .get() as
+    | { last_seal_seq: number | null; last_seal_hash: string | null; last_login_seq: number | null; last_login_hash: string | null }
+    | undefined;
 }
 
 /** Readers open databases as they are, unmigrated: a table of a newer schema may be missing. */

@@ -99,12 +99,26 @@ function fail(e: unknown): void {
 function reopen(): AuditStore {
   if (replacedHeads === undefined) return new AuditStore(path, { nodeId, sync, ship });
   if (onReplaced === 'wait') {
-    throw new AuditError('audit-replaced', 'the audit database was removed or replaced; recording waits for an operator (recordings.on-replaced: wait): restart the gateway to begin a new log');
+    throw new AuditError(
+      'audit-replaced',
+      'the audit database was removed or replaced; recording waits for an operator (recordings.on-replaced: wait): restart the gateway to begin a new log',
+    );
   }
-  if (existsSync(path)) throw new AuditError('audit-replaced', 'the audit database was replaced by another file; recording waits for an operator: a new log is begun only where there is none');
+  if (existsSync(path)) {
+    throw new AuditError(
+      'audit-replaced',
+      'the audit database was replaced by another file; recording waits for an operator: a new log is begun only where there is none',
+    );
+  }
   // A write-ahead log left by the removed database must not be replayed into the new one.
   for (const suffix of ['-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
-  const reopened = new AuditStore(path, { nodeId, sync, ship, continuesFrom: replacedHeads, ...(replacedJournal !== undefined ? { continuesJournal: replacedJournal } : {}) });
+  const reopened = new AuditStore(path, {
+    nodeId,
+    sync,
+    ship,
+    continuesFrom: replacedHeads,
+    ...(replacedJournal !== undefined ? { continuesJournal: replacedJournal } : {}),
+  });
   replacedHeads = undefined;
   replacedJournal = undefined;
   return reopened;

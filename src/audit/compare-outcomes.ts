@@ -18,7 +18,8 @@ export function outcomeSummary(o: StatementOutcome | undefined): string {
 
 /** Statement by statement: the same tag and row count (or SQLSTATE), or what differed. */
 export function compareOutcomes(original: readonly TranscriptEntry[], replayed: readonly TranscriptEntry[]): OutcomeComparison[] {
-  const statements = (entries: readonly TranscriptEntry[]): TranscriptStatement[] => entries.filter((e): e is TranscriptStatement => e.type === 'statement');
+  const statements = (entries: readonly TranscriptEntry[]): TranscriptStatement[] =>
+    entries.filter((e): e is TranscriptStatement => e.type === 'statement');
   const after = new Map(statements(replayed).map((s) => [s.n, s]));
   return statements(original).map((s) => {
     const before = outcomeSummary(s.outcome);

@@ -100,7 +100,8 @@ function decodePayload(payload: Buffer): WriterBatch | undefined {
     const seq = payload.readDoubleBE(0);
     const jsonLength = payload.readUInt32BE(8);
     let p = 12 + jsonLength;
-    const meta: JournalMeta = jsonLength === 0 ? { starts: [], ends: [], logins: [] } : (JSON.parse(payload.toString('utf8', 12, p)) as JournalMeta);
+    const meta: JournalMeta =
+      jsonLength === 0 ? { starts: [], ends: [], logins: [] } : (JSON.parse(payload.toString('utf8', 12, p)) as JournalMeta);
     const events: PendingSegment[] = [];
     while (p < payload.length) {
       const idLength = payload[p] ?? 0;

@@ -17,21 +17,29 @@ export function pruneAudit(db: Database, olderThanUs: number, nowUs: number): Pr
   return db.transaction((): PruneResult => {
     // With a central store, what it has not confirmed stays: the cut stops before the first unshipped row of each chain.
     const shipping = hasTable(db, 'ship_outbox');
-    const unshipped = shipping ? 'AND seal_seq < coalesce((SELECT min(s.seal_seq) FROM sessions s JOIN ship_outbox o ON o.session_id = s.id), 9e18)' : '';
+    const unshipped = shipping
+      ? 'AND seal_seq < coalesce((SELECT min(s.seal_seq) FROM sessions s JOIN ship_outbox o ON o.session_id = s.id), 9e18)'
+      : '';
     const unshippedLogins = shipping ? "AND seq < coalesce((SELECT min(item) FROM ship_outbox WHERE kind = 'login'), 9e18)" : '';
-    const lastSeal = db.prepare(`SELECT seal_seq, seal_hash FROM sessions WHERE seal_seq IS NOT NULL AND ended_at_us < ? ${unshipped} ORDER BY seal_seq DESC LIMIT 1`).get(olderThanUs) as
-      | { seal_seq: number; seal_hash: string }
-      | undefined;
-    const lastLogin = db.prepare(`SELECT seq, hash FROM login_attempts WHERE at_us < ? ${unshippedLogins} ORDER BY seq DESC LIMIT 1`).get(olderThanUs) as
-      | { seq: number; hash: string }
-      | undefined;
+    const lastSeal = db
+      .prepare(
+        `SELECT seal_seq, seal_hash FROM sessions WHERE seal_seq IS NOT NULL AND ended_at_us < ? ${unshipped} ORDER BY seal_seq DESC LIMIT 1`,
+      )
+      .get(olderThanUs) as { seal_seq: number; seal_hash: string } | undefined;
+    const lastLogin = db
+      .prepare(`SELECT seq, hash FROM login_attempts WHERE at_us < ? ${unshippedLogins} ORDER BY seq DESC LIMIT 1`)
+      .get(olderThanUs) as { seq: number; hash: string } | undefined;
     if (lastSeal === undefined && lastLogin === undefined) return { sessions: 0, events: 0, logins: 0 };
     const previous = db.prepare('SELECT * FROM prune_checkpoints ORDER BY id DESC LIMIT 1').get() as
       | { last_seal_seq: number | null; last_seal_hash: string | null; last_login_seq: number | null; last_login_hash: string | null }
       | undefined;
     const sealCut = lastSeal?.seal_seq ?? 0;
     const events = (
-      db.prepare('SELECT coalesce(sum(last_seq - first_seq + 1), 0) AS n FROM event_segments WHERE session_id IN (SELECT id FROM sessions WHERE seal_seq <= ?)').get(sealCut) as { n: number }
+      db
+        .prepare(
+          'SELECT coalesce(sum(last_seq - first_seq + 1), 0) AS n FROM event_segments WHERE session_id IN (SELECT id FROM sessions WHERE seal_seq <= ?)',
+        )
+        .get(sealCut) as { n: number }
     ).n;
     db.prepare('DELETE FROM event_segments WHERE session_id IN (SELECT id FROM sessions WHERE seal_seq <= ?)').run(sealCut);
     const sessions = db.prepare('DELETE FROM sessions WHERE seal_seq <= ?').run(sealCut).changes;

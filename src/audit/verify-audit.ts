@@ -74,33 +74,59 @@ export function verifyAudit(db: Database): VerifyReport {
 function readOrigin(db: Database): LogOrigin | undefined {
   if (!hasTable(db, 'log_origins')) return undefined;
   const row = db.prepare('SELECT at_us, node_id, kind, previous_seal_hash FROM log_origins ORDER BY id LIMIT 1').get() as
-    | { at_us: number; node_id: string | null; kind: string; previous_seal_hash: string | null }
-    | undefined;
+    { at_us: number; node_id: string | null; kind: string; previous_seal_hash: string | null } | undefined;
   if (row === undefined) return undefined;
-  return { kind: row.kind === 'replaced' ? 'replaced' : 'created', atUs: row.at_us, nodeId: row.node_id, previousSealHash: row.previous_seal_hash };
+  return {
+    kind: row.kind === 'replaced' ? 'replaced' : 'created',
+    atUs: row.at_us,
+    nodeId: row.node_id,
+    previousSealHash: row.previous_seal_hash,
+  };
 }
 
 function verifySessionEvents(db: Database, s: SessionRow, findings: Finding[]): number {
   const head = sessionHeadHash(s);
-  if (head !== s.head_hash) findings.push({ kind: 'edited', where: `session ${s.id}`, detail: 'its header does not match its hash', ...nodeOf(s) });
+  if (head !== s.head_hash) {
+    findings.push({ kind: 'edited', where: `session ${s.id}`, detail: 'its header does not match its hash', ...nodeOf(s) });
+  }
   let previous = s.head_hash;
   let expected = 1;
   let count = 0;
   for (const e of sessionEvents(db, s.id)) {
     count += 1;
     if (e.seq > expected) {
-      findings.push({ kind: 'deleted', where: `event ${s.id}#${expected}`, detail: `events ${expected}–${e.seq - 1} are missing`, ...nodeOf(s) });
+      findings.push({
+        kind: 'deleted',
+        where: `event ${s.id}#${expected}`,
+        detail: `events ${expected}–${e.seq - 1} are missing`,
+        ...nodeOf(s),
+      });
     } else if (e.seq > s.event_count && s.seal_seq !== null) {
-      findings.push({ kind: 'inserted', where: `event ${s.id}#${e.seq}`, detail: `the session was sealed with ${s.event_count} events`, ...nodeOf(s) });
+      findings.push({
+        kind: 'inserted',
+        where: `event ${s.id}#${e.seq}`,
+        detail: `the session was sealed with ${s.event_count} events`,
+        ...nodeOf(s),
+      });
     }
     if (e.chainHash(previous, e.seq) !== e.hash) {
-      findings.push({ kind: editedOrMoved(db, s, e), where: `event ${s.id}#${e.seq}`, detail: `${e.kind} does not match its chain hash`, ...nodeOf(s) });
+      findings.push({
+        kind: editedOrMoved(db, s, e),
+        where: `event ${s.id}#${e.seq}`,
+        detail: `${e.kind} does not match its chain hash`,
+        ...nodeOf(s),
+      });
     }
     previous = e.hash;
     expected = e.seq + 1;
   }
   if (s.seal_seq !== null && count < s.event_count) {
-    findings.push({ kind: 'deleted', where: `event ${s.id}#${count + 1}`, detail: `the session was sealed with ${s.event_count} events, ${count} remain`, ...nodeOf(s) });
+    findings.push({
+      kind: 'deleted',
+      where: `event ${s.id}#${count + 1}`,
+      detail: `the session was sealed with ${s.event_count} events, ${count} remain`,
+      ...nodeOf(s),
+    });
   }
   if (s.seal_seq !== null && previous !== s.last_event_hash) {
     findings.push({ kind: 'edited', where: `session ${s.id}`, detail: 'its last event is not the one it was sealed with', ...nodeOf(s) });
@@ -132,7 +158,13 @@ function verifySeals(sessions: readonly SessionRow[], checkpoint: Checkpoint | u
   let expected = (checkpoint?.last_seal_seq ?? 0) + 1;
   for (const s of sealed) {
     const seq = s.seal_seq ?? 0;
-    if (seq > expected) findings.push({ kind: 'deleted', where: `session with seal ${expected}`, detail: `sessions sealed ${expected}–${seq - 1} are missing` });
+    if (seq > expected) {
+      findings.push({
+        kind: 'deleted',
+        where: `session with seal ${expected}`,
+        detail: `sessions sealed ${expected}–${seq - 1} are missing`,
+      });
+    }
     const hash = sealHash(previous, {
       id: s.id,
       seal_seq: seq,
@@ -147,7 +179,12 @@ function verifySeals(sessions: readonly SessionRow[], checkpoint: Checkpoint | u
       last_event_hash: s.last_event_hash,
     });
     if (hash !== s.seal_hash) {
-      findings.push({ kind: seq < expected ? 'reordered' : 'edited', where: `session ${s.id}`, detail: 'its seal does not match (summary, end or order changed)', ...nodeOf(s) });
+      findings.push({
+        kind: seq < expected ? 'reordered' : 'edited',
+        where: `session ${s.id}`,
+        detail: 'its seal does not match (summary, end or order changed)',
+        ...nodeOf(s),
+      });
     }
     previous = s.seal_hash ?? '';
     expected = seq + 1;
@@ -159,8 +196,16 @@ function verifyLogins(logins: readonly LoginRow[], checkpoint: Checkpoint | unde
   let previous = checkpoint?.last_login_hash ?? GENESIS;
   let expected = (checkpoint?.last_login_seq ?? 0) + 1;
   for (const l of logins) {
-    if (l.seq > expected) findings.push({ kind: 'deleted', where: `login attempt #${expected}`, detail: `login attempts ${expected}–${l.seq - 1} are missing` });
-    if (loginHash(previous, l) !== l.hash) findings.push({ kind: 'edited', where: `login attempt #${l.seq}`, detail: 'it does not match its chain hash', ...nodeOf(l) });
+    if (l.seq > expected) {
+      findings.push({
+        kind: 'deleted',
+        where: `login attempt #${expected}`,
+        detail: `login attempts ${expected}–${l.seq - 1} are missing`,
+      });
+    }
+    if (loginHash(previous, l) !== l.hash) {
+      findings.push({ kind: 'edited', where: `login attempt #${l.seq}`, detail: 'it does not match its chain hash', ...nodeOf(l) });
+    }
     previous = l.hash;
     expected = l.seq + 1;
   }

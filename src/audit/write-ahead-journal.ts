@@ -205,6 +205,7 @@ export class WriteAheadJournal {
     }
     this.writeQueued();
     if (this.draining) this.truncateIfApplied();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- writeQueued() and cut() above may set busy again; the compiler keeps the narrowing from `this.busy = false`
     if (!this.busy && !this.draining) for (const w of this.idleWaiters.splice(0)) w();
   }
 

@@ -24,7 +24,10 @@ export class WriterLock {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         const holder = readHolder(file);
         if (holder !== undefined && holder.host === hostname() && isAlive(holder.pid)) {
-          throw new AuditError('audit-locked', `the audit database is being written by another idgate (process ${holder.pid}, lock ${file}): one gateway writes one database`);
+          throw new AuditError(
+            'audit-locked',
+            `the audit database is being written by another idgate (process ${holder.pid}, lock ${file}): one gateway writes one database`,
+          );
         }
         rmSync(file, { force: true }); // the holder is gone: take the lock over
       }

@@ -28,7 +28,12 @@ export interface AdminArgs {
 
 export const adminOptions = {
   admin: { type: 'string', describe: 'the admin endpoint URL (default: from the config file’s admin section)' },
-  config: { alias: 'c', type: 'string', default: 'idgate.yaml', describe: 'configuration file whose admin section names the endpoint and its token' },
+  config: {
+    alias: 'c',
+    type: 'string',
+    default: 'idgate.yaml',
+    describe: 'configuration file whose admin section names the endpoint and its token',
+  },
   'token-env': { type: 'string', describe: 'environment variable holding the admin token (default: the config’s)' },
   ca: { type: 'string', describe: 'CA certificate (PEM) for an https endpoint' },
   cert: { type: 'string', describe: 'client certificate (PEM) when the endpoint asks for one' },
@@ -40,9 +45,15 @@ export const adminOptions = {
  * `admin:` section alone (the rest of the file, and the secrets it names, need not be at hand).
  */
 export function adminTarget(args: AdminArgs, env: NodeJS.ProcessEnv = process.env): AdminTarget {
-  const files = { ...(args.ca ? { ca: readFileSync(args.ca) } : {}), ...(args.cert ? { cert: readFileSync(args.cert) } : {}), ...(args.key ? { key: readFileSync(args.key) } : {}) };
+  const files = {
+    ...(args.ca ? { ca: readFileSync(args.ca) } : {}),
+    ...(args.cert ? { cert: readFileSync(args.cert) } : {}),
+    ...(args.key ? { key: readFileSync(args.key) } : {}),
+  };
   const flagToken = args['token-env'] !== undefined ? env[args['token-env']] : undefined;
-  if (args.admin !== undefined) return { url: args.admin.replace(/\/+$/, ''), ...(flagToken !== undefined ? { token: flagToken } : {}), ...files };
+  if (args.admin !== undefined) {
+    return { url: args.admin.replace(/\/+$/, ''), ...(flagToken !== undefined ? { token: flagToken } : {}), ...files };
+  }
   const section = adminSection(args.config, env);
   const host = section.host.includes(':') ? `[${section.host}]` : section.host;
   const token = flagToken ?? section.token;
@@ -59,7 +70,12 @@ function adminSection(file: string, env: NodeJS.ProcessEnv): { host: string; por
   const raw = (document as { admin?: unknown } | null)?.admin;
   if (raw === undefined) throw new ConfigError(file, [{ key: 'admin', message: 'no admin section: give --admin URL' }]);
   const parsed = adminSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(file, parsed.error.issues.map((i) => ({ key: `admin.${i.path.join('.')}`, message: i.message })));
+  if (!parsed.success) {
+    throw new ConfigError(
+      file,
+      parsed.error.issues.map((i) => ({ key: `admin.${i.path.join('.')}`, message: i.message })),
+    );
+  }
   const problems: { key: string; message: string }[] = [];
   const base = dirname(resolve(file));
   // Certificates are the server's own; the CLI needs only the address and the token.
@@ -79,7 +95,12 @@ function readOr(path: string, key: string, problems: { key: string; message: str
 }
 
 /** One request to the admin endpoint; resolves with the status and the parsed JSON (or text) body. */
-export function adminRequest(target: AdminTarget, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+export function adminRequest(
+  target: AdminTarget,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: unknown }> {
   const url = new URL(path, `${target.url}/`);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -115,7 +136,9 @@ export function adminRequest(target: AdminTarget, method: 'GET' | 'POST', path: 
       },
     );
     req.on('timeout', () => req.destroy(new Error(`no answer from ${target.url} within 10 s`)));
-    req.on('error', (e) => reject(new UsageError('refused', `cannot reach the admin endpoint ${target.url}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
+    req.on('error', (e) =>
+      reject(new UsageError('refused', `cannot reach the admin endpoint ${target.url}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)),
+    );
     req.end(payload);
   });
 }
@@ -123,5 +146,7 @@ export function adminRequest(target: AdminTarget, method: 'GET' | 'POST', path: 
 /** The error body's message, or the status. */
 export function adminProblem(response: { status: number; body: unknown }): string {
   const body = response.body as { message?: unknown } | null;
-  return typeof body === 'object' && body !== null && typeof body.message === 'string' ? `${body.message} (HTTP ${response.status})` : `HTTP ${response.status}`;
+  return typeof body === 'object' && body !== null && typeof body.message === 'string'
+    ? `${body.message} (HTTP ${response.status})`
+    : `HTTP ${response.status}`;
 }

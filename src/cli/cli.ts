@@ -41,12 +41,10 @@ export async function runCli(argv: string[], protocol: WireProtocol): Promise<vo
     .demandCommand(1, 'name a command (idgate --help lists them)')
     .strict()
     .help()
-    .fail((message, error, y) => {
-      if (error) {
-        process.stderr.write(`${error.message}\n`);
-      } else {
-        process.stderr.write(`${y.help()}\n\n${message}\n`);
-      }
+    // yargs passes no error (despite its types) when the arguments, not a handler, were wrong.
+    .fail((message: string, error: Error | undefined, y) => {
+      if (error) process.stderr.write(`${error.message}\n`);
+      else y.showHelp((help: string) => process.stderr.write(`${help}\n\n${message}\n`));
       process.exit(2);
     })
     .parseAsync();

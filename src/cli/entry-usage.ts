@@ -70,7 +70,10 @@ export async function usageSince(protocol: WireProtocol, reader: AuditReader, si
 function ranStatements(protocol: WireProtocol, reader: AuditReader, s: SessionRow): string[] {
   return transcriptOf(protocol, reader, s)
     .filter((e): e is TranscriptStatement => e.type === 'statement')
-    .filter((st) => !(st.outcome.status === 'error' && st.outcome.sqlstate !== undefined && REFUSALS.has(st.outcome.sqlstate) && s.scope !== 'all'))
+    .filter(
+      (st) =>
+        !(st.outcome.status === 'error' && st.outcome.sqlstate !== undefined && REFUSALS.has(st.outcome.sqlstate) && s.scope !== 'all'),
+    )
     .map((st) => st.sql);
 }
 

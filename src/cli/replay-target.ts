@@ -13,6 +13,7 @@ export function isSameDatabase(target: ConnectionConfig, upstream: string): bool
   const match = /^(.*):(\d+)\/(.*)$/.exec(upstream);
   if (match === null) return false;
   // A Unix-domain socket is this machine: the same as a loopback upstream on the same port.
-  const normalise = (host: string): string => (host === 'localhost' || host === '::1' || host.startsWith('/') ? '127.0.0.1' : host.toLowerCase());
+  const normalise = (host: string): string =>
+    host === 'localhost' || host === '::1' || host.startsWith('/') ? '127.0.0.1' : host.toLowerCase();
   return normalise(match[1] ?? '') === normalise(target.host) && Number(match[2]) === target.port && match[3] === target.database;
 }

@@ -140,7 +140,11 @@ export interface GatewayConfig {
   /** `recordings.sync`: what a commit survives (a killed process, or also a power loss). */
   readonly recordingSync: 'normal' | 'full';
   /** `recordings.central`: the central PostgreSQL audit store, and how many rows may wait unshipped. */
-  readonly central?: { readonly connection: ConnectionConfig; readonly backlogLimit: number; /** As written (it may hold a password: never log it). */ readonly url: string };
+  readonly central?: {
+    readonly connection: ConnectionConfig;
+    readonly backlogLimit: number;
+    /** As written (it may hold a password: never log it). */ readonly url: string;
+  };
   /** This process in a fleet: `node-id`, or host name:listen port. */
   readonly nodeId: string;
   /** The fleet's other gateways (`fleet.peers`), asked to cancel a session this one does not hold. */

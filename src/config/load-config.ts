@@ -4,7 +4,15 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './config-error.js';
-import type { ConnectionConfig, GatewayConfig, GatewayIdentityConfig, GraphConfig, MappingMatch, MappingRule, UpstreamAuth } from './gateway-config.js';
+import type {
+  ConnectionConfig,
+  GatewayConfig,
+  GatewayIdentityConfig,
+  GraphConfig,
+  MappingMatch,
+  MappingRule,
+  UpstreamAuth,
+} from './gateway-config.js';
 import { parsePostgresUrl } from './postgres-url.js';
 import { resolveAdmin } from './resolve-admin.js';
 import { resolveLimits, sessionLimits } from './resolve-limits.js';
@@ -123,7 +131,10 @@ function resolveConnections(raw: RawConfig, env: NodeJS.ProcessEnv, files: FileR
   raw.connections.forEach((c, i) => {
     const key = `connections[${i}]`;
     if (out.has(c.name)) problems.push({ key: `${key}.name`, message: `duplicate connection name "${c.name}"` });
-    const auth: UpstreamAuth = c.auth === 'entra' ? { kind: 'entra', scope: c['entra-scope'] } : { kind: 'password', password: resolvePassword(c, key, env, files, problems) };
+    const auth: UpstreamAuth =
+      c.auth === 'entra'
+        ? { kind: 'entra', scope: c['entra-scope'] }
+        : { kind: 'password', password: resolvePassword(c, key, env, files, problems) };
     out.set(c.name, {
       name: c.name,
       host: c.host,
@@ -140,15 +151,28 @@ function resolveConnections(raw: RawConfig, env: NodeJS.ProcessEnv, files: FileR
   return out;
 }
 
-function resolvePassword(c: { readonly 'password-env'?: string | undefined; readonly 'password-file'?: string | undefined }, key: string, env: NodeJS.ProcessEnv, files: FileReader, problems: Problem[]): Secret {
+function resolvePassword(
+  c: { readonly 'password-env'?: string | undefined; readonly 'password-file'?: string | undefined },
+  key: string,
+  env: NodeJS.ProcessEnv,
+  files: FileReader,
+  problems: Problem[],
+): Secret {
   const fromEnv = c['password-env'];
   if (fromEnv !== undefined) {
     const value = env[fromEnv];
-    if (value === undefined || value === '') problems.push({ key: `${key}.password-env`, message: `environment variable ${fromEnv} is not set` });
+    if (value === undefined || value === '') {
+      problems.push({ key: `${key}.password-env`, message: `environment variable ${fromEnv} is not set` });
+    }
     return new Secret(value ?? '');
   }
   const file = c['password-file'] ?? '';
-  return new Secret(files.read(file, `${key}.password-file`).toString('utf8').replace(/\r?\n$/, ''));
+  return new Secret(
+    files
+      .read(file, `${key}.password-file`)
+      .toString('utf8')
+      .replace(/\r?\n$/, ''),
+  );
 }
 
 /** `recordings.central`: the URL read by libpq's rules, the password from the URL, the environment or a file. */
@@ -181,7 +205,10 @@ function resolveIdentityMap(raw: RawConfig, connections: ReadonlyMap<string, Con
       connection: m.connection,
       scope: m.scope,
       record: m.record,
-      limits: { ...sessionLimits(m.limits ?? {}), ...(m.limits?.['max-sessions'] !== undefined ? { maxSessions: m.limits['max-sessions'] } : {}) },
+      limits: {
+        ...sessionLimits(m.limits ?? {}),
+        ...(m.limits?.['max-sessions'] !== undefined ? { maxSessions: m.limits['max-sessions'] } : {}),
+      },
     };
   });
 }
@@ -191,24 +218,39 @@ function groupMatch(group: string): MappingMatch {
   return isGuid(group) ? { kind: 'entra-group', groupId: group.toLowerCase() } : { kind: 'entra-group', groupId: '', groupName: group };
 }
 
-function resolveGatewayIdentity(raw: RawConfig, env: NodeJS.ProcessEnv, files: FileReader, problems: Problem[]): GatewayIdentityConfig | undefined {
+function resolveGatewayIdentity(
+  raw: RawConfig,
+  env: NodeJS.ProcessEnv,
+  files: FileReader,
+  problems: Problem[],
+): GatewayIdentityConfig | undefined {
   const identity = raw.entra['gateway-identity'];
   if (identity === undefined) return undefined;
   const key = 'entra.gateway-identity';
   const clientId = identity['client-id']?.toLowerCase();
-  if (identity['managed-identity'] === true) return { ...(clientId !== undefined ? { clientId } : {}), credential: { kind: 'managed-identity' } };
+  if (identity['managed-identity'] === true) {
+    return { ...(clientId !== undefined ? { clientId } : {}), credential: { kind: 'managed-identity' } };
+  }
   const certificateFile = identity['certificate-file'];
   if (certificateFile !== undefined) {
-    return { ...(clientId !== undefined ? { clientId } : {}), credential: { kind: 'certificate', pem: new Secret(files.read(certificateFile, `${key}.certificate-file`).toString('utf8')) } };
+    return {
+      ...(clientId !== undefined ? { clientId } : {}),
+      credential: { kind: 'certificate', pem: new Secret(files.read(certificateFile, `${key}.certificate-file`).toString('utf8')) },
+    };
   }
   const secretEnv = identity['client-secret-env'];
   if (secretEnv !== undefined) {
     const value = env[secretEnv];
-    if (value === undefined || value === '') problems.push({ key: `${key}.client-secret-env`, message: `environment variable ${secretEnv} is not set` });
+    if (value === undefined || value === '') {
+      problems.push({ key: `${key}.client-secret-env`, message: `environment variable ${secretEnv} is not set` });
+    }
     return { ...(clientId !== undefined ? { clientId } : {}), credential: { kind: 'secret', secret: new Secret(value ?? '') } };
   }
   const file = identity['client-secret-file'] ?? '';
-  return { ...(clientId !== undefined ? { clientId } : {}), credential: { kind: 'secret', secret: new Secret(files.read(file, `${key}.client-secret-file`).toString('utf8').trim()) } };
+  return {
+    ...(clientId !== undefined ? { clientId } : {}),
+    credential: { kind: 'secret', secret: new Secret(files.read(file, `${key}.client-secret-file`).toString('utf8').trim()) },
+  };
 }
 
 function resolveGraph(raw: RawConfig): GraphConfig | undefined {
@@ -228,13 +270,21 @@ function checkNeedsGatewayIdentity(raw: RawConfig, rules: readonly MappingRule[]
   if (raw.entra.graph === undefined) {
     for (const rule of rules) {
       if (rule.match.kind === 'entra-group' && rule.match.groupName !== undefined) {
-        problems.push({ key: `identity-map[${rule.index}].entra-group`, message: `"${rule.match.groupName}" is not a group object id; a display name needs entra.graph to be resolved` });
+        problems.push({
+          key: `identity-map[${rule.index}].entra-group`,
+          message: `"${rule.match.groupName}" is not a group object id; a display name needs entra.graph to be resolved`,
+        });
       }
     }
   }
   if (raw.entra['gateway-identity'] === undefined) {
     raw.connections.forEach((c, i) => {
-      if (c.auth === 'entra') problems.push({ key: `connections[${i}].auth`, message: 'auth: entra needs entra.gateway-identity (the identity the gateway logs in with)' });
+      if (c.auth === 'entra') {
+        problems.push({
+          key: `connections[${i}].auth`,
+          message: 'auth: entra needs entra.gateway-identity (the identity the gateway logs in with)',
+        });
+      }
     });
   }
 }

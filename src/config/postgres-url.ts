@@ -36,7 +36,8 @@ export function parsePostgresUrl(text: string, what: string, env: NodeJS.Process
   const param = (name: string): string | undefined => params.get(name) ?? undefined;
   const decode = (s: string): string => decodeURIComponent(s);
   const [urlHost, urlPort] = splitHostPort(hostport, what);
-  const user = param('user') ?? ((colon === -1 ? decode(userinfo) : decode(userinfo.slice(0, colon))) || env['PGUSER'] || userInfo().username);
+  const user =
+    param('user') ?? ((colon === -1 ? decode(userinfo) : decode(userinfo.slice(0, colon))) || env['PGUSER'] || userInfo().username);
   const password = param('password') ?? ((colon === -1 ? '' : decode(userinfo.slice(colon + 1))) || env['PGPASSWORD'] || '');
   const host = param('host') ?? (decode(urlHost) || env['PGHOST'] || defaultSocketDirectory());
   const port = Number(param('port') ?? (urlPort || env['PGPORT'] || '5432'));
@@ -47,7 +48,9 @@ export function parsePostgresUrl(text: string, what: string, env: NodeJS.Process
   if (sslmode === 'allow') throw new UrlError(`${what}: sslmode=allow is not supported; use prefer or disable`);
   const rootCert = param('sslrootcert') ?? env['PGSSLROOTCERT'] ?? join(homedir(), '.postgresql', 'root.crt');
   const ca = sslmode !== 'disable' && sslmode !== 'prefer' && existsSync(rootCert) ? readFileSync(rootCert) : undefined;
-  if ((sslmode === 'verify-ca' || sslmode === 'verify-full') && ca === undefined) throw new UrlError(`${what}: sslmode=${sslmode} needs a root certificate (sslrootcert=path; ${rootCert} does not exist)`);
+  if ((sslmode === 'verify-ca' || sslmode === 'verify-full') && ca === undefined) {
+    throw new UrlError(`${what}: sslmode=${sslmode} needs a root certificate (sslrootcert=path; ${rootCert} does not exist)`);
+  }
   const tls: UpstreamTls = sslmode === 'require' && ca !== undefined ? 'verify-ca' : (sslmode as UpstreamTls);
   const timeout = Number(param('connect_timeout') ?? env['PGCONNECT_TIMEOUT'] ?? '10');
   return {

@@ -13,8 +13,17 @@ export function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig):
   const { gatewayIdentity: currentIdentity, ...currentEntra } = current.entra;
   const { gatewayIdentity: nextIdentity, ...nextEntra } = next.entra;
   if (!isDeepStrictEqual(currentEntra, nextEntra) || !sameIdentity(currentIdentity, nextIdentity)) changed.push('entra');
-  const recordings = (c: GatewayConfig): unknown[] => [c.recordingsPath, c.onReplaced, c.recordingDurability, c.recordingSync, c.central?.backlogLimit];
-  const sameCentral = current.central === undefined || next.central === undefined ? current.central === next.central : sameConnection(current.central.connection, next.central.connection);
+  const recordings = (c: GatewayConfig): unknown[] => [
+    c.recordingsPath,
+    c.onReplaced,
+    c.recordingDurability,
+    c.recordingSync,
+    c.central?.backlogLimit,
+  ];
+  const sameCentral =
+    current.central === undefined || next.central === undefined
+      ? current.central === next.central
+      : sameConnection(current.central.connection, next.central.connection);
   if (!isDeepStrictEqual(recordings(current), recordings(next)) || !sameCentral) changed.push('recordings');
   // A default node id follows the listen port, whose change is already named.
   if (current.nodeId !== next.nodeId && !changed.includes('listen')) changed.push('node-id');
@@ -49,7 +58,11 @@ function sameAuth(a: UpstreamAuth, b: UpstreamAuth): boolean {
 function sameIdentity(a: GatewayIdentityConfig | undefined, b: GatewayIdentityConfig | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   if (a.clientId !== b.clientId || a.credential.kind !== b.credential.kind) return false;
-  if (a.credential.kind === 'secret' && b.credential.kind === 'secret') return a.credential.secret.reveal() === b.credential.secret.reveal();
-  if (a.credential.kind === 'certificate' && b.credential.kind === 'certificate') return a.credential.pem.reveal() === b.credential.pem.reveal();
+  if (a.credential.kind === 'secret' && b.credential.kind === 'secret') {
+    return a.credential.secret.reveal() === b.credential.secret.reveal();
+  }
+  if (a.credential.kind === 'certificate' && b.credential.kind === 'certificate') {
+    return a.credential.pem.reveal() === b.credential.pem.reveal();
+  }
   return true;
 }

@@ -25,10 +25,21 @@ export function resolveAdmin(
   if (!isLoopback(raw.host) && token === undefined && tls?.clientCa === undefined) {
     problems.push({ key: 'admin.host', message: 'off loopback the admin endpoint needs token-env, token-file or tls.client-ca' });
   }
-  return { host: raw.host, port: raw.port, identityCensusMs: raw['identity-census-seconds'] * 1000, ...(token !== undefined ? { token } : {}), ...(tls !== undefined ? { tls } : {}) };
+  return {
+    host: raw.host,
+    port: raw.port,
+    identityCensusMs: raw['identity-census-seconds'] * 1000,
+    ...(token !== undefined ? { token } : {}),
+    ...(tls !== undefined ? { tls } : {}),
+  };
 }
 
-function resolveToken(raw: NonNullable<RawConfig['admin']>, env: NodeJS.ProcessEnv, readFile: (path: string, key: string) => Buffer, problems: Problem[]): Secret | undefined {
+function resolveToken(
+  raw: NonNullable<RawConfig['admin']>,
+  env: NodeJS.ProcessEnv,
+  readFile: (path: string, key: string) => Buffer,
+  problems: Problem[],
+): Secret | undefined {
   let value: string | undefined;
   let key = 'admin.token-env';
   if (raw['token-env'] !== undefined) value = env[raw['token-env']] ?? '';

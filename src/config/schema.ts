@@ -9,21 +9,33 @@ const seconds = z.number().positive();
 const httpsUrl = z
   .string()
   .transform((s) => s.replace(/\/+$/, ''))
-  .refine((s) => URL.canParse(s) && s.startsWith('https://'), { message: 'must be an https:// URL' });
+  .refine((s) => URL.canParse(s) && s.startsWith('https://'), { error: 'must be an https:// URL' });
 
 const listen = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
     port: port.default(5433),
-    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+    tls: z
+      .object({ cert: z.string().min(1), key: z.string().min(1) })
+      .strict()
+      .optional(),
     'allow-plaintext': z.boolean().default(false),
     'max-connections': z.number().int().positive().default(1000),
     'auth-timeout-seconds': seconds.default(10),
     'drain-timeout-seconds': seconds.default(30),
     /** The largest message a logged-in client may send (Postgres's own limit is 1 GB): a larger one ends the session with 54000. */
-    'max-message-bytes': z.number().int().min(65_536).max(1 << 30).default(64 << 20),
+    'max-message-bytes': z
+      .number()
+      .int()
+      .min(65_536)
+      .max(1 << 30)
+      .default(64 << 20),
     /** Bytes all sessions together may hold in messages being assembled (to record or judge them): past it, clients are read no further until some is released. */
-    'memory-budget-bytes': z.number().int().min(1 << 20).default(512 << 20),
+    'memory-budget-bytes': z
+      .number()
+      .int()
+      .min(1 << 20)
+      .default(512 << 20),
     /** Gateway processes sharing the port (node:cluster), each a fleet node with its own local audit database; auto: one per core. */
     workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
   })
@@ -41,11 +53,16 @@ const gatewayIdentity = z
     'managed-identity': z.literal(true).optional(),
   })
   .strict()
-  .refine((g) => [g['client-secret-env'], g['client-secret-file'], g['certificate-file'], g['managed-identity']].filter((v) => v !== undefined).length === 1, {
-    message: 'needs exactly one of client-secret-env, client-secret-file, certificate-file or managed-identity',
-  })
+  .refine(
+    (g) =>
+      [g['client-secret-env'], g['client-secret-file'], g['certificate-file'], g['managed-identity']].filter((v) => v !== undefined)
+        .length === 1,
+    {
+      error: 'needs exactly one of client-secret-env, client-secret-file, certificate-file or managed-identity',
+    },
+  )
   .refine((g) => g['managed-identity'] === true || g['client-id'] !== undefined, {
-    message: 'client-id is needed with a secret or a certificate',
+    error: 'client-id is needed with a secret or a certificate',
     path: ['client-id'],
   });
 
@@ -80,7 +97,7 @@ const entra = z
   })
   .strict()
   .refine((e) => e.graph === undefined || e['gateway-identity'] !== undefined, {
-    message: 'entra.graph needs entra.gateway-identity (the credential the gateway calls Microsoft Graph with)',
+    error: 'entra.graph needs entra.gateway-identity (the credential the gateway calls Microsoft Graph with)',
     path: ['graph'],
   });
 
@@ -101,17 +118,20 @@ const connection = z
     ca: z.string().min(1).optional(),
     'connect-timeout-seconds': seconds.default(5),
     /** The schema unqualified tables are in, for the session's search_path and for its scopes. */
-    'search-path': z.string().regex(/^[a-z_][a-z0-9_$]*$/, 'must be one unquoted schema name').default('public'),
+    'search-path': z
+      .string()
+      .regex(/^[a-z_][a-z0-9_$]*$/, 'must be one unquoted schema name')
+      .default('public'),
   })
   .strict()
   .refine((c) => c.auth !== 'password' || (c['password-env'] === undefined) !== (c['password-file'] === undefined), {
-    message: 'needs exactly one of password-env or password-file (or auth: entra)',
+    error: 'needs exactly one of password-env or password-file (or auth: entra)',
   })
   .refine((c) => c.auth !== 'entra' || (c['password-env'] === undefined && c['password-file'] === undefined), {
-    message: 'auth: entra takes no password: the gateway logs in with its own Entra token',
+    error: 'auth: entra takes no password: the gateway logs in with its own Entra token',
   })
   .refine((c) => (c.tls !== 'verify-full' && c.tls !== 'verify-ca') || c.ca !== undefined, {
-    message: 'tls: verify-full and verify-ca need ca: (the CA certificate file)',
+    error: 'tls: verify-full and verify-ca need ca: (the CA certificate file)',
     path: ['ca'],
   });
 
@@ -162,12 +182,15 @@ export const adminSchema = z
     'token-env': z.string().min(1).optional(),
     'token-file': z.string().min(1).optional(),
     /** HTTPS; with client-ca, callers must present a certificate it signed. */
-    tls: z.object({ cert: z.string().min(1), key: z.string().min(1), 'client-ca': z.string().min(1).optional() }).strict().optional(),
+    tls: z
+      .object({ cert: z.string().min(1), key: z.string().min(1), 'client-ca': z.string().min(1).optional() })
+      .strict()
+      .optional(),
     /** How often the identity census behind idgate_identities runs (idgate identities, with entra.graph); 0: never. */
     'identity-census-seconds': z.number().min(0).default(900),
   })
   .strict()
-  .refine((a) => a['token-env'] === undefined || a['token-file'] === undefined, { message: 'takes token-env or token-file, not both' });
+  .refine((a) => a['token-env'] === undefined || a['token-file'] === undefined, { error: 'takes token-env or token-file, not both' });
 
 const mapping = z
   .object({
@@ -187,7 +210,7 @@ const mapping = z
   })
   .strict()
   .refine((m) => (m['entra-group'] === undefined) !== (m['entra-app-role'] === undefined), {
-    message: 'needs exactly one of entra-group or entra-app-role',
+    error: 'needs exactly one of entra-group or entra-app-role',
   });
 
 export const configSchema = z
@@ -231,7 +254,9 @@ export const configSchema = z
             'backlog-limit': z.number().int().positive().default(1_000_000),
           })
           .strict()
-          .refine((c) => c['password-env'] === undefined || c['password-file'] === undefined, { message: 'takes password-env or password-file, not both' })
+          .refine((c) => c['password-env'] === undefined || c['password-file'] === undefined, {
+            error: 'takes password-env or password-file, not both',
+          })
           .optional(),
       })
       .strict()

@@ -13,10 +13,12 @@ export interface TableName {
 }
 
 /** Which tables an action covers: every table, or only these (keyed `schema.table`). */
-export type TableGrant = { readonly kind: 'any' } | { readonly kind: 'tables'; readonly tables: ReadonlySet<string> } | { readonly kind: 'none' };
+export type TableGrant =
+  { readonly kind: 'any' } | { readonly kind: 'tables'; readonly tables: ReadonlySet<string> } | { readonly kind: 'none' };
 
 /** Which notification channels a grant covers. */
-export type ChannelGrant = { readonly kind: 'any' } | { readonly kind: 'names'; readonly names: ReadonlySet<string> } | { readonly kind: 'none' };
+export type ChannelGrant =
+  { readonly kind: 'any' } | { readonly kind: 'names'; readonly names: ReadonlySet<string> } | { readonly kind: 'none' };
 
 export interface Scope {
   /** The scope as written. */
@@ -57,7 +59,8 @@ export function parseScope(text: string, defaultSchema = 'public'): Scope {
   for (const grant of grants) {
     const colon = grant.indexOf(':');
     const action = colon === -1 ? grant : grant.slice(0, colon);
-    const targets = colon === -1 || action === 'listen' || action === 'notify' ? undefined : parseTargets(grant.slice(colon + 1), defaultSchema, grant);
+    const targets =
+      colon === -1 || action === 'listen' || action === 'notify' ? undefined : parseTargets(grant.slice(colon + 1), defaultSchema, grant);
     switch (action) {
       case 'all':
       case 'ddl':
@@ -114,7 +117,9 @@ function parseTargets(list: string, defaultSchema: string, grant: string): Table
   if (list === '') throw new ScopeError(`"${grant}": no table after ":"`);
   return splitOutsideQuotes(list, (ch) => ch === ',').map((name) => {
     const parts = splitQualified(name);
-    if (parts === undefined || parts.length > 2 || parts.some((p) => p === '')) throw new ScopeError(`"${grant}": "${name}" is not a table name`);
+    if (parts === undefined || parts.length > 2 || parts.some((p) => p === '')) {
+      throw new ScopeError(`"${grant}": "${name}" is not a table name`);
+    }
     return parts.length === 2 ? { schema: parts[0] ?? '', table: parts[1] ?? '' } : { schema: defaultSchema, table: parts[0] ?? '' };
   });
 }

@@ -38,7 +38,11 @@ export interface DevEnvironment {
  */
 export async function startDevEnvironment(protocol: WireProtocol, port: number, logger: Logger): Promise<DevEnvironment> {
   const workDir = mkdtempSync(join(tmpdir(), 'idgate-dev-'));
-  const stops: (() => Promise<void>)[] = [async () => rmSync(workDir, { recursive: true, force: true })];
+  const removeWorkDir = (): Promise<void> => {
+    rmSync(workDir, { recursive: true, force: true });
+    return Promise.resolve();
+  };
+  const stops: (() => Promise<void>)[] = [removeWorkDir];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
@@ -52,7 +56,10 @@ export async function startDevEnvironment(protocol: WireProtocol, port: number, 
     const entraCaFile = join(workDir, 'entra-ca.pem');
     writeFileSync(entraCaFile, entra.caCert);
     entra.directory.registerApi(DEV_AUDIENCE);
-    const gatewayApp = await entra.directory.registerApplication({ displayName: 'idgate-gateway', roles: [READ_APPLICATIONS, READ_MEMBERSHIP] });
+    const gatewayApp = await entra.directory.registerApplication({
+      displayName: 'idgate-gateway',
+      roles: [READ_APPLICATIONS, READ_MEMBERSHIP],
+    });
     const agent = await entra.directory.registerApplication({ displayName: 'demo-agent' });
     const agentGroupId = entra.directory.createGroup(DEV_GROUP).id;
     entra.directory.addMember(agentGroupId, agent.objectId);
@@ -71,7 +78,15 @@ export async function startDevEnvironment(protocol: WireProtocol, port: number, 
           graph: { endpoint: entra.graphEndpoint, 'recheck-seconds': 5 },
         },
         connections: [
-          { name: DEV_CONNECTION, host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'IDGATE_DEV_PASSWORD', tls: 'disable' },
+          {
+            name: DEV_CONNECTION,
+            host: cluster.host,
+            port: cluster.port,
+            database: 'records',
+            user: 'sync_writer',
+            'password-env': 'IDGATE_DEV_PASSWORD',
+            tls: 'disable',
+          },
         ],
         'identity-map': [{ 'entra-group': DEV_GROUP, connection: DEV_CONNECTION, scope: DEV_SCOPE, record: true }],
         recordings: { path: join(workDir, 'audit.db') },

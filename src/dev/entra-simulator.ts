@@ -6,7 +6,12 @@ import { simulatorTls } from './entra-sim/certificates.js';
 import { SimDirectory, type SimApplication } from './entra-sim/directory.js';
 import { handleGraphRequest } from './entra-sim/graph-api.js';
 import { json } from './entra-sim/http-util.js';
-import { handleManagedIdentityRequest, handleTokenRequest, type ClientAuth, type TokenEndpointContext } from './entra-sim/token-endpoint.js';
+import {
+  handleManagedIdentityRequest,
+  handleTokenRequest,
+  type ClientAuth,
+  type TokenEndpointContext,
+} from './entra-sim/token-endpoint.js';
 import { errorMessage, InvariantError } from '../idgate-error.js';
 
 export { READ_APPLICATIONS, READ_MEMBERSHIP } from './entra-sim/graph-api.js';
@@ -166,7 +171,9 @@ export class EntraSimulator {
       ...(overage
         ? {
             _claim_names: { groups: 'src1' },
-            _claim_sources: { src1: { endpoint: `https://graph.windows.net/${this.tenantId}/servicePrincipals/${app.objectId}/getMemberObjects` } },
+            _claim_sources: {
+              src1: { endpoint: `https://graph.windows.net/${this.tenantId}/servicePrincipals/${app.objectId}/getMemberObjects` },
+            },
           }
         : groups.length > 0
           ? { groups }
@@ -185,16 +192,34 @@ export class EntraSimulator {
     const prefix = `/${this.tenantId}`;
     if (req.method === 'GET' && path === `${prefix}/discovery/v2.0/keys`) {
       this.jwksRequests += 1;
-      if (!this.keysAvailable) return json(res, 503, { error: 'temporarily_unavailable' });
-      return json(res, 200, { keys: this.keys.map((k) => k.publicJwk) });
+      if (!this.keysAvailable) {
+        json(res, 503, { error: 'temporarily_unavailable' });
+        return;
+      }
+      json(res, 200, { keys: this.keys.map((k) => k.publicJwk) });
+      return;
     }
-    if (req.method === 'GET' && path === `${prefix}/v2.0/.well-known/openid-configuration`) return json(res, 200, this.openIdConfiguration());
+    if (req.method === 'GET' && path === `${prefix}/v2.0/.well-known/openid-configuration`) {
+      json(res, 200, this.openIdConfiguration());
+      return;
+    }
     if (req.method === 'POST' && path === `${prefix}/oauth2/v2.0/token`) return handleTokenRequest(this.tokenContext(), req, res);
-    if (req.method === 'GET' && path === '/msi/token') return handleManagedIdentityRequest(this.tokenContext(), this.identityHeader, req, res, url);
+    if (req.method === 'GET' && path === '/msi/token') {
+      return handleManagedIdentityRequest(this.tokenContext(), this.identityHeader, req, res, url);
+    }
     if (path.startsWith('/graph/')) {
       this.graphRequests += 1;
-      if (!this.graphAvailable) return json(res, 503, { error: { code: 'serviceNotAvailable', message: 'Service unavailable.' } });
-      return handleGraphRequest({ directory: this.directory, verifyGraphToken: (t) => this.verifyGraphToken(t) }, req, res, path.slice('/graph'.length), url);
+      if (!this.graphAvailable) {
+        json(res, 503, { error: { code: 'serviceNotAvailable', message: 'Service unavailable.' } });
+        return;
+      }
+      return handleGraphRequest(
+        { directory: this.directory, verifyGraphToken: (t) => this.verifyGraphToken(t) },
+        req,
+        res,
+        path.slice('/graph'.length),
+        url,
+      );
     }
     if (path.startsWith('/_admin/')) return this.handleAdmin(req, res, path);
     json(res, 404, { error: 'not_found' });
@@ -224,7 +249,11 @@ export class EntraSimulator {
   }
 
   private resourceFor(scope: string): string | undefined {
-    const resource = scope.trim().split(/\s+/)[0]?.replace(/\/\.default$/, '') ?? '';
+    const resource =
+      scope
+        .trim()
+        .split(/\s+/)[0]
+        ?.replace(/\/\.default$/, '') ?? '';
     if (resource === GRAPH_RESOURCE || resource === this.graphEndpoint) return GRAPH_RESOURCE;
     if (resource === OSSRDBMS_RESOURCE) return OSSRDBMS_RESOURCE;
     return this.directory.api(resource) !== undefined ? resource : undefined;
@@ -261,16 +290,24 @@ export class EntraSimulator {
     try {
       if (req.method === 'POST' && parts[0] === 'applications' && parts.length === 3 && (parts[2] === 'disable' || parts[2] === 'enable')) {
         this.directory.setEnabled(parts[1] ?? '', parts[2] === 'enable');
-      } else if (parts[0] === 'groups' && parts[2] === 'members' && parts.length === 4 && (req.method === 'POST' || req.method === 'DELETE')) {
+      } else if (
+        parts[0] === 'groups' &&
+        parts[2] === 'members' &&
+        parts.length === 4 &&
+        (req.method === 'POST' || req.method === 'DELETE')
+      ) {
         if (req.method === 'POST') this.directory.addMember(parts[1] ?? '', parts[3] ?? '');
         else this.directory.removeMember(parts[1] ?? '', parts[3] ?? '');
       } else if (req.method === 'POST' && path === '/_admin/keys/rotate') {
-        return json(res, 200, { kid: await this.rotateKeys() });
+        json(res, 200, { kid: await this.rotateKeys() });
+        return;
       } else {
-        return json(res, 404, { error: 'not_found' });
+        json(res, 404, { error: 'not_found' });
+        return;
       }
     } catch (e) {
-      return json(res, 404, { error: errorMessage(e) });
+      json(res, 404, { error: errorMessage(e) });
+      return;
     }
     json(res, 200, { ok: true });
   }

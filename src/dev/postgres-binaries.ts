@@ -12,7 +12,9 @@ export function findPostgresBinaries(env: NodeJS.ProcessEnv = process.env, debia
   const candidates: string[] = [];
   if (env['IDGATE_PG_BIN']) candidates.push(env['IDGATE_PG_BIN']);
   if (existsSync(debian)) {
-    const versions = readdirSync(debian).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    const versions = readdirSync(debian)
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
     candidates.push(...versions.map((v) => join(debian, v, 'bin')));
   }
   candidates.push(...(env['PATH'] ?? '').split(delimiter).filter((p) => p !== ''));
@@ -20,7 +22,10 @@ export function findPostgresBinaries(env: NodeJS.ProcessEnv = process.env, debia
   if (embedded !== undefined) candidates.push(embedded);
   const found = candidates.find((dir) => existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'postgres')));
   if (found === undefined) {
-    throw new DevEnvironmentError('postgres-missing', 'PostgreSQL server binaries (initdb, postgres) not found: install the postgresql package or set IDGATE_PG_BIN');
+    throw new DevEnvironmentError(
+      'postgres-missing',
+      'PostgreSQL server binaries (initdb, postgres) not found: install the postgresql package or set IDGATE_PG_BIN',
+    );
   }
   return found;
 }

@@ -98,9 +98,13 @@ export class PostgresCluster {
     });
     await client.connect();
     try {
-      const results: pg.QueryResult<unknown[]> | pg.QueryResult<unknown[]>[] = await client.query({ text: statement, rowMode: 'array' });
-      const rows = (Array.isArray(results) ? results : [results]).flatMap((r) => r.rows);
-      return rows.map((row) => row.map((v: unknown) => (v === null ? '' : String(v))).join('|')).join('\n');
+      const answer: unknown = await client.query<(string | null)[]>({ text: statement, rowMode: 'array' });
+      // pg answers a Query holding several statements with one result per statement (its types know only one).
+      const results = (Array.isArray(answer) ? answer : [answer]) as pg.QueryArrayResult<(string | null)[]>[];
+      return results
+        .flatMap((r) => r.rows)
+        .map((row) => row.map((v) => v ?? '').join('|'))
+        .join('\n');
     } finally {
       await client.end();
     }
@@ -142,9 +146,13 @@ export class PostgresCluster {
       } catch (e) {
         if (e instanceof pg.DatabaseError || attempt >= 5) {
           this.process?.kill('SIGKILL');
-          throw new DevEnvironmentError('cluster-unresponsive', `the new cluster does not answer: ${errorMessage(e)}\n${this.log}`, { cause: e });
+          throw new DevEnvironmentError('cluster-unresponsive', `the new cluster does not answer: ${errorMessage(e)}\n${this.log}`, {
+            cause: e,
+          });
         }
-        process.stderr.write(`postgres cluster on port ${this.port}: first login failed (${errorMessage(e)}), retrying; server log so far:\n${this.log}\n`);
+        process.stderr.write(
+          `postgres cluster on port ${this.port}: first login failed (${errorMessage(e)}), retrying; server log so far:\n${this.log}\n`,
+        );
         await new Promise((r) => setTimeout(r, 200));
       }
     }
@@ -154,7 +162,18 @@ export class PostgresCluster {
     const pwfile = join(root, 'pwfile');
     writeFileSync(pwfile, this.superuserPassword);
     this.own(pwfile);
-    await this.exec(join(this.binDir, 'initdb'), ['-D', this.dataDir, '-U', this.superuser, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-sync']);
+    await this.exec(join(this.binDir, 'initdb'), [
+      '-D',
+      this.dataDir,
+      '-U',
+      this.superuser,
+      `--pwfile=${pwfile}`,
+      '--auth=scram-sha-256',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--no-sync',
+    ]);
     const hba = [...(options.hba ?? []), 'local all all scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256'];
     writeFileSync(join(this.dataDir, 'pg_hba.conf'), `${hba.join('\n')}\n`);
     if (options.tls) {
@@ -192,7 +211,9 @@ export class PostgresCluster {
         }
       };
       proc.stderr?.on('data', onOutput);
-      proc.once('exit', (code) => reject(new DevEnvironmentError('cluster-unresponsive', `postgres exited with ${code} during start:\n${this.log}`)));
+      proc.once('exit', (code) =>
+        reject(new DevEnvironmentError('cluster-unresponsive', `postgres exited with ${code} during start:\n${this.log}`)),
+      );
     });
   }
 
@@ -210,7 +231,9 @@ export class PostgresCluster {
       const proc = this.spawnAsOwner(file, args);
       let err = '';
       proc.stderr?.on('data', (c: Buffer) => (err += c.toString()));
-      proc.once('exit', (code) => (code === 0 ? resolve() : reject(new DevEnvironmentError('cluster-unresponsive', `${file} exited with ${code}: ${err}`))));
+      proc.once('exit', (code) =>
+        code === 0 ? resolve() : reject(new DevEnvironmentError('cluster-unresponsive', `${file} exited with ${code}: ${err}`)),
+      );
     });
   }
 }
@@ -221,6 +244,9 @@ async function postgresOsUser(): Promise<{ uid: number; gid: number }> {
     const { stdout: gid } = await run('id', ['-g', 'postgres']);
     return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
   } catch {
-    throw new DevEnvironmentError('running-as-root', 'running as root: PostgreSQL needs a non-root OS user named "postgres" (the postgresql package creates one)');
+    throw new DevEnvironmentError(
+      'running-as-root',
+      'running as root: PostgreSQL needs a non-root OS user named "postgres" (the postgresql package creates one)',
+    );
   }
 }

@@ -13,7 +13,13 @@ export async function selfSignedCertificate(commonName = 'localhost'): Promise<C
     notAfterDate: new Date(Date.now() + 30 * 24 * 3600 * 1000),
     extensions: [
       { name: 'basicConstraints', cA: false },
-      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+        ],
+      },
     ],
   });
   return { cert: result.cert, key: result.private };

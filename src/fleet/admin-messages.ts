@@ -17,7 +17,13 @@ export type AdminAsk = AdminRequest & { readonly idgate: 'admin-ask'; readonly i
 export type AdminAnswer =
   /** The worker's metrics as prom-client's JSON (the primary aggregates them). */
   | { readonly idgate: 'admin-answer'; readonly id: number; readonly op: 'metrics'; readonly metrics: unknown }
-  | { readonly idgate: 'admin-answer'; readonly id: number; readonly op: 'readiness'; readonly node: string; readonly checks: readonly ReadinessCheck[] }
+  | {
+      readonly idgate: 'admin-answer';
+      readonly id: number;
+      readonly op: 'readiness';
+      readonly node: string;
+      readonly checks: readonly ReadinessCheck[];
+    }
   | { readonly idgate: 'admin-answer'; readonly id: number; readonly op: 'sessions'; readonly sessions: readonly SessionView[] }
   | { readonly idgate: 'admin-answer'; readonly id: number; readonly op: 'terminate'; readonly terminated: boolean };
 

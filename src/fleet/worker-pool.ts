@@ -55,7 +55,9 @@ export class WorkerPool {
   /** SIGTERM: every worker drains and stops (told over IPC); resolves once all have exited. */
   async stop(): Promise<void> {
     this.stopping = true;
-    const exits = [...this.workers.values()].map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
+    const exits = [...this.workers.values()].map(
+      (w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))),
+    );
     for (const w of this.workers.values()) if (!w.isDead()) w.send(STOP_MESSAGE);
     await Promise.all(exits);
     this.logger.info('gateway workers stopped');
@@ -89,7 +91,15 @@ export class WorkerPool {
       const key = `${from.id}:${m.id}`;
       const timer = setTimeout(() => this.answer(key, m.id, false), ANSWER_TIMEOUT_MS);
       this.pending.set(key, { origin: from, waitingFor: new Set(others.map((w) => w.id)), timer });
-      for (const w of others) w.send({ idgate: 'cancel-ask', id: m.id, origin: from.id, processId: m.processId, secretKey: m.secretKey } satisfies SiblingMessage);
+      for (const w of others) {
+        w.send({
+          idgate: 'cancel-ask',
+          id: m.id,
+          origin: from.id,
+          processId: m.processId,
+          secretKey: m.secretKey,
+        } satisfies SiblingMessage);
+      }
     } else if (m.idgate === 'cancel-answer') {
       const key = `${m.origin}:${m.id}`;
       const pending = this.pending.get(key);

@@ -52,24 +52,38 @@ export class EntraHttp {
     this.agent.destroy();
   }
 
-  private send(method: string, url: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<HttpResponse> {
+  private send(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    timeoutMs: number,
+  ): Promise<HttpResponse> {
     const target = new URL(url);
-    if (target.protocol !== 'https:') return Promise.reject(new HttpError('network', `refusing to call ${target.origin}: only https is used`));
+    if (target.protocol !== 'https:') {
+      return Promise.reject(new HttpError('network', `refusing to call ${target.origin}: only https is used`));
+    }
     return new Promise((resolve, reject) => {
-      const req = request(target, { method, agent: this.agent, headers: { accept: 'application/json', ...headers }, timeout: timeoutMs }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_RESPONSE_BYTES) {
-            req.destroy(new HttpError('too-large', `the answer from ${target.host} is larger than ${MAX_RESPONSE_BYTES} bytes`));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: flattenHeaders(res.headers), body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', (e) => reject(toHttpError(e, target)));
-      });
+      const req = request(
+        target,
+        { method, agent: this.agent, headers: { accept: 'application/json', ...headers }, timeout: timeoutMs },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_RESPONSE_BYTES) {
+              req.destroy(new HttpError('too-large', `the answer from ${target.host} is larger than ${MAX_RESPONSE_BYTES} bytes`));
+              return;
+            }
+            chunks.push(chunk);
+          });
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: flattenHeaders(res.headers), body: Buffer.concat(chunks).toString('utf8') }),
+          );
+          res.on('error', (e) => reject(toHttpError(e, target)));
+        },
+      );
       req.on('timeout', () => req.destroy(new HttpError('timeout', `no answer from ${target.host} within ${timeoutMs} ms`)));
       req.on('error', (e) => reject(toHttpError(e, target)));
       req.end(body);
@@ -84,5 +98,7 @@ function flattenHeaders(headers: NodeJS.Dict<string | string[]>): Record<string,
 }
 
 function toHttpError(e: Error, target: URL): HttpError {
-  return e instanceof HttpError ? e : new HttpError('network', `cannot reach ${target.host}: ${(e as NodeJS.ErrnoException).code ?? e.message}`);
+  return e instanceof HttpError
+    ? e
+    : new HttpError('network', `cannot reach ${target.host}: ${(e as NodeJS.ErrnoException).code ?? e.message}`);
 }

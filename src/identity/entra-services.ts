@@ -29,11 +29,17 @@ export interface EntraObservers {
 
 export function createEntraServices(entra: EntraConfig, logger: Logger, observers: EntraObservers = {}): EntraServices {
   const http = new EntraHttp({ ...(entra.ca ? { ca: entra.ca } : {}), timeoutMs: entra.graph?.timeoutMs ?? 5000 });
-  const signingKeys = new SigningKeys(jwksUrl(entra.authority, entra.tenantId).href, http, { refreshMs: entra.jwksRefreshMs, cooldownMs: entra.jwksCooldownMs }, logger);
+  const signingKeys = new SigningKeys(
+    jwksUrl(entra.authority, entra.tenantId).href,
+    http,
+    { refreshMs: entra.jwksRefreshMs, cooldownMs: entra.jwksCooldownMs },
+    logger,
+  );
   const verifier = new TokenVerifier(entra, signingKeys.getKey);
   signingKeys.onRemoved((kids) => verifier.forgetKeys(kids));
   const gatewayTokens = gatewayIdentityTokens(entra, http);
-  const graph = gatewayTokens && entra.graph ? new GraphClient(entra.graph.endpoint, gatewayTokens, http, observers.graphRequest) : undefined;
+  const graph =
+    gatewayTokens && entra.graph ? new GraphClient(entra.graph.endpoint, gatewayTokens, http, observers.graphRequest) : undefined;
   const revocation = graph && entra.graph ? new LiveRevocation(graph, entra.graph, logger) : undefined;
   return {
     http,
@@ -54,5 +60,7 @@ function gatewayIdentityTokens(entra: EntraConfig, http: EntraHttp): AppTokens |
   if (identity === undefined) return undefined;
   if (identity.credential.kind === 'managed-identity') return managedIdentityTokens(managedIdentityClient(http, identity.clientId));
   const clientId = identity.clientId ?? '';
-  return confidentialTokens(confidentialClient({ authority: entra.authority, tenantId: entra.tenantId, clientId, credential: identity.credential, http }));
+  return confidentialTokens(
+    confidentialClient({ authority: entra.authority, tenantId: entra.tenantId, clientId, credential: identity.credential, http }),
+  );
 }

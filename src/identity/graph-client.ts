@@ -52,13 +52,18 @@ export class GraphClient {
     const response = await this.call('GET', `/v1.0/servicePrincipals(appId='${encodeURIComponent(appId)}')?$select=id,accountEnabled`);
     if (response.status === 404) return undefined;
     const body = expectOk(response);
-    if (typeof body['id'] !== 'string' || typeof body['accountEnabled'] !== 'boolean') throw new GraphUnavailableError('Graph answered without id/accountEnabled');
+    if (typeof body['id'] !== 'string' || typeof body['accountEnabled'] !== 'boolean') {
+      throw new GraphUnavailableError('Graph answered without id/accountEnabled');
+    }
     return { objectId: body['id'].toLowerCase(), accountEnabled: body['accountEnabled'] };
   }
 
   /** A service principal by its application id or its object id (tried in that order), or undefined. */
   async principal(id: string): Promise<PrincipalInfo | undefined> {
-    for (const path of [`/v1.0/servicePrincipals(appId='${encodeURIComponent(id)}')`, `/v1.0/servicePrincipals/${encodeURIComponent(id)}`]) {
+    for (const path of [
+      `/v1.0/servicePrincipals(appId='${encodeURIComponent(id)}')`,
+      `/v1.0/servicePrincipals/${encodeURIComponent(id)}`,
+    ]) {
       const response = await this.call('GET', `${path}?$select=id,appId,displayName,accountEnabled`);
       if (response.status === 404) continue;
       const body = expectOk(response);
@@ -66,7 +71,12 @@ export class GraphClient {
         throw new GraphUnavailableError('Graph answered without id/appId/accountEnabled');
       }
       const displayName = typeof body['displayName'] === 'string' ? body['displayName'] : undefined;
-      return { objectId: body['id'].toLowerCase(), appId: body['appId'].toLowerCase(), displayName, accountEnabled: body['accountEnabled'] };
+      return {
+        objectId: body['id'].toLowerCase(),
+        appId: body['appId'].toLowerCase(),
+        displayName,
+        accountEnabled: body['accountEnabled'],
+      };
     }
     return undefined;
   }
@@ -75,7 +85,11 @@ export class GraphClient {
   async checkMemberGroups(objectId: string, groupIds: readonly string[]): Promise<Set<string>> {
     const members = new Set<string>();
     for (let i = 0; i < groupIds.length; i += CHECK_BATCH) {
-      const body = expectOk(await this.call('POST', `/v1.0/directoryObjects/${encodeURIComponent(objectId)}/checkMemberGroups`, { groupIds: groupIds.slice(i, i + CHECK_BATCH) }));
+      const body = expectOk(
+        await this.call('POST', `/v1.0/directoryObjects/${encodeURIComponent(objectId)}/checkMemberGroups`, {
+          groupIds: groupIds.slice(i, i + CHECK_BATCH),
+        }),
+      );
       for (const id of stringValues(body)) members.add(id.toLowerCase());
     }
     return members;
@@ -83,7 +97,9 @@ export class GraphClient {
 
   /** Every group the service principal is a member of (transitively): the overage case. */
   async memberGroups(objectId: string): Promise<string[]> {
-    const body = expectOk(await this.call('POST', `/v1.0/directoryObjects/${encodeURIComponent(objectId)}/getMemberObjects`, { securityEnabledOnly: false }));
+    const body = expectOk(
+      await this.call('POST', `/v1.0/directoryObjects/${encodeURIComponent(objectId)}/getMemberObjects`, { securityEnabledOnly: false }),
+    );
     return stringValues(body).map((id) => id.toLowerCase());
   }
 
@@ -105,7 +121,8 @@ export class GraphClient {
   /** The app roles assigned to a service principal: (role id, resource service principal id). */
   async appRoleAssignments(objectId: string): Promise<{ readonly appRoleId: string; readonly resourceId: string }[]> {
     const value: unknown[] = [];
-    let path: string | undefined = `/v1.0/servicePrincipals/${encodeURIComponent(objectId)}/appRoleAssignments?$select=appRoleId,resourceId`;
+    let path: string | undefined =
+      `/v1.0/servicePrincipals/${encodeURIComponent(objectId)}/appRoleAssignments?$select=appRoleId,resourceId`;
     for (let page = 0; path !== undefined; page++) {
       if (page >= MAX_PAGES) throw new GraphUnavailableError(`more than ${MAX_PAGES} pages of app-role assignments`);
       const body = expectOk(await this.call('GET', path));
@@ -123,11 +140,20 @@ export class GraphClient {
 
   /** The service principals in a group, transitively (every page: a partial list is refused, never returned). */
   async groupServicePrincipals(groupId: string): Promise<PrincipalInfo[]> {
-    const items = await this.listAll(`/v1.0/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.servicePrincipal?$select=id,appId,displayName,accountEnabled&$top=100`);
+    const items = await this.listAll(
+      `/v1.0/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.servicePrincipal?$select=id,appId,displayName,accountEnabled&$top=100`,
+    );
     return items.flatMap((item) => {
       const p = item as { id?: unknown; appId?: unknown; displayName?: unknown; accountEnabled?: unknown };
       if (typeof p.id !== 'string' || typeof p.appId !== 'string' || typeof p.accountEnabled !== 'boolean') return [];
-      return [{ objectId: p.id.toLowerCase(), appId: p.appId.toLowerCase(), displayName: typeof p.displayName === 'string' ? p.displayName : undefined, accountEnabled: p.accountEnabled }];
+      return [
+        {
+          objectId: p.id.toLowerCase(),
+          appId: p.appId.toLowerCase(),
+          displayName: typeof p.displayName === 'string' ? p.displayName : undefined,
+          accountEnabled: p.accountEnabled,
+        },
+      ];
     });
   }
 
@@ -136,7 +162,9 @@ export class GraphClient {
     const items = await this.listAll(`/v1.0/servicePrincipals/${encodeURIComponent(apiObjectId)}/appRoleAssignedTo?$top=100`);
     return items.flatMap((item) => {
       const a = item as { principalId?: unknown; appRoleId?: unknown };
-      return typeof a.principalId === 'string' && typeof a.appRoleId === 'string' ? [{ principalId: a.principalId.toLowerCase(), appRoleId: a.appRoleId.toLowerCase() }] : [];
+      return typeof a.principalId === 'string' && typeof a.appRoleId === 'string'
+        ? [{ principalId: a.principalId.toLowerCase(), appRoleId: a.appRoleId.toLowerCase() }]
+        : [];
     });
   }
 
@@ -161,7 +189,9 @@ export class GraphClient {
     if (!Array.isArray(value)) throw new GraphUnavailableError('Graph answered without a value list');
     return value.flatMap((g: unknown) => {
       const group = g as { id?: unknown; displayName?: unknown };
-      return typeof group.id === 'string' && typeof group.displayName === 'string' ? [{ id: group.id.toLowerCase(), displayName: group.displayName }] : [];
+      return typeof group.id === 'string' && typeof group.displayName === 'string'
+        ? [{ id: group.id.toLowerCase(), displayName: group.displayName }]
+        : [];
     });
   }
 
@@ -177,7 +207,10 @@ export class GraphClient {
     const headers = { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) };
     const started = performance.now();
     try {
-      const response = method === 'GET' ? await this.http.get(`${this.endpoint}${path}`, headers) : await this.http.post(`${this.endpoint}${path}`, headers, JSON.stringify(body));
+      const response =
+        method === 'GET'
+          ? await this.http.get(`${this.endpoint}${path}`, headers)
+          : await this.http.post(`${this.endpoint}${path}`, headers, JSON.stringify(body));
       this.observe((performance.now() - started) / 1000, (response.status >= 200 && response.status < 300) || response.status === 404);
       return response;
     } catch (e) {
@@ -217,6 +250,8 @@ function graphErrorCode(body: string): string {
 
 function stringValues(body: Record<string, unknown>): string[] {
   const value = body['value'];
-  if (!Array.isArray(value) || !value.every((v): v is string => typeof v === 'string')) throw new GraphUnavailableError('Graph answered without a list of ids');
+  if (!Array.isArray(value) || !value.every((v): v is string => typeof v === 'string')) {
+    throw new GraphUnavailableError('Graph answered without a list of ids');
+  }
   return value;
 }

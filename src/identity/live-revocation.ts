@@ -123,7 +123,10 @@ export class LiveRevocation {
         subject,
       );
     }
-    this.logger.warn({ identity: identity.objectId, appId: identity.appId, err: e.message }, 'Graph unavailable: admitted on the token alone (on-unavailable: allow)');
+    this.logger.warn(
+      { identity: identity.objectId, appId: identity.appId, err: e.message },
+      'Graph unavailable: admitted on the token alone (on-unavailable: allow)',
+    );
     return identity;
   }
 }

@@ -7,7 +7,6 @@ import { EntraCredentialError } from './entra-credential-error.js';
 
 export type { ClientCredential };
 
-
 export interface ConfidentialClientOptions {
   /** e.g. https://login.microsoftonline.com, without a trailing slash. */
   readonly authority: string;
@@ -53,13 +52,18 @@ function credentialOptions(credential: ClientCredential): Pick<NonNullable<Confi
 export function splitPem(pem: string): { certificate: string; privateKey: string } {
   const certificate = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
   const key = /-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC )?PRIVATE KEY-----/.exec(pem)?.[0];
-  if (certificate === undefined || key === undefined) throw new EntraCredentialError('the certificate file must hold a PEM certificate and its private key');
+  if (certificate === undefined || key === undefined) {
+    throw new EntraCredentialError('the certificate file must hold a PEM certificate and its private key');
+  }
   // msal-node signs with a PKCS#8 key; a PKCS#1 ("RSA PRIVATE KEY") file is converted.
   const privateKey = createPrivateKey(key).export({ format: 'pem', type: 'pkcs8' }).toString();
   return { certificate, privateKey };
 }
 
-function authorityMetadata(authority: string, tenantId: string): Pick<NonNullable<Configuration['auth']>, 'knownAuthorities' | 'authorityMetadata' | 'cloudDiscoveryMetadata'> {
+function authorityMetadata(
+  authority: string,
+  tenantId: string,
+): Pick<NonNullable<Configuration['auth']>, 'knownAuthorities' | 'authorityMetadata' | 'cloudDiscoveryMetadata'> {
   const host = new URL(authority).host;
   const base = `${authority}/${tenantId}`;
   return {

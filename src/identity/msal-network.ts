@@ -8,8 +8,10 @@ import type { EntraHttp } from './entra-http.js';
  */
 export function msalNetwork(http: EntraHttp): INetworkModule {
   return {
-    sendGetRequestAsync: <T>(url: string, options?: NetworkRequestOptions, timeout?: number) => send<T>(http.get(url, options?.headers ?? {}, timeout)),
-    sendPostRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => send<T>(http.post(url, options?.headers ?? {}, options?.body ?? '')),
+    sendGetRequestAsync: <T>(url: string, options?: NetworkRequestOptions, timeout?: number) =>
+      send<T>(http.get(url, options?.headers ?? {}, timeout)),
+    sendPostRequestAsync: <T>(url: string, options?: NetworkRequestOptions) =>
+      send<T>(http.post(url, options?.headers ?? {}, options?.body ?? '')),
   };
 }
 

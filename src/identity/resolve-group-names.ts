@@ -12,7 +12,10 @@ export async function resolveGroupNames(config: GatewayConfig, graph: GraphClien
   const named = config.identityMap.filter((r) => r.match.kind === 'entra-group' && r.match.groupName !== undefined);
   if (named.length === 0) return config;
   if (graph === undefined) {
-    throw new ConfigError(config.source, named.map((r) => ({ key: keyOf(r), message: 'a group display name needs entra.graph to be resolved' })));
+    throw new ConfigError(
+      config.source,
+      named.map((r) => ({ key: keyOf(r), message: 'a group display name needs entra.graph to be resolved' })),
+    );
   }
   const problems: { key: string; message: string }[] = [];
   const resolved = new Map<string, string>();
@@ -21,11 +24,16 @@ export async function resolveGroupNames(config: GatewayConfig, graph: GraphClien
       const groups = await graph.groupsNamed(name);
       if (groups.length === 1 && groups[0] !== undefined) resolved.set(name, groups[0].id);
       else {
-        const message = groups.length === 0 ? `no Entra group is named "${name}"` : `${groups.length} Entra groups are named "${name}" (${groups.map((g) => g.id).join(', ')}): use the object id`;
+        const message =
+          groups.length === 0
+            ? `no Entra group is named "${name}"`
+            : `${groups.length} Entra groups are named "${name}" (${groups.map((g) => g.id).join(', ')}): use the object id`;
         for (const r of named.filter((r) => nameOf(r) === name)) problems.push({ key: keyOf(r), message });
       }
     } catch (e) {
-      for (const r of named.filter((r) => nameOf(r) === name)) problems.push({ key: keyOf(r), message: `"${name}" could not be resolved through Microsoft Graph: ${errorMessage(e)}` });
+      for (const r of named.filter((r) => nameOf(r) === name)) {
+        problems.push({ key: keyOf(r), message: `"${name}" could not be resolved through Microsoft Graph: ${errorMessage(e)}` });
+      }
     }
   }
   if (problems.length > 0) throw new ConfigError(config.source, problems);

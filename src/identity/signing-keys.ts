@@ -101,6 +101,8 @@ export class SigningKeys {
 
 function parseKeySet(body: string): JSONWebKeySet {
   const value: unknown = JSON.parse(body);
-  if (typeof value !== 'object' || value === null || !Array.isArray((value as { keys?: unknown }).keys)) throw new HttpError('bad-body', 'not a JSON Web Key Set');
+  if (typeof value !== 'object' || value === null || !Array.isArray((value as { keys?: unknown }).keys)) {
+    throw new HttpError('bad-body', 'not a JSON Web Key Set');
+  }
   return value as JSONWebKeySet;
 }

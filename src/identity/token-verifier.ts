@@ -144,7 +144,9 @@ function joseToAccessError(e: unknown): AccessError {
   if (e instanceof errors.JWTExpired) return refuse('token-expired', 'token has expired');
   if (e instanceof errors.JWTClaimValidationFailed) return claimError(e.claim, e.reason);
   if (e instanceof errors.JWSSignatureVerificationFailed) return refuse('token-bad-signature', 'token signature does not verify');
-  if (e instanceof errors.JWKSNoMatchingKey) return refuse('token-unknown-key', "token is signed with a key that is not in the tenant's key set");
+  if (e instanceof errors.JWKSNoMatchingKey) {
+    return refuse('token-unknown-key', "token is signed with a key that is not in the tenant's key set");
+  }
   if (e instanceof errors.JOSEAlgNotAllowed) return refuse('token-wrong-algorithm', 'token algorithm is not allowed (RS256 only)');
   if (e instanceof errors.JWSInvalid || e instanceof errors.JWTInvalid) return refuse('token-malformed', 'the password is not a valid JWT');
   if (e instanceof errors.JWKSTimeout || e instanceof errors.JWKSInvalid) {

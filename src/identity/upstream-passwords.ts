@@ -12,7 +12,12 @@ export interface UpstreamPasswords {
 export const STORED_PASSWORDS: UpstreamPasswords = {
   password: (connection) => {
     if (connection.auth.kind === 'password') return Promise.resolve(connection.auth.password);
-    return Promise.reject(new AccessError('upstream-credential-unavailable', `connection "${connection.name}" logs in with the gateway's Entra identity, which is not available here`));
+    return Promise.reject(
+      new AccessError(
+        'upstream-credential-unavailable',
+        `connection "${connection.name}" logs in with the gateway's Entra identity, which is not available here`,
+      ),
+    );
   },
 };
 

@@ -35,5 +35,4 @@ export class VerifiedTokenCache {
   dropKeys(kids: ReadonlySet<string>): void {
     for (const [key, identity] of this.entries) if (kids.has(identity.keyId)) this.entries.delete(key);
   }
-
 }

@@ -69,23 +69,54 @@ export class GatewayMetrics implements SessionListener {
     sessions.listen(this);
     this.gauge('idgate_up', 'Whether the gateway serves (always 1 when scraped).', [], (g) => g.set(1));
     this.gauge('idgate_uptime_seconds', 'Seconds since the gateway started.', [], (g) => g.set((Date.now() - this.startedAt) / 1000));
-    this.gauge('idgate_config_generation', 'The configuration in force: 1 at start, one more per successful reload.', [], (g) => g.set(this.configGeneration));
-    this.gauge('idgate_client_waiting_connections', 'Client connections open and not yet in a session (TLS, token check, upstream login).', [], (g) =>
-      g.set(this.waitingClients()),
+    this.gauge('idgate_config_generation', 'The configuration in force: 1 at start, one more per successful reload.', [], (g) =>
+      g.set(this.configGeneration),
     );
-    this.gauge('idgate_client_active_connections', 'Client connections in a session, by connection.', ['connection'], (g) => this.perConnection(g));
-    this.gauge('idgate_server_active_connections', 'Upstream connections serving a session, by connection.', ['connection'], (g) => this.perConnection(g));
-    this.gauge('idgate_sessions', 'Live sessions by connection and identity-map entry (its position, from 0).', ['connection', 'mapping'], (g) => {
-      g.reset();
-      for (const s of sessions.list()) g.inc({ connection: s.grant.connection.name, mapping: String(s.grant.rule.index) });
-    });
-    this.totalsCounter('idgate_queries_total', 'Round trips completed (a Query, or an extended-protocol batch up to its Sync).', (t) => t.statements);
-    this.totalsCounter('idgate_queries_duration_seconds_total', 'Time from a round trip’s first client byte to its ReadyForQuery.', (t) => t.statementMs / 1000);
-    this.totalsCounter('idgate_transactions_total', 'Transactions completed (from BEGIN, or the first statement, to the ReadyForQuery back out of it).', (t) => t.transactions);
+    this.gauge(
+      'idgate_client_waiting_connections',
+      'Client connections open and not yet in a session (TLS, token check, upstream login).',
+      [],
+      (g) => g.set(this.waitingClients()),
+    );
+    this.gauge('idgate_client_active_connections', 'Client connections in a session, by connection.', ['connection'], (g) =>
+      this.perConnection(g),
+    );
+    this.gauge('idgate_server_active_connections', 'Upstream connections serving a session, by connection.', ['connection'], (g) =>
+      this.perConnection(g),
+    );
+    this.gauge(
+      'idgate_sessions',
+      'Live sessions by connection and identity-map entry (its position, from 0).',
+      ['connection', 'mapping'],
+      (g) => {
+        g.reset();
+        for (const s of sessions.list()) g.inc({ connection: s.grant.connection.name, mapping: String(s.grant.rule.index) });
+      },
+    );
+    this.totalsCounter(
+      'idgate_queries_total',
+      'Round trips completed (a Query, or an extended-protocol batch up to its Sync).',
+      (t) => t.statements,
+    );
+    this.totalsCounter(
+      'idgate_queries_duration_seconds_total',
+      'Time from a round trip’s first client byte to its ReadyForQuery.',
+      (t) => t.statementMs / 1000,
+    );
+    this.totalsCounter(
+      'idgate_transactions_total',
+      'Transactions completed (from BEGIN, or the first statement, to the ReadyForQuery back out of it).',
+      (t) => t.transactions,
+    );
     this.totalsCounter('idgate_transactions_duration_seconds_total', 'Time spent inside transactions.', (t) => t.transactionMs / 1000);
     this.totalsCounter('idgate_received_bytes_total', 'Bytes received from clients in sessions.', (t) => t.bytesFromClient);
     this.totalsCounter('idgate_sent_bytes_total', 'Bytes sent to clients in sessions.', (t) => t.bytesToClient);
-    this.logins = new Counter({ name: 'idgate_logins_total', help: 'Login attempts by result (accepted, refused) and reason code.', labelNames: ['result', 'reason'], registers: [registry] });
+    this.logins = new Counter({
+      name: 'idgate_logins_total',
+      help: 'Login attempts by result (accepted, refused) and reason code.',
+      labelNames: ['result', 'reason'],
+      registers: [registry],
+    });
     this.tokenSeconds = new Histogram({
       name: 'idgate_token_verification_seconds',
       help: 'Time to verify an access token and admit its identity (Graph included when asked).',
@@ -100,26 +131,52 @@ export class GatewayMetrics implements SessionListener {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     });
-    this.endedSessions = new Counter({ name: 'idgate_sessions_ended_total', help: 'Sessions ended, by connection and end reason.', labelNames: ['connection', 'reason'], registers: [registry] });
+    this.endedSessions = new Counter({
+      name: 'idgate_sessions_ended_total',
+      help: 'Sessions ended, by connection and end reason.',
+      labelNames: ['connection', 'reason'],
+      registers: [registry],
+    });
     this.revocations = new Counter({
       name: 'idgate_revocations_total',
       help: 'Sessions ended because access was withdrawn (identity disabled, membership or role removed, token expired, reload, an administrator).',
       labelNames: ['reason'],
       registers: [registry],
     });
-    this.denials = new Counter({ name: 'idgate_scope_denials_total', help: 'Statements denied by a scope, by connection and identity-map entry.', labelNames: ['connection', 'mapping'], registers: [registry] });
-    this.limitRefusals = new Counter({ name: 'idgate_limit_refusals_total', help: 'Sessions refused or statements stopped by a configured limit.', labelNames: ['limit'], registers: [registry] });
+    this.denials = new Counter({
+      name: 'idgate_scope_denials_total',
+      help: 'Statements denied by a scope, by connection and identity-map entry.',
+      labelNames: ['connection', 'mapping'],
+      registers: [registry],
+    });
+    this.limitRefusals = new Counter({
+      name: 'idgate_limit_refusals_total',
+      help: 'Sessions refused or statements stopped by a configured limit.',
+      labelNames: ['limit'],
+      registers: [registry],
+    });
     this.auditWriteSeconds = new Histogram({
       name: 'idgate_audit_write_seconds',
       help: 'Time from handing a batch of audit events to the writer thread to its commit.',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers: [registry],
     });
-    this.gauge('idgate_audit_backlog_events', 'Audit events recorded and not yet committed to the local database.', [], (g) => g.set(this.audit().backlog));
-    this.gauge('idgate_audit_central_backlog_rows', 'Audit rows committed locally and not yet shipped to the central store.', [], (g) => g.set(this.audit().centralBacklog));
-    this.gauge('idgate_memory_held_bytes', 'Bytes all sessions hold in messages being assembled (bounded by listen.memory-budget-bytes).', [], (g) => g.set(budget.heldBytes));
+    this.gauge('idgate_audit_backlog_events', 'Audit events recorded and not yet committed to the local database.', [], (g) =>
+      g.set(this.audit().backlog),
+    );
+    this.gauge('idgate_audit_central_backlog_rows', 'Audit rows committed locally and not yet shipped to the central store.', [], (g) =>
+      g.set(this.audit().centralBacklog),
+    );
+    this.gauge(
+      'idgate_memory_held_bytes',
+      'Bytes all sessions hold in messages being assembled (bounded by listen.memory-budget-bytes).',
+      [],
+      (g) => g.set(budget.heldBytes),
+    );
     this.gauge('idgate_memory_budget_bytes', 'listen.memory-budget-bytes.', [], (g) => g.set(budget.limitBytes));
-    this.gauge('idgate_audit_healthy', 'Whether the audit log can be written (0: recorded sessions are refused).', [], (g) => g.set(this.audit().healthy ? 1 : 0));
+    this.gauge('idgate_audit_healthy', 'Whether the audit log can be written (0: recorded sessions are refused).', [], (g) =>
+      g.set(this.audit().healthy ? 1 : 0),
+    );
   }
 
   added(): void {}
@@ -164,15 +221,27 @@ export class GatewayMetrics implements SessionListener {
 
   /** Publishes the identity census's counts (idgate_identities by flag), once a census runs. */
   census(census: IdentityCensus): void {
-    this.gauge('idgate_identities', 'Identities the identity-map lets in (flag="listed"), and how many of them idgate identities flags unused, shared, disabled or over-scoped.', ['flag'], (g) => {
-      g.reset();
-      const counts = census.counts;
-      if (counts === undefined) return;
-      g.set({ flag: 'listed' }, counts.listed);
-      for (const flag of CENSUS_FLAGS) g.set({ flag }, counts.flagged[flag]);
-    });
-    this.gauge('idgate_identities_census_timestamp_seconds', 'When the last complete identity census was taken (0: none yet).', [], (g) => g.set((census.counts?.at ?? 0) / 1000));
-    this.gauge('idgate_identities_census_failures', 'Identity censuses that failed (Graph unavailable): the last complete one stays published.', [], (g) => g.set(census.failureCount));
+    this.gauge(
+      'idgate_identities',
+      'Identities the identity-map lets in (flag="listed"), and how many of them idgate identities flags unused, shared, disabled or over-scoped.',
+      ['flag'],
+      (g) => {
+        g.reset();
+        const counts = census.counts;
+        if (counts === undefined) return;
+        g.set({ flag: 'listed' }, counts.listed);
+        for (const flag of CENSUS_FLAGS) g.set({ flag }, counts.flagged[flag]);
+      },
+    );
+    this.gauge('idgate_identities_census_timestamp_seconds', 'When the last complete identity census was taken (0: none yet).', [], (g) =>
+      g.set((census.counts?.at ?? 0) / 1000),
+    );
+    this.gauge(
+      'idgate_identities_census_failures',
+      'Identity censuses that failed (Graph unavailable): the last complete one stays published.',
+      [],
+      (g) => g.set(census.failureCount),
+    );
   }
 
   reloaded(): void {

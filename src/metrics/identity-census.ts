@@ -104,7 +104,9 @@ function runCensus(source: CensusSource): Promise<string> {
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new CensusError(err.trim().split('\n').at(-1) ?? `exit ${String(code)}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new CensusError(err.trim().split('\n').at(-1) ?? `exit ${String(code)}`)),
+    );
   });
 }
 

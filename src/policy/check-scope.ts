@@ -15,7 +15,9 @@ const ALLOWED: ScopeDecision = { allowed: true };
 export function checkScope(scope: Scope, accesses: readonly Access[]): ScopeDecision {
   if (scope.all) return ALLOWED;
   for (const a of accesses) {
-    if (a.kind === 'unsupported') return { allowed: false, kind: 'unsupported', reason: `${a.what} is not supported under scope "${scope.text}"` };
+    if (a.kind === 'unsupported') {
+      return { allowed: false, kind: 'unsupported', reason: `${a.what} is not supported under scope "${scope.text}"` };
+    }
     const reason = lacking(scope, a);
     if (reason !== undefined) return { allowed: false, kind: 'privilege', reason: `${reason} is not allowed by scope "${scope.text}"` };
   }
@@ -37,11 +39,15 @@ function lacking(scope: Scope, a: Exclude<Access, { kind: 'unsupported' }>): str
     case 'read-write':
       return isReadOnly(scope) ? 'switching the read-only session to read-write' : undefined;
     case 'listen':
-      return scope.read.kind === 'any' || scope.listen.kind === 'any' || (scope.listen.kind === 'names' && scope.listen.names.has(a.channel))
+      return scope.read.kind === 'any' ||
+        scope.listen.kind === 'any' ||
+        (scope.listen.kind === 'names' && scope.listen.names.has(a.channel))
         ? undefined
         : `LISTEN ${a.channel}`;
     case 'notify':
-      return scope.write.kind === 'any' || scope.notify.kind === 'any' || (scope.notify.kind === 'names' && scope.notify.names.has(a.channel))
+      return scope.write.kind === 'any' ||
+        scope.notify.kind === 'any' ||
+        (scope.notify.kind === 'names' && scope.notify.names.has(a.channel))
         ? undefined
         : `NOTIFY ${a.channel}`;
     case 'unchecked':

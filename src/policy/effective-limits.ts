@@ -1,7 +1,13 @@
 import type { LimitsConfig, SessionLimits } from '../config/gateway-config.js';
 import type { SessionGrant } from './session-grant.js';
 
-const KEYS = ['maxSessionsPerIdentity', 'statementTimeoutMs', 'idleInTransactionTimeoutMs', 'idleTimeoutMs', 'maxRows'] as const satisfies readonly (keyof SessionLimits)[];
+const KEYS = [
+  'maxSessionsPerIdentity',
+  'statementTimeoutMs',
+  'idleInTransactionTimeoutMs',
+  'idleTimeoutMs',
+  'maxRows',
+] as const satisfies readonly (keyof SessionLimits)[];
 
 /**
  * The limits a session runs under, key by key: the identity's own entry (by app id, then object

@@ -27,7 +27,12 @@ export interface Reach {
  * connection. A disabled identity reaches nothing, as its logins are refused. Throws when Graph
  * cannot answer: no partial answer is presented as complete.
  */
-export async function reachOf(id: string, config: GatewayConfig, graph: GraphClient, revocation: LiveRevocation): Promise<Reach | undefined> {
+export async function reachOf(
+  id: string,
+  config: GatewayConfig,
+  graph: GraphClient,
+  revocation: LiveRevocation,
+): Promise<Reach | undefined> {
   const principal = await graph.principal(id);
   if (principal === undefined) return undefined;
   const groups = await graph.memberGroups(principal.objectId);

@@ -75,10 +75,18 @@ function identifier(name: string): string {
  */
 export function isWiderThanUsed(granted: string, used: string, schema: string): boolean {
   const g = parseScope(granted, schema);
-  if (used === '') return g.all || g.ddl || g.read.kind !== 'none' || g.write.kind !== 'none' || g.listen.kind !== 'none' || g.notify.kind !== 'none';
+  if (used === '') {
+    return g.all || g.ddl || g.read.kind !== 'none' || g.write.kind !== 'none' || g.listen.kind !== 'none' || g.notify.kind !== 'none';
+  }
   const u = parseScope(used, schema);
   if (g.all) return !u.all;
-  return widerTables(g.read, u.read) || widerTables(g.write, u.write) || (g.ddl && !u.ddl) || widerChannels(g.listen, u.listen) || widerChannels(g.notify, u.notify);
+  return (
+    widerTables(g.read, u.read) ||
+    widerTables(g.write, u.write) ||
+    (g.ddl && !u.ddl) ||
+    widerChannels(g.listen, u.listen) ||
+    widerChannels(g.notify, u.notify)
+  );
 }
 
 function widerTables(g: TableGrant, u: TableGrant): boolean {

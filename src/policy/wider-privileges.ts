@@ -29,16 +29,23 @@ export function widerThanScopes(powers: RolePowers, rules: readonly MappingRule[
   if (scopes.some((s) => s.all)) return [];
   const warnings: string[] = [];
   if (powers.superuser) warnings.push('the role is a superuser');
-  if (!scopes.some((s) => s.ddl)) for (const schema of powers.createIn) warnings.push(`the role may create objects in schema ${schema}, but no scope grants ddl`);
+  if (!scopes.some((s) => s.ddl)) {
+    for (const schema of powers.createIn) warnings.push(`the role may create objects in schema ${schema}, but no scope grants ddl`);
+  }
   for (const object of powers.shadowedBuiltins) {
-    warnings.push(`${object} has the name of a built-in scoped sessions may use: calls by that name can resolve to it, and its code is not checked`);
+    warnings.push(
+      `${object} has the name of a built-in scoped sessions may use: calls by that name can resolve to it, and its code is not checked`,
+    );
   }
   const anyScope = (test: (s: Scope) => boolean): boolean => scopes.some(test);
   for (const p of powers.privileges) {
     const table = { schema: p.schema, table: p.table };
     const name = `${p.schema}.${p.table}`;
-    if (WRITE_PRIVILEGES.has(p.privilege) && !anyScope((s) => covers(s.write, table))) warnings.push(`the role may ${p.privilege} ${name}, which no scope lets it write`);
-    else if (p.privilege === 'SELECT' && !anyScope((s) => covers(s.read, table) || covers(s.write, table))) warnings.push(`the role may SELECT ${name}, which no scope lets it read`);
+    if (WRITE_PRIVILEGES.has(p.privilege) && !anyScope((s) => covers(s.write, table))) {
+      warnings.push(`the role may ${p.privilege} ${name}, which no scope lets it write`);
+    } else if (p.privilege === 'SELECT' && !anyScope((s) => covers(s.read, table) || covers(s.write, table))) {
+      warnings.push(`the role may SELECT ${name}, which no scope lets it read`);
+    }
   }
   return warnings;
 }

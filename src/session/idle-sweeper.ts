@@ -40,7 +40,10 @@ export class IdleSweeper {
       if (seen === undefined || seen.bytes !== moved || running) {
         this.quiet.set(session, { bytes: moved, since: now });
       } else if (now - seen.since >= limit) {
-        session.end('idle-timeout', `terminating connection due to idle-session timeout (the gateway's idle-timeout of ${Math.round(limit / 1000)} s)`);
+        session.end(
+          'idle-timeout',
+          `terminating connection due to idle-session timeout (the gateway's idle-timeout of ${Math.round(limit / 1000)} s)`,
+        );
       }
     }
   }

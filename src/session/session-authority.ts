@@ -50,7 +50,9 @@ export class SessionAuthority {
     let identity: VerifiedIdentity;
     try {
       const verified = await this.verifier.verify(token);
-      identity = this.revocation ? await this.revocation.admit(verified, this.mappedGroups(connectionName), this.mappedRoles(connectionName)) : verified;
+      identity = this.revocation
+        ? await this.revocation.admit(verified, this.mappedGroups(connectionName), this.mappedRoles(connectionName))
+        : verified;
     } catch (e) {
       this.observeVerification((performance.now() - started) / 1000, false);
       throw e;
@@ -59,18 +61,25 @@ export class SessionAuthority {
     const grant = grantConnection(identity, connectionName, this.config.connections, this.config.identityMap);
     // Fail closed: a session whose mapping says it must be recorded cannot start while the audit log is down.
     if (grant.rule.record !== false && !this.audit.healthy) {
-      throw new AccessError('audit-unavailable', 'the audit log cannot be written: sessions that must be recorded are refused until it recovers');
+      throw new AccessError(
+        'audit-unavailable',
+        'the audit log cannot be written: sessions that must be recorded are refused until it recovers',
+      );
     }
     return grant;
   }
 
   /** The app roles identity-map entries for this connection grant with. */
   private mappedRoles(connectionName: string): string[] {
-    return this.config.identityMap.flatMap((r) => (r.connection === connectionName && r.match.kind === 'entra-app-role' ? [r.match.role] : []));
+    return this.config.identityMap.flatMap((r) =>
+      r.connection === connectionName && r.match.kind === 'entra-app-role' ? [r.match.role] : [],
+    );
   }
 
   /** The groups identity-map entries for this connection grant with. */
   private mappedGroups(connectionName: string): string[] {
-    return this.config.identityMap.flatMap((r) => (r.connection === connectionName && r.match.kind === 'entra-group' ? [r.match.groupId] : []));
+    return this.config.identityMap.flatMap((r) =>
+      r.connection === connectionName && r.match.kind === 'entra-group' ? [r.match.groupId] : [],
+    );
   }
 }

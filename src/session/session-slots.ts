@@ -22,11 +22,23 @@ export class SessionSlots {
     const mappingCount = this.perMapping.get(mapping) ?? 0;
     const subject = { objectId: grant.identity.objectId, appId: grant.identity.appId };
     if (limits.maxSessionsPerIdentity !== undefined && identityCount >= limits.maxSessionsPerIdentity) {
-      throw new AccessError('session-limit', `too many sessions for this identity: the limit is ${limits.maxSessionsPerIdentity} (limits max-sessions-per-identity)`, undefined, undefined, subject);
+      throw new AccessError(
+        'session-limit',
+        `too many sessions for this identity: the limit is ${limits.maxSessionsPerIdentity} (limits max-sessions-per-identity)`,
+        undefined,
+        undefined,
+        subject,
+      );
     }
     const mappingMax = grant.rule.limits.maxSessions;
     if (mappingMax !== undefined && mappingCount >= mappingMax) {
-      throw new AccessError('session-limit', `too many sessions through identity-map entry ${mapping}: the limit is ${mappingMax} (identity-map[${mapping}].limits.max-sessions)`, undefined, undefined, subject);
+      throw new AccessError(
+        'session-limit',
+        `too many sessions through identity-map entry ${mapping}: the limit is ${mappingMax} (identity-map[${mapping}].limits.max-sessions)`,
+        undefined,
+        undefined,
+        subject,
+      );
     }
     this.perIdentity.set(identity, identityCount + 1);
     this.perMapping.set(mapping, mappingCount + 1);

@@ -38,7 +38,9 @@ export class SessionWatch implements SessionListener {
   start(): void {
     if (this.revocation === undefined) return;
     this.recheckTimer ??= setInterval(() => {
-      this.recheck().catch((e: unknown) => this.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'session recheck failed'));
+      this.recheck().catch((e: unknown) =>
+        this.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'session recheck failed'),
+      );
     }, this.revocation.config.recheckMs).unref();
   }
 
@@ -92,9 +94,17 @@ export class SessionWatch implements SessionListener {
         return;
       }
       const lost = await this.lostMemberships(revocation, sessions);
-      this.end(lost, 'membership-revoked', 'terminating connection because the identity is no longer in the Entra group that granted this connection');
+      this.end(
+        lost,
+        'membership-revoked',
+        'terminating connection because the identity is no longer in the Entra group that granted this connection',
+      );
       const unassigned = await this.lostRoles(revocation, sessions);
-      this.end(unassigned, 'role-revoked', 'terminating connection because the identity no longer holds the Entra app role that granted this connection');
+      this.end(
+        unassigned,
+        'role-revoked',
+        'terminating connection because the identity no longer holds the Entra app role that granted this connection',
+      );
       const now = Date.now();
       for (const s of sessions) if (!lost.includes(s) && !unassigned.includes(s)) this.confirmedAt.set(s.id, now);
     } catch (e) {
@@ -111,7 +121,10 @@ export class SessionWatch implements SessionListener {
       (s) => s.grant.identity.objectId,
     );
     for (const [objectId, granted] of byPrincipal) {
-      const groups = await revocation.checkMembership(objectId, granted.map((s) => groupOf(s.grant.rule)));
+      const groups = await revocation.checkMembership(
+        objectId,
+        granted.map((s) => groupOf(s.grant.rule)),
+      );
       for (const s of granted) if (!groups.has(groupOf(s.grant.rule))) lost.push(s);
     }
     return lost;
@@ -135,7 +148,11 @@ export class SessionWatch implements SessionListener {
     if (!revocation.failClosed) return;
     const limit = Date.now() - 2 * revocation.config.recheckMs;
     const stale = sessions.filter((s) => (this.confirmedAt.get(s.id) ?? 0) <= limit);
-    this.end(stale, 'identity-unverifiable', 'terminating connection because the gateway could not confirm the identity with Microsoft Graph');
+    this.end(
+      stale,
+      'identity-unverifiable',
+      'terminating connection because the gateway could not confirm the identity with Microsoft Graph',
+    );
   }
 
   private armExpiry(session: LiveSession): void {

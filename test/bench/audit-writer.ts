@@ -66,7 +66,13 @@ function fillStore(store: AuditStore, sessions: readonly string[]): number {
 
 /** Ships everything a local database lists for the central store, as the shipper thread does; returns the seconds it took. */
 async function shipEverything(path: string, central: PostgresCluster): Promise<number> {
-  const owner = new pg.Client({ host: central.host, port: central.port, database: 'postgres', user: central.superuser, password: central.superuserPassword });
+  const owner = new pg.Client({
+    host: central.host,
+    port: central.port,
+    database: 'postgres',
+    user: central.superuser,
+    password: central.superuserPassword,
+  });
   await owner.connect();
   const db = openAuditDatabase(path);
   try {
@@ -100,7 +106,9 @@ async function main(): Promise<void> {
     shipping.close();
     const central = await PostgresCluster.start();
     try {
-      process.stdout.write(`central store ingest, shipments of 2,000 outbox rows in one transaction each: ${rate(await shipEverything(join(dir, 'ship.db'), central))} events/s\n`);
+      process.stdout.write(
+        `central store ingest, shipments of 2,000 outbox rows in one transaction each: ${rate(await shipEverything(join(dir, 'ship.db'), central))} events/s\n`,
+      );
     } finally {
       await central.stop();
     }

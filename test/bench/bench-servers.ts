@@ -36,12 +36,20 @@ export async function writeCertificate(work: string): Promise<void> {
  * `idgate serve` with this config (`listen.port` is filled in) from a file in the work directory.
  * IDGATE_BENCH_NODE_ARGS lets a profiling run pass e.g. --cpu-prof to the gateway process.
  */
-export async function startGatewayProcess(work: string, config: Record<string, unknown> & { listen: Record<string, unknown> }, env: Record<string, string>, bin: string = IDGATE): Promise<Server> {
+export async function startGatewayProcess(
+  work: string,
+  config: Record<string, unknown> & { listen: Record<string, unknown> },
+  env: Record<string, string>,
+  bin: string = IDGATE,
+): Promise<Server> {
   const port = await freePort();
   const file = join(work, `idgate-${port}.yaml`);
   writeFileSync(file, stringify({ ...config, listen: { ...config.listen, host: '127.0.0.1', port } }));
   const nodeArgs = (process.env['IDGATE_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, bin, 'serve', '--config', file], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, bin, 'serve', '--config', file], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   await waitForPort(port);
   return { child, port };
 }
@@ -49,7 +57,11 @@ export async function startGatewayProcess(work: string, config: Record<string, u
 /** The floor for a Node.js proxy: bytes moved, nothing else (see byte-relay.ts); with a certificate and key, TLS from the client. */
 export async function startByteRelay(cluster: PostgresCluster, tlsFiles: readonly string[] = []): Promise<Server> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'byte-relay.ts'), String(port), String(cluster.port), ...tlsFiles], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(import.meta.dirname, 'byte-relay.ts'), String(port), String(cluster.port), ...tlsFiles],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
   await waitForPort(port);
   return { child, port };
 }
@@ -65,7 +77,10 @@ export async function startPgBouncer(
   user: { name: string; password: string },
   poolSize = 50,
 ): Promise<Server | undefined> {
-  const binary = await run('sh', ['-c', 'command -v pgbouncer']).then((r) => r.stdout.trim(), () => '');
+  const binary = await run('sh', ['-c', 'command -v pgbouncer']).then(
+    (r) => r.stdout.trim(),
+    () => '',
+  );
   if (binary === '') return undefined;
   const port = await freePort();
   const dir = join(work, `pgbouncer-${port}`);

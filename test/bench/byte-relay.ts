@@ -19,7 +19,10 @@ import { decodeStartupPacket } from '../../protocols/postgres/wire/startup-packe
 
 const [listenPort, upstreamPort] = process.argv.slice(2, 4).map(Number);
 const [certFile, keyFile] = process.argv.slice(4, 6);
-const secureContext = certFile !== undefined && keyFile !== undefined ? createSecureContext({ cert: readFileSync(certFile), key: readFileSync(keyFile), minVersion: 'TLSv1.2' }) : undefined;
+const secureContext =
+  certFile !== undefined && keyFile !== undefined
+    ? createSecureContext({ cert: readFileSync(certFile), key: readFileSync(keyFile), minVersion: 'TLSv1.2' })
+    : undefined;
 const SSL_REQUEST_LENGTH = 8;
 
 function pipe(from: ReadSource, to: Duplex): void {

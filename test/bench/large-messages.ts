@@ -42,14 +42,26 @@ async function main(): Promise<void> {
     entra.directory.addMember(groupId, agent.objectId);
     const text = `SELECT length($$${'x'.repeat(MEGABYTES << 20)}$$)`;
     const oversize = `SELECT length($$${'x'.repeat(400 << 20)}$$)`;
-    process.stdout.write(`\nlarge messages: ${CLIENTS} recorded sessions each send a ${MEGABYTES} MB Query at once, then one tries 400 MB\n`);
+    process.stdout.write(
+      `\nlarge messages: ${CLIENTS} recorded sessions each send a ${MEGABYTES} MB Query at once, then one tries 400 MB\n`,
+    );
     for (const budgetMb of [512, 64]) {
       const server = await startGatewayProcess(
         work,
         {
           listen: { 'allow-plaintext': true, 'memory-budget-bytes': budgetMb << 20 },
           entra: { 'tenant-id': entra.tenantId, audience: AUDIENCE, authority: entra.authority, ca: 'entra-ca.pem' },
-          connections: [{ name: 'bench-db', host: cluster.host, port: cluster.port, database: 'bench', user: USER, 'password-env': 'BENCH_PASSWORD', tls: 'disable' }],
+          connections: [
+            {
+              name: 'bench-db',
+              host: cluster.host,
+              port: cluster.port,
+              database: 'bench',
+              user: USER,
+              'password-env': 'BENCH_PASSWORD',
+              tls: 'disable',
+            },
+          ],
           'identity-map': [{ 'entra-group': groupId, connection: 'bench-db', scope: 'all', record: true }],
           recordings: { path: `audit-large-${budgetMb}.db` },
           log: { level: 'error' },
@@ -59,7 +71,13 @@ async function main(): Promise<void> {
       const pid = server.child.pid ?? 0;
       try {
         const connect = async (): Promise<pg.Client> => {
-          const c = new pg.Client({ host: '127.0.0.1', port: server.port, database: 'bench-db', user: USER, password: await entra.mint(entra.appClaims(agent, AUDIENCE)) });
+          const c = new pg.Client({
+            host: '127.0.0.1',
+            port: server.port,
+            database: 'bench-db',
+            user: USER,
+            password: await entra.mint(entra.appClaims(agent, AUDIENCE)),
+          });
           c.on('error', () => undefined);
           await c.connect();
           return c;

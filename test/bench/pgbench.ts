@@ -17,7 +17,17 @@ import { migrateCentral } from '../../src/audit/central/central-schema.js';
 import { EntraSimulator, READ_APPLICATIONS, READ_MEMBERSHIP } from '../../src/dev/entra-simulator.js';
 import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
 import { freePort } from '../../src/dev/free-port.js';
-import { CERT_FILE, KEY_FILE, run, startByteRelay, startGatewayProcess, startPgBouncer, stopProcess, writeCertificate, type Server } from './bench-servers.js';
+import {
+  CERT_FILE,
+  KEY_FILE,
+  run,
+  startByteRelay,
+  startGatewayProcess,
+  startPgBouncer,
+  stopProcess,
+  writeCertificate,
+  type Server,
+} from './bench-servers.js';
 
 const SECONDS = Number(process.env['IDGATE_BENCH_SECONDS'] ?? 6);
 const ROUNDS = Number(process.env['IDGATE_BENCH_ROUNDS'] ?? 5);
@@ -56,7 +66,9 @@ async function main(): Promise<void> {
     const password = randomBytes(12).toString('hex');
     await cluster.sql(`CREATE ROLE ${USER} LOGIN PASSWORD '${password}'`);
     await cluster.sql(`CREATE DATABASE bench OWNER ${USER}`);
-    await run('pgbench', ['-i', '-q', '-s', '10', '-h', cluster.host, '-p', String(cluster.port), '-U', USER, 'bench'], { env: { ...process.env, PGPASSWORD: password } });
+    await run('pgbench', ['-i', '-q', '-s', '10', '-h', cluster.host, '-p', String(cluster.port), '-U', USER, 'bench'], {
+      env: { ...process.env, PGPASSWORD: password },
+    });
 
     const entra = await EntraSimulator.start();
     stops.push(() => entra.stop());
@@ -64,7 +76,10 @@ async function main(): Promise<void> {
     const groupId = entra.directory.createGroup('bench-agents').id;
     const agent = await entra.directory.registerApplication({ displayName: 'bench-agent' });
     entra.directory.addMember(groupId, agent.objectId);
-    const gatewayApp = await entra.directory.registerApplication({ displayName: 'idgate-bench', roles: [READ_APPLICATIONS, READ_MEMBERSHIP] });
+    const gatewayApp = await entra.directory.registerApplication({
+      displayName: 'idgate-bench',
+      roles: [READ_APPLICATIONS, READ_MEMBERSHIP],
+    });
     const graph = { appId: gatewayApp.appId, secret: gatewayApp.secrets[0] ?? '' };
     await writeCertificate(work);
     const gateway = await startGateway(work, cluster, entra, groupId, password, graph, 5);
@@ -82,10 +97,17 @@ async function main(): Promise<void> {
     const adminPort = await freePort();
     const metered = await startGateway(work, cluster, entra, groupId, password, graph, 5, { adminPort });
     stops.push(() => stopProcess(metered.child));
-    const scraper = setInterval(() => void fetch(`http://127.0.0.1:${adminPort}/metrics`).then((r) => r.text()).catch(() => undefined), 1000);
+    const scraper = setInterval(
+      () =>
+        void fetch(`http://127.0.0.1:${adminPort}/metrics`)
+          .then((r) => r.text())
+          .catch(() => undefined),
+      1000,
+    );
     stops.push(async () => clearInterval(scraper));
     const baselineBin = process.env['IDGATE_BENCH_BASELINE'];
-    const baseline = baselineBin === undefined ? undefined : await startGateway(work, cluster, entra, groupId, password, graph, 5, { bin: baselineBin });
+    const baseline =
+      baselineBin === undefined ? undefined : await startGateway(work, cluster, entra, groupId, password, graph, 5, { bin: baselineBin });
     if (baseline !== undefined) stops.push(() => stopProcess(baseline.child));
     const mint = (): Promise<string> => entra.mint(entra.appClaims(agent, AUDIENCE));
 
@@ -97,25 +119,52 @@ async function main(): Promise<void> {
       ...(baseline !== undefined
         ? [
             { name: 'idgate baseline', port: baseline.port, dbname: 'bench-db', password: await mint(), pid: baseline.child.pid ?? 0 },
-            { name: 'idgate baseline scope:read', port: baseline.port, dbname: 'bench-read', password: await mint(), pid: baseline.child.pid ?? 0 },
+            {
+              name: 'idgate baseline scope:read',
+              port: baseline.port,
+              dbname: 'bench-read',
+              password: await mint(),
+              pid: baseline.child.pid ?? 0,
+            },
           ]
         : []),
       { name: 'idgate+audit central', port: shipping.port, dbname: 'bench-recorded', password: await mint(), pid: shipping.child.pid ?? 0 },
       { name: 'idgate+audit batched', port: batched.port, dbname: 'bench-recorded', password: await mint(), pid: batched.child.pid ?? 0 },
       { name: 'idgate scope:read', port: gateway.port, dbname: 'bench-read', password: await mint(), pid: gateway.child.pid ?? 0 },
-      { name: 'idgate tls', port: gateway.port, dbname: 'bench-db', password: await mint(), pid: gateway.child.pid ?? 0, sslmode: 'require' },
+      {
+        name: 'idgate tls',
+        port: gateway.port,
+        dbname: 'bench-db',
+        password: await mint(),
+        pid: gateway.child.pid ?? 0,
+        sslmode: 'require',
+      },
     ];
     const floor = await startByteRelay(cluster);
     stops.push(() => stopProcess(floor.child));
     targets.push({ name: 'node byte relay', port: floor.port, dbname: 'bench', password, pid: floor.child.pid ?? 0 });
     const tlsFloor = await startByteRelay(cluster, [join(work, CERT_FILE), join(work, KEY_FILE)]);
     stops.push(() => stopProcess(tlsFloor.child));
-    targets.push({ name: 'node byte relay tls', port: tlsFloor.port, dbname: 'bench', password, pid: tlsFloor.child.pid ?? 0, sslmode: 'require' });
+    targets.push({
+      name: 'node byte relay tls',
+      port: tlsFloor.port,
+      dbname: 'bench',
+      password,
+      pid: tlsFloor.child.pid ?? 0,
+      sslmode: 'require',
+    });
     const bouncer = await startPgBouncer(work, cluster, 'bench', { name: USER, password });
     if (bouncer) {
       stops.push(() => stopProcess(bouncer.child));
       targets.push({ name: 'pgbouncer', port: bouncer.port, dbname: 'bench', password, pid: bouncer.child.pid ?? 0 });
-      targets.push({ name: 'pgbouncer tls', port: bouncer.port, dbname: 'bench', password, pid: bouncer.child.pid ?? 0, sslmode: 'require' });
+      targets.push({
+        name: 'pgbouncer tls',
+        port: bouncer.port,
+        dbname: 'bench',
+        password,
+        pid: bouncer.child.pid ?? 0,
+        sslmode: 'require',
+      });
     } else {
       process.stdout.write('pgbouncer not installed: skipping it\n');
     }
@@ -132,7 +181,9 @@ async function main(): Promise<void> {
           const sample = await pgbench(target, mode);
           const key = `${mode}/${target.name}`;
           samples.set(key, [...(samples.get(key) ?? []), sample]);
-          process.stdout.write(`  round ${round + 1} ${key.padEnd(26)} ${sample.tps.toFixed(0).padStart(7)} tps  ${sample.latencyMs.toFixed(3)} ms  box ${sample.boxCpuUsPerTx.toFixed(1)} µs/tx${sample.cpuUsPerTx !== undefined ? `  ${sample.cpuUsPerTx.toFixed(1)} µs proxy CPU/tx (kernel ${sample.kernelCpuUsPerTx?.toFixed(1)}, main thread ${sample.mainCpuUsPerTx?.toFixed(1)})` : ''}\n`);
+          process.stdout.write(
+            `  round ${round + 1} ${key.padEnd(26)} ${sample.tps.toFixed(0).padStart(7)} tps  ${sample.latencyMs.toFixed(3)} ms  box ${sample.boxCpuUsPerTx.toFixed(1)} µs/tx${sample.cpuUsPerTx !== undefined ? `  ${sample.cpuUsPerTx.toFixed(1)} µs proxy CPU/tx (kernel ${sample.kernelCpuUsPerTx?.toFixed(1)}, main thread ${sample.mainCpuUsPerTx?.toFixed(1)})` : ''}\n`,
+          );
         }
       }
     }
@@ -148,10 +199,32 @@ async function pgbench(target: Target, mode: 'simple' | 'extended'): Promise<Sam
   const cpuBefore = target.pid ? cpuTimes(target.pid) : NO_CPU;
   const mainBefore = target.pid ? cpuTimes(target.pid, target.pid) : NO_CPU;
   const boxBefore = busyMicros();
-  const { stdout } = await run('pgbench', ['-n', '-S', '-c', '8', '-j', '2', '-T', String(SECONDS), '-M', mode, '-h', '127.0.0.1', '-p', String(target.port), '-U', USER, target.dbname], {
-    env: { ...process.env, PGPASSWORD: target.password, PGSSLMODE: target.sslmode ?? 'disable' },
-    maxBuffer: 10 * 1024 * 1024,
-  });
+  const { stdout } = await run(
+    'pgbench',
+    [
+      '-n',
+      '-S',
+      '-c',
+      '8',
+      '-j',
+      '2',
+      '-T',
+      String(SECONDS),
+      '-M',
+      mode,
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(target.port),
+      '-U',
+      USER,
+      target.dbname,
+    ],
+    {
+      env: { ...process.env, PGPASSWORD: target.password, PGSSLMODE: target.sslmode ?? 'disable' },
+      maxBuffer: 10 * 1024 * 1024,
+    },
+  );
   const tps = Number(/tps = ([\d.]+)/.exec(stdout)?.[1] ?? NaN);
   const latencyMs = Number(/latency average = ([\d.]+) ms/.exec(stdout)?.[1] ?? NaN);
   const transactions = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? NaN);
@@ -194,12 +267,18 @@ function median(values: number[]): number {
 function report(samples: Map<string, Sample[]>, targets: Target[]): void {
   process.stdout.write('\nmedians\n');
   for (const mode of ['simple', 'extended']) {
-    const medianOf = (name: string, pick: (s: Sample) => number | undefined): number => median((samples.get(`${mode}/${name}`) ?? []).map((s) => pick(s) ?? NaN));
+    const medianOf = (name: string, pick: (s: Sample) => number | undefined): number =>
+      median((samples.get(`${mode}/${name}`) ?? []).map((s) => pick(s) ?? NaN));
     const tps = (name: string): number => medianOf(name, (s) => s.tps);
     const cpu = (name: string): number => medianOf(name, (s) => s.cpuUsPerTx);
     const kernel = (name: string): number => medianOf(name, (s) => s.kernelCpuUsPerTx);
     const box = (name: string): number => medianOf(name, (s) => s.boxCpuUsPerTx);
-    const line = targets.map((t) => `${t.name} ${tps(t.name).toFixed(0)} tps${t.pid ? ` (${cpu(t.name).toFixed(1)} µs proxy CPU/tx, ${kernel(t.name).toFixed(1)} in the kernel)` : ''} box ${box(t.name).toFixed(1)} µs/tx`).join(', ');
+    const line = targets
+      .map(
+        (t) =>
+          `${t.name} ${tps(t.name).toFixed(0)} tps${t.pid ? ` (${cpu(t.name).toFixed(1)} µs proxy CPU/tx, ${kernel(t.name).toFixed(1)} in the kernel)` : ''} box ${box(t.name).toFixed(1)} µs/tx`,
+      )
+      .join(', ');
     process.stdout.write(`  ${mode}: ${line}\n`);
     // Each ratio of medians, then the spread of the same ratio taken round by round (the two
     // targets ran in the same round, seconds apart), which shows how far one run can be trusted.
@@ -233,7 +312,13 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
   }
 }
 
-async function connectionSetup(cluster: PostgresCluster, gatewayPort: number, uncachedPort: number, password: string, mint: () => Promise<string>): Promise<void> {
+async function connectionSetup(
+  cluster: PostgresCluster,
+  gatewayPort: number,
+  uncachedPort: number,
+  password: string,
+  mint: () => Promise<string>,
+): Promise<void> {
   const n = 200;
   const freshTokens = await Promise.all(Array.from({ length: n }, () => mint()));
   const freshTlsTokens = await Promise.all(Array.from({ length: n }, () => mint()));
@@ -251,13 +336,22 @@ async function connectionSetup(cluster: PostgresCluster, gatewayPort: number, un
     }
     return times;
   };
-  const p = (times: number[], q: number): string => ([...times].sort((a, b) => a - b)[Math.floor(q * (times.length - 1))] ?? NaN).toFixed(2);
-  process.stdout.write(`\nconnection setup (node-postgres connect → ready, ${n} sequential, plaintext unless said, JWKS cached, Graph = the local simulator)\n`);
+  const p = (times: number[], q: number): string =>
+    ([...times].sort((a, b) => a - b)[Math.floor(q * (times.length - 1))] ?? NaN).toFixed(2);
+  process.stdout.write(
+    `\nconnection setup (node-postgres connect → ready, ${n} sequential, plaintext unless said, JWKS cached, Graph = the local simulator)\n`,
+  );
   for (const [name, times] of [
     ['direct (SCRAM)', await measure(cluster.port, 'bench', () => password)],
-    ['idgate, a new token each time (verify + Graph cache-seconds 5 + upstream SCRAM)', await measure(gatewayPort, 'bench-db', (i) => freshTokens[i] ?? '')],
+    [
+      'idgate, a new token each time (verify + Graph cache-seconds 5 + upstream SCRAM)',
+      await measure(gatewayPort, 'bench-db', (i) => freshTokens[i] ?? ''),
+    ],
     ['idgate, the same token (verified-token cache)', await measure(gatewayPort, 'bench-db', () => reused)],
-    ['idgate with TLS from the client, a new token each time', await measure(gatewayPort, 'bench-db', (i) => freshTlsTokens[i] ?? '', true)],
+    [
+      'idgate with TLS from the client, a new token each time',
+      await measure(gatewayPort, 'bench-db', (i) => freshTlsTokens[i] ?? '', true),
+    ],
     ['idgate, Graph asked at every login (cache-seconds 0)', await measure(uncachedPort, 'bench-db', (i) => freshTokens[i] ?? '')],
   ] as const) {
     process.stdout.write(`  ${name.padEnd(58)} p50 ${p(times, 0.5)} ms  p95 ${p(times, 0.95)} ms\n`);
@@ -290,9 +384,33 @@ function startGateway(
         graph: { endpoint: entra.graphEndpoint, 'cache-seconds': cacheSeconds },
       },
       connections: [
-        { name: 'bench-db', host: cluster.host, port: cluster.port, database: 'bench', user: USER, 'password-env': 'BENCH_PASSWORD', tls: 'disable' },
-        { name: 'bench-recorded', host: cluster.host, port: cluster.port, database: 'bench', user: USER, 'password-env': 'BENCH_PASSWORD', tls: 'disable' },
-        { name: 'bench-read', host: cluster.host, port: cluster.port, database: 'bench', user: USER, 'password-env': 'BENCH_PASSWORD', tls: 'disable' },
+        {
+          name: 'bench-db',
+          host: cluster.host,
+          port: cluster.port,
+          database: 'bench',
+          user: USER,
+          'password-env': 'BENCH_PASSWORD',
+          tls: 'disable',
+        },
+        {
+          name: 'bench-recorded',
+          host: cluster.host,
+          port: cluster.port,
+          database: 'bench',
+          user: USER,
+          'password-env': 'BENCH_PASSWORD',
+          tls: 'disable',
+        },
+        {
+          name: 'bench-read',
+          host: cluster.host,
+          port: cluster.port,
+          database: 'bench',
+          user: USER,
+          'password-env': 'BENCH_PASSWORD',
+          tls: 'disable',
+        },
       ],
       'identity-map': [
         { 'entra-group': groupId, connection: 'bench-db', scope: 'all', record: false },
@@ -327,7 +445,13 @@ async function prepareCentralStore(cluster: PostgresCluster): Promise<string> {
   const writerPassword = randomBytes(12).toString('hex');
   await cluster.sql('CREATE DATABASE audit_central');
   await cluster.sql(`CREATE ROLE idgate_writer LOGIN PASSWORD '${writerPassword}'`);
-  const owner = new pg.Client({ host: cluster.host, port: cluster.port, database: 'audit_central', user: cluster.superuser, password: cluster.superuserPassword });
+  const owner = new pg.Client({
+    host: cluster.host,
+    port: cluster.port,
+    database: 'audit_central',
+    user: cluster.superuser,
+    password: cluster.superuserPassword,
+  });
   await owner.connect();
   try {
     await migrateCentral(owner, 'idgate_writer');

@@ -72,8 +72,12 @@ async function timeBursts(log: AuditLog, roundTrip: () => void): Promise<number>
 
 async function recorded(log: AuditLog, recorder: SessionRecorder, chunks: Chunks): Promise<number> {
   const observer = new PostgresRecorder(recorder);
-  const fromClient = new FrameScanner(observer.clientInterest, (code, length, bytes, start, end) => observer.onClientFrame(code, length, bytes, start, end));
-  const fromServer = new FrameScanner(observer.upstreamInterest, (code, length, bytes, start, end) => observer.onUpstreamFrame(code, length, bytes, start, end));
+  const fromClient = new FrameScanner(observer.clientInterest, (code, length, bytes, start, end) =>
+    observer.onClientFrame(code, length, bytes, start, end),
+  );
+  const fromServer = new FrameScanner(observer.upstreamInterest, (code, length, bytes, start, end) =>
+    observer.onUpstreamFrame(code, length, bytes, start, end),
+  );
   return timeBursts(log, () => {
     fromClient.scan(chunks.client);
     observer.onClientChunk();

@@ -18,7 +18,17 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { EntraSimulator } from '../../src/dev/entra-simulator.js';
 import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
-import { CERT_FILE, KEY_FILE, run, startByteRelay, startGatewayProcess, startPgBouncer, stopProcess, writeCertificate, type Server } from './bench-servers.js';
+import {
+  CERT_FILE,
+  KEY_FILE,
+  run,
+  startByteRelay,
+  startGatewayProcess,
+  startPgBouncer,
+  stopProcess,
+  writeCertificate,
+  type Server,
+} from './bench-servers.js';
 
 const SESSIONS = Number(process.env['IDGATE_BENCH_SESSIONS'] ?? 1000);
 const USER = 'bench_user';
@@ -85,7 +95,9 @@ async function main(): Promise<void> {
   const { stdout } = await run('sh', ['-c', 'ulimit -n']);
   const limit = stdout.trim() === 'unlimited' ? Infinity : Number(stdout.trim());
   if (limit < 3 * SESSIONS + 100) {
-    throw new Error(`ulimit -n is ${limit}: ${SESSIONS} sessions need about ${3 * SESSIONS + 100} open files (raise it, or set IDGATE_BENCH_SESSIONS lower)`);
+    throw new Error(
+      `ulimit -n is ${limit}: ${SESSIONS} sessions need about ${3 * SESSIONS + 100} open files (raise it, or set IDGATE_BENCH_SESSIONS lower)`,
+    );
   }
   const work = mkdtempSync(join(tmpdir(), 'idgate-bench-memory-'));
   const cluster = await PostgresCluster.start({ settings: { max_connections: String(SESSIONS + 60) } });
@@ -110,7 +122,17 @@ async function main(): Promise<void> {
           {
             listen: { 'allow-plaintext': true, tls: { cert: CERT_FILE, key: KEY_FILE }, 'max-connections': SESSIONS + 10 },
             entra: { 'tenant-id': entra.tenantId, audience: AUDIENCE, authority: entra.authority, ca: 'entra-ca.pem' },
-            connections: [{ name: 'bench-db', host: cluster.host, port: cluster.port, database: DATABASE, user: USER, 'password-env': 'BENCH_PASSWORD', tls: 'disable' }],
+            connections: [
+              {
+                name: 'bench-db',
+                host: cluster.host,
+                port: cluster.port,
+                database: DATABASE,
+                user: USER,
+                'password-env': 'BENCH_PASSWORD',
+                tls: 'disable',
+              },
+            ],
             'identity-map': [{ 'entra-group': groupId, connection: 'bench-db', scope: 'all', record: false }],
             recordings: { path: 'audit-memory.db' },
             log: { level: 'error' }, // its warning that Graph is not configured is not what this measures
@@ -131,7 +153,9 @@ async function main(): Promise<void> {
       start: () => startPgBouncer(work, cluster, DATABASE, { name: USER, password }, SESSIONS + 10),
     };
 
-    process.stdout.write(`\nmemory per idle session (resident set growth with ${SESSIONS} sessions open, a fresh process each, after ${Math.min(WARM_UP_SESSIONS, SESSIONS)} sessions opened and closed)\n`);
+    process.stdout.write(
+      `\nmemory per idle session (resident set growth with ${SESSIONS} sessions open, a fresh process each, after ${Math.min(WARM_UP_SESSIONS, SESSIONS)} sessions opened and closed)\n`,
+    );
     for (const subject of [gateway, relay, bouncer]) {
       for (const tls of [false, true]) {
         const kb = await perSession(subject, tls);

@@ -24,7 +24,9 @@ describe('the admin endpoint with client certificates', () => {
     stranger = await selfSignedCertificate('dba-mallory');
     // A self-signed certificate is its own CA: trusting it admits exactly its holder.
     writeFileSync(join(dir, 'operators.pem'), operator.cert);
-    h = await Harness.start({ admin: { host: '127.0.0.1', port: 0, tls: { cert: 'server.crt', key: 'server.key', 'client-ca': join(dir, 'operators.pem') } } });
+    h = await Harness.start({
+      admin: { host: '127.0.0.1', port: 0, tls: { cert: 'server.crt', key: 'server.key', 'client-ca': join(dir, 'operators.pem') } },
+    });
     url = `https://127.0.0.1:${h.gateway.admin?.port ?? 0}`;
   });
   after(async () => {
@@ -36,7 +38,10 @@ describe('the admin endpoint with client certificates', () => {
     const ca = Buffer.from(h.certificate.cert);
     assert.equal((await adminRequest({ url, ca }, 'GET', '/healthz')).status, 200, 'probes need no certificate');
     assert.equal((await adminRequest({ url, ca }, 'GET', '/sessions')).status, 401);
-    assert.equal((await adminRequest({ url, ca, cert: Buffer.from(stranger.cert), key: Buffer.from(stranger.key) }, 'GET', '/sessions')).status, 401);
+    assert.equal(
+      (await adminRequest({ url, ca, cert: Buffer.from(stranger.cert), key: Buffer.from(stranger.key) }, 'GET', '/sessions')).status,
+      401,
+    );
     const alice = { url, ca, cert: Buffer.from(operator.cert), key: Buffer.from(operator.key) };
     assert.equal((await adminRequest(alice, 'GET', '/metrics')).status, 200);
 
@@ -45,7 +50,10 @@ describe('the admin endpoint with client certificates', () => {
     await client.connect();
     const id = String((await client.query("SELECT current_setting('idgate.session_id') AS id")).rows[0].id);
     const listed = await adminRequest(alice, 'GET', '/sessions');
-    assert.deepEqual((listed.body as { sessions: { id: string }[] }).sessions.map((s) => s.id), [id]);
+    assert.deepEqual(
+      (listed.body as { sessions: { id: string }[] }).sessions.map((s) => s.id),
+      [id],
+    );
     assert.equal((await adminRequest(alice, 'POST', `/sessions/${id}/terminate`, { by: 'alice' })).status, 200);
     await client.end().catch(() => undefined);
     await settleAudit(h);

@@ -39,7 +39,10 @@ describe('the audit log fails closed', () => {
     lock.exec('BEGIN EXCLUSIVE');
     const ended = new Promise<Error>((resolve) => recorded.once('error', resolve));
     // Write-ahead: the statement waits for its record, so the end reaches the client as the query's error.
-    const queried = await recorded.query('SELECT 1 AS before_the_end').then(() => undefined, (e: Error) => e);
+    const queried = await recorded.query('SELECT 1 AS before_the_end').then(
+      () => undefined,
+      (e: Error) => e,
+    );
     const error = (queried ?? (await ended)) as Error & { code?: string };
     assert.equal(error.code, '57P01');
     assert.match(error.message, /audit log cannot be written/);
@@ -57,7 +60,10 @@ describe('the audit log fails closed', () => {
     const [session] = await sessionsJson(h, '--identity', appId);
     assert.equal(session?.['endReason'], 'audit-unavailable');
     const lines = await showJson(h, String(session?.['id']));
-    assert.ok(lines.some((l) => l['type'] === 'statement' && l['sql'] === 'SELECT 1 AS before_the_end'), 'the statement the client sent is recorded (held by write-ahead, it never reached the database)');
+    assert.ok(
+      lines.some((l) => l['type'] === 'statement' && l['sql'] === 'SELECT 1 AS before_the_end'),
+      'the statement the client sent is recorded (held by write-ahead, it never reached the database)',
+    );
   });
 
   it('fails closed when the database file is removed, and waits for an operator rather than begin a new history (on-replaced: wait)', async () => {
@@ -66,7 +72,10 @@ describe('the audit log fails closed', () => {
     const path = h.config.recordingsPath;
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
     const ended = new Promise<Error>((resolve) => recorded.once('error', resolve));
-    const queried = await recorded.query('SELECT 1').then(() => undefined, (e: Error) => e);
+    const queried = await recorded.query('SELECT 1').then(
+      () => undefined,
+      (e: Error) => e,
+    );
     assert.equal(((queried ?? (await ended)) as Error & { code?: string }).code, '57P01');
     await sleep(1500);
     assert.equal(existsSync(path), false, 'no new, empty history is begun on its own');
@@ -96,7 +105,9 @@ describe('a removed audit database, with on-replaced: resume', () => {
     await settleAudit(h);
     const path = h.config.recordingsPath;
     const before = new Database(path, { readonly: true });
-    const head = before.prepare('SELECT seal_seq, seal_hash FROM sessions WHERE seal_seq IS NOT NULL ORDER BY seal_seq DESC LIMIT 1').get() as { seal_seq: number; seal_hash: string };
+    const head = before
+      .prepare('SELECT seal_seq, seal_hash FROM sessions WHERE seal_seq IS NOT NULL ORDER BY seal_seq DESC LIMIT 1')
+      .get() as { seal_seq: number; seal_hash: string };
     before.close();
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
     // The next write notices, and the writer begins the replacement.
@@ -119,7 +130,10 @@ describe('a removed audit database, with on-replaced: resume', () => {
     const { idgate } = await import('../support/cli.js');
     const verify = await idgate(['verify', '--db', path]);
     assert.equal(verify.code, 1, verify.stdout);
-    assert.match(verify.stdout, /TAMPERED \(discontinuity\) log origin: this database was begun .* in place of one removed or replaced under the gateway; it continues that one's chains from seal hash /);
+    assert.match(
+      verify.stdout,
+      /TAMPERED \(discontinuity\) log origin: this database was begun .* in place of one removed or replaced under the gateway; it continues that one's chains from seal hash /,
+    );
     assert.doesNotMatch(verify.stdout, /\((edited|deleted|inserted|reordered)\)/, 'apart from the discontinuity, its own chains verify');
   });
 });

@@ -26,7 +26,10 @@ describe('the audit log records every statement', () => {
   });
 
   /** Runs `work` in a fresh pg session for an agent with its own app id; returns the session's statements. */
-  async function recordPg(work: (c: pg.Client) => Promise<void>, claims: Record<string, unknown> = {}): Promise<{ id: string; lines: Record<string, unknown>[] }> {
+  async function recordPg(
+    work: (c: pg.Client) => Promise<void>,
+    claims: Record<string, unknown> = {},
+  ): Promise<{ id: string; lines: Record<string, unknown>[] }> {
     const appId = crypto.randomUUID();
     const client = new pg.Client(pgOptions(h, await h.token({ azp: appId, ...claims })));
     await client.connect();
@@ -52,12 +55,15 @@ describe('the audit log records every statement', () => {
     assert.equal(header?.['connection'], CONNECTION);
     assert.equal(header?.['endReason'], 'client-terminated');
     const s = statements(lines);
-    assert.deepEqual(s.map((x) => x['sql']), [
-      'SELECT count(*) FROM records',
-      'SELECT title FROM records WHERE id = $1 AND title <> $2',
-      'UPDATE records SET title = $1 WHERE id = $2',
-      'SELECT * FROM no_such_table',
-    ]);
+    assert.deepEqual(
+      s.map((x) => x['sql']),
+      [
+        'SELECT count(*) FROM records',
+        'SELECT title FROM records WHERE id = $1 AND title <> $2',
+        'UPDATE records SET title = $1 WHERE id = $2',
+        'SELECT * FROM no_such_table',
+      ],
+    );
     assert.deepEqual(s[0]?.['outcome'], { status: 'ok', results: [{ tag: 'SELECT 1', rows: 1 }] });
     assert.deepEqual(s[1]?.['params'], [{ text: '7' }, { text: 'x' }]);
     assert.equal(s[1]?.['statementName'], 'by-id');
@@ -70,7 +76,9 @@ describe('the audit log records every statement', () => {
   });
 
   it('lists sessions by identity, connection and time, and exports them', async () => {
-    const { id } = await recordPg(async (c) => void (await c.query('SELECT 1')));
+    const { id } = await recordPg(async (c) => {
+      await c.query('SELECT 1');
+    });
     const ids = async (...filters: string[]): Promise<unknown[]> => (await sessionsJson(h, ...filters)).map((r) => r['id']);
     assert.ok((await ids('--connection', CONNECTION, '--since', '1h')).includes(id));
     assert.ok(!(await ids('--connection', 'other-db')).includes(id));
@@ -86,9 +94,16 @@ describe('the audit log records every statement', () => {
     assert.equal((await sessionsJson(h, '--node', 'gw-test-1')).find((r) => r['id'] === id)?.['node'], 'gw-test-1');
     const recent = await idgate(['export', '--since', '10m', '--db', h.config.recordingsPath]);
     assert.ok(recent.stdout.split('\n').some((l) => l.includes(`"id":"${id}"`)));
-    const logins = recent.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['type'] === 'login');
+    const logins = recent.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l['type'] === 'login');
     assert.ok(logins.length > 0 && logins.every((l) => l['node'] === 'gw-test-1'));
-    assert.ok(h.logLines.some((l) => l.includes('"node":"gw-test-1"')), 'log lines name the node');
+    assert.ok(
+      h.logLines.some((l) => l.includes('"node":"gw-test-1"')),
+      'log lines name the node',
+    );
     assert.equal((await idgate(['verify', '--db', h.config.recordingsPath])).code, 0, 'the node is covered by the chains and verifies');
     const none = await idgate(['export', '--since', '2999-01-01T00:00:00Z', '--db', h.config.recordingsPath]);
     assert.equal(none.stdout, '');
@@ -103,29 +118,65 @@ describe('the audit log records every statement', () => {
       await c.query('SELECT 1; SELECT 2; SELECT 3');
     });
     const s = statements(lines);
-    assert.deepEqual(s.map((x) => (x['outcome'] as { status: string }).status), ['ok', 'ok', 'error', 'ok', 'ok']);
-    assert.deepEqual((s[4]?.['outcome'] as { results: unknown[] }).results, [{ tag: 'SELECT 1', rows: 1 }, { tag: 'SELECT 1', rows: 1 }, { tag: 'SELECT 1', rows: 1 }]);
+    assert.deepEqual(
+      s.map((x) => (x['outcome'] as { status: string }).status),
+      ['ok', 'ok', 'error', 'ok', 'ok'],
+    );
+    assert.deepEqual((s[4]?.['outcome'] as { results: unknown[] }).results, [
+      { tag: 'SELECT 1', rows: 1 },
+      { tag: 'SELECT 1', rows: 1 },
+      { tag: 'SELECT 1', rows: 1 },
+    ]);
   });
 
   it('records a postgres.js pipeline with a failing statement in the middle', async () => {
     const appId = crypto.randomUUID();
-    const sql = postgres({ host: '127.0.0.1', port: h.port, database: CONNECTION, username: 'pjs', password: await h.token({ azp: appId }), ssl: { rejectUnauthorized: false }, max: 1, onnotice: () => undefined });
+    const sql = postgres({
+      host: '127.0.0.1',
+      port: h.port,
+      database: CONNECTION,
+      username: 'pjs',
+      password: await h.token({ azp: appId }),
+      ssl: { rejectUnauthorized: false },
+      max: 1,
+      onnotice: () => undefined,
+    });
     await Promise.allSettled([sql`SELECT ${1}::int AS a`, sql`SELECT * FROM missing_table WHERE x = ${2}`, sql`SELECT ${3}::int AS c`]);
     await sql.end();
     await settleAudit(h);
     const [session] = await sessionsJson(h, '--identity', appId);
     const s = statements(await showJson(h, String(session?.['id'])));
     const mine = s.filter((x) => String(x['sql']).includes('$1'));
-    assert.deepEqual(mine.map((x) => (x['outcome'] as { status: string }).status), ['ok', 'error', 'ok']);
+    assert.deepEqual(
+      mine.map((x) => (x['outcome'] as { status: string }).status),
+      ['ok', 'error', 'ok'],
+    );
     // postgres.js prepares first (Parse, Describe, Sync): the failing statement never got to Bind, so no parameters were sent.
-    assert.deepEqual(mine.map((x) => x['params']), [[{ text: '1' }], undefined, [{ text: '3' }]]);
+    assert.deepEqual(
+      mine.map((x) => x['params']),
+      [[{ text: '1' }], undefined, [{ text: '3' }]],
+    );
     assert.equal((mine[1]?.['outcome'] as { sqlstate?: string }).sqlstate, '42P01');
   });
 
   it('records psql with COPY in and out, and psql’s cancel', async () => {
     const appId = crypto.randomUUID();
     const env = { ...process.env, PGPASSWORD: await h.token({ azp: appId }) };
-    await run('psql', ['-X', '-q', h.conninfo(), '-c', 'CREATE TEMP TABLE t (n int)', '-c', "\\copy t FROM program 'seq 1 50'", '-c', '\\copy t TO /dev/null'], { env });
+    await run(
+      'psql',
+      [
+        '-X',
+        '-q',
+        h.conninfo(),
+        '-c',
+        'CREATE TEMP TABLE t (n int)',
+        '-c',
+        "\\copy t FROM program 'seq 1 50'",
+        '-c',
+        '\\copy t TO /dev/null',
+      ],
+      { env },
+    );
     await settleAudit(h);
     const [session] = await sessionsJson(h, '--identity', appId);
     const s = statements(await showJson(h, String(session?.['id'])));
@@ -201,10 +252,23 @@ describe('the audit log records every statement', () => {
   });
 
   it('keeps only the session row for record: false, and result rows for record: full', async () => {
-    const none = await recordPg(async (c) => void (await c.query('SELECT 42')), { groups: [], roles: ['Audit.None'] });
+    const none = await recordPg(
+      async (c) => {
+        await c.query('SELECT 42');
+      },
+      { groups: [], roles: ['Audit.None'] },
+    );
     assert.equal(statements(none.lines).length, 0);
     assert.equal(none.lines[0]?.['record'], 'false');
-    const full = await recordPg(async (c) => void (await c.query("SELECT 'row-content-visible' AS v")), { groups: [], roles: ['Audit.Full'] });
+    const full = await recordPg(
+      async (c) => {
+        await c.query("SELECT 'row-content-visible' AS v");
+      },
+      {
+        groups: [],
+        roles: ['Audit.Full'],
+      },
+    );
     assert.equal(statements(full.lines).length, 1);
     const { idgate } = await import('../support/cli.js');
     const exported = await idgate(['export', '--db', h.config.recordingsPath]);
@@ -226,7 +290,11 @@ describe('the audit log records every statement', () => {
     await settleAudit(h);
     const { idgate } = await import('../support/cli.js');
     const exported = await idgate(['export', '--db', h.config.recordingsPath]);
-    const logins = exported.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['type'] === 'login');
+    const logins = exported.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l['type'] === 'login');
     assert.ok(logins.some((l) => l['accepted'] === false && l['reason'] === 'token-expired'));
     assert.ok(logins.some((l) => l['accepted'] === true));
     // Raw bytes of the file (frames are stored base64) and everything the log decodes to.

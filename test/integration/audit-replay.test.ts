@@ -42,8 +42,15 @@ describe('idgate replay', () => {
     assert.match(r.stdout, /8 of 8 statements replayed with the same outcome/);
     assert.match(r.stdout, /INSERT 0 2\s+INSERT 0 2\s+same/);
     assert.match(r.stdout, /ERROR 22012\s+ERROR 22012\s+same/);
-    assert.ok(!r.stdout.includes(h.passwords['sync_writer'] ?? 'x') && !r.stderr.includes(h.passwords['sync_writer'] ?? 'x'), 'no password in the output');
-    assert.equal(await h.cluster.sql("SELECT count(*) FROM records WHERE title LIKE 'replayed%'", 'staging'), '0', 'the transaction was rolled back again');
+    assert.ok(
+      !r.stdout.includes(h.passwords['sync_writer'] ?? 'x') && !r.stderr.includes(h.passwords['sync_writer'] ?? 'x'),
+      'no password in the output',
+    );
+    assert.equal(
+      await h.cluster.sql("SELECT count(*) FROM records WHERE title LIKE 'replayed%'", 'staging'),
+      '0',
+      'the transaction was rolled back again',
+    );
   });
 
   it('reaches the target as libpq would: a Unix-domain socket given as host=/dir, and sslmode prefer (the default) on a server without TLS', async () => {
@@ -76,7 +83,21 @@ describe('idgate replay', () => {
     const { promisify } = await import('node:util');
     const appId = crypto.randomUUID();
     const env = { ...process.env, PGPASSWORD: await h.token({ azp: appId, ...claims }) };
-    await promisify(execFile)('psql', ['-X', '-q', h.conninfo(), '-c', 'CREATE TEMP TABLE t (n int)', '-c', `\\copy t FROM program 'seq 1 ${rows}'`, '-c', 'SELECT count(*) FROM t'], { env });
+    await promisify(execFile)(
+      'psql',
+      [
+        '-X',
+        '-q',
+        h.conninfo(),
+        '-c',
+        'CREATE TEMP TABLE t (n int)',
+        '-c',
+        `\\copy t FROM program 'seq 1 ${rows}'`,
+        '-c',
+        'SELECT count(*) FROM t',
+      ],
+      { env },
+    );
     await settleAudit(h);
     const [session] = await sessionsJson(h, '--identity', appId);
     return String(session?.['id']);

@@ -62,7 +62,12 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
   async function centralSessions(): Promise<{ id: string; node: string; endReason: string | null; statements: number }[]> {
     const r = await idgate(['sessions', '--json', '--db', ownerUrl]);
     assert.equal(r.code, 0, r.stderr);
-    return r.stdout.trim() === '' ? [] : r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; node: string; endReason: string | null; statements: number });
+    return r.stdout.trim() === ''
+      ? []
+      : r.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as { id: string; node: string; endReason: string | null; statements: number });
   }
 
   async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
@@ -92,9 +97,16 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /SELECT 1 AS from_node_a/);
     const onlyB = await idgate(['sessions', '--json', '--node', 'node-b', '--db', ownerUrl]);
-    assert.ok(onlyB.stdout.trim().split('\n').every((l) => (JSON.parse(l) as { node: string }).node === 'node-b'));
+    assert.ok(
+      onlyB.stdout
+        .trim()
+        .split('\n')
+        .every((l) => (JSON.parse(l) as { node: string }).node === 'node-b'),
+    );
     await a.end();
-    await waitFor('node-a session sealed centrally', async () => ((await centralSessions()).find((r) => r.id === live.fromA.id)?.endReason ? true : undefined));
+    await waitFor('node-a session sealed centrally', async () =>
+      (await centralSessions()).find((r) => r.id === live.fromA.id)?.endReason ? true : undefined,
+    );
     const verified = await idgate(['verify', '--db', ownerUrl]);
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
     assert.match(verified.stdout, /node node-a log .*: ok/);
@@ -102,7 +114,13 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
   });
 
   it("gives the gateways' role INSERT and SELECT only: shipped history cannot be changed or removed with it", async () => {
-    const writer = new pg.Client({ host: '127.0.0.1', port: central.port, database: 'audit', user: 'idgate_writer', password: writerPassword });
+    const writer = new pg.Client({
+      host: '127.0.0.1',
+      port: central.port,
+      database: 'audit',
+      user: 'idgate_writer',
+      password: writerPassword,
+    });
     await writer.connect();
     try {
       for (const sql of [
@@ -138,13 +156,25 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
     await Promise.all(clients.map((c) => c.end()));
     await h.gateway.services.audit.flushed();
     await waitFor('a backlog while the store is down', async () => (h.gateway.services.audit.centralBacklog > 0 ? true : undefined));
-    assert.ok(h.logLines.some((l) => l.includes('the central audit store cannot be reached')), 'the outage is in the log');
+    assert.ok(
+      h.logLines.some((l) => l.includes('the central audit store cannot be reached')),
+      'the outage is in the log',
+    );
     await central.restart();
-    await waitFor('the backlog shipped', async () => (h.gateway.services.audit.centralBacklog === 0 && h.logLines.some((l) => l.includes('reachable again')) ? true : undefined), 30_000);
-    await waitFor('node-b caught up', async () => {
-      const rows = await centralSessions();
-      return rows.some((r) => r.node === 'node-b' && r.statements >= 50) ? true : undefined;
-    }, 30_000);
+    await waitFor(
+      'the backlog shipped',
+      async () =>
+        h.gateway.services.audit.centralBacklog === 0 && h.logLines.some((l) => l.includes('reachable again')) ? true : undefined,
+      30_000,
+    );
+    await waitFor(
+      'node-b caught up',
+      async () => {
+        const rows = await centralSessions();
+        return rows.some((r) => r.node === 'node-b' && r.statements >= 50) ? true : undefined;
+      },
+      30_000,
+    );
     await assertComplete();
     const verified = await idgate(['verify', '--db', ownerUrl]);
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
@@ -156,12 +186,17 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
     const killer = setInterval(() => {
       void central
         .sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'idgate shipper'", 'audit')
-        .then((n) => (killed += Number(n)), () => undefined);
+        .then(
+          (n) => (killed += Number(n)),
+          () => undefined,
+        );
     }, 150);
     try {
       // At least 300 statements, and on until the shipper's connection was killed a few times (at most 20 s).
       const until = Date.now() + 20_000;
-      for (let i = 0; i < 300 || (killed < 3 && Date.now() < until); i++) await client.query(`SELECT ${i} AS while_killed, repeat('x', 2000)`);
+      for (let i = 0; i < 300 || (killed < 3 && Date.now() < until); i++) {
+        await client.query(`SELECT ${i} AS while_killed, repeat('x', 2000)`);
+      }
     } finally {
       clearInterval(killer);
     }
@@ -169,7 +204,15 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
     assert.ok(killed > 0, 'the shipper lost its connection at least once');
     await h.gateway.services.audit.flushed();
     // The shipper backs off while it cannot connect (up to 15 s): wait for it to catch up.
-    await waitFor('everything shipped', async () => assertComplete().then(() => true, () => undefined), 40_000);
+    await waitFor(
+      'everything shipped',
+      async () =>
+        assertComplete().then(
+          () => true,
+          () => undefined,
+        ),
+      40_000,
+    );
     const verified = await idgate(['verify', '--db', ownerUrl]);
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
   });
@@ -190,13 +233,16 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
       await client.connect();
       const ended = await (async () => {
         for (let i = 0; i < 200; i++) {
-          const failed = await client.query(`SELECT ${i}`).then(() => undefined, (e: { code?: string }) => e);
+          const failed = await client.query(`SELECT ${i}`).then(
+            () => undefined,
+            (e: { code?: string }) => e,
+          );
           if (failed !== undefined) return fatal ?? failed;
           await sleep(50);
         }
         return undefined;
       })();
-      assert.equal(ended?.code, '57P01', `the recorded session is ended once the backlog passes the limit: ${String(ended)}`);
+      assert.equal(ended?.code, '57P01', `the recorded session is ended once the backlog passes the limit: ${JSON.stringify(ended)}`);
       assert.ok(limited.logLines.some((l) => l.includes('recordings.central.backlog-limit')));
       await assert.rejects(
         (async () => {
@@ -218,7 +264,7 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
     }
   });
 
-  it("names the node whose log was tampered with in the central store (by its owner, who alone can edit it)", async () => {
+  it('names the node whose log was tampered with in the central store (by its owner, who alone can edit it)', async () => {
     const owner = new pg.Client({ connectionString: ownerUrl });
     await owner.connect();
     try {
@@ -228,7 +274,10 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
       const sessionId = victim.rows[0]?.session_id;
       assert.ok(sessionId !== undefined);
       // One byte of a recorded statement changed.
-      await owner.query("UPDATE idgate_audit.event_segments SET lines = overlay(lines PLACING '\\x21'::bytea FROM length(lines) - 40 FOR 1) WHERE session_id = $1", [sessionId]);
+      await owner.query(
+        "UPDATE idgate_audit.event_segments SET lines = overlay(lines PLACING '\\x21'::bytea FROM length(lines) - 40 FOR 1) WHERE session_id = $1",
+        [sessionId],
+      );
     } finally {
       await owner.end();
     }
@@ -241,7 +290,7 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
 
   it('prunes the central store as its owner only, and verify passes from the checkpoint it leaves (the edited log’s sessions pruned with the rest)', async () => {
     const asWriter = await idgate(['prune', '--older-than', '1s', '--db', writerUrl]);
-    assert.notEqual(asWriter.code, 0, 'the gateways\' role cannot delete');
+    assert.notEqual(asWriter.code, 0, "the gateways' role cannot delete");
     assert.match(asWriter.stderr, /permission denied/);
     await sleep(1100);
     const before = await centralSessions();

@@ -19,7 +19,11 @@ async function connect(h: Harness, token: string, database = CONNECTION): Promis
 describe('configuration reload', () => {
   let h: Harness;
   before(async () => {
-    h = await Harness.start({ graph: {}, identityMap: [{ 'entra-group': 'night-shift', connection: 'other-db', scope: 'read' }], prepare: (e) => void e.directory.createGroup('night-shift') });
+    h = await Harness.start({
+      graph: {},
+      identityMap: [{ 'entra-group': 'night-shift', connection: 'other-db', scope: 'read' }],
+      prepare: (e) => void e.directory.createGroup('night-shift'),
+    });
   });
   after(async () => {
     await h.stop();
@@ -69,7 +73,9 @@ describe('configuration reload', () => {
       (e) => e instanceof ConfigError && /listen: changes take effect only at a restart/.test(e.message),
     );
     await assert.rejects(
-      h.gateway.reload(h.configWith((doc) => void (doc['identity-map'][2] = { 'entra-group': 'no-such-group', connection: 'other-db', scope: 'read' }))),
+      h.gateway.reload(
+        h.configWith((doc) => void (doc['identity-map'][2] = { 'entra-group': 'no-such-group', connection: 'other-db', scope: 'read' })),
+      ),
       /no Entra group is named "no-such-group"/,
     );
     assert.equal(h.gateway.config, before);

@@ -15,7 +15,11 @@ const LOAD_MS = 1500;
 async function listSessions(source: string): Promise<{ id: string; endReason: string; node: string }[]> {
   const listed = await idgate(['sessions', '--json', '--db', source]);
   assert.equal(listed.code, 0, listed.stderr);
-  return listed.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; endReason: string; node: string });
+  return listed.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { id: string; endReason: string; node: string });
 }
 
 /** The ids whose INSERT the log holds, from each statement's literal or its first parameter. */
@@ -100,7 +104,10 @@ describe('a gateway killed with SIGKILL', () => {
     await new Promise((r) => setTimeout(r, 300));
     restarted.child.kill('SIGTERM');
     assert.equal(await restarted.exited, 0);
-    const recovery = restarted.output().split('\n').find((l) => l.includes('write-ahead journal'));
+    const recovery = restarted
+      .output()
+      .split('\n')
+      .find((l) => l.includes('write-ahead journal'));
     t.diagnostic(`restart: ${recovery ?? 'nothing to recover from the journal'}`);
 
     const rows = (await h.cluster.sql('SELECT id FROM crash_probe ORDER BY id', 'records')).split('\n').filter(Boolean);
@@ -112,7 +119,11 @@ describe('a gateway killed with SIGKILL', () => {
       const sessions = await listSessions(source);
       assert.equal(sessions.length, CLIENTS, where);
       for (const s of sessions) {
-        assert.equal(s.endReason, 'gateway-lost', `${where}: a session the dead process left open is sealed with its own end reason: ${JSON.stringify(s)}`);
+        assert.equal(
+          s.endReason,
+          'gateway-lost',
+          `${where}: a session the dead process left open is sealed with its own end reason: ${JSON.stringify(s)}`,
+        );
         assert.equal(s.node, 'crash-node');
       }
       const logged = await loggedIds(source, sessions);

@@ -93,7 +93,10 @@ describe('Entra lifecycle: disabling an identity ends its access, live sessions 
     // The polling logins admitted within the cache window ended themselves; the long session was ended for the identity.
     const reasons = sessions.map((s) => s['endReason']);
     assert.equal(reasons.filter((r) => r === 'identity-disabled').length, 1, reasons.join(', '));
-    assert.ok(reasons.every((r) => r === 'identity-disabled' || r === 'client-terminated'), reasons.join(', '));
+    assert.ok(
+      reasons.every((r) => r === 'identity-disabled' || r === 'client-terminated'),
+      reasons.join(', '),
+    );
   });
 
   /**
@@ -120,12 +123,22 @@ describe('Entra lifecycle: disabling an identity ends its access, live sessions 
 
   it('an identity removed from the group loses the connection: its session ends and its old token no longer maps', async () => {
     const agent = await h.agent('grouped-agent');
-    await losesGrantedConnection(agent, () => h.entra.directory.removeMember(h.groupId, agent.objectId), /no longer in the Entra group/, 'membership-revoked');
+    await losesGrantedConnection(
+      agent,
+      () => h.entra.directory.removeMember(h.groupId, agent.objectId),
+      /no longer in the Entra group/,
+      'membership-revoked',
+    );
   });
 
   it('an identity whose app role is unassigned loses the connection that role granted', async () => {
     const agent = await h.agent('role-agent', [], [READ_ROLE]);
-    await losesGrantedConnection(agent, () => h.entra.directory.removeRole(agent.appId, READ_ROLE), /no longer holds the Entra app role/, 'role-revoked');
+    await losesGrantedConnection(
+      agent,
+      () => h.entra.directory.removeRole(agent.appId, READ_ROLE),
+      /no longer holds the Entra app role/,
+      'role-revoked',
+    );
   });
 
   it("two agents, two identities: disabling one leaves the other's sessions untouched", async () => {

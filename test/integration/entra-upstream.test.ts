@@ -16,7 +16,17 @@ async function startAzureStyle(group: string, options: HarnessOptions): Promise<
   const h = await Harness.start({
     graph: {},
     ...options,
-    connections: (cluster) => [{ name: AZURE_STYLE, host: cluster.host, port: cluster.port, database: 'records', user: 'entra_gateway', auth: 'entra', tls: 'disable' }],
+    connections: (cluster) => [
+      {
+        name: AZURE_STYLE,
+        host: cluster.host,
+        port: cluster.port,
+        database: 'records',
+        user: 'entra_gateway',
+        auth: 'entra',
+        tls: 'disable',
+      },
+    ],
     identityMap: [{ 'entra-group': group, connection: AZURE_STYLE, scope: 'read' }],
   });
   await h.cluster.sql('CREATE ROLE entra_gateway LOGIN');
@@ -72,8 +82,14 @@ describe('upstream login with the gateway’s own Entra identity; groups by disp
     assert.deepEqual(await query(token, 'SELECT current_user AS who'), [{ who: 'entra_gateway' }]);
     h.entra.directory.setEnabled(gatewayApp, false);
     try {
-      await assert.rejects(query(token, 'SELECT 1'), (e: Error & { code?: string }) => e.code === '08004' && /could not obtain its Entra token/.test(e.message));
-      assert.ok(h.logLines.some((l) => l.includes('AADSTS7000112')), "Entra's words reach the gateway's log");
+      await assert.rejects(
+        query(token, 'SELECT 1'),
+        (e: Error & { code?: string }) => e.code === '08004' && /could not obtain its Entra token/.test(e.message),
+      );
+      assert.ok(
+        h.logLines.some((l) => l.includes('AADSTS7000112')),
+        "Entra's words reach the gateway's log",
+      );
     } finally {
       h.entra.directory.setEnabled(gatewayApp, true);
     }
@@ -94,7 +110,10 @@ describe('upstream login with the gateway’s own Entra identity; groups by disp
     await query(token, 'SELECT 3'); // …and that one is reused
     assert.equal(upstreamTokens().length - before, 3);
     const gatewayApp = h.config.entra.gatewayIdentity?.clientId;
-    assert.ok(h.entra.issued.filter((i) => i.resource === OSSRDBMS_RESOURCE).every((i) => i.clientId === gatewayApp), 'requested as the gateway');
+    assert.ok(
+      h.entra.issued.filter((i) => i.resource === OSSRDBMS_RESOURCE).every((i) => i.clientId === gatewayApp),
+      'requested as the gateway',
+    );
   });
 
   it('keeps the upstream tokens out of the logs and the audit log', async () => {
@@ -106,7 +125,6 @@ describe('upstream login with the gateway’s own Entra identity; groups by disp
       assert.ok(!audit.includes(token.slice(-40)), 'an upstream token is in the audit log');
     }
   });
-
 });
 
 describe('the gateway as a managed identity: no stored secret anywhere', () => {

@@ -20,7 +20,9 @@ describe('cancels across the fleet', () => {
       doc['recordings'] = { path: 'recordings/node-b.db' };
       doc['fleet'] = { peers: [`127.0.0.1:${h.port}`], 'peer-timeout-seconds': 1 };
     });
-    nodeB = await startGateway(config, postgresProtocol, { logger: createLogger('info', { write: (line: string) => void logB.push(line) }) });
+    nodeB = await startGateway(config, postgresProtocol, {
+      logger: createLogger('info', { write: (line: string) => void logB.push(line) }),
+    });
   });
   after(async () => {
     await nodeB.shutdown();

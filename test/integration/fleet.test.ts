@@ -31,7 +31,11 @@ describe('a fleet of three nodes: two workers and a standalone gateway, one cent
     centralUrl = store.ownerUrl;
     const ship = { url: store.writerUrl };
     boxPort = await freePort();
-    solo = await Harness.start({ nodeId: 'solo', recordings: { central: ship }, fleet: { peers: [`127.0.0.1:${boxPort}`], 'peer-timeout-seconds': 1 } });
+    solo = await Harness.start({
+      nodeId: 'solo',
+      recordings: { central: ship },
+      fleet: { peers: [`127.0.0.1:${boxPort}`], 'peer-timeout-seconds': 1 },
+    });
     const { file, env } = solo.writeConfigFile((d) => {
       d['listen'] = { ...(d['listen'] as Record<string, unknown>), port: boxPort, workers: 2 };
       d['recordings'] = { path: join(solo.workDirectory, 'box.db'), central: ship };
@@ -59,7 +63,12 @@ describe('a fleet of three nodes: two workers and a standalone gateway, one cent
   async function centralSessions(): Promise<{ id: string; node: string; endReason: string | null }[]> {
     const r = await idgate(['sessions', '--json', '--db', centralUrl]);
     assert.equal(r.code, 0, r.stderr);
-    return r.stdout.trim() === '' ? [] : r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; node: string; endReason: string | null });
+    return r.stdout.trim() === ''
+      ? []
+      : r.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as { id: string; node: string; endReason: string | null });
   }
 
   it('puts every node’s sessions in the central store, where show, replay --execute and verify work for each', async () => {

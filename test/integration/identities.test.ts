@@ -10,7 +10,10 @@ describe('idgate identities: every identity that can reach a connection, flagged
   let h: Harness;
   let config: { file: string; env: Record<string, string> };
   before(async () => {
-    h = await Harness.start({ graph: { 'cache-seconds': 0 }, identityMap: [{ 'entra-app-role': 'Census.Read', connection: 'other-db', scope: 'read' }] });
+    h = await Harness.start({
+      graph: { 'cache-seconds': 0 },
+      identityMap: [{ 'entra-app-role': 'Census.Read', connection: 'other-db', scope: 'read' }],
+    });
     config = h.writeConfigFile();
   });
   after(async () => {
@@ -20,7 +23,11 @@ describe('idgate identities: every identity that can reach a connection, flagged
   const census = async (...extra: string[]): Promise<Map<string, Record<string, unknown>>> => {
     const r = await idgate(['identities', '--json', '--config', config.file, '--db', h.config.recordingsPath, ...extra], config.env);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    const rows = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     return new Map(rows.map((row) => [String(row['appId']), row]));
   };
 
@@ -44,13 +51,18 @@ describe('idgate identities: every identity that can reach a connection, flagged
     assert.equal(rows.size, 124, 'every member of every page, and the role holder');
     // Granted scope all through the group, it only read records: over-scoped, with the narrowest scope that would have done.
     assert.deepEqual(rows.get(used.appId)?.['flags'], ['over-scoped']);
-    assert.deepEqual((rows.get(used.appId)?.['overScoped'] as Record<string, unknown>[]).map((o) => [o['granted'], o['suggestion']]), [['all', 'read:records']]);
+    assert.deepEqual(
+      (rows.get(used.appId)?.['overScoped'] as Record<string, unknown>[]).map((o) => [o['granted'], o['suggestion']]),
+      [['all', 'read:records']],
+    );
     assert.equal(rows.get(used.appId)?.['sessions'], 1);
     assert.notEqual(rows.get(used.appId)?.['lastLogin'], null);
     assert.deepEqual(rows.get(idle.appId)?.['flags'], ['unused']);
     assert.equal(rows.get(idle.appId)?.['lastLogin'], null);
     assert.deepEqual(rows.get(retired.appId)?.['flags'], ['disabled'], 'disabled in Entra but still in a mapped group');
-    assert.deepEqual(rows.get(byRole.appId)?.['entries'], [{ entry: 2, connection: 'other-db', scope: 'read', via: { appRole: 'Census.Read' } }]);
+    assert.deepEqual(rows.get(byRole.appId)?.['entries'], [
+      { entry: 2, connection: 'other-db', scope: 'read', via: { appRole: 'Census.Read' } },
+    ]);
     // A login older than the window is unused too.
     await new Promise((r) => setTimeout(r, 1100));
     assert.deepEqual((await census('--unused', '1s')).get(used.appId)?.['flags'], ['unused'], 'and its window holds no usage to judge');
@@ -115,11 +127,18 @@ describe('idgate identities: every identity that can reach a connection, flagged
         if (/idgate_identities\{[^}]*flag="listed"/.test(text)) break;
         await new Promise((r) => setTimeout(r, 200));
       }
-      const sample = (flag: string): number => Number(new RegExp(`idgate_identities\\{[^}]*flag="${flag}"[^}]*\\} (\\d+)`).exec(text)?.[1] ?? NaN);
+      const sample = (flag: string): number =>
+        Number(new RegExp(`idgate_identities\\{[^}]*flag="${flag}"[^}]*\\} (\\d+)`).exec(text)?.[1] ?? NaN);
       // The report from the same audit database the gateway reads (its own, fresh: nobody has logged in through it).
-      const report = await idgate(['identities', '--json', '--config', served.file, '--db', h.config.recordingsPath.replace(/\.db$/, '-census.db')], served.env);
+      const report = await idgate(
+        ['identities', '--json', '--config', served.file, '--db', h.config.recordingsPath.replace(/\.db$/, '-census.db')],
+        served.env,
+      );
       assert.equal(report.code, 0, report.stderr);
-      const rows = report.stdout.trim().split('\n').map((l) => JSON.parse(l) as { flags: string[] });
+      const rows = report.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { flags: string[] });
       assert.equal(sample('listed'), rows.length);
       for (const flag of ['unused', 'shared', 'disabled', 'over-scoped']) {
         assert.equal(sample(flag), rows.filter((r) => r.flags.includes(flag)).length, flag);

@@ -110,9 +110,15 @@ describe('per-agent limits', () => {
   it('caps one identity’s concurrent sessions and an identity-map entry’s (psycopg2), with 53300 naming the limit', async () => {
     const script = ['-c', PSYCOPG_SESSIONS];
     const identity = await h.token({ oid: randomUUID(), azp: randomUUID() });
-    const perIdentity = JSON.parse((await run('/usr/bin/python3', [...script, h.conninfo(), identity, '3'])).stdout) as Record<string, string | number>;
+    const perIdentity = JSON.parse((await run('/usr/bin/python3', [...script, h.conninfo(), identity, '3'])).stdout) as Record<
+      string,
+      string | number
+    >;
     assert.equal(perIdentity['opened'], 2);
-    assert.match(String(perIdentity['refused']), /too many sessions for this identity: the limit is 2 \(limits max-sessions-per-identity\)/);
+    assert.match(
+      String(perIdentity['refused']),
+      /too many sessions for this identity: the limit is 2 \(limits max-sessions-per-identity\)/,
+    );
     assert.equal(perIdentity['after_release'], 'ok', 'a slot is free again once a session ends');
 
     // Two identities through the entry capped at one session: the second waits its turn.
@@ -168,7 +174,11 @@ describe('per-agent limits', () => {
       assert.equal(simple.rowCount, 100, 'the command tag still says what the server produced');
       const extended = await client.query('SELECT g FROM generate_series(1, $1::int) g', [50]);
       assert.equal(extended.rows.length, 10);
-      assert.equal(notices.filter((n) => /result truncated to 10 rows by the gateway \(limits max-rows\)/.test(n)).length, 2, JSON.stringify(notices));
+      assert.equal(
+        notices.filter((n) => /result truncated to 10 rows by the gateway \(limits max-rows\)/.test(n)).length,
+        2,
+        JSON.stringify(notices),
+      );
       // In step: the next statements run and answer normally.
       assert.equal((await client.query('SELECT g FROM generate_series(1, 5) g')).rows.length, 5);
       assert.equal((await client.query('SELECT 1 AS one')).rows[0].one, 1);
@@ -182,7 +192,10 @@ describe('per-agent limits', () => {
     await settleAudit(h);
     const capped = await sessionsJson(h, '--identity', ROWS_APP);
     const events = await showJson(h, String(capped[0]?.['id']));
-    assert.ok(events.some((e) => e['kind'] === 'RowsCapped'), JSON.stringify(events));
+    assert.ok(
+      events.some((e) => e['kind'] === 'RowsCapped'),
+      JSON.stringify(events),
+    );
   });
 
   it('makes a session wait to assemble a message while the gateway-wide memory budget is spent, and no session that needs nothing held', async () => {
@@ -210,7 +223,10 @@ describe('per-agent limits', () => {
     assert.ok(h.gateway.services.budget.heldBytes < 3 << 20, 'and is not held meanwhile');
     sender.write(query.subarray(100_000));
     const frames = await sender.untilReady();
-    assert.ok(frames.some((f) => f.code === 'D'), 'the first large statement ran');
+    assert.ok(
+      frames.some((f) => f.code === 'D'),
+      'the first large statement ran',
+    );
     assert.equal(await secondAnswer, 1536 << 10, 'the waiting one runs once the first gave its bytes back');
     for (let i = 0; i < 50 && h.gateway.services.budget.heldBytes !== 0; i++) await sleep(20);
     assert.equal(h.gateway.services.budget.heldBytes, 0);

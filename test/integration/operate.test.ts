@@ -32,7 +32,10 @@ describe('operating the gateway: admin endpoint, metrics, live sessions, the age
   const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
   before(async () => {
-    h = await Harness.start({ admin: { host: '127.0.0.1', port: 0, 'token-env': 'IDGATE_ADMIN_TOKEN' }, env: { IDGATE_ADMIN_TOKEN: ADMIN_TOKEN } });
+    h = await Harness.start({
+      admin: { host: '127.0.0.1', port: 0, 'token-env': 'IDGATE_ADMIN_TOKEN' },
+      env: { IDGATE_ADMIN_TOKEN: ADMIN_TOKEN },
+    });
     const admin = h.gateway.admin;
     assert.ok(admin !== undefined);
     base = `http://127.0.0.1:${admin.port}`;
@@ -64,10 +67,32 @@ describe('operating the gateway: admin endpoint, metrics, live sessions, the age
     assert.equal((await fetch(`${base}/metrics`)).status, 401);
     assert.equal((await fetch(`${base}/sessions`, { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status, 401);
     assert.equal((await fetch(`${base}/sessions`, { headers: { ...auth, origin: 'https://evil.example' } })).status, 403);
-    const form = await fetch(`${base}/sessions/${randomUUID()}/terminate`, { method: 'POST', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, body: 'by=x' });
+    const form = await fetch(`${base}/sessions/${randomUUID()}/terminate`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'by=x',
+    });
     assert.equal(form.status, 415, 'a terminate must be JSON, which a cross-site form cannot send');
-    assert.equal((await fetch(`${base}/sessions/${randomUUID()}/terminate`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' })).status, 404);
-    assert.equal((await fetch(`${base}/sessions/not-a-uuid/terminate`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' })).status, 400);
+    assert.equal(
+      (
+        await fetch(`${base}/sessions/${randomUUID()}/terminate`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: '{}',
+        })
+      ).status,
+      404,
+    );
+    assert.equal(
+      (
+        await fetch(`${base}/sessions/not-a-uuid/terminate`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: '{}',
+        })
+      ).status,
+      400,
+    );
   });
 
   it('counts in /metrics exactly what a session mix did', async () => {
@@ -88,7 +113,8 @@ describe('operating the gateway: admin endpoint, metrics, live sessions, the age
     assert.equal(sample(during, 'idgate_client_active_connections', { connection: CONNECTION }), 2);
     assert.equal(sample(during, 'idgate_sessions', { connection: CONNECTION, mapping: '0' }), 1);
     assert.equal(sample(during, 'idgate_sessions', { connection: CONNECTION, mapping: '1' }), 1);
-    const delta = (name: string, labels: Record<string, string> = {}): number => sample(during, name, labels) - sample(before, name, labels);
+    const delta = (name: string, labels: Record<string, string> = {}): number =>
+      sample(during, name, labels) - sample(before, name, labels);
     // 5 selects + BEGIN, INSERT, COMMIT by the writer; a count and a denied INSERT by the reader.
     assert.equal(delta('idgate_queries_total', { connection: CONNECTION }), 10);
     assert.equal(delta('idgate_transactions_total', { connection: CONNECTION }), 1);
@@ -107,9 +133,16 @@ describe('operating the gateway: admin endpoint, metrics, live sessions, the age
     await settleAudit(h);
     const afterEnd = await metricsText();
     // Ended sessions keep their totals.
-    assert.equal(sample(afterEnd, 'idgate_queries_total', { connection: CONNECTION }), sample(during, 'idgate_queries_total', { connection: CONNECTION }));
+    assert.equal(
+      sample(afterEnd, 'idgate_queries_total', { connection: CONNECTION }),
+      sample(during, 'idgate_queries_total', { connection: CONNECTION }),
+    );
     assert.equal(sample(afterEnd, 'idgate_client_active_connections', { connection: CONNECTION }), 0);
-    assert.equal(sample(afterEnd, 'idgate_sessions_ended_total', { connection: CONNECTION, reason: 'client-terminated' }) - sample(before, 'idgate_sessions_ended_total', { connection: CONNECTION, reason: 'client-terminated' }), 2);
+    assert.equal(
+      sample(afterEnd, 'idgate_sessions_ended_total', { connection: CONNECTION, reason: 'client-terminated' }) -
+        sample(before, 'idgate_sessions_ended_total', { connection: CONNECTION, reason: 'client-terminated' }),
+      2,
+    );
   });
 
   it('lists live sessions, and ends exactly the one an operator terminates, recording who asked', async () => {
@@ -162,7 +195,11 @@ describe('operating the gateway: admin endpoint, metrics, live sessions, the age
     assert.match(JSON.stringify(note), /dba-on-call/);
     assert.match(JSON.stringify(note), /bearer-token/);
     const sessions = await idgate(['sessions', '--json', '--db', h.config.recordingsPath]);
-    const row = sessions.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((s) => s['id'] === firstId);
+    const row = sessions.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((s) => s['id'] === firstId);
     assert.equal(row?.['endReason'], 'admin-terminated');
   });
 
@@ -173,11 +210,21 @@ describe('operating the gateway: admin endpoint, metrics, live sessions, the age
     const seen = await reader.query(
       "SELECT current_setting('idgate.identity_oid') AS oid, current_setting('idgate.app_id') AS app, current_setting('idgate.display_name') AS name, current_setting('application_name') AS application_name",
     );
-    assert.deepEqual(seen.rows[0], { oid: claims['oid'], app: claims['azp'], name: 'billing-agent', application_name: 'billing-agent | nightly-report' });
+    assert.deepEqual(seen.rows[0], {
+      oid: claims['oid'],
+      app: claims['azp'],
+      name: 'billing-agent',
+      application_name: 'billing-agent | nightly-report',
+    });
     // What a DBA sees in pg_stat_activity.
     const fromDba = await h.cluster.sql("SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'billing-agent%'");
     assert.equal(fromDba.trim(), 'billing-agent | nightly-report');
-    for (const sql of ["SET idgate.identity_oid = 'someone-else'", "SELECT set_config('idgate.app_id', 'x', false)", "SET application_name = 'orders-agent'", 'SET IDGATE.Display_Name = 1']) {
+    for (const sql of [
+      "SET idgate.identity_oid = 'someone-else'",
+      "SELECT set_config('idgate.app_id', 'x', false)",
+      "SET application_name = 'orders-agent'",
+      'SET IDGATE.Display_Name = 1',
+    ]) {
       await assert.rejects(reader.query(sql), { code: '42501' }, sql);
     }
     await reader.query('RESET idgate.identity_oid'); // back to what the gateway set
@@ -213,13 +260,19 @@ describe('operating the gateway: admin endpoint, metrics, live sessions, the age
   });
 
   it('is ready only while the upstream answers and the audit database is in place, naming what failed', async () => {
-    const ready = async (): Promise<{ status: number; body: { ready: boolean; checks: { name: string; ok: boolean; detail?: string }[] } }> => {
+    const ready = async (): Promise<{
+      status: number;
+      body: { ready: boolean; checks: { name: string; ok: boolean; detail?: string }[] };
+    }> => {
       const r = await fetch(`${base}/readyz`);
       return { status: r.status, body: (await r.json()) as { ready: boolean; checks: { name: string; ok: boolean; detail?: string }[] } };
     };
     const fine = await ready();
     assert.equal(fine.status, 200);
-    assert.deepEqual(fine.body.checks.map((c) => c.name).sort(), ['audit-log', 'signing-keys', `upstream:${CONNECTION}`, 'upstream:other-db'].sort());
+    assert.deepEqual(
+      fine.body.checks.map((c) => c.name).sort(),
+      ['audit-log', 'signing-keys', `upstream:${CONNECTION}`, 'upstream:other-db'].sort(),
+    );
 
     const db = h.config.recordingsPath;
     // Nothing is written while the file is away, so the writer itself does not notice (a write would fail closed until a restart).
@@ -227,14 +280,24 @@ describe('operating the gateway: admin endpoint, metrics, live sessions, the age
     renameSync(db, `${db}.moved`);
     const moved = await ready();
     assert.equal(moved.status, 503);
-    assert.deepEqual(moved.body.checks.filter((c) => !c.ok).map((c) => c.name), ['audit-log']);
+    assert.deepEqual(
+      moved.body.checks.filter((c) => !c.ok).map((c) => c.name),
+      ['audit-log'],
+    );
     renameSync(`${db}.moved`, db);
     assert.equal((await ready()).status, 200);
 
     await h.cluster.halt();
     const down = await ready();
     assert.equal(down.status, 503);
-    assert.deepEqual(down.body.checks.filter((c) => !c.ok).map((c) => c.name).sort(), ['upstream:other-db', `upstream:${CONNECTION}`], JSON.stringify(down.body));
+    assert.deepEqual(
+      down.body.checks
+        .filter((c) => !c.ok)
+        .map((c) => c.name)
+        .sort(),
+      ['upstream:other-db', `upstream:${CONNECTION}`],
+      JSON.stringify(down.body),
+    );
     await h.cluster.restart();
     for (let i = 0; i < 50 && (await ready()).status !== 200; i++) await sleep(100);
     assert.equal((await ready()).status, 200);

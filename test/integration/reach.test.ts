@@ -98,7 +98,10 @@ describe('idgate reach: what one agent can reach now, and why', () => {
     h.entra.directory.addMember(h.groupId, inner.id);
     const agent = await h.agent('nested-agent', [inner.id]);
     const reaches = (await reach(agent.appId))['reaches'] as { connection: string; entry: number; via: Record<string, unknown> }[];
-    assert.deepEqual(reaches.map((r) => [r.connection, r.entry]), [[CONNECTION, 0]]);
+    assert.deepEqual(
+      reaches.map((r) => [r.connection, r.entry]),
+      [[CONNECTION, 0]],
+    );
     assert.deepEqual(reaches[0]?.via, { group: h.groupId, groupName: null });
     const listed = await idgate(['identities', '--json', '--config', config.file, '--db', h.config.recordingsPath], config.env);
     assert.equal(listed.code, 0, listed.stderr);

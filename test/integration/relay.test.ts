@@ -44,7 +44,10 @@ describe('the relay', () => {
     const sql = Array.from({ length: 200 }, (_, i) => `SELECT ${i} AS n`).join('; ');
     const results = (await c.query(sql)) as unknown as pg.QueryResult[];
     assert.equal(results.length, 200);
-    assert.deepEqual(results.map((r) => r.rows[0].n), Array.from({ length: 200 }, (_, i) => i));
+    assert.deepEqual(
+      results.map((r) => r.rows[0].n),
+      Array.from({ length: 200 }, (_, i) => i),
+    );
     await c.end();
   });
 
@@ -54,7 +57,22 @@ describe('the relay', () => {
     const bind = new Bytes().cstring('').cstring('').int16(0).int16(0).int16(0).frame('B');
     const execute = new Bytes().cstring('').int32(0).frame('E');
     const sync = new Bytes().frame('S');
-    c.write(Buffer.concat([parse('SELECT 1'), bind, execute, sync, parse('SELECT 1/0'), bind, execute, sync, parse('SELECT 3'), bind, execute, sync]));
+    c.write(
+      Buffer.concat([
+        parse('SELECT 1'),
+        bind,
+        execute,
+        sync,
+        parse('SELECT 1/0'),
+        bind,
+        execute,
+        sync,
+        parse('SELECT 3'),
+        bind,
+        execute,
+        sync,
+      ]),
+    );
     const codes: string[] = [];
     for (let i = 0; i < 3; i++) codes.push(...(await c.untilReady()).map((f) => f.code));
     // 1/0 of constants fails while planning, at Bind: Postgres answers ParseComplete, ErrorResponse, then skips to Sync.
@@ -76,7 +94,11 @@ describe('the relay', () => {
 
   it('stops reading from the upstream when the client does not read (backpressure to Postgres)', async () => {
     const c = await rawSession();
-    const pid = Number((await h.cluster.sql("SELECT pid FROM pg_stat_activity WHERE usename = 'sync_writer' AND state = 'idle' ORDER BY backend_start DESC LIMIT 1")) || 0);
+    const pid = Number(
+      (await h.cluster.sql(
+        "SELECT pid FROM pg_stat_activity WHERE usename = 'sync_writer' AND state = 'idle' ORDER BY backend_start DESC LIMIT 1",
+      )) || 0,
+    );
     (c.socket as { pause(): void }).pause(); // a client that stops reading
     c.write(new Bytes().cstring("SELECT repeat('y', 1000) FROM generate_series(1, 1000000)").frame('Q'));
     let waitEvent = '';
@@ -158,7 +180,10 @@ describe('the relay bounds what one client may send', () => {
     await c.login(await h.token({ azp: appId }), { user: 'raw', database: CONNECTION });
     // Just under the limit: relayed.
     c.write(new Bytes().cstring(`SELECT '${'x'.repeat((1 << 20) - 64)}' AS big`).frame('Q'));
-    assert.deepEqual((await c.untilReady()).map((f) => f.code), ['T', 'D', 'C', 'Z']);
+    assert.deepEqual(
+      (await c.untilReady()).map((f) => f.code),
+      ['T', 'D', 'C', 'Z'],
+    );
     // A header announcing 400 MB, and the start of its body: refused at the header.
     const header = Buffer.alloc(5);
     header.write('Q', 0);

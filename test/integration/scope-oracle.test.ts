@@ -26,12 +26,18 @@ describe('the differential scope oracle (bounded part)', () => {
   it(`finds nothing outside its scope that the gateway let through, in ${BOUNDED_CASES} cases × ${ORACLE_SCOPES.length} scopes, simple, extended and pipelined`, async () => {
     const report = await runScopeOracle(h, generateCorpus(BOUNDED_CASES), ORACLE_SCOPES, canaries);
     assert.deepEqual(report.findings, [], JSON.stringify(report.findings.slice(0, 20), null, 2));
-    assert.ok(report.forwarded > report.runs / 4, `the oracle must see statements run, not only refusals (${report.forwarded} of ${report.runs})`);
+    assert.ok(
+      report.forwarded > report.runs / 4,
+      `the oracle must see statements run, not only refusals (${report.forwarded} of ${report.runs})`,
+    );
   });
 
   it('would see a bypass: run with the gateway out of the way, the same corpus touches what the scopes exclude', async () => {
     // A scope of all forwards everything: the oracle, judging it as read:records, must report it.
     const report = await runScopeOracle(h, generateCorpus(60), [{ role: 'Oracle.All', scope: 'read:records' }], canaries, ['simple']);
-    assert.ok(report.findings.some((f) => /read public\.secrets/.test(f.problem)), JSON.stringify(report.findings.slice(0, 3)));
+    assert.ok(
+      report.findings.some((f) => /read public\.secrets/.test(f.problem)),
+      JSON.stringify(report.findings.slice(0, 3)),
+    );
   });
 });

@@ -18,13 +18,15 @@ const identityMap = [
   { 'entra-app-role': R, connection: CONNECTION, scope: 'read:records' },
 ];
 
-const query = (sql: string | Buffer): Buffer => new Bytes().raw(Buffer.concat([Buffer.isBuffer(sql) ? sql : Buffer.from(sql), Buffer.from([0])])).frame('Q');
+const query = (sql: string | Buffer): Buffer =>
+  new Bytes().raw(Buffer.concat([Buffer.isBuffer(sql) ? sql : Buffer.from(sql), Buffer.from([0])])).frame('Q');
 const parse = (sql: string, name = ''): Buffer => new Bytes().cstring(name).cstring(sql).int16(0).frame('P');
 const bind = (statement = ''): Buffer => new Bytes().cstring('').cstring(statement).int16(0).int16(0).int16(0).frame('B');
 const execute = (): Buffer => new Bytes().cstring('').int32(0).frame('E');
 const sync = (): Buffer => new Bytes().frame('S');
 const codes = (frames: readonly RawFrame[]): string[] => frames.map((f) => f.code);
-const firstError = (frames: readonly RawFrame[]): ReturnType<typeof errorOf> => errorOf(frames.find((f) => f.code === 'E') ?? { code: 'E', body: Buffer.alloc(1) });
+const firstError = (frames: readonly RawFrame[]): ReturnType<typeof errorOf> =>
+  errorOf(frames.find((f) => f.code === 'E') ?? { code: 'E', body: Buffer.alloc(1) });
 
 async function rawSession(h: Harness, role: string, parameters: Record<string, string> = {}): Promise<{ c: RawClient; login: RawFrame[] }> {
   const c = await RawClient.connect(h.port);
@@ -37,7 +39,10 @@ describe('scopes are sound: the gateway reads every statement as the server will
   let h: Harness;
   before(async () => {
     h = await Harness.start({ identityMap });
-    await h.cluster.sql('CREATE TABLE other (id int, x int); INSERT INTO other VALUES (1, 1); GRANT ALL ON other TO sync_writer', 'records');
+    await h.cluster.sql(
+      'CREATE TABLE other (id int, x int); INSERT INTO other VALUES (1, 1); GRANT ALL ON other TO sync_writer',
+      'records',
+    );
   });
   after(async () => {
     await h.stop();
@@ -60,18 +65,48 @@ describe('scopes are sound: the gateway reads every statement as the server will
 
   it('keeps a pipelined extended batch in step around a parser rejection and a scope denial', async () => {
     const { c } = await rawSession(h, W);
-    c.write(Buffer.concat([parse('DELETE FROM records WHERE id = -1'), bind(), execute(), sync(), parse('DELETE FROM records WHERE'), bind(), execute(), sync(), parse('SELECT * FROM other'), bind(), execute(), sync(), parse('DELETE FROM records WHERE id = -2'), bind(), execute(), sync()]));
+    c.write(
+      Buffer.concat([
+        parse('DELETE FROM records WHERE id = -1'),
+        bind(),
+        execute(),
+        sync(),
+        parse('DELETE FROM records WHERE'),
+        bind(),
+        execute(),
+        sync(),
+        parse('SELECT * FROM other'),
+        bind(),
+        execute(),
+        sync(),
+        parse('DELETE FROM records WHERE id = -2'),
+        bind(),
+        execute(),
+        sync(),
+      ]),
+    );
     const frames = [...(await c.untilReady()), ...(await c.untilReady()), ...(await c.untilReady()), ...(await c.untilReady())];
     assert.deepEqual(codes(frames), ['1', '2', 'C', 'Z', 'E', 'Z', 'E', 'Z', '1', '2', 'C', 'Z']);
     const errors = frames.filter((f) => f.code === 'E').map(errorOf);
-    assert.deepEqual(errors.map((e) => e.code), ['42601', '42501']);
+    assert.deepEqual(
+      errors.map((e) => e.code),
+      ['42601', '42501'],
+    );
     c.close();
   });
 
   it('refuses bytes that are not UTF-8 (22021) instead of reading them as something else', async () => {
     const { c } = await rawSession(h, W);
     // 0x95 0x5c is one BIG5/SJIS character whose second byte is a backslash; in UTF-8 it is not a character at all.
-    c.write(query(Buffer.concat([Buffer.from("INSERT INTO records (title) VALUES ('"), Buffer.from([0x95, 0x5c]), Buffer.from("'); DELETE FROM other; --')")])));
+    c.write(
+      query(
+        Buffer.concat([
+          Buffer.from("INSERT INTO records (title) VALUES ('"),
+          Buffer.from([0x95, 0x5c]),
+          Buffer.from("'); DELETE FROM other; --')"),
+        ]),
+      ),
+    );
     const frames = await c.untilReady();
     assert.equal(firstError(frames).code, '22021');
     assert.equal(await h.cluster.sql('SELECT count(*) FROM other', 'records'), '1');
@@ -79,7 +114,12 @@ describe('scopes are sound: the gateway reads every statement as the server will
   });
 
   it('refuses at login a client encoding or string-escape setting it cannot read as the server would (0A000)', async () => {
-    for (const parameters of [{ client_encoding: 'SJIS' }, { options: '-c standard_conforming_strings=off' }, { options: '--client-encoding=BIG5' }, { standard_conforming_strings: 'of' }]) {
+    for (const parameters of [
+      { client_encoding: 'SJIS' },
+      { options: '-c standard_conforming_strings=off' },
+      { options: '--client-encoding=BIG5' },
+      { standard_conforming_strings: 'of' },
+    ]) {
       const { c, login } = await rawSession(h, W, parameters);
       const error = firstError(login);
       assert.equal(error.code, '0A000', JSON.stringify(parameters));
@@ -87,7 +127,11 @@ describe('scopes are sound: the gateway reads every statement as the server will
     }
     for (const parameters of [{ client_encoding: 'utf-8', standard_conforming_strings: 'on' }, { client_encoding: 'SQL_ASCII' }]) {
       const { c, login } = await rawSession(h, W, parameters);
-      assert.equal(login.at(-1)?.code, 'Z', `${JSON.stringify(parameters)}: the pinned values themselves are fine, however spelt, and psql's SQL_ASCII runs as UTF8`);
+      assert.equal(
+        login.at(-1)?.code,
+        'Z',
+        `${JSON.stringify(parameters)}: the pinned values themselves are fine, however spelt, and psql's SQL_ASCII runs as UTF8`,
+      );
       const reported = login.filter((f) => f.code === 'S').map((f) => f.body.toString('utf8').split('\0'));
       assert.deepEqual(reported.find(([name]) => name === 'client_encoding')?.[1], 'UTF8');
       c.close();
@@ -141,7 +185,18 @@ describe('scopes are sound: the gateway reads every statement as the server will
     const { c } = await rawSession(h, R);
     c.write(query(`SELECT '${'x'.repeat(1 << 20)}'`));
     assert.equal(firstError(await c.untilReady()).code, '54000');
-    c.write(Buffer.concat([new Bytes().cstring('').cstring(`SELECT '${'y'.repeat(2 << 20)}'`).int16(0).frame('P'), bind(), execute(), sync()]));
+    c.write(
+      Buffer.concat([
+        new Bytes()
+          .cstring('')
+          .cstring(`SELECT '${'y'.repeat(2 << 20)}'`)
+          .int16(0)
+          .frame('P'),
+        bind(),
+        execute(),
+        sync(),
+      ]),
+    );
     assert.equal(firstError(await c.untilReady()).code, '54000');
     c.write(query(`SELECT ${'('.repeat(20_000)}1${')'.repeat(20_000)}`));
     assert.equal(firstError(await c.untilReady()).code, '54001');
@@ -153,7 +208,18 @@ describe('scopes are sound: the gateway reads every statement as the server will
   it('passes the server’s own 42601 for an allowed statement untouched, next to a denial in the same pipeline', async () => {
     const { c } = await rawSession(h, R);
     // to_tsquery's syntax error is the server's 42601, raised while running an allowed statement.
-    c.write(Buffer.concat([parse("SELECT to_tsquery('&&&')"), bind(), execute(), sync(), parse('SELECT * FROM other'), bind(), execute(), sync()]));
+    c.write(
+      Buffer.concat([
+        parse("SELECT to_tsquery('&&&')"),
+        bind(),
+        execute(),
+        sync(),
+        parse('SELECT * FROM other'),
+        bind(),
+        execute(),
+        sync(),
+      ]),
+    );
     const frames = [...(await c.untilReady()), ...(await c.untilReady())];
     const errors = frames.filter((f) => f.code === 'E').map(errorOf);
     assert.equal(errors[0]?.code, '42601');
@@ -173,8 +239,14 @@ describe('scopes are sound: the gateway reads every statement as the server will
     await settleAudit(h);
     const [session] = await sessionsJson(h, '--identity', appId);
     const statements = (await showJson(h, String(session?.['id']))).filter((l) => l['type'] === 'statement');
-    assert.deepEqual(statements.map((s) => s['sql']), ['SELEC 1', 'SELECT * FROM pg_stat_activity']);
-    assert.deepEqual(statements.map((s) => (s['outcome'] as { sqlstate?: string }).sqlstate), ['42601', '42501']);
+    assert.deepEqual(
+      statements.map((s) => s['sql']),
+      ['SELEC 1', 'SELECT * FROM pg_stat_activity'],
+    );
+    assert.deepEqual(
+      statements.map((s) => (s['outcome'] as { sqlstate?: string }).sqlstate),
+      ['42601', '42501'],
+    );
     await h.assertNoLeaks();
   });
 });
@@ -208,8 +280,14 @@ describe('denials are recognised by their place in the reply stream, whatever th
     assert.match(german.message, /Division durch Null/, 'the upstream really speaks German');
     c.write(Buffer.concat([query('SELECT * FROM other'), query('SELEC 1'), parse('DELETE FROM records'), bind(), execute(), sync()]));
     const frames = [...(await c.untilReady()), ...(await c.untilReady()), ...(await c.untilReady())];
-    assert.deepEqual(frames.filter((f) => f.code === 'E').map((f) => errorOf(f).code), ['42501', '42601', '42501']);
-    assert.match(errorOf(frames[0] ?? { code: '', body: Buffer.alloc(1) }).message, /reading public\.other is not allowed by scope "read:records"/);
+    assert.deepEqual(
+      frames.filter((f) => f.code === 'E').map((f) => errorOf(f).code),
+      ['42501', '42601', '42501'],
+    );
+    assert.match(
+      errorOf(frames[0] ?? { code: '', body: Buffer.alloc(1) }).message,
+      /reading public\.other is not allowed by scope "read:records"/,
+    );
     c.close();
   });
 });

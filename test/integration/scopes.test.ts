@@ -17,15 +17,30 @@ describe('scopes enforced by the gateway on every statement', () => {
   before(async () => {
     h = await Harness.start({
       connections: (cluster) => [
-        { name: 'records-app', host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'SYNC_WRITER_PASSWORD', tls: 'disable', 'search-path': 'app' },
+        {
+          name: 'records-app',
+          host: cluster.host,
+          port: cluster.port,
+          database: 'records',
+          user: 'sync_writer',
+          'password-env': 'SYNC_WRITER_PASSWORD',
+          tls: 'disable',
+          'search-path': 'app',
+        },
       ],
       identityMap: [
         ...SCOPES.map((scope) => ({ 'entra-app-role': roleFor(scope), connection: CONNECTION, scope })),
         { 'entra-app-role': 'Scope.App', connection: 'records-app', scope: 'write:records' },
       ],
     });
-    await h.cluster.sql('CREATE TABLE other (id int, x int); CREATE TABLE secrets (id int, name text); GRANT ALL ON other, secrets TO sync_writer', 'records');
-    await h.cluster.sql('CREATE SCHEMA app; CREATE TABLE app.records (id int, title text); GRANT USAGE ON SCHEMA app TO sync_writer; GRANT ALL ON app.records TO sync_writer', 'records');
+    await h.cluster.sql(
+      'CREATE TABLE other (id int, x int); CREATE TABLE secrets (id int, name text); GRANT ALL ON other, secrets TO sync_writer',
+      'records',
+    );
+    await h.cluster.sql(
+      'CREATE SCHEMA app; CREATE TABLE app.records (id int, title text); GRANT USAGE ON SCHEMA app TO sync_writer; GRANT ALL ON app.records TO sync_writer',
+      'records',
+    );
   });
   after(async () => {
     await h.stop();
@@ -43,27 +58,31 @@ describe('scopes enforced by the gateway on every statement', () => {
       for (const scope of SCOPES) {
         const client = await clientFor(scope);
         try {
-        for (const [sql, caseScope, expected] of TABLE) {
-          if (caseScope !== scope) continue;
-          // node-postgres runs COPY … STDIN/STDOUT only over the simple protocol (copy streams).
-          if (mode === 'extended' && /^COPY .*(STDIN|STDOUT)/i.test(sql) && expected === true) continue;
-          await client.query('BEGIN');
-          const error = await Promise.race([
-            client.query(mode === 'simple' ? sql : ({ text: sql, queryMode: 'extended' } as pg.QueryConfig)).then(
-              () => undefined,
-              (e: { code?: string; message: string }) => e,
-            ),
-            new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer to ${sql} under ${scope} (${mode})`)), 5000)),
-          ]);
-          await client.query('ROLLBACK').catch(() => undefined);
-          // Postgres's own grants may still refuse (42501 "must be owner…"): only the gateway's denials say "scope".
-          if (expected === true) assert.ok(!/(not allowed|not supported) under|by scope/.test(error?.message ?? ''), `${sql} under ${scope} was denied: ${error?.message}`);
-          else {
-            assert.equal(error?.code, expectedSqlstate(expected), `${sql} under ${scope}: ${error?.message ?? 'allowed'}`);
-            assert.match(error.message, expected);
+          for (const [sql, caseScope, expected] of TABLE) {
+            if (caseScope !== scope) continue;
+            // node-postgres runs COPY … STDIN/STDOUT only over the simple protocol (copy streams).
+            if (mode === 'extended' && /^COPY .*(STDIN|STDOUT)/i.test(sql) && expected === true) continue;
+            await client.query('BEGIN');
+            const error = await Promise.race([
+              client.query(mode === 'simple' ? sql : ({ text: sql, queryMode: 'extended' } as pg.QueryConfig)).then(
+                () => undefined,
+                (e: { code?: string; message: string }) => e,
+              ),
+              new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer to ${sql} under ${scope} (${mode})`)), 5000)),
+            ]);
+            await client.query('ROLLBACK').catch(() => undefined);
+            // Postgres's own grants may still refuse (42501 "must be owner…"): only the gateway's denials say "scope".
+            if (expected === true) {
+              assert.ok(
+                !/(not allowed|not supported) under|by scope/.test(error?.message ?? ''),
+                `${sql} under ${scope} was denied: ${error?.message}`,
+              );
+            } else {
+              assert.equal(error?.code, expectedSqlstate(expected), `${sql} under ${scope}: ${error?.message ?? 'allowed'}`);
+              assert.match(error.message, expected);
+            }
           }
-        }
-        assert.equal((await client.query('SELECT 1 AS one')).rows[0].one, 1);
+          assert.equal((await client.query('SELECT 1 AS one')).rows[0].one, 1);
         } finally {
           await client.end();
         }
@@ -85,7 +104,10 @@ describe('scopes enforced by the gateway on every statement', () => {
 
   it('runs nothing of a multi-statement Query with a denied statement in it', async () => {
     const client = await clientFor('write:records');
-    await assert.rejects(client.query("INSERT INTO records (title) VALUES ('multi-denied'); DELETE FROM other"), (e: { code?: string }) => e.code === '42501');
+    await assert.rejects(
+      client.query("INSERT INTO records (title) VALUES ('multi-denied'); DELETE FROM other"),
+      (e: { code?: string }) => e.code === '42501',
+    );
     assert.equal(await h.cluster.sql("SELECT count(*) FROM records WHERE title = 'multi-denied'", 'records'), '0');
     await client.end();
   });
@@ -99,19 +121,34 @@ describe('scopes enforced by the gateway on every statement', () => {
       client.query('SELECT * FROM secrets'),
       client.query('DELETE FROM records WHERE id = -3'),
     ]);
-    assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled'],
+    );
     for (const o of outcomes) if (o.status === 'rejected') assert.equal((o.reason as { code?: string }).code, '42501');
     await client.end();
   });
 
   it('keeps a postgres.js pipeline in step around a denied statement', async () => {
-    const sql = postgres({ host: '127.0.0.1', port: h.port, database: CONNECTION, username: 'pjs', password: await h.token({ groups: [], roles: [roleFor('write:records')] }), ssl: { rejectUnauthorized: false }, max: 1, onnotice: () => undefined });
+    const sql = postgres({
+      host: '127.0.0.1',
+      port: h.port,
+      database: CONNECTION,
+      username: 'pjs',
+      password: await h.token({ groups: [], roles: [roleFor('write:records')] }),
+      ssl: { rejectUnauthorized: false },
+      max: 1,
+      onnotice: () => undefined,
+    });
     const outcomes = await Promise.allSettled([
       sql`DELETE FROM records WHERE id = ${-1}`,
       sql`SELECT * FROM records WHERE id = ${1}`,
       sql`UPDATE records SET title = ${'x'} WHERE id = ${-2}`,
     ]);
-    assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
     assert.equal((outcomes[1] as PromiseRejectedResult).reason.code, '42501');
     assert.match((outcomes[1] as PromiseRejectedResult).reason.message, /reading public\.records is not allowed by scope "write:records"/);
     const [row] = await sql`SELECT 1 AS one`;
@@ -130,9 +167,18 @@ describe('scopes enforced by the gateway on every statement', () => {
         new Bytes().cstring('').int32(0).frame('E'),
         new Bytes().frame('S'),
       ]);
-    c.write(Buffer.concat([batch('DELETE FROM records WHERE id = -1'), batch('SELECT * FROM records'), batch('DELETE FROM records WHERE id = -2')]));
+    c.write(
+      Buffer.concat([
+        batch('DELETE FROM records WHERE id = -1'),
+        batch('SELECT * FROM records'),
+        batch('DELETE FROM records WHERE id = -2'),
+      ]),
+    );
     const frames = [...(await c.untilReady()), ...(await c.untilReady()), ...(await c.untilReady())];
-    assert.deepEqual(frames.map((f) => f.code), ['1', '2', 'C', 'Z', 'E', 'Z', '1', '2', 'C', 'Z']);
+    assert.deepEqual(
+      frames.map((f) => f.code),
+      ['1', '2', 'C', 'Z', 'E', 'Z', '1', '2', 'C', 'Z'],
+    );
     const error = frames.find((f) => f.code === 'E');
     assert.equal(error && errorOf(error).code, '42501');
     c.close();
@@ -145,11 +191,17 @@ describe('scopes enforced by the gateway on every statement', () => {
     const oid = Number(await h.cluster.sql("SELECT 'pg_backend_pid()'::regprocedure::oid"));
     c.write(new Bytes().int32(oid).int16(0).int16(0).int16(0).frame('F'));
     const frames = await c.untilReady();
-    assert.deepEqual(frames.map((f) => f.code), ['E', 'Z']);
+    assert.deepEqual(
+      frames.map((f) => f.code),
+      ['E', 'Z'],
+    );
     assert.equal(errorOf(frames[0] ?? { code: '', body: Buffer.alloc(0) }).code, '42501');
     assert.match(errorOf(frames[0] ?? { code: '', body: Buffer.alloc(0) }).message, /FunctionCall is not allowed by scope "read"/);
     c.write(new Bytes().cstring('SELECT 1').frame('Q'));
-    assert.deepEqual((await c.untilReady()).map((f) => f.code), ['T', 'D', 'C', 'Z']);
+    assert.deepEqual(
+      (await c.untilReady()).map((f) => f.code),
+      ['T', 'D', 'C', 'Z'],
+    );
     c.close();
   });
 
@@ -159,12 +211,19 @@ describe('scopes enforced by the gateway on every statement', () => {
     assert.equal((await client.query('SHOW search_path')).rows[0].search_path, 'app');
     await client.query("INSERT INTO records (id, title) VALUES (1, 'in app')");
     assert.equal(await h.cluster.sql("SELECT count(*) FROM app.records WHERE title = 'in app'", 'records'), '1');
-    await assert.rejects(client.query("INSERT INTO public.records (title) VALUES ('x')"), (e: { code?: string; message: string }) => e.code === '42501' && /writing public\.records/.test(e.message));
+    await assert.rejects(
+      client.query("INSERT INTO public.records (title) VALUES ('x')"),
+      (e: { code?: string; message: string }) => e.code === '42501' && /writing public\.records/.test(e.message),
+    );
     await assert.rejects(client.query('SET search_path = public'), (e: { code?: string }) => e.code === '42501');
     await client.end();
     const c = await RawClient.connect(h.port);
     await c.startTls();
-    const refused = await c.login(await h.token({ groups: [], roles: ['Scope.App'] }), { user: 'raw', database: 'records-app', options: '-c search_path=public' });
+    const refused = await c.login(await h.token({ groups: [], roles: ['Scope.App'] }), {
+      user: 'raw',
+      database: 'records-app',
+      options: '-c search_path=public',
+    });
     assert.equal(errorOf(refused.at(-1) ?? { code: '', body: Buffer.alloc(0) }).code, '42501', 'a client cannot bring its own search_path');
     c.close();
   });
@@ -186,7 +245,10 @@ describe('scopes enforced by the gateway on every statement', () => {
     await settleAudit(h);
     const [session] = await sessionsJson(h, '--identity', appId);
     const statements = (await showJson(h, String(session?.['id']))).filter((l) => l['type'] === 'statement');
-    assert.deepEqual(statements.map((s) => s['sql']), ['SELECT * FROM secrets', 'SELECT name FROM secrets WHERE id = $1']);
+    assert.deepEqual(
+      statements.map((s) => s['sql']),
+      ['SELECT * FROM secrets', 'SELECT name FROM secrets WHERE id = $1'],
+    );
     for (const s of statements) {
       const outcome = s['outcome'] as { status: string; sqlstate?: string; message?: string };
       assert.equal(outcome.sqlstate, '42501');
@@ -195,7 +257,17 @@ describe('scopes enforced by the gateway on every statement', () => {
     // Replayed, the denied statements are denied again (they were recorded as the placeholder sent upstream).
     const { idgate } = await import('../support/cli.js');
     const target = `postgres://sync_writer:${encodeURIComponent(h.passwords['sync_writer'] ?? '')}@127.0.0.1:${h.cluster.port}/records?sslmode=disable`;
-    const replay = await idgate(['replay', String(session?.['id']), '--execute', '--target', target, '--yes-i-mean-it', '--no-wait', '--db', h.config.recordingsPath]);
+    const replay = await idgate([
+      'replay',
+      String(session?.['id']),
+      '--execute',
+      '--target',
+      target,
+      '--yes-i-mean-it',
+      '--no-wait',
+      '--db',
+      h.config.recordingsPath,
+    ]);
     assert.equal(replay.code, 0, replay.stdout + replay.stderr);
     assert.match(replay.stdout, /2 of 2 statements replayed with the same outcome/);
   });

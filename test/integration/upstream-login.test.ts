@@ -5,7 +5,20 @@ import { freePort } from '../../src/dev/free-port.js';
 import { pgOptions } from '../support/client-options.js';
 import { Harness } from '../support/harness.js';
 
-const FLAVOURS = ['scram', 'md5', 'cleartext', 'tls-require', 'tls-verify-full', 'tls-prefer', 'tls-verify-ca', 'unix-socket', 'full', 'wrong-password', 'unreachable', 'no-such-database'] as const;
+const FLAVOURS = [
+  'scram',
+  'md5',
+  'cleartext',
+  'tls-require',
+  'tls-verify-full',
+  'tls-prefer',
+  'tls-verify-ca',
+  'unix-socket',
+  'full',
+  'wrong-password',
+  'unreachable',
+  'no-such-database',
+] as const;
 
 describe('the gateway’s own upstream login', () => {
   let h: Harness;
@@ -14,7 +27,15 @@ describe('the gateway’s own upstream login', () => {
     h = await Harness.start({
       upstreamTls: true,
       connections: (cluster) => {
-        const base = { host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'SYNC_WRITER_PASSWORD', tls: 'disable', 'connect-timeout-seconds': 2 };
+        const base = {
+          host: cluster.host,
+          port: cluster.port,
+          database: 'records',
+          user: 'sync_writer',
+          'password-env': 'SYNC_WRITER_PASSWORD',
+          tls: 'disable',
+          'connect-timeout-seconds': 2,
+        };
         return [
           { ...base, name: 'scram' },
           { ...base, name: 'md5', user: 'md5_writer', 'password-env': 'MD5_WRITER_PASSWORD' },
@@ -66,8 +87,13 @@ describe('the gateway’s own upstream login', () => {
   }
 
   it('gives the client the upstream’s own 53300 when it has no slot free, which drivers retry', async () => {
-    await h.cluster.sql(`CREATE ROLE full_writer LOGIN CONNECTION LIMIT 0 PASSWORD '${h.passwords['sync_writer'] ?? ''}'; GRANT CONNECT ON DATABASE records TO full_writer`);
-    await assert.rejects(connectTo('full'), (e: { code?: string; message: string }) => e.code === '53300' && /has no connection slot free; try again/.test(e.message));
+    await h.cluster.sql(
+      `CREATE ROLE full_writer LOGIN CONNECTION LIMIT 0 PASSWORD '${h.passwords['sync_writer'] ?? ''}'; GRANT CONNECT ON DATABASE records TO full_writer`,
+    );
+    await assert.rejects(
+      connectTo('full'),
+      (e: { code?: string; message: string }) => e.code === '53300' && /has no connection slot free; try again/.test(e.message),
+    );
   });
 
   it('never sends the client’s user name or database upstream', async () => {

@@ -37,10 +37,20 @@ describe('idgate usage: the scope granted against what each agent actually ran',
     await settleAudit(h);
     const r = await idgate(['usage', '--json', '--db', h.config.recordingsPath]);
     assert.equal(r.code, 0, r.stderr);
-    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const byApp = (appId: string): Record<string, unknown> | undefined => rows.find((row) => row['appId'] === appId);
     assert.deepEqual(
-      [byApp(wide)?.['granted'], byApp(wide)?.['used'], byApp(wide)?.['overScoped'], byApp(wide)?.['suggestion'], byApp(wide)?.['sessions'], byApp(wide)?.['statements']],
+      [
+        byApp(wide)?.['granted'],
+        byApp(wide)?.['used'],
+        byApp(wide)?.['overScoped'],
+        byApp(wide)?.['suggestion'],
+        byApp(wide)?.['sessions'],
+        byApp(wide)?.['statements'],
+      ],
       ['read write:records', 'read:records', true, 'read:records', 2, 3],
     );
     assert.deepEqual([byApp(exact)?.['used'], byApp(exact)?.['overScoped'], byApp(exact)?.['statements']], ['read:records', false, 1]);

@@ -46,7 +46,11 @@ describe('a gateway with two workers', () => {
     await h.stop();
   });
 
-  const lines = (pattern: RegExp): string[] => gateway.output().split('\n').filter((l) => pattern.test(l));
+  const lines = (pattern: RegExp): string[] =>
+    gateway
+      .output()
+      .split('\n')
+      .filter((l) => pattern.test(l));
 
   it('spreads sessions over both workers, each recording as its own node in its own database', async () => {
     const clients: pg.Client[] = [];
@@ -63,7 +67,10 @@ describe('a gateway with two workers', () => {
     for (const w of [1, 2]) {
       const listed = await idgate(['sessions', '--json', '--db', join(h.workDirectory, `box-w${w}.db`)]);
       assert.equal(listed.code, 0, listed.stderr);
-      const sessions = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { node: string });
+      const sessions = listed.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { node: string });
       assert.ok(sessions.length >= 1 && sessions.every((s) => s.node === `box:w${w}`), `worker ${w}: ${listed.stdout}`);
     }
   });
@@ -108,7 +115,9 @@ describe('a gateway with two workers', () => {
     assert.deepEqual(listed.sessions.map((s) => s.id).sort(), [...ids].sort());
     assert.deepEqual([...new Set(listed.sessions.map((s) => s.node))].sort(), ['box:w1', 'box:w2']);
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    for (const node of ['box:w1', 'box:w2']) assert.match(metrics, new RegExp(`idgate_client_active_connections\\{[^}]*node="${node}"[^}]*\\} 2`));
+    for (const node of ['box:w1', 'box:w2']) {
+      assert.match(metrics, new RegExp(`idgate_client_active_connections\\{[^}]*node="${node}"[^}]*\\} 2`));
+    }
     assert.equal(metrics.match(/^# TYPE idgate_queries_total /gm)?.length, 1, 'one exposition, not one per worker');
     const ready = (await (await fetch(`${base}/readyz`)).json()) as { ready: boolean; checks: { name: string }[] };
     assert.equal(ready.ready, true);

@@ -58,7 +58,10 @@ describe('node-postgres (pg) through the gateway', () => {
     const inner = client as unknown as { processID: number; secretKey: number };
     const backendPid = Number((await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
     assert.equal(inner.processID, backendPid, 'pg_backend_pid() is the pid the client was given');
-    const listed = await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1 AND application_name LIKE '% | pg-interop'", [inner.processID]);
+    const listed = await client.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1 AND application_name LIKE '% | pg-interop'",
+      [inner.processID],
+    );
     assert.equal(listed.rows[0].n, 1, 'the pid names this session in pg_stat_activity');
     // The gateway puts the agent first and keeps the client's own name after it.
     const appName = (await client.query('SHOW application_name')).rows[0].application_name;
@@ -100,7 +103,12 @@ describe('node-postgres (pg) through the gateway', () => {
     ['a token signed by an unknown key', () => h.token({}, { unpublishedKey: true }), '28P01', /key that is not in the tenant/],
     ['a Graph token (nonce header)', () => h.token({}, { header: { nonce: 'abc' } }), '28P01', /nonce/],
     ['a delegated user token', () => h.token({ idtyp: 'user', scp: 'Records.Read' }), '28P01', /app-only/],
-    ['a token whose groups are not mapped', () => h.token({ groups: ['00000000-0000-0000-0000-000000000000'] }), '28000', /not granted connection/],
+    [
+      'a token whose groups are not mapped',
+      () => h.token({ groups: ['00000000-0000-0000-0000-000000000000'] }),
+      '28000',
+      /not granted connection/,
+    ],
   ];
   for (const [name, makeToken, code, message] of refusals) {
     it(`refuses ${name} with ${code}`, async () => {

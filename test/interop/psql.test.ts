@@ -23,7 +23,9 @@ describe('psql through the gateway', () => {
 
   async function psql(token: string, args: string[], conninfo = h.conninfo()): Promise<{ stdout: string; stderr: string; code: number }> {
     try {
-      const { stdout, stderr } = await run('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', conninfo, ...args], { env: { ...process.env, PGPASSWORD: token } });
+      const { stdout, stderr } = await run('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', conninfo, ...args], {
+        env: { ...process.env, PGPASSWORD: token },
+      });
       return { stdout: stdout.trim(), stderr, code: 0 };
     } catch (e) {
       const err = e as { stdout: string; stderr: string; code: number };
@@ -33,10 +35,14 @@ describe('psql through the gateway', () => {
 
   it('logs in with sslmode=require and runs queries and prepared statements', async () => {
     const r = await psql(await h.token(), [
-      '-c', 'SELECT current_user',
-      '-c', "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-      '-c', 'PREPARE by_id(int) AS SELECT title FROM records WHERE id = $1',
-      '-c', 'EXECUTE by_id(3)',
+      '-c',
+      'SELECT current_user',
+      '-c',
+      'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+      '-c',
+      'PREPARE by_id(int) AS SELECT title FROM records WHERE id = $1',
+      '-c',
+      'EXECUTE by_id(3)',
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.stdout.split('\n'), ['sync_writer', 'f', 'record 3']);
@@ -47,23 +53,39 @@ describe('psql through the gateway', () => {
     const output = join(dir, 'out.tsv');
     writeFileSync(input, Array.from({ length: 500 }, (_, i) => `psql copy ${i}\n`).join(''));
     const r = await psql(await h.token(), [
-      '-c', 'CREATE TEMP TABLE t (title text)',
-      '-c', `\\copy t FROM '${input}'`,
-      '-c', `\\copy (SELECT title FROM t ORDER BY title) TO '${output}'`,
-      '-c', 'SELECT count(*) FROM t',
+      '-c',
+      'CREATE TEMP TABLE t (title text)',
+      '-c',
+      `\\copy t FROM '${input}'`,
+      '-c',
+      `\\copy (SELECT title FROM t ORDER BY title) TO '${output}'`,
+      '-c',
+      'SELECT count(*) FROM t',
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.split('\n').at(-1), '500');
-    assert.equal(readFileSync(output, 'utf8'), readFileSync(input, 'utf8').split('\n').filter(Boolean).sort().map((l) => `${l}\n`).join(''));
+    assert.equal(
+      readFileSync(output, 'utf8'),
+      readFileSync(input, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .sort()
+        .map((l) => `${l}\n`)
+        .join(''),
+    );
   });
 
   it('cancels a running pg_sleep on Ctrl-C', async () => {
-    const child = spawn('psql', ['-X', h.conninfo(), '-c', 'SELECT pg_sleep(60)'], { env: { ...process.env, PGPASSWORD: await h.token() } });
+    const child = spawn('psql', ['-X', h.conninfo(), '-c', 'SELECT pg_sleep(60)'], {
+      env: { ...process.env, PGPASSWORD: await h.token() },
+    });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     for (let i = 0; i < 100; i++) {
-      if ((await h.cluster.sql("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'")) === '1') break;
+      if ((await h.cluster.sql("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'")) === '1') {
+        break;
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
     const started = Date.now();

@@ -19,7 +19,13 @@ describe('psycopg2 through the gateway', () => {
 
   it('logs in, queries, prepares, copies, cancels, and is refused with clear messages', async () => {
     // Debian's psycopg2 is importable by the system python, not by a pyenv python earlier on PATH.
-    const { stdout } = await run('/usr/bin/python3', [script, h.conninfo(), await h.token(), await h.token({}, { expiresIn: -60 }), await h.token({ groups: [] })]);
+    const { stdout } = await run('/usr/bin/python3', [
+      script,
+      h.conninfo(),
+      await h.token(),
+      await h.token({}, { expiresIn: -60 }),
+      await h.token({ groups: [] }),
+    ]);
     const out = JSON.parse(stdout) as Record<string, unknown>;
     assert.deepEqual(out['login'], ['sync_writer', 42]);
     assert.equal(out['prepared'], 'record 5');

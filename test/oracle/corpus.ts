@@ -21,16 +21,49 @@ function random(seed: number): () => number {
 
 /** Tables and catalogs the statements name: in the scopes under test, out of them, and look-alikes. */
 const TABLES = [
-  'records', 'records', 'other', 'secrets', 'public.secrets', '"Records"', 'pg_audit_log', 'secret_view', 'public.records',
-  'pg_catalog.pg_class', 'pg_stats', 'pg_catalog.pg_statistic', 'pg_stat_activity', 'pg_stat_user_tables', 'information_schema.tables',
+  'records',
+  'records',
+  'other',
+  'secrets',
+  'public.secrets',
+  '"Records"',
+  'pg_audit_log',
+  'secret_view',
+  'public.records',
+  'pg_catalog.pg_class',
+  'pg_stats',
+  'pg_catalog.pg_statistic',
+  'pg_stat_activity',
+  'pg_stat_user_tables',
+  'information_schema.tables',
 ];
 /** Expressions: built-ins, user-defined code, settings, catalogs' functions. */
 const EXPRESSIONS = [
-  'id', '1', 'lower(name)', 'length(title)', 'leak()', 'public.leak()', 'pg_catalog.lower(\'A\')', 'id === 1', '1 OPERATOR(pg_catalog.+) 1',
-  "set_config('standard_conforming_strings', 'off', false)", "set_config('client_encoding', 'SJIS', false)", "set_config('search_path', 'pg_catalog', false)",
-  "current_setting('server_version')", "pg_notify('ch', 'x')", "to_tsquery('a & b')", "query_to_xml('SELECT * FROM secrets', true, true, '')",
-  "pg_read_file('/etc/hostname')", 'pg_terminate_backend(1)', 'pg_stat_get_backend_activity(1)', '(SELECT name FROM secrets LIMIT 1)',
-  '(SELECT count(*) FROM other)', "'a'::regclass", "'secrets'::regclass::oid", 'now()', 'generate_series(1, 2)',
+  'id',
+  '1',
+  'lower(name)',
+  'length(title)',
+  'leak()',
+  'public.leak()',
+  "pg_catalog.lower('A')",
+  'id === 1',
+  '1 OPERATOR(pg_catalog.+) 1',
+  "set_config('standard_conforming_strings', 'off', false)",
+  "set_config('client_encoding', 'SJIS', false)",
+  "set_config('search_path', 'pg_catalog', false)",
+  "current_setting('server_version')",
+  "pg_notify('ch', 'x')",
+  "to_tsquery('a & b')",
+  "query_to_xml('SELECT * FROM secrets', true, true, '')",
+  "pg_read_file('/etc/hostname')",
+  'pg_terminate_backend(1)',
+  'pg_stat_get_backend_activity(1)',
+  '(SELECT name FROM secrets LIMIT 1)',
+  '(SELECT count(*) FROM other)',
+  "'a'::regclass",
+  "'secrets'::regclass::oid",
+  'now()',
+  'generate_series(1, 2)',
 ];
 const TEMPLATES: readonly ((t: string, u: string, e: string) => string)[] = [
   (t) => `SELECT * FROM ${t}`,
@@ -76,13 +109,57 @@ const TEMPLATES: readonly ((t: string, u: string, e: string) => string)[] = [
 
 /** Encodings the server accepts from clients: each is refused under a parsed scope. */
 const CLIENT_ENCODINGS = [
-  'BIG5', 'EUC_CN', 'EUC_JP', 'EUC_JIS_2004', 'EUC_KR', 'EUC_TW', 'GB18030', 'GBK', 'ISO_8859_5', 'ISO_8859_6', 'ISO_8859_7', 'ISO_8859_8',
-  'JOHAB', 'KOI8R', 'KOI8U', 'LATIN1', 'LATIN2', 'LATIN3', 'LATIN4', 'LATIN5', 'LATIN6', 'LATIN7', 'LATIN8', 'LATIN9', 'LATIN10',
-  'MULE_INTERNAL', 'SJIS', 'SHIFT_JIS_2004', 'SQL_ASCII', 'UHC', 'UTF8', 'WIN866', 'WIN874', 'WIN1250', 'WIN1251', 'WIN1252', 'WIN1253',
-  'WIN1254', 'WIN1255', 'WIN1256', 'WIN1257', 'WIN1258',
+  'BIG5',
+  'EUC_CN',
+  'EUC_JP',
+  'EUC_JIS_2004',
+  'EUC_KR',
+  'EUC_TW',
+  'GB18030',
+  'GBK',
+  'ISO_8859_5',
+  'ISO_8859_6',
+  'ISO_8859_7',
+  'ISO_8859_8',
+  'JOHAB',
+  'KOI8R',
+  'KOI8U',
+  'LATIN1',
+  'LATIN2',
+  'LATIN3',
+  'LATIN4',
+  'LATIN5',
+  'LATIN6',
+  'LATIN7',
+  'LATIN8',
+  'LATIN9',
+  'LATIN10',
+  'MULE_INTERNAL',
+  'SJIS',
+  'SHIFT_JIS_2004',
+  'SQL_ASCII',
+  'UHC',
+  'UTF8',
+  'WIN866',
+  'WIN874',
+  'WIN1250',
+  'WIN1251',
+  'WIN1252',
+  'WIN1253',
+  'WIN1254',
+  'WIN1255',
+  'WIN1256',
+  'WIN1257',
+  'WIN1258',
 ];
 /** Two-byte characters whose second byte is `\` or `'` in some client encoding (BIG5/SJIS/GBK 0x5c, GBK 0x27). */
-const TRAILING_ASCII = [Buffer.from([0xa4, 0x5c]), Buffer.from([0x95, 0x5c]), Buffer.from([0xbf, 0x27]), Buffer.from([0x81, 0x5c]), Buffer.from([0xe0, 0x5c])];
+const TRAILING_ASCII = [
+  Buffer.from([0xa4, 0x5c]),
+  Buffer.from([0x95, 0x5c]),
+  Buffer.from([0xbf, 0x27]),
+  Buffer.from([0x81, 0x5c]),
+  Buffer.from([0xe0, 0x5c]),
+];
 
 const TRANSACTION_CONTROL = /^\s*(BEGIN|START|COMMIT|ROLLBACK|END|ABORT|SAVEPOINT|RELEASE|PREPARE TRANSACTION)\b/i;
 
@@ -90,23 +167,42 @@ type Mutation = (sql: string, rnd: () => number) => string;
 
 /** Applies `f` to the parts of `sql` outside quotes, dollar quotes and comments. */
 function outsideQuotes(sql: string, f: (code: string) => string): string {
-  return sql.replace(/('(?:[^']|'')*'|"(?:[^"]|"")*"|\$[a-z]*\$[^]*?\$[a-z]*\$|--[^\n]*|\/\*[^]*?\*\/)|([^'"$/-]+|[$/-])/g, (m, quoted: string | undefined) => (quoted !== undefined ? m : f(m)));
+  return sql.replace(
+    /('(?:[^']|'')*'|"(?:[^"]|"")*"|\$[a-z]*\$[^]*?\$[a-z]*\$|--[^\n]*|\/\*[^]*?\*\/)|([^'"$/-]+|[$/-])/g,
+    (m, quoted: string | undefined) => (quoted !== undefined ? m : f(m)),
+  );
 }
 
 const MUTATIONS: readonly [string, Mutation][] = [
   ['case', (sql, rnd) => outsideQuotes(sql, (code) => code.replace(/[a-z]/gi, (c) => (rnd() < 0.5 ? c.toUpperCase() : c.toLowerCase())))],
   ['quote-names', (sql) => outsideQuotes(sql, (code) => code.replace(/\b(records|other|secrets|pg_audit_log|secret_view)\b/g, '"$1"'))],
-  ['comments', (sql, rnd) => outsideQuotes(sql, (code) => code.replace(/ /g, () => [' ', ' /* c */ ', ' /* a /* nested */ b */ ', ' --c\n', '\t', '\n', '\r\n', '\f'][Math.floor(rnd() * 8)] ?? ' '))],
+  [
+    'comments',
+    (sql, rnd) =>
+      outsideQuotes(sql, (code) =>
+        code.replace(
+          / /g,
+          () => [' ', ' /* c */ ', ' /* a /* nested */ b */ ', ' --c\n', '\t', '\n', '\r\n', '\f'][Math.floor(rnd() * 8)] ?? ' ',
+        ),
+      ),
+  ],
   ['vertical-tab', (sql) => outsideQuotes(sql, (code) => code.replace(/ /, '\v'))],
   ['dollar-quotes', (sql) => sql.replace(/'([^'\\]*)'/g, (_m, body: string) => `$d$${body}$d$`)],
   ['escape-strings', (sql) => sql.replace(/'([^'\\]*)'/g, (_m, body: string) => `E'${body.replace(/a/g, '\\x61')}'`)],
-  ['unicode-names', (sql) => outsideQuotes(sql, (code) => code.replace(/\bsecrets\b/g, 'U&"secr\\0065ts"').replace(/\bother\b/g, 'U&"oth!0065r" UESCAPE \'!\''))],
+  [
+    'unicode-names',
+    (sql) =>
+      outsideQuotes(sql, (code) => code.replace(/\bsecrets\b/g, 'U&"secr\\0065ts"').replace(/\bother\b/g, 'U&"oth!0065r" UESCAPE \'!\'')),
+  ],
   ['casts', (sql) => outsideQuotes(sql, (code) => code.replace(/\bid\b/g, 'id::int::int'))],
   ['numbers', (sql, rnd) => outsideQuotes(sql, (code) => code.replace(/\b1\b/g, () => String(Math.floor(rnd() * 1000))))],
-  ['nesting', (sql, rnd) => {
-    const depth = [5, 50, 500, 5000, 20000][Math.floor(rnd() * 5)] ?? 5;
-    return outsideQuotes(sql, (code) => code.replace(/\(SELECT/, `${'('.repeat(depth)}(SELECT`).replace(/\)$/, `)${')'.repeat(depth)}`));
-  }],
+  [
+    'nesting',
+    (sql, rnd) => {
+      const depth = [5, 50, 500, 5000, 20000][Math.floor(rnd() * 5)] ?? 5;
+      return outsideQuotes(sql, (code) => code.replace(/\(SELECT/, `${'('.repeat(depth)}(SELECT`).replace(/\)$/, `)${')'.repeat(depth)}`));
+    },
+  ],
   ['long', (sql, rnd) => `${sql} /* ${'x'.repeat(rnd() < 0.8 ? 20_000 : 1_100_000)} */`],
   ['semicolon-chain', (sql) => `SELECT 1; ${sql}; SELECT 2`],
 ];
@@ -130,8 +226,16 @@ export function generateCorpus(size: number, seed = 12): OracleCase[] {
   for (const [sql] of TABLE) if (!TRANSACTION_CONTROL.test(sql)) add('scope-cases', sql);
   for (const encoding of CLIENT_ENCODINGS) {
     const trailing = pick(TRAILING_ASCII);
-    add(`client_encoding ${encoding}`, `SET client_encoding = '${encoding}'`, Buffer.concat([Buffer.from("SELECT '"), trailing, Buffer.from("' , (SELECT count(*) FROM secrets) --'")]));
-    add(`SET NAMES ${encoding}`, `SET NAMES '${encoding}'`, Buffer.concat([Buffer.from("SELECT E'"), trailing, Buffer.from("' , (SELECT count(*) FROM secrets) --'")]));
+    add(
+      `client_encoding ${encoding}`,
+      `SET client_encoding = '${encoding}'`,
+      Buffer.concat([Buffer.from("SELECT '"), trailing, Buffer.from("' , (SELECT count(*) FROM secrets) --'")]),
+    );
+    add(
+      `SET NAMES ${encoding}`,
+      `SET NAMES '${encoding}'`,
+      Buffer.concat([Buffer.from("SELECT E'"), trailing, Buffer.from("' , (SELECT count(*) FROM secrets) --'")]),
+    );
   }
   while (cases.length < size) {
     const template = pick(TEMPLATES);
@@ -145,10 +249,24 @@ export function generateCorpus(size: number, seed = 12): OracleCase[] {
     }
     const origin = `template ${TEMPLATES.indexOf(template)}${applied.length > 0 ? ` + ${applied.join(', ')}` : ''}`;
     const r = rnd();
-    if (r < 0.05) add(`${origin} after standard_conforming_strings off`, pick(['SET standard_conforming_strings = off', "SELECT set_config('standard_conforming_strings', 'off', false)", 'SET LOCAL standard_conforming_strings TO 0']), sql);
-    else if (r < 0.08) add(`${origin} after client_encoding ${pick(CLIENT_ENCODINGS)}`, `SET client_encoding = '${pick(CLIENT_ENCODINGS)}'`, sql);
-    else if (r < 0.1) add(`${origin} with a foreign multibyte character`, Buffer.concat([Buffer.from(sql.replace(/'[^']*'$/, '')), pick(TRAILING_ASCII), Buffer.from("' --'")]));
-    else add(origin, sql);
+    if (r < 0.05) {
+      add(
+        `${origin} after standard_conforming_strings off`,
+        pick([
+          'SET standard_conforming_strings = off',
+          "SELECT set_config('standard_conforming_strings', 'off', false)",
+          'SET LOCAL standard_conforming_strings TO 0',
+        ]),
+        sql,
+      );
+    } else if (r < 0.08) {
+      add(`${origin} after client_encoding ${pick(CLIENT_ENCODINGS)}`, `SET client_encoding = '${pick(CLIENT_ENCODINGS)}'`, sql);
+    } else if (r < 0.1) {
+      add(
+        `${origin} with a foreign multibyte character`,
+        Buffer.concat([Buffer.from(sql.replace(/'[^']*'$/, '')), pick(TRAILING_ASCII), Buffer.from("' --'")]),
+      );
+    } else add(origin, sql);
   }
   return cases.slice(0, size);
 }

@@ -19,8 +19,12 @@ try {
   const report = await runScopeOracle(h, corpus, ORACLE_SCOPES, canaries);
   otherAgent.close();
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
-  console.log(`scope oracle: ${report.cases} cases (seed ${seed}) × ${ORACLE_SCOPES.length} scopes (${ORACLE_SCOPES.map((s) => s.scope).join(' | ')}), simple, extended and pipelined`);
-  console.log(`  ${report.runs} runs through the gateway, ${report.forwarded} with statements forwarded, ${report.directRuns} distinct forwarded sequences run against the server; ${seconds} s`);
+  console.log(
+    `scope oracle: ${report.cases} cases (seed ${seed}) × ${ORACLE_SCOPES.length} scopes (${ORACLE_SCOPES.map((s) => s.scope).join(' | ')}), simple, extended and pipelined`,
+  );
+  console.log(
+    `  ${report.runs} runs through the gateway, ${report.forwarded} with statements forwarded, ${report.directRuns} distinct forwarded sequences run against the server; ${seconds} s`,
+  );
   console.log(`  findings: ${report.findings.length}`);
   for (const f of report.findings) console.log(JSON.stringify(f));
   process.exitCode = report.findings.length === 0 ? 0 : 1;

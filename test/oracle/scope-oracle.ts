@@ -54,10 +54,15 @@ const TOUCHED_SQL = `SELECT 't', schemaname || '.' || relname, (seq_scan + coale
   FROM pg_stat_xact_user_tables
   UNION ALL SELECT 'f', schemaname || '.' || funcname, calls::text, '0' FROM pg_stat_xact_user_functions`;
 
-const query = (sql: Buffer | string): Buffer => new Bytes().raw(Buffer.concat([Buffer.isBuffer(sql) ? sql : Buffer.from(sql), Buffer.from([0])])).frame('Q');
+const query = (sql: Buffer | string): Buffer =>
+  new Bytes().raw(Buffer.concat([Buffer.isBuffer(sql) ? sql : Buffer.from(sql), Buffer.from([0])])).frame('Q');
 const extended = (sql: Buffer | string): Buffer =>
   Buffer.concat([
-    new Bytes().cstring('').raw(Buffer.concat([Buffer.isBuffer(sql) ? sql : Buffer.from(sql), Buffer.from([0])])).int16(0).frame('P'),
+    new Bytes()
+      .cstring('')
+      .raw(Buffer.concat([Buffer.isBuffer(sql) ? sql : Buffer.from(sql), Buffer.from([0])]))
+      .int16(0)
+      .frame('P'),
     new Bytes().cstring('').cstring('').int16(0).int16(0).int16(0).frame('B'),
     new Bytes().cstring('').int32(0).frame('E'),
     new Bytes().frame('S'),
@@ -68,7 +73,9 @@ const SYNC = new Bytes().frame('S');
 /** An ErrorResponse the gateway made itself: Postgres always names the routine that raised an error (field R), the gateway never does. */
 function isGatewayError(frame: RawFrame): boolean {
   if (frame.code !== 'E') return false;
-  for (let p = 0; p < frame.body.length && frame.body[p] !== 0; p = frame.body.indexOf(0, p + 1) + 1) if (frame.body[p] === 0x52) return false;
+  for (let p = 0; p < frame.body.length && frame.body[p] !== 0; p = frame.body.indexOf(0, p + 1) + 1) {
+    if (frame.body[p] === 0x52) return false;
+  }
   return true;
 }
 
@@ -98,7 +105,9 @@ async function readyFrames(c: RawClient, mode: Mode): Promise<RawFrame[]> {
 }
 
 function printable(bytes: Buffer): string {
-  return [...bytes].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+  return [...bytes]
+    .map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`))
+    .join('');
 }
 
 /**
@@ -131,7 +140,8 @@ export async function runScopeOracle(
       for (const c of corpus) {
         if (!runsIn(mode, c)) continue;
         runs += 1;
-        const finding = (problem: string): void => void findings.push({ caseId: c.id, origin: c.origin, scope: scopeText, mode, problem, bytes: c.messages.map(printable) });
+        const finding = (problem: string): void =>
+          void findings.push({ caseId: c.id, origin: c.origin, scope: scopeText, mode, problem, bytes: c.messages.map(printable) });
         let results: MessageResult[];
         try {
           results = await throughGateway(gateway, c, mode);
@@ -175,7 +185,12 @@ function runsIn(mode: Mode, c: OracleCase): boolean {
 async function gatewaySession(h: Harness, role: string): Promise<RawClient> {
   const c = await RawClient.connect(h.port);
   await c.startTls();
-  const login = await c.login(await h.token({ groups: [], roles: [role] }), { user: 'scope-oracle', database: CONNECTION, statement_timeout: '5000', lock_timeout: '2000' });
+  const login = await c.login(await h.token({ groups: [], roles: [role] }), {
+    user: 'scope-oracle',
+    database: CONNECTION,
+    statement_timeout: '5000',
+    lock_timeout: '2000',
+  });
   if (login.at(-1)?.code !== 'Z') throw new Error(`the oracle could not log in as ${role}`);
   return c;
 }
@@ -214,13 +229,20 @@ async function straightToServer(client: RawClient, c: OracleCase, results: reado
   await exchange(client, 'ROLLBACK', 'simple');
   await exchange(client, 'DISCARD ALL', 'simple');
   const grown = (kind: string, index: 0 | 1): string[] =>
-    [...after].filter(([key, values]) => key.startsWith(`${kind}:`) && (values[index] ?? 0) > (before.get(key)?.[index] ?? 0)).map(([key]) => key.slice(2));
+    [...after]
+      .filter(([key, values]) => key.startsWith(`${kind}:`) && (values[index] ?? 0) > (before.get(key)?.[index] ?? 0))
+      .map(([key]) => key.slice(2));
   return { reads: grown('t', 0), writes: grown('t', 1), functions: grown('f', 0), escaped };
 }
 
 /** `kind:name` → [scans or calls, rows written], from the rows of TOUCHED_SQL. */
 function counters(frames: readonly RawFrame[]): Map<string, [number, number]> {
-  return new Map(frames.filter((f) => f.code === 'D').map(columns).map((r): [string, [number, number]] => [`${r[0] ?? ''}:${r[1] ?? ''}`, [Number(r[2]), Number(r[3])]]));
+  return new Map(
+    frames
+      .filter((f) => f.code === 'D')
+      .map(columns)
+      .map((r): [string, [number, number]] => [`${r[0] ?? ''}:${r[1] ?? ''}`, [Number(r[2]), Number(r[3])]]),
+  );
 }
 
 function columns(row: RawFrame): string[] {
@@ -248,7 +270,10 @@ function judge(scope: Scope, touched: Touched, results: readonly MessageResult[]
   if (touched.escaped) problems.push('ended the transaction the oracle opened');
   const returned = Buffer.concat(results.flatMap((r) => r.frames.map((f) => f.body))).toString('latin1');
   const readsSecrets = covers(scope.read, { schema: 'public', table: 'secrets' });
-  for (const [canary, allowed] of [[canaries.secret, readsSecrets], [canaries.activity, false]] as const) {
+  for (const [canary, allowed] of [
+    [canaries.secret, readsSecrets],
+    [canaries.activity, false],
+  ] as const) {
     const forms = [canary, canary.toLowerCase(), Buffer.from(canary).toString('hex'), Buffer.from(canary).toString('base64').slice(0, 16)];
     if (!allowed && forms.some((form) => returned.includes(form))) problems.push(`returned the canary ${canary}`);
   }

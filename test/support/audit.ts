@@ -12,14 +12,22 @@ export async function settleAudit(h: Harness): Promise<void> {
 export async function showJson(h: Harness, sessionId: string): Promise<Record<string, unknown>[]> {
   const r = await idgate(['show', sessionId, '--json', '--db', h.config.recordingsPath]);
   if (r.code !== 0) throw new Error(`idgate show failed: ${r.stderr}`);
-  return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 /** `idgate sessions --json`, parsed. */
 export async function sessionsJson(h: Harness, ...filters: string[]): Promise<Record<string, unknown>[]> {
   const r = await idgate(['sessions', '--json', '--db', h.config.recordingsPath, ...filters]);
   if (r.code !== 0) throw new Error(`idgate sessions failed: ${r.stderr}`);
-  return r.stdout.trim() === '' ? [] : r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return r.stdout.trim() === ''
+    ? []
+    : r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 /** The raw bytes of the audit database and its WAL, to search for secrets. */

@@ -22,7 +22,11 @@ export function idgate(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli
 }
 
 /** Starts the CLI and resolves once `ready` matches its output. */
-export function startIdgate(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
+export function startIdgate(
+  args: string[],
+  ready: RegExp,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [IDGATE, ...args], { env: { ...process.env, ...env } });
     let output = '';

@@ -7,7 +7,13 @@ import { stringify } from 'yaml';
 import { postgresProtocol } from '../../protocols/postgres/index.js';
 import type { GatewayConfig } from '../../src/config/gateway-config.js';
 import { buildConfig } from '../../src/config/load-config.js';
-import { EntraSimulator, READ_APPLICATIONS, READ_MEMBERSHIP, type MintOptions, type SimApplication } from '../../src/dev/entra-simulator.js';
+import {
+  EntraSimulator,
+  READ_APPLICATIONS,
+  READ_MEMBERSHIP,
+  type MintOptions,
+  type SimApplication,
+} from '../../src/dev/entra-simulator.js';
 import { PostgresCluster, type ClusterOptions } from '../../src/dev/postgres-cluster.js';
 import { selfSignedCertificate, type CertificatePair } from '../../src/dev/self-signed.js';
 import { startGateway, type RunningGateway } from '../../src/gateway.js';
@@ -21,7 +27,10 @@ export const READ_ROLE = 'Records.Read';
 export const API_CLIENT_ID = '5e1f0c2a-7d3b-4c11-9a7e-1d2c3b4a5f60';
 
 /** A configuration document as the YAML file would hold it. */
-export type ConfigDocument = Record<string, unknown> & { 'identity-map': Record<string, unknown>[]; connections: Record<string, unknown>[] };
+export type ConfigDocument = Record<string, unknown> & {
+  'identity-map': Record<string, unknown>[];
+  connections: Record<string, unknown>[];
+};
 
 export interface HarnessOptions {
   readonly cluster?: ClusterOptions;
@@ -104,10 +113,20 @@ export class Harness {
     writeFileSync(join(workDir, 'entra-ca.pem'), entra.caCert);
     entra.directory.registerApi(AUDIENCE, API_CLIENT_ID);
     const groupId = entra.directory.createGroup('records-agents').id;
-    const env: Record<string, string> = { SYNC_WRITER_PASSWORD: passwords.sync_writer, MD5_WRITER_PASSWORD: passwords.md5_writer, PLAIN_WRITER_PASSWORD: passwords.plain_writer, ...options.env };
+    const env: Record<string, string> = {
+      SYNC_WRITER_PASSWORD: passwords.sync_writer,
+      MD5_WRITER_PASSWORD: passwords.md5_writer,
+      PLAIN_WRITER_PASSWORD: passwords.plain_writer,
+      ...options.env,
+    };
     const managed = options.gatewayIdentity === 'managed-identity';
     const gatewayApp = options.graph
-      ? await entra.directory.registerApplication({ displayName: 'idgate-gateway', roles: [READ_APPLICATIONS, READ_MEMBERSHIP], managedIdentity: managed, secret: !managed })
+      ? await entra.directory.registerApplication({
+          displayName: 'idgate-gateway',
+          roles: [READ_APPLICATIONS, READ_MEMBERSHIP],
+          managedIdentity: managed,
+          secret: !managed,
+        })
       : undefined;
     if (gatewayApp) env['IDGATE_GRAPH_SECRET'] = gatewayApp.secrets[0] ?? '';
     if (managed) {
@@ -116,42 +135,63 @@ export class Harness {
     }
     await options.prepare?.(entra);
     const document: ConfigDocument = {
-        listen: { host: '127.0.0.1', port: 0, tls: { cert: 'server.crt', key: 'server.key' }, 'drain-timeout-seconds': 2, ...options.listen },
-        entra: {
-          'tenant-id': entra.tenantId,
-          audience: [AUDIENCE, API_CLIENT_ID],
-          authority: entra.authority,
-          ca: 'entra-ca.pem',
-          'jwks-cooldown-seconds': 0,
-          ...(gatewayApp
-            ? {
-                'gateway-identity': managed ? { 'managed-identity': true } : { 'client-id': gatewayApp.appId, 'client-secret-env': 'IDGATE_GRAPH_SECRET' },
-                graph: { endpoint: entra.graphEndpoint, ...options.graph },
-              }
-            : {}),
-          ...options.entra,
+      listen: { host: '127.0.0.1', port: 0, tls: { cert: 'server.crt', key: 'server.key' }, 'drain-timeout-seconds': 2, ...options.listen },
+      entra: {
+        'tenant-id': entra.tenantId,
+        audience: [AUDIENCE, API_CLIENT_ID],
+        authority: entra.authority,
+        ca: 'entra-ca.pem',
+        'jwks-cooldown-seconds': 0,
+        ...(gatewayApp
+          ? {
+              'gateway-identity': managed
+                ? { 'managed-identity': true }
+                : { 'client-id': gatewayApp.appId, 'client-secret-env': 'IDGATE_GRAPH_SECRET' },
+              graph: { endpoint: entra.graphEndpoint, ...options.graph },
+            }
+          : {}),
+        ...options.entra,
+      },
+      ...(options.session ? { session: options.session } : {}),
+      ...(options.nodeId !== undefined ? { 'node-id': options.nodeId } : {}),
+      ...(options.recordings !== undefined ? { recordings: options.recordings } : {}),
+      ...(options.fleet !== undefined ? { fleet: options.fleet } : {}),
+      ...(options.admin !== undefined ? { admin: options.admin } : {}),
+      ...(options.limits !== undefined ? { limits: options.limits } : {}),
+      connections: [
+        {
+          name: CONNECTION,
+          host: cluster.host,
+          port: cluster.port,
+          database: 'records',
+          user: 'sync_writer',
+          'password-env': 'SYNC_WRITER_PASSWORD',
+          tls: 'disable',
         },
-        ...(options.session ? { session: options.session } : {}),
-        ...(options.nodeId !== undefined ? { 'node-id': options.nodeId } : {}),
-        ...(options.recordings !== undefined ? { recordings: options.recordings } : {}),
-        ...(options.fleet !== undefined ? { fleet: options.fleet } : {}),
-        ...(options.admin !== undefined ? { admin: options.admin } : {}),
-        ...(options.limits !== undefined ? { limits: options.limits } : {}),
-        connections: [
-          { name: CONNECTION, host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'SYNC_WRITER_PASSWORD', tls: 'disable' },
-          { name: 'other-db', host: cluster.host, port: cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'SYNC_WRITER_PASSWORD', tls: 'disable' },
-          ...(options.connections?.(cluster) ?? []),
-        ],
-        'identity-map': [
-          { 'entra-group': groupId, connection: CONNECTION, scope: 'all' },
-          { 'entra-app-role': READ_ROLE, connection: CONNECTION, scope: 'read' },
-          ...(options.identityMap ?? []),
-        ],
-      };
+        {
+          name: 'other-db',
+          host: cluster.host,
+          port: cluster.port,
+          database: 'records',
+          user: 'sync_writer',
+          'password-env': 'SYNC_WRITER_PASSWORD',
+          tls: 'disable',
+        },
+        ...(options.connections?.(cluster) ?? []),
+      ],
+      'identity-map': [
+        { 'entra-group': groupId, connection: CONNECTION, scope: 'all' },
+        { 'entra-app-role': READ_ROLE, connection: CONNECTION, scope: 'read' },
+        ...(options.identityMap ?? []),
+      ],
+    };
     const config = buildConfig(document, 'test harness', workDir, env);
     const logLines: string[] = [];
     const logger = createLogger('debug', { write: (line: string) => void logLines.push(line) });
-    const gateway = await startGateway(config, postgresProtocol, { logger, ...(options.auditLimits ? { auditLimits: options.auditLimits } : {}) });
+    const gateway = await startGateway(config, postgresProtocol, {
+      logger,
+      ...(options.auditLimits ? { auditLimits: options.auditLimits } : {}),
+    });
     return new Harness(cluster, entra, gateway, config, groupId, certificate, passwords, logLines, workDir, document, env);
   }
 
@@ -199,11 +239,15 @@ export class Harness {
   async assertNoLeaks(): Promise<void> {
     const deadline = Date.now() + 5000;
     for (;;) {
-      const upstream = Number(await this.cluster.sql("SELECT count(*) FROM pg_stat_activity WHERE usename IN ('sync_writer','md5_writer','plain_writer')"));
+      const upstream = Number(
+        await this.cluster.sql("SELECT count(*) FROM pg_stat_activity WHERE usename IN ('sync_writer','md5_writer','plain_writer')"),
+      );
       const sessions = this.gateway.services.sessions.size;
       const open = this.gateway.server.openConnections;
       if (upstream === 0 && sessions === 0 && open === 0) return;
-      if (Date.now() > deadline) throw new Error(`leak: ${sessions} sessions, ${open} client connections, ${upstream} upstream backends still open`);
+      if (Date.now() > deadline) {
+        throw new Error(`leak: ${sessions} sessions, ${open} client connections, ${upstream} upstream backends still open`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   }

@@ -27,7 +27,11 @@ export class RawClient {
   }
 
   /** Takes over a connection already logged in (SCRAM) by `loginUpstream`, to talk to Postgres directly. */
-  static fromUpstream(session: { socket: Socket | TLSSocket; source: { setHandler(handler: (chunk: Buffer) => void): void }; leftover: Buffer }): RawClient {
+  static fromUpstream(session: {
+    socket: Socket | TLSSocket;
+    source: { setHandler(handler: (chunk: Buffer) => void): void };
+    leftover: Buffer;
+  }): RawClient {
     return new RawClient(session.socket, session.source, session.leftover);
   }
 
@@ -43,7 +47,7 @@ export class RawClient {
     this.write(new Bytes().int32(80877103).untyped());
     const answer = await this.readBytes(1);
     if (answer.toString() !== 'S') throw new Error(`SSLRequest answered ${answer.toString()}`);
-    const plain = this.socket as Socket;
+    const plain = this.socket;
     plain.removeAllListeners('data');
     const secure = tlsConnect({ socket: plain, rejectUnauthorized: false });
     await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
@@ -144,5 +148,10 @@ export function errorOf(frame: RawFrame): { code: string; message: string; sever
     p = end + 1;
   }
   const position = fields.get('P');
-  return { code: fields.get('C') ?? '', message: fields.get('M') ?? '', severity: fields.get('V') ?? '', ...(position !== undefined ? { position } : {}) };
+  return {
+    code: fields.get('C') ?? '',
+    message: fields.get('M') ?? '',
+    severity: fields.get('V') ?? '',
+    ...(position !== undefined ? { position } : {}),
+  };
 }

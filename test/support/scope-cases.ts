@@ -73,7 +73,7 @@ export const TABLE: [string, string, true | RegExp][] = [
   ['SELECT table_name FROM information_schema.tables', W, true],
   ['SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a', W, true],
   // Denied: what cannot be checked against a scope.
-  ["DO $$ BEGIN DELETE FROM records; END $$", W, /^DoStmt|Do is not allowed/],
+  ['DO $$ BEGIN DELETE FROM records; END $$', W, /^DoStmt|Do is not allowed/],
   ['CALL do_things()', W, /Call is not allowed/],
   ["COPY records FROM PROGRAM 'curl x'", W, /COPY to or from a program/],
   ["COPY records FROM '/etc/passwd'", W, /COPY to or from a server file/],
@@ -127,7 +127,7 @@ export const TABLE: [string, string, true | RegExp][] = [
   ["SELECT pg_notify('events', 'x')", 'read:records notify:events', true],
   ["SELECT pg_notify(current_user, 'x')", 'notify', /channel named by an expression/],
   // Holes in the walk (issue 12): expressions outside the usual places, code created for the server to run.
-  ["COPY records FROM STDIN WHERE pg_terminate_backend(1)", W, /function pg_terminate_backend/],
+  ['COPY records FROM STDIN WHERE pg_terminate_backend(1)', W, /function pg_terminate_backend/],
   ['EXECUTE p(my_function(1))', RT, /my_function/],
   ["SELECT public.set_config('search_path', 'x', false)", RT, /public\.set_config\(\) \(user-defined/],
   ['SELECT 1 === 2', R, /operator === \(user-defined operators/],
@@ -163,7 +163,6 @@ export const TABLE: [string, string, true | RegExp][] = [
   ['DO $$ BEGIN END $$', ALL, true],
   ['SET ROLE postgres', ALL, true],
 ];
-
 
 /** The SQLSTATE a denial carries: 0A000 for a lexical setting the analysis does not follow, 42501 for anything outside the scope. */
 export function expectedSqlstate(reason: RegExp): string {

@@ -24,7 +24,7 @@ export class CancelKeys {
   issue(route: CancelRoute): BackendKey {
     const processId = route.upstreamKey.processId;
     let bySecret = this.routes.get(processId);
-    if (bySecret === undefined) this.routes.set(processId, (bySecret = new Map()));
+    if (bySecret === undefined) this.routes.set(processId, (bySecret = new Map<number, CancelRoute>()));
     let secretKey: number;
     do secretKey = randomInt(-(2 ** 31), 2 ** 31 - 1);
     while (bySecret.has(secretKey) || secretKey === route.upstreamKey.secretKey);

@@ -101,7 +101,10 @@ export class ClientConnection {
   async run(): Promise<void> {
     this.socket.setNoDelay(true);
     this.queue.attach(this.source);
-    const timer = setTimeout(() => this.refuse(new AccessError('auth-timeout', 'authentication timed out')), this.deps.services.config.listen.authTimeoutMs);
+    const timer = setTimeout(
+      () => this.refuse(new AccessError('auth-timeout', 'authentication timed out')),
+      this.deps.services.config.listen.authTimeoutMs,
+    );
     try {
       const admitted = await this.handshake();
       clearTimeout(timer);
@@ -142,8 +145,14 @@ export class ClientConnection {
     const settings = gatewaySettings(this.sessionId, grant, limits, request.settings);
     let session: UpstreamSession | undefined;
     try {
-      session = await loginUpstream(grant.connection, upstreamParameters(request.forwarded, scope, grant.connection.searchPath, settings), services.upstreamPasswords);
-      const analysis = scope.all ? undefined : await analysisContextFor(session.parameters, grant.connection.searchPath, managedSettingNames(settings));
+      session = await loginUpstream(
+        grant.connection,
+        upstreamParameters(request.forwarded, scope, grant.connection.searchPath, settings),
+        services.upstreamPasswords,
+      );
+      const analysis = scope.all
+        ? undefined
+        : await analysisContextFor(session.parameters, grant.connection.searchPath, managedSettingNames(settings));
       return { grant, scope, limits, request, session, analysis, releaseSlot };
     } catch (e) {
       session?.socket.destroy();
@@ -186,9 +195,17 @@ export class ClientConnection {
   private startRelay({ grant, scope, limits, request, session: upstream, analysis, releaseSlot }: Admitted): void {
     const sessionId = this.sessionId;
     const { services, cancelKeys } = this.deps;
-    const log = this.log.child({ sessionId, connection: grant.connection.name, identity: grant.identity.objectId, appId: grant.identity.appId });
+    const log = this.log.child({
+      sessionId,
+      connection: grant.connection.name,
+      identity: grant.identity.objectId,
+      appId: grant.identity.appId,
+    });
     const clientAddress = this.socket.remoteAddress ?? '';
-    const recorder = services.audit.startSession(sessionHeader(sessionId, grant, request.clientUser, clientAddress, this.tls), grant.rule.record);
+    const recorder = services.audit.startSession(
+      sessionHeader(sessionId, grant, request.clientUser, clientAddress, this.tls),
+      grant.rule.record,
+    );
     services.metrics.login(true, 'accepted');
     services.audit.loginAttempt({
       atUs: nowMicros(),
@@ -210,22 +227,34 @@ export class ClientConnection {
             scope,
             analysis,
             {
-            denied: (sql, denial) => {
-              services.metrics.scopeDenied(grant.connection.name, grant.rule.index);
-              log.info({ reason: denial.message, sqlstate: denial.sqlstate, scope: scope.text }, 'statement denied by scope');
-              if (recorder.recordsFrames) recorder.record('gateway', 'Denied', { sql, reason: denial.message, sqlstate: denial.sqlstate });
-            },
-            lexicalStateChanged: (problem) => {
-              log.warn({ reason: 'lexical-state-changed', problem }, 'ending session: the server changed how it reads statements');
-              // After the server's chunk in hand is relayed; the gate already refuses every further statement.
-              queueMicrotask(() => relay.terminate('lexical-state-changed', encodeErrorResponse({ severity: 'FATAL', sqlstate: '57P01', message: `terminating connection: ${problem}` })));
-            },
+              denied: (sql, denial) => {
+                services.metrics.scopeDenied(grant.connection.name, grant.rule.index);
+                log.info({ reason: denial.message, sqlstate: denial.sqlstate, scope: scope.text }, 'statement denied by scope');
+                if (recorder.recordsFrames) {
+                  recorder.record('gateway', 'Denied', { sql, reason: denial.message, sqlstate: denial.sqlstate });
+                }
+              },
+              lexicalStateChanged: (problem) => {
+                log.warn({ reason: 'lexical-state-changed', problem }, 'ending session: the server changed how it reads statements');
+                // After the server's chunk in hand is relayed; the gate already refuses every further statement.
+                queueMicrotask(() =>
+                  relay.terminate(
+                    'lexical-state-changed',
+                    encodeErrorResponse({ severity: 'FATAL', sqlstate: '57P01', message: `terminating connection: ${problem}` }),
+                  ),
+                );
+              },
             },
             services.budget,
           );
     const gatewayKey =
       upstream.backendKey &&
-      cancelKeys.issue({ target: grant.connection, upstreamKey: upstream.backendKey, sessionId, ...(observer ? { onCancel: () => observer.onCancelRequest() } : {}) });
+      cancelKeys.issue({
+        target: grant.connection,
+        upstreamKey: upstream.backendKey,
+        sessionId,
+        ...(observer ? { onCancel: () => observer.onCancelRequest() } : {}),
+      });
     const activity = new SessionActivity();
     this.queue.detach();
     this.stream.write(
@@ -247,7 +276,8 @@ export class ClientConnection {
         maxClientMessage: services.config.listen.maxMessageBytes,
         activity,
         budget: services.budget,
-        internalError: () => encodeErrorResponse({ severity: 'FATAL', sqlstate: 'XX000', message: `internal error in the gateway (session ${sessionId})` }),
+        internalError: () =>
+          encodeErrorResponse({ severity: 'FATAL', sqlstate: 'XX000', message: `internal error in the gateway (session ${sessionId})` }),
         rowCap:
           limits.maxRows === undefined
             ? undefined
@@ -264,8 +294,14 @@ export class ClientConnection {
       releaseSlot();
       recorder.end({ reason: end.reason, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient });
       services.sessions.remove(sessionId, end.reason);
-      if (end.reason === 'internal-error') log.error({ reason: end.reason, err: end.error?.stack ?? end.error?.message }, 'session ended by an internal error');
-      else log.info({ reason: end.reason, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient, err: end.error?.message }, 'session ended');
+      if (end.reason === 'internal-error') {
+        log.error({ reason: end.reason, err: end.error?.stack ?? end.error?.message }, 'session ended by an internal error');
+      } else {
+        log.info(
+          { reason: end.reason, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient, err: end.error?.message },
+          'session ended',
+        );
+      }
     };
     services.sessions.add({
       id: sessionId,
@@ -277,7 +313,9 @@ export class ClientConnection {
       limits,
       end: (reason, message, requester) => {
         // Who asked is kept even for a session recorded without its frames: it is the gateway's own act.
-        if (requester !== undefined) recorder.record('gateway', 'Terminated', { reason, by: requester.by, via: requester.via, from: requester.from });
+        if (requester !== undefined) {
+          recorder.record('gateway', 'Terminated', { reason, by: requester.by, via: requester.via, from: requester.from });
+        }
         relay.terminate(reason, encodeErrorResponse({ severity: 'FATAL', sqlstate: endSqlstate(reason), message }));
       },
     });
@@ -325,7 +363,14 @@ export class ClientConnection {
     }
     if (error.internal) this.log.error({ err: error.logDetail, sessionId: this.sessionId }, 'internal error during login');
     else this.log.info({ code: error.code, reason: error.message, detail: error.logDetail }, 'login refused');
-    this.stream.end(encodeErrorResponse({ severity: 'FATAL', sqlstate: error.sqlstate, message: error.message, ...(error.detail ? { detail: error.detail } : {}) }));
+    this.stream.end(
+      encodeErrorResponse({
+        severity: 'FATAL',
+        sqlstate: error.sqlstate,
+        message: error.message,
+        ...(error.detail ? { detail: error.detail } : {}),
+      }),
+    );
     setTimeout(() => this.stream.destroy(), 1000).unref();
   }
 
@@ -349,7 +394,12 @@ export class ClientConnection {
  * be; a scope that cannot write also runs read-only, so Postgres itself stops a write a function
  * would do (switching either off is denied by the scope check).
  */
-function upstreamParameters(forwarded: ReadonlyMap<string, string>, scope: Scope, searchPath: string, gatewaySet: ReadonlyMap<string, string>): ReadonlyMap<string, string> {
+function upstreamParameters(
+  forwarded: ReadonlyMap<string, string>,
+  scope: Scope,
+  searchPath: string,
+  gatewaySet: ReadonlyMap<string, string>,
+): ReadonlyMap<string, string> {
   const parameters = new Map(forwarded);
   // The gateway's own values replace the client's under any spelling of the name; the packet's settings win over `options`.
   for (const name of [...parameters.keys()]) if (gatewaySet.has(name.toLowerCase())) parameters.delete(name);
@@ -374,8 +424,21 @@ interface ClientError {
 
 function toClientError(e: unknown, sessionId: string): ClientError {
   if (e instanceof AccessError) {
-    return { code: e.code, sqlstate: sqlstateForAccess(e.code), message: e.message, ...(e.detail ? { detail: e.detail } : {}), ...(e.internalDetail ? { logDetail: e.internalDetail } : {}), internal: false };
+    return {
+      code: e.code,
+      sqlstate: sqlstateForAccess(e.code),
+      message: e.message,
+      ...(e.detail ? { detail: e.detail } : {}),
+      ...(e.internalDetail ? { logDetail: e.internalDetail } : {}),
+      internal: false,
+    };
   }
   if (e instanceof ProtocolError) return { code: e.code, sqlstate: sqlstateForProtocol(e.code), message: e.message, internal: false };
-  return { code: 'internal', sqlstate: 'XX000', message: `internal error in the gateway (session ${sessionId})`, logDetail: e instanceof Error ? (e.stack ?? e.message) : String(e), internal: true };
+  return {
+    code: 'internal',
+    sqlstate: 'XX000',
+    message: `internal error in the gateway (session ${sessionId})`,
+    logDetail: e instanceof Error ? (e.stack ?? e.message) : String(e),
+    internal: true,
+  };
 }

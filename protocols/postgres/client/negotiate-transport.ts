@@ -36,7 +36,7 @@ export async function negotiateTransport(
   for (let requests = 0; requests < 3; requests++) {
     const packet = decodeStartupPacket(await startupBytes(queue));
     switch (packet.kind) {
-      case 'SSLRequest':
+      case 'SSLRequest': {
         if (tls) throw new ProtocolError('unexpected-message', 'SSLRequest on an encrypted connection');
         if (secureContext === undefined) {
           socket.write(ANSWER_N);
@@ -50,6 +50,7 @@ export async function negotiateTransport(
         tls = true;
         onSecure(secure);
         break;
+      }
       case 'GSSENCRequest':
         if (queue.buffered > 0) throw new ProtocolError('unexpected-message', 'received unencrypted data after GSSENC request');
         stream.write(ANSWER_N);
@@ -71,7 +72,9 @@ async function startupBytes(queue: MessageQueue): Promise<Buffer> {
   try {
     return await queue.untyped(MAX_STARTUP_PACKET);
   } catch (e) {
-    if (e instanceof ProtocolError && e.code === 'frame-too-long' && queue.startsWith(BARE_TERMINATE_START)) throw new ProtocolError('client-left', 'the client sent Terminate instead of a startup packet');
+    if (e instanceof ProtocolError && e.code === 'frame-too-long' && queue.startsWith(BARE_TERMINATE_START)) {
+      throw new ProtocolError('client-left', 'the client sent Terminate instead of a startup packet');
+    }
     throw e;
   }
 }
@@ -84,7 +87,8 @@ async function startTls(socket: Socket, queue: MessageQueue, secureContext: Secu
   const secure = new TLSSocket(socket, { isServer: true, secureContext });
   queue.attach(streamSource(secure));
   await new Promise<void>((resolve, reject) => {
-    const onError = (e: Error): void => reject(new AccessError('encryption-required', `TLS handshake failed (${(e as NodeJS.ErrnoException).code ?? e.message})`));
+    const onError = (e: Error): void =>
+      reject(new AccessError('encryption-required', `TLS handshake failed (${(e as NodeJS.ErrnoException).code ?? e.message})`));
     const onClose = (): void => onError(new Error('closed'));
     secure.once('secure', () => {
       secure.off('error', onError).off('close', onClose);

@@ -3,7 +3,13 @@ import { nowMicros } from '../../../src/audit/audit-event.js';
 import type { SessionGrant } from '../../../src/policy/session-grant.js';
 
 /** The audit log's header for a Postgres session: who, through which mapping, from where, to which upstream. */
-export function sessionHeader(id: string, grant: SessionGrant, clientUser: string, clientAddress: string, clientTls: boolean): SessionHeader {
+export function sessionHeader(
+  id: string,
+  grant: SessionGrant,
+  clientUser: string,
+  clientAddress: string,
+  clientTls: boolean,
+): SessionHeader {
   const { identity, rule, connection } = grant;
   return {
     id,

@@ -7,9 +7,15 @@ import type { SessionGrant } from '../../../src/policy/session-grant.js';
  * `idgate.*` for RLS policies, triggers and pgAudit, and the configured timeouts — the client's
  * own value kept only when it is stricter.
  */
-export function gatewaySettings(sessionId: string, grant: SessionGrant, limits: SessionLimits, clientSettings: readonly (readonly [string, string])[]): Map<string, string> {
+export function gatewaySettings(
+  sessionId: string,
+  grant: SessionGrant,
+  limits: SessionLimits,
+  clientSettings: readonly (readonly [string, string])[],
+): Map<string, string> {
   const { identity } = grant;
   // The display name comes from the token: control characters (a NUL above all) never reach the startup packet.
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   const displayName = identity.displayName?.replace(/[\u0000-\u001f\u007f]/g, '?');
   const agent = displayName ?? identity.appId;
   const clientApp = lastValue(clientSettings, 'application_name');

@@ -8,12 +8,38 @@ import { AccessError } from '../../../src/access-error.js';
  */
 const FORWARDABLE = new Set(
   [
-    'application_name', 'client_encoding', 'datestyle', 'timezone', 'intervalstyle', 'extra_float_digits',
-    'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'idle_session_timeout',
-    'bytea_output', 'client_min_messages', 'standard_conforming_strings', 'default_transaction_isolation',
-    'default_transaction_deferrable', 'timezone_abbreviations', 'lc_monetary', 'lc_numeric', 'lc_time',
-    'geqo', 'jit', 'work_mem', 'enable_seqscan', 'enable_indexscan', 'enable_bitmapscan', 'enable_hashjoin',
-    'enable_mergejoin', 'enable_nestloop', 'random_page_cost', 'cursor_tuple_fraction', 'xmloption', 'gin_fuzzy_search_limit',
+    'application_name',
+    'client_encoding',
+    'datestyle',
+    'timezone',
+    'intervalstyle',
+    'extra_float_digits',
+    'statement_timeout',
+    'lock_timeout',
+    'idle_in_transaction_session_timeout',
+    'idle_session_timeout',
+    'bytea_output',
+    'client_min_messages',
+    'standard_conforming_strings',
+    'default_transaction_isolation',
+    'default_transaction_deferrable',
+    'timezone_abbreviations',
+    'lc_monetary',
+    'lc_numeric',
+    'lc_time',
+    'geqo',
+    'jit',
+    'work_mem',
+    'enable_seqscan',
+    'enable_indexscan',
+    'enable_bitmapscan',
+    'enable_hashjoin',
+    'enable_mergejoin',
+    'enable_nestloop',
+    'random_page_cost',
+    'cursor_tuple_fraction',
+    'xmloption',
+    'gin_fuzzy_search_limit',
   ].map((s) => s.toLowerCase()),
 );
 
@@ -49,7 +75,10 @@ export interface StartupRequest {
 /** Refuses a request the admitted scope does not allow at login (search_path under a parsed scope). */
 export function checkStartupForScope(request: StartupRequest, scopeIsAll: boolean): void {
   if (request.asksSearchPath && !scopeIsAll) {
-    throw new AccessError('startup-parameter-refused', 'startup parameter search_path is allowed only for scope all: a parsed scope pins the search path');
+    throw new AccessError(
+      'startup-parameter-refused',
+      'startup parameter search_path is allowed only for scope all: a parsed scope pins the search path',
+    );
   }
 }
 

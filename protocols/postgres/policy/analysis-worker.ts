@@ -21,7 +21,11 @@ async function judge(request: AnalysisRequest): Promise<Verdict> {
     const parser = await sqlParserFor(request.major);
     if (parser === undefined) return { allowed: false, sqlstate: '0A000', message: `no parser for PostgreSQL ${request.major}` };
     const scope = parseScope(request.scope, request.schema);
-    return decide(scope, { parser, schema: request.schema, asciiNamesOnly: request.asciiNamesOnly, managedSettings: new Set(request.managedSettings) }, request.sql);
+    return decide(
+      scope,
+      { parser, schema: request.schema, asciiNamesOnly: request.asciiNamesOnly, managedSettings: new Set(request.managedSettings) },
+      request.sql,
+    );
   } catch (e) {
     return rejected(e);
   }

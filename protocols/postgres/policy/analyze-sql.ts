@@ -5,6 +5,7 @@ import { isAllowedFunction, isAllowedOperator, isAllowedSamplingMethod, isDenied
 import { isOff, settingAccess, type SettingChange } from './settings.js';
 import type { SqlParser } from './sql-parser.js';
 import { StatementRejected } from './statement-rejected.js';
+import { textOf } from '../../../src/json-value.js';
 
 type Node = Record<string, unknown>;
 
@@ -28,17 +29,45 @@ export interface Analysis {
 }
 
 const DDL = new Set([
-  'CreateStmt', 'AlterTableStmt', 'DropStmt', 'CommentStmt', 'IndexStmt', 'ViewStmt', 'CreateSeqStmt', 'AlterSeqStmt', 'RenameStmt',
-  'CreateSchemaStmt', 'CreateDomainStmt', 'CreateEnumStmt', 'CompositeTypeStmt', 'AlterEnumStmt', 'AlterObjectSchemaStmt',
-  'AlterOwnerStmt', 'RuleStmt', 'CreateStatsStmt', 'CreateTableSpaceStmt', 'ReindexStmt', 'RefreshMatViewStmt', 'CreatePolicyStmt',
-  'AlterPolicyStmt', 'ClusterStmt', 'VacuumStmt',
+  'CreateStmt',
+  'AlterTableStmt',
+  'DropStmt',
+  'CommentStmt',
+  'IndexStmt',
+  'ViewStmt',
+  'CreateSeqStmt',
+  'AlterSeqStmt',
+  'RenameStmt',
+  'CreateSchemaStmt',
+  'CreateDomainStmt',
+  'CreateEnumStmt',
+  'CompositeTypeStmt',
+  'AlterEnumStmt',
+  'AlterObjectSchemaStmt',
+  'AlterOwnerStmt',
+  'RuleStmt',
+  'CreateStatsStmt',
+  'CreateTableSpaceStmt',
+  'ReindexStmt',
+  'RefreshMatViewStmt',
+  'CreatePolicyStmt',
+  'AlterPolicyStmt',
+  'ClusterStmt',
+  'VacuumStmt',
 ]);
 /**
  * Statements that create code the server runs by itself later (functions, triggers, operators,
  * aggregates, types with I/O functions, extensions): the gateway cannot see into that code, so
  * they need the `all` scope even when the scope has ddl.
  */
-const CODE = new Set(['CreateFunctionStmt', 'AlterFunctionStmt', 'CreateTrigStmt', 'DefineStmt', 'CreateExtensionStmt', 'CreateEventTrigStmt']);
+const CODE = new Set([
+  'CreateFunctionStmt',
+  'AlterFunctionStmt',
+  'CreateTrigStmt',
+  'DefineStmt',
+  'CreateExtensionStmt',
+  'CreateEventTrigStmt',
+]);
 /** Housekeeping that touches no table and changes no right. */
 const HOUSEKEEPING = new Set(['VariableShowStmt', 'DiscardStmt', 'DeallocateStmt', 'UnlistenStmt', 'ClosePortalStmt', 'FetchStmt']);
 /** Two-phase commit names a transaction any session of the same role may finish: another agent's. */
@@ -60,7 +89,9 @@ export function analyzeSql(sql: string, context: AnalysisContext): Analysis {
       if (raw.stmt !== undefined) statement(raw.stmt, walk);
     }
   } catch (e) {
-    if (e instanceof RangeError) throw new StatementRejected('sql-too-complex', '54001', 'statement too complex for the gateway to analyse');
+    if (e instanceof RangeError) {
+      throw new StatementRejected('sql-too-complex', '54001', 'statement too complex for the gateway to analyse');
+    }
     throw e;
   }
   return { accesses: walk.out, dependsOnConstants: walk.constantsConsulted };
@@ -74,8 +105,8 @@ class Walk {
 
   /** The table a RangeVar names, or undefined for a CTE or a catalog (whose access is recorded here). */
   table(rangeVar: Node): TableName | undefined {
-    const name = String(rangeVar['relname'] ?? '');
-    const schemaName = rangeVar['schemaname'] === undefined ? undefined : String(rangeVar['schemaname']);
+    const name = textOf(rangeVar['relname']);
+    const schemaName = rangeVar['schemaname'] === undefined ? undefined : textOf(rangeVar['schemaname']);
     this.checkName(schemaName === undefined ? name : `${schemaName}.${name}`);
     if (schemaName === undefined && this.ctes.some((names) => names.has(name))) return undefined;
     if (schemaName === 'pg_catalog' || schemaName === 'information_schema') {
@@ -95,6 +126,7 @@ class Walk {
   }
 
   checkName(name: string): void {
+    // eslint-disable-next-line no-control-regex -- the range is all of ASCII, control characters included, on purpose
     if (this.context.asciiNamesOnly && /[^\x00-\x7f]/.test(name)) {
       this.out.push({ kind: 'unsupported', what: `the non-ASCII name ${name} on a server whose encoding is not UTF8` });
     }
@@ -147,16 +179,18 @@ function statement(wrapped: Node, w: Walk): void {
     case 'VariableSetStmt':
       return setting(node, w);
     case 'TransactionStmt':
-      if (TWO_PHASE.has(String(node['kind'] ?? ''))) w.out.push({ kind: 'unchecked', what: 'two-phase commit (PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED)' });
+      if (TWO_PHASE.has(textOf(node['kind']))) {
+        w.out.push({ kind: 'unchecked', what: 'two-phase commit (PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED)' });
+      }
       return transactionMode(node, w);
     case 'LockStmt':
       for (const r of (node['relations'] as Node[] | undefined) ?? []) readFrom(r, w);
       return;
     case 'ListenStmt':
-      w.out.push({ kind: 'listen', channel: String(node['conditionname'] ?? '') });
+      w.out.push({ kind: 'listen', channel: textOf(node['conditionname']) });
       return;
     case 'NotifyStmt':
-      w.out.push({ kind: 'notify', channel: String(node['conditionname'] ?? '') });
+      w.out.push({ kind: 'notify', channel: textOf(node['conditionname']) });
       return;
     default:
       if (CODE.has(type)) {
@@ -212,8 +246,8 @@ function explain(node: Node, w: Walk): void {
 }
 
 function setting(node: Node, w: Walk): void {
-  const name = String(node['name'] ?? '').toLowerCase();
-  const kind = String(node['kind'] ?? '');
+  const name = textOf(node['name']).toLowerCase();
+  const kind = textOf(node['kind']);
   if (kind === 'VAR_RESET_ALL') {
     w.out.push({ kind: 'read-write' }, { kind: 'search-path' });
     return;
@@ -246,7 +280,7 @@ function readFrom(rangeVar: Node, w: Walk): void {
 
 function withCtes(node: Node, w: Walk, body: () => void): void {
   const ctes = ((unwrap((node['withClause'] as Node | undefined) ?? {})['ctes'] as Node[] | undefined) ?? []).map(unwrap);
-  const names = new Set(ctes.map((c) => String(c['ctename'] ?? '')));
+  const names = new Set(ctes.map((c) => textOf(c['ctename'])));
   w.ctes.push(names);
   for (const cte of ctes) statement(cte['ctequery'] as Node, w);
   body();
@@ -302,7 +336,7 @@ function walk(value: unknown, w: Walk): void {
 }
 
 function nameParts(list: unknown): string[] {
-  return ((list as Node[] | undefined) ?? []).map((p) => String(unwrap(p)['sval'] ?? ''));
+  return ((list as Node[] | undefined) ?? []).map((p) => textOf(unwrap(p)['sval']));
 }
 
 function functionCall(node: Node, w: Walk): void {
@@ -314,7 +348,9 @@ function functionCall(node: Node, w: Walk): void {
   if (builtin && name === 'set_config') return setConfig(node, w);
   if (builtin && name === 'pg_notify') return pgNotify(node, w);
   if (isDeniedFunction(name)) w.out.push({ kind: 'unchecked', what: `function ${name}()` });
-  else if (!isAllowedFunction(name, schema)) w.out.push({ kind: 'unchecked', what: `function ${parts.join('.')}() (user-defined functions need scope all)` });
+  else if (!isAllowedFunction(name, schema)) {
+    w.out.push({ kind: 'unchecked', what: `function ${parts.join('.')}() (user-defined functions need scope all)` });
+  }
 }
 
 /** Operators are resolved by name like functions; only the server's own names are used under a parsed scope. */
@@ -324,7 +360,9 @@ function operator(list: unknown, w: Walk): void {
   // BETWEEN, LIKE and friends carry their keyword or a built-in operator; only symbols are operator names.
   if (!/^[~!@#^&|`?+\-*/%<>=]+$/.test(name)) return;
   const schema = parts.length > 1 ? (parts[0] ?? '').toLowerCase() : undefined;
-  if (!isAllowedOperator(name, schema)) w.out.push({ kind: 'unchecked', what: `operator ${parts.join('.')} (user-defined operators need scope all)` });
+  if (!isAllowedOperator(name, schema)) {
+    w.out.push({ kind: 'unchecked', what: `operator ${parts.join('.')} (user-defined operators need scope all)` });
+  }
 }
 
 function sampling(node: Node, w: Walk): void {
@@ -348,7 +386,9 @@ function pgNotify(node: Node, w: Walk): void {
   const [channelArg] = (node['args'] as unknown[] | undefined) ?? [];
   const channel = constantValue(channelArg, false);
   w.constantsConsulted = true;
-  w.out.push(channel === undefined ? { kind: 'unchecked', what: 'pg_notify() on a channel named by an expression' } : { kind: 'notify', channel });
+  w.out.push(
+    channel === undefined ? { kind: 'unchecked', what: 'pg_notify() on a channel named by an expression' } : { kind: 'notify', channel },
+  );
 }
 
 function only(wrapped: Node): [string, Node | undefined] {
@@ -368,13 +408,13 @@ export function constantValue(arg: unknown, lowerCase = true): string | undefine
   if (typeof arg !== 'object' || arg === null) return undefined;
   const node = arg as Node;
   const fold = (s: string): string => (lowerCase ? s.toLowerCase() : s);
-  if ('String' in node) return fold(String(unwrap(node)['sval'] ?? ''));
+  if ('String' in node) return fold(textOf(unwrap(node)['sval']));
   const c = node['A_Const'] as Node | undefined;
   if (c === undefined) return undefined;
   // The parser leaves out fields at their default: `ival: {}` is 0, `boolval: {}` is false.
-  if ('ival' in c) return String((c['ival'] as Node)['ival'] ?? 0);
+  if ('ival' in c) return textOf((c['ival'] as Node)['ival'], '0');
   if ('boolval' in c) return (c['boolval'] as Node)['boolval'] === true ? 'true' : 'false';
-  if ('sval' in c) return fold(String((c['sval'] as Node)['sval'] ?? ''));
+  if ('sval' in c) return fold(textOf((c['sval'] as Node)['sval']));
   return undefined;
 }
 

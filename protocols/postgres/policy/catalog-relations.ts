@@ -45,9 +45,10 @@ const PG_CATALOG: ReadonlyMap<string, CatalogClass> = new Map<string, CatalogCla
     pg_stat_checkpointer pg_stat_io pg_stat_slru pg_stat_wal pg_stat_recovery_prefetch pg_backend_memory_contexts
     pg_shmem_allocations pg_shmem_allocations_numa pg_file_settings pg_hba_file_rules pg_ident_file_mappings pg_config
     pg_authid pg_shadow pg_user_mapping pg_user_mappings pg_db_role_setting pg_subscription pg_subscription_rel
-    pg_replication_origin pg_replication_origin_status pg_replication_slots pg_wait_events pg_aios`).map(
-    (n): [string, CatalogClass] => [n, 'server'],
-  ),
+    pg_replication_origin pg_replication_origin_status pg_replication_slots pg_wait_events pg_aios`).map((n): [string, CatalogClass] => [
+    n,
+    'server',
+  ]),
 ]);
 
 /**

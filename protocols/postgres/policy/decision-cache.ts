@@ -6,8 +6,7 @@ import { StatementRejected } from './statement-rejected.js';
 
 /** A statement's verdict: allowed, or what the client is told instead (always an ERROR with a SQLSTATE). */
 export type Verdict =
-  | { readonly allowed: true }
-  | { readonly allowed: false; readonly sqlstate: string; readonly message: string; readonly position?: number };
+  { readonly allowed: true } | { readonly allowed: false; readonly sqlstate: string; readonly message: string; readonly position?: number };
 
 const MAX_ENTRIES = 10_000;
 /** Longer texts are keyed by their SHA-256: the cache holds 10,000 keys, not 10,000 statements of any size. */
@@ -43,7 +42,9 @@ export function decide(scope: Scope, context: AnalysisContext, sql: string): Ver
   try {
     const analysis = analyzeSql(sql, context);
     const decision = checkScope(scope, analysis.accesses);
-    verdict = decision.allowed ? ALLOWED : { allowed: false, sqlstate: decision.kind === 'unsupported' ? '0A000' : '42501', message: decision.reason };
+    verdict = decision.allowed
+      ? ALLOWED
+      : { allowed: false, sqlstate: decision.kind === 'unsupported' ? '0A000' : '42501', message: decision.reason };
     dependsOnConstants = analysis.dependsOnConstants;
   } catch (e) {
     // A rejection's message and position are those of this exact text.
@@ -89,7 +90,9 @@ function keysOf(scope: Scope, context: AnalysisContext, sql: string): { exact: s
 
 /** A rejection as the client sees it; an unexpected failure of the analysis is a refusal too, never a pass. */
 export function rejected(e: unknown): Verdict {
-  if (e instanceof StatementRejected) return { allowed: false, sqlstate: e.sqlstate, message: e.message, ...(e.position !== undefined ? { position: e.position } : {}) };
+  if (e instanceof StatementRejected) {
+    return { allowed: false, sqlstate: e.sqlstate, message: e.message, ...(e.position !== undefined ? { position: e.position } : {}) };
+  }
   return { allowed: false, sqlstate: '42601', message: 'the gateway could not analyse this statement' };
 }
 
@@ -112,6 +115,7 @@ function shapeOf(sql: string): string | undefined {
   if (/[\\$]|[eE]'|\/\*[^]*\/\*/.test(sql)) return undefined;
   return sql.replace(
     /("(?:[^"]|"")*")|('(?:[^']|'')*')|(--[^\n\r]*)|(\/\*[^]*?\*\/)|(?<![\w$\u0080-\uffff.])\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?![\w$\u0080-\uffff])/g,
-    (match, quoted, string, line, block) => (quoted !== undefined || string !== undefined || line !== undefined || block !== undefined ? match : '0'),
+    (match, quoted, string, line, block) =>
+      quoted !== undefined || string !== undefined || line !== undefined || block !== undefined ? match : '0',
   );
 }

@@ -4,8 +4,42 @@
  * known to stay inside the statement are allowed. Everything else — user-defined functions
  * included — needs the `all` scope.
  */
-const DENIED_PREFIXES = ['pg_read_', 'pg_ls_', 'pg_stat_file', 'lo_', 'dblink', 'pg_terminate_backend', 'pg_cancel_backend', 'pg_signal_', 'pg_reload_conf', 'pg_rotate_logfile', 'pg_file_', 'pg_logdir_', 'pg_promote', 'pg_create_', 'pg_drop_', 'pg_replication_', 'pg_logical_', 'pg_switch_wal', 'pg_backup_', 'pg_import_system_collations', 'pg_advisory'];
-const DENIED = new Set(['query_to_xml', 'query_to_xml_and_xmlschema', 'cursor_to_xml', 'table_to_xml', 'table_to_xmlschema', 'database_to_xml', 'schema_to_xml', 'nextval', 'setval', 'currval', 'lastval']);
+const DENIED_PREFIXES = [
+  'pg_read_',
+  'pg_ls_',
+  'pg_stat_file',
+  'lo_',
+  'dblink',
+  'pg_terminate_backend',
+  'pg_cancel_backend',
+  'pg_signal_',
+  'pg_reload_conf',
+  'pg_rotate_logfile',
+  'pg_file_',
+  'pg_logdir_',
+  'pg_promote',
+  'pg_create_',
+  'pg_drop_',
+  'pg_replication_',
+  'pg_logical_',
+  'pg_switch_wal',
+  'pg_backup_',
+  'pg_import_system_collations',
+  'pg_advisory',
+];
+const DENIED = new Set([
+  'query_to_xml',
+  'query_to_xml_and_xmlschema',
+  'cursor_to_xml',
+  'table_to_xml',
+  'table_to_xmlschema',
+  'database_to_xml',
+  'schema_to_xml',
+  'nextval',
+  'setval',
+  'currval',
+  'lastval',
+]);
 
 const ALLOWED = new Set(
   `count sum avg min max bool_and bool_or every array_agg string_agg json_agg jsonb_agg json_object_agg jsonb_object_agg

@@ -8,7 +8,11 @@ import { InvariantError } from '../../../src/idgate-error.js';
  * parser of `major` (the newest by default: the server's version is not recorded). A statement it
  * cannot analyse is counted, not guessed at.
  */
-export async function accessesOfStatements(statements: readonly string[], schema: string, major = 18): Promise<{ accesses: Access[][]; unanalysable: number }> {
+export async function accessesOfStatements(
+  statements: readonly string[],
+  schema: string,
+  major = 18,
+): Promise<{ accesses: Access[][]; unanalysable: number }> {
   const parser = await sqlParserFor(major);
   if (parser === undefined) throw new InvariantError(`no SQL parser for PostgreSQL ${major}`);
   const accesses: Access[][] = [];

@@ -3,7 +3,13 @@ import { encodeNoticeResponse } from '../wire/backend-messages.js';
 import { FrameRewriter } from '../wire/frame-rewriter.js';
 
 /** The end of one statement's result: the row count starts again after it. */
-const RESULT_ENDS = new Set<number>([Backend.CommandComplete, Backend.ErrorResponse, Backend.EmptyQueryResponse, Backend.ReadyForQuery, Backend.CopyDone]);
+const RESULT_ENDS = new Set<number>([
+  Backend.CommandComplete,
+  Backend.ErrorResponse,
+  Backend.EmptyQueryResponse,
+  Backend.ReadyForQuery,
+  Backend.CopyDone,
+]);
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -25,10 +31,15 @@ export class RowCap {
     private readonly capped: () => void,
   ) {
     // Every frame of interest counts as "oversize" (a limit of 0): it is replaced without its body being read or held.
-    this.rewriter = new FrameRewriter((code) => this.overCap(code), () => undefined, 0, {
-      observe: (code) => this.observe(code),
-      oversize: (code) => this.replacement(code),
-    });
+    this.rewriter = new FrameRewriter(
+      (code) => this.overCap(code),
+      () => undefined,
+      0,
+      {
+        observe: (code) => this.observe(code),
+        oversize: () => this.replacement(),
+      },
+    );
   }
 
   /** The bytes to forward for a chunk from the server (views of it where nothing was dropped). */
@@ -45,7 +56,7 @@ export class RowCap {
     return (code === Backend.DataRow || code === Backend.CopyData) && this.rows > this.maxRows;
   }
 
-  private replacement(_code: number): Buffer {
+  private replacement(): Buffer {
     if (this.rows !== this.maxRows + 1) return EMPTY;
     this.capped();
     return encodeNoticeResponse({

@@ -37,12 +37,19 @@ export function pinnedStartupSettings(): ReadonlyMap<string, string> {
  * the parser of its major version, and whether its encoding keeps names byte-identical. Refuses a
  * server the gateway has no parser for, or one that did not take the pinned lexical settings.
  */
-export async function analysisContextFor(reported: ReadonlyMap<string, string>, schema: string, managedSettings: ReadonlySet<string> = new Set()): Promise<AnalysisContext> {
+export async function analysisContextFor(
+  reported: ReadonlyMap<string, string>,
+  schema: string,
+  managedSettings: ReadonlySet<string> = new Set(),
+): Promise<AnalysisContext> {
   const version = reported.get('server_version') ?? '';
   const major = majorVersionOf(version);
   const parser = major === undefined ? undefined : sqlParserFor(major);
   if (parser === undefined) {
-    throw new AccessError('scope-unsupported', `scoped sessions need PostgreSQL ${SUPPORTED_MAJORS.join(', ')}; the upstream runs ${version || 'an unknown version'}`);
+    throw new AccessError(
+      'scope-unsupported',
+      `scoped sessions need PostgreSQL ${SUPPORTED_MAJORS.join(', ')}; the upstream runs ${version || 'an unknown version'}`,
+    );
   }
   for (const name of PINNED_LEXICAL.keys()) {
     const problem = reportedLexicalProblem(name, reported.get(name) ?? '(not reported)');

@@ -19,12 +19,24 @@ export function settingAccess(rawName: string, change: SettingChange, verb: stri
   const name = rawName.toLowerCase();
   // A reset returns to the value the gateway set at login, so only a new value is refused.
   if ((name.startsWith(IDENTITY_SETTING_PREFIX) || managed.has(name)) && change.to === 'value') {
-    return [{ kind: 'unchecked', what: `${verb === 'SET' ? 'SET' : 'set_config() of'} ${name} (the gateway sets it for this session: the agent's identity and limits)` }];
+    return [
+      {
+        kind: 'unchecked',
+        what: `${verb === 'SET' ? 'SET' : 'set_config() of'} ${name} (the gateway sets it for this session: the agent's identity and limits)`,
+      },
+    ];
   }
-  if (PRIVILEGED.has(name)) return [{ kind: 'unchecked', what: verb === 'SET' ? `SET ${name.toUpperCase()}` : `${verb}() of the security setting ${name}` }];
+  if (PRIVILEGED.has(name)) {
+    return [{ kind: 'unchecked', what: verb === 'SET' ? `SET ${name.toUpperCase()}` : `${verb}() of the security setting ${name}` }];
+  }
   if (isLexicalSetting(name)) {
     if (change.to === 'default' || (change.value !== undefined && isPinnedValue(name, change.value))) return [];
-    return [{ kind: 'unsupported', what: `${verb} ${name} to ${change.value === undefined ? 'a computed value' : `'${change.value}'`} (statements are analysed with client_encoding UTF8 and standard_conforming_strings on)` }];
+    return [
+      {
+        kind: 'unsupported',
+        what: `${verb} ${name} to ${change.value === undefined ? 'a computed value' : `'${change.value}'`} (statements are analysed with client_encoding UTF8 and standard_conforming_strings on)`,
+      },
+    ];
   }
   if (name === 'search_path') return [{ kind: 'search-path' }];
   // A reset of transaction_read_only does not return to the login's value: any reset counts as switching read-only off.

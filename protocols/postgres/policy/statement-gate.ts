@@ -66,13 +66,22 @@ export class StatementGate {
       (code) => code === Frontend.Query || code === Frontend.Parse || code === Frontend.FunctionCall,
       (code, frame) => this.judge(code, frame),
       MAX_HELD_FRAME,
-      { observe: (code) => this.observeClient(code), oversize: (code, length) => this.oversize(code, length), ...(account !== undefined ? { account } : {}) },
-    );
-    this.toClient = new FrameRewriter((code) => code === Backend.ErrorResponse || code === Backend.ParameterStatus, (code, frame) => this.answer(code, frame), 1 << 30, {
-      observe: (code) => {
-        if (code !== Backend.ErrorResponse) this.replies.received(code);
+      {
+        observe: (code) => this.observeClient(code),
+        oversize: (code, length) => this.oversize(code, length),
+        ...(account !== undefined ? { account } : {}),
       },
-    });
+    );
+    this.toClient = new FrameRewriter(
+      (code) => code === Backend.ErrorResponse || code === Backend.ParameterStatus,
+      (code, frame) => this.answer(code, frame),
+      1 << 30,
+      {
+        observe: (code) => {
+          if (code !== Backend.ErrorResponse) this.replies.received(code);
+        },
+      },
+    );
   }
 
   /** A client frame is held, part received, until it can be judged. */
@@ -126,7 +135,11 @@ export class StatementGate {
   private judge(code: number, frame: Buffer): Buffer | undefined | typeof PENDING {
     if (code === Frontend.FunctionCall) {
       // The fast-path call names a function by OID, past any SQL: nothing to check it against.
-      return this.deny('(FunctionCall)', { allowed: false, sqlstate: '42501', message: `a fast-path FunctionCall is not allowed by scope "${this.scope.text}"` }, Frontend.Query);
+      return this.deny(
+        '(FunctionCall)',
+        { allowed: false, sqlstate: '42501', message: `a fast-path FunctionCall is not allowed by scope "${this.scope.text}"` },
+        Frontend.Query,
+      );
     }
     const r = new ByteReader(frame, 5);
     const statement = code === Frontend.Parse ? r.cstringBytes() : undefined;
@@ -134,8 +147,12 @@ export class StatementGate {
     let verdict: Verdict;
     try {
       const sql = this.stopped ? '' : decodeStatement(sqlBytes);
-      if (sql.length >= OFF_THREAD_CHARS && cachedVerdict(this.scope, this.context, sql) === undefined) return this.judgeLater(code, statement, sql);
-      verdict = this.stopped ? { allowed: false, sqlstate: '57P01', message: 'the session is ending' } : decide(this.scope, this.context, sql);
+      if (sql.length >= OFF_THREAD_CHARS && cachedVerdict(this.scope, this.context, sql) === undefined) {
+        return this.judgeLater(code, statement, sql);
+      }
+      verdict = this.stopped
+        ? { allowed: false, sqlstate: '57P01', message: 'the session is ending' }
+        : decide(this.scope, this.context, sql);
     } catch (e) {
       verdict = rejected(e);
     }
@@ -162,7 +179,11 @@ export class StatementGate {
   }
 
   private oversize(code: number, length: number): Buffer {
-    const denial: Denial = { allowed: false, sqlstate: '54000', message: `message of ${length} bytes is longer than the ${MAX_HELD_FRAME} bytes the gateway analyses` };
+    const denial: Denial = {
+      allowed: false,
+      sqlstate: '54000',
+      message: `message of ${length} bytes is longer than the ${MAX_HELD_FRAME} bytes the gateway analyses`,
+    };
     // The frame is dropped unread: a Parse's statement name is not known, so the placeholder is unnamed.
     return this.deny(`(${length} bytes, not read)`, denial, code === Frontend.Parse ? Frontend.Parse : Frontend.Query, Buffer.alloc(0));
   }
@@ -175,7 +196,12 @@ export class StatementGate {
       return PLACEHOLDER_QUERY;
     }
     this.replies.sent(Frontend.Parse, denial);
-    return encodeMessage(Frontend.Parse, [{ bytes: statement ?? Buffer.alloc(0) }, { int8: 0 }, { cstring: DENIED_TOKEN_PREFIX }, { int16: 0 }]);
+    return encodeMessage(Frontend.Parse, [
+      { bytes: statement ?? Buffer.alloc(0) },
+      { int8: 0 },
+      { cstring: DENIED_TOKEN_PREFIX },
+      { int16: 0 },
+    ]);
   }
 
   private answer(code: number, frame: Buffer): Buffer | undefined {
@@ -186,7 +212,12 @@ export class StatementGate {
     }
     const denial = this.replies.received(code, fields.get('C'));
     if (denial === undefined || fields.get('V') !== 'ERROR') return undefined;
-    return encodeErrorResponse({ severity: 'ERROR', sqlstate: denial.sqlstate, message: denial.message, ...(denial.position !== undefined ? { position: denial.position } : {}) });
+    return encodeErrorResponse({
+      severity: 'ERROR',
+      sqlstate: denial.sqlstate,
+      message: denial.message,
+      ...(denial.position !== undefined ? { position: denial.position } : {}),
+    });
   }
 
   private watchParameter(frame: Buffer): void {

@@ -17,7 +17,11 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  */
 export function decodeStatement(bytes: Uint8Array): string {
   if (bytes.length > MAX_ANALYSED_STATEMENT_BYTES) {
-    throw new StatementRejected('sql-too-long', '54000', `statement of ${bytes.length} bytes is longer than the ${MAX_ANALYSED_STATEMENT_BYTES} bytes the gateway analyses`);
+    throw new StatementRejected(
+      'sql-too-long',
+      '54000',
+      `statement of ${bytes.length} bytes is longer than the ${MAX_ANALYSED_STATEMENT_BYTES} bytes the gateway analyses`,
+    );
   }
   try {
     return UTF8.decode(bytes);

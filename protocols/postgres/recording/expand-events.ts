@@ -11,7 +11,13 @@ export function* expandEvents(rows: Iterable<EventRow>): Generator<RecordedEvent
   const types = new StatementTypes();
   for (const row of rows) {
     if (row.kind !== RAW_FRAMES_KIND) {
-      yield { seq: row.seq, atUs: row.at_us, direction: row.direction, kind: row.kind, data: JSON.parse(row.body.toString('utf8')) as Record<string, unknown> };
+      yield {
+        seq: row.seq,
+        atUs: row.at_us,
+        direction: row.direction,
+        kind: row.kind,
+        data: JSON.parse(row.body.toString('utf8')) as Record<string, unknown>,
+      };
       continue;
     }
     // Frames were kept only when their content was to be recorded, so decode whatever is there.

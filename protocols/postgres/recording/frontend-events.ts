@@ -27,7 +27,13 @@ export class StatementTypes {
  * Decodes one client frame into the event the audit log keeps. Message names are PostgreSQL's.
  * The body is read only as far as the audit needs; nothing here changes the bytes relayed.
  */
-export function decodeFrontendFrame(code: number, frame: Buffer | undefined, length: number, types: StatementTypes, full: boolean): DecodedEvent {
+export function decodeFrontendFrame(
+  code: number,
+  frame: Buffer | undefined,
+  length: number,
+  types: StatementTypes,
+  full: boolean,
+): DecodedEvent {
   if (frame === undefined) return { kind: frontendName(code), data: { bytes: length - 4 } };
   const r = new ByteReader(frame, 5);
   switch (code) {
@@ -49,7 +55,10 @@ export function decodeFrontendFrame(code: number, frame: Buffer | undefined, len
     case Frontend.FunctionCall:
       return decodeFunctionCall(r);
     case Frontend.CopyData:
-      return { kind: 'CopyData', data: full ? { bytes: r.remaining, data: r.bytes(r.remaining).toString('base64') } : { bytes: r.remaining } };
+      return {
+        kind: 'CopyData',
+        data: full ? { bytes: r.remaining, data: r.bytes(r.remaining).toString('base64') } : { bytes: r.remaining },
+      };
     case Frontend.CopyDone:
       return { kind: 'CopyDone', data: {} };
     case Frontend.CopyFail:
@@ -118,10 +127,20 @@ function readValue(r: ByteReader, binary: boolean, type: number): RecordedValue 
 }
 
 const NAMES = new Map<number, string>([
-  [Frontend.Query, 'Query'], [Frontend.Parse, 'Parse'], [Frontend.Bind, 'Bind'], [Frontend.Execute, 'Execute'],
-  [Frontend.Describe, 'Describe'], [Frontend.Close, 'Close'], [Frontend.Sync, 'Sync'], [Frontend.Flush, 'Flush'],
-  [Frontend.FunctionCall, 'FunctionCall'], [Frontend.CopyData, 'CopyData'], [Frontend.CopyDone, 'CopyDone'],
-  [Frontend.CopyFail, 'CopyFail'], [Frontend.Terminate, 'Terminate'], [Frontend.PasswordMessage, 'PasswordMessage'],
+  [Frontend.Query, 'Query'],
+  [Frontend.Parse, 'Parse'],
+  [Frontend.Bind, 'Bind'],
+  [Frontend.Execute, 'Execute'],
+  [Frontend.Describe, 'Describe'],
+  [Frontend.Close, 'Close'],
+  [Frontend.Sync, 'Sync'],
+  [Frontend.Flush, 'Flush'],
+  [Frontend.FunctionCall, 'FunctionCall'],
+  [Frontend.CopyData, 'CopyData'],
+  [Frontend.CopyDone, 'CopyDone'],
+  [Frontend.CopyFail, 'CopyFail'],
+  [Frontend.Terminate, 'Terminate'],
+  [Frontend.PasswordMessage, 'PasswordMessage'],
 ]);
 
 function frontendName(code: number): string {

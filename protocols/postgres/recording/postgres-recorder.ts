@@ -16,8 +16,14 @@ function everyClientFrame(withCopyData: boolean): Uint8Array {
 const EVERY_CLIENT_FRAME = everyClientFrame(false);
 const EVERY_CLIENT_FRAME_WITH_COPY = everyClientFrame(true);
 const OUTCOMES = [
-  Backend.CommandComplete, Backend.ErrorResponse, Backend.NoticeResponse, Backend.EmptyQueryResponse, Backend.PortalSuspended,
-  Backend.ReadyForQuery, Backend.CopyInResponse, Backend.CopyOutResponse,
+  Backend.CommandComplete,
+  Backend.ErrorResponse,
+  Backend.NoticeResponse,
+  Backend.EmptyQueryResponse,
+  Backend.PortalSuspended,
+  Backend.ReadyForQuery,
+  Backend.CopyInResponse,
+  Backend.CopyOutResponse,
 ];
 const SERVER_OUTCOMES = interestIn(OUTCOMES);
 const SERVER_OUTCOMES_AND_CONTENT = interestIn([...OUTCOMES, Backend.DataRow, Backend.CopyData]);
@@ -64,8 +70,9 @@ export class PostgresRecorder implements RelayObserver {
   onUpstreamFrame(code: number, _length: number, bytes: Buffer | undefined, start: number, end: number): void {
     if (bytes === undefined) return;
     this.fromServer.add(bytes, start, end);
-    if (code === Backend.CommandComplete || code === Backend.EmptyQueryResponse || code === Backend.PortalSuspended) this.fromServer.statements += 1;
-    else if (code === Backend.ErrorResponse) {
+    if (code === Backend.CommandComplete || code === Backend.EmptyQueryResponse || code === Backend.PortalSuspended) {
+      this.fromServer.statements += 1;
+    } else if (code === Backend.ErrorResponse) {
       this.fromServer.statements += 1;
       this.fromServer.errors += 1;
     }

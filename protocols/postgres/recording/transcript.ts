@@ -1,5 +1,6 @@
 import type { RecordedEvent, StatementResult, TranscriptEntry, TranscriptStatement } from '../../../src/audit/transcript.js';
 import { DENIED_TOKEN_PREFIX } from '../policy/statement-gate.js';
+import { listOf, textOf } from '../../../src/json-value.js';
 
 interface Open {
   readonly n: number;
@@ -42,7 +43,15 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
   const denied: string[] = [];
   const original = (sql: string): string => (sql.startsWith(DENIED_TOKEN_PREFIX) ? (denied.shift() ?? sql) : sql);
   const create = (e: RecordedEvent, fields: Pick<Open, 'protocol' | 'sql' | 'statementName' | 'params' | 'endsAtReady'>): Open => {
-    const s: Open = { n: statements.length + 1, startUs: firstFrameUs ?? e.atUs, results: [], status: 'pending', notices: [], copyBytes: 0, ...fields };
+    const s: Open = {
+      n: statements.length + 1,
+      startUs: firstFrameUs ?? e.atUs,
+      results: [],
+      status: 'pending',
+      notices: [],
+      copyBytes: 0,
+      ...fields,
+    };
     firstFrameUs = undefined;
     statements.push(s);
     entries.push(placeholder(s));
@@ -60,28 +69,30 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
   for (const e of events) {
     const d = e.data;
     if (e.direction === 'gateway') {
-      if (e.kind === 'Denied') denied.push(String(d['sql'] ?? ''));
+      if (e.kind === 'Denied') denied.push(textOf(d['sql']));
       // An operator's terminate: who asked, as the admin endpoint authenticated them.
-      if (e.kind === 'RowsCapped') note(e, `result truncated to ${String(d['maxRows'] ?? '?')} rows (limits max-rows)`);
-      if (e.kind === 'Terminated') note(e, `${String(d['reason'] ?? '')} by ${String(d['by'] ?? '?')} (${String(d['via'] ?? '?')}, from ${String(d['from'] ?? '?')})`);
+      if (e.kind === 'RowsCapped') note(e, `result truncated to ${textOf(d['maxRows'], '?')} rows (limits max-rows)`);
+      if (e.kind === 'Terminated') {
+        note(e, `${textOf(d['reason'])} by ${textOf(d['by'], '?')} (${textOf(d['via'], '?')}, from ${textOf(d['from'], '?')})`);
+      }
       continue;
     }
     if (e.direction === 'client') {
       switch (e.kind) {
         case 'Query':
-          open(e, { protocol: 'simple', sql: original(String(d['sql'] ?? '')), endsAtReady: true });
+          open(e, { protocol: 'simple', sql: original(textOf(d['sql'])), endsAtReady: true });
           break;
         case 'Parse':
           firstFrameUs ??= e.atUs;
-          lastParsedSql = original(String(d['sql'] ?? ''));
-          prepared.set(String(d['statement'] ?? ''), lastParsedSql);
+          lastParsedSql = original(textOf(d['sql']));
+          prepared.set(textOf(d['statement']), lastParsedSql);
           break;
         case 'Bind':
           firstFrameUs ??= e.atUs;
-          portals.set(String(d['portal'] ?? ''), { statementName: String(d['statement'] ?? ''), params: (d['params'] as unknown[]) ?? [] });
+          portals.set(textOf(d['portal']), { statementName: textOf(d['statement']), params: listOf(d['params']) });
           break;
         case 'Execute': {
-          const portal = portals.get(String(d['portal'] ?? ''));
+          const portal = portals.get(textOf(d['portal']));
           const statementName = portal?.statementName ?? '';
           open(e, {
             protocol: 'extended',
@@ -93,7 +104,12 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
           break;
         }
         case 'FunctionCall':
-          open(e, { protocol: 'function-call', sql: `function ${String(d['functionOid'])}`, params: (d['args'] as unknown[]) ?? [], endsAtReady: true });
+          open(e, {
+            protocol: 'function-call',
+            sql: `function ${textOf(d['functionOid'])}`,
+            params: listOf(d['args']),
+            endsAtReady: true,
+          });
           break;
         case 'Sync':
           pending.push({ kind: 'sync' });
@@ -104,12 +120,12 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
           break;
         }
         case 'Close':
-          if (d['statement'] !== undefined) prepared.delete(String(d['statement']));
+          if (d['statement'] !== undefined) prepared.delete(textOf(d['statement']));
           break;
         case 'CancelRequest':
         case 'Terminate':
         case 'CopyFail':
-          note(e, e.kind === 'CopyFail' ? String(d['message'] ?? '') : undefined);
+          note(e, e.kind === 'CopyFail' ? textOf(d['message']) : undefined);
           break;
         default:
           break;
@@ -122,7 +138,7 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
       case 'PortalSuspended': {
         const s = head();
         if (s === undefined) break;
-        s.results.push(d['rows'] === undefined ? { tag: String(d['tag'] ?? e.kind) } : { tag: String(d['tag']), rows: Number(d['rows']) });
+        s.results.push(d['rows'] === undefined ? { tag: textOf(d['tag'], e.kind) } : { tag: textOf(d['tag']), rows: Number(d['rows']) });
         if (s.status === 'pending') s.status = 'ok';
         s.endUs = e.atUs;
         if (!s.endsAtReady) pending.shift();
@@ -134,7 +150,7 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
         break;
       case 'NoticeResponse': {
         const s = head() ?? lastStatement(statements);
-        s?.notices.push(`${String(d['severity'])}: ${String(d['message'])}`);
+        s?.notices.push(`${textOf(d['severity'])}: ${textOf(d['message'])}`);
         break;
       }
       case 'ReadyForQuery': {
@@ -146,14 +162,14 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
         break;
     }
   }
-  return entries.map((entry) => (entry.type === 'statement' ? finish(statements[entry.n - 1], sessionStartUs) ?? entry : entry));
+  return entries.map((entry) => (entry.type === 'statement' ? (finish(statements[entry.n - 1], sessionStartUs) ?? entry) : entry));
 }
 
 /** An error answers the statement at the head; in a pipeline the Executes after it, up to Sync, never ran. */
 function failHead(pending: Pending[], s: Open, e: RecordedEvent): void {
   s.status = 'error';
-  s.sqlstate = String(e.data['sqlstate'] ?? '');
-  s.message = String(e.data['message'] ?? '');
+  s.sqlstate = textOf(e.data['sqlstate']);
+  s.message = textOf(e.data['message']);
   s.endUs = e.atUs;
   const p = pending[0];
   if (p?.kind !== 'statement' || p.s.endsAtReady) return;
@@ -169,7 +185,15 @@ function lastStatement(statements: Open[]): Open | undefined {
 }
 
 function placeholder(s: Open): TranscriptStatement {
-  return { type: 'statement', n: s.n, offsetUs: 0, durationUs: null, protocol: s.protocol, sql: s.sql, outcome: { status: 'pending', results: [] } };
+  return {
+    type: 'statement',
+    n: s.n,
+    offsetUs: 0,
+    durationUs: null,
+    protocol: s.protocol,
+    sql: s.sql,
+    outcome: { status: 'pending', results: [] },
+  };
 }
 
 function finish(s: Open | undefined, sessionStartUs: number): TranscriptStatement | undefined {

@@ -14,7 +14,12 @@ import { TERMINATE } from '../wire/frontend-messages.js';
 import type { ReplayStep } from './client-frames.js';
 
 const OUTCOMES = interestIn([
-  Backend.CommandComplete, Backend.ErrorResponse, Backend.NoticeResponse, Backend.EmptyQueryResponse, Backend.PortalSuspended, Backend.ReadyForQuery,
+  Backend.CommandComplete,
+  Backend.ErrorResponse,
+  Backend.NoticeResponse,
+  Backend.EmptyQueryResponse,
+  Backend.PortalSuspended,
+  Backend.ReadyForQuery,
 ]);
 /** Every backend message: the reply tracker follows them all, the outcomes above are also decoded. */
 const EVERY_MESSAGE = interestIn(Array.from({ length: 256 }, (_, code) => code));
@@ -35,7 +40,7 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
   let wake: (() => void) | undefined;
   // Following the replies is only for naming denials: if the target's answers stop fitting, stop following.
   let tracking = true;
-  const tracked = <T,>(step: () => T | undefined): T | undefined => {
+  const tracked = <T>(step: () => T | undefined): T | undefined => {
     if (!tracking) return undefined;
     try {
       return step();
@@ -51,7 +56,9 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
   const scanner = new FrameScanner(EVERY_MESSAGE, (code, _length, bytes, start, end) => {
     const frame = bytes?.subarray(start, end);
     const decoded = frame && OUTCOMES[code] !== 0 ? decodeBackendFrame(code, frame) : undefined;
-    const denial = tracked(() => replies.received(code, typeof decoded?.data['sqlstate'] === 'string' ? decoded.data['sqlstate'] : undefined));
+    const denial = tracked(() =>
+      replies.received(code, typeof decoded?.data['sqlstate'] === 'string' ? decoded.data['sqlstate'] : undefined),
+    );
     if (decoded) {
       const data = code === Backend.ErrorResponse && denial !== undefined ? { ...decoded.data, sqlstate: denial } : decoded.data;
       serverEvents.push({ seq: serverEvents.length + 1, atUs: nowMicros(), direction: 'server', kind: decoded.kind, data });
@@ -59,9 +66,10 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
     if (code === Backend.ReadyForQuery) readies += 1;
     wake?.();
   });
-  let closed = false;
+  // An object, not a `let`: the compiler would keep `closed` narrowed to false across the awaits below.
+  const link = { closed: false };
   socket.on('close', () => {
-    closed = true;
+    link.closed = true;
     wake?.();
   });
   socket.on('error', () => undefined);
@@ -72,7 +80,7 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
   for (const step of steps) {
     firstUs ??= step.atUs;
     if (!options.noWait) await sleep(startedMs + (step.atUs - firstUs) / 1000 / options.speed - Date.now());
-    if (closed) break;
+    if (link.closed) break;
     if (step.kind === 'denied') {
       denials.push(step.sqlstate);
     } else if (step.kind === 'frame') {
@@ -87,7 +95,7 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
     }
   }
   const deadline = Date.now() + (options.settleTimeoutMs ?? 30_000);
-  while (readies < expected && !closed && Date.now() < deadline) {
+  while (readies < expected && !link.closed && Date.now() < deadline) {
     await new Promise<void>((resolve) => {
       wake = resolve;
       setTimeout(resolve, 100);

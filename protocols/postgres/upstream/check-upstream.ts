@@ -6,7 +6,10 @@ import { analysisContextFor, pinnedStartupSettings } from '../policy/scoped-sess
 import { loginUpstream, type UpstreamSession } from './login-upstream.js';
 
 /** Logs in to a connection's upstream and leaves at once; returns why it failed, or undefined. */
-export async function checkUpstream(connection: ConnectionConfig, passwords: UpstreamPasswords = STORED_PASSWORDS): Promise<string | undefined> {
+export async function checkUpstream(
+  connection: ConnectionConfig,
+  passwords: UpstreamPasswords = STORED_PASSWORDS,
+): Promise<string | undefined> {
   try {
     const session = await loginUpstream(connection, new Map([['application_name', 'idgate check']]), passwords);
     session.socket.end(TERMINATE);
@@ -23,7 +26,10 @@ export async function checkUpstream(connection: ConnectionConfig, passwords: Ups
  * for the server's major version, the pinned values taken. Returns why scoped sessions would be
  * refused, or a note about what they are limited to, or undefined.
  */
-export async function checkScopedUpstream(connection: ConnectionConfig, passwords: UpstreamPasswords = STORED_PASSWORDS): Promise<string | undefined> {
+export async function checkScopedUpstream(
+  connection: ConnectionConfig,
+  passwords: UpstreamPasswords = STORED_PASSWORDS,
+): Promise<string | undefined> {
   const parameters = new Map([['application_name', 'idgate check'], ['search_path', connection.searchPath], ...pinnedStartupSettings()]);
   let session: UpstreamSession;
   try {
@@ -35,7 +41,9 @@ export async function checkScopedUpstream(connection: ConnectionConfig, password
   session.socket.end(TERMINATE);
   try {
     const context = await analysisContextFor(session.parameters, connection.searchPath);
-    return context.asciiNamesOnly ? `the server's encoding is ${session.parameters.get('server_encoding') ?? '?'}: scoped sessions may name tables, schemas and functions in ASCII only` : undefined;
+    return context.asciiNamesOnly
+      ? `the server's encoding is ${session.parameters.get('server_encoding') ?? '?'}: scoped sessions may name tables, schemas and functions in ASCII only`
+      : undefined;
   } catch (e) {
     if (isAccessError(e)) return `scoped sessions will be refused: ${e.message}`;
     throw e;

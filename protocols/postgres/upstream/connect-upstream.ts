@@ -39,7 +39,7 @@ export async function connectUpstream(target: UpstreamTarget, queue: MessageQueu
     socket.destroy();
     throw new AccessError('upstream-unreachable', 'the upstream database does not accept TLS, which its connection requires');
   }
-  const secure = await startTls(socket as Socket, target);
+  const secure = await startTls(socket, target);
   const secureSource = streamSource(secure);
   queue.attach(secureSource);
   return { socket: secure, source: secureSource };
@@ -65,7 +65,9 @@ export async function reachUpstream(target: UpstreamTarget): Promise<string | un
   }
 }
 
-function socketOptions(target: UpstreamTarget): { path: string; timeout: number } | { host: string; port: number; noDelay: true; timeout: number } {
+function socketOptions(
+  target: UpstreamTarget,
+): { path: string; timeout: number } | { host: string; port: number; noDelay: true; timeout: number } {
   return isSocketDirectory(target.host)
     ? { path: join(target.host, `.s.PGSQL.${target.port}`), timeout: target.connectTimeoutMs }
     : { host: target.host, port: target.port, noDelay: true, timeout: target.connectTimeoutMs };

@@ -46,7 +46,9 @@ export async function loginUpstream(
 ): Promise<UpstreamSession> {
   // A NUL would end a name or value early and let the rest be read as a parameter of its own (`role`…): never sent.
   for (const [name, value] of parameters) {
-    if (name.includes('\0') || value.includes('\0')) throw new AccessError('startup-parameter-refused', `startup parameter ${name.replaceAll('\0', '?')} holds a NUL byte`);
+    if (name.includes('\0') || value.includes('\0')) {
+      throw new AccessError('startup-parameter-refused', `startup parameter ${name.replaceAll('\0', '?')} holds a NUL byte`);
+    }
   }
   // Before the socket opens: an Entra token may take a round trip to Entra, and the login timeout is for the database.
   const password = await passwords.password(connection);
@@ -100,7 +102,10 @@ async function authenticate(queue: MessageQueue, socket: UpstreamSocket, connect
         requireScram(scram).verifyServerFinal(r.bytes(r.remaining).toString('utf8'));
         break;
       default:
-        throw new AccessError('upstream-rejected', `the upstream database asked for an authentication method the gateway does not support (${request})`);
+        throw new AccessError(
+          'upstream-rejected',
+          `the upstream database asked for an authentication method the gateway does not support (${request})`,
+        );
     }
   }
 }
@@ -121,7 +126,12 @@ function requireScram(scram: ScramClient | undefined): ScramClient {
   return scram;
 }
 
-async function readUntilReady(queue: MessageQueue, socket: UpstreamSocket, source: ReadSource, connection: ConnectionConfig): Promise<UpstreamSession> {
+async function readUntilReady(
+  queue: MessageQueue,
+  socket: UpstreamSocket,
+  source: ReadSource,
+  connection: ConnectionConfig,
+): Promise<UpstreamSession> {
   const startupFrames: Buffer[] = [];
   const parameters = new Map<string, string>();
   let backendKey: BackendKey | undefined;
@@ -163,23 +173,55 @@ function rejected(message: TypedMessage, connection: ConnectionConfig): AccessEr
   const upstreamSays = `${sqlstate} ${fields.get('M') ?? ''}`;
   // Refusals a client's driver knows to retry keep their meaning.
   if (sqlstate === '53300') {
-    return new AccessError('upstream-full', `the upstream database of connection "${connection.name}" has no connection slot free; try again`, undefined, upstreamSays);
+    return new AccessError(
+      'upstream-full',
+      `the upstream database of connection "${connection.name}" has no connection slot free; try again`,
+      undefined,
+      upstreamSays,
+    );
   }
   if (sqlstate === '57P03') {
-    return new AccessError('upstream-not-ready', `the upstream database of connection "${connection.name}" is not accepting connections now; try again`, undefined, upstreamSays);
+    return new AccessError(
+      'upstream-not-ready',
+      `the upstream database of connection "${connection.name}" is not accepting connections now; try again`,
+      undefined,
+      upstreamSays,
+    );
   }
   if (sqlstate.startsWith('28')) {
-    return new AccessError('upstream-rejected', `the upstream database refused the gateway's credential for connection "${connection.name}"`, undefined, upstreamSays);
+    return new AccessError(
+      'upstream-rejected',
+      `the upstream database refused the gateway's credential for connection "${connection.name}"`,
+      undefined,
+      upstreamSays,
+    );
   }
-  return new AccessError('upstream-rejected', `the upstream database refused the session for connection "${connection.name}" (SQLSTATE ${sqlstate})`, undefined, upstreamSays);
+  return new AccessError(
+    'upstream-rejected',
+    `the upstream database refused the session for connection "${connection.name}" (SQLSTATE ${sqlstate})`,
+    undefined,
+    upstreamSays,
+  );
 }
 
 function unexpected(message: TypedMessage): AccessError {
-  return new AccessError('upstream-rejected', 'the upstream database sent an unexpected message during login', undefined, `message type ${message.code}`);
+  return new AccessError(
+    'upstream-rejected',
+    'the upstream database sent an unexpected message during login',
+    undefined,
+    `message type ${message.code}`,
+  );
 }
 
 function toAccessError(e: unknown, connection: ConnectionConfig): AccessError {
   if (e instanceof AccessError) return e;
-  if (e instanceof ScramError) return new AccessError('upstream-rejected', `SCRAM login to the upstream of "${connection.name}" failed`, undefined, e.message);
-  return new AccessError('upstream-unreachable', `the upstream database of "${connection.name}" closed the connection during login`, undefined, errorMessage(e));
+  if (e instanceof ScramError) {
+    return new AccessError('upstream-rejected', `SCRAM login to the upstream of "${connection.name}" failed`, undefined, e.message);
+  }
+  return new AccessError(
+    'upstream-unreachable',
+    `the upstream database of "${connection.name}" closed the connection during login`,
+    undefined,
+    errorMessage(e),
+  );
 }

@@ -41,7 +41,12 @@ export async function readRolePowers(connection: ConnectionConfig, passwords: Up
          AND o.oprname = ANY (${namesArray(builtins.operators)})`,
     passwords,
   );
-  const powers = { superuser: false, createIn: [] as string[], privileges: [] as { schema: string; table: string; privilege: string }[], shadowedBuiltins: [] as string[] };
+  const powers = {
+    superuser: false,
+    createIn: [] as string[],
+    privileges: [] as { schema: string; table: string; privilege: string }[],
+    shadowedBuiltins: [] as string[],
+  };
   for (const [kind, value, privilege] of rows) {
     if (kind === 'super') powers.superuser = value === 'true';
     else if (kind === 'create') powers.createIn.push(value ?? '');

@@ -9,7 +9,6 @@ import { STORED_PASSWORDS, type UpstreamPasswords } from '../../../src/identity/
 import { loginUpstream } from './login-upstream.js';
 import { IdgateError } from '../../../src/idgate-error.js';
 
-
 /** A statement that failed on the server, with its SQLSTATE. */
 export class QueryError extends IdgateError {
   override readonly name = 'QueryError';
@@ -27,7 +26,11 @@ export class QueryError extends IdgateError {
  * statements) and returns the text of every row (NULL as null). For administration and tests,
  * not the relay: it needs no client library and no psql binary.
  */
-export async function runSimpleQuery(connection: ConnectionConfig, sql: string, passwords: UpstreamPasswords = STORED_PASSWORDS): Promise<(string | null)[][]> {
+export async function runSimpleQuery(
+  connection: ConnectionConfig,
+  sql: string,
+  passwords: UpstreamPasswords = STORED_PASSWORDS,
+): Promise<(string | null)[][]> {
   const session = await loginUpstream(connection, new Map([['application_name', 'idgate']]), passwords);
   const queue = newUpstreamQueue();
   queue.feed(session.leftover);

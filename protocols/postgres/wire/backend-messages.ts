@@ -23,10 +23,14 @@ export function encodeNoticeResponse(e: ErrorFields): Buffer {
 
 function errorFields(e: ErrorFields): Field[] {
   const fields: Field[] = [
-    { int8: 0x53 }, { cstring: e.severity }, // S: localized severity
-    { int8: 0x56 }, { cstring: e.severity }, // V: non-localized severity
-    { int8: 0x43 }, { cstring: e.sqlstate }, // C
-    { int8: 0x4d }, { cstring: e.message }, // M
+    { int8: 0x53 },
+    { cstring: e.severity }, // S: localized severity
+    { int8: 0x56 },
+    { cstring: e.severity }, // V: non-localized severity
+    { int8: 0x43 },
+    { cstring: e.sqlstate }, // C
+    { int8: 0x4d },
+    { cstring: e.message }, // M
   ];
   if (e.detail !== undefined) fields.push({ int8: 0x44 }, { cstring: e.detail });
   if (e.hint !== undefined) fields.push({ int8: 0x48 }, { cstring: e.hint });
@@ -35,9 +39,7 @@ function errorFields(e: ErrorFields): Field[] {
   return fields;
 }
 
-export const AUTHENTICATION_CLEARTEXT_PASSWORD: Buffer = encodeMessage(Backend.Authentication, [
-  { int32: AuthRequest.CleartextPassword },
-]);
+export const AUTHENTICATION_CLEARTEXT_PASSWORD: Buffer = encodeMessage(Backend.Authentication, [{ int32: AuthRequest.CleartextPassword }]);
 
 export const AUTHENTICATION_OK: Buffer = encodeMessage(Backend.Authentication, [{ int32: AuthRequest.Ok }]);
 

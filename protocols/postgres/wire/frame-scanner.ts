@@ -140,7 +140,12 @@ export class FrameScanner {
   /** `p` is the frame start when the header is in `chunk` (inChunk), else the body start. */
   private startFrame(chunk: Buffer, p: number, code: number, length: number, inChunk: boolean): number {
     if (length < 4) throw new ProtocolError('frame-too-short', `message length ${length} is below 4`);
-    if (length + 1 > this.maxFrame) throw new ProtocolError('message-too-large', `message of ${length + 1} bytes exceeds the gateway's limit of ${this.maxFrame} (listen.max-message-bytes)`);
+    if (length + 1 > this.maxFrame) {
+      throw new ProtocolError(
+        'message-too-large',
+        `message of ${length + 1} bytes exceeds the gateway's limit of ${this.maxFrame} (listen.max-message-bytes)`,
+      );
+    }
     const bodyLength = length - 4;
     const bodyStart = inChunk ? p + HEADER : p;
     const interest = this.interest[code];

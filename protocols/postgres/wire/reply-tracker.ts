@@ -147,7 +147,8 @@ export class ReplyTracker<T> {
     let i = this.head + 1;
     while (this.pending[i]?.code === Frontend.Sync) i += 1;
     const ender = this.pending[i];
-    const consumed = ender !== undefined && (ender.code === Frontend.CopyDone || ender.code === Frontend.CopyFail || (failed && sqlstate === '08P01'));
+    const consumed =
+      ender !== undefined && (ender.code === Frontend.CopyDone || ender.code === Frontend.CopyFail || (failed && sqlstate === '08P01'));
     const end = consumed ? i + 1 : i;
     this.pending.splice(this.head + 1, end - this.head - 1);
   }
@@ -170,5 +171,8 @@ function untagged<T>(code: number): Pending<T> {
 
 function outOfSync(reply: number, pending: number | undefined): ProtocolError {
   const name = (c: number | undefined): string => (c === undefined ? 'nothing' : `'${String.fromCharCode(c)}'`);
-  return new ProtocolError('unexpected-message', `the server's reply ${name(reply)} does not answer the pending ${name(pending)}: the gateway lost track of the session`);
+  return new ProtocolError(
+    'unexpected-message',
+    `the server's reply ${name(reply)} does not answer the pending ${name(pending)}: the gateway lost track of the session`,
+  );
 }

@@ -45,16 +45,29 @@ export async function copyCentral(client: pg.ClientBase, scope: CentralScope, pa
       params,
     );
     const keepSeals = scope.kind === 'log';
-    insertAll(db, 'sessions', SESSION_COLUMNS, sessions.rows.map((r: Record<string, unknown>) => (keepSeals ? r : { ...r, seal_seq: null })));
+    insertAll(
+      db,
+      'sessions',
+      SESSION_COLUMNS,
+      sessions.rows.map((r: Record<string, unknown>) => (keepSeals ? r : { ...r, seal_seq: null })),
+    );
     if (scope.kind !== 'sessions') {
       const ids = sessions.rows.map((r: Record<string, unknown>) => String(r['id']));
-      const segments = await client.query(`SELECT session_id, first_seq, last_seq, lines FROM ${S}.event_segments WHERE session_id = ANY($1) ORDER BY session_id, first_seq`, [ids]);
+      const segments = await client.query(
+        `SELECT session_id, first_seq, last_seq, lines FROM ${S}.event_segments WHERE session_id = ANY($1) ORDER BY session_id, first_seq`,
+        [ids],
+      );
       insertAll(db, 'event_segments', ['session_id', 'first_seq', 'last_seq', 'lines'], segments.rows);
     }
     if (scope.kind === 'all') {
       // Login sequence numbers are per log: numbered afresh in time order (their chains are verify's business, per log).
       const logins = await client.query(`SELECT * FROM ${S}.login_attempts ORDER BY at_us, log_id, seq`);
-      insertAll(db, 'login_attempts', LOGIN_COLUMNS, logins.rows.map((r: Record<string, unknown>, i: number) => ({ ...r, seq: i + 1 })));
+      insertAll(
+        db,
+        'login_attempts',
+        LOGIN_COLUMNS,
+        logins.rows.map((r: Record<string, unknown>, i: number) => ({ ...r, seq: i + 1 })),
+      );
     }
     if (scope.kind === 'log') {
       const logins = await client.query(`SELECT * FROM ${S}.login_attempts WHERE log_id = $1 ORDER BY seq`, [scope.logId]);
@@ -62,7 +75,9 @@ export async function copyCentral(client: pg.ClientBase, scope: CentralScope, pa
       const origins = await client.query(`SELECT * FROM ${S}.log_origins WHERE log_id = $1 ORDER BY at_us, id`, [scope.logId]);
       insertAll(db, 'log_origins', ORIGIN_COLUMNS, origins.rows);
       // Where the chains resume after a prune on the central store.
-      const checkpoint = await client.query(`SELECT * FROM ${S}.prune_checkpoints WHERE log_id = $1 ORDER BY at_us DESC LIMIT 1`, [scope.logId]);
+      const checkpoint = await client.query(`SELECT * FROM ${S}.prune_checkpoints WHERE log_id = $1 ORDER BY at_us DESC LIMIT 1`, [
+        scope.logId,
+      ]);
       insertAll(db, 'prune_checkpoints', CHECKPOINT_COLUMNS, checkpoint.rows);
     }
   } finally {
@@ -71,12 +86,48 @@ export async function copyCentral(client: pg.ClientBase, scope: CentralScope, pa
 }
 
 const SESSION_COLUMNS = [
-  'id', 'protocol', 'started_at_us', 'ended_at_us', 'end_reason', 'identity_oid', 'app_id', 'tenant_id', 'display_name', 'client_user', 'mapping',
-  'connection', 'scope', 'record_mode', 'client_address', 'client_tls', 'upstream', 'bytes_from_client', 'bytes_to_client', 'statements', 'errors',
-  'event_count', 'head_hash', 'last_event_hash', 'seal_seq', 'seal_hash', 'node_id',
+  'id',
+  'protocol',
+  'started_at_us',
+  'ended_at_us',
+  'end_reason',
+  'identity_oid',
+  'app_id',
+  'tenant_id',
+  'display_name',
+  'client_user',
+  'mapping',
+  'connection',
+  'scope',
+  'record_mode',
+  'client_address',
+  'client_tls',
+  'upstream',
+  'bytes_from_client',
+  'bytes_to_client',
+  'statements',
+  'errors',
+  'event_count',
+  'head_hash',
+  'last_event_hash',
+  'seal_seq',
+  'seal_hash',
+  'node_id',
 ];
 const LOGIN_COLUMNS = [
-  'seq', 'at_us', 'accepted', 'reason', 'message', 'session_id', 'identity_oid', 'app_id', 'connection', 'client_user', 'client_address', 'node_id', 'hash',
+  'seq',
+  'at_us',
+  'accepted',
+  'reason',
+  'message',
+  'session_id',
+  'identity_oid',
+  'app_id',
+  'connection',
+  'client_user',
+  'client_address',
+  'node_id',
+  'hash',
 ];
 const CHECKPOINT_COLUMNS = ['at_us', 'older_than_us', 'last_seal_seq', 'last_seal_hash', 'last_login_seq', 'last_login_hash'];
 const ORIGIN_COLUMNS = ['at_us', 'node_id', 'kind', 'previous_seal_seq', 'previous_seal_hash', 'previous_login_seq', 'previous_login_hash'];

@@ -115,9 +115,11 @@ export const CENTRAL_SCHEMA_VERSION = MIGRATIONS.length;
 
 /** The version the central store is at (0: idgate's schema is not there). */
 export async function centralSchemaVersion(client: pg.ClientBase): Promise<number> {
-  const exists = await client.query<{ present: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS present`, [`${CENTRAL_SCHEMA}.schema_migrations`]);
+  const exists = await client.query<{ present: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS present`, [
+    `${CENTRAL_SCHEMA}.schema_migrations`,
+  ]);
   if (exists.rows[0]?.present !== true) return 0;
-  const row = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${CENTRAL_SCHEMA}.schema_migrations`);
+  const row = await client.query<{ v: number | string | null }>(`SELECT max(version) AS v FROM ${CENTRAL_SCHEMA}.schema_migrations`);
   return Number(row.rows[0]?.v ?? 0);
 }
 
@@ -131,9 +133,16 @@ export async function migrateCentral(client: pg.ClientBase, writerRole: string |
   try {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [CENTRAL_SCHEMA]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${CENTRAL_SCHEMA}`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${CENTRAL_SCHEMA}.schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${CENTRAL_SCHEMA}.schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
     const from = await centralSchemaVersion(client);
-    if (from > MIGRATIONS.length) throw new AuditError('central-schema-mismatch', `the central audit schema is at version ${from}, newer than this idgate understands (${MIGRATIONS.length})`);
+    if (from > MIGRATIONS.length) {
+      throw new AuditError(
+        'central-schema-mismatch',
+        `the central audit schema is at version ${from}, newer than this idgate understands (${MIGRATIONS.length})`,
+      );
+    }
     for (let v = from; v < MIGRATIONS.length; v++) {
       await client.query(MIGRATIONS[v] ?? '');
       await client.query(`INSERT INTO ${CENTRAL_SCHEMA}.schema_migrations (version) VALUES ($1)`, [v + 1]);

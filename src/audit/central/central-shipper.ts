@@ -48,7 +48,12 @@ export class CentralShipper {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
-    if (this.backlog > 0) this.logger.warn({ backlog: this.backlog }, 'stopping with audit rows not yet shipped: they stay in the local database and are shipped at the next start');
+    if (this.backlog > 0) {
+      this.logger.warn(
+        { backlog: this.backlog },
+        'stopping with audit rows not yet shipped: they stay in the local database and are shipped at the next start',
+      );
+    }
     await this.worker.terminate();
   }
 
@@ -60,7 +65,10 @@ export class CentralShipper {
     this.backlog = r.backlog;
     if (r.type === 'unavailable') {
       if (this.unavailable !== r.message) {
-        this.logger.warn({ reason: 'central-unavailable', err: r.message, backlog: r.backlog }, 'the central audit store cannot be reached: recording continues locally');
+        this.logger.warn(
+          { reason: 'central-unavailable', err: r.message, backlog: r.backlog },
+          'the central audit store cannot be reached: recording continues locally',
+        );
       }
       this.unavailable = r.message;
     } else if (this.unavailable !== undefined) {
@@ -74,6 +82,11 @@ export class CentralShipper {
     const over = this.backlog > this.settings.backlogLimit;
     if (over === this.overLimit) return;
     this.overLimit = over;
-    this.onLimit(over, over ? `${this.backlog} audit rows wait to be shipped to the central store, more than recordings.central.backlog-limit (${this.settings.backlogLimit})` : '');
+    this.onLimit(
+      over,
+      over
+        ? `${this.backlog} audit rows wait to be shipped to the central store, more than recordings.central.backlog-limit (${this.settings.backlogLimit})`
+        : '',
+    );
   }
 }

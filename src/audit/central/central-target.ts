@@ -18,7 +18,9 @@ export interface CentralTarget {
 }
 
 export function centralTarget(config: ConnectionConfig): CentralTarget {
-  if (config.auth.kind !== 'password') throw new AuditError('central-login-unsupported', 'the central audit store takes a password (or none): no other login is supported');
+  if (config.auth.kind !== 'password') {
+    throw new AuditError('central-login-unsupported', 'the central audit store takes a password (or none): no other login is supported');
+  }
   return {
     host: config.host,
     port: config.port,

@@ -35,18 +35,26 @@ async function pruneLog(client: pg.ClientBase, logId: string, olderThanUs: numbe
     )
   ).rows[0];
   const login = (
-    await client.query<{ seq: string; hash: string }>(`SELECT seq, hash FROM ${S}.login_attempts WHERE log_id = $1 AND at_us < $2 ORDER BY seq DESC LIMIT 1`, [logId, olderThanUs])
+    await client.query<{ seq: string; hash: string }>(
+      `SELECT seq, hash FROM ${S}.login_attempts WHERE log_id = $1 AND at_us < $2 ORDER BY seq DESC LIMIT 1`,
+      [logId, olderThanUs],
+    )
   ).rows[0];
   if (seal === undefined && login === undefined) return { sessions: 0, events: 0, logins: 0 };
   const previous = (
-    await client.query<{ last_seal_seq: string | null; last_seal_hash: string | null; last_login_seq: string | null; last_login_hash: string | null }>(
-      `SELECT * FROM ${S}.prune_checkpoints WHERE log_id = $1 ORDER BY at_us DESC LIMIT 1`,
-      [logId],
-    )
+    await client.query<{
+      last_seal_seq: string | null;
+      last_seal_hash: string | null;
+      last_login_seq: string | null;
+      last_login_hash: string | null;
+    }>(`SELECT * FROM ${S}.prune_checkpoints WHERE log_id = $1 ORDER BY at_us DESC LIMIT 1`, [logId])
   ).rows[0];
   const cut = `SELECT session_id FROM ${S}.session_seals WHERE log_id = $1 AND seal_seq <= $2`;
   const sealCut = seal?.seal_seq ?? '0';
-  const events = await client.query<{ n: string }>(`SELECT coalesce(sum(last_seq - first_seq + 1), 0) AS n FROM ${S}.event_segments WHERE session_id IN (${cut})`, [logId, sealCut]);
+  const events = await client.query<{ n: string }>(
+    `SELECT coalesce(sum(last_seq - first_seq + 1), 0) AS n FROM ${S}.event_segments WHERE session_id IN (${cut})`,
+    [logId, sealCut],
+  );
   await client.query(`DELETE FROM ${S}.event_segments WHERE session_id IN (${cut})`, [logId, sealCut]);
   await client.query(`DELETE FROM ${S}.session_progress WHERE session_id IN (${cut})`, [logId, sealCut]);
   const sessions = await client.query(`DELETE FROM ${S}.sessions WHERE id IN (${cut})`, [logId, sealCut]);

@@ -27,20 +27,68 @@ export interface Shipment {
 }
 
 const SESSION_COLUMNS = [
-  'id', 'log_id', 'node_id', 'protocol', 'started_at_us', 'identity_oid', 'app_id', 'tenant_id', 'display_name', 'client_user', 'mapping',
-  'connection', 'scope', 'record_mode', 'client_address', 'client_tls', 'upstream', 'head_hash',
+  'id',
+  'log_id',
+  'node_id',
+  'protocol',
+  'started_at_us',
+  'identity_oid',
+  'app_id',
+  'tenant_id',
+  'display_name',
+  'client_user',
+  'mapping',
+  'connection',
+  'scope',
+  'record_mode',
+  'client_address',
+  'client_tls',
+  'upstream',
+  'head_hash',
 ];
 const PROGRESS_COLUMNS = ['session_id', 'event_count', 'last_event_hash', 'statements', 'errors'];
 const SEGMENT_COLUMNS = ['session_id', 'first_seq', 'last_seq', 'lines'];
 const SEAL_COLUMNS = [
-  'session_id', 'log_id', 'seal_seq', 'ended_at_us', 'end_reason', 'bytes_from_client', 'bytes_to_client', 'statements', 'errors', 'event_count',
-  'last_event_hash', 'seal_hash',
+  'session_id',
+  'log_id',
+  'seal_seq',
+  'ended_at_us',
+  'end_reason',
+  'bytes_from_client',
+  'bytes_to_client',
+  'statements',
+  'errors',
+  'event_count',
+  'last_event_hash',
+  'seal_hash',
 ];
 const LOGIN_COLUMNS = [
-  'log_id', 'seq', 'at_us', 'accepted', 'reason', 'message', 'session_id', 'identity_oid', 'app_id', 'connection', 'client_user', 'client_address',
-  'node_id', 'hash',
+  'log_id',
+  'seq',
+  'at_us',
+  'accepted',
+  'reason',
+  'message',
+  'session_id',
+  'identity_oid',
+  'app_id',
+  'connection',
+  'client_user',
+  'client_address',
+  'node_id',
+  'hash',
 ];
-const ORIGIN_COLUMNS = ['log_id', 'id', 'at_us', 'node_id', 'kind', 'previous_seal_seq', 'previous_seal_hash', 'previous_login_seq', 'previous_login_hash'];
+const ORIGIN_COLUMNS = [
+  'log_id',
+  'id',
+  'at_us',
+  'node_id',
+  'kind',
+  'previous_seal_seq',
+  'previous_seal_hash',
+  'previous_login_seq',
+  'previous_login_hash',
+];
 
 /** The local log's id (its write-ahead journal id), which names its chains in the central store. */
 export function localLogId(db: Database): string {
@@ -67,12 +115,23 @@ export function readShipment(db: Database, logId: string, limit: number): Shipme
   const session = db.prepare('SELECT * FROM sessions WHERE id = ?');
   const segment = db.prepare('SELECT session_id, first_seq, last_seq, lines FROM event_segments WHERE session_id = ? AND first_seq = ?');
   const login = db.prepare('SELECT * FROM login_attempts WHERE seq = ?');
-  const shipment: Shipment = { throughSeq: last.seq, outboxRows: outbox.length, origins: [], sessions: [], progress: [], segments: [], seals: [], logins: [] };
+  const shipment: Shipment = {
+    throughSeq: last.seq,
+    outboxRows: outbox.length,
+    origins: [],
+    sessions: [],
+    progress: [],
+    segments: [],
+    seals: [],
+    logins: [],
+  };
   const progressed = new Set<string>();
   for (const o of outbox) {
     if (o.kind === 'segment') {
       const row = segment.get(o.session_id, o.item) as Row | undefined;
-      if (row !== undefined) shipment.segments.push({ ...row, lines: Buffer.isBuffer(row['lines']) ? row['lines'] : Buffer.from(String(row['lines'])) });
+      if (row !== undefined) {
+        shipment.segments.push({ ...row, lines: Buffer.isBuffer(row['lines']) ? row['lines'] : Buffer.from(String(row['lines'])) });
+      }
       continue;
     }
     if (o.kind === 'login') {
@@ -120,6 +179,9 @@ async function insertRows(client: pg.ClientBase, table: string, columns: readonl
     const chunk = rows.slice(start, start + perStatement);
     const values: unknown[] = [];
     const tuples = chunk.map((row) => `(${columns.map((c) => `$${values.push(row[c] ?? null)}`).join(', ')})`);
-    await client.query(`INSERT INTO ${CENTRAL_SCHEMA}.${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, values);
+    await client.query(
+      `INSERT INTO ${CENTRAL_SCHEMA}.${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`,
+      values,
+    );
   }
 }

@@ -39,7 +39,10 @@ async function central(): Promise<pg.Client> {
   try {
     const version = await centralSchemaVersion(connected);
     if (version < CENTRAL_SCHEMA_VERSION) {
-      throw new AuditError('central-schema-mismatch', `the central audit schema is at version ${version}, this idgate needs ${CENTRAL_SCHEMA_VERSION}: run idgate audit-migrate with the owner role`);
+      throw new AuditError(
+        'central-schema-mismatch',
+        `the central audit schema is at version ${version}, this idgate needs ${CENTRAL_SCHEMA_VERSION}: run idgate audit-migrate with the owner role`,
+      );
     }
   } catch (e) {
     await connected.end().catch(() => undefined);
@@ -95,7 +98,7 @@ function schedule(ms: number): void {
 }
 
 port.on('message', (request: ShipperRequest) => {
-  if (request.type !== 'stop') return;
+  if (request.type !== 'stop') return; // eslint-disable-line @typescript-eslint/no-unnecessary-condition -- a message from another thread: its type is a promise, not a proof
   // One last pass, so a clean stop leaves nothing behind when the store is reachable.
   stopping = true;
   if (timer !== undefined) {

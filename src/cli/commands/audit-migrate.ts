@@ -10,18 +10,28 @@ interface AuditMigrateArgs {
 
 export const auditMigrateCommand: CommandModule<object, AuditMigrateArgs> = {
   command: 'audit-migrate',
-  describe: "create or update the central audit store's schema (run as the role that owns it); grant the gateways' role INSERT and SELECT only",
+  describe:
+    "create or update the central audit store's schema (run as the role that owns it); grant the gateways' role INSERT and SELECT only",
   builder: (y) =>
     y
-      .option('url', { type: 'string', demandOption: true, describe: 'the central store as the owner role: postgres://owner@host/db (libpq rules; password from the URL or PGPASSWORD)' })
-      .option('writer-role', { type: 'string', describe: "the gateways' role in recordings.central.url: granted USAGE, SELECT and INSERT, nothing else" }),
+      .option('url', {
+        type: 'string',
+        demandOption: true,
+        describe: 'the central store as the owner role: postgres://owner@host/db (libpq rules; password from the URL or PGPASSWORD)',
+      })
+      .option('writer-role', {
+        type: 'string',
+        describe: "the gateways' role in recordings.central.url: granted USAGE, SELECT and INSERT, nothing else",
+      }),
   handler: async (args) => {
     const target = centralTarget(parsePostgresUrl(args.url, '--url'));
     const client = await connectCentral(target, 'idgate audit-migrate');
     try {
       const { from, to } = await migrateCentral(client, args['writer-role']);
       const grant = args['writer-role'] === undefined ? '' : `; ${args['writer-role']} may INSERT and SELECT`;
-      process.stdout.write(`${describeTarget(target)}: central audit schema ${from === to ? `already at version ${to}` : `migrated from version ${from} to ${to}`}${grant}\n`);
+      process.stdout.write(
+        `${describeTarget(target)}: central audit schema ${from === to ? `already at version ${to}` : `migrated from version ${from} to ${to}`}${grant}\n`,
+      );
     } finally {
       await client.end();
     }

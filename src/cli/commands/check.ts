@@ -21,10 +21,14 @@ export function checkCommand(protocol: WireProtocol): CommandModule<object, Chec
     describe:
       'validate the configuration; with --connect, ask Graph what the gateway will ask it (and resolve group names), log in to each upstream and warn where its role may do more than its scopes',
     builder: (y) =>
-      y.option('config', configOption).option('connect', { type: 'boolean', default: false, describe: 'try Graph and each upstream connection' }),
+      y
+        .option('config', configOption)
+        .option('connect', { type: 'boolean', default: false, describe: 'try Graph and each upstream connection' }),
     handler: async (args) => {
       const config = loadConfigFile(args.config);
-      process.stdout.write(`${args.config}: valid (${config.connections.size} connections, ${config.identityMap.length} identity-map entries)\n`);
+      process.stdout.write(
+        `${args.config}: valid (${config.connections.size} connections, ${config.identityMap.length} identity-map entries)\n`,
+      );
       if (!args.connect) return;
       const entra = createEntraServices(config.entra, createLogger('silent'));
       try {
@@ -74,7 +78,11 @@ async function checkConnections(protocol: WireProtocol, config: GatewayConfig, e
         const scoped = await protocol.checkScopedUpstream(connection, entra.upstreamPasswords);
         if (scoped !== undefined) process.stdout.write(`connection ${connection.name}: WARNING: ${scoped}\n`);
       }
-      for (const warning of widerThanScopes(await protocol.readRolePowers(connection, entra.upstreamPasswords), rules, connection.searchPath)) {
+      for (const warning of widerThanScopes(
+        await protocol.readRolePowers(connection, entra.upstreamPasswords),
+        rules,
+        connection.searchPath,
+      )) {
         process.stdout.write(`connection ${connection.name}: WARNING: ${warning}\n`);
       }
     } else {

@@ -9,7 +9,10 @@ import { parsePostgresUrl } from '../../config/postgres-url.js';
 import { loadConfigFile } from '../../config/load-config.js';
 
 export const dbOptions = {
-  db: { type: 'string', describe: 'audit database: a SQLite file, or the central store as a postgres:// URL (default: recordings.path of the config)' },
+  db: {
+    type: 'string',
+    describe: 'audit database: a SQLite file, or the central store as a postgres:// URL (default: recordings.path of the config)',
+  },
   config: { alias: 'c', type: 'string', default: 'idgate.yaml', describe: 'configuration file, for its recordings.path' },
 } as const satisfies Record<string, Options>;
 
@@ -32,7 +35,7 @@ export function isCentralUrl(db: string): boolean {
 /** A reader of the audit log --db names; `close` also removes the local copy of a central store. */
 export interface OpenedAudit {
   readonly reader: AuditReader;
-  close(): void;
+  readonly close: () => void;
 }
 
 /**

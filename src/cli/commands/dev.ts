@@ -15,9 +15,12 @@ export function devCommand(protocol: WireProtocol): CommandModule<object, DevArg
     command: 'dev',
     describe: 'start a local Postgres, an Entra simulator and the gateway (TLS), and print a psql command for a demo agent',
     builder: (y) =>
-      y
-        .option('port', { type: 'number', default: 5433, describe: 'gateway port (0 picks a free one)' })
-        .option('log-level', { type: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], describe: 'gateway log level (logs go to stderr)' }),
+      y.option('port', { type: 'number', default: 5433, describe: 'gateway port (0 picks a free one)' }).option('log-level', {
+        type: 'string',
+        default: 'info',
+        choices: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'],
+        describe: 'gateway log level (logs go to stderr)',
+      }),
     handler: async (args) => {
       const logger = createLogger(args['log-level'] as 'info', pino.destination({ dest: 2, sync: false }));
       process.stderr.write('starting a local Postgres, the Entra simulator and the gateway…\n');

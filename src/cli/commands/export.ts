@@ -46,7 +46,16 @@ export function exportCommand(protocol: WireProtocol): CommandModule<object, Exp
           for (const e of reader.events(s.id)) {
             // One line per stored event, with its chain hash; raw frames decoded into `messages`.
             const messages = [...protocol.expandEvents([e])].map((m) => ({ kind: m.kind, ...m.data }));
-            write({ type: 'event', sessionId: s.id, seq: e.seq, at: isoFromUs(e.at_us), atUs: e.at_us, direction: e.direction, messages, hash: e.hash });
+            write({
+              type: 'event',
+              sessionId: s.id,
+              seq: e.seq,
+              at: isoFromUs(e.at_us),
+              atUs: e.at_us,
+              direction: e.direction,
+              messages,
+              hash: e.hash,
+            });
           }
         }
       } finally {

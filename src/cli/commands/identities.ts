@@ -39,8 +39,16 @@ export function identitiesCommand(protocol: WireProtocol): CommandModule<object,
     builder: (y) =>
       y
         .options(dbOptions)
-        .option('unused', { type: 'string', default: '30d', describe: 'flag an enabled identity with no login for this long (a duration); also the window for sessions' })
-        .option('shared', { type: 'string', default: '5m', describe: 'flag an identity used under two client labels or from two hosts at once or within this gap' })
+        .option('unused', {
+          type: 'string',
+          default: '30d',
+          describe: 'flag an enabled identity with no login for this long (a duration); also the window for sessions',
+        })
+        .option('shared', {
+          type: 'string',
+          default: '5m',
+          describe: 'flag an identity used under two client labels or from two hosts at once or within this gap',
+        })
         .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' })
         .option('markdown', { type: 'boolean', default: false, describe: 'a report a security review can attach' }),
     handler: async (args) => {
@@ -55,7 +63,9 @@ export function identitiesCommand(protocol: WireProtocol): CommandModule<object,
         }
         listed = await listedIdentities(await resolveGroupNames(file, entra.graph), entra.graph);
       } catch (e) {
-        process.stderr.write(`idgate identities: Graph could not answer in full (${errorMessage(e)}); nothing is reported rather than a partial list\n`);
+        process.stderr.write(
+          `idgate identities: Graph could not answer in full (${errorMessage(e)}); nothing is reported rather than a partial list\n`,
+        );
         process.exitCode = 1;
         return;
       } finally {
@@ -68,7 +78,11 @@ export function identitiesCommand(protocol: WireProtocol): CommandModule<object,
       try {
         const usage = await usageSince(protocol, reader, since, args.config);
         const lastLogin = new Map<string, number>();
-        for (const l of reader.logins()) if (l.accepted === 1 && l.identity_oid !== null) lastLogin.set(l.identity_oid, Math.max(lastLogin.get(l.identity_oid) ?? 0, l.at_us));
+        for (const l of reader.logins()) {
+          if (l.accepted === 1 && l.identity_oid !== null) {
+            lastLogin.set(l.identity_oid, Math.max(lastLogin.get(l.identity_oid) ?? 0, l.at_us));
+          }
+        }
         const sessions = new Map<string, number>();
         const inWindow = reader.sessions({ sinceUs: since });
         for (const s of inWindow) sessions.set(s.identity_oid, (sessions.get(s.identity_oid) ?? 0) + 1);
@@ -93,7 +107,9 @@ export function identitiesCommand(protocol: WireProtocol): CommandModule<object,
         return;
       }
       if (args.markdown) {
-        process.stdout.write(identitiesMarkdown(census.map(reportRow), `${args.unused} (shared within ${args.shared})`, new Date(now / 1000).toISOString()));
+        process.stdout.write(
+          identitiesMarkdown(census.map(reportRow), `${args.unused} (shared within ${args.shared})`, new Date(now / 1000).toISOString()),
+        );
         return;
       }
       process.stdout.write(
@@ -105,7 +121,10 @@ export function identitiesCommand(protocol: WireProtocol): CommandModule<object,
             c.listed.entries.map((r) => `#${r.index} ${r.connection}`).join(', '),
             c.lastLoginUs === undefined ? 'never' : isoFromUs(c.lastLoginUs),
             String(c.sessions),
-            [...c.flags.filter((f) => f !== 'over-scoped'), ...c.overScoped.map((u) => `over-scoped: ${u.granted} → ${u.used || 'nothing'}`)].join(', '),
+            [
+              ...c.flags.filter((f) => f !== 'over-scoped'),
+              ...c.overScoped.map((u) => `over-scoped: ${u.granted} → ${u.used || 'nothing'}`),
+            ].join(', '),
           ]),
         )}\n`,
       );
@@ -133,10 +152,21 @@ function censusJson(c: Census): Record<string, unknown> {
     appId: p.appId,
     displayName: p.displayName ?? null,
     enabled: p.accountEnabled,
-    entries: c.listed.entries.map((r) => ({ entry: r.index, connection: r.connection, scope: r.scope, via: r.match.kind === 'entra-group' ? { group: r.match.groupId } : { appRole: r.match.role } })),
+    entries: c.listed.entries.map((r) => ({
+      entry: r.index,
+      connection: r.connection,
+      scope: r.scope,
+      via: r.match.kind === 'entra-group' ? { group: r.match.groupId } : { appRole: r.match.role },
+    })),
     lastLogin: c.lastLoginUs === undefined ? null : isoFromUs(c.lastLoginUs),
     sessions: c.sessions,
     flags: c.flags,
-    overScoped: c.overScoped.map((u) => ({ connection: u.connection, mapping: u.mapping, granted: u.granted, used: u.used, suggestion: u.used })),
+    overScoped: c.overScoped.map((u) => ({
+      connection: u.connection,
+      mapping: u.mapping,
+      granted: u.granted,
+      used: u.used,
+      suggestion: u.used,
+    })),
   };
 }

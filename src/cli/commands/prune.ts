@@ -21,14 +21,18 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
   builder: (y) => y.options(dbOptions).option('older-than', { type: 'string', demandOption: true, describe: 'e.g. 90d, 12w, 36h' }),
   handler: async (args) => {
     const age = parseDurationUs(args['older-than']);
-    if (age === undefined) throw new UsageError('bad-argument', `--older-than ${args['older-than']}: expected a duration such as 90d, 12w or 36h`);
+    if (age === undefined) {
+      throw new UsageError('bad-argument', `--older-than ${args['older-than']}: expected a duration such as 90d, 12w or 36h`);
+    }
     const path = auditDbPath(args);
     const now = nowMicros();
     if (isCentralUrl(path)) {
       const client = await connectCentral(centralTarget(parsePostgresUrl(path, '--db')), 'idgate prune');
       try {
         const result = await pruneCentral(client, now - age, now);
-        process.stdout.write(`pruned ${result.sessions} sessions (${result.events} events) and ${result.logins} login attempts from the central store\n`);
+        process.stdout.write(
+          `pruned ${result.sessions} sessions (${result.events} events) and ${result.logins} login attempts from the central store\n`,
+        );
       } finally {
         await client.end();
       }

@@ -55,13 +55,21 @@ function via(rule: MappingRule): string {
 
 function reachJson(r: Reach): Record<string, unknown> {
   return {
-    identity: { objectId: r.principal.objectId, appId: r.principal.appId, displayName: r.principal.displayName ?? null, enabled: r.principal.accountEnabled },
+    identity: {
+      objectId: r.principal.objectId,
+      appId: r.principal.appId,
+      displayName: r.principal.displayName ?? null,
+      enabled: r.principal.accountEnabled,
+    },
     groups: r.groups,
     roles: r.roles,
     reaches: r.entries.map((e) => ({
       connection: e.connection,
       entry: e.rule.index,
-      via: e.rule.match.kind === 'entra-group' ? { group: e.rule.match.groupId, groupName: e.rule.match.groupName ?? null } : { appRole: e.rule.match.role },
+      via:
+        e.rule.match.kind === 'entra-group'
+          ? { group: e.rule.match.groupId, groupName: e.rule.match.groupName ?? null }
+          : { appRole: e.rule.match.role },
       scope: e.rule.scope,
       record: e.rule.record,
     })),

@@ -35,7 +35,11 @@ export function replayCommand(protocol: WireProtocol): CommandModule<object, Rep
         .option('execute', { type: 'boolean', default: false, describe: 're-run the statements against --target' })
         .option('target', { type: 'string', describe: 'postgres://user[:password]@host:port/db?sslmode=… (password also from PGPASSWORD)' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'with --execute: print what would run, run nothing' })
-        .option('yes-i-mean-it', { type: 'boolean', default: false, describe: 'allow --execute against the very database the session ran on' })
+        .option('yes-i-mean-it', {
+          type: 'boolean',
+          default: false,
+          describe: 'allow --execute against the very database the session ran on',
+        })
         .check((a) => {
           if (!(a.speed > 0)) throw new UsageError('bad-argument', '--speed must be above 0');
           if (a.execute && a.target === undefined && !a['dry-run']) throw new UsageError('bad-argument', '--execute needs --target');
@@ -72,10 +76,19 @@ function dryRun(session: SessionRow, entries: TranscriptEntry[]): void {
   for (const e of entries) if (e.type === 'statement') process.stdout.write(`${entryText(e)}\n`);
 }
 
-async function execute(protocol: WireProtocol, reader: AuditReader, session: SessionRow, original: TranscriptEntry[], args: ReplayArgs): Promise<number> {
+async function execute(
+  protocol: WireProtocol,
+  reader: AuditReader,
+  session: SessionRow,
+  original: TranscriptEntry[],
+  args: ReplayArgs,
+): Promise<number> {
   const target = parseTargetUrl(args.target ?? '');
   if (isSameDatabase(target, session.upstream) && !args['yes-i-mean-it']) {
-    throw new UsageError('refused', `refusing to replay against ${session.upstream}, the database the session ran on (use a copy, or --yes-i-mean-it)`);
+    throw new UsageError(
+      'refused',
+      `refusing to replay against ${session.upstream}, the database the session ran on (use a copy, or --yes-i-mean-it)`,
+    );
   }
   process.stderr.write(`replaying session ${session.id} against ${redact(args.target ?? '')}…\n`);
   const run = await protocol.replay(reader.events(session.id), target, { speed: args.speed, noWait: !args.wait });
@@ -88,9 +101,15 @@ async function execute(protocol: WireProtocol, reader: AuditReader, session: Ses
       rows.map((r) => [String(r.n), oneLine(r.sql), r.original, r.replayed, r.same ? 'same' : 'DIFFERENT']),
     )}\n`,
   );
-  for (const n of run.notRecorded) process.stdout.write(`note: ${n.bytes} bytes of ${n.code === 'd' ? 'COPY data' : `message ${n.code}`} were not recorded (record: full keeps them) and were not sent\n`);
+  for (const n of run.notRecorded) {
+    process.stdout.write(
+      `note: ${n.bytes} bytes of ${n.code === 'd' ? 'COPY data' : `message ${n.code}`} were not recorded (record: full keeps them) and were not sent\n`,
+    );
+  }
   const differing = rows.filter((r) => !r.same).length;
-  process.stdout.write(`${rows.length - differing} of ${rows.length} statements replayed with the same outcome${run.complete ? '' : '; the target did not answer everything'}\n`);
+  process.stdout.write(
+    `${rows.length - differing} of ${rows.length} statements replayed with the same outcome${run.complete ? '' : '; the target did not answer everything'}\n`,
+  );
   return differing === 0 && run.complete ? 0 : 1;
 }
 

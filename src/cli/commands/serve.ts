@@ -62,7 +62,12 @@ export function serveCommand(protocol: WireProtocol): CommandModule<object, Serv
       const asRun = (c: GatewayConfig): GatewayConfig => (index === undefined ? c : forWorker(c, index));
       const gateway = await startGateway(asRun(config), protocol.serve, {
         logger,
-        ...(cluster.isWorker ? { siblings: new WorkerSiblings(process), answerAdmin: (backend, metrics, node) => answerAdminAsks(process, backend, metrics, node) } : {}),
+        ...(cluster.isWorker
+          ? {
+              siblings: new WorkerSiblings(process),
+              answerAdmin: (backend, metrics, node) => answerAdminAsks(process, backend, metrics, node),
+            }
+          : {}),
       });
       const onHangup = (): void => {
         // A bad file, or one that changes what needs a restart, leaves the configuration in force untouched.

@@ -21,22 +21,34 @@ interface TokenArgs {
 
 export const tokenCommand: CommandModule<object, TokenArgs> = {
   command: 'token',
-  describe: 'print an Entra access token for an agent (client secret, certificate or managed identity), to pass to the gateway as the password',
+  describe:
+    'print an Entra access token for an agent (client secret, certificate or managed identity), to pass to the gateway as the password',
   builder: (y) =>
     y
       .option('tenant', { type: 'string', describe: 'tenant id (not needed with --managed-identity)' })
-      .option('client-id', { type: 'string', describe: "the agent application's client id (with --managed-identity: a user-assigned identity's)" })
+      .option('client-id', {
+        type: 'string',
+        describe: "the agent application's client id (with --managed-identity: a user-assigned identity's)",
+      })
       .option('client-secret-env', { type: 'string', describe: 'environment variable holding the client secret' })
       .option('certificate', { type: 'string', describe: 'PEM file with the registered certificate and its private key' })
       .option('managed-identity', { type: 'boolean', default: false, describe: 'use the managed identity of the machine this runs on' })
       .option('scope', { type: 'string', demandOption: true, describe: "the gateway API's scope, e.g. api://idgate/.default" })
-      .option('authority', { type: 'string', default: 'https://login.microsoftonline.com', describe: 'Entra authority (another cloud, or a simulator)' })
+      .option('authority', {
+        type: 'string',
+        default: 'https://login.microsoftonline.com',
+        describe: 'Entra authority (another cloud, or a simulator)',
+      })
       .option('ca', { type: 'string', describe: 'extra CA certificate (PEM) to trust for the authority' })
       .option('env', { type: 'boolean', default: false, describe: 'print PGPASSWORD=<token> for eval' })
       .check((a) => {
         const ways = [a['client-secret-env'] !== undefined, a.certificate !== undefined, a['managed-identity']].filter(Boolean).length;
-        if (ways !== 1) throw new UsageError('bad-argument', 'name exactly one of --client-secret-env, --certificate or --managed-identity');
-        if (!a['managed-identity'] && (a.tenant === undefined || a['client-id'] === undefined)) throw new UsageError('bad-argument', '--tenant and --client-id are needed with a secret or certificate');
+        if (ways !== 1) {
+          throw new UsageError('bad-argument', 'name exactly one of --client-secret-env, --certificate or --managed-identity');
+        }
+        if (!a['managed-identity'] && (a.tenant === undefined || a['client-id'] === undefined)) {
+          throw new UsageError('bad-argument', '--tenant and --client-id are needed with a secret or certificate');
+        }
         return true;
       }),
   handler: async (args) => {

@@ -16,7 +16,8 @@ interface UsageArgs {
 export function usageCommand(protocol: WireProtocol): CommandModule<object, UsageArgs> {
   return {
     command: 'usage',
-    describe: 'per identity and identity-map entry: the scope granted against the narrowest scope that admits what it actually ran (over-scoped)',
+    describe:
+      'per identity and identity-map entry: the scope granted against the narrowest scope that admits what it actually ran (over-scoped)',
     builder: (y) =>
       y
         .options(dbOptions)
@@ -41,7 +42,17 @@ export function usageCommand(protocol: WireProtocol): CommandModule<object, Usag
       process.stdout.write(
         `${table(
           ['identity', 'connection', 'entry', 'granted', 'used', 'over-scoped', 'sessions', 'statements', 'last session'],
-          rows.map((r) => [r.who, r.connection, r.mapping, r.granted, r.used || '(nothing)', r.overScoped ? `yes: ${r.used || 'nothing'}` : 'no', String(r.sessions), String(r.statements), isoFromUs(r.lastUs)]),
+          rows.map((r) => [
+            r.who,
+            r.connection,
+            r.mapping,
+            r.granted,
+            r.used || '(nothing)',
+            r.overScoped ? `yes: ${r.used || 'nothing'}` : 'no',
+            String(r.sessions),
+            String(r.statements),
+            isoFromUs(r.lastUs),
+          ]),
         )}\n`,
       );
     },

@@ -59,11 +59,17 @@ async function verifyCentral(url: string): Promise<boolean> {
 }
 
 function printReport(report: VerifyReport, label: string): void {
-  for (const f of report.findings) process.stdout.write(`${label}TAMPERED (${f.kind}) ${f.where}${f.node === undefined ? '' : ` (node ${f.node})`}: ${f.detail}\n`);
-  for (const id of report.unsealed) process.stdout.write(`${label}open: session ${id} has not ended (or the gateway stopped before ending it)\n`);
+  for (const f of report.findings) {
+    process.stdout.write(`${label}TAMPERED (${f.kind}) ${f.where}${f.node === undefined ? '' : ` (node ${f.node})`}: ${f.detail}\n`);
+  }
+  for (const id of report.unsealed) {
+    process.stdout.write(`${label}open: session ${id} has not ended (or the gateway stopped before ending it)\n`);
+  }
   if (report.origin?.kind === 'created') {
     const by = report.origin.nodeId === null ? '' : ` by node ${report.origin.nodeId}`;
-    process.stdout.write(`${label}origin: this log was begun ${new Date(report.origin.atUs / 1000).toISOString()}${by}; nothing before it is known\n`);
+    process.stdout.write(
+      `${label}origin: this log was begun ${new Date(report.origin.atUs / 1000).toISOString()}${by}; nothing before it is known\n`,
+    );
   }
   process.stdout.write(
     `${label}${report.findings.length === 0 ? 'ok' : 'FAILED'}: ${report.sessions} sessions, ${report.events} events, ${report.logins} login attempts; chain head ${report.head}\n`,

@@ -142,7 +142,9 @@ export class SimDirectory {
 
   /** The app-role assignments of an application on every API: (role id, API service principal). */
   appRoleAssignments(app: SimApplication): { appRoleId: string; resourceId: string }[] {
-    return [...this.apis.values()].flatMap((api) => app.roles.map((value) => ({ appRoleId: roleId(api, value), resourceId: api.objectId })));
+    return [...this.apis.values()].flatMap((api) =>
+      app.roles.map((value) => ({ appRoleId: roleId(api, value), resourceId: api.objectId })),
+    );
   }
 
   allApis(): SimApi[] {

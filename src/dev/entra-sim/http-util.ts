@@ -30,7 +30,10 @@ export function readBody(req: IncomingMessage): Promise<string> {
 export function entraError(res: ServerResponse, status: number, error: string, aadsts: number, description: string): void {
   const traceId = crypto.randomUUID();
   const correlationId = crypto.randomUUID();
-  const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const timestamp = new Date()
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
   json(res, status, {
     error,
     error_description: `AADSTS${aadsts}: ${description} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,

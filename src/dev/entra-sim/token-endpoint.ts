@@ -22,22 +22,35 @@ export interface TokenEndpointContext {
 export async function handleTokenRequest(ctx: TokenEndpointContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const form = new URLSearchParams(await readBody(req));
   if (form.get('grant_type') !== 'client_credentials') {
-    return entraError(res, 400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
+    entraError(res, 400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
+    return;
   }
   const clientId = form.get('client_id') ?? '';
   const app = ctx.directory.application(clientId);
   if (app === undefined || app.managedIdentity) {
-    return entraError(res, 400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory.`);
+    entraError(res, 400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory.`);
+    return;
   }
   const auth = await authenticate(ctx, app, form);
-  if (typeof auth !== 'string') return entraError(res, 401, 'invalid_client', auth.aadsts, auth.description);
+  if (typeof auth !== 'string') {
+    entraError(res, 401, 'invalid_client', auth.aadsts, auth.description);
+    return;
+  }
   if (!app.accountEnabled) {
-    return entraError(res, 400, 'unauthorized_client', 7000112, `Application '${app.appId}'(${app.displayName}) is disabled.`);
+    entraError(res, 400, 'unauthorized_client', 7000112, `Application '${app.appId}'(${app.displayName}) is disabled.`);
+    return;
   }
   const scope = form.get('scope') ?? '';
   const resource = ctx.resourceFor(scope);
   if (resource === undefined) {
-    return entraError(res, 400, 'invalid_resource', 500011, `The resource principal named ${scope.replace(/\/\.default$/, '')} was not found in the tenant.`);
+    entraError(
+      res,
+      400,
+      'invalid_resource',
+      500011,
+      `The resource principal named ${scope.replace(/\/\.default$/, '')} was not found in the tenant.`,
+    );
+    return;
   }
   const { token, expiresIn } = await ctx.issue(app, resource, auth);
   json(res, 200, { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: token });
@@ -101,14 +114,27 @@ export async function handleManagedIdentityRequest(
   url: URL,
 ): Promise<void> {
   if (req.headers['x-identity-header'] !== identityHeader) {
-    return json(res, 401, { statusCode: 401, message: 'Unauthorized: the X-IDENTITY-HEADER does not match.' });
+    json(res, 401, { statusCode: 401, message: 'Unauthorized: the X-IDENTITY-HEADER does not match.' });
+    return;
   }
   const app = ctx.directory.managedIdentity();
   const resourceParam = url.searchParams.get('resource') ?? '';
   const resource = ctx.resourceFor(resourceParam.endsWith('/.default') ? resourceParam : `${resourceParam}/.default`);
-  if (app === undefined) return json(res, 400, { statusCode: 400, message: 'No managed identity is assigned to this resource.' });
-  if (!app.accountEnabled) return json(res, 400, { statusCode: 400, message: `AADSTS7000112: Application '${app.appId}'(${app.displayName}) is disabled.` });
-  if (resource === undefined) return json(res, 400, { statusCode: 400, message: `AADSTS500011: The resource principal named ${resourceParam} was not found in the tenant.` });
+  if (app === undefined) {
+    json(res, 400, { statusCode: 400, message: 'No managed identity is assigned to this resource.' });
+    return;
+  }
+  if (!app.accountEnabled) {
+    json(res, 400, { statusCode: 400, message: `AADSTS7000112: Application '${app.appId}'(${app.displayName}) is disabled.` });
+    return;
+  }
+  if (resource === undefined) {
+    json(res, 400, {
+      statusCode: 400,
+      message: `AADSTS500011: The resource principal named ${resourceParam} was not found in the tenant.`,
+    });
+    return;
+  }
   const { token, expiresIn } = await ctx.issue(app, resource, 'certificate');
   json(res, 200, {
     access_token: token,

@@ -134,7 +134,10 @@ describe('accepted connections read into their own buffer', () => {
   it('takes a fresh buffer when both of its buffers are still held, and never overwrites a held chunk', async () => {
     const { client, adopted, close } = await connectedPair();
     const held: Buffer[] = [];
-    adopted.source.setHandler((chunk) => held.push(chunk), () => held.length > 0);
+    adopted.source.setHandler(
+      (chunk) => held.push(chunk),
+      () => held.length > 0,
+    );
     const texts = ['alpha', 'bravo', 'charlie', 'delta'];
     for (const text of texts) {
       const before = held.length;

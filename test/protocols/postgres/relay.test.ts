@@ -51,7 +51,13 @@ describe('Relay', () => {
     } as unknown as StatementGate;
     let ended: RelayEnd | undefined;
     const fatal = encodeErrorResponse({ severity: 'FATAL', sqlstate: 'XX000', message: 'internal error in the gateway (session s-1)' });
-    const relay = new Relay(streamSource(client.near), streamSource(upstream.near), (end) => (ended = end), () => Buffer.alloc(0), { gate: failing, internalError: () => fatal });
+    const relay = new Relay(
+      streamSource(client.near),
+      streamSource(upstream.near),
+      (end) => (ended = end),
+      () => Buffer.alloc(0),
+      { gate: failing, internalError: () => fatal },
+    );
     relay.start(Buffer.alloc(0), Buffer.alloc(0));
     upstream.far.on('data', () => undefined).once('end', () => upstream.far.end()); // a server closes when told to Terminate
     const seen = collect(client.far);

@@ -35,7 +35,9 @@ describe('AuditLog', () => {
 
   it('reports congestion while the writer is held up, and drains once it catches up, losing nothing', async () => {
     const path = join(dir, 'slow.db');
-    const log = await AuditLog.open(path, createLogger('silent'), { limits: { highWater: 100, highWaterBytes: 1 << 30, lowWater: 10, lowWaterBytes: 1 << 30 } });
+    const log = await AuditLog.open(path, createLogger('silent'), {
+      limits: { highWater: 100, highWaterBytes: 1 << 30, lowWater: 10, lowWaterBytes: 1 << 30 },
+    });
     const recorder = log.startSession(header('s1'), true);
     await log.flushed();
     // Another connection holds the write lock for less than the writer's busy timeout: the writer waits.
@@ -97,7 +99,11 @@ describe('AuditLog', () => {
     assert.equal(immediate, true, 'with nothing unjournaled, the callback comes at once');
     recorder.end({ reason: 'client-terminated', bytesFromClient: 0, bytesToClient: 0 });
     await log.close();
-    assert.equal(readFileSync(journalPath(path)).length, journalHeader(journal.logId ?? '').length, 'a clean stop leaves the journal empty');
+    assert.equal(
+      readFileSync(journalPath(path)).length,
+      journalHeader(journal.logId ?? '').length,
+      'a clean stop leaves the journal empty',
+    );
   });
 
   it('recovers from the journal what a process killed with SIGKILL had made durable but not yet written, then seals the session as gateway-lost', async () => {
@@ -181,7 +187,10 @@ describe('AuditLog', () => {
   it('one gateway writes one database: a second writer is refused while the first lives, a dead one’s lock is taken over', async () => {
     const path = join(dir, 'locked.db');
     const first = await AuditLog.open(path, createLogger('silent'));
-    await assert.rejects(AuditLog.open(path, createLogger('silent')), new RegExp(`being written by another idgate \\(process ${process.pid}`));
+    await assert.rejects(
+      AuditLog.open(path, createLogger('silent')),
+      new RegExp(`being written by another idgate \\(process ${process.pid}`),
+    );
     await first.close();
     writeFileSync(`${path}.lock`, `999999999@${hostname()}`); // a crashed gateway's lock
     const second = await AuditLog.open(path, createLogger('silent'));
@@ -191,7 +200,9 @@ describe('AuditLog', () => {
   });
 
   it('counts bytes as well as events, so a few huge events also hold the clients back', async () => {
-    const log = await AuditLog.open(join(dir, 'bytes.db'), createLogger('silent'), { limits: { highWater: 1_000_000, highWaterBytes: 1 << 20, lowWater: 1_000_000, lowWaterBytes: 1 << 19 } });
+    const log = await AuditLog.open(join(dir, 'bytes.db'), createLogger('silent'), {
+      limits: { highWater: 1_000_000, highWaterBytes: 1 << 20, lowWater: 1_000_000, lowWaterBytes: 1 << 19 },
+    });
     log.startSession(header('s2'), true).record('client', 'Query', { sql: 'x'.repeat(2 << 20) });
     assert.equal(log.congested, true);
     await log.flushed();

@@ -57,11 +57,14 @@ describe('event segments', () => {
     sealSegment(segment, head);
     const { chain, records } = readSegment(segment);
     assert.deepEqual(chain, head);
-    assert.deepEqual(records.map((r) => [r.atUs, r.direction, r.kind, r.statements, r.errors]), [
-      [5, 'client', 'pg-frames', 0, 0],
-      [6, 'server', 'pg-frames', 2, 1],
-      [7, 'gateway', 'Denied', 0, 0],
-    ]);
+    assert.deepEqual(
+      records.map((r) => [r.atUs, r.direction, r.kind, r.statements, r.errors]),
+      [
+        [5, 'client', 'pg-frames', 0, 0],
+        [6, 'server', 'pg-frames', 2, 1],
+        [7, 'gateway', 'Denied', 0, 0],
+      ],
+    );
     assert.deepEqual(records[0]?.data, query);
     assert.equal(records[2]?.data.toString(), '{"sql":"DROP TABLE t"}');
     let previous: Buffer = head;

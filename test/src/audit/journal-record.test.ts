@@ -11,17 +11,28 @@ function twoRecords(): { file: Buffer; boundaries: number[] } {
   builder.append(10, 'client', 'Query', 0, 0, Buffer.from('SELECT 1'));
   const first = builder.journaledSince();
   assert.ok(first !== undefined);
-  const a = encodeJournalRecord(1, { starts: [start], ends: [], logins: [] }, [{ sessionId: 's1', count: first.count, bytes: Buffer.from(first.bytes) }]);
+  const a = encodeJournalRecord(1, { starts: [start], ends: [], logins: [] }, [
+    { sessionId: 's1', count: first.count, bytes: Buffer.from(first.bytes) },
+  ]);
   builder.append(11, 'server', 'pg-frames', 1, 0, Buffer.from([0x43, 0, 0, 0, 4]));
   builder.append(12, 'client', 'Query', 0, 0, Buffer.from('SELECT 2'));
   const second = builder.journaledSince();
   assert.ok(second !== undefined);
   assert.equal(builder.journaledSince(), undefined, 'nothing new since the last cut');
-  const b = encodeJournalRecord(2, { starts: [], ends: [{ sessionId: 's1', end: { reason: 'client-terminated', endedAtUs: 13, bytesFromClient: 1, bytesToClient: 2 } }], logins: [] }, [
-    { sessionId: 's1', count: second.count, bytes: Buffer.from(second.bytes) },
-  ]);
+  const b = encodeJournalRecord(
+    2,
+    {
+      starts: [],
+      ends: [{ sessionId: 's1', end: { reason: 'client-terminated', endedAtUs: 13, bytesFromClient: 1, bytesToClient: 2 } }],
+      logins: [],
+    },
+    [{ sessionId: 's1', count: second.count, bytes: Buffer.from(second.bytes) }],
+  );
   const header = journalHeader('log-1');
-  return { file: Buffer.concat([header, a, b]), boundaries: [header.length, header.length + a.length, header.length + a.length + b.length] };
+  return {
+    file: Buffer.concat([header, a, b]),
+    boundaries: [header.length, header.length + a.length, header.length + a.length + b.length],
+  };
 }
 
 describe('the write-ahead journal format', () => {
@@ -30,7 +41,10 @@ describe('the write-ahead journal format', () => {
     const read = readJournal(file);
     assert.equal(read.logId, 'log-1');
     assert.equal(read.tornBytes, 0);
-    assert.deepEqual(read.batches.map((b) => b.journalSeq), [1, 2]);
+    assert.deepEqual(
+      read.batches.map((b) => b.journalSeq),
+      [1, 2],
+    );
     const [first, second] = read.batches;
     assert.equal(first?.starts[0]?.id, 's1');
     assert.equal(first?.events[0]?.count, 1);
@@ -47,7 +61,9 @@ describe('the write-ahead journal format', () => {
       const read = readJournal(file.subarray(0, cut));
       const whole = boundaries.filter((b, i) => i > 0 && b <= cut).length;
       assert.equal(read.batches.length, whole, `cut at ${cut}`);
-      if (cut >= (boundaries[0] ?? 0)) assert.equal(read.tornBytes, cut - Math.max(...boundaries.filter((b) => b <= cut)), `torn bytes at ${cut}`);
+      if (cut >= (boundaries[0] ?? 0)) {
+        assert.equal(read.tornBytes, cut - Math.max(...boundaries.filter((b) => b <= cut)), `torn bytes at ${cut}`);
+      }
     }
   });
 

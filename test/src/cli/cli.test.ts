@@ -35,7 +35,17 @@ describe('the idgate CLI', () => {
       stringify({
         listen: { host: '127.0.0.1', port, tls: { cert: 'server.crt', key: 'server.key' }, 'drain-timeout-seconds': drainSeconds },
         entra: { 'tenant-id': h.entra.tenantId, audience: AUDIENCE, authority: h.entra.authority, ca: 'entra-ca.pem' },
-        connections: [{ name: CONNECTION, host: h.cluster.host, port: h.cluster.port, database: 'records', user: 'sync_writer', 'password-env': password, tls: 'disable' }],
+        connections: [
+          {
+            name: CONNECTION,
+            host: h.cluster.host,
+            port: h.cluster.port,
+            database: 'records',
+            user: 'sync_writer',
+            'password-env': password,
+            tls: 'disable',
+          },
+        ],
         'identity-map': [{ 'entra-group': h.groupId, connection: CONNECTION, scope }],
       }),
     );
@@ -44,13 +54,27 @@ describe('the idgate CLI', () => {
 
   async function sessionsOf(db: string): Promise<Record<string, unknown>[]> {
     const r = await idgate(['sessions', '--json', '--db', db]);
-    return r.stdout.trim() === '' ? [] : r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    return r.stdout.trim() === ''
+      ? []
+      : r.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
   }
 
   const env = (): NodeJS.ProcessEnv => ({ SYNC_WRITER_PASSWORD: h.passwords['sync_writer'], WRONG_PASSWORD: 'not-it' });
 
   it('has --help on every command', async () => {
-    for (const args of [['--help'], ['serve', '--help'], ['check', '--help'], ['dev', '--help'], ['token', '--help'], ['reach', '--help'], ['usage', '--help'], ['identities', '--help']]) {
+    for (const args of [
+      ['--help'],
+      ['serve', '--help'],
+      ['check', '--help'],
+      ['dev', '--help'],
+      ['token', '--help'],
+      ['reach', '--help'],
+      ['usage', '--help'],
+      ['identities', '--help'],
+    ]) {
       const r = await idgate(args);
       assert.equal(r.code, 0, args.join(' '));
       assert.match(r.stdout, /idgate/);
@@ -88,7 +112,10 @@ describe('the idgate CLI', () => {
     assert.match(r.stdout, /WARNING: the role may INSERT public\.records, which no scope lets it write/);
     assert.match(r.stdout, /WARNING: the role may DELETE public\.records, which no scope lets it write/);
     assert.doesNotMatch(r.stdout, /may SELECT public\.records/);
-    const narrow = await idgate(['check', '--connect', '--config', writeConfig(3, 'SYNC_WRITER_PASSWORD', 30, 'read write:records')], env());
+    const narrow = await idgate(
+      ['check', '--connect', '--config', writeConfig(3, 'SYNC_WRITER_PASSWORD', 30, 'read write:records')],
+      env(),
+    );
     assert.doesNotMatch(narrow.stdout, /public\.records/);
     assert.doesNotMatch(narrow.stdout, /name of a built-in/);
   });
@@ -98,7 +125,10 @@ describe('the idgate CLI', () => {
     const file = writeConfig(5, 'SYNC_WRITER_PASSWORD', 30, 'read:records');
     writeFileSync(file, readFileSync(file, 'utf8').replace('database: records', 'database: latin1'));
     const r = await idgate(['check', '--connect', '--config', file], env());
-    assert.match(r.stdout, /WARNING: the server's encoding is LATIN1: scoped sessions may name tables, schemas and functions in ASCII only/);
+    assert.match(
+      r.stdout,
+      /WARNING: the server's encoding is LATIN1: scoped sessions may name tables, schemas and functions in ASCII only/,
+    );
     const utf8 = await idgate(['check', '--connect', '--config', writeConfig(6, 'SYNC_WRITER_PASSWORD', 30, 'read:records')], env());
     assert.doesNotMatch(utf8.stdout, /scoped sessions/);
   });
@@ -117,7 +147,10 @@ describe('the idgate CLI', () => {
       assert.match(r.stdout, /WARNING: function public\.lower\(integer\) has the name of a built-in scoped sessions may use/);
       assert.match(r.stdout, /WARNING: operator public\.=\(integer, text\) has the name of a built-in/);
     } finally {
-      await h.cluster.sql('DROP OPERATOR public.= (integer, text); DROP FUNCTION public.int_eq_any(integer, text); DROP FUNCTION public.lower(integer)', 'records');
+      await h.cluster.sql(
+        'DROP OPERATOR public.= (integer, text); DROP FUNCTION public.int_eq_any(integer, text); DROP FUNCTION public.lower(integer)',
+        'records',
+      );
     }
   });
 
@@ -127,16 +160,20 @@ describe('the idgate CLI', () => {
     const db = join(dir, 'recordings', 'audit.db');
     const conninfo = `host=127.0.0.1 port=${port} dbname=${CONNECTION} user=killed-agent sslmode=require`;
     const first = await startIdgate(['serve', '--config', file], /gateway listening/, env());
-    const open = run('psql', ['-X', '-A', '-t', conninfo, '-c', "SELECT 'before the kill'", '-c', 'SELECT pg_sleep(30)'], { env: { ...process.env, PGPASSWORD: await h.token() } }).catch(
-      (e: { stderr: string }) => e.stderr,
-    );
+    const open = run('psql', ['-X', '-A', '-t', conninfo, '-c', "SELECT 'before the kill'", '-c', 'SELECT pg_sleep(30)'], {
+      env: { ...process.env, PGPASSWORD: await h.token() },
+    }).catch((e: { stderr: string }) => e.stderr);
     // Long enough for the first statement's events to reach the database (batches every 100 ms).
     await new Promise((r) => setTimeout(r, 1500));
     first.child.kill('SIGKILL');
     await first.exited;
     await open;
     const lostBefore = (await sessionsOf(db)).filter((s) => s['clientUser'] === 'killed-agent');
-    assert.deepEqual(lostBefore.map((s) => s['endReason']), [null], 'the killed gateway left its session open');
+    assert.deepEqual(
+      lostBefore.map((s) => s['endReason']),
+      [null],
+      'the killed gateway left its session open',
+    );
     const second = await startIdgate(['serve', '--config', file], /gateway listening/, env());
     try {
       let lost: Record<string, unknown>[] = [];
@@ -147,8 +184,14 @@ describe('the idgate CLI', () => {
       assert.equal(lost.length, 1, 'sealed as gateway-lost by the next gateway on the same database');
       const [session] = lost;
       const shown = await idgate(['show', String(session?.['id']), '--json', '--db', db]);
-      const times = shown.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-      assert.ok(times.some((l) => l['type'] === 'statement' && String(l['sql']).includes('before the kill')), 'the statement recorded before the kill is kept');
+      const times = shown.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.ok(
+        times.some((l) => l['type'] === 'statement' && String(l['sql']).includes('before the kill')),
+        'the statement recorded before the kill is kept',
+      );
       assert.ok(Number(session?.['endUs']) > Number(session?.['startUs']), 'ended at its last event, not at the restart');
       const verify = await idgate(['verify', '--db', db]);
       assert.equal(verify.code, 0, verify.stdout + verify.stderr);
@@ -165,7 +208,9 @@ describe('the idgate CLI', () => {
     const gw = await startIdgate(['serve', '--config', file], /gateway listening/, env());
     try {
       const conninfo = `host=127.0.0.1 port=${port} dbname=${CONNECTION} user=cli-agent sslmode=require`;
-      const open = run('psql', ['-X', '-A', '-t', conninfo, '-c', 'SELECT pg_sleep(20)'], { env: { ...process.env, PGPASSWORD: await h.token() } }).then(
+      const open = run('psql', ['-X', '-A', '-t', conninfo, '-c', 'SELECT pg_sleep(20)'], {
+        env: { ...process.env, PGPASSWORD: await h.token() },
+      }).then(
         () => 'finished',
         (e: { stderr: string }) => e.stderr,
       );
@@ -179,7 +224,9 @@ describe('the idgate CLI', () => {
       gw.child.kill('SIGHUP');
       for (let i = 0; i < 50 && !gw.output().includes('configuration not reloaded'); i++) await new Promise((r) => setTimeout(r, 50));
       assert.match(gw.output(), /entra\.tenant-id: must be the tenant GUID.*configuration not reloaded/);
-      const { stdout } = await run('psql', ['-X', '-A', '-t', conninfo, '-c', 'SELECT 1'], { env: { ...process.env, PGPASSWORD: await h.token() } });
+      const { stdout } = await run('psql', ['-X', '-A', '-t', conninfo, '-c', 'SELECT 1'], {
+        env: { ...process.env, PGPASSWORD: await h.token() },
+      });
       assert.equal(stdout.trim(), '1', 'the gateway serves on with the configuration in force');
     } finally {
       gw.child.kill('SIGTERM');
@@ -192,10 +239,14 @@ describe('the idgate CLI', () => {
     const gw = await startIdgate(['serve', '--config', writeConfig(port, 'SYNC_WRITER_PASSWORD', 1)], /gateway listening/, env());
     const token = await h.token();
     const conninfo = `host=127.0.0.1 port=${port} dbname=${CONNECTION} user=cli-agent sslmode=require`;
-    const { stdout } = await run('psql', ['-X', '-A', '-t', conninfo, '-c', 'SELECT current_user'], { env: { ...process.env, PGPASSWORD: token } });
+    const { stdout } = await run('psql', ['-X', '-A', '-t', conninfo, '-c', 'SELECT current_user'], {
+      env: { ...process.env, PGPASSWORD: token },
+    });
     assert.equal(stdout.trim(), 'sync_writer');
     // A session that stays open past the drain deadline is ended with 57P01.
-    const open = run('psql', ['-X', '-A', '-t', conninfo, '-c', 'SELECT pg_sleep(20)'], { env: { ...process.env, PGPASSWORD: token } }).then(
+    const open = run('psql', ['-X', '-A', '-t', conninfo, '-c', 'SELECT pg_sleep(20)'], {
+      env: { ...process.env, PGPASSWORD: token },
+    }).then(
       () => 'finished',
       (e: { stderr: string }) => e.stderr,
     );
@@ -204,7 +255,10 @@ describe('the idgate CLI', () => {
     const code = await gw.exited;
     assert.equal(code, 0);
     assert.match(await open, /terminating connection because the gateway is shutting down/);
-    const lines = gw.output().split('\n').filter((l) => l.startsWith('{'));
+    const lines = gw
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'));
     assert.ok(lines.every((l) => JSON.parse(l).service === 'idgate'));
     assert.ok(lines.some((l) => JSON.parse(l).msg === 'gateway stopped'));
     assert.ok(!gw.output().includes(token.split('.')[2] ?? 'x'), 'no token in the logs');
@@ -225,7 +279,9 @@ describe('the idgate CLI', () => {
     const command = /PGPASSWORD='([^']+)' psql "([^"]+)"/.exec(dev.output());
     assert.ok(command, dev.output());
     const [, token, conninfo] = command;
-    const { stdout } = await run('psql', ['-X', '-A', '-t', conninfo ?? '', '-c', 'SELECT count(*) FROM records'], { env: { ...process.env, PGPASSWORD: token } });
+    const { stdout } = await run('psql', ['-X', '-A', '-t', conninfo ?? '', '-c', 'SELECT count(*) FROM records'], {
+      env: { ...process.env, PGPASSWORD: token },
+    });
     assert.equal(stdout.trim(), '3');
     await new Promise((r) => setTimeout(r, 300)); // the writer's batch interval is a few ms
     const listed = await idgate(['sessions', '--db', auditDb, '--json']);
@@ -238,9 +294,13 @@ describe('the idgate CLI', () => {
     const fetched = await idgate(tokenArgs, { DEMO_AGENT_SECRET: secret });
     assert.equal(fetched.code, 0, fetched.stderr);
     const agentToken = fetched.stdout.trim();
-    const psql = (pgpassword: string) => run('psql', ['-X', '-A', '-t', conninfo ?? '', '-c', 'SELECT 1'], { env: { ...process.env, PGPASSWORD: pgpassword } });
+    const psql = (pgpassword: string) =>
+      run('psql', ['-X', '-A', '-t', conninfo ?? '', '-c', 'SELECT 1'], { env: { ...process.env, PGPASSWORD: pgpassword } });
     assert.equal((await psql(agentToken)).stdout.trim(), '1');
-    const [disable, enable] = [...dev.output().matchAll(/curl --cacert (\S+) -X POST (\S+)/g)].map((m) => ({ ca: m[1] ?? '', url: m[2] ?? '' }));
+    const [disable, enable] = [...dev.output().matchAll(/curl --cacert (\S+) -X POST (\S+)/g)].map((m) => ({
+      ca: m[1] ?? '',
+      url: m[2] ?? '',
+    }));
     assert.ok(disable && enable, dev.output());
     const adminHttp = new EntraHttp({ ca: readFileSync(disable.ca), timeoutMs: 2000 });
     assert.equal((await adminHttp.post(disable.url, {}, '')).status, 200);

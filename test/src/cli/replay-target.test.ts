@@ -9,7 +9,10 @@ describe('PostgreSQL URLs read by libpq’s rules', () => {
   it('reads user, password, host, port and database, percent-decoded, with both schemes', () => {
     for (const scheme of ['postgres', 'postgresql']) {
       const c = read(`${scheme}://app%40x:p%3Ass@db.example:6543/my%20db`);
-      assert.deepEqual([c.user, c.auth.kind === 'password' && c.auth.password.reveal(), c.host, c.port, c.database], ['app@x', 'p:ss', 'db.example', 6543, 'my db']);
+      assert.deepEqual(
+        [c.user, c.auth.kind === 'password' && c.auth.password.reveal(), c.host, c.port, c.database],
+        ['app@x', 'p:ss', 'db.example', 6543, 'my db'],
+      );
     }
   });
 
@@ -23,7 +26,14 @@ describe('PostgreSQL URLs read by libpq’s rules', () => {
   it('lets query parameters override the URL’s parts, and the environment fill what neither says', () => {
     const c = read('postgres://u:p@h:1/d?port=2&dbname=e&user=v&password=q&host=g', NO_ENV);
     assert.deepEqual([c.host, c.port, c.database, c.user, c.auth.kind === 'password' && c.auth.password.reveal()], ['g', 2, 'e', 'v', 'q']);
-    const env = read('postgres://', { ...NO_ENV, PGHOST: 'envhost', PGPORT: '7000', PGUSER: 'envuser', PGPASSWORD: 'envpw', PGDATABASE: 'envdb' });
+    const env = read('postgres://', {
+      ...NO_ENV,
+      PGHOST: 'envhost',
+      PGPORT: '7000',
+      PGUSER: 'envuser',
+      PGPASSWORD: 'envpw',
+      PGDATABASE: 'envdb',
+    });
     assert.deepEqual([env.host, env.port, env.database, env.user], ['envhost', 7000, 'envdb', 'envuser']);
     assert.equal(read('postgres://alice@h').database, 'alice', 'the database defaults to the user');
   });
@@ -43,7 +53,10 @@ describe('PostgreSQL URLs read by libpq’s rules', () => {
   });
 
   it('refuses what is not a PostgreSQL URL, or several hosts, without echoing a password', () => {
-    assert.throws(() => read('mysql://u:secret@h/d'), (e: Error) => /not a postgres/.test(e.message) && !e.message.includes('secret'));
+    assert.throws(
+      () => read('mysql://u:secret@h/d'),
+      (e: Error) => /not a postgres/.test(e.message) && !e.message.includes('secret'),
+    );
     assert.throws(() => read('postgres://u@h1,h2/d'), /several hosts/);
     assert.throws(() => read('postgres://u@h:99999/d'), /not a port number/);
     assert.equal(redact('postgres://u:secret@h/d?password=also'), 'postgres://u:***@h/d?password=***');

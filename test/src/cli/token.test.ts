@@ -25,7 +25,17 @@ describe('idgate token', () => {
     await h.stop();
   });
 
-  const base = (): string[] => ['token', '--authority', h.entra.authority, '--tenant', h.entra.tenantId, '--client-id', agent.appId, '--scope', SCOPE];
+  const base = (): string[] => [
+    'token',
+    '--authority',
+    h.entra.authority,
+    '--tenant',
+    h.entra.tenantId,
+    '--client-id',
+    agent.appId,
+    '--scope',
+    SCOPE,
+  ];
 
   async function canQuery(token: string): Promise<number> {
     const client = new pg.Client(pgOptions(h, token));
@@ -38,7 +48,10 @@ describe('idgate token', () => {
   }
 
   it('prints a token for a client secret (CA trusted through NODE_EXTRA_CA_CERTS) that the gateway admits', async () => {
-    const r = await idgate([...base(), '--client-secret-env', 'AGENT_SECRET'], { AGENT_SECRET: agent.secrets[0], NODE_EXTRA_CA_CERTS: caFile });
+    const r = await idgate([...base(), '--client-secret-env', 'AGENT_SECRET'], {
+      AGENT_SECRET: agent.secrets[0],
+      NODE_EXTRA_CA_CERTS: caFile,
+    });
     assert.equal(r.code, 0, r.stderr);
     const token = r.stdout.trim();
     assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
@@ -100,7 +113,17 @@ describe('idgate token', () => {
             'gateway-identity': { 'client-id': clientId, 'client-secret-env': 'GW_SECRET' },
             graph: { endpoint: h.entra.graphEndpoint },
           },
-          connections: [{ name: 'c', host: h.cluster.host, port: h.cluster.port, database: 'records', user: 'sync_writer', 'password-env': 'DB_PASSWORD', tls: 'disable' }],
+          connections: [
+            {
+              name: 'c',
+              host: h.cluster.host,
+              port: h.cluster.port,
+              database: 'records',
+              user: 'sync_writer',
+              'password-env': 'DB_PASSWORD',
+              tls: 'disable',
+            },
+          ],
           'identity-map': [{ 'entra-group': 'records-agents', connection: 'c', scope: 'all' }],
         }),
       );
@@ -112,7 +135,10 @@ describe('idgate token', () => {
     assert.match(ok.stdout, /graph: ok/);
     assert.match(ok.stdout, new RegExp(`identity-map\\[0\\]: group "records-agents" is ${h.groupId}`));
     const unprivileged = await h.entra.directory.registerApplication({ displayName: 'no-graph-permissions' });
-    const denied = await idgate(['check', '--connect', '--config', config(unprivileged.appId)], { ...env, GW_SECRET: unprivileged.secrets[0] });
+    const denied = await idgate(['check', '--connect', '--config', config(unprivileged.appId)], {
+      ...env,
+      GW_SECRET: unprivileged.secrets[0],
+    });
     assert.equal(denied.code, 1);
     assert.match(denied.stdout, /graph: FAILED: .*403/);
   });

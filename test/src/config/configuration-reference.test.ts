@@ -20,7 +20,13 @@ describe('the configuration reference', () => {
 
   it('finds keys in nested objects, lists and unions (the walk itself)', () => {
     const paths = configKeyPaths(configSchema);
-    for (const p of ['listen.tls.cert', 'connections[].password-env', 'identity-map[].limits.max-sessions', 'limits.identities[].identity', 'recordings.central.url']) {
+    for (const p of [
+      'listen.tls.cert',
+      'connections[].password-env',
+      'identity-map[].limits.max-sessions',
+      'limits.identities[].identity',
+      'recordings.central.url',
+    ]) {
       assert.ok(paths.includes(p), p);
     }
   });

@@ -74,12 +74,15 @@ describe('loadConfigFile', () => {
     assert.equal(config.entra.tenantId, '72f988bf-0000-0000-0000-000000000000');
     assert.deepEqual(config.entra.audiences, ['api://idgate']);
     const connection = config.connections.get('records-api');
-    assert.equal((connection?.auth.kind === 'password' ? connection.auth.password.reveal() : undefined), 'pw-from-env');
+    assert.equal(connection?.auth.kind === 'password' ? connection.auth.password.reveal() : undefined, 'pw-from-env');
     assert.equal(connection?.tls, 'disable');
-    assert.deepEqual(config.identityMap.map((r) => r.match), [
-      { kind: 'entra-group', groupId: '3f6c1a52-0000-0000-0000-000000000000' },
-      { kind: 'entra-app-role', role: 'Records.Read' },
-    ]);
+    assert.deepEqual(
+      config.identityMap.map((r) => r.match),
+      [
+        { kind: 'entra-group', groupId: '3f6c1a52-0000-0000-0000-000000000000' },
+        { kind: 'entra-app-role', role: 'Records.Read' },
+      ],
+    );
     assert.equal(config.recordingsPath, join(dir, 'recordings/audit.db'));
     assert.equal(JSON.stringify(connection), JSON.stringify(connection).replace('pw-from-env', ''), 'the password never serialises');
   });
@@ -108,7 +111,10 @@ describe('loadConfigFile', () => {
   it('reads limits at every level and the admin endpoint, and refuses an admin endpoint off loopback without authentication', () => {
     const base = EXAMPLE.replace('certs/server.crt', 'cert.pem').replace('certs/server.key', 'key.pem');
     const withLimits = base
-      .replace('identity-map:', 'limits:\n  statement-timeout: 30s\n  idle-timeout: 10min\n  identities:\n    - { identity: 11111111-2222-3333-4444-555555555555, max-rows: 5, statement-timeout: 250ms }\nidentity-map:')
+      .replace(
+        'identity-map:',
+        'limits:\n  statement-timeout: 30s\n  idle-timeout: 10min\n  identities:\n    - { identity: 11111111-2222-3333-4444-555555555555, max-rows: 5, statement-timeout: 250ms }\nidentity-map:',
+      )
       .replace('    scope: read', '    scope: read\n    limits: { max-sessions: 3, idle-in-transaction-timeout: 2 }')
       .concat('admin: { port: 9999, token-env: ADMIN_TOKEN }\n');
     const config = loadConfigFile(write('limits.yaml', withLimits), { ...env, ADMIN_TOKEN: 'a-token-of-sixteen+' });
@@ -118,13 +124,24 @@ describe('loadConfigFile', () => {
     assert.equal(config.admin?.host, '127.0.0.1');
     assert.equal(config.admin?.port, 9999);
     assert.equal(config.admin?.token?.reveal(), 'a-token-of-sixteen+');
-    assert.match(problems(base.replace('identity-map:', 'limits: { statement-timeout: 5 minutes }\nidentity-map:')), /limits\.statement-timeout/);
-    assert.match(problems(base.concat('admin: { host: 0.0.0.0 }\n')), /admin\.host: off loopback the admin endpoint needs token-env, token-file or tls\.client-ca/);
-    assert.match(problems(base.concat('admin: { token-env: SHORT }\n'), 'short.yaml', { ...env, SHORT: 'abc' }), /admin\.token-env: the admin token must be at least 16 characters/);
+    assert.match(
+      problems(base.replace('identity-map:', 'limits: { statement-timeout: 5 minutes }\nidentity-map:')),
+      /limits\.statement-timeout/,
+    );
+    assert.match(
+      problems(base.concat('admin: { host: 0.0.0.0 }\n')),
+      /admin\.host: off loopback the admin endpoint needs token-env, token-file or tls\.client-ca/,
+    );
+    assert.match(
+      problems(base.concat('admin: { token-env: SHORT }\n'), 'short.yaml', { ...env, SHORT: 'abc' }),
+      /admin\.token-env: the admin token must be at least 16 characters/,
+    );
   });
 
   it('names recordings.central.url when the URL cannot be used', () => {
-    const yaml = EXAMPLE.replace('certs/server.crt', 'cert.pem').replace('certs/server.key', 'key.pem').replace('recordings:', 'recordings:\n  central: { url: "mysql://x/y" }');
+    const yaml = EXAMPLE.replace('certs/server.crt', 'cert.pem')
+      .replace('certs/server.key', 'key.pem')
+      .replace('recordings:', 'recordings:\n  central: { url: "mysql://x/y" }');
     assert.throws(
       () => loadConfigFile(write('bad-central.yaml', yaml), { RECORDS_API_PASSWORD: 'x' }),
       (e: Error) => /recordings\.central\.url: the URL mysql:\/\/x\/y: not a postgres:\/\/ or postgresql:\/\/ URL/.test(e.message),
@@ -136,7 +153,12 @@ describe('loadConfigFile', () => {
     const example = /```yaml\n([\s\S]+?)```/.exec(readme)?.[1] ?? '';
     assert.match(example, /gateway-identity:/);
     const file = write('readme.yaml', example.replace('certs/server.crt', 'cert.pem').replace('certs/server.key', 'key.pem'));
-    const config = loadConfigFile(file, { RECORDS_API_PASSWORD: 'x', IDGATE_CLIENT_SECRET: 'y', IDGATE_AUDIT_PASSWORD: 'z', IDGATE_ADMIN_TOKEN: 'an-admin-token-of-some-length' });
+    const config = loadConfigFile(file, {
+      RECORDS_API_PASSWORD: 'x',
+      IDGATE_CLIENT_SECRET: 'y',
+      IDGATE_AUDIT_PASSWORD: 'z',
+      IDGATE_ADMIN_TOKEN: 'an-admin-token-of-some-length',
+    });
     assert.equal(config.connections.get('orders-azure')?.auth.kind, 'entra');
     assert.equal(config.limits.defaults.statementTimeoutMs, 30_000);
     assert.equal(config.admin?.port, 9464);
@@ -151,7 +173,10 @@ describe('loadConfigFile', () => {
     write('gw-secret.txt', 'graph-secret\n');
     const yaml = EXAMPLE.replace('certs/server.crt', 'cert.pem')
       .replace('certs/server.key', 'key.pem')
-      .replace('  authority: https://login.microsoftonline.com', `  authority: https://login.microsoftonline.com\n  gateway-identity: { client-id: ${GATEWAY_APP.toUpperCase()}, client-secret-file: gw-secret.txt }\n  graph: { recheck-seconds: 10 }`)
+      .replace(
+        '  authority: https://login.microsoftonline.com',
+        `  authority: https://login.microsoftonline.com\n  gateway-identity: { client-id: ${GATEWAY_APP.toUpperCase()}, client-secret-file: gw-secret.txt }\n  graph: { recheck-seconds: 10 }`,
+      )
       .replace('    password-env: RECORDS_API_PASSWORD\n', '    auth: entra\n')
       .replace('entra-group: 3f6c1a52-0000-0000-0000-000000000000', 'entra-group: sync-agents')
       .replace('recordings:', 'session: { end-at-token-expiry: false }\nrecordings:');
@@ -159,45 +184,129 @@ describe('loadConfigFile', () => {
     assert.equal(config.entra.gatewayIdentity?.clientId, GATEWAY_APP);
     const credential = config.entra.gatewayIdentity?.credential;
     assert.equal(credential?.kind === 'secret' ? credential.secret.reveal() : undefined, 'graph-secret');
-    assert.deepEqual(config.entra.graph, { endpoint: 'https://graph.microsoft.com', cacheMs: 5000, recheckMs: 10_000, onUnavailable: 'refuse', timeoutMs: 5000 });
-    assert.deepEqual(config.connections.get('records-api')?.auth, { kind: 'entra', scope: 'https://ossrdbms-aad.database.windows.net/.default' });
+    assert.deepEqual(config.entra.graph, {
+      endpoint: 'https://graph.microsoft.com',
+      cacheMs: 5000,
+      recheckMs: 10_000,
+      onUnavailable: 'refuse',
+      timeoutMs: 5000,
+    });
+    assert.deepEqual(config.connections.get('records-api')?.auth, {
+      kind: 'entra',
+      scope: 'https://ossrdbms-aad.database.windows.net/.default',
+    });
     assert.deepEqual(config.identityMap[0]?.match, { kind: 'entra-group', groupId: '', groupName: 'sync-agents' });
     assert.equal(config.endAtTokenExpiry, false);
     assert.doesNotMatch(JSON.stringify(config.entra), /graph-secret/);
-    const managed = loadConfigFile(write('managed.yaml', yaml.replace(/gateway-identity: \{[^}]+\}/, 'gateway-identity: { managed-identity: true }')), {});
+    const managed = loadConfigFile(
+      write('managed.yaml', yaml.replace(/gateway-identity: \{[^}]+\}/, 'gateway-identity: { managed-identity: true }')),
+      {},
+    );
     assert.deepEqual(managed.entra.gatewayIdentity, { credential: { kind: 'managed-identity' } });
   });
 
   const cases: [string, (yaml: string) => string, RegExp][] = [
     ['an unknown key', (y) => y.replace('  port: 5433', '  port: 5433\n  prot: 1'), /bad\.yaml: listen: .*prot/],
-    ['a missing tenant', (y) => y.replace(/  tenant-id: .*\n/, ''), /bad\.yaml: entra\.tenant-id: /],
-    ['a tenant that is not a GUID', (y) => y.replace('72f988bf-0000-0000-0000-000000000000', 'contoso'), /entra\.tenant-id: must be the tenant GUID/],
-    ['a plain-http authority', (y) => y.replace('https://login.microsoftonline.com', 'http://127.0.0.1:8080'), /entra\.authority: must be an https/],
-    ['graph without the gateway identity', (y) => y.replace('  authority: https://login.microsoftonline.com', '  authority: https://login.microsoftonline.com\n  graph: {}'), /entra\.graph: entra\.graph needs entra\.gateway-identity/],
+    ['a missing tenant', (y) => y.replace(/ {2}tenant-id: .*\n/, ''), /bad\.yaml: entra\.tenant-id: /],
+    [
+      'a tenant that is not a GUID',
+      (y) => y.replace('72f988bf-0000-0000-0000-000000000000', 'contoso'),
+      /entra\.tenant-id: must be the tenant GUID/,
+    ],
+    [
+      'a plain-http authority',
+      (y) => y.replace('https://login.microsoftonline.com', 'http://127.0.0.1:8080'),
+      /entra\.authority: must be an https/,
+    ],
+    [
+      'graph without the gateway identity',
+      (y) => y.replace('  authority: https://login.microsoftonline.com', '  authority: https://login.microsoftonline.com\n  graph: {}'),
+      /entra\.graph: entra\.graph needs entra\.gateway-identity/,
+    ],
     [
       'a gateway identity with two credentials',
-      (y) => y.replace('  authority: https://login.microsoftonline.com', `  authority: https://login.microsoftonline.com\n  gateway-identity: { client-id: ${GATEWAY_APP}, client-secret-env: A, certificate-file: b.pem }`),
+      (y) =>
+        y.replace(
+          '  authority: https://login.microsoftonline.com',
+          `  authority: https://login.microsoftonline.com\n  gateway-identity: { client-id: ${GATEWAY_APP}, client-secret-env: A, certificate-file: b.pem }`,
+        ),
       /entra\.gateway-identity: needs exactly one of client-secret-env, client-secret-file, certificate-file or managed-identity/,
     ],
     [
       'a gateway identity without a client id',
-      (y) => y.replace('  authority: https://login.microsoftonline.com', '  authority: https://login.microsoftonline.com\n  gateway-identity: { client-secret-env: A }'),
+      (y) =>
+        y.replace(
+          '  authority: https://login.microsoftonline.com',
+          '  authority: https://login.microsoftonline.com\n  gateway-identity: { client-secret-env: A }',
+        ),
       /entra\.gateway-identity\.client-id: client-id is needed with a secret or a certificate/,
     ],
-    ['a graph endpoint over plain http', (y) => y.replace('  authority: https://login.microsoftonline.com', `  authority: https://login.microsoftonline.com\n  gateway-identity: { client-id: ${GATEWAY_APP}, client-secret-env: RECORDS_API_PASSWORD }\n  graph: { endpoint: 'http://graph.example' }`), /entra\.graph\.endpoint: must be an https/],
-    ['auth: entra with a password', (y) => y.replace('    tls: disable', '    tls: disable\n    auth: entra'), /connections\[0\]: auth: entra takes no password/],
-    ['auth: entra without the gateway identity', (y) => y.replace('    password-env: RECORDS_API_PASSWORD\n', '    auth: entra\n'), /connections\[0\]\.auth: auth: entra needs entra\.gateway-identity/],
-    ['an unset password variable', (y) => y.replace('RECORDS_API_PASSWORD', 'NOT_SET_ANYWHERE'), /connections\[0\]\.password-env: environment variable NOT_SET_ANYWHERE is not set/],
-    ['a mapping to an unknown connection', (y) => y.replace('connection: records-api\n    scope: read', 'connection: nowhere\n    scope: read'), /identity-map\[1\]\.connection: no connection named "nowhere"/],
-    ['a mapping with both a group and a role', (y) => y.replace('  - entra-app-role: Records.Read', '  - entra-app-role: Records.Read\n    entra-group: 3f6c1a52-0000-0000-0000-000000000000'), /identity-map\[1\]: needs exactly one of entra-group or entra-app-role/],
-    ['a group display name without graph', (y) => y.replace('entra-group: 3f6c1a52-0000-0000-0000-000000000000', 'entra-group: sync-agents'), /identity-map\[0\]\.entra-group: "sync-agents" is not a group object id; a display name needs entra\.graph/],
+    [
+      'a graph endpoint over plain http',
+      (y) =>
+        y.replace(
+          '  authority: https://login.microsoftonline.com',
+          `  authority: https://login.microsoftonline.com\n  gateway-identity: { client-id: ${GATEWAY_APP}, client-secret-env: RECORDS_API_PASSWORD }\n  graph: { endpoint: 'http://graph.example' }`,
+        ),
+      /entra\.graph\.endpoint: must be an https/,
+    ],
+    [
+      'auth: entra with a password',
+      (y) => y.replace('    tls: disable', '    tls: disable\n    auth: entra'),
+      /connections\[0\]: auth: entra takes no password/,
+    ],
+    [
+      'auth: entra without the gateway identity',
+      (y) => y.replace('    password-env: RECORDS_API_PASSWORD\n', '    auth: entra\n'),
+      /connections\[0\]\.auth: auth: entra needs entra\.gateway-identity/,
+    ],
+    [
+      'an unset password variable',
+      (y) => y.replace('RECORDS_API_PASSWORD', 'NOT_SET_ANYWHERE'),
+      /connections\[0\]\.password-env: environment variable NOT_SET_ANYWHERE is not set/,
+    ],
+    [
+      'a mapping to an unknown connection',
+      (y) => y.replace('connection: records-api\n    scope: read', 'connection: nowhere\n    scope: read'),
+      /identity-map\[1\]\.connection: no connection named "nowhere"/,
+    ],
+    [
+      'a mapping with both a group and a role',
+      (y) =>
+        y.replace(
+          '  - entra-app-role: Records.Read',
+          '  - entra-app-role: Records.Read\n    entra-group: 3f6c1a52-0000-0000-0000-000000000000',
+        ),
+      /identity-map\[1\]: needs exactly one of entra-group or entra-app-role/,
+    ],
+    [
+      'a group display name without graph',
+      (y) => y.replace('entra-group: 3f6c1a52-0000-0000-0000-000000000000', 'entra-group: sync-agents'),
+      /identity-map\[0\]\.entra-group: "sync-agents" is not a group object id; a display name needs entra\.graph/,
+    ],
     ['a missing TLS file', (y) => y, /listen\.tls\.cert: cannot read certs\/server\.crt/],
     ['a bad upstream TLS mode', (y) => y.replace('tls: disable', 'tls: allow'), /connections\[0\]\.tls: /],
-    ['verify-full without a CA', (y) => y.replace('tls: disable', 'tls: verify-full'), /connections\[0\]\.ca: tls: verify-full and verify-ca need ca/],
-    ['verify-ca without a CA', (y) => y.replace('tls: disable', 'tls: verify-ca'), /connections\[0\]\.ca: tls: verify-full and verify-ca need ca/],
-    ['two password sources', (y) => y.replace('    password-env: RECORDS_API_PASSWORD', '    password-env: RECORDS_API_PASSWORD\n    password-file: x'), /connections\[0\]: needs exactly one of password-env or password-file/],
+    [
+      'verify-full without a CA',
+      (y) => y.replace('tls: disable', 'tls: verify-full'),
+      /connections\[0\]\.ca: tls: verify-full and verify-ca need ca/,
+    ],
+    [
+      'verify-ca without a CA',
+      (y) => y.replace('tls: disable', 'tls: verify-ca'),
+      /connections\[0\]\.ca: tls: verify-full and verify-ca need ca/,
+    ],
+    [
+      'two password sources',
+      (y) => y.replace('    password-env: RECORDS_API_PASSWORD', '    password-env: RECORDS_API_PASSWORD\n    password-file: x'),
+      /connections\[0\]: needs exactly one of password-env or password-file/,
+    ],
     ['a port out of range', (y) => y.replace('port: 5432', 'port: 70000'), /connections\[0\]\.port: /],
-    ['an invalid scope', (y) => y.replace('scope: write:records', 'scope: wirte:records'), /identity-map\[0\]\.scope: "wirte:records": unknown action "wirte"/],
+    [
+      'an invalid scope',
+      (y) => y.replace('scope: write:records', 'scope: wirte:records'),
+      /identity-map\[0\]\.scope: "wirte:records": unknown action "wirte"/,
+    ],
   ];
   for (const [name, edit, expected] of cases) {
     it(`names the key for ${name}`, () => {
@@ -212,7 +321,12 @@ describe('loadConfigFile', () => {
   });
 
   it('rejects duplicate connection names', () => {
-    const yaml = EXAMPLE.replace('identity-map:', '  - name: records-api\n    host: h\n    database: d\n    user: u\n    password-env: RECORDS_API_PASSWORD\nidentity-map:').replace('certs/server.crt', 'cert.pem').replace('certs/server.key', 'key.pem');
+    const yaml = EXAMPLE.replace(
+      'identity-map:',
+      '  - name: records-api\n    host: h\n    database: d\n    user: u\n    password-env: RECORDS_API_PASSWORD\nidentity-map:',
+    )
+      .replace('certs/server.crt', 'cert.pem')
+      .replace('certs/server.key', 'key.pem');
     assert.match(problems(yaml), /connections\[1\]\.name: duplicate connection name "records-api"/);
   });
 });

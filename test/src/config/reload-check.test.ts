@@ -11,7 +11,12 @@ type Document = Record<string, unknown> & { listen: Record<string, unknown>; ent
 function config(edit: (doc: Document) => void = () => undefined, env: Record<string, string> = { PW: 'one', GW: 'secret-1' }) {
   const doc: Document = {
     listen: { port: 5433 },
-    entra: { 'tenant-id': TENANT, audience: 'api://idgate', 'gateway-identity': { 'client-id': APP, 'client-secret-env': 'GW' }, graph: {} },
+    entra: {
+      'tenant-id': TENANT,
+      audience: 'api://idgate',
+      'gateway-identity': { 'client-id': APP, 'client-secret-env': 'GW' },
+      graph: {},
+    },
     connections: [{ name: 'c', host: 'db', database: 'd', user: 'u', 'password-env': 'PW' }],
     'identity-map': [{ 'entra-app-role': 'R', connection: 'c', scope: 'read' }],
   };
@@ -22,16 +27,67 @@ function config(edit: (doc: Document) => void = () => undefined, env: Record<str
 describe('what a reload may change', () => {
   it('allows connections and identity-map, and names every other section that changed', () => {
     assert.deepEqual(restartOnlyChanges(config(), config()), []);
-    assert.deepEqual(restartOnlyChanges(config(), config((d) => void (d['identity-map'] = [{ 'entra-app-role': 'R', connection: 'c', scope: 'all' }]))), []);
-    assert.deepEqual(restartOnlyChanges(config(), config((d) => void (d.listen['port'] = 6543))), ['listen']);
-    assert.deepEqual(restartOnlyChanges(config(), config((d) => void (d.entra['clock-skew-seconds'] = 5))), ['entra']);
-    assert.deepEqual(restartOnlyChanges(config(), config(undefined, { PW: 'one', GW: 'secret-2' })), ['entra'], 'a new gateway secret needs a restart');
-    assert.deepEqual(restartOnlyChanges(config(), config((d) => void (d['log'] = { level: 'debug' }))), ['log']);
-    assert.deepEqual(restartOnlyChanges(config(), config((d) => void (d['session'] = { 'end-at-token-expiry': false }))), ['session']);
-    assert.deepEqual(restartOnlyChanges(config(), config((d) => void (d['limits'] = { 'statement-timeout': '5s' }))), [], 'limits reload (for new sessions)');
-    assert.deepEqual(restartOnlyChanges(config(), config((d) => void (d['admin'] = { port: 9999 }))), ['admin']);
+    assert.deepEqual(
+      restartOnlyChanges(
+        config(),
+        config((d) => void (d['identity-map'] = [{ 'entra-app-role': 'R', connection: 'c', scope: 'all' }])),
+      ),
+      [],
+    );
+    assert.deepEqual(
+      restartOnlyChanges(
+        config(),
+        config((d) => void (d.listen['port'] = 6543)),
+      ),
+      ['listen'],
+    );
+    assert.deepEqual(
+      restartOnlyChanges(
+        config(),
+        config((d) => void (d.entra['clock-skew-seconds'] = 5)),
+      ),
+      ['entra'],
+    );
+    assert.deepEqual(
+      restartOnlyChanges(config(), config(undefined, { PW: 'one', GW: 'secret-2' })),
+      ['entra'],
+      'a new gateway secret needs a restart',
+    );
+    assert.deepEqual(
+      restartOnlyChanges(
+        config(),
+        config((d) => void (d['log'] = { level: 'debug' })),
+      ),
+      ['log'],
+    );
+    assert.deepEqual(
+      restartOnlyChanges(
+        config(),
+        config((d) => void (d['session'] = { 'end-at-token-expiry': false })),
+      ),
+      ['session'],
+    );
+    assert.deepEqual(
+      restartOnlyChanges(
+        config(),
+        config((d) => void (d['limits'] = { 'statement-timeout': '5s' })),
+      ),
+      [],
+      'limits reload (for new sessions)',
+    );
+    assert.deepEqual(
+      restartOnlyChanges(
+        config(),
+        config((d) => void (d['admin'] = { port: 9999 })),
+      ),
+      ['admin'],
+    );
     const withToken = (token: string) => config((d) => void (d['admin'] = { 'token-env': 'AT' }), { PW: 'one', GW: 'secret-1', AT: token });
-    assert.deepEqual(restartOnlyChanges(withToken('token-one-0123456789'), withToken('token-two-0123456789')), ['admin'], 'a new admin token needs a restart');
+    assert.deepEqual(
+      restartOnlyChanges(withToken('token-one-0123456789'), withToken('token-two-0123456789')),
+      ['admin'],
+      'a new admin token needs a restart',
+    );
     assert.deepEqual(restartOnlyChanges(withToken('token-one-0123456789'), withToken('token-one-0123456789')), []);
   });
 

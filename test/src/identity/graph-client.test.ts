@@ -29,7 +29,13 @@ describe('GraphClient against the simulated tenant (msal-node client credentials
     const credential = certificate
       ? ({ kind: 'certificate', pem: new Secret(`${app.certificates[0]?.certPem ?? ''}${app.certificates[0]?.keyPem ?? ''}`) } as const)
       : ({ kind: 'secret', secret: new Secret(app.secrets[0] ?? '') } as const);
-    return new GraphClient(entra.graphEndpoint, confidentialTokens(confidentialClient({ authority: entra.authority, tenantId: entra.tenantId, clientId: app.appId, credential, http })), http);
+    return new GraphClient(
+      entra.graphEndpoint,
+      confidentialTokens(
+        confidentialClient({ authority: entra.authority, tenantId: entra.tenantId, clientId: app.appId, credential, http }),
+      ),
+      http,
+    );
   }
 
   it('reads a service principal by appId: enabled, disabled, deleted', async () => {
@@ -70,7 +76,10 @@ describe('GraphClient against the simulated tenant (msal-node client credentials
 
   it('is unavailable, never a yes, without the Graph permission, when Graph is down, or when the gateway is disabled', async () => {
     const unprivileged = await graphAs([]);
-    await assert.rejects(unprivileged.servicePrincipal(crypto.randomUUID()), (e) => e instanceof GraphUnavailableError && /403/.test(e.message));
+    await assert.rejects(
+      unprivileged.servicePrincipal(crypto.randomUUID()),
+      (e) => e instanceof GraphUnavailableError && /403/.test(e.message),
+    );
     entra.graphAvailable = false;
     await assert.rejects(graph.servicePrincipal(crypto.randomUUID()), (e) => e instanceof GraphUnavailableError && /503/.test(e.message));
     entra.graphAvailable = true;
@@ -78,10 +87,21 @@ describe('GraphClient against the simulated tenant (msal-node client credentials
     entra.directory.setEnabled(app.appId, false);
     const disabled = new GraphClient(
       entra.graphEndpoint,
-      confidentialTokens(confidentialClient({ authority: entra.authority, tenantId: entra.tenantId, clientId: app.appId, credential: { kind: 'secret', secret: new Secret(app.secrets[0] ?? '') }, http })),
+      confidentialTokens(
+        confidentialClient({
+          authority: entra.authority,
+          tenantId: entra.tenantId,
+          clientId: app.appId,
+          credential: { kind: 'secret', secret: new Secret(app.secrets[0] ?? '') },
+          http,
+        }),
+      ),
       http,
     );
-    await assert.rejects(disabled.servicePrincipal(app.appId), (e) => e instanceof GraphUnavailableError && /AADSTS7000112/.test(e.message));
+    await assert.rejects(
+      disabled.servicePrincipal(app.appId),
+      (e) => e instanceof GraphUnavailableError && /AADSTS7000112/.test(e.message),
+    );
   });
 
   it('resolves identity-map group display names; unknown and ambiguous names are config errors naming the entry', async () => {
@@ -92,7 +112,12 @@ describe('GraphClient against the simulated tenant (msal-node client credentials
     const config = (groups: string[]) =>
       buildConfig(
         {
-          entra: { 'tenant-id': entra.tenantId, audience: 'api://x', 'gateway-identity': { 'client-id': crypto.randomUUID(), 'client-secret-env': 'S' }, graph: {} },
+          entra: {
+            'tenant-id': entra.tenantId,
+            audience: 'api://x',
+            'gateway-identity': { 'client-id': crypto.randomUUID(), 'client-secret-env': 'S' },
+            graph: {},
+          },
           connections: [{ name: 'c', host: 'h', database: 'd', user: 'u', 'password-env': 'S' }],
           'identity-map': groups.map((g) => ({ 'entra-group': g, connection: 'c', scope: 'read' })),
         },
@@ -102,7 +127,10 @@ describe('GraphClient against the simulated tenant (msal-node client credentials
       );
     const resolved = await resolveGroupNames(config(['sync-agents', "o'brien", sync.id]), graph);
     assert.equal(resolved.identityMap[0]?.match.kind === 'entra-group' && resolved.identityMap[0].match.groupId, sync.id);
-    assert.ok(resolved.identityMap[1]?.match.kind === 'entra-group' && resolved.identityMap[1].match.groupId !== '', 'a quote in a name is escaped for the filter');
+    assert.ok(
+      resolved.identityMap[1]?.match.kind === 'entra-group' && resolved.identityMap[1].match.groupId !== '',
+      'a quote in a name is escaped for the filter',
+    );
     await assert.rejects(resolveGroupNames(config(['sync-agents', 'nobody', 'twins']), graph), (e) => {
       assert.ok(e instanceof ConfigError);
       assert.match(e.message, /identity-map\[1\]\.entra-group: no Entra group is named "nobody"/);
@@ -110,7 +138,10 @@ describe('GraphClient against the simulated tenant (msal-node client credentials
       return true;
     });
     entra.graphAvailable = false;
-    await assert.rejects(resolveGroupNames(config(['sync-agents']), graph), /identity-map\[0\]\.entra-group: "sync-agents" could not be resolved through Microsoft Graph/);
+    await assert.rejects(
+      resolveGroupNames(config(['sync-agents']), graph),
+      /identity-map\[0\]\.entra-group: "sync-agents" could not be resolved through Microsoft Graph/,
+    );
     entra.graphAvailable = true;
   });
 });

@@ -16,7 +16,15 @@ describe('TokenVerifier', () => {
   let config: EntraConfig;
   before(async () => {
     entra = await EntraSimulator.start();
-    config = { tenantId: entra.tenantId, audiences: [AUD], authority: entra.authority, clockSkewSeconds: 60, allowUserTokens: false, jwksCooldownMs: 0, jwksRefreshMs: 3_600_000 };
+    config = {
+      tenantId: entra.tenantId,
+      audiences: [AUD],
+      authority: entra.authority,
+      clockSkewSeconds: 60,
+      allowUserTokens: false,
+      jwksCooldownMs: 0,
+      jwksRefreshMs: 3_600_000,
+    };
     http = new EntraHttp({ ca: entra.caCert, timeoutMs: 2000 });
   });
   after(async () => {
@@ -32,7 +40,14 @@ describe('TokenVerifier', () => {
 
   it('returns the identity: oid, azp, tenant, groups, roles, name, expiry', async () => {
     const verifier = newVerifier(config);
-    const token = await entra.mint({ aud: AUD, oid: 'A0A0A0A0-0000-0000-0000-000000000001', azp: 'app-1', groups: ['G-1'], roles: ['R1'], app_displayname: 'sync agent' });
+    const token = await entra.mint({
+      aud: AUD,
+      oid: 'A0A0A0A0-0000-0000-0000-000000000001',
+      azp: 'app-1',
+      groups: ['G-1'],
+      roles: ['R1'],
+      app_displayname: 'sync agent',
+    });
     const identity = await verifier.verify(token);
     assert.equal(identity.objectId, 'a0a0a0a0-0000-0000-0000-000000000001');
     assert.equal(identity.appId, 'app-1');
@@ -45,7 +60,14 @@ describe('TokenVerifier', () => {
 
   it('accepts a v1 token (sts.windows.net issuer, appid)', async () => {
     const verifier = newVerifier(config);
-    const token = await entra.mint({ aud: AUD, iss: `https://sts.windows.net/${entra.tenantId}/`, ver: '1.0', azp: undefined, appid: 'v1-app', idtyp: undefined });
+    const token = await entra.mint({
+      aud: AUD,
+      iss: `https://sts.windows.net/${entra.tenantId}/`,
+      ver: '1.0',
+      azp: undefined,
+      appid: 'v1-app',
+      idtyp: undefined,
+    });
     const identity = await verifier.verify(token);
     assert.equal(identity.appId, 'v1-app');
     assert.equal(identity.tokenVersion, '1.0');
@@ -53,21 +75,31 @@ describe('TokenVerifier', () => {
 
   it('flags a groups overage token', async () => {
     const verifier = newVerifier(config);
-    const token = await entra.mint({ aud: AUD, _claim_names: { groups: 'src1' }, _claim_sources: { src1: { endpoint: 'https://graph.windows.net/x' } } });
+    const token = await entra.mint({
+      aud: AUD,
+      _claim_names: { groups: 'src1' },
+      _claim_sources: { src1: { endpoint: 'https://graph.windows.net/x' } },
+    });
     assert.equal((await verifier.verify(token)).groupsOverage, true);
   });
 
   it('accepts app-only tokens without idtyp (no scp), refuses delegated ones unless allowed', async () => {
     const verifier = newVerifier(config);
     await verifier.verify(await entra.mint({ aud: AUD, idtyp: undefined }));
-    await assert.rejects(verifier.verify(await entra.mint({ aud: AUD, idtyp: undefined, scp: 'access' })), refusedWith('token-not-app-only'));
+    await assert.rejects(
+      verifier.verify(await entra.mint({ aud: AUD, idtyp: undefined, scp: 'access' })),
+      refusedWith('token-not-app-only'),
+    );
     const lenient = newVerifier({ ...config, allowUserTokens: true });
     await lenient.verify(await entra.mint({ aud: AUD, idtyp: 'user', scp: 'access' }));
   });
 
   it('refuses other algorithms, even with a valid-looking structure', async () => {
     const verifier = newVerifier(config);
-    const hs = await new SignJWT({ aud: AUD, tid: entra.tenantId, oid: 'x', azp: 'y', iss: entra.issuer }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new Uint8Array(32));
+    const hs = await new SignJWT({ aud: AUD, tid: entra.tenantId, oid: 'x', azp: 'y', iss: entra.issuer })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('1h')
+      .sign(new Uint8Array(32));
     await assert.rejects(verifier.verify(hs), refusedWith('token-wrong-algorithm'));
     const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ aud: AUD })).toString('base64url')}.`;
     await assert.rejects(verifier.verify(unsigned), refusedWith('token-wrong-algorithm'));
@@ -147,7 +179,9 @@ describe('TokenVerifier', () => {
     const verifier = newVerifier({ ...config, jwksCooldownMs: 60_000 });
     await verifier.verify(await entra.mint({ aud: AUD }));
     const before = entra.jwksRequests;
-    for (let i = 0; i < 5; i++) await assert.rejects(verifier.verify(await entra.mint({ aud: AUD }, { unpublishedKey: true })), refusedWith('token-unknown-key'));
+    for (let i = 0; i < 5; i++) {
+      await assert.rejects(verifier.verify(await entra.mint({ aud: AUD }, { unpublishedKey: true })), refusedWith('token-unknown-key'));
+    }
     assert.ok(entra.jwksRequests - before <= 1, `${entra.jwksRequests - before} refetches`);
   });
 

@@ -9,9 +9,30 @@ const OID = 'bbbbbbbb-0000-0000-0000-000000000002';
 
 function grant(ruleLimits: MappingRule['limits']): SessionGrant {
   return {
-    identity: { objectId: OID, appId: APP, tenantId: 't', groups: [], roles: [], expiresAt: 0, tokenVersion: '2.0', keyId: 'k', groupsOverage: false, audience: 'a' },
+    identity: {
+      objectId: OID,
+      appId: APP,
+      tenantId: 't',
+      groups: [],
+      roles: [],
+      expiresAt: 0,
+      tokenVersion: '2.0',
+      keyId: 'k',
+      groupsOverage: false,
+      audience: 'a',
+    },
     rule: { index: 0, match: { kind: 'entra-app-role', role: 'R' }, connection: 'c', scope: 'read', record: true, limits: ruleLimits },
-    connection: { name: 'c', host: 'h', port: 5432, database: 'd', user: 'u', auth: { kind: 'entra', scope: 's' }, tls: 'disable', connectTimeoutMs: 1000, searchPath: 'public' },
+    connection: {
+      name: 'c',
+      host: 'h',
+      port: 5432,
+      database: 'd',
+      user: 'u',
+      auth: { kind: 'entra', scope: 's' },
+      tls: 'disable',
+      connectTimeoutMs: 1000,
+      searchPath: 'public',
+    },
   };
 }
 

@@ -8,11 +8,32 @@ const GROUP = '3f6c1a52-0000-0000-0000-000000000001';
 const OTHER_GROUP = '3f6c1a52-0000-0000-0000-000000000002';
 
 function identity(groups: string[], roles: string[]): VerifiedIdentity {
-  return { objectId: 'oid-1', appId: 'app-1', tenantId: 't', groups, roles, expiresAt: 0, tokenVersion: '2.0', keyId: 'k', groupsOverage: false, audience: 'a' };
+  return {
+    objectId: 'oid-1',
+    appId: 'app-1',
+    tenantId: 't',
+    groups,
+    roles,
+    expiresAt: 0,
+    tokenVersion: '2.0',
+    keyId: 'k',
+    groupsOverage: false,
+    audience: 'a',
+  };
 }
 
 function connection(name: string): ConnectionConfig {
-  return { name, host: 'db', port: 5432, database: 'd', user: 'u', auth: { kind: 'entra', scope: 's' }, tls: 'disable', connectTimeoutMs: 1000, searchPath: 'public' };
+  return {
+    name,
+    host: 'db',
+    port: 5432,
+    database: 'd',
+    user: 'u',
+    auth: { kind: 'entra', scope: 's' },
+    tls: 'disable',
+    connectTimeoutMs: 1000,
+    searchPath: 'public',
+  };
 }
 
 function rule(index: number, match: MappingRule['match'], connectionName: string, scope: string): MappingRule {
@@ -45,7 +66,9 @@ describe('the identity-map', () => {
   });
 
   it('refuses an unknown connection before looking at the identity', () => {
-    assert.throws(() => grantConnection(identity([GROUP], ['Records.Read']), 'missing', connections, rules), { code: 'unknown-connection' });
+    assert.throws(() => grantConnection(identity([GROUP], ['Records.Read']), 'missing', connections, rules), {
+      code: 'unknown-connection',
+    });
   });
 
   it('says who was refused, for the audit log, but not which groups would have done', () => {
@@ -54,12 +77,16 @@ describe('the identity-map', () => {
       assert.fail('admitted');
     } catch (e) {
       assert.deepEqual((e as { subject?: unknown }).subject, { objectId: 'oid-1', appId: 'app-1' });
-      assert.ok(!String((e as Error).message).includes(GROUP));
+      assert.ok(!(e as Error).message.includes(GROUP));
     }
   });
 
   it('matches a role exactly and a group by its id; an unresolved group name matches nothing', () => {
-    assert.equal(ruleMatches(rules[1] as MappingRule, identity([], ['records.read'])), false, 'roles are case-sensitive, as Entra issues them');
+    assert.equal(
+      ruleMatches(rules[1] as MappingRule, identity([], ['records.read'])),
+      false,
+      'roles are case-sensitive, as Entra issues them',
+    );
     assert.equal(ruleMatches(rules[3] as MappingRule, identity([''], [])), false);
     assert.throws(() => grantConnection(identity([''], []), 'orders', connections, rules), { code: 'not-mapped' });
   });

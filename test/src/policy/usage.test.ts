@@ -12,10 +12,31 @@ const used = (...lists: Access[][]): string => {
 
 describe('the narrowest scope for what ran', () => {
   it('names the tables read and written, quoted and qualified as the scope language writes them', () => {
-    assert.equal(used([{ kind: 'read', table: t('records') }], [{ kind: 'write', table: t('records') }, { kind: 'read', table: t('Mixed Case') }]), 'read:"Mixed Case",records write:records');
+    assert.equal(
+      used(
+        [{ kind: 'read', table: t('records') }],
+        [
+          { kind: 'write', table: t('records') },
+          { kind: 'read', table: t('Mixed Case') },
+        ],
+      ),
+      'read:"Mixed Case",records write:records',
+    );
     assert.equal(used([{ kind: 'read', table: t('orders', 'sales') }]), 'read:sales.orders');
-    assert.equal(used([{ kind: 'read-every-table', what: 'pg_catalog.pg_stats' }, { kind: 'read', table: t('x') }]), 'read');
-    assert.equal(used([{ kind: 'ddl', what: 'Create' }, { kind: 'listen', channel: 'events' }]), 'ddl listen:events');
+    assert.equal(
+      used([
+        { kind: 'read-every-table', what: 'pg_catalog.pg_stats' },
+        { kind: 'read', table: t('x') },
+      ]),
+      'read',
+    );
+    assert.equal(
+      used([
+        { kind: 'ddl', what: 'Create' },
+        { kind: 'listen', channel: 'events' },
+      ]),
+      'ddl listen:events',
+    );
     assert.equal(used([{ kind: 'unchecked', what: 'DoStmt' }]), 'all');
     assert.equal(used([]), '');
   });

@@ -4,9 +4,31 @@ import { gatewaySettings, timeMs } from '../../../../protocols/postgres/client/s
 import type { SessionGrant } from '../../../../src/policy/session-grant.js';
 
 const grant = (displayName?: string): SessionGrant => ({
-  identity: { objectId: 'oid-1', appId: 'app-1', tenantId: 't', groups: [], roles: [], ...(displayName ? { displayName } : {}), expiresAt: 0, tokenVersion: '2.0', keyId: 'k', groupsOverage: false, audience: 'a' },
+  identity: {
+    objectId: 'oid-1',
+    appId: 'app-1',
+    tenantId: 't',
+    groups: [],
+    roles: [],
+    ...(displayName ? { displayName } : {}),
+    expiresAt: 0,
+    tokenVersion: '2.0',
+    keyId: 'k',
+    groupsOverage: false,
+    audience: 'a',
+  },
   rule: { index: 0, match: { kind: 'entra-app-role', role: 'R' }, connection: 'c', scope: 'read', record: true, limits: {} },
-  connection: { name: 'c', host: 'h', port: 5432, database: 'd', user: 'u', auth: { kind: 'entra', scope: 's' }, tls: 'disable', connectTimeoutMs: 1000, searchPath: 'public' },
+  connection: {
+    name: 'c',
+    host: 'h',
+    port: 5432,
+    database: 'd',
+    user: 'u',
+    auth: { kind: 'entra', scope: 's' },
+    tls: 'disable',
+    connectTimeoutMs: 1000,
+    searchPath: 'public',
+  },
 });
 
 describe('gatewaySettings', () => {
@@ -35,7 +57,11 @@ describe('gatewaySettings', () => {
     assert.equal(gatewaySettings('s', grant(), limits, [['statement_timeout', '1h']]).get('statement_timeout'), '30000ms');
     assert.equal(gatewaySettings('s', grant(), limits, [['statement_timeout', 'soon']]).get('statement_timeout'), '30000ms');
     assert.equal(gatewaySettings('s', grant(), limits, []).get('idle_in_transaction_session_timeout'), '60000ms');
-    assert.equal(gatewaySettings('s', grant(), {}, [['statement_timeout', '5s']]).has('statement_timeout'), false, 'no limit: the client’s own value is forwarded as is');
+    assert.equal(
+      gatewaySettings('s', grant(), {}, [['statement_timeout', '5s']]).has('statement_timeout'),
+      false,
+      'no limit: the client’s own value is forwarded as is',
+    );
   });
 
   it('reads Postgres time values in their units (ms by default)', () => {

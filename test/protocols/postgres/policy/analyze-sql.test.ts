@@ -32,13 +32,20 @@ describe('scope checks on statements, with the real Postgres parser', () => {
   it('rejects what does not parse with the parser’s message and the 1-based character position', () => {
     assert.throws(
       () => analyzeSql('SELECT é, é FROM WHERE', context),
-      (e: unknown) => e instanceof StatementRejected && e.sqlstate === '42601' && e.position === 18 && /syntax error at or near "WHERE"/.test(e.message),
+      (e: unknown) =>
+        e instanceof StatementRejected && e.sqlstate === '42601' && e.position === 18 && /syntax error at or near "WHERE"/.test(e.message),
     );
   });
 
   it('rejects a statement the grammar cannot hold as too complex (54001), and one JavaScript cannot walk too', () => {
-    assert.throws(() => analyzeSql(`SELECT ${'('.repeat(20_000)}1${')'.repeat(20_000)}`, context), (e: unknown) => e instanceof StatementRejected && e.sqlstate === '54001');
-    assert.throws(() => analyzeSql(`SELECT ${Array(200_000).fill('1').join('+')}`, context), (e: unknown) => e instanceof StatementRejected && e.sqlstate === '54001');
+    assert.throws(
+      () => analyzeSql(`SELECT ${'('.repeat(20_000)}1${')'.repeat(20_000)}`, context),
+      (e: unknown) => e instanceof StatementRejected && e.sqlstate === '54001',
+    );
+    assert.throws(
+      () => analyzeSql(`SELECT ${Array(200_000).fill('1').join('+')}`, context),
+      (e: unknown) => e instanceof StatementRejected && e.sqlstate === '54001',
+    );
   });
 
   it('parses with the grammar of the server’s major version: 0x1F is 0 AS x1F for PostgreSQL 15, a number for 16', async () => {
@@ -50,7 +57,10 @@ describe('scope checks on statements, with the real Postgres parser', () => {
   });
 
   it('takes unqualified tables to be in the connection’s schema', async () => {
-    const decision = checkScope(parseScope('write:records', 'app'), analyzeSql('INSERT INTO records VALUES (1)', await analysisContext('app')).accesses);
+    const decision = checkScope(
+      parseScope('write:records', 'app'),
+      analyzeSql('INSERT INTO records VALUES (1)', await analysisContext('app')).accesses,
+    );
     assert.deepEqual(decision, { allowed: true });
   });
 
@@ -77,7 +87,10 @@ describe('the verdict cache', () => {
     const scoped = parseScope('read:"t 1"');
     assert.deepEqual(decide(scoped, context, 'SELECT * FROM "t 1"'), { allowed: true });
     assert.equal(decide(scoped, context, 'SELECT * FROM "t 2"').allowed, false, 'quoted names are not numbers');
-    assert.equal(decide(parseScope('write:records'), context, "SELECT set_config('role', 'x', false) FROM records WHERE id = 3").allowed, false);
+    assert.equal(
+      decide(parseScope('write:records'), context, "SELECT set_config('role', 'x', false) FROM records WHERE id = 3").allowed,
+      false,
+    );
   });
 
   it('never takes a digit that continues a name for a number: é1 and é2 are different tables', () => {

@@ -8,12 +8,18 @@ import { AccessError } from '../../../../src/access-error.js';
 describe('the pinned lexical state', () => {
   it('takes every spelling the server takes for UTF8, and nothing else', () => {
     for (const v of ['UTF8', 'utf-8', 'Utf_8', 'UNICODE', 'unicode']) assert.equal(isPinnedValue('client_encoding', v), true, v);
-    for (const v of ['SJIS', 'BIG5', 'GBK', 'GB18030', 'UHC', 'JOHAB', 'LATIN1', 'SQL_ASCII', 'utf16', '']) assert.equal(isPinnedValue('Client_Encoding', v), false, v);
+    for (const v of ['SJIS', 'BIG5', 'GBK', 'GB18030', 'UHC', 'JOHAB', 'LATIN1', 'SQL_ASCII', 'utf16', '']) {
+      assert.equal(isPinnedValue('Client_Encoding', v), false, v);
+    }
   });
 
   it('reads standard_conforming_strings as the server’s parse_bool does', () => {
-    for (const v of ['on', 'ON', 'true', 't', 'tr', 'yes', 'y', '1']) assert.equal(isPinnedValue('standard_conforming_strings', v), true, v);
-    for (const v of ['off', 'of', 'o', 'false', 'f', 'no', 'n', '0', '', 'onn']) assert.equal(isPinnedValue('standard_conforming_strings', v), false, v);
+    for (const v of ['on', 'ON', 'true', 't', 'tr', 'yes', 'y', '1']) {
+      assert.equal(isPinnedValue('standard_conforming_strings', v), true, v);
+    }
+    for (const v of ['off', 'of', 'o', 'false', 'f', 'no', 'n', '0', '', 'onn']) {
+      assert.equal(isPinnedValue('standard_conforming_strings', v), false, v);
+    }
   });
 
   it('finds a problem only in a report of another value of a lexical setting', () => {
@@ -33,8 +39,21 @@ describe('the pinned lexical state', () => {
       }
     };
     assert.equal(refused([['client_encoding', 'SJIS']]), true);
-    assert.equal(refused([['standard_conforming_strings', 'on'], ['standard_conforming_strings', 'off']]), true);
-    assert.equal(refused([['client_encoding', 'UTF8'], ['standard_conforming_strings', 'on'], ['application_name', 'x']]), false);
+    assert.equal(
+      refused([
+        ['standard_conforming_strings', 'on'],
+        ['standard_conforming_strings', 'off'],
+      ]),
+      true,
+    );
+    assert.equal(
+      refused([
+        ['client_encoding', 'UTF8'],
+        ['standard_conforming_strings', 'on'],
+        ['application_name', 'x'],
+      ]),
+      false,
+    );
     assert.equal(refused([['client_encoding', 'SQL_ASCII']]), false, "psql's C locale: the session runs as UTF8");
   });
 });

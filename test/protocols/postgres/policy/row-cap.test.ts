@@ -33,7 +33,16 @@ function codes(stream: Buffer): string {
 
 describe('RowCap', () => {
   const rows = (n: number, from = 1): Buffer[] => Array.from({ length: n }, (_, i) => dataRow(from + i));
-  const stream = Buffer.concat([rowDescription, ...rows(15), complete('SELECT 15'), ready, rowDescription, ...rows(3), complete('SELECT 3'), ready]);
+  const stream = Buffer.concat([
+    rowDescription,
+    ...rows(15),
+    complete('SELECT 15'),
+    ready,
+    rowDescription,
+    ...rows(3),
+    complete('SELECT 3'),
+    ready,
+  ]);
   const expected = Buffer.concat([rowDescription, ...rows(10)]);
 
   it('passes the first rows, a notice in place of the first row over, and the rest of the protocol unchanged — split at every byte', () => {

@@ -18,10 +18,30 @@ const dataRow = new Bytes().int16(1).int32(1).raw(Buffer.from('1')).frame('D');
 const complete = new Bytes().cstring('SELECT 1').frame('C');
 /** An ErrorResponse as the server sends it (it always names its source file and routine). */
 const serverError = (sqlstate: string, message: string): Buffer =>
-  new Bytes().raw(Buffer.from('S')).cstring('ERROR').raw(Buffer.from('V')).cstring('ERROR').raw(Buffer.from('C')).cstring(sqlstate).raw(Buffer.from('M')).cstring(message).raw(Buffer.from('R')).cstring('scanner_yyerror').raw(Buffer.from([0])).frame('E');
+  new Bytes()
+    .raw(Buffer.from('S'))
+    .cstring('ERROR')
+    .raw(Buffer.from('V'))
+    .cstring('ERROR')
+    .raw(Buffer.from('C'))
+    .cstring(sqlstate)
+    .raw(Buffer.from('M'))
+    .cstring(message)
+    .raw(Buffer.from('R'))
+    .cstring('scanner_yyerror')
+    .raw(Buffer.from([0]))
+    .frame('E');
 /** The gateway's own ErrorResponse. */
 const gatewayError = (sqlstate: string, message: string, position?: number): Buffer => {
-  const body = new Bytes().raw(Buffer.from('S')).cstring('ERROR').raw(Buffer.from('V')).cstring('ERROR').raw(Buffer.from('C')).cstring(sqlstate).raw(Buffer.from('M')).cstring(message);
+  const body = new Bytes()
+    .raw(Buffer.from('S'))
+    .cstring('ERROR')
+    .raw(Buffer.from('V'))
+    .cstring('ERROR')
+    .raw(Buffer.from('C'))
+    .cstring(sqlstate)
+    .raw(Buffer.from('M'))
+    .cstring(message);
   if (position !== undefined) body.raw(Buffer.from('P')).cstring(String(position));
   return body.raw(Buffer.from([0])).frame('E');
 };
@@ -31,14 +51,24 @@ const fromClient = Buffer.concat([q('SELECT 1'), q('SELECT * FROM secrets'), p('
 const toServer = Buffer.concat([q('SELECT 1'), q('idgate_denied'), p('idgate_denied'), b, e, s]);
 // The server: the query's result, then its syntax errors for the two placeholders (in German: the text is not read).
 const fromServer = Buffer.concat([
-  rowDescription, dataRow, complete, ready,
-  serverError('42601', 'Syntaxfehler bei »idgate_denied«'), ready,
-  serverError('42601', 'Syntaxfehler bei »idgate_denied«'), ready,
+  rowDescription,
+  dataRow,
+  complete,
+  ready,
+  serverError('42601', 'Syntaxfehler bei »idgate_denied«'),
+  ready,
+  serverError('42601', 'Syntaxfehler bei »idgate_denied«'),
+  ready,
 ]);
 const toClient = Buffer.concat([
-  rowDescription, dataRow, complete, ready,
-  gatewayError('42501', 'reading public.secrets is not allowed by scope "read:records"'), ready,
-  gatewayError('42601', 'syntax error at or near "WHERE"', 15), ready,
+  rowDescription,
+  dataRow,
+  complete,
+  ready,
+  gatewayError('42501', 'reading public.secrets is not allowed by scope "read:records"'),
+  ready,
+  gatewayError('42601', 'syntax error at or near "WHERE"', 15),
+  ready,
 ]);
 
 describe('StatementGate over bytes', () => {
@@ -48,7 +78,10 @@ describe('StatementGate over bytes', () => {
   });
 
   const gate = (denied: string[] = []): StatementGate =>
-    new StatementGate(parseScope('read:records'), context, { denied: (sql) => void denied.push(sql), lexicalStateChanged: () => undefined });
+    new StatementGate(parseScope('read:records'), context, {
+      denied: (sql) => void denied.push(sql),
+      lexicalStateChanged: () => undefined,
+    });
 
   it('forwards what is allowed byte for byte, a placeholder for what is not, and answers each with its own error, however both streams are cut', () => {
     for (const clientSplit of [[fromClient], ...splitsOf(fromClient)]) {
@@ -80,14 +113,20 @@ describe('StatementGate over bytes', () => {
 
   it('refuses bytes that are not UTF-8 with 22021', () => {
     const denials: string[] = [];
-    const g = new StatementGate(parseScope('read'), context, { denied: (_sql, d) => void denials.push(d.sqlstate), lexicalStateChanged: () => undefined });
+    const g = new StatementGate(parseScope('read'), context, {
+      denied: (_sql, d) => void denials.push(d.sqlstate),
+      lexicalStateChanged: () => undefined,
+    });
     g.fromClient(new Bytes().raw(Buffer.from([0x53, 0x45, 0x4c, 0x45, 0x43, 0x54, 0x20, 0x27, 0x95, 0x5c, 0x27, 0])).frame('Q'));
     assert.deepEqual(denials, ['22021']);
   });
 
   it('stops judging anything as allowed once the server reports an unforeseen lexical setting', () => {
     const problems: string[] = [];
-    const g = new StatementGate(parseScope('read'), context, { denied: () => undefined, lexicalStateChanged: (problem) => void problems.push(problem) });
+    const g = new StatementGate(parseScope('read'), context, {
+      denied: () => undefined,
+      lexicalStateChanged: (problem) => void problems.push(problem),
+    });
     g.fromServer(new Bytes().cstring('standard_conforming_strings').cstring('off').frame('S'));
     assert.equal(problems.length, 1);
     assert.deepEqual(Buffer.concat(g.fromClient(q('SELECT 1'))), q('idgate_denied'));

@@ -89,7 +89,10 @@ describe('RawFrameBatch', () => {
       ],
     );
     const parsed = read[3]?.frame;
-    assert.ok(parsed?.buffer === stored.buffer && parsed.byteOffset === stored.byteOffset + query.length + 12, 'a view of the chunk, not a copy');
+    assert.ok(
+      parsed?.buffer === stored.buffer && parsed.byteOffset === stored.byteOffset + query.length + 12,
+      'a view of the chunk, not a copy',
+    );
   });
 
   it('refuses a stored chunk cut short, in a frame or in a marker', () => {

@@ -9,7 +9,8 @@ function events(list: [direction: string, kind: string, data?: Record<string, un
   return list.map(([direction, kind, data], i) => ({ seq: i + 1, atUs: 1000 + i * 10, direction, kind, data: data ?? {} }));
 }
 
-const statements = (entries: ReturnType<typeof buildTranscript>): TranscriptStatement[] => entries.filter((e): e is TranscriptStatement => e.type === 'statement');
+const statements = (entries: ReturnType<typeof buildTranscript>): TranscriptStatement[] =>
+  entries.filter((e): e is TranscriptStatement => e.type === 'statement');
 
 describe('buildTranscript', () => {
   it('reads a simple Query that holds two statements as one statement with both results', () => {
@@ -25,7 +26,13 @@ describe('buildTranscript', () => {
       ),
     );
     assert.equal(out.length, 1);
-    assert.deepEqual(out[0]?.outcome, { status: 'ok', results: [{ tag: 'SELECT 1', rows: 1 }, { tag: 'SELECT 1', rows: 1 }] });
+    assert.deepEqual(out[0]?.outcome, {
+      status: 'ok',
+      results: [
+        { tag: 'SELECT 1', rows: 1 },
+        { tag: 'SELECT 1', rows: 1 },
+      ],
+    });
     assert.equal(out[0]?.durationUs, 20, 'from its first frame to its last outcome');
   });
 

@@ -19,10 +19,27 @@ describe('backend message encoders', () => {
     assert.deepEqual(encodeBackendKeyData(42, -7), new Bytes().int32(42).int32(-7).frame('K'));
     assert.deepEqual(encodeReadyForQuery('I'), new Bytes().int8(0x49).frame('Z'));
     assert.deepEqual(encodeParameterStatus('TimeZone', 'UTC'), new Bytes().cstring('TimeZone').cstring('UTC').frame('S'));
-    assert.deepEqual(encodeNegotiateProtocolVersion(0, ['_pq_.a', '_pq_.b']), new Bytes().int32(0).int32(2).cstring('_pq_.a').cstring('_pq_.b').frame('v'));
+    assert.deepEqual(
+      encodeNegotiateProtocolVersion(0, ['_pq_.a', '_pq_.b']),
+      new Bytes().int32(0).int32(2).cstring('_pq_.a').cstring('_pq_.b').frame('v'),
+    );
     assert.deepEqual(
       encodeErrorResponse({ severity: 'FATAL', sqlstate: '28P01', message: 'token has expired', detail: 'd', hint: 'h' }),
-      new Bytes().raw('S').cstring('FATAL').raw('V').cstring('FATAL').raw('C').cstring('28P01').raw('M').cstring('token has expired').raw('D').cstring('d').raw('H').cstring('h').int8(0).frame('E'),
+      new Bytes()
+        .raw('S')
+        .cstring('FATAL')
+        .raw('V')
+        .cstring('FATAL')
+        .raw('C')
+        .cstring('28P01')
+        .raw('M')
+        .cstring('token has expired')
+        .raw('D')
+        .cstring('d')
+        .raw('H')
+        .cstring('h')
+        .int8(0)
+        .frame('E'),
     );
   });
 
@@ -40,7 +57,14 @@ describe('backend message encoders', () => {
         messages.map((m) => m.name),
         ['authenticationCleartextPassword', 'authenticationOk', 'parameterStatus', 'backendKeyData', 'error', 'readyForQuery'],
       );
-      const [, , status, key, error, ready] = messages as unknown as [unknown, unknown, { parameterName: string; parameterValue: string }, { processID: number; secretKey: number }, { code: string; severity: string; message: string }, { status: string }];
+      const [, , status, key, error, ready] = messages as unknown as [
+        unknown,
+        unknown,
+        { parameterName: string; parameterValue: string },
+        { processID: number; secretKey: number },
+        { code: string; severity: string; message: string },
+        { status: string },
+      ];
       assert.equal(status.parameterValue, 'agent ✓');
       assert.deepEqual([key.processID, key.secretKey], [123456, 987654]);
       assert.deepEqual([error.code, error.severity, error.message], ['3D000', 'FATAL', 'connection "x" does not exist']);

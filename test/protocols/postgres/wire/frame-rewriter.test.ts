@@ -42,15 +42,33 @@ describe('FrameRewriter', () => {
   });
 
   it('forwards nothing of a frame of interest before it is complete', () => {
-    const r = new FrameRewriter((code) => code === 0x51, () => undefined);
+    const r = new FrameRewriter(
+      (code) => code === 0x51,
+      () => undefined,
+    );
     const out = r.process(drop.subarray(0, drop.length - 1));
     assert.equal(Buffer.concat(out).length, 0);
     assert.deepEqual(Buffer.concat(r.process(drop.subarray(drop.length - 1))), drop);
   });
 
   it('refuses bad lengths and frames of interest over its limit', () => {
-    assert.throws(() => new FrameRewriter(() => true, () => undefined).process(Buffer.from([0x51, 0, 0, 0, 2])), ProtocolError);
-    assert.throws(() => new FrameRewriter(() => true, () => undefined, 100).process(Buffer.from([0x51, 0, 0, 1, 0])), ProtocolError);
+    assert.throws(
+      () =>
+        new FrameRewriter(
+          () => true,
+          () => undefined,
+        ).process(Buffer.from([0x51, 0, 0, 0, 2])),
+      ProtocolError,
+    );
+    assert.throws(
+      () =>
+        new FrameRewriter(
+          () => true,
+          () => undefined,
+          100,
+        ).process(Buffer.from([0x51, 0, 0, 1, 0])),
+      ProtocolError,
+    );
   });
 
   it('stops at a frame judged later and goes on from there once answered — however the stream is cut', () => {

@@ -61,15 +61,27 @@ describe('FrameScanner', () => {
 
   it('refuses a length below 4, whether the header is whole or split', () => {
     const bad = Buffer.from([0x51, 0, 0, 0, 3]);
-    assert.throws(() => scanAll([bad], []), (e: unknown) => e instanceof ProtocolError && e.code === 'frame-too-short');
-    assert.throws(() => scanAll(bytewise(bad), []), (e: unknown) => e instanceof ProtocolError && e.code === 'frame-too-short');
-    assert.throws(() => scanAll([Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff])], []), (e: unknown) => e instanceof ProtocolError && e.code === 'frame-too-short');
+    assert.throws(
+      () => scanAll([bad], []),
+      (e: unknown) => e instanceof ProtocolError && e.code === 'frame-too-short',
+    );
+    assert.throws(
+      () => scanAll(bytewise(bad), []),
+      (e: unknown) => e instanceof ProtocolError && e.code === 'frame-too-short',
+    );
+    assert.throws(
+      () => scanAll([Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff])], []),
+      (e: unknown) => e instanceof ProtocolError && e.code === 'frame-too-short',
+    );
   });
 
   it('refuses a frame of interest above its limit before buffering it', () => {
     const scanner = new FrameScanner(interestIn([0x51]), () => undefined, 100);
     const hugeQueryHeader = Buffer.from([0x51, 0x7f, 0, 0, 0]);
-    assert.throws(() => scanner.scan(hugeQueryHeader), (e: unknown) => e instanceof ProtocolError && e.code === 'frame-too-long');
+    assert.throws(
+      () => scanner.scan(hugeQueryHeader),
+      (e: unknown) => e instanceof ProtocolError && e.code === 'frame-too-long',
+    );
   });
 
   it('refuses any frame above the message limit at its header, whether asked for or not, however the header is cut', () => {
@@ -77,7 +89,10 @@ describe('FrameScanner', () => {
     for (const interest of [interestIn([]), interestIn([0x64])]) {
       for (const split of [[big], bytewise(big.subarray(0, 5)), ...splitsOf(big.subarray(0, 8))]) {
         const scanner = new FrameScanner(interest, () => undefined, 1 << 30, 100);
-        assert.throws(() => split.forEach((c) => scanner.scan(c)), (e: unknown) => e instanceof ProtocolError && e.code === 'message-too-large');
+        assert.throws(
+          () => split.forEach((c) => scanner.scan(c)),
+          (e: unknown) => e instanceof ProtocolError && e.code === 'message-too-large',
+        );
       }
     }
     const small = new FrameScanner(interestIn([]), () => undefined, 1 << 30, 100);
@@ -118,7 +133,13 @@ describe('FrameScanner', () => {
         whenReleased: () => undefined,
       };
       const frames: Buffer[] = [];
-      const scanner = new FrameScanner(interestIn(['Q', 'P', 'S', 'X'].map((c) => c.charCodeAt(0))), (_c, _l, bytes, start, end) => frames.push(Buffer.from(bytes?.subarray(start, end) ?? [])), 1 << 20, 1 << 20, account);
+      const scanner = new FrameScanner(
+        interestIn(['Q', 'P', 'S', 'X'].map((c) => c.charCodeAt(0))),
+        (_c, _l, bytes, start, end) => frames.push(Buffer.from(bytes?.subarray(start, end) ?? [])),
+        1 << 20,
+        1 << 20,
+        account,
+      );
       const pending = [...split];
       let blockedAt = -1;
       while (pending.length > 0) {

@@ -11,7 +11,14 @@ describe('frontend decoders against node-postgres’s serializer', () => {
     const bytes = serialize.startup({ user: 'agent', database: 'records-api', application_name: 'x' });
     const packet = decodeStartupPacket(bytes.subarray(4));
     assert.equal(packet.kind, 'StartupMessage');
-    if (packet.kind === 'StartupMessage') assert.deepEqual(Object.fromEntries(packet.parameters), { user: 'agent', database: 'records-api', application_name: 'x', client_encoding: 'UTF8' });
+    if (packet.kind === 'StartupMessage') {
+      assert.deepEqual(Object.fromEntries(packet.parameters), {
+        user: 'agent',
+        database: 'records-api',
+        application_name: 'x',
+        client_encoding: 'UTF8',
+      });
+    }
   });
 
   it('decode a 16 KB password message (an Entra token is several KB)', () => {

@@ -17,22 +17,53 @@ describe('decodeStartupPacket', () => {
       secretKey: -5,
     });
     // idgate's own, between the gateways of a fleet.
-    assert.deepEqual(decodeStartupPacket(bodyOf(new Bytes().int32(80877123).int32(77).int32(9))), { kind: 'PeerCancelRequest', processId: 77, secretKey: 9 });
+    assert.deepEqual(decodeStartupPacket(bodyOf(new Bytes().int32(80877123).int32(77).int32(9))), {
+      kind: 'PeerCancelRequest',
+      processId: 77,
+      secretKey: 9,
+    });
   });
 
   it('reads a 3.0 StartupMessage with every parameter in order', () => {
     const packet = decodeStartupPacket(
-      bodyOf(new Bytes().int32(196608).cstring('user').cstring('agent').cstring('database').cstring('records-api').cstring('application_name').cstring('psql').cstring('')),
+      bodyOf(
+        new Bytes()
+          .int32(196608)
+          .cstring('user')
+          .cstring('agent')
+          .cstring('database')
+          .cstring('records-api')
+          .cstring('application_name')
+          .cstring('psql')
+          .cstring(''),
+      ),
     );
     assert.equal(packet.kind, 'StartupMessage');
     if (packet.kind !== 'StartupMessage') return;
     assert.equal(packet.majorVersion, 3);
     assert.equal(packet.minorVersion, 0);
-    assert.deepEqual([...packet.parameters], [['user', 'agent'], ['database', 'records-api'], ['application_name', 'psql']]);
+    assert.deepEqual(
+      [...packet.parameters],
+      [
+        ['user', 'agent'],
+        ['database', 'records-api'],
+        ['application_name', 'psql'],
+      ],
+    );
   });
 
   it('accepts a newer minor version and _pq_ options (negotiated later, not refused)', () => {
-    const packet = decodeStartupPacket(bodyOf(new Bytes().int32((3 << 16) | 2).cstring('user').cstring('a').cstring('_pq_.compression').cstring('on').cstring('')));
+    const packet = decodeStartupPacket(
+      bodyOf(
+        new Bytes()
+          .int32((3 << 16) | 2)
+          .cstring('user')
+          .cstring('a')
+          .cstring('_pq_.compression')
+          .cstring('on')
+          .cstring(''),
+      ),
+    );
     assert.equal(packet.kind, 'StartupMessage');
     if (packet.kind !== 'StartupMessage') return;
     assert.equal(packet.minorVersion, 2);
@@ -58,7 +89,10 @@ describe('decodeStartupPacket', () => {
   ];
   for (const [name, body, code] of malformed) {
     it(`refuses ${name} with ${code}`, () => {
-      assert.throws(() => decodeStartupPacket(body), (e: unknown) => e instanceof ProtocolError && e.code === code);
+      assert.throws(
+        () => decodeStartupPacket(body),
+        (e: unknown) => e instanceof ProtocolError && e.code === code,
+      );
     });
   }
 });
