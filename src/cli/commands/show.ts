@@ -21,7 +21,7 @@ export function showCommand(protocol: WireProtocol): CommandModule<object, ShowA
       y
         .positional('session', { type: 'string', demandOption: true, describe: 'session id (or a unique prefix)' })
         .options(dbOptions)
-        .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line (see README)' }),
+        .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line (see docs/audit-log.md)' }),
     handler: async (args) => {
       const { reader, close } = await openAudit(args, { kind: 'session', idPrefix: args.session });
       try {

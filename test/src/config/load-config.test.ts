@@ -148,11 +148,11 @@ describe('loadConfigFile', () => {
     );
   });
 
-  it("accepts the README's configuration example as it stands", () => {
-    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-    const example = /```yaml\n([\s\S]+?)```/.exec(readme)?.[1] ?? '';
+  it("accepts the configuration reference's annotated example as it stands", () => {
+    const reference = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+    const example = /## An annotated example\n[\s\S]*?```yaml\n([\s\S]+?)```/.exec(reference)?.[1] ?? '';
     assert.match(example, /gateway-identity:/);
-    const file = write('readme.yaml', example.replace('certs/server.crt', 'cert.pem').replace('certs/server.key', 'key.pem'));
+    const file = write('annotated.yaml', example.replace('certs/server.crt', 'cert.pem').replace('certs/server.key', 'key.pem'));
     const config = loadConfigFile(file, {
       RECORDS_API_PASSWORD: 'x',
       IDGATE_CLIENT_SECRET: 'y',
