@@ -1,4 +1,5 @@
 import type { ReadSource } from './read-source.js';
+import { checkMessageLength, HEADER_LENGTH } from './wire/frame-headers.js';
 import { ProtocolError } from './wire/protocol-error.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -78,7 +79,8 @@ export class MessageQueue {
   /** An untyped message (startup phase): returns the body after the int32 length. */
   async untyped(maxLength = this.maxMessage): Promise<Buffer> {
     await this.waitFor(4);
-    const length = this.checkLength(this.buf.readInt32BE(0), 8, maxLength);
+    // A startup-phase message has no type byte: its length field comes first and counts at least itself and a code.
+    const length = checkMessageLength(this.buf.readInt32BE(0), maxLength, 8);
     await this.waitFor(length);
     const body = Buffer.from(this.buf.subarray(4, length));
     this.consume(length);
@@ -86,13 +88,13 @@ export class MessageQueue {
   }
 
   async typed(): Promise<TypedMessage> {
-    await this.waitFor(5);
+    await this.waitFor(HEADER_LENGTH);
     const code = this.buf[0] ?? 0;
-    const length = this.checkLength(this.buf.readInt32BE(1), 4, this.maxMessage);
+    const length = checkMessageLength(this.buf.readInt32BE(1), this.maxMessage);
     await this.waitFor(length + 1);
     const frame = Buffer.from(this.buf.subarray(0, length + 1));
     this.consume(length + 1);
-    return { code, frame, body: frame.subarray(5) };
+    return { code, frame, body: frame.subarray(HEADER_LENGTH) };
   }
 
   /** Adds bytes as if the stream had delivered them (e.g. a leftover from an earlier reader). */
@@ -105,12 +107,6 @@ export class MessageQueue {
     } else if (this.buf.length >= this.want) {
       this.wake?.();
     }
-  }
-
-  private checkLength(length: number, min: number, max: number): number {
-    if (length < min) throw new ProtocolError('frame-too-short', `message length ${length} is below ${min}`);
-    if (length > max) throw new ProtocolError('frame-too-long', `message length ${length} exceeds ${max}`);
-    return length;
   }
 
   private async waitFor(n: number): Promise<void> {

@@ -1,7 +1,6 @@
+import { FrameHeaders, HEADER_LENGTH as HEADER } from './frame-headers.js';
 import type { HoldAccount } from './frame-scanner.js';
 import { ProtocolError } from './protocol-error.js';
-
-const HEADER = 5;
 
 /** A transform's answer that it cannot judge the frame yet: the rewriter stops there until `resume`. */
 export const PENDING: unique symbol = Symbol('pending');
@@ -31,8 +30,7 @@ export interface FrameRewriterHooks {
  * able to change what flows (scoped sessions); plain relaying never pays for it.
  */
 export class FrameRewriter {
-  private readonly header = Buffer.alloc(HEADER);
-  private headerFill = 0;
+  private readonly headers = new FrameHeaders();
   private passRemaining = 0;
   private dropRemaining = 0;
   private held: Buffer | undefined;
@@ -86,9 +84,10 @@ export class FrameRewriter {
         runStart = p;
         continue;
       }
-      if (this.headerFill === 0 && chunk.length - p >= HEADER) {
-        const code = chunk[p] ?? 0;
-        const length = checkLength(chunk.readInt32BE(p + 1));
+      const headers = this.headers;
+      if (headers.wholeAt(chunk, p)) {
+        headers.readWhole(chunk, p);
+        const { code, length } = headers;
         this.hooks.observe?.(code);
         if (!this.interest(code)) {
           this.passRemaining = length + 1;
@@ -124,25 +123,21 @@ export class FrameRewriter {
       }
       // A header split across chunks: its bytes are held until the type is known.
       flushRun(p);
-      const step = Math.min(HEADER - this.headerFill, chunk.length - p);
-      chunk.copy(this.header, this.headerFill, p, p + step);
-      this.headerFill += step;
-      p += step;
+      p = headers.readSplit(chunk, p);
       runStart = p;
-      if (this.headerFill < HEADER) continue;
-      this.headerFill = 0;
-      const code = this.header[0] ?? 0;
-      const length = checkLength(this.header.readInt32BE(1));
+      if (!headers.atBoundary) continue;
+      const { code, length } = headers;
+      const header = headers.lastHeader;
       this.hooks.observe?.(code);
       if (this.interest(code) && this.isOversize(length)) out.push(this.replaceOversize(code, length));
       else if (this.interest(code) && length === 4) {
-        const frame = Buffer.from(this.header);
+        const frame = Buffer.from(header);
         const replacement = this.transform(code, frame);
         if (replacement === PENDING) return this.stopAt(frame, chunk.subarray(p), out);
         out.push(replacement ?? frame);
-      } else if (this.interest(code)) this.hold(code, length, this.header);
+      } else if (this.interest(code)) this.hold(code, length, header);
       else {
-        out.push(Buffer.from(this.header));
+        out.push(Buffer.from(header));
         this.passRemaining = length - 4;
       }
     }
@@ -207,9 +202,4 @@ export class FrameRewriter {
     this.held[0] = code;
     this.heldFill = HEADER;
   }
-}
-
-function checkLength(length: number): number {
-  if (length < 4) throw new ProtocolError('frame-too-short', `message length ${length} is below 4`);
-  return length;
 }

@@ -1,3 +1,4 @@
+import { FrameHeaders, HEADER_LENGTH as HEADER } from './frame-headers.js';
 import { ProtocolError } from './protocol-error.js';
 
 /**
@@ -12,8 +13,6 @@ export type FrameHandler = (code: number, length: number, bytes: Buffer | undefi
 /** Interest levels in an interest table. */
 export const WHOLE = 1;
 export const LENGTH_ONLY = 2;
-
-const HEADER = 5;
 
 /** Told of the bytes a reader holds while it assembles a frame (the gateway's memory budget). */
 export interface HoldAccount {
@@ -34,8 +33,7 @@ export interface HoldAccount {
  * it must decode.
  */
 export class FrameScanner {
-  private readonly header = Buffer.alloc(HEADER);
-  private headerFill = 0;
+  private readonly headers: FrameHeaders;
   private skipRemaining = 0;
   private collecting: Buffer | undefined;
   private collected = 0;
@@ -50,10 +48,12 @@ export class FrameScanner {
     /** Largest frame of interest we agree to assemble (all others are only skipped). */
     private readonly maxCollected: number = 1 << 30,
     /** Largest frame at all: a longer one is refused at its header, before any of it is held or passed on. */
-    private readonly maxFrame: number = Number.MAX_SAFE_INTEGER,
+    maxFrame: number = Number.MAX_SAFE_INTEGER,
     /** Told of each frame assembled across chunks, from its header to its end. */
     private readonly account?: HoldAccount,
-  ) {}
+  ) {
+    this.headers = new FrameHeaders(maxFrame - 1, 'listen.max-message-bytes');
+  }
 
   /**
    * Like scan, but stops at the body of a frame to assemble that the account cannot hold now, and
@@ -96,7 +96,7 @@ export class FrameScanner {
 
   /** True between frames: nothing partial is pending. */
   get atBoundary(): boolean {
-    return this.headerFill === 0 && this.skipRemaining === 0 && this.collecting === undefined;
+    return this.headers.atBoundary && this.skipRemaining === 0 && this.collecting === undefined;
   }
 
   scan(chunk: Buffer): void {
@@ -126,26 +126,18 @@ export class FrameScanner {
       this.skipRemaining -= step;
       return p + step;
     }
-    if (this.headerFill === 0 && n - p >= HEADER) {
-      return this.startFrame(chunk, p, chunk[p] ?? 0, chunk.readInt32BE(p + 1), true);
+    const headers = this.headers;
+    if (headers.wholeAt(chunk, p)) {
+      headers.readWhole(chunk, p);
+      return this.startFrame(chunk, p, headers.code, headers.length, true);
     }
-    const step = Math.min(HEADER - this.headerFill, n - p);
-    chunk.copy(this.header, this.headerFill, p, p + step);
-    this.headerFill += step;
-    if (this.headerFill < HEADER) return p + step;
-    this.headerFill = 0;
-    return this.startFrame(chunk, p + step, this.header[0] ?? 0, this.header.readInt32BE(1), false);
+    const next = headers.readSplit(chunk, p);
+    if (!headers.atBoundary) return next;
+    return this.startFrame(chunk, next, headers.code, headers.length, false);
   }
 
   /** `p` is the frame start when the header is in `chunk` (inChunk), else the body start. */
   private startFrame(chunk: Buffer, p: number, code: number, length: number, inChunk: boolean): number {
-    if (length < 4) throw new ProtocolError('frame-too-short', `message length ${length} is below 4`);
-    if (length + 1 > this.maxFrame) {
-      throw new ProtocolError(
-        'message-too-large',
-        `message of ${length + 1} bytes exceeds the gateway's limit of ${this.maxFrame} (listen.max-message-bytes)`,
-      );
-    }
     const bodyLength = length - 4;
     const bodyStart = inChunk ? p + HEADER : p;
     const interest = this.interest[code];
