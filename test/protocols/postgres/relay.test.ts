@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { streamSource } from '../../../protocols/postgres/read-source.js';
-import { Relay, type RelayEnd } from '../../../protocols/postgres/relay.js';
+import { Relay, type RelayEnd, type RelayOptions } from '../../../protocols/postgres/relay.js';
 import { encodeErrorResponse } from '../../../protocols/postgres/wire/backend-messages.js';
 import type { StatementGate } from '../../../protocols/postgres/policy/statement-gate.js';
 import { Bytes } from '../../support/byte-builder.js';
@@ -68,5 +68,113 @@ describe('Relay', () => {
     for (let i = 0; i < 50 && ended === undefined; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(ended?.reason, 'internal-error');
     assert.match(ended?.error?.message ?? '', /secret internal detail/, 'the detail is kept for the log');
+  });
+});
+
+/** A relay between two fresh socket pairs, and what it reported when it ended. */
+async function startRelay(options: RelayOptions = {}): Promise<{
+  client: Awaited<ReturnType<typeof socketPair>>;
+  upstream: Awaited<ReturnType<typeof socketPair>>;
+  relay: Relay;
+  ended: () => Promise<RelayEnd>;
+}> {
+  const client = await socketPair();
+  const upstream = await socketPair();
+  let resolveEnd: (end: RelayEnd) => void = () => undefined;
+  const end = new Promise<RelayEnd>((resolve) => (resolveEnd = resolve));
+  const relay = new Relay(streamSource(client.near), streamSource(upstream.near), resolveEnd, () => VIOLATION, options);
+  relay.start(Buffer.alloc(0), Buffer.alloc(0));
+  return { client, upstream, relay, ended: () => end };
+}
+
+const VIOLATION = encodeErrorResponse({ severity: 'FATAL', sqlstate: '08P01', message: 'invalid frame' });
+
+/** Resolves once `socket` has received `length` bytes in all; the bytes. */
+function receive(socket: Socket, length: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  return new Promise((resolve) => {
+    const onData = (c: Buffer): void => {
+      chunks.push(c);
+      total += c.length;
+      if (total < length) return;
+      socket.off('data', onData);
+      resolve(Buffer.concat(chunks));
+    };
+    socket.on('data', onData);
+  });
+}
+
+/** Writes `bytes` in pieces of `size`, one per turn of the event loop, so they arrive as separate chunks. */
+async function writeInPieces(socket: Socket, bytes: Buffer, size: number): Promise<void> {
+  for (let p = 0; p < bytes.length; p += size) {
+    socket.write(bytes.subarray(p, p + size));
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+describe('Relay moving bytes', () => {
+  it('forwards both directions byte for byte however the frames are cut, and ends on the client’s Terminate', async () => {
+    const { client, upstream, ended } = await startRelay();
+    const fromClient = Buffer.concat([
+      new Bytes().cstring('SELECT 1').frame('Q'),
+      new Bytes().cstring('').cstring('SELECT $1::int').int16(0).frame('P'),
+      new Bytes().frame('S'),
+    ]);
+    const upstreamGot = receive(upstream.far, fromClient.length);
+    await writeInPieces(client.far, fromClient, 3);
+    assert.ok((await upstreamGot).equals(fromClient), 'the upstream got exactly what the client sent');
+
+    const fromServer = Buffer.concat([new Bytes().cstring('SELECT 1').frame('C'), new Bytes().raw('I').frame('Z')]);
+    const clientGot = receive(client.far, fromServer.length);
+    await writeInPieces(upstream.far, fromServer, 2);
+    assert.ok((await clientGot).equals(fromServer), 'the client got exactly what the server sent');
+
+    const terminate = new Bytes().frame('X');
+    const upstreamTerminate = receive(upstream.far, terminate.length);
+    upstream.far.once('end', () => upstream.far.end());
+    client.far.end(terminate);
+    assert.ok((await upstreamTerminate).equals(terminate));
+    assert.equal((await ended()).reason, 'client-terminated');
+  });
+
+  it('ends a session whose client sends a malformed frame with the protocol error, and forwards nothing of it', async () => {
+    const { client, upstream, ended } = await startRelay();
+    let upstreamBytes = 0;
+    upstream.far.on('data', (c: Buffer) => (upstreamBytes += c.length === 5 && c[0] === 0x58 ? 0 : c.length));
+    upstream.far.once('end', () => upstream.far.end());
+    const seen = collect(client.far);
+    client.far.write(Buffer.from([0x51, 0x00, 0x00, 0x00, 0x03])); // a length below 4
+    await seen.closed;
+    assert.ok(seen.bytes().equals(VIOLATION), 'the client got the FATAL and nothing else');
+    const end = await ended();
+    assert.equal(end.reason, 'protocol-violation');
+    assert.equal(upstreamBytes, 0, 'nothing but a Terminate went upstream');
+  });
+
+  it('ends the session when the database closes its side', async () => {
+    const { client, upstream, ended } = await startRelay();
+    const seen = collect(client.far);
+    upstream.far.end();
+    assert.equal((await ended()).reason, 'upstream-closed');
+    await seen.closed;
+  });
+
+  it('stops reading the client while the database does not read, and loses nothing once it does', async () => {
+    const { client, upstream, ended } = await startRelay();
+    upstream.far.pause();
+    const frame = new Bytes().cstring(`SELECT '${'x'.repeat(64 * 1024)}'`).frame('Q');
+    const frames = 256; // 16 MiB: far more than the sockets' buffers hold
+    for (let i = 0; i < frames; i++) client.far.write(frame);
+    for (let i = 0; i < 100 && !client.near.isPaused(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(client.near.isPaused(), 'the relay paused the client while the upstream did not read');
+    const all = receive(upstream.far, frame.length * frames);
+    upstream.far.resume();
+    const got = await all;
+    assert.equal(got.length, frame.length * frames);
+    assert.ok(got.subarray(0, frame.length).equals(frame) && got.subarray(-frame.length).equals(frame), 'in order, whole');
+    upstream.far.once('end', () => upstream.far.end());
+    client.far.end(new Bytes().frame('X'));
+    assert.equal((await ended()).reason, 'client-terminated');
   });
 });
