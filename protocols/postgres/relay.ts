@@ -238,6 +238,16 @@ export class Relay {
   }
 
   private readonly onUpstreamData = (chunk: Buffer): void => {
+    // Whether the client stands between two messages, before any of this chunk reaches it.
+    const clientAtBoundary = this.upstreamFrames.atBoundary;
+    try {
+      this.readUpstream(chunk);
+    } catch (e) {
+      this.upstreamFailed(e, clientAtBoundary);
+    }
+  };
+
+  private readUpstream(chunk: Buffer): void {
     if (this.pendingFatal !== undefined) {
       this.forwardToBoundary(chunk, this.pendingFatal);
       return;
@@ -250,18 +260,36 @@ export class Relay {
     this.upstreamFrames.scan(chunk);
     this.observer?.onUpstreamChunk();
     if (!this.client.write(chunk)) this.upstream.pause();
-  };
+  }
+
+  /**
+   * The database's bytes could not be followed (a malformed frame: a broken or hostile server, or
+   * someone between it and the gateway), or the gateway failed while reading them. This session
+   * alone ends, never the process: the client gets a FATAL if it stands between two messages (one
+   * inside a message would only be garbage to it), else its connection just closes.
+   */
+  private upstreamFailed(e: unknown, clientAtBoundary: boolean): void {
+    const malformed = e instanceof ProtocolError;
+    this.reason ??= malformed ? 'upstream-protocol-violation' : 'internal-error';
+    this.error ??= e instanceof Error ? e : new InvariantError(String(e));
+    this.dropHeld = true;
+    this.pendingFatal = undefined;
+    this.upstreamSource.clearHandler();
+    this.upstream.destroy();
+    if (!clientAtBoundary) {
+      this.client.destroy();
+      return;
+    }
+    const fatal = malformed
+      ? this.protocolViolation(new ProtocolError(e.code, `the database sent a malformed message: ${e.message}`))
+      : this.internalError();
+    this.client.end(fatal);
+  }
 
   /** A scoped or row-capped session: what reaches the client is what the gate and the cap let through. */
   private filteredUpstreamData(chunk: Buffer): void {
-    let pieces: Buffer[];
-    try {
-      pieces = this.gate === undefined ? [chunk] : this.gate.fromServer(chunk);
-      if (this.rowCap !== undefined) pieces = capRows(this.rowCap, pieces);
-    } catch (e) {
-      this.fail('socket-error', e instanceof Error ? e : new Error(String(e)));
-      return;
-    }
+    let pieces = this.gate === undefined ? [chunk] : this.gate.fromServer(chunk);
+    if (this.rowCap !== undefined) pieces = capRows(this.rowCap, pieces);
     for (const piece of pieces) {
       this.activity.bytesToClient += piece.length;
       this.upstreamFrames.scan(piece);

@@ -3,9 +3,10 @@ export type EndReason =
   | 'client-terminated' // the client said goodbye (Terminate)
   | 'client-disconnected' // the client's connection closed without Terminate
   | 'upstream-closed' // the database closed its side
-  | 'protocol-violation' // a malformed frame
+  | 'protocol-violation' // the client sent a malformed frame (it got 08P01)
+  | 'upstream-protocol-violation' // the database sent a malformed frame (the client got 08P01 naming the database)
   | 'message-too-large' // a message over listen.max-message-bytes (the client got 54000)
-  | 'socket-error'
+  | 'socket-error' // a connection failed on either side (reset, timed out)
   | 'internal-error' // the gateway failed while relaying the session (a bug: the log has the detail)
   | 'gateway-shutdown' // drained at SIGTERM/SIGINT and still open at the deadline
   | 'audit-unavailable' // the audit database could not be written: recorded sessions fail closed

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { streamSource } from '../../../protocols/postgres/read-source.js';
 import { Relay, type RelayEnd, type RelayOptions } from '../../../protocols/postgres/relay.js';
 import { encodeErrorResponse } from '../../../protocols/postgres/wire/backend-messages.js';
+import { ProtocolError } from '../../../protocols/postgres/wire/protocol-error.js';
 import type { StatementGate } from '../../../protocols/postgres/policy/statement-gate.js';
 import { Bytes } from '../../support/byte-builder.js';
 
@@ -82,12 +83,13 @@ async function startRelay(options: RelayOptions = {}): Promise<{
   const upstream = await socketPair();
   let resolveEnd: (end: RelayEnd) => void = () => undefined;
   const end = new Promise<RelayEnd>((resolve) => (resolveEnd = resolve));
-  const relay = new Relay(streamSource(client.near), streamSource(upstream.near), resolveEnd, () => VIOLATION, options);
+  const relay = new Relay(streamSource(client.near), streamSource(upstream.near), resolveEnd, violation, options);
   relay.start(Buffer.alloc(0), Buffer.alloc(0));
   return { client, upstream, relay, ended: () => end };
 }
 
-const VIOLATION = encodeErrorResponse({ severity: 'FATAL', sqlstate: '08P01', message: 'invalid frame' });
+/** The FATAL a protocol error becomes, as the client connection builds it. */
+const violation = (e: ProtocolError): Buffer => encodeErrorResponse({ severity: 'FATAL', sqlstate: '08P01', message: e.message });
 
 /** Resolves once `socket` has received `length` bytes in all; the bytes. */
 function receive(socket: Socket, length: number): Promise<Buffer> {
@@ -146,7 +148,10 @@ describe('Relay moving bytes', () => {
     const seen = collect(client.far);
     client.far.write(Buffer.from([0x51, 0x00, 0x00, 0x00, 0x03])); // a length below 4
     await seen.closed;
-    assert.ok(seen.bytes().equals(VIOLATION), 'the client got the FATAL and nothing else');
+    assert.ok(
+      seen.bytes().equals(violation(new ProtocolError('frame-too-short', 'message length 3 is below 4'))),
+      'the client got the FATAL and nothing else',
+    );
     const end = await ended();
     assert.equal(end.reason, 'protocol-violation');
     assert.equal(upstreamBytes, 0, 'nothing but a Terminate went upstream');
@@ -176,5 +181,61 @@ describe('Relay moving bytes', () => {
     upstream.far.once('end', () => upstream.far.end());
     client.far.end(new Bytes().frame('X'));
     assert.equal((await ended()).reason, 'client-terminated');
+  });
+});
+
+describe('Relay when the database’s bytes cannot be followed', () => {
+  it('ends only that session, with a FATAL naming the database, when the database sends a malformed frame', async () => {
+    const { client, upstream, ended } = await startRelay();
+    const seen = collect(client.far);
+    upstream.far.on('error', () => undefined);
+    const complete = new Bytes().cstring('SELECT 1').frame('C');
+    const first = receive(client.far, complete.length);
+    upstream.far.write(complete);
+    await first;
+    upstream.far.write(Buffer.from([0x44, 0x00, 0x00, 0x00, 0x02])); // a DataRow of length 2
+    await seen.closed;
+    const end = await ended();
+    assert.equal(end.reason, 'upstream-protocol-violation');
+    const bytes = seen.bytes();
+    assert.ok(bytes.subarray(0, complete.length).equals(complete), 'what came before the bad frame was delivered');
+    const fatal = bytes.subarray(complete.length);
+    assert.equal(String.fromCharCode(fatal[0] ?? 0), 'E', 'then an ErrorResponse');
+    assert.match(fatal.toString('latin1'), /C08P01\0.*the database sent a malformed message/s);
+  });
+
+  it('closes the client without a FATAL when the failure comes in the middle of a message it was being sent', async () => {
+    const { client, upstream, ended } = await startRelay();
+    const seen = collect(client.far);
+    upstream.far.on('error', () => undefined);
+    const row = new Bytes().int16(1).int32(4).raw('abcd').frame('D');
+    upstream.far.write(row.subarray(0, 8)); // the client now holds half a DataRow
+    await new Promise((r) => setTimeout(r, 20));
+    upstream.far.write(Buffer.concat([row.subarray(8), Buffer.from([0x44, 0x00, 0x00, 0x00, 0x01])]));
+    await seen.closed;
+    assert.equal((await ended()).reason, 'upstream-protocol-violation');
+    assert.ok(seen.bytes().equals(row.subarray(0, 8)), 'no ErrorResponse lands inside the half-sent message');
+  });
+
+  it('gives the client the generic internal-error FATAL when the gateway fails while reading the database', async () => {
+    const failing = {
+      fromClient: (chunk: Buffer) => [chunk],
+      fromServer: () => {
+        throw new TypeError('secret internal detail from the server side');
+      },
+      judging: false,
+      holdingClientFrame: false,
+      abandon: () => undefined,
+    } as unknown as StatementGate;
+    const fatal = encodeErrorResponse({ severity: 'FATAL', sqlstate: 'XX000', message: 'internal error in the gateway (session s-2)' });
+    const { client, upstream, ended } = await startRelay({ gate: failing, internalError: () => fatal });
+    const seen = collect(client.far);
+    upstream.far.on('error', () => undefined);
+    upstream.far.write(new Bytes().cstring('SELECT 1').frame('C'));
+    await seen.closed;
+    assert.ok(seen.bytes().equals(fatal));
+    const end = await ended();
+    assert.equal(end.reason, 'internal-error');
+    assert.match(end.error?.message ?? '', /secret internal detail/);
   });
 });
