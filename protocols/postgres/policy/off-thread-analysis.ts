@@ -29,7 +29,7 @@ const FAILED: Verdict = { allowed: false, sqlstate: '42601', message: 'the gatew
  * the process open). Requests are answered in order. If the thread dies, what it was judging is
  * refused (fail closed) and the next request starts a new one.
  */
-class AnalysisThread {
+export class AnalysisThread {
   private worker: Worker | undefined;
   private nextId = 1;
   private readonly waiting = new Map<number, (verdict: Verdict) => void>();
@@ -51,6 +51,11 @@ class AnalysisThread {
       if (this.waiting.size === 1) worker.ref();
       worker.postMessage(request);
     });
+  }
+
+  /** Ends the thread: what it was judging is refused, and the next request starts a new one. */
+  async stop(): Promise<void> {
+    await this.worker?.terminate();
   }
 
   private started(): Worker {
