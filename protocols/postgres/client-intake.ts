@@ -16,17 +16,18 @@ export interface IntakeSink {
 }
 
 /**
- * The client's side of a relay: reads what the client sends through the scope's gate and the
- * frame scanner (which feeds the recorder) and hands it on to be forwarded. Two things may make it
- * wait, each for this session alone while the others go on: a large statement judged on the
- * analysis thread, and a message to assemble that the gateway's memory budget cannot take yet.
- * What arrives meanwhile is kept, unread, and read in order once nothing waits.
+ * The client's side of a relay: reads what the client sends and hands it on to be forwarded. The
+ * bytes are framed once: by the frame scanner, or in a scoped session by the scope's gate, which
+ * tells the same readers (the recorder, the relay's Terminate) of what goes upstream. Two things
+ * may make it wait, each for this session alone while the others go on: a large statement judged
+ * on the analysis thread, and a message to assemble that the gateway's memory budget cannot take
+ * yet. What arrives meanwhile is kept, unread, and read in order once nothing waits.
  */
 export class ClientIntake {
   private waitingForBudget = false;
   private awaitingGate = false;
   private gateJudged = false;
-  /** Bytes already through the gate but not yet scanned (stopped by the budget), in order. */
+  /** Bytes scanned only in part (the scanner stopped for the budget), in order. */
   private scanned: Buffer[] = [];
   /** Bytes not yet read at all, in order. */
   private raw: Buffer[] = [];
@@ -60,6 +61,11 @@ export class ClientIntake {
     this.gate?.abandon();
   }
 
+  /** What has gone upstream ends at a message boundary (the gateway may add a Terminate). */
+  get upstreamAtBoundary(): boolean {
+    return this.gate === undefined ? this.frames.atBoundary : this.gate.upstreamAtBoundary;
+  }
+
   private read(chunk: Buffer): void {
     this.activity.bytesFromClient += chunk.length;
     this.activity.clientSpoke();
@@ -71,11 +77,21 @@ export class ClientIntake {
     try {
       pieces = this.gate.fromClient(chunk);
     } catch (e) {
-      this.sink.chunkRead();
+      this.sink.chunkRead(); // what came before the malformed frame is still recorded
       this.sink.protocolError(e);
       return;
     }
-    this.scanAndForward(pieces);
+    this.forwardJudged(pieces);
+  }
+
+  /** What the gate let through (it framed and reported it): forwarded; waits if the gate stopped for the budget. */
+  private forwardJudged(pieces: Buffer[]): void {
+    const gate = this.gate;
+    if (gate === undefined) return;
+    this.activity.clientMidMessage = !gate.clientAtBoundary;
+    this.sink.chunkRead();
+    if (pieces.length > 0) this.sink.forward(pieces);
+    if (gate.blocked) this.waitForBudget();
   }
 
   /**
@@ -99,7 +115,7 @@ export class ClientIntake {
       this.setAside(Array.isArray(input) ? input : [input], i, consumed);
       return;
     }
-    this.activity.clientMidMessage = !this.frames.atBoundary || this.gate?.holdingClientFrame === true;
+    this.activity.clientMidMessage = !this.frames.atBoundary;
     this.sink.chunkRead();
     if (count > 0) this.sink.forward(input);
   }
@@ -121,11 +137,21 @@ export class ClientIntake {
     this.waitingForBudget = true;
     const retry = (): void => {
       if (this.sink.ended()) return;
-      if (!this.frames.retryBlocked()) {
-        budget.whenReleased(retry);
-        return;
+      if (this.gate !== undefined) {
+        const pieces = this.gate.retryBlocked();
+        if (pieces === undefined) {
+          budget.whenReleased(retry);
+          return;
+        }
+        this.waitingForBudget = false;
+        this.forwardJudged(pieces);
+      } else {
+        if (!this.frames.retryBlocked()) {
+          budget.whenReleased(retry);
+          return;
+        }
+        this.waitingForBudget = false;
       }
-      this.waitingForBudget = false;
       this.pump();
     };
     budget.whenReleased(retry);
@@ -162,7 +188,7 @@ export class ClientIntake {
           return;
         }
         this.gateJudged = false;
-        this.scanAndForward(this.gate.continueClient());
+        this.forwardJudged(this.gate.continueClient());
         continue;
       }
       const next = this.raw.shift();

@@ -8,7 +8,7 @@ import type { StatementGate } from './policy/statement-gate.js';
 import type { RowCap } from './policy/row-cap.js';
 import type { RelayObserver } from './recording/relay-observer.js';
 import { Backend, Frontend } from './wire/codes.js';
-import { FrameScanner, interestIn, WHOLE } from './wire/frame-scanner.js';
+import { FrameScanner, interestIn, WHOLE, type FrameHandler } from './wire/frame-scanner.js';
 import { TERMINATE } from './wire/frontend-messages.js';
 import { ProtocolError } from './wire/protocol-error.js';
 import { InvariantError } from '../../src/idgate-error.js';
@@ -108,16 +108,13 @@ export class Relay {
     this.client = clientSource.stream;
     this.upstream = upstreamSource.stream;
     const clientInterest = observer ? withTerminate(observer.clientInterest) : CLIENT_INTEREST;
-    this.clientFrames = new FrameScanner(
-      clientInterest,
-      (code, length, bytes, start, end) => {
-        if (code === Frontend.Terminate) this.clientTerminated = true;
-        observer?.onClientFrame(code, length, bytes, start, end);
-      },
-      maxClientMessage,
-      maxClientMessage,
-      options.budget,
-    );
+    const onClientFrame: FrameHandler = (code, length, bytes, start, end) => {
+      if (code === Frontend.Terminate) this.clientTerminated = true;
+      observer?.onClientFrame(code, length, bytes, start, end);
+    };
+    this.clientFrames = new FrameScanner(clientInterest, onClientFrame, maxClientMessage, maxClientMessage, options.budget);
+    // A scoped session's gate frames the client's bytes anyway: it tells the same readers, and the scanner stays idle.
+    gate?.readOutgoing({ interest: clientInterest, onFrame: onClientFrame, maxFrame: maxClientMessage });
     this.intake = new ClientIntake(this.clientFrames, gate, options.budget, this.activity, {
       forward: (pieces) => this.forward(pieces),
       chunkRead: () => this.observer?.onClientChunk(),
@@ -310,7 +307,7 @@ export class Relay {
     this.pendingFatal = undefined;
     this.upstreamSource.clearHandler();
     this.client.end(fatal);
-    if (this.clientFrames.atBoundary) this.upstream.end(TERMINATE);
+    if (this.intake.upstreamAtBoundary) this.upstream.end(TERMINATE);
     else this.upstream.destroy();
   }
 

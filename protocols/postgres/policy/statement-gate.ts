@@ -3,7 +3,7 @@ import { encodeErrorResponse } from '../wire/backend-messages.js';
 import { ByteReader } from '../wire/byte-reader.js';
 import { Backend, Frontend } from '../wire/codes.js';
 import { decodeErrorFields } from '../wire/error-fields.js';
-import { FrameRewriter, PENDING } from '../wire/frame-rewriter.js';
+import { FrameRewriter, PENDING, type OutgoingFrames } from '../wire/frame-rewriter.js';
 import type { HoldAccount } from '../wire/frame-scanner.js';
 import { encodeMessage } from '../wire/message-writer.js';
 import { ReplyTracker } from '../wire/reply-tracker.js';
@@ -84,9 +84,32 @@ export class StatementGate {
     );
   }
 
-  /** A client frame is held, part received, until it can be judged. */
-  get holdingClientFrame(): boolean {
-    return this.toServer.holding;
+  /**
+   * Who else reads what goes upstream (the recorder, the relay's Terminate): the gate, which
+   * frames the client's bytes anyway, tells them, so the stream is framed once.
+   */
+  readOutgoing(outgoing: OutgoingFrames): void {
+    this.toServer.setOutgoing(outgoing);
+  }
+
+  /** A client message to assemble for its reader waits for the memory budget (`retryBlocked`). */
+  get blocked(): boolean {
+    return this.toServer.isBlocked;
+  }
+
+  /** Tries the blocked message again: undefined while the budget cannot take it, else what may go on. */
+  retryBlocked(): Buffer[] | undefined {
+    return this.toServer.retryBlocked();
+  }
+
+  /** What went upstream ends at a message boundary. */
+  get upstreamAtBoundary(): boolean {
+    return this.toServer.outputAtBoundary;
+  }
+
+  /** No client message is read in part. */
+  get clientAtBoundary(): boolean {
+    return this.toServer.inputAtBoundary;
   }
 
   /** The session ended: give back what a half-received client frame held. */

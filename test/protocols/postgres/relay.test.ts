@@ -47,7 +47,10 @@ describe('Relay', () => {
       },
       fromServer: (chunk: Buffer) => [chunk],
       judging: false,
-      holdingClientFrame: false,
+      readOutgoing: () => undefined,
+      blocked: false,
+      upstreamAtBoundary: true,
+      clientAtBoundary: true,
       abandon: () => undefined,
     } as unknown as StatementGate;
     let ended: RelayEnd | undefined;
@@ -224,7 +227,10 @@ describe('Relay when the database’s bytes cannot be followed', () => {
         throw new TypeError('secret internal detail from the server side');
       },
       judging: false,
-      holdingClientFrame: false,
+      readOutgoing: () => undefined,
+      blocked: false,
+      upstreamAtBoundary: true,
+      clientAtBoundary: true,
       abandon: () => undefined,
     } as unknown as StatementGate;
     const fatal = encodeErrorResponse({ severity: 'FATAL', sqlstate: 'XX000', message: 'internal error in the gateway (session s-2)' });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FrameRewriter, PENDING } from '../../../../protocols/postgres/wire/frame-rewriter.js';
+import { LENGTH_ONLY, WHOLE, type HoldAccount } from '../../../../protocols/postgres/wire/frame-scanner.js';
 import { ProtocolError } from '../../../../protocols/postgres/wire/protocol-error.js';
 import { Bytes, bytewise, splitsOf } from '../../../support/byte-builder.js';
 
@@ -97,5 +98,100 @@ describe('FrameRewriter', () => {
       assert.equal(stops, 1);
       assert.ok(Buffer.concat(out).equals(wanted), `split ${split.map((b) => b.length).join('+')}`);
     }
+  });
+});
+
+describe('FrameRewriter telling the readers of what goes out (one framing for the gate and the recorder)', () => {
+  const bind = new Bytes().cstring('').cstring('').int16(0).int16(1).int32(3).raw('abc').int16(0).frame('B');
+  const terminate = new Bytes().frame('X');
+  const stream = Buffer.concat([keep, copyData, bind, drop, sync, terminate]);
+  const sent = Buffer.concat([keep, copyData, bind, replacement, sync, terminate]);
+  /** WHOLE for Query, Bind and Terminate; the length of CopyData and Sync. */
+  const interest = new Uint8Array(256);
+  for (const code of [0x51, 0x42, 0x58]) interest[code] = WHOLE;
+  for (const code of [0x64, 0x53]) interest[code] = LENGTH_ONLY;
+  const told = [
+    'Q' + keep.toString('hex'),
+    'd:204',
+    'B' + bind.toString('hex'),
+    'Q' + replacement.toString('hex'),
+    'S:4',
+    'X' + terminate.toString('hex'),
+  ];
+
+  function rewriteTelling(
+    chunks: readonly Buffer[],
+    account?: HoldAccount,
+  ): { output: Buffer; seen: string[]; rewriter: FrameRewriter; outputs: Buffer[] } {
+    const seen: string[] = [];
+    const r = new FrameRewriter(
+      (code) => code === 0x51,
+      (_code, frame) => (frame.toString('utf8', 5, frame.length - 1).startsWith('DELETE') ? replacement : undefined),
+      1 << 20,
+      account === undefined ? {} : { account },
+    );
+    r.setOutgoing({
+      interest,
+      maxFrame: 1 << 20,
+      onFrame: (code, length, bytes, start, end) =>
+        // The bytes are only valid during the call: read them now.
+        seen.push(
+          bytes === undefined ? `${String.fromCharCode(code)}:${length}` : String.fromCharCode(code) + bytes.toString('hex', start, end),
+        ),
+    });
+    const outputs = chunks.flatMap((c) => r.process(c));
+    return { output: Buffer.concat(outputs), seen, rewriter: r, outputs };
+  }
+
+  it('tells the reader of every frame it asked for, as sent (a replacement as the replacement), however the input is cut', () => {
+    for (const split of [[stream], ...splitsOf(stream), bytewise(stream)]) {
+      const { output, seen, rewriter } = rewriteTelling(split);
+      assert.deepEqual(output, sent);
+      assert.deepEqual(seen, told);
+      assert.equal(rewriter.outputAtBoundary && rewriter.inputAtBoundary, true);
+    }
+  });
+
+  it('stops at the body of a frame its reader needs whole when the budget cannot take it, then goes on with nothing lost', () => {
+    let blockedSplits = 0;
+    for (const split of splitsOf(stream)) {
+      let room = 0;
+      const account: HoldAccount = {
+        reserve: () => undefined,
+        tryReserve: (b) => b <= room,
+        release: () => undefined,
+        whenReleased: () => undefined,
+      };
+      const { seen, rewriter, outputs } = rewriteTelling([], account);
+      const unblock = (): void => {
+        assert.equal(rewriter.outputAtBoundary, false, 'the blocked frame’s header went out, its body did not');
+        assert.equal(rewriter.retryBlocked(), undefined, 'no room yet: still blocked');
+        room = Number.MAX_SAFE_INTEGER;
+        outputs.push(...(rewriter.retryBlocked() ?? assert.fail('room now')));
+        room = 0;
+        blockedSplits += 1;
+      };
+      for (const chunk of split) {
+        // Like the client intake: nothing more is read while the rewriter waits for the budget.
+        if (rewriter.isBlocked) unblock();
+        outputs.push(...rewriter.process(chunk));
+      }
+      if (rewriter.isBlocked) unblock();
+      assert.deepEqual(Buffer.concat(outputs), sent);
+      assert.deepEqual(seen, told);
+    }
+    assert.ok(blockedSplits > 0, 'some cuts made Bind arrive in two chunks, to be assembled');
+  });
+
+  it('refuses a passed-through frame over the limit at its header', () => {
+    const r = new FrameRewriter(
+      (code) => code === 0x51,
+      () => undefined,
+    );
+    r.setOutgoing({ interest, maxFrame: 100, onFrame: () => undefined });
+    assert.throws(
+      () => r.process(copyData),
+      (e: unknown) => e instanceof ProtocolError && e.code === 'message-too-large',
+    );
   });
 });
