@@ -19,6 +19,14 @@ export function checkMessageLength(length: number, max: number, min = MIN_LENGTH
   return length;
 }
 
+/** A buffer for a whole message of that type and length field, its header written: the body is filled in as it arrives. */
+export function frameBuffer(code: number, length: number): Buffer {
+  const frame = Buffer.allocUnsafe(length + 1);
+  frame[0] = code;
+  frame.writeInt32BE(length, 1);
+  return frame;
+}
+
 /**
  * The one framer every reader of typed messages uses (the pre-login queue, the relay's scanner, the
  * scope's rewriter): it finds each message's header in a byte stream, whole inside a chunk or split

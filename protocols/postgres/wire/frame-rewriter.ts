@@ -1,4 +1,4 @@
-import { checkMessageLength, FrameHeaders, HEADER_LENGTH as HEADER } from './frame-headers.js';
+import { checkMessageLength, FrameHeaders, frameBuffer, HEADER_LENGTH as HEADER } from './frame-headers.js';
 import { LENGTH_ONLY, WHOLE, type FrameHandler, type HoldAccount } from './frame-scanner.js';
 import { ProtocolError } from './protocol-error.js';
 
@@ -299,10 +299,7 @@ export class FrameRewriter {
   }
 
   private beginCollecting(code: number, length: number): void {
-    const frame = Buffer.allocUnsafe(length + 1);
-    frame[0] = code;
-    frame.writeInt32BE(length, 1);
-    this.collecting = frame;
+    this.collecting = frameBuffer(code, length);
     this.collected = HEADER;
   }
 

@@ -1,4 +1,4 @@
-import { FrameHeaders, HEADER_LENGTH as HEADER } from './frame-headers.js';
+import { FrameHeaders, frameBuffer, HEADER_LENGTH as HEADER } from './frame-headers.js';
 import { ProtocolError } from './protocol-error.js';
 
 /**
@@ -154,9 +154,7 @@ export class FrameScanner {
       return bodyStart + bodyLength;
     }
     if (bodyLength === 0) {
-      const frame = Buffer.allocUnsafe(HEADER);
-      frame[0] = code;
-      frame.writeInt32BE(length, 1);
+      const frame = frameBuffer(code, length);
       this.onFrame(code, length, frame, 0, frame.length);
       return bodyStart;
     }
@@ -169,10 +167,7 @@ export class FrameScanner {
   }
 
   private beginCollecting(code: number, length: number): void {
-    const frame = Buffer.allocUnsafe(length + 1);
-    frame[0] = code;
-    frame.writeInt32BE(length, 1);
-    this.collecting = frame;
+    this.collecting = frameBuffer(code, length);
     this.collected = HEADER;
     this.collectingCode = code;
   }
