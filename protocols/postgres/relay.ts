@@ -128,17 +128,28 @@ export class Relay {
       ended: () => this.reason !== undefined,
     });
     const observerWantsReady = observer?.upstreamInterest[Backend.ReadyForQuery] === WHOLE;
-    this.upstreamFrames = new FrameScanner(
-      observer ? withReady(observer.upstreamInterest) : READY_ONLY,
-      (code, length, bytes, start, end) => {
-        if (code === Backend.ReadyForQuery) {
-          // A ReadyForQuery has a one-byte body, so it is always handed over whole.
-          this.activity.ready(TRANSACTION_STATUS[bytes?.[start + 5] ?? 0] ?? 'idle');
-          if (!observerWantsReady) return;
-        }
-        observer?.onUpstreamFrame(code, length, bytes, start, end);
-      },
-    );
+    const upstreamInterest = observer ? withReady(observer.upstreamInterest) : READY_ONLY;
+    const onUpstreamFrame: FrameHandler = (code, length, bytes, start, end) => {
+      if (code === Backend.ReadyForQuery) {
+        // A ReadyForQuery has a one-byte body, so it is always handed over whole.
+        this.activity.ready(TRANSACTION_STATUS[bytes?.[start + 5] ?? 0] ?? 'idle');
+        if (!observerWantsReady) return;
+      }
+      observer?.onUpstreamFrame(code, length, bytes, start, end);
+    };
+    this.upstreamFrames = new FrameScanner(upstreamInterest, onUpstreamFrame);
+    // In a scoped or row-capped session the last rewriter before the client frames the server's
+    // bytes anyway: it tells the same readers, and the scanner stays idle.
+    const serverOutgoing = { interest: upstreamInterest, onFrame: onUpstreamFrame, maxFrame: Number.MAX_SAFE_INTEGER };
+    if (rowCap !== undefined) rowCap.readOutgoing(serverOutgoing);
+    else gate?.readServerOutgoing(serverOutgoing);
+  }
+
+  /** What has gone to the client ends at a message boundary (a FATAL of the gateway's may follow). */
+  private get clientAtBoundary(): boolean {
+    if (this.rowCap !== undefined) return this.rowCap.outputAtBoundary;
+    if (this.gate !== undefined) return this.gate.serverOutputAtBoundary;
+    return this.upstreamFrames.atBoundary;
   }
 
   start(clientLeftover: Buffer, upstreamLeftover: Buffer): void {
@@ -178,7 +189,7 @@ export class Relay {
     this.dropHeld = true;
     this.client.pause();
     this.clientSource.clearHandler();
-    if (this.upstreamFrames.atBoundary) {
+    if (this.clientAtBoundary) {
       this.finishWithFatal(fatal);
       return;
     }
@@ -236,7 +247,7 @@ export class Relay {
 
   private readonly onUpstreamData = (chunk: Buffer): void => {
     // Whether the client stands between two messages, before any of this chunk reaches it.
-    const clientAtBoundary = this.upstreamFrames.atBoundary;
+    const clientAtBoundary = this.clientAtBoundary;
     try {
       this.readUpstream(chunk);
     } catch (e) {
@@ -287,20 +298,37 @@ export class Relay {
   private filteredUpstreamData(chunk: Buffer): void {
     let pieces = this.gate === undefined ? [chunk] : this.gate.fromServer(chunk);
     if (this.rowCap !== undefined) pieces = capRows(this.rowCap, pieces);
-    for (const piece of pieces) {
-      this.activity.bytesToClient += piece.length;
-      this.upstreamFrames.scan(piece);
-    }
+    for (const piece of pieces) this.activity.bytesToClient += piece.length;
     this.observer?.onUpstreamChunk();
     if (!writeAll(this.client, pieces)) this.upstream.pause();
   }
 
+  /** The session is ending: the client gets the message it is inside finished, then `fatal`. */
   private forwardToBoundary(chunk: Buffer, fatal: Buffer): void {
-    const upTo = this.upstreamFrames.scanToBoundary(chunk);
+    if (this.gate !== undefined || this.rowCap !== undefined) {
+      this.forwardFilteredToBoundary(chunk);
+    } else {
+      const upTo = this.upstreamFrames.scanToBoundary(chunk);
+      this.activity.bytesToClient += upTo;
+      this.client.write(upTo === chunk.length ? chunk : chunk.subarray(0, upTo));
+    }
     this.observer?.onUpstreamChunk();
-    this.activity.bytesToClient += upTo;
-    this.client.write(upTo === chunk.length ? chunk : chunk.subarray(0, upTo));
-    if (this.upstreamFrames.atBoundary) this.finishWithFatal(fatal);
+    if (this.clientAtBoundary) this.finishWithFatal(fatal);
+  }
+
+  /** As far as the message the client is inside, through the gate and the cap (what follows is never read). */
+  private forwardFilteredToBoundary(chunk: Buffer): void {
+    const rowCap = this.rowCap;
+    let pieces: Buffer[];
+    if (rowCap === undefined) pieces = this.gate?.fromServerUntilBoundary(chunk) ?? [];
+    else {
+      pieces = [];
+      for (const piece of this.gate === undefined ? [chunk] : this.gate.fromServer(chunk)) {
+        pieces.push(...rowCap.processUntilBoundary(piece));
+      }
+    }
+    for (const piece of pieces) this.activity.bytesToClient += piece.length;
+    writeAll(this.client, pieces);
   }
 
   private finishWithFatal(fatal: Buffer): void {

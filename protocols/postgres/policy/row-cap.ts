@@ -1,6 +1,6 @@
 import { Backend } from '../wire/codes.js';
 import { encodeNoticeResponse } from '../wire/backend-messages.js';
-import { FrameRewriter } from '../wire/frame-rewriter.js';
+import { FrameRewriter, type OutgoingFrames } from '../wire/frame-rewriter.js';
 
 /** The end of one statement's result: the row count starts again after it. */
 const RESULT_ENDS = new Set<number>([
@@ -45,6 +45,21 @@ export class RowCap {
   /** The bytes to forward for a chunk from the server (views of it where nothing was dropped). */
   process(chunk: Buffer): Buffer[] {
     return this.rewriter.process(chunk);
+  }
+
+  /** Only as far as what goes to the client reaches a message boundary (the session is ending). */
+  processUntilBoundary(chunk: Buffer): Buffer[] {
+    return this.rewriter.processUntilBoundary(chunk);
+  }
+
+  /** Who reads what reaches the client (ReadyForQuery, the recorder): the cap, the last to frame it, tells them. */
+  readOutgoing(outgoing: OutgoingFrames): void {
+    this.rewriter.setOutgoing(outgoing);
+  }
+
+  /** What went to the client ends at a message boundary. */
+  get outputAtBoundary(): boolean {
+    return this.rewriter.outputAtBoundary;
   }
 
   private observe(code: number): void {

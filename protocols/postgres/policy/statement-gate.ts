@@ -150,6 +150,21 @@ export class StatementGate {
     return this.toClient.process(chunk);
   }
 
+  /** Only as far as what goes to the client reaches a message boundary (the session is ending). */
+  fromServerUntilBoundary(chunk: Buffer): Buffer[] {
+    return this.toClient.processUntilBoundary(chunk);
+  }
+
+  /** Who reads what reaches the client, when the gate is the last to frame it (no row cap after it). */
+  readServerOutgoing(outgoing: OutgoingFrames): void {
+    this.toClient.setOutgoing(outgoing);
+  }
+
+  /** What went to the client ends at a message boundary. */
+  get serverOutputAtBoundary(): boolean {
+    return this.toClient.outputAtBoundary;
+  }
+
   private observeClient(code: number): void {
     // Query, Parse and FunctionCall are reported once judged, as what actually goes upstream.
     if (code !== Frontend.Query && code !== Frontend.Parse && code !== Frontend.FunctionCall) this.replies.sent(code);

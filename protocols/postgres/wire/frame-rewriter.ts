@@ -77,6 +77,18 @@ export class FrameRewriter {
 
   /** The bytes to forward for `chunk`, in order (views of it where nothing changed). */
   process(chunk: Buffer): Buffer[] {
+    return this.read(chunk, false);
+  }
+
+  /**
+   * Like `process`, but only as far as what goes out reaches a message boundary; the input after
+   * that is not read (the stream is ending: the gateway adds a message of its own there).
+   */
+  processUntilBoundary(chunk: Buffer): Buffer[] {
+    return this.read(chunk, true);
+  }
+
+  private read(chunk: Buffer, untilBoundary: boolean): Buffer[] {
     const out: Buffer[] = [];
     let runStart = 0;
     let p = 0;
@@ -91,6 +103,7 @@ export class FrameRewriter {
       return out;
     };
     while (p < chunk.length) {
+      if (untilBoundary && this.outputAtBoundary) break;
       if (this.held !== undefined) {
         const step = Math.min(this.held.length - this.heldFill, chunk.length - p);
         chunk.copy(this.held, this.heldFill, p, p + step);

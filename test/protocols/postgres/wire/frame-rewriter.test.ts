@@ -195,3 +195,25 @@ describe('FrameRewriter telling the readers of what goes out (one framing for th
     );
   });
 });
+
+describe('FrameRewriter finishing the message in flight', () => {
+  it('forwards only as far as the end of the message the reader is inside, however that message was cut', () => {
+    const row = new Bytes().int16(1).int32(6).raw('abcdef').frame('D');
+    const after = Buffer.concat([new Bytes().cstring('SELECT 1').frame('C'), new Bytes().raw('I').frame('Z')]);
+    for (let cut = 1; cut < row.length; cut++) {
+      const r = new FrameRewriter(
+        (code) => code === 0x45, // ErrorResponse: held and judged; DataRow passes
+        () => undefined,
+      );
+      const first = Buffer.concat(r.process(row.subarray(0, cut)));
+      const rest = Buffer.concat(r.processUntilBoundary(Buffer.concat([row.subarray(cut), after])));
+      if (cut < 5) {
+        // A header cut short is held until its type is known: nothing of the message went out, so nothing more goes.
+        assert.equal(first.length + rest.length, 0, `cut ${cut}`);
+      } else {
+        assert.ok(Buffer.concat([first, rest]).equals(row), `cut ${cut}: the DataRow finished, nothing after it`);
+      }
+      assert.equal(r.outputAtBoundary, true);
+    }
+  });
+});
