@@ -1,6 +1,7 @@
 import { checkMessageLength, FrameHeaders, frameBuffer, HEADER_LENGTH as HEADER } from './frame-headers.js';
 import { LENGTH_ONLY, WHOLE, type FrameHandler, type HoldAccount } from './frame-scanner.js';
 import { ProtocolError } from './protocol-error.js';
+import { InvariantError } from '../../../src/idgate-error.js';
 
 /** A transform's answer that it cannot judge the frame yet: the rewriter stops there until `resume`. */
 export const PENDING: unique symbol = Symbol('pending');
@@ -323,6 +324,8 @@ export class FrameRewriter {
     for (let p = 0; p + HEADER <= frames.length;) {
       const code = frames[p] ?? 0;
       const length = frames.readInt32BE(p + 1);
+      // Gateway-made frames: a bad length here is a bug, and must not loop or misreport.
+      if (length < 4 || p + length + 1 > frames.length) throw new InvariantError(`a frame the gateway sends has length ${length}`);
       const interest = outgoing.interest[code];
       if (interest === WHOLE) outgoing.onFrame(code, length, frames, p, p + length + 1);
       else if (interest === LENGTH_ONLY) outgoing.onFrame(code, length, undefined, 0, 0);

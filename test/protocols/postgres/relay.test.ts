@@ -27,6 +27,26 @@ function collect(socket: Socket): { bytes: () => Buffer; closed: Promise<void> }
   return { bytes: () => Buffer.concat(chunks), closed: new Promise((resolve) => socket.once('close', () => resolve())) };
 }
 
+/**
+ * Fault injection: a scope gate that passes bytes through unchanged, except where `failure` throws
+ * (a bug in the gateway). Everything else the relay asks of a gate answers "nothing pending".
+ */
+function gateThatFails(failure: { fromClient?: (chunk: Buffer) => Buffer[]; fromServer?: (chunk: Buffer) => Buffer[] }): StatementGate {
+  return {
+    fromClient: (chunk: Buffer) => [chunk],
+    fromServer: (chunk: Buffer) => [chunk],
+    ...failure,
+    judging: false,
+    readOutgoing: () => undefined,
+    readServerOutgoing: () => undefined,
+    serverOutputAtBoundary: true,
+    blocked: false,
+    upstreamAtBoundary: true,
+    clientAtBoundary: true,
+    abandon: () => undefined,
+  } as unknown as StatementGate;
+}
+
 describe('Relay', () => {
   let client: Awaited<ReturnType<typeof socketPair>>;
   let upstream: Awaited<ReturnType<typeof socketPair>>;
@@ -41,20 +61,11 @@ describe('Relay', () => {
 
   it('gives the client a generic FATAL, never an internal exception’s text, when the gateway fails while reading', async () => {
     // Fault injection: a gate whose judgement throws an unexpected exception (a bug in the gateway).
-    const failing = {
+    const failing = gateThatFails({
       fromClient: () => {
         throw new TypeError('secret internal detail: cannot read properties of undefined');
       },
-      fromServer: (chunk: Buffer) => [chunk],
-      judging: false,
-      readOutgoing: () => undefined,
-      readServerOutgoing: () => undefined,
-      serverOutputAtBoundary: true,
-      blocked: false,
-      upstreamAtBoundary: true,
-      clientAtBoundary: true,
-      abandon: () => undefined,
-    } as unknown as StatementGate;
+    });
     let ended: RelayEnd | undefined;
     const fatal = encodeErrorResponse({ severity: 'FATAL', sqlstate: 'XX000', message: 'internal error in the gateway (session s-1)' });
     const relay = new Relay(
@@ -223,20 +234,11 @@ describe('Relay when the database’s bytes cannot be followed', () => {
   });
 
   it('gives the client the generic internal-error FATAL when the gateway fails while reading the database', async () => {
-    const failing = {
-      fromClient: (chunk: Buffer) => [chunk],
+    const failing = gateThatFails({
       fromServer: () => {
         throw new TypeError('secret internal detail from the server side');
       },
-      judging: false,
-      readOutgoing: () => undefined,
-      readServerOutgoing: () => undefined,
-      serverOutputAtBoundary: true,
-      blocked: false,
-      upstreamAtBoundary: true,
-      clientAtBoundary: true,
-      abandon: () => undefined,
-    } as unknown as StatementGate;
+    });
     const fatal = encodeErrorResponse({ severity: 'FATAL', sqlstate: 'XX000', message: 'internal error in the gateway (session s-2)' });
     const { client, upstream, ended } = await startRelay({ gate: failing, internalError: () => fatal });
     const seen = collect(client.far);
