@@ -6,6 +6,8 @@ export type Access =
   | { readonly kind: 'write'; readonly table: TableName }
   /** Reads what every table holds (a statistics catalog): needs read on every table. */
   | { readonly kind: 'read-every-table'; readonly what: string }
+  /** Writes tables the statement does not name (TRUNCATE … CASCADE): needs write on every table. */
+  | { readonly kind: 'write-every-table'; readonly what: string }
   | { readonly kind: 'ddl'; readonly what: string }
   /** Changes the search path (denied when the scope names tables). */
   | { readonly kind: 'search-path' }

@@ -32,6 +32,8 @@ function lacking(scope: Scope, a: Exclude<Access, { kind: 'unsupported' }>): str
       return covers(scope.write, a.table) ? undefined : `writing ${tableKey(a.table)}`;
     case 'read-every-table':
       return scope.read.kind === 'any' ? undefined : `reading ${a.what} (it reveals every table's contents)`;
+    case 'write-every-table':
+      return scope.write.kind === 'any' ? undefined : `${a.what} (it also empties every table with a foreign key to it)`;
     case 'ddl':
       return scope.ddl ? undefined : `${a.what} (ddl)`;
     case 'search-path':

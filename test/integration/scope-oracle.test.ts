@@ -27,7 +27,8 @@ describe('the differential scope oracle (bounded part)', () => {
     const report = await runScopeOracle(h, generateCorpus(BOUNDED_CASES), ORACLE_SCOPES, canaries);
     assert.deepEqual(report.findings, [], JSON.stringify(report.findings.slice(0, 20), null, 2));
     assert.ok(
-      report.forwarded > report.runs / 4,
+      // A fifth: the corpus holds many cases built to be refused (issue 22's classes), but most templates must still run.
+      report.forwarded > report.runs / 5,
       `the oracle must see statements run, not only refusals (${report.forwarded} of ${report.runs})`,
     );
   });

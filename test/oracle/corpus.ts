@@ -36,6 +36,9 @@ const TABLES = [
   'pg_stat_activity',
   'pg_stat_user_tables',
   'information_schema.tables',
+  '"Secrets"',
+  'record_notes',
+  'pg_settings',
 ];
 /** Expressions: built-ins, user-defined code, settings, catalogs' functions. */
 const EXPRESSIONS = [
@@ -64,7 +67,24 @@ const EXPRESSIONS = [
   "'secrets'::regclass::oid",
   'now()',
   'generate_series(1, 2)',
+  // Issue 22: operators in every position, look-alike names, casts that run code.
+  '"NOW"()',
+  '"lower"(\'A\')',
+  '\'1\'::"INT4"',
+  'CAST(1 AS public."INT4")',
+  '1 === ANY (SELECT 1)',
+  '1 === ALL (SELECT id FROM other)',
+  '1 OPERATOR(public.===) SOME (ARRAY[1, 2])',
+  '@@@@ 1',
+  'OPERATOR(public.@@@@) 1',
+  '(1 === 1) IS DISTINCT FROM true',
+  'NULLIF(1 === 1, true)',
+  '1 IN (SELECT 1 WHERE 1 === 1)',
 ];
+/** Names a WITH clause gives its CTEs: tables and catalogs it might shadow, quoted look-alikes among them. */
+const CTE_NAMES = ['secrets', 'records', 'other', 'pg_stat_activity', 'pg_stats', 'pg_settings', '"Secrets"', '"Records"'];
+/** What their bodies read: a table outside every scope, one inside, another session's statements, a look-alike. */
+const CTE_BODIES = ['secrets', 'public.secrets', 'records', 'pg_stat_activity', '"Secrets"'];
 const TEMPLATES: readonly ((t: string, u: string, e: string) => string)[] = [
   (t) => `SELECT * FROM ${t}`,
   (t, _u, e) => `SELECT ${e} FROM ${t}`,
@@ -105,7 +125,61 @@ const TEMPLATES: readonly ((t: string, u: string, e: string) => string)[] = [
   (t) => `SELECT '\\'' , (SELECT count(*) FROM ${t}) --'`,
   (t) => `SELECT E'\\'' , (SELECT count(*) FROM ${t}) --'`,
   (t) => `SELECT $q$'$q$ , (SELECT count(*) FROM ${t}) --'`,
+  (t) => `TRUNCATE ${t} CASCADE`,
+  (t, _u, e) => `SELECT 1 FROM ${t} WHERE id = ANY (SELECT ${e})`,
 ];
+
+/**
+ * Issue 22's classes, each in every form the server distinguishes: CTE visibility (own body,
+ * later siblings, nested WITH, RECURSIVE, subqueries, data-modifying CTEs and write targets),
+ * writes to catalog views that change settings followed by what the changed setting would let
+ * through, and TRUNCATE … CASCADE over a foreign key. Operators and look-alike names are in
+ * EXPRESSIONS and so in every template.
+ */
+function nameResolutionCases(add: (origin: string, ...messages: (string | Buffer)[]) => void): void {
+  for (const name of CTE_NAMES) {
+    for (const body of CTE_BODIES) {
+      add('cte: own body', `WITH ${name} AS (SELECT * FROM ${body}) SELECT * FROM ${name}`);
+      add('cte: earlier sibling', `WITH a AS (SELECT * FROM ${name}), ${name} AS (SELECT * FROM ${body}) SELECT * FROM a`);
+      add('cte: nested', `WITH x AS (SELECT 1) SELECT * FROM (WITH ${name} AS (SELECT * FROM ${name}) SELECT * FROM ${name}) s`);
+      add('cte: recursive', `WITH RECURSIVE ${name} AS (SELECT * FROM ${body}) SELECT * FROM ${name}`);
+      add('cte: subquery', `WITH ${name} AS (SELECT * FROM ${body}) SELECT * FROM (SELECT * FROM ${name}) s`);
+    }
+    add('cte: delete target', `WITH ${name} AS (SELECT 1), d AS (DELETE FROM ${name} RETURNING *) SELECT count(*) FROM d`);
+    add('cte: update target', `WITH ${name} AS (SELECT 1), d AS (UPDATE ${name} SET id = id RETURNING *) SELECT count(*) FROM d`);
+    add('cte: insert target', `WITH ${name} AS (SELECT 1) INSERT INTO ${name} (id) VALUES (1)`);
+    add(
+      'cte: merge target',
+      `WITH ${name} AS (SELECT 1 AS id) MERGE INTO ${name} t USING records r ON t.id = r.id WHEN MATCHED THEN DELETE`,
+    );
+    add('cte: main statement', `WITH ${name} AS (SELECT 1) DELETE FROM ${name}`);
+  }
+  const changes: [string, string, string | Buffer][] = [
+    ['search_path', 'shadow', 'SELECT * FROM records'],
+    ['search_path', 'shadow, public', 'SELECT title FROM records LIMIT 1'],
+    ['standard_conforming_strings', 'off', "SELECT '\\'' , (SELECT count(*) FROM secrets) --'"],
+    [
+      'client_encoding',
+      'SJIS',
+      Buffer.concat([Buffer.from("SELECT '"), Buffer.from([0x95, 0x5c]), Buffer.from("' , (SELECT count(*) FROM secrets) --'")]),
+    ],
+    ['default_transaction_read_only', 'off', 'DELETE FROM records WHERE id = 1'],
+  ];
+  for (const [name, value, then] of changes) {
+    for (const write of [
+      `UPDATE pg_settings SET setting = '${value}' WHERE name = '${name}'`,
+      `UPDATE pg_catalog.pg_settings SET setting = '${value}' WHERE name = '${name}'`,
+      `WITH s AS (UPDATE pg_settings SET setting = '${value}' WHERE name = '${name}' RETURNING 1) SELECT count(*) FROM s`,
+    ]) {
+      add(`catalog write: ${name}`, write, then);
+      add(`catalog write: ${name}, one Query`, Buffer.concat([Buffer.from(`${write}; `), Buffer.from(then)]));
+    }
+  }
+  for (const t of ['records', 'public.records', 'records, other', 'ONLY records']) {
+    add('truncate cascade', `TRUNCATE ${t} CASCADE`);
+    add('truncate cascade', `TRUNCATE TABLE ${t} RESTART IDENTITY CASCADE`);
+  }
+}
 
 /** Encodings the server accepts from clients: each is refused under a parsed scope. */
 const CLIENT_ENCODINGS = [
@@ -224,6 +298,7 @@ export function generateCorpus(size: number, seed = 12): OracleCase[] {
   };
   // Transaction control would end the transaction the oracle observes in: it is judged by the scope tests instead.
   for (const [sql] of TABLE) if (!TRANSACTION_CONTROL.test(sql)) add('scope-cases', sql);
+  nameResolutionCases(add);
   for (const encoding of CLIENT_ENCODINGS) {
     const trailing = pick(TRAILING_ASCII);
     add(

@@ -46,10 +46,17 @@ interface Touched {
   readonly reads: string[];
   readonly writes: string[];
   readonly functions: string[];
+  /** Tables whose row count the case changed (TRUNCATE writes no tuple counters), when its transaction was still usable. */
+  readonly emptied: string[];
   readonly escaped: boolean;
 }
 
 const PLACEHOLDER = 'idgate_denied';
+/** The oracle's tables, whose row counts are compared with the baseline after each case (what TRUNCATE … CASCADE reaches). */
+const COUNTED = ['public.records', 'public.other', 'public.secrets', 'public.Records', 'public.Secrets', 'public.record_notes'];
+/** The table whose foreign key to records the server checks by itself; its rows are still counted. */
+const FOREIGN_KEY_CHECKED = 'public.record_notes';
+const COUNT_SQL = `SELECT ${COUNTED.map((t) => `(SELECT count(*) FROM public."${t.slice(7)}")::text`).join(', ')}`;
 const TOUCHED_SQL = `SELECT 't', schemaname || '.' || relname, (seq_scan + coalesce(idx_scan, 0))::text, (n_tup_ins + n_tup_upd + n_tup_del)::text
   FROM pg_stat_xact_user_tables
   UNION ALL SELECT 'f', schemaname || '.' || funcname, calls::text, '0' FROM pg_stat_xact_user_functions`;
@@ -133,6 +140,7 @@ export async function runScopeOracle(
   let runs = 0;
   let forwarded = 0;
   let directClient = await directSession(h);
+  const baseline = await baselineCounts(directClient);
   for (const { role, scope: scopeText } of scopes) {
     const scope = parseScope(scopeText);
     for (const mode of modes) {
@@ -157,7 +165,7 @@ export async function runScopeOracle(
         let touched = direct.get(key);
         if (touched === undefined) {
           try {
-            touched = await straightToServer(directClient, c, results, mode);
+            touched = await straightToServer(directClient, c, results, mode, baseline);
           } catch (e) {
             finding(`the direct run failed: ${(e as Error).message}`);
             directClient.close();
@@ -214,25 +222,54 @@ async function throughGateway(gateway: RawClient, c: OracleCase, mode: Mode): Pr
  * server never flushes them: since PostgreSQL 15 the pg_stat_xact views also hold what earlier,
  * not yet flushed transactions counted, so only the difference is this case's.
  */
-async function straightToServer(client: RawClient, c: OracleCase, results: readonly MessageResult[], mode: Mode): Promise<Touched> {
+async function straightToServer(
+  client: RawClient,
+  c: OracleCase,
+  results: readonly MessageResult[],
+  mode: Mode,
+  baseline: readonly string[],
+): Promise<Touched> {
   await exchange(client, 'BEGIN; SAVEPOINT oracle', 'simple');
   const before = counters(await exchange(client, TOUCHED_SQL, 'simple'));
   let escaped = false;
+  let usable = true;
   const sent = c.messages.map((message, i) => (results[i]?.denied ? PLACEHOLDER : message));
   const replies = mode === 'pipelined' ? await pipeline(client, sent) : [];
   for (const [i, message] of sent.entries()) {
     const frames = replies[i] ?? (await exchange(client, message, mode));
-    if (frames.at(-1)?.body[0] === 0x49) escaped = true; // 'I': the transaction the oracle opened is gone
+    const status = frames.at(-1)?.body[0];
+    if (status === 0x49) escaped = true; // 'I': the transaction the oracle opened is gone
+    usable = status === 0x54; // 'T': still in the transaction, not failed
   }
-  await exchange(client, 'ROLLBACK TO SAVEPOINT oracle', 'simple');
-  const after = counters(await exchange(client, TOUCHED_SQL, 'simple'));
+  let after: Map<string, [number, number]>;
+  let emptied: string[] = [];
+  if (usable) {
+    // Counters first: counting rows scans the tables, which must not count as the case's reads.
+    after = counters(await exchange(client, TOUCHED_SQL, 'simple'));
+    const counts = columns(
+      (await exchange(client, COUNT_SQL, 'simple')).find((f) => f.code === 'D') ?? { code: 'D', body: Buffer.alloc(2) },
+    );
+    emptied = COUNTED.filter((_, i) => counts[i] !== undefined && counts[i] !== baseline[i]);
+    await exchange(client, 'ROLLBACK TO SAVEPOINT oracle', 'simple');
+  } else {
+    await exchange(client, 'ROLLBACK TO SAVEPOINT oracle', 'simple');
+    after = counters(await exchange(client, TOUCHED_SQL, 'simple'));
+  }
   await exchange(client, 'ROLLBACK', 'simple');
   await exchange(client, 'DISCARD ALL', 'simple');
   const grown = (kind: string, index: 0 | 1): string[] =>
     [...after]
       .filter(([key, values]) => key.startsWith(`${kind}:`) && (values[index] ?? 0) > (before.get(key)?.[index] ?? 0))
       .map(([key]) => key.slice(2));
-  return { reads: grown('t', 0), writes: grown('t', 1), functions: grown('f', 0), escaped };
+  return { reads: grown('t', 0), writes: grown('t', 1), functions: grown('f', 0), emptied, escaped };
+}
+
+/** The row counts of the counted tables as the oracle's fixture leaves them. */
+async function baselineCounts(client: RawClient): Promise<string[]> {
+  const frames = await exchange(client, COUNT_SQL, 'simple');
+  const row = frames.find((f) => f.code === 'D');
+  if (row === undefined) throw new Error('the oracle could not count its tables');
+  return columns(row);
 }
 
 /** `kind:name` → [scans or calls, rows written], from the rows of TOUCHED_SQL. */
@@ -264,9 +301,14 @@ function tableOf(qualified: string): { schema: string; table: string } {
 
 function judge(scope: Scope, touched: Touched, results: readonly MessageResult[], canaries: Canaries): string[] {
   const problems: string[] = [];
-  for (const t of touched.reads) if (!covers(scope.read, tableOf(t)) && !covers(scope.write, tableOf(t))) problems.push(`read ${t}`);
+  for (const t of touched.reads) {
+    // record_notes references records: deleting or updating a record makes the server's own foreign-key check read it (outside the gateway's reach, docs/scopes.md).
+    if (t === FOREIGN_KEY_CHECKED) continue;
+    if (!covers(scope.read, tableOf(t)) && !covers(scope.write, tableOf(t))) problems.push(`read ${t}`);
+  }
   for (const t of touched.writes) if (!covers(scope.write, tableOf(t))) problems.push(`wrote ${t}`);
   for (const f of touched.functions) problems.push(`called the user-defined function ${f}`);
+  for (const t of touched.emptied) if (!covers(scope.write, tableOf(t))) problems.push(`changed the rows of ${t}`);
   if (touched.escaped) problems.push('ended the transaction the oracle opened');
   const returned = Buffer.concat(results.flatMap((r) => r.frames.map((f) => f.body))).toString('latin1');
   const readsSecrets = covers(scope.read, { schema: 'public', table: 'secrets' });

@@ -1,7 +1,8 @@
 import type { Access } from '../../../src/policy/access.js';
 import type { TableName } from '../../../src/config/scope.js';
 import { catalogClass, isCatalogRelation } from './catalog-relations.js';
-import { isAllowedFunction, isAllowedOperator, isAllowedSamplingMethod, isDeniedFunction } from './functions.js';
+import { ddlWhat } from './ddl-names.js';
+import { functionKind, isAllowedSamplingMethod, isBuiltinOperator, isBuiltinType } from './functions.js';
 import { isOff, settingAccess, type SettingChange } from './settings.js';
 import type { SqlParser } from './sql-parser.js';
 import { StatementRejected } from './statement-rejected.js';
@@ -97,24 +98,42 @@ export function analyzeSql(sql: string, context: AnalysisContext): Analysis {
   return { accesses: walk.out, dependsOnConstants: walk.constantsConsulted };
 }
 
+/** How a statement uses a relation it names: a write target and a lock are never a CTE and never a catalog. */
+type RelationUse = 'read' | 'write' | 'lock';
+
 class Walk {
+  /**
+   * The WITH names visible at this point, innermost level last. A level holds the names Postgres
+   * shows there: under plain WITH a CTE's own body sees only the siblings before it, the main
+   * statement sees them all; under WITH RECURSIVE every body sees every name of its list.
+   */
   readonly ctes: Set<string>[] = [];
   readonly out: Access[] = [];
   constantsConsulted = false;
   constructor(readonly context: AnalysisContext) {}
 
-  /** The table a RangeVar names, or undefined for a CTE or a catalog (whose access is recorded here). */
-  table(rangeVar: Node): TableName | undefined {
+  /**
+   * The table a RangeVar names, resolved as the server does: an unqualified name is a visible CTE
+   * if one has it (never for a write target or a lock), else a pg_catalog relation of the server's
+   * version if there is one, else a table of the session's schema. Undefined for a CTE or a
+   * catalog, whose access is recorded here.
+   */
+  table(rangeVar: Node, use: RelationUse): TableName | undefined {
     const name = textOf(rangeVar['relname']);
     const schemaName = rangeVar['schemaname'] === undefined ? undefined : textOf(rangeVar['schemaname']);
     this.checkName(schemaName === undefined ? name : `${schemaName}.${name}`);
-    if (schemaName === undefined && this.ctes.some((names) => names.has(name))) return undefined;
-    if (schemaName === 'pg_catalog' || schemaName === 'information_schema') {
-      this.catalog(schemaName, name);
-      return undefined;
-    }
-    if (schemaName === undefined && isCatalogRelation(name)) {
-      this.catalog('pg_catalog', name);
+    if (use === 'read' && schemaName === undefined && this.ctes.some((names) => names.has(name))) return undefined;
+    const catalogSchema =
+      schemaName === 'pg_catalog' || schemaName === 'information_schema'
+        ? schemaName
+        : schemaName === undefined && isCatalogRelation(name, this.context.parser.major)
+          ? 'pg_catalog'
+          : undefined;
+    if (catalogSchema !== undefined) {
+      if (use === 'read') this.catalog(catalogSchema, name);
+      else {
+        this.out.push({ kind: 'unchecked', what: `${use === 'lock' ? 'locking' : 'writing'} the system catalog ${catalogSchema}.${name}` });
+      }
       return undefined;
     }
     return { schema: schemaName ?? this.context.schema, table: name };
@@ -163,8 +182,7 @@ function statement(wrapped: Node, w: Walk): void {
     case 'CopyStmt':
       return copy(node, w);
     case 'TruncateStmt':
-      for (const r of (node['relations'] as Node[] | undefined) ?? []) writeTo(r, w);
-      return;
+      return truncate(node, w);
     case 'ExplainStmt':
       return explain(node, w);
     case 'CreateTableAsStmt':
@@ -184,8 +202,7 @@ function statement(wrapped: Node, w: Walk): void {
       }
       return transactionMode(node, w);
     case 'LockStmt':
-      for (const r of (node['relations'] as Node[] | undefined) ?? []) readFrom(r, w);
-      return;
+      return lock(node, w);
     case 'ListenStmt':
       w.out.push({ kind: 'listen', channel: textOf(node['conditionname']) });
       return;
@@ -198,7 +215,7 @@ function statement(wrapped: Node, w: Walk): void {
         return;
       }
       if (DDL.has(type)) {
-        w.out.push({ kind: 'ddl', what: type.replace(/Stmt$/, '') });
+        w.out.push({ kind: 'ddl', what: ddlWhat(type, node) });
         return walk(node, w);
       }
       if (HOUSEKEEPING.has(type)) return;
@@ -209,7 +226,7 @@ function statement(wrapped: Node, w: Walk): void {
 /** INSERT/UPDATE/DELETE/MERGE: the target is written (reading it there is part of writing it); every other table is read. */
 function writeStatement(node: Node, w: Walk): void {
   const relation = node['relation'] as Node | undefined;
-  const target = relation && w.table(unwrap(relation));
+  const target = relation && w.table(unwrap(relation), 'write');
   if (target) w.out.push({ kind: 'write', table: target });
   withCtes(node, w, () => {
     for (const [key, value] of Object.entries(node)) if (key !== 'relation' && key !== 'withClause') walk(value, w);
@@ -269,20 +286,53 @@ function transactionMode(node: Node, w: Walk): void {
 }
 
 function writeTo(rangeVar: Node, w: Walk): void {
-  const t = w.table(unwrap(rangeVar));
+  const t = w.table(unwrap(rangeVar), 'write');
   if (t) w.out.push({ kind: 'write', table: t });
 }
 
 function readFrom(rangeVar: Node, w: Walk): void {
-  const t = w.table(unwrap(rangeVar));
+  const t = w.table(unwrap(rangeVar), 'read');
   if (t) w.out.push({ kind: 'read', table: t });
 }
 
+/**
+ * TRUNCATE empties its tables (and, without ONLY, their inheritance children and partitions, which
+ * are part of the table as for every other statement). With CASCADE it also empties every table
+ * with a foreign key to them, which the gateway cannot list from the text: it needs write on every table.
+ */
+function truncate(node: Node, w: Walk): void {
+  const relations = (node['relations'] as Node[] | undefined) ?? [];
+  for (const r of relations) writeTo(r, w);
+  if (node['behavior'] === 'DROP_CASCADE') {
+    const names = relations.map((r) => {
+      const v = unwrap(r);
+      return v['schemaname'] === undefined ? textOf(v['relname']) : `${textOf(v['schemaname'])}.${textOf(v['relname'])}`;
+    });
+    w.out.push({ kind: 'write-every-table', what: `TRUNCATE ${names.join(', ')} CASCADE` });
+  }
+}
+
+/** AccessShareLock (LOCK … IN ACCESS SHARE MODE) is what reading takes; every stronger mode blocks writers, as writing does. */
+const ACCESS_SHARE_LOCK = 1;
+
+function lock(node: Node, w: Walk): void {
+  const writes = node['mode'] !== ACCESS_SHARE_LOCK;
+  for (const r of (node['relations'] as Node[] | undefined) ?? []) {
+    const t = w.table(unwrap(r), 'lock');
+    if (t) w.out.push({ kind: writes ? 'write' : 'read', table: t });
+  }
+}
+
+/** A WITH clause's CTEs walked with the visibility Postgres gives them, then `body` with every name visible. */
 function withCtes(node: Node, w: Walk, body: () => void): void {
-  const ctes = ((unwrap((node['withClause'] as Node | undefined) ?? {})['ctes'] as Node[] | undefined) ?? []).map(unwrap);
-  const names = new Set(ctes.map((c) => textOf(c['ctename'])));
-  w.ctes.push(names);
-  for (const cte of ctes) statement(cte['ctequery'] as Node, w);
+  const clause = unwrap((node['withClause'] as Node | undefined) ?? {});
+  const ctes = ((clause['ctes'] as Node[] | undefined) ?? []).map(unwrap);
+  const visible = new Set<string>(clause['recursive'] === true ? ctes.map((c) => textOf(c['ctename'])) : []);
+  w.ctes.push(visible);
+  for (const cte of ctes) {
+    statement(cte['ctequery'] as Node, w);
+    visible.add(textOf(cte['ctename']));
+  }
   body();
   w.ctes.pop();
 }
@@ -320,6 +370,15 @@ function walk(value: unknown, w: Walk): void {
         operator((child as Node)['name'], w);
         walk(child, w);
         break;
+      case 'SubLink':
+        // x OP ANY/ALL (subquery) and row comparisons with a subquery name their operator here.
+        operator((child as Node)['operName'], w);
+        walk(child, w);
+        break;
+      case 'TypeCast':
+        castType((child as Node)['typeName'], w);
+        walk(child, w);
+        break;
       case 'SortBy':
         // ORDER BY … USING op names an operator too.
         if ((child as Node)['useOp'] !== undefined) operator((child as Node)['useOp'], w);
@@ -341,27 +400,56 @@ function nameParts(list: unknown): string[] {
 
 function functionCall(node: Node, w: Walk): void {
   const parts = nameParts(node['funcname']);
-  const name = (parts.at(-1) ?? '').toLowerCase();
-  const schema = parts.length > 1 ? (parts[0] ?? '').toLowerCase() : undefined;
-  w.checkName(parts.join('.'));
-  const builtin = schema === undefined || schema === 'pg_catalog';
-  if (builtin && name === 'set_config') return setConfig(node, w);
-  if (builtin && name === 'pg_notify') return pgNotify(node, w);
-  if (isDeniedFunction(name)) w.out.push({ kind: 'unchecked', what: `function ${name}()` });
-  else if (!isAllowedFunction(name, schema)) {
-    w.out.push({ kind: 'unchecked', what: `function ${parts.join('.')}() (user-defined functions need scope all)` });
+  const name = parts.at(-1) ?? '';
+  const schema = parts.length > 1 ? parts[0] : undefined;
+  const shown = parts.join('.');
+  w.checkName(shown);
+  const kind = functionKind(name, schema, w.context.parser.major);
+  if (!kind.builtin) {
+    w.out.push({
+      kind: 'unchecked',
+      what: `the function ${shown}() (not a built-in of PostgreSQL ${w.context.parser.major}; user-defined and extension functions need scope all)`,
+    });
+    return;
+  }
+  if (name === 'set_config') return setConfig(node, w);
+  if (name === 'pg_notify') return pgNotify(node, w);
+  switch (kind.class) {
+    case 'safe':
+      return;
+    case 'data-reading':
+      w.out.push({ kind: 'read-every-table', what: `the built-in function ${name}() (it reads any table named in its arguments)` });
+      return;
+    case 'side-effecting':
+    case 'security-relevant':
+      w.out.push({ kind: 'unchecked', what: `the built-in function ${name}() (${kind.class})` });
   }
 }
 
-/** Operators are resolved by name like functions; only the server's own names are used under a parsed scope. */
+/** Operators are resolved by name like functions, case-exact; only the server's own names are used under a parsed scope. */
 function operator(list: unknown, w: Walk): void {
   const parts = nameParts(list);
+  if (parts.length === 0) return;
   const name = parts.at(-1) ?? '';
   // BETWEEN, LIKE and friends carry their keyword or a built-in operator; only symbols are operator names.
   if (!/^[~!@#^&|`?+\-*/%<>=]+$/.test(name)) return;
-  const schema = parts.length > 1 ? (parts[0] ?? '').toLowerCase() : undefined;
-  if (!isAllowedOperator(name, schema)) {
-    w.out.push({ kind: 'unchecked', what: `operator ${parts.join('.')} (user-defined operators need scope all)` });
+  const schema = parts.length > 1 ? parts[0] : undefined;
+  if (!isBuiltinOperator(name, schema, w.context.parser.major)) {
+    w.out.push({ kind: 'unchecked', what: `the operator ${parts.join('.')} (user-defined operators need scope all)` });
+  }
+}
+
+/** CAST(x AS t) and x::t: a built-in type, named exactly (`"INT4"` is a user type, not int4). */
+function castType(typeName: unknown, w: Walk): void {
+  const parts = nameParts((typeName as Node | undefined)?.['names']);
+  const name = parts.at(-1) ?? '';
+  const schema = parts.length > 1 ? parts[0] : undefined;
+  w.checkName(parts.join('.'));
+  if (parts.length > 2 || !isBuiltinType(name, schema, w.context.parser.major)) {
+    w.out.push({
+      kind: 'unchecked',
+      what: `a cast to the type ${parts.join('.')} (user-defined types run their own code; they need scope all)`,
+    });
   }
 }
 

@@ -1,3 +1,5 @@
+import { builtinsOf } from './builtins/builtins-of.js';
+
 /**
  * The system catalogs sorted by what reading them reveals. Reading a catalog is not always reading
  * metadata: `pg_stats` holds a table's most common values and histogram bounds, and
@@ -64,10 +66,17 @@ export function catalogClass(schema: 'pg_catalog' | 'information_schema', name: 
 }
 
 /**
- * Whether an unqualified name is a pg_catalog relation. pg_catalog comes first in the search path
- * unless named in it, so a name that exists there resolves there; any other name, pg_-prefixed or
- * not, is a table of the session's own schema.
+ * Whether an unqualified name is a pg_catalog relation of the server's version (the generated
+ * list, not the sorted one: a relation this file does not sort yet still resolves there, and is
+ * refused as unknown). pg_catalog comes first in the search path unless named in it, so a name
+ * that exists there resolves there; any other name, pg_-prefixed or not, is a table of the
+ * session's own schema.
  */
-export function isCatalogRelation(name: string): boolean {
-  return PG_CATALOG.has(name);
+export function isCatalogRelation(name: string, major: number): boolean {
+  return builtinsOf(major).catalogRelations.has(name);
+}
+
+/** Every pg_catalog relation this file sorts (for the test that a version brings no unsorted one). */
+export function sortedCatalogRelations(): ReadonlySet<string> {
+  return new Set(PG_CATALOG.keys());
 }

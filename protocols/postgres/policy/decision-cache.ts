@@ -76,7 +76,14 @@ function prefixOf(scope: Scope, context: AnalysisContext): string {
   }
   let prefix = byScope.get(scope.text);
   if (prefix === undefined) {
-    prefix = `${context.parser.major}\u0000${context.schema}\u0000${context.asciiNamesOnly ? 'a' : 'u'}\u0000${managedKey(context.managedSettings)}\u0000${scope.text}\u0000`;
+    // JSON keeps the fields apart whatever they hold (a schema or scope text with a separator in it cannot shift into the next field).
+    prefix = JSON.stringify([
+      context.parser.major,
+      context.schema,
+      context.asciiNamesOnly,
+      managedKey(context.managedSettings),
+      scope.text,
+    ]);
     byScope.set(scope.text, prefix);
   }
   return prefix;
@@ -85,7 +92,8 @@ function prefixOf(scope: Scope, context: AnalysisContext): string {
 function keysOf(scope: Scope, context: AnalysisContext, sql: string): { exact: string; shapeKey: string | undefined } {
   const prefix = prefixOf(scope, context);
   const shape = shapeOf(sql);
-  return { exact: prefix + textKey(sql), shapeKey: shape === undefined ? undefined : `${prefix}\u0001${textKey(shape)}` };
+  // The two key spaces are tagged apart: no exact text (`\x01select … 0` included) can be read as a shape of another.
+  return { exact: `${prefix}x${textKey(sql)}`, shapeKey: shape === undefined ? undefined : `${prefix}s${textKey(shape)}` };
 }
 
 /** A rejection as the client sees it; an unexpected failure of the analysis is a refusal too, never a pass. */
@@ -96,8 +104,9 @@ export function rejected(e: unknown): Verdict {
   return { allowed: false, sqlstate: '42601', message: 'the gateway could not analyse this statement' };
 }
 
+/** The text itself (tagged t) or, when long, its digest (tagged h): a short text can never equal a long one's key. */
 function textKey(text: string): string {
-  return text.length <= MAX_KEYED_TEXT ? text : `\u0002${createHash('sha256').update(text).digest('base64')}`;
+  return text.length <= MAX_KEYED_TEXT ? `t${text}` : `h${createHash('sha256').update(text).digest('base64')}`;
 }
 
 function remember(key: string, verdict: Verdict): void {

@@ -107,6 +107,16 @@ describe('the verdict cache', () => {
     assert.equal(decide(parseScope('read'), v16, 'SELECT 123abc').allowed, false, 'PostgreSQL 16 refuses trailing junk');
   });
 
+  it('issue 22: keeps one text’s exact verdict apart from another text’s shape (\\x01 + text, then the same shape)', () => {
+    const scope = parseScope('read:records');
+    // The exact key of "\x01select … = 0" once equalled the shape key of "select … = 7".
+    assert.equal(decide(scope, context, '\x01select body from records where id = 0').allowed, false);
+    assert.deepEqual(decide(scope, context, 'select body from records where id = 7'), { allowed: true });
+    const longText = `select body from records where id = 1 /* ${'x'.repeat(3000)} */`;
+    assert.deepEqual(decide(scope, context, longText), { allowed: true });
+    assert.equal(decide(scope, context, `\x02${longText}`).allowed, false);
+  });
+
   it('refuses, never passes, what the analysis cannot finish', () => {
     const verdict = decide(parseScope('read'), context, 'SELEC 1');
     assert.equal(verdict.allowed, false);

@@ -66,6 +66,6 @@ describe('catalog classes', () => {
     assert.equal(catalogClass('pg_catalog', 'pg_future_view'), undefined);
     assert.equal(catalogClass('information_schema', 'columns'), 'metadata');
     assert.equal(catalogClass('information_schema', 'user_mappings'), 'server');
-    assert.equal(isCatalogRelation('pg_audit_log'), false, 'a pg_-named table of the search path is an ordinary table');
+    assert.equal(isCatalogRelation('pg_audit_log', 15), false, 'a pg_-named table of the search path is an ordinary table');
   });
 });
