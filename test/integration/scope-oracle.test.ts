@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { generateCorpus } from '../oracle/corpus.js';
 import { startOracleHarness, ORACLE_SCOPES } from '../oracle/oracle-harness.js';
 import { prepareOracleDatabase, type Canaries } from '../oracle/oracle-database.js';
+import { runCachePoisoning } from '../oracle/cache-poisoning.js';
 import { runScopeOracle } from '../oracle/scope-oracle.js';
 import type { Harness } from '../support/harness.js';
 import type { RawClient } from '../support/raw-client.js';
@@ -31,6 +32,12 @@ describe('the differential scope oracle (bounded part)', () => {
       report.forwarded > report.runs / 5,
       `the oracle must see statements run, not only refusals (${report.forwarded} of ${report.runs})`,
     );
+  });
+
+  it('gives one agent’s statement the same verdict before and after another agent sends texts built to collide with it in the cache', async () => {
+    const report = await runCachePoisoning(h, generateCorpus(BOUNDED_CASES), ORACLE_SCOPES);
+    assert.ok(report.runs > 1000, `${report.runs} runs`);
+    assert.deepEqual(report.findings, [], JSON.stringify(report.findings.slice(0, 10), null, 2));
   });
 
   it('would see a bypass: run with the gateway out of the way, the same corpus touches what the scopes exclude', async () => {

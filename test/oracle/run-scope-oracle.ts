@@ -7,6 +7,7 @@
 import { generateCorpus } from './corpus.js';
 import { prepareOracleDatabase } from './oracle-database.js';
 import { ORACLE_SCOPES, startOracleHarness } from './oracle-harness.js';
+import { runCachePoisoning } from './cache-poisoning.js';
 import { runScopeOracle } from './scope-oracle.js';
 
 const size = Number(process.env['IDGATE_ORACLE_CASES'] ?? 10_000);
@@ -17,6 +18,8 @@ try {
   const started = Date.now();
   const corpus = generateCorpus(size, seed);
   const report = await runScopeOracle(h, corpus, ORACLE_SCOPES, canaries);
+  const poisoning = await runCachePoisoning(h, corpus, ORACLE_SCOPES);
+  report.findings.push(...poisoning.findings);
   otherAgent.close();
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
   console.log(
@@ -25,6 +28,7 @@ try {
   console.log(
     `  ${report.runs} runs through the gateway, ${report.forwarded} with statements forwarded, ${report.directRuns} distinct forwarded sequences run against the server; ${seconds} s`,
   );
+  console.log(`  cache poisoning: ${poisoning.runs} runs (agent B's statement, agent A's colliding text, B's statement again)`);
   console.log(`  findings: ${report.findings.length}`);
   for (const f of report.findings) console.log(JSON.stringify(f));
   process.exitCode = report.findings.length === 0 ? 0 : 1;

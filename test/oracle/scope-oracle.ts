@@ -78,7 +78,7 @@ const COPY_FAIL = new Bytes().cstring('the oracle sends no COPY data').frame('f'
 const SYNC = new Bytes().frame('S');
 
 /** An ErrorResponse the gateway made itself: Postgres always names the routine that raised an error (field R), the gateway never does. */
-function isGatewayError(frame: RawFrame): boolean {
+export function isGatewayError(frame: RawFrame): boolean {
   if (frame.code !== 'E') return false;
   for (let p = 0; p < frame.body.length && frame.body[p] !== 0; p = frame.body.indexOf(0, p + 1) + 1) {
     if (frame.body[p] === 0x52) return false;
@@ -87,7 +87,7 @@ function isGatewayError(frame: RawFrame): boolean {
 }
 
 /** Sends one message and reads to its ReadyForQuery, failing any COPY FROM STDIN it starts. */
-async function exchange(c: RawClient, message: Buffer | string, mode: Mode): Promise<RawFrame[]> {
+export async function exchange(c: RawClient, message: Buffer | string, mode: Mode): Promise<RawFrame[]> {
   c.write(mode === 'extended' ? extended(message) : query(message));
   return readyFrames(c, mode);
 }
@@ -190,7 +190,7 @@ function runsIn(mode: Mode, c: OracleCase): boolean {
   return true;
 }
 
-async function gatewaySession(h: Harness, role: string): Promise<RawClient> {
+export async function gatewaySession(h: Harness, role: string): Promise<RawClient> {
   const c = await RawClient.connect(h.port);
   await c.startTls();
   const login = await c.login(await h.token({ groups: [], roles: [role] }), {
