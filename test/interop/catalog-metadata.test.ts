@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { CATALOGUES } from '../../protocols/postgres/policy/builtins/builtins-of.js';
@@ -17,11 +18,12 @@ async function psql(conninfo: string, command: string, password: string): Promis
   );
 }
 const ROLE = 'Metadata.ReadRecords';
+const PSYCOPG_SCRIPT = fileURLToPath(new URL('psycopg_metadata.py', import.meta.url));
 
 /** psql's describe commands a newcomer types first; each must answer under read:records as it does straight to the server. */
 const DESCRIBE = ['\\d records', '\\dt', '\\di', '\\dv', '\\df', '\\dn', '\\l', '\\du', '\\d+ records'];
 
-/** Catalog queries drivers send for metadata: node-postgres users' information_schema reads, pgJDBC's getTables/getColumns, psycopg's TypeInfo. */
+/** Catalog queries for metadata: an information_schema read, the SQL of pgJDBC's getTables and getColumns, psycopg's TypeInfo query. */
 const DRIVER_QUERIES = [
   `SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'records' ORDER BY ordinal_position`,
   `SELECT NULL AS TABLE_CAT, n.nspname AS TABLE_SCHEM, c.relname AS TABLE_NAME,
@@ -100,7 +102,7 @@ for (const major of SERVER_MAJORS) {
       assert.ok(compared >= DESCRIBE.length - 1, `only ${compared} of ${DESCRIBE.length} commands could be compared`);
     });
 
-    it('answers the catalog queries of node-postgres users, pgJDBC and psycopg', async () => {
+    it('answers information_schema reads and the SQL pgJDBC sends for getTables and getColumns (sent through node-postgres)', async () => {
       const client = new pg.Client(pgOptions(h, await h.token({ groups: [], roles: [ROLE] })));
       await client.connect();
       try {
@@ -111,6 +113,12 @@ for (const major of SERVER_MAJORS) {
       } finally {
         await client.end();
       }
+    });
+
+    it('answers psycopg 3’s own catalog lookups (TypeInfo, CompositeInfo), run by psycopg itself', async () => {
+      // Debian's psycopg is importable by the system python, not by a pyenv python earlier on PATH.
+      const { stdout } = await run('/usr/bin/python3', [PSYCOPG_SCRIPT, h.conninfo(), await h.token({ groups: [], roles: [ROLE] })]);
+      assert.deepEqual(JSON.parse(stdout), { int4: 23, records: ['id', 'title', 'body'] });
       await h.assertNoLeaks();
     });
   });
