@@ -72,6 +72,7 @@ const EXPRESSIONS = [
   '"lower"(\'A\')',
   '\'1\'::"INT4"',
   'CAST(1 AS public."INT4")',
+  '(SELECT a FROM json_to_record(\'{"a": 1}\') AS x(a "INT4"))',
   '1 === ANY (SELECT 1)',
   '1 === ALL (SELECT id FROM other)',
   '1 OPERATOR(public.===) SOME (ARRAY[1, 2])',

@@ -375,8 +375,9 @@ function walk(value: unknown, w: Walk): void {
         operator((child as Node)['operName'], w);
         walk(child, w);
         break;
-      case 'TypeCast':
-        castType((child as Node)['typeName'], w);
+      case 'typeName':
+        // A cast, a column definition list (`AS x(a t)`), XMLTABLE and JSON_TABLE columns, a column of CREATE TABLE: every named type.
+        namedType(child, w);
         walk(child, w);
         break;
       case 'SortBy':
@@ -439,16 +440,21 @@ function operator(list: unknown, w: Walk): void {
   }
 }
 
-/** CAST(x AS t) and x::t: a built-in type, named exactly (`"INT4"` is a user type, not int4). */
-function castType(typeName: unknown, w: Walk): void {
-  const parts = nameParts((typeName as Node | undefined)?.['names']);
+/**
+ * A type named anywhere (CAST(x AS t), x::t, a column definition): a built-in, named exactly
+ * (`"INT4"` is a user type, not int4). Producing a value of a user type runs its code (a
+ * domain's CHECK, a user-defined cast or input function).
+ */
+function namedType(typeName: unknown, w: Walk): void {
+  if (typeof typeName !== 'object' || typeName === null || !Array.isArray((typeName as Node)['names'])) return;
+  const parts = nameParts((typeName as Node)['names']);
   const name = parts.at(-1) ?? '';
   const schema = parts.length > 1 ? parts[0] : undefined;
   w.checkName(parts.join('.'));
   if (parts.length > 2 || !isBuiltinType(name, schema, w.context.parser.major)) {
     w.out.push({
       kind: 'unchecked',
-      what: `a cast to the type ${parts.join('.')} (user-defined types run their own code; they need scope all)`,
+      what: `the type ${parts.join('.')} (user-defined types run their own code; they need scope all)`,
     });
   }
 }
