@@ -2,7 +2,7 @@
  * node --import tsx scripts/generate-builtins.ts: writes protocols/postgres/policy/builtins/postgres-N.ts
  * for every supported major version from a fresh cluster of that version (initdb, nothing
  * installed): the names of pg_catalog's functions (with their volatility), operators and types,
- * and the relations of pg_catalog and information_schema. The gateway judges names against these
+ * the relations of pg_catalog and information_schema, and information_schema's helper functions. The gateway judges names against these
  * lists, so what it calls a built-in is what the server calls one. Run it again when a supported
  * version is added or updated; test/protocols/postgres/policy/builtins.test.ts then fails for every
  * new function the classification does not sort yet.
@@ -17,8 +17,10 @@ import { postgresBinariesOf, SERVER_MAJORS, type ServerMajor } from '../test/sup
 
 const OUT = join(import.meta.dirname, '..', 'protocols', 'postgres', 'policy', 'builtins');
 
-const FUNCTIONS = `SELECT proname || ':' || string_agg(DISTINCT provolatile::text, '' ORDER BY provolatile::text)
-  FROM pg_proc WHERE pronamespace = 'pg_catalog'::regnamespace GROUP BY proname ORDER BY proname COLLATE "C"`;
+const FUNCTIONS = (
+  schema: string,
+): string => `SELECT proname || ':' || string_agg(DISTINCT provolatile::text, '' ORDER BY provolatile::text)
+  FROM pg_proc WHERE pronamespace = '${schema}'::regnamespace GROUP BY proname ORDER BY proname COLLATE "C"`;
 const OPERATORS = `SELECT oprname FROM pg_operator WHERE oprnamespace = 'pg_catalog'::regnamespace GROUP BY oprname ORDER BY oprname COLLATE "C"`;
 const TYPES = `SELECT typname FROM pg_type WHERE typnamespace = 'pg_catalog'::regnamespace ORDER BY typname COLLATE "C"`;
 const RELATIONS = (schema: string): string => `SELECT relname FROM pg_class
@@ -45,11 +47,12 @@ async function dump(major: ServerMajor): Promise<void> {
     const version = await cluster.sql('SHOW server_version');
     const list = async (sql: string): Promise<string[]> => (await cluster.sql(sql)).split('\n').filter((s) => s !== '');
     const sections = {
-      functions: await list(FUNCTIONS),
+      functions: await list(FUNCTIONS('pg_catalog')),
       operators: await list(OPERATORS),
       types: await list(TYPES),
       catalogRelations: await list(RELATIONS('pg_catalog')),
       informationSchemaRelations: await list(RELATIONS('information_schema')),
+      informationSchemaFunctions: await list(FUNCTIONS('information_schema')),
     };
     // Template strings hold the names: a backquote or `${` in one would break the file, so refuse rather than escape.
     if (Object.values(sections).some((names) => names.some((n) => /[`\\]|\$\{/.test(n)))) throw new Error('a name the file cannot hold');

@@ -222,11 +222,17 @@ describe('operating the gateway: admin endpoint, metrics, live sessions, the age
     for (const sql of [
       "SET idgate.identity_oid = 'someone-else'",
       "SELECT set_config('idgate.app_id', 'x', false)",
-      "SET application_name = 'orders-agent'",
+      "SELECT set_config('application_name', 'orders-agent', false)",
+      "SET application_name = 'orders-agent'; SELECT 1",
       'SET IDGATE.Display_Name = 1',
     ]) {
       await assert.rejects(reader.query(sql), { code: '42501' }, sql);
     }
+    // A lone SET application_name (pgJDBC sends one after login) keeps the agent's name first.
+    await reader.query("SET application_name = 'orders-agent'");
+    assert.equal((await reader.query('SHOW application_name')).rows[0].application_name, 'billing-agent | orders-agent');
+    const renamed = await h.cluster.sql("SELECT application_name FROM pg_stat_activity WHERE application_name LIKE '%orders-agent'");
+    assert.equal(renamed.trim(), 'billing-agent | orders-agent');
     await reader.query('RESET idgate.identity_oid'); // back to what the gateway set
     assert.equal((await reader.query("SELECT current_setting('idgate.identity_oid') AS oid")).rows[0].oid, claims['oid']);
     await reader.end();

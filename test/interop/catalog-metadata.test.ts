@@ -19,6 +19,9 @@ async function psql(conninfo: string, command: string, password: string): Promis
 }
 const ROLE = 'Metadata.ReadRecords';
 const PSYCOPG_SCRIPT = fileURLToPath(new URL('psycopg_metadata.py', import.meta.url));
+const JDBC_PROGRAM = fileURLToPath(new URL('JdbcMetadata.java', import.meta.url));
+/** Debian's libpostgresql-jdbc-java (scripts/setup installs it with a JDK). */
+const JDBC_JAR = '/usr/share/java/postgresql.jar';
 
 /** psql's describe commands a newcomer types first; each must answer under read:records as it does straight to the server. */
 const DESCRIBE = ['\\d records', '\\dt', '\\di', '\\dv', '\\df', '\\dn', '\\l', '\\du', '\\d+ records'];
@@ -119,6 +122,23 @@ for (const major of SERVER_MAJORS) {
       // Debian's psycopg is importable by the system python, not by a pyenv python earlier on PATH.
       const { stdout } = await run('/usr/bin/python3', [PSYCOPG_SCRIPT, h.conninfo(), await h.token({ groups: [], roles: [ROLE] })]);
       assert.deepEqual(JSON.parse(stdout), { int4: 23, records: ['id', 'title', 'body'] });
+    });
+
+    it('answers pgJDBC’s own getTables, getColumns, getPrimaryKeys, getIndexInfo, getSchemas and getTypeInfo, run by pgJDBC itself', async () => {
+      const appId = '5e1f0c2a-7b7d-4c55-9a51-0d1b2c3d4e5f';
+      const token = await h.token({ groups: [], roles: [ROLE], azp: appId });
+      const { stdout } = await run('java', ['-cp', JDBC_JAR, JDBC_PROGRAM, '127.0.0.1', String(h.port), CONNECTION, 'test-agent', token]);
+      const { applicationName, ...metadata } = JSON.parse(stdout) as { applicationName?: string };
+      // pgJDBC's own SET application_name after login went upstream with the agent's name kept first.
+      assert.equal(applicationName, `${appId} | PostgreSQL JDBC Driver`, stdout);
+      assert.deepEqual(metadata, {
+        tables: ['records'],
+        columns: ['id', 'title', 'body'],
+        primaryKeys: ['id'],
+        indexes: ['records_pkey'],
+        schemas: true,
+        typeInfo: true,
+      });
       await h.assertNoLeaks();
     });
   });

@@ -37,7 +37,7 @@ import type { StartupPacket } from '../wire/startup-packet.js';
 import type { CancelKeys } from './cancel-keys.js';
 import { negotiateTransport, type ClientStream } from './negotiate-transport.js';
 import { sessionHeader } from './session-header.js';
-import { gatewaySettings, managedSettingNames } from './session-settings.js';
+import { gatewaySettings, managedSettingNames, pinnedApplicationName } from './session-settings.js';
 import { sqlstateForAccess, sqlstateForProtocol } from './sqlstate.js';
 import { checkStartupForScope, interpretStartupParameters, type StartupRequest } from './startup-parameters.js';
 
@@ -227,6 +227,7 @@ export class ClientConnection {
             scope,
             analysis,
             {
+              pinnedApplicationName: (asked) => pinnedApplicationName(grant, asked),
               denied: (sql, denial) => {
                 services.metrics.scopeDenied(grant.connection.name, grant.rule.index);
                 log.info({ reason: denial.message, sqlstate: denial.sqlstate, scope: scope.text }, 'statement denied by scope');

@@ -14,13 +14,9 @@ export function gatewaySettings(
   clientSettings: readonly (readonly [string, string])[],
 ): Map<string, string> {
   const { identity } = grant;
-  // The display name comes from the token: control characters (a NUL above all) never reach the startup packet.
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  const displayName = identity.displayName?.replace(/[\u0000-\u001f\u007f]/g, '?');
-  const agent = displayName ?? identity.appId;
-  const clientApp = lastValue(clientSettings, 'application_name');
+  const displayName = safeDisplayName(grant);
   const settings = new Map<string, string>([
-    ['application_name', clientApp === undefined || clientApp === '' ? agent : `${agent} | ${clientApp}`],
+    ['application_name', pinnedApplicationName(grant, lastValue(clientSettings, 'application_name'))],
     ['idgate.identity_oid', identity.objectId],
     ['idgate.app_id', identity.appId],
     ['idgate.display_name', displayName ?? ''],
@@ -36,6 +32,18 @@ export function gatewaySettings(
     settings.set(name, `${asked !== undefined && asked > 0 && asked < limitMs ? asked : limitMs}ms`);
   }
   return settings;
+}
+
+/** The display name from the token without control characters (a NUL above all), which never reach the server. */
+function safeDisplayName(grant: SessionGrant): string | undefined {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return grant.identity.displayName?.replace(/[\u0000-\u001f\u007f]/g, '?');
+}
+
+/** The agent's name first, then what the client asked for (at login or by a later SET application_name). */
+export function pinnedApplicationName(grant: SessionGrant, asked: string | undefined): string {
+  const agent = safeDisplayName(grant) ?? grant.identity.appId;
+  return asked === undefined || asked === '' ? agent : `${agent} | ${asked}`;
 }
 
 /** The names of the settings above that a parsed scope must not let the agent change. */

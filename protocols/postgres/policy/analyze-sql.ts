@@ -27,6 +27,14 @@ export interface Analysis {
   readonly accesses: Access[];
   /** Did the verdict depend on a constant's value (SET … = off, set_config('role', …))? Then it holds for this text only. */
   readonly dependsOnConstants: boolean;
+  /** The statement is one `SET [LOCAL] application_name` to a constant: it goes upstream with the agent's name kept first. */
+  readonly applicationName?: ApplicationNameChange;
+}
+
+/** What a lone `SET application_name` asks for; the gateway sends its own SET with the agent's name in front. */
+export interface ApplicationNameChange {
+  readonly value: string;
+  readonly local: boolean;
 }
 
 const DDL = new Set([
@@ -84,6 +92,9 @@ const TWO_PHASE = new Set(['TRANS_STMT_PREPARE', 'TRANS_STMT_COMMIT_PREPARED', '
  */
 export function analyzeSql(sql: string, context: AnalysisContext): Analysis {
   const tree = context.parser.parse(sql);
+  const applicationName = loneApplicationNameSet(tree.stmts ?? []);
+  // pgJDBC sends this after every login: it is rewritten, not refused, so the pinned name stays first.
+  if (applicationName !== undefined) return { accesses: [], dependsOnConstants: true, applicationName };
   const walk = new Walk(context);
   try {
     for (const raw of tree.stmts ?? []) {
@@ -96,6 +107,22 @@ export function analyzeSql(sql: string, context: AnalysisContext): Analysis {
     throw e;
   }
   return { accesses: walk.out, dependsOnConstants: walk.constantsConsulted };
+}
+
+/**
+ * `SET [SESSION | LOCAL] application_name {= | TO} <constant>` as the whole text, else undefined. In
+ * a text of several statements it stays refused: rewriting one statement among others would have
+ * to re-print the rest.
+ */
+function loneApplicationNameSet(stmts: readonly { stmt?: Node }[]): ApplicationNameChange | undefined {
+  if (stmts.length !== 1 || stmts[0]?.stmt === undefined) return undefined;
+  const node = stmts[0].stmt['VariableSetStmt'] as Node | undefined;
+  if (node === undefined || textOf(node['kind']) !== 'VAR_SET_VALUE' || textOf(node['name']).toLowerCase() !== 'application_name') {
+    return undefined;
+  }
+  const args = (node['args'] as unknown[] | undefined) ?? [];
+  const value = args.length === 1 ? constantValue(args[0], false) : undefined;
+  return value === undefined ? undefined : { value, local: node['is_local'] === true };
 }
 
 /** How a statement uses a relation it names: a write target and a lock are never a CTE and never a catalog. */

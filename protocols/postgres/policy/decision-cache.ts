@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
 import { checkScope } from '../../../src/policy/check-scope.js';
 import type { Scope } from '../../../src/config/scope.js';
-import { analyzeSql, type AnalysisContext } from './analyze-sql.js';
+import { analyzeSql, type AnalysisContext, type ApplicationNameChange } from './analyze-sql.js';
 import { StatementRejected } from './statement-rejected.js';
 
-/** A statement's verdict: allowed, or what the client is told instead (always an ERROR with a SQLSTATE). */
+/**
+ * A statement's verdict: allowed (a lone SET application_name goes upstream rewritten, see
+ * `applicationName`), or what the client is told instead (always an ERROR with a SQLSTATE).
+ */
 export type Verdict =
-  { readonly allowed: true } | { readonly allowed: false; readonly sqlstate: string; readonly message: string; readonly position?: number };
+  | { readonly allowed: true; readonly applicationName?: ApplicationNameChange }
+  | { readonly allowed: false; readonly sqlstate: string; readonly message: string; readonly position?: number };
 
 const MAX_ENTRIES = 10_000;
 /** Longer texts are keyed by their SHA-256: the cache holds 10,000 keys, not 10,000 statements of any size. */
@@ -43,7 +47,9 @@ export function decide(scope: Scope, context: AnalysisContext, sql: string): Ver
     const analysis = analyzeSql(sql, context);
     const decision = checkScope(scope, analysis.accesses);
     verdict = decision.allowed
-      ? ALLOWED
+      ? analysis.applicationName !== undefined
+        ? { allowed: true, applicationName: analysis.applicationName }
+        : ALLOWED
       : { allowed: false, sqlstate: decision.kind === 'unsupported' ? '0A000' : '42501', message: decision.reason };
     dependsOnConstants = analysis.dependsOnConstants;
   } catch (e) {

@@ -1,5 +1,5 @@
 import { builtinsOf, CATALOGUES } from './builtins/builtins-of.js';
-import { functionClass, type FunctionClass } from './builtins/function-classes.js';
+import { functionClass, informationSchemaFunctionClass, type FunctionClass } from './builtins/function-classes.js';
 
 /**
  * Functions, operators and types a scoped session may name. A scope speaks of tables; code can
@@ -16,8 +16,13 @@ const USER_DEFINED: FunctionKind = { builtin: false };
 
 /** `schema` is the qualifier as written (case kept), undefined when unqualified. */
 export function functionKind(name: string, schema: string | undefined, major: number): FunctionKind {
-  if (schema !== undefined && schema !== 'pg_catalog') return USER_DEFINED;
-  const cls = functionClass(name, builtinsOf(major));
+  // information_schema is never on the pinned search path: its helpers are built-ins only when named with it.
+  const cls =
+    schema === 'information_schema'
+      ? informationSchemaFunctionClass(name, builtinsOf(major))
+      : schema === undefined || schema === 'pg_catalog'
+        ? functionClass(name, builtinsOf(major))
+        : undefined;
   return cls === undefined ? USER_DEFINED : { builtin: true, class: cls };
 }
 

@@ -20,6 +20,7 @@ const PLACEHOLDER_QUERY = encodeMessage(Frontend.Query, [{ cstring: DENIED_TOKEN
 const MAX_HELD_FRAME = MAX_ANALYSED_STATEMENT_BYTES + (1 << 19);
 
 type Denial = Extract<Verdict, { allowed: false }>;
+type Allowed = Extract<Verdict, { allowed: true }>;
 
 /** A statement judged on the analysis thread: what its verdict needs, and the verdict once it comes. */
 interface LateJudgement {
@@ -30,6 +31,8 @@ interface LateJudgement {
 }
 
 export interface GateEvents {
+  /** The application_name a lone `SET application_name = asked` sets instead: the agent's name first, as at login. */
+  readonly pinnedApplicationName: (asked: string) => string;
   /** A statement was refused: what it was (as text; invalid UTF-8 shown replaced) and what the client is told. */
   readonly denied: (sql: string, denial: Denial) => void;
   /** The server reported a lexical setting the analysis does not model: the session must end now. */
@@ -134,9 +137,9 @@ export class StatementGate {
     if (late?.verdict === undefined) return [];
     this.late = undefined;
     const verdict: Verdict = this.stopped ? { allowed: false, sqlstate: '57P01', message: 'the session is ending' } : late.verdict;
-    let replacement: Buffer | undefined;
-    if (verdict.allowed) this.replies.sent(late.code);
-    else replacement = this.deny(late.sql, verdict, late.code, late.statement);
+    const replacement = verdict.allowed
+      ? this.allow(verdict, late.code, late.statement)
+      : this.deny(late.sql, verdict, late.code, late.statement);
     return this.toServer.resume(replacement);
   }
 
@@ -194,10 +197,7 @@ export class StatementGate {
     } catch (e) {
       verdict = rejected(e);
     }
-    if (verdict.allowed) {
-      this.replies.sent(code);
-      return undefined;
-    }
+    if (verdict.allowed) return this.allow(verdict, code, statement);
     return this.deny(sqlBytes.toString('utf8'), verdict, code, statement);
   }
 
@@ -224,6 +224,17 @@ export class StatementGate {
     };
     // The frame is dropped unread: a Parse's statement name is not known, so the placeholder is unnamed.
     return this.deny(`(${length} bytes, not read)`, denial, code === Frontend.Parse ? Frontend.Parse : Frontend.Query, Buffer.alloc(0));
+  }
+
+  /** An allowed statement goes on as sent, but a lone SET application_name goes as the gateway's own SET. */
+  private allow(verdict: Allowed, code: number, statement: Buffer | undefined): Buffer | undefined {
+    this.replies.sent(code);
+    if (verdict.applicationName === undefined) return undefined;
+    const { value, local } = verdict.applicationName;
+    // standard_conforming_strings is pinned on: only the quote needs doubling.
+    const sql = `SET ${local ? 'LOCAL ' : ''}application_name = '${this.events.pinnedApplicationName(value).replaceAll("'", "''")}'`;
+    if (code !== Frontend.Parse) return encodeMessage(Frontend.Query, [{ cstring: sql }]);
+    return encodeMessage(Frontend.Parse, [{ bytes: statement ?? Buffer.alloc(0) }, { int8: 0 }, { cstring: sql }, { int16: 0 }]);
   }
 
   /** The placeholder that goes upstream instead: a Query, or a Parse of the same statement name. */

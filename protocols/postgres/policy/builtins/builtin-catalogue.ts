@@ -11,4 +11,6 @@ export interface BuiltinCatalogue {
   readonly types: string;
   readonly catalogRelations: string;
   readonly informationSchemaRelations: string;
+  /** `name:volatilities` of information_schema's own functions (`_pg_expandarray`, which pgJDBC calls, and the like). */
+  readonly informationSchemaFunctions: string;
 }

@@ -13,12 +13,24 @@ export interface Builtins {
   readonly types: ReadonlySet<string>;
   readonly catalogRelations: ReadonlySet<string>;
   readonly informationSchemaRelations: ReadonlySet<string>;
+  /** information_schema's function names → volatilities, callable only qualified (the schema is not on the search path). */
+  readonly informationSchemaFunctions: ReadonlyMap<string, string>;
 }
 
 export const CATALOGUES: readonly BuiltinCatalogue[] = [POSTGRES_15, POSTGRES_16, POSTGRES_17, POSTGRES_18];
 
 const words = (text: string): string[] => text.split(/\s+/).filter((w) => w !== '');
 const built = new Map<number, Builtins>();
+
+/** `name:volatilities` words as a map. */
+function volatilities(text: string): Map<string, string> {
+  return new Map(
+    words(text).map((entry): [string, string] => {
+      const colon = entry.lastIndexOf(':');
+      return [entry.slice(0, colon), entry.slice(colon + 1)];
+    }),
+  );
+}
 
 /**
  * The built-ins of a major version (read once). A version without a list has no built-ins: every
@@ -30,16 +42,12 @@ export function builtinsOf(major: number): Builtins {
     const c = CATALOGUES.find((x) => x.major === major);
     b = {
       major,
-      functions: new Map(
-        words(c?.functions ?? '').map((entry): [string, string] => {
-          const colon = entry.lastIndexOf(':');
-          return [entry.slice(0, colon), entry.slice(colon + 1)];
-        }),
-      ),
+      functions: volatilities(c?.functions ?? ''),
       operators: new Set(words(c?.operators ?? '')),
       types: new Set(words(c?.types ?? '')),
       catalogRelations: new Set(words(c?.catalogRelations ?? '')),
       informationSchemaRelations: new Set(words(c?.informationSchemaRelations ?? '')),
+      informationSchemaFunctions: volatilities(c?.informationSchemaFunctions ?? ''),
     };
     built.set(major, b);
   }

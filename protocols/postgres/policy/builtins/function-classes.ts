@@ -190,6 +190,27 @@ export function functionClass(name: string, builtins: Builtins): FunctionClass |
   return LISTED.get(name) ?? (volatilities === 'i' ? 'safe' : undefined);
 }
 
+/**
+ * information_schema's helpers, as the views (and pgJDBC's getPrimaryKeys) call them: pure
+ * arithmetic on type modifiers and arrays, or a read of pg_index's structure. Safe, but only
+ * these names and only where the server has them.
+ */
+const INFORMATION_SCHEMA_SAFE: ReadonlySet<string> = new Set(
+  words(`
+  _pg_char_max_length _pg_char_octet_length _pg_datetime_precision _pg_expandarray _pg_index_position _pg_interval_type
+  _pg_numeric_precision _pg_numeric_precision_radix _pg_numeric_scale _pg_truetypid _pg_truetypmod`),
+);
+
+/** What `information_schema.name()` does, or undefined when it is not one of the server's (or not sorted here). */
+export function informationSchemaFunctionClass(name: string, builtins: Builtins): FunctionClass | undefined {
+  return builtins.informationSchemaFunctions.has(name) && INFORMATION_SCHEMA_SAFE.has(name) ? 'safe' : undefined;
+}
+
+/** Every information_schema function name this file sorts. */
+export function listedInformationSchemaFunctions(): ReadonlySet<string> {
+  return INFORMATION_SCHEMA_SAFE;
+}
+
 /** Every name this file sorts (for the test that a version brings no unsorted one). */
 export function listedFunctionNames(): ReadonlySet<string> {
   return new Set(LISTED.keys());

@@ -541,4 +541,8 @@ export const POSTGRES_18: BuiltinCatalogue = {
   sql_implementation_info sql_parts sql_sizing table_constraints table_privileges tables transforms
   triggered_update_columns triggers udt_privileges usage_privileges user_defined_types user_mapping_options user_mappings
   view_column_usage view_routine_usage view_table_usage views`,
+  informationSchemaFunctions: `
+  _pg_char_max_length:i _pg_char_octet_length:i _pg_datetime_precision:i _pg_expandarray:i _pg_index_position:s
+  _pg_interval_type:i _pg_numeric_precision:i _pg_numeric_precision_radix:i _pg_numeric_scale:i _pg_truetypid:i
+  _pg_truetypmod:i`,
 };

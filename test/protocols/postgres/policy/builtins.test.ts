@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { builtinsOf, CATALOGUES } from '../../../../protocols/postgres/policy/builtins/builtins-of.js';
-import { functionClass, listedFunctionNames } from '../../../../protocols/postgres/policy/builtins/function-classes.js';
+import {
+  functionClass,
+  informationSchemaFunctionClass,
+  listedFunctionNames,
+  listedInformationSchemaFunctions,
+} from '../../../../protocols/postgres/policy/builtins/function-classes.js';
 import { catalogClass, sortedCatalogRelations } from '../../../../protocols/postgres/policy/catalog-relations.js';
 import { functionKind, isBuiltinOperator, isBuiltinType } from '../../../../protocols/postgres/policy/functions.js';
 import { SUPPORTED_MAJORS } from '../../../../protocols/postgres/policy/sql-parser.js';
@@ -21,6 +26,14 @@ describe('the built-in lists (generated from pg_proc, pg_operator, pg_type and p
       assert.ok(b.functions.size > 2500, `${b.functions.size} functions`);
       const unsorted = [...b.functions.keys()].filter((name) => functionClass(name, b) === undefined);
       assert.deepEqual(unsorted, [], `PostgreSQL ${c.major} functions not sorted in builtins/function-classes.ts`);
+      const unsortedHelpers = [...b.informationSchemaFunctions.keys()].filter(
+        (name) => informationSchemaFunctionClass(name, b) === undefined,
+      );
+      assert.deepEqual(
+        unsortedHelpers,
+        [],
+        `PostgreSQL ${c.major} information_schema functions not sorted in builtins/function-classes.ts`,
+      );
       const unknownRelations = [...b.catalogRelations].filter((name) => catalogClass('pg_catalog', name) === undefined);
       assert.deepEqual(unknownRelations, [], `PostgreSQL ${c.major} relations not sorted in catalog-relations.ts`);
     });
@@ -30,6 +43,11 @@ describe('the built-in lists (generated from pg_proc, pg_operator, pg_type and p
     const functions = new Set(CATALOGUES.flatMap((c) => [...builtinsOf(c.major).functions.keys()]));
     assert.deepEqual(
       [...listedFunctionNames()].filter((n) => !functions.has(n)),
+      [],
+    );
+    const helpers = new Set(CATALOGUES.flatMap((c) => [...builtinsOf(c.major).informationSchemaFunctions.keys()]));
+    assert.deepEqual(
+      [...listedInformationSchemaFunctions()].filter((n) => !helpers.has(n)),
       [],
     );
     const relations = new Set(CATALOGUES.flatMap((c) => [...builtinsOf(c.major).catalogRelations]));
@@ -49,6 +67,11 @@ describe('the built-in lists (generated from pg_proc, pg_operator, pg_type and p
     assert.equal(isBuiltinType('INT4', undefined, 15), false);
     assert.equal(isBuiltinOperator('<@', 'pg_catalog', 15), true);
     assert.equal(isBuiltinOperator('<@', 'public', 15), false);
+    // information_schema's helpers count only when named with their schema, which is never on the search path.
+    assert.deepEqual(functionKind('_pg_expandarray', 'information_schema', 15), { builtin: true, class: 'safe' });
+    assert.deepEqual(functionKind('_pg_expandarray', undefined, 15), { builtin: false });
+    assert.deepEqual(functionKind('_pg_expandarray', 'INFORMATION_SCHEMA', 15), { builtin: false });
+    assert.deepEqual(functionKind('now', 'information_schema', 15), { builtin: false });
   });
 
   it('knows each version’s own functions: uuidv7() is a built-in of 18, not of 15', () => {

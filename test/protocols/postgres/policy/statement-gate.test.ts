@@ -74,11 +74,13 @@ const toClient = Buffer.concat([
 describe('StatementGate over bytes', () => {
   let context: AnalysisContext;
   before(async () => {
-    context = await analysisContext();
+    // As in a session: the gateway set application_name at login.
+    context = { ...(await analysisContext()), managedSettings: new Set(['application_name']) };
   });
 
   const gate = (denied: string[] = []): StatementGate =>
     new StatementGate(parseScope('read:records'), context, {
+      pinnedApplicationName: (asked) => `Agent | ${asked}`,
       denied: (sql) => void denied.push(sql),
       lexicalStateChanged: () => undefined,
     });
@@ -102,6 +104,27 @@ describe('StatementGate over bytes', () => {
     assert.deepEqual(Buffer.concat(g.fromClient(p('SELECT * FROM secrets', 's1'))), p('idgate_denied', 's1'));
   });
 
+  it('sends a lone SET application_name upstream as its own SET with the agent first, in a Query or a named Parse', () => {
+    const g = gate();
+    assert.deepEqual(
+      Buffer.concat(g.fromClient(q("SET application_name = 'PostgreSQL JDBC Driver'"))),
+      q("SET application_name = 'Agent | PostgreSQL JDBC Driver'"),
+    );
+    assert.deepEqual(
+      Buffer.concat(g.fromClient(q("set local application_name to 'it''s'"))),
+      q("SET LOCAL application_name = 'Agent | it''s'"),
+    );
+    assert.deepEqual(
+      Buffer.concat(g.fromClient(p("SET SESSION application_name = 'Tool'", 's2'))),
+      p("SET application_name = 'Agent | Tool'", 's2'),
+    );
+    // Not alone, not a constant, not this setting: judged as before (the managed setting is refused).
+    for (const sql of ["SET application_name = 'x'; SELECT 1", "SELECT set_config('application_name', 'x', false)"]) {
+      assert.deepEqual(Buffer.concat(g.fromClient(q(sql))), q('idgate_denied'), sql);
+    }
+    assert.deepEqual(Buffer.concat(g.fromClient(q('RESET application_name'))), q('RESET application_name'));
+  });
+
   it('refuses a Query longer than it analyses without holding it, and drops its bytes', () => {
     const g = gate();
     const huge = q(`SELECT '${'x'.repeat(2 << 20)}'`);
@@ -114,6 +137,7 @@ describe('StatementGate over bytes', () => {
   it('refuses bytes that are not UTF-8 with 22021', () => {
     const denials: string[] = [];
     const g = new StatementGate(parseScope('read'), context, {
+      pinnedApplicationName: (asked) => asked,
       denied: (_sql, d) => void denials.push(d.sqlstate),
       lexicalStateChanged: () => undefined,
     });
@@ -124,6 +148,7 @@ describe('StatementGate over bytes', () => {
   it('stops judging anything as allowed once the server reports an unforeseen lexical setting', () => {
     const problems: string[] = [];
     const g = new StatementGate(parseScope('read'), context, {
+      pinnedApplicationName: (asked) => asked,
       denied: () => undefined,
       lexicalStateChanged: (problem) => void problems.push(problem),
     });
