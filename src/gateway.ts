@@ -80,6 +80,7 @@ export async function startGateway(
       onReplaced: config.onReplaced,
       writeAhead: config.recordingDurability === 'write-ahead',
       sync: config.recordingSync,
+      ...(config.signingKey !== undefined ? { signingKey: config.signingKey } : {}),
       ...(config.central !== undefined
         ? { central: { target: centralTarget(config.central.connection), backlogLimit: config.central.backlogLimit } }
         : {}),

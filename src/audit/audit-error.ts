@@ -6,6 +6,7 @@ export type AuditErrorCode =
   | 'audit-schema-newer' // written by a newer idgate
   | 'audit-unopenable' // the writer could not open or recover the database
   | 'audit-no-log' // the database has no log id yet
+  | 'audit-key-needed' // a signed log's change (a prune) needs the node key it is signed with
   | 'central-schema-mismatch' // the central store's schema is not the one this idgate needs
   | 'central-login-unsupported'; // the central store's connection does not log in with a password
 

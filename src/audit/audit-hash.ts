@@ -127,3 +127,73 @@ export function loginHash(previous: string, l: LoginFields): string {
     ...nodePart(l.node_id),
   ]);
 }
+
+/** How a database began (log_origins): what the origin's signature stands for. */
+export interface OriginFields {
+  readonly at_us: number;
+  readonly node_id: string | null;
+  readonly kind: string;
+  readonly previous_seal_seq: number | null;
+  readonly previous_seal_hash: string | null;
+  readonly previous_login_seq: number | null;
+  readonly previous_login_hash: string | null;
+}
+
+export function originHash(o: OriginFields): string {
+  return digest([
+    'origin',
+    o.at_us,
+    o.node_id,
+    o.kind,
+    o.previous_seal_seq,
+    o.previous_seal_hash,
+    o.previous_login_seq,
+    o.previous_login_hash,
+  ]);
+}
+
+/**
+ * A node key taking over a log (log_keys): from these chain positions on, every seal and login
+ * attempt carries its signature. The heads it names are vouched for as the key found them.
+ */
+export interface KeyFields {
+  readonly at_us: number;
+  readonly node_id: string | null;
+  readonly public_key: string;
+  readonly from_seal_seq: number;
+  readonly from_seal_hash: string;
+  readonly from_login_seq: number;
+  readonly from_login_hash: string;
+}
+
+export function keyHash(k: KeyFields): string {
+  return digest(['key', k.at_us, k.node_id, k.public_key, k.from_seal_seq, k.from_seal_hash, k.from_login_seq, k.from_login_hash]);
+}
+
+/** A prune: the chain heads it cut at and what it removed (prune_checkpoints). */
+export interface PruneFields {
+  readonly at_us: number;
+  readonly older_than_us: number;
+  readonly last_seal_seq: number | null;
+  readonly last_seal_hash: string | null;
+  readonly last_login_seq: number | null;
+  readonly last_login_hash: string | null;
+  readonly removed_sessions: number | null;
+  readonly removed_events: number | null;
+  readonly removed_logins: number | null;
+}
+
+export function pruneHash(p: PruneFields): string {
+  return digest([
+    'prune',
+    p.at_us,
+    p.older_than_us,
+    p.last_seal_seq,
+    p.last_seal_hash,
+    p.last_login_seq,
+    p.last_login_hash,
+    p.removed_sessions,
+    p.removed_events,
+    p.removed_logins,
+  ]);
+}

@@ -5,7 +5,9 @@ import { SessionRecorder, type RecordMode } from './session-recorder.js';
 import { startWriterWorker } from './start-writer-worker.js';
 import { WriterLock } from './writer-lock.js';
 import { rm, stat } from 'node:fs/promises';
-import { encodeJournalRecord, journalPath, type JournalSlice } from './journal-record.js';
+import { encodeJournalRecord, journalPath, type JournalAuth, type JournalSlice } from './journal-record.js';
+import { NodeKey } from '../signing/node-key.js';
+import type { Secret } from '../config/secret.js';
 import type { JournalRecovery } from './recover-journal.js';
 import { WriteAheadJournal, type JournalSource } from './write-ahead-journal.js';
 import type { WriterReport, WriterRequest } from './writer-messages.js';
@@ -40,6 +42,8 @@ export interface AuditLogOptions {
   readonly journalLimitBytes?: number;
   /** `recordings.central`: ship everything to a central PostgreSQL store as well. */
   readonly central?: CentralSettings;
+  /** The node's private key (PEM): the writer signs the log with it, the journal's records carry its MAC. */
+  readonly signingKey?: Secret;
 }
 const MAX_BATCH = 10_000;
 /**
@@ -85,6 +89,8 @@ export class AuditLog implements JournalSource {
   private recoveryWaiter: ((result: { position: JournalPosition; recovery: JournalRecovery } | Error) => void) | undefined;
   /** Write-ahead: where recorded events become durable before their frames are forwarded. */
   private journal: WriteAheadJournal | undefined;
+  /** The node key and log id the journal's records are authenticated with (none: CRC only). */
+  private journalAuth: JournalAuth | undefined;
   /** Anything recorded since the journal's last record was cut. */
   private unjournaledNow = false;
   /** How many of `starts`, `ends` and `logins` the journal already holds. */
@@ -120,6 +126,7 @@ export class AuditLog implements JournalSource {
       onReplaced: options.onReplaced ?? 'wait',
       sync: options.sync ?? 'normal',
       ship: options.central !== undefined,
+      ...(options.signingKey !== undefined ? { signingKeyPem: options.signingKey.reveal() } : {}),
     });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (r: WriterReport): void => {
@@ -178,6 +185,12 @@ export class AuditLog implements JournalSource {
         'recovered what a process that died had recorded in the write-ahead journal',
       );
     }
+    if (recovery.refused !== undefined) {
+      this.logger.error(
+        { reason: 'journal-unauthentic', bytes: recovery.refused.bytes, problem: recovery.refused.reason, file: recovery.refused.keptAt },
+        'the write-ahead journal holds bytes this node did not write: refused, not applied (a copy is kept)',
+      );
+    }
     if (recovery.setAside !== undefined) {
       this.logger.warn({ file: recovery.setAside }, 'a write-ahead journal of another audit database was found and set aside, not applied');
     }
@@ -189,17 +202,26 @@ export class AuditLog implements JournalSource {
       sync: options.sync === 'full',
       ...(options.journalLimitBytes !== undefined ? { limitBytes: options.journalLimitBytes } : {}),
     };
-    this.journal = await WriteAheadJournal.open(file, position.logId, position.appliedSeq, journalOptions, this, {
-      requestFlush: () => this.flush(),
-      onFailure: (message) => {
-        this.journalFailing = true;
-        this.failed(message);
+    const key = options.signingKey === undefined ? undefined : NodeKey.fromPem(options.signingKey.reveal());
+    this.journalAuth = key === undefined ? undefined : { key, logId: position.logId };
+    this.journal = await WriteAheadJournal.open(
+      file,
+      position.logId,
+      position.appliedSeq,
+      { ...journalOptions, authenticated: key !== undefined },
+      this,
+      {
+        requestFlush: () => this.flush(),
+        onFailure: (message) => {
+          this.journalFailing = true;
+          this.failed(message);
+        },
+        onRecovered: () => {
+          this.journalFailing = false;
+          this.logger.warn('the write-ahead journal is writable again');
+        },
       },
-      onRecovered: () => {
-        this.journalFailing = false;
-        this.logger.warn('the write-ahead journal is writable again');
-      },
-    });
+    );
   }
 
   private startShipping(path: string, central: CentralSettings): void {
@@ -291,7 +313,7 @@ export class AuditLog implements JournalSource {
     this.endsJournaled = this.ends.length;
     this.loginsJournaled = this.logins.length;
     this.unjournaledNow = false;
-    return encodeJournalRecord(seq, meta, slices);
+    return encodeJournalRecord(seq, meta, slices, this.journalAuth);
   }
 
   endSession(sessionId: string, end: SessionEnd): void {

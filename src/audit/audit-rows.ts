@@ -29,6 +29,8 @@ export interface SessionRow {
   readonly last_event_hash: string;
   readonly seal_seq: number | null;
   readonly seal_hash: string | null;
+  /** The node key's signature of `seal_hash` (absent before schema 16, null from a node without a key). */
+  readonly seal_signature?: string | null;
 }
 
 export interface LoginRow {
@@ -45,4 +47,6 @@ export interface LoginRow {
   readonly client_address: string;
   readonly node_id: string | null;
   readonly hash: string;
+  /** The node key's signature of `hash` (absent before schema 16, null from a node without a key). */
+  readonly signature?: string | null;
 }

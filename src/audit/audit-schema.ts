@@ -109,6 +109,28 @@ const MIGRATIONS: readonly string[] = [
      session_id TEXT,
      item INTEGER
    )`,
+  // Version 16: signatures by the node's key (node-key.ts). A seal and a login attempt sign their
+  // chain hash; an origin and a prune checkpoint sign a digest of their fields; a log_keys row
+  // records a key taking over the log (the chain heads at that point) and is signed by that key.
+  `ALTER TABLE sessions ADD COLUMN seal_signature TEXT`,
+  `ALTER TABLE login_attempts ADD COLUMN signature TEXT`,
+  `ALTER TABLE log_origins ADD COLUMN signature TEXT`,
+  `ALTER TABLE prune_checkpoints ADD COLUMN removed_sessions INTEGER`,
+  `ALTER TABLE prune_checkpoints ADD COLUMN removed_events INTEGER`,
+  `ALTER TABLE prune_checkpoints ADD COLUMN removed_logins INTEGER`,
+  `ALTER TABLE prune_checkpoints ADD COLUMN public_key TEXT`,
+  `ALTER TABLE prune_checkpoints ADD COLUMN signature TEXT`,
+  `CREATE TABLE log_keys (
+     id INTEGER PRIMARY KEY,
+     at_us INTEGER NOT NULL,
+     node_id TEXT,
+     public_key TEXT NOT NULL,
+     from_seal_seq INTEGER NOT NULL,
+     from_seal_hash TEXT NOT NULL,
+     from_login_seq INTEGER NOT NULL,
+     from_login_hash TEXT NOT NULL,
+     signature TEXT NOT NULL
+   )`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

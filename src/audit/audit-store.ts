@@ -3,7 +3,17 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import type { LoginAttempt, PendingSegment, SessionEnd, SessionHeader, WriterBatch } from './audit-event.js';
-import { GENESIS, loginHash, sealHash, sessionHeadHash, type SessionHeadFields } from './audit-hash.js';
+import {
+  GENESIS,
+  keyHash,
+  loginHash,
+  originHash,
+  sealHash,
+  sessionHeadHash,
+  type OriginFields,
+  type SessionHeadFields,
+} from './audit-hash.js';
+import type { NodeKey } from '../signing/node-key.js';
 import { migrate } from './audit-schema.js';
 import { segmentEvents, type SegmentRow } from './audit-reader.js';
 import { hashBytes, sealSegment } from './event-segment.js';
@@ -45,6 +55,8 @@ export interface AuditStoreOptions {
   readonly sync?: 'normal' | 'full';
   /** A central store is configured: every row written is also listed in `ship_outbox` for the shipper. */
   readonly ship?: boolean;
+  /** The node's key: seals, login attempts and the origin are signed with it (unsigned without one). */
+  readonly key?: NodeKey;
 }
 
 /** Opens (creating if needed) an audit database in WAL mode and brings its schema up to date. */
@@ -81,6 +93,7 @@ export class AuditStore {
   private readonly selectUnsealed: Statement;
   private journal: JournalPosition;
   private readonly nodeId: string | null;
+  private readonly key: NodeKey | undefined;
   /** Events for sessions this database does not hold (it was replaced while they ran). */
   orphanedEvents = 0;
   /** Sessions a process that died had left open, sealed here as `gateway-lost`. */
@@ -98,6 +111,7 @@ export class AuditStore {
     options: AuditStoreOptions = {},
   ) {
     this.nodeId = options.nodeId ?? null;
+    this.key = options.key;
     this.db = openAuditDatabase(path, false, options.sync ?? 'normal');
     const db = this.db;
     this.fileId = fileIdentity(path);
@@ -111,11 +125,11 @@ export class AuditStore {
     this.updateProgress = db.prepare('UPDATE sessions SET event_count = ?, last_event_hash = ?, statements = ?, errors = ? WHERE id = ?');
     this.sealSession = db.prepare(
       `UPDATE sessions SET ended_at_us = @ended_at_us, end_reason = @end_reason, bytes_from_client = @bytes_from_client,
-         bytes_to_client = @bytes_to_client, seal_seq = @seal_seq, seal_hash = @seal_hash WHERE id = @id`,
+         bytes_to_client = @bytes_to_client, seal_seq = @seal_seq, seal_hash = @seal_hash, seal_signature = @seal_signature WHERE id = @id`,
     );
     this.insertLogin = db.prepare(
-      `INSERT INTO login_attempts (seq, at_us, accepted, reason, message, session_id, identity_oid, app_id, connection, client_user, client_address, node_id, hash)
-       VALUES (@seq, @at_us, @accepted, @reason, @message, @session_id, @identity_oid, @app_id, @connection, @client_user, @client_address, @node_id, @hash)`,
+      `INSERT INTO login_attempts (seq, at_us, accepted, reason, message, session_id, identity_oid, app_id, connection, client_user, client_address, node_id, hash, signature)
+       VALUES (@seq, @at_us, @accepted, @reason, @message, @session_id, @identity_oid, @app_id, @connection, @client_user, @client_address, @node_id, @hash, @signature)`,
     );
     this.setApplied = db.prepare('UPDATE write_ahead SET applied_seq = ? WHERE id = 1');
     this.selectUnsealed = db.prepare(
@@ -123,7 +137,14 @@ export class AuditStore {
     );
     this.outbox = options.ship === true ? db.prepare('INSERT INTO ship_outbox (kind, session_id, item) VALUES (?, ?, ?)') : undefined;
     this.tips = this.readTips();
-    if (this.isNew()) this.begin(options.continuesFrom);
+    const atUs = Date.now() * 1000;
+    this.db.transaction(() => {
+      const isNew = this.isNew();
+      if (isNew && options.continuesFrom !== undefined) this.tips = { ...options.continuesFrom };
+      // The key takes the log over first, so a new database's origin is signed with it.
+      this.adoptKey(atUs);
+      if (isNew) this.begin(atUs, options.continuesFrom);
+    })();
     this.journal = this.readJournalPosition(options.continuesJournal);
   }
 
@@ -151,22 +172,49 @@ export class AuditStore {
     return count('sessions') + count('login_attempts') + count('prune_checkpoints') + count('log_origins') === 0;
   }
 
-  private begin(continuesFrom: ChainHeads | undefined): void {
+  private begin(atUs: number, continuesFrom: ChainHeads | undefined): void {
+    const origin: OriginFields = {
+      at_us: atUs,
+      node_id: this.nodeId,
+      kind: continuesFrom === undefined ? 'created' : 'replaced',
+      previous_seal_seq: continuesFrom?.sealSeq ?? null,
+      previous_seal_hash: continuesFrom?.sealHash ?? null,
+      previous_login_seq: continuesFrom?.loginSeq ?? null,
+      previous_login_hash: continuesFrom?.loginHash ?? null,
+    };
     this.db
       .prepare(
-        `INSERT INTO log_origins (at_us, node_id, kind, previous_seal_seq, previous_seal_hash, previous_login_seq, previous_login_hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO log_origins (at_us, node_id, kind, previous_seal_seq, previous_seal_hash, previous_login_seq, previous_login_hash, signature)
+         VALUES (@at_us, @node_id, @kind, @previous_seal_seq, @previous_seal_hash, @previous_login_seq, @previous_login_hash, @signature)`,
       )
-      .run(
-        Date.now() * 1000,
-        this.nodeId,
-        continuesFrom === undefined ? 'created' : 'replaced',
-        continuesFrom?.sealSeq ?? null,
-        continuesFrom?.sealHash ?? null,
-        continuesFrom?.loginSeq ?? null,
-        continuesFrom?.loginHash ?? null,
-      );
-    if (continuesFrom !== undefined) this.tips = { ...continuesFrom };
+      .run({ ...origin, signature: this.key?.sign('origin', originHash(origin)) ?? null });
+  }
+
+  /**
+   * A key this log has not been signed with yet (the first, or a new one after a rotation) takes
+   * it over where its chains stand: a log_keys row, signed with the key, from which on every seal
+   * and login attempt carries a signature. What came before stays as it was (unsigned, or signed
+   * by the previous key), and the row vouches for those heads.
+   */
+  private adoptKey(atUs: number): void {
+    if (this.key === undefined) return;
+    const current = this.db.prepare('SELECT public_key FROM log_keys ORDER BY id DESC LIMIT 1').get() as { public_key: string } | undefined;
+    if (current?.public_key === this.key.publicKey) return;
+    const fields = {
+      at_us: atUs,
+      node_id: this.nodeId,
+      public_key: this.key.publicKey,
+      from_seal_seq: this.tips.sealSeq,
+      from_seal_hash: this.tips.sealHash,
+      from_login_seq: this.tips.loginSeq,
+      from_login_hash: this.tips.loginHash,
+    };
+    this.db
+      .prepare(
+        `INSERT INTO log_keys (at_us, node_id, public_key, from_seal_seq, from_seal_hash, from_login_seq, from_login_hash, signature)
+         VALUES (@at_us, @node_id, @public_key, @from_seal_seq, @from_seal_hash, @from_login_seq, @from_login_hash, @signature)`,
+      )
+      .run({ ...fields, signature: this.key.sign('key', keyHash(fields)) });
   }
 
   /** Throws when the file at the path is no longer the one we write (removed or replaced). */
@@ -297,7 +345,7 @@ export class AuditStore {
       last_event_hash: s.lastHash,
     };
     const hash = sealHash(tips.sealHash, fields);
-    this.sealSession.run({ ...fields, seal_hash: hash });
+    this.sealSession.run({ ...fields, seal_hash: hash, seal_signature: this.key?.sign('seal', hash) ?? null });
     this.outbox?.run('seal', id, null);
     tips.sealSeq = fields.seal_seq;
     tips.sealHash = hash;
@@ -360,7 +408,7 @@ export class AuditStore {
       node_id: this.nodeId,
     };
     const hash = loginHash(tips.loginHash, fields);
-    this.insertLogin.run({ ...fields, hash });
+    this.insertLogin.run({ ...fields, hash, signature: this.key?.sign('login', hash) ?? null });
     this.outbox?.run('login', null, fields.seq);
     tips.loginSeq = fields.seq;
     tips.loginHash = hash;

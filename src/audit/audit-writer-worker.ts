@@ -7,6 +7,7 @@ import type { WriterSettings } from './start-writer-worker.js';
 import type { WriterReport, WriterRequest } from './writer-messages.js';
 import { InvariantError } from '../idgate-error.js';
 import { AuditError } from './audit-error.js';
+import { NodeKey } from '../signing/node-key.js';
 
 /**
  * The audit writer thread: the only code that writes the audit database, so the relay never
@@ -14,7 +15,9 @@ import { AuditError } from './audit-error.js';
  * that cannot be written stays first in line and is retried until the database recovers.
  */
 const RETRY_MS = 250;
-const { path, nodeId, onReplaced, sync, ship } = workerData as WriterSettings;
+const { path, nodeId, onReplaced, sync, ship, signingKeyPem } = workerData as WriterSettings;
+const key = signingKeyPem === undefined ? undefined : NodeKey.fromPem(signingKeyPem);
+const signing = key === undefined ? {} : { key };
 const port = parentPort;
 if (port === null) throw new InvariantError('the audit writer must run in a worker thread');
 
@@ -97,7 +100,7 @@ function fail(e: unknown): void {
  * continues — but never over another file someone put at the path.
  */
 function reopen(): AuditStore {
-  if (replacedHeads === undefined) return new AuditStore(path, { nodeId, sync, ship });
+  if (replacedHeads === undefined) return new AuditStore(path, { nodeId, sync, ship, ...signing });
   if (onReplaced === 'wait') {
     throw new AuditError(
       'audit-replaced',
@@ -116,6 +119,7 @@ function reopen(): AuditStore {
     nodeId,
     sync,
     ship,
+    ...signing,
     continuesFrom: replacedHeads,
     ...(replacedJournal !== undefined ? { continuesJournal: replacedJournal } : {}),
   });
@@ -137,7 +141,7 @@ port.on('message', (request: WriterRequest) => {
 function recover(journal: string): void {
   try {
     store ??= reopen();
-    const recovery = recoverJournal(journal, store);
+    const recovery = recoverJournal(journal, store, key);
     report({ type: 'journal-recovered', position: store.journalPosition, recovery });
   } catch (e) {
     report({ type: 'failed', message: `cannot recover the write-ahead journal: ${e instanceof Error ? e.message : String(e)}` });
@@ -145,7 +149,7 @@ function recover(journal: string): void {
 }
 
 try {
-  store = new AuditStore(path, { nodeId, sync, ship });
+  store = new AuditStore(path, { nodeId, sync, ship, ...signing });
   report({ type: 'ready' });
 } catch (e) {
   report({ type: 'failed', message: e instanceof Error ? e.message : String(e) });

@@ -1,6 +1,8 @@
+import { timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { LoginAttempt, PendingSegment, SessionEnd, SessionHeader, WriterBatch } from './audit-event.js';
 import { HASH_BYTES } from './event-segment.js';
+import { MAC_BYTES, type NodeKey } from '../signing/node-key.js';
 
 /**
  * The write-ahead journal's file format. The journal holds what the gateway recorded and has not
@@ -8,8 +10,10 @@ import { HASH_BYTES } from './event-segment.js';
  * forwarded, at the price of one append per group commit rather than a database transaction.
  *
  *   journal := header record*
- *   header  := "idgate write-ahead journal 1 " log-id "\n"   (the database it belongs to)
- *   record  := length(u32) crc32(u32) payload                 (crc32 of the payload)
+ *   header  := "idgate write-ahead journal " version " " log-id "\n"   (the database it belongs to)
+ *   record  := length(u32) check payload
+ *   check   := crc32(u32) of the payload                              (version 1: a node without a key)
+ *            | mac(16 bytes): HMAC-SHA256(journal key, log-id "\n" payload)   (version 2: node-key.ts)
  *   payload := seq(f64) meta-length(u32) meta(JSON) slice*
  *   meta    := {"starts": [...], "ends": [...], "logins": [...]}
  *   slice   := id-length(u8) session-id count(u32) byte-length(u32) records
@@ -17,10 +21,23 @@ import { HASH_BYTES } from './event-segment.js';
  * `records` are a session's event records in the segment format (event-segment.ts), hash slots
  * not yet filled: the writer chains them when it applies the record. A record whose length runs
  * past the end of the file or whose checksum fails is a torn tail (the process died, or the
- * machine lost power, during the append): it and anything after it never counted as durable.
+ * machine lost power, during the append): it and anything after it never counted as durable. In
+ * version 2 a whole record whose MAC fails, or whose seq does not follow the one before, was not
+ * written by this node: it and everything after it are refused, and recovery says so.
  */
-const MAGIC = 'idgate write-ahead journal 1 ';
-const RECORD_HEAD = 8;
+const MAGIC = 'idgate write-ahead journal ';
+const LENGTH_BYTES = 4;
+const CRC_BYTES = 4;
+
+/** How records are checked: a CRC (version 1, no key) or the node key's MAC bound to the log id (version 2). */
+export interface JournalAuth {
+  readonly key: NodeKey;
+  readonly logId: string;
+}
+
+function checkBytes(auth: JournalAuth | undefined): number {
+  return auth === undefined ? CRC_BYTES : MAC_BYTES;
+}
 
 export interface JournalMeta {
   readonly starts: readonly SessionHeader[];
@@ -34,19 +51,21 @@ export interface JournalSlice {
   readonly bytes: Uint8Array;
 }
 
-export function journalHeader(logId: string): Buffer {
-  return Buffer.from(`${MAGIC}${logId}\n`, 'latin1');
+/** The header: version 2 when the records carry the node key's MAC. */
+export function journalHeader(logId: string, authenticated = false): Buffer {
+  return Buffer.from(`${MAGIC}${authenticated ? 2 : 1} ${logId}\n`, 'latin1');
 }
 
 /** One record: what was recorded between two cuts. */
-export function encodeJournalRecord(seq: number, meta: JournalMeta, slices: readonly JournalSlice[]): Buffer {
+export function encodeJournalRecord(seq: number, meta: JournalMeta, slices: readonly JournalSlice[], auth?: JournalAuth): Buffer {
   const empty = meta.starts.length + meta.ends.length + meta.logins.length === 0;
   const json = Buffer.from(empty ? '' : JSON.stringify(meta));
-  let size = RECORD_HEAD + 8 + 4 + json.length;
+  const head = LENGTH_BYTES + checkBytes(auth);
+  let size = head + 8 + 4 + json.length;
   for (const s of slices) size += 1 + s.sessionId.length + 8 + s.bytes.length;
   const out = Buffer.allocUnsafe(size);
-  out.writeUInt32BE(size - RECORD_HEAD, 0);
-  let p = RECORD_HEAD;
+  out.writeUInt32BE(size - head, 0);
+  let p = head;
   out.writeDoubleBE(seq, p);
   out.writeUInt32BE(json.length, p + 8);
   p += 12;
@@ -59,7 +78,8 @@ export function encodeJournalRecord(seq: number, meta: JournalMeta, slices: read
     out.set(s.bytes, p + 8);
     p += 8 + s.bytes.length;
   }
-  out.writeUInt32BE(crc32(out.subarray(RECORD_HEAD)), 4);
+  if (auth === undefined) out.writeUInt32BE(crc32(out.subarray(head)), LENGTH_BYTES);
+  else out.set(auth.key.mac(auth.logId, out.subarray(head)), LENGTH_BYTES);
   return out;
 }
 
@@ -67,32 +87,59 @@ export interface ReadJournal {
   /** The log id the header names, or undefined when the file is not a journal (or empty). */
   readonly logId: string | undefined;
   readonly headerLength: number;
-  /** Each intact record as the writer batch it stands for (journalSeq set). */
+  /** Each intact (and, in version 2, authentic) record as the writer batch it stands for (journalSeq set). */
   readonly batches: WriterBatch[];
   /** Bytes after the last intact record: a torn tail. */
   readonly tornBytes: number;
+  /** Why the bytes from `headerLength + …` on were refused as not written by this node (then `tornBytes` counts them). */
+  readonly refused?: string;
 }
 
-/** Reads a journal file's bytes: the header, the intact records in order, and the length of a torn tail. */
-export function readJournal(file: Buffer): ReadJournal {
+/**
+ * Reads a journal file's bytes: the header, the intact records in order, and the length of a torn
+ * tail. With `key` (this node has one) only a version 2 journal is read, and only records whose
+ * MAC holds under it; a version 2 journal is never read without the key.
+ */
+export function readJournal(file: Buffer, key?: NodeKey): ReadJournal {
   const newline = file.indexOf(0x0a);
   const header = newline < 0 ? '' : file.toString('latin1', 0, newline);
-  if (!header.startsWith(MAGIC)) return { logId: undefined, headerLength: 0, batches: [], tornBytes: file.length };
+  const match = /^idgate write-ahead journal ([12]) (.*)$/s.exec(header);
+  if (match === null) return { logId: undefined, headerLength: 0, batches: [], tornBytes: file.length };
+  const version = match[1];
+  const logId = match[2] ?? '';
   const headerLength = newline + 1;
+  const none = (refused: string): ReadJournal => ({ logId, headerLength, batches: [], tornBytes: file.length - headerLength, refused });
+  if (version === '1' && key !== undefined) {
+    return none('the journal is not authenticated (written without a node key), and this node has one');
+  }
+  if (version === '2' && key === undefined) return none('the journal is authenticated with a node key, and this process has none');
+  const auth = key === undefined ? undefined : { key, logId };
+  const head = LENGTH_BYTES + checkBytes(auth);
   const batches: WriterBatch[] = [];
   let p = headerLength;
-  while (p + RECORD_HEAD <= file.length) {
+  let refused: string | undefined;
+  while (p + head <= file.length) {
     const length = file.readUInt32BE(p);
-    const end = p + RECORD_HEAD + length;
+    const end = p + head + length;
     if (length < 12 || end > file.length) break;
-    const payload = file.subarray(p + RECORD_HEAD, end);
-    if (crc32(payload) !== file.readUInt32BE(p + 4)) break;
+    const payload = file.subarray(p + head, end);
+    if (auth === undefined) {
+      if (crc32(payload) !== file.readUInt32BE(p + LENGTH_BYTES)) break;
+    } else if (!timingSafeEqual(auth.key.mac(logId, payload), file.subarray(p + LENGTH_BYTES, p + head))) {
+      refused = `the record at byte ${p} is not authenticated by this node's key`;
+      break;
+    }
     const batch = decodePayload(payload);
     if (batch === undefined) break;
+    const previous = batches[batches.length - 1]?.journalSeq;
+    if (auth !== undefined && previous !== undefined && batch.journalSeq !== previous + 1) {
+      refused = `the record at byte ${p} is out of order (seq ${batch.journalSeq ?? '?'} after ${previous})`;
+      break;
+    }
     batches.push(batch);
     p = end;
   }
-  return { logId: header.slice(MAGIC.length), headerLength, batches, tornBytes: file.length - p };
+  return { logId, headerLength, batches, tornBytes: file.length - p, ...(refused !== undefined ? { refused } : {}) };
 }
 
 function decodePayload(payload: Buffer): WriterBatch | undefined {

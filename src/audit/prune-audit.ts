@@ -1,5 +1,8 @@
 import type { Database } from 'better-sqlite3';
+import { pruneHash, type PruneFields } from './audit-hash.js';
+import { AuditError } from './audit-error.js';
 import { hasTable } from './audit-store.js';
+import type { NodeKey } from '../signing/node-key.js';
 
 export interface PruneResult {
   readonly sessions: number;
@@ -11,9 +14,19 @@ export interface PruneResult {
  * Deletes sessions that ended, and login attempts made, before `olderThanUs`, always a prefix of
  * their chains, and leaves a checkpoint with the last deleted hashes so `verify` starts there and
  * does not mistake retention for tampering. Open sessions are kept, and so is everything from the
- * first row a central store has not yet confirmed.
+ * first row a central store has not yet confirmed. A signed log's checkpoint is signed with the
+ * node's key, which must be the one the log is signed with now: `verify` refuses an unsigned cut.
  */
-export function pruneAudit(db: Database, olderThanUs: number, nowUs: number): PruneResult {
+export function pruneAudit(db: Database, olderThanUs: number, nowUs: number, key?: NodeKey): PruneResult {
+  const logKey = hasTable(db, 'log_keys')
+    ? (db.prepare('SELECT public_key FROM log_keys ORDER BY id DESC LIMIT 1').get() as { public_key: string } | undefined)
+    : undefined;
+  if (logKey !== undefined && key?.publicKey !== logKey.public_key) {
+    throw new AuditError(
+      'audit-key-needed',
+      `this log is signed with ${logKey.public_key}: prune needs that node key (recordings.signing-key-file of --config) to sign its checkpoint`,
+    );
+  }
   return db.transaction((): PruneResult => {
     // With a central store, what it has not confirmed stays: the cut stops before the first unshipped row of each chain.
     const shipping = hasTable(db, 'ship_outbox');
@@ -44,16 +57,23 @@ export function pruneAudit(db: Database, olderThanUs: number, nowUs: number): Pr
     db.prepare('DELETE FROM event_segments WHERE session_id IN (SELECT id FROM sessions WHERE seal_seq <= ?)').run(sealCut);
     const sessions = db.prepare('DELETE FROM sessions WHERE seal_seq <= ?').run(sealCut).changes;
     const logins = db.prepare('DELETE FROM login_attempts WHERE seq <= ?').run(lastLogin?.seq ?? 0).changes;
+    const checkpoint: PruneFields = {
+      at_us: nowUs,
+      older_than_us: olderThanUs,
+      last_seal_seq: lastSeal?.seal_seq ?? previous?.last_seal_seq ?? null,
+      last_seal_hash: lastSeal?.seal_hash ?? previous?.last_seal_hash ?? null,
+      last_login_seq: lastLogin?.seq ?? previous?.last_login_seq ?? null,
+      last_login_hash: lastLogin?.hash ?? previous?.last_login_hash ?? null,
+      removed_sessions: sessions,
+      removed_events: events,
+      removed_logins: logins,
+    };
     db.prepare(
-      'INSERT INTO prune_checkpoints (at_us, older_than_us, last_seal_seq, last_seal_hash, last_login_seq, last_login_hash) VALUES (?, ?, ?, ?, ?, ?)',
-    ).run(
-      nowUs,
-      olderThanUs,
-      lastSeal?.seal_seq ?? previous?.last_seal_seq ?? null,
-      lastSeal?.seal_hash ?? previous?.last_seal_hash ?? null,
-      lastLogin?.seq ?? previous?.last_login_seq ?? null,
-      lastLogin?.hash ?? previous?.last_login_hash ?? null,
-    );
+      `INSERT INTO prune_checkpoints (at_us, older_than_us, last_seal_seq, last_seal_hash, last_login_seq, last_login_hash,
+         removed_sessions, removed_events, removed_logins, public_key, signature)
+       VALUES (@at_us, @older_than_us, @last_seal_seq, @last_seal_hash, @last_login_seq, @last_login_hash,
+         @removed_sessions, @removed_events, @removed_logins, @public_key, @signature)`,
+    ).run({ ...checkpoint, public_key: key?.publicKey ?? null, signature: key?.sign('prune', pruneHash(checkpoint)) ?? null });
     return { sessions, events, logins };
   })();
 }

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, renameSync } from 'node:fs';
 import type { AuditStore } from './audit-store.js';
 import { readJournal } from './journal-record.js';
+import type { NodeKey } from '../signing/node-key.js';
 
 /** What start-up found in the write-ahead journal a previous process left. */
 export interface JournalRecovery {
@@ -11,6 +12,8 @@ export interface JournalRecovery {
   readonly tornBytes: number;
   /** A journal of another database (its header names another log), moved aside here unread. */
   readonly setAside?: string;
+  /** Bytes this node's key did not write (forged, spliced or reordered), never applied; a copy of the journal is kept here. */
+  readonly refused?: { readonly bytes: number; readonly reason: string; readonly keptAt: string };
 }
 
 /**
@@ -19,11 +22,11 @@ export interface JournalRecovery {
  * Runs on the writer thread, once, while the gateway holds the writer lock and before any new
  * session is recorded.
  */
-export function recoverJournal(path: string, store: AuditStore): JournalRecovery {
+export function recoverJournal(path: string, store: AuditStore, key?: NodeKey): JournalRecovery {
   if (!existsSync(path)) return { records: 0, events: 0, tornBytes: 0 };
   const file = readFileSync(path);
   if (file.length === 0) return { records: 0, events: 0, tornBytes: 0 };
-  const journal = readJournal(file);
+  const journal = readJournal(file, key);
   const { logId, appliedSeq } = store.journalPosition;
   if (journal.logId !== logId) {
     // Not this database's journal (the database was deleted or restored from a backup): kept for an operator, never applied.
@@ -33,12 +36,23 @@ export function recoverJournal(path: string, store: AuditStore): JournalRecovery
   }
   let records = 0;
   let events = 0;
+  let refused = journal.refused;
   for (const batch of journal.batches) {
-    if ((batch.journalSeq ?? 0) <= appliedSeq) continue;
+    const seq = batch.journalSeq ?? 0;
+    if (seq <= appliedSeq) continue;
+    // Records are appended in order and cut away only once applied: one missing after the applied position was removed.
+    if (key !== undefined && records === 0 && seq !== appliedSeq + 1) {
+      refused = `records ${appliedSeq + 1}–${seq - 1} after the database's applied position are missing`;
+      break;
+    }
     store.apply(batch);
     records += 1;
     for (const segment of batch.events) events += segment.count;
   }
   store.forgetRecoveredSessions();
-  return { records, events, tornBytes: journal.tornBytes };
+  if (refused === undefined) return { records, events, tornBytes: journal.tornBytes };
+  // Evidence of tampering: the journal is kept as found for an operator; what was authentic is applied.
+  const keptAt = `${path}.refused-${Date.now()}`;
+  copyFileSync(path, keptAt);
+  return { records, events, tornBytes: 0, refused: { bytes: journal.tornBytes, reason: refused, keptAt } };
 }

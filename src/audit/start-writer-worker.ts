@@ -9,6 +9,8 @@ export interface WriterSettings {
   readonly sync: 'normal' | 'full';
   /** A central store is configured: the writer lists what it writes for the shipper. */
   readonly ship: boolean;
+  /** The node's private key (PEM), which signs the log and authenticates the journal; none: unsigned. */
+  readonly signingKeyPem?: string;
 }
 
 /** Starts the writer thread. */

@@ -11,6 +11,12 @@ export interface StatementOutcome {
   readonly results: readonly StatementResult[];
   readonly sqlstate?: string;
   readonly message?: string;
+  /**
+   * `gateway`: the gateway refused the statement itself (its scope or its analysis) and the server
+   * never ran it — known from the gateway's own record, never from the error's text, so a server
+   * error that copies the gateway's words is still a server error.
+   */
+  readonly refusedBy?: 'gateway';
 }
 
 export interface TranscriptStatement {

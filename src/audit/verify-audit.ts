@@ -2,8 +2,11 @@ import type { Database } from 'better-sqlite3';
 import { segmentEvents, type EventRow, type LoginRow, type SegmentRow, type SessionRow } from './audit-reader.js';
 import { GENESIS, loginHash, sealHash, sessionHeadHash } from './audit-hash.js';
 import { chainStart, hasTable } from './audit-store.js';
+import { TrustList } from './trust-list.js';
+import type { Finding, TamperKind } from './verify-finding.js';
 
-export type TamperKind = 'edited' | 'inserted' | 'deleted' | 'reordered' | 'discontinuity';
+export type { Finding, TamperKind } from './verify-finding.js';
+import { verifySignatures, type SigningReport } from './verify-signatures.js';
 
 /** How the database began (databases from before schema 13 do not say). */
 export interface LogOrigin {
@@ -12,15 +15,6 @@ export interface LogOrigin {
   readonly nodeId: string | null;
   /** For a replaced database: the seal chain head of the one before, which this one continues. */
   readonly previousSealHash: string | null;
-}
-
-export interface Finding {
-  readonly kind: TamperKind;
-  /** What is affected: `session <id>`, `event <id>#<seq>`, `login attempt #<seq>`. */
-  readonly where: string;
-  readonly detail: string;
-  /** The fleet node that wrote the row where the chain breaks, when the row names one. */
-  readonly node?: string;
 }
 
 export interface VerifyReport {
@@ -33,6 +27,16 @@ export interface VerifyReport {
   /** The newest seal hash: anchor it elsewhere (a SIEM) to detect a rewrite of the whole file. */
   readonly head: string;
   readonly origin: LogOrigin | undefined;
+  /** Who signed the log, what predates its key, and the prunes it records. */
+  readonly signing: SigningReport;
+}
+
+export interface VerifyOptions {
+  /**
+   * The database is a node's log copied from the central store: its prune checkpoints are the
+   * owner's (the gateways' role cannot write them there), so they carry no node signature.
+   */
+  readonly centralCopy?: boolean;
 }
 
 interface Checkpoint {
@@ -47,7 +51,7 @@ interface Checkpoint {
  * sessions in the order they ended, and the login attempts. Pruning leaves a checkpoint, so the
  * chains verify from where it cut.
  */
-export function verifyAudit(db: Database): VerifyReport {
+export function verifyAudit(db: Database, trust: TrustList = new TrustList(), options: VerifyOptions = {}): VerifyReport {
   const findings: Finding[] = [];
   const checkpoint: Checkpoint | undefined = chainStart(db);
   const origin = readOrigin(db);
@@ -68,7 +72,16 @@ export function verifyAudit(db: Database): VerifyReport {
   const head = verifySeals(sessions, checkpoint, findings);
   const logins = db.prepare('SELECT * FROM login_attempts ORDER BY seq').all() as LoginRow[];
   verifyLogins(logins, checkpoint, findings);
-  return { findings, sessions: sessions.length, events, logins: logins.length, unsealed, head, origin };
+  verifyLoginsHaveSessions(sessions, logins, db, findings);
+  const sealed = sessions.filter((s) => s.seal_seq !== null).sort((a, b) => (a.seal_seq ?? 0) - (b.seal_seq ?? 0));
+  const start = {
+    sealSeq: checkpoint?.last_seal_seq ?? 0,
+    sealHash: checkpoint?.last_seal_hash ?? GENESIS,
+    loginSeq: checkpoint?.last_login_seq ?? 0,
+    loginHash: checkpoint?.last_login_hash ?? GENESIS,
+  };
+  const signing = verifySignatures({ db, sealed, logins, start, trust, ownerCheckpoints: options.centralCopy === true }, findings);
+  return { findings, sessions: sessions.length, events, logins: logins.length, unsealed, head, origin, signing };
 }
 
 function readOrigin(db: Database): LogOrigin | undefined {
@@ -208,6 +221,26 @@ function verifyLogins(logins: readonly LoginRow[], checkpoint: Checkpoint | unde
     }
     previous = l.hash;
     expected = l.seq + 1;
+  }
+}
+
+/**
+ * Every accepted login names the session it began; that session must be in the log, unless a prune
+ * removed it (a login made before the newest prune's cut-off time).
+ */
+function verifyLoginsHaveSessions(sessions: readonly SessionRow[], logins: readonly LoginRow[], db: Database, findings: Finding[]): void {
+  const ids = new Set(sessions.map((s) => s.id));
+  const prunedBefore = hasTable(db, 'prune_checkpoints')
+    ? ((db.prepare('SELECT max(older_than_us) AS t FROM prune_checkpoints').get() as { t: number | null }).t ?? 0)
+    : 0;
+  for (const l of logins) {
+    if (l.accepted !== 1 || l.session_id === null || ids.has(l.session_id) || l.at_us < prunedBefore) continue;
+    findings.push({
+      kind: 'deleted',
+      where: `session ${l.session_id}`,
+      detail: `login attempt #${l.seq} began it, but the log does not hold it`,
+      ...nodeOf(l),
+    });
   }
 }
 

@@ -70,14 +70,14 @@ export class WriteAheadJournal {
     path: string,
     logId: string,
     lastSeq: number,
-    options: { readonly sync: boolean; readonly limitBytes?: number },
+    options: { readonly sync: boolean; readonly limitBytes?: number; readonly authenticated?: boolean },
     source: JournalSource,
     events: JournalEvents,
   ): Promise<WriteAheadJournal> {
     const sync = options.sync;
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND;
     const handle = await open(path, flags, 0o600);
-    const header = journalHeader(logId);
+    const header = journalHeader(logId, options.authenticated === true);
     try {
       await handle.write(header);
       if (sync) await handle.datasync();

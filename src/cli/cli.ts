@@ -16,6 +16,7 @@ import { terminateCommand } from './commands/terminate.js';
 import { tokenCommand } from './commands/token.js';
 import { usageCommand } from './commands/usage.js';
 import { verifyCommand } from './commands/verify.js';
+import { keygenCommand } from './commands/keygen.js';
 import type { WireProtocol } from '../protocol.js';
 
 /** The `idgate` command line: one yargs command per file under commands/, reading and serving through `protocol`. */
@@ -35,6 +36,7 @@ export async function runCli(argv: string[], protocol: WireProtocol): Promise<vo
     .command(showCommand(protocol))
     .command(replayCommand(protocol))
     .command(verifyCommand)
+    .command(keygenCommand)
     .command(pruneCommand)
     .command(exportCommand(protocol))
     .command(tokenCommand)

@@ -5,9 +5,6 @@ import { isWiderThanUsed, UsedAccess } from '../policy/usage.js';
 import type { WireProtocol } from '../protocol.js';
 import { transcriptOf } from './session-transcript.js';
 
-/** What the gateway answers itself when it refuses a statement: such statements did nothing and are not usage. */
-const REFUSALS = new Set(['42501', '0A000', '42601', '54000', '54001', '22021']);
-
 /** One application identity (by its app id) under one identity-map entry on one connection, over a window of recorded sessions. */
 export interface EntryUsage {
   readonly appId: string;
@@ -66,14 +63,11 @@ export async function usageSince(protocol: WireProtocol, reader: AuditReader, si
   return out;
 }
 
-/** The session's statements that ran: not those the gateway refused (their recorded outcome is the refusal). */
+/** The session's statements that ran: not those the gateway refused (the log's own record of its refusals says which). */
 function ranStatements(protocol: WireProtocol, reader: AuditReader, s: SessionRow): string[] {
   return transcriptOf(protocol, reader, s)
     .filter((e): e is TranscriptStatement => e.type === 'statement')
-    .filter(
-      (st) =>
-        !(st.outcome.status === 'error' && st.outcome.sqlstate !== undefined && REFUSALS.has(st.outcome.sqlstate) && s.scope !== 'all'),
-    )
+    .filter((st) => st.outcome.refusedBy !== 'gateway')
     .map((st) => st.sql);
 }
 

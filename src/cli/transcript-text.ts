@@ -23,7 +23,7 @@ export function entryText(e: TranscriptEntry): string {
   const o = e.outcome;
   const outcome =
     o.status === 'error'
-      ? `ERROR ${o.sqlstate ?? ''} ${o.message ?? ''}`
+      ? `${o.refusedBy === 'gateway' ? 'REFUSED by idgate' : 'ERROR'} ${o.sqlstate ?? ''} ${o.message ?? ''}`
       : o.status === 'ok'
         ? o.results.map((r) => r.tag).join(', ')
         : o.status.toUpperCase();

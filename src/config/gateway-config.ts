@@ -145,6 +145,10 @@ export interface GatewayConfig {
     readonly backlogLimit: number;
     /** As written (it may hold a password: never log it). */ readonly url: string;
   };
+  /** `recordings.signing-key-file` / `-env`: the node's private key (PEM), which signs its log. */
+  readonly signingKey?: Secret;
+  /** `recordings.trusted-nodes`: node id → the public keys verify believes for its log. */
+  readonly trustedNodes: ReadonlyMap<string, readonly string[]>;
   /** This process in a fleet: `node-id`, or host name:listen port. */
   readonly nodeId: string;
   /** The fleet's other gateways (`fleet.peers`), asked to cancel a session this one does not hold. */

@@ -18,6 +18,7 @@ import { resolveAdmin } from './resolve-admin.js';
 import { resolveLimits, sessionLimits } from './resolve-limits.js';
 import { configSchema, isGuid, type RawConfig } from './schema.js';
 import { Secret } from './secret.js';
+import { NodeKey } from '../signing/node-key.js';
 import { errorMessage } from '../idgate-error.js';
 
 type Problem = { key: string; message: string };
@@ -91,6 +92,8 @@ export function buildConfig(document: unknown, source: string, baseDir: string, 
     recordingDurability: raw.recordings.durability,
     recordingSync: raw.recordings.sync,
     ...(central !== undefined ? { central } : {}),
+    ...signingKeyOf(raw, env, files, problems),
+    trustedNodes: new Map(Object.entries(raw.recordings['trusted-nodes'] ?? {})),
     nodeId: raw['node-id'] ?? `${hostname()}:${raw.listen.port}`,
     peers: raw.fleet.peers.map((peer) => {
       const colon = peer.lastIndexOf(':');
@@ -173,6 +176,26 @@ function resolvePassword(
       .toString('utf8')
       .replace(/\r?\n$/, ''),
   );
+}
+
+/** `recordings.signing-key-file` or `-env`: a PEM Ed25519 private key, checked here so a bad one stops the start. */
+function signingKeyOf(raw: RawConfig, env: NodeJS.ProcessEnv, files: FileReader, problems: Problem[]): { signingKey?: Secret } {
+  const file = raw.recordings['signing-key-file'];
+  const envName = raw.recordings['signing-key-env'];
+  if (file === undefined && envName === undefined) return {};
+  const key = envName !== undefined ? 'recordings.signing-key-env' : 'recordings.signing-key-file';
+  const pem = envName !== undefined ? (env[envName] ?? '') : files.read(file ?? '', key).toString('utf8');
+  if (pem === '') {
+    if (envName !== undefined) problems.push({ key, message: `environment variable ${envName} is not set` });
+    return {};
+  }
+  try {
+    NodeKey.fromPem(pem);
+  } catch (e) {
+    problems.push({ key, message: e instanceof Error ? e.message : String(e) });
+    return {};
+  }
+  return { signingKey: new Secret(pem) };
 }
 
 /** `recordings.central`: the URL read by libpq's rules, the password from the URL, the environment or a file. */

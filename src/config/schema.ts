@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { isPublicKeyText } from '../signing/node-key.js';
 import { parseScope } from './scope.js';
 
+const publicKey = z.string().refine(isPublicKeyText, 'must be a node public key as idgate keygen prints it (ed25519:…)');
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const port = z.number().int().min(0).max(65535);
@@ -243,6 +245,17 @@ export const configSchema = z
         durability: z.enum(['write-ahead', 'batched']).default('write-ahead'),
         /** normal: a commit survives the gateway being killed; full: also a power loss or OS crash (fsync per commit). */
         sync: z.enum(['normal', 'full']).default('normal'),
+        /** The node's Ed25519 private key (PEM, `idgate keygen`): it signs the log and authenticates the journal. */
+        'signing-key-file': z.string().min(1).optional(),
+        /** …or an environment variable holding that PEM. */
+        'signing-key-env': z.string().min(1).optional(),
+        /** Node id → the public key(s) `idgate verify` believes for that node's log (`ed25519:…`, as keygen prints). */
+        'trusted-nodes': z
+          .record(
+            z.string().min(1),
+            z.union([publicKey, z.array(publicKey).min(1)]).transform((k) => (typeof k === 'string' ? [k] : k)),
+          )
+          .optional(),
         /** A central PostgreSQL audit store every node ships to; the local database stays the durable buffer. */
         central: z
           .object({
@@ -260,6 +273,9 @@ export const configSchema = z
           .optional(),
       })
       .strict()
+      .refine((r) => r['signing-key-file'] === undefined || r['signing-key-env'] === undefined, {
+        error: 'takes signing-key-file or signing-key-env, not both',
+      })
       .default({ path: 'recordings/audit.db', 'on-replaced': 'wait', durability: 'write-ahead', sync: 'normal' }),
     session: z
       .object({ 'end-at-token-expiry': z.boolean().default(true) })

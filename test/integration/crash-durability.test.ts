@@ -62,9 +62,13 @@ describe('a gateway killed with SIGKILL', () => {
   it('loses no statement that reached the database (write-ahead recording), locally or centrally, and both logs verify after the restart', async (t) => {
     const port = await freePort();
     const db = join(h.workDirectory, 'crash.db');
+    // Signed, as production runs: the journal carries the key's MACs and recovery checks them.
+    const keyFile = join(h.workDirectory, 'crash-node.pem');
+    const made = await idgate(['keygen', '--out', keyFile]);
+    const publicKey = made.stdout.split('\n')[0] ?? '';
     const { file, env } = h.writeConfigFile((d) => {
       d['listen'] = { ...(d['listen'] as Record<string, unknown>), port };
-      d['recordings'] = { path: db, central: { url: centralUrl } };
+      d['recordings'] = { path: db, central: { url: centralUrl }, 'signing-key-file': keyFile };
       d['node-id'] = 'crash-node';
     });
     const serve = (): ReturnType<typeof startIdgate> => startIdgate(['serve', '--config', file], /gateway listening/, env);
@@ -130,7 +134,7 @@ describe('a gateway killed with SIGKILL', () => {
       const missing = rows.filter((id) => !logged.has(id));
       assert.deepEqual(missing.slice(0, 10), [], `${where}: ${missing.length} of ${rows.length} committed inserts are missing`);
       t.diagnostic(`${where}: ${rows.length} committed inserts (${acknowledged} acknowledged), all there`);
-      const verified = await idgate(['verify', '--db', source]);
+      const verified = await idgate(['verify', '--db', source, '--trusted-key', `crash-node=${publicKey}`]);
       assert.equal(verified.code, 0, `verify ${where} after a crash: ${verified.stdout}${verified.stderr}`);
     }
   });

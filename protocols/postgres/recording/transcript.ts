@@ -9,6 +9,8 @@ interface Open {
   readonly sql: string;
   readonly statementName?: string;
   readonly params?: readonly unknown[];
+  /** The gateway refused it: what reached the server was its placeholder. */
+  readonly refused: boolean;
   results: StatementResult[];
   status: 'ok' | 'error' | 'skipped' | 'pending';
   sqlstate?: string;
@@ -18,6 +20,12 @@ interface Open {
   copyBytes: number;
   /** A Query ends at ReadyForQuery; an Execute at its own outcome. */
   readonly endsAtReady: boolean;
+}
+
+/** A statement's text as the client sent it, and whether the gateway refused it. */
+interface Recalled {
+  readonly sql: string;
+  readonly refused: boolean;
 }
 
 type Pending = { readonly kind: 'statement'; readonly s: Open } | { readonly kind: 'sync' };
@@ -32,17 +40,26 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
   const entries: TranscriptEntry[] = [];
   const statements: Open[] = [];
   const pending: Pending[] = [];
-  const prepared = new Map<string, string>();
   const portals = new Map<string, { statementName: string; params: readonly unknown[] }>();
   let firstFrameUs: number | undefined;
   const note = (e: RecordedEvent, detail?: string): void => {
     entries.push({ type: 'note', offsetUs: e.atUs - sessionStartUs, kind: e.kind, ...(detail !== undefined ? { detail } : {}) });
   };
-  let lastParsedSql = '';
-  // Statements the scope denied reach the server as a placeholder; the gateway's event says what they were.
+  let lastParsed: Recalled = { sql: '', refused: false };
+  // Statements the scope denied reach the server as a placeholder; the gateway's event says what
+  // they were. Only that event makes a refusal the gateway's: a client can send the placeholder's
+  // text itself, and a server can raise the gateway's words.
   const denied: string[] = [];
-  const original = (sql: string): string => (sql.startsWith(DENIED_TOKEN_PREFIX) ? (denied.shift() ?? sql) : sql);
-  const create = (e: RecordedEvent, fields: Pick<Open, 'protocol' | 'sql' | 'statementName' | 'params' | 'endsAtReady'>): Open => {
+  const original = (sql: string): Recalled => {
+    if (!sql.startsWith(DENIED_TOKEN_PREFIX)) return { sql, refused: false };
+    const was = denied.shift();
+    return was === undefined ? { sql, refused: false } : { sql: was, refused: true };
+  };
+  const prepared = new Map<string, Recalled>();
+  const create = (
+    e: RecordedEvent,
+    fields: Pick<Open, 'protocol' | 'sql' | 'refused' | 'statementName' | 'params' | 'endsAtReady'>,
+  ): Open => {
     const s: Open = {
       n: statements.length + 1,
       startUs: firstFrameUs ?? e.atUs,
@@ -57,7 +74,10 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
     entries.push(placeholder(s));
     return s;
   };
-  const open = (e: RecordedEvent, fields: Pick<Open, 'protocol' | 'sql' | 'statementName' | 'params' | 'endsAtReady'>): Open => {
+  const open = (
+    e: RecordedEvent,
+    fields: Pick<Open, 'protocol' | 'sql' | 'refused' | 'statementName' | 'params' | 'endsAtReady'>,
+  ): Open => {
     const s = create(e, fields);
     pending.push({ kind: 'statement', s });
     return s;
@@ -80,12 +100,12 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
     if (e.direction === 'client') {
       switch (e.kind) {
         case 'Query':
-          open(e, { protocol: 'simple', sql: original(textOf(d['sql'])), endsAtReady: true });
+          open(e, { protocol: 'simple', ...original(textOf(d['sql'])), endsAtReady: true });
           break;
         case 'Parse':
           firstFrameUs ??= e.atUs;
-          lastParsedSql = original(textOf(d['sql']));
-          prepared.set(textOf(d['statement']), lastParsedSql);
+          lastParsed = original(textOf(d['sql']));
+          prepared.set(textOf(d['statement']), lastParsed);
           break;
         case 'Bind':
           firstFrameUs ??= e.atUs;
@@ -96,7 +116,7 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
           const statementName = portal?.statementName ?? '';
           open(e, {
             protocol: 'extended',
-            sql: prepared.get(statementName) ?? '',
+            ...(prepared.get(statementName) ?? { sql: '', refused: false }),
             ...(statementName !== '' ? { statementName } : {}),
             params: portal?.params ?? [],
             endsAtReady: false,
@@ -107,6 +127,7 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
           open(e, {
             protocol: 'function-call',
             sql: `function ${textOf(d['functionOid'])}`,
+            refused: false,
             params: listOf(d['args']),
             endsAtReady: true,
           });
@@ -146,7 +167,7 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
       }
       case 'ErrorResponse':
         // An error with no statement waiting (a Parse or Bind failed before any Execute) is a statement of its own.
-        failHead(pending, head() ?? create(e, { protocol: 'extended', sql: lastParsedSql, endsAtReady: false }), e);
+        failHead(pending, head() ?? create(e, { protocol: 'extended', ...lastParsed, endsAtReady: false }), e);
         break;
       case 'NoticeResponse': {
         const s = head() ?? lastStatement(statements);
@@ -212,6 +233,7 @@ function finish(s: Open | undefined, sessionStartUs: number): TranscriptStatemen
       results: s.results,
       ...(s.sqlstate !== undefined ? { sqlstate: s.sqlstate } : {}),
       ...(s.message !== undefined ? { message: s.message } : {}),
+      ...(s.refused && s.status === 'error' ? { refusedBy: 'gateway' as const } : {}),
     },
     ...(s.notices.length > 0 ? { notices: s.notices } : {}),
     ...(s.copyBytes > 0 ? { copyBytes: s.copyBytes } : {}),

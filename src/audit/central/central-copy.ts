@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import type pg from 'pg';
 import { openAuditDatabase } from '../audit-store.js';
+import { KEY_COLUMNS, LOGIN_COLUMNS, localColumns, ORIGIN_COLUMNS } from './central-columns.js';
 import { CENTRAL_SCHEMA as S } from './central-schema.js';
 
 /** What a command needs of the central store. */
@@ -35,7 +36,7 @@ export async function copyCentral(client: pg.ClientBase, scope: CentralScope, pa
     const where = scope.kind === 'session' ? 's.id LIKE $1' : scope.kind === 'log' ? 's.log_id = $1' : 'true';
     const params = scope.kind === 'session' ? [`${scope.idPrefix.replace(/[%_\\]/g, '\\$&')}%`] : scope.kind === 'log' ? [scope.logId] : [];
     const sessions = await client.query(
-      `SELECT s.*, se.seal_seq, se.seal_hash, se.ended_at_us, se.end_reason, se.bytes_from_client, se.bytes_to_client,
+      `SELECT s.*, se.seal_seq, se.seal_hash, se.seal_signature, se.ended_at_us, se.end_reason, se.bytes_from_client, se.bytes_to_client,
          coalesce(se.statements, p.statements, 0) AS statements, coalesce(se.errors, p.errors, 0) AS errors,
          coalesce(se.event_count, p.event_count, 0) AS event_count, coalesce(se.last_event_hash, p.last_event_hash, s.head_hash) AS last_event_hash
        FROM ${S}.sessions s
@@ -65,15 +66,17 @@ export async function copyCentral(client: pg.ClientBase, scope: CentralScope, pa
       insertAll(
         db,
         'login_attempts',
-        LOGIN_COLUMNS,
+        localColumns(LOGIN_COLUMNS),
         logins.rows.map((r: Record<string, unknown>, i: number) => ({ ...r, seq: i + 1 })),
       );
     }
     if (scope.kind === 'log') {
       const logins = await client.query(`SELECT * FROM ${S}.login_attempts WHERE log_id = $1 ORDER BY seq`, [scope.logId]);
-      insertAll(db, 'login_attempts', LOGIN_COLUMNS, logins.rows);
+      insertAll(db, 'login_attempts', localColumns(LOGIN_COLUMNS), logins.rows);
       const origins = await client.query(`SELECT * FROM ${S}.log_origins WHERE log_id = $1 ORDER BY at_us, id`, [scope.logId]);
-      insertAll(db, 'log_origins', ORIGIN_COLUMNS, origins.rows);
+      insertAll(db, 'log_origins', localColumns(ORIGIN_COLUMNS), origins.rows);
+      const keys = await client.query(`SELECT * FROM ${S}.log_keys WHERE log_id = $1 ORDER BY id`, [scope.logId]);
+      insertAll(db, 'log_keys', localColumns(KEY_COLUMNS), keys.rows);
       // Where the chains resume after a prune on the central store.
       const checkpoint = await client.query(`SELECT * FROM ${S}.prune_checkpoints WHERE log_id = $1 ORDER BY at_us DESC LIMIT 1`, [
         scope.logId,
@@ -112,25 +115,20 @@ const SESSION_COLUMNS = [
   'last_event_hash',
   'seal_seq',
   'seal_hash',
+  'seal_signature',
   'node_id',
 ];
-const LOGIN_COLUMNS = [
-  'seq',
+const CHECKPOINT_COLUMNS = [
   'at_us',
-  'accepted',
-  'reason',
-  'message',
-  'session_id',
-  'identity_oid',
-  'app_id',
-  'connection',
-  'client_user',
-  'client_address',
-  'node_id',
-  'hash',
+  'older_than_us',
+  'last_seal_seq',
+  'last_seal_hash',
+  'last_login_seq',
+  'last_login_hash',
+  'removed_sessions',
+  'removed_events',
+  'removed_logins',
 ];
-const CHECKPOINT_COLUMNS = ['at_us', 'older_than_us', 'last_seal_seq', 'last_seal_hash', 'last_login_seq', 'last_login_hash'];
-const ORIGIN_COLUMNS = ['at_us', 'node_id', 'kind', 'previous_seal_seq', 'previous_seal_hash', 'previous_login_seq', 'previous_login_hash'];
 
 function insertAll(db: Database, table: string, columns: readonly string[], rows: readonly Record<string, unknown>[]): void {
   const insert = db.prepare(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);

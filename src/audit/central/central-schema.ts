@@ -109,6 +109,26 @@ const MIGRATIONS: readonly string[] = [
      last_login_hash text,
      PRIMARY KEY (log_id, at_us)
    )`,
+  // Version 3 (migrations 14–18): the node key's signatures (node-key.ts) ride with the rows they
+  // sign; log_keys records each key taking a log over. A prune here is the owner's: it says what
+  // it removed, and the gateways' role cannot write a checkpoint.
+  `ALTER TABLE ${CENTRAL_SCHEMA}.log_origins ADD COLUMN signature text`,
+  `ALTER TABLE ${CENTRAL_SCHEMA}.session_seals ADD COLUMN seal_signature text`,
+  `ALTER TABLE ${CENTRAL_SCHEMA}.login_attempts ADD COLUMN signature text`,
+  `CREATE TABLE ${CENTRAL_SCHEMA}.log_keys (
+     log_id text NOT NULL,
+     id bigint NOT NULL,
+     at_us bigint NOT NULL,
+     node_id text,
+     public_key text NOT NULL,
+     from_seal_seq bigint NOT NULL,
+     from_seal_hash text NOT NULL,
+     from_login_seq bigint NOT NULL,
+     from_login_hash text NOT NULL,
+     signature text NOT NULL,
+     PRIMARY KEY (log_id, id)
+   )`,
+  `ALTER TABLE ${CENTRAL_SCHEMA}.prune_checkpoints ADD COLUMN removed_sessions bigint, ADD COLUMN removed_events bigint, ADD COLUMN removed_logins bigint`,
 ];
 
 export const CENTRAL_SCHEMA_VERSION = MIGRATIONS.length;
@@ -151,6 +171,8 @@ export async function migrateCentral(client: pg.ClientBase, writerRole: string |
       const role = quoteIdentifier(writerRole);
       await client.query(`GRANT USAGE ON SCHEMA ${CENTRAL_SCHEMA} TO ${role}`);
       await client.query(`GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA ${CENTRAL_SCHEMA} TO ${role}`);
+      // Only the owner prunes: a checkpoint from a gateway's role could hide the oldest history.
+      await client.query(`REVOKE INSERT ON ${CENTRAL_SCHEMA}.prune_checkpoints FROM ${role}`);
     }
     await client.query('COMMIT');
     return { from, to: MIGRATIONS.length };

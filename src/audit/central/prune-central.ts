@@ -61,7 +61,8 @@ async function pruneLog(client: pg.ClientBase, logId: string, olderThanUs: numbe
   await client.query(`DELETE FROM ${S}.session_seals WHERE log_id = $1 AND seal_seq <= $2`, [logId, sealCut]);
   const logins = await client.query(`DELETE FROM ${S}.login_attempts WHERE log_id = $1 AND seq <= $2`, [logId, login?.seq ?? '0']);
   await client.query(
-    `INSERT INTO ${S}.prune_checkpoints (log_id, at_us, older_than_us, last_seal_seq, last_seal_hash, last_login_seq, last_login_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    `INSERT INTO ${S}.prune_checkpoints (log_id, at_us, older_than_us, last_seal_seq, last_seal_hash, last_login_seq, last_login_hash,
+       removed_sessions, removed_events, removed_logins) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
     [
       logId,
       nowUs,
@@ -70,6 +71,9 @@ async function pruneLog(client: pg.ClientBase, logId: string, olderThanUs: numbe
       seal?.seal_hash ?? previous?.last_seal_hash ?? null,
       login?.seq ?? previous?.last_login_seq ?? null,
       login?.hash ?? previous?.last_login_hash ?? null,
+      sessions.rowCount ?? 0,
+      Number(events.rows[0]?.n ?? 0),
+      logins.rowCount ?? 0,
     ],
   );
   return { sessions: sessions.rowCount ?? 0, events: Number(events.rows[0]?.n ?? 0), logins: logins.rowCount ?? 0 };

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type pg from 'pg';
+import { KEY_COLUMNS, LOGIN_COLUMNS, ORIGIN_COLUMNS } from './central-columns.js';
 import { CENTRAL_SCHEMA } from './central-schema.js';
 import { AuditError } from '../audit-error.js';
 
@@ -19,6 +20,7 @@ export interface Shipment {
   readonly throughSeq: number;
   readonly outboxRows: number;
   readonly origins: Row[];
+  readonly keys: Row[];
   readonly sessions: Row[];
   readonly progress: Row[];
   readonly segments: Row[];
@@ -61,33 +63,7 @@ const SEAL_COLUMNS = [
   'event_count',
   'last_event_hash',
   'seal_hash',
-];
-const LOGIN_COLUMNS = [
-  'log_id',
-  'seq',
-  'at_us',
-  'accepted',
-  'reason',
-  'message',
-  'session_id',
-  'identity_oid',
-  'app_id',
-  'connection',
-  'client_user',
-  'client_address',
-  'node_id',
-  'hash',
-];
-const ORIGIN_COLUMNS = [
-  'log_id',
-  'id',
-  'at_us',
-  'node_id',
-  'kind',
-  'previous_seal_seq',
-  'previous_seal_hash',
-  'previous_login_seq',
-  'previous_login_hash',
+  'seal_signature',
 ];
 
 /** The local log's id (its write-ahead journal id), which names its chains in the central store. */
@@ -106,7 +82,7 @@ export function outboxBacklog(db: Database): number {
 /**
  * Reads the next shipment: up to `limit` outbox rows, in order, and the rows they name as they
  * stand now (a session's progress as of now covers every earlier progress row). The log's origins
- * ride along every time: a handful of rows, and the central store keeps the first copy.
+ * and key rows ride along every time: a handful of rows, and the central store keeps the first copy.
  */
 export function readShipment(db: Database, logId: string, limit: number): Shipment | undefined {
   const outbox = db.prepare('SELECT seq, kind, session_id, item FROM ship_outbox ORDER BY seq LIMIT ?').all(limit) as OutboxRow[];
@@ -119,6 +95,7 @@ export function readShipment(db: Database, logId: string, limit: number): Shipme
     throughSeq: last.seq,
     outboxRows: outbox.length,
     origins: [],
+    keys: [],
     sessions: [],
     progress: [],
     segments: [],
@@ -149,6 +126,8 @@ export function readShipment(db: Database, logId: string, limit: number): Shipme
   }
   const origins = db.prepare('SELECT * FROM log_origins').all() as Row[];
   shipment.origins.push(...origins.map((o) => ({ ...o, log_id: logId })));
+  const keys = db.prepare('SELECT * FROM log_keys').all() as Row[];
+  shipment.keys.push(...keys.map((k) => ({ ...k, log_id: logId })));
   return shipment;
 }
 
@@ -157,6 +136,7 @@ export async function insertShipment(client: pg.ClientBase, s: Shipment): Promis
   await client.query('BEGIN');
   try {
     await insertRows(client, 'log_origins', ORIGIN_COLUMNS, s.origins);
+    await insertRows(client, 'log_keys', KEY_COLUMNS, s.keys);
     await insertRows(client, 'sessions', SESSION_COLUMNS, s.sessions);
     await insertRows(client, 'session_progress', PROGRESS_COLUMNS, s.progress);
     await insertRows(client, 'event_segments', SEGMENT_COLUMNS, s.segments);

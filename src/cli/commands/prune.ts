@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
+import { NodeKey } from '../../signing/node-key.js';
+import { loadConfigFile } from '../../config/load-config.js';
 import { nowMicros } from '../../audit/audit-event.js';
 import { openAuditDatabase } from '../../audit/audit-store.js';
 import { centralTarget, connectCentral } from '../../audit/central/central-target.js';
@@ -38,9 +41,10 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       }
       return;
     }
+    const signingKey = existsSync(args.config) ? loadConfigFile(args.config).signingKey : undefined;
     const db = openAuditDatabase(path);
     try {
-      const result = pruneAudit(db, now - age, now);
+      const result = pruneAudit(db, now - age, now, signingKey === undefined ? undefined : NodeKey.fromPem(signingKey.reveal()));
       process.stdout.write(`pruned ${result.sessions} sessions (${result.events} events) and ${result.logins} login attempts\n`);
     } finally {
       db.close();

@@ -2,18 +2,22 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SegmentBuilder, HASH_BYTES } from '../../../src/audit/event-segment.js';
 import { sessionHeader } from '../../support/session-header.js';
-import { encodeJournalRecord, journalHeader, readJournal } from '../../../src/audit/journal-record.js';
+import { encodeJournalRecord, journalHeader, readJournal, type JournalAuth } from '../../../src/audit/journal-record.js';
+import { NodeKey } from '../../../src/signing/node-key.js';
 
 const start = sessionHeader('s1');
 
-function twoRecords(): { file: Buffer; boundaries: number[] } {
+function twoRecords(auth?: JournalAuth, logId = 'log-1'): { file: Buffer; boundaries: number[] } {
   const builder = new SegmentBuilder();
   builder.append(10, 'client', 'Query', 0, 0, Buffer.from('SELECT 1'));
   const first = builder.journaledSince();
   assert.ok(first !== undefined);
-  const a = encodeJournalRecord(1, { starts: [start], ends: [], logins: [] }, [
-    { sessionId: 's1', count: first.count, bytes: Buffer.from(first.bytes) },
-  ]);
+  const a = encodeJournalRecord(
+    1,
+    { starts: [start], ends: [], logins: [] },
+    [{ sessionId: 's1', count: first.count, bytes: Buffer.from(first.bytes) }],
+    auth,
+  );
   builder.append(11, 'server', 'pg-frames', 1, 0, Buffer.from([0x43, 0, 0, 0, 4]));
   builder.append(12, 'client', 'Query', 0, 0, Buffer.from('SELECT 2'));
   const second = builder.journaledSince();
@@ -27,8 +31,9 @@ function twoRecords(): { file: Buffer; boundaries: number[] } {
       logins: [],
     },
     [{ sessionId: 's1', count: second.count, bytes: Buffer.from(second.bytes) }],
+    auth,
   );
-  const header = journalHeader('log-1');
+  const header = journalHeader(logId, auth !== undefined);
   return {
     file: Buffer.concat([header, a, b]),
     boundaries: [header.length, header.length + a.length, header.length + a.length + b.length],
@@ -76,5 +81,63 @@ describe('the write-ahead journal format', () => {
     assert.equal(read.batches.length, 1);
     assert.equal(read.tornBytes, file.length - (boundaries[1] ?? 0));
     assert.equal(readJournal(Buffer.from('not a journal\n')).logId, undefined);
+  });
+
+  describe('authenticated with the node key (version 2)', () => {
+    const key = NodeKey.generate().key;
+    const auth = { key, logId: 'log-1' };
+
+    it('reads back its records, and cut at every byte keeps exactly the whole ones as a torn tail, refusing nothing', () => {
+      const { file, boundaries } = twoRecords(auth);
+      assert.match(file.toString('latin1', 0, 40), /^idgate write-ahead journal 2 log-1\n/);
+      assert.deepEqual(
+        readJournal(file, key).batches.map((b) => b.journalSeq),
+        [1, 2],
+      );
+      for (let cut = boundaries[0] ?? 0; cut <= file.length; cut++) {
+        const read = readJournal(file.subarray(0, cut), key);
+        assert.equal(read.batches.length, boundaries.filter((b, i) => i > 0 && b <= cut).length, `cut at ${cut}`);
+        assert.equal(read.refused, undefined, `cut at ${cut}`);
+      }
+    });
+
+    it('refuses a record the key did not write: forged, changed, spliced from another log, or out of order', () => {
+      const { file, boundaries } = twoRecords(auth);
+      const second = boundaries[1] ?? 0;
+      // A record appended by someone without the key: framed right, MAC made with another key.
+      const forged = twoRecords({ key: NodeKey.generate().key, logId: 'log-1' });
+      const appended = Buffer.concat([file, forged.file.subarray(forged.boundaries[1] ?? 0)]);
+      const read = readJournal(appended, key);
+      assert.deepEqual(
+        read.batches.map((b) => b.journalSeq),
+        [1, 2],
+      );
+      assert.match(read.refused ?? '', new RegExp(`record at byte ${file.length} is not authenticated`));
+      const changed = Buffer.from(file);
+      changed[second + 30] = (changed[second + 30] ?? 0) ^ 1;
+      assert.match(readJournal(changed, key).refused ?? '', /not authenticated/);
+      // The same node's genuine record of another journal (another log id) does not fit this one.
+      const other = twoRecords({ key, logId: 'log-2' });
+      const spliced = Buffer.concat([file.subarray(0, second), other.file.subarray(other.boundaries[1] ?? 0)]);
+      assert.match(readJournal(spliced, key).refused ?? '', /not authenticated/);
+      // Genuine records swapped: seq 2 before seq 1.
+      const swapped = Buffer.concat([
+        file.subarray(0, boundaries[0]),
+        file.subarray(second),
+        file.subarray(boundaries[0], second),
+        file.subarray(second),
+      ]);
+      assert.match(readJournal(swapped, key).refused ?? '', /out of order \(seq 1 after 2\)/);
+    });
+
+    it('reads an unauthenticated journal as nothing when the node has a key, and an authenticated one as nothing without it', () => {
+      const plain = twoRecords().file;
+      const withKey = readJournal(plain, key);
+      assert.equal(withKey.batches.length, 0);
+      assert.match(withKey.refused ?? '', /not authenticated \(written without a node key\)/);
+      const noKey = readJournal(twoRecords(auth).file);
+      assert.equal(noKey.batches.length, 0);
+      assert.match(noKey.refused ?? '', /this process has none/);
+    });
   });
 });

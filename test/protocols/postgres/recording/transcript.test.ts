@@ -79,6 +79,40 @@ describe('buildTranscript', () => {
     const [statement] = statements(out);
     assert.equal(statement?.sql, 'DROP TABLE records');
     assert.equal(statement?.outcome.sqlstate, '42501');
+    assert.equal(statement?.outcome.refusedBy, 'gateway');
+  });
+
+  it('calls a refusal the gateway’s only from its own record: not a server error in its words, nor the placeholder sent by a client', () => {
+    const gatewayWords = 'DROP TABLE (ddl) is not allowed by scope "read"';
+    const out = statements(
+      buildTranscript(
+        events([
+          // Under scope all a procedure commits, then raises the gateway's exact error.
+          ['client', 'Query', { sql: 'CALL sneaky()' }],
+          ['server', 'ErrorResponse', { sqlstate: '42501', message: gatewayWords }],
+          ['server', 'ReadyForQuery'],
+          // The client sends the placeholder's text itself: the server's syntax error, nobody's refusal.
+          ['client', 'Query', { sql: DENIED_TOKEN_PREFIX }],
+          ['server', 'ErrorResponse', { sqlstate: '42601', message: 'syntax error at or near "idgate_denied"' }],
+          ['server', 'ReadyForQuery'],
+          // A Parse the gateway refused, answered before any Execute.
+          ['gateway', 'Denied', { sql: 'DELETE FROM secrets', reason: 'no', sqlstate: '42501' }],
+          ['client', 'Parse', { statement: 's1', sql: DENIED_TOKEN_PREFIX }],
+          ['client', 'Sync'],
+          ['server', 'ErrorResponse', { sqlstate: '42501', message: 'write to secrets is not allowed by scope "read"' }],
+          ['server', 'ReadyForQuery'],
+        ]),
+        1000,
+      ),
+    );
+    assert.deepEqual(
+      out.map((s) => [s.sql, s.outcome.sqlstate, s.outcome.refusedBy ?? 'server']),
+      [
+        ['CALL sneaky()', '42501', 'server'],
+        [DENIED_TOKEN_PREFIX, '42601', 'server'],
+        ['DELETE FROM secrets', '42501', 'gateway'],
+      ],
+    );
   });
 
   it('notes an operator’s terminate and a truncated result where they happened', () => {
