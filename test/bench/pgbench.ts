@@ -17,6 +17,7 @@ import { migrateCentral } from '../../src/audit/central/central-schema.js';
 import { EntraSimulator, READ_APPLICATIONS, READ_MEMBERSHIP } from '../../src/dev/entra-simulator.js';
 import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
 import { freePort } from '../../src/dev/free-port.js';
+import { NodeKey } from '../../src/signing/node-key.js';
 import {
   CERT_FILE,
   KEY_FILE,
@@ -93,6 +94,9 @@ async function main(): Promise<void> {
     const centralUrl = await prepareCentralStore(cluster);
     const shipping = await startGateway(work, cluster, entra, groupId, password, graph, 5, { centralUrl });
     stops.push(() => stopProcess(shipping.child));
+    // Write-ahead recording with the log signed by a node key (its journal authenticated), to price signing.
+    const signed = await startGateway(work, cluster, entra, groupId, password, graph, 5, { signed: true });
+    stops.push(() => stopProcess(signed.child));
     // The admin endpoint on, /metrics scraped once a second as Prometheus would (more often than its usual 15 s).
     const adminPort = await freePort();
     const metered = await startGateway(work, cluster, entra, groupId, password, graph, 5, { adminPort });
@@ -129,6 +133,7 @@ async function main(): Promise<void> {
           ]
         : []),
       { name: 'idgate+audit central', port: shipping.port, dbname: 'bench-recorded', password: await mint(), pid: shipping.child.pid ?? 0 },
+      { name: 'idgate+audit signed', port: signed.port, dbname: 'bench-recorded', password: await mint(), pid: signed.child.pid ?? 0 },
       { name: 'idgate+audit batched', port: batched.port, dbname: 'bench-recorded', password: await mint(), pid: batched.child.pid ?? 0 },
       { name: 'idgate scope:read', port: gateway.port, dbname: 'bench-read', password: await mint(), pid: gateway.child.pid ?? 0 },
       {
@@ -297,6 +302,7 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
       ratio('this build/baseline', 'idgate', 'idgate baseline'),
       ratio('this build/baseline, scope:read', 'idgate scope:read', 'idgate baseline scope:read'),
       ratio('write-ahead/batched recording', 'idgate+audit', 'idgate+audit batched'),
+      ratio('signed/unsigned recording', 'idgate+audit signed', 'idgate+audit'),
       ratio('shipping to a central store/local only', 'idgate+audit central', 'idgate+audit'),
       ratio('batched recording on/off', 'idgate+audit batched', 'idgate'),
       ratio('scope read/all', 'idgate scope:read', 'idgate'),
@@ -368,8 +374,9 @@ function startGateway(
   cacheSeconds: number,
   options: GatewayOptions = {},
 ): Promise<Server> {
-  const { durability = 'write-ahead', centralUrl, adminPort, bin } = options;
+  const { durability = 'write-ahead', centralUrl, adminPort, bin, signed = false } = options;
   writeFileSync(join(work, 'entra-ca.pem'), entra.caCert);
+  if (signed) writeFileSync(join(work, 'node.pem'), NodeKey.generate().pem, { mode: 0o600 });
   return startGatewayProcess(
     work,
     {
@@ -419,8 +426,9 @@ function startGateway(
       ],
       // One audit database per gateway process.
       recordings: {
-        path: `audit-cache-${cacheSeconds}-${durability}${centralUrl === undefined ? '' : '-central'}${adminPort === undefined ? '' : '-admin'}${bin === undefined ? '' : '-baseline'}.db`,
+        path: `audit-cache-${cacheSeconds}-${durability}${centralUrl === undefined ? '' : '-central'}${adminPort === undefined ? '' : '-admin'}${bin === undefined ? '' : '-baseline'}${signed ? '-signed' : ''}.db`,
         durability,
+        ...(signed ? { 'signing-key-file': 'node.pem' } : {}),
         ...(centralUrl !== undefined ? { central: { url: centralUrl } } : {}),
       },
       ...(adminPort !== undefined ? { admin: { port: adminPort } } : {}),
@@ -438,6 +446,8 @@ interface GatewayOptions {
   readonly adminPort?: number;
   /** Another build's bin/idgate (IDGATE_BENCH_BASELINE), to price a change side by side. */
   readonly bin?: string;
+  /** Sign the log with a node key (recordings.signing-key-file), to price signing side by side. */
+  readonly signed?: boolean;
 }
 
 /** A central audit store in a database of the cluster, migrated, with an insert-only role for the gateway; returns that role's URL. */

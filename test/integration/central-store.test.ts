@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { freePort } from '../../src/dev/free-port.js';
 import { AuditReader } from '../../src/audit/audit-reader.js';
 import type { PostgresCluster } from '../../src/dev/postgres-cluster.js';
 import { startCentralStore } from '../support/central-store.js';
-import { idgate, startIdgate } from '../support/cli.js';
+import { idgate } from '../support/cli.js';
 import { pgOptions } from '../support/client-options.js';
 import { Harness } from '../support/harness.js';
+import { startNodeProcess, type NodeProcess } from '../support/node-process.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** How long the central store is down in the outage test (the figure). */
@@ -22,7 +21,7 @@ const OUTAGE_MS = 30_000;
 describe('a fleet shipping to a central PostgreSQL audit store', () => {
   let central: PostgresCluster;
   let h: Harness;
-  let nodeB: Awaited<ReturnType<typeof startIdgate>>;
+  let nodeB: NodeProcess;
   let portB: number;
   let ownerUrl: string;
   let writerPassword: string;
@@ -37,17 +36,11 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
     writerUrl = store.writerUrl;
     const recordings = { central: { url: writerUrl } };
     h = await Harness.start({ nodeId: 'node-a', recordings });
-    portB = await freePort();
-    const { file, env } = h.writeConfigFile((d) => {
-      d['listen'] = { ...(d['listen'] as Record<string, unknown>), port: portB };
-      d['recordings'] = { path: join(h.workDirectory, 'node-b.db'), ...recordings };
-      d['node-id'] = 'node-b';
-    });
-    nodeB = await startIdgate(['serve', '--config', file], /gateway listening/, env);
+    nodeB = await startNodeProcess(h, 'node-b', recordings);
+    portB = nodeB.port;
   });
   after(async () => {
-    nodeB?.child.kill('SIGTERM');
-    await nodeB?.exited;
+    await nodeB?.stop();
     await h?.stop();
     await central?.stop();
   });

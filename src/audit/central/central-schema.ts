@@ -129,7 +129,55 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (log_id, id)
    )`,
   `ALTER TABLE ${CENTRAL_SCHEMA}.prune_checkpoints ADD COLUMN removed_sessions bigint, ADD COLUMN removed_events bigint, ADD COLUMN removed_logins bigint`,
+  // Version 4 (migrations 19–…): a writer role bound to one node (audit-migrate --node) inserts only
+  // that node's rows — and its workers' (N:wK) — into logs that node began. Row-level security
+  // enforces it: a compromised node cannot write another node's history, nor take its next seal or
+  // login position first. A role with no binding stays a shared writer, as before.
+  `CREATE TABLE ${CENTRAL_SCHEMA}.node_writers (role name PRIMARY KEY, node_id text NOT NULL)`,
+  `CREATE FUNCTION ${CENTRAL_SCHEMA}.writes_node(node text) RETURNS boolean LANGUAGE sql STABLE
+     SET search_path = pg_catalog, pg_temp AS $$
+     SELECT NOT EXISTS (SELECT 1 FROM ${CENTRAL_SCHEMA}.node_writers w WHERE w.role = current_user)
+       OR EXISTS (SELECT 1 FROM ${CENTRAL_SCHEMA}.node_writers w WHERE w.role = current_user AND node IS NOT NULL
+                  AND (node = w.node_id OR (left(node, length(w.node_id) + 2) = w.node_id || ':w'
+                                             AND substr(node, length(w.node_id) + 3) ~ '^[0-9]+$')))
+   $$`,
+  `CREATE FUNCTION ${CENTRAL_SCHEMA}.writes_log(log text) RETURNS boolean LANGUAGE sql STABLE
+     SET search_path = pg_catalog, pg_temp AS $$
+     SELECT EXISTS (SELECT 1 FROM ${CENTRAL_SCHEMA}.log_origins o WHERE o.log_id = log AND ${CENTRAL_SCHEMA}.writes_node(o.node_id))
+   $$`,
+  `CREATE FUNCTION ${CENTRAL_SCHEMA}.writes_session(session text) RETURNS boolean LANGUAGE sql STABLE
+     SET search_path = pg_catalog, pg_temp AS $$
+     SELECT EXISTS (SELECT 1 FROM ${CENTRAL_SCHEMA}.sessions s WHERE s.id = session AND ${CENTRAL_SCHEMA}.writes_node(s.node_id))
+   $$`,
+  ...rowSecurity(
+    'log_origins',
+    `${CENTRAL_SCHEMA}.writes_node(node_id) AND NOT EXISTS (SELECT 1 FROM ${CENTRAL_SCHEMA}.log_origins o
+     WHERE o.log_id = log_origins.log_id AND o.node_id IS DISTINCT FROM log_origins.node_id)`,
+  ),
+  ...rowSecurity('log_keys', `${CENTRAL_SCHEMA}.writes_node(node_id) AND ${CENTRAL_SCHEMA}.writes_log(log_id)`),
+  ...rowSecurity('sessions', `${CENTRAL_SCHEMA}.writes_node(node_id) AND ${CENTRAL_SCHEMA}.writes_log(log_id)`),
+  ...rowSecurity('login_attempts', `${CENTRAL_SCHEMA}.writes_node(node_id) AND ${CENTRAL_SCHEMA}.writes_log(log_id)`),
+  ...rowSecurity('session_progress', `${CENTRAL_SCHEMA}.writes_session(session_id)`),
+  ...rowSecurity('event_segments', `${CENTRAL_SCHEMA}.writes_session(session_id)`),
+  ...rowSecurity(
+    'session_seals',
+    `${CENTRAL_SCHEMA}.writes_session(session_id) AND EXISTS (SELECT 1 FROM ${CENTRAL_SCHEMA}.sessions s
+       WHERE s.id = session_seals.session_id AND s.log_id = session_seals.log_id)`,
+  ),
+  ...rowSecurity('prune_checkpoints', 'false'),
 ];
+
+/**
+ * Row-level security on a central table: anyone may read it; a row is inserted only when `check`
+ * holds for it. The owner (and a superuser) bypass it, as they own the schema anyway.
+ */
+function rowSecurity(table: string, check: string): string[] {
+  return [
+    `ALTER TABLE ${CENTRAL_SCHEMA}.${table} ENABLE ROW LEVEL SECURITY`,
+    `CREATE POLICY read_all ON ${CENTRAL_SCHEMA}.${table} FOR SELECT USING (true)`,
+    `CREATE POLICY insert_own ON ${CENTRAL_SCHEMA}.${table} FOR INSERT WITH CHECK (${check})`,
+  ];
+}
 
 export const CENTRAL_SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -145,10 +193,15 @@ export async function centralSchemaVersion(client: pg.ClientBase): Promise<numbe
 
 /**
  * Creates or brings up to date the central schema, in one transaction, as the role that will own
- * it; grants `writerRole` (the gateways' role) USAGE, SELECT and INSERT — nothing else.
+ * it; grants `writerRole` (the gateways' role) USAGE, SELECT and INSERT — nothing else — and,
+ * given `node`, binds that role to the node: it may then insert only that node's rows.
  * Returns the versions applied.
  */
-export async function migrateCentral(client: pg.ClientBase, writerRole: string | undefined): Promise<{ from: number; to: number }> {
+export async function migrateCentral(
+  client: pg.ClientBase,
+  writerRole: string | undefined,
+  node?: string,
+): Promise<{ from: number; to: number }> {
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [CENTRAL_SCHEMA]);
@@ -171,8 +224,16 @@ export async function migrateCentral(client: pg.ClientBase, writerRole: string |
       const role = quoteIdentifier(writerRole);
       await client.query(`GRANT USAGE ON SCHEMA ${CENTRAL_SCHEMA} TO ${role}`);
       await client.query(`GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA ${CENTRAL_SCHEMA} TO ${role}`);
-      // Only the owner prunes: a checkpoint from a gateway's role could hide the oldest history.
-      await client.query(`REVOKE INSERT ON ${CENTRAL_SCHEMA}.prune_checkpoints FROM ${role}`);
+      // Only the owner prunes (a checkpoint could hide the oldest history), binds roles to nodes and migrates.
+      for (const table of ['prune_checkpoints', 'node_writers', 'schema_migrations']) {
+        await client.query(`REVOKE INSERT ON ${CENTRAL_SCHEMA}.${table} FROM ${role}`);
+      }
+      if (node !== undefined) {
+        await client.query(
+          `INSERT INTO ${CENTRAL_SCHEMA}.node_writers (role, node_id) VALUES ($1, $2) ON CONFLICT (role) DO UPDATE SET node_id = EXCLUDED.node_id`,
+          [writerRole, node],
+        );
+      }
     }
     await client.query('COMMIT');
     return { from, to: MIGRATIONS.length };

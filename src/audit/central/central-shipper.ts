@@ -62,6 +62,13 @@ export class CentralShipper {
       this.stopped?.();
       return;
     }
+    if (r.type === 'conflict') {
+      // Someone wrote this node's history in the central store before it did: verify --db will name the rows.
+      for (const conflict of r.conflicts) {
+        this.logger.error({ reason: 'central-conflict', conflict }, `${conflict}: not overwritten; the local log keeps this node's row`);
+      }
+      return;
+    }
     this.backlog = r.backlog;
     if (r.type === 'unavailable') {
       if (this.unavailable !== r.message) {

@@ -131,8 +131,13 @@ export function readShipment(db: Database, logId: string, limit: number): Shipme
   return shipment;
 }
 
-/** Inserts a shipment in one transaction; rows already there are kept as they are (a retry adds nothing). */
-export async function insertShipment(client: pg.ClientBase, s: Shipment): Promise<void> {
+/**
+ * Inserts a shipment in one transaction; rows already there are kept as they are (a retry adds
+ * nothing). Returns the conflicts: rows the central store already holds under the same key with
+ * other content — a session, a seal or a login attempt someone else put at this log's position —
+ * which are never overwritten, and must be reported (the local row stays the evidence).
+ */
+export async function insertShipment(client: pg.ClientBase, s: Shipment): Promise<string[]> {
   await client.query('BEGIN');
   try {
     await insertRows(client, 'log_origins', ORIGIN_COLUMNS, s.origins);
@@ -142,11 +147,52 @@ export async function insertShipment(client: pg.ClientBase, s: Shipment): Promis
     await insertRows(client, 'event_segments', SEGMENT_COLUMNS, s.segments);
     await insertRows(client, 'session_seals', SEAL_COLUMNS, s.seals);
     await insertRows(client, 'login_attempts', LOGIN_COLUMNS, s.logins);
+    const conflicts = await findConflicts(client, s);
     await client.query('COMMIT');
+    return conflicts;
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw e;
   }
+}
+
+/** What the central store holds at the keys of the shipment's chain rows, where it differs from what was shipped. */
+async function findConflicts(client: pg.ClientBase, s: Shipment): Promise<string[]> {
+  const conflicts: string[] = [];
+  const ids = s.sessions.map((r) => String(r['id']));
+  if (ids.length > 0) {
+    const heads = new Map(s.sessions.map((r) => [String(r['id']), r['head_hash']]));
+    const held = await client.query<{ id: string; head_hash: string }>(
+      `SELECT id, head_hash FROM ${CENTRAL_SCHEMA}.sessions WHERE id = ANY($1)`,
+      [ids],
+    );
+    for (const r of held.rows) if (heads.get(r.id) !== r.head_hash) conflicts.push(`the central store holds another session ${r.id}`);
+  }
+  const logId = s.seals[0]?.['log_id'] ?? s.logins[0]?.['log_id'];
+  if (s.seals.length > 0) {
+    const shipped = new Map(s.seals.map((r) => [Number(r['seal_seq']), r]));
+    const held = await client.query<{ session_id: string; seal_seq: string; seal_hash: string }>(
+      `SELECT session_id, seal_seq, seal_hash FROM ${CENTRAL_SCHEMA}.session_seals WHERE (log_id = $1 AND seal_seq = ANY($2)) OR session_id = ANY($3)`,
+      [logId, [...shipped.keys()], s.seals.map((r) => r['session_id'])],
+    );
+    for (const r of held.rows) {
+      const mine = shipped.get(Number(r.seal_seq));
+      if (mine === undefined || mine['session_id'] !== r.session_id || mine['seal_hash'] !== r.seal_hash) {
+        conflicts.push(`the central store holds another row at this log's seal ${r.seal_seq} (session ${r.session_id})`);
+      }
+    }
+  }
+  if (s.logins.length > 0) {
+    const shipped = new Map(s.logins.map((r) => [Number(r['seq']), r['hash']]));
+    const held = await client.query<{ seq: string; hash: string }>(
+      `SELECT seq, hash FROM ${CENTRAL_SCHEMA}.login_attempts WHERE log_id = $1 AND seq = ANY($2)`,
+      [logId, [...shipped.keys()]],
+    );
+    for (const r of held.rows) {
+      if (shipped.get(Number(r.seq)) !== r.hash) conflicts.push(`the central store holds another login attempt #${r.seq} of this log`);
+    }
+  }
+  return conflicts;
 }
 
 /** Bind parameters per statement, under PostgreSQL's limit of 65,535. */

@@ -6,4 +6,6 @@ export type ShipperReport =
   | { readonly type: 'shipped'; readonly rows: number; readonly backlog: number }
   | { readonly type: 'idle'; readonly backlog: number }
   | { readonly type: 'unavailable'; readonly message: string; readonly backlog: number }
+  /** The central store already held other rows at keys this shipment carried (tampering there): never overwritten. */
+  | { readonly type: 'conflict'; readonly conflicts: readonly string[] }
   | { readonly type: 'stopped' };

@@ -60,7 +60,8 @@ async function shipAll(): Promise<number> {
   for (;;) {
     const shipment = readShipment(db, logId, SHIPMENT_ROWS);
     if (shipment === undefined) return shipped;
-    await insertShipment(await central(), shipment);
+    const conflicts = await insertShipment(await central(), shipment);
+    if (conflicts.length > 0) report({ type: 'conflict', conflicts });
     db.prepare('DELETE FROM ship_outbox WHERE seq <= ?').run(shipment.throughSeq);
     shipped += shipment.outboxRows;
     report({ type: 'shipped', rows: shipment.outboxRows, backlog: outboxBacklog(db) });
