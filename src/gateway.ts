@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { ConfigError } from './config/config-error.js';
 import { restartOnlyChanges } from './config/reload-check.js';
 import { createEntraServices } from './identity/entra-services.js';
+import { CancelGuard } from './session/cancel-guard.js';
 import { resolveGroupNames } from './identity/resolve-group-names.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import type { GatewayServices, ProtocolFactory, ProtocolServer, SiblingChannel } from './protocol.js';
@@ -114,10 +115,25 @@ export async function startGateway(
   const authority = new SessionAuthority(config, entra.verifier, audit, entra.revocation, (seconds, ok) =>
     gatewayMetrics.tokenVerified(seconds, ok),
   );
+  const cancelGuard = new CancelGuard((guess) => {
+    logger.warn(
+      { reason: 'cancel-guessing', source: guess.source, wrong: guess.wrong, dropped: guess.dropped },
+      'cancel requests with keys this gateway did not issue',
+    );
+    // In the audit log's signed login chain: who tried how often, never a key.
+    audit.loginAttempt({
+      atUs: guess.sinceMs * 1000,
+      accepted: false,
+      reason: 'cancel-unknown-key',
+      message: `${guess.wrong} CancelRequests with keys this gateway did not issue within a minute${guess.dropped > 0 ? `, and ${guess.dropped} more dropped unread by the limit` : ''}`,
+      clientAddress: guess.source,
+    });
+  });
   const services: GatewayServices = {
     get config() {
       return config;
     },
+    cancelGuard,
     authority,
     sessions,
     slots: new SessionSlots(),
@@ -264,6 +280,8 @@ async function drain(server: ProtocolServer, services: GatewayServices, timeoutM
   }
   clearTimeout(timer);
   await closed;
+  // The guessing summaries of the last minute go into the log before it closes.
+  services.cancelGuard.close();
   await services.audit.close();
   logger.info('gateway stopped');
 }

@@ -11,6 +11,7 @@ import type { SessionAuthority } from './session/session-authority.js';
 import type { SessionRegistry } from './session/session-registry.js';
 import type { MemoryBudget } from './session/memory-budget.js';
 import type { SessionSlots } from './session/session-slots.js';
+import type { CancelGuard } from './session/cancel-guard.js';
 
 /** What the core gives a wire protocol: configuration, the authority that admits sessions, the registry, a logger. */
 export interface GatewayServices {
@@ -29,6 +30,8 @@ export interface GatewayServices {
   readonly metrics: GatewayMetrics;
   /** The other worker processes of this gateway (`listen.workers`), absent for a single process. */
   readonly siblings?: SiblingCancel;
+  /** Bounds cancel-key guessing per source address: consulted before a CancelRequest is looked up. */
+  readonly cancelGuard: CancelGuard;
 }
 
 /** The other worker processes of this gateway: a cancel this process cannot place is offered to them. */

@@ -47,6 +47,7 @@ export class GatewayMetrics implements SessionListener {
   /** Per connection: what ended sessions did (live sessions are added at each scrape). */
   private readonly ended = new Map<string, Totals>();
   private readonly logins: Counter<'result' | 'reason'>;
+  private readonly cancels: Counter<'result'>;
   private readonly tokenSeconds: Histogram<'result'>;
   private readonly graphSeconds: Histogram<'result'>;
   private readonly endedSessions: Counter<'connection' | 'reason'>;
@@ -115,6 +116,12 @@ export class GatewayMetrics implements SessionListener {
       name: 'idgate_logins_total',
       help: 'Login attempts by result (accepted, refused) and reason code.',
       labelNames: ['result', 'reason'],
+      registers: [registry],
+    });
+    this.cancels = new Counter({
+      name: 'idgate_cancel_requests_total',
+      help: 'CancelRequests by result: forwarded, unknown-key (no session here has it), dropped (over the per-source guessing limit).',
+      labelNames: ['result'],
       registers: [registry],
     });
     this.tokenSeconds = new Histogram({
@@ -193,6 +200,11 @@ export class GatewayMetrics implements SessionListener {
     t.bytesToClient += a.bytesToClient;
     this.endedSessions.inc({ connection, reason });
     if (REVOCATIONS.has(reason)) this.revocations.inc({ reason });
+  }
+
+  /** A CancelRequest and what became of it: `forwarded` (held here, by a sibling or passed to peers), `unknown-key`, `dropped` (over the guessing limit). */
+  cancelRequest(result: 'forwarded' | 'unknown-key' | 'dropped'): void {
+    this.cancels.inc({ result });
   }
 
   login(accepted: boolean, reason: string): void {

@@ -331,20 +331,35 @@ export class ClientConnection {
    */
   private async forwardCancel(processId: number, secretKey: number, fromClient: boolean): Promise<void> {
     this.stream.end();
-    if (!(await cancelHeld(this.deps.cancelKeys, processId, secretKey, this.log))) {
-      // Another worker of this gateway may hold it: they count as this node, so a peer's request goes to them too.
-      if ((await this.deps.services.siblings?.cancel(processId, secretKey)) === true) {
-        this.log.info({ fromPeer: !fromClient }, 'cancel request passed to the sibling worker that holds the session');
-        return;
-      }
-      const { peers, peerTimeoutMs } = this.deps.services.config;
-      if (!fromClient || peers.length === 0) {
-        this.log.info({ fromPeer: !fromClient }, 'cancel request with an unknown key ignored');
-        return;
-      }
-      const told = await cancelAtPeers(peers, processId, secretKey, peerTimeoutMs);
-      this.log.info({ peers: peers.length, reached: told }, 'cancel request for a session not held here passed to the fleet’s peers');
+    const { cancelGuard, metrics } = this.deps.services;
+    const source = this.socket.remoteAddress ?? '';
+    if (!cancelGuard.admit(source)) {
+      metrics.cancelRequest('dropped');
+      return;
     }
+    if (await cancelHeld(this.deps.cancelKeys, processId, secretKey, this.log)) {
+      metrics.cancelRequest('forwarded');
+      return;
+    }
+    // Another worker of this gateway may hold it: they count as this node, so a peer's request goes to them too.
+    if ((await this.deps.services.siblings?.cancel(processId, secretKey)) === true) {
+      metrics.cancelRequest('forwarded');
+      this.log.info({ fromPeer: !fromClient }, 'cancel request passed to the sibling worker that holds the session');
+      return;
+    }
+    const { peers, peerTimeoutMs } = this.deps.services.config;
+    if (!fromClient || peers.length === 0) {
+      // Not held anywhere this node can see: a wrong key, counted against the source's guessing limit.
+      cancelGuard.wrongKey(source);
+      metrics.cancelRequest('unknown-key');
+      this.log.info({ fromPeer: !fromClient }, 'cancel request with an unknown key ignored');
+      return;
+    }
+    // A peer may hold it; if none does, it was a guess all the same: it counts against the source here.
+    cancelGuard.wrongKey(source);
+    metrics.cancelRequest('forwarded');
+    const told = await cancelAtPeers(peers, processId, secretKey, peerTimeoutMs);
+    this.log.info({ peers: peers.length, reached: told }, 'cancel request for a session not held here passed to the fleet’s peers');
   }
 
   /** One way out for every refusal: an ErrorResponse with a SQLSTATE, a log line, and the connection closed. */
