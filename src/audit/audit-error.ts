@@ -7,6 +7,7 @@ export type AuditErrorCode =
   | 'audit-unopenable' // the writer could not open or recover the database
   | 'audit-no-log' // the database has no log id yet
   | 'audit-key-needed' // a signed log's change (a prune) needs the node key it is signed with
+  | 'audit-anchors-unreadable' // an anchor target cannot be read, or holds what is not an anchor
   | 'central-schema-mismatch' // the central store's schema is not the one this idgate needs
   | 'central-login-unsupported'; // the central store's connection does not log in with a password
 

@@ -137,9 +137,15 @@ export interface OriginFields {
   readonly previous_seal_hash: string | null;
   readonly previous_login_seq: number | null;
   readonly previous_login_hash: string | null;
+  /** The log id of the database replaced, when known (absent before schema 17). */
+  readonly previous_log_id?: string | null;
+  /** Who noticed the replacement: running-process, journal, central-store (absent before schema 17). */
+  readonly noticed_by?: string | null;
 }
 
 export function originHash(o: OriginFields): string {
+  const replaced = o.previous_log_id === null || o.previous_log_id === undefined ? [] : ['previous-log', o.previous_log_id];
+  const noticed = o.noticed_by === null || o.noticed_by === undefined ? [] : ['noticed-by', o.noticed_by];
   return digest([
     'origin',
     o.at_us,
@@ -149,6 +155,8 @@ export function originHash(o: OriginFields): string {
     o.previous_seal_hash,
     o.previous_login_seq,
     o.previous_login_hash,
+    ...replaced,
+    ...noticed,
   ]);
 }
 

@@ -11,7 +11,12 @@ import type { Secret } from '../config/secret.js';
 import type { JournalRecovery } from './recover-journal.js';
 import { WriteAheadJournal, type JournalSource } from './write-ahead-journal.js';
 import type { WriterReport, WriterRequest } from './writer-messages.js';
-import type { JournalPosition } from './audit-store.js';
+import type { JournalPosition, Predecessor } from './audit-store.js';
+import { existsSync } from 'node:fs';
+import type pg from 'pg';
+import { centralPredecessor } from './central/central-predecessor.js';
+import { connectCentral } from './central/central-target.js';
+import { errorMessage } from '../idgate-error.js';
 import { CentralShipper, type CentralSettings } from './central/central-shipper.js';
 import { AuditError } from './audit-error.js';
 
@@ -120,6 +125,7 @@ export class AuditLog implements JournalSource {
 
   /** Opens (creating and migrating) the database at `path`; throws if that fails, so the gateway does not start. */
   static async open(path: string, logger: Logger, options: AuditLogOptions = {}): Promise<AuditLog> {
+    const central = await centralPredecessorOf(path, options, logger);
     const worker = startWriterWorker({
       path,
       nodeId: options.nodeId ?? null,
@@ -127,6 +133,7 @@ export class AuditLog implements JournalSource {
       sync: options.sync ?? 'normal',
       ship: options.central !== undefined,
       ...(options.signingKey !== undefined ? { signingKeyPem: options.signingKey.reveal() } : {}),
+      ...(central !== undefined ? { central } : {}),
     });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (r: WriterReport): void => {
@@ -478,4 +485,34 @@ const NOTHING_NEW: readonly never[] = [];
 /** The items from `from` on; the shared empty array when there are none (most cuts carry events only). */
 function since<T>(items: readonly T[], from: number): readonly T[] {
   return items.length > from ? items.slice(from) : NOTHING_NEW;
+}
+
+/**
+ * No database at `path` yet, and a central store: does it hold a log of this node? Then the new
+ * database replaces that one (removed while the gateway was down) and its origin says so. The
+ * store unreachable, the start goes on: the journal left beside the path, if any, is asked next.
+ */
+async function centralPredecessorOf(path: string, options: AuditLogOptions, logger: Logger): Promise<Predecessor | undefined> {
+  const nodeId = options.nodeId;
+  if (options.central === undefined || nodeId === undefined || nodeId === null || existsSync(path)) return undefined;
+  let client: pg.Client | undefined;
+  try {
+    client = await connectCentral(options.central.target, 'idgate start-up');
+    const found = await centralPredecessor(client, nodeId);
+    if (found !== undefined) {
+      logger.warn(
+        { previousLog: found.logId },
+        'no audit database at the path, but the central store holds a log of this node: the new database records that it replaces it',
+      );
+    }
+    return found;
+  } catch (e) {
+    logger.warn(
+      { err: errorMessage(e) },
+      'the central store could not be asked whether this node had a log before: starting without its answer',
+    );
+    return undefined;
+  } finally {
+    await client?.end().catch(() => undefined);
+  }
 }

@@ -131,6 +131,10 @@ const MIGRATIONS: readonly string[] = [
      from_login_hash TEXT NOT NULL,
      signature TEXT NOT NULL
    )`,
+  // Version 17: what a replaced database's origin knows of the one it replaced — its log id, and
+  // who noticed (the process it went under, the journal it left, or the central store).
+  `ALTER TABLE log_origins ADD COLUMN previous_log_id TEXT`,
+  `ALTER TABLE log_origins ADD COLUMN noticed_by TEXT`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -39,6 +39,17 @@ export interface ChainHeads {
 }
 type Tips = ChainHeads;
 
+/**
+ * The database a new one replaces, as far as it is known: its log id and its chain heads (the new
+ * chains continue from them), and who noticed — this process (the file went under it), the old
+ * journal left beside the path, or the central store (the node's newest log there).
+ */
+export interface Predecessor {
+  readonly logId: string | undefined;
+  readonly heads: ChainHeads | undefined;
+  readonly noticedBy: 'running-process' | 'journal' | 'central-store';
+}
+
 /** Where a database stands with its write-ahead journal: the journal's id and the last record applied. */
 export interface JournalPosition {
   readonly logId: string;
@@ -48,9 +59,9 @@ export interface JournalPosition {
 export interface AuditStoreOptions {
   /** The fleet node this writer belongs to: stamped on every session and login attempt it writes. */
   readonly nodeId?: string | null;
-  /** The heads of a database removed or replaced under this process: a new database continues them. */
-  readonly continuesFrom?: ChainHeads;
-  /** With `continuesFrom`: the replaced database's journal position, which the new one takes over. */
+  /** A database this new one replaces (removed or replaced under the gateway): its origin names it. */
+  readonly replaces?: Predecessor;
+  /** The replaced database's journal position, which the new one takes over (only when replaced under this process). */
   readonly continuesJournal?: JournalPosition;
   readonly sync?: 'normal' | 'full';
   /** A central store is configured: every row written is also listed in `ship_outbox` for the shipper. */
@@ -103,8 +114,8 @@ export class AuditStore {
 
   /**
    * Opens the database at `path` (creating it if needed). A new database begins with a record of
-   * its origin: `created` (nothing before it is known), or, given `continuesFrom` (the heads of a
-   * database removed or replaced under this process), `replaced`, and its chains continue from those.
+   * its origin: `created` (nothing before it is known), or, given `replaces`, `replaced`, naming
+   * what it replaces, and its chains continue from that one's heads when they are known.
    */
   constructor(
     private readonly path: string,
@@ -140,10 +151,10 @@ export class AuditStore {
     const atUs = Date.now() * 1000;
     this.db.transaction(() => {
       const isNew = this.isNew();
-      if (isNew && options.continuesFrom !== undefined) this.tips = { ...options.continuesFrom };
+      if (isNew && options.replaces?.heads !== undefined) this.tips = { ...options.replaces.heads };
       // The key takes the log over first, so a new database's origin is signed with it.
       this.adoptKey(atUs);
-      if (isNew) this.begin(atUs, options.continuesFrom);
+      if (isNew) this.begin(atUs, options.replaces);
     })();
     this.journal = this.readJournalPosition(options.continuesJournal);
   }
@@ -172,22 +183,29 @@ export class AuditStore {
     return count('sessions') + count('login_attempts') + count('prune_checkpoints') + count('log_origins') === 0;
   }
 
-  private begin(atUs: number, continuesFrom: ChainHeads | undefined): void {
+  private begin(atUs: number, replaces: Predecessor | undefined): void {
+    const heads = replaces?.heads;
     const origin: OriginFields = {
       at_us: atUs,
       node_id: this.nodeId,
-      kind: continuesFrom === undefined ? 'created' : 'replaced',
-      previous_seal_seq: continuesFrom?.sealSeq ?? null,
-      previous_seal_hash: continuesFrom?.sealHash ?? null,
-      previous_login_seq: continuesFrom?.loginSeq ?? null,
-      previous_login_hash: continuesFrom?.loginHash ?? null,
+      kind: replaces === undefined ? 'created' : 'replaced',
+      previous_seal_seq: heads?.sealSeq ?? null,
+      previous_seal_hash: heads?.sealHash ?? null,
+      previous_login_seq: heads?.loginSeq ?? null,
+      previous_login_hash: heads?.loginHash ?? null,
+      previous_log_id: replaces?.logId ?? null,
+      noticed_by: replaces?.noticedBy ?? null,
     };
     this.db
       .prepare(
-        `INSERT INTO log_origins (at_us, node_id, kind, previous_seal_seq, previous_seal_hash, previous_login_seq, previous_login_hash, signature)
-         VALUES (@at_us, @node_id, @kind, @previous_seal_seq, @previous_seal_hash, @previous_login_seq, @previous_login_hash, @signature)`,
+        `INSERT INTO log_origins (at_us, node_id, kind, previous_seal_seq, previous_seal_hash, previous_login_seq, previous_login_hash,
+           previous_log_id, noticed_by, signature)
+         VALUES (@at_us, @node_id, @kind, @previous_seal_seq, @previous_seal_hash, @previous_login_seq, @previous_login_hash,
+           @previous_log_id, @noticed_by, @signature)`,
       )
       .run({ ...origin, signature: this.key?.sign('origin', originHash(origin)) ?? null });
+    // A new log reaches the central store at once, even before its first session: a replacement is known there too.
+    this.outbox?.run('origin', null, null);
   }
 
   /**

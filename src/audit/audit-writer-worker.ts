@@ -1,7 +1,9 @@
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { batchSize, type WriterBatch } from './audit-event.js';
-import { AuditStore, type ChainHeads, type JournalPosition } from './audit-store.js';
+import { AuditStore, type ChainHeads, type JournalPosition, type Predecessor } from './audit-store.js';
+import { journalLogId, journalPath } from './journal-record.js';
+import { readReplacementNote, replacementNotePath } from './replacement-note.js';
 import { recoverJournal } from './recover-journal.js';
 import type { WriterSettings } from './start-writer-worker.js';
 import type { WriterReport, WriterRequest } from './writer-messages.js';
@@ -15,7 +17,7 @@ import { NodeKey } from '../signing/node-key.js';
  * that cannot be written stays first in line and is retried until the database recovers.
  */
 const RETRY_MS = 250;
-const { path, nodeId, onReplaced, sync, ship, signingKeyPem } = workerData as WriterSettings;
+const { path, nodeId, onReplaced, sync, ship, signingKeyPem, central } = workerData as WriterSettings;
 const key = signingKeyPem === undefined ? undefined : NodeKey.fromPem(signingKeyPem);
 const signing = key === undefined ? {} : { key };
 const port = parentPort;
@@ -72,6 +74,7 @@ function fail(e: unknown): void {
     if (store !== undefined && /removed or replaced|DBMOVED/.test(message)) {
       replacedHeads = store.heads;
       replacedJournal = store.journalPosition;
+      if (onReplaced === 'wait') leaveReplacementNote({ logId: replacedJournal.logId, heads: replacedHeads, noticedBy: 'running-process' });
     }
     try {
       store?.close();
@@ -120,7 +123,7 @@ function reopen(): AuditStore {
     sync,
     ship,
     ...signing,
-    continuesFrom: replacedHeads,
+    replaces: { logId: replacedJournal?.logId, heads: replacedHeads, noticedBy: 'running-process' },
     ...(replacedJournal !== undefined ? { continuesJournal: replacedJournal } : {}),
   });
   replacedHeads = undefined;
@@ -148,8 +151,39 @@ function recover(journal: string): void {
   }
 }
 
+/**
+ * The database went under this process and recording waits for an operator's restart: a note
+ * beside the path names the log and its heads, so the database the restart begins says what it
+ * replaces even when the journal went with the database (`rm audit.db*`).
+ */
+function leaveReplacementNote(predecessor: Predecessor): void {
+  try {
+    writeFileSync(replacementNotePath(path), JSON.stringify(predecessor), { mode: 0o600 });
+  } catch {
+    // The directory itself is gone: the central store, if any, still knows.
+  }
+}
+
+/**
+ * At start-up, before the database is opened: when there is none at the path, was there one? The
+ * central store's newest log of this node (its heads, looked up by the main thread) or the
+ * journal left beside the path says so; the new database's origin then names it, so a log
+ * removed while the gateway was down never restarts as a fresh install.
+ */
+function predecessorAtStart(): Predecessor | undefined {
+  if (existsSync(path)) return undefined;
+  const noted = readReplacementNote(path);
+  if (noted !== undefined) return noted;
+  if (central !== undefined) return central;
+  const logId = journalLogId(journalPath(path));
+  return logId === undefined ? undefined : { logId, heads: undefined, noticedBy: 'journal' };
+}
+
 try {
-  store = new AuditStore(path, { nodeId, sync, ship, ...signing });
+  const replaces = predecessorAtStart();
+  store = new AuditStore(path, { nodeId, sync, ship, ...signing, ...(replaces !== undefined ? { replaces } : {}) });
+  // The new database's origin holds what the note said; the note has done its work.
+  rmSync(replacementNotePath(path), { force: true });
   report({ type: 'ready' });
 } catch (e) {
   report({ type: 'failed', message: e instanceof Error ? e.message : String(e) });

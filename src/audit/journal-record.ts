@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import type { LoginAttempt, PendingSegment, SessionEnd, SessionHeader, WriterBatch } from './audit-event.js';
 import { HASH_BYTES } from './event-segment.js';
@@ -167,6 +168,24 @@ function decodePayload(payload: Buffer): WriterBatch | undefined {
     return { starts: meta.starts, ends: meta.ends, logins: meta.logins, events, journalSeq: seq };
   } catch {
     return undefined;
+  }
+}
+
+/** The log id a journal file's header names (its first line only is read), or undefined when there is no journal there. */
+export function journalLogId(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const head = Buffer.alloc(512);
+    const n = readSync(fd, head, 0, head.length, 0);
+    const line = head.toString('latin1', 0, n).split('\n')[0] ?? '';
+    return /^idgate write-ahead journal [12] (.+)$/.exec(line)?.[1];
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -1,6 +1,7 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { Predecessor } from './audit-store.js';
 
 export interface WriterSettings {
   readonly path: string;
@@ -11,6 +12,8 @@ export interface WriterSettings {
   readonly ship: boolean;
   /** The node's private key (PEM), which signs the log and authenticates the journal; none: unsigned. */
   readonly signingKeyPem?: string;
+  /** No database at the path, and the central store holds a log of this node: the one a new database replaces. */
+  readonly central?: Predecessor;
 }
 
 /** Starts the writer thread. */

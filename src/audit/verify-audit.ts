@@ -3,6 +3,9 @@ import { segmentEvents, type EventRow, type LoginRow, type SegmentRow, type Sess
 import { GENESIS, loginHash, sealHash, sessionHeadHash } from './audit-hash.js';
 import { chainStart, hasTable } from './audit-store.js';
 import { TrustList } from './trust-list.js';
+import type { Anchor } from './anchor-record.js';
+import type { ChainHeads } from './audit-store.js';
+import { checkAnchors, headsOf, type ChainPositions } from './verify-anchors.js';
 import type { Finding, TamperKind } from './verify-finding.js';
 
 export type { Finding, TamperKind } from './verify-finding.js';
@@ -13,8 +16,12 @@ export interface LogOrigin {
   readonly kind: 'created' | 'replaced';
   readonly atUs: number;
   readonly nodeId: string | null;
-  /** For a replaced database: the seal chain head of the one before, which this one continues. */
+  /** For a replaced database: the seal chain head of the one before, which this one continues (null when not known). */
   readonly previousSealHash: string | null;
+  /** For a replaced database: its log id, when known. */
+  readonly previousLogId: string | null;
+  /** Who noticed the replacement: running-process, journal, central-store (null before schema 17). */
+  readonly noticedBy: string | null;
 }
 
 export interface VerifyReport {
@@ -29,9 +36,13 @@ export interface VerifyReport {
   readonly origin: LogOrigin | undefined;
   /** Who signed the log, what predates its key, and the prunes it records. */
   readonly signing: SigningReport;
+  /** Where both chains end: what an anchor of this log records. */
+  readonly heads: ChainHeads;
 }
 
 export interface VerifyOptions {
+  /** Anchors taken of this log (`idgate anchor`): its chains must still reach them. */
+  readonly anchors?: readonly Anchor[];
   /**
    * The database is a node's log copied from the central store: its prune checkpoints are the
    * owner's (the gateways' role cannot write them there), so they carry no node signature.
@@ -59,7 +70,7 @@ export function verifyAudit(db: Database, trust: TrustList = new TrustList(), op
     findings.push({
       kind: 'discontinuity',
       where: 'log origin',
-      detail: `this database was begun ${new Date(origin.atUs / 1000).toISOString()}${origin.nodeId === null ? '' : ` by node ${origin.nodeId}`} in place of one removed or replaced under the gateway; it continues that one's chains from seal hash ${origin.previousSealHash ?? '(none)'}, and what that one held is not here`,
+      detail: replacedDetail(origin),
     });
   }
   const sessions = db.prepare('SELECT * FROM sessions ORDER BY started_at_us, id').all() as SessionRow[];
@@ -80,21 +91,73 @@ export function verifyAudit(db: Database, trust: TrustList = new TrustList(), op
     loginSeq: checkpoint?.last_login_seq ?? 0,
     loginHash: checkpoint?.last_login_hash ?? GENESIS,
   };
+  const sealChain = positions(
+    sealed.map((x) => [x.seal_seq ?? 0, x.seal_hash ?? ''] as const),
+    start.sealSeq,
+    start.sealHash,
+  );
+  const loginChain = positions(
+    logins.map((l) => [l.seq, l.hash] as const),
+    start.loginSeq,
+    start.loginHash,
+  );
+  checkAnchors(options.anchors ?? [], sealChain, loginChain, findings, nodeOf(origin === undefined ? {} : { node_id: origin.nodeId }));
   const signing = verifySignatures({ db, sealed, logins, start, trust, ownerCheckpoints: options.centralCopy === true }, findings);
-  return { findings, sessions: sessions.length, events, logins: logins.length, unsealed, head, origin, signing };
+  return {
+    findings,
+    sessions: sessions.length,
+    events,
+    logins: logins.length,
+    unsealed,
+    head,
+    origin,
+    signing,
+    heads: headsOf(sealChain, loginChain),
+  };
 }
 
 function readOrigin(db: Database): LogOrigin | undefined {
   if (!hasTable(db, 'log_origins')) return undefined;
-  const row = db.prepare('SELECT at_us, node_id, kind, previous_seal_hash FROM log_origins ORDER BY id LIMIT 1').get() as
-    { at_us: number; node_id: string | null; kind: string; previous_seal_hash: string | null } | undefined;
+  // SELECT *: a database read unmigrated may lack the newer columns.
+  const row = db.prepare('SELECT * FROM log_origins ORDER BY id LIMIT 1').get() as
+    | {
+        at_us: number;
+        node_id: string | null;
+        kind: string;
+        previous_seal_hash: string | null;
+        previous_log_id?: string | null;
+        noticed_by?: string | null;
+      }
+    | undefined;
   if (row === undefined) return undefined;
   return {
     kind: row.kind === 'replaced' ? 'replaced' : 'created',
     atUs: row.at_us,
     nodeId: row.node_id,
     previousSealHash: row.previous_seal_hash,
+    previousLogId: row.previous_log_id ?? null,
+    noticedBy: row.noticed_by ?? null,
   };
+}
+
+const NOTICED: Readonly<Record<string, string>> = {
+  'running-process': 'the gateway it went under noticed',
+  journal: 'the journal it left named it',
+  'central-store': 'the central store holds it',
+};
+
+/** What a replaced origin says happened, for its discontinuity finding. */
+function replacedDetail(origin: LogOrigin): string {
+  const when = new Date(origin.atUs / 1000).toISOString();
+  const by = origin.nodeId === null ? '' : ` by node ${origin.nodeId}`;
+  const which =
+    origin.previousLogId === null ? 'one removed or replaced under the gateway' : `log ${origin.previousLogId}, removed or replaced`;
+  const how = origin.noticedBy === null ? '' : ` (${NOTICED[origin.noticedBy] ?? origin.noticedBy})`;
+  const continues =
+    origin.previousSealHash === null
+      ? "its chain heads are not known, so this one's chains begin anew"
+      : `it continues that one's chains from seal hash ${origin.previousSealHash}`;
+  return `this database was begun ${when}${by} in place of ${which}${how}; ${continues}, and what that one held is not here`;
 }
 
 function verifySessionEvents(db: Database, s: SessionRow, findings: Finding[]): number {
@@ -242,6 +305,13 @@ function verifyLoginsHaveSessions(sessions: readonly SessionRow[], logins: reado
       ...nodeOf(l),
     });
   }
+}
+
+function positions(rows: readonly (readonly [number, string])[], startSeq: number, startHash: string): ChainPositions {
+  const hashAt = new Map<number, string>(rows);
+  let lastSeq = startSeq;
+  for (const [seq] of rows) lastSeq = Math.max(lastSeq, seq);
+  return { hashAt, startSeq, startHash, lastSeq };
 }
 
 function nodeOf(row: { readonly node_id?: string | null }): { node?: string } {

@@ -17,6 +17,7 @@ import { tokenCommand } from './commands/token.js';
 import { usageCommand } from './commands/usage.js';
 import { verifyCommand } from './commands/verify.js';
 import { keygenCommand } from './commands/keygen.js';
+import { anchorCommand } from './commands/anchor.js';
 import type { WireProtocol } from '../protocol.js';
 
 /** The `idgate` command line: one yargs command per file under commands/, reading and serving through `protocol`. */
@@ -37,6 +38,7 @@ export async function runCli(argv: string[], protocol: WireProtocol): Promise<vo
     .command(replayCommand(protocol))
     .command(verifyCommand)
     .command(keygenCommand)
+    .command(anchorCommand)
     .command(pruneCommand)
     .command(exportCommand(protocol))
     .command(tokenCommand)

@@ -132,7 +132,7 @@ describe('a removed audit database, with on-replaced: resume', () => {
     assert.equal(verify.code, 1, verify.stdout);
     assert.match(
       verify.stdout,
-      /TAMPERED \(discontinuity\) log origin: this database was begun .* in place of one removed or replaced under the gateway; it continues that one's chains from seal hash /,
+      /TAMPERED \(discontinuity\) log origin: this database was begun .* in place of log \S+, removed or replaced \(the gateway it went under noticed\); it continues that one's chains from seal hash /,
     );
     assert.doesNotMatch(verify.stdout, /\((edited|deleted|inserted|reordered)\)/, 'apart from the discontinuity, its own chains verify');
   });

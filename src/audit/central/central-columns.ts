@@ -30,6 +30,8 @@ export const ORIGIN_COLUMNS = [
   'previous_seal_hash',
   'previous_login_seq',
   'previous_login_hash',
+  'previous_log_id',
+  'noticed_by',
   'signature',
 ];
 

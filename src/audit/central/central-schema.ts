@@ -165,6 +165,8 @@ const MIGRATIONS: readonly string[] = [
        WHERE s.id = session_seals.session_id AND s.log_id = session_seals.log_id)`,
   ),
   ...rowSecurity('prune_checkpoints', 'false'),
+  // Version 5: what a replaced log's origin knows of the one it replaced (local schema 17).
+  `ALTER TABLE ${CENTRAL_SCHEMA}.log_origins ADD COLUMN previous_log_id text, ADD COLUMN noticed_by text`,
 ];
 
 /**

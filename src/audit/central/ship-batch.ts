@@ -7,7 +7,7 @@ import { AuditError } from '../audit-error.js';
 /** One row of the local `ship_outbox`: something written that the central store has not confirmed. */
 interface OutboxRow {
   readonly seq: number;
-  readonly kind: 'session' | 'progress' | 'segment' | 'seal' | 'login';
+  readonly kind: 'origin' | 'session' | 'progress' | 'segment' | 'seal' | 'login';
   readonly session_id: string | null;
   readonly item: number | null;
 }
@@ -116,6 +116,8 @@ export function readShipment(db: Database, logId: string, limit: number): Shipme
       if (row !== undefined) shipment.logins.push({ ...row, log_id: logId });
       continue;
     }
+    // An origin rides along with every shipment (below): its outbox row only makes one happen.
+    if (o.kind === 'origin') continue;
     const row = session.get(o.session_id) as Row | undefined;
     if (row === undefined) continue; // pruned locally since (prune keeps what is unshipped, so only by hand)
     if (o.kind === 'session') shipment.sessions.push({ ...row, log_id: logId });

@@ -1,98 +1,73 @@
-import { existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { AuditReader } from '../../audit/audit-reader.js';
-import { centralLogs } from '../../audit/central/central-copy.js';
-import { centralTarget, connectCentral } from '../../audit/central/central-target.js';
-import { verifyAudit, type VerifyReport } from '../../audit/verify-audit.js';
-import { parsePostgresUrl } from '../../config/postgres-url.js';
-import { loadConfigFile } from '../../config/load-config.js';
-import { isPublicKeyText } from '../../signing/node-key.js';
-import { TrustList } from '../../audit/trust-list.js';
-import { UsageError } from '../../idgate-error.js';
-import { auditDbPath, copyFromCentral, dbOptions, isCentralUrl } from './db-option.js';
+import type { Anchor } from '../../audit/anchor-record.js';
+import { readAnchors } from '../../audit/anchor-target.js';
+import type { VerifyReport } from '../../audit/verify-audit.js';
+import { centralLogReports, localLogReport, trustedKeyOption, trustListOf, type LogReport } from '../log-reports.js';
+import { auditDbPath, dbOptions, isCentralUrl } from './db-option.js';
 
 interface VerifyArgs {
   readonly db?: string | undefined;
   readonly config: string;
   readonly 'trusted-key'?: readonly string[] | undefined;
+  readonly anchors?: string | undefined;
 }
 
 export const verifyCommand: CommandModule<object, VerifyArgs> = {
   command: 'verify',
   describe: 'check the audit chains; names every edited, inserted, deleted or reordered row (exit 1); on the central store, every node log',
   builder: (y) =>
-    y.options(dbOptions).option('trusted-key', {
+    y.options(dbOptions).option('trusted-key', trustedKeyOption).option('anchors', {
       type: 'string',
-      array: true,
-      describe: "NODE=ed25519:… a node's public key to believe (added to the config's recordings.trusted-nodes); repeat for more",
+      describe: 'an anchor target (a file, or postgres://… with table idgate_anchors): the logs must still reach every head anchored there',
     }),
   handler: async (args) => {
     const db = auditDbPath(args);
     const trust = trustListOf(args);
-    const ok = isCentralUrl(db) ? await verifyCentral(db, trust) : verifyFile(db, '', trust);
+    const anchors = args.anchors === undefined ? [] : await readAnchors(args.anchors);
+    const reports = isCentralUrl(db) ? await centralLogReports(db, trust, anchors) : [localLogReport(db, trust, anchors)];
+    const ok = printReports(reports, anchors, isCentralUrl(db));
+    if (isCentralUrl(db)) process.stdout.write(`${ok ? 'ok' : 'FAILED'}: ${reports.length} node logs in the central store\n`);
     if (!ok) process.exitCode = 1;
   },
 };
 
-/** The config's recordings.trusted-nodes (when the config file is there) and every --trusted-key. */
-function trustListOf(args: VerifyArgs): TrustList {
-  const entries = new Map<string, string[]>();
-  if (existsSync(args.config)) {
-    for (const [node, keys] of loadConfigFile(args.config).trustedNodes) entries.set(node, [...keys]);
-  }
-  for (const given of args['trusted-key'] ?? []) {
-    const eq = given.indexOf('=');
-    const node = given.slice(0, eq);
-    const key = given.slice(eq + 1);
-    if (eq <= 0 || !isPublicKeyText(key)) {
-      throw new UsageError('bad-argument', `--trusted-key ${given}: expected NODE=ed25519:… (a public key as idgate keygen prints it)`);
+/** Prints every report; on the central store, a log another says it replaced has its open sessions shown as lost. */
+function printReports(reports: readonly LogReport[], anchors: readonly Anchor[], central: boolean): boolean {
+  const replacedBy = new Map<string, string>();
+  for (const { logId, report } of reports) {
+    const previous = report.origin?.previousLogId;
+    if (report.origin?.kind === 'replaced' && previous !== null && previous !== undefined && previous !== logId) {
+      replacedBy.set(previous, logId ?? '?');
     }
-    entries.set(node, [...(entries.get(node) ?? []), key]);
-  }
-  return new TrustList(entries);
-}
-
-/** Verifies one log (a node's database, or its copy from the central store); `label` names it in the output. */
-function verifyFile(path: string, label: string, trust: TrustList, centralCopy = false): boolean {
-  const reader = new AuditReader(path);
-  try {
-    const report = verifyAudit(reader.db, trust, { centralCopy });
-    printReport(report, label);
-    return report.findings.length === 0;
-  } finally {
-    reader.close();
-  }
-}
-
-/** Each node's log in the central store, checked as its own chains. */
-async function verifyCentral(url: string, trust: TrustList): Promise<boolean> {
-  const client = await connectCentral(centralTarget(parsePostgresUrl(url, '--db')), 'idgate verify');
-  let logs: Awaited<ReturnType<typeof centralLogs>>;
-  try {
-    logs = await centralLogs(client);
-  } finally {
-    await client.end();
   }
   let ok = true;
-  for (const log of logs) {
-    const path = await copyFromCentral(url, { kind: 'log', logId: log.logId });
-    try {
-      ok = verifyFile(path, `node ${log.nodeId ?? '(unnamed)'} log ${log.logId}: `, trust, true) && ok;
-    } finally {
-      rmSync(join(path, '..'), { recursive: true, force: true });
+  for (const { label, logId, report } of reports) {
+    printReport(report, label, logId === undefined ? undefined : replacedBy.get(logId));
+    ok = report.findings.length === 0 && ok;
+  }
+  // An anchored log the store no longer holds at all was removed whole.
+  if (central) {
+    const held = new Set(reports.map((r) => r.logId));
+    for (const logId of new Set(anchors.map((a) => a.logId))) {
+      if (held.has(logId)) continue;
+      process.stdout.write(`TAMPERED (deleted) log ${logId}: it was anchored, and the central store holds none of it\n`);
+      ok = false;
     }
   }
-  process.stdout.write(`${ok ? 'ok' : 'FAILED'}: ${logs.length} node logs in the central store\n`);
   return ok;
 }
 
-function printReport(report: VerifyReport, label: string): void {
+/** `replacedBy`: the log whose origin says it replaced this one (its database was removed): its open sessions were lost with it. */
+function printReport(report: VerifyReport, label: string, replacedBy: string | undefined): void {
   for (const f of report.findings) {
     process.stdout.write(`${label}TAMPERED (${f.kind}) ${f.where}${f.node === undefined ? '' : ` (node ${f.node})`}: ${f.detail}\n`);
   }
   for (const id of report.unsealed) {
-    process.stdout.write(`${label}open: session ${id} has not ended (or the gateway stopped before ending it)\n`);
+    process.stdout.write(
+      replacedBy === undefined
+        ? `${label}open: session ${id} has not ended (or the gateway stopped before ending it)\n`
+        : `${label}lost: session ${id} was open when this log's database was removed (log ${replacedBy} replaced it); it will not be sealed\n`,
+    );
   }
   if (report.origin?.kind === 'created') {
     const by = report.origin.nodeId === null ? '' : ` by node ${report.origin.nodeId}`;

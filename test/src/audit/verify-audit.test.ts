@@ -136,7 +136,11 @@ describe('verify', () => {
     const path = join(dir, 'replacement.db');
     const store = new AuditStore(path, {
       nodeId: 'gw-a',
-      continuesFrom: { sealSeq: 3, sealHash: created.head, loginSeq: 3, loginHash: 'f'.repeat(64) },
+      replaces: {
+        logId: 'the-old-log',
+        heads: { sealSeq: 3, sealHash: created.head, loginSeq: 3, loginHash: 'f'.repeat(64) },
+        noticedBy: 'running-process',
+      },
     });
     const now = Date.now() * 1000;
     store.apply({

@@ -1,0 +1,47 @@
+import type { CommandModule } from 'yargs';
+import type { Anchor } from '../../audit/anchor-record.js';
+import { isPostgresTarget, writeAnchors } from '../../audit/anchor-target.js';
+import { nowMicros } from '../../audit/audit-event.js';
+import { centralLogReports, localLogReport, trustedKeyOption, trustListOf } from '../log-reports.js';
+import { auditDbPath, dbOptions, isCentralUrl } from './db-option.js';
+
+interface AnchorArgs {
+  readonly db?: string | undefined;
+  readonly config: string;
+  readonly 'trusted-key'?: readonly string[] | undefined;
+  readonly to: string;
+}
+
+export const anchorCommand: CommandModule<object, AnchorArgs> = {
+  command: 'anchor',
+  describe: "write every log's chain heads where the gateways cannot rewrite them, for verify --anchors (run it on a schedule)",
+  builder: (y) =>
+    y.options(dbOptions).option('trusted-key', trustedKeyOption).option('to', {
+      type: 'string',
+      demandOption: true,
+      describe: 'a file the gateways cannot write (appended, one JSON line per log), or postgres://… (table idgate_anchors)',
+    }),
+  handler: async (args) => {
+    const db = auditDbPath(args);
+    const trust = trustListOf(args);
+    const reports = isCentralUrl(db) ? await centralLogReports(db, trust, []) : [localLogReport(db, trust, [])];
+    const atUs = nowMicros();
+    const anchors: Anchor[] = [];
+    for (const { logId, label, report } of reports) {
+      // Only what verifies is vouched for: a log with findings (a replaced origin aside) is left for an operator.
+      const blocking = report.findings.filter((f) => f.kind !== 'discontinuity');
+      if (logId === undefined || blocking.length > 0) {
+        process.stdout.write(
+          `${label}not anchored: ${logId === undefined ? 'no log id yet' : `verify finds ${blocking.length} problems`}\n`,
+        );
+        process.exitCode = 1;
+        continue;
+      }
+      const { sealSeq, sealHash, loginSeq, loginHash } = report.heads;
+      anchors.push({ atUs, logId, node: report.signing.node, sealSeq, sealHash, loginSeq, loginHash });
+      process.stdout.write(`${label}anchored at seal ${sealSeq}, login attempt ${loginSeq}\n`);
+    }
+    if (anchors.length > 0) await writeAnchors(args.to, anchors);
+    process.stdout.write(`${anchors.length} logs anchored to ${isPostgresTarget(args.to) ? 'the database given' : args.to}\n`);
+  },
+};
