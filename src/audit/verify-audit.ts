@@ -178,12 +178,7 @@ function verifySessionEvents(db: Database, s: SessionRow, findings: Finding[]): 
         ...nodeOf(s),
       });
     } else if (e.seq > s.event_count && s.seal_seq !== null) {
-      findings.push({
-        kind: 'inserted',
-        where: `event ${s.id}#${e.seq}`,
-        detail: `the session was sealed with ${s.event_count} events`,
-        ...nodeOf(s),
-      });
+      findings.push(beyondSeal(s, e.seq));
     }
     if (e.chainHash(previous, e.seq) !== e.hash) {
       findings.push({
@@ -208,6 +203,23 @@ function verifySessionEvents(db: Database, s: SessionRow, findings: Finding[]): 
     findings.push({ kind: 'edited', where: `session ${s.id}`, detail: 'its last event is not the one it was sealed with', ...nodeOf(s) });
   }
   return count;
+}
+
+/**
+ * An event past the count a session was sealed with. A session sealed at a restart (its gateway
+ * had died) whose later events are held elsewhere — a central store received them before the
+ * crash — had its tail cut before the restart sealed it; otherwise the event was added.
+ */
+function beyondSeal(s: SessionRow, seq: number): Finding {
+  if (s.end_reason === 'gateway-lost') {
+    return {
+      kind: 'deleted',
+      where: `event ${s.id}#${seq}`,
+      detail: `the session was sealed at a restart with ${s.event_count} events, but event ${seq} had been recorded: its tail was cut before the restart sealed it`,
+      ...nodeOf(s),
+    };
+  }
+  return { kind: 'inserted', where: `event ${s.id}#${seq}`, detail: `the session was sealed with ${s.event_count} events`, ...nodeOf(s) };
 }
 
 /**
