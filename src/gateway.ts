@@ -11,6 +11,7 @@ import { ConfigError } from './config/config-error.js';
 import { restartOnlyChanges } from './config/reload-check.js';
 import { createEntraServices } from './identity/entra-services.js';
 import { CancelGuard } from './session/cancel-guard.js';
+import { PeriodicAnchor } from './audit/periodic-anchor.js';
 import { resolveGroupNames } from './identity/resolve-group-names.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import type { GatewayServices, ProtocolFactory, ProtocolServer, SiblingChannel } from './protocol.js';
@@ -129,6 +130,9 @@ export async function startGateway(
       clientAddress: guess.source,
     });
   });
+  const anchor =
+    config.anchor === undefined ? undefined : new PeriodicAnchor(audit, config.anchor.to, config.anchor.everyMs, config.nodeId, logger);
+  anchor?.start();
   const services: GatewayServices = {
     get config() {
       return config;
@@ -221,7 +225,7 @@ export async function startGateway(
     reload: (next) => (reloading = reloading.catch(() => ({ endedSessions: 0 })).then(() => reload(next))),
     recheckNow: () => watch.recheck(),
     shutdown: () =>
-      (stopping ??= drain(protocolServer, services, config.listen.drainTimeoutMs).finally(async () => {
+      (stopping ??= drain(protocolServer, services, config.listen.drainTimeoutMs, anchor).finally(async () => {
         watch.stop();
         idle.stop();
         await census?.stop();
@@ -265,7 +269,12 @@ function withoutPassword(url: string): string {
   return parsed.href;
 }
 
-async function drain(server: ProtocolServer, services: GatewayServices, timeoutMs: number): Promise<void> {
+async function drain(
+  server: ProtocolServer,
+  services: GatewayServices,
+  timeoutMs: number,
+  anchor: PeriodicAnchor | undefined,
+): Promise<void> {
   const { sessions, logger } = services;
   const closed = server.stopAccepting();
   logger.info({ sessions: sessions.size, timeoutMs }, 'draining');
@@ -282,6 +291,8 @@ async function drain(server: ProtocolServer, services: GatewayServices, timeoutM
   await closed;
   // The guessing summaries of the last minute go into the log before it closes.
   services.cancelGuard.close();
+  // A last anchor: what the database holds by now (the writer commits every 100 ms).
+  await anchor?.stop();
   await services.audit.close();
   logger.info('gateway stopped');
 }

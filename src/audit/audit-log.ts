@@ -11,7 +11,7 @@ import type { Secret } from '../config/secret.js';
 import type { JournalRecovery } from './recover-journal.js';
 import { WriteAheadJournal, type JournalSource } from './write-ahead-journal.js';
 import type { WriterReport, WriterRequest } from './writer-messages.js';
-import type { JournalPosition, Predecessor } from './audit-store.js';
+import type { ChainHeads, JournalPosition, Predecessor } from './audit-store.js';
 import { existsSync } from 'node:fs';
 import type pg from 'pg';
 import { centralPredecessor } from './central/central-predecessor.js';
@@ -94,6 +94,8 @@ export class AuditLog implements JournalSource {
   private recoveryWaiter: ((result: { position: JournalPosition; recovery: JournalRecovery } | Error) => void) | undefined;
   /** Write-ahead: where recorded events become durable before their frames are forwarded. */
   private journal: WriteAheadJournal | undefined;
+  /** Callers waiting for the writer's heads, in the order asked (the writer answers in order). */
+  private readonly headsWaiters: ((h: { readonly logId: string; readonly heads: ChainHeads } | undefined) => void)[] = [];
   /** The node key and log id the journal's records are authenticated with (none: CRC only). */
   private journalAuth: JournalAuth | undefined;
   /** Anything recorded since the journal's last record was cut. */
@@ -474,9 +476,21 @@ export class AuditLog implements JournalSource {
           'sessions a gateway that died had left open were sealed as gateway-lost',
         );
         break;
+      case 'heads':
+        this.headsWaiters.shift()?.(r.logId === undefined || r.heads === undefined ? undefined : { logId: r.logId, heads: r.heads });
+        break;
       case 'ready':
         break;
     }
+  }
+
+  /** Where this node's chains stand in what the database holds (for an anchor); undefined while it cannot be written. */
+  committedHeads(): Promise<{ readonly logId: string; readonly heads: ChainHeads } | undefined> {
+    return new Promise((resolve) => {
+      this.headsWaiters.push(resolve);
+      const request: WriterRequest = { heads: true };
+      this.worker.postMessage(request);
+    });
   }
 }
 

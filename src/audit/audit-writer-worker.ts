@@ -136,6 +136,10 @@ port.on('message', (request: WriterRequest) => {
     recover(request.recoverJournal);
     return;
   }
+  if ('heads' in request) {
+    report({ type: 'heads', logId: store?.journalPosition.logId, heads: store?.heads });
+    return;
+  }
   backlog.push(request);
   if (!failing) drain();
 });

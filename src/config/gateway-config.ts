@@ -149,6 +149,8 @@ export interface GatewayConfig {
   readonly signingKey?: Secret;
   /** `recordings.trusted-nodes`: node id → the public keys verify believes for its log. */
   readonly trustedNodes: ReadonlyMap<string, readonly string[]>;
+  /** `recordings.anchor`: where and how often the gateway anchors its own log (`to` may hold a password: never log it). */
+  readonly anchor?: { readonly to: string; readonly everyMs: number };
   /** This process in a fleet: `node-id`, or host name:listen port. */
   readonly nodeId: string;
   /** The fleet's other gateways (`fleet.peers`), asked to cancel a session this one does not hold. */

@@ -94,6 +94,17 @@ export function buildConfig(document: unknown, source: string, baseDir: string, 
     ...(central !== undefined ? { central } : {}),
     ...signingKeyOf(raw, env, files, problems),
     trustedNodes: new Map(Object.entries(raw.recordings['trusted-nodes'] ?? {})),
+    ...(raw.recordings.anchor !== undefined
+      ? {
+          anchor: {
+            // A file is relative to the config; a postgres:// URL is taken as given.
+            to: /^postgres(ql)?:\/\//.test(raw.recordings.anchor.to)
+              ? raw.recordings.anchor.to
+              : resolve(baseDir, raw.recordings.anchor.to),
+            everyMs: raw.recordings.anchor['every-minutes'] * 60_000,
+          },
+        }
+      : {}),
     nodeId: raw['node-id'] ?? `${hostname()}:${raw.listen.port}`,
     peers: raw.fleet.peers.map((peer) => {
       const colon = peer.lastIndexOf(':');

@@ -256,6 +256,14 @@ export const configSchema = z
             z.union([publicKey, z.array(publicKey).min(1)]).transform((k) => (typeof k === 'string' ? [k] : k)),
           )
           .optional(),
+        /** Anchor this node's log on a schedule (idgate anchor, from the gateway): a file it may only append to, or postgres://… */
+        anchor: z
+          .object({
+            to: z.string().min(1),
+            'every-minutes': z.number().positive().max(1440).default(60),
+          })
+          .strict()
+          .optional(),
         /** A central PostgreSQL audit store every node ships to; the local database stays the durable buffer. */
         central: z
           .object({
