@@ -104,10 +104,9 @@ export interface ReadJournal {
 export function readJournal(file: Buffer, key?: NodeKey): ReadJournal {
   const newline = file.indexOf(0x0a);
   const header = newline < 0 ? '' : file.toString('latin1', 0, newline);
-  const match = /^idgate write-ahead journal ([12]) (.*)$/s.exec(header);
-  if (match === null) return { logId: undefined, headerLength: 0, batches: [], tornBytes: file.length };
-  const version = match[1];
-  const logId = match[2] ?? '';
+  const parsed = parseHeader(header);
+  if (parsed === undefined) return { logId: undefined, headerLength: 0, batches: [], tornBytes: file.length };
+  const { version, logId } = parsed;
   const headerLength = newline + 1;
   const none = (refused: string): ReadJournal => ({ logId, headerLength, batches: [], tornBytes: file.length - headerLength, refused });
   if (version === '1' && key !== undefined) {
@@ -171,6 +170,12 @@ function decodePayload(payload: Buffer): WriterBatch | undefined {
   }
 }
 
+/** A header line's version and log id, or undefined when the line is not a journal's header. */
+function parseHeader(line: string): { readonly version: '1' | '2'; readonly logId: string } | undefined {
+  const match = /^idgate write-ahead journal ([12]) (.*)$/s.exec(line);
+  return match === null ? undefined : { version: match[1] === '2' ? '2' : '1', logId: match[2] ?? '' };
+}
+
 /** The log id a journal file's header names (its first line only is read), or undefined when there is no journal there. */
 export function journalLogId(path: string): string | undefined {
   let fd: number;
@@ -182,8 +187,8 @@ export function journalLogId(path: string): string | undefined {
   try {
     const head = Buffer.alloc(512);
     const n = readSync(fd, head, 0, head.length, 0);
-    const line = head.toString('latin1', 0, n).split('\n')[0] ?? '';
-    return /^idgate write-ahead journal [12] (.+)$/.exec(line)?.[1];
+    const logId = parseHeader(head.toString('latin1', 0, n).split('\n')[0] ?? '')?.logId;
+    return logId === '' ? undefined : logId;
   } finally {
     closeSync(fd);
   }

@@ -76,6 +76,16 @@ export function verifySignatures(input: SignatureInput, findings: Finding[]): Si
   const where = node === null ? {} : { node };
   const accepted = acceptKeys(keyRows, trusted, findings, where);
   checkKeyHeads(accepted, input, findings, where);
+  // The node a log names is the attacker's to write: with a trust list, a log of a node it does not
+  // name is vouched for by nobody (else renaming the node and re-signing with any key would pass, pinned).
+  if (trusted === undefined && trust.size > 0 && sealed.length + logins.length > 0) {
+    findings.push({
+      kind: 'untrusted-key',
+      where: 'log',
+      detail: `node ${node ?? '(unnamed)'} is not in the trust list (recordings.trusted-nodes): nothing vouches for who wrote this log`,
+      ...where,
+    });
+  }
   if (keyRows.length === 0 && trusted !== undefined && sealed.length + logins.length > 0) {
     findings.push({
       kind: 'unsigned',

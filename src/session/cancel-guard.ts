@@ -37,7 +37,7 @@ export class CancelGuard {
 
   /** May a CancelRequest from `source` be looked up now? False: it is dropped (and counted as such). */
   admit(source: string): boolean {
-    const w = this.window(source);
+    const w = this.window(sourceKey(source));
     if (w.wrong < this.perMinute) return true;
     w.dropped += 1;
     return false;
@@ -45,7 +45,7 @@ export class CancelGuard {
 
   /** A CancelRequest from `source` named a key no session here (or at a sibling) holds. */
   wrongKey(source: string): void {
-    this.window(source).wrong += 1;
+    this.window(sourceKey(source)).wrong += 1;
   }
 
   /** Summarises every window and stops the timer (the gateway is stopping). */
@@ -86,4 +86,22 @@ export class CancelGuard {
     if (w === undefined || w.wrong + w.dropped === 0) return;
     this.onSummary({ source, wrong: w.wrong, dropped: w.dropped, sinceMs: w.startMs });
   }
+}
+
+/**
+ * Whose budget an address spends: an IPv4 address (mapped into IPv6 or not) its own, an IPv6
+ * address its /64 — one host is commonly given a whole /64, and would otherwise have 2^64 budgets.
+ */
+export function sourceKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped?.[1] !== undefined) return mapped[1];
+  if (!address.includes(':')) return address;
+  const [head = '', tail = ''] = address.toLowerCase().split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }

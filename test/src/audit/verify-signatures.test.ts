@@ -203,6 +203,17 @@ describe('verify with node signatures', () => {
     assert.deepEqual(untrusted.signing.keys, []);
   });
 
+  it('vouches for no log of a node the trust list does not name: renamed and re-signed with another key, it fails', () => {
+    const path = join(dir, 'renamed.db');
+    const store = new AuditStore(path, { nodeId: 'gw-unlisted', key: attacker });
+    record(store, ['r1']);
+    store.close();
+    const db = new Database(path);
+    assert.deepEqual(kinds(verifyAudit(db, trustKey).findings), ['untrusted-key log']);
+    assert.deepEqual(verifyAudit(db, new TrustList()).findings, [], 'without a trust list it is pinned (with the warning the CLI prints)');
+    db.close();
+  });
+
   it('believes a new key only when the trust list names it, and catches a key row edited or not signed by its key', () => {
     const path = join(dir, 'rotated.db');
     copyFileSync(signed, path);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CancelGuard, type CancelGuessSummary } from '../../../src/session/cancel-guard.js';
+import { CancelGuard, sourceKey, type CancelGuessSummary } from '../../../src/session/cancel-guard.js';
 
 describe('the cancel guard', () => {
   function guard(perMinute = 3): { g: CancelGuard; summaries: CancelGuessSummary[]; clock: { ms: number } } {
@@ -42,5 +42,17 @@ describe('the cancel guard', () => {
       summaries.map((s) => [s.source, s.wrong, s.dropped]),
       [['10.0.0.4', 1, 0]],
     );
+  });
+
+  it('gives an IPv6 /64 one budget, so rotating addresses within it does not buy more guesses', () => {
+    const { g } = guard(2);
+    g.wrongKey('2001:db8:1:2::1');
+    g.wrongKey('2001:0db8:0001:0002:ffff:1:2:3');
+    assert.equal(g.admit('2001:db8:1:2::abcd'), false);
+    assert.equal(g.admit('2001:db8:1:3::1'), true, 'another /64');
+    assert.equal(sourceKey('::ffff:10.0.0.1'), '10.0.0.1');
+    assert.equal(sourceKey('::1'), '0:0:0:0::/64');
+    assert.equal(sourceKey('fe80::1:2:3:4'), 'fe80:0:0:0::/64');
+    g.close();
   });
 });
