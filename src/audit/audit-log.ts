@@ -5,7 +5,8 @@ import { SessionRecorder, type RecordMode } from './session-recorder.js';
 import { startWriterWorker } from './start-writer-worker.js';
 import { WriterLock } from './writer-lock.js';
 import { rm, stat } from 'node:fs/promises';
-import { encodeJournalRecord, journalPath, type JournalAuth, type JournalSlice } from './journal-record.js';
+import { encodeJournalRecord, journalPath, type JournalSlice } from './journal-record.js';
+import type { JournalMac } from '../signing/journal-mac.js';
 import { NodeKey } from '../signing/node-key.js';
 import type { Secret } from '../config/secret.js';
 import type { JournalRecovery } from './recover-journal.js';
@@ -97,7 +98,7 @@ export class AuditLog implements JournalSource {
   /** Callers waiting for the writer's heads, in the order asked (the writer answers in order). */
   private readonly headsWaiters: ((h: { readonly logId: string; readonly heads: ChainHeads } | undefined) => void)[] = [];
   /** The node key and log id the journal's records are authenticated with (none: CRC only). */
-  private journalAuth: JournalAuth | undefined;
+  private journalMac: JournalMac | undefined;
   /** Anything recorded since the journal's last record was cut. */
   private unjournaledNow = false;
   /** How many of `starts`, `ends` and `logins` the journal already holds. */
@@ -212,7 +213,7 @@ export class AuditLog implements JournalSource {
       ...(options.journalLimitBytes !== undefined ? { limitBytes: options.journalLimitBytes } : {}),
     };
     const key = options.signingKey === undefined ? undefined : NodeKey.fromPem(options.signingKey.reveal());
-    this.journalAuth = key === undefined ? undefined : { key, logId: position.logId };
+    this.journalMac = key?.journalMac(position.logId);
     this.journal = await WriteAheadJournal.open(
       file,
       position.logId,
@@ -322,7 +323,7 @@ export class AuditLog implements JournalSource {
     this.endsJournaled = this.ends.length;
     this.loginsJournaled = this.logins.length;
     this.unjournaledNow = false;
-    return encodeJournalRecord(seq, meta, slices, this.journalAuth);
+    return encodeJournalRecord(seq, meta, slices, this.journalMac);
   }
 
   endSession(sessionId: string, end: SessionEnd): void {

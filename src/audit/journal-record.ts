@@ -3,7 +3,8 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import type { LoginAttempt, PendingSegment, SessionEnd, SessionHeader, WriterBatch } from './audit-event.js';
 import { HASH_BYTES } from './event-segment.js';
-import { MAC_BYTES, type NodeKey } from '../signing/node-key.js';
+import { MAC_BYTES, type JournalMac } from '../signing/journal-mac.js';
+import type { NodeKey } from '../signing/node-key.js';
 
 /**
  * The write-ahead journal's file format. The journal holds what the gateway recorded and has not
@@ -14,7 +15,8 @@ import { MAC_BYTES, type NodeKey } from '../signing/node-key.js';
  *   header  := "idgate write-ahead journal " version " " log-id "\n"   (the database it belongs to)
  *   record  := length(u32) check payload
  *   check   := crc32(u32) of the payload                              (version 1: a node without a key)
- *            | mac(16 bytes): HMAC-SHA256(journal key, log-id "\n" payload)   (version 2: node-key.ts)
+ *            | mac(16 bytes): SHA-512/256(journal key ‖ log-id "\n" payload)  (version 3: journal-mac.ts)
+ *            | mac(16 bytes): HMAC-SHA256(journal key, log-id "\n" payload)   (version 2, only read)
  *   payload := seq(f64) meta-length(u32) meta(JSON) slice*
  *   meta    := {"starts": [...], "ends": [...], "logins": [...]}
  *   slice   := id-length(u8) session-id count(u32) byte-length(u32) records
@@ -23,22 +25,19 @@ import { MAC_BYTES, type NodeKey } from '../signing/node-key.js';
  * not yet filled: the writer chains them when it applies the record. A record whose length runs
  * past the end of the file or whose checksum fails is a torn tail (the process died, or the
  * machine lost power, during the append): it and anything after it never counted as durable. In
- * version 2 a whole record whose MAC fails, or whose seq does not follow the one before, was not
+ * versions 2 and 3 a whole record whose MAC fails, or whose seq does not follow the one before, was not
  * written by this node: it and everything after it are refused, and recovery says so.
  */
 const MAGIC = 'idgate write-ahead journal ';
 const LENGTH_BYTES = 4;
 const CRC_BYTES = 4;
 
-/** How records are checked: a CRC (version 1, no key) or the node key's MAC bound to the log id (version 2). */
-export interface JournalAuth {
-  readonly key: NodeKey;
-  readonly logId: string;
-}
-
-function checkBytes(auth: JournalAuth | undefined): number {
+function checkBytes(auth: JournalMac | undefined): number {
   return auth === undefined ? CRC_BYTES : MAC_BYTES;
 }
+
+type Version = '1' | '2' | '3';
+const AUTHENTICATED: Version = '3';
 
 export interface JournalMeta {
   readonly starts: readonly SessionHeader[];
@@ -52,21 +51,22 @@ export interface JournalSlice {
   readonly bytes: Uint8Array;
 }
 
-/** The header: version 2 when the records carry the node key's MAC. */
+/** The header: version 3 when the records carry the node key's MAC. */
 export function journalHeader(logId: string, authenticated = false): Buffer {
-  return Buffer.from(`${MAGIC}${authenticated ? 2 : 1} ${logId}\n`, 'latin1');
+  return Buffer.from(`${MAGIC}${authenticated ? AUTHENTICATED : '1'} ${logId}\n`, 'latin1');
 }
 
 /** One record: what was recorded between two cuts. */
-export function encodeJournalRecord(seq: number, meta: JournalMeta, slices: readonly JournalSlice[], auth?: JournalAuth): Buffer {
+export function encodeJournalRecord(seq: number, meta: JournalMeta, slices: readonly JournalSlice[], auth?: JournalMac): Buffer {
   const empty = meta.starts.length + meta.ends.length + meta.logins.length === 0;
   const json = Buffer.from(empty ? '' : JSON.stringify(meta));
   const head = LENGTH_BYTES + checkBytes(auth);
+  // Room before the record for the MAC's key prefix, so the payload is hashed where it lies.
+  const room = auth === undefined ? 0 : Math.max(0, auth.prefixLength - head);
   let size = head + 8 + 4 + json.length;
   for (const s of slices) size += 1 + s.sessionId.length + 8 + s.bytes.length;
-  const out = Buffer.allocUnsafe(size);
-  out.writeUInt32BE(size - head, 0);
-  let p = head;
+  const out = Buffer.allocUnsafe(room + size);
+  let p = room + head;
   out.writeDoubleBE(seq, p);
   out.writeUInt32BE(json.length, p + 8);
   p += 12;
@@ -80,15 +80,16 @@ export function encodeJournalRecord(seq: number, meta: JournalMeta, slices: read
     p += 8 + s.bytes.length;
   }
   if (auth === undefined) out.writeUInt32BE(crc32(out.subarray(head)), LENGTH_BYTES);
-  else out.set(auth.key.mac(auth.logId, out.subarray(head)), LENGTH_BYTES);
-  return out;
+  else out.set(auth.tagInPlace(out, room + head, out.length), room + LENGTH_BYTES);
+  out.writeUInt32BE(size - head, room);
+  return room === 0 ? out : out.subarray(room);
 }
 
 export interface ReadJournal {
   /** The log id the header names, or undefined when the file is not a journal (or empty). */
   readonly logId: string | undefined;
   readonly headerLength: number;
-  /** Each intact (and, in version 2, authentic) record as the writer batch it stands for (journalSeq set). */
+  /** Each intact (and, in versions 2 and 3, authentic) record as the writer batch it stands for (journalSeq set). */
   readonly batches: WriterBatch[];
   /** Bytes after the last intact record: a torn tail. */
   readonly tornBytes: number;
@@ -98,8 +99,9 @@ export interface ReadJournal {
 
 /**
  * Reads a journal file's bytes: the header, the intact records in order, and the length of a torn
- * tail. With `key` (this node has one) only a version 2 journal is read, and only records whose
- * MAC holds under it; a version 2 journal is never read without the key.
+ * tail. With `key` (this node has one) only an authenticated journal (version 3, or 2 as an
+ * earlier build wrote it) is read, and only records whose MAC holds under it; an authenticated
+ * journal is never read without the key.
  */
 export function readJournal(file: Buffer, key?: NodeKey): ReadJournal {
   const newline = file.indexOf(0x0a);
@@ -112,8 +114,8 @@ export function readJournal(file: Buffer, key?: NodeKey): ReadJournal {
   if (version === '1' && key !== undefined) {
     return none('the journal is not authenticated (written without a node key), and this node has one');
   }
-  if (version === '2' && key === undefined) return none('the journal is authenticated with a node key, and this process has none');
-  const auth = key === undefined ? undefined : { key, logId };
+  if (version !== '1' && key === undefined) return none('the journal is authenticated with a node key, and this process has none');
+  const auth = key?.journalMac(logId);
   const head = LENGTH_BYTES + checkBytes(auth);
   const batches: WriterBatch[] = [];
   let p = headerLength;
@@ -125,7 +127,7 @@ export function readJournal(file: Buffer, key?: NodeKey): ReadJournal {
     const payload = file.subarray(p + head, end);
     if (auth === undefined) {
       if (crc32(payload) !== file.readUInt32BE(p + LENGTH_BYTES)) break;
-    } else if (!timingSafeEqual(auth.key.mac(logId, payload), file.subarray(p + LENGTH_BYTES, p + head))) {
+    } else if (!timingSafeEqual(version === '2' ? auth.tagV2(payload) : auth.tag(payload), file.subarray(p + LENGTH_BYTES, p + head))) {
       refused = `the record at byte ${p} is not authenticated by this node's key`;
       break;
     }
@@ -171,9 +173,10 @@ function decodePayload(payload: Buffer): WriterBatch | undefined {
 }
 
 /** A header line's version and log id, or undefined when the line is not a journal's header. */
-function parseHeader(line: string): { readonly version: '1' | '2'; readonly logId: string } | undefined {
-  const match = /^idgate write-ahead journal ([12]) (.*)$/s.exec(line);
-  return match === null ? undefined : { version: match[1] === '2' ? '2' : '1', logId: match[2] ?? '' };
+function parseHeader(line: string): { readonly version: Version; readonly logId: string } | undefined {
+  const match = /^idgate write-ahead journal ([123]) (.*)$/s.exec(line);
+  const version = match?.[1];
+  return version === '1' || version === '2' || version === '3' ? { version, logId: match?.[2] ?? '' } : undefined;
 }
 
 /** The log id a journal file's header names (its first line only is read), or undefined when there is no journal there. */

@@ -1,4 +1,5 @@
-import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, hkdfSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, hkdfSync, sign, verify, type KeyObject } from 'node:crypto';
+import { JournalMac } from './journal-mac.js';
 import { SigningError } from './signing-error.js';
 
 /**
@@ -56,17 +57,11 @@ export class NodeKey {
     return sign(null, signedMessage(kind, hash), this.privateKey).toString('base64');
   }
 
-  /**
-   * The journal's MAC of a record: HMAC-SHA256 over the journal's log id and the record's payload,
-   * first 16 bytes. The log id binds a record to its journal: one cut from another journal of the
-   * same node does not fit.
-   */
-  mac(logId: string, payload: Uint8Array): Buffer {
-    return createHmac('sha256', this.journalKey).update(logId).update('\n').update(payload).digest().subarray(0, MAC_BYTES);
+  /** The MAC of the records of the journal of log `logId` (a record cut from another journal does not fit). */
+  journalMac(logId: string): JournalMac {
+    return new JournalMac(this.journalKey, logId);
   }
 }
-
-export const MAC_BYTES = 16;
 
 function signedMessage(kind: SignedKind, hash: string): Buffer {
   return Buffer.from(`${DOMAIN}\u0000${kind}\u0000${hash}`);

@@ -94,9 +94,12 @@ async function main(): Promise<void> {
     const centralUrl = await prepareCentralStore(cluster);
     const shipping = await startGateway(work, cluster, entra, groupId, password, graph, 5, { centralUrl });
     stops.push(() => stopProcess(shipping.child));
-    // Write-ahead recording with the log signed by a node key (its journal authenticated), to price signing.
-    const signed = await startGateway(work, cluster, entra, groupId, password, graph, 5, { signed: true });
+    // Write-ahead recording with the log signed by a node key (its journal authenticated), to price
+    // signing against its twin: a gateway started just before it the same way, without a key.
+    const signed = await startGateway(work, cluster, entra, groupId, password, graph, 5, { signed: true, twin: 'signed' });
     stops.push(() => stopProcess(signed.child));
+    const unsigned = await startGateway(work, cluster, entra, groupId, password, graph, 5, { twin: 'unsigned' });
+    stops.push(() => stopProcess(unsigned.child));
     // The admin endpoint on, /metrics scraped once a second as Prometheus would (more often than its usual 15 s).
     const adminPort = await freePort();
     const metered = await startGateway(work, cluster, entra, groupId, password, graph, 5, { adminPort });
@@ -134,6 +137,13 @@ async function main(): Promise<void> {
         : []),
       { name: 'idgate+audit central', port: shipping.port, dbname: 'bench-recorded', password: await mint(), pid: shipping.child.pid ?? 0 },
       { name: 'idgate+audit signed', port: signed.port, dbname: 'bench-recorded', password: await mint(), pid: signed.child.pid ?? 0 },
+      {
+        name: 'idgate+audit unsigned',
+        port: unsigned.port,
+        dbname: 'bench-recorded',
+        password: await mint(),
+        pid: unsigned.child.pid ?? 0,
+      },
       { name: 'idgate+audit batched', port: batched.port, dbname: 'bench-recorded', password: await mint(), pid: batched.child.pid ?? 0 },
       { name: 'idgate scope:read', port: gateway.port, dbname: 'bench-read', password: await mint(), pid: gateway.child.pid ?? 0 },
       {
@@ -302,7 +312,7 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
       ratio('this build/baseline', 'idgate', 'idgate baseline'),
       ratio('this build/baseline, scope:read', 'idgate scope:read', 'idgate baseline scope:read'),
       ratio('write-ahead/batched recording', 'idgate+audit', 'idgate+audit batched'),
-      ratio('signed/unsigned recording', 'idgate+audit signed', 'idgate+audit'),
+      ratio('signed/unsigned recording', 'idgate+audit signed', 'idgate+audit unsigned'),
       ratio('shipping to a central store/local only', 'idgate+audit central', 'idgate+audit'),
       ratio('batched recording on/off', 'idgate+audit batched', 'idgate'),
       ratio('scope read/all', 'idgate scope:read', 'idgate'),
@@ -374,7 +384,7 @@ function startGateway(
   cacheSeconds: number,
   options: GatewayOptions = {},
 ): Promise<Server> {
-  const { durability = 'write-ahead', centralUrl, adminPort, bin, signed = false } = options;
+  const { durability = 'write-ahead', centralUrl, adminPort, bin, signed = false, twin } = options;
   writeFileSync(join(work, 'entra-ca.pem'), entra.caCert);
   if (signed) writeFileSync(join(work, 'node.pem'), NodeKey.generate().pem, { mode: 0o600 });
   return startGatewayProcess(
@@ -426,7 +436,7 @@ function startGateway(
       ],
       // One audit database per gateway process.
       recordings: {
-        path: `audit-cache-${cacheSeconds}-${durability}${centralUrl === undefined ? '' : '-central'}${adminPort === undefined ? '' : '-admin'}${bin === undefined ? '' : '-baseline'}${signed ? '-signed' : ''}.db`,
+        path: `audit-cache-${cacheSeconds}-${durability}${centralUrl === undefined ? '' : '-central'}${adminPort === undefined ? '' : '-admin'}${bin === undefined ? '' : '-baseline'}${twin === undefined ? '' : `-${twin}`}.db`,
         durability,
         ...(signed ? { 'signing-key-file': 'node.pem' } : {}),
         ...(centralUrl !== undefined ? { central: { url: centralUrl } } : {}),
@@ -448,6 +458,8 @@ interface GatewayOptions {
   readonly bin?: string;
   /** Sign the log with a node key (recordings.signing-key-file), to price signing side by side. */
   readonly signed?: boolean;
+  /** One of two gateways started alike to price one option side by side (names its database). */
+  readonly twin?: string;
 }
 
 /** A central audit store in a database of the cluster, migrated, with an insert-only role for the gateway; returns that role's URL. */

@@ -60,10 +60,12 @@ describe('a signed audit log attacked through its files', () => {
     const forged = { ...sessionHeader('forged-session'), identity: { objectId: 'oid-of-the-ceo', appId: 'a', tenantId: 't' } };
     appendFileSync(
       journalPath(db),
-      encodeJournalRecord(lastSeq + 1, { starts: [forged], ends: [], logins: [] }, [{ sessionId: 'forged-session', ...pending }], {
-        key: NodeKey.generate().key,
-        logId: journal.logId,
-      }),
+      encodeJournalRecord(
+        lastSeq + 1,
+        { starts: [forged], ends: [], logins: [] },
+        [{ sessionId: 'forged-session', ...pending }],
+        NodeKey.generate().key.journalMac(journal.logId ?? ''),
+      ),
     );
 
     const restarted = await serve();

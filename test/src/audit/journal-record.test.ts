@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SegmentBuilder, HASH_BYTES } from '../../../src/audit/event-segment.js';
 import { sessionHeader } from '../../support/session-header.js';
-import { encodeJournalRecord, journalHeader, readJournal, type JournalAuth } from '../../../src/audit/journal-record.js';
+import { encodeJournalRecord, journalHeader, readJournal } from '../../../src/audit/journal-record.js';
+import type { JournalMac } from '../../../src/signing/journal-mac.js';
 import { NodeKey } from '../../../src/signing/node-key.js';
 
 const start = sessionHeader('s1');
 
-function twoRecords(auth?: JournalAuth, logId = 'log-1'): { file: Buffer; boundaries: number[] } {
+function twoRecords(auth?: JournalMac, logId = 'log-1'): { file: Buffer; boundaries: number[] } {
   const builder = new SegmentBuilder();
   builder.append(10, 'client', 'Query', 0, 0, Buffer.from('SELECT 1'));
   const first = builder.journaledSince();
@@ -83,13 +84,13 @@ describe('the write-ahead journal format', () => {
     assert.equal(readJournal(Buffer.from('not a journal\n')).logId, undefined);
   });
 
-  describe('authenticated with the node key (version 2)', () => {
+  describe('authenticated with the node key (version 3)', () => {
     const key = NodeKey.generate().key;
-    const auth = { key, logId: 'log-1' };
+    const auth = key.journalMac('log-1');
 
     it('reads back its records, and cut at every byte keeps exactly the whole ones as a torn tail, refusing nothing', () => {
       const { file, boundaries } = twoRecords(auth);
-      assert.match(file.toString('latin1', 0, 40), /^idgate write-ahead journal 2 log-1\n/);
+      assert.match(file.toString('latin1', 0, 40), /^idgate write-ahead journal 3 log-1\n/);
       assert.deepEqual(
         readJournal(file, key).batches.map((b) => b.journalSeq),
         [1, 2],
@@ -105,7 +106,7 @@ describe('the write-ahead journal format', () => {
       const { file, boundaries } = twoRecords(auth);
       const second = boundaries[1] ?? 0;
       // A record appended by someone without the key: framed right, MAC made with another key.
-      const forged = twoRecords({ key: NodeKey.generate().key, logId: 'log-1' });
+      const forged = twoRecords(NodeKey.generate().key.journalMac('log-1'));
       const appended = Buffer.concat([file, forged.file.subarray(forged.boundaries[1] ?? 0)]);
       const read = readJournal(appended, key);
       assert.deepEqual(
@@ -117,7 +118,7 @@ describe('the write-ahead journal format', () => {
       changed[second + 30] = (changed[second + 30] ?? 0) ^ 1;
       assert.match(readJournal(changed, key).refused ?? '', /not authenticated/);
       // The same node's genuine record of another journal (another log id) does not fit this one.
-      const other = twoRecords({ key, logId: 'log-2' });
+      const other = twoRecords(key.journalMac('log-2'));
       const spliced = Buffer.concat([file.subarray(0, second), other.file.subarray(other.boundaries[1] ?? 0)]);
       assert.match(readJournal(spliced, key).refused ?? '', /not authenticated/);
       // Genuine records swapped: seq 2 before seq 1.
@@ -138,6 +139,20 @@ describe('the write-ahead journal format', () => {
       const noKey = readJournal(twoRecords(auth).file);
       assert.equal(noKey.batches.length, 0);
       assert.match(noKey.refused ?? '', /this process has none/);
+    });
+
+    it('still reads a journal an earlier build left (version 2: HMAC-SHA256), and refuses its records under another key', () => {
+      const { file, boundaries } = twoRecords(auth);
+      const records = [1, 2].map((i) => Buffer.from(file.subarray(boundaries[i - 1], boundaries[i])));
+      for (const record of records) auth.tagV2(record.subarray(20)).copy(record, 4);
+      const v2 = Buffer.concat([Buffer.from('idgate write-ahead journal 2 log-1\n', 'latin1'), ...records]);
+      const read = readJournal(v2, key);
+      assert.deepEqual(
+        read.batches.map((b) => b.journalSeq),
+        [1, 2],
+      );
+      assert.equal(read.refused, undefined);
+      assert.match(readJournal(v2, NodeKey.generate().key).refused ?? '', /record at byte 35 is not authenticated/);
     });
   });
 });

@@ -28,9 +28,9 @@ describe('a node key', () => {
 
   it('binds a journal MAC to its key and its log id', () => {
     const payload = Buffer.from('record');
-    assert.deepEqual(key.mac('log-1', payload), NodeKey.fromPem(pem).mac('log-1', payload));
-    assert.notDeepEqual(key.mac('log-1', payload), key.mac('log-2', payload));
-    assert.notDeepEqual(key.mac('log-1', payload), other.mac('log-1', payload));
+    assert.deepEqual(key.journalMac('log-1').tag(payload), NodeKey.fromPem(pem).journalMac('log-1').tag(payload));
+    assert.notDeepEqual(key.journalMac('log-1').tag(payload), key.journalMac('log-2').tag(payload));
+    assert.notDeepEqual(key.journalMac('log-1').tag(payload), other.journalMac('log-1').tag(payload));
   });
 
   it('refuses what is not an Ed25519 private key in PEM, without echoing it', () => {
