@@ -1,50 +1,38 @@
 import type { Duplex } from 'node:stream';
 import type { EndReason } from '../../src/session/end-reason.js';
 import type { MemoryBudget } from '../../src/session/memory-budget.js';
-import { ClientIntake } from './client-intake.js';
 import { SessionActivity, type TransactionStatus } from '../../src/session/session-activity.js';
 import type { ReadSource } from './read-source.js';
-import type { StatementGate } from './policy/statement-gate.js';
-import type { RowCap } from './policy/row-cap.js';
 import type { RelayObserver } from './recording/relay-observer.js';
 import { Backend, Frontend } from './wire/codes.js';
-import { FrameScanner, interestIn, WHOLE, type FrameHandler } from './wire/frame-scanner.js';
+import { FrameStream, PASS, SEE, type FrameStage } from './wire/frame-stream.js';
 import { TERMINATE } from './wire/frontend-messages.js';
 import { ProtocolError } from './wire/protocol-error.js';
 import { InvariantError } from '../../src/idgate-error.js';
-
-const CLIENT_INTEREST = interestIn([Frontend.Terminate]);
-
-function withTerminate(table: Uint8Array): Uint8Array {
-  const copy = Uint8Array.from(table);
-  copy[Frontend.Terminate] = CLIENT_INTEREST[Frontend.Terminate] ?? 0;
-  return copy;
-}
-/** ReadyForQuery is always followed: it ends a round trip and carries the transaction status. */
-const READY_ONLY = interestIn([Backend.ReadyForQuery]);
-
-function withReady(table: Uint8Array): Uint8Array {
-  if (table[Backend.ReadyForQuery] === WHOLE) return table;
-  const copy = Uint8Array.from(table);
-  copy[Backend.ReadyForQuery] = WHOLE;
-  return copy;
-}
 
 const TRANSACTION_STATUS: Readonly<Record<number, TransactionStatus>> = { 0x49: 'idle', 0x54: 'in-transaction', 0x45: 'failed' };
 /** How long a gateway-initiated end waits for the frame in flight to finish before cutting. */
 const BOUNDARY_GRACE_MS = 2000;
 
+function only(code: number): Uint8Array {
+  const table = new Uint8Array(256);
+  table[code] = 1;
+  return table;
+}
+const TERMINATE_ONLY = only(Frontend.Terminate);
+const READY_ONLY = only(Backend.ReadyForQuery);
+
 export interface RelayOptions {
-  /** Sees the frames it asks for (the audit recorder), and may ask the relay to slow the client down. */
+  /** Sees the frames of both directions as they go on (the audit recorder), and may ask the relay to slow the client down. */
   readonly observer?: RelayObserver | undefined;
-  /** Judges statements against the session's scope (absent for `scope: all`). */
-  readonly gate?: StatementGate | undefined;
+  /** Stages the client's frames pass first, in order (the scope's gate). */
+  readonly clientStages?: readonly FrameStage[];
+  /** Stages the server's frames pass first, in order (the scope's gate, then `max-rows`). */
+  readonly serverStages?: readonly FrameStage[];
   /** The largest message the client may send: a longer one ends the session before any of it is held or forwarded. */
   readonly maxClientMessage?: number;
   /** The session's state and counters (bytes, round trips), kept up to date for metrics and limits. */
   readonly activity?: SessionActivity;
-  /** `max-rows`: result rows past the cap are not forwarded. */
-  readonly rowCap?: RowCap | undefined;
   /** The gateway-wide budget for frames held while assembled: past it, the client is read no further. */
   readonly budget?: MemoryBudget | undefined;
   /** Builds the FATAL a client gets when the gateway itself fails while reading its session (no internal detail in it). */
@@ -59,35 +47,36 @@ export interface RelayEnd {
 }
 
 /**
- * Moves bytes between the client and its upstream, unchanged and in order. Frames are followed by
- * their headers only (FrameScanner), so a malformed client frame ends the session and the gateway
- * can end a session between two frames. Backpressure is respected both ways: a side that cannot
- * take more pauses the other, so a slow reader never makes the gateway buffer without bound.
+ * Moves bytes between the client and its upstream, in order, through one frame stream per
+ * direction (wire/frame-stream.ts): the client's through the scope's gate, a Terminate watch and
+ * the recorder; the server's through the gate's answers, `max-rows`, the ReadyForQuery tracker and
+ * the recorder. A malformed frame ends the session, and the gateway ends a session between two
+ * frames. Backpressure is respected both ways: a side that cannot take more pauses the other, so a
+ * slow reader never makes the gateway buffer without bound.
  */
 export class Relay {
-  private readonly clientFrames: FrameScanner;
-  private readonly upstreamFrames: FrameScanner;
+  private readonly fromClient: FrameStream;
+  private readonly fromServer: FrameStream;
   private clientTerminated = false;
   private waitingForObserver = false;
+  /** The client's stream stopped (a statement judged off the relay thread, or the memory budget): read on once it is ready. */
+  private waitingForStream = false;
+  /** The last write upstream was not taken whole: read the client again at 'drain'. */
+  private upstreamFull = false;
   private reason: EndReason | undefined;
   private error: Error | undefined;
   private pendingFatal: Buffer | undefined;
   private open = 2;
   private readonly client: Duplex;
   private readonly upstream: Duplex;
-  /** Write-ahead: client chunks recorded and waiting for their commit before they go upstream, oldest first. */
-  private readonly held: (Buffer | Buffer[])[] = [];
-  /** The gateway ended the session or the upstream went away: held chunks are dropped, not forwarded. */
+  /** Write-ahead: client pieces recorded and waiting for their commit before they go upstream, oldest first. */
+  private readonly held: (Buffer | readonly Buffer[])[] = [];
+  /** The gateway ended the session or the upstream went away: held pieces are dropped, not forwarded. */
   private dropHeld = false;
-  /** The client is done: end the upstream once the held chunks are forwarded. */
+  /** The client is done: end the upstream once the held pieces are forwarded. */
   private endUpstreamAfterHeld = false;
-
   private readonly observer: RelayObserver | undefined;
-  private readonly gate: StatementGate | undefined;
   private readonly activity: SessionActivity;
-  private readonly rowCap: RowCap | undefined;
-  /** Reads the client through the gate and the frame scanner; may make this session wait (the analysis thread, the memory budget). */
-  private readonly intake: ClientIntake;
   private readonly internalError: () => Buffer;
 
   constructor(
@@ -98,58 +87,32 @@ export class Relay {
     private readonly protocolViolation: (e: ProtocolError) => Buffer,
     options: RelayOptions = {},
   ) {
-    const { observer, gate, rowCap } = options;
-    const maxClientMessage = options.maxClientMessage ?? Number.MAX_SAFE_INTEGER;
+    const observer = options.observer;
     this.observer = observer;
-    this.gate = gate;
-    this.rowCap = rowCap;
     this.activity = options.activity ?? new SessionActivity();
     this.internalError = options.internalError ?? (() => Buffer.alloc(0));
     this.client = clientSource.stream;
     this.upstream = upstreamSource.stream;
-    const clientInterest = observer ? withTerminate(observer.clientInterest) : CLIENT_INTEREST;
-    const onClientFrame: FrameHandler = (code, length, bytes, start, end) => {
-      if (code === Frontend.Terminate) this.clientTerminated = true;
-      observer?.onClientFrame(code, length, bytes, start, end);
-    };
-    this.clientFrames = new FrameScanner(clientInterest, onClientFrame, maxClientMessage, maxClientMessage, options.budget);
-    // A scoped session's gate frames the client's bytes anyway: it tells the same readers, and the scanner stays idle.
-    gate?.readOutgoing({ interest: clientInterest, onFrame: onClientFrame, maxFrame: maxClientMessage });
-    this.intake = new ClientIntake(this.clientFrames, gate, options.budget, this.activity, {
-      forward: (pieces) => this.forward(pieces),
-      chunkRead: () => this.observer?.onClientChunk(),
-      protocolError: (e) => this.protocolError(e),
-      pauseClient: () => this.client.pause(),
-      resumeClient: () => {
-        if (this.reason === undefined && this.held.length === 0 && !this.waitingForObserver && this.upstream.writableLength === 0) {
-          this.client.resume();
-        }
+    const terminateWatch: FrameStage = {
+      interest: TERMINATE_ONLY,
+      header: () => {
+        this.clientTerminated = true;
+        return PASS;
       },
-      ended: () => this.reason !== undefined,
-    });
-    const observerWantsReady = observer?.upstreamInterest[Backend.ReadyForQuery] === WHOLE;
-    const upstreamInterest = observer ? withReady(observer.upstreamInterest) : READY_ONLY;
-    const onUpstreamFrame: FrameHandler = (code, length, bytes, start, end) => {
-      if (code === Backend.ReadyForQuery) {
-        // A ReadyForQuery has a one-byte body, so it is always handed over whole.
-        this.activity.ready(TRANSACTION_STATUS[bytes?.[start + 5] ?? 0] ?? 'idle');
-        if (!observerWantsReady) return;
-      }
-      observer?.onUpstreamFrame(code, length, bytes, start, end);
     };
-    this.upstreamFrames = new FrameScanner(upstreamInterest, onUpstreamFrame);
-    // In a scoped or row-capped session the last rewriter before the client frames the server's
-    // bytes anyway: it tells the same readers, and the scanner stays idle.
-    const serverOutgoing = { interest: upstreamInterest, onFrame: onUpstreamFrame, maxFrame: Number.MAX_SAFE_INTEGER };
-    if (rowCap !== undefined) rowCap.readOutgoing(serverOutgoing);
-    else gate?.readServerOutgoing(serverOutgoing);
-  }
-
-  /** What has gone to the client ends at a message boundary (a FATAL of the gateway's may follow). */
-  private get clientAtBoundary(): boolean {
-    if (this.rowCap !== undefined) return this.rowCap.outputAtBoundary;
-    if (this.gate !== undefined) return this.gate.serverOutputAtBoundary;
-    return this.upstreamFrames.atBoundary;
+    const readyTracker: FrameStage = {
+      interest: READY_ONLY,
+      header: () => SEE,
+      // A ReadyForQuery has a one-byte body: its transaction status.
+      see: (_code, bytes, start) => this.activity.ready(TRANSACTION_STATUS[bytes[start + 5] ?? 0] ?? 'idle'),
+    };
+    const recorded = (stage: FrameStage | undefined): FrameStage[] => (stage === undefined ? [] : [stage]);
+    this.fromClient = new FrameStream([...(options.clientStages ?? []), terminateWatch, ...recorded(observer?.clientStage)], {
+      maxFrame: options.maxClientMessage ?? Number.MAX_SAFE_INTEGER,
+      limitName: 'listen.max-message-bytes',
+      ...(options.budget !== undefined ? { account: options.budget } : {}),
+    });
+    this.fromServer = new FrameStream([...(options.serverStages ?? []), readyTracker, ...recorded(observer?.serverStage)]);
   }
 
   start(clientLeftover: Buffer, upstreamLeftover: Buffer): void {
@@ -158,7 +121,8 @@ export class Relay {
     this.clientSource.setHandler(this.onClientData, () => upstream.writableLength > 0 || this.held.length > 0);
     this.upstreamSource.setHandler(this.onUpstreamData, () => client.writableLength > 0);
     upstream.on('drain', () => {
-      if (!this.waitingForObserver && !this.intake.isStalled() && this.held.length === 0) client.resume();
+      this.upstreamFull = false;
+      this.resumeClient();
     });
     client.on('drain', () => upstream.resume());
     client.on('end', () => {
@@ -189,7 +153,7 @@ export class Relay {
     this.dropHeld = true;
     this.client.pause();
     this.clientSource.clearHandler();
-    if (this.clientAtBoundary) {
+    if (this.fromServer.outputAtBoundary) {
       this.finishWithFatal(fatal);
       return;
     }
@@ -197,25 +161,74 @@ export class Relay {
     setTimeout(() => this.destroyBoth(), BOUNDARY_GRACE_MS).unref();
   }
 
+  /** The one condition under which the client is read: nothing of the session waits on anything. */
+  private canReadClient(): boolean {
+    return (
+      this.reason === undefined &&
+      this.held.length === 0 &&
+      !this.waitingForObserver &&
+      !this.waitingForStream &&
+      !this.upstreamFull &&
+      !this.fromClient.isStopped
+    );
+  }
+
+  private resumeClient(): void {
+    if (this.canReadClient()) this.client.resume();
+  }
+
   private readonly onClientData = (chunk: Buffer): void => {
-    this.intake.take(chunk);
+    this.activity.bytesFromClient += chunk.length;
+    this.activity.clientSpoke();
+    this.takeClient(() => this.fromClient.push(chunk));
   };
 
+  /** Reads the client's bytes through its frame stream and forwards what goes on; waits when the stream stops. */
+  private takeClient(read: () => Buffer | readonly Buffer[]): void {
+    let pieces: Buffer | readonly Buffer[];
+    try {
+      pieces = read();
+    } catch (e) {
+      this.protocolError(e);
+      return;
+    }
+    this.activity.clientMidMessage = !this.fromClient.inputAtBoundary;
+    if (Buffer.isBuffer(pieces) || pieces.length > 0) this.forward(pieces);
+    if (this.fromClient.isStopped && !this.waitingForStream) this.waitForStream();
+  }
+
+  private waitForStream(): void {
+    this.waitingForStream = true;
+    this.client.pause();
+    this.fromClient.whenReady(() => {
+      this.waitingForStream = false;
+      if (this.reason !== undefined) return;
+      this.takeClient(() => this.fromClient.resume());
+      this.resumeClient();
+    });
+  }
+
   /**
-   * Sends a client chunk (or the gate's pieces of it) upstream — with write-ahead recording only
-   * once what it carries is committed to the audit log, the client paused meanwhile, so a
-   * statement never reaches the database before its record is durable.
+   * Sends client pieces upstream — with write-ahead recording only once what they carry is
+   * committed to the audit log, so a statement never reaches the database before its record is
+   * durable.
    */
-  private forward(pieces: Buffer | Buffer[]): void {
+  private forward(pieces: Buffer | readonly Buffer[]): void {
     const observer = this.observer;
     if (observer?.writeAhead === true) {
       this.held.push(pieces);
       observer.afterDurable(this.releaseHeld);
-    } else if (!writeAll(this.upstream, pieces)) this.client.pause();
+    } else this.writeUpstream(pieces);
     if (observer?.congested === true && !this.waitingForObserver) this.waitForObserver(observer);
   }
 
-  /** The oldest held chunk is committed: forward it, and read the client again once nothing is held. */
+  private writeUpstream(pieces: Buffer | readonly Buffer[]): void {
+    if (writeAll(this.upstream, pieces)) return;
+    this.upstreamFull = true;
+    this.client.pause();
+  }
+
+  /** The oldest held pieces are committed: forward them, and read the client again once nothing is held. */
   private readonly releaseHeld = (): void => {
     const pieces = this.held.shift();
     if (pieces === undefined) return;
@@ -223,10 +236,10 @@ export class Relay {
       this.held.length = 0;
       return;
     }
-    const flowing = writeAll(this.upstream, pieces);
+    this.writeUpstream(pieces);
     if (this.held.length > 0) return;
     if (this.endUpstreamAfterHeld) this.upstream.end();
-    else if (flowing && !this.waitingForObserver && !this.intake.isStalled() && this.reason === undefined) this.client.resume();
+    else this.resumeClient();
   };
 
   /** The client is gone: the upstream ends too, after what the client sent before (write-ahead may still hold some). */
@@ -241,13 +254,13 @@ export class Relay {
     this.client.pause();
     observer.whenDrained(() => {
       this.waitingForObserver = false;
-      if (this.reason === undefined && this.held.length === 0 && !this.intake.isStalled()) this.client.resume();
+      this.resumeClient();
     });
   }
 
   private readonly onUpstreamData = (chunk: Buffer): void => {
     // Whether the client stands between two messages, before any of this chunk reaches it.
-    const clientAtBoundary = this.clientAtBoundary;
+    const clientAtBoundary = this.fromServer.outputAtBoundary;
     try {
       this.readUpstream(chunk);
     } catch (e) {
@@ -256,18 +269,14 @@ export class Relay {
   };
 
   private readUpstream(chunk: Buffer): void {
-    if (this.pendingFatal !== undefined) {
-      this.forwardToBoundary(chunk, this.pendingFatal);
-      return;
-    }
-    if (this.gate !== undefined || this.rowCap !== undefined) {
-      this.filteredUpstreamData(chunk);
-      return;
-    }
-    this.activity.bytesToClient += chunk.length;
-    this.upstreamFrames.scan(chunk);
-    this.observer?.onUpstreamChunk();
-    if (!this.client.write(chunk)) this.upstream.pause();
+    const fatal = this.pendingFatal;
+    // The session is ending: the client gets the message it is inside finished, then the FATAL.
+    const pieces = fatal === undefined ? this.fromServer.push(chunk) : this.fromServer.pushUntilBoundary(chunk);
+    this.activity.bytesToClient += byteLength(pieces);
+    if (fatal !== undefined) {
+      writeAll(this.client, pieces);
+      if (this.fromServer.outputAtBoundary) this.finishWithFatal(fatal);
+    } else if (!writeAll(this.client, pieces)) this.upstream.pause();
   }
 
   /**
@@ -294,48 +303,11 @@ export class Relay {
     this.client.end(fatal);
   }
 
-  /** A scoped or row-capped session: what reaches the client is what the gate and the cap let through. */
-  private filteredUpstreamData(chunk: Buffer): void {
-    let pieces = this.gate === undefined ? [chunk] : this.gate.fromServer(chunk);
-    if (this.rowCap !== undefined) pieces = capRows(this.rowCap, pieces);
-    for (const piece of pieces) this.activity.bytesToClient += piece.length;
-    this.observer?.onUpstreamChunk();
-    if (!writeAll(this.client, pieces)) this.upstream.pause();
-  }
-
-  /** The session is ending: the client gets the message it is inside finished, then `fatal`. */
-  private forwardToBoundary(chunk: Buffer, fatal: Buffer): void {
-    if (this.gate !== undefined || this.rowCap !== undefined) {
-      this.forwardFilteredToBoundary(chunk);
-    } else {
-      const upTo = this.upstreamFrames.scanToBoundary(chunk);
-      this.activity.bytesToClient += upTo;
-      this.client.write(upTo === chunk.length ? chunk : chunk.subarray(0, upTo));
-    }
-    this.observer?.onUpstreamChunk();
-    if (this.clientAtBoundary) this.finishWithFatal(fatal);
-  }
-
-  /** As far as the message the client is inside, through the gate and the cap (what follows is never read). */
-  private forwardFilteredToBoundary(chunk: Buffer): void {
-    const rowCap = this.rowCap;
-    let pieces: Buffer[];
-    if (rowCap === undefined) pieces = this.gate?.fromServerUntilBoundary(chunk) ?? [];
-    else {
-      pieces = [];
-      for (const piece of this.gate === undefined ? [chunk] : this.gate.fromServer(chunk)) {
-        pieces.push(...rowCap.processUntilBoundary(piece));
-      }
-    }
-    for (const piece of pieces) this.activity.bytesToClient += piece.length;
-    writeAll(this.client, pieces);
-  }
-
   private finishWithFatal(fatal: Buffer): void {
     this.pendingFatal = undefined;
     this.upstreamSource.clearHandler();
     this.client.end(fatal);
-    if (this.intake.upstreamAtBoundary) this.upstream.end(TERMINATE);
+    if (this.fromClient.outputAtBoundary) this.upstream.end(TERMINATE);
     else this.upstream.destroy();
   }
 
@@ -384,7 +356,7 @@ export class Relay {
       return;
     }
     if (this.open === 0) {
-      this.intake.abandon();
+      this.fromClient.abandon();
       this.onEnd({
         reason: this.reason ?? 'client-disconnected',
         ...(this.error !== undefined ? { error: this.error } : {}),
@@ -395,17 +367,18 @@ export class Relay {
   };
 }
 
-function capRows(cap: RowCap, pieces: Buffer[]): Buffer[] {
-  if (pieces.length === 1) return cap.process(pieces[0] ?? Buffer.alloc(0));
-  const out: Buffer[] = [];
-  for (const piece of pieces) for (const kept of cap.process(piece)) out.push(kept);
-  return out;
+function byteLength(pieces: Buffer | readonly Buffer[]): number {
+  if (Buffer.isBuffer(pieces)) return pieces.length;
+  let total = 0;
+  for (const piece of pieces) total += piece.length;
+  return total;
 }
 
 /** Writes the pieces as one burst (corked); false when the destination wants no more for now. */
 function writeAll(destination: Duplex, pieces: Buffer | readonly Buffer[]): boolean {
-  if (!Array.isArray(pieces)) return destination.write(pieces);
+  if (Buffer.isBuffer(pieces)) return destination.write(pieces);
   if (pieces.length === 1) return destination.write(pieces[0]);
+  if (pieces.length === 0) return destination.writableLength < destination.writableHighWaterMark;
   destination.cork();
   let ok = true;
   for (const piece of pieces) ok = destination.write(piece);

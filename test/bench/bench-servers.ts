@@ -24,6 +24,11 @@ export interface Server {
 }
 
 /** One self-signed certificate in the work directory, for the gateway and PgBouncer alike, so their TLS costs compare. */
+/** A gateway connection named `name` to the bench database of `cluster` as `user`, its password in BENCH_PASSWORD. */
+export function benchConnection(cluster: PostgresCluster, name: string, user: string): Record<string, unknown> {
+  return { name, host: cluster.host, port: cluster.port, database: 'bench', user, 'password-env': 'BENCH_PASSWORD', tls: 'disable' };
+}
+
 export const CERT_FILE = 'server.crt';
 export const KEY_FILE = 'server.key';
 export async function writeCertificate(work: string): Promise<void> {

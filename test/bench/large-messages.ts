@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { EntraSimulator } from '../../src/dev/entra-simulator.js';
 import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
-import { startGatewayProcess, stopProcess } from './bench-servers.js';
+import { benchConnection, startGatewayProcess, stopProcess } from './bench-servers.js';
 
 const CLIENTS = Number(process.env['IDGATE_BENCH_LARGE_CLIENTS'] ?? 8);
 const MEGABYTES = Number(process.env['IDGATE_BENCH_LARGE_MB'] ?? 40);
@@ -51,17 +51,7 @@ async function main(): Promise<void> {
         {
           listen: { 'allow-plaintext': true, 'memory-budget-bytes': budgetMb << 20 },
           entra: { 'tenant-id': entra.tenantId, audience: AUDIENCE, authority: entra.authority, ca: 'entra-ca.pem' },
-          connections: [
-            {
-              name: 'bench-db',
-              host: cluster.host,
-              port: cluster.port,
-              database: 'bench',
-              user: USER,
-              'password-env': 'BENCH_PASSWORD',
-              tls: 'disable',
-            },
-          ],
+          connections: [benchConnection(cluster, 'bench-db', USER)],
           'identity-map': [{ 'entra-group': groupId, connection: 'bench-db', scope: 'all', record: true }],
           recordings: { path: `audit-large-${budgetMb}.db` },
           log: { level: 'error' },

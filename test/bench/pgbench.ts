@@ -19,6 +19,7 @@ import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
 import { freePort } from '../../src/dev/free-port.js';
 import { NodeKey } from '../../src/signing/node-key.js';
 import {
+  benchConnection,
   CERT_FILE,
   KEY_FILE,
   run,
@@ -117,6 +118,14 @@ async function main(): Promise<void> {
       baselineBin === undefined ? undefined : await startGateway(work, cluster, entra, groupId, password, graph, 5, { bin: baselineBin });
     if (baseline !== undefined) stops.push(() => stopProcess(baseline.child));
     const mint = (): Promise<string> => entra.mint(entra.appClaims(agent, AUDIENCE));
+    /** A target through one of the gateway processes, to one of its connections. */
+    const through = async (name: string, server: Server, dbname: string): Promise<Target> => ({
+      name,
+      port: server.port,
+      dbname,
+      password: await mint(),
+      pid: server.child.pid ?? 0,
+    });
 
     const targets: Target[] = [
       { name: 'direct', port: cluster.port, dbname: 'bench', password },
@@ -125,25 +134,16 @@ async function main(): Promise<void> {
       { name: 'idgate+metrics', port: metered.port, dbname: 'bench-db', password: await mint(), pid: metered.child.pid ?? 0 },
       ...(baseline !== undefined
         ? [
-            { name: 'idgate baseline', port: baseline.port, dbname: 'bench-db', password: await mint(), pid: baseline.child.pid ?? 0 },
-            {
-              name: 'idgate baseline scope:read',
-              port: baseline.port,
-              dbname: 'bench-read',
-              password: await mint(),
-              pid: baseline.child.pid ?? 0,
-            },
+            await through('idgate baseline', baseline, 'bench-db'),
+            await through('idgate baseline scope:read', baseline, 'bench-read'),
+            await through('idgate baseline+audit', baseline, 'bench-recorded'),
+            await through('idgate baseline max-rows', baseline, 'bench-capped'),
           ]
         : []),
+      { name: 'idgate max-rows', port: gateway.port, dbname: 'bench-capped', password: await mint(), pid: gateway.child.pid ?? 0 },
       { name: 'idgate+audit central', port: shipping.port, dbname: 'bench-recorded', password: await mint(), pid: shipping.child.pid ?? 0 },
       { name: 'idgate+audit signed', port: signed.port, dbname: 'bench-recorded', password: await mint(), pid: signed.child.pid ?? 0 },
-      {
-        name: 'idgate+audit unsigned',
-        port: unsigned.port,
-        dbname: 'bench-recorded',
-        password: await mint(),
-        pid: unsigned.child.pid ?? 0,
-      },
+      await through('idgate+audit unsigned', unsigned, 'bench-recorded'),
       { name: 'idgate+audit batched', port: batched.port, dbname: 'bench-recorded', password: await mint(), pid: batched.child.pid ?? 0 },
       { name: 'idgate scope:read', port: gateway.port, dbname: 'bench-read', password: await mint(), pid: gateway.child.pid ?? 0 },
       {
@@ -311,6 +311,8 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
       ratio('metrics scraped/not', 'idgate+metrics', 'idgate'),
       ratio('this build/baseline', 'idgate', 'idgate baseline'),
       ratio('this build/baseline, scope:read', 'idgate scope:read', 'idgate baseline scope:read'),
+      ratio('this build/baseline, recorded', 'idgate+audit', 'idgate baseline+audit'),
+      ratio('this build/baseline, max-rows', 'idgate max-rows', 'idgate baseline max-rows'),
       ratio('write-ahead/batched recording', 'idgate+audit', 'idgate+audit batched'),
       ratio('signed/unsigned recording', 'idgate+audit signed', 'idgate+audit unsigned'),
       ratio('shipping to a central store/local only', 'idgate+audit central', 'idgate+audit'),
@@ -400,39 +402,13 @@ function startGateway(
         'gateway-identity': { 'client-id': graph.appId, 'client-secret-env': 'BENCH_GRAPH_SECRET' },
         graph: { endpoint: entra.graphEndpoint, 'cache-seconds': cacheSeconds },
       },
-      connections: [
-        {
-          name: 'bench-db',
-          host: cluster.host,
-          port: cluster.port,
-          database: 'bench',
-          user: USER,
-          'password-env': 'BENCH_PASSWORD',
-          tls: 'disable',
-        },
-        {
-          name: 'bench-recorded',
-          host: cluster.host,
-          port: cluster.port,
-          database: 'bench',
-          user: USER,
-          'password-env': 'BENCH_PASSWORD',
-          tls: 'disable',
-        },
-        {
-          name: 'bench-read',
-          host: cluster.host,
-          port: cluster.port,
-          database: 'bench',
-          user: USER,
-          'password-env': 'BENCH_PASSWORD',
-          tls: 'disable',
-        },
-      ],
+      connections: ['bench-db', 'bench-recorded', 'bench-read', 'bench-capped'].map((name) => benchConnection(cluster, name, USER)),
       'identity-map': [
         { 'entra-group': groupId, connection: 'bench-db', scope: 'all', record: false },
         { 'entra-group': groupId, connection: 'bench-recorded', scope: 'all', record: true },
         { 'entra-group': groupId, connection: 'bench-read', scope: 'read', record: false },
+        // max-rows on, far above pgbench's one row: the price of the row cap's stage itself.
+        { 'entra-group': groupId, connection: 'bench-capped', scope: 'all', record: false, limits: { 'max-rows': 1000 } },
       ],
       // One audit database per gateway process.
       recordings: {

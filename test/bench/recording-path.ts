@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PostgresRecorder } from '../../protocols/postgres/recording/postgres-recorder.js';
-import { FrameScanner, interestIn } from '../../protocols/postgres/wire/frame-scanner.js';
+import { Backend, Frontend } from '../../protocols/postgres/wire/codes.js';
+import { FrameStream, SEE, type FrameStage } from '../../protocols/postgres/wire/frame-stream.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import type { SessionRecorder } from '../../src/audit/session-recorder.js';
 import { createLogger } from '../../src/logging/logger.js';
@@ -70,28 +71,30 @@ async function timeBursts(log: AuditLog, roundTrip: () => void): Promise<number>
   return Number(busyNs) / ROUND_TRIPS;
 }
 
+/** A stage that sees one frame type whole, as the relay's own Terminate watch and ReadyForQuery tracker do. */
+function watch(code: number): FrameStage {
+  const interest = new Uint8Array(256);
+  interest[code] = 1;
+  return { interest, header: () => SEE, see: () => undefined };
+}
+
 async function recorded(log: AuditLog, recorder: SessionRecorder, chunks: Chunks): Promise<number> {
   const observer = new PostgresRecorder(recorder);
-  const fromClient = new FrameScanner(observer.clientInterest, (code, length, bytes, start, end) =>
-    observer.onClientFrame(code, length, bytes, start, end),
-  );
-  const fromServer = new FrameScanner(observer.upstreamInterest, (code, length, bytes, start, end) =>
-    observer.onUpstreamFrame(code, length, bytes, start, end),
-  );
+  // As the relay frames them: a Terminate watch, then the recorder; a ReadyForQuery tracker, then the recorder.
+  const fromClient = new FrameStream([watch(Frontend.Terminate), observer.clientStage]);
+  const fromServer = new FrameStream([watch(Backend.ReadyForQuery), observer.serverStage]);
   return timeBursts(log, () => {
-    fromClient.scan(chunks.client);
-    observer.onClientChunk();
-    fromServer.scan(chunks.server);
-    observer.onUpstreamChunk();
+    fromClient.push(chunks.client);
+    fromServer.push(chunks.server);
   });
 }
 
 async function unrecorded(log: AuditLog, chunks: Chunks): Promise<number> {
-  const fromClient = new FrameScanner(interestIn([0x58]), () => undefined); // Terminate, as the relay asks
-  const fromServer = new FrameScanner(interestIn([]), () => undefined);
+  const fromClient = new FrameStream([watch(Frontend.Terminate)]);
+  const fromServer = new FrameStream([watch(Backend.ReadyForQuery)]);
   return timeBursts(log, () => {
-    fromClient.scan(chunks.client);
-    fromServer.scan(chunks.server);
+    fromClient.push(chunks.client);
+    fromServer.push(chunks.server);
   });
 }
 

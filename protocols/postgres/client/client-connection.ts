@@ -223,31 +223,26 @@ export class ClientConnection {
     const gate =
       analysis === undefined
         ? undefined
-        : new StatementGate(
-            scope,
-            analysis,
-            {
-              pinnedApplicationName: (asked) => pinnedApplicationName(grant, asked),
-              denied: (sql, denial) => {
-                services.metrics.scopeDenied(grant.connection.name, grant.rule.index);
-                log.info({ reason: denial.message, sqlstate: denial.sqlstate, scope: scope.text }, 'statement denied by scope');
-                if (recorder.recordsFrames) {
-                  recorder.record('gateway', 'Denied', { sql, reason: denial.message, sqlstate: denial.sqlstate });
-                }
-              },
-              lexicalStateChanged: (problem) => {
-                log.warn({ reason: 'lexical-state-changed', problem }, 'ending session: the server changed how it reads statements');
-                // After the server's chunk in hand is relayed; the gate already refuses every further statement.
-                queueMicrotask(() =>
-                  relay.terminate(
-                    'lexical-state-changed',
-                    encodeErrorResponse({ severity: 'FATAL', sqlstate: '57P01', message: `terminating connection: ${problem}` }),
-                  ),
-                );
-              },
+        : new StatementGate(scope, analysis, {
+            pinnedApplicationName: (asked) => pinnedApplicationName(grant, asked),
+            denied: (sql, denial) => {
+              services.metrics.scopeDenied(grant.connection.name, grant.rule.index);
+              log.info({ reason: denial.message, sqlstate: denial.sqlstate, scope: scope.text }, 'statement denied by scope');
+              if (recorder.recordsFrames) {
+                recorder.record('gateway', 'Denied', { sql, reason: denial.message, sqlstate: denial.sqlstate });
+              }
             },
-            services.budget,
-          );
+            lexicalStateChanged: (problem) => {
+              log.warn({ reason: 'lexical-state-changed', problem }, 'ending session: the server changed how it reads statements');
+              // After the server's chunk in hand is relayed; the gate already refuses every further statement.
+              queueMicrotask(() =>
+                relay.terminate(
+                  'lexical-state-changed',
+                  encodeErrorResponse({ severity: 'FATAL', sqlstate: '57P01', message: `terminating connection: ${problem}` }),
+                ),
+              );
+            },
+          });
     const gatewayKey =
       upstream.backendKey &&
       cancelKeys.issue({
@@ -273,21 +268,25 @@ export class ClientConnection {
       (e) => encodeErrorResponse({ severity: 'FATAL', sqlstate: sqlstateForProtocol(e.code), message: e.message }),
       {
         observer,
-        gate,
+        clientStages: gate === undefined ? [] : [gate.clientStage],
+        serverStages: [
+          ...(gate === undefined ? [] : [gate.serverStage]),
+          ...(limits.maxRows === undefined
+            ? []
+            : [
+                new RowCap(limits.maxRows, () => {
+                  services.metrics.limitReached('max-rows');
+                  log.info({ maxRows: limits.maxRows }, 'result truncated by max-rows');
+                  // The gateway's own act: kept even for a session recorded without its frames.
+                  recorder.record('gateway', 'RowsCapped', { maxRows: limits.maxRows });
+                }),
+              ]),
+        ],
         maxClientMessage: services.config.listen.maxMessageBytes,
         activity,
         budget: services.budget,
         internalError: () =>
           encodeErrorResponse({ severity: 'FATAL', sqlstate: 'XX000', message: `internal error in the gateway (session ${sessionId})` }),
-        rowCap:
-          limits.maxRows === undefined
-            ? undefined
-            : new RowCap(limits.maxRows, () => {
-                services.metrics.limitReached('max-rows');
-                log.info({ maxRows: limits.maxRows }, 'result truncated by max-rows');
-                // The gateway's own act: kept even for a session recorded without its frames.
-                recorder.record('gateway', 'RowsCapped', { maxRows: limits.maxRows });
-              }),
       },
     );
     const onEnd = (end: RelayEnd): void => {

@@ -1,6 +1,6 @@
 import { Backend } from '../wire/codes.js';
 import { encodeNoticeResponse } from '../wire/backend-messages.js';
-import { FrameRewriter, type OutgoingFrames } from '../wire/frame-rewriter.js';
+import { DROP, PASS, type FrameStage, type HeaderAction } from '../wire/frame-stream.js';
 
 /** The end of one statement's result: the row count starts again after it. */
 const RESULT_ENDS = new Set<number>([
@@ -10,7 +10,6 @@ const RESULT_ENDS = new Set<number>([
   Backend.ReadyForQuery,
   Backend.CopyDone,
 ]);
-const EMPTY = Buffer.alloc(0);
 
 /**
  * `max-rows`: the server's result rows (DataRow, and CopyData of a COPY TO STDOUT) past the cap
@@ -19,60 +18,32 @@ const EMPTY = Buffer.alloc(0);
  * its tag still says how many rows the server produced. Nothing else is touched, so the protocol
  * stays in step (the server finishes the statement; statement-timeout bounds how long it runs).
  * A cursor fetched in pages (FETCH, an Execute with a row limit followed by more) counts each
- * portal execution up to its completion as one result.
+ * portal execution up to its completion as one result. A stage of the server's frame stream.
  */
-export class RowCap {
+export class RowCap implements FrameStage {
+  readonly interest = new Uint8Array(256);
   private rows = 0;
-  private readonly rewriter: FrameRewriter;
 
   constructor(
     private readonly maxRows: number,
     /** Told once per result that went over the cap. */
     private readonly capped: () => void,
   ) {
-    // Every frame of interest counts as "oversize" (a limit of 0): it is replaced without its body being read or held.
-    this.rewriter = new FrameRewriter(
-      (code) => this.overCap(code),
-      () => undefined,
-      0,
-      {
-        observe: (code) => this.observe(code),
-        oversize: () => this.replacement(),
-      },
-    );
+    for (const code of [Backend.DataRow, Backend.CopyData, ...RESULT_ENDS]) this.interest[code] = 1;
   }
 
-  /** The bytes to forward for a chunk from the server (views of it where nothing was dropped). */
-  process(chunk: Buffer): Buffer[] {
-    return this.rewriter.process(chunk);
+  /** A row past the cap is dropped unread; the first of them is replaced by the notice. */
+  header(code: number): HeaderAction {
+    if (code !== Backend.DataRow && code !== Backend.CopyData) {
+      this.rows = 0;
+      return PASS;
+    }
+    this.rows += 1;
+    if (this.rows <= this.maxRows) return PASS;
+    return this.rows === this.maxRows + 1 ? this.notice() : DROP;
   }
 
-  /** Only as far as what goes to the client reaches a message boundary (the session is ending). */
-  processUntilBoundary(chunk: Buffer): Buffer[] {
-    return this.rewriter.processUntilBoundary(chunk);
-  }
-
-  /** Who reads what reaches the client (ReadyForQuery, the recorder): the cap, the last to frame it, tells them. */
-  readOutgoing(outgoing: OutgoingFrames): void {
-    this.rewriter.setOutgoing(outgoing);
-  }
-
-  /** What went to the client ends at a message boundary. */
-  get outputAtBoundary(): boolean {
-    return this.rewriter.outputAtBoundary;
-  }
-
-  private observe(code: number): void {
-    if (code === Backend.DataRow || code === Backend.CopyData) this.rows += 1;
-    else if (RESULT_ENDS.has(code)) this.rows = 0;
-  }
-
-  private overCap(code: number): boolean {
-    return (code === Backend.DataRow || code === Backend.CopyData) && this.rows > this.maxRows;
-  }
-
-  private replacement(): Buffer {
-    if (this.rows !== this.maxRows + 1) return EMPTY;
+  private notice(): Buffer {
     this.capped();
     return encodeNoticeResponse({
       severity: 'WARNING',

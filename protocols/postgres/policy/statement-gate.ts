@@ -3,8 +3,7 @@ import { encodeErrorResponse } from '../wire/backend-messages.js';
 import { ByteReader } from '../wire/byte-reader.js';
 import { Backend, Frontend } from '../wire/codes.js';
 import { decodeErrorFields } from '../wire/error-fields.js';
-import { FrameRewriter, PENDING, type OutgoingFrames } from '../wire/frame-rewriter.js';
-import type { HoldAccount } from '../wire/frame-scanner.js';
+import { HOLD, PASS, PENDING, type FrameStage, type FrameVerdict, type HeaderAction } from '../wire/frame-stream.js';
 import { encodeMessage } from '../wire/message-writer.js';
 import { ReplyTracker } from '../wire/reply-tracker.js';
 import type { AnalysisContext } from './analyze-sql.js';
@@ -39,6 +38,9 @@ export interface GateEvents {
   readonly lexicalStateChanged: (problem: string) => void;
 }
 
+/** Every type byte: the gate follows every frame of both directions to keep its reply model in step. */
+const EVERY_FRAME = new Uint8Array(256).fill(1);
+
 /**
  * Enforces a scope on one session's statements. Every Query and Parse is judged before any of it
  * is forwarded; what cannot be analysed is refused like what the scope denies. A refused statement
@@ -47,133 +49,68 @@ export interface GateEvents {
  * the server's error for it, found by its position in the reply stream (ReplyTracker), never by
  * its text, is replaced by the gateway's own: 42501 naming the operation, the table and the
  * scope, or the parser's 42601, or 54000/54001/22021/0A000. The server's ParameterStatus reports
- * are watched for the lexical settings the analysis relies on.
+ * are watched for the lexical settings the analysis relies on. It works as two stages of the
+ * session's frame streams: `clientStage` first on the way up, `serverStage` first on the way down.
  */
 export class StatementGate {
-  private readonly toServer: FrameRewriter;
-  private readonly toClient: FrameRewriter;
   private readonly replies = new ReplyTracker<Denial>();
   private stopped = false;
   /** A large statement being judged on the analysis thread; the client's stream waits behind it. */
   private late: LateJudgement | undefined;
-  private judgedListener: (() => void) | undefined;
+  private settle: ((replacement: Buffer | undefined) => void) | undefined;
+
+  /** Holds and judges each statement; follows every other client frame. */
+  readonly clientStage: FrameStage = {
+    interest: EVERY_FRAME,
+    header: (code, length) => this.clientHeader(code, length),
+    judge: (code, bytes, start, end) => this.judge(code, bytes.subarray(start, end)),
+    whenSettled: (callback) => this.whenSettled(callback),
+  };
+
+  /** Holds each ErrorResponse (to answer a denial with the gateway's own) and ParameterStatus (to watch it); follows every other server frame. */
+  readonly serverStage: FrameStage = {
+    interest: EVERY_FRAME,
+    header: (code) => this.serverHeader(code),
+    judge: (code, bytes, start, end) => this.answer(code, bytes.subarray(start, end)),
+  };
 
   constructor(
     private readonly scope: Scope,
     private readonly context: AnalysisContext,
     private readonly events: GateEvents,
-    /** Told of the client frames held while they are judged (the gateway's memory budget). */
-    account?: HoldAccount,
-  ) {
-    this.toServer = new FrameRewriter(
-      (code) => code === Frontend.Query || code === Frontend.Parse || code === Frontend.FunctionCall,
-      (code, frame) => this.judge(code, frame),
-      MAX_HELD_FRAME,
-      {
-        observe: (code) => this.observeClient(code),
-        oversize: (code, length) => this.oversize(code, length),
-        ...(account !== undefined ? { account } : {}),
-      },
-    );
-    this.toClient = new FrameRewriter(
-      (code) => code === Backend.ErrorResponse || code === Backend.ParameterStatus,
-      (code, frame) => this.answer(code, frame),
-      1 << 30,
-      {
-        observe: (code) => {
-          if (code !== Backend.ErrorResponse) this.replies.received(code);
-        },
-      },
-    );
+  ) {}
+
+  private clientHeader(code: number, length: number): HeaderAction {
+    if (code === Frontend.Query || code === Frontend.Parse || code === Frontend.FunctionCall) {
+      // Too long to analyse: refused at its header, its bytes dropped unread.
+      return length + 1 > MAX_HELD_FRAME ? this.oversize(code, length) : HOLD;
+    }
+    this.replies.sent(code);
+    return PASS;
   }
 
-  /**
-   * Who else reads what goes upstream (the recorder, the relay's Terminate): the gate, which
-   * frames the client's bytes anyway, tells them, so the stream is framed once.
-   */
-  readOutgoing(outgoing: OutgoingFrames): void {
-    this.toServer.setOutgoing(outgoing);
+  private serverHeader(code: number): HeaderAction {
+    if (code === Backend.ErrorResponse || code === Backend.ParameterStatus) return HOLD;
+    this.replies.received(code);
+    return PASS;
   }
 
-  /** A client message to assemble for its reader waits for the memory budget (`retryBlocked`). */
-  get blocked(): boolean {
-    return this.toServer.isBlocked;
+  /** Calls back with the placeholder or the statement itself once the statement judged off the relay thread has its verdict. */
+  private whenSettled(callback: (replacement: Buffer | undefined) => void): void {
+    if (this.late?.verdict !== undefined) callback(this.settled());
+    else this.settle = callback;
   }
 
-  /** Tries the blocked message again: undefined while the budget cannot take it, else what may go on. */
-  retryBlocked(): Buffer[] | undefined {
-    return this.toServer.retryBlocked();
-  }
-
-  /** What went upstream ends at a message boundary. */
-  get upstreamAtBoundary(): boolean {
-    return this.toServer.outputAtBoundary;
-  }
-
-  /** No client message is read in part. */
-  get clientAtBoundary(): boolean {
-    return this.toServer.inputAtBoundary;
-  }
-
-  /** The session ended: give back what a half-received client frame held. */
-  abandon(): void {
-    this.toServer.abandon();
-  }
-
-  /** A large statement is being judged off the relay thread: feed no more client bytes until `continueClient`. */
-  get judging(): boolean {
-    return this.toServer.pending;
-  }
-
-  /** Calls back once the statement being judged has its verdict (at once if it has). */
-  whenJudged(callback: () => void): void {
-    if (this.late?.verdict !== undefined) queueMicrotask(callback);
-    else this.judgedListener = callback;
-  }
-
-  /** The judged statement (or its placeholder) and what the client sent after it, as far as it can go now. */
-  continueClient(): Buffer[] {
+  /** The judged statement's replacement (undefined: it goes as sent), once its verdict came. */
+  private settled(): Buffer | undefined {
     const late = this.late;
-    if (late?.verdict === undefined) return [];
+    if (late?.verdict === undefined) return undefined;
     this.late = undefined;
     const verdict: Verdict = this.stopped ? { allowed: false, sqlstate: '57P01', message: 'the session is ending' } : late.verdict;
-    const replacement = verdict.allowed
-      ? this.allow(verdict, late.code, late.statement)
-      : this.deny(late.sql, verdict, late.code, late.statement);
-    return this.toServer.resume(replacement);
+    return verdict.allowed ? this.allow(verdict, late.code, late.statement) : this.deny(late.sql, verdict, late.code, late.statement);
   }
 
-  /** The client's bytes as they may go upstream. */
-  fromClient(chunk: Buffer): Buffer[] {
-    return this.toServer.process(chunk);
-  }
-
-  /** The server's bytes as the client gets them. */
-  fromServer(chunk: Buffer): Buffer[] {
-    return this.toClient.process(chunk);
-  }
-
-  /** Only as far as what goes to the client reaches a message boundary (the session is ending). */
-  fromServerUntilBoundary(chunk: Buffer): Buffer[] {
-    return this.toClient.processUntilBoundary(chunk);
-  }
-
-  /** Who reads what reaches the client, when the gate is the last to frame it (no row cap after it). */
-  readServerOutgoing(outgoing: OutgoingFrames): void {
-    this.toClient.setOutgoing(outgoing);
-  }
-
-  /** What went to the client ends at a message boundary. */
-  get serverOutputAtBoundary(): boolean {
-    return this.toClient.outputAtBoundary;
-  }
-
-  private observeClient(code: number): void {
-    // Query, Parse and FunctionCall are reported once judged, as what actually goes upstream.
-    if (code !== Frontend.Query && code !== Frontend.Parse && code !== Frontend.FunctionCall) this.replies.sent(code);
-  }
-
-  private judge(code: number, frame: Buffer): Buffer | undefined | typeof PENDING {
+  private judge(code: number, frame: Buffer): FrameVerdict {
     if (code === Frontend.FunctionCall) {
       // The fast-path call names a function by OID, past any SQL: nothing to check it against.
       return this.deny(
@@ -209,9 +146,9 @@ export class StatementGate {
     void judgeOffThread(this.scope, this.context, sql).then((verdict) => {
       rememberVerdict(this.scope, this.context, sql, verdict);
       late.verdict = verdict;
-      const listener = this.judgedListener;
-      this.judgedListener = undefined;
-      listener?.();
+      const settle = this.settle;
+      this.settle = undefined;
+      settle?.(this.settled());
     });
     return PENDING;
   }
@@ -256,6 +193,7 @@ export class StatementGate {
   private answer(code: number, frame: Buffer): Buffer | undefined {
     const fields = code === Backend.ErrorResponse ? decodeErrorFields(frame.subarray(5)) : undefined;
     if (fields === undefined) {
+      this.replies.received(code);
       this.watchParameter(frame);
       return undefined;
     }

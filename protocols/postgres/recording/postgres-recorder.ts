@@ -1,20 +1,21 @@
 import type { SessionRecorder } from '../../../src/audit/session-recorder.js';
 import { Backend, Frontend } from '../wire/codes.js';
-import { interestIn, LENGTH_ONLY, WHOLE } from '../wire/frame-scanner.js';
+import { PASS, SEE, type FrameStage, type HeaderAction } from '../wire/frame-stream.js';
 import { RAW_FRAMES_KIND, RawFrameBatch } from './raw-frames.js';
 import type { RelayObserver } from './relay-observer.js';
 
-/** Every client frame: the known ones whole, any other (and CopyData unless `full`) by length. */
-function everyClientFrame(withCopyData: boolean): Uint8Array {
-  const table = new Uint8Array(256).fill(LENGTH_ONLY);
-  for (const code of Object.values(Frontend)) table[code] = WHOLE;
+/** Every client frame is heard of; those marked here are kept whole, any other only by its type and length. */
+function keptClientFrames(withCopyData: boolean): Uint8Array {
+  const table = new Uint8Array(256);
+  for (const code of Object.values(Frontend)) table[code] = 1;
   // A PasswordMessage after login is never stored, whatever it holds.
-  table[Frontend.PasswordMessage] = LENGTH_ONLY;
-  if (!withCopyData) table[Frontend.CopyData] = LENGTH_ONLY;
+  table[Frontend.PasswordMessage] = 0;
+  if (!withCopyData) table[Frontend.CopyData] = 0;
   return table;
 }
-const EVERY_CLIENT_FRAME = everyClientFrame(false);
-const EVERY_CLIENT_FRAME_WITH_COPY = everyClientFrame(true);
+const EVERY_FRAME = new Uint8Array(256).fill(1);
+const KEPT_CLIENT_FRAMES = keptClientFrames(false);
+const KEPT_CLIENT_FRAMES_WITH_COPY = keptClientFrames(true);
 const OUTCOMES = [
   Backend.CommandComplete,
   Backend.ErrorResponse,
@@ -25,6 +26,11 @@ const OUTCOMES = [
   Backend.CopyInResponse,
   Backend.CopyOutResponse,
 ];
+function interestIn(codes: readonly number[]): Uint8Array {
+  const table = new Uint8Array(256);
+  for (const code of codes) table[code] = 1;
+  return table;
+}
 const SERVER_OUTCOMES = interestIn(OUTCOMES);
 const SERVER_OUTCOMES_AND_CONTENT = interestIn([...OUTCOMES, Backend.DataRow, Backend.CopyData]);
 
@@ -32,18 +38,30 @@ const SERVER_OUTCOMES_AND_CONTENT = interestIn([...OUTCOMES, Backend.DataRow, Ba
  * Records one Postgres session for the audit log: every client frame after login and the server's
  * outcome of each statement (result rows and COPY data too with `record: full`). Frames are kept
  * as they came, one event per chunk that carried them, and decoded only when the log is read, so
- * recording costs the relay one copy into the session's pending segment and no parsing.
+ * recording costs the relay one copy into the session's pending segment and no parsing. It is the
+ * last stage of both frame streams, so it records what went on (a gateway replacement included).
  */
 export class PostgresRecorder implements RelayObserver {
-  readonly clientInterest: Uint8Array;
-  readonly upstreamInterest: Uint8Array;
+  readonly clientStage: FrameStage;
+  readonly serverStage: FrameStage;
   private readonly fromClient = new RawFrameBatch();
   private readonly fromServer = new RawFrameBatch();
 
   constructor(private readonly recorder: SessionRecorder) {
     const full = recorder.recordsContent;
-    this.clientInterest = full ? EVERY_CLIENT_FRAME_WITH_COPY : EVERY_CLIENT_FRAME;
-    this.upstreamInterest = full ? SERVER_OUTCOMES_AND_CONTENT : SERVER_OUTCOMES;
+    const kept = full ? KEPT_CLIENT_FRAMES_WITH_COPY : KEPT_CLIENT_FRAMES;
+    this.clientStage = {
+      interest: EVERY_FRAME,
+      header: (code, length) => this.clientHeader(kept, code, length),
+      see: (_code, bytes, start, end) => this.fromClient.add(bytes, start, end),
+      chunkEnd: () => this.onClientChunk(),
+    };
+    this.serverStage = {
+      interest: full ? SERVER_OUTCOMES_AND_CONTENT : SERVER_OUTCOMES,
+      header: () => SEE,
+      see: (code, bytes, start, end) => this.onServerFrame(code, bytes, start, end),
+      chunkEnd: () => this.onServerChunk(),
+    };
   }
 
   get congested(): boolean {
@@ -62,13 +80,13 @@ export class PostgresRecorder implements RelayObserver {
     this.recorder.afterDurable(callback);
   }
 
-  onClientFrame(code: number, length: number, bytes: Buffer | undefined, start: number, end: number): void {
-    if (bytes === undefined) this.fromClient.addElided(code, length);
-    else this.fromClient.add(bytes, start, end);
+  private clientHeader(kept: Uint8Array, code: number, length: number): HeaderAction {
+    if (kept[code] !== 0) return SEE;
+    this.fromClient.addElided(code, length);
+    return PASS;
   }
 
-  onUpstreamFrame(code: number, _length: number, bytes: Buffer | undefined, start: number, end: number): void {
-    if (bytes === undefined) return;
+  private onServerFrame(code: number, bytes: Buffer, start: number, end: number): void {
     this.fromServer.add(bytes, start, end);
     if (code === Backend.CommandComplete || code === Backend.EmptyQueryResponse || code === Backend.PortalSuspended) {
       this.fromServer.statements += 1;
@@ -78,13 +96,13 @@ export class PostgresRecorder implements RelayObserver {
     }
   }
 
-  onClientChunk(): void {
+  private onClientChunk(): void {
     if (this.fromClient.isEmpty) return;
     this.recorder.recordRaw('client', RAW_FRAMES_KIND, 0, 0, this.fromClient);
     this.fromClient.clear();
   }
 
-  onUpstreamChunk(): void {
+  private onServerChunk(): void {
     if (this.fromServer.isEmpty) return;
     const { statements, errors } = this.fromServer;
     this.recorder.recordRaw('server', RAW_FRAMES_KIND, statements, errors, this.fromServer);

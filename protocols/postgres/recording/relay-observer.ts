@@ -1,14 +1,10 @@
+import type { FrameStage } from '../wire/frame-stream.js';
+
 /** What the relay lets a session observer see and how it lets the observer slow the client down. */
 export interface RelayObserver {
-  /** Interest tables (see FrameScanner) for each direction. */
-  readonly clientInterest: Uint8Array;
-  readonly upstreamInterest: Uint8Array;
-  /** A frame of interest: see FrameHandler (`bytes[start, end)`, valid only during the call). */
-  onClientFrame(code: number, length: number, bytes: Buffer | undefined, start: number, end: number): void;
-  onUpstreamFrame(code: number, length: number, bytes: Buffer | undefined, start: number, end: number): void;
-  /** After each chunk: the frames seen since the last call arrived together. */
-  onClientChunk(): void;
-  onUpstreamChunk(): void;
+  /** The last stage of each direction's frame stream: it sees what goes on, as it goes on. */
+  readonly clientStage: FrameStage;
+  readonly serverStage: FrameStage;
   /** True while the observer cannot keep up: the relay stops reading the client. */
   readonly congested: boolean;
   whenDrained(callback: () => void): void;

@@ -8,12 +8,12 @@ import { loginUpstream } from '../upstream/login-upstream.js';
 import { sendCancel } from '../upstream/send-cancel.js';
 import { Backend, Frontend } from '../wire/codes.js';
 import { ByteReader } from '../wire/byte-reader.js';
-import { FrameScanner, interestIn } from '../wire/frame-scanner.js';
+import { FrameStream, SEE, type FrameStage } from '../wire/frame-stream.js';
 import { ReplyTracker } from '../wire/reply-tracker.js';
 import { TERMINATE } from '../wire/frontend-messages.js';
 import type { ReplayStep } from './client-frames.js';
 
-const OUTCOMES = interestIn([
+const OUTCOMES = new Set<number>([
   Backend.CommandComplete,
   Backend.ErrorResponse,
   Backend.NoticeResponse,
@@ -22,7 +22,7 @@ const OUTCOMES = interestIn([
   Backend.ReadyForQuery,
 ]);
 /** Every backend message: the reply tracker follows them all, the outcomes above are also decoded. */
-const EVERY_MESSAGE = interestIn(Array.from({ length: 256 }, (_, code) => code));
+const EVERY_MESSAGE = new Uint8Array(256).fill(1);
 /** Client messages each answered by exactly one ReadyForQuery. */
 const ENDS_WITH_READY = new Set<number>([Frontend.Query, Frontend.Sync, Frontend.FunctionCall]);
 
@@ -53,9 +53,8 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
   // found by its place in the reply stream and reported as the denial the client got.
   const replies = new ReplyTracker<string>();
   const denials: string[] = [];
-  const scanner = new FrameScanner(EVERY_MESSAGE, (code, _length, bytes, start, end) => {
-    const frame = bytes?.subarray(start, end);
-    const decoded = frame && OUTCOMES[code] !== 0 ? decodeBackendFrame(code, frame) : undefined;
+  const onFrame = (code: number, bytes: Buffer, start: number, end: number): void => {
+    const decoded = OUTCOMES.has(code) ? decodeBackendFrame(code, bytes.subarray(start, end)) : undefined;
     const denial = tracked(() =>
       replies.received(code, typeof decoded?.data['sqlstate'] === 'string' ? decoded.data['sqlstate'] : undefined),
     );
@@ -65,7 +64,9 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
     }
     if (code === Backend.ReadyForQuery) readies += 1;
     wake?.();
-  });
+  };
+  const answers: FrameStage = { interest: EVERY_MESSAGE, header: () => SEE, see: onFrame };
+  const frames = new FrameStream([answers]);
   // An object, not a `let`: the compiler would keep `closed` narrowed to false across the awaits below.
   const link = { closed: false };
   socket.on('close', () => {
@@ -73,8 +74,8 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
     wake?.();
   });
   socket.on('error', () => undefined);
-  scanner.scan(session.leftover);
-  session.source.setHandler((chunk) => scanner.scan(chunk));
+  frames.push(session.leftover);
+  session.source.setHandler((chunk) => void frames.push(chunk));
   const startedMs = Date.now();
   let firstUs: number | undefined;
   for (const step of steps) {

@@ -5,7 +5,7 @@ import { streamSource } from '../../../protocols/postgres/read-source.js';
 import { Relay, type RelayEnd, type RelayOptions } from '../../../protocols/postgres/relay.js';
 import { encodeErrorResponse } from '../../../protocols/postgres/wire/backend-messages.js';
 import { ProtocolError } from '../../../protocols/postgres/wire/protocol-error.js';
-import type { StatementGate } from '../../../protocols/postgres/policy/statement-gate.js';
+import { PASS, type FrameStage } from '../../../protocols/postgres/wire/frame-stream.js';
 import { Bytes } from '../../support/byte-builder.js';
 
 /** Two connected loopback socket pairs: the relay's client and upstream sides, and the test's ends of them. */
@@ -27,25 +27,18 @@ function collect(socket: Socket): { bytes: () => Buffer; closed: Promise<void> }
   return { bytes: () => Buffer.concat(chunks), closed: new Promise((resolve) => socket.once('close', () => resolve())) };
 }
 
-/**
- * Fault injection: a scope gate that passes bytes through unchanged, except where `failure` throws
- * (a bug in the gateway). Everything else the relay asks of a gate answers "nothing pending".
- */
-function gateThatFails(failure: { fromClient?: (chunk: Buffer) => Buffer[]; fromServer?: (chunk: Buffer) => Buffer[] }): StatementGate {
+/** Fault injection: a stage that throws at every frame's header (a bug in the gateway). */
+function failingStage(message: string): FrameStage {
   return {
-    fromClient: (chunk: Buffer) => [chunk],
-    fromServer: (chunk: Buffer) => [chunk],
-    ...failure,
-    judging: false,
-    readOutgoing: () => undefined,
-    readServerOutgoing: () => undefined,
-    serverOutputAtBoundary: true,
-    blocked: false,
-    upstreamAtBoundary: true,
-    clientAtBoundary: true,
-    abandon: () => undefined,
-  } as unknown as StatementGate;
+    interest: new Uint8Array(256).fill(1),
+    header: () => {
+      throw new TypeError(message);
+    },
+  };
 }
+
+/** A stage that lets every frame pass (to check that a scoped session's relay is otherwise unchanged). */
+const PASSING: FrameStage = { interest: new Uint8Array(256).fill(1), header: () => PASS };
 
 describe('Relay', () => {
   let client: Awaited<ReturnType<typeof socketPair>>;
@@ -61,11 +54,7 @@ describe('Relay', () => {
 
   it('gives the client a generic FATAL, never an internal exception’s text, when the gateway fails while reading', async () => {
     // Fault injection: a gate whose judgement throws an unexpected exception (a bug in the gateway).
-    const failing = gateThatFails({
-      fromClient: () => {
-        throw new TypeError('secret internal detail: cannot read properties of undefined');
-      },
-    });
+    const failing = failingStage('secret internal detail: cannot read properties of undefined');
     let ended: RelayEnd | undefined;
     const fatal = encodeErrorResponse({ severity: 'FATAL', sqlstate: 'XX000', message: 'internal error in the gateway (session s-1)' });
     const relay = new Relay(
@@ -73,7 +62,7 @@ describe('Relay', () => {
       streamSource(upstream.near),
       (end) => (ended = end),
       () => Buffer.alloc(0),
-      { gate: failing, internalError: () => fatal },
+      { clientStages: [failing], serverStages: [PASSING], internalError: () => fatal },
     );
     relay.start(Buffer.alloc(0), Buffer.alloc(0));
     upstream.far.on('data', () => undefined).once('end', () => upstream.far.end()); // a server closes when told to Terminate
@@ -234,13 +223,9 @@ describe('Relay when the database’s bytes cannot be followed', () => {
   });
 
   it('gives the client the generic internal-error FATAL when the gateway fails while reading the database', async () => {
-    const failing = gateThatFails({
-      fromServer: () => {
-        throw new TypeError('secret internal detail from the server side');
-      },
-    });
+    const failing = failingStage('secret internal detail from the server side');
     const fatal = encodeErrorResponse({ severity: 'FATAL', sqlstate: 'XX000', message: 'internal error in the gateway (session s-2)' });
-    const { client, upstream, ended } = await startRelay({ gate: failing, internalError: () => fatal });
+    const { client, upstream, ended } = await startRelay({ clientStages: [PASSING], serverStages: [failing], internalError: () => fatal });
     const seen = collect(client.far);
     upstream.far.on('error', () => undefined);
     upstream.far.write(new Bytes().cstring('SELECT 1').frame('C'));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RowCap } from '../../../../protocols/postgres/policy/row-cap.js';
+import { FrameStream } from '../../../../protocols/postgres/wire/frame-stream.js';
 import { Bytes } from '../../../support/byte-builder.js';
 
 const dataRow = (i: number): Buffer => new Bytes().int16(1).int32(String(i).length).raw(String(i)).frame('D');
@@ -14,11 +15,12 @@ const copyDone = new Bytes().frame('c');
 /** Runs the stream through a fresh cap in pieces cut at `cuts`; returns the output and how often it said it capped. */
 function run(stream: Buffer, maxRows: number, cuts: readonly number[]): { out: Buffer; capped: number } {
   let capped = 0;
-  const cap = new RowCap(maxRows, () => (capped += 1));
+  const cap = new FrameStream([new RowCap(maxRows, () => (capped += 1))]);
   const out: Buffer[] = [];
   let from = 0;
   for (const to of [...cuts, stream.length]) {
-    out.push(...cap.process(stream.subarray(from, to)));
+    const kept = cap.push(stream.subarray(from, to));
+    out.push(...(Buffer.isBuffer(kept) ? [kept] : kept));
     from = to;
   }
   return { out: Buffer.concat(out), capped };
@@ -82,6 +84,8 @@ describe('RowCap', () => {
   });
 
   it('refuses a frame whose length is below 4', () => {
-    assert.throws(() => new RowCap(1, () => undefined).process(Buffer.from([0x44, 0, 0, 0, 2])), { code: 'frame-too-short' });
+    assert.throws(() => new FrameStream([new RowCap(1, () => undefined)]).push(Buffer.from([0x44, 0, 0, 0, 2])), {
+      code: 'frame-too-short',
+    });
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { AnalysisContext } from '../../../../protocols/postgres/policy/analyze-sql.js';
 import { StatementGate } from '../../../../protocols/postgres/policy/statement-gate.js';
+import { FrameStream } from '../../../../protocols/postgres/wire/frame-stream.js';
 import { ProtocolError } from '../../../../protocols/postgres/wire/protocol-error.js';
 import { parseScope } from '../../../../src/config/scope.js';
 import { Bytes, splitsOf } from '../../../support/byte-builder.js';
@@ -71,6 +72,19 @@ const toClient = Buffer.concat([
   ready,
 ]);
 
+/** The gate in the two frame streams of a session, alone in each. */
+interface GateOnBytes {
+  fromClient(chunk: Buffer): Buffer[];
+  fromServer(chunk: Buffer): Buffer[];
+}
+
+function onBytes(gate: StatementGate): GateOnBytes {
+  const up = new FrameStream([gate.clientStage]);
+  const down = new FrameStream([gate.serverStage]);
+  const list = (r: Buffer | readonly Buffer[]): Buffer[] => (Buffer.isBuffer(r) ? [r] : [...r]);
+  return { fromClient: (chunk) => list(up.push(chunk)), fromServer: (chunk) => list(down.push(chunk)) };
+}
+
 describe('StatementGate over bytes', () => {
   let context: AnalysisContext;
   before(async () => {
@@ -78,12 +92,14 @@ describe('StatementGate over bytes', () => {
     context = { ...(await analysisContext()), managedSettings: new Set(['application_name']) };
   });
 
-  const gate = (denied: string[] = []): StatementGate =>
-    new StatementGate(parseScope('read:records'), context, {
-      pinnedApplicationName: (asked) => `Agent | ${asked}`,
-      denied: (sql) => void denied.push(sql),
-      lexicalStateChanged: () => undefined,
-    });
+  const gate = (denied: string[] = []): GateOnBytes =>
+    onBytes(
+      new StatementGate(parseScope('read:records'), context, {
+        pinnedApplicationName: (asked) => `Agent | ${asked}`,
+        denied: (sql) => void denied.push(sql),
+        lexicalStateChanged: () => undefined,
+      }),
+    );
 
   it('forwards what is allowed byte for byte, a placeholder for what is not, and answers each with its own error, however both streams are cut', () => {
     for (const clientSplit of [[fromClient], ...splitsOf(fromClient)]) {
@@ -136,22 +152,26 @@ describe('StatementGate over bytes', () => {
 
   it('refuses bytes that are not UTF-8 with 22021', () => {
     const denials: string[] = [];
-    const g = new StatementGate(parseScope('read'), context, {
-      pinnedApplicationName: (asked) => asked,
-      denied: (_sql, d) => void denials.push(d.sqlstate),
-      lexicalStateChanged: () => undefined,
-    });
+    const g = onBytes(
+      new StatementGate(parseScope('read'), context, {
+        pinnedApplicationName: (asked) => asked,
+        denied: (_sql, d) => void denials.push(d.sqlstate),
+        lexicalStateChanged: () => undefined,
+      }),
+    );
     g.fromClient(new Bytes().raw(Buffer.from([0x53, 0x45, 0x4c, 0x45, 0x43, 0x54, 0x20, 0x27, 0x95, 0x5c, 0x27, 0])).frame('Q'));
     assert.deepEqual(denials, ['22021']);
   });
 
   it('stops judging anything as allowed once the server reports an unforeseen lexical setting', () => {
     const problems: string[] = [];
-    const g = new StatementGate(parseScope('read'), context, {
-      pinnedApplicationName: (asked) => asked,
-      denied: () => undefined,
-      lexicalStateChanged: (problem) => void problems.push(problem),
-    });
+    const g = onBytes(
+      new StatementGate(parseScope('read'), context, {
+        pinnedApplicationName: (asked) => asked,
+        denied: () => undefined,
+        lexicalStateChanged: (problem) => void problems.push(problem),
+      }),
+    );
     g.fromServer(new Bytes().cstring('standard_conforming_strings').cstring('off').frame('S'));
     assert.equal(problems.length, 1);
     assert.deepEqual(Buffer.concat(g.fromClient(q('SELECT 1'))), q('idgate_denied'));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RawFrameBatch, storedFrames } from '../../../../protocols/postgres/recording/raw-frames.js';
-import { FrameScanner, LENGTH_ONLY, WHOLE } from '../../../../protocols/postgres/wire/frame-scanner.js';
+import { FrameStream, PASS, SEE } from '../../../../protocols/postgres/wire/frame-stream.js';
 import { Bytes, bytewise, splitsOf } from '../../../support/byte-builder.js';
 
 const query = new Bytes().cstring('SELECT 1').frame('Q');
@@ -21,17 +21,19 @@ const stored = Buffer.concat([query, marker('d', copyData.length - 1), marker('d
 
 /** Scans the chunks like the relay does, one batch per chunk, and returns what each batch copied out. */
 function record(chunks: readonly Buffer[]): Buffer[] {
-  const table = new Uint8Array(256);
-  for (const code of 'QPS') table[code.charCodeAt(0)] = WHOLE;
-  table['d'.charCodeAt(0)] = LENGTH_ONLY;
+  const interest = new Uint8Array(256);
+  for (const code of 'QPSd') interest[code.charCodeAt(0)] = 1;
   const batch = new RawFrameBatch();
-  const scanner = new FrameScanner(table, (code, length, bytes, start, end) => {
-    if (bytes === undefined) batch.addElided(code, length);
-    else batch.add(bytes, start, end);
-  });
+  const scanner = new FrameStream([
+    {
+      interest,
+      header: (code, length) => (code === 0x64 ? (batch.addElided(code, length), PASS) : SEE),
+      see: (_code, bytes, start, end) => batch.add(bytes, start, end),
+    },
+  ]);
   const out: Buffer[] = [];
   for (const chunk of chunks) {
-    scanner.scan(chunk);
+    scanner.push(chunk);
     if (batch.isEmpty) continue;
     const copy = Buffer.alloc(batch.byteLength + 2, 0xee);
     batch.copyTo(copy, 1); // at an offset, and no byte past its length
