@@ -8,13 +8,9 @@ import { sqlstateForAccess } from './client/sqlstate.js';
 import { cancelHeld } from './client/cancel-held.js';
 import { adoptWithOwnBuffer, type ReadSource } from './read-source.js';
 import { reachUpstream } from './upstream/connect-upstream.js';
-import { encodeErrorResponse } from './wire/backend-messages.js';
+import { fatal } from './client/session-exit.js';
 
-const TOO_MANY = encodeErrorResponse({
-  severity: 'FATAL',
-  sqlstate: sqlstateForAccess('too-many-connections'),
-  message: 'sorry, too many clients already',
-});
+const TOO_MANY = fatal(sqlstateForAccess('too-many-connections'), 'sorry, too many clients already');
 
 /** The Postgres wire protocol listener: accepts clients, caps how many are open, and hands each to a ClientConnection. */
 export class PostgresServer implements ProtocolServer {

@@ -180,14 +180,14 @@ export class Relay {
   private readonly onClientData = (chunk: Buffer): void => {
     this.activity.bytesFromClient += chunk.length;
     this.activity.clientSpoke();
-    this.takeClient(() => this.fromClient.push(chunk));
+    this.readClient(chunk);
   };
 
-  /** Reads the client's bytes through its frame stream and forwards what goes on; waits when the stream stops. */
-  private takeClient(read: () => Buffer | readonly Buffer[]): void {
+  /** Reads `chunk` (or, undefined, what the stopped stream kept) through the client's frame stream and forwards what goes on. */
+  private readClient(chunk: Buffer | undefined): void {
     let pieces: Buffer | readonly Buffer[];
     try {
-      pieces = read();
+      pieces = chunk === undefined ? this.fromClient.resume() : this.fromClient.push(chunk);
     } catch (e) {
       this.protocolError(e);
       return;
@@ -197,13 +197,14 @@ export class Relay {
     if (this.fromClient.isStopped && !this.waitingForStream) this.waitForStream();
   }
 
+  /** The stream stopped (a statement judged off the relay thread, or the memory budget): the client waits until it may go on. */
   private waitForStream(): void {
     this.waitingForStream = true;
     this.client.pause();
     this.fromClient.whenReady(() => {
       this.waitingForStream = false;
       if (this.reason !== undefined) return;
-      this.takeClient(() => this.fromClient.resume());
+      this.readClient(undefined);
       this.resumeClient();
     });
   }

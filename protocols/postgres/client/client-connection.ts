@@ -8,7 +8,6 @@ import type { GatewayServices } from '../../../src/protocol.js';
 import type { SessionGrant } from '../../../src/policy/session-grant.js';
 import type { SessionLimits } from '../../../src/config/gateway-config.js';
 import { effectiveLimits } from '../../../src/policy/effective-limits.js';
-import type { EndReason } from '../../../src/session/end-reason.js';
 import { SessionActivity } from '../../../src/session/session-activity.js';
 import type { ReleaseSlot } from '../../../src/session/session-slots.js';
 import { MessageQueue } from '../message-queue.js';
@@ -20,6 +19,7 @@ import { StatementGate } from '../policy/statement-gate.js';
 import { PostgresRecorder } from '../recording/postgres-recorder.js';
 import { isReadOnly, parseScope, type Scope } from '../../../src/config/scope.js';
 import { Relay, type RelayEnd } from '../relay.js';
+import { exitFatal, fatal, internalErrorFatal, internalErrorMessage, INTERNAL_ERROR_SQLSTATE, protocolFatal } from './session-exit.js';
 import { loginUpstream, type UpstreamSession } from '../upstream/login-upstream.js';
 import { cancelHeld } from './cancel-held.js';
 import { cancelAtPeers } from './peer-cancel.js';
@@ -27,7 +27,6 @@ import {
   AUTHENTICATION_CLEARTEXT_PASSWORD,
   AUTHENTICATION_OK,
   encodeBackendKeyData,
-  encodeErrorResponse,
   encodeNegotiateProtocolVersion,
 } from '../wire/backend-messages.js';
 import { Frontend } from '../wire/codes.js';
@@ -62,11 +61,6 @@ interface Admitted {
   readonly session: UpstreamSession;
   readonly analysis: AnalysisContext | undefined;
   readonly releaseSlot: ReleaseSlot;
-}
-
-/** The SQLSTATE a client gets when the gateway ends its session for this reason. */
-function endSqlstate(reason: EndReason): string {
-  return reason === 'idle-timeout' ? '57P05' : '57P01'; // idle_session_timeout, admin_shutdown
 }
 
 /**
@@ -236,10 +230,7 @@ export class ClientConnection {
               log.warn({ reason: 'lexical-state-changed', problem }, 'ending session: the server changed how it reads statements');
               // After the server's chunk in hand is relayed; the gate already refuses every further statement.
               queueMicrotask(() =>
-                relay.terminate(
-                  'lexical-state-changed',
-                  encodeErrorResponse({ severity: 'FATAL', sqlstate: '57P01', message: `terminating connection: ${problem}` }),
-                ),
+                relay.terminate('lexical-state-changed', exitFatal('lexical-state-changed', `terminating connection: ${problem}`)),
               );
             },
           });
@@ -261,34 +252,27 @@ export class ClientConnection {
         upstream.readyForQuery,
       ]),
     );
-    const relay = new Relay(
-      this.tls ? streamSource(this.stream) : this.source,
-      upstream.source,
-      (end) => onEnd(end),
-      (e) => encodeErrorResponse({ severity: 'FATAL', sqlstate: sqlstateForProtocol(e.code), message: e.message }),
-      {
-        observer,
-        clientStages: gate === undefined ? [] : [gate.clientStage],
-        serverStages: [
-          ...(gate === undefined ? [] : [gate.serverStage]),
-          ...(limits.maxRows === undefined
-            ? []
-            : [
-                new RowCap(limits.maxRows, () => {
-                  services.metrics.limitReached('max-rows');
-                  log.info({ maxRows: limits.maxRows }, 'result truncated by max-rows');
-                  // The gateway's own act: kept even for a session recorded without its frames.
-                  recorder.record('gateway', 'RowsCapped', { maxRows: limits.maxRows });
-                }),
-              ]),
-        ],
-        maxClientMessage: services.config.listen.maxMessageBytes,
-        activity,
-        budget: services.budget,
-        internalError: () =>
-          encodeErrorResponse({ severity: 'FATAL', sqlstate: 'XX000', message: `internal error in the gateway (session ${sessionId})` }),
-      },
-    );
+    const relay = new Relay(this.tls ? streamSource(this.stream) : this.source, upstream.source, (end) => onEnd(end), protocolFatal, {
+      observer,
+      clientStages: gate === undefined ? [] : [gate.clientStage],
+      serverStages: [
+        ...(gate === undefined ? [] : [gate.serverStage]),
+        ...(limits.maxRows === undefined
+          ? []
+          : [
+              new RowCap(limits.maxRows, () => {
+                services.metrics.limitReached('max-rows');
+                log.info({ maxRows: limits.maxRows }, 'result truncated by max-rows');
+                // The gateway's own act: kept even for a session recorded without its frames.
+                recorder.record('gateway', 'RowsCapped', { maxRows: limits.maxRows });
+              }),
+            ]),
+      ],
+      maxClientMessage: services.config.listen.maxMessageBytes,
+      activity,
+      budget: services.budget,
+      internalError: () => internalErrorFatal(sessionId),
+    });
     const onEnd = (end: RelayEnd): void => {
       if (gatewayKey) cancelKeys.release(gatewayKey);
       releaseSlot();
@@ -316,7 +300,7 @@ export class ClientConnection {
         if (requester !== undefined) {
           recorder.record('gateway', 'Terminated', { reason, by: requester.by, via: requester.via, from: requester.from });
         }
-        relay.terminate(reason, encodeErrorResponse({ severity: 'FATAL', sqlstate: endSqlstate(reason), message }));
+        relay.terminate(reason, exitFatal(reason, message));
       },
     });
     log.info({ clientUser: request.clientUser, tls: this.tls, mapping: grant.rule.index, scope: grant.rule.scope }, 'session started');
@@ -378,14 +362,7 @@ export class ClientConnection {
     }
     if (error.internal) this.log.error({ err: error.logDetail, sessionId: this.sessionId }, 'internal error during login');
     else this.log.info({ code: error.code, reason: error.message, detail: error.logDetail }, 'login refused');
-    this.stream.end(
-      encodeErrorResponse({
-        severity: 'FATAL',
-        sqlstate: error.sqlstate,
-        message: error.message,
-        ...(error.detail ? { detail: error.detail } : {}),
-      }),
-    );
+    this.stream.end(fatal(error.sqlstate, error.message, error.detail));
     setTimeout(() => this.stream.destroy(), 1000).unref();
   }
 
@@ -451,8 +428,8 @@ function toClientError(e: unknown, sessionId: string): ClientError {
   if (e instanceof ProtocolError) return { code: e.code, sqlstate: sqlstateForProtocol(e.code), message: e.message, internal: false };
   return {
     code: 'internal',
-    sqlstate: 'XX000',
-    message: `internal error in the gateway (session ${sessionId})`,
+    sqlstate: INTERNAL_ERROR_SQLSTATE,
+    message: internalErrorMessage(sessionId),
     logDetail: e instanceof Error ? (e.stack ?? e.message) : String(e),
     internal: true,
   };

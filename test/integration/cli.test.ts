@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { EntraHttp } from '../../../src/identity/entra-http.js';
-import { freePort } from '../../../src/dev/free-port.js';
-import { idgate, startIdgate } from '../../support/cli.js';
-import { AUDIENCE, CONNECTION, Harness } from '../../support/harness.js';
+import { EntraHttp } from '../../src/identity/entra-http.js';
+import { freePort } from '../../src/dev/free-port.js';
+import { idgate, startIdgate } from '../support/cli.js';
+import { AUDIENCE, CONNECTION, Harness } from '../support/harness.js';
 
 const run = promisify(execFile);
 

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import type { SimApplication } from '../../../src/dev/entra-simulator.js';
-import { idgate } from '../../support/cli.js';
-import { pgOptions } from '../../support/client-options.js';
-import { AUDIENCE, Harness } from '../../support/harness.js';
+import type { SimApplication } from '../../src/dev/entra-simulator.js';
+import { idgate } from '../support/cli.js';
+import { pgOptions } from '../support/client-options.js';
+import { AUDIENCE, Harness } from '../support/harness.js';
 
 const SCOPE = `${AUDIENCE}/.default`;
 

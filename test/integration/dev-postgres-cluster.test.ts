@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pg from 'pg';
-import { findPostgresBinaries } from '../../../src/dev/postgres-binaries.js';
-import { PostgresCluster } from '../../../src/dev/postgres-cluster.js';
+import { findPostgresBinaries } from '../../src/dev/postgres-binaries.js';
+import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
 
 describe('the throw-away Postgres cluster', () => {
   it('prefers the machine’s binaries and falls back to the npm package’s', () => {
