@@ -55,6 +55,7 @@ export class GatewayMetrics implements SessionListener {
   private readonly denials: Counter<'connection' | 'mapping'>;
   private readonly auditWriteSeconds: Histogram;
   private readonly limitRefusals: Counter<'limit'>;
+  private readonly outOfSync: Counter;
 
   constructor(
     private readonly sessions: SessionRegistry,
@@ -162,6 +163,11 @@ export class GatewayMetrics implements SessionListener {
       labelNames: ['limit'],
       registers: [registry],
     });
+    this.outOfSync = new Counter({
+      name: 'idgate_reply_out_of_sync_total',
+      help: "Sessions ended because the server's replies no longer fitted what the gateway forwarded (a bug or a hostile server: 0 expected).",
+      registers: [registry],
+    });
     this.auditWriteSeconds = new Histogram({
       name: 'idgate_audit_write_seconds',
       help: 'Time from handing a batch of audit events to the writer thread to its commit.',
@@ -225,6 +231,16 @@ export class GatewayMetrics implements SessionListener {
 
   limitReached(limit: string): void {
     this.limitRefusals.inc({ limit });
+  }
+
+  /** A session's reply model and its server disagreed: the session ended rather than guess. */
+  replyOutOfSync(): void {
+    this.outOfSync.inc();
+  }
+
+  /** How many sessions ended out of sync since the start (tests assert 0). */
+  async replyOutOfSyncCount(): Promise<number> {
+    return (await this.outOfSync.get()).values.reduce((sum, v) => sum + v.value, 0);
   }
 
   auditBatchWritten(seconds: number): void {

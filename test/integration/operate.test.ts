@@ -126,6 +126,8 @@ describe('operating the gateway: admin endpoint, metrics, live sessions, the age
     assert.equal(delta('idgate_token_verification_seconds_count', { result: 'ok' }), 2);
     assert.equal(delta('idgate_token_verification_seconds_count', { result: 'refused' }), 1);
     assert.equal(delta('idgate_scope_denials_total', { connection: CONNECTION, mapping: '1' }), 1);
+    // A scoped session's reply model stayed in step with the server (exposed, and 0).
+    assert.match(during, /^idgate_reply_out_of_sync_total\{[^}]*\} 0$/m);
     assert.ok(sample(during, 'idgate_audit_write_seconds_count') > 0);
     assert.equal(sample(during, 'idgate_audit_healthy'), 1);
     await writer.end();

@@ -244,7 +244,10 @@ export class Harness {
       );
       const sessions = this.gateway.services.sessions.size;
       const open = this.gateway.server.openConnections;
-      if (upstream === 0 && sessions === 0 && open === 0) return;
+      if (upstream === 0 && sessions === 0 && open === 0) {
+        await this.assertInSync();
+        return;
+      }
       if (Date.now() > deadline) {
         throw new Error(`leak: ${sessions} sessions, ${open} client connections, ${upstream} upstream backends still open`);
       }
@@ -252,14 +255,26 @@ export class Harness {
     }
   }
 
+  /** No session ended because the gate's reply model lost track of the server (checked beside the leak check, and at every stop). */
+  async assertInSync(): Promise<void> {
+    const lost = await this.gateway.services.metrics.replyOutOfSyncCount();
+    if (lost > 0) throw outOfSync(lost);
+  }
+
   async stop(): Promise<void> {
+    const lost = await this.gateway.services.metrics.replyOutOfSyncCount();
     delete process.env['IDENTITY_ENDPOINT'];
     delete process.env['IDENTITY_HEADER'];
     await this.gateway.shutdown();
     await this.entra.stop();
     await this.cluster.stop();
     rmSync(this.workDir, { recursive: true, force: true });
+    if (lost > 0) throw outOfSync(lost);
   }
+}
+
+function outOfSync(lost: number): Error {
+  return new Error(`${lost} session(s) ended with the reply tracker out of sync (idgate_reply_out_of_sync_total)`);
 }
 
 function secret(): string {

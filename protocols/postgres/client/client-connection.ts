@@ -277,6 +277,7 @@ export class ClientConnection {
       if (gatewayKey) cancelKeys.release(gatewayKey);
       releaseSlot();
       recorder.end({ reason: end.reason, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient });
+      if (end.error instanceof ProtocolError && end.error.code === 'reply-out-of-sync') services.metrics.replyOutOfSync();
       services.sessions.remove(sessionId, end.reason);
       if (end.reason === 'internal-error') {
         log.error({ reason: end.reason, err: end.error?.stack ?? end.error?.message }, 'session ended by an internal error');

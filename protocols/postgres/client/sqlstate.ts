@@ -58,6 +58,7 @@ export function sqlstateForProtocol(code: ProtocolErrorCode): string {
     case 'truncated':
     case 'missing-terminator':
     case 'unexpected-message':
+    case 'reply-out-of-sync':
     case 'malformed-startup':
     case 'client-left':
       return '08P01'; // protocol_violation

@@ -8,6 +8,7 @@ export type ProtocolErrorCode =
   | 'truncated'
   | 'missing-terminator'
   | 'unexpected-message'
+  | 'reply-out-of-sync' // the server's reply fits no message the gateway forwarded: its model of the session is lost
   | 'unsupported-protocol'
   | 'malformed-startup'
   | 'client-left'; // the client sent Terminate instead of a startup packet

@@ -172,7 +172,7 @@ function untagged<T>(code: number): Pending<T> {
 function outOfSync(reply: number, pending: number | undefined): ProtocolError {
   const name = (c: number | undefined): string => (c === undefined ? 'nothing' : `'${String.fromCharCode(c)}'`);
   return new ProtocolError(
-    'unexpected-message',
+    'reply-out-of-sync',
     `the server's reply ${name(reply)} does not answer the pending ${name(pending)}: the gateway lost track of the session`,
   );
 }

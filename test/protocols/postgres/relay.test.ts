@@ -6,6 +6,9 @@ import { Relay, type RelayEnd, type RelayOptions } from '../../../protocols/post
 import { encodeErrorResponse } from '../../../protocols/postgres/wire/backend-messages.js';
 import { ProtocolError } from '../../../protocols/postgres/wire/protocol-error.js';
 import { PASS, type FrameStage } from '../../../protocols/postgres/wire/frame-stream.js';
+import { StatementGate } from '../../../protocols/postgres/policy/statement-gate.js';
+import { parseScope } from '../../../src/config/scope.js';
+import { analysisContext } from '../../support/sql-analysis.js';
 import { Bytes } from '../../support/byte-builder.js';
 
 /** Two connected loopback socket pairs: the relay's client and upstream sides, and the test's ends of them. */
@@ -234,5 +237,26 @@ describe('Relay when the database’s bytes cannot be followed', () => {
     const end = await ended();
     assert.equal(end.reason, 'internal-error');
     assert.match(end.error?.message ?? '', /secret internal detail/);
+  });
+});
+
+describe('Relay with a scope gate', () => {
+  it('ends the session, never guesses, when the server replies to nothing the gateway forwarded (the reply tracker out of sync)', async () => {
+    const gate = new StatementGate(parseScope('read'), await analysisContext(), {
+      pinnedApplicationName: (asked) => asked,
+      denied: () => undefined,
+      lexicalStateChanged: () => undefined,
+    });
+    const { client, upstream, ended } = await startRelay({ clientStages: [gate.clientStage], serverStages: [gate.serverStage] });
+    const seen = collect(client.far);
+    upstream.far.on('error', () => undefined);
+    upstream.far.write(new Bytes().cstring('DELETE 3').frame('C')); // answers nothing: no statement was sent
+    await seen.closed;
+    const end = await ended();
+    assert.equal(end.reason, 'upstream-protocol-violation');
+    assert.ok(end.error instanceof ProtocolError && end.error.code === 'reply-out-of-sync', String(end.error));
+    assert.match(seen.bytes().toString('latin1'), /08P01/);
+    client.close();
+    upstream.close();
   });
 });
