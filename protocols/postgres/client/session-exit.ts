@@ -12,55 +12,41 @@ export interface Exit {
 const INTERNAL_ERROR = 'XX000';
 const ADMIN_SHUTDOWN = '57P01';
 
+const admin = (message: string): Exit => ({ sqlstate: ADMIN_SHUTDOWN, message });
+
 /**
- * Every way a session ends, and what its client gets: one switch over every EndReason (the
- * compiler refuses a reason left out). Undefined: the session ended from the client's side or the
- * connection is gone, so no FATAL is sent. `message` is the default text; the caller may say more
- * (which identity was disabled, who terminated it).
+ * Every way a session ends, and what its client gets: one entry per EndReason (the compiler
+ * refuses a reason left out). Undefined: the session ended from the client's side, the connection
+ * is gone, or (upstream-closed) the server said why itself and its FATAL was relayed — no FATAL of
+ * the gateway's. `message` is the default text; the caller may say more (which identity was
+ * disabled, who terminated it).
  */
+const EXITS: Readonly<Record<EndReason, Exit | undefined>> = {
+  'client-terminated': undefined,
+  'client-disconnected': undefined,
+  'socket-error': undefined,
+  'gateway-lost': undefined,
+  'upstream-closed': undefined,
+  'protocol-violation': { sqlstate: '08P01', message: 'the client sent a malformed message' },
+  'upstream-protocol-violation': { sqlstate: '08P01', message: 'the database sent a malformed message' },
+  'message-too-large': { sqlstate: '54000', message: "the message exceeds the gateway's limit (listen.max-message-bytes)" },
+  'internal-error': { sqlstate: INTERNAL_ERROR, message: 'internal error in the gateway' },
+  'idle-timeout': { sqlstate: '57P05', message: 'terminating connection due to idle-session timeout' },
+  'gateway-shutdown': admin('terminating connection because the gateway is shutting down'),
+  'audit-unavailable': admin('terminating connection because the audit log cannot be written'),
+  'identity-disabled': admin('terminating connection because the identity was disabled in Entra'),
+  'membership-revoked': admin('terminating connection because the identity left the group that granted it'),
+  'role-revoked': admin('terminating connection because the app role that granted it was removed'),
+  'identity-unverifiable': admin('terminating connection because Entra could not be asked about the identity'),
+  'token-expired': admin('terminating connection because its access token expired'),
+  'signing-key-removed': admin('terminating connection because its token’s signing key was withdrawn'),
+  'access-changed': admin('terminating connection because the configuration no longer grants it'),
+  'admin-terminated': admin('terminating connection due to administrator command'),
+  'lexical-state-changed': admin('terminating connection: the server changed how it reads statements'),
+};
+
 export function exitFor(reason: EndReason): Exit | undefined {
-  switch (reason) {
-    case 'client-terminated':
-    case 'client-disconnected':
-    case 'socket-error':
-    case 'gateway-lost':
-      return undefined;
-    case 'upstream-closed':
-      // The server said why itself (its own FATAL is relayed); the gateway adds nothing.
-      return undefined;
-    case 'protocol-violation':
-      return { sqlstate: '08P01', message: 'the client sent a malformed message' };
-    case 'upstream-protocol-violation':
-      return { sqlstate: '08P01', message: 'the database sent a malformed message' };
-    case 'message-too-large':
-      return { sqlstate: '54000', message: "the message exceeds the gateway's limit (listen.max-message-bytes)" };
-    case 'internal-error':
-      return { sqlstate: INTERNAL_ERROR, message: 'internal error in the gateway' };
-    case 'idle-timeout':
-      return { sqlstate: '57P05', message: 'terminating connection due to idle-session timeout' }; // idle_session_timeout
-    case 'gateway-shutdown':
-      return { sqlstate: ADMIN_SHUTDOWN, message: 'terminating connection because the gateway is shutting down' };
-    case 'audit-unavailable':
-      return { sqlstate: ADMIN_SHUTDOWN, message: 'terminating connection because the audit log cannot be written' };
-    case 'identity-disabled':
-      return { sqlstate: ADMIN_SHUTDOWN, message: 'terminating connection because the identity was disabled in Entra' };
-    case 'membership-revoked':
-      return { sqlstate: ADMIN_SHUTDOWN, message: 'terminating connection because the identity left the group that granted it' };
-    case 'role-revoked':
-      return { sqlstate: ADMIN_SHUTDOWN, message: 'terminating connection because the app role that granted it was removed' };
-    case 'identity-unverifiable':
-      return { sqlstate: ADMIN_SHUTDOWN, message: 'terminating connection because Entra could not be asked about the identity' };
-    case 'token-expired':
-      return { sqlstate: ADMIN_SHUTDOWN, message: 'terminating connection because its access token expired' };
-    case 'signing-key-removed':
-      return { sqlstate: ADMIN_SHUTDOWN, message: 'terminating connection because its token’s signing key was withdrawn' };
-    case 'access-changed':
-      return { sqlstate: ADMIN_SHUTDOWN, message: 'terminating connection because the configuration no longer grants it' };
-    case 'admin-terminated':
-      return { sqlstate: ADMIN_SHUTDOWN, message: 'terminating connection due to administrator command' };
-    case 'lexical-state-changed':
-      return { sqlstate: ADMIN_SHUTDOWN, message: 'terminating connection: the server changed how it reads statements' };
-  }
+  return EXITS[reason];
 }
 
 /** The FATAL for a session ended for `reason` (the reason's own text unless `message` says more). */
