@@ -2,7 +2,7 @@ import { AdminServer } from './admin/admin-server.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import type { AdminBackend } from './admin/admin-backend.js';
 import { IdentityCensus } from './metrics/identity-census.js';
-import { localAdmin } from './admin/local-admin.js';
+import { localAdmin, type LocalAdminParts } from './admin/local-admin.js';
 import { AuditLog, type AuditLimits } from './audit/audit-log.js';
 import { centralTarget } from './audit/central/central-target.js';
 import type { GatewayConfig } from './config/gateway-config.js';
@@ -63,73 +63,19 @@ export async function startGateway(
   const logger = (options.logger ?? createLogger(fileConfig.logLevel)).child({ node: fileConfig.nodeId });
   // The metrics need the registry and the audit log, which come later: they are read only when scraped.
   let metrics: GatewayMetrics | undefined;
-  const entra = createEntraServices(fileConfig.entra, logger, { graphRequest: (seconds, ok) => metrics?.graphRequest(seconds, ok) });
-  let config: GatewayConfig;
-  try {
-    config = await resolveGroupNames(fileConfig, entra.graph);
-  } catch (e) {
-    entra.close();
-    throw e;
-  }
-  if (entra.revocation === undefined) {
-    logger.warn('entra.graph is not configured: a disabled identity keeps access until its token expires');
-  }
-  let audit: AuditLog;
-  try {
-    audit = await AuditLog.open(config.recordingsPath, logger, {
-      ...(options.auditLimits !== undefined ? { limits: options.auditLimits } : {}),
-      nodeId: config.nodeId,
-      onReplaced: config.onReplaced,
-      writeAhead: config.recordingDurability === 'write-ahead',
-      sync: config.recordingSync,
-      ...(config.signingKey !== undefined ? { signingKey: config.signingKey } : {}),
-      ...(config.central !== undefined
-        ? { central: { target: centralTarget(config.central.connection), backlogLimit: config.central.backlogLimit } }
-        : {}),
-    });
-  } catch (e) {
-    entra.close();
-    throw e;
-  }
+  const opened = await openEntraAndAudit(fileConfig, logger, options.auditLimits, (seconds, ok) => metrics?.graphRequest(seconds, ok));
+  const { entra, audit } = opened;
+  let config = opened.config;
   const sessions = new SessionRegistry();
   const budget = new MemoryBudget(config.listen.memoryBudgetBytes);
   let server: ProtocolServer | undefined;
-  const gatewayMetrics = new GatewayMetrics(
-    sessions,
-    () => ({ backlog: audit.backlog, centralBacklog: audit.centralBacklog, healthy: audit.healthy }),
-    budget,
-    () => Math.max(0, (server?.openConnections ?? 0) - sessions.size),
-    config.nodeId,
-  );
+  const gatewayMetrics = gatewayMetricsFor(sessions, audit, budget, () => server?.openConnections ?? 0, config.nodeId);
   metrics = gatewayMetrics;
-  audit.onBatchWritten((seconds) => gatewayMetrics.auditBatchWritten(seconds));
-  const watch = new SessionWatch(sessions, entra.revocation, { endAtTokenExpiry: config.endAtTokenExpiry }, logger);
-  const idle = new IdleSweeper(sessions);
-  entra.signingKeys.onRemoved((kids) => watch.keysRemoved(kids));
-  audit.onFailure(() =>
-    sessions.endWhere(
-      (s) => s.grant.rule.record !== false,
-      'audit-unavailable',
-      'terminating connection because the audit log cannot be written',
-    ),
-  );
+  const { watch, idle } = watchSessions(sessions, entra, audit, config, logger);
   const authority = new SessionAuthority(config, entra.verifier, audit, entra.revocation, (seconds, ok) =>
     gatewayMetrics.tokenVerified(seconds, ok),
   );
-  const cancelGuard = new CancelGuard((guess) => {
-    logger.warn(
-      { reason: 'cancel-guessing', source: guess.source, wrong: guess.wrong, dropped: guess.dropped },
-      'cancel requests with keys this gateway did not issue',
-    );
-    // In the audit log's signed login chain: who tried how often, never a key.
-    audit.loginAttempt({
-      atUs: guess.sinceMs * 1000,
-      accepted: false,
-      reason: 'cancel-unknown-key',
-      message: `${guess.wrong} CancelRequests with keys this gateway did not issue within a minute${guess.dropped > 0 ? `, and ${guess.dropped} more dropped unread by the limit` : ''}`,
-      clientAddress: guess.source,
-    });
-  });
+  const cancelGuard = cancelGuessingGuard(audit, logger);
   const anchor =
     config.anchor === undefined ? undefined : new PeriodicAnchor(audit, config.anchor.to, config.anchor.everyMs, config.nodeId, logger);
   anchor?.start();
@@ -151,73 +97,27 @@ export async function startGateway(
   const protocolServer = protocol(services);
   server = protocolServer;
   options.siblings?.answerWith((processId, secretKey) => protocolServer.cancelHeld(processId, secretKey));
-  let address: { readonly host: string; readonly port: number };
-  let admin: AdminServer | undefined;
-  let census: IdentityCensus | undefined;
-  let adminAddress: { readonly host: string; readonly port: number } | undefined;
-  try {
-    address = await protocolServer.listen();
-    const backend = localAdmin({
-      config: () => config,
-      metrics: gatewayMetrics,
-      sessions,
-      audit,
-      signingKeys: entra.signingKeys,
-      server: protocolServer,
-    });
-    options.answerAdmin?.(backend, gatewayMetrics, config.nodeId);
-    census = identityCensus(config, logger);
-    if (census !== undefined) {
-      gatewayMetrics.census(census);
-      census.start();
-    }
-    if (config.admin !== undefined) {
-      admin = new AdminServer(config.admin, backend, logger);
-      adminAddress = await admin.listen();
-      logger.info({ host: adminAddress.host, port: adminAddress.port, tls: config.admin.tls !== undefined }, 'admin endpoint listening');
-    }
-  } catch (e) {
-    await protocolServer.stopAccepting().catch(() => undefined);
-    // The writer thread would keep the process alive after a failed start (a port in use).
-    await audit.close();
-    entra.close();
-    throw e;
-  }
+  const parts = { config: () => config, metrics: gatewayMetrics, sessions, audit, signingKeys: entra.signingKeys, server: protocolServer };
+  const listening = await listenOrClose(parts, options.answerAdmin, logger, () => entra.close());
   watch.start();
   idle.start();
   entra.signingKeys.startRefreshing();
   logger.info(
-    { protocol: protocolServer.protocol, host: address.host, port: address.port, tls: config.listen.tls !== undefined },
+    { protocol: protocolServer.protocol, host: listening.address.host, port: listening.address.port, tls: config.listen.tls !== undefined },
     'gateway listening',
   );
   let stopping: Promise<void> | undefined;
   let reloading = Promise.resolve({ endedSessions: 0 });
   const reload = async (next: GatewayConfig): Promise<{ endedSessions: number }> => {
-    const changed = restartOnlyChanges(config, next);
-    if (changed.length > 0) {
-      throw new ConfigError(
-        next.source,
-        changed.map((key) => ({ key, message: 'changes take effect only at a restart; nothing was reloaded' })),
-      );
-    }
-    config = await resolveGroupNames(next, entra.graph);
-    authority.replace(config);
+    config = await applyReload(config, next, entra.graph, authority);
     gatewayMetrics.reloaded();
-    const stale = sessions.list().filter((s) => !authority.stillGrants(s.grant));
-    for (const s of stale) {
-      s.end('access-changed', "terminating connection because the gateway's configuration no longer grants this access");
-    }
-    logger.info(
-      { connections: config.connections.size, mappings: config.identityMap.length, endedSessions: stale.length },
-      'configuration reloaded',
-    );
-    return { endedSessions: stale.length };
+    return { endedSessions: endStaleSessions(sessions, authority, logger, config) };
   };
   return {
-    ...address,
+    ...listening.address,
     services,
     server: protocolServer,
-    ...(adminAddress !== undefined ? { admin: adminAddress } : {}),
+    ...(listening.adminAddress !== undefined ? { admin: listening.adminAddress } : {}),
     get config() {
       return config;
     },
@@ -226,13 +126,185 @@ export async function startGateway(
     recheckNow: () => watch.recheck(),
     shutdown: () =>
       (stopping ??= drain(protocolServer, services, config.listen.drainTimeoutMs, anchor).finally(async () => {
-        watch.stop();
-        idle.stop();
-        await census?.stop();
-        await admin?.close();
+        for (const stop of [watch, idle]) stop.stop();
+        await listening.stop();
         entra.close();
       })),
   };
+}
+
+function gatewayMetricsFor(
+  sessions: SessionRegistry,
+  audit: AuditLog,
+  budget: MemoryBudget,
+  openConnections: () => number,
+  nodeId: string,
+): GatewayMetrics {
+  const metrics = new GatewayMetrics(
+    sessions,
+    () => ({ backlog: audit.backlog, centralBacklog: audit.centralBacklog, healthy: audit.healthy }),
+    budget,
+    () => Math.max(0, openConnections() - sessions.size),
+    nodeId,
+  );
+  audit.onBatchWritten((seconds) => metrics.auditBatchWritten(seconds));
+  return metrics;
+}
+
+type EntraServices = ReturnType<typeof createEntraServices>;
+
+/** Entra's services, the configuration with its group names resolved, and the audit log; nothing left open if one fails. */
+async function openEntraAndAudit(
+  fileConfig: GatewayConfig,
+  logger: Logger,
+  auditLimits: AuditLimits | undefined,
+  graphRequest: (seconds: number, ok: boolean) => void,
+): Promise<{ entra: EntraServices; config: GatewayConfig; audit: AuditLog }> {
+  const entra = createEntraServices(fileConfig.entra, logger, { graphRequest });
+  try {
+    const config = await resolveGroupNames(fileConfig, entra.graph);
+    if (entra.revocation === undefined) {
+      logger.warn('entra.graph is not configured: a disabled identity keeps access until its token expires');
+    }
+    return { entra, config, audit: await openAuditLog(config, logger, auditLimits) };
+  } catch (e) {
+    entra.close();
+    throw e;
+  }
+}
+
+/**
+ * What ends live sessions from outside them: revocation and token expiry (the watch), idle
+ * limits, a signing key withdrawn, and an audit log that can no longer be written (recorded
+ * sessions only).
+ */
+function watchSessions(
+  sessions: SessionRegistry,
+  entra: EntraServices,
+  audit: AuditLog,
+  config: GatewayConfig,
+  logger: Logger,
+): { watch: SessionWatch; idle: IdleSweeper } {
+  const watch = new SessionWatch(sessions, entra.revocation, { endAtTokenExpiry: config.endAtTokenExpiry }, logger);
+  entra.signingKeys.onRemoved((kids) => watch.keysRemoved(kids));
+  audit.onFailure(() =>
+    sessions.endWhere(
+      (s) => s.grant.rule.record !== false,
+      'audit-unavailable',
+      'terminating connection because the audit log cannot be written',
+    ),
+  );
+  return { watch, idle: new IdleSweeper(sessions) };
+}
+
+type Address = { readonly host: string; readonly port: number };
+
+interface Listening {
+  readonly address: Address;
+  readonly adminAddress?: Address;
+  /** Stops the census and closes the admin endpoint. */
+  stop(): Promise<void>;
+}
+
+function openAuditLog(config: GatewayConfig, logger: Logger, limits: AuditLimits | undefined): Promise<AuditLog> {
+  return AuditLog.open(config.recordingsPath, logger, {
+    ...(limits !== undefined ? { limits } : {}),
+    nodeId: config.nodeId,
+    onReplaced: config.onReplaced,
+    writeAhead: config.recordingDurability === 'write-ahead',
+    sync: config.recordingSync,
+    ...(config.signingKey !== undefined ? { signingKey: config.signingKey } : {}),
+    ...(config.central !== undefined
+      ? { central: { target: centralTarget(config.central.connection), backlogLimit: config.central.backlogLimit } }
+      : {}),
+  });
+}
+
+/** Cancel-key guessing is logged and kept in the audit log's signed login chain: who tried how often, never a key. */
+function cancelGuessingGuard(audit: AuditLog, logger: Logger): CancelGuard {
+  return new CancelGuard((guess) => {
+    logger.warn(
+      { reason: 'cancel-guessing', source: guess.source, wrong: guess.wrong, dropped: guess.dropped },
+      'cancel requests with keys this gateway did not issue',
+    );
+    audit.loginAttempt({
+      atUs: guess.sinceMs * 1000,
+      accepted: false,
+      reason: 'cancel-unknown-key',
+      message: `${guess.wrong} CancelRequests with keys this gateway did not issue within a minute${guess.dropped > 0 ? `, and ${guess.dropped} more dropped unread by the limit` : ''}`,
+      clientAddress: guess.source,
+    });
+  });
+}
+
+/** The protocol's listener, the identity census and the admin endpoint, in that order. */
+async function listen(parts: LocalAdminParts, answerAdmin: GatewayOptions['answerAdmin'], logger: Logger): Promise<Listening> {
+  const { server, metrics } = parts;
+  const config = parts.config();
+  const backend = localAdmin(parts);
+  answerAdmin?.(backend, metrics, config.nodeId);
+  const address = await server.listen();
+  const census = identityCensus(config, logger);
+  if (census !== undefined) {
+    metrics.census(census);
+    census.start();
+  }
+  const admin = config.admin === undefined ? undefined : new AdminServer(config.admin, backend, logger);
+  const stop = async (): Promise<void> => {
+    await census?.stop();
+    await admin?.close();
+  };
+  if (admin === undefined || config.admin === undefined) return { address, stop };
+  const adminAddress = await admin.listen();
+  logger.info({ host: adminAddress.host, port: adminAddress.port, tls: config.admin.tls !== undefined }, 'admin endpoint listening');
+  return { address, adminAddress, stop };
+}
+
+/** `listen`, or, when it fails (a port in use), nothing left open: the writer thread would keep the process alive. */
+async function listenOrClose(
+  parts: LocalAdminParts,
+  answerAdmin: GatewayOptions['answerAdmin'],
+  logger: Logger,
+  closeEntra: () => void,
+): Promise<Listening> {
+  try {
+    return await listen(parts, answerAdmin, logger);
+  } catch (e) {
+    await parts.server.stopAccepting().catch(() => undefined);
+    await parts.audit.close();
+    closeEntra();
+    throw e;
+  }
+}
+
+/** The next configuration, its group names resolved, in force for new logins; refused whole if it changes a restart-only key. */
+async function applyReload(
+  current: GatewayConfig,
+  next: GatewayConfig,
+  graph: Parameters<typeof resolveGroupNames>[1],
+  authority: SessionAuthority,
+): Promise<GatewayConfig> {
+  const changed = restartOnlyChanges(current, next);
+  if (changed.length > 0) {
+    throw new ConfigError(
+      next.source,
+      changed.map((key) => ({ key, message: 'changes take effect only at a restart; nothing was reloaded' })),
+    );
+  }
+  const resolved = await resolveGroupNames(next, graph);
+  authority.replace(resolved);
+  return resolved;
+}
+
+/** Ends the open sessions the configuration in force no longer grants exactly what they had; how many. */
+function endStaleSessions(sessions: SessionRegistry, authority: SessionAuthority, logger: Logger, config: GatewayConfig): number {
+  const ended = sessions.list().filter((s) => !authority.stillGrants(s.grant));
+  for (const s of ended) s.end('access-changed', "terminating connection because the gateway's configuration no longer grants this access");
+  logger.info(
+    { connections: config.connections.size, mappings: config.identityMap.length, endedSessions: ended.length },
+    'configuration reloaded',
+  );
+  return ended.length;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { WireProtocol } from '../../src/protocol.js';
-import { buildTranscript } from './recording/transcript.js';
+import { buildTranscript } from './recording/build-transcript.js';
 import { expandEvents } from './recording/expand-events.js';
 import { accessesOfStatements } from './policy/recorded-usage.js';
 import { PostgresServer } from './postgres-server.js';

@@ -12,7 +12,7 @@ import { loadConfigFile } from '../config/load-config.js';
 import { parsePostgresUrl } from '../config/postgres-url.js';
 import { UsageError } from '../idgate-error.js';
 import { isPublicKeyText } from '../signing/node-key.js';
-import { copyFromCentral } from './commands/db-option.js';
+import { copyFromCentral } from './options/db-option.js';
 
 export const trustedKeyOption = {
   type: 'string',

@@ -69,50 +69,6 @@ export class GatewayMetrics implements SessionListener {
     registry.setDefaultLabels({ node: nodeId });
     collectDefaultMetrics({ register: registry });
     sessions.listen(this);
-    this.gauge('idgate_up', 'Whether the gateway serves (always 1 when scraped).', [], (g) => g.set(1));
-    this.gauge('idgate_uptime_seconds', 'Seconds since the gateway started.', [], (g) => g.set((Date.now() - this.startedAt) / 1000));
-    this.gauge('idgate_config_generation', 'The configuration in force: 1 at start, one more per successful reload.', [], (g) =>
-      g.set(this.configGeneration),
-    );
-    this.gauge(
-      'idgate_client_waiting_connections',
-      'Client connections open and not yet in a session (TLS, token check, upstream login).',
-      [],
-      (g) => g.set(this.waitingClients()),
-    );
-    this.gauge('idgate_client_active_connections', 'Client connections in a session, by connection.', ['connection'], (g) =>
-      this.perConnection(g),
-    );
-    this.gauge('idgate_server_active_connections', 'Upstream connections serving a session, by connection.', ['connection'], (g) =>
-      this.perConnection(g),
-    );
-    this.gauge(
-      'idgate_sessions',
-      'Live sessions by connection and identity-map entry (its position, from 0).',
-      ['connection', 'mapping'],
-      (g) => {
-        g.reset();
-        for (const s of sessions.list()) g.inc({ connection: s.grant.connection.name, mapping: String(s.grant.rule.index) });
-      },
-    );
-    this.totalsCounter(
-      'idgate_queries_total',
-      'Round trips completed (a Query, or an extended-protocol batch up to its Sync).',
-      (t) => t.statements,
-    );
-    this.totalsCounter(
-      'idgate_queries_duration_seconds_total',
-      'Time from a round trip’s first client byte to its ReadyForQuery.',
-      (t) => t.statementMs / 1000,
-    );
-    this.totalsCounter(
-      'idgate_transactions_total',
-      'Transactions completed (from BEGIN, or the first statement, to the ReadyForQuery back out of it).',
-      (t) => t.transactions,
-    );
-    this.totalsCounter('idgate_transactions_duration_seconds_total', 'Time spent inside transactions.', (t) => t.transactionMs / 1000);
-    this.totalsCounter('idgate_received_bytes_total', 'Bytes received from clients in sessions.', (t) => t.bytesFromClient);
-    this.totalsCounter('idgate_sent_bytes_total', 'Bytes sent to clients in sessions.', (t) => t.bytesToClient);
     this.logins = new Counter({
       name: 'idgate_logins_total',
       help: 'Login attempts by result (accepted, refused) and reason code.',
@@ -174,6 +130,55 @@ export class GatewayMetrics implements SessionListener {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers: [registry],
     });
+    this.observeState(sessions, budget);
+  }
+
+  /** What is read at each scrape: liveness, sessions, traffic totals, the audit log's and the memory budget's state. */
+  private observeState(sessions: SessionRegistry, budget: MemoryBudget): void {
+    this.gauge('idgate_up', 'Whether the gateway serves (always 1 when scraped).', [], (g) => g.set(1));
+    this.gauge('idgate_uptime_seconds', 'Seconds since the gateway started.', [], (g) => g.set((Date.now() - this.startedAt) / 1000));
+    this.gauge('idgate_config_generation', 'The configuration in force: 1 at start, one more per successful reload.', [], (g) =>
+      g.set(this.configGeneration),
+    );
+    this.gauge(
+      'idgate_client_waiting_connections',
+      'Client connections open and not yet in a session (TLS, token check, upstream login).',
+      [],
+      (g) => g.set(this.waitingClients()),
+    );
+    this.gauge('idgate_client_active_connections', 'Client connections in a session, by connection.', ['connection'], (g) =>
+      this.perConnection(g),
+    );
+    this.gauge('idgate_server_active_connections', 'Upstream connections serving a session, by connection.', ['connection'], (g) =>
+      this.perConnection(g),
+    );
+    this.gauge(
+      'idgate_sessions',
+      'Live sessions by connection and identity-map entry (its position, from 0).',
+      ['connection', 'mapping'],
+      (g) => {
+        g.reset();
+        for (const s of sessions.list()) g.inc({ connection: s.grant.connection.name, mapping: String(s.grant.rule.index) });
+      },
+    );
+    this.totalsCounter(
+      'idgate_queries_total',
+      'Round trips completed (a Query, or an extended-protocol batch up to its Sync).',
+      (t) => t.statements,
+    );
+    this.totalsCounter(
+      'idgate_queries_duration_seconds_total',
+      'Time from a round trip’s first client byte to its ReadyForQuery.',
+      (t) => t.statementMs / 1000,
+    );
+    this.totalsCounter(
+      'idgate_transactions_total',
+      'Transactions completed (from BEGIN, or the first statement, to the ReadyForQuery back out of it).',
+      (t) => t.transactions,
+    );
+    this.totalsCounter('idgate_transactions_duration_seconds_total', 'Time spent inside transactions.', (t) => t.transactionMs / 1000);
+    this.totalsCounter('idgate_received_bytes_total', 'Bytes received from clients in sessions.', (t) => t.bytesFromClient);
+    this.totalsCounter('idgate_sent_bytes_total', 'Bytes sent to clients in sessions.', (t) => t.bytesToClient);
     this.gauge('idgate_audit_backlog_events', 'Audit events recorded and not yet committed to the local database.', [], (g) =>
       g.set(this.audit().backlog),
     );

@@ -1,4 +1,4 @@
-import type { AnalysisContext } from '../../protocols/postgres/policy/analyze-sql.js';
+import type { AnalysisContext } from '../../protocols/postgres/policy/analysis-context.js';
 import { sqlParserFor } from '../../protocols/postgres/policy/sql-parser.js';
 
 /** The PostgreSQL major version of the test clusters: statements are analysed with its grammar. */

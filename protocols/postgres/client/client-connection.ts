@@ -8,36 +8,25 @@ import type { GatewayServices } from '../../../src/protocol.js';
 import type { SessionGrant } from '../../../src/policy/session-grant.js';
 import type { SessionLimits } from '../../../src/config/gateway-config.js';
 import { effectiveLimits } from '../../../src/policy/effective-limits.js';
-import { SessionActivity } from '../../../src/session/session-activity.js';
 import type { ReleaseSlot } from '../../../src/session/session-slots.js';
 import { MessageQueue } from '../message-queue.js';
 import { streamSource, type ReadSource } from '../read-source.js';
-import type { AnalysisContext } from '../policy/analyze-sql.js';
-import { analysisContextFor, checkClientLexicalSettings, pinnedStartupSettings } from '../policy/scoped-session.js';
-import { RowCap } from '../policy/row-cap.js';
-import { StatementGate } from '../policy/statement-gate.js';
-import { PostgresRecorder } from '../recording/postgres-recorder.js';
-import { isReadOnly, parseScope, type Scope } from '../../../src/config/scope.js';
-import { Relay, type RelayEnd } from '../relay.js';
-import { exitFatal, fatal, internalErrorFatal, internalErrorMessage, INTERNAL_ERROR_SQLSTATE, protocolFatal } from './session-exit.js';
+import { analysisContextFor, checkClientLexicalSettings } from '../policy/scoped-session.js';
+import { parseScope } from '../../../src/config/scope.js';
+import { fatal } from './session-exit.js';
 import { loginUpstream, type UpstreamSession } from '../upstream/login-upstream.js';
-import { cancelHeld } from './cancel-held.js';
-import { cancelAtPeers } from './peer-cancel.js';
-import {
-  AUTHENTICATION_CLEARTEXT_PASSWORD,
-  AUTHENTICATION_OK,
-  encodeBackendKeyData,
-  encodeNegotiateProtocolVersion,
-} from '../wire/backend-messages.js';
+import { forwardCancel } from '../cancel/forward-cancel.js';
+import type { CancelKeys } from '../cancel/cancel-keys.js';
+import { AUTHENTICATION_CLEARTEXT_PASSWORD, encodeNegotiateProtocolVersion } from '../wire/backend-messages.js';
 import { Frontend } from '../wire/codes.js';
 import { decodePasswordMessage } from '../wire/frontend-messages.js';
 import { ProtocolError } from '../wire/protocol-error.js';
 import type { StartupPacket } from '../wire/startup-packet.js';
-import type { CancelKeys } from './cancel-keys.js';
 import { negotiateTransport, type ClientStream } from './negotiate-transport.js';
-import { sessionHeader } from './session-header.js';
-import { gatewaySettings, managedSettingNames, pinnedApplicationName } from './session-settings.js';
-import { sqlstateForAccess, sqlstateForProtocol } from './sqlstate.js';
+import { gatewaySettings, managedSettingNames } from './session-settings.js';
+import { toClientError, type ClientError } from './client-error.js';
+import { runSession, type Admitted } from './run-session.js';
+import { upstreamParameters } from './upstream-parameters.js';
 import { checkStartupForScope, interpretStartupParameters, type StartupRequest } from './startup-parameters.js';
 
 /** Entra tokens are several KB: the PasswordMessage gets more room than a startup packet. */
@@ -52,16 +41,6 @@ export interface ClientConnectionDeps {
 }
 
 type StartupMessage = Extract<StartupPacket, { kind: 'StartupMessage' }>;
-
-interface Admitted {
-  readonly grant: SessionGrant;
-  readonly scope: Scope;
-  readonly limits: SessionLimits;
-  readonly request: StartupRequest;
-  readonly session: UpstreamSession;
-  readonly analysis: AnalysisContext | undefined;
-  readonly releaseSlot: ReleaseSlot;
-}
 
 /**
  * One client connection from its first byte to its end: encryption negotiation, the token
@@ -107,7 +86,17 @@ export class ClientConnection {
       if (this.refused || this.stream.destroyed) {
         admitted.session.socket.destroy();
         admitted.releaseSlot();
-      } else this.startRelay(admitted);
+      } else {
+        this.queue.detach();
+        const clientSource = this.tls ? streamSource(this.stream) : this.source;
+        const at = { services: this.deps.services, cancelKeys: this.deps.cancelKeys, sessionId: this.sessionId, log: this.log };
+        runSession(
+          at,
+          { stream: this.stream, source: clientSource, tls: this.tls, address: this.socket.remoteAddress ?? '' },
+          admitted,
+          this.queue.takeRemaining(),
+        );
+      }
     } catch (e) {
       clearTimeout(timer);
       this.refuse(e);
@@ -124,7 +113,10 @@ export class ClientConnection {
     this.startupReceived = true;
     const packet = negotiated.packet;
     if (packet.kind === 'CancelRequest' || packet.kind === 'PeerCancelRequest') {
-      await this.forwardCancel(packet.processId, packet.secretKey, packet.kind === 'CancelRequest');
+      this.stream.end();
+      const { processId, secretKey } = packet;
+      const from = { processId, secretKey, source: this.socket.remoteAddress ?? '', fromClient: packet.kind === 'CancelRequest' };
+      await forwardCancel(this.deps.services, this.deps.cancelKeys, from, this.log);
       return undefined;
     }
     const request = this.acceptStartup(packet);
@@ -186,166 +178,6 @@ export class ClientConnection {
     return decodePasswordMessage(message.body);
   }
 
-  private startRelay({ grant, scope, limits, request, session: upstream, analysis, releaseSlot }: Admitted): void {
-    const sessionId = this.sessionId;
-    const { services, cancelKeys } = this.deps;
-    const log = this.log.child({
-      sessionId,
-      connection: grant.connection.name,
-      identity: grant.identity.objectId,
-      appId: grant.identity.appId,
-    });
-    const clientAddress = this.socket.remoteAddress ?? '';
-    const recorder = services.audit.startSession(
-      sessionHeader(sessionId, grant, request.clientUser, clientAddress, this.tls),
-      grant.rule.record,
-    );
-    services.metrics.login(true, 'accepted');
-    services.audit.loginAttempt({
-      atUs: nowMicros(),
-      accepted: true,
-      reason: 'accepted',
-      message: `granted by identity-map entry ${grant.rule.index}`,
-      sessionId,
-      objectId: grant.identity.objectId,
-      appId: grant.identity.appId,
-      connection: grant.connection.name,
-      clientUser: request.clientUser,
-      clientAddress,
-    });
-    const observer = recorder.recordsFrames ? new PostgresRecorder(recorder) : undefined;
-    const gate =
-      analysis === undefined
-        ? undefined
-        : new StatementGate(scope, analysis, {
-            pinnedApplicationName: (asked) => pinnedApplicationName(grant, asked),
-            denied: (sql, denial) => {
-              services.metrics.scopeDenied(grant.connection.name, grant.rule.index);
-              log.info({ reason: denial.message, sqlstate: denial.sqlstate, scope: scope.text }, 'statement denied by scope');
-              if (recorder.recordsFrames) {
-                recorder.record('gateway', 'Denied', { sql, reason: denial.message, sqlstate: denial.sqlstate });
-              }
-            },
-            lexicalStateChanged: (problem) => {
-              log.warn({ reason: 'lexical-state-changed', problem }, 'ending session: the server changed how it reads statements');
-              // After the server's chunk in hand is relayed; the gate already refuses every further statement.
-              queueMicrotask(() =>
-                relay.terminate('lexical-state-changed', exitFatal('lexical-state-changed', `terminating connection: ${problem}`)),
-              );
-            },
-          });
-    const gatewayKey =
-      upstream.backendKey &&
-      cancelKeys.issue({
-        target: grant.connection,
-        upstreamKey: upstream.backendKey,
-        sessionId,
-        ...(observer ? { onCancel: () => observer.onCancelRequest() } : {}),
-      });
-    const activity = new SessionActivity();
-    this.queue.detach();
-    this.stream.write(
-      Buffer.concat([
-        AUTHENTICATION_OK,
-        ...upstream.startupFrames,
-        ...(gatewayKey ? [encodeBackendKeyData(gatewayKey.processId, gatewayKey.secretKey)] : []),
-        upstream.readyForQuery,
-      ]),
-    );
-    const relay = new Relay(this.tls ? streamSource(this.stream) : this.source, upstream.source, (end) => onEnd(end), protocolFatal, {
-      observer,
-      clientStages: gate === undefined ? [] : [gate.clientStage],
-      serverStages: [
-        ...(gate === undefined ? [] : [gate.serverStage]),
-        ...(limits.maxRows === undefined
-          ? []
-          : [
-              new RowCap(limits.maxRows, () => {
-                services.metrics.limitReached('max-rows');
-                log.info({ maxRows: limits.maxRows }, 'result truncated by max-rows');
-                // The gateway's own act: kept even for a session recorded without its frames.
-                recorder.record('gateway', 'RowsCapped', { maxRows: limits.maxRows });
-              }),
-            ]),
-      ],
-      maxClientMessage: services.config.listen.maxMessageBytes,
-      activity,
-      budget: services.budget,
-      internalError: () => internalErrorFatal(sessionId),
-    });
-    const onEnd = (end: RelayEnd): void => {
-      if (gatewayKey) cancelKeys.release(gatewayKey);
-      releaseSlot();
-      recorder.end({ reason: end.reason, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient });
-      if (end.error instanceof ProtocolError && end.error.code === 'reply-out-of-sync') services.metrics.replyOutOfSync();
-      services.sessions.remove(sessionId, end.reason);
-      if (end.reason === 'internal-error') {
-        log.error({ reason: end.reason, err: end.error?.stack ?? end.error?.message }, 'session ended by an internal error');
-      } else {
-        log.info(
-          { reason: end.reason, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient, err: end.error?.message },
-          'session ended',
-        );
-      }
-    };
-    services.sessions.add({
-      id: sessionId,
-      grant,
-      clientUser: request.clientUser,
-      clientAddress,
-      startedAt: new Date(),
-      activity,
-      limits,
-      end: (reason, message, requester) => {
-        // Who asked is kept even for a session recorded without its frames: it is the gateway's own act.
-        if (requester !== undefined) {
-          recorder.record('gateway', 'Terminated', { reason, by: requester.by, via: requester.via, from: requester.from });
-        }
-        relay.terminate(reason, exitFatal(reason, message));
-      },
-    });
-    log.info({ clientUser: request.clientUser, tls: this.tls, mapping: grant.rule.index, scope: grant.rule.scope }, 'session started');
-    relay.start(this.queue.takeRemaining(), upstream.leftover);
-  }
-
-  /**
-   * A CancelRequest for a session this gateway holds goes upstream with the upstream's own key; one
-   * for a session it does not hold is passed to the fleet's peers (a peer's own request is not
-   * passed on again), so a cancel that reaches the wrong node still lands.
-   */
-  private async forwardCancel(processId: number, secretKey: number, fromClient: boolean): Promise<void> {
-    this.stream.end();
-    const { cancelGuard, metrics } = this.deps.services;
-    const source = this.socket.remoteAddress ?? '';
-    if (!cancelGuard.admit(source)) {
-      metrics.cancelRequest('dropped');
-      return;
-    }
-    if (await cancelHeld(this.deps.cancelKeys, processId, secretKey, this.log)) {
-      metrics.cancelRequest('forwarded');
-      return;
-    }
-    // Another worker of this gateway may hold it: they count as this node, so a peer's request goes to them too.
-    if ((await this.deps.services.siblings?.cancel(processId, secretKey)) === true) {
-      metrics.cancelRequest('forwarded');
-      this.log.info({ fromPeer: !fromClient }, 'cancel request passed to the sibling worker that holds the session');
-      return;
-    }
-    const { peers, peerTimeoutMs } = this.deps.services.config;
-    if (!fromClient || peers.length === 0) {
-      // Not held anywhere this node can see: a wrong key, counted against the source's guessing limit.
-      cancelGuard.wrongKey(source);
-      metrics.cancelRequest('unknown-key');
-      this.log.info({ fromPeer: !fromClient }, 'cancel request with an unknown key ignored');
-      return;
-    }
-    // A peer may hold it; if none does, it was a guess all the same: it counts against the source here.
-    cancelGuard.wrongKey(source);
-    metrics.cancelRequest('forwarded');
-    const told = await cancelAtPeers(peers, processId, secretKey, peerTimeoutMs);
-    this.log.info({ peers: peers.length, reached: told }, 'cancel request for a session not held here passed to the fleet’s peers');
-  }
-
   /** One way out for every refusal: an ErrorResponse with a SQLSTATE, a log line, and the connection closed. */
   private refuse(e: unknown): void {
     if (this.refused) return;
@@ -379,59 +211,4 @@ export class ClientConnection {
       clientAddress: this.socket.remoteAddress ?? '',
     });
   }
-}
-
-/**
- * What the upstream session starts with besides the client's harmless settings. A scoped session
- * gets the connection's search_path, so an unqualified table is where the scope check took it to
- * be; a scope that cannot write also runs read-only, so Postgres itself stops a write a function
- * would do (switching either off is denied by the scope check).
- */
-function upstreamParameters(
-  forwarded: ReadonlyMap<string, string>,
-  scope: Scope,
-  searchPath: string,
-  gatewaySet: ReadonlyMap<string, string>,
-): ReadonlyMap<string, string> {
-  const parameters = new Map(forwarded);
-  // The gateway's own values replace the client's under any spelling of the name; the packet's settings win over `options`.
-  for (const name of [...parameters.keys()]) if (gatewaySet.has(name.toLowerCase())) parameters.delete(name);
-  for (const [name, value] of gatewaySet) parameters.set(name, value);
-  if (scope.all) return parameters;
-  parameters.set('search_path', searchPath);
-  // The pinned values replace the client's under any spelling of the name (options come before the packet's settings, which win).
-  for (const name of [...parameters.keys()]) if (pinnedStartupSettings().has(name.toLowerCase())) parameters.delete(name);
-  for (const [name, value] of pinnedStartupSettings()) parameters.set(name, value);
-  if (isReadOnly(scope)) parameters.set('default_transaction_read_only', 'on');
-  return parameters;
-}
-
-interface ClientError {
-  readonly code: string;
-  readonly sqlstate: string;
-  readonly message: string;
-  readonly detail?: string;
-  readonly logDetail?: string;
-  readonly internal: boolean;
-}
-
-function toClientError(e: unknown, sessionId: string): ClientError {
-  if (e instanceof AccessError) {
-    return {
-      code: e.code,
-      sqlstate: sqlstateForAccess(e.code),
-      message: e.message,
-      ...(e.detail ? { detail: e.detail } : {}),
-      ...(e.internalDetail ? { logDetail: e.internalDetail } : {}),
-      internal: false,
-    };
-  }
-  if (e instanceof ProtocolError) return { code: e.code, sqlstate: sqlstateForProtocol(e.code), message: e.message, internal: false };
-  return {
-    code: 'internal',
-    sqlstate: INTERNAL_ERROR_SQLSTATE,
-    message: internalErrorMessage(sessionId),
-    logDetail: e instanceof Error ? (e.stack ?? e.message) : String(e),
-    internal: true,
-  };
 }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { checkScope } from '../../../src/policy/check-scope.js';
 import type { Scope } from '../../../src/config/scope.js';
-import { analyzeSql, type AnalysisContext, type ApplicationNameChange } from './analyze-sql.js';
+import { analyzeSql } from './analyze-sql.js';
+import { type AnalysisContext, type ApplicationNameChange } from './analysis-context.js';
 import { StatementRejected } from './statement-rejected.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../../../src/audit/start-writer-worker.js';
 import type { Scope } from '../../../src/config/scope.js';
-import type { AnalysisContext } from './analyze-sql.js';
+import type { AnalysisContext } from './analysis-context.js';
 import type { Verdict } from './decision-cache.js';
 
 /** Statements this long or longer are judged on the analysis thread (below it, parsing takes under ~8 ms). */

@@ -1,6 +1,6 @@
 import { Backend } from '../wire/codes.js';
 import { encodeNoticeResponse } from '../wire/backend-messages.js';
-import { DROP, PASS, type FrameStage, type HeaderAction } from '../wire/frame-stream.js';
+import { DROP, PASS, type FrameStage, type HeaderAction } from '../wire/frame-stage.js';
 
 /** The end of one statement's result: the row count starts again after it. */
 const RESULT_ENDS = new Set<number>([

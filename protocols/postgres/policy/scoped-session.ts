@@ -1,5 +1,5 @@
 import { AccessError } from '../../../src/access-error.js';
-import type { AnalysisContext } from './analyze-sql.js';
+import type { AnalysisContext } from './analysis-context.js';
 import { isLexicalSetting, isPinnedValue, PINNED_LEXICAL, reportedLexicalProblem } from './lexical-state.js';
 import { majorVersionOf, sqlParserFor, SUPPORTED_MAJORS } from './sql-parser.js';
 

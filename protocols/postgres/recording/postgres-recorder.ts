@@ -1,6 +1,6 @@
 import type { SessionRecorder } from '../../../src/audit/session-recorder.js';
 import { Backend, Frontend } from '../wire/codes.js';
-import { PASS, SEE, type FrameStage, type HeaderAction } from '../wire/frame-stream.js';
+import { PASS, SEE, type FrameStage, type HeaderAction } from '../wire/frame-stage.js';
 import { RAW_FRAMES_KIND, RawFrameBatch } from './raw-frames.js';
 import type { RelayObserver } from './relay-observer.js';
 

@@ -1,4 +1,4 @@
-import type { FrameStage } from '../wire/frame-stream.js';
+import type { FrameStage } from '../wire/frame-stage.js';
 
 /** What the relay lets a session observer see and how it lets the observer slow the client down. */
 export interface RelayObserver {

@@ -3,7 +3,7 @@ import type { Anchor } from '../../audit/anchor-record.js';
 import { isPostgresTarget, writeAnchors } from '../../audit/anchor-target.js';
 import { nowMicros } from '../../audit/audit-event.js';
 import { centralLogReports, localLogReport, trustedKeyOption, trustListOf } from '../log-reports.js';
-import { auditDbPath, dbOptions, isCentralUrl } from './db-option.js';
+import { auditDbPath, dbOptions, isCentralUrl } from '../options/db-option.js';
 
 interface AnchorArgs {
   readonly db?: string | undefined;

@@ -6,7 +6,7 @@ import { createEntraServices, type EntraServices } from '../../identity/entra-se
 import { resolveGroupNames } from '../../identity/resolve-group-names.js';
 import { createLogger } from '../../logging/logger.js';
 import { widerThanScopes } from '../../policy/wider-privileges.js';
-import { configOption } from './config-option.js';
+import { configOption } from '../options/config-option.js';
 import { errorMessage } from '../../idgate-error.js';
 import type { WireProtocol } from '../../protocol.js';
 

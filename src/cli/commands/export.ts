@@ -2,8 +2,8 @@ import type { CommandModule } from 'yargs';
 import { nowMicros } from '../../audit/audit-event.js';
 import { isoFromUs } from '../format.js';
 import { parseInstantUs } from '../parse-time.js';
-import { dbOptions, openAudit } from './db-option.js';
-import { sessionJson } from './sessions.js';
+import { dbOptions, openAudit } from '../options/db-option.js';
+import { sessionJson } from '../session-json.js';
 import type { WireProtocol } from '../../protocol.js';
 
 interface ExportArgs {

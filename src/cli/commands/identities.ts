@@ -10,7 +10,7 @@ import { usageSince, type EntryUsage } from '../entry-usage.js';
 import { identitiesMarkdown, type ReportRow } from '../identities-report.js';
 import { isoFromUs, table } from '../format.js';
 import { parseDurationUs, parseInstantUs } from '../parse-time.js';
-import { dbOptions, openAudit } from './db-option.js';
+import { dbOptions, openAudit } from '../options/db-option.js';
 import { errorMessage, UsageError } from '../../idgate-error.js';
 import type { WireProtocol } from '../../protocol.js';
 
@@ -53,83 +53,93 @@ export function identitiesCommand(protocol: WireProtocol): CommandModule<object,
         .option('markdown', { type: 'boolean', default: false, describe: 'a report a security review can attach' }),
     handler: async (args) => {
       const file = loadConfigFile(args.config);
-      const entra = createEntraServices(file.entra, createLogger('silent'));
-      let listed: ListedIdentity[];
-      try {
-        if (entra.graph === undefined) {
-          process.stderr.write('idgate identities needs entra.graph: who can log in is in the tenant\n');
-          process.exitCode = 2;
-          return;
-        }
-        listed = await listedIdentities(await resolveGroupNames(file, entra.graph), entra.graph);
-      } catch (e) {
-        process.stderr.write(
-          `idgate identities: Graph could not answer in full (${errorMessage(e)}); nothing is reported rather than a partial list\n`,
-        );
-        process.exitCode = 1;
-        return;
-      } finally {
-        entra.close();
-      }
+      const listed = await listFromGraph(file);
+      if (listed === undefined) return;
       const now = nowMicros();
-      const since = parseInstantUs(args.unused, now);
-      const { reader, close } = await openAudit(args, { kind: 'all' });
-      let census: Census[];
-      try {
-        const usage = await usageSince(protocol, reader, since, args.config);
-        const lastLogin = new Map<string, number>();
-        for (const l of reader.logins()) {
-          if (l.accepted === 1 && l.identity_oid !== null) {
-            lastLogin.set(l.identity_oid, Math.max(lastLogin.get(l.identity_oid) ?? 0, l.at_us));
-          }
-        }
-        const sessions = new Map<string, number>();
-        const inWindow = reader.sessions({ sinceUs: since });
-        for (const s of inWindow) sessions.set(s.identity_oid, (sessions.get(s.identity_oid) ?? 0) + 1);
-        const gap = parseDurationUs(args.shared);
-        if (gap === undefined) throw new UsageError('bad-argument', `--shared ${args.shared}: not a duration (5m, 1h)`);
-        const shared = sharedIdentities(inWindow, gap, now);
-        census = listed.map((l) => {
-          const last = lastLogin.get(l.principal.objectId);
-          const flags = [];
-          if (!l.principal.accountEnabled) flags.push('disabled');
-          else if (last === undefined || last < since) flags.push('unused');
-          if (shared.has(l.principal.objectId)) flags.push('shared');
-          const overScoped = usage.filter((u) => u.appId === l.principal.appId && u.overScoped);
-          if (overScoped.length > 0) flags.push('over-scoped');
-          return { listed: l, lastLoginUs: last, sessions: sessions.get(l.principal.objectId) ?? 0, flags, overScoped };
-        });
-      } finally {
-        close();
-      }
-      if (args.json) {
-        for (const c of census) process.stdout.write(`${JSON.stringify(censusJson(c))}\n`);
-        return;
-      }
-      if (args.markdown) {
-        process.stdout.write(
-          identitiesMarkdown(census.map(reportRow), `${args.unused} (shared within ${args.shared})`, new Date(now / 1000).toISOString()),
-        );
-        return;
-      }
-      process.stdout.write(
-        `${table(
-          ['identity', 'app id', 'entries', 'last login', `sessions (${args.unused})`, 'flags'],
-          census.map((c) => [
-            c.listed.principal.displayName ?? c.listed.principal.objectId,
-            c.listed.principal.appId,
-            c.listed.entries.map((r) => `#${r.index} ${r.connection}`).join(', '),
-            c.lastLoginUs === undefined ? 'never' : isoFromUs(c.lastLoginUs),
-            String(c.sessions),
-            [
-              ...c.flags.filter((f) => f !== 'over-scoped'),
-              ...c.overScoped.map((u) => `over-scoped: ${u.granted} → ${u.used || 'nothing'}`),
-            ].join(', '),
-          ]),
-        )}\n`,
-      );
+      printCensus(args, await takeCensus(protocol, args, listed, now), now);
     },
   };
+}
+
+/** Everyone the identity-map lets in, from Graph; undefined (the exit code set) when Graph is not configured or did not answer in full. */
+async function listFromGraph(file: ReturnType<typeof loadConfigFile>): Promise<ListedIdentity[] | undefined> {
+  const entra = createEntraServices(file.entra, createLogger('silent'));
+  try {
+    if (entra.graph === undefined) {
+      process.stderr.write('idgate identities needs entra.graph: who can log in is in the tenant\n');
+      process.exitCode = 2;
+      return undefined;
+    }
+    return await listedIdentities(await resolveGroupNames(file, entra.graph), entra.graph);
+  } catch (e) {
+    process.stderr.write(
+      `idgate identities: Graph could not answer in full (${errorMessage(e)}); nothing is reported rather than a partial list\n`,
+    );
+    process.exitCode = 1;
+    return undefined;
+  } finally {
+    entra.close();
+  }
+}
+
+/** Each listed identity beside the audit log: its last login, its sessions in the window, and its flags. */
+async function takeCensus(protocol: WireProtocol, args: IdentitiesArgs, listed: readonly ListedIdentity[], now: number): Promise<Census[]> {
+  const since = parseInstantUs(args.unused, now);
+  const gap = parseDurationUs(args.shared);
+  if (gap === undefined) throw new UsageError('bad-argument', `--shared ${args.shared}: not a duration (5m, 1h)`);
+  const { reader, close } = await openAudit(args, { kind: 'all' });
+  try {
+    const usage = await usageSince(protocol, reader, since, args.config);
+    const lastLogin = new Map<string, number>();
+    for (const l of reader.logins()) {
+      if (l.accepted === 1 && l.identity_oid !== null) lastLogin.set(l.identity_oid, Math.max(lastLogin.get(l.identity_oid) ?? 0, l.at_us));
+    }
+    const sessions = new Map<string, number>();
+    const inWindow = reader.sessions({ sinceUs: since });
+    for (const s of inWindow) sessions.set(s.identity_oid, (sessions.get(s.identity_oid) ?? 0) + 1);
+    const shared = sharedIdentities(inWindow, gap, now);
+    return listed.map((l) => {
+      const last = lastLogin.get(l.principal.objectId);
+      const flags = [];
+      if (!l.principal.accountEnabled) flags.push('disabled');
+      else if (last === undefined || last < since) flags.push('unused');
+      if (shared.has(l.principal.objectId)) flags.push('shared');
+      const overScoped = usage.filter((u) => u.appId === l.principal.appId && u.overScoped);
+      if (overScoped.length > 0) flags.push('over-scoped');
+      return { listed: l, lastLoginUs: last, sessions: sessions.get(l.principal.objectId) ?? 0, flags, overScoped };
+    });
+  } finally {
+    close();
+  }
+}
+
+function printCensus(args: IdentitiesArgs, census: readonly Census[], now: number): void {
+  if (args.json) {
+    for (const c of census) process.stdout.write(`${JSON.stringify(censusJson(c))}\n`);
+    return;
+  }
+  if (args.markdown) {
+    process.stdout.write(
+      identitiesMarkdown(census.map(reportRow), `${args.unused} (shared within ${args.shared})`, new Date(now / 1000).toISOString()),
+    );
+    return;
+  }
+  process.stdout.write(
+    `${table(
+      ['identity', 'app id', 'entries', 'last login', `sessions (${args.unused})`, 'flags'],
+      census.map((c) => [
+        c.listed.principal.displayName ?? c.listed.principal.objectId,
+        c.listed.principal.appId,
+        c.listed.entries.map((r) => `#${r.index} ${r.connection}`).join(', '),
+        c.lastLoginUs === undefined ? 'never' : isoFromUs(c.lastLoginUs),
+        String(c.sessions),
+        [
+          ...c.flags.filter((f) => f !== 'over-scoped'),
+          ...c.overScoped.map((u) => `over-scoped: ${u.granted} → ${u.used || 'nothing'}`),
+        ].join(', '),
+      ]),
+    )}\n`,
+  );
 }
 
 function reportRow(c: Census): ReportRow {

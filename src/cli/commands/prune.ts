@@ -9,7 +9,7 @@ import { pruneCentral } from '../../audit/central/prune-central.js';
 import { pruneAudit } from '../../audit/prune-audit.js';
 import { parsePostgresUrl } from '../../config/postgres-url.js';
 import { parseDurationUs } from '../parse-time.js';
-import { auditDbPath, dbOptions, isCentralUrl } from './db-option.js';
+import { auditDbPath, dbOptions, isCentralUrl } from '../options/db-option.js';
 import { UsageError } from '../../idgate-error.js';
 
 interface PruneArgs {

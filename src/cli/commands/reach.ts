@@ -6,7 +6,7 @@ import { resolveGroupNames } from '../../identity/resolve-group-names.js';
 import { createLogger } from '../../logging/logger.js';
 import { reachOf, type Reach } from '../../policy/reach.js';
 import { table } from '../format.js';
-import { configOption } from './config-option.js';
+import { configOption } from '../options/config-option.js';
 import { errorMessage } from '../../idgate-error.js';
 
 interface ReachArgs {

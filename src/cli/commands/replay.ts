@@ -5,7 +5,7 @@ import { AuditReader, type SessionRow } from '../../audit/audit-reader.js';
 import type { RecordedEvent, TranscriptEntry } from '../../audit/transcript.js';
 import { table } from '../format.js';
 import { entryText, headerText } from '../transcript-text.js';
-import { dbOptions, openAudit } from './db-option.js';
+import { dbOptions, openAudit } from '../options/db-option.js';
 import { transcriptOf } from '../session-transcript.js';
 import { UsageError } from '../../idgate-error.js';
 import type { WireProtocol } from '../../protocol.js';

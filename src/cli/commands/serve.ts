@@ -2,17 +2,17 @@ import cluster from 'node:cluster';
 import type { CommandModule } from 'yargs';
 import { AdminServer } from '../../admin/admin-server.js';
 import type { AdminConfig, GatewayConfig } from '../../config/gateway-config.js';
-import { ClusterAdmin } from '../../fleet/cluster-admin.js';
-import { answerAdminAsks } from '../../fleet/worker-admin.js';
+import { ClusterAdmin } from '../../workers/cluster-admin.js';
+import { answerAdminAsks } from '../../workers/worker-admin.js';
 import type { Logger } from '../../logging/logger.js';
 import { loadConfigFile } from '../../config/load-config.js';
 import { forWorker } from '../../config/worker-config.js';
-import { STOP_MESSAGE, WORKER_INDEX_ENV, WorkerPool } from '../../fleet/worker-pool.js';
-import { WorkerSiblings } from '../../fleet/worker-siblings.js';
+import { STOP_MESSAGE, WORKER_INDEX_ENV, WorkerPool } from '../../workers/worker-pool.js';
+import { WorkerSiblings } from '../../workers/worker-siblings.js';
 import { startGateway } from '../../gateway.js';
 import { createLogger } from '../../logging/logger.js';
 import { runUntilSignal } from '../run-until-signal.js';
-import { configOption } from './config-option.js';
+import { configOption } from '../options/config-option.js';
 import type { WireProtocol } from '../../protocol.js';
 
 /** The primary's admin endpoint: it answers for all workers by asking each. */

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { entryText, headerText } from '../transcript-text.js';
-import { dbOptions, openAudit } from './db-option.js';
-import { sessionJson } from './sessions.js';
+import { dbOptions, openAudit } from '../options/db-option.js';
+import { sessionJson } from '../session-json.js';
 import { transcriptOf } from '../session-transcript.js';
 import { UsageError } from '../../idgate-error.js';
 import type { WireProtocol } from '../../protocol.js';

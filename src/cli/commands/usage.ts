@@ -3,7 +3,7 @@ import { nowMicros } from '../../audit/audit-event.js';
 import { usageSince, type EntryUsage } from '../entry-usage.js';
 import { isoFromUs, table } from '../format.js';
 import { parseInstantUs } from '../parse-time.js';
-import { dbOptions, openAudit } from './db-option.js';
+import { dbOptions, openAudit } from '../options/db-option.js';
 import type { WireProtocol } from '../../protocol.js';
 
 interface UsageArgs {

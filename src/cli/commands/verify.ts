@@ -3,7 +3,7 @@ import type { Anchor } from '../../audit/anchor-record.js';
 import { readAnchors } from '../../audit/anchor-target.js';
 import type { VerifyReport } from '../../audit/verify-audit.js';
 import { centralLogReports, localLogReport, trustedKeyOption, trustListOf, type LogReport } from '../log-reports.js';
-import { auditDbPath, dbOptions, isCentralUrl } from './db-option.js';
+import { auditDbPath, dbOptions, isCentralUrl } from '../options/db-option.js';
 
 interface VerifyArgs {
   readonly db?: string | undefined;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { analyzeSql, type AnalysisContext } from '../../../../protocols/postgres/policy/analyze-sql.js';
+import { analyzeSql } from '../../../../protocols/postgres/policy/analyze-sql.js';
+import { type AnalysisContext } from '../../../../protocols/postgres/policy/analysis-context.js';
 import { decide } from '../../../../protocols/postgres/policy/decision-cache.js';
 import { StatementRejected } from '../../../../protocols/postgres/policy/statement-rejected.js';
 import { checkScope } from '../../../../src/policy/check-scope.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import type { AnalysisContext } from '../../../../protocols/postgres/policy/analyze-sql.js';
+import type { AnalysisContext } from '../../../../protocols/postgres/policy/analysis-context.js';
 import { AnalysisThread, OFF_THREAD_CHARS } from '../../../../protocols/postgres/policy/off-thread-analysis.js';
 import { parseScope } from '../../../../src/config/scope.js';
 import { analysisContext } from '../../../support/sql-analysis.js';

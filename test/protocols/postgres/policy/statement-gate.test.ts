@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import type { AnalysisContext } from '../../../../protocols/postgres/policy/analyze-sql.js';
+import type { AnalysisContext } from '../../../../protocols/postgres/policy/analysis-context.js';
 import { StatementGate } from '../../../../protocols/postgres/policy/statement-gate.js';
 import { FrameStream } from '../../../../protocols/postgres/wire/frame-stream.js';
 import { ProtocolError } from '../../../../protocols/postgres/wire/protocol-error.js';

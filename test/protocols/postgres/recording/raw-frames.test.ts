@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RawFrameBatch, storedFrames } from '../../../../protocols/postgres/recording/raw-frames.js';
-import { FrameStream, PASS, SEE } from '../../../../protocols/postgres/wire/frame-stream.js';
+import { FrameStream } from '../../../../protocols/postgres/wire/frame-stream.js';
+import { PASS, SEE } from '../../../../protocols/postgres/wire/frame-stage.js';
 import { Bytes, bytewise, splitsOf } from '../../../support/byte-builder.js';
 
 const query = new Bytes().cstring('SELECT 1').frame('Q');

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { FrameStream } from '../../../../protocols/postgres/wire/frame-stream.js';
 import {
   DROP,
-  FrameStream,
   HOLD,
   PASS,
   PENDING,
@@ -10,7 +10,7 @@ import {
   type FrameStage,
   type FrameVerdict,
   type HoldAccount,
-} from '../../../../protocols/postgres/wire/frame-stream.js';
+} from '../../../../protocols/postgres/wire/frame-stage.js';
 import { ProtocolError } from '../../../../protocols/postgres/wire/protocol-error.js';
 import { Bytes, bytewise, splitsOf } from '../../../support/byte-builder.js';
 

@@ -1,50 +1,20 @@
 import type { Duplex } from 'node:stream';
-import type { EndReason } from '../../src/session/end-reason.js';
-import type { MemoryBudget } from '../../src/session/memory-budget.js';
-import { SessionActivity, type TransactionStatus } from '../../src/session/session-activity.js';
-import type { ReadSource } from './read-source.js';
-import type { RelayObserver } from './recording/relay-observer.js';
-import { Backend, Frontend } from './wire/codes.js';
-import { FrameStream, PASS, SEE, type FrameStage } from './wire/frame-stream.js';
-import { TERMINATE } from './wire/frontend-messages.js';
-import { ProtocolError } from './wire/protocol-error.js';
-import { InvariantError } from '../../src/idgate-error.js';
+import type { EndReason } from '../../../src/session/end-reason.js';
+import { SessionActivity } from '../../../src/session/session-activity.js';
+import type { ReadSource } from '../read-source.js';
+import type { RelayObserver } from '../recording/relay-observer.js';
+import { readyTracker, terminateWatch } from './relay-stages.js';
+import { UpstreamWriter } from './upstream-writer.js';
+import { FrameStream } from '../wire/frame-stream.js';
+import { type FrameStage } from '../wire/frame-stage.js';
+import type { RelayEnd, RelayOptions } from './relay-options.js';
+import { TERMINATE } from '../wire/frontend-messages.js';
+import { ProtocolError } from '../wire/protocol-error.js';
+import { InvariantError } from '../../../src/idgate-error.js';
+import { byteLength, writeAll, type Pieces } from './write-pieces.js';
 
-const TRANSACTION_STATUS: Readonly<Record<number, TransactionStatus>> = { 0x49: 'idle', 0x54: 'in-transaction', 0x45: 'failed' };
 /** How long a gateway-initiated end waits for the frame in flight to finish before cutting. */
 const BOUNDARY_GRACE_MS = 2000;
-
-function only(code: number): Uint8Array {
-  const table = new Uint8Array(256);
-  table[code] = 1;
-  return table;
-}
-const TERMINATE_ONLY = only(Frontend.Terminate);
-const READY_ONLY = only(Backend.ReadyForQuery);
-
-export interface RelayOptions {
-  /** Sees the frames of both directions as they go on (the audit recorder), and may ask the relay to slow the client down. */
-  readonly observer?: RelayObserver | undefined;
-  /** Stages the client's frames pass first, in order (the scope's gate). */
-  readonly clientStages?: readonly FrameStage[];
-  /** Stages the server's frames pass first, in order (the scope's gate, then `max-rows`). */
-  readonly serverStages?: readonly FrameStage[];
-  /** The largest message the client may send: a longer one ends the session before any of it is held or forwarded. */
-  readonly maxClientMessage?: number;
-  /** The session's state and counters (bytes, round trips), kept up to date for metrics and limits. */
-  readonly activity?: SessionActivity;
-  /** The gateway-wide budget for frames held while assembled: past it, the client is read no further. */
-  readonly budget?: MemoryBudget | undefined;
-  /** Builds the FATAL a client gets when the gateway itself fails while reading its session (no internal detail in it). */
-  readonly internalError?: () => Buffer;
-}
-
-export interface RelayEnd {
-  readonly reason: EndReason;
-  readonly error?: Error;
-  readonly bytesFromClient: number;
-  readonly bytesToClient: number;
-}
 
 /**
  * Moves bytes between the client and its upstream, in order, through one frame stream per
@@ -61,20 +31,13 @@ export class Relay {
   private waitingForObserver = false;
   /** The client's stream stopped (a statement judged off the relay thread, or the memory budget): read on once it is ready. */
   private waitingForStream = false;
-  /** The last write upstream was not taken whole: read the client again at 'drain'. */
-  private upstreamFull = false;
   private reason: EndReason | undefined;
   private error: Error | undefined;
   private pendingFatal: Buffer | undefined;
   private open = 2;
   private readonly client: Duplex;
   private readonly upstream: Duplex;
-  /** Write-ahead: client pieces recorded and waiting for their commit before they go upstream, oldest first. */
-  private readonly held: (Buffer | readonly Buffer[])[] = [];
-  /** The gateway ended the session or the upstream went away: held pieces are dropped, not forwarded. */
-  private dropHeld = false;
-  /** The client is done: end the upstream once the held pieces are forwarded. */
-  private endUpstreamAfterHeld = false;
+  private readonly toUpstream: UpstreamWriter;
   private readonly observer: RelayObserver | undefined;
   private readonly activity: SessionActivity;
   private readonly internalError: () => Buffer;
@@ -93,44 +56,36 @@ export class Relay {
     this.internalError = options.internalError ?? (() => Buffer.alloc(0));
     this.client = clientSource.stream;
     this.upstream = upstreamSource.stream;
-    const terminateWatch: FrameStage = {
-      interest: TERMINATE_ONLY,
-      header: () => {
-        this.clientTerminated = true;
-        return PASS;
-      },
-    };
-    const readyTracker: FrameStage = {
-      interest: READY_ONLY,
-      header: () => SEE,
-      // A ReadyForQuery has a one-byte body: its transaction status.
-      see: (_code, bytes, start) => this.activity.ready(TRANSACTION_STATUS[bytes[start + 5] ?? 0] ?? 'idle'),
+    this.toUpstream = new UpstreamWriter(
+      this.upstream,
+      observer,
+      () => this.resumeClient(),
+      () => this.client.pause(),
+    );
+    const onTerminate = (): void => {
+      this.clientTerminated = true;
     };
     const recorded = (stage: FrameStage | undefined): FrameStage[] => (stage === undefined ? [] : [stage]);
-    this.fromClient = new FrameStream([...(options.clientStages ?? []), terminateWatch, ...recorded(observer?.clientStage)], {
+    this.fromClient = new FrameStream([...(options.clientStages ?? []), terminateWatch(onTerminate), ...recorded(observer?.clientStage)], {
       maxFrame: options.maxClientMessage ?? Number.MAX_SAFE_INTEGER,
       limitName: 'listen.max-message-bytes',
       ...(options.budget !== undefined ? { account: options.budget } : {}),
     });
-    this.fromServer = new FrameStream([...(options.serverStages ?? []), readyTracker, ...recorded(observer?.serverStage)]);
+    this.fromServer = new FrameStream([...(options.serverStages ?? []), readyTracker(this.activity), ...recorded(observer?.serverStage)]);
   }
 
   start(clientLeftover: Buffer, upstreamLeftover: Buffer): void {
     const { client, upstream } = this;
     // A chunk read into a reused buffer stays ours until the write that carries it is flushed.
-    this.clientSource.setHandler(this.onClientData, () => upstream.writableLength > 0 || this.held.length > 0);
+    this.clientSource.setHandler(this.onClientData, () => this.toUpstream.busy);
     this.upstreamSource.setHandler(this.onUpstreamData, () => client.writableLength > 0);
-    upstream.on('drain', () => {
-      this.upstreamFull = false;
-      this.resumeClient();
-    });
     client.on('drain', () => upstream.resume());
     client.on('end', () => {
       this.reason ??= this.clientTerminated ? 'client-terminated' : 'client-disconnected';
-      this.endUpstream();
+      this.toUpstream.end();
     });
     upstream.on('end', () => {
-      this.dropHeld = true;
+      this.toUpstream.drop();
       this.closeSide('upstream-closed', client);
     });
     client.on('error', (e: Error) => this.fail('socket-error', e));
@@ -150,7 +105,7 @@ export class Relay {
   terminate(reason: EndReason, fatal: Buffer): void {
     if (this.reason !== undefined) return;
     this.reason = reason;
-    this.dropHeld = true;
+    this.toUpstream.drop();
     this.client.pause();
     this.clientSource.clearHandler();
     if (this.fromServer.outputAtBoundary) {
@@ -164,12 +119,7 @@ export class Relay {
   /** The one condition under which the client is read: nothing of the session waits on anything. */
   private canReadClient(): boolean {
     return (
-      this.reason === undefined &&
-      this.held.length === 0 &&
-      !this.waitingForObserver &&
-      !this.waitingForStream &&
-      !this.upstreamFull &&
-      !this.fromClient.isStopped
+      this.reason === undefined && this.toUpstream.idle && !this.waitingForObserver && !this.waitingForStream && !this.fromClient.isStopped
     );
   }
 
@@ -185,7 +135,7 @@ export class Relay {
 
   /** Reads `chunk` (or, undefined, what the stopped stream kept) through the client's frame stream and forwards what goes on. */
   private readClient(chunk: Buffer | undefined): void {
-    let pieces: Buffer | readonly Buffer[];
+    let pieces: Pieces;
     try {
       pieces = chunk === undefined ? this.fromClient.resume() : this.fromClient.push(chunk);
     } catch (e) {
@@ -209,44 +159,11 @@ export class Relay {
     });
   }
 
-  /**
-   * Sends client pieces upstream — with write-ahead recording only once what they carry is
-   * committed to the audit log, so a statement never reaches the database before its record is
-   * durable.
-   */
-  private forward(pieces: Buffer | readonly Buffer[]): void {
+  /** Sends client pieces upstream (with write-ahead, once recorded), and waits if the recorder is behind. */
+  private forward(pieces: Pieces): void {
+    this.toUpstream.forward(pieces);
     const observer = this.observer;
-    if (observer?.writeAhead === true) {
-      this.held.push(pieces);
-      observer.afterDurable(this.releaseHeld);
-    } else this.writeUpstream(pieces);
     if (observer?.congested === true && !this.waitingForObserver) this.waitForObserver(observer);
-  }
-
-  private writeUpstream(pieces: Buffer | readonly Buffer[]): void {
-    if (writeAll(this.upstream, pieces)) return;
-    this.upstreamFull = true;
-    this.client.pause();
-  }
-
-  /** The oldest held pieces are committed: forward them, and read the client again once nothing is held. */
-  private readonly releaseHeld = (): void => {
-    const pieces = this.held.shift();
-    if (pieces === undefined) return;
-    if (this.dropHeld || this.upstream.destroyed) {
-      this.held.length = 0;
-      return;
-    }
-    this.writeUpstream(pieces);
-    if (this.held.length > 0) return;
-    if (this.endUpstreamAfterHeld) this.upstream.end();
-    else this.resumeClient();
-  };
-
-  /** The client is gone: the upstream ends too, after what the client sent before (write-ahead may still hold some). */
-  private endUpstream(): void {
-    if (this.held.length > 0 && !this.dropHeld) this.endUpstreamAfterHeld = true;
-    else this.upstream.end();
   }
 
   /** The observer (the audit writer) is behind: stop reading the client until it catches up. */
@@ -290,7 +207,7 @@ export class Relay {
     const malformed = e instanceof ProtocolError;
     this.reason ??= malformed ? 'upstream-protocol-violation' : 'internal-error';
     this.error ??= e instanceof Error ? e : new InvariantError(String(e));
-    this.dropHeld = true;
+    this.toUpstream.drop();
     this.pendingFatal = undefined;
     this.upstreamSource.clearHandler();
     this.upstream.destroy();
@@ -334,7 +251,7 @@ export class Relay {
 
   private fail(reason: EndReason, e: Error): void {
     this.reason ??= reason;
-    this.dropHeld = true;
+    this.toUpstream.drop();
     this.error ??= e;
     this.destroyBoth();
   }
@@ -351,7 +268,7 @@ export class Relay {
       this.reason ??= this.client.destroyed ? 'client-disconnected' : 'upstream-closed';
       setImmediate(() => {
         if (!this.client.writableFinished) this.client.end();
-        this.endUpstream();
+        this.toUpstream.end();
       });
       setTimeout(() => this.destroyBoth(), BOUNDARY_GRACE_MS).unref();
       return;
@@ -366,23 +283,4 @@ export class Relay {
       });
     }
   };
-}
-
-function byteLength(pieces: Buffer | readonly Buffer[]): number {
-  if (Buffer.isBuffer(pieces)) return pieces.length;
-  let total = 0;
-  for (const piece of pieces) total += piece.length;
-  return total;
-}
-
-/** Writes the pieces as one burst (corked); false when the destination wants no more for now. */
-function writeAll(destination: Duplex, pieces: Buffer | readonly Buffer[]): boolean {
-  if (Buffer.isBuffer(pieces)) return destination.write(pieces);
-  if (pieces.length === 1) return destination.write(pieces[0]);
-  if (pieces.length === 0) return destination.writableLength < destination.writableHighWaterMark;
-  destination.cork();
-  let ok = true;
-  for (const piece of pieces) ok = destination.write(piece);
-  destination.uncork();
-  return ok;
 }

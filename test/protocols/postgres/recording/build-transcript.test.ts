@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildTranscript } from '../../../../protocols/postgres/recording/transcript.js';
+import { buildTranscript } from '../../../../protocols/postgres/recording/build-transcript.js';
 import { DENIED_TOKEN_PREFIX } from '../../../../protocols/postgres/policy/statement-gate.js';
 import type { RecordedEvent, TranscriptStatement } from '../../../../src/audit/transcript.js';
 

@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { createServer, connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { streamSource } from '../../../protocols/postgres/read-source.js';
-import { Relay, type RelayEnd, type RelayOptions } from '../../../protocols/postgres/relay.js';
-import { encodeErrorResponse } from '../../../protocols/postgres/wire/backend-messages.js';
-import { ProtocolError } from '../../../protocols/postgres/wire/protocol-error.js';
-import { PASS, type FrameStage } from '../../../protocols/postgres/wire/frame-stream.js';
-import { StatementGate } from '../../../protocols/postgres/policy/statement-gate.js';
-import { parseScope } from '../../../src/config/scope.js';
-import { analysisContext } from '../../support/sql-analysis.js';
-import { Bytes } from '../../support/byte-builder.js';
+import { streamSource } from '../../../../protocols/postgres/read-source.js';
+import { Relay } from '../../../../protocols/postgres/relay/relay.js';
+import type { RelayEnd, RelayOptions } from '../../../../protocols/postgres/relay/relay-options.js';
+import { encodeErrorResponse } from '../../../../protocols/postgres/wire/backend-messages.js';
+import { ProtocolError } from '../../../../protocols/postgres/wire/protocol-error.js';
+import { PASS, type FrameStage } from '../../../../protocols/postgres/wire/frame-stage.js';
+import { StatementGate } from '../../../../protocols/postgres/policy/statement-gate.js';
+import { parseScope } from '../../../../src/config/scope.js';
+import { analysisContext } from '../../../support/sql-analysis.js';
+import { Bytes } from '../../../support/byte-builder.js';
 
 /** Two connected loopback socket pairs: the relay's client and upstream sides, and the test's ends of them. */
 async function socketPair(): Promise<{ near: Socket; far: Socket; close: () => void }> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CancelKeys, type CancelRoute } from '../../../../protocols/postgres/client/cancel-keys.js';
+import { CancelKeys, type CancelRoute } from '../../../../protocols/postgres/cancel/cancel-keys.js';
 
 const route = (host: string, processId: number, secretKey: number): CancelRoute => ({
   target: { host, port: 5432, tls: 'disable', connectTimeoutMs: 1000 },

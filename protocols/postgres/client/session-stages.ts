@@ -1,0 +1,73 @@
+import type { SessionLimits } from '../../../src/config/gateway-config.js';
+import type { Scope } from '../../../src/config/scope.js';
+import type { SessionRecorder } from '../../../src/audit/session-recorder.js';
+import type { Logger } from '../../../src/logging/logger.js';
+import type { SessionGrant } from '../../../src/policy/session-grant.js';
+import type { GatewayServices } from '../../../src/protocol.js';
+import type { AnalysisContext } from '../policy/analysis-context.js';
+import { RowCap } from '../policy/row-cap.js';
+import { StatementGate } from '../policy/statement-gate.js';
+import type { FrameStage } from '../wire/frame-stage.js';
+import { pinnedApplicationName } from './session-settings.js';
+
+/** What a session's own stages report to: its services, its log line and its audit recorder. */
+export interface StageContext {
+  readonly services: GatewayServices;
+  readonly grant: SessionGrant;
+  readonly log: Logger;
+  readonly recorder: SessionRecorder;
+}
+
+export interface SessionStages {
+  readonly client: readonly FrameStage[];
+  readonly server: readonly FrameStage[];
+}
+
+/**
+ * The stages a session's frame streams start with: the scope's gate both ways (when the scope is
+ * not `all`), then `max-rows` on the server's side (when set). The relay adds its own after them.
+ */
+export function sessionStages(
+  context: StageContext,
+  scope: Scope,
+  analysis: AnalysisContext | undefined,
+  limits: SessionLimits,
+  /** The server changed how it reads statements: the session must end (after the chunk in hand). */
+  onLexicalChange: (problem: string) => void,
+): SessionStages {
+  const gate = analysis === undefined ? undefined : scopeGate(context, scope, analysis, onLexicalChange);
+  const cap = limits.maxRows === undefined ? undefined : rowCap(context, limits.maxRows);
+  return {
+    client: gate === undefined ? [] : [gate.clientStage],
+    server: [...(gate === undefined ? [] : [gate.serverStage]), ...(cap === undefined ? [] : [cap])],
+  };
+}
+
+function scopeGate(
+  { services, grant, log, recorder }: StageContext,
+  scope: Scope,
+  analysis: AnalysisContext,
+  onLexicalChange: (problem: string) => void,
+): StatementGate {
+  return new StatementGate(scope, analysis, {
+    pinnedApplicationName: (asked) => pinnedApplicationName(grant, asked),
+    denied: (sql, denial) => {
+      services.metrics.scopeDenied(grant.connection.name, grant.rule.index);
+      log.info({ reason: denial.message, sqlstate: denial.sqlstate, scope: scope.text }, 'statement denied by scope');
+      if (recorder.recordsFrames) recorder.record('gateway', 'Denied', { sql, reason: denial.message, sqlstate: denial.sqlstate });
+    },
+    lexicalStateChanged: (problem) => {
+      log.warn({ reason: 'lexical-state-changed', problem }, 'ending session: the server changed how it reads statements');
+      onLexicalChange(problem);
+    },
+  });
+}
+
+function rowCap({ services, log, recorder }: StageContext, maxRows: number): RowCap {
+  return new RowCap(maxRows, () => {
+    services.metrics.limitReached('max-rows');
+    log.info({ maxRows }, 'result truncated by max-rows');
+    // The gateway's own act: kept even for a session recorded without its frames.
+    recorder.record('gateway', 'RowsCapped', { maxRows });
+  });
+}

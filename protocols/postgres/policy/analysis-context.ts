@@ -1,0 +1,29 @@
+import type { Access } from '../../../src/policy/access.js';
+import type { SqlParser } from './sql-parser.js';
+
+export interface AnalysisContext {
+  readonly parser: SqlParser;
+  /** The schema unqualified tables are in (the session's pinned search_path). */
+  readonly schema: string;
+  /**
+   * The server's encoding is not UTF8: it truncates and compares names in bytes of another
+   * encoding, so only ASCII names of tables, schemas and functions are read the same on both sides.
+   */
+  readonly asciiNamesOnly: boolean;
+  /** Settings the gateway set at login (identity, timeouts): the agent may reset them but not change them. */
+  readonly managedSettings: ReadonlySet<string>;
+}
+
+export interface Analysis {
+  readonly accesses: Access[];
+  /** Did the verdict depend on a constant's value (SET … = off, set_config('role', …))? Then it holds for this text only. */
+  readonly dependsOnConstants: boolean;
+  /** The statement is one `SET [LOCAL] application_name` to a constant: it goes upstream with the agent's name kept first. */
+  readonly applicationName?: ApplicationNameChange;
+}
+
+/** What a lone `SET application_name` asks for; the gateway sends its own SET with the agent's name in front. */
+export interface ApplicationNameChange {
+  readonly value: string;
+  readonly local: boolean;
+}
