@@ -1,10 +1,9 @@
 import type { Scope } from '../../../src/config/scope.js';
-import { encodeErrorResponse } from '../wire/backend-messages.js';
-import { ByteReader } from '../wire/byte-reader.js';
+import { decodeParameterStatus, encodeErrorResponse } from '../wire/backend-messages.js';
 import { Backend, Frontend } from '../wire/codes.js';
 import { decodeErrorFields } from '../wire/error-fields.js';
 import { HOLD, PASS, PENDING, type FrameStage, type FrameVerdict, type HeaderAction } from '../wire/frame-stage.js';
-import { encodeMessage } from '../wire/message-writer.js';
+import { decodeParse, decodeQuery, encodeParse, encodeQuery } from '../wire/frontend-messages.js';
 import { ReplyTracker } from '../wire/reply-tracker.js';
 import type { AnalysisContext } from './analysis-context.js';
 import { cachedVerdict, decide, rejected, rememberVerdict, type Verdict } from './decision-cache.js';
@@ -14,7 +13,7 @@ import { decodeStatement, MAX_ANALYSED_STATEMENT_BYTES } from './statement-text.
 
 /** The statement the gateway sends upstream in place of a denied one: it cannot parse, so the server fails exactly there. */
 export const DENIED_TOKEN_PREFIX = 'idgate_denied';
-const PLACEHOLDER_QUERY = encodeMessage(Frontend.Query, [{ cstring: DENIED_TOKEN_PREFIX }]);
+const PLACEHOLDER_QUERY = encodeQuery(DENIED_TOKEN_PREFIX);
 /** Room for a Parse's name and parameter types around the longest statement analysed. */
 const MAX_HELD_FRAME = MAX_ANALYSED_STATEMENT_BYTES + (1 << 19);
 
@@ -119,9 +118,9 @@ export class StatementGate {
         Frontend.Query,
       );
     }
-    const r = new ByteReader(frame, 5);
-    const statement = code === Frontend.Parse ? r.cstringBytes() : undefined;
-    const sqlBytes = r.cstringBytes();
+    const parse = code === Frontend.Parse ? decodeParse(frame) : undefined;
+    const statement = parse?.name;
+    const sqlBytes = parse?.sql ?? decodeQuery(frame);
     let verdict: Verdict;
     try {
       const sql = this.stopped ? '' : decodeStatement(sqlBytes);
@@ -170,8 +169,8 @@ export class StatementGate {
     const { value, local } = verdict.applicationName;
     // standard_conforming_strings is pinned on: only the quote needs doubling.
     const sql = `SET ${local ? 'LOCAL ' : ''}application_name = '${this.events.pinnedApplicationName(value).replaceAll("'", "''")}'`;
-    if (code !== Frontend.Parse) return encodeMessage(Frontend.Query, [{ cstring: sql }]);
-    return encodeMessage(Frontend.Parse, [{ bytes: statement ?? Buffer.alloc(0) }, { int8: 0 }, { cstring: sql }, { int16: 0 }]);
+    if (code !== Frontend.Parse) return encodeQuery(sql);
+    return encodeParse(statement ?? Buffer.alloc(0), sql);
   }
 
   /** The placeholder that goes upstream instead: a Query, or a Parse of the same statement name. */
@@ -182,12 +181,7 @@ export class StatementGate {
       return PLACEHOLDER_QUERY;
     }
     this.replies.sent(Frontend.Parse, denial);
-    return encodeMessage(Frontend.Parse, [
-      { bytes: statement ?? Buffer.alloc(0) },
-      { int8: 0 },
-      { cstring: DENIED_TOKEN_PREFIX },
-      { int16: 0 },
-    ]);
+    return encodeParse(statement ?? Buffer.alloc(0), DENIED_TOKEN_PREFIX);
   }
 
   private answer(code: number, frame: Buffer): Buffer | undefined {
@@ -208,8 +202,8 @@ export class StatementGate {
   }
 
   private watchParameter(frame: Buffer): void {
-    const r = new ByteReader(frame, 5);
-    const problem = reportedLexicalProblem(r.cstring(), r.cstring());
+    const { name, value } = decodeParameterStatus(frame, 5);
+    const problem = reportedLexicalProblem(name, value);
     if (problem === undefined || this.stopped) return;
     this.stopped = true;
     this.events.lexicalStateChanged(problem);

@@ -1,42 +1,30 @@
-import type { RecordedEvent, StatementResult, TranscriptEntry, TranscriptStatement } from '../../../src/audit/transcript.js';
+import type { RecordedEvent, TranscriptEntry } from '../../../src/audit/transcript.js';
+import { failed, finish, outcome, placeholder, type Open, type OpenFields, type Recalled } from './transcript-statement.js';
 import { DENIED_TOKEN_PREFIX } from '../policy/statement-gate.js';
 import { listOf, textOf } from '../../../src/json-value.js';
-
-interface Open {
-  readonly n: number;
-  readonly startUs: number;
-  readonly protocol: TranscriptStatement['protocol'];
-  readonly sql: string;
-  readonly statementName?: string;
-  readonly params?: readonly unknown[];
-  /** The gateway refused it: what reached the server was its placeholder. */
-  readonly refused: boolean;
-  results: StatementResult[];
-  status: 'ok' | 'error' | 'skipped' | 'pending';
-  sqlstate?: string;
-  message?: string;
-  endUs?: number;
-  notices: string[];
-  copyBytes: number;
-  /** A Query ends at ReadyForQuery; an Execute at its own outcome. */
-  readonly endsAtReady: boolean;
-}
-
-/** A statement's text as the client sent it, and whether the gateway refused it. */
-interface Recalled {
-  readonly sql: string;
-  readonly refused: boolean;
-}
-
-type Pending = { readonly kind: 'statement'; readonly s: Open } | { readonly kind: 'sync' };
-
-type OpenFields = Pick<Open, 'protocol' | 'sql' | 'refused' | 'statementName' | 'params' | 'endsAtReady'>;
+import { Backend, Frontend } from '../wire/codes.js';
+import { ReplyTracker } from '../wire/reply-tracker.js';
 
 /**
- * Reads a Postgres session's events back as statements. The server answers in the order the
- * client asked, so outcomes are matched to requests first-in first-out: a Query takes every
- * CommandComplete up to its ReadyForQuery; an Execute takes the next outcome; after an error,
- * the Executes up to the next Sync were skipped by the server.
+ * What the server answers as one: the statement a Parse prepares, its Bind and Describe, up to the
+ * Execute that runs it (a Query or FunctionCall is one by itself). An error in any of them is the
+ * statement's, once the Execute is known; a Close, or a Parse never executed, is a statement of its
+ * own only if it fails.
+ */
+interface Unit {
+  readonly recalled: Recalled;
+  bound: boolean;
+  statement: Open | undefined;
+}
+
+const FRONTEND: Readonly<Record<string, number>> = Frontend;
+const BACKEND: Readonly<Record<string, number>> = Backend;
+
+/**
+ * Reads a Postgres session's events back as statements, with the reply model the gate uses live
+ * (wire/reply-tracker.ts): each outcome, error and ReadyForQuery is matched to the message it
+ * answers by the server's own rules, and the messages an error makes the server skip up to Sync
+ * are the statements shown as skipped.
  */
 export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs: number): TranscriptEntry[] {
   const builder = new TranscriptBuilder(sessionStartUs);
@@ -51,7 +39,9 @@ export function buildTranscript(events: Iterable<RecordedEvent>, sessionStartUs:
 class TranscriptBuilder {
   private readonly list: TranscriptEntry[] = [];
   private readonly statements: Open[] = [];
-  private readonly pending: Pending[] = [];
+  private readonly replies = new ReplyTracker<Unit>({ acknowledgementsImplied: true, dropped: (unit) => skipped(unit) });
+  /** The replies stopped fitting the requests (a damaged or cut recording): outcomes are no longer matched. */
+  private lost = false;
   private readonly portals = new Map<string, { statementName: string; params: readonly unknown[] }>();
   private readonly prepared = new Map<string, Recalled>();
   /**
@@ -61,6 +51,8 @@ class TranscriptBuilder {
    */
   private readonly denied: string[] = [];
   private lastParsed: Recalled = { sql: '', refused: false };
+  /** The extended-protocol statement being put together (its Parse, Bind, Describe). */
+  private unit: Unit | undefined;
   /** When the statement's first frame (a Parse or Bind before its Execute) was recorded. */
   private firstFrameUs: number | undefined;
 
@@ -84,89 +76,131 @@ class TranscriptBuilder {
 
   client(e: RecordedEvent): void {
     const d = e.data;
+    const code = FRONTEND[e.kind];
     switch (e.kind) {
       case 'Query':
-        this.open(e, { protocol: 'simple', ...this.original(textOf(d['sql'])), endsAtReady: true });
+        this.sent(code, this.openAlone(e, { protocol: 'simple', ...this.original(textOf(d['sql'])) }));
         return;
-      case 'Parse':
-        this.firstFrameUs ??= e.atUs;
-        this.lastParsed = this.original(textOf(d['sql']));
-        this.prepared.set(textOf(d['statement']), this.lastParsed);
-        return;
-      case 'Bind':
-        this.firstFrameUs ??= e.atUs;
-        this.portals.set(textOf(d['portal']), { statementName: textOf(d['statement']), params: listOf(d['params']) });
-        return;
-      case 'Execute':
-        return this.execute(e);
-      case 'FunctionCall':
-        this.open(e, {
+      case 'FunctionCall': {
+        const fields = {
           protocol: 'function-call',
           sql: `function ${textOf(d['functionOid'])}`,
           refused: false,
           params: listOf(d['args']),
-          endsAtReady: true,
-        });
+        } as const;
+        this.sent(code, this.openAlone(e, fields));
         return;
-      case 'Sync':
-        this.pending.push({ kind: 'sync' });
+      }
+      case 'Parse':
+        this.firstFrameUs ??= e.atUs;
+        this.lastParsed = this.original(textOf(d['sql']));
+        this.prepared.set(textOf(d['statement']), this.lastParsed);
+        this.unit = { recalled: this.lastParsed, bound: false, statement: undefined };
+        this.sent(code, this.unit);
+        return;
+      case 'Bind':
+        return this.bind(e);
+      case 'Describe':
+        this.sent(code, this.unit ?? { recalled: this.lastParsed, bound: false, statement: undefined });
+        return;
+      case 'Execute':
+        return this.execute(e);
+      case 'Close':
+        if (d['statement'] !== undefined) this.prepared.delete(textOf(d['statement']));
+        this.sent(code, { recalled: this.lastParsed, bound: false, statement: undefined });
         return;
       case 'CopyData': {
         const s = this.statements.at(-1);
         if (s) s.copyBytes += Number(d['bytes'] ?? 0);
         return;
       }
-      case 'Close':
-        if (d['statement'] !== undefined) this.prepared.delete(textOf(d['statement']));
-        return;
       case 'CancelRequest':
       case 'Terminate':
+        this.note(e);
+        return;
       case 'CopyFail':
-        this.note(e, e.kind === 'CopyFail' ? textOf(d['message']) : undefined);
+        this.note(e, textOf(d['message']));
     }
+    if (code !== undefined) this.sent(code, undefined);
   }
 
   server(e: RecordedEvent): void {
     const d = e.data;
+    const code = BACKEND[e.kind];
+    if (code === undefined || this.lost) return;
+    if (e.kind === 'NoticeResponse') {
+      (this.replies.current?.statement ?? this.statements.at(-1))?.notices.push(`${textOf(d['severity'])}: ${textOf(d['message'])}`);
+      return;
+    }
+    let unit: Unit | undefined;
+    try {
+      unit = this.replies.received(code, e.kind === 'ErrorResponse' ? textOf(d['sqlstate']) : undefined);
+    } catch {
+      this.lost = true;
+      this.note(e, 'the replies no longer match the requests from here on: outcomes are not matched');
+      return;
+    }
     switch (e.kind) {
       case 'CommandComplete':
       case 'EmptyQueryResponse':
       case 'PortalSuspended':
-        return this.outcome(e);
+        return outcome(unit?.statement, e);
       case 'ErrorResponse':
-        // An error with no statement waiting (a Parse or Bind failed before any Execute) is a statement of its own.
-        failHead(this.pending, this.head() ?? this.create(e, { protocol: 'extended', ...this.lastParsed, endsAtReady: false }), e);
-        return;
-      case 'NoticeResponse':
-        (this.head() ?? this.statements.at(-1))?.notices.push(`${textOf(d['severity'])}: ${textOf(d['message'])}`);
-        return;
-      case 'ReadyForQuery': {
-        const p = this.pending.shift();
-        if (p?.kind === 'statement' && p.s.endUs === undefined) p.s.endUs = e.atUs;
-      }
+        return failed(unit === undefined ? this.alone(e) : this.statementOf(unit, e), e);
+      case 'ReadyForQuery':
+        if (unit?.statement !== undefined) unit.statement.endUs ??= e.atUs;
     }
+  }
+
+  private bind(e: RecordedEvent): void {
+    this.firstFrameUs ??= e.atUs;
+    const statementName = textOf(e.data['statement']);
+    this.portals.set(textOf(e.data['portal']), { statementName, params: listOf(e.data['params']) });
+    // A Bind right after its Parse belongs to it; any other Bind starts a statement of its own.
+    if (this.unit === undefined || this.unit.bound) {
+      this.unit = { recalled: this.prepared.get(statementName) ?? { sql: '', refused: false }, bound: false, statement: undefined };
+    }
+    this.unit.bound = true;
+    this.sent(Frontend.Bind, this.unit);
   }
 
   private execute(e: RecordedEvent): void {
     const portal = this.portals.get(textOf(e.data['portal']));
     const statementName = portal?.statementName ?? '';
-    this.open(e, {
+    const unit = this.unit ?? {
+      recalled: this.prepared.get(statementName) ?? { sql: '', refused: false },
+      bound: true,
+      statement: undefined,
+    };
+    this.unit = undefined;
+    unit.statement = this.create(e, {
       protocol: 'extended',
       ...(this.prepared.get(statementName) ?? { sql: '', refused: false }),
       ...(statementName !== '' ? { statementName } : {}),
       params: portal?.params ?? [],
-      endsAtReady: false,
     });
+    this.sent(Frontend.Execute, unit);
   }
 
-  private outcome(e: RecordedEvent): void {
-    const s = this.head();
-    if (s === undefined) return;
-    const d = e.data;
-    s.results.push(d['rows'] === undefined ? { tag: textOf(d['tag'], e.kind) } : { tag: textOf(d['tag']), rows: Number(d['rows']) });
-    if (s.status === 'pending') s.status = 'ok';
-    s.endUs = e.atUs;
-    if (!s.endsAtReady) this.pending.shift();
+  private sent(code: number | undefined, unit: Unit | undefined): void {
+    if (code !== undefined && !this.lost) this.replies.sent(code, unit);
+  }
+
+  /** A Query or FunctionCall: a statement by itself. */
+  private openAlone(e: RecordedEvent, fields: OpenFields): Unit {
+    this.unit = undefined;
+    return { recalled: { sql: fields.sql, refused: fields.refused }, bound: true, statement: this.create(e, fields) };
+  }
+
+  /** The statement an error in `unit` is shown against: its Execute's, else one of its own (a Parse or Bind that failed). */
+  private statementOf(unit: Unit, e: RecordedEvent): Open {
+    unit.statement ??= this.create(e, { protocol: 'extended', ...unit.recalled });
+    return unit.statement;
+  }
+
+  /** An error that answers nothing pending (a FATAL between statements) is a statement of its own. */
+  private alone(e: RecordedEvent): Open {
+    return this.create(e, { protocol: 'extended', ...this.lastParsed });
   }
 
   private original(sql: string): Recalled {
@@ -194,63 +228,9 @@ class TranscriptBuilder {
     this.list.push(placeholder(s));
     return s;
   }
-
-  private open(e: RecordedEvent, fields: OpenFields): void {
-    this.pending.push({ kind: 'statement', s: this.create(e, fields) });
-  }
-
-  private head(): Open | undefined {
-    const p = this.pending[0];
-    return p?.kind === 'statement' ? p.s : undefined;
-  }
 }
 
-/** An error answers the statement at the head; in a pipeline the Executes after it, up to Sync, never ran. */
-function failHead(pending: Pending[], s: Open, e: RecordedEvent): void {
-  s.status = 'error';
-  s.sqlstate = textOf(e.data['sqlstate']);
-  s.message = textOf(e.data['message']);
-  s.endUs = e.atUs;
-  const p = pending[0];
-  if (p?.kind !== 'statement' || p.s.endsAtReady) return;
-  pending.shift();
-  while (pending[0]?.kind === 'statement') {
-    const skipped = (pending.shift() as { s: Open }).s;
-    skipped.status = 'skipped';
-  }
-}
-
-function placeholder(s: Open): TranscriptStatement {
-  return {
-    type: 'statement',
-    n: s.n,
-    offsetUs: 0,
-    durationUs: null,
-    protocol: s.protocol,
-    sql: s.sql,
-    outcome: { status: 'pending', results: [] },
-  };
-}
-
-function finish(s: Open | undefined, sessionStartUs: number): TranscriptStatement | undefined {
-  if (s === undefined) return undefined;
-  return {
-    type: 'statement',
-    n: s.n,
-    offsetUs: s.startUs - sessionStartUs,
-    durationUs: s.endUs === undefined ? null : s.endUs - s.startUs,
-    protocol: s.protocol,
-    sql: s.sql,
-    ...(s.statementName !== undefined ? { statementName: s.statementName } : {}),
-    ...(s.params !== undefined ? { params: s.params } : {}),
-    outcome: {
-      status: s.status,
-      results: s.results,
-      ...(s.sqlstate !== undefined ? { sqlstate: s.sqlstate } : {}),
-      ...(s.message !== undefined ? { message: s.message } : {}),
-      ...(s.refused && s.status === 'error' ? { refusedBy: 'gateway' as const } : {}),
-    },
-    ...(s.notices.length > 0 ? { notices: s.notices } : {}),
-    ...(s.copyBytes > 0 ? { copyBytes: s.copyBytes } : {}),
-  };
+/** A statement the server skipped (after an error, up to Sync) never ran. */
+function skipped(unit: Unit): void {
+  if (unit.statement?.status === 'pending') unit.statement.status = 'skipped';
 }

@@ -1,5 +1,6 @@
 import { ByteReader } from '../wire/byte-reader.js';
 import { Frontend } from '../wire/codes.js';
+import { decodeParse, decodeParseTypes, decodeQuery } from '../wire/frontend-messages.js';
 
 export interface DecodedEvent {
   readonly kind: string;
@@ -38,9 +39,9 @@ export function decodeFrontendFrame(
   const r = new ByteReader(frame, 5);
   switch (code) {
     case Frontend.Query:
-      return { kind: 'Query', data: { sql: r.cstring() } };
+      return { kind: 'Query', data: { sql: decodeQuery(frame).toString('utf8') } };
     case Frontend.Parse:
-      return decodeParse(r, types);
+      return parseEvent(frame, types);
     case Frontend.Bind:
       return decodeBind(r, types);
     case Frontend.Execute:
@@ -71,12 +72,11 @@ export function decodeFrontendFrame(
   }
 }
 
-function decodeParse(r: ByteReader, types: StatementTypes): DecodedEvent {
-  const statement = r.cstring();
-  const sql = r.cstring();
-  const count = r.int16();
-  const paramTypes: number[] = [];
-  for (let i = 0; i < count; i++) paramTypes.push(r.int32() >>> 0);
+function parseEvent(frame: Buffer, types: StatementTypes): DecodedEvent {
+  const parse = decodeParse(frame);
+  const statement = parse.name.toString('utf8');
+  const sql = parse.sql.toString('utf8');
+  const paramTypes = decodeParseTypes(frame, parse);
   types.set(statement, paramTypes);
   return { kind: 'Parse', data: { statement, sql, paramTypes } };
 }

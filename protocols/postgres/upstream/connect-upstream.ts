@@ -1,9 +1,9 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { serialize } from 'pg-protocol';
 import { AccessError } from '../../../src/access-error.js';
 import { MessageQueue } from '../message-queue.js';
+import { SSL_REQUEST } from '../wire/frontend-messages.js';
 import { connectWithOwnBuffer, streamSource, type ReadSource } from '../read-source.js';
 import type { UpstreamTarget } from './upstream-target.js';
 
@@ -31,7 +31,7 @@ export async function connectUpstream(target: UpstreamTarget, queue: MessageQueu
   }
   const { socket, source } = await openTcp(target, false);
   queue.attach(source);
-  socket.write(serialize.requestSsl());
+  socket.write(SSL_REQUEST);
   const answer = await queue.byte();
   if (answer === 0x4e && target.tls === 'prefer' && queue.buffered === 0) return { socket, source };
   queue.detach();

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
-import { serialize } from 'pg-protocol';
 import { AccessError } from '../../../src/access-error.js';
 import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
 import type { Secret } from '../../../src/config/secret.js';
 import { STORED_PASSWORDS, type UpstreamPasswords } from '../../../src/identity/upstream-passwords.js';
 import type { MessageQueue, TypedMessage } from '../message-queue.js';
+import { decodeBackendKeyData, decodeParameterStatus } from '../wire/backend-messages.js';
 import { ByteReader } from '../wire/byte-reader.js';
 import { AuthRequest, Backend } from '../wire/codes.js';
 import { decodeErrorFields } from '../wire/error-fields.js';
+import { encodePasswordMessage, encodeSaslInitialResponse, encodeSaslResponse, encodeStartupMessage } from '../wire/frontend-messages.js';
 import type { ReadSource } from '../read-source.js';
 import { connectUpstream, newUpstreamQueue, type UpstreamSocket } from './connect-upstream.js';
 import { ScramClient, ScramError } from './scram-client.js';
@@ -61,7 +62,7 @@ export async function loginUpstream(
   }, connection.connectTimeoutMs);
   try {
     ({ socket, source } = await connectUpstream(connection, queue));
-    socket.write(serialize.startup({ ...Object.fromEntries(parameters), user: connection.user, database: connection.database }));
+    socket.write(encodeStartupMessage(startupParameters(parameters, connection)));
     await authenticate(queue, socket, connection, password);
     const session = await readUntilReady(queue, socket, source, connection);
     queue.detach();
@@ -72,6 +73,19 @@ export async function loginUpstream(
   } finally {
     clearTimeout(deadline);
   }
+}
+
+/**
+ * The upstream's startup parameters: the session's, then the connection's user and database, and
+ * client_encoding UTF8 last (the last value of a name wins): the gateway reads statements as UTF-8
+ * for the scope check and the audit log, whatever encoding the client asked for.
+ */
+function startupParameters(parameters: ReadonlyMap<string, string>, connection: ConnectionConfig): [string, string][] {
+  const named = new Map(parameters);
+  for (const name of named.keys()) if (name.toLowerCase() === 'client_encoding') named.delete(name);
+  named.set('user', connection.user);
+  named.set('database', connection.database);
+  return [...named, ['client_encoding', 'UTF8']];
 }
 
 async function authenticate(queue: MessageQueue, socket: UpstreamSocket, connection: ConnectionConfig, password: Secret): Promise<void> {
@@ -87,16 +101,16 @@ async function authenticate(queue: MessageQueue, socket: UpstreamSocket, connect
       case AuthRequest.Ok:
         return;
       case AuthRequest.CleartextPassword:
-        socket.write(serialize.password(password.reveal()));
+        socket.write(encodePasswordMessage(password.reveal()));
         break;
       case AuthRequest.MD5Password:
-        socket.write(serialize.password(md5Password(connection.user, password.reveal(), r.bytes(4))));
+        socket.write(encodePasswordMessage(md5Password(connection.user, password.reveal(), r.bytes(4))));
         break;
       case AuthRequest.SASL:
         scram = startScram(r, socket, password);
         break;
       case AuthRequest.SASLContinue:
-        socket.write(serialize.sendSCRAMClientFinalMessage(requireScram(scram).clientFinalMessage(r.bytes(r.remaining).toString('utf8'))));
+        socket.write(encodeSaslResponse(requireScram(scram).clientFinalMessage(r.bytes(r.remaining).toString('utf8'))));
         break;
       case AuthRequest.SASLFinal:
         requireScram(scram).verifyServerFinal(r.bytes(r.remaining).toString('utf8'));
@@ -117,7 +131,7 @@ function startScram(r: ByteReader, socket: UpstreamSocket, password: Secret): Sc
     throw new AccessError('upstream-rejected', 'the upstream database offers no SASL mechanism the gateway supports');
   }
   const scram = new ScramClient(password.reveal());
-  socket.write(serialize.sendSASLInitialResponseMessage('SCRAM-SHA-256', scram.clientFirstMessage()));
+  socket.write(encodeSaslInitialResponse('SCRAM-SHA-256', scram.clientFirstMessage()));
   return scram;
 }
 
@@ -139,19 +153,17 @@ async function readUntilReady(
     const message = await queue.typed();
     switch (message.code) {
       case Backend.ParameterStatus: {
-        const r = new ByteReader(message.body);
-        parameters.set(r.cstring(), r.cstring());
+        const { name, value } = decodeParameterStatus(message.body);
+        parameters.set(name, value);
         startupFrames.push(message.frame);
         break;
       }
       case Backend.NoticeResponse:
         startupFrames.push(message.frame);
         break;
-      case Backend.BackendKeyData: {
-        const r = new ByteReader(message.body);
-        backendKey = { processId: r.int32(), secretKey: r.int32() };
+      case Backend.BackendKeyData:
+        backendKey = decodeBackendKeyData(message.body);
         break;
-      }
       case Backend.ReadyForQuery:
         return { socket, source, startupFrames, parameters, backendKey, readyForQuery: message.frame, leftover: queue.takeRemaining() };
       case Backend.ErrorResponse:

@@ -1,4 +1,4 @@
-import { serialize } from 'pg-protocol';
+import { encodeCancelRequest } from '../wire/frontend-messages.js';
 import { connectUpstream, newUpstreamQueue } from './connect-upstream.js';
 import type { BackendKey } from './login-upstream.js';
 import type { UpstreamTarget } from './upstream-target.js';
@@ -15,6 +15,6 @@ export async function sendCancel(target: UpstreamTarget, key: BackendKey): Promi
       resolve();
     });
     socket.on('error', () => undefined);
-    socket.end(serialize.cancel(key.processId, key.secretKey));
+    socket.end(encodeCancelRequest(key.processId, key.secretKey));
   });
 }

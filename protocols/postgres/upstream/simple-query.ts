@@ -1,4 +1,4 @@
-import { serialize } from 'pg-protocol';
+import { encodeQuery } from '../wire/frontend-messages.js';
 import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
 import { ByteReader } from '../wire/byte-reader.js';
 import { Backend } from '../wire/codes.js';
@@ -35,7 +35,7 @@ export async function runSimpleQuery(
   const queue = newUpstreamQueue();
   queue.feed(session.leftover);
   queue.attach(session.source);
-  session.socket.write(serialize.query(sql));
+  session.socket.write(encodeQuery(sql));
   const rows: (string | null)[][] = [];
   let error: QueryError | undefined;
   try {

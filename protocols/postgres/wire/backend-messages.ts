@@ -1,3 +1,4 @@
+import { ByteReader } from './byte-reader.js';
 import { AuthRequest, Backend } from './codes.js';
 import { encodeMessage, type Field } from './message-writer.js';
 
@@ -64,4 +65,16 @@ export type TransactionStatus = 'I' | 'T' | 'E';
 
 export function encodeReadyForQuery(status: TransactionStatus): Buffer {
   return encodeMessage(Backend.ReadyForQuery, [{ int8: status.charCodeAt(0) }]);
+}
+
+/** A ParameterStatus body: the setting's name and its value. */
+export function decodeParameterStatus(body: Buffer, start = 0): { readonly name: string; readonly value: string } {
+  const r = new ByteReader(body, start);
+  return { name: r.cstring(), value: r.cstring() };
+}
+
+/** A BackendKeyData body: the server's process id and secret key. */
+export function decodeBackendKeyData(body: Buffer): { readonly processId: number; readonly secretKey: number } {
+  const r = new ByteReader(body);
+  return { processId: r.int32(), secretKey: r.int32() };
 }

@@ -15,6 +15,11 @@ export class ByteReader {
     this.offset = start;
   }
 
+  /** Where the next read starts. */
+  get position(): number {
+    return this.offset;
+  }
+
   get remaining(): number {
     return this.end - this.offset;
   }

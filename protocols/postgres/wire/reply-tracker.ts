@@ -10,6 +10,8 @@ interface Pending<T> {
 const EXTENDED = new Set<number>([Frontend.Parse, Frontend.Bind, Frontend.Close, Frontend.Describe, Frontend.Execute]);
 /** Messages that end with ReadyForQuery. */
 const ENDS_AT_READY = new Set<number>([Frontend.Query, Frontend.FunctionCall, Frontend.Sync]);
+/** Messages whose success the audit log does not keep (ParseComplete, BindComplete, CloseComplete, a Describe's answer). */
+const ACKNOWLEDGED_SILENTLY = new Set<number>([Frontend.Parse, Frontend.Bind, Frontend.Close, Frontend.Describe]);
 /** Backend messages that may come at any time and answer nothing. */
 const ASYNC = new Set<number>([Backend.NoticeResponse, Backend.NotificationResponse, Backend.ParameterStatus]);
 
@@ -23,12 +25,30 @@ const ASYNC = new Set<number>([Backend.NoticeResponse, Backend.NotificationRespo
  * never by its text — correct in any server language, and impossible for a client to forge.
  * A reply that fits no pending message means the model and the server disagree: the caller ends
  * the session rather than guess.
+ *
+ * The same model reads a recorded session back (`buildTranscript`), where the success replies of
+ * Parse, Bind, Close and Describe were not kept: there (`acknowledgementsImplied`) a later reply
+ * that only fits past such messages is proof they succeeded, since every error is kept.
  */
 export class ReplyTracker<T> {
   private readonly pending: Pending<T>[] = [];
   private head = 0;
   private skipping = false;
   private copyIn = false;
+  private readonly acknowledgementsImplied: boolean;
+  private readonly dropped: ((tag: T) => void) | undefined;
+
+  constructor(
+    options: {
+      /** The replies are a recording's: Parse, Bind, Close and Describe succeeded unless an error says otherwise. */
+      readonly acknowledgementsImplied?: boolean;
+      /** Told of each tagged message the server will never answer (skipped to Sync after an error, or consumed by COPY). */
+      readonly dropped?: (tag: T) => void;
+    } = {},
+  ) {
+    this.acknowledgementsImplied = options.acknowledgementsImplied ?? false;
+    this.dropped = options.dropped;
+  }
 
   /** A frontend message was forwarded upstream (Flush, CopyData and Terminate need not be reported). */
   sent(code: number, tag?: T): void {
@@ -43,42 +63,57 @@ export class ReplyTracker<T> {
     return this.head >= this.pending.length;
   }
 
+  /** The tag of the oldest message still unanswered (undefined if it had none, or if none is). */
+  get current(): T | undefined {
+    this.settle();
+    return this.pending[this.head]?.tag;
+  }
+
   /**
-   * A backend message arrived. For an ErrorResponse, returns the tag of the message it answers
-   * (undefined if that message had none); `sqlstate` is the error's code.
+   * A backend message arrived: returns the tag of the message it answers (undefined if that
+   * message had none, or for a message that answers nothing); `sqlstate` is an error's code.
    */
   received(code: number, sqlstate?: string): T | undefined {
     if (ASYNC.has(code)) return undefined;
     this.settle();
-    const current = this.pending[this.head];
-    if (code === Backend.ErrorResponse) return this.error(current, sqlstate);
-    if (current === undefined) throw outOfSync(code, undefined);
-    if (!this.fits(code, current.code)) throw outOfSync(code, current.code);
+    if (code === Backend.ErrorResponse) return this.error(this.pending[this.head], sqlstate);
+    const current = this.answered(code);
     switch (code) {
       case Backend.CopyInResponse:
         this.copyIn = true;
-        return undefined;
+        break;
       case Backend.CommandComplete:
         if (this.copyIn) this.endCopy(false, undefined);
         if (current.code === Frontend.Execute) this.shift();
-        return undefined;
+        break;
       case 0x31: // ParseComplete
       case 0x32: // BindComplete
       case 0x33: // CloseComplete
       case 0x6e: // NoData
       case Backend.PortalSuspended:
         this.shift();
-        return undefined;
+        break;
       case 0x54: // RowDescription: ends a Describe, is part of a Query's result
       case Backend.EmptyQueryResponse: // ends an Execute, is part of a Query's result
         if (current.code !== Frontend.Query) this.shift();
-        return undefined;
+        break;
       case Backend.ReadyForQuery:
         this.skipping = false;
         this.shift();
-        return undefined;
-      default:
-        return undefined;
+        break;
+    }
+    return current.tag;
+  }
+
+  /** The pending message `code` answers (past silently acknowledged ones, for a recording); out of sync if none fits. */
+  private answered(code: number): Pending<T> {
+    for (;;) {
+      const current = this.pending[this.head];
+      if (current === undefined) throw outOfSync(code, undefined);
+      if (this.fits(code, current.code)) return current;
+      if (!this.acknowledgementsImplied || !ACKNOWLEDGED_SILENTLY.has(current.code)) throw outOfSync(code, current.code);
+      this.shift();
+      this.settle();
     }
   }
 
@@ -132,8 +167,9 @@ export class ReplyTracker<T> {
       const current = this.pending[this.head];
       if (current === undefined) return;
       const copyMessage = current.code === Frontend.CopyDone || current.code === Frontend.CopyFail;
-      if ((this.skipping && current.code !== Frontend.Sync) || (copyMessage && !this.copyIn)) this.shift();
-      else return;
+      if (!((this.skipping && current.code !== Frontend.Sync) || (copyMessage && !this.copyIn))) return;
+      this.shift();
+      if (current.tag !== undefined) this.dropped?.(current.tag);
     }
   }
 

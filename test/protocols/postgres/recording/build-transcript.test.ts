@@ -136,4 +136,82 @@ describe('buildTranscript', () => {
     );
     assert.deepEqual(statements(out)[0]?.notices, ['WARNING: result truncated to 10 rows by the gateway (limits max-rows)']);
   });
+
+  it('gives an error in a pipeline to the statement whose Execute it follows, the ones before it completed', () => {
+    const out = statements(
+      buildTranscript(
+        events([
+          ['client', 'Parse', { statement: 'ins', sql: 'INSERT INTO t VALUES ($1)' }],
+          ['client', 'Bind', { statement: 'ins', portal: '', params: ['1'] }],
+          ['client', 'Execute', { portal: '' }],
+          ['client', 'Bind', { statement: 'ins', portal: '', params: ['1'] }],
+          ['client', 'Execute', { portal: '' }],
+          ['client', 'Bind', { statement: 'ins', portal: '', params: ['3'] }],
+          ['client', 'Execute', { portal: '' }],
+          ['client', 'Sync'],
+          // ParseComplete and BindComplete are not recorded: the first outcome proves them.
+          ['server', 'CommandComplete', { tag: 'INSERT 0 1', rows: 1 }],
+          ['server', 'ErrorResponse', { sqlstate: '23505', message: 'duplicate key' }],
+          ['server', 'ReadyForQuery'],
+        ]),
+        1000,
+      ),
+    );
+    assert.deepEqual(
+      out.map((s) => [s.params, s.outcome.status]),
+      [
+        [['1'], 'ok'],
+        [['1'], 'error'],
+        [['3'], 'skipped'],
+      ],
+    );
+  });
+
+  it('reads a statement described before it is bound (P D S, then B E S), and a failed Bind of it as its own', () => {
+    const out = statements(
+      buildTranscript(
+        events([
+          ['client', 'Parse', { statement: 'q', sql: 'SELECT $1::int' }],
+          ['client', 'Describe', { statement: 'q' }],
+          ['client', 'Sync'],
+          ['server', 'ReadyForQuery'],
+          ['client', 'Bind', { statement: 'q', portal: '', params: ['x'] }],
+          ['client', 'Sync'],
+          ['server', 'ErrorResponse', { sqlstate: '22P02', message: 'invalid input syntax for type integer: "x"' }],
+          ['server', 'ReadyForQuery'],
+          ['client', 'Bind', { statement: 'q', portal: '', params: ['7'] }],
+          ['client', 'Execute', { portal: '' }],
+          ['client', 'Sync'],
+          ['server', 'CommandComplete', { tag: 'SELECT 1', rows: 1 }],
+          ['server', 'ReadyForQuery'],
+        ]),
+        1000,
+      ),
+    );
+    assert.deepEqual(
+      out.map((s) => [s.sql, s.outcome.status, s.outcome.sqlstate ?? null]),
+      [
+        ['SELECT $1::int', 'error', '22P02'],
+        ['SELECT $1::int', 'ok', null],
+      ],
+    );
+  });
+
+  it('says so, and stops matching, when the replies no longer fit the requests (a damaged recording)', () => {
+    const out = buildTranscript(
+      events([
+        ['client', 'Query', { sql: 'SELECT 1' }],
+        ['server', 'CommandComplete', { tag: 'SELECT 1', rows: 1 }],
+        ['server', 'ReadyForQuery'],
+        ['server', 'CommandComplete', { tag: 'SELECT 1', rows: 1 }],
+        ['client', 'Query', { sql: 'SELECT 2' }],
+        ['server', 'CommandComplete', { tag: 'SELECT 1', rows: 1 }],
+      ]),
+      1000,
+    );
+    assert.deepEqual(
+      out.map((e) => (e.type === 'note' ? e.kind : [e.sql, e.outcome.status])),
+      [['SELECT 1', 'ok'], 'CommandComplete', ['SELECT 2', 'pending']],
+    );
+  });
 });

@@ -1,0 +1,81 @@
+import type { RecordedEvent, StatementResult, TranscriptStatement } from '../../../src/audit/transcript.js';
+import { textOf } from '../../../src/json-value.js';
+
+/** A statement as the transcript puts it together, from its first frame to its outcome. */
+export interface Open {
+  readonly n: number;
+  readonly startUs: number;
+  readonly protocol: TranscriptStatement['protocol'];
+  readonly sql: string;
+  readonly statementName?: string;
+  readonly params?: readonly unknown[];
+  /** The gateway refused it: what reached the server was its placeholder. */
+  readonly refused: boolean;
+  results: StatementResult[];
+  status: 'ok' | 'error' | 'skipped' | 'pending';
+  sqlstate?: string;
+  message?: string;
+  endUs?: number;
+  notices: string[];
+  copyBytes: number;
+}
+
+/** A statement's text as the client sent it, and whether the gateway refused it. */
+export interface Recalled {
+  readonly sql: string;
+  readonly refused: boolean;
+}
+
+export type OpenFields = Pick<Open, 'protocol' | 'sql' | 'refused' | 'statementName' | 'params'>;
+
+/** An outcome (CommandComplete, EmptyQueryResponse, PortalSuspended) of `s`. */
+export function outcome(s: Open | undefined, e: RecordedEvent): void {
+  if (s === undefined) return;
+  const d = e.data;
+  s.results.push(d['rows'] === undefined ? { tag: textOf(d['tag'], e.kind) } : { tag: textOf(d['tag']), rows: Number(d['rows']) });
+  if (s.status === 'pending') s.status = 'ok';
+  s.endUs = e.atUs;
+}
+
+export function failed(s: Open, e: RecordedEvent): void {
+  s.status = 'error';
+  s.sqlstate = textOf(e.data['sqlstate']);
+  s.message = textOf(e.data['message']);
+  s.endUs = e.atUs;
+}
+
+/** Where a statement stands in the list until the events are read. */
+export function placeholder(s: Open): TranscriptStatement {
+  return {
+    type: 'statement',
+    n: s.n,
+    offsetUs: 0,
+    durationUs: null,
+    protocol: s.protocol,
+    sql: s.sql,
+    outcome: { status: 'pending', results: [] },
+  };
+}
+
+export function finish(s: Open | undefined, sessionStartUs: number): TranscriptStatement | undefined {
+  if (s === undefined) return undefined;
+  return {
+    type: 'statement',
+    n: s.n,
+    offsetUs: s.startUs - sessionStartUs,
+    durationUs: s.endUs === undefined ? null : s.endUs - s.startUs,
+    protocol: s.protocol,
+    sql: s.sql,
+    ...(s.statementName !== undefined ? { statementName: s.statementName } : {}),
+    ...(s.params !== undefined ? { params: s.params } : {}),
+    outcome: {
+      status: s.status,
+      results: s.results,
+      ...(s.sqlstate !== undefined ? { sqlstate: s.sqlstate } : {}),
+      ...(s.message !== undefined ? { message: s.message } : {}),
+      ...(s.refused && s.status === 'error' ? { refusedBy: 'gateway' as const } : {}),
+    },
+    ...(s.notices.length > 0 ? { notices: s.notices } : {}),
+    ...(s.copyBytes > 0 ? { copyBytes: s.copyBytes } : {}),
+  };
+}
