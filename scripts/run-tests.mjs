@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// Runs every test/**/*.test.ts with Node's test runner (through tsx). `--unit` runs only the files
-// outside test/integration and test/interop (no cluster, no gateway process, no CLI process), a
-// file per core at once. Otherwise the files run one at a time: the integration files each start
-// their own Postgres cluster and gateway, and the machine has 2 cores.
+// Runs every test/**/*.test.ts with Node's test runner (through tsx), several files at once: each
+// integration file starts its own Postgres clusters and gateways on free ports, in its own
+// temporary directories, so files do not share a server. The files that take longest start first
+// (the longest-first order keeps the last minute from being one file running alone). `--unit`
+// runs only the files outside test/integration and test/interop (no cluster, no gateway process,
+// no CLI process). A test gets 30 s unless it says it needs more.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -10,6 +12,21 @@ import { join } from 'node:path';
 
 /** Folders of tests that start real servers (a cluster, a gateway, a client process). */
 const SERVER_TESTS = new Set(['integration', 'interop']);
+/**
+ * The longest files, longest first (seconds alone on the reference machine, 2 cores): started
+ * first, so the run does not end waiting on one of them. A file not named here starts after them.
+ */
+const LONGEST_FIRST = [
+  'test/integration/central-store.test.ts', // 76
+  'test/integration/scope-oracle.test.ts', // 63
+  'test/integration/cli.test.ts', // 54
+  'test/integration/audit-recording.test.ts', // 46
+  'test/integration/audit-replaced.test.ts', // 37
+  'test/integration/crash-durability.test.ts', // 24
+  'test/integration/audit-replay.test.ts', // 24
+];
+/** Files at once: a core each, and one more, since integration files spend much of their time waiting on servers. */
+const CONCURRENCY = Number(process.env.IDGATE_TEST_CONCURRENCY ?? availableParallelism() + 1);
 
 function findTests(dir, unit) {
   return readdirSync(dir).flatMap((name) => {
@@ -19,21 +36,26 @@ function findTests(dir, unit) {
   });
 }
 
+/** Integration and interop files before unit files (they take longer), the known longest first of all. */
+function scheduled(files) {
+  const rank = (file) => {
+    const known = LONGEST_FIRST.indexOf(file);
+    if (known !== -1) return known;
+    return SERVER_TESTS.has(file.split('/')[1] ?? '') ? LONGEST_FIRST.length : LONGEST_FIRST.length + 1;
+  };
+  return [...files].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
 const args = process.argv.slice(2);
 const unit = args.includes('--unit');
 const only = args.filter((a) => a !== '--unit');
-const files = only.length > 0 ? only : findTests('test', unit).sort();
+const files = only.length > 0 ? only : scheduled(findTests('test', unit));
+for (const file of LONGEST_FIRST) {
+  if (!unit && only.length === 0 && !files.includes(file)) process.stderr.write(`run-tests: ${file} is in LONGEST_FIRST but not found\n`);
+}
 const result = spawnSync(
   process.execPath,
-  [
-    '--import',
-    'tsx',
-    '--test',
-    `--test-concurrency=${unit ? availableParallelism() : 1}`,
-    '--test-timeout=120000',
-    '--test-reporter=spec',
-    ...files,
-  ],
+  ['--import', 'tsx', '--test', `--test-concurrency=${CONCURRENCY}`, '--test-timeout=30000', '--test-reporter=spec', ...files],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

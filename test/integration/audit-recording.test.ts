@@ -75,7 +75,7 @@ describe('the audit log records every statement', () => {
     assert.ok(s.every((x, i) => i === 0 || Number(x['offsetUs']) >= Number(s[i - 1]?.['offsetUs'])));
   });
 
-  it('lists sessions by identity, connection and time, and exports them', async () => {
+  it('lists sessions by identity, connection and time, and exports them', { timeout: 60_000 }, async () => {
     const { id } = await recordPg(async (c) => {
       await c.query('SELECT 1');
     });

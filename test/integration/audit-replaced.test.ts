@@ -124,32 +124,36 @@ describe('an audit database removed between two runs of the gateway', () => {
     assert.doesNotMatch(centrally.stdout, /open: session/);
   });
 
-  it('is reported as replacing the log removed under the running gateway (rm audit.db*, then a restart), naming its heads', async () => {
-    const db = join(h.workDirectory, 'removed-running.db');
-    const serve = await gatewayWith(db, 'running-node');
-    const gateway = await serve();
-    const port = portOf(gateway.output());
-    await oneSession(port);
-    await sleep(300);
-    const head = /chain head (\S+)/.exec((await idgate(['verify', '--db', db])).stdout)?.[1];
-    assert.ok(head !== undefined);
-    for (const suffix of ['', '-wal', '-shm', '.write-ahead', '.lock']) rmSync(`${db}${suffix}`, { force: true });
-    // The next thing recorded finds the file gone: recording waits for an operator (on-replaced: wait).
-    await oneSession(port).catch(() => undefined);
-    await sleep(1000);
-    gateway.child.kill('SIGTERM');
-    await gateway.exited;
-    assert.match(gateway.output(), /removed or replaced/);
+  it(
+    'is reported as replacing the log removed under the running gateway (rm audit.db*, then a restart), naming its heads',
+    { timeout: 60_000 },
+    async () => {
+      const db = join(h.workDirectory, 'removed-running.db');
+      const serve = await gatewayWith(db, 'running-node');
+      const gateway = await serve();
+      const port = portOf(gateway.output());
+      await oneSession(port);
+      await sleep(300);
+      const head = /chain head (\S+)/.exec((await idgate(['verify', '--db', db])).stdout)?.[1];
+      assert.ok(head !== undefined);
+      for (const suffix of ['', '-wal', '-shm', '.write-ahead', '.lock']) rmSync(`${db}${suffix}`, { force: true });
+      // The next thing recorded finds the file gone: recording waits for an operator (on-replaced: wait).
+      await oneSession(port).catch(() => undefined);
+      await sleep(1000);
+      gateway.child.kill('SIGTERM');
+      await gateway.exited;
+      assert.match(gateway.output(), /removed or replaced/);
 
-    await startAndStop(serve);
-    const verified = await idgate(['verify', '--db', db]);
-    assert.equal(verified.code, 1, verified.stdout);
-    assert.match(
-      verified.stdout,
-      new RegExp(
-        `by node running-node in place of log \\S+, removed or replaced \\(the gateway it went under noticed\\); it continues that one's chains from seal hash ${head}`,
-      ),
-    );
-    assert.ok(!existsSync(`${db}.replaced`), 'the note is gone once the new origin holds it');
-  });
+      await startAndStop(serve);
+      const verified = await idgate(['verify', '--db', db]);
+      assert.equal(verified.code, 1, verified.stdout);
+      assert.match(
+        verified.stdout,
+        new RegExp(
+          `by node running-node in place of log \\S+, removed or replaced \\(the gateway it went under noticed\\); it continues that one's chains from seal hash ${head}`,
+        ),
+      );
+      assert.ok(!existsSync(`${db}.replaced`), 'the note is gone once the new origin holds it');
+    },
+  );
 });

@@ -131,47 +131,51 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
     }
   });
 
-  it('keeps recording through 30 s of the central store down under load, and ships everything once it is back: no gap, no duplicate', async (t) => {
-    await central.halt();
-    const clients = await Promise.all([connect(h.port), connect(portB)]);
-    const until = Date.now() + OUTAGE_MS;
-    let statements = 0;
-    // Both nodes under a steady load for the whole outage.
-    await Promise.all(
-      clients.map(async (c) => {
-        for (let i = 0; Date.now() < until; i++) {
-          await c.query(`SELECT ${i} AS while_down`);
-          statements += 1;
-        }
-      }),
-    );
-    t.diagnostic(`${statements} statements recorded while the central store was down for ${OUTAGE_MS / 1000} s`);
-    await Promise.all(clients.map((c) => c.end()));
-    await h.gateway.services.audit.flushed();
-    await waitFor('a backlog while the store is down', async () => (h.gateway.services.audit.centralBacklog > 0 ? true : undefined));
-    assert.ok(
-      h.logLines.some((l) => l.includes('the central audit store cannot be reached')),
-      'the outage is in the log',
-    );
-    await central.restart();
-    await waitFor(
-      'the backlog shipped',
-      async () =>
-        h.gateway.services.audit.centralBacklog === 0 && h.logLines.some((l) => l.includes('reachable again')) ? true : undefined,
-      30_000,
-    );
-    await waitFor(
-      'node-b caught up',
-      async () => {
-        const rows = await centralSessions();
-        return rows.some((r) => r.node === 'node-b' && r.statements >= 50) ? true : undefined;
-      },
-      30_000,
-    );
-    await assertComplete();
-    const verified = await idgate(['verify', '--db', ownerUrl]);
-    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
-  });
+  it(
+    'keeps recording through 30 s of the central store down under load, and ships everything once it is back: no gap, no duplicate',
+    { timeout: 120_000 },
+    async (t) => {
+      await central.halt();
+      const clients = await Promise.all([connect(h.port), connect(portB)]);
+      const until = Date.now() + OUTAGE_MS;
+      let statements = 0;
+      // Both nodes under a steady load for the whole outage.
+      await Promise.all(
+        clients.map(async (c) => {
+          for (let i = 0; Date.now() < until; i++) {
+            await c.query(`SELECT ${i} AS while_down`);
+            statements += 1;
+          }
+        }),
+      );
+      t.diagnostic(`${statements} statements recorded while the central store was down for ${OUTAGE_MS / 1000} s`);
+      await Promise.all(clients.map((c) => c.end()));
+      await h.gateway.services.audit.flushed();
+      await waitFor('a backlog while the store is down', async () => (h.gateway.services.audit.centralBacklog > 0 ? true : undefined));
+      assert.ok(
+        h.logLines.some((l) => l.includes('the central audit store cannot be reached')),
+        'the outage is in the log',
+      );
+      await central.restart();
+      await waitFor(
+        'the backlog shipped',
+        async () =>
+          h.gateway.services.audit.centralBacklog === 0 && h.logLines.some((l) => l.includes('reachable again')) ? true : undefined,
+        30_000,
+      );
+      await waitFor(
+        'node-b caught up',
+        async () => {
+          const rows = await centralSessions();
+          return rows.some((r) => r.node === 'node-b' && r.statements >= 50) ? true : undefined;
+        },
+        30_000,
+      );
+      await assertComplete();
+      const verified = await idgate(['verify', '--db', ownerUrl]);
+      assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+    },
+  );
 
   it("loses and doubles nothing when the shipper's connection is killed again and again mid-shipment", async () => {
     const client = await connect(h.port);

@@ -59,83 +59,87 @@ describe('a gateway killed with SIGKILL', () => {
     await central.stop();
   });
 
-  it('loses no statement that reached the database (write-ahead recording), locally or centrally, and both logs verify after the restart', async (t) => {
-    const port = await freePort();
-    const db = join(h.workDirectory, 'crash.db');
-    // Signed, as production runs: the journal carries the key's MACs and recovery checks them.
-    const keyFile = join(h.workDirectory, 'crash-node.pem');
-    const made = await idgate(['keygen', '--out', keyFile]);
-    const publicKey = made.stdout.split('\n')[0] ?? '';
-    const { file, env } = h.writeConfigFile((d) => {
-      d['listen'] = { ...(d['listen'] as Record<string, unknown>), port };
-      d['recordings'] = { path: db, central: { url: centralUrl }, 'signing-key-file': keyFile };
-      d['node-id'] = 'crash-node';
-    });
-    const serve = (): ReturnType<typeof startIdgate> => startIdgate(['serve', '--config', file], /gateway listening/, env);
-    const gateway = await serve();
+  it(
+    'loses no statement that reached the database (write-ahead recording), locally or centrally, and both logs verify after the restart',
+    { timeout: 90_000 },
+    async (t) => {
+      const port = await freePort();
+      const db = join(h.workDirectory, 'crash.db');
+      // Signed, as production runs: the journal carries the key's MACs and recovery checks them.
+      const keyFile = join(h.workDirectory, 'crash-node.pem');
+      const made = await idgate(['keygen', '--out', keyFile]);
+      const publicKey = made.stdout.split('\n')[0] ?? '';
+      const { file, env } = h.writeConfigFile((d) => {
+        d['listen'] = { ...(d['listen'] as Record<string, unknown>), port };
+        d['recordings'] = { path: db, central: { url: centralUrl }, 'signing-key-file': keyFile };
+        d['node-id'] = 'crash-node';
+      });
+      const serve = (): ReturnType<typeof startIdgate> => startIdgate(['serve', '--config', file], /gateway listening/, env);
+      const gateway = await serve();
 
-    const token = await h.token();
-    const clients = await Promise.all(
-      Array.from({ length: CLIENTS }, async () => {
-        const client = new pg.Client(pgOptions(h, token, { port }));
-        client.on('error', () => undefined);
-        await client.connect();
-        return client;
-      }),
-    );
-    let acknowledged = 0;
-    const load = clients.map(async (client, c) => {
-      for (let i = 0; ; i++) {
-        // Simple and extended protocol alike: the log must hold both.
-        const id = c * 1_000_000 + i;
-        try {
-          if (c % 2 === 0) await client.query(`INSERT INTO crash_probe (id) VALUES (${id})`);
-          else await client.query({ text: 'INSERT INTO crash_probe (id) VALUES ($1)', values: [id] });
-        } catch {
-          return;
+      const token = await h.token();
+      const clients = await Promise.all(
+        Array.from({ length: CLIENTS }, async () => {
+          const client = new pg.Client(pgOptions(h, token, { port }));
+          client.on('error', () => undefined);
+          await client.connect();
+          return client;
+        }),
+      );
+      let acknowledged = 0;
+      const load = clients.map(async (client, c) => {
+        for (let i = 0; ; i++) {
+          // Simple and extended protocol alike: the log must hold both.
+          const id = c * 1_000_000 + i;
+          try {
+            if (c % 2 === 0) await client.query(`INSERT INTO crash_probe (id) VALUES (${id})`);
+            else await client.query({ text: 'INSERT INTO crash_probe (id) VALUES ($1)', values: [id] });
+          } catch {
+            return;
+          }
+          acknowledged += 1;
         }
-        acknowledged += 1;
+      });
+      await new Promise((r) => setTimeout(r, LOAD_MS));
+      gateway.child.kill('SIGKILL');
+      await gateway.exited;
+      await Promise.all(load);
+      await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+
+      // Restarted, the gateway seals what the dead process left open; a clean stop writes everything.
+      const restarted = await serve();
+      await new Promise((r) => setTimeout(r, 300));
+      restarted.child.kill('SIGTERM');
+      assert.equal(await restarted.exited, 0);
+      const recovery = restarted
+        .output()
+        .split('\n')
+        .find((l) => l.includes('write-ahead journal'));
+      t.diagnostic(`restart: ${recovery ?? 'nothing to recover from the journal'}`);
+
+      const rows = (await h.cluster.sql('SELECT id FROM crash_probe ORDER BY id', 'records')).split('\n').filter(Boolean);
+      assert.ok(rows.length >= acknowledged && acknowledged > 100, `a real load ran: ${acknowledged} acknowledged, ${rows.length} rows`);
+
+      // The node's own log, and the central store it shipped to (the clean stop's last pass, or the restart, sent the rest).
+      for (const source of [db, centralUrl]) {
+        const where = source === db ? 'the local log' : 'the central store';
+        const sessions = await listSessions(source);
+        assert.equal(sessions.length, CLIENTS, where);
+        for (const s of sessions) {
+          assert.equal(
+            s.endReason,
+            'gateway-lost',
+            `${where}: a session the dead process left open is sealed with its own end reason: ${JSON.stringify(s)}`,
+          );
+          assert.equal(s.node, 'crash-node');
+        }
+        const logged = await loggedIds(source, sessions);
+        const missing = rows.filter((id) => !logged.has(id));
+        assert.deepEqual(missing.slice(0, 10), [], `${where}: ${missing.length} of ${rows.length} committed inserts are missing`);
+        t.diagnostic(`${where}: ${rows.length} committed inserts (${acknowledged} acknowledged), all there`);
+        const verified = await idgate(['verify', '--db', source, '--trusted-key', `crash-node=${publicKey}`]);
+        assert.equal(verified.code, 0, `verify ${where} after a crash: ${verified.stdout}${verified.stderr}`);
       }
-    });
-    await new Promise((r) => setTimeout(r, LOAD_MS));
-    gateway.child.kill('SIGKILL');
-    await gateway.exited;
-    await Promise.all(load);
-    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
-
-    // Restarted, the gateway seals what the dead process left open; a clean stop writes everything.
-    const restarted = await serve();
-    await new Promise((r) => setTimeout(r, 300));
-    restarted.child.kill('SIGTERM');
-    assert.equal(await restarted.exited, 0);
-    const recovery = restarted
-      .output()
-      .split('\n')
-      .find((l) => l.includes('write-ahead journal'));
-    t.diagnostic(`restart: ${recovery ?? 'nothing to recover from the journal'}`);
-
-    const rows = (await h.cluster.sql('SELECT id FROM crash_probe ORDER BY id', 'records')).split('\n').filter(Boolean);
-    assert.ok(rows.length >= acknowledged && acknowledged > 100, `a real load ran: ${acknowledged} acknowledged, ${rows.length} rows`);
-
-    // The node's own log, and the central store it shipped to (the clean stop's last pass, or the restart, sent the rest).
-    for (const source of [db, centralUrl]) {
-      const where = source === db ? 'the local log' : 'the central store';
-      const sessions = await listSessions(source);
-      assert.equal(sessions.length, CLIENTS, where);
-      for (const s of sessions) {
-        assert.equal(
-          s.endReason,
-          'gateway-lost',
-          `${where}: a session the dead process left open is sealed with its own end reason: ${JSON.stringify(s)}`,
-        );
-        assert.equal(s.node, 'crash-node');
-      }
-      const logged = await loggedIds(source, sessions);
-      const missing = rows.filter((id) => !logged.has(id));
-      assert.deepEqual(missing.slice(0, 10), [], `${where}: ${missing.length} of ${rows.length} committed inserts are missing`);
-      t.diagnostic(`${where}: ${rows.length} committed inserts (${acknowledged} acknowledged), all there`);
-      const verified = await idgate(['verify', '--db', source, '--trusted-key', `crash-node=${publicKey}`]);
-      assert.equal(verified.code, 0, `verify ${where} after a crash: ${verified.stdout}${verified.stderr}`);
-    }
-  });
+    },
+  );
 });

@@ -24,21 +24,29 @@ describe('the differential scope oracle (bounded part)', () => {
     await h?.stop(); // before() may have failed before the harness was up
   });
 
-  it(`finds nothing outside its scope that the gateway let through, in ${BOUNDED_CASES} cases × ${ORACLE_SCOPES.length} scopes, simple, extended and pipelined`, async () => {
-    const report = await runScopeOracle(h, generateCorpus(BOUNDED_CASES), ORACLE_SCOPES, canaries);
-    assert.deepEqual(report.findings, [], JSON.stringify(report.findings.slice(0, 20), null, 2));
-    assert.ok(
-      // A fifth: the corpus holds many cases built to be refused (issue 22's classes), but most templates must still run.
-      report.forwarded > report.runs / 5,
-      `the oracle must see statements run, not only refusals (${report.forwarded} of ${report.runs})`,
-    );
-  });
+  it(
+    `finds nothing outside its scope that the gateway let through, in ${BOUNDED_CASES} cases × ${ORACLE_SCOPES.length} scopes, simple, extended and pipelined`,
+    { timeout: 150_000 },
+    async () => {
+      const report = await runScopeOracle(h, generateCorpus(BOUNDED_CASES), ORACLE_SCOPES, canaries);
+      assert.deepEqual(report.findings, [], JSON.stringify(report.findings.slice(0, 20), null, 2));
+      assert.ok(
+        // A fifth: the corpus holds many cases built to be refused (issue 22's classes), but most templates must still run.
+        report.forwarded > report.runs / 5,
+        `the oracle must see statements run, not only refusals (${report.forwarded} of ${report.runs})`,
+      );
+    },
+  );
 
-  it('gives one agent’s statement the same verdict before and after another agent sends texts built to collide with it in the cache', async () => {
-    const report = await runCachePoisoning(h, generateCorpus(BOUNDED_CASES), ORACLE_SCOPES);
-    assert.ok(report.runs > 1000, `${report.runs} runs`);
-    assert.deepEqual(report.findings, [], JSON.stringify(report.findings.slice(0, 10), null, 2));
-  });
+  it(
+    'gives one agent’s statement the same verdict before and after another agent sends texts built to collide with it in the cache',
+    { timeout: 90_000 },
+    async () => {
+      const report = await runCachePoisoning(h, generateCorpus(BOUNDED_CASES), ORACLE_SCOPES);
+      assert.ok(report.runs > 1000, `${report.runs} runs`);
+      assert.deepEqual(report.findings, [], JSON.stringify(report.findings.slice(0, 10), null, 2));
+    },
+  );
 
   it('would see a bypass: run with the gateway out of the way, the same corpus touches what the scopes exclude', async () => {
     // A scope of all forwards everything: the oracle, judging it as read:records, must report it.

@@ -89,7 +89,7 @@ export function runSession(at: SessionContext, client: ClientSide, admitted: Adm
     admitted.releaseSlot();
     recorder.end({ reason: end.reason, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient });
     services.sessions.remove(sessionId, end.reason);
-    sessionEnded(services, end, log);
+    sessionEnded(services.metrics, end, log);
   };
   const relay = new Relay(client.source, upstream.source, onEnd, protocolFatal, {
     observer,
@@ -153,8 +153,9 @@ function welcome(stream: ClientStream, upstream: UpstreamSession, gatewayKey: { 
   );
 }
 
-function sessionEnded(services: GatewayServices, end: RelayEnd, log: Logger): void {
-  if (end.error instanceof ProtocolError && end.error.code === 'reply-out-of-sync') services.metrics.replyOutOfSync();
+/** A session's end, counted and logged: a reply that fitted nothing forwarded is counted apart (0 expected). */
+export function sessionEnded(metrics: Pick<GatewayServices['metrics'], 'replyOutOfSync'>, end: RelayEnd, log: Logger): void {
+  if (end.error instanceof ProtocolError && end.error.code === 'reply-out-of-sync') metrics.replyOutOfSync();
   if (end.reason === 'internal-error') {
     log.error({ reason: end.reason, err: end.error?.stack ?? end.error?.message }, 'session ended by an internal error');
     return;
