@@ -8,7 +8,7 @@ import globals from 'globals';
  * comment says why; nothing is switched off for product code.
  */
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.scratch/', '.idgate-dev/', 'recordings/'] },
+  { ignores: ['dist/', '.build/', 'node_modules/', '.scratch/', '.idgate-dev/', 'recordings/'] },
   eslint.configs.recommended,
   tseslint.configs.strictTypeChecked,
   {

@@ -1,10 +1,10 @@
-import { postgres } from '../protocols/postgres/index.js';
 import { runCli } from './cli/cli.js';
 
 /**
  * The composition root: the one file in src/ that names a wire protocol. Everything else in src/
- * is protocol-independent and reaches Postgres through the WireProtocol interface given here.
+ * is protocol-independent and reaches Postgres through the WireProtocol interface given here,
+ * loaded when a command needs it (most of the CLI does not).
  */
 export function main(argv: string[]): Promise<void> {
-  return runCli(argv, postgres);
+  return runCli(argv, async () => (await import('../protocols/postgres/index.js')).postgres);
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
+import { REPO_ROOT } from './support/repo-root.js';
 
 const run = promisify(execFile);
 
@@ -13,7 +14,7 @@ const run = promisify(execFile);
 describe('the published package', () => {
   it('holds the compiled product, its worker threads and its docs, and nothing of the tests', async () => {
     const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
-      cwd: new URL('..', import.meta.url),
+      cwd: REPO_ROOT,
       maxBuffer: 10 << 20,
     });
     const files = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];

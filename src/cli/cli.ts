@@ -1,47 +1,58 @@
-import yargs from 'yargs';
+import yargs, { type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { auditMigrateCommand } from './commands/audit-migrate.js';
-import { checkCommand } from './commands/check.js';
-import { devCommand } from './commands/dev.js';
-import { exportCommand } from './commands/export.js';
-import { identitiesCommand } from './commands/identities.js';
-import { pruneCommand } from './commands/prune.js';
-import { reachCommand } from './commands/reach.js';
-import { replayCommand } from './commands/replay.js';
-import { serveCommand } from './commands/serve.js';
-import { sessionsCommand } from './commands/sessions.js';
-import { showCommand } from './commands/show.js';
-import { statusCommand } from './commands/status.js';
-import { terminateCommand } from './commands/terminate.js';
-import { tokenCommand } from './commands/token.js';
-import { usageCommand } from './commands/usage.js';
-import { verifyCommand } from './commands/verify.js';
-import { keygenCommand } from './commands/keygen.js';
-import { anchorCommand } from './commands/anchor.js';
 import type { WireProtocol } from '../protocol.js';
 
-/** The `idgate` command line: one yargs command per file under commands/, reading and serving through `protocol`. */
-export async function runCli(argv: string[], protocol: WireProtocol): Promise<void> {
-  await yargs(hideBin(argv))
-    .scriptName('idgate')
-    .command(serveCommand(protocol))
-    .command(checkCommand(protocol))
-    .command(auditMigrateCommand)
-    .command(reachCommand)
-    .command(identitiesCommand(protocol))
-    .command(usageCommand(protocol))
-    .command(statusCommand)
-    .command(terminateCommand)
-    .command(devCommand(protocol))
-    .command(sessionsCommand)
-    .command(showCommand(protocol))
-    .command(replayCommand(protocol))
-    .command(verifyCommand)
-    .command(keygenCommand)
-    .command(anchorCommand)
-    .command(pruneCommand)
-    .command(exportCommand(protocol))
-    .command(tokenCommand)
+/** Loads the wire protocol: only the commands that read or serve sessions need it. */
+export type LoadProtocol = () => Promise<WireProtocol>;
+
+/** Adds one command to the parser, once its module is loaded. */
+type Register = (y: Argv, protocol: LoadProtocol) => Promise<Argv>;
+
+function command<U>(load: (protocol: LoadProtocol) => Promise<CommandModule<object, U>>): Register {
+  return async (y, protocol) => y.command(await load(protocol));
+}
+
+/**
+ * Every command, in the order `idgate --help` lists them, each loaded only when it runs: a script's
+ * `idgate sessions` or `idgate verify` does not load the gateway, Entra's libraries or the SQL parser.
+ */
+const COMMANDS: Readonly<Record<string, Register>> = {
+  serve: command(async (p) => (await import('./commands/serve.js')).serveCommand(await p())),
+  check: command(async (p) => (await import('./commands/check.js')).checkCommand(await p())),
+  'audit-migrate': command(async () => (await import('./commands/audit-migrate.js')).auditMigrateCommand),
+  reach: command(async () => (await import('./commands/reach.js')).reachCommand),
+  identities: command(async (p) => (await import('./commands/identities.js')).identitiesCommand(await p())),
+  usage: command(async (p) => (await import('./commands/usage.js')).usageCommand(await p())),
+  status: command(async () => (await import('./commands/status.js')).statusCommand),
+  terminate: command(async () => (await import('./commands/terminate.js')).terminateCommand),
+  dev: command(async (p) => (await import('./commands/dev.js')).devCommand(await p())),
+  sessions: command(async () => (await import('./commands/sessions.js')).sessionsCommand),
+  show: command(async (p) => (await import('./commands/show.js')).showCommand(await p())),
+  replay: command(async (p) => (await import('./commands/replay.js')).replayCommand(await p())),
+  verify: command(async () => (await import('./commands/verify.js')).verifyCommand),
+  keygen: command(async () => (await import('./commands/keygen.js')).keygenCommand),
+  anchor: command(async () => (await import('./commands/anchor.js')).anchorCommand),
+  prune: command(async () => (await import('./commands/prune.js')).pruneCommand),
+  export: command(async (p) => (await import('./commands/export.js')).exportCommand(await p())),
+  token: command(async () => (await import('./commands/token.js')).tokenCommand),
+};
+
+/**
+ * The commands to load: the one named first on the command line, or, for anything else (--help,
+ * no command, an unknown or misplaced word), all of them, so help and errors list every command.
+ */
+function commandsFor(args: readonly string[]): Register[] {
+  const named = args.find((a) => !a.startsWith('-'));
+  const only = named === undefined ? undefined : COMMANDS[named];
+  return only === undefined ? Object.values(COMMANDS) : [only];
+}
+
+/** The `idgate` command line: one yargs command per file under commands/, reading and serving through the protocol `protocol` loads. */
+export async function runCli(argv: string[], protocol: LoadProtocol): Promise<void> {
+  const args = hideBin(argv);
+  let parser = yargs(args).scriptName('idgate');
+  for (const register of commandsFor(args)) parser = await register(parser, protocol);
+  await parser
     .demandCommand(1, 'name a command (idgate --help lists them)')
     .strict()
     .help()

@@ -7,6 +7,7 @@ import postgres from 'postgres';
 import { auditBytes, sessionsJson, settleAudit, showJson } from '../support/audit.js';
 import { pgOptions } from '../support/client-options.js';
 import { CONNECTION, Harness } from '../support/harness.js';
+import { repoPath } from '../support/repo-root.js';
 
 const run = promisify(execFile);
 
@@ -190,7 +191,7 @@ describe('the audit log records every statement', () => {
 
   it('records psycopg2: client-side parameters, an error, COPY', async () => {
     const appId = crypto.randomUUID();
-    const script = new URL('../interop/psycopg2_recorded.py', import.meta.url).pathname;
+    const script = repoPath('test/interop/psycopg2_recorded.py');
     await run('/usr/bin/python3', [script, h.conninfo(), await h.token({ azp: appId })]);
     await settleAudit(h);
     const [session] = await sessionsJson(h, '--identity', appId);

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { CATALOGUES } from '../../protocols/postgres/policy/builtins/builtins-of.js';
 import { pgOptions } from '../support/client-options.js';
 import { CONNECTION, Harness } from '../support/harness.js';
 import { postgresBinariesOf, SERVER_MAJORS } from '../support/postgres-versions.js';
+import { repoPath } from '../support/repo-root.js';
 
 const run = promisify(execFile);
 
@@ -18,8 +18,8 @@ async function psql(conninfo: string, command: string, password: string): Promis
   );
 }
 const ROLE = 'Metadata.ReadRecords';
-const PSYCOPG_SCRIPT = fileURLToPath(new URL('psycopg_metadata.py', import.meta.url));
-const JDBC_PROGRAM = fileURLToPath(new URL('JdbcMetadata.java', import.meta.url));
+const PSYCOPG_SCRIPT = repoPath('test/interop/psycopg_metadata.py');
+const JDBC_PROGRAM = repoPath('test/interop/JdbcMetadata.java');
 /** Debian's libpostgresql-jdbc-java (scripts/setup installs it with a JDK). */
 const JDBC_JAR = '/usr/share/java/postgresql.jar';
 

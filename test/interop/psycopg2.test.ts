@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { Harness } from '../support/harness.js';
+import { repoPath } from '../support/repo-root.js';
 
 const run = promisify(execFile);
-const script = fileURLToPath(new URL('./psycopg2_client.py', import.meta.url));
+const script = repoPath('test/interop/psycopg2_client.py');
 
 describe('psycopg2 through the gateway', () => {
   let h: Harness;

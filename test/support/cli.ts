@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { repoPath } from './repo-root.js';
 
-export const IDGATE = fileURLToPath(new URL('../../bin/idgate', import.meta.url));
+export const IDGATE = repoPath('bin/idgate');
 
 export interface CliRun {
   readonly code: number | null;

@@ -108,8 +108,8 @@ describe('AuditLog', () => {
 
   it('recovers from the journal what a process killed with SIGKILL had made durable but not yet written, then seals the session as gateway-lost', async () => {
     const path = join(dir, 'killed.db');
-    const moduleUrl = new URL('../../../src/audit/audit-log.ts', import.meta.url).href;
-    const loggerUrl = new URL('../../../src/logging/logger.ts', import.meta.url).href;
+    const moduleUrl = new URL('../../../src/audit/audit-log.js', import.meta.url).href;
+    const loggerUrl = new URL('../../../src/logging/logger.js', import.meta.url).href;
     // A writer process: records 50 events once told to, and kills itself the moment they are durable.
     const script = `
       const { AuditLog } = await import(${JSON.stringify(moduleUrl)});
@@ -122,7 +122,10 @@ describe('AuditLog', () => {
         for (let i = 0; i < 50; i++) recorder.record('client', 'Query', { sql: 'SELECT ' + i });
         recorder.afterDurable(() => process.kill(process.pid, 'SIGKILL'));
       });`;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // A file, not `-e`: worker threads inherit the process's flags, and --input-type would stop the writer's worker from loading.
+    const scriptPath = join(dir, 'killed-writer.mjs');
+    writeFileSync(scriptPath, script);
+    const child = spawn(process.execPath, ['--import', 'tsx', scriptPath], { stdio: ['pipe', 'pipe', 'inherit'] });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     // The database stays locked until the process is dead: its writer cannot have written the events.

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { configKeyPaths } from '../../../src/config/config-keys.js';
 import { configSchema } from '../../../src/config/schema.js';
+import { repoPath } from '../../support/repo-root.js';
 
-const docs = new URL('../../../docs/', import.meta.url);
+const docs = pathToFileURL(repoPath('docs/'));
 
 function yamlBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/```yaml\n([\s\S]+?)```/g)].map((m) => m[1] ?? '');

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { ConfigError } from '../../../src/config/config-error.js';
 import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
 import { loadConfigFile } from '../../../src/config/load-config.js';
+import { repoPath } from '../../support/repo-root.js';
 
 const GATEWAY_APP = '0d9f3c1e-0000-0000-0000-000000000000';
 
@@ -149,7 +150,7 @@ describe('loadConfigFile', () => {
   });
 
   it("accepts the configuration reference's annotated example as it stands", () => {
-    const reference = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+    const reference = readFileSync(repoPath('docs/configuration.md'), 'utf8');
     const example = /## An annotated example\n[\s\S]*?```yaml\n([\s\S]+?)```/.exec(reference)?.[1] ?? '';
     assert.match(example, /gateway-identity:/);
     const file = write('annotated.yaml', example.replace('certs/server.crt', 'cert.pem').replace('certs/server.key', 'key.pem'));
