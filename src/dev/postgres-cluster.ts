@@ -1,5 +1,6 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +10,7 @@ import { findPostgresBinaries } from './postgres-binaries.js';
 import type { CertificatePair } from './self-signed.js';
 import { errorMessage } from '../idgate-error.js';
 import { DevEnvironmentError } from './dev-error.js';
+import { copyFromTemplate, type OsUser } from './cluster-template.js';
 
 const run = promisify(execFile);
 
@@ -33,7 +35,9 @@ export interface ClusterOptions {
 export class PostgresCluster {
   readonly host = '127.0.0.1';
   readonly superuser = 'idgate_admin';
-  readonly superuserPassword = `admin-${Math.random().toString(36).slice(2)}`;
+  readonly superuserPassword = `admin-${randomBytes(18).toString('base64url')}`;
+  /** The password sql() logs in with: the template's until start() has set the cluster's own. */
+  private loginPassword = this.superuserPassword;
   private process: ChildProcess | undefined;
   /** Where start() put the cluster, and how: restart() launches it the same way. */
   private root = '';
@@ -44,7 +48,7 @@ export class PostgresCluster {
     readonly binDir: string,
     readonly dataDir: string,
     readonly port: number,
-    private readonly osUser: { uid: number; gid: number } | undefined,
+    private readonly osUser: OsUser | undefined,
   ) {}
 
   static async start(options: ClusterOptions = {}): Promise<PostgresCluster> {
@@ -52,14 +56,18 @@ export class PostgresCluster {
     const osUser = userInfo().uid === 0 ? await postgresOsUser() : undefined;
     const dataDir = mkdtempSync(join(tmpdir(), 'idgate-pg-'));
     if (osUser) chownSync(dataDir, osUser.uid, osUser.gid);
+    let firstPassword = '';
     for (let attempt = 0; ; attempt++) {
       const cluster = new PostgresCluster(binDir, join(dataDir, 'data'), await freePort(), osUser);
       try {
-        if (attempt === 0) await cluster.initdb(dataDir, options);
+        if (attempt === 0) await cluster.create(options);
+        else cluster.loginPassword = firstPassword;
+        firstPassword = cluster.loginPassword;
         cluster.root = dataDir;
         cluster.options = options;
         await cluster.launch(dataDir, options);
         await cluster.probe();
+        await cluster.takeOwnPassword();
         return cluster;
       } catch (e) {
         if (attempt >= 3 || !/could not bind|address already in use/i.test(cluster.log)) {
@@ -90,7 +98,7 @@ export class PostgresCluster {
       port: this.port,
       database,
       user: this.superuser,
-      password: this.superuserPassword,
+      password: this.loginPassword,
       ssl: false,
       connectionTimeoutMillis: 10_000,
       // Every value as the server's text, as psql prints it.
@@ -158,13 +166,32 @@ export class PostgresCluster {
     }
   }
 
-  private async initdb(root: string, options: ClusterOptions): Promise<void> {
-    const pwfile = join(root, 'pwfile');
-    writeFileSync(pwfile, this.superuserPassword);
-    this.own(pwfile);
-    await this.exec(join(this.binDir, 'initdb'), [
+  /** The data directory, copied from a template made by initdb once per set of binaries, with this cluster's files. */
+  private async create(options: ClusterOptions): Promise<void> {
+    this.loginPassword = await copyFromTemplate(this.binDir, this.osUser, (dataDir, pwfile) => this.initdb(dataDir, pwfile), this.dataDir);
+    const hba = [...(options.hba ?? []), 'local all all scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256'];
+    writeFileSync(join(this.dataDir, 'pg_hba.conf'), `${hba.join('\n')}\n`);
+    this.own(join(this.dataDir, 'pg_hba.conf'));
+    if (options.tls) {
+      writeFileSync(join(this.dataDir, 'server.crt'), options.tls.cert);
+      writeFileSync(join(this.dataDir, 'server.key'), options.tls.key);
+      chmodSync(join(this.dataDir, 'server.key'), 0o600);
+      this.own(join(this.dataDir, 'server.crt'));
+      this.own(join(this.dataDir, 'server.key'));
+    }
+  }
+
+  /** The copy's superuser still has the template's password: from here on, only this cluster's works. */
+  private async takeOwnPassword(): Promise<void> {
+    if (this.loginPassword === this.superuserPassword) return;
+    await this.sql(`ALTER ROLE ${this.superuser} PASSWORD '${this.superuserPassword.replaceAll("'", "''")}'`);
+    this.loginPassword = this.superuserPassword;
+  }
+
+  private initdb(dataDir: string, pwfile: string): Promise<void> {
+    return this.exec(join(this.binDir, 'initdb'), [
       '-D',
-      this.dataDir,
+      dataDir,
       '-U',
       this.superuser,
       `--pwfile=${pwfile}`,
@@ -174,15 +201,6 @@ export class PostgresCluster {
       '--locale=C',
       '--no-sync',
     ]);
-    const hba = [...(options.hba ?? []), 'local all all scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256'];
-    writeFileSync(join(this.dataDir, 'pg_hba.conf'), `${hba.join('\n')}\n`);
-    if (options.tls) {
-      writeFileSync(join(this.dataDir, 'server.crt'), options.tls.cert);
-      writeFileSync(join(this.dataDir, 'server.key'), options.tls.key);
-      chmodSync(join(this.dataDir, 'server.key'), 0o600);
-      this.own(join(this.dataDir, 'server.crt'));
-      this.own(join(this.dataDir, 'server.key'));
-    }
   }
 
   private launch(root: string, options: ClusterOptions): Promise<void> {
@@ -238,7 +256,7 @@ export class PostgresCluster {
   }
 }
 
-async function postgresOsUser(): Promise<{ uid: number; gid: number }> {
+async function postgresOsUser(): Promise<OsUser> {
   try {
     const { stdout: uid } = await run('id', ['-u', 'postgres']);
     const { stdout: gid } = await run('id', ['-g', 'postgres']);
