@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { ByteReader } from '../wire/byte-reader.js';
+import { decodeCommandComplete, decodeDataRow, decodeReadyForQuery } from '../wire/backend-messages.js';
 import { Backend } from '../wire/codes.js';
 import { decodeErrorFields } from '../wire/error-fields.js';
 import type { DecodedEvent } from './frontend-events.js';
@@ -12,10 +12,9 @@ const COUNTED = new Set(['INSERT', 'UPDATE', 'DELETE', 'SELECT', 'MOVE', 'FETCH'
 
 /** The server's side of a statement, as recorded: its tag and row count, its error, its notices. */
 export function decodeBackendFrame(code: number, frame: Buffer): DecodedOutcome | undefined {
-  const r = new ByteReader(frame, 5);
   switch (code) {
     case Backend.CommandComplete: {
-      const tag = r.cstring();
+      const tag = decodeCommandComplete(frame, 5);
       const words = tag.split(' ');
       const rows = COUNTED.has(words[0] ?? '') ? Number(words.at(-1)) : undefined;
       return { kind: 'CommandComplete', data: rows === undefined || Number.isNaN(rows) ? { tag } : { tag, rows }, outcome: 'ok' };
@@ -29,15 +28,15 @@ export function decodeBackendFrame(code: number, frame: Buffer): DecodedOutcome 
     case Backend.PortalSuspended:
       return { kind: 'PortalSuspended', data: {}, outcome: 'ok' };
     case Backend.ReadyForQuery:
-      return { kind: 'ReadyForQuery', data: { status: String.fromCharCode(r.bytes(1)[0] ?? 0) } };
+      return { kind: 'ReadyForQuery', data: { status: decodeReadyForQuery(frame, 5) } };
     case Backend.CopyInResponse:
       return { kind: 'CopyInResponse', data: {} };
     case Backend.CopyOutResponse:
       return { kind: 'CopyOutResponse', data: {} };
     case Backend.DataRow:
-      return { kind: 'DataRow', data: { values: decodeRow(r) } };
+      return { kind: 'DataRow', data: { values: decodeDataRow(frame, 5).map(recordedValue) } };
     case Backend.CopyData:
-      return { kind: 'CopyData', data: { bytes: r.remaining, data: r.bytes(r.remaining).toString('base64') } };
+      return { kind: 'CopyData', data: { bytes: frame.length - 5, data: frame.subarray(5).toString('base64') } };
     default:
       return undefined;
   }
@@ -55,18 +54,8 @@ function errorData(frame: Buffer): Record<string, unknown> {
   return data;
 }
 
-/** Row values as text when they are valid UTF-8 (text format), else base64. */
-function decodeRow(r: ByteReader): unknown[] {
-  const count = r.int16();
-  const values: unknown[] = [];
-  for (let i = 0; i < count; i++) {
-    const length = r.int32();
-    if (length === -1) {
-      values.push(null);
-      continue;
-    }
-    const bytes = r.bytes(length);
-    values.push(isUtf8(bytes) ? bytes.toString('utf8') : { base64: bytes.toString('base64') });
-  }
-  return values;
+/** A row value as text when it is valid UTF-8 (text format), else base64. */
+function recordedValue(value: Buffer | null): unknown {
+  if (value === null) return null;
+  return isUtf8(value) ? value.toString('utf8') : { base64: value.toString('base64') };
 }

@@ -1,5 +1,12 @@
-import { ByteReader } from '../wire/byte-reader.js';
 import { Frontend } from '../wire/codes.js';
+import {
+  decodeBind,
+  decodeCopyFail,
+  decodeDescribeOrClose,
+  decodeExecute,
+  decodeFunctionCall,
+  isBinaryFormat,
+} from '../wire/extended-messages.js';
 import { decodeParse, decodeParseTypes, decodeQuery } from '../wire/frontend-messages.js';
 
 export interface DecodedEvent {
@@ -36,34 +43,33 @@ export function decodeFrontendFrame(
   full: boolean,
 ): DecodedEvent {
   if (frame === undefined) return { kind: frontendName(code), data: { bytes: length - 4 } };
-  const r = new ByteReader(frame, 5);
   switch (code) {
     case Frontend.Query:
       return { kind: 'Query', data: { sql: decodeQuery(frame).toString('utf8') } };
     case Frontend.Parse:
       return parseEvent(frame, types);
     case Frontend.Bind:
-      return decodeBind(r, types);
+      return bindEvent(frame, types);
     case Frontend.Execute:
-      return { kind: 'Execute', data: { portal: r.cstring(), maxRows: r.int32() } };
+      return { kind: 'Execute', data: { ...decodeExecute(frame) } };
     case Frontend.Describe:
     case Frontend.Close:
-      return decodeTarget(code, r, types);
+      return targetEvent(code, frame, types);
     case Frontend.Sync:
       return { kind: 'Sync', data: {} };
     case Frontend.Flush:
       return { kind: 'Flush', data: {} };
     case Frontend.FunctionCall:
-      return decodeFunctionCall(r);
+      return functionCallEvent(frame);
     case Frontend.CopyData:
       return {
         kind: 'CopyData',
-        data: full ? { bytes: r.remaining, data: r.bytes(r.remaining).toString('base64') } : { bytes: r.remaining },
+        data: full ? { bytes: frame.length - 5, data: frame.subarray(5).toString('base64') } : { bytes: frame.length - 5 },
       };
     case Frontend.CopyDone:
       return { kind: 'CopyDone', data: {} };
     case Frontend.CopyFail:
-      return { kind: 'CopyFail', data: { message: r.cstring() } };
+      return { kind: 'CopyFail', data: { message: decodeCopyFail(frame) } };
     case Frontend.Terminate:
       return { kind: 'Terminate', data: {} };
     default:
@@ -81,49 +87,28 @@ function parseEvent(frame: Buffer, types: StatementTypes): DecodedEvent {
   return { kind: 'Parse', data: { statement, sql, paramTypes } };
 }
 
-function decodeBind(r: ByteReader, types: StatementTypes): DecodedEvent {
-  const portal = r.cstring();
-  const statement = r.cstring();
-  const formats = readInt16s(r);
-  const paramCount = r.int16();
-  const paramTypes = types.get(statement);
-  const params: RecordedValue[] = [];
-  for (let i = 0; i < paramCount; i++) {
-    const binary = (formats.length === 1 ? formats[0] : formats[i]) === 1;
-    params.push(readValue(r, binary, paramTypes[i] ?? 0));
-  }
-  const resultFormats = readInt16s(r);
-  return { kind: 'Bind', data: { portal, statement, params, resultFormats } };
+function bindEvent(frame: Buffer, types: StatementTypes): DecodedEvent {
+  const bind = decodeBind(frame);
+  const paramTypes = types.get(bind.statement);
+  const params = bind.values.map((value, i) => recordedValue(value, isBinaryFormat(bind.parameterFormats, i), paramTypes[i] ?? 0));
+  return { kind: 'Bind', data: { portal: bind.portal, statement: bind.statement, params, resultFormats: bind.resultFormats } };
 }
 
-function decodeTarget(code: number, r: ByteReader, types: StatementTypes): DecodedEvent {
-  const which = r.bytes(1)[0] === 0x53 ? 'statement' : 'portal';
-  const name = r.cstring();
-  if (code === Frontend.Close && which === 'statement') types.delete(name);
-  return { kind: code === Frontend.Close ? 'Close' : 'Describe', data: { [which]: name } };
+function targetEvent(code: number, frame: Buffer, types: StatementTypes): DecodedEvent {
+  const { target, name } = decodeDescribeOrClose(frame);
+  if (code === Frontend.Close && target === 'statement') types.delete(name);
+  return { kind: code === Frontend.Close ? 'Close' : 'Describe', data: { [target]: name } };
 }
 
-function decodeFunctionCall(r: ByteReader): DecodedEvent {
-  const functionOid = r.int32() >>> 0;
-  const formats = readInt16s(r);
-  const count = r.int16();
-  const args: RecordedValue[] = [];
-  for (let i = 0; i < count; i++) args.push(readValue(r, (formats.length === 1 ? formats[0] : formats[i]) === 1, 0));
-  return { kind: 'FunctionCall', data: { functionOid, args, resultFormat: r.int16() } };
+function functionCallEvent(frame: Buffer): DecodedEvent {
+  const call = decodeFunctionCall(frame);
+  const args = call.values.map((value, i) => recordedValue(value, isBinaryFormat(call.argumentFormats, i), 0));
+  return { kind: 'FunctionCall', data: { functionOid: call.functionOid, args, resultFormat: call.resultFormat } };
 }
 
-function readInt16s(r: ByteReader): number[] {
-  const count = r.int16();
-  const values: number[] = [];
-  for (let i = 0; i < count; i++) values.push(r.int16());
-  return values;
-}
-
-function readValue(r: ByteReader, binary: boolean, type: number): RecordedValue {
-  const length = r.int32();
-  if (length === -1) return null;
-  const bytes = r.bytes(length);
-  return binary ? { binary: bytes.toString('base64'), type } : { text: bytes.toString('utf8') };
+function recordedValue(value: Buffer | null, binary: boolean, type: number): RecordedValue {
+  if (value === null) return null;
+  return binary ? { binary: value.toString('base64'), type } : { text: value.toString('utf8') };
 }
 
 const NAMES = new Map<number, string>([

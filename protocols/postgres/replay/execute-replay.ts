@@ -7,11 +7,10 @@ import { DENIED_TOKEN_PREFIX } from '../policy/statement-gate.js';
 import { loginUpstream } from '../upstream/login-upstream.js';
 import { sendCancel } from '../upstream/send-cancel.js';
 import { Backend, Frontend } from '../wire/codes.js';
-import { ByteReader } from '../wire/byte-reader.js';
 import { FrameStream } from '../wire/frame-stream.js';
 import { SEE, type FrameStage } from '../wire/frame-stage.js';
 import { ReplyTracker } from '../wire/reply-tracker.js';
-import { TERMINATE } from '../wire/frontend-messages.js';
+import { decodeParse, decodeQuery, TERMINATE } from '../wire/frontend-messages.js';
 import type { ReplayStep } from './client-frames.js';
 
 const OUTCOMES = new Set<number>([
@@ -111,10 +110,9 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
 /** A Query or Parse of the placeholder the gateway sends upstream in place of a denied statement. */
 function isPlaceholder(code: number, frame: Buffer): boolean {
   if (code !== Frontend.Query && code !== Frontend.Parse) return false;
-  const r = new ByteReader(frame, 5);
-  if (code === Frontend.Parse) r.cstringBytes();
+  const sql = code === Frontend.Parse ? decodeParse(frame).sql : decodeQuery(frame);
   // Sessions recorded before 2026-12 numbered their placeholders (idgate_denied_1, …).
-  return r.cstring().startsWith(DENIED_TOKEN_PREFIX);
+  return sql.toString('utf8').startsWith(DENIED_TOKEN_PREFIX);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -4,8 +4,7 @@ import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
 import type { Secret } from '../../../src/config/secret.js';
 import { STORED_PASSWORDS, type UpstreamPasswords } from '../../../src/identity/upstream-passwords.js';
 import type { MessageQueue, TypedMessage } from '../message-queue.js';
-import { decodeBackendKeyData, decodeParameterStatus } from '../wire/backend-messages.js';
-import { ByteReader } from '../wire/byte-reader.js';
+import { decodeAuthentication, decodeBackendKeyData, decodeParameterStatus } from '../wire/backend-messages.js';
 import { AuthRequest, Backend } from '../wire/codes.js';
 import { decodeErrorFields } from '../wire/error-fields.js';
 import { encodePasswordMessage, encodeSaslInitialResponse, encodeSaslResponse, encodeStartupMessage } from '../wire/frontend-messages.js';
@@ -95,38 +94,35 @@ async function authenticate(queue: MessageQueue, socket: UpstreamSocket, connect
     if (message.code === Backend.ErrorResponse) throw rejected(message, connection);
     if (message.code === Backend.NegotiateProtocolVersion) continue;
     if (message.code !== Backend.Authentication) throw unexpected(message);
-    const r = new ByteReader(message.body);
-    const request = r.int32();
-    switch (request) {
+    const asked = decodeAuthentication(message.body);
+    switch (asked.request) {
       case AuthRequest.Ok:
         return;
       case AuthRequest.CleartextPassword:
         socket.write(encodePasswordMessage(password.reveal()));
         break;
       case AuthRequest.MD5Password:
-        socket.write(encodePasswordMessage(md5Password(connection.user, password.reveal(), r.bytes(4))));
+        socket.write(encodePasswordMessage(md5Password(connection.user, password.reveal(), asked.salt)));
         break;
       case AuthRequest.SASL:
-        scram = startScram(r, socket, password);
+        scram = startScram(asked.mechanisms, socket, password);
         break;
       case AuthRequest.SASLContinue:
-        socket.write(encodeSaslResponse(requireScram(scram).clientFinalMessage(r.bytes(r.remaining).toString('utf8'))));
+        socket.write(encodeSaslResponse(requireScram(scram).clientFinalMessage(asked.data)));
         break;
       case AuthRequest.SASLFinal:
-        requireScram(scram).verifyServerFinal(r.bytes(r.remaining).toString('utf8'));
+        requireScram(scram).verifyServerFinal(asked.data);
         break;
       default:
         throw new AccessError(
           'upstream-rejected',
-          `the upstream database asked for an authentication method the gateway does not support (${request})`,
+          `the upstream database asked for an authentication method the gateway does not support (${asked.code})`,
         );
     }
   }
 }
 
-function startScram(r: ByteReader, socket: UpstreamSocket, password: Secret): ScramClient {
-  const mechanisms: string[] = [];
-  for (let m = r.cstring(); m !== ''; m = r.cstring()) mechanisms.push(m);
+function startScram(mechanisms: readonly string[], socket: UpstreamSocket, password: Secret): ScramClient {
   if (!mechanisms.includes('SCRAM-SHA-256')) {
     throw new AccessError('upstream-rejected', 'the upstream database offers no SASL mechanism the gateway supports');
   }

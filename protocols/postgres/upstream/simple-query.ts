@@ -1,10 +1,9 @@
-import { encodeQuery } from '../wire/frontend-messages.js';
 import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
-import { ByteReader } from '../wire/byte-reader.js';
 import { Backend } from '../wire/codes.js';
 import { decodeErrorFields } from '../wire/error-fields.js';
 import { newUpstreamQueue } from './connect-upstream.js';
-import { TERMINATE } from '../wire/frontend-messages.js';
+import { encodeQuery, TERMINATE } from '../wire/frontend-messages.js';
+import { decodeDataRow } from '../wire/backend-messages.js';
 import { STORED_PASSWORDS, type UpstreamPasswords } from '../../../src/identity/upstream-passwords.js';
 import { loginUpstream } from './login-upstream.js';
 import { IdgateError } from '../../../src/idgate-error.js';
@@ -41,7 +40,7 @@ export async function runSimpleQuery(
   try {
     for (;;) {
       const message = await queue.typed();
-      if (message.code === Backend.DataRow) rows.push(decodeDataRow(message.body));
+      if (message.code === Backend.DataRow) rows.push(decodeDataRow(message.body).map((v) => v?.toString('utf8') ?? null));
       else if (message.code === Backend.ErrorResponse) {
         const fields = decodeErrorFields(message.body);
         error ??= new QueryError(fields.get('C') ?? '', fields.get('M') ?? 'query failed');
@@ -53,15 +52,4 @@ export async function runSimpleQuery(
   }
   if (error) throw error;
   return rows;
-}
-
-function decodeDataRow(body: Buffer): (string | null)[] {
-  const r = new ByteReader(body);
-  const count = r.int16();
-  const values: (string | null)[] = [];
-  for (let i = 0; i < count; i++) {
-    const length = r.int32();
-    values.push(length === -1 ? null : r.bytes(length).toString('utf8'));
-  }
-  return values;
 }

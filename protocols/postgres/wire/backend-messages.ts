@@ -78,3 +78,48 @@ export function decodeBackendKeyData(body: Buffer): { readonly processId: number
   const r = new ByteReader(body);
   return { processId: r.int32(), secretKey: r.int32() };
 }
+
+/** A CommandComplete's tag (`INSERT 0 1`, `SELECT 5`, …). */
+export function decodeCommandComplete(message: Buffer, start = 0): string {
+  return new ByteReader(message, start).cstring();
+}
+
+/** A DataRow's column values, as views of the message (null: SQL NULL). */
+export function decodeDataRow(message: Buffer, start = 0): (Buffer | null)[] {
+  return new ByteReader(message, start).values();
+}
+
+/** A ReadyForQuery's transaction status byte, as a letter ('I', 'T', 'E' from a sound server). */
+export function decodeReadyForQuery(message: Buffer, start = 0): string {
+  return String.fromCharCode(new ByteReader(message, start).bytes(1)[0] ?? 0);
+}
+
+/** What an Authentication message asks of the client, with what that request carries. */
+export type AuthenticationRequest =
+  | { readonly request: typeof AuthRequest.Ok | typeof AuthRequest.CleartextPassword }
+  | { readonly request: typeof AuthRequest.MD5Password; readonly salt: Buffer }
+  | { readonly request: typeof AuthRequest.SASL; readonly mechanisms: readonly string[] }
+  | { readonly request: typeof AuthRequest.SASLContinue | typeof AuthRequest.SASLFinal; readonly data: string }
+  | { readonly request: 'unsupported'; readonly code: number };
+
+export function decodeAuthentication(body: Buffer): AuthenticationRequest {
+  const r = new ByteReader(body);
+  const request = r.int32();
+  switch (request) {
+    case AuthRequest.Ok:
+    case AuthRequest.CleartextPassword:
+      return { request };
+    case AuthRequest.MD5Password:
+      return { request, salt: r.bytes(4) };
+    case AuthRequest.SASL: {
+      const mechanisms: string[] = [];
+      for (let m = r.cstring(); m !== ''; m = r.cstring()) mechanisms.push(m);
+      return { request, mechanisms };
+    }
+    case AuthRequest.SASLContinue:
+    case AuthRequest.SASLFinal:
+      return { request, data: r.bytes(r.remaining).toString('utf8') };
+    default:
+      return { request: 'unsupported', code: request };
+  }
+}

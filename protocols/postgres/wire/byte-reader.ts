@@ -61,6 +61,17 @@ export class ByteReader {
     return b;
   }
 
+  /** A count (int16), then that many values, each an int32 length (-1: NULL) and its bytes (views of the message). */
+  values(): (Buffer | null)[] {
+    const count = this.int16();
+    const values: (Buffer | null)[] = [];
+    for (let i = 0; i < count; i++) {
+      const length = this.int32();
+      values.push(length === -1 ? null : this.bytes(length));
+    }
+    return values;
+  }
+
   private need(n: number): void {
     if (n < 0 || this.offset + n > this.end) {
       throw new ProtocolError('truncated', 'message shorter than its fields');

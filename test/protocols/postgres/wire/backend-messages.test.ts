@@ -3,12 +3,17 @@ import { describe, it } from 'node:test';
 import {
   AUTHENTICATION_CLEARTEXT_PASSWORD,
   AUTHENTICATION_OK,
+  decodeAuthentication,
+  decodeCommandComplete,
+  decodeDataRow,
+  decodeReadyForQuery,
   encodeBackendKeyData,
   encodeErrorResponse,
   encodeNegotiateProtocolVersion,
   encodeParameterStatus,
   encodeReadyForQuery,
 } from '../../../../protocols/postgres/wire/backend-messages.js';
+import { ProtocolError } from '../../../../protocols/postgres/wire/protocol-error.js';
 import { Bytes, splitsOf } from '../../../support/byte-builder.js';
 import { parseBackend } from '../../../support/parse-backend.js';
 
@@ -72,5 +77,39 @@ describe('backend message encoders', () => {
     };
     expectations(await parseBackend([stream]));
     for (const split of splitsOf(stream)) expectations(await parseBackend(split));
+  });
+});
+
+describe('backend decoders', () => {
+  const isProtocolError = (e: unknown): boolean => e instanceof ProtocolError;
+
+  it('decode CommandComplete, DataRow and ReadyForQuery bodies and frames', () => {
+    assert.equal(decodeCommandComplete(new Bytes().cstring('INSERT 0 3').body()), 'INSERT 0 3');
+    const row = new Bytes().int16(3).int32(2).raw('hi').int32(-1).int32(0).frame('D');
+    assert.deepEqual(decodeDataRow(row, 5), [Buffer.from('hi'), null, Buffer.alloc(0)]);
+    assert.equal(decodeReadyForQuery(new Bytes().raw('T').frame('Z'), 5), 'T');
+  });
+
+  it('decode each Authentication request the upstream login handles, and name the others', () => {
+    assert.deepEqual(decodeAuthentication(new Bytes().int32(0).body()), { request: 0 });
+    assert.deepEqual(decodeAuthentication(new Bytes().int32(5).raw('salt').body()), { request: 5, salt: Buffer.from('salt') });
+    assert.deepEqual(decodeAuthentication(new Bytes().int32(10).cstring('SCRAM-SHA-256-PLUS').cstring('SCRAM-SHA-256').int8(0).body()), {
+      request: 10,
+      mechanisms: ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256'],
+    });
+    assert.deepEqual(decodeAuthentication(new Bytes().int32(11).raw('r=abc,s=xyz,i=4096').body()), {
+      request: 11,
+      data: 'r=abc,s=xyz,i=4096',
+    });
+    assert.deepEqual(decodeAuthentication(new Bytes().int32(7).body()), { request: 'unsupported', code: 7 });
+  });
+
+  it('refuse truncated rows and authentication requests with a ProtocolError', () => {
+    const row = new Bytes().int16(2).int32(2).raw('hi').int32(-1).body();
+    for (let n = 0; n < row.length; n++) assert.throws(() => decodeDataRow(row.subarray(0, n)), isProtocolError, `cut to ${n}`);
+    assert.throws(() => decodeDataRow(new Bytes().int16(1).int32(-5).body()), isProtocolError);
+    assert.throws(() => decodeAuthentication(new Bytes().int32(5).raw('sa').body()), isProtocolError);
+    assert.throws(() => decodeAuthentication(new Bytes().int32(10).cstring('SCRAM-SHA-256').body()), isProtocolError);
+    assert.throws(() => decodeCommandComplete(new Bytes().raw('SELECT 1').body()), isProtocolError);
   });
 });
