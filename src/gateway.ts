@@ -142,7 +142,12 @@ function gatewayMetricsFor(
 ): GatewayMetrics {
   const metrics = new GatewayMetrics(
     sessions,
-    () => ({ backlog: audit.backlog, centralBacklog: audit.centralBacklog, healthy: audit.healthy }),
+    () => ({
+      backlog: audit.backlog,
+      centralBacklog: audit.centralBacklog,
+      healthy: audit.healthy,
+      journalSlowAppends: audit.journalSlowAppends,
+    }),
     budget,
     () => Math.max(0, openConnections() - sessions.size),
     nodeId,

@@ -10,7 +10,7 @@ import type { JournalMac } from '../signing/journal-mac.js';
 import { NodeKey } from '../signing/node-key.js';
 import type { Secret } from '../config/secret.js';
 import type { JournalRecovery } from './recover-journal.js';
-import { WriteAheadJournal, type JournalSource } from './write-ahead-journal.js';
+import { THREAD_POOL_MS, WriteAheadJournal, type JournalSource } from './write-ahead-journal.js';
 import type { WriterReport, WriterRequest } from './writer-messages.js';
 import type { ChainHeads, JournalPosition, Predecessor } from './audit-store.js';
 import { existsSync } from 'node:fs';
@@ -88,6 +88,8 @@ export class AuditLog implements JournalSource {
   /** The writer thread cannot write the database; the journal cannot be appended to. */
   private writerFailing = false;
   private journalFailing = false;
+  /** Journal appends on the relay thread that took longer than SLOW_APPEND_MS (the metrics count them). */
+  private slowAppends = 0;
   /** More rows wait to be shipped to the central store than `recordings.central.backlog-limit` allows. */
   private backlogFull = false;
   private shipper: CentralShipper | undefined;
@@ -230,6 +232,13 @@ export class AuditLog implements JournalSource {
           this.journalFailing = false;
           this.logger.warn('the write-ahead journal is writable again');
         },
+        onSlowAppend: (ms) => {
+          this.slowAppends += 1;
+          this.logger.warn(
+            { reason: 'journal-slow-append', ms: Math.round(ms * 10) / 10, seconds: THREAD_POOL_MS / 1000 },
+            'a write-ahead journal append made the relay wait; appends go through the thread pool for a while',
+          );
+        },
       },
     );
   }
@@ -240,6 +249,11 @@ export class AuditLog implements JournalSource {
       if (over) this.failed(message);
       else this.logger.warn('the central audit store caught up below its backlog limit');
     });
+  }
+
+  /** Journal appends that made the relay thread wait (each sends the next appends to the thread pool for a while). */
+  get journalSlowAppends(): number {
+    return this.slowAppends;
   }
 
   /** Rows waiting to be shipped to the central store (0 without one). */
@@ -301,6 +315,11 @@ export class AuditLog implements JournalSource {
   afterDurable(callback: () => void): void {
     if (this.journal === undefined) callback();
     else this.journal.afterDurable(callback);
+  }
+
+  /** Write-ahead: everything recorded so far made durable now, on this thread, if the journal can (else false: use afterDurable). */
+  durableNow(): boolean {
+    return this.journal === undefined || this.journal.durableNow();
   }
 
   get unjournaled(): boolean {

@@ -1,5 +1,7 @@
 import { constants } from 'node:fs';
-import { fdatasync, ftruncate, writev } from 'node:fs';
+import { fdatasync, ftruncate, writev, writevSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { errorMessage } from '../idgate-error.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import { journalHeader } from './journal-record.js';
 
@@ -16,18 +18,35 @@ export interface JournalEvents {
   onRecovered(): void;
   /** The journal wants the database to catch up with it now (send the writer what is pending). */
   requestFlush(): void;
+  /** An append on the relay thread took `ms`: appends go through the thread pool for a while. */
+  onSlowAppend(ms: number): void;
 }
 
 /** Past this size the journal is emptied (back to its header) as soon as the database holds all of it. */
 export const DEFAULT_JOURNAL_LIMIT_BYTES = 16 << 20;
 const RETRY_MS = 250;
+/**
+ * An append on the relay thread slower than this (the kernel throttling a writer under writeback
+ * pressure, a stalled disk) sends the appends of the next `THREAD_POOL_MS` to the thread pool, so
+ * one stall costs the relay thread once, not at every turn.
+ */
+export const SLOW_APPEND_MS = 10;
+export const THREAD_POOL_MS = 5000;
 
 /**
  * The main thread's write-ahead journal: an append-only file beside the audit database in which
- * what sessions record becomes durable before their frames are forwarded. Appends are
- * asynchronous (libuv's thread pool: no disk I/O on the relay thread) and one at a time; everything
- * recorded while one is under way goes into the next — group commit, so the cost per statement
- * falls as load rises. The writer thread applies the same records to the database in its own
+ * what sessions record becomes durable before their frames are forwarded. Appends are one at a
+ * time; everything recorded while one is under way, or during one turn of the event loop, goes
+ * into the next — group commit, so the cost per statement falls as load rises.
+ *
+ * With `sync: normal` the promise is that a record survives the gateway being killed: it must be in
+ * the kernel's page cache before the frames go upstream, not on the disk. That takes one `writev`
+ * into the page cache, a few microseconds, so it is made on the relay thread at the end of the turn
+ * (no disk is waited for: nothing is synced). Through libuv's thread pool the same append cost
+ * about 20 µs of CPU per transaction in hand-offs and wake-ups. A `writev` the kernel makes wait
+ * (writeback throttling, a stalled disk) longer than `SLOW_APPEND_MS` sends the appends of the next
+ * `THREAD_POOL_MS` to the thread pool, and is reported. With `sync: full` every append waits for
+ * the disk (`fdatasync`), so those always go through the thread pool. The writer thread applies the same records to the database in its own
  * time; the journal is truncated once the database holds all of it, and read back at start-up
  * when a process died first (recover-journal.ts).
  */
@@ -46,6 +65,8 @@ export class WriteAheadJournal {
   /** Past the limit: no new records until the database holds every one cut so far, then the file is emptied. */
   private draining = false;
   private idleWaiters: (() => void)[] = [];
+  /** Until when (performance.now()) appends go through the thread pool after a slow one on the relay thread. */
+  private threadPoolUntil = 0;
 
   private constructor(
     private readonly handle: FileHandle,
@@ -54,7 +75,7 @@ export class WriteAheadJournal {
     private readonly sync: boolean,
     private readonly source: JournalSource,
     private readonly events: JournalEvents,
-    private readonly limitBytes: number,
+    private readonly limits: { readonly bytes: number; readonly slowAppendMs: number },
   ) {
     this.lastCut = lastSeq;
     this.durableSeq = lastSeq;
@@ -70,7 +91,7 @@ export class WriteAheadJournal {
     path: string,
     logId: string,
     lastSeq: number,
-    options: { readonly sync: boolean; readonly limitBytes?: number; readonly authenticated?: boolean },
+    options: { readonly sync: boolean; readonly limitBytes?: number; readonly authenticated?: boolean; readonly slowAppendMs?: number },
     source: JournalSource,
     events: JournalEvents,
   ): Promise<WriteAheadJournal> {
@@ -85,7 +106,8 @@ export class WriteAheadJournal {
       await handle.close();
       throw e;
     }
-    return new WriteAheadJournal(handle, header.length, lastSeq, sync, source, events, options.limitBytes ?? DEFAULT_JOURNAL_LIMIT_BYTES);
+    const limits = { bytes: options.limitBytes ?? DEFAULT_JOURNAL_LIMIT_BYTES, slowAppendMs: options.slowAppendMs ?? SLOW_APPEND_MS };
+    return new WriteAheadJournal(handle, header.length, lastSeq, sync, source, events, limits);
   }
 
   /** Calls back once everything recorded so far is in the journal (and on disk, with sync). */
@@ -95,6 +117,19 @@ export class WriteAheadJournal {
       this.scheduleCut();
     } else if (this.durableSeq >= this.lastCut) callback();
     else this.waiters.push({ seq: this.lastCut, callback });
+  }
+
+  /**
+   * Makes everything recorded so far durable now, on this thread, when an append may be made here
+   * (see the class comment) and none is under way or queued: true when it is durable on return
+   * (a session may forward at once), false when the caller must wait with `afterDurable`.
+   */
+  durableNow(): boolean {
+    if (!this.source.unjournaled) return this.durableSeq >= this.lastCut;
+    if (this.sync || this.busy || this.draining || this.queue.length > 0 || performance.now() < this.threadPoolUntil) return false;
+    this.cut();
+    this.writeQueued();
+    return this.durableSeq >= this.lastCut;
   }
 
   /** Cuts a record of what was recorded so far and starts writing it; returns the last record's seq (what a batch now taken covers). */
@@ -143,6 +178,40 @@ export class WriteAheadJournal {
     const sizeBefore = this.size;
     let total = 0;
     for (const b of buffers) total += b.length;
+    if (!this.sync && performance.now() >= this.threadPoolUntil) this.appendInline(buffers, through, sizeBefore, total);
+    else this.appendInThreadPool(buffers, through, sizeBefore, total);
+  }
+
+  /**
+   * One writev into the page cache, on this thread: durable on return. The waiters are released in
+   * a microtask, not from inside the caller: a cut may be asked for while a session is mid-frame
+   * (a batch filled up), and releasing held frames then would re-enter its relay.
+   */
+  private appendInline(buffers: Buffer[], through: number, sizeBefore: number, total: number): void {
+    const started = performance.now();
+    let written: number;
+    try {
+      written = writevSync(this.handle.fd, buffers);
+    } catch (e) {
+      this.retry(buffers, sizeBefore, errorMessage(e));
+      return;
+    }
+    const took = performance.now() - started;
+    if (took > this.limits.slowAppendMs) {
+      this.threadPoolUntil = performance.now() + THREAD_POOL_MS;
+      this.events.onSlowAppend(took);
+    }
+    if (written !== total) {
+      this.retry(buffers, sizeBefore, `short write (${written} of ${total} bytes)`);
+      return;
+    }
+    this.size += written;
+    this.durableSeq = through;
+    this.busy = false;
+    queueMicrotask(this.release);
+  }
+
+  private appendInThreadPool(buffers: Buffer[], through: number, sizeBefore: number, total: number): void {
     writev(this.handle.fd, buffers, (error, written) => {
       if (error !== null || written !== total) {
         this.retry(buffers, sizeBefore, error?.message ?? `short write (${written} of ${total} bytes)`);
@@ -155,9 +224,15 @@ export class WriteAheadJournal {
   }
 
   private written(through: number): void {
+    this.busy = false;
     this.durableSeq = through;
+    this.release();
+  }
+
+  /** Releases the waiters on records now durable, in order, and goes on with what waits for the file. */
+  private readonly release = (): void => {
     let released = 0;
-    while (released < this.waiters.length && (this.waiters[released]?.seq ?? Infinity) <= through) released += 1;
+    while (released < this.waiters.length && (this.waiters[released]?.seq ?? Infinity) <= this.durableSeq) released += 1;
     const ready = this.waiters.splice(0, released);
     if (this.failing) {
       this.failing = false;
@@ -165,7 +240,7 @@ export class WriteAheadJournal {
     }
     this.idle();
     for (const waiter of ready) waiter.callback();
-  }
+  };
 
   /**
    * An append failed (a full disk): what it may have left is cut off, so the file never holds a
@@ -191,11 +266,11 @@ export class WriteAheadJournal {
    * Between two appends. Past the limit, and under a steady load the database is always a little
    * behind the journal, so the file would never be found wholly applied: new records wait (their
    * sessions a few milliseconds) while the writer is sent what is pending, and once it holds
-   * everything the file is emptied.
+   * everything the file is emptied. `busy` is cleared by whoever finished an append, not here: a
+   * release after an inline append may find another append under way.
    */
   private idle(): void {
-    this.busy = false;
-    if (!this.draining && this.size > this.limitBytes) {
+    if (!this.draining && this.size > this.limits.bytes) {
       this.draining = true;
       this.events.requestFlush();
     }
@@ -205,7 +280,6 @@ export class WriteAheadJournal {
     }
     this.writeQueued();
     if (this.draining) this.truncateIfApplied();
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- writeQueued() and cut() above may set busy again; the compiler keeps the narrowing from `this.busy = false`
     if (!this.busy && !this.draining) for (const w of this.idleWaiters.splice(0)) w();
   }
 
@@ -214,6 +288,7 @@ export class WriteAheadJournal {
     this.busy = true;
     ftruncate(this.handle.fd, this.headerLength, (e) => {
       if (e === null) this.size = this.headerLength;
+      this.busy = false;
       this.draining = false;
       this.idle();
     });

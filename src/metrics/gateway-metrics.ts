@@ -23,6 +23,8 @@ export interface AuditGauges {
   /** Rows written locally and not yet shipped to the central store. */
   readonly centralBacklog: number;
   readonly healthy: boolean;
+  /** Write-ahead journal appends that made the relay thread wait past SLOW_APPEND_MS. */
+  readonly journalSlowAppends: number;
 }
 
 interface Totals {
@@ -192,6 +194,16 @@ export class GatewayMetrics implements SessionListener {
       (g) => g.set(budget.heldBytes),
     );
     this.gauge('idgate_memory_budget_bytes', 'listen.memory-budget-bytes.', [], (g) => g.set(budget.limitBytes));
+    const audit = this.audit;
+    new Counter({
+      name: 'idgate_audit_journal_slow_appends_total',
+      help: 'Write-ahead journal appends that made the relay thread wait over 10 ms (each sends the next 5 s of appends to the thread pool).',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(audit().journalSlowAppends);
+      },
+    });
     this.gauge('idgate_audit_healthy', 'Whether the audit log can be written (0: recorded sessions are refused).', [], (g) =>
       g.set(this.audit().healthy ? 1 : 0),
     );

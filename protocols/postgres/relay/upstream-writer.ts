@@ -42,7 +42,8 @@ export class UpstreamWriter {
   }
 
   forward(pieces: Pieces): void {
-    if (this.observer?.writeAhead !== true) {
+    // Without write-ahead, or made durable on the spot (nothing of this session held before it): on at once.
+    if (this.observer?.writeAhead !== true || (this.held.length === 0 && this.observer.durableNow())) {
       this.write(pieces);
       return;
     }

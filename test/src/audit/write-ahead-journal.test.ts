@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { encodeJournalRecord, readJournal } from '../../../src/audit/journal-record.js';
+import { WriteAheadJournal, type JournalEvents, type JournalSource } from '../../../src/audit/write-ahead-journal.js';
+
+/** A source whose records hold one login attempt each time something was "recorded". */
+class Recorded implements JournalSource {
+  unjournaled = false;
+  record(): void {
+    this.unjournaled = true;
+  }
+  cutRecord(seq: number): Buffer {
+    this.unjournaled = false;
+    return encodeJournalRecord(seq, { starts: [], ends: [], logins: [] }, []);
+  }
+}
+
+function events(): JournalEvents & { slow: number[] } {
+  const slow: number[] = [];
+  return {
+    slow,
+    onFailure: () => undefined,
+    onRecovered: () => undefined,
+    requestFlush: () => undefined,
+    onSlowAppend: (ms) => slow.push(ms),
+  };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'idgate-journal-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function records(path: string): number {
+  return readJournal(readFileSync(path)).batches.length;
+}
+
+describe('WriteAheadJournal', () => {
+  it('with sync: normal, makes a record durable on the spot: in the file when durableNow returns', async () => {
+    const path = join(dir, 'inline.journal');
+    const source = new Recorded();
+    const journal = await WriteAheadJournal.open(path, 'log-1', 0, { sync: false }, source, events());
+    assert.equal(journal.durableNow(), true, 'nothing recorded: durable');
+    source.record();
+    assert.equal(journal.durableNow(), true);
+    assert.equal(records(path), 1, 'the record is in the file (the page cache) before durableNow returns');
+    let called = false;
+    journal.afterDurable(() => (called = true));
+    assert.equal(called, true, 'nothing unjournaled: afterDurable calls back at once');
+    await journal.close();
+  });
+
+  it('with sync: full, never appends on the calling thread: durableNow says wait, afterDurable calls back after the fdatasync', async () => {
+    const path = join(dir, 'full.journal');
+    const source = new Recorded();
+    const journal = await WriteAheadJournal.open(path, 'log-2', 0, { sync: true }, source, events());
+    source.record();
+    assert.equal(journal.durableNow(), false);
+    await new Promise<void>((resolve) => journal.afterDurable(resolve));
+    assert.equal(records(path), 1);
+    await journal.close();
+  });
+
+  it('after a slow append on the relay thread, sends the next appends to the thread pool, and says so', async () => {
+    const path = join(dir, 'slow.journal');
+    const source = new Recorded();
+    const told = events();
+    // Every append counts as slow here.
+    const journal = await WriteAheadJournal.open(path, 'log-3', 0, { sync: false, slowAppendMs: -1 }, source, told);
+    source.record();
+    assert.equal(journal.durableNow(), true, 'the slow append itself completed');
+    assert.equal(told.slow.length, 1);
+    source.record();
+    assert.equal(journal.durableNow(), false, 'the next one goes through the thread pool: the caller waits');
+    const order: number[] = [];
+    source.record();
+    const both = [1, 2].map((i) => new Promise<void>((resolve) => journal.afterDurable(() => resolve(void order.push(i)))));
+    await Promise.all(both);
+    assert.deepEqual(order, [1, 2], 'waiters are released in the order they asked');
+    assert.equal(records(path), 2, 'the inline record, then one for what was recorded after it: none lost or doubled');
+    assert.equal(told.slow.length, 1, 'appends through the thread pool are not timed');
+    await journal.close();
+  });
+
+  it('groups what several sessions record in one turn into one record (group commit)', async () => {
+    const path = join(dir, 'group.journal');
+    const source = new Recorded();
+    const journal = await WriteAheadJournal.open(path, 'log-4', 0, { sync: false }, source, events());
+    const released: number[] = [];
+    const waits = [1, 2, 3].map((i) => {
+      source.record();
+      return new Promise<void>((resolve) => journal.afterDurable(() => resolve(void released.push(i))));
+    });
+    assert.deepEqual(released, [], 'nothing is released in the turn it was recorded');
+    await Promise.all(waits);
+    assert.deepEqual(released, [1, 2, 3]);
+    assert.equal(records(path), 1, 'one record for the three');
+    await journal.close();
+  });
+});
