@@ -317,11 +317,6 @@ export class AuditLog implements JournalSource {
     else this.journal.afterDurable(callback);
   }
 
-  /** Write-ahead: everything recorded so far made durable now, on this thread, if the journal can (else false: use afterDurable). */
-  durableNow(): boolean {
-    return this.journal === undefined || this.journal.durableNow();
-  }
-
   get unjournaled(): boolean {
     return this.unjournaledNow;
   }

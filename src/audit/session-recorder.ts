@@ -11,7 +11,6 @@ export interface RecorderSink {
   readonly writeAhead: boolean;
   whenDrained(callback: () => void): void;
   afterDurable(callback: () => void): void;
-  durableNow(): boolean;
   appended(recorder: SessionRecorder, bytes: number): void;
   endSession(sessionId: string, end: SessionEnd): void;
 }
@@ -47,11 +46,6 @@ export class SessionRecorder {
   /** Whether the protocol must hold a client's frames until they are committed (`recordings.durability: write-ahead`). */
   get writeAhead(): boolean {
     return this.mode !== false && this.log.writeAhead;
-  }
-
-  /** Makes everything recorded so far durable at once if it can: true when it is (forward now), false to wait with afterDurable. */
-  durableNow(): boolean {
-    return this.log.durableNow();
   }
 
   /** Calls back once everything this session (and every other) recorded so far is committed. */

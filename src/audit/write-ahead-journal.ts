@@ -43,11 +43,14 @@ export const THREAD_POOL_MS = 5000;
  * the kernel's page cache before the frames go upstream, not on the disk. That takes one `writev`
  * into the page cache, a few microseconds, so it is made on the relay thread at the end of the turn
  * (no disk is waited for: nothing is synced). Through libuv's thread pool the same append cost
- * about 20 µs of CPU per transaction in hand-offs and wake-ups. A `writev` the kernel makes wait
+ * about 10 µs more CPU per transaction, in hand-offs and wake-ups. (Appending each session's chunk
+ * at once instead, to forward it in the same read, measured 1–2 µs more CPU per transaction than
+ * one append per turn, at the same throughput.) A `writev` the kernel makes wait
  * (writeback throttling, a stalled disk) longer than `SLOW_APPEND_MS` sends the appends of the next
  * `THREAD_POOL_MS` to the thread pool, and is reported. With `sync: full` every append waits for
- * the disk (`fdatasync`), so those always go through the thread pool. The writer thread applies the same records to the database in its own
- * time; the journal is truncated once the database holds all of it, and read back at start-up
+ * the disk (`fdatasync`), so those always go through the thread pool.
+ *
+ * The writer thread applies the same records to the database in its own time; the journal is truncated once the database holds all of it, and read back at start-up
  * when a process died first (recover-journal.ts).
  */
 export class WriteAheadJournal {
@@ -117,19 +120,6 @@ export class WriteAheadJournal {
       this.scheduleCut();
     } else if (this.durableSeq >= this.lastCut) callback();
     else this.waiters.push({ seq: this.lastCut, callback });
-  }
-
-  /**
-   * Makes everything recorded so far durable now, on this thread, when an append may be made here
-   * (see the class comment) and none is under way or queued: true when it is durable on return
-   * (a session may forward at once), false when the caller must wait with `afterDurable`.
-   */
-  durableNow(): boolean {
-    if (!this.source.unjournaled) return this.durableSeq >= this.lastCut;
-    if (this.sync || this.busy || this.draining || this.queue.length > 0 || performance.now() < this.threadPoolUntil) return false;
-    this.cut();
-    this.writeQueued();
-    return this.durableSeq >= this.lastCut;
   }
 
   /** Cuts a record of what was recorded so far and starts writing it; returns the last record's seq (what a batch now taken covers). */

@@ -10,7 +10,9 @@ import { pgOptions } from '../support/client-options.js';
 import { Harness } from '../support/harness.js';
 
 const CLIENTS = 4;
-const LOAD_MS = 1500;
+/** Kills under load, each followed by a restart that recovers what the killed process left. */
+const ROUNDS = 10;
+const LOAD_MS = 600;
 
 async function listSessions(source: string): Promise<{ id: string; endReason: string; node: string }[]> {
   const listed = await idgate(['sessions', '--json', '--db', source]);
@@ -22,16 +24,20 @@ async function listSessions(source: string): Promise<{ id: string; endReason: st
     .map((l) => JSON.parse(l) as { id: string; endReason: string; node: string });
 }
 
-/** The ids whose INSERT the log holds, from each statement's literal or its first parameter. */
-async function loggedIds(source: string, sessions: readonly { id: string }[]): Promise<Set<string>> {
+/** The ids whose INSERT the log holds, from each Query's literal or each Bind's first parameter (one `export` of the whole log). */
+async function loggedIds(source: string): Promise<Set<string>> {
+  const exported = await idgate(['export', '--db', source]);
+  assert.equal(exported.code, 0, exported.stderr);
   const logged = new Set<string>();
-  for (const s of sessions) {
-    const shown = await idgate(['show', s.id, '--json', '--db', source]);
-    assert.equal(shown.code, 0, shown.stderr);
-    for (const line of shown.stdout.trim().split('\n')) {
-      const event = JSON.parse(line) as { type?: string; sql?: string; params?: ({ text: string } | null)[] };
-      if (event.type !== 'statement' || event.sql === undefined) continue;
-      const id = /VALUES \((\d+)\)/.exec(event.sql)?.[1] ?? event.params?.[0]?.text;
+  for (const line of exported.stdout.trim().split('\n')) {
+    const row = JSON.parse(line) as {
+      type: string;
+      direction?: string;
+      messages?: { kind: string; sql?: string; params?: ({ text?: string } | null)[] }[];
+    };
+    if (row.type !== 'event' || row.direction !== 'client') continue;
+    for (const m of row.messages ?? []) {
+      const id = m.kind === 'Query' ? /VALUES \((\d+)\)/.exec(m.sql ?? '')?.[1] : m.kind === 'Bind' ? m.params?.[0]?.text : undefined;
       if (id !== undefined) logged.add(id);
     }
   }
@@ -40,7 +46,7 @@ async function loggedIds(source: string, sessions: readonly { id: string }[]): P
 
 /**
  * The gateway as an operator runs it — its own process — killed with SIGKILL under an insert load
- * on four connections, then restarted. What a crash may lose is measured, not assumed: every row
+ * on four connections, then restarted, ten times over (each start recovers what the last one left). What a crash may lose is measured, not assumed: every row
  * the database holds must have its INSERT in the audit log.
  */
 describe('a gateway killed with SIGKILL', () => {
@@ -61,7 +67,7 @@ describe('a gateway killed with SIGKILL', () => {
 
   it(
     'loses no statement that reached the database (write-ahead recording), locally or centrally, and both logs verify after the restart',
-    { timeout: 90_000 },
+    { timeout: 150_000 },
     async (t) => {
       const port = await freePort();
       const db = join(h.workDirectory, 'crash.db');
@@ -75,36 +81,40 @@ describe('a gateway killed with SIGKILL', () => {
         d['node-id'] = 'crash-node';
       });
       const serve = (): ReturnType<typeof startIdgate> => startIdgate(['serve', '--config', file], /gateway listening/, env);
-      const gateway = await serve();
-
       const token = await h.token();
-      const clients = await Promise.all(
-        Array.from({ length: CLIENTS }, async () => {
-          const client = new pg.Client(pgOptions(h, token, { port }));
-          client.on('error', () => undefined);
-          await client.connect();
-          return client;
-        }),
-      );
       let acknowledged = 0;
-      const load = clients.map(async (client, c) => {
-        for (let i = 0; ; i++) {
-          // Simple and extended protocol alike: the log must hold both.
-          const id = c * 1_000_000 + i;
-          try {
-            if (c % 2 === 0) await client.query(`INSERT INTO crash_probe (id) VALUES (${id})`);
-            else await client.query({ text: 'INSERT INTO crash_probe (id) VALUES ($1)', values: [id] });
-          } catch {
-            return;
+      const recoveries: string[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const gateway = await serve();
+        if (round > 0)
+          recoveries.push(gateway.output().includes('recovered what a process that died had recorded') ? 'recovered' : 'nothing');
+        const clients = await Promise.all(
+          Array.from({ length: CLIENTS }, async () => {
+            const client = new pg.Client(pgOptions(h, token, { port }));
+            client.on('error', () => undefined);
+            await client.connect();
+            return client;
+          }),
+        );
+        const load = clients.map(async (client, c) => {
+          for (let i = 0; ; i++) {
+            // Simple and extended protocol alike: the log must hold both.
+            const id = round * 10_000_000 + c * 1_000_000 + i;
+            try {
+              if (c % 2 === 0) await client.query(`INSERT INTO crash_probe (id) VALUES (${id})`);
+              else await client.query({ text: 'INSERT INTO crash_probe (id) VALUES ($1)', values: [id] });
+            } catch {
+              return;
+            }
+            acknowledged += 1;
           }
-          acknowledged += 1;
-        }
-      });
-      await new Promise((r) => setTimeout(r, LOAD_MS));
-      gateway.child.kill('SIGKILL');
-      await gateway.exited;
-      await Promise.all(load);
-      await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+        });
+        await new Promise((r) => setTimeout(r, LOAD_MS));
+        gateway.child.kill('SIGKILL');
+        await gateway.exited;
+        await Promise.all(load);
+        await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+      }
 
       // Restarted, the gateway seals what the dead process left open; a clean stop writes everything.
       const restarted = await serve();
@@ -115,16 +125,21 @@ describe('a gateway killed with SIGKILL', () => {
         .output()
         .split('\n')
         .find((l) => l.includes('write-ahead journal'));
-      t.diagnostic(`restart: ${recovery ?? 'nothing to recover from the journal'}`);
+      t.diagnostic(
+        `restarts after the first ${ROUNDS - 1} kills: ${recoveries.join(', ')}; after the last: ${recovery ?? 'nothing to recover'}`,
+      );
 
       const rows = (await h.cluster.sql('SELECT id FROM crash_probe ORDER BY id', 'records')).split('\n').filter(Boolean);
-      assert.ok(rows.length >= acknowledged && acknowledged > 100, `a real load ran: ${acknowledged} acknowledged, ${rows.length} rows`);
+      assert.ok(
+        rows.length >= acknowledged && acknowledged > 100 * ROUNDS,
+        `a real load ran: ${acknowledged} acknowledged, ${rows.length} rows`,
+      );
 
       // The node's own log, and the central store it shipped to (the clean stop's last pass, or the restart, sent the rest).
       for (const source of [db, centralUrl]) {
         const where = source === db ? 'the local log' : 'the central store';
         const sessions = await listSessions(source);
-        assert.equal(sessions.length, CLIENTS, where);
+        assert.equal(sessions.length, CLIENTS * ROUNDS, where);
         for (const s of sessions) {
           assert.equal(
             s.endReason,
@@ -133,7 +148,7 @@ describe('a gateway killed with SIGKILL', () => {
           );
           assert.equal(s.node, 'crash-node');
         }
-        const logged = await loggedIds(source, sessions);
+        const logged = await loggedIds(source);
         const missing = rows.filter((id) => !logged.has(id));
         assert.deepEqual(missing.slice(0, 10), [], `${where}: ${missing.length} of ${rows.length} committed inserts are missing`);
         t.diagnostic(`${where}: ${rows.length} committed inserts (${acknowledged} acknowledged), all there`);

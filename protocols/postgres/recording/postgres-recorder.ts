@@ -76,10 +76,6 @@ export class PostgresRecorder implements RelayObserver {
     return this.recorder.writeAhead;
   }
 
-  durableNow(): boolean {
-    return this.recorder.durableNow();
-  }
-
   afterDurable(callback: () => void): void {
     this.recorder.afterDurable(callback);
   }

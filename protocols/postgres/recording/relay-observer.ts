@@ -12,6 +12,4 @@ export interface RelayObserver {
   readonly writeAhead: boolean;
   /** Calls back once everything observed so far is durable (callbacks come in the order asked). */
   afterDurable(callback: () => void): void;
-  /** Makes everything observed so far durable at once if it can: true when it is, false to wait with `afterDurable`. */
-  durableNow(): boolean;
 }

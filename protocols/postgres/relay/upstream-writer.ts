@@ -42,8 +42,7 @@ export class UpstreamWriter {
   }
 
   forward(pieces: Pieces): void {
-    // Without write-ahead, or made durable on the spot (nothing of this session held before it): on at once.
-    if (this.observer?.writeAhead !== true || (this.held.length === 0 && this.observer.durableNow())) {
+    if (this.observer?.writeAhead !== true) {
       this.write(pieces);
       return;
     }

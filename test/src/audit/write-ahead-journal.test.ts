@@ -37,26 +37,25 @@ function records(path: string): number {
 }
 
 describe('WriteAheadJournal', () => {
-  it('with sync: normal, makes a record durable on the spot: in the file when durableNow returns', async () => {
+  it('with sync: normal, appends on the calling thread: a record cut is in the file (the page cache) on return', async () => {
     const path = join(dir, 'inline.journal');
     const source = new Recorded();
     const journal = await WriteAheadJournal.open(path, 'log-1', 0, { sync: false }, source, events());
-    assert.equal(journal.durableNow(), true, 'nothing recorded: durable');
     source.record();
-    assert.equal(journal.durableNow(), true);
-    assert.equal(records(path), 1, 'the record is in the file (the page cache) before durableNow returns');
+    journal.cutNow();
+    assert.equal(records(path), 1);
     let called = false;
     journal.afterDurable(() => (called = true));
-    assert.equal(called, true, 'nothing unjournaled: afterDurable calls back at once');
+    assert.equal(called, true, 'nothing unjournaled or under way: afterDurable calls back at once');
     await journal.close();
   });
 
-  it('with sync: full, never appends on the calling thread: durableNow says wait, afterDurable calls back after the fdatasync', async () => {
+  it('with sync: full, afterDurable calls back once the record is written and synced', async () => {
     const path = join(dir, 'full.journal');
     const source = new Recorded();
     const journal = await WriteAheadJournal.open(path, 'log-2', 0, { sync: true }, source, events());
     source.record();
-    assert.equal(journal.durableNow(), false);
+    journal.cutNow();
     await new Promise<void>((resolve) => journal.afterDurable(resolve));
     assert.equal(records(path), 1);
     await journal.close();
@@ -69,17 +68,19 @@ describe('WriteAheadJournal', () => {
     // Every append counts as slow here.
     const journal = await WriteAheadJournal.open(path, 'log-3', 0, { sync: false, slowAppendMs: -1 }, source, told);
     source.record();
-    assert.equal(journal.durableNow(), true, 'the slow append itself completed');
+    journal.cutNow();
+    assert.equal(records(path), 1, 'the slow append itself completed');
     assert.equal(told.slow.length, 1);
-    source.record();
-    assert.equal(journal.durableNow(), false, 'the next one goes through the thread pool: the caller waits');
+    await new Promise<void>((resolve) => journal.afterDurable(resolve));
     const order: number[] = [];
+    source.record();
+    journal.cutNow();
     source.record();
     const both = [1, 2].map((i) => new Promise<void>((resolve) => journal.afterDurable(() => resolve(void order.push(i)))));
     await Promise.all(both);
     assert.deepEqual(order, [1, 2], 'waiters are released in the order they asked');
-    assert.equal(records(path), 2, 'the inline record, then one for what was recorded after it: none lost or doubled');
-    assert.equal(told.slow.length, 1, 'appends through the thread pool are not timed');
+    assert.equal(records(path), 3, 'one record per cut, none lost or doubled');
+    assert.equal(told.slow.length, 1, 'the next appends went through the thread pool (on this thread, each would count as slow)');
     await journal.close();
   });
 
