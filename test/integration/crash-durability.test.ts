@@ -86,8 +86,9 @@ describe('a gateway killed with SIGKILL', () => {
       const recoveries: string[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         const gateway = await serve();
-        if (round > 0)
+        if (round > 0) {
           recoveries.push(gateway.output().includes('recovered what a process that died had recorded') ? 'recovered' : 'nothing');
+        }
         const clients = await Promise.all(
           Array.from({ length: CLIENTS }, async () => {
             const client = new pg.Client(pgOptions(h, token, { port }));
