@@ -9,7 +9,7 @@
  * up to ±10% on this machine, so more, shorter rounds give steadier medians than few long ones.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -44,6 +44,8 @@ interface Target {
   readonly pid?: number;
   /** pgbench's sslmode: the TLS targets take the agent's side of a production deployment. */
   readonly sslmode?: 'require';
+  /** Count the CPU of the process and its child processes (listen.workers). */
+  readonly tree?: boolean;
 }
 
 interface Sample {
@@ -101,6 +103,11 @@ async function main(): Promise<void> {
     stops.push(() => stopProcess(signed.child));
     const unsigned = await startGateway(work, cluster, entra, groupId, password, graph, 5, { twin: 'unsigned' });
     stops.push(() => stopProcess(unsigned.child));
+    // One and two worker processes, started alike, to measure what a second core gives (their CPU is the process tree's).
+    const oneWorker = await startGateway(work, cluster, entra, groupId, password, graph, 5, { workers: 1, twin: 'w1' });
+    stops.push(() => stopProcess(oneWorker.child));
+    const twoWorkers = await startGateway(work, cluster, entra, groupId, password, graph, 5, { workers: 2, twin: 'w2' });
+    stops.push(() => stopProcess(twoWorkers.child));
     // The admin endpoint on, /metrics scraped once a second as Prometheus would (more often than its usual 15 s).
     const adminPort = await freePort();
     const metered = await startGateway(work, cluster, entra, groupId, password, graph, 5, { adminPort });
@@ -118,6 +125,16 @@ async function main(): Promise<void> {
       baselineBin === undefined ? undefined : await startGateway(work, cluster, entra, groupId, password, graph, 5, { bin: baselineBin });
     if (baseline !== undefined) stops.push(() => stopProcess(baseline.child));
     const mint = (): Promise<string> => entra.mint(entra.appClaims(agent, AUDIENCE));
+    /** A recorded target through a gateway started with listen.workers, its CPU counted over the process tree. */
+    const workersTarget = async (name: string, server: Server, sslmode: 'require' | undefined): Promise<Target> => ({
+      name,
+      port: server.port,
+      dbname: 'bench-recorded',
+      password: await mint(),
+      pid: server.child.pid ?? 0,
+      tree: true,
+      ...(sslmode !== undefined ? { sslmode } : {}),
+    });
     /** A target through one of the gateway processes, to one of its connections. */
     const through = async (name: string, server: Server, dbname: string): Promise<Target> => ({
       name,
@@ -155,6 +172,25 @@ async function main(): Promise<void> {
         sslmode: 'require',
       },
     ];
+    targets.push(
+      {
+        name: 'idgate tls+audit',
+        port: gateway.port,
+        dbname: 'bench-recorded',
+        password: await mint(),
+        pid: gateway.child.pid ?? 0,
+        sslmode: 'require',
+      },
+      ...(await Promise.all(
+        [
+          ['1 worker', oneWorker],
+          ['2 workers', twoWorkers],
+        ].flatMap(([label, server]) => [
+          workersTarget(`idgate+audit ${label as string}`, server as Server, undefined),
+          workersTarget(`idgate tls+audit ${label as string}`, server as Server, 'require'),
+        ]),
+      )),
+    );
     const floor = await startByteRelay(cluster);
     stops.push(() => stopProcess(floor.child));
     targets.push({ name: 'node byte relay', port: floor.port, dbname: 'bench', password, pid: floor.child.pid ?? 0 });
@@ -211,8 +247,9 @@ async function main(): Promise<void> {
 }
 
 async function pgbench(target: Target, mode: 'simple' | 'extended'): Promise<Sample> {
-  const cpuBefore = target.pid ? cpuTimes(target.pid) : NO_CPU;
-  const mainBefore = target.pid ? cpuTimes(target.pid, target.pid) : NO_CPU;
+  const pids = target.pid ? (target.tree === true ? processTree(target.pid) : [target.pid]) : [];
+  const cpuBefore = sumCpu(pids.map((pid) => cpuTimes(pid)));
+  const mainBefore = sumCpu(pids.map((pid) => cpuTimes(pid, pid)));
   const boxBefore = busyMicros();
   const { stdout } = await run(
     'pgbench',
@@ -245,8 +282,8 @@ async function pgbench(target: Target, mode: 'simple' | 'extended'): Promise<Sam
   const transactions = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? NaN);
   const boxCpuUsPerTx = (busyMicros() - boxBefore) / transactions;
   if (!target.pid) return { tps, latencyMs, boxCpuUsPerTx };
-  const cpu = cpuTimes(target.pid);
-  const main = cpuTimes(target.pid, target.pid);
+  const cpu = sumCpu(pids.map((pid) => cpuTimes(pid)));
+  const main = sumCpu(pids.map((pid) => cpuTimes(pid, pid)));
   return {
     tps,
     latencyMs,
@@ -264,7 +301,24 @@ function busyMicros(): number {
   return busy * 10_000;
 }
 
-const NO_CPU = { user: 0, system: 0 };
+function sumCpu(times: readonly { user: number; system: number }[]): { user: number; system: number } {
+  return times.reduce((a, t) => ({ user: a.user + t.user, system: a.system + t.system }), { user: 0, system: 0 });
+}
+
+/** A process and its child processes (listen.workers forks its workers), from /proc. */
+function processTree(pid: number): number[] {
+  const children = readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        return Number(readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+  return [pid, ...children];
+}
 
 /** User and system CPU of a process, or of one of its threads, in microseconds (from /proc, clock ticks of 10 ms). */
 function cpuTimes(pid: number, thread?: number): { user: number; system: number } {
@@ -318,6 +372,11 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
       ratio('shipping to a central store/local only', 'idgate+audit central', 'idgate+audit'),
       ratio('batched recording on/off', 'idgate+audit batched', 'idgate'),
       ratio('scope read/all', 'idgate scope:read', 'idgate'),
+      ratio('recorded, 2 workers/1', 'idgate+audit 2 workers', 'idgate+audit 1 worker'),
+      ratio('recorded tls, 2 workers/1', 'idgate tls+audit 2 workers', 'idgate tls+audit 1 worker'),
+      ratio('idgate tls recorded/node byte relay tls', 'idgate tls+audit', 'node byte relay tls'),
+      ratio('idgate recorded, 2 workers/pgbouncer', 'idgate+audit 2 workers', 'pgbouncer'),
+      ratio('idgate tls recorded, 2 workers/pgbouncer tls', 'idgate tls+audit 2 workers', 'pgbouncer tls'),
       ratio('idgate/node byte relay', 'idgate', 'node byte relay'),
       ratio('pgbouncer/direct', 'pgbouncer', 'direct'),
       ratio('idgate/pgbouncer', 'idgate', 'pgbouncer'),
@@ -386,14 +445,14 @@ function startGateway(
   cacheSeconds: number,
   options: GatewayOptions = {},
 ): Promise<Server> {
-  const { durability = 'write-ahead', centralUrl, adminPort, bin, signed = false, twin } = options;
+  const { durability = 'write-ahead', centralUrl, adminPort, bin, signed = false, twin, workers } = options;
   writeFileSync(join(work, 'entra-ca.pem'), entra.caCert);
   if (signed) writeFileSync(join(work, 'node.pem'), NodeKey.generate().pem, { mode: 0o600 });
   return startGatewayProcess(
     work,
     {
       // TLS for the 'idgate tls' target; the plaintext targets come in without an SSLRequest.
-      listen: { 'allow-plaintext': true, tls: { cert: CERT_FILE, key: KEY_FILE } },
+      listen: { 'allow-plaintext': true, tls: { cert: CERT_FILE, key: KEY_FILE }, ...(workers !== undefined ? { workers } : {}) },
       entra: {
         'tenant-id': entra.tenantId,
         audience: AUDIENCE,
@@ -436,6 +495,8 @@ interface GatewayOptions {
   readonly signed?: boolean;
   /** One of two gateways started alike to price one option side by side (names its database). */
   readonly twin?: string;
+  /** listen.workers: the gateway as N processes sharing the port (its CPU is counted over the process tree). */
+  readonly workers?: number;
 }
 
 /** A central audit store in a database of the cluster, migrated, with an insert-only role for the gateway; returns that role's URL. */
