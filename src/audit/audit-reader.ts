@@ -155,6 +155,11 @@ export class AuditReader {
     return this.db.prepare('SELECT * FROM login_attempts WHERE at_us >= ? ORDER BY seq').all(sinceUs) as LoginRow[];
   }
 
+  /** Whether the file is an idgate audit log (it has the sessions table); a file that is not SQLite at all throws. */
+  holdsAuditLog(): boolean {
+    return this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sessions'").get() !== undefined;
+  }
+
   close(): void {
     this.db.close();
   }

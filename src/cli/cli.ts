@@ -47,8 +47,33 @@ function commandsFor(args: readonly string[]): Register[] {
   return only === undefined ? Object.values(COMMANDS) : [only];
 }
 
+/** Exit status when the reader of our output went away: what a shell reports for a process killed by SIGPIPE (128 + 13). */
+const CLOSED_PIPE_STATUS = 141;
+
+/**
+ * A reader that stops early (`idgate show … | head`) closes the pipe: the command stops at once,
+ * without a message, with the status of a Unix filter killed by SIGPIPE (Node ignores the signal
+ * and would report an unhandled EPIPE instead). Not 0: a `verify` cut short must not look like one
+ * that passed.
+ */
+function stopOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      process.exit(CLOSED_PIPE_STATUS);
+    });
+  }
+}
+
+/** Where to read on after a wrong argument: the command's own help when a known command was named. */
+function hintFor(args: readonly string[]): string {
+  const named = args.find((a) => !a.startsWith('-'));
+  return named !== undefined && named in COMMANDS ? `idgate ${named} --help lists its options.` : 'idgate --help lists the commands.';
+}
+
 /** The `idgate` command line: one yargs command per file under commands/, reading and serving through the protocol `protocol` loads. */
 export async function runCli(argv: string[], protocol: LoadProtocol): Promise<void> {
+  stopOnClosedPipe();
   const args = hideBin(argv);
   let parser = yargs(args).scriptName('idgate');
   for (const register of commandsFor(args)) parser = await register(parser, protocol);
@@ -57,9 +82,10 @@ export async function runCli(argv: string[], protocol: LoadProtocol): Promise<vo
     .strict()
     .help()
     // yargs passes no error (despite its types) when the arguments, not a handler, were wrong.
-    .fail((message: string, error: Error | undefined, y) => {
+    // A wrong argument gets its one-line reason and where to look, not the whole help.
+    .fail((message: string, error: Error | undefined) => {
       if (error) process.stderr.write(`${error.message}\n`);
-      else y.showHelp((help: string) => process.stderr.write(`${help}\n\n${message}\n`));
+      else process.stderr.write(`idgate: ${message}\n${hintFor(args)}\n`);
       process.exit(2);
     })
     .parseAsync();

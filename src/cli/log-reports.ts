@@ -4,15 +4,14 @@ import type { Options } from 'yargs';
 import type { Anchor } from '../audit/anchor-record.js';
 import { AuditReader } from '../audit/audit-reader.js';
 import { centralLogs } from '../audit/central/central-copy.js';
-import { centralTarget, connectCentral } from '../audit/central/central-target.js';
 import { hasTable } from '../audit/audit-store.js';
 import { TrustList } from '../audit/trust-list.js';
 import { verifyAudit, type VerifyReport } from '../audit/verify-audit.js';
 import { loadConfigFile } from '../config/load-config.js';
-import { parsePostgresUrl } from '../config/postgres-url.js';
 import { UsageError } from '../idgate-error.js';
 import { isPublicKeyText } from '../signing/node-key.js';
 import { copyFromCentral } from './options/db-option.js';
+import { connectCentralFor, openAuditReader } from './options/audit-source.js';
 
 export const trustedKeyOption = {
   type: 'string',
@@ -51,8 +50,8 @@ export interface LogReport {
 }
 
 /** Verifies a node's own database; anchors of its log id are checked too. */
-export function localLogReport(path: string, trust: TrustList, anchors: readonly Anchor[]): LogReport {
-  const reader = new AuditReader(path);
+export function localLogReport(path: string, trust: TrustList, anchors: readonly Anchor[], what = '--db'): LogReport {
+  const reader = openAuditReader(path, what);
   try {
     const row = hasTable(reader.db, 'write_ahead')
       ? (reader.db.prepare('SELECT log_id FROM write_ahead WHERE id = 1').get() as { log_id: string } | undefined)
@@ -67,7 +66,7 @@ export function localLogReport(path: string, trust: TrustList, anchors: readonly
 
 /** Verifies each node's log in the central store as its own chains, each with the anchors of its log id. */
 export async function centralLogReports(url: string, trust: TrustList, anchors: readonly Anchor[]): Promise<LogReport[]> {
-  const client = await connectCentral(centralTarget(parsePostgresUrl(url, '--db')), 'idgate verify');
+  const client = await connectCentralFor(url, 'idgate verify');
   let logs: Awaited<ReturnType<typeof centralLogs>>;
   try {
     logs = await centralLogs(client);

@@ -40,8 +40,9 @@ export function parsePostgresUrl(text: string, what: string, env: NodeJS.Process
     param('user') ?? ((colon === -1 ? decode(userinfo) : decode(userinfo.slice(0, colon))) || env['PGUSER'] || userInfo().username);
   const password = param('password') ?? ((colon === -1 ? '' : decode(userinfo.slice(colon + 1))) || env['PGPASSWORD'] || '');
   const host = param('host') ?? (decode(urlHost) || env['PGHOST'] || defaultSocketDirectory());
-  const port = Number(param('port') ?? (urlPort || env['PGPORT'] || '5432'));
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new UrlError(`${what}: port ${String(port)} is not a port number`);
+  const portText = param('port') ?? (urlPort || env['PGPORT'] || '5432');
+  const port = /^\d+$/.test(portText) ? Number(portText) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw new UrlError(`${what}: port "${portText}" is not a port number (1–65535)`);
   const database = param('dbname') ?? (decode((match[3] ?? '').replace(/^\//, '')) || env['PGDATABASE'] || user);
   const sslmode = param('sslmode') ?? env['PGSSLMODE'] ?? 'prefer';
   if (!SSLMODES.has(sslmode)) throw new UrlError(`${what}: sslmode=${sslmode} is not one of ${[...SSLMODES].join(', ')}`);

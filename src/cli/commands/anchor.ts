@@ -3,7 +3,7 @@ import type { Anchor } from '../../audit/anchor-record.js';
 import { isPostgresTarget, writeAnchors } from '../../audit/anchor-target.js';
 import { nowMicros } from '../../audit/audit-event.js';
 import { centralLogReports, localLogReport, trustedKeyOption, trustListOf } from '../log-reports.js';
-import { auditDbPath, dbOptions, isCentralUrl } from '../options/db-option.js';
+import { auditDbPath, auditDbSource, dbOptions, isCentralUrl } from '../options/db-option.js';
 
 interface AnchorArgs {
   readonly db?: string | undefined;
@@ -24,7 +24,7 @@ export const anchorCommand: CommandModule<object, AnchorArgs> = {
   handler: async (args) => {
     const db = auditDbPath(args);
     const trust = trustListOf(args);
-    const reports = isCentralUrl(db) ? await centralLogReports(db, trust, []) : [localLogReport(db, trust, [])];
+    const reports = isCentralUrl(db) ? await centralLogReports(db, trust, []) : [localLogReport(db, trust, [], auditDbSource(args))];
     const atUs = nowMicros();
     const anchors: Anchor[] = [];
     for (const { logId, label, report } of reports) {

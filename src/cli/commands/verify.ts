@@ -3,7 +3,7 @@ import type { Anchor } from '../../audit/anchor-record.js';
 import { readAnchors } from '../../audit/anchor-target.js';
 import type { VerifyReport } from '../../audit/verify-audit.js';
 import { centralLogReports, localLogReport, trustedKeyOption, trustListOf, type LogReport } from '../log-reports.js';
-import { auditDbPath, dbOptions, isCentralUrl } from '../options/db-option.js';
+import { auditDbPath, auditDbSource, dbOptions, isCentralUrl } from '../options/db-option.js';
 
 interface VerifyArgs {
   readonly db?: string | undefined;
@@ -24,7 +24,9 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     const db = auditDbPath(args);
     const trust = trustListOf(args);
     const anchors = args.anchors === undefined ? [] : await readAnchors(args.anchors);
-    const reports = isCentralUrl(db) ? await centralLogReports(db, trust, anchors) : [localLogReport(db, trust, anchors)];
+    const reports = isCentralUrl(db)
+      ? await centralLogReports(db, trust, anchors)
+      : [localLogReport(db, trust, anchors, auditDbSource(args))];
     const ok = printReports(reports, anchors, isCentralUrl(db));
     if (isCentralUrl(db)) process.stdout.write(`${ok ? 'ok' : 'FAILED'}: ${reports.length} node logs in the central store\n`);
     if (!ok) process.exitCode = 1;

@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import type { Options } from 'yargs';
 import { AuditReader } from '../../audit/audit-reader.js';
 import { copyCentral, type CentralScope } from '../../audit/central/central-copy.js';
-import { centralTarget, connectCentral } from '../../audit/central/central-target.js';
-import { parsePostgresUrl } from '../../config/postgres-url.js';
 import { loadConfigFile } from '../../config/load-config.js';
+import { connectCentralFor, openAuditReader } from './audit-source.js';
 
 export const dbOptions = {
   db: {
@@ -25,6 +24,11 @@ interface DbArgs {
 export function auditDbPath(args: DbArgs): string {
   if (args.db !== undefined) return args.db;
   return loadConfigFile(args.config).recordingsPath;
+}
+
+/** Where the audit database's path came from, for a message about it. */
+export function auditDbSource(args: DbArgs): string {
+  return args.db !== undefined ? '--db' : `recordings.path (${args.config})`;
 }
 
 /** Whether --db names the central store rather than a local file. */
@@ -46,7 +50,7 @@ export interface OpenedAudit {
 export async function openAudit(args: DbArgs, scope: CentralScope): Promise<OpenedAudit> {
   const db = auditDbPath(args);
   if (!isCentralUrl(db)) {
-    const reader = new AuditReader(db);
+    const reader = openAuditReader(db, auditDbSource(args));
     return { reader, close: () => reader.close() };
   }
   const path = await copyFromCentral(db, scope);
@@ -62,7 +66,7 @@ export async function openAudit(args: DbArgs, scope: CentralScope): Promise<Open
 
 /** Copies `scope` of the central store at `url` into a fresh temporary database; returns its path. */
 export async function copyFromCentral(url: string, scope: CentralScope): Promise<string> {
-  const client = await connectCentral(centralTarget(parsePostgresUrl(url, '--db')), 'idgate cli');
+  const client = await connectCentralFor(url, 'idgate cli');
   const path = join(mkdtempSync(join(tmpdir(), 'idgate-central-')), 'central.db');
   try {
     await copyCentral(client, scope, path);

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { AuditLog } from '../../src/audit/audit-log.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { freePort } from '../../src/dev/free-port.js';
+import { IDGATE, idgate, type CliRun } from '../support/cli.js';
+import { sessionHeader } from '../support/session-header.js';
+
+/** Runs the CLI with the read end of its stdout closed before it writes: as `idgate … | head` once head has had enough. */
+function withClosedStdout(args: string[]): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [IDGATE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('exit', (code) => resolve({ code, stdout: '', stderr }));
+  });
+}
+
+/**
+ * The CLI as a script uses it (the habits of psql, pg_dump, vault): output cut short by a closed
+ * pipe, a path that is not an audit database, a central store that is not there, a wrong word —
+ * each a one-line message naming what failed and a documented exit status, never a stack trace.
+ */
+describe('the CLI in scripts', () => {
+  let dir: string;
+  let db: string;
+  let sessionId: string;
+  const READERS = ['sessions', 'sessions --json', 'show SESSION', 'show SESSION --json', 'export', 'verify', 'usage', 'replay SESSION'];
+  const run = (command: string): string[] => command.replace('SESSION', sessionId).split(' ');
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'idgate-cli-scripts-'));
+    db = join(dir, 'audit.db');
+    // Enough sessions and events that every reading command has lines to print.
+    const log = await AuditLog.open(db, createLogger('silent'));
+    for (let s = 0; s < 20; s++) {
+      const recorder = log.startSession(sessionHeader(`cafe${String(s).padStart(4, '0')}-0000-4000-8000-000000000000`), true);
+      for (let i = 0; i < 50; i++) recorder.record('client', 'Query', { sql: `SELECT ${i}` }, 'ok');
+      recorder.end({ reason: 'client-terminated', bytesFromClient: 0, bytesToClient: 0 });
+    }
+    await log.close();
+    sessionId = 'cafe0000';
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('stops silently with status 141 when the reader of its output goes away (`| head`), every reading command', async () => {
+    const runs = await Promise.all(READERS.map((command) => withClosedStdout([...run(command), '--db', db])));
+    runs.forEach((r, i) => {
+      assert.equal(r.stderr, '', `${READERS[i]}: no message, no stack trace`);
+      assert.equal(r.code, 141, `${READERS[i]}: the status of a filter killed by SIGPIPE, not 0 (a verify cut short must not pass)`);
+    });
+  });
+
+  it('names the path and what is wrong with it when --db is not an audit database, status 2', async () => {
+    const text = join(dir, 'notes.txt');
+    writeFileSync(text, 'not a database\n');
+    const otherSqlite = join(dir, 'other.sqlite');
+    new Database(otherSqlite).exec('CREATE TABLE t (x)');
+    mkdirSync(join(dir, 'a-directory'));
+    const cases: [string, RegExp][] = [
+      [join(dir, 'missing.db'), /missing\.db: no such file$/],
+      [join(dir, 'no', 'such', 'dir', 'audit.db'), /audit\.db: no such directory \(.*no\/such\/dir\)$/],
+      [text, /notes\.txt: not an audit database \(file is not a database\)$/],
+      [otherSqlite, /other\.sqlite: a SQLite database, but not an idgate audit log$/],
+      [join(dir, 'a-directory'), /a-directory: a directory, not an audit database$/],
+    ];
+    for (const command of READERS) {
+      const runs = await Promise.all(cases.map(([path]) => idgate([...run(command), '--db', path])));
+      runs.forEach((r, i) => {
+        const [path, expected] = cases[i] ?? ['', /$^/];
+        assert.equal(r.code, 2, `${command} --db ${path}: ${r.stderr}`);
+        assert.match(
+          r.stderr.trim(),
+          new RegExp(`^--db ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`),
+          `${command}: names --db and the path`,
+        );
+        assert.match(r.stderr.trim(), expected, command);
+        assert.equal(r.stderr.trim().split('\n').length, 1, `${command}: one line`);
+      });
+    }
+  });
+
+  it('says which central store it cannot reach, never its password, status 2', async () => {
+    const port = await freePort();
+    const url = `postgres://reader:s3cret-pw@127.0.0.1:${port}/audit?sslmode=disable`;
+    const runs = await Promise.all(READERS.map((command) => idgate([...run(command), '--db', url])));
+    runs.forEach((r, i) => {
+      assert.equal(r.code, 2, `${READERS[i]}: ${r.stderr}`);
+      assert.equal(
+        r.stderr.trim(),
+        `--db: cannot reach the central store at 127.0.0.1:${port}: connection refused (is it running, on that port?)`,
+      );
+      assert.ok(!r.stderr.includes('s3cret'), 'the password is not repeated');
+    });
+    const badPort = await idgate(['sessions', '--db', 'postgres://127.0.0.1:abc/audit']);
+    assert.equal(badPort.code, 2);
+    assert.equal(badPort.stderr.trim(), '--db: port "abc" is not a port number (1–65535)');
+  });
+
+  it('answers an unknown command or option in two lines, not the whole help, status 2', async () => {
+    const unknown = await idgate(['sesions']);
+    assert.equal(unknown.code, 2);
+    assert.deepEqual(unknown.stderr.trim().split('\n'), ['idgate: Unknown argument: sesions', 'idgate --help lists the commands.']);
+    const option = await idgate(['sessions', '--limmit', '3', '--db', db]);
+    assert.equal(option.code, 2);
+    assert.deepEqual(option.stderr.trim().split('\n'), ['idgate: Unknown argument: limmit', 'idgate sessions --help lists its options.']);
+  });
+});
