@@ -1,6 +1,6 @@
 import type { AuditReader, SessionRow } from '../audit/audit-reader.js';
 import type { TranscriptStatement } from '../audit/transcript.js';
-import { loadConfigFile } from '../config/load-config.js';
+import { loadConfigFile, READ_ONLY } from '../config/load-config.js';
 import { isWiderThanUsed, UsedAccess } from '../policy/usage.js';
 import type { WireProtocol } from '../protocol.js';
 import { transcriptOf } from './session-transcript.js';
@@ -74,7 +74,7 @@ function ranStatements(protocol: WireProtocol, reader: AuditReader, s: SessionRo
 /** The connections' search paths from the configuration, when there is one to read (unqualified tables are there). */
 function searchPaths(configFile: string): Map<string, string> {
   try {
-    return new Map([...loadConfigFile(configFile).connections.values()].map((c) => [c.name, c.searchPath]));
+    return new Map([...loadConfigFile(configFile, process.env, READ_ONLY).connections.values()].map((c) => [c.name, c.searchPath]));
   } catch {
     return new Map();
   }

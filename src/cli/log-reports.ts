@@ -7,7 +7,7 @@ import { centralLogs } from '../audit/central/central-copy.js';
 import { hasTable } from '../audit/audit-store.js';
 import { TrustList } from '../audit/trust-list.js';
 import { verifyAudit, type VerifyReport } from '../audit/verify-audit.js';
-import { loadConfigFile } from '../config/load-config.js';
+import { loadConfigFile, READ_ONLY } from '../config/load-config.js';
 import { UsageError } from '../idgate-error.js';
 import { isPublicKeyText } from '../signing/node-key.js';
 import { copyFromCentral } from './options/db-option.js';
@@ -28,7 +28,7 @@ interface TrustArgs {
 export function trustListOf(args: TrustArgs): TrustList {
   const entries = new Map<string, string[]>();
   if (existsSync(args.config)) {
-    for (const [node, keys] of loadConfigFile(args.config).trustedNodes) entries.set(node, [...keys]);
+    for (const [node, keys] of loadConfigFile(args.config, process.env, READ_ONLY).trustedNodes) entries.set(node, [...keys]);
   }
   for (const given of args['trusted-key'] ?? []) {
     const eq = given.indexOf('=');

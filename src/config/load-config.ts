@@ -23,8 +23,28 @@ import { errorMessage } from '../idgate-error.js';
 
 type Problem = { key: string; message: string };
 
+export interface LoadOptions {
+  /**
+   * false: the upstream passwords (connections' and the central store's `password-env` and
+   * `password-file`) are not read, and an unset variable or missing file is not a problem — for
+   * the commands that read the audit log or ask Graph, which must not need the gateway's
+   * database secrets. Those passwords are then empty.
+   */
+  readonly upstreamSecrets?: boolean;
+}
+
+/** For the commands that read the audit log or ask Graph: the upstream passwords are not needed (see LoadOptions). */
+export const READ_ONLY: LoadOptions = { upstreamSecrets: false };
+
+/** Where upstream passwords are read from, and where what is wrong with them is told. */
+interface SecretSource {
+  readonly env: NodeJS.ProcessEnv;
+  readonly files: FileReader;
+  readonly problems: Problem[];
+}
+
 /** Reads, validates and resolves a YAML or JSON config file; throws ConfigError naming each bad key. */
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): GatewayConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -37,21 +57,30 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   } catch (e) {
     throw new ConfigError(file, [{ key: '', message: `not valid YAML/JSON: ${errorMessage(e)}` }]);
   }
-  return buildConfig(document, file, dirname(resolve(file)), env);
+  return buildConfig(document, file, dirname(resolve(file)), env, options);
 }
 
 /** Validates an already-parsed document; relative paths are taken from baseDir. */
-export function buildConfig(document: unknown, source: string, baseDir: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+export function buildConfig(
+  document: unknown,
+  source: string,
+  baseDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions = {},
+): GatewayConfig {
   const parsed = configSchema.safeParse(document ?? {});
   if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map(issueToProblem));
   const raw = parsed.data;
   const problems: Problem[] = [];
   const files = new FileReader(baseDir, problems);
-  const connections = resolveConnections(raw, env, files, problems);
+  const ignored: Problem[] = [];
+  const secrets: SecretSource =
+    options.upstreamSecrets === false ? { env: {}, files: new FileReader(baseDir, ignored), problems: ignored } : { env, files, problems };
+  const connections = resolveConnections(raw, files, secrets, problems);
   const identityMap = resolveIdentityMap(raw, connections, problems);
   const gatewayIdentity = resolveGatewayIdentity(raw, env, files, problems);
   const graph = resolveGraph(raw);
-  const central = resolveCentral(raw, env, files, problems);
+  const central = resolveCentral(raw, env, secrets, problems);
   const admin = resolveAdmin(raw.admin, env, (path, key) => files.read(path, key), problems);
   checkNeedsGatewayIdentity(raw, identityMap, problems);
   const tls = raw.listen.tls;
@@ -140,15 +169,13 @@ class FileReader {
   }
 }
 
-function resolveConnections(raw: RawConfig, env: NodeJS.ProcessEnv, files: FileReader, problems: Problem[]): Map<string, ConnectionConfig> {
+function resolveConnections(raw: RawConfig, files: FileReader, secrets: SecretSource, problems: Problem[]): Map<string, ConnectionConfig> {
   const out = new Map<string, ConnectionConfig>();
   raw.connections.forEach((c, i) => {
     const key = `connections[${i}]`;
     if (out.has(c.name)) problems.push({ key: `${key}.name`, message: `duplicate connection name "${c.name}"` });
     const auth: UpstreamAuth =
-      c.auth === 'entra'
-        ? { kind: 'entra', scope: c['entra-scope'] }
-        : { kind: 'password', password: resolvePassword(c, key, env, files, problems) };
+      c.auth === 'entra' ? { kind: 'entra', scope: c['entra-scope'] } : { kind: 'password', password: resolvePassword(c, key, secrets) };
     out.set(c.name, {
       name: c.name,
       host: c.host,
@@ -168,9 +195,7 @@ function resolveConnections(raw: RawConfig, env: NodeJS.ProcessEnv, files: FileR
 function resolvePassword(
   c: { readonly 'password-env'?: string | undefined; readonly 'password-file'?: string | undefined },
   key: string,
-  env: NodeJS.ProcessEnv,
-  files: FileReader,
-  problems: Problem[],
+  { env, files, problems }: SecretSource,
 ): Secret {
   const fromEnv = c['password-env'];
   if (fromEnv !== undefined) {
@@ -210,7 +235,7 @@ function signingKeyOf(raw: RawConfig, env: NodeJS.ProcessEnv, files: FileReader,
 }
 
 /** `recordings.central`: the URL read by libpq's rules, the password from the URL, the environment or a file. */
-function resolveCentral(raw: RawConfig, env: NodeJS.ProcessEnv, files: FileReader, problems: Problem[]): GatewayConfig['central'] {
+function resolveCentral(raw: RawConfig, env: NodeJS.ProcessEnv, secrets: SecretSource, problems: Problem[]): GatewayConfig['central'] {
   const c = raw.recordings.central;
   if (c === undefined) return undefined;
   let connection: ConnectionConfig;
@@ -221,7 +246,7 @@ function resolveCentral(raw: RawConfig, env: NodeJS.ProcessEnv, files: FileReade
     return undefined;
   }
   if (c['password-env'] !== undefined || c['password-file'] !== undefined) {
-    const password = resolvePassword(c, 'recordings.central', env, files, problems);
+    const password = resolvePassword(c, 'recordings.central', secrets);
     connection = { ...connection, name: 'central', auth: { kind: 'password', password } };
   }
   return { connection: { ...connection, name: 'central' }, backlogLimit: c['backlog-limit'], url: c.url };

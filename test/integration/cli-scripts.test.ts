@@ -111,4 +111,31 @@ describe('the CLI in scripts', () => {
     assert.equal(option.code, 2);
     assert.deepEqual(option.stderr.trim().split('\n'), ['idgate: Unknown argument: limmit', 'idgate sessions --help lists its options.']);
   });
+
+  it('reads the audit log with --config when the upstream passwords are not in the environment; check still asks for them', async () => {
+    const config = join(dir, 'idgate.yaml');
+    const yaml = (path: string): string =>
+      [
+        'entra: { tenant-id: 9f75b24e-c588-49b0-884c-b91b9e2777b4, audience: "api://idgate-test" }',
+        'connections:',
+        '  - { name: records, host: 127.0.0.1, port: 5432, database: records, user: app, password-env: IDGATE_TEST_UNSET_PASSWORD }',
+        'recordings:',
+        '  path: ' + path,
+        '  central: { url: "postgres://writer@127.0.0.1:1/audit", password-env: IDGATE_TEST_UNSET_CENTRAL }',
+        'identity-map: [{ entra-group: 82b351ca-2199-46ec-8152-f6bc713eb872, connection: records, scope: read }]',
+      ].join('\n');
+    writeFileSync(config, yaml(db));
+    const env = { IDGATE_TEST_UNSET_PASSWORD: '', IDGATE_TEST_UNSET_CENTRAL: '' };
+    for (const command of ['sessions', 'show SESSION', 'usage', 'export', 'verify']) {
+      const r = await idgate([...run(command), '--config', config], env);
+      assert.equal(r.code, 0, `${command} --config: ${r.stderr}`);
+    }
+    const check = await idgate(['check', '--config', config], env);
+    assert.notEqual(check.code, 0);
+    assert.match(check.stderr, /connections\[0\]\.password-env: environment variable IDGATE_TEST_UNSET_PASSWORD is not set/);
+    writeFileSync(config, yaml(join(dir, 'gone.db')));
+    const gone = await idgate(['sessions', '--config', config], env);
+    assert.equal(gone.code, 2);
+    assert.equal(gone.stderr.trim(), `recordings.path (${config}) ${join(dir, 'gone.db')}: no such file`);
+  });
 });

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { nowMicros } from '../../audit/audit-event.js';
-import { loadConfigFile } from '../../config/load-config.js';
+import { loadConfigFile, READ_ONLY } from '../../config/load-config.js';
 import { createEntraServices } from '../../identity/entra-services.js';
 import { resolveGroupNames } from '../../identity/resolve-group-names.js';
 import { createLogger } from '../../logging/logger.js';
@@ -52,7 +52,7 @@ export function identitiesCommand(protocol: WireProtocol): CommandModule<object,
         .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' })
         .option('markdown', { type: 'boolean', default: false, describe: 'a report a security review can attach' }),
     handler: async (args) => {
-      const file = loadConfigFile(args.config);
+      const file = loadConfigFile(args.config, process.env, READ_ONLY);
       const listed = await listFromGraph(file);
       if (listed === undefined) return;
       const now = nowMicros();

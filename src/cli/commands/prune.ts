@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { NodeKey } from '../../signing/node-key.js';
-import { loadConfigFile } from '../../config/load-config.js';
+import { loadConfigFile, READ_ONLY } from '../../config/load-config.js';
 import { nowMicros } from '../../audit/audit-event.js';
 import { openAuditDatabase } from '../../audit/audit-store.js';
 import { centralTarget, connectCentral } from '../../audit/central/central-target.js';
@@ -41,7 +41,7 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       }
       return;
     }
-    const signingKey = existsSync(args.config) ? loadConfigFile(args.config).signingKey : undefined;
+    const signingKey = existsSync(args.config) ? loadConfigFile(args.config, process.env, READ_ONLY).signingKey : undefined;
     const db = openAuditDatabase(path);
     try {
       const result = pruneAudit(db, now - age, now, signingKey === undefined ? undefined : NodeKey.fromPem(signingKey.reveal()));

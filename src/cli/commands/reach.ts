@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import type { MappingRule } from '../../config/gateway-config.js';
-import { loadConfigFile } from '../../config/load-config.js';
+import { loadConfigFile, READ_ONLY } from '../../config/load-config.js';
 import { createEntraServices } from '../../identity/entra-services.js';
 import { resolveGroupNames } from '../../identity/resolve-group-names.js';
 import { createLogger } from '../../logging/logger.js';
@@ -24,7 +24,7 @@ export const reachCommand: CommandModule<object, ReachArgs> = {
       .option('config', configOption)
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object' }),
   handler: async (args) => {
-    const file = loadConfigFile(args.config);
+    const file = loadConfigFile(args.config, process.env, READ_ONLY);
     const entra = createEntraServices(file.entra, createLogger('silent'));
     try {
       if (entra.graph === undefined || entra.revocation === undefined) {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Options } from 'yargs';
 import { AuditReader } from '../../audit/audit-reader.js';
 import { copyCentral, type CentralScope } from '../../audit/central/central-copy.js';
-import { loadConfigFile } from '../../config/load-config.js';
+import { loadConfigFile, READ_ONLY } from '../../config/load-config.js';
 import { connectCentralFor, openAuditReader } from './audit-source.js';
 
 export const dbOptions = {
@@ -23,7 +23,7 @@ interface DbArgs {
 /** --db, else the configuration's recordings.path. */
 export function auditDbPath(args: DbArgs): string {
   if (args.db !== undefined) return args.db;
-  return loadConfigFile(args.config).recordingsPath;
+  return loadConfigFile(args.config, process.env, READ_ONLY).recordingsPath;
 }
 
 /** Where the audit database's path came from, for a message about it. */
