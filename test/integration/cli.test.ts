@@ -276,6 +276,8 @@ describe('the idgate CLI', () => {
     const dev = await startIdgate(['dev', '--port', '0', '--log-level', 'warn'], /Ctrl-C stops everything/);
     const auditDb = /idgate sessions --db (\S+)/.exec(dev.output())?.[1];
     assert.ok(auditDb, 'dev names its audit database');
+    // The bound it prints is the configuration's: a recheck may read an answer cached for cache-seconds.
+    assert.match(dev.output(), /its open session ends within 10 s \(recheck-seconds \+ cache-seconds\)/);
     const command = /PGPASSWORD='([^']+)' psql "([^"]+)"/.exec(dev.output());
     assert.ok(command, dev.output());
     const [, token, conninfo] = command;

@@ -29,6 +29,9 @@ export function devCommand(protocol: WireProtocol): CommandModule<object, DevArg
       const conninfo = `host=127.0.0.1 port=${env.gateway.port} dbname=${DEV_CONNECTION} user=demo-agent sslmode=require`;
       const admin = `${env.entra.authority}/_admin/applications/${env.agent.appId}`;
       const db = env.gateway.services.config.recordingsPath;
+      const graph = env.gateway.services.config.entra.graph;
+      // A recheck may read an answer Graph gave up to cache-seconds before: the bound is their sum.
+      const revocationBound = graph === undefined ? undefined : (graph.recheckMs + graph.cacheMs) / 1000;
       process.stdout.write(
         [
           '',
@@ -42,7 +45,7 @@ export function devCommand(protocol: WireProtocol): CommandModule<object, DevArg
           `  export DEMO_AGENT_SECRET='${env.agent.secrets[0] ?? ''}'`,
           `  export PGPASSWORD=$(node bin/idgate token --authority ${env.entra.authority} --tenant ${env.entra.tenantId} --client-id ${env.agent.appId} --client-secret-env DEMO_AGENT_SECRET --scope ${DEV_AUDIENCE}/.default --ca ${env.entraCaFile})`,
           '',
-          'Disable the agent in Entra: its open session ends within 5 s (recheck-seconds) and new logins are refused; enable it again:',
+          `Disable the agent in Entra: its open session ends within ${String(revocationBound)} s (recheck-seconds + cache-seconds) and new logins are refused; enable it again:`,
           `  curl --cacert ${env.entraCaFile} -X POST ${admin}/disable`,
           `  curl --cacert ${env.entraCaFile} -X POST ${admin}/enable`,
           '',
