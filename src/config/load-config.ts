@@ -73,9 +73,7 @@ export function buildConfig(
   const raw = parsed.data;
   const problems: Problem[] = [];
   const files = new FileReader(baseDir, problems);
-  const ignored: Problem[] = [];
-  const secrets: SecretSource =
-    options.upstreamSecrets === false ? { env: {}, files: new FileReader(baseDir, ignored), problems: ignored } : { env, files, problems };
+  const secrets = secretSource(options, env, files, problems);
   const connections = resolveConnections(raw, files, secrets, problems);
   const identityMap = resolveIdentityMap(raw, connections, problems);
   const gatewayIdentity = resolveGatewayIdentity(raw, env, files, problems);
@@ -88,18 +86,7 @@ export function buildConfig(
   if (problems.length > 0) throw new ConfigError(source, problems);
   return {
     source,
-    listen: {
-      host: raw.listen.host,
-      port: raw.listen.port,
-      ...(listenTls ? { tls: listenTls } : {}),
-      allowPlaintext: raw.listen['allow-plaintext'],
-      maxConnections: raw.listen['max-connections'],
-      authTimeoutMs: raw.listen['auth-timeout-seconds'] * 1000,
-      maxMessageBytes: raw.listen['max-message-bytes'],
-      memoryBudgetBytes: raw.listen['memory-budget-bytes'],
-      workers: raw.listen.workers === 'auto' ? availableParallelism() : raw.listen.workers,
-      drainTimeoutMs: raw.listen['drain-timeout-seconds'] * 1000,
-    },
+    listen: listenOf(raw, listenTls),
     entra: {
       tenantId: raw.entra['tenant-id'].toLowerCase(),
       audiences: typeof raw.entra.audience === 'string' ? [raw.entra.audience] : raw.entra.audience,
@@ -145,6 +132,29 @@ export function buildConfig(
   };
 }
 
+/** The listen section, with the TLS certificate and key read. */
+function listenOf(raw: RawConfig, tls: { cert: Buffer; key: Buffer } | undefined): GatewayConfig['listen'] {
+  return {
+    host: raw.listen.host,
+    port: raw.listen.port,
+    ...(tls ? { tls } : {}),
+    allowPlaintext: raw.listen['allow-plaintext'],
+    maxConnections: raw.listen['max-connections'],
+    authTimeoutMs: raw.listen['auth-timeout-seconds'] * 1000,
+    maxMessageBytes: raw.listen['max-message-bytes'],
+    memoryBudgetBytes: raw.listen['memory-budget-bytes'],
+    workers: raw.listen.workers === 'auto' ? availableParallelism() : raw.listen.workers,
+    drainTimeoutMs: raw.listen['drain-timeout-seconds'] * 1000,
+  };
+}
+
+/** Upstream passwords from the environment and files as given, or (not wanted) from nowhere, their problems ignored. */
+function secretSource(options: LoadOptions, env: NodeJS.ProcessEnv, files: FileReader, problems: Problem[]): SecretSource {
+  if (options.upstreamSecrets !== false) return { env, files, problems };
+  const ignored: Problem[] = [];
+  return { env: {}, files: new FileReader(files.baseDir, ignored), problems: ignored };
+}
+
 function issueToProblem(issue: z.core.$ZodIssue): Problem {
   return { key: formatPath(issue.path), message: issue.message };
 }
@@ -155,7 +165,7 @@ function formatPath(path: readonly PropertyKey[]): string {
 
 class FileReader {
   constructor(
-    private readonly baseDir: string,
+    readonly baseDir: string,
     private readonly problems: Problem[],
   ) {}
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,7 +9,7 @@ import Database from 'better-sqlite3';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { freePort } from '../../src/dev/free-port.js';
-import { IDGATE, idgate, type CliRun } from '../support/cli.js';
+import { IDGATE, idgate, startIdgate, type CliRun } from '../support/cli.js';
 import { sessionHeader } from '../support/session-header.js';
 
 /** Runs the CLI with the read end of its stdout closed before it writes: as `idgate … | head` once head has had enough. */
@@ -137,5 +138,34 @@ describe('the CLI in scripts', () => {
     const gone = await idgate(['sessions', '--config', config], env);
     assert.equal(gone.code, 2);
     assert.equal(gone.stderr.trim(), `recordings.path (${config}) ${join(dir, 'gone.db')}: no such file`);
+  });
+
+  it('dev refuses a taken --port in one line, and without --port moves off a taken 5433 and says so', { timeout: 60_000 }, async () => {
+    const holder = createServer();
+    const held = await new Promise<number>((resolve) =>
+      holder.listen(0, '127.0.0.1', () => resolve((holder.address() as AddressInfo).port)),
+    );
+    // 5433 taken too (by us, unless another process already holds it).
+    const default5433 = createServer();
+    await new Promise<void>((resolve) => default5433.once('error', () => resolve()).listen(5433, '127.0.0.1', () => resolve()));
+    try {
+      const refused = await idgate(['dev', '--port', String(held)]);
+      assert.equal(refused.code, 2);
+      assert.equal(refused.stderr.trim().split('\n').at(-1), `--port ${held}: the port is taken on 127.0.0.1`);
+      const dev = await startIdgate(['dev', '--log-level', 'warn'], /Ctrl-C stops everything/);
+      try {
+        const moved = /port 5433 is taken on 127\.0\.0\.1 \(another cluster or gateway\): the gateway listens on (\d+) instead/.exec(
+          dev.output(),
+        );
+        assert.ok(moved, dev.output());
+        assert.match(dev.output(), new RegExp(`gateway on 127\\.0\\.0\\.1:${moved[1] ?? ''} `));
+      } finally {
+        dev.child.kill('SIGINT');
+        await dev.exited;
+      }
+    } finally {
+      holder.close();
+      default5433.close();
+    }
   });
 });

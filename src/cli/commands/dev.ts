@@ -2,11 +2,16 @@ import type { CommandModule } from 'yargs';
 import { DEV_AUDIENCE, DEV_CONNECTION, DEV_GROUP, DEV_SCOPE, startDevEnvironment } from '../../dev/dev-environment.js';
 import { createLogger } from '../../logging/logger.js';
 import { runUntilSignal } from '../run-until-signal.js';
+import { freePort, portIsFree } from '../../dev/free-port.js';
+import { UsageError } from '../../idgate-error.js';
 import { pino } from 'pino';
 import type { WireProtocol } from '../../protocol.js';
 
+/** The gateway's port when none is asked for (Postgres's own plus one); taken, a free one is used instead. */
+const DEFAULT_PORT = 5433;
+
 interface DevArgs {
-  readonly port: number;
+  readonly port: number | undefined;
   readonly 'log-level': string;
 }
 
@@ -15,16 +20,22 @@ export function devCommand(protocol: WireProtocol): CommandModule<object, DevArg
     command: 'dev',
     describe: 'start a local Postgres, an Entra simulator and the gateway (TLS), and print a psql command for a demo agent',
     builder: (y) =>
-      y.option('port', { type: 'number', default: 5433, describe: 'gateway port (0 picks a free one)' }).option('log-level', {
-        type: 'string',
-        default: 'info',
-        choices: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'],
-        describe: 'gateway log level (logs go to stderr)',
-      }),
+      y
+        .option('port', {
+          type: 'number',
+          describe: `gateway port (default ${DEFAULT_PORT}, or a free one if that is taken; 0 picks a free one)`,
+        })
+        .option('log-level', {
+          type: 'string',
+          default: 'info',
+          choices: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'],
+          describe: 'gateway log level (logs go to stderr)',
+        }),
     handler: async (args) => {
       const logger = createLogger(args['log-level'] as 'info', pino.destination({ dest: 2, sync: false }));
+      const port = await gatewayPort(args.port);
       process.stderr.write('starting a local Postgres, the Entra simulator and the gateway…\n');
-      const env = await startDevEnvironment(protocol, args.port, logger);
+      const env = await startDevEnvironment(protocol, port, logger);
       const token = await env.mintAgentToken();
       const conninfo = `host=127.0.0.1 port=${env.gateway.port} dbname=${DEV_CONNECTION} user=demo-agent sslmode=require`;
       const admin = `${env.entra.authority}/_admin/applications/${env.agent.appId}`;
@@ -60,4 +71,20 @@ export function devCommand(protocol: WireProtocol): CommandModule<object, DevArg
       await runUntilSignal(() => env.stop());
     },
   };
+}
+
+/**
+ * The port asked for, if free (else a one-line refusal, not a listen error); with none asked for,
+ * 5433 — or, when another cluster or gateway holds it (Debian gives 5433 to a second cluster), a
+ * free port, said so.
+ */
+async function gatewayPort(asked: number | undefined): Promise<number> {
+  if (asked !== undefined) {
+    if (asked !== 0 && !(await portIsFree(asked))) throw new UsageError('bad-argument', `--port ${asked}: the port is taken on 127.0.0.1`);
+    return asked;
+  }
+  if (await portIsFree(DEFAULT_PORT)) return DEFAULT_PORT;
+  const port = await freePort();
+  process.stderr.write(`port ${DEFAULT_PORT} is taken on 127.0.0.1 (another cluster or gateway): the gateway listens on ${port} instead\n`);
+  return port;
 }
