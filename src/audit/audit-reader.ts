@@ -95,7 +95,10 @@ export interface SessionFilter {
   readonly node?: string;
   readonly sinceUs?: number;
   readonly untilUs?: number;
-  readonly limit?: number;
+  /** An end reason, or 'open' for the sessions not ended (yet). */
+  readonly endReason?: string;
+  /** Only the most recent this many (still listed oldest first). */
+  readonly newest?: number;
 }
 
 /** Reads an audit database for the DBA's commands. Never writes. */
@@ -130,8 +133,15 @@ export class AuditReader {
       where.push('started_at_us <= @until');
       params['until'] = filter.untilUs;
     }
-    const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at_us, id LIMIT ${filter.limit ?? -1}`;
-    return this.db.prepare(sql).all(params) as SessionRow[];
+    if (filter.endReason !== undefined) {
+      where.push(filter.endReason === 'open' ? 'end_reason IS NULL' : 'end_reason = @endReason');
+      params['endReason'] = filter.endReason;
+    }
+    const filtered = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+    if (filter.newest === undefined) return this.db.prepare(`${filtered} ORDER BY started_at_us, id`).all(params) as SessionRow[];
+    params['newest'] = filter.newest;
+    const newest = `${filtered} ORDER BY started_at_us DESC, id DESC LIMIT @newest`;
+    return this.db.prepare(`SELECT * FROM (${newest}) ORDER BY started_at_us, id`).all(params) as SessionRow[];
   }
 
   /** A session by its id or an unambiguous prefix of it. */

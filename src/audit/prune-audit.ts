@@ -17,7 +17,8 @@ export interface PruneResult {
  * first row a central store has not yet confirmed. A signed log's checkpoint is signed with the
  * node's key, which must be the one the log is signed with now: `verify` refuses an unsigned cut.
  */
-export function pruneAudit(db: Database, olderThanUs: number, nowUs: number, key?: NodeKey): PruneResult {
+export function pruneAudit(db: Database, olderThanUs: number, nowUs: number, key?: NodeKey, dryRun = false): PruneResult {
+  if (dryRun) return countingOnly(db, () => pruneAudit(db, olderThanUs, nowUs, undefined));
   const logKey = hasTable(db, 'log_keys')
     ? (db.prepare('SELECT public_key FROM log_keys ORDER BY id DESC LIMIT 1').get() as { public_key: string } | undefined)
     : undefined;
@@ -76,4 +77,18 @@ export function pruneAudit(db: Database, olderThanUs: number, nowUs: number, key
     ).run({ ...checkpoint, public_key: key?.publicKey ?? null, signature: key?.sign('prune', pruneHash(checkpoint)) ?? null });
     return { sessions, events, logins };
   })();
+}
+
+/**
+ * `--dry-run`: the same cut, made inside a transaction that is then rolled back (better-sqlite3
+ * nests the prune's own transaction as a savepoint), so what it reports is what a real run would
+ * remove now (no key needed: no checkpoint is kept).
+ */
+function countingOnly(db: Database, prune: () => PruneResult): PruneResult {
+  db.exec('BEGIN');
+  try {
+    return prune();
+  } finally {
+    db.exec('ROLLBACK');
+  }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,5 +167,36 @@ describe('the CLI in scripts', () => {
       holder.close();
       default5433.close();
     }
+  });
+
+  it('sessions --limit (the most recent N, oldest first) and --end-reason; prune --dry-run says what a prune would remove and removes nothing', async () => {
+    const ids = async (...args: string[]): Promise<string[]> => {
+      const r = await idgate(['sessions', '--json', '--db', db, ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { id: string }).id.slice(0, 8));
+    };
+    assert.deepEqual(await ids('--limit', '3'), ['cafe0017', 'cafe0018', 'cafe0019']);
+    assert.equal((await ids('--end-reason', 'client-terminated')).length, 20);
+    assert.deepEqual(await ids('--end-reason', 'open'), []);
+    const zero = await idgate(['sessions', '--db', db, '--limit', '0']);
+    assert.equal(zero.code, 2);
+    assert.match(zero.stderr, /--limit: a whole number above 0/);
+
+    const copy = join(dir, 'prune-me.db');
+    copyFileSync(db, copy);
+    const dry = await idgate(['prune', '--db', copy, '--older-than', '0s', '--dry-run']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.equal(dry.stdout.trim(), 'would prune 20 sessions (1000 events) and 0 login attempts');
+    const left = await idgate(['sessions', '--json', '--db', copy]);
+    assert.equal(left.stdout.trim().split('\n').length, 20, 'a dry run removes nothing');
+    const real = await idgate(['prune', '--db', copy, '--older-than', '0s']);
+    assert.equal(real.stdout.trim(), 'pruned 20 sessions (1000 events) and 0 login attempts');
+    const typo = await idgate(['prune', '--db', join(dir, 'typo.db'), '--older-than', '90d']);
+    assert.equal(typo.code, 2);
+    assert.ok(!existsSync(join(dir, 'typo.db')), 'a mistyped path does not become a new, empty log');
   });
 });

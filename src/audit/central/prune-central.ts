@@ -9,7 +9,7 @@ import { CENTRAL_SCHEMA as S } from './central-schema.js';
  * prefix of that log's chains — go, and a checkpoint with the last deleted hashes stays, so
  * `verify` starts there. One transaction.
  */
-export async function pruneCentral(client: pg.ClientBase, olderThanUs: number, nowUs: number): Promise<PruneResult> {
+export async function pruneCentral(client: pg.ClientBase, olderThanUs: number, nowUs: number, dryRun = false): Promise<PruneResult> {
   const total = { sessions: 0, events: 0, logins: 0 };
   await client.query('BEGIN');
   try {
@@ -19,7 +19,8 @@ export async function pruneCentral(client: pg.ClientBase, olderThanUs: number, n
       total.events += result.events;
       total.logins += result.logins;
     }
-    await client.query('COMMIT');
+    // A dry run reports what the same cut would remove now, and keeps nothing of it.
+    await client.query(dryRun ? 'ROLLBACK' : 'COMMIT');
     return total;
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);

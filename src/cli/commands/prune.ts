@@ -4,24 +4,28 @@ import { NodeKey } from '../../signing/node-key.js';
 import { loadConfigFile, READ_ONLY } from '../../config/load-config.js';
 import { nowMicros } from '../../audit/audit-event.js';
 import { openAuditDatabase } from '../../audit/audit-store.js';
-import { centralTarget, connectCentral } from '../../audit/central/central-target.js';
 import { pruneCentral } from '../../audit/central/prune-central.js';
-import { pruneAudit } from '../../audit/prune-audit.js';
-import { parsePostgresUrl } from '../../config/postgres-url.js';
+import { pruneAudit, type PruneResult } from '../../audit/prune-audit.js';
 import { parseDurationUs } from '../parse-time.js';
-import { auditDbPath, dbOptions, isCentralUrl } from '../options/db-option.js';
+import { auditDbPath, auditDbSource, dbOptions, isCentralUrl } from '../options/db-option.js';
+import { connectCentralFor, openAuditReader } from '../options/audit-source.js';
 import { UsageError } from '../../idgate-error.js';
 
 interface PruneArgs {
   readonly db?: string | undefined;
   readonly config: string;
   readonly 'older-than': string;
+  readonly 'dry-run': boolean;
 }
 
 export const pruneCommand: CommandModule<object, PruneArgs> = {
   command: 'prune',
   describe: 'delete sessions and login attempts older than a duration, leaving a checkpoint verify accepts',
-  builder: (y) => y.options(dbOptions).option('older-than', { type: 'string', demandOption: true, describe: 'e.g. 90d, 12w, 36h' }),
+  builder: (y) =>
+    y
+      .options(dbOptions)
+      .option('older-than', { type: 'string', demandOption: true, describe: 'e.g. 90d, 12w, 36h' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'say what would be pruned, prune nothing' }),
   handler: async (args) => {
     const age = parseDurationUs(args['older-than']);
     if (age === undefined) {
@@ -30,24 +34,29 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
     const path = auditDbPath(args);
     const now = nowMicros();
     if (isCentralUrl(path)) {
-      const client = await connectCentral(centralTarget(parsePostgresUrl(path, '--db')), 'idgate prune');
+      const client = await connectCentralFor(path, 'idgate prune');
       try {
-        const result = await pruneCentral(client, now - age, now);
-        process.stdout.write(
-          `pruned ${result.sessions} sessions (${result.events} events) and ${result.logins} login attempts from the central store\n`,
-        );
+        const result = await pruneCentral(client, now - age, now, args['dry-run']);
+        process.stdout.write(`${pruned(result, args['dry-run'])} from the central store\n`);
       } finally {
         await client.end();
       }
       return;
     }
     const signingKey = existsSync(args.config) ? loadConfigFile(args.config, process.env, READ_ONLY).signingKey : undefined;
+    // Checked as the reading commands check it (a mistyped path must not become a new, empty log).
+    openAuditReader(path, auditDbSource(args)).close();
     const db = openAuditDatabase(path);
     try {
-      const result = pruneAudit(db, now - age, now, signingKey === undefined ? undefined : NodeKey.fromPem(signingKey.reveal()));
-      process.stdout.write(`pruned ${result.sessions} sessions (${result.events} events) and ${result.logins} login attempts\n`);
+      const key = signingKey === undefined ? undefined : NodeKey.fromPem(signingKey.reveal());
+      const result = pruneAudit(db, now - age, now, key, args['dry-run']);
+      process.stdout.write(`${pruned(result, args['dry-run'])}\n`);
     } finally {
       db.close();
     }
   },
 };
+
+function pruned(result: PruneResult, dryRun: boolean): string {
+  return `${dryRun ? 'would prune' : 'pruned'} ${result.sessions} sessions (${result.events} events) and ${result.logins} login attempts`;
+}

@@ -4,6 +4,7 @@ import { durationText, isoFromUs, table } from '../format.js';
 import { parseInstantUs } from '../parse-time.js';
 import { sessionJson } from '../session-json.js';
 import { dbOptions, openAudit } from '../options/db-option.js';
+import { UsageError } from '../../idgate-error.js';
 
 interface SessionsArgs {
   readonly db?: string | undefined;
@@ -13,6 +14,8 @@ interface SessionsArgs {
   readonly node?: string | undefined;
   readonly since?: string | undefined;
   readonly until?: string | undefined;
+  readonly 'end-reason'?: string | undefined;
+  readonly limit?: number | undefined;
   readonly json: boolean;
 }
 
@@ -27,6 +30,14 @@ export const sessionsCommand: CommandModule<object, SessionsArgs> = {
       .option('node', { type: 'string', describe: 'the fleet node (node-id) that served the session' })
       .option('since', { type: 'string', describe: 'started after: a duration back (2h, 7d) or an ISO date' })
       .option('until', { type: 'string', describe: 'started before: a duration back or an ISO date' })
+      .option('end-reason', { type: 'string', describe: 'how it ended (identity-disabled, client-terminated, …; open: not ended)' })
+      .option('limit', { type: 'number', describe: 'only the most recent N sessions (still listed oldest first)' })
+      .check((a) => {
+        if (a.limit !== undefined && !(Number.isInteger(a.limit) && a.limit > 0)) {
+          throw new UsageError('bad-argument', '--limit: a whole number above 0');
+        }
+        return true;
+      })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' }),
   handler: async (args) => {
     const now = nowMicros();
@@ -38,6 +49,8 @@ export const sessionsCommand: CommandModule<object, SessionsArgs> = {
         ...(args.node !== undefined ? { node: args.node } : {}),
         ...(args.since !== undefined ? { sinceUs: parseInstantUs(args.since, now) } : {}),
         ...(args.until !== undefined ? { untilUs: parseInstantUs(args.until, now) } : {}),
+        ...(args['end-reason'] !== undefined ? { endReason: args['end-reason'] } : {}),
+        ...(args.limit !== undefined ? { newest: args.limit } : {}),
       });
       if (args.json) {
         for (const r of rows) process.stdout.write(`${JSON.stringify(sessionJson(r))}\n`);
