@@ -199,4 +199,28 @@ describe('the CLI in scripts', () => {
     assert.equal(typo.code, 2);
     assert.ok(!existsSync(join(dir, 'typo.db')), 'a mistyped path does not become a new, empty log');
   });
+
+  it('verify --json: a line per log and the verdict, with the same exit status as the text', async () => {
+    const lines = (out: string): { type: string; ok: boolean; sessions?: number; findings?: unknown[] }[] =>
+      out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; ok: boolean });
+    const good = await idgate(['verify', '--json', '--db', db]);
+    assert.equal(good.code, 0, good.stderr);
+    const [log, result] = lines(good.stdout);
+    assert.deepEqual([log?.type, log?.ok, log?.sessions, log?.findings], ['log', true, 20, []]);
+    assert.deepEqual(result, { type: 'result', ok: true, logs: 1 });
+    const edited = join(dir, 'edited.db');
+    copyFileSync(db, edited);
+    const handle = new Database(edited);
+    handle.prepare("UPDATE sessions SET statements = statements + 1 WHERE id LIKE 'cafe0003%'").run();
+    handle.close();
+    const bad = await idgate(['verify', '--json', '--db', edited]);
+    assert.equal(bad.code, 1);
+    const [badLog, badResult] = lines(bad.stdout);
+    assert.equal(badLog?.ok, false);
+    assert.ok((badLog?.findings ?? []).length > 0, bad.stdout);
+    assert.equal(badResult?.ok, false);
+  });
 });

@@ -10,16 +10,26 @@ interface VerifyArgs {
   readonly config: string;
   readonly 'trusted-key'?: readonly string[] | undefined;
   readonly anchors?: string | undefined;
+  readonly json: boolean;
 }
 
 export const verifyCommand: CommandModule<object, VerifyArgs> = {
   command: 'verify',
   describe: 'check the audit chains; names every edited, inserted, deleted or reordered row (exit 1); on the central store, every node log',
   builder: (y) =>
-    y.options(dbOptions).option('trusted-key', trustedKeyOption).option('anchors', {
-      type: 'string',
-      describe: 'an anchor target (a file, or postgres://… with table idgate_anchors): the logs must still reach every head anchored there',
-    }),
+    y
+      .options(dbOptions)
+      .option('trusted-key', trustedKeyOption)
+      .option('anchors', {
+        type: 'string',
+        describe:
+          'an anchor target (a file, or postgres://… with table idgate_anchors): the logs must still reach every head anchored there',
+      })
+      .option('json', {
+        type: 'boolean',
+        default: false,
+        describe: 'one JSON object per log, then one with the verdict (see docs/audit-log.md)',
+      }),
   handler: async (args) => {
     const db = auditDbPath(args);
     const trust = trustListOf(args);
@@ -27,11 +37,50 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     const reports = isCentralUrl(db)
       ? await centralLogReports(db, trust, anchors)
       : [localLogReport(db, trust, anchors, auditDbSource(args))];
+    if (args.json) {
+      const ok = printJson(reports, anchors, isCentralUrl(db));
+      if (!ok) process.exitCode = 1;
+      return;
+    }
     const ok = printReports(reports, anchors, isCentralUrl(db));
     if (isCentralUrl(db)) process.stdout.write(`${ok ? 'ok' : 'FAILED'}: ${reports.length} node logs in the central store\n`);
     if (!ok) process.exitCode = 1;
   },
 };
+
+/**
+ * `--json`: a line per log (`type: "log"`: its id, whether it verifies, counts, findings, open
+ * sessions, origin and signing), a line per anchored log the central store no longer holds
+ * (`type: "deleted-log"`), then the verdict (`type: "result"`). The exit status is the same.
+ */
+function printJson(reports: readonly LogReport[], anchors: readonly Anchor[], central: boolean): boolean {
+  const write = (o: unknown): boolean => process.stdout.write(`${JSON.stringify(o)}\n`);
+  let ok = true;
+  for (const { logId, report } of reports) {
+    const verified = report.findings.length === 0;
+    ok = verified && ok;
+    const { findings, unsealed, sessions, events, logins, head, origin, signing } = report;
+    write({
+      type: 'log',
+      logId: logId ?? null,
+      ok: verified,
+      sessions,
+      events,
+      logins,
+      head,
+      findings,
+      open: unsealed,
+      origin: origin ?? null,
+      signing,
+    });
+  }
+  const held = new Set(reports.map((r) => r.logId));
+  const deleted = central ? [...new Set(anchors.map((a) => a.logId))].filter((id) => !held.has(id)) : [];
+  for (const logId of deleted) write({ type: 'deleted-log', logId, detail: 'it was anchored, and the central store holds none of it' });
+  ok = deleted.length === 0 && ok;
+  write({ type: 'result', ok, logs: reports.length });
+  return ok;
+}
 
 /** Prints every report; on the central store, a log another says it replaced has its open sessions shown as lost. */
 function printReports(reports: readonly LogReport[], anchors: readonly Anchor[], central: boolean): boolean {
