@@ -1,15 +1,13 @@
 import type { LimitsConfig, SessionLimits } from './gateway-config.js';
 import type { RawConfig } from './schema.js';
+import { parseDurationMs } from './duration.js';
 
 type RawLimits = Omit<RawConfig['limits'], 'identities'>;
 
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** A schema-checked duration (seconds, or a number with a unit) in milliseconds. */
+/** A schema-checked duration (seconds, or a number with a unit: duration.ts) in milliseconds. */
 export function durationMs(value: number | string): number {
   if (typeof value === 'number') return Math.round(value * 1000);
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)\s*$/.exec(value);
-  return Math.round(Number(match?.[1] ?? 0) * (UNIT_MS[match?.[2] ?? 's'] ?? 1000));
+  return parseDurationMs(value) ?? 0;
 }
 
 /** One level's limits as the gateway uses them. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DURATION_HINT, DURATION_PATTERN } from './duration.js';
 import { isPublicKeyText } from '../signing/node-key.js';
 import { parseScope } from './scope.js';
 
@@ -137,11 +138,8 @@ const connection = z
     path: ['ca'],
   });
 
-/** A duration: a number of seconds, or a number with a unit (ms, s, min, h, d), as `30s` or `10min`. */
-const duration = z.union([
-  z.number().positive(),
-  z.string().regex(/^\s*\d+(\.\d+)?\s*(ms|s|min|h|d)\s*$/, 'must be seconds (a number) or a number with ms, s, min, h or d, as 30s'),
-]);
+/** A duration: a number of seconds, or a number with a unit (duration.ts: ms, s, m or min, h, d, w), as `30s` or `10m`. */
+const duration = z.union([z.number().positive(), z.string().regex(DURATION_PATTERN, `must be seconds (a number) or ${DURATION_HINT}`)]);
 
 /** What one agent may consume. Each key is optional; absent, the next level (identity, mapping, gateway) decides. */
 const limitKeys = {
