@@ -17,6 +17,14 @@ export function headerText(s: SessionRow): string {
   ].join('\n');
 }
 
+/** `show`'s last line: how the session ended, at its place on the timeline (so `show … | tail -1` answers "why did it end?"). */
+export function endText(s: SessionRow): string {
+  if (s.ended_at_us === null) {
+    return `${'(open)'.padStart(12)}  -- not ended: the session is live, or its gateway stopped before sealing it`;
+  }
+  return `${`+${durationText(s.ended_at_us - s.started_at_us)}`.padStart(12)}  -- ended: ${s.end_reason ?? 'unknown'}`;
+}
+
 export function entryText(e: TranscriptEntry): string {
   const at = `+${durationText(e.offsetUs)}`.padStart(12);
   if (e.type === 'note') return `${at}  -- ${e.kind}${e.detail ? `: ${e.detail}` : ''}`;

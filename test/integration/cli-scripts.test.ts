@@ -223,4 +223,10 @@ describe('the CLI in scripts', () => {
     assert.ok((badLog?.findings ?? []).length > 0, bad.stdout);
     assert.equal(badResult?.ok, false);
   });
+
+  it('show ends with a line saying how the session ended', async () => {
+    const shown = await idgate(['show', sessionId, '--db', db]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout.trim().split('\n').at(-1) ?? '', /^\s+\+[^-]+ {2}-- ended: client-terminated$/);
+  });
 });

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { entryText, headerText } from '../transcript-text.js';
+import { endText, entryText, headerText } from '../transcript-text.js';
 import { dbOptions, openAudit } from '../options/db-option.js';
 import { sessionJson } from '../session-json.js';
 import { transcriptOf } from '../session-transcript.js';
@@ -35,6 +35,7 @@ export function showCommand(protocol: WireProtocol): CommandModule<object, ShowA
         }
         process.stdout.write(`${headerText(session)}\n\n`);
         for (const e of entries) process.stdout.write(`${entryText(e)}\n`);
+        process.stdout.write(`${endText(session)}\n`);
       } finally {
         close();
       }
