@@ -1,12 +1,13 @@
 import { ConfigError } from '../config/config-error.js';
 import type { GatewayConfig, MappingRule } from '../config/gateway-config.js';
-import type { GraphClient } from './graph-client.js';
+import { GraphUnavailableError, type GraphClient } from './graph-client.js';
 import { errorMessage } from '../idgate-error.js';
 
 /**
  * Turns `entra-group: <display name>` entries into the group object ids tokens carry, through
  * Graph. A name no group has, or several groups share, is a configuration error naming the entry:
- * guessing would grant the wrong people a connection.
+ * guessing would grant the wrong people a connection. Graph not answering is not the
+ * configuration's fault and is not reported as if it were (GraphUnavailableError, not ConfigError).
  */
 export async function resolveGroupNames(config: GatewayConfig, graph: GraphClient | undefined): Promise<GatewayConfig> {
   const named = config.identityMap.filter((r) => r.match.kind === 'entra-group' && r.match.groupName !== undefined);
@@ -31,9 +32,10 @@ export async function resolveGroupNames(config: GatewayConfig, graph: GraphClien
         for (const r of named.filter((r) => nameOf(r) === name)) problems.push({ key: keyOf(r), message });
       }
     } catch (e) {
-      for (const r of named.filter((r) => nameOf(r) === name)) {
-        problems.push({ key: keyOf(r), message: `"${name}" could not be resolved through Microsoft Graph: ${errorMessage(e)}` });
-      }
+      throw new GraphUnavailableError(
+        `Microsoft Graph could not be asked which groups the identity-map's names (${[...new Set(named.map(nameOf))].map((n) => `"${n}"`).join(', ')}) are: ${errorMessage(e)}. Nothing in ${config.source} is wrong; it is read again once Graph answers.`,
+        { cause: e },
+      );
     }
   }
   if (problems.length > 0) throw new ConfigError(config.source, problems);

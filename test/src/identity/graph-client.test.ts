@@ -138,10 +138,15 @@ describe('GraphClient against the simulated tenant (msal-node client credentials
       return true;
     });
     entra.graphAvailable = false;
-    await assert.rejects(
-      resolveGroupNames(config(['sync-agents']), graph),
-      /identity-map\[0\]\.entra-group: "sync-agents" could not be resolved through Microsoft Graph/,
-    );
+    // Graph down is not a configuration error, and does not read like one.
+    await assert.rejects(resolveGroupNames(config(['sync-agents']), graph), (e) => {
+      assert.ok(e instanceof GraphUnavailableError && !(e instanceof ConfigError));
+      assert.match(
+        e.message,
+        /^Microsoft Graph could not be asked which groups the identity-map's names \("sync-agents"\) are: .*Nothing in test is wrong/,
+      );
+      return true;
+    });
     entra.graphAvailable = true;
   });
 });
