@@ -125,9 +125,11 @@ describe('TokenVerifier', () => {
     const first = await verifier.verify(token);
     for (let i = 0; i < 10; i++) assert.deepEqual(await verifier.verify(token), first);
     assert.equal(keyLookups, 1);
-    const shortLived = await entra.mint({ aud: AUD }, { expiresIn: -59 }); // within the skew, expiring
+    // Within the 60 s skew for under 2 s: exp is whole seconds, so a margin of one second
+    // could already be gone when minting and verifying straddle a second boundary.
+    const shortLived = await entra.mint({ aud: AUD }, { expiresIn: -58 });
     await verifier.verify(shortLived);
-    await new Promise((r) => setTimeout(r, 1100));
+    await new Promise((r) => setTimeout(r, 2100));
     await assert.rejects(verifier.verify(shortLived), refusedWith('token-expired'));
   });
 
