@@ -9,6 +9,21 @@ import { IdgateError } from '../idgate-error.js';
 import type { AdminBackend } from './admin-backend.js';
 
 const MAX_BODY = 4096;
+
+/**
+ * Bounds on what a caller who has not authenticated yet can hold: a request (TLS handshake,
+ * headers and body) must arrive whole within `requestTimeoutMs`, and at most `maxConnections`
+ * are open at once (past that, new connections are closed unanswered), so half-sent requests
+ * cannot pile up file descriptors in the gateway.
+ */
+export interface AdminLimits {
+  readonly requestTimeoutMs: number;
+  readonly maxConnections: number;
+}
+
+export const ADMIN_LIMITS: AdminLimits = { requestTimeoutMs: 10_000, maxConnections: 64 };
+/** Connections dropped at the cap are logged at most this often. */
+const DROP_LOG_MS = 60_000;
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const TERMINATE = /^\/sessions\/([^/]+)\/terminate$/;
 
@@ -32,28 +47,43 @@ class HttpProblem extends IdgateError {
 export class AdminServer {
   private readonly server: Server;
   private readonly tokenDigest: Buffer | undefined;
+  private dropsSinceLog = 0;
+  private lastDropLog = -Infinity;
 
   constructor(
     private readonly config: AdminConfig,
     private readonly backend: AdminBackend,
     private readonly logger: Logger,
+    limits: AdminLimits = ADMIN_LIMITS,
   ) {
     this.tokenDigest = config.token && digest(config.token.reveal());
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((e: unknown) => this.fail(res, e));
     };
+    // Node checks these timeouts only every `connectionsCheckingInterval` (30 s by default), which
+    // let half-sent requests live three times as long as documented.
+    const timeouts = {
+      headersTimeout: limits.requestTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, limits.requestTimeoutMs / 4)),
+    };
     this.server = config.tls
       ? createHttpsServer(
           {
+            ...timeouts,
+            handshakeTimeout: limits.requestTimeoutMs,
             cert: config.tls.cert,
             key: config.tls.key,
             ...(config.tls.clientCa ? { ca: config.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
           },
           handler,
         )
-      : createHttpServer(handler);
-    this.server.headersTimeout = 10_000;
-    this.server.requestTimeout = 30_000;
+      : createHttpServer(timeouts, handler);
+    // The request timeouts start at a request's first byte: a connection that never sends one is
+    // bounded by the socket's own inactivity timeout (destroyed, as no 'timeout' listener is set).
+    this.server.timeout = limits.requestTimeoutMs;
+    this.server.maxConnections = limits.maxConnections;
+    this.server.on('drop', () => this.dropped(limits.maxConnections));
   }
 
   async listen(): Promise<{ host: string; port: number }> {
@@ -65,6 +95,19 @@ export class AdminServer {
         resolve({ host: this.config.host, port: typeof address === 'object' && address !== null ? address.port : this.config.port });
       });
     });
+  }
+
+  /** A connection was closed unanswered at the cap: say so, but not once per connection. */
+  private dropped(cap: number): void {
+    this.dropsSinceLog += 1;
+    const now = Date.now();
+    if (now - this.lastDropLog < DROP_LOG_MS) return;
+    this.logger.warn(
+      { dropped: this.dropsSinceLog, maxConnections: cap },
+      'admin endpoint at its connection cap: new connections closed unanswered',
+    );
+    this.dropsSinceLog = 0;
+    this.lastDropLog = now;
   }
 
   async close(): Promise<void> {
@@ -163,6 +206,9 @@ function digest(token: string): Buffer {
 
 function send(res: ServerResponse, status: number, contentType: string, body: string): void {
   if (res.headersSent) return;
+  // Answered before the body came whole (refused, or a body where none is read): Node would keep
+  // waiting for the rest with no timeout at all, so the connection ends with the answer.
+  if (!res.req.complete) res.setHeader('connection', 'close');
   res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
   res.end(body);
 }

@@ -1,3 +1,4 @@
+import { entryName } from '../policy/entry-name.js';
 import type { LiveSession } from '../session/session-registry.js';
 
 /** A live session as `GET /sessions` shows it (and `idgate status` prints it). */
@@ -9,7 +10,8 @@ export interface SessionView {
   readonly displayName: string | null;
   readonly clientUser: string;
   readonly connection: string;
-  readonly mapping: number;
+  /** The identity-map entry that admitted it (policy/entry-name.ts). */
+  readonly entry: string;
   readonly scope: string;
   readonly clientAddress: string;
   readonly startedAt: string;
@@ -31,7 +33,7 @@ export function sessionView(session: LiveSession, node: string): SessionView {
     displayName: identity.displayName ?? null,
     clientUser: session.clientUser,
     connection: connection.name,
-    mapping: rule.index,
+    entry: entryName(rule),
     scope: rule.scope,
     clientAddress: session.clientAddress,
     startedAt: session.startedAt.toISOString(),

@@ -27,9 +27,8 @@ export interface SessionHeader {
   /** The client's own label (the startup `user`): recorded, not trusted. */
   readonly clientUser: string;
   readonly mapping: {
-    readonly index: number;
-    readonly kind: string;
-    readonly value: string;
+    /** The entry that admitted the session, as policy/entry-name.ts's `entryRecord` names it. */
+    readonly entry: string;
     readonly connection: string;
     readonly scope: string;
     readonly record: boolean | 'full';

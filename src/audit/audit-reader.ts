@@ -89,8 +89,10 @@ export function parseEventLine(sessionId: string, line: string): EventRow {
 }
 
 export interface SessionFilter {
-  /** An object id, app id, display name or client user label. */
+  /** An object id, app id or display name: what Entra vouches for. */
   readonly identity?: string;
+  /** The client's own startup `user` label, matched only when asked for by name. */
+  readonly label?: string;
   readonly connection?: string;
   readonly node?: string;
   readonly sinceUs?: number;
@@ -114,8 +116,13 @@ export class AuditReader {
     const where: string[] = [];
     const params: Record<string, unknown> = {};
     if (filter.identity !== undefined) {
-      where.push('(identity_oid = @identity OR app_id = @identity OR display_name = @identity OR client_user = @identity)');
-      params['identity'] = filter.identity.toLowerCase() === filter.identity ? filter.identity : filter.identity;
+      // Only what Entra vouches for: a client's own label would let any agent pass for another.
+      where.push('(identity_oid = lower(@identity) OR app_id = lower(@identity) OR display_name = @identity)');
+      params['identity'] = filter.identity;
+    }
+    if (filter.label !== undefined) {
+      where.push('client_user = @label');
+      params['label'] = filter.label;
     }
     if (filter.connection !== undefined) {
       where.push('connection = @connection');

@@ -319,7 +319,7 @@ export class AuditStore {
       tenant_id: h.identity.tenantId,
       display_name: h.identity.displayName ?? null,
       client_user: h.clientUser,
-      mapping: `${h.mapping.kind}:${h.mapping.value} (#${h.mapping.index})`,
+      mapping: h.mapping.entry,
       connection: h.mapping.connection,
       scope: h.mapping.scope,
       record_mode: String(h.mapping.record),

@@ -3,6 +3,7 @@ import type { TranscriptStatement } from '../audit/transcript.js';
 import { loadConfigFile, READ_ONLY } from '../config/load-config.js';
 import { isWiderThanUsed, UsedAccess } from '../policy/usage.js';
 import type { WireProtocol } from '../protocol.js';
+import { identityText } from './identity-text.js';
 import { transcriptOf } from './session-transcript.js';
 
 /** One application identity (by its app id) under one identity-map entry on one connection, over a window of recorded sessions. */
@@ -48,7 +49,7 @@ export async function usageSince(protocol: WireProtocol, reader: AuditReader, si
     out.push({
       appId: s.app_id,
       objectId: s.identity_oid,
-      who: `${s.display_name ?? s.client_user} (${s.app_id})`,
+      who: identityText(s.display_name, s.app_id),
       connection: s.connection,
       mapping: s.mapping,
       granted: s.scope,

@@ -1,13 +1,14 @@
 import type { SessionRow } from '../audit/audit-reader.js';
 import type { TranscriptEntry } from '../audit/transcript.js';
 import { durationText, isoFromUs } from './format.js';
+import { labelText } from './identity-text.js';
 
 /** The human form of a session header and its statements, shared by show and replay. */
 export function headerText(s: SessionRow): string {
   return [
     `session    ${s.id}`,
     `identity   ${s.display_name ?? '(no name)'}  oid ${s.identity_oid}  app ${s.app_id}  tenant ${s.tenant_id}`,
-    `client     ${s.client_user} from ${s.client_address}${s.client_tls ? ' (TLS)' : ''}`,
+    `client     ${s.client_address}${s.client_tls ? ' (TLS)' : ''}, ${labelText(s.client_user)} (its own, not verified)`,
     `granted by ${s.mapping} → ${s.connection} (scope ${s.scope}, record ${s.record_mode})`,
     `upstream   ${s.upstream}`,
     ...(s.node_id !== null ? [`node       ${s.node_id}`] : []),

@@ -115,6 +115,8 @@ export interface AdminConfig {
 export interface MappingRule {
   /** Position in identity-map, so a grant can say which entry admitted the session. */
   readonly index: number;
+  /** The entry's own `name`, when the config gives one (policy/entry-name.ts names every entry). */
+  readonly name?: string;
   readonly match: MappingMatch;
   readonly connection: string;
   readonly scope: string;

@@ -263,13 +263,19 @@ function resolveCentral(raw: RawConfig, env: NodeJS.ProcessEnv, secrets: SecretS
 }
 
 function resolveIdentityMap(raw: RawConfig, connections: ReadonlyMap<string, ConnectionConfig>, problems: Problem[]): MappingRule[] {
+  const names = new Set<string>();
   return raw['identity-map'].map((m, index) => {
     if (!connections.has(m.connection)) {
       problems.push({ key: `identity-map[${index}].connection`, message: `no connection named "${m.connection}"` });
     }
+    if (m.name !== undefined && names.has(m.name)) {
+      problems.push({ key: `identity-map[${index}].name`, message: `duplicate entry name "${m.name}"` });
+    }
+    if (m.name !== undefined) names.add(m.name);
     const group = m['entra-group'];
     return {
       index,
+      ...(m.name !== undefined ? { name: m.name } : {}),
       match: group !== undefined ? groupMatch(group) : { kind: 'entra-app-role', role: m['entra-app-role'] ?? '' },
       connection: m.connection,
       scope: m.scope,

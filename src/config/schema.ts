@@ -194,6 +194,12 @@ export const adminSchema = z
 
 const mapping = z
   .object({
+    /** How listings, logs and the audit log name this entry (else `#N` and what it matches). */
+    name: z
+      .string()
+      .max(63)
+      .regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, 'starts with a letter and may hold letters, digits, _ . - only')
+      .optional(),
     /** A group object id, or a display name resolved through Graph at start. */
     'entra-group': z.string().min(1).max(256).optional(),
     'entra-app-role': z.string().min(1).optional(),

@@ -12,12 +12,13 @@ export interface ServicePrincipalStatus {
   /** The service principal's object id (the `oid` of its app-only tokens). */
   readonly objectId: string;
   readonly accountEnabled: boolean;
+  /** Its name in the tenant, set by its admins (not by the agent): what reviewers see it as. */
+  readonly displayName: string | undefined;
 }
 
 /** A service principal as `reach` shows it. */
 export interface PrincipalInfo extends ServicePrincipalStatus {
   readonly appId: string;
-  readonly displayName: string | undefined;
 }
 
 export interface GroupRef {
@@ -49,13 +50,16 @@ export class GraphClient {
 
   /** The service principal behind an application id, or undefined when it no longer exists. */
   async servicePrincipal(appId: string): Promise<ServicePrincipalStatus | undefined> {
-    const response = await this.call('GET', `/v1.0/servicePrincipals(appId='${encodeURIComponent(appId)}')?$select=id,accountEnabled`);
+    const response = await this.call(
+      'GET',
+      `/v1.0/servicePrincipals(appId='${encodeURIComponent(appId)}')?$select=id,displayName,accountEnabled`,
+    );
     if (response.status === 404) return undefined;
     const body = expectOk(response);
     if (typeof body['id'] !== 'string' || typeof body['accountEnabled'] !== 'boolean') {
       throw new GraphUnavailableError('Graph answered without id/accountEnabled');
     }
-    return { objectId: body['id'].toLowerCase(), accountEnabled: body['accountEnabled'] };
+    return { objectId: body['id'].toLowerCase(), accountEnabled: body['accountEnabled'], displayName: displayNameOf(body) };
   }
 
   /** A service principal by its application id or its object id (tried in that order), or undefined. */
@@ -70,11 +74,10 @@ export class GraphClient {
       if (typeof body['id'] !== 'string' || typeof body['appId'] !== 'string' || typeof body['accountEnabled'] !== 'boolean') {
         throw new GraphUnavailableError('Graph answered without id/appId/accountEnabled');
       }
-      const displayName = typeof body['displayName'] === 'string' ? body['displayName'] : undefined;
       return {
         objectId: body['id'].toLowerCase(),
         appId: body['appId'].toLowerCase(),
-        displayName,
+        displayName: displayNameOf(body),
         accountEnabled: body['accountEnabled'],
       };
     }
@@ -254,4 +257,10 @@ function stringValues(body: Record<string, unknown>): string[] {
     throw new GraphUnavailableError('Graph answered without a list of ids');
   }
   return value;
+}
+
+/** A display name as Graph gives it, bounded: it ends up in every listing and log line of the identity. */
+function displayNameOf(body: Record<string, unknown>): string | undefined {
+  const name = body['displayName'];
+  return typeof name === 'string' && name.trim() !== '' ? name.slice(0, 256) : undefined;
 }

@@ -47,17 +47,18 @@ export class LiveRevocation {
    */
   async admit(identity: VerifiedIdentity, mappedGroups: readonly string[], mappedRoles: readonly string[] = []): Promise<VerifiedIdentity> {
     const subject = { objectId: identity.objectId, appId: identity.appId };
-    let state: IdentityState;
+    let principal: ServicePrincipalStatus | undefined;
     try {
-      state = await this.state(identity.appId);
+      principal = await this.principal(identity.appId);
     } catch (e) {
       return this.unavailable(e, identity, subject);
     }
-    if (state !== 'enabled') {
+    const state = stateOf(principal);
+    if (principal === undefined || state !== 'enabled') {
       throw new AccessError('identity-disabled', 'identity disabled in Entra', stateDetail(identity.appId, state), undefined, subject);
     }
     try {
-      return await this.confirmRoles(await this.confirmGroups(identity, mappedGroups), mappedRoles);
+      return await this.confirmRoles(await this.confirmGroups(named(identity, principal), mappedGroups), mappedRoles);
     } catch (e) {
       return this.unavailable(e, identity, subject);
     }
@@ -96,9 +97,11 @@ export class LiveRevocation {
 
   /** Whether the application's service principal exists and is enabled (cached). */
   async state(appId: string): Promise<IdentityState> {
-    const principal = await this.states.get(appId, () => this.graph.servicePrincipal(appId));
-    if (principal === undefined) return 'deleted';
-    return principal.accountEnabled ? 'enabled' : 'disabled';
+    return stateOf(await this.principal(appId));
+  }
+
+  private principal(appId: string): Promise<ServicePrincipalStatus | undefined> {
+    return this.states.get(appId, () => this.graph.servicePrincipal(appId));
   }
 
   /** All groups of the service principal, for a token whose groups did not fit (cached). */
@@ -129,6 +132,20 @@ export class LiveRevocation {
     );
     return identity;
   }
+}
+
+function stateOf(principal: ServicePrincipalStatus | undefined): IdentityState {
+  if (principal === undefined) return 'deleted';
+  return principal.accountEnabled ? 'enabled' : 'disabled';
+}
+
+/**
+ * The identity with the name its tenant gives it, when the token carried none: app-only tokens
+ * (v2) have no name claim, and the client's own `user` label is not a name anyone vouched for.
+ */
+function named(identity: VerifiedIdentity, principal: ServicePrincipalStatus): VerifiedIdentity {
+  if (identity.displayName !== undefined || principal.displayName === undefined) return identity;
+  return { ...identity, displayName: principal.displayName };
 }
 
 function stateDetail(appId: string, state: IdentityState): string {

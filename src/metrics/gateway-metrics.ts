@@ -1,3 +1,4 @@
+import { entryName } from '../policy/entry-name.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EndReason } from '../session/end-reason.js';
 import { CENSUS_FLAGS, type IdentityCensus } from './identity-census.js';
@@ -54,7 +55,7 @@ export class GatewayMetrics implements SessionListener {
   private readonly graphSeconds: Histogram<'result'>;
   private readonly endedSessions: Counter<'connection' | 'reason'>;
   private readonly revocations: Counter<'reason'>;
-  private readonly denials: Counter<'connection' | 'mapping'>;
+  private readonly denials: Counter<'connection' | 'entry'>;
   private readonly auditWriteSeconds: Histogram;
   private readonly limitRefusals: Counter<'limit'>;
   private readonly outOfSync: Counter;
@@ -112,7 +113,7 @@ export class GatewayMetrics implements SessionListener {
     this.denials = new Counter({
       name: 'idgate_scope_denials_total',
       help: 'Statements denied by a scope, by connection and identity-map entry.',
-      labelNames: ['connection', 'mapping'],
+      labelNames: ['connection', 'entry'],
       registers: [registry],
     });
     this.limitRefusals = new Counter({
@@ -156,11 +157,11 @@ export class GatewayMetrics implements SessionListener {
     );
     this.gauge(
       'idgate_sessions',
-      'Live sessions by connection and identity-map entry (its position, from 0).',
-      ['connection', 'mapping'],
+      'Live sessions by connection and identity-map entry (its name, else #N and what it matches).',
+      ['connection', 'entry'],
       (g) => {
         g.reset();
-        for (const s of sessions.list()) g.inc({ connection: s.grant.connection.name, mapping: String(s.grant.rule.index) });
+        for (const s of sessions.list()) g.inc({ connection: s.grant.connection.name, entry: entryName(s.grant.rule) });
       },
     );
     this.totalsCounter(
@@ -242,8 +243,9 @@ export class GatewayMetrics implements SessionListener {
     this.graphSeconds.observe({ result: ok ? 'ok' : 'failed' }, seconds);
   }
 
-  scopeDenied(connection: string, mapping: number): void {
-    this.denials.inc({ connection, mapping: String(mapping) });
+  /** `entry`: as policy/entry-name.ts names it. */
+  scopeDenied(connection: string, entry: string): void {
+    this.denials.inc({ connection, entry });
   }
 
   limitReached(limit: string): void {

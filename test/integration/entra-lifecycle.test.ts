@@ -3,6 +3,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import pg from 'pg';
 import type { SimApplication } from '../../src/dev/entra-simulator.js';
 import { settleAudit, sessionsJson } from '../support/audit.js';
+import { idgate } from '../support/cli.js';
 import { pgOptions } from '../support/client-options.js';
 import { Harness, READ_ROLE } from '../support/harness.js';
 
@@ -164,6 +165,33 @@ describe('Entra lifecycle: disabling an identity ends its access, live sessions 
     const error = await refusal(h, token);
     assert.equal(error?.code, '28000');
     assert.match(error?.message ?? '', /identity disabled in Entra/);
+  });
+
+  it('lists an agent by the name its tenant gives it (Graph), never by the label it connects with', async () => {
+    const agent = await h.agent('invoice-reconciler');
+    // An app-only v2 token carries no name claim: only Graph can say what the agent is called.
+    for (let i = 0; i < 2; i++) await (await connect(h, await h.agentToken(agent))).client.end();
+    const impostor = new pg.Client(pgOptions(h, await h.agentToken(agent), { user: 'ceo-approved-bot' }));
+    await impostor.connect();
+    const named = await impostor.query("SELECT current_setting('idgate.display_name') AS name");
+    assert.equal(named.rows[0].name, 'invoice-reconciler');
+    await impostor.end();
+    await settleAudit(h);
+
+    assert.deepEqual(await sessionsJson(h, '--identity', 'ceo-approved-bot'), [], 'a label is not an identity');
+    const labelled = await sessionsJson(h, '--label', 'ceo-approved-bot');
+    assert.equal(labelled.length, 1);
+    assert.equal((labelled[0]?.['identity'] as Record<string, unknown>)['displayName'], 'invoice-reconciler');
+    assert.equal((await sessionsJson(h, '--identity', 'invoice-reconciler')).length, 3);
+    assert.equal((await sessionsJson(h, '--identity', agent.appId.toUpperCase())).length, 3);
+
+    const listed = await idgate(['sessions', '--identity', 'invoice-reconciler', '--db', h.config.recordingsPath]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(`invoice-reconciler \\(app ${agent.appId}\\)`));
+    assert.doesNotMatch(listed.stdout, /ceo-approved-bot/);
+    const shown = await idgate(['show', String(labelled[0]?.['id']), '--db', h.config.recordingsPath]);
+    assert.match(shown.stdout, /^identity {3}invoice-reconciler /m);
+    assert.match(shown.stdout, /^client .*label: ceo-approved-bot \(its own, not verified\)$/m);
   });
 
   it('an overage token (groups did not fit) has its groups resolved through Graph', async () => {

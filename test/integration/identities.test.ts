@@ -61,7 +61,7 @@ describe('idgate identities: every identity that can reach a connection, flagged
     assert.equal(rows.get(idle.appId)?.['lastLogin'], null);
     assert.deepEqual(rows.get(retired.appId)?.['flags'], ['disabled'], 'disabled in Entra but still in a mapped group');
     assert.deepEqual(rows.get(byRole.appId)?.['entries'], [
-      { entry: 2, connection: 'other-db', scope: 'read', via: { appRole: 'Census.Read' } },
+      { entry: '#2 entra-app-role:Census.Read', connection: 'other-db', scope: 'read', via: { appRole: 'Census.Read' } },
     ]);
     // A login older than the window is unused too.
     await new Promise((r) => setTimeout(r, 1100));

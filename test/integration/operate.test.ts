@@ -111,8 +111,8 @@ describe('operating the gateway: admin endpoint, metrics, live sessions, the age
     const during = await metricsText();
     assert.equal(sample(during, 'idgate_up'), 1);
     assert.equal(sample(during, 'idgate_client_active_connections', { connection: CONNECTION }), 2);
-    assert.equal(sample(during, 'idgate_sessions', { connection: CONNECTION, mapping: '0' }), 1);
-    assert.equal(sample(during, 'idgate_sessions', { connection: CONNECTION, mapping: '1' }), 1);
+    assert.equal(sample(during, 'idgate_sessions', { connection: CONNECTION, entry: 'writers' }), 1);
+    assert.equal(sample(during, 'idgate_sessions', { connection: CONNECTION, entry: `#1 entra-app-role:${READ_ROLE}` }), 1);
     const delta = (name: string, labels: Record<string, string> = {}): number =>
       sample(during, name, labels) - sample(before, name, labels);
     // 5 selects + BEGIN, INSERT, COMMIT by the writer; a count and a denied INSERT by the reader.
@@ -125,7 +125,7 @@ describe('operating the gateway: admin endpoint, metrics, live sessions, the age
     assert.equal(delta('idgate_logins_total', { result: 'refused', reason: 'token-expired' }), 1);
     assert.equal(delta('idgate_token_verification_seconds_count', { result: 'ok' }), 2);
     assert.equal(delta('idgate_token_verification_seconds_count', { result: 'refused' }), 1);
-    assert.equal(delta('idgate_scope_denials_total', { connection: CONNECTION, mapping: '1' }), 1);
+    assert.equal(delta('idgate_scope_denials_total', { connection: CONNECTION, entry: `#1 entra-app-role:${READ_ROLE}` }), 1);
     // A scoped session's reply model stayed in step with the server (exposed, and 0).
     assert.match(during, /^idgate_reply_out_of_sync_total\{[^}]*\} 0$/m);
     assert.ok(sample(during, 'idgate_audit_write_seconds_count') > 0);

@@ -45,24 +45,25 @@ describe('idgate reach: what one agent can reach now, and why', () => {
     const agent = await h.agent('reach-agent', [h.groupId], ['Reach.Other']);
     const answer = await reach(agent.appId);
     assert.deepEqual(answer['identity'], { objectId: agent.objectId, appId: agent.appId, displayName: 'reach-agent', enabled: true });
-    const reaches = answer['reaches'] as { connection: string; entry: number; scope: string; via: Record<string, unknown> }[];
+    const reaches = answer['reaches'] as { connection: string; entry: string; scope: string; via: Record<string, unknown> }[];
     assert.deepEqual(
       reaches.map((r) => [r.connection, r.entry, r.scope]),
       [
-        [CONNECTION, 0, 'all'],
-        ['other-db', 2, 'read:records'],
+        [CONNECTION, 'writers', 'all'],
+        ['other-db', '#2 entra-app-role:Reach.Other', 'read:records'],
       ],
     );
     assert.deepEqual(reaches[0]?.via, { group: h.groupId, groupName: null });
     assert.deepEqual(reaches[1]?.via, { appRole: 'Reach.Other' });
     const token = await h.agentToken(agent);
-    assert.match(await loginEntry(token, CONNECTION, agent.appId), /\(#0\)$/);
-    assert.match(await loginEntry(token, 'other-db', agent.appId), /\(#2\)$/);
+    // The audit log names the entry the same way, with the group id it matched.
+    assert.equal(await loginEntry(token, CONNECTION, agent.appId), `writers (entra-group:${h.groupId})`);
+    assert.equal(await loginEntry(token, 'other-db', agent.appId), '#2 entra-app-role:Reach.Other');
     // By object id as well, and in the table form.
     assert.deepEqual((await reach(agent.objectId))['reaches'], answer['reaches']);
     const text = await idgate(['reach', agent.appId, '--config', config.file], config.env);
     assert.match(text.stdout, /reach-agent .*: enabled/);
-    assert.match(text.stdout, /other-db\s+identity-map\[2\]\s+app role Reach\.Other\s+read:records/);
+    assert.match(text.stdout, /other-db\s+#2 entra-app-role:Reach\.Other\s+app role Reach\.Other\s+read:records/);
   });
 
   it('reaches nothing without a mapped group or role, and nothing at all when disabled — as logins are refused', async () => {
@@ -97,10 +98,10 @@ describe('idgate reach: what one agent can reach now, and why', () => {
     const inner = h.entra.directory.createGroup('reach-inner-team');
     h.entra.directory.addMember(h.groupId, inner.id);
     const agent = await h.agent('nested-agent', [inner.id]);
-    const reaches = (await reach(agent.appId))['reaches'] as { connection: string; entry: number; via: Record<string, unknown> }[];
+    const reaches = (await reach(agent.appId))['reaches'] as { connection: string; entry: string; via: Record<string, unknown> }[];
     assert.deepEqual(
       reaches.map((r) => [r.connection, r.entry]),
-      [[CONNECTION, 0]],
+      [[CONNECTION, 'writers']],
     );
     assert.deepEqual(reaches[0]?.via, { group: h.groupId, groupName: null });
     const listed = await idgate(['identities', '--json', '--config', config.file, '--db', h.config.recordingsPath], config.env);

@@ -180,7 +180,7 @@ export class Harness {
         ...(options.connections?.(cluster) ?? []),
       ],
       'identity-map': [
-        { 'entra-group': groupId, connection: CONNECTION, scope: 'all' },
+        { name: 'writers', 'entra-group': groupId, connection: CONNECTION, scope: 'all' },
         { 'entra-app-role': READ_ROLE, connection: CONNECTION, scope: 'read' },
         ...(options.identityMap ?? []),
       ],

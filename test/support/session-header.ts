@@ -8,7 +8,7 @@ export function sessionHeader(id: string): SessionHeader {
     startedAtUs: nowMicros(),
     identity: { objectId: 'o', appId: 'a', tenantId: 't' },
     clientUser: 'u',
-    mapping: { index: 0, kind: 'entra-group', value: 'g', connection: 'c', scope: 'all', record: true },
+    mapping: { entry: '#0 entra-group:g', connection: 'c', scope: 'all', record: true },
     clientAddress: '127.0.0.1',
     clientTls: true,
     upstream: 'h:1/d',

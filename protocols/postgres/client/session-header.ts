@@ -1,5 +1,6 @@
 import type { SessionHeader } from '../../../src/audit/audit-event.js';
 import { nowMicros } from '../../../src/audit/audit-event.js';
+import { entryRecord } from '../../../src/policy/entry-name.js';
 import type { SessionGrant } from '../../../src/policy/session-grant.js';
 
 /** The audit log's header for a Postgres session: who, through which mapping, from where, to which upstream. */
@@ -23,9 +24,7 @@ export function sessionHeader(
     },
     clientUser,
     mapping: {
-      index: rule.index,
-      kind: rule.match.kind,
-      value: rule.match.kind === 'entra-group' ? rule.match.groupId : rule.match.role,
+      entry: entryRecord(rule),
       connection: connection.name,
       scope: rule.scope,
       record: rule.record,

@@ -9,6 +9,7 @@ import { RowCap } from '../policy/row-cap.js';
 import { StatementGate } from '../policy/statement-gate.js';
 import type { FrameStage } from '../wire/frame-stage.js';
 import { pinnedApplicationName } from './session-settings.js';
+import { entryName } from '../../../src/policy/entry-name.js';
 
 /** What a session's own stages report to: its services, its log line and its audit recorder. */
 export interface StageContext {
@@ -52,7 +53,7 @@ function scopeGate(
   return new StatementGate(scope, analysis, {
     pinnedApplicationName: (asked) => pinnedApplicationName(grant, asked),
     denied: (sql, denial) => {
-      services.metrics.scopeDenied(grant.connection.name, grant.rule.index);
+      services.metrics.scopeDenied(grant.connection.name, entryName(grant.rule));
       log.info({ reason: denial.message, sqlstate: denial.sqlstate, scope: scope.text }, 'statement denied by scope');
       if (recorder.recordsFrames) recorder.record('gateway', 'Denied', { sql, reason: denial.message, sqlstate: denial.sqlstate });
     },

@@ -6,6 +6,7 @@ import { resolveGroupNames } from '../../identity/resolve-group-names.js';
 import { createLogger } from '../../logging/logger.js';
 import { listedIdentities, type ListedIdentity } from '../../policy/identities.js';
 import { sharedIdentities } from '../../policy/shared-use.js';
+import { entryName } from '../../policy/entry-name.js';
 import { usageSince, type EntryUsage } from '../entry-usage.js';
 import { identitiesMarkdown, type ReportRow } from '../identities-report.js';
 import { isoFromUs, table } from '../format.js';
@@ -130,7 +131,7 @@ function printCensus(args: IdentitiesArgs, census: readonly Census[], now: numbe
       census.map((c) => [
         c.listed.principal.displayName ?? c.listed.principal.objectId,
         c.listed.principal.appId,
-        c.listed.entries.map((r) => `#${r.index} ${r.connection}`).join(', '),
+        c.listed.entries.map((r) => `${entryName(r)} → ${r.connection}`).join(', '),
         c.lastLoginUs === undefined ? 'never' : isoFromUs(c.lastLoginUs),
         String(c.sessions),
         [
@@ -147,7 +148,7 @@ function reportRow(c: Census): ReportRow {
   return {
     name: p.displayName ?? p.objectId,
     appId: p.appId,
-    entries: c.listed.entries.map((r) => `#${r.index} ${r.connection} (${r.scope})`).join(', '),
+    entries: c.listed.entries.map((r) => `${entryName(r)} → ${r.connection} (${r.scope})`).join(', '),
     lastLogin: c.lastLoginUs === undefined ? 'never' : isoFromUs(c.lastLoginUs),
     sessions: c.sessions,
     flags: c.flags,
@@ -163,7 +164,7 @@ function censusJson(c: Census): Record<string, unknown> {
     displayName: p.displayName ?? null,
     enabled: p.accountEnabled,
     entries: c.listed.entries.map((r) => ({
-      entry: r.index,
+      entry: entryName(r),
       connection: r.connection,
       scope: r.scope,
       via: r.match.kind === 'entra-group' ? { group: r.match.groupId } : { appRole: r.match.role },

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { entryName } from '../../policy/entry-name.js';
 import type { MappingRule } from '../../config/gateway-config.js';
 import { loadConfigFile, READ_ONLY } from '../../config/load-config.js';
 import { createEntraServices } from '../../identity/entra-services.js';
@@ -65,7 +66,7 @@ function reachJson(r: Reach): Record<string, unknown> {
     roles: r.roles,
     reaches: r.entries.map((e) => ({
       connection: e.connection,
-      entry: e.rule.index,
+      entry: entryName(e.rule),
       via:
         e.rule.match.kind === 'entra-group'
           ? { group: e.rule.match.groupId, groupName: e.rule.match.groupName ?? null }
@@ -82,6 +83,6 @@ function reachText(r: Reach): string {
   if (r.entries.length === 0) return `${who}: enabled, reaches no connection\n`;
   return `${who}: enabled\n${table(
     ['connection', 'entry', 'via', 'scope', 'record'],
-    r.entries.map((e) => [e.connection, `identity-map[${e.rule.index}]`, via(e.rule), e.rule.scope, String(e.rule.record)]),
+    r.entries.map((e) => [e.connection, entryName(e.rule), via(e.rule), e.rule.scope, String(e.rule.record)]),
   )}\n`;
 }

@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { nowMicros } from '../../audit/audit-event.js';
 import { durationText, isoFromUs, table } from '../format.js';
 import { parseInstantUs } from '../parse-time.js';
+import { identityText } from '../identity-text.js';
 import { sessionJson } from '../session-json.js';
 import { dbOptions, openAudit } from '../options/db-option.js';
 import { UsageError } from '../../idgate-error.js';
@@ -10,6 +11,7 @@ interface SessionsArgs {
   readonly db?: string | undefined;
   readonly config: string;
   readonly identity?: string | undefined;
+  readonly label?: string | undefined;
   readonly connection?: string | undefined;
   readonly node?: string | undefined;
   readonly since?: string | undefined;
@@ -25,7 +27,8 @@ export const sessionsCommand: CommandModule<object, SessionsArgs> = {
   builder: (y) =>
     y
       .options(dbOptions)
-      .option('identity', { type: 'string', describe: 'object id, app id, display name or client user label' })
+      .option('identity', { type: 'string', describe: 'object id, app id or display name (what Entra vouches for)' })
+      .option('label', { type: 'string', describe: "the client's own startup user label (not verified: any agent can send any)" })
       .option('connection', { type: 'string', describe: 'connection name' })
       .option('node', { type: 'string', describe: 'the fleet node (node-id) that served the session' })
       .option('since', { type: 'string', describe: 'started after: a duration back (2h, 7d) or an ISO date' })
@@ -45,6 +48,7 @@ export const sessionsCommand: CommandModule<object, SessionsArgs> = {
     try {
       const rows = reader.sessions({
         ...(args.identity !== undefined ? { identity: args.identity } : {}),
+        ...(args.label !== undefined ? { label: args.label } : {}),
         ...(args.connection !== undefined ? { connection: args.connection } : {}),
         ...(args.node !== undefined ? { node: args.node } : {}),
         ...(args.since !== undefined ? { sinceUs: parseInstantUs(args.since, now) } : {}),
@@ -64,7 +68,7 @@ export const sessionsCommand: CommandModule<object, SessionsArgs> = {
             r.node_id ?? '',
             isoFromUs(r.started_at_us),
             r.ended_at_us === null ? 'open' : durationText(r.ended_at_us - r.started_at_us),
-            `${r.display_name ?? r.client_user} (${r.app_id})`,
+            identityText(r.display_name, r.app_id),
             r.connection,
             String(r.statements),
             String(r.errors),

@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import type { SessionView } from '../../admin/session-view.js';
 import { adminOptions, adminProblem, adminRequest, adminTarget, type AdminArgs, type AdminTarget } from '../admin-client.js';
 import { table } from '../format.js';
+import { identityText } from '../identity-text.js';
 import { UsageError } from '../../idgate-error.js';
 
 interface StatusArgs extends AdminArgs {
@@ -41,9 +42,9 @@ async function statusText(target: AdminTarget, json: boolean): Promise<string> {
   const rows = sessions.map((s) => [
     s.id,
     s.node,
-    `${s.displayName ?? s.clientUser} (${s.appId})`,
+    identityText(s.displayName, s.appId),
     s.connection,
-    `${s.mapping}: ${s.scope}`,
+    `${s.entry}: ${s.scope}`,
     s.clientAddress,
     ago(now, s.startedAt),
     s.state,
@@ -51,7 +52,7 @@ async function statusText(target: AdminTarget, json: boolean): Promise<string> {
     String(s.statements),
     `${s.bytesFromClient}/${s.bytesToClient}`,
   ]);
-  return `${table(['id', 'node', 'identity', 'connection', 'mapping', 'client', 'started', 'state', 'last statement', 'statements', 'bytes in/out'], rows)}\n${sessions.length} live session${sessions.length === 1 ? '' : 's'}\n`;
+  return `${table(['id', 'node', 'identity', 'connection', 'entry', 'client', 'started', 'state', 'last statement', 'statements', 'bytes in/out'], rows)}\n${sessions.length} live session${sessions.length === 1 ? '' : 's'}\n`;
 }
 
 function ago(now: number, iso: string): string {

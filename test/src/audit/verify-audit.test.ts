@@ -21,7 +21,7 @@ function header(id: string, startedAtUs: number): SessionHeader {
     startedAtUs,
     identity: { objectId: `oid-${id}`, appId: `app-${id}`, tenantId: 't' },
     clientUser: 'agent',
-    mapping: { index: 0, kind: 'entra-group', value: 'g', connection: 'records-api', scope: 'read', record: true },
+    mapping: { entry: '#0 entra-group:g', connection: 'records-api', scope: 'read', record: true },
     clientAddress: '127.0.0.1',
     clientTls: true,
     upstream: '127.0.0.1:5432/records',

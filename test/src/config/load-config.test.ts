@@ -1,3 +1,4 @@
+import { entryName, entryRecord } from '../../../src/policy/entry-name.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -319,6 +320,26 @@ describe('loadConfigFile', () => {
     assert.throws(() => loadConfigFile(join(dir, 'none.yaml')), /none\.yaml: \(top level\): cannot read the file \(ENOENT\)/);
     assert.match(problems('listen: [unclosed', 'broken.yaml'), /broken\.yaml: \(top level\): not valid YAML/);
     assert.match(problems('', 'empty.yaml'), /empty\.yaml: entra: /);
+  });
+
+  it('names identity-map entries: unique, well-formed, and #N with what they match when unnamed', () => {
+    const base = EXAMPLE.replace('certs/server.crt', 'cert.pem').replace('certs/server.key', 'key.pem');
+    const named = base.replace('  - entra-group: 3f6c1a52', '  - name: records-writers\n    entra-group: 3f6c1a52');
+    const config = loadConfigFile(write('named.yaml', named), env);
+    assert.deepEqual(
+      config.identityMap.map((r) => entryName(r)),
+      ['records-writers', '#1 entra-app-role:Records.Read'],
+    );
+    assert.deepEqual(
+      config.identityMap.map((r) => entryRecord(r)),
+      ['records-writers (entra-group:3f6c1a52-0000-0000-0000-000000000000)', '#1 entra-app-role:Records.Read'],
+    );
+    const twice = named.replace('  - entra-app-role: Records.Read', '  - name: records-writers\n    entra-app-role: Records.Read');
+    assert.match(problems(twice), /identity-map\[1\]\.name: duplicate entry name "records-writers"/);
+    assert.match(
+      problems(base.replace('  - entra-group: 3f6c1a52', '  - name: "#0 x"\n    entra-group: 3f6c1a52')),
+      /identity-map\[0\]\.name: starts with a letter/,
+    );
   });
 
   it('rejects duplicate connection names', () => {

@@ -38,11 +38,11 @@ describe('GraphClient against the simulated tenant (msal-node client credentials
     );
   }
 
-  it('reads a service principal by appId: enabled, disabled, deleted', async () => {
+  it('reads a service principal by appId: enabled, disabled, deleted, with its display name', async () => {
     const agent = await entra.directory.registerApplication({ displayName: 'agent' });
-    assert.deepEqual(await graph.servicePrincipal(agent.appId), { objectId: agent.objectId, accountEnabled: true });
+    assert.deepEqual(await graph.servicePrincipal(agent.appId), { objectId: agent.objectId, accountEnabled: true, displayName: 'agent' });
     entra.directory.setEnabled(agent.appId, false);
-    assert.deepEqual(await graph.servicePrincipal(agent.appId), { objectId: agent.objectId, accountEnabled: false });
+    assert.deepEqual(await graph.servicePrincipal(agent.appId), { objectId: agent.objectId, accountEnabled: false, displayName: 'agent' });
     entra.directory.deleteApplication(agent.appId);
     assert.equal(await graph.servicePrincipal(agent.appId), undefined);
   });
