@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { AdminConfig } from '../config/gateway-config.js';
 import type { Logger } from '../logging/logger.js';
 import type { Requester } from '../session/session-registry.js';
@@ -174,11 +174,8 @@ export class AdminServer {
 
   /** How the caller proved itself (or `loopback` when nothing is configured and the port is loopback-only). */
   private authenticate(req: IncomingMessage): string {
-    const socket = req.socket as Partial<TLSSocket>;
-    if (this.config.tls?.clientCa !== undefined && socket.authorized === true) {
-      const subject = socket.getPeerCertificate?.().subject;
-      return `client-certificate:${[subject?.CN ?? '?'].flat().join(',')}`;
-    }
+    const certificate = this.config.tls?.clientCa === undefined ? undefined : verifiedPeerCertificate(req.socket as Partial<TLSSocket>);
+    if (certificate !== undefined) return `client-certificate:${[certificate.subject.CN ?? '?'].flat().join(',')}`;
     if (this.tokenDigest !== undefined) {
       const header = req.headers.authorization ?? '';
       const token = header.startsWith('Bearer ') ? header.slice(7) : '';
@@ -197,6 +194,20 @@ export class AdminServer {
     this.logger.error({ err: e instanceof Error ? (e.stack ?? e.message) : String(e) }, 'admin endpoint failed');
     sendJson(res, 500, { error: 'internal', message: 'internal error in the admin endpoint (see the gateway log)' });
   }
+}
+
+/**
+ * The client certificate the CA verified on this connection, or undefined. `authorized` alone is
+ * not proof: Node reports a TLS 1.3 session resumed by a client that never sent a certificate as
+ * authorized, with no peer certificate (nodejs/node#35317) — a caller could skip client
+ * authentication by reconnecting. A certificate must be there too.
+ */
+function verifiedPeerCertificate(socket: Partial<TLSSocket>): PeerCertificate | undefined {
+  if (socket.authorized !== true) return undefined;
+  const certificate = socket.getPeerCertificate?.();
+  // With no certificate Node returns `{}`, whatever its type says.
+  const raw = (certificate as Partial<PeerCertificate> | undefined)?.raw;
+  return certificate !== undefined && raw !== undefined && raw.length > 0 ? certificate : undefined;
 }
 
 /** Compared as digests, so the comparison takes the same time whatever the length sent. */

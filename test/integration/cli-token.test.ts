@@ -133,7 +133,17 @@ describe('idgate token', () => {
     const ok = await idgate(['check', '--connect', '--config', config(identity?.clientId ?? '')], env);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     assert.match(ok.stdout, /graph: ok/);
-    assert.match(ok.stdout, new RegExp(`identity-map\\[0\\]: group "records-agents" is ${h.groupId}`));
+    assert.match(ok.stdout, new RegExp(`group "records-agents" \\(#0 entra-group:records-agents\\) is ${h.groupId}`));
+    const json = await idgate(['check', '--connect', '--json', '--config', config(identity?.clientId ?? '')], env);
+    assert.equal(json.code, 0, json.stdout + json.stderr);
+    const report = JSON.parse(json.stdout) as { valid: boolean; graph: Record<string, unknown>; connections: Record<string, unknown>[] };
+    assert.equal(report.valid, true);
+    assert.equal(report.graph['status'], 'ok');
+    assert.deepEqual(report.graph['groups'], [{ entry: '#0 entra-group:records-agents', name: 'records-agents', id: h.groupId }]);
+    assert.deepEqual(
+      report.connections.map((c) => [c['name'], c['ok']]),
+      [['c', true]],
+    );
     const unprivileged = await h.entra.directory.registerApplication({ displayName: 'no-graph-permissions' });
     const denied = await idgate(['check', '--connect', '--config', config(unprivileged.appId)], {
       ...env,
@@ -141,6 +151,12 @@ describe('idgate token', () => {
     });
     assert.equal(denied.code, 1);
     assert.match(denied.stdout, /graph: FAILED: .*403/);
+    const deniedJson = await idgate(['check', '--connect', '--json', '--config', config(unprivileged.appId)], {
+      ...env,
+      GW_SECRET: unprivileged.secrets[0],
+    });
+    assert.equal(deniedJson.code, 1);
+    assert.equal((JSON.parse(deniedJson.stdout) as { graph: { status: string } }).graph.status, 'failed');
   });
 
   it('refuses ambiguous or missing credentials before calling anyone', async () => {

@@ -93,6 +93,16 @@ describe('the idgate CLI', () => {
     const r = await idgate(['check', '--config', bad]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /bad\.yaml: entra\.tenant-id: must be the tenant GUID/);
+    const json = await idgate(['check', '--json', '--config', bad]);
+    assert.equal(json.code, 2, 'an invalid file exits 2 with --json too');
+    const answer = JSON.parse(json.stdout) as { valid: boolean; problems: { key: string; message: string }[] };
+    assert.equal(answer.valid, false);
+    assert.ok(
+      answer.problems.some((p) => p.key === 'entra.tenant-id' && /tenant GUID/.test(p.message)),
+      json.stdout,
+    );
+    const valid = JSON.parse((await idgate(['check', '--json', '--config', good], env())).stdout) as Record<string, unknown>;
+    assert.deepEqual([valid['valid'], valid['connectionCount'], valid['graph']], [true, 1, undefined]);
   });
 
   it('check --connect logs in to each upstream and reports a refused credential', async () => {

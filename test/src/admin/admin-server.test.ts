@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { connect as connectTcp, type Socket } from 'node:net';
-import { connect as connectTls } from 'node:tls';
+import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { after, describe, it } from 'node:test';
 import { AdminServer, ADMIN_LIMITS, type AdminLimits } from '../../../src/admin/admin-server.js';
 import type { AdminBackend } from '../../../src/admin/admin-backend.js';
@@ -101,5 +101,48 @@ describe('the admin endpoint bounds what an unauthenticated caller holds', () =>
     for (const s of held) s.destroy();
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(await healthz(port), 'HTTP/1.1 200 OK');
+  });
+});
+
+describe('the admin endpoint with client certificates', () => {
+  /** One HTTPS request on its own connection (resuming `session` if given): the status line and the session to resume. */
+  async function ask(
+    port: number,
+    ca: string,
+    options: { cert?: string; key?: string; session?: Buffer },
+  ): Promise<{ status: string; session: Buffer | undefined; reused: boolean }> {
+    const socket: TLSSocket = connectTls({ host: '127.0.0.1', port, ca, servername: 'localhost', ...options });
+    let session: Buffer | undefined;
+    socket.on('session', (s: Buffer) => (session = s));
+    await once(socket, 'secureConnect');
+    const reused = socket.isSessionReused();
+    socket.write('GET /sessions HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    let text = '';
+    for await (const chunk of socket) text += String(chunk);
+    return { status: text.split('\r\n')[0] ?? '', session, reused };
+  }
+
+  it('admits a resumed TLS session only with a verified certificate: resuming one made without a certificate is still refused', async () => {
+    const server = await selfSignedCertificate('localhost');
+    const operator = await selfSignedCertificate('dba-alice');
+    const port = await start(ADMIN_LIMITS, {
+      cert: Buffer.from(server.cert),
+      key: Buffer.from(server.key),
+      clientCa: Buffer.from(operator.cert),
+    });
+    const anonymous = await ask(port, server.cert, {});
+    assert.equal(anonymous.status, 'HTTP/1.1 401 Unauthorized');
+    assert.ok(anonymous.session !== undefined, 'the server issued a session ticket');
+    const resumed = await ask(port, server.cert, { session: anonymous.session });
+    assert.ok(resumed.reused, 'the session was resumed (else this test proves nothing)');
+    assert.equal(resumed.status, 'HTTP/1.1 401 Unauthorized', 'Node calls a resumed TLS 1.3 session without a certificate authorized');
+    const alice = await ask(port, server.cert, { cert: operator.cert, key: operator.key });
+    assert.equal(alice.status, 'HTTP/1.1 200 OK');
+    const aliceAgain = await ask(port, server.cert, {
+      cert: operator.cert,
+      key: operator.key,
+      ...(alice.session ? { session: alice.session } : {}),
+    });
+    assert.equal(aliceAgain.status, 'HTTP/1.1 200 OK');
   });
 });
