@@ -69,4 +69,12 @@ describe('the shape of the code', () => {
     const long = product.filter((f) => !isGenerated(f.text)).flatMap((f) => longFunctions(f.file, f.text, MAX_FUNCTION_LINES));
     assert.deepEqual(long, []);
   });
+
+  it('prints CLI output only through src/cli/output.ts, which escapes what a terminal would act on', () => {
+    const direct = product
+      .filter((f) => f.file.startsWith('src/cli/') && f.file !== 'src/cli/output.ts')
+      .filter((f) => /process\.(stdout|stderr)\.write\(|console\.(log|error|warn|info)\(/.test(f.text))
+      .map((f) => f.file);
+    assert.deepEqual(direct, []);
+  });
 });

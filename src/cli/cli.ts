@@ -1,6 +1,7 @@
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { WireProtocol } from '../protocol.js';
+import { err } from './output.js';
 
 /** Loads the wire protocol: only the commands that read or serve sessions need it. */
 export type LoadProtocol = () => Promise<WireProtocol>;
@@ -84,8 +85,8 @@ export async function runCli(argv: string[], protocol: LoadProtocol): Promise<vo
     // yargs passes no error (despite its types) when the arguments, not a handler, were wrong.
     // A wrong argument gets its one-line reason and where to look, not the whole help.
     .fail((message: string, error: Error | undefined) => {
-      if (error) process.stderr.write(`${error.message}\n`);
-      else process.stderr.write(`idgate: ${message}\n${hintFor(args)}\n`);
+      if (error) err(`${error.message}\n`);
+      else err(`idgate: ${message}\n${hintFor(args)}\n`);
       process.exit(2);
     })
     .parseAsync();

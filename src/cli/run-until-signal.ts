@@ -1,3 +1,4 @@
+import { err } from './output.js';
 /**
  * Waits for SIGTERM or SIGINT, then runs `stop` once; a second signal exits at once. `otherTrigger`
  * may start the same stop another way (a worker told by its primary): that never counts as the
@@ -16,7 +17,7 @@ export function runUntilSignal(stop: () => Promise<void>, otherTrigger?: (begin:
     };
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) {
-        process.stderr.write(`${signal} again: exiting now\n`);
+        err(`${signal} again: exiting now\n`);
         process.exit(1);
       }
       begin();

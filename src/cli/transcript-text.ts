@@ -2,18 +2,19 @@ import type { SessionRow } from '../audit/audit-reader.js';
 import type { TranscriptEntry } from '../audit/transcript.js';
 import { durationText, isoFromUs } from './format.js';
 import { labelText } from './identity-text.js';
+import { oneLine } from './output.js';
 
 /** The human form of a session header and its statements, shared by show and replay. */
 export function headerText(s: SessionRow): string {
   return [
     `session    ${s.id}`,
-    `identity   ${s.display_name ?? '(no name)'}  oid ${s.identity_oid}  app ${s.app_id}  tenant ${s.tenant_id}`,
-    `client     ${s.client_address}${s.client_tls ? ' (TLS)' : ''}, ${labelText(s.client_user)} (its own, not verified)`,
-    `granted by ${s.mapping} → ${s.connection} (scope ${s.scope}, record ${s.record_mode})`,
-    `upstream   ${s.upstream}`,
-    ...(s.node_id !== null ? [`node       ${s.node_id}`] : []),
+    `identity   ${oneLine(s.display_name ?? '(no name)')}  oid ${oneLine(s.identity_oid)}  app ${oneLine(s.app_id)}  tenant ${oneLine(s.tenant_id)}`,
+    `client     ${oneLine(s.client_address)}${s.client_tls ? ' (TLS)' : ''}, ${labelText(oneLine(s.client_user))} (its own, not verified)`,
+    `granted by ${oneLine(s.mapping)} → ${oneLine(s.connection)} (scope ${oneLine(s.scope)}, record ${oneLine(s.record_mode)})`,
+    `upstream   ${oneLine(s.upstream)}`,
+    ...(s.node_id !== null ? [`node       ${oneLine(s.node_id)}`] : []),
     `started    ${isoFromUs(s.started_at_us)}`,
-    `ended      ${s.ended_at_us === null ? '(open)' : `${isoFromUs(s.ended_at_us)} (${s.end_reason ?? ''}, ${durationText(s.ended_at_us - s.started_at_us)})`}`,
+    `ended      ${s.ended_at_us === null ? '(open)' : `${isoFromUs(s.ended_at_us)} (${oneLine(s.end_reason ?? '')}, ${durationText(s.ended_at_us - s.started_at_us)})`}`,
     `statements ${s.statements}, errors ${s.errors}, bytes ${s.bytes_from_client ?? 0} in / ${s.bytes_to_client ?? 0} out`,
   ].join('\n');
 }
@@ -23,23 +24,23 @@ export function endText(s: SessionRow): string {
   if (s.ended_at_us === null) {
     return `${'(open)'.padStart(12)}  -- not ended: the session is live, or its gateway stopped before sealing it`;
   }
-  return `${`+${durationText(s.ended_at_us - s.started_at_us)}`.padStart(12)}  -- ended: ${s.end_reason ?? 'unknown'}`;
+  return `${`+${durationText(s.ended_at_us - s.started_at_us)}`.padStart(12)}  -- ended: ${oneLine(s.end_reason ?? 'unknown')}`;
 }
 
 export function entryText(e: TranscriptEntry): string {
   const at = `+${durationText(e.offsetUs)}`.padStart(12);
-  if (e.type === 'note') return `${at}  -- ${e.kind}${e.detail ? `: ${e.detail}` : ''}`;
+  if (e.type === 'note') return `${at}  -- ${oneLine(e.kind)}${e.detail ? `: ${oneLine(e.detail)}` : ''}`;
   const o = e.outcome;
   const outcome =
     o.status === 'error'
-      ? `${o.refusedBy === 'gateway' ? 'REFUSED by idgate' : 'ERROR'} ${o.sqlstate ?? ''} ${o.message ?? ''}`
+      ? `${o.refusedBy === 'gateway' ? 'REFUSED by idgate' : 'ERROR'} ${oneLine(o.sqlstate ?? '')} ${oneLine(o.message ?? '')}`
       : o.status === 'ok'
-        ? o.results.map((r) => r.tag).join(', ')
+        ? oneLine(o.results.map((r) => r.tag).join(', '))
         : o.status.toUpperCase();
-  const lines = [`${at}  #${e.n} ${e.sql.replace(/\s+/g, ' ').trim()}`];
+  const lines = [`${at}  #${e.n} ${oneLine(e.sql.replace(/\s+/g, ' ').trim())}`];
   if (e.params !== undefined && e.params.length > 0) lines.push(`${' '.repeat(14)}params ${JSON.stringify(e.params)}`);
   if (e.copyBytes !== undefined) lines.push(`${' '.repeat(14)}copy data ${e.copyBytes} bytes`);
   lines.push(`${' '.repeat(14)}→ ${outcome}${e.durationUs !== null ? ` (${durationText(e.durationUs)})` : ''}`);
-  for (const n of e.notices ?? []) lines.push(`${' '.repeat(14)}${n}`);
+  for (const n of e.notices ?? []) lines.push(`${' '.repeat(14)}${oneLine(n)}`);
   return lines.join('\n');
 }

@@ -4,6 +4,7 @@ import { isPostgresTarget, writeAnchors } from '../../audit/anchor-target.js';
 import { nowMicros } from '../../audit/audit-event.js';
 import { centralLogReports, localLogReport, trustedKeyOption, trustListOf } from '../log-reports.js';
 import { auditDbPath, auditDbSource, dbOptions, isCentralUrl } from '../options/db-option.js';
+import { out } from '../output.js';
 
 interface AnchorArgs {
   readonly db?: string | undefined;
@@ -31,17 +32,15 @@ export const anchorCommand: CommandModule<object, AnchorArgs> = {
       // Only what verifies is vouched for: a log with findings (a replaced origin aside) is left for an operator.
       const blocking = report.findings.filter((f) => f.kind !== 'discontinuity');
       if (logId === undefined || blocking.length > 0) {
-        process.stdout.write(
-          `${label}not anchored: ${logId === undefined ? 'no log id yet' : `verify finds ${blocking.length} problems`}\n`,
-        );
+        out(`${label}not anchored: ${logId === undefined ? 'no log id yet' : `verify finds ${blocking.length} problems`}\n`);
         process.exitCode = 1;
         continue;
       }
       const { sealSeq, sealHash, loginSeq, loginHash } = report.heads;
       anchors.push({ atUs, logId, node: report.signing.node, sealSeq, sealHash, loginSeq, loginHash });
-      process.stdout.write(`${label}anchored at seal ${sealSeq}, login attempt ${loginSeq}\n`);
+      out(`${label}anchored at seal ${sealSeq}, login attempt ${loginSeq}\n`);
     }
     if (anchors.length > 0) await writeAnchors(args.to, anchors);
-    process.stdout.write(`${anchors.length} logs anchored to ${isPostgresTarget(args.to) ? 'the database given' : args.to}\n`);
+    out(`${anchors.length} logs anchored to ${isPostgresTarget(args.to) ? 'the database given' : args.to}\n`);
   },
 };

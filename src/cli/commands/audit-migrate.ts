@@ -3,6 +3,7 @@ import { migrateCentral } from '../../audit/central/central-schema.js';
 import { centralTarget, connectCentral, describeTarget } from '../../audit/central/central-target.js';
 import { parsePostgresUrl } from '../../config/postgres-url.js';
 import { UsageError } from '../../idgate-error.js';
+import { out } from '../output.js';
 
 interface AuditMigrateArgs {
   readonly url: string;
@@ -41,7 +42,7 @@ export const auditMigrateCommand: CommandModule<object, AuditMigrateArgs> = {
         args['writer-role'] === undefined
           ? ''
           : `; ${args['writer-role']} may INSERT and SELECT${args.node === undefined ? ' (any node: a shared writer)' : `, only node ${args.node}'s rows`}`;
-      process.stdout.write(
+      out(
         `${describeTarget(target)}: central audit schema ${from === to ? `already at version ${to}` : `migrated from version ${from} to ${to}`}${grant}\n`,
       );
     } finally {

@@ -6,6 +6,7 @@ import { createLogger } from '../../logging/logger.js';
 import { checkConnected, checkText, reportFailed, type CheckReport } from '../check/check-report.js';
 import { configOption } from '../options/config-option.js';
 import type { WireProtocol } from '../../protocol.js';
+import { out } from '../output.js';
 
 interface CheckArgs {
   readonly config: string;
@@ -34,7 +35,7 @@ export function checkCommand(protocol: WireProtocol): CommandModule<object, Chec
       } catch (e) {
         // A script reads the problems as data (exit status 2 as ever); a person reads them on stderr.
         if (!(args.json && e instanceof ConfigError)) throw e;
-        process.stdout.write(`${JSON.stringify({ config: args.config, valid: false, problems: e.problems })}\n`);
+        out(`${JSON.stringify({ config: args.config, valid: false, problems: e.problems })}\n`);
         process.exitCode = 2;
         return;
       }
@@ -45,9 +46,7 @@ export function checkCommand(protocol: WireProtocol): CommandModule<object, Chec
         entryCount: config.identityMap.length,
       };
       if (!args.json) {
-        process.stdout.write(
-          `${args.config}: valid (${summary.connectionCount} connections, ${summary.entryCount} identity-map entries)\n`,
-        );
+        out(`${args.config}: valid (${summary.connectionCount} connections, ${summary.entryCount} identity-map entries)\n`);
       }
       let report: CheckReport | undefined;
       if (args.connect) {
@@ -57,10 +56,10 @@ export function checkCommand(protocol: WireProtocol): CommandModule<object, Chec
         } finally {
           entra.close();
         }
-        if (!args.json) process.stdout.write(checkText(report));
+        if (!args.json) out(checkText(report));
         if (reportFailed(report)) process.exitCode = 1;
       }
-      if (args.json) process.stdout.write(`${JSON.stringify({ ...summary, ...(report ?? {}) })}\n`);
+      if (args.json) out(`${JSON.stringify({ ...summary, ...(report ?? {}) })}\n`);
     },
   };
 }

@@ -6,6 +6,7 @@ import { freePort, portIsFree } from '../../dev/free-port.js';
 import { UsageError } from '../../idgate-error.js';
 import { pino } from 'pino';
 import type { WireProtocol } from '../../protocol.js';
+import { err, out } from '../output.js';
 
 /** The gateway's port when none is asked for (Postgres's own plus one); taken, a free one is used instead. */
 const DEFAULT_PORT = 5433;
@@ -34,7 +35,7 @@ export function devCommand(protocol: WireProtocol): CommandModule<object, DevArg
     handler: async (args) => {
       const logger = createLogger(args['log-level'] as 'info', pino.destination({ dest: 2, sync: false }));
       const port = await gatewayPort(args.port);
-      process.stderr.write('starting a local Postgres, the Entra simulator and the gateway…\n');
+      err('starting a local Postgres, the Entra simulator and the gateway…\n');
       const env = await startDevEnvironment(protocol, port, logger);
       const token = await env.mintAgentToken();
       const conninfo = `host=127.0.0.1 port=${env.gateway.port} dbname=${DEV_CONNECTION} user=demo-agent sslmode=require`;
@@ -43,7 +44,7 @@ export function devCommand(protocol: WireProtocol): CommandModule<object, DevArg
       const graph = env.gateway.services.config.entra.graph;
       // A recheck may read an answer Graph gave up to cache-seconds before: the bound is their sum.
       const revocationBound = graph === undefined ? undefined : (graph.recheckMs + graph.cacheMs) / 1000;
-      process.stdout.write(
+      out(
         [
           '',
           `idgate dev is up: gateway on 127.0.0.1:${env.gateway.port} (TLS, self-signed), Postgres on 127.0.0.1:${env.cluster.port}, Entra simulator at ${env.entra.authority}`,
@@ -85,6 +86,6 @@ async function gatewayPort(asked: number | undefined): Promise<number> {
   }
   if (await portIsFree(DEFAULT_PORT)) return DEFAULT_PORT;
   const port = await freePort();
-  process.stderr.write(`port ${DEFAULT_PORT} is taken on 127.0.0.1 (another cluster or gateway): the gateway listens on ${port} instead\n`);
+  err(`port ${DEFAULT_PORT} is taken on 127.0.0.1 (another cluster or gateway): the gateway listens on ${port} instead\n`);
   return port;
 }

@@ -5,6 +5,7 @@ import { parseInstantUs } from '../parse-time.js';
 import { dbOptions, openAudit } from '../options/db-option.js';
 import { sessionJson } from '../session-json.js';
 import type { WireProtocol } from '../../protocol.js';
+import { out } from '../output.js';
 
 interface ExportArgs {
   readonly db?: string | undefined;
@@ -20,7 +21,7 @@ export function exportCommand(protocol: WireProtocol): CommandModule<object, Exp
     handler: async (args) => {
       const sinceUs = args.since === undefined ? 0 : parseInstantUs(args.since, nowMicros());
       const { reader, close } = await openAudit(args, { kind: 'all' });
-      const write = (o: unknown): boolean => process.stdout.write(`${JSON.stringify(o)}\n`);
+      const write = (o: unknown): boolean => out(`${JSON.stringify(o)}\n`);
       try {
         for (const l of reader.logins(sinceUs)) {
           write({

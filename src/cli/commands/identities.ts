@@ -14,6 +14,7 @@ import { parseDurationUs, parseInstantUs } from '../parse-time.js';
 import { dbOptions, openAudit } from '../options/db-option.js';
 import { errorMessage, UsageError } from '../../idgate-error.js';
 import type { WireProtocol } from '../../protocol.js';
+import { err, out } from '../output.js';
 
 interface IdentitiesArgs {
   readonly db?: string | undefined;
@@ -67,15 +68,13 @@ async function listFromGraph(file: ReturnType<typeof loadConfigFile>): Promise<L
   const entra = createEntraServices(file.entra, createLogger('silent'));
   try {
     if (entra.graph === undefined) {
-      process.stderr.write('idgate identities needs entra.graph: who can log in is in the tenant\n');
+      err('idgate identities needs entra.graph: who can log in is in the tenant\n');
       process.exitCode = 2;
       return undefined;
     }
     return await listedIdentities(await resolveGroupNames(file, entra.graph), entra.graph);
   } catch (e) {
-    process.stderr.write(
-      `idgate identities: Graph could not answer in full (${errorMessage(e)}); nothing is reported rather than a partial list\n`,
-    );
+    err(`idgate identities: Graph could not answer in full (${errorMessage(e)}); nothing is reported rather than a partial list\n`);
     process.exitCode = 1;
     return undefined;
   } finally {
@@ -116,16 +115,14 @@ async function takeCensus(protocol: WireProtocol, args: IdentitiesArgs, listed: 
 
 function printCensus(args: IdentitiesArgs, census: readonly Census[], now: number): void {
   if (args.json) {
-    for (const c of census) process.stdout.write(`${JSON.stringify(censusJson(c))}\n`);
+    for (const c of census) out(`${JSON.stringify(censusJson(c))}\n`);
     return;
   }
   if (args.markdown) {
-    process.stdout.write(
-      identitiesMarkdown(census.map(reportRow), `${args.unused} (shared within ${args.shared})`, new Date(now / 1000).toISOString()),
-    );
+    out(identitiesMarkdown(census.map(reportRow), `${args.unused} (shared within ${args.shared})`, new Date(now / 1000).toISOString()));
     return;
   }
-  process.stdout.write(
+  out(
     `${table(
       ['identity', 'app id', 'entries', 'last login', `sessions (${args.unused})`, 'flags'],
       census.map((c) => [

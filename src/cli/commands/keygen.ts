@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { NodeKey } from '../../signing/node-key.js';
 import { UsageError } from '../../idgate-error.js';
+import { out } from '../output.js';
 
 interface KeygenArgs {
   readonly out: string;
@@ -29,7 +30,7 @@ export const keygenCommand: CommandModule<object, KeygenArgs> = {
       throw new UsageError('bad-argument', `--out ${args.out}: cannot create the key file (${code === 'EEXIST' ? 'it exists' : code})`);
     }
     const node = args.node ?? '<node-id>';
-    process.stdout.write(
+    out(
       `${key.publicKey}\n\n` +
         `# the node's config:\nrecordings:\n  signing-key-file: ${args.out}\n\n` +
         `# every config that verifies its log (and the anchors):\nrecordings:\n  trusted-nodes:\n    ${JSON.stringify(node)}: ${key.publicKey}\n`,

@@ -10,6 +10,7 @@ import { parseDurationUs } from '../parse-time.js';
 import { auditDbPath, auditDbSource, dbOptions, isCentralUrl } from '../options/db-option.js';
 import { connectCentralFor, openAuditReader } from '../options/audit-source.js';
 import { UsageError } from '../../idgate-error.js';
+import { out } from '../output.js';
 
 interface PruneArgs {
   readonly db?: string | undefined;
@@ -37,7 +38,7 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       const client = await connectCentralFor(path, 'idgate prune');
       try {
         const result = await pruneCentral(client, now - age, now, args['dry-run']);
-        process.stdout.write(`${pruned(result, args['dry-run'])} from the central store\n`);
+        out(`${pruned(result, args['dry-run'])} from the central store\n`);
       } finally {
         await client.end();
       }
@@ -50,7 +51,7 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
     try {
       const key = signingKey === undefined ? undefined : NodeKey.fromPem(signingKey.reveal());
       const result = pruneAudit(db, now - age, now, key, args['dry-run']);
-      process.stdout.write(`${pruned(result, args['dry-run'])}\n`);
+      out(`${pruned(result, args['dry-run'])}\n`);
     } finally {
       db.close();
     }

@@ -9,6 +9,7 @@ import { reachOf, type Reach } from '../../policy/reach.js';
 import { table } from '../format.js';
 import { configOption } from '../options/config-option.js';
 import { errorMessage } from '../../idgate-error.js';
+import { err, out } from '../output.js';
 
 interface ReachArgs {
   readonly config: string;
@@ -29,20 +30,20 @@ export const reachCommand: CommandModule<object, ReachArgs> = {
     const entra = createEntraServices(file.entra, createLogger('silent'));
     try {
       if (entra.graph === undefined || entra.revocation === undefined) {
-        process.stderr.write('idgate reach needs entra.graph: the answer comes from the tenant, not from a token\n');
+        err('idgate reach needs entra.graph: the answer comes from the tenant, not from a token\n');
         process.exitCode = 2;
         return;
       }
       const config = await resolveGroupNames(file, entra.graph);
       const reach = await reachOf(args.identity, config, entra.graph, entra.revocation);
       if (reach === undefined) {
-        process.stderr.write(`no service principal ${args.identity} in the tenant\n`);
+        err(`no service principal ${args.identity} in the tenant\n`);
         process.exitCode = 1;
         return;
       }
-      process.stdout.write(args.json ? `${JSON.stringify(reachJson(reach))}\n` : reachText(reach));
+      out(args.json ? `${JSON.stringify(reachJson(reach))}\n` : reachText(reach));
     } catch (e) {
-      process.stderr.write(`idgate reach: Graph could not answer (${errorMessage(e)}); nothing is reported rather than a partial answer\n`);
+      err(`idgate reach: Graph could not answer (${errorMessage(e)}); nothing is reported rather than a partial answer\n`);
       process.exitCode = 1;
     } finally {
       entra.close();

@@ -9,6 +9,7 @@ import { dbOptions, openAudit } from '../options/db-option.js';
 import { transcriptOf } from '../session-transcript.js';
 import { UsageError } from '../../idgate-error.js';
 import type { WireProtocol } from '../../protocol.js';
+import { err, out } from '../output.js';
 
 interface ReplayArgs {
   readonly db?: string | undefined;
@@ -63,17 +64,17 @@ export function replayCommand(protocol: WireProtocol): CommandModule<object, Rep
 
 /** The terminal player: the transcript at the recorded pace. */
 async function play(session: SessionRow, entries: TranscriptEntry[], args: ReplayArgs): Promise<void> {
-  process.stdout.write(`${headerText(session)}\n\n`);
+  out(`${headerText(session)}\n\n`);
   const started = Date.now();
   for (const e of entries) {
     if (args.wait) await sleep(started + e.offsetUs / 1000 / args.speed - Date.now());
-    process.stdout.write(`${entryText(e)}\n`);
+    out(`${entryText(e)}\n`);
   }
 }
 
 function dryRun(session: SessionRow, entries: TranscriptEntry[]): void {
-  process.stdout.write(`-- dry run: would replay session ${session.id} (${session.statements} statements), in order, on one connection\n`);
-  for (const e of entries) if (e.type === 'statement') process.stdout.write(`${entryText(e)}\n`);
+  out(`-- dry run: would replay session ${session.id} (${session.statements} statements), in order, on one connection\n`);
+  for (const e of entries) if (e.type === 'statement') out(`${entryText(e)}\n`);
 }
 
 async function execute(
@@ -90,24 +91,24 @@ async function execute(
       `refusing to replay against ${session.upstream}, the database the session ran on (use a copy, or --yes-i-mean-it)`,
     );
   }
-  process.stderr.write(`replaying session ${session.id} against ${redact(args.target ?? '')}…\n`);
+  err(`replaying session ${session.id} against ${redact(args.target ?? '')}…\n`);
   const run = await protocol.replay(reader.events(session.id), target, { speed: args.speed, noWait: !args.wait });
   const clientEvents = [...protocol.expandEvents(reader.events(session.id))].filter((e) => e.direction === 'client');
   const replayed = protocol.buildTranscript(concat(clientEvents, run.serverEvents), session.started_at_us);
   const rows = compareOutcomes(original, replayed);
-  process.stdout.write(
+  out(
     `${table(
       ['#', 'statement', 'original', 'replayed', ''],
       rows.map((r) => [String(r.n), oneLine(r.sql), r.original, r.replayed, r.same ? 'same' : 'DIFFERENT']),
     )}\n`,
   );
   for (const n of run.notRecorded) {
-    process.stdout.write(
+    out(
       `note: ${n.bytes} bytes of ${n.code === 'd' ? 'COPY data' : `message ${n.code}`} were not recorded (record: full keeps them) and were not sent\n`,
     );
   }
   const differing = rows.filter((r) => !r.same).length;
-  process.stdout.write(
+  out(
     `${rows.length - differing} of ${rows.length} statements replayed with the same outcome${run.complete ? '' : '; the target did not answer everything'}\n`,
   );
   return differing === 0 && run.complete ? 0 : 1;

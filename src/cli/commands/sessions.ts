@@ -6,6 +6,7 @@ import { identityText } from '../identity-text.js';
 import { sessionJson } from '../session-json.js';
 import { dbOptions, openAudit } from '../options/db-option.js';
 import { UsageError } from '../../idgate-error.js';
+import { out } from '../output.js';
 
 interface SessionsArgs {
   readonly db?: string | undefined;
@@ -57,10 +58,10 @@ export const sessionsCommand: CommandModule<object, SessionsArgs> = {
         ...(args.limit !== undefined ? { newest: args.limit } : {}),
       });
       if (args.json) {
-        for (const r of rows) process.stdout.write(`${JSON.stringify(sessionJson(r))}\n`);
+        for (const r of rows) out(`${JSON.stringify(sessionJson(r))}\n`);
         return;
       }
-      process.stdout.write(
+      out(
         `${table(
           ['id', 'node', 'start', 'duration', 'identity', 'connection', 'statements', 'errors', 'end reason'],
           rows.map((r) => [

@@ -5,6 +5,7 @@ import { sessionJson } from '../session-json.js';
 import { transcriptOf } from '../session-transcript.js';
 import { UsageError } from '../../idgate-error.js';
 import type { WireProtocol } from '../../protocol.js';
+import { out } from '../output.js';
 
 interface ShowArgs {
   readonly db?: string | undefined;
@@ -29,13 +30,13 @@ export function showCommand(protocol: WireProtocol): CommandModule<object, ShowA
         if (session === undefined) throw new UsageError('no-such-session', `no session ${args.session} in the audit database`);
         const entries = transcriptOf(protocol, reader, session);
         if (args.json) {
-          process.stdout.write(`${JSON.stringify(sessionJson(session))}\n`);
-          for (const e of entries) process.stdout.write(`${JSON.stringify(e)}\n`);
+          out(`${JSON.stringify(sessionJson(session))}\n`);
+          for (const e of entries) out(`${JSON.stringify(e)}\n`);
           return;
         }
-        process.stdout.write(`${headerText(session)}\n\n`);
-        for (const e of entries) process.stdout.write(`${entryText(e)}\n`);
-        process.stdout.write(`${endText(session)}\n`);
+        out(`${headerText(session)}\n\n`);
+        for (const e of entries) out(`${entryText(e)}\n`);
+        out(`${endText(session)}\n`);
       } finally {
         close();
       }

@@ -4,6 +4,7 @@ import { adminOptions, adminProblem, adminRequest, adminTarget, type AdminArgs, 
 import { table } from '../format.js';
 import { identityText } from '../identity-text.js';
 import { UsageError } from '../../idgate-error.js';
+import { clearScreen, out } from '../output.js';
 
 interface StatusArgs extends AdminArgs {
   readonly json: boolean;
@@ -21,13 +22,14 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
   handler: async (args) => {
     const target = adminTarget(args);
     if (args.watch === undefined) {
-      process.stdout.write(await statusText(target, args.json));
+      out(await statusText(target, args.json));
       return;
     }
     const everyMs = Math.max(0.5, args.watch) * 1000;
     for (;;) {
       const text = await statusText(target, args.json);
-      process.stdout.write(`\x1b[2J\x1b[H${new Date().toISOString()}  ${target.url}\n\n${text}`);
+      clearScreen();
+      out(`${new Date().toISOString()}  ${target.url}\n\n${text}`);
       await new Promise((r) => setTimeout(r, everyMs));
     }
   },

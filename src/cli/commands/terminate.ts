@@ -1,6 +1,7 @@
 import { hostname, userInfo } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { adminOptions, adminProblem, adminRequest, adminTarget, type AdminArgs } from '../admin-client.js';
+import { err, out } from '../output.js';
 
 interface TerminateArgs extends AdminArgs {
   readonly session: string;
@@ -20,10 +21,10 @@ export const terminateCommand: CommandModule<object, TerminateArgs> = {
     const by = args.by ?? `${userInfo().username}@${hostname()}`;
     const response = await adminRequest(target, 'POST', `/sessions/${encodeURIComponent(args.session)}/terminate`, { by });
     if (response.status !== 200) {
-      process.stderr.write(`not terminated: ${adminProblem(response)}\n`);
+      err(`not terminated: ${adminProblem(response)}\n`);
       process.exitCode = 1;
       return;
     }
-    process.stdout.write(`terminated ${args.session}\n`);
+    out(`terminated ${args.session}\n`);
   },
 };

@@ -6,6 +6,7 @@ import { EntraHttp } from '../../identity/entra-http.js';
 import { confidentialClient, managedIdentityClient, type ClientCredential } from '../../identity/msal-apps.js';
 import { UsageError } from '../../idgate-error.js';
 import { EntraCredentialError } from '../../identity/entra-credential-error.js';
+import { err, out } from '../output.js';
 
 interface TokenArgs {
   readonly tenant: string | undefined;
@@ -56,10 +57,10 @@ export const tokenCommand: CommandModule<object, TokenArgs> = {
     try {
       const result = await acquire(args, http);
       if (result === null || result.accessToken === '') throw new EntraCredentialError('Entra returned no token');
-      process.stdout.write(args.env ? `PGPASSWORD='${result.accessToken}'\n` : `${result.accessToken}\n`);
+      out(args.env ? `PGPASSWORD='${result.accessToken}'\n` : `${result.accessToken}\n`);
     } catch (e) {
       // Entra's own words (AADSTS codes included) are what an operator searches for.
-      process.stderr.write(`idgate token: ${e instanceof Error ? e.message : String(e)}\n`);
+      err(`idgate token: ${e instanceof Error ? e.message : String(e)}\n`);
       process.exitCode = 1;
     } finally {
       http.close();

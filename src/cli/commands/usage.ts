@@ -5,6 +5,7 @@ import { isoFromUs, table } from '../format.js';
 import { parseInstantUs } from '../parse-time.js';
 import { dbOptions, openAudit } from '../options/db-option.js';
 import type { WireProtocol } from '../../protocol.js';
+import { out } from '../output.js';
 
 interface UsageArgs {
   readonly db?: string | undefined;
@@ -33,13 +34,13 @@ export function usageCommand(protocol: WireProtocol): CommandModule<object, Usag
       }
       if (args.json) {
         for (const r of rows) {
-          process.stdout.write(
+          out(
             `${JSON.stringify({ appId: r.appId, identity: r.who, connection: r.connection, mapping: r.mapping, granted: r.granted, used: r.used, overScoped: r.overScoped, suggestion: r.overScoped ? r.used : null, sessions: r.sessions, statements: r.statements, unanalysable: r.unanalysable, lastSession: isoFromUs(r.lastUs) })}\n`,
           );
         }
         return;
       }
-      process.stdout.write(
+      out(
         `${table(
           ['identity', 'connection', 'entry', 'granted', 'used', 'over-scoped', 'sessions', 'statements', 'last session'],
           rows.map((r) => [

@@ -4,6 +4,7 @@ import { readAnchors } from '../../audit/anchor-target.js';
 import type { VerifyReport } from '../../audit/verify-audit.js';
 import { centralLogReports, localLogReport, trustedKeyOption, trustListOf, type LogReport } from '../log-reports.js';
 import { auditDbPath, auditDbSource, dbOptions, isCentralUrl } from '../options/db-option.js';
+import { oneLine, out } from '../output.js';
 
 interface VerifyArgs {
   readonly db?: string | undefined;
@@ -43,7 +44,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       return;
     }
     const ok = printReports(reports, anchors, isCentralUrl(db));
-    if (isCentralUrl(db)) process.stdout.write(`${ok ? 'ok' : 'FAILED'}: ${reports.length} node logs in the central store\n`);
+    if (isCentralUrl(db)) out(`${ok ? 'ok' : 'FAILED'}: ${reports.length} node logs in the central store\n`);
     if (!ok) process.exitCode = 1;
   },
 };
@@ -54,7 +55,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
  * (`type: "deleted-log"`), then the verdict (`type: "result"`). The exit status is the same.
  */
 function printJson(reports: readonly LogReport[], anchors: readonly Anchor[], central: boolean): boolean {
-  const write = (o: unknown): boolean => process.stdout.write(`${JSON.stringify(o)}\n`);
+  const write = (o: unknown): boolean => out(`${JSON.stringify(o)}\n`);
   let ok = true;
   for (const { logId, report } of reports) {
     const verified = report.findings.length === 0;
@@ -101,7 +102,7 @@ function printReports(reports: readonly LogReport[], anchors: readonly Anchor[],
     const held = new Set(reports.map((r) => r.logId));
     for (const logId of new Set(anchors.map((a) => a.logId))) {
       if (held.has(logId)) continue;
-      process.stdout.write(`TAMPERED (deleted) log ${logId}: it was anchored, and the central store holds none of it\n`);
+      out(`TAMPERED (deleted) log ${oneLine(logId)}: it was anchored, and the central store holds none of it\n`);
       ok = false;
     }
   }
@@ -109,51 +110,53 @@ function printReports(reports: readonly LogReport[], anchors: readonly Anchor[],
 }
 
 /** `replacedBy`: the log whose origin says it replaced this one (its database was removed): its open sessions were lost with it. */
-function printReport(report: VerifyReport, label: string, replacedBy: string | undefined): void {
+function printReport(report: VerifyReport, rawLabel: string, replacedBy: string | undefined): void {
+  // A central store's rows are written by the nodes: no value from them may start a line of its own.
+  const label = oneLine(rawLabel);
   for (const f of report.findings) {
-    process.stdout.write(`${label}TAMPERED (${f.kind}) ${f.where}${f.node === undefined ? '' : ` (node ${f.node})`}: ${f.detail}\n`);
+    out(
+      `${label}TAMPERED (${f.kind}) ${oneLine(f.where)}${f.node === undefined ? '' : ` (node ${oneLine(f.node)})`}: ${oneLine(f.detail)}\n`,
+    );
   }
   for (const id of report.unsealed) {
-    process.stdout.write(
+    out(
       replacedBy === undefined
-        ? `${label}open: session ${id} has not ended (or the gateway stopped before ending it)\n`
-        : `${label}lost: session ${id} was open when this log's database was removed (log ${replacedBy} replaced it); it will not be sealed\n`,
+        ? `${label}open: session ${oneLine(id)} has not ended (or the gateway stopped before ending it)\n`
+        : `${label}lost: session ${oneLine(id)} was open when this log's database was removed (log ${oneLine(replacedBy)} replaced it); it will not be sealed\n`,
     );
   }
   if (report.origin?.kind === 'created') {
-    const by = report.origin.nodeId === null ? '' : ` by node ${report.origin.nodeId}`;
-    process.stdout.write(
-      `${label}origin: this log was begun ${new Date(report.origin.atUs / 1000).toISOString()}${by}; nothing before it is known\n`,
-    );
+    const by = report.origin.nodeId === null ? '' : ` by node ${oneLine(report.origin.nodeId)}`;
+    out(`${label}origin: this log was begun ${new Date(report.origin.atUs / 1000).toISOString()}${by}; nothing before it is known\n`);
   }
   printSigning(report, label);
-  process.stdout.write(
+  out(
     `${label}${report.findings.length === 0 ? 'ok' : 'FAILED'}: ${report.sessions} sessions, ${report.events} events, ${report.logins} login attempts; chain head ${report.head}\n`,
   );
 }
 
 function printSigning(report: VerifyReport, label: string): void {
   const { signing } = report;
-  const node = signing.node === null ? 'the node' : `node ${signing.node}`;
+  const node = signing.node === null ? 'the node' : `node ${oneLine(signing.node)}`;
   if (signing.keys.length === 0) {
-    process.stdout.write(`${label}unsigned: ${node} had no signing key (recordings.signing-key-file); only the hash chains were checked\n`);
+    out(`${label}unsigned: ${node} had no signing key (recordings.signing-key-file); only the hash chains were checked\n`);
   }
   for (const k of signing.keys) {
     const since = new Date(k.sinceUs / 1000).toISOString();
-    process.stdout.write(
+    out(
       k.trust === 'trusted'
-        ? `${label}signed: by ${node}'s key ${k.publicKey} (in the trust list) from ${since}\n`
-        : `${label}WARNING: signed by ${k.publicKey} from ${since}, a key only the log itself names (pinned at first sight): this proves the rows were not changed since, not that ${node} wrote them; add it to recordings.trusted-nodes\n`,
+        ? `${label}signed: by ${node}'s key ${oneLine(k.publicKey)} (in the trust list) from ${since}\n`
+        : `${label}WARNING: signed by ${oneLine(k.publicKey)} from ${since}, a key only the log itself names (pinned at first sight): this proves the rows were not changed since, not that ${node} wrote them; add it to recordings.trusted-nodes\n`,
     );
   }
   const { seals, logins } = signing.unsignedBefore;
   if (signing.keys.length > 0 && seals + logins > 0) {
-    process.stdout.write(
+    out(
       `${label}unsigned: ${seals} sealed sessions and ${logins} login attempts predate the key; its first row vouches for their chain heads\n`,
     );
   }
   for (const p of signing.prunes) {
-    process.stdout.write(
+    out(
       `${label}pruned ${new Date(p.atUs / 1000).toISOString()}: history before ${new Date(p.olderThanUs / 1000).toISOString()} removed (${p.sessions ?? '?'} sessions, ${p.logins ?? '?'} login attempts), ${p.signed ? 'signed by the node key' : 'unsigned'}\n`,
     );
   }
