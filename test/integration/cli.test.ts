@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -284,8 +285,19 @@ describe('the idgate CLI', () => {
 
   it('dev starts everything with no configuration, prints a working psql command, and cleans up on Ctrl-C', async () => {
     const dev = await startIdgate(['dev', '--port', '0', '--log-level', 'warn'], /Ctrl-C stops everything/);
-    const auditDb = /idgate sessions --db (\S+)/.exec(dev.output())?.[1];
-    assert.ok(auditDb, 'dev names its audit database');
+    const configFile = /idgate status --config (\S+)/.exec(dev.output())?.[1];
+    const envFile = /set -a; \. (\S+); set \+a/.exec(dev.output())?.[1];
+    assert.ok(configFile && envFile, dev.output());
+    // The printed lines, as a person pastes them: the env file sourced, then each command with --config.
+    const secrets = Object.fromEntries(
+      readFileSync(envFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => /^(\w+)='([^']*)'$/.exec(l)?.slice(1, 3) ?? []),
+    ) as Record<string, string>;
+    assert.deepEqual(Object.keys(secrets).sort(), ['IDGATE_DEV_ADMIN_TOKEN', 'IDGATE_DEV_GRAPH_SECRET', 'IDGATE_DEV_PASSWORD']);
+    assert.equal(statSync(envFile).mode & 0o077, 0, "the env file is the owner's alone");
+    const cli = (args: string[]) => idgate([...args, '--config', configFile], secrets);
     // The bound it prints is the configuration's: a recheck may read an answer cached for cache-seconds.
     assert.match(dev.output(), /its open session ends within 10 s \(recheck-seconds \+ cache-seconds\)/);
     const command = /PGPASSWORD='([^']+)' psql "([^"]+)"/.exec(dev.output());
@@ -296,8 +308,50 @@ describe('the idgate CLI', () => {
     });
     assert.equal(stdout.trim(), '3');
     await new Promise((r) => setTimeout(r, 300)); // the writer's batch interval is a few ms
-    const listed = await idgate(['sessions', '--db', auditDb, '--json']);
-    assert.equal(JSON.parse(listed.stdout.trim().split('\n')[0] ?? '{}').clientUser, 'demo-agent');
+    const listed = await cli(['sessions', '--json']);
+    const first = JSON.parse(listed.stdout.trim().split('\n')[0] ?? '{}') as Record<string, unknown>;
+    assert.equal(first['clientUser'], 'demo-agent');
+    assert.equal((first['identity'] as Record<string, unknown>)['displayName'], 'demo-agent', 'named by Graph, not by its label');
+    assert.match(first['mapping'] as string, /^demo-agents \(entra-group:/);
+    assert.equal((await cli(['verify'])).code, 0);
+    assert.equal((await cli(['check', '--connect'])).code, 0);
+    const appId = /The demo agent \(application (\S+)\)/.exec(dev.output())?.[1] ?? '';
+    const reach = await cli(['reach', appId]);
+    assert.equal(reach.code, 0, reach.stderr);
+    assert.match(reach.stdout, /demo-agent .*: enabled\n[\s\S]*records-api\s+demo-agents/);
+    const identities = await cli(['identities']);
+    assert.equal(identities.code, 0, identities.stderr);
+    assert.match(identities.stdout, /demo-agent/);
+    const metricsUrl = /curl -H "Authorization: Bearer \$IDGATE_DEV_ADMIN_TOKEN" (\S+)/.exec(dev.output())?.[1] ?? '';
+    const metrics = await fetch(metricsUrl, { headers: { authorization: `Bearer ${secrets['IDGATE_DEV_ADMIN_TOKEN'] ?? ''}` } });
+    assert.equal(metrics.status, 200);
+    assert.equal((await fetch(metricsUrl)).status, 401, 'the dev admin endpoint wants its token');
+    // A live session shows in status, and terminate ends it.
+    const live = spawn('psql', ['-X', '-q', conninfo ?? ''], {
+      env: { ...process.env, PGPASSWORD: token },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let liveErr = '';
+    live.stderr.on('data', (c: Buffer) => (liveErr += c.toString()));
+    live.stdin.write("SELECT current_setting('idgate.session_id');\n");
+    let liveId = '';
+    for (let i = 0; i < 100 && liveId === ''; i++) {
+      const status = await cli(['status', '--json']);
+      liveId =
+        status.stdout
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { id: string })
+          .at(0)?.id ?? '';
+      if (liveId === '') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.notEqual(liveId, '', 'status lists the live psql session');
+    assert.equal((await cli(['terminate', liveId])).code, 0);
+    await new Promise((r) => setTimeout(r, 200));
+    live.stdin.end('SELECT 1;\n'); // psql reads the FATAL when it next speaks
+    await once(live, 'exit');
+    assert.match(liveErr, /terminating connection due to administrator command/);
 
     // The printed agent flow: a token from the simulated token endpoint, then the disable/enable round trip.
     const secret = /export DEMO_AGENT_SECRET='([^']+)'/.exec(dev.output())?.[1];
@@ -333,5 +387,6 @@ describe('the idgate CLI', () => {
     assert.equal(await dev.exited, 0);
     const { stdout: procs } = await run('ps', ['-eo', 'args']);
     assert.ok(!procs.includes(`-p ${pgPort}`), 'the dev Postgres must be stopped');
+    assert.ok(!existsSync(envFile) && !existsSync(configFile), 'its configuration and secrets are removed with it');
   });
 });
