@@ -15,6 +15,7 @@ import { PeriodicAnchor } from './audit/periodic-anchor.js';
 import { resolveGroupNames } from './identity/resolve-group-names.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import type { GatewayServices, ProtocolFactory, ProtocolServer, SiblingChannel } from './protocol.js';
+import { errorMessage } from './idgate-error.js';
 import { IdleSweeper } from './session/idle-sweeper.js';
 import { MemoryBudget } from './session/memory-budget.js';
 import { SessionAuthority } from './session/session-authority.js';
@@ -45,8 +46,11 @@ export interface RunningGateway {
    * Applies a new configuration's connections and identity-map to new logins (group names resolved
    * again) and ends the open sessions it no longer grants exactly what they had. Other sections
    * need a restart: a reload that changes them is refused, and the configuration in force stays.
+   * The clients' TLS certificate and key are read again (rotated in place, as with PgBouncer's
+   * RELOAD) and serve new connections. Given a loader, a file that does not load counts as a failed
+   * reload too (`idgate_config_reload_failures_total`).
    */
-  reload(next: GatewayConfig): Promise<{ readonly endedSessions: number }>;
+  reload(next: GatewayConfig | (() => GatewayConfig)): Promise<{ readonly endedSessions: number }>;
   /** Rechecks open sessions now instead of at the next `recheck-seconds` tick. */
   recheckNow(): Promise<void>;
   /** Stops accepting, lets open sessions finish for up to the drain timeout, then ends the rest. */
@@ -108,9 +112,10 @@ export async function startGateway(
   );
   let stopping: Promise<void> | undefined;
   let reloading = Promise.resolve({ endedSessions: 0 });
-  const reload = async (next: GatewayConfig): Promise<{ endedSessions: number }> => {
-    config = await applyReload(config, next, entra.graph, authority);
-    gatewayMetrics.reloaded();
+  const reload = async (next: GatewayConfig | (() => GatewayConfig)): Promise<{ endedSessions: number }> => {
+    config = await countedReload(gatewayMetrics, () =>
+      applyReload(config, typeof next === 'function' ? next() : next, entra.graph, authority, protocolServer),
+    );
     return { endedSessions: endStaleSessions(sessions, authority, logger, config) };
   };
   return {
@@ -282,12 +287,26 @@ async function listenOrClose(
   }
 }
 
+/** A reload, counted as a new generation or as a failure (a file that did not load included). */
+async function countedReload(metrics: GatewayMetrics, apply: () => Promise<GatewayConfig>): Promise<GatewayConfig> {
+  let next: GatewayConfig;
+  try {
+    next = await apply();
+  } catch (e) {
+    metrics.reloadFailed();
+    throw e;
+  }
+  metrics.reloaded();
+  return next;
+}
+
 /** The next configuration, its group names resolved, in force for new logins; refused whole if it changes a restart-only key. */
 async function applyReload(
   current: GatewayConfig,
   next: GatewayConfig,
   graph: Parameters<typeof resolveGroupNames>[1],
   authority: SessionAuthority,
+  server: ProtocolServer,
 ): Promise<GatewayConfig> {
   const changed = restartOnlyChanges(current, next);
   if (changed.length > 0) {
@@ -296,9 +315,24 @@ async function applyReload(
       changed.map((key) => ({ key, message: 'changes take effect only at a restart; nothing was reloaded' })),
     );
   }
+  const commitTls = prepareTls(next, server);
   const resolved = await resolveGroupNames(next, graph);
   authority.replace(resolved);
+  commitTls();
   return resolved;
+}
+
+/** The clients' certificate and key as the file names them now: checked before anything is reloaded. */
+function prepareTls(next: GatewayConfig, server: ProtocolServer): () => void {
+  const tls = next.listen.tls;
+  if (tls === undefined) return () => undefined;
+  try {
+    return server.prepareTls(tls);
+  } catch (e) {
+    throw new ConfigError(next.source, [
+      { key: 'listen.tls', message: `the certificate and key cannot be used together: ${errorMessage(e)}; nothing was reloaded` },
+    ]);
+  }
 }
 
 /** Ends the open sessions the configuration in force no longer grants exactly what they had; how many. */

@@ -58,6 +58,12 @@ export interface ProtocolServer {
   reachUpstream(connection: ConnectionConfig): Promise<string | undefined>;
   /** Cancels the running statement of a session this process holds under that key; false when it holds none. */
   cancelHeld(processId: number, secretKey: number): Promise<boolean>;
+  /**
+   * A new certificate and key for the clients' TLS (a reload): checked now — throws if they cannot
+   * be used together — and in force for new connections once the returned commit is called. Open
+   * sessions keep the certificate they were made with.
+   */
+  prepareTls(tls: { readonly cert: Buffer; readonly key: Buffer }): () => void;
 }
 
 export type ProtocolFactory = (services: GatewayServices) => ProtocolServer;

@@ -17,14 +17,14 @@ export class PostgresServer implements ProtocolServer {
   readonly protocol = 'postgres';
   private readonly server: Server;
   private readonly cancelKeys = new CancelKeys();
-  private readonly secureContext: SecureContext | undefined;
+  private secureContext: SecureContext | undefined;
   private readonly sockets = new Set<Socket>();
   private accepting = true;
   private readonly allClosed: (() => void)[] = [];
 
   constructor(private readonly services: GatewayServices) {
     const tls = services.config.listen.tls;
-    this.secureContext = tls && createSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
+    this.secureContext = tls && clientTlsContext(tls);
     // Accepted paused: each connection moves to a socket that reads into its own buffer first.
     this.server = createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => this.accept(adoptWithOwnBuffer(accepted)));
     this.server.on('error', (e) => services.logger.error({ err: e.message }, 'listener error'));
@@ -48,6 +48,13 @@ export class PostgresServer implements ProtocolServer {
 
   reachUpstream(connection: ConnectionConfig): Promise<string | undefined> {
     return reachUpstream(connection);
+  }
+
+  prepareTls(tls: { readonly cert: Buffer; readonly key: Buffer }): () => void {
+    const context = clientTlsContext(tls);
+    return () => {
+      this.secureContext = context;
+    };
   }
 
   /** A sibling worker's question: cancel it if this process holds the session. */
@@ -91,4 +98,8 @@ export class PostgresServer implements ProtocolServer {
       socket.destroy();
     });
   }
+}
+
+function clientTlsContext(tls: { readonly cert: Buffer; readonly key: Buffer }): SecureContext {
+  return createSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
 }

@@ -2,14 +2,16 @@ import { isDeepStrictEqual } from 'node:util';
 import type { ConnectionConfig, GatewayConfig, GatewayIdentityConfig, UpstreamAuth } from './gateway-config.js';
 
 /**
- * The sections a reload cannot change: the listener, Entra (tenant, keys, the gateway's identity,
+ * The sections a reload cannot change: the listener (but for its TLS certificate and key), Entra (tenant, keys, the gateway's identity,
  * Graph), the audit database, logging, session settings, the fleet and the admin endpoint are
  * fixed for the life of the process (connections, identity-map and limits reload).
  * Returns the top-level keys that differ, so the reload is refused naming them.
  */
 export function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string[] {
   const changed: string[] = [];
-  if (!isDeepStrictEqual(current.listen, next.listen)) changed.push('listen');
+  // The certificate and key reload (rotated in place); turning TLS on or off takes a restart.
+  const listen = (c: GatewayConfig): unknown => ({ ...c.listen, tls: c.listen.tls !== undefined });
+  if (!isDeepStrictEqual(listen(current), listen(next))) changed.push('listen');
   const { gatewayIdentity: currentIdentity, ...currentEntra } = current.entra;
   const { gatewayIdentity: nextIdentity, ...nextEntra } = next.entra;
   if (!isDeepStrictEqual(currentEntra, nextEntra) || !sameIdentity(currentIdentity, nextIdentity)) changed.push('entra');

@@ -56,6 +56,7 @@ export class GatewayMetrics implements SessionListener {
   private readonly endedSessions: Counter<'connection' | 'reason'>;
   private readonly revocations: Counter<'reason'>;
   private readonly denials: Counter<'connection' | 'entry'>;
+  private readonly reloadFailures: Counter;
   private readonly auditWriteSeconds: Histogram;
   private readonly limitRefusals: Counter<'limit'>;
   private readonly outOfSync: Counter;
@@ -108,6 +109,11 @@ export class GatewayMetrics implements SessionListener {
       name: 'idgate_revocations_total',
       help: 'Sessions ended because access was withdrawn (identity disabled, membership or role removed, token expired, reload, an administrator).',
       labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.reloadFailures = new Counter({
+      name: 'idgate_config_reload_failures_total',
+      help: 'Reloads refused (SIGHUP): the file did not load, changed a restart-only key, or its TLS certificate and key do not fit; the configuration in force stayed.',
       registers: [registry],
     });
     this.denials = new Counter({
@@ -293,6 +299,11 @@ export class GatewayMetrics implements SessionListener {
 
   reloaded(): void {
     this.configGeneration += 1;
+  }
+
+  /** A reload was refused: the file did not load, changed what needs a restart, or its certificate and key do not fit. */
+  reloadFailed(): void {
+    this.reloadFailures.inc();
   }
 
   /** The text exposition of every metric. */

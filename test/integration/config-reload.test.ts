@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
+import { join } from 'node:path';
+import { connect as connectTls } from 'node:tls';
 import pg from 'pg';
+import { selfSignedCertificate } from '../../src/dev/self-signed.js';
 import { ConfigError } from '../../src/config/config-error.js';
 import { settleAudit, sessionsJson } from '../support/audit.js';
 import { pgOptions } from '../support/client-options.js';
@@ -82,4 +88,52 @@ describe('configuration reload', () => {
     const { client } = await connect(h, await h.agentToken(await h.agent('after-refusals')));
     await client.end();
   });
+
+  it('reads the TLS certificate and key again: new connections get the rotated one, open sessions keep theirs, a key that does not fit is refused', async () => {
+    const before = await servedCertificate(h.port);
+    const agent = await h.agent('tls-rotation');
+    const open = await connect(h, await h.agentToken(agent));
+    const rotated = await selfSignedCertificate('rotated.example');
+    writeFileSync(join(h.workDir, 'server.crt'), rotated.cert);
+    writeFileSync(join(h.workDir, 'server.key'), rotated.key);
+    await h.gateway.reload(h.configWith(() => undefined));
+    const after = await servedCertificate(h.port);
+    assert.notEqual(after, before);
+    assert.match(after, /rotated\.example/);
+    assert.equal((await open.client.query('SELECT 1 AS n')).rows[0].n, 1, 'the open session carries on');
+
+    const failures = (): number => Number(/^idgate_config_reload_failures_total (\d+)$/m.exec(metrics)?.[1] ?? 'NaN');
+    let metrics = await h.gateway.services.metrics.text();
+    const failedBefore = failures();
+    const other = await selfSignedCertificate('other.example');
+    writeFileSync(join(h.workDir, 'server.key'), other.key); // the key of another certificate
+    await assert.rejects(
+      h.gateway.reload(() => h.configWith(() => undefined)),
+      (e) => e instanceof ConfigError && /listen\.tls: the certificate and key cannot be used together/.test(e.message),
+    );
+    metrics = await h.gateway.services.metrics.text();
+    assert.equal(failures(), failedBefore + 1);
+    assert.equal(await servedCertificate(h.port), after, 'the certificate in force stays');
+    const late = await connect(h, await h.agentToken(agent));
+    await late.client.end();
+    writeFileSync(join(h.workDir, 'server.key'), rotated.key);
+    await open.client.end();
+  });
 });
+
+/** The subject and fingerprint of the certificate the gateway presents to a new client (SSLRequest, then TLS). */
+async function servedCertificate(port: number): Promise<string> {
+  const socket = connectTcp({ host: '127.0.0.1', port });
+  await once(socket, 'connect');
+  const request = Buffer.alloc(8);
+  request.writeInt32BE(8, 0);
+  request.writeInt32BE(80877103, 4);
+  socket.write(request);
+  const [answer] = (await once(socket, 'data')) as [Buffer];
+  assert.equal(answer.toString('latin1'), 'S');
+  const secure = connectTls({ socket, rejectUnauthorized: false });
+  await once(secure, 'secureConnect');
+  const certificate = secure.getPeerCertificate();
+  secure.destroy();
+  return `${String(certificate.subject.CN)} ${certificate.fingerprint256}`;
+}

@@ -109,6 +109,13 @@ describe('per-agent limits', () => {
 
   it('caps one identity’s concurrent sessions and an identity-map entry’s (psycopg2), with 53300 naming the limit', async () => {
     const script = ['-c', PSYCOPG_SESSIONS];
+    const refusals = async (limit: string): Promise<number> =>
+      Number(
+        new RegExp(`^idgate_limit_refusals_total\\{limit="${limit}"[^}]*\\} (\\d+)$`, 'm').exec(
+          await h.gateway.services.metrics.text(),
+        )?.[1] ?? 0,
+      );
+    const [perIdentityBefore, perEntryBefore] = [await refusals('max-sessions-per-identity'), await refusals('max-sessions')];
     const identity = await h.token({ oid: randomUUID(), azp: randomUUID() });
     const perIdentity = JSON.parse((await run('/usr/bin/python3', [...script, h.conninfo(), identity, '3'])).stdout) as Record<
       string,
@@ -131,6 +138,8 @@ describe('per-agent limits', () => {
     );
     assert.equal(refused?.code, '53300');
     assert.match(refused?.message ?? '', /identity-map\[2\]\.limits\.max-sessions/);
+    assert.equal(await refusals('max-sessions-per-identity'), perIdentityBefore + 1, 'counted under its own limit');
+    assert.equal(await refusals('max-sessions'), perEntryBefore + 1);
     await first.end();
     await h.assertNoLeaks(); // its slot is free once the gateway has closed both sides
     const third = new pg.Client(pgOptions(h, await h.token({ groups: [], roles: [CAPPED_ROLE] })));

@@ -85,7 +85,7 @@ export class Harness {
     readonly passwords: Readonly<Record<string, string>>,
     /** Every line the gateway logged (JSON). */
     readonly logLines: readonly string[],
-    private readonly workDir: string,
+    readonly workDir: string,
     private readonly document: ConfigDocument,
     private readonly env: Record<string, string>,
   ) {}

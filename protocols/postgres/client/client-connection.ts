@@ -148,12 +148,7 @@ export class ClientConnection {
   }
 
   private takeSlot(grant: SessionGrant, limits: SessionLimits): ReleaseSlot {
-    try {
-      return this.deps.services.slots.acquire(grant, limits);
-    } catch (e) {
-      this.deps.services.metrics.limitReached('max-sessions');
-      throw e;
-    }
+    return this.deps.services.slots.acquire(grant, limits, (limit) => this.deps.services.metrics.limitReached(limit));
   }
 
   private acceptStartup(packet: StartupMessage): StartupRequest {

@@ -72,7 +72,7 @@ export function serveCommand(protocol: WireProtocol): CommandModule<object, Serv
       const onHangup = (): void => {
         // A bad file, or one that changes what needs a restart, leaves the configuration in force untouched.
         Promise.resolve()
-          .then(() => gateway.reload(asRun(loadConfigFile(args.config))))
+          .then(() => gateway.reload(() => asRun(loadConfigFile(args.config))))
           .catch((e: unknown) => logger.error({ err: e instanceof Error ? e.message : String(e) }, 'configuration not reloaded'));
       };
       process.on('SIGHUP', onHangup);
