@@ -7,6 +7,7 @@ import { Harness } from '../support/harness.js';
 
 const FLAVOURS = [
   'scram',
+  'scram-saslprep',
   'md5',
   'cleartext',
   'tls-require',
@@ -38,6 +39,7 @@ describe('the gateway’s own upstream login', () => {
         };
         return [
           { ...base, name: 'scram' },
+          { ...base, name: 'scram-saslprep', user: 'prep_writer', 'password-env': 'PREP_WRITER_PASSWORD' },
           { ...base, name: 'md5', user: 'md5_writer', 'password-env': 'MD5_WRITER_PASSWORD' },
           { ...base, name: 'cleartext', user: 'plain_writer', 'password-env': 'PLAIN_WRITER_PASSWORD' },
           { ...base, name: 'tls-require', tls: 'require' },
@@ -69,6 +71,7 @@ describe('the gateway’s own upstream login', () => {
 
   for (const [name, role, ssl] of [
     ['scram', 'sync_writer', false],
+    ['scram-saslprep', 'prep_writer', false],
     ['md5', 'md5_writer', false],
     ['cleartext', 'plain_writer', false],
     ['tls-require', 'sync_writer', true],

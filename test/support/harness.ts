@@ -107,7 +107,13 @@ export class Harness {
       ...(options.upstreamTls ? { tls: certificate } : {}),
       ...options.cluster,
     });
-    const passwords = { sync_writer: secret(), md5_writer: secret(), plain_writer: secret() };
+    // prep_writer's password holds what SASLprep changes (a soft hyphen, a non-ASCII space): the server hashed it prepared.
+    const passwords = {
+      sync_writer: secret(),
+      md5_writer: secret(),
+      plain_writer: secret(),
+      prep_writer: `${secret()}\u00ad\u00a0${secret()}`,
+    };
     await seed(cluster, passwords);
     const entra = await EntraSimulator.start();
     writeFileSync(join(workDir, 'entra-ca.pem'), entra.caCert);
@@ -117,6 +123,7 @@ export class Harness {
       SYNC_WRITER_PASSWORD: passwords.sync_writer,
       MD5_WRITER_PASSWORD: passwords.md5_writer,
       PLAIN_WRITER_PASSWORD: passwords.plain_writer,
+      PREP_WRITER_PASSWORD: passwords.prep_writer,
       ...options.env,
     };
     const managed = options.gatewayIdentity === 'managed-identity';
@@ -286,6 +293,7 @@ async function seed(cluster: PostgresCluster, passwords: Record<string, string>)
   await cluster.sql(`CREATE ROLE sync_writer LOGIN PASSWORD '${passwords['sync_writer']}'`);
   await cluster.sql(`SET password_encryption = 'md5'; CREATE ROLE md5_writer LOGIN PASSWORD '${passwords['md5_writer']}'`);
   await cluster.sql(`CREATE ROLE plain_writer LOGIN PASSWORD '${passwords['plain_writer']}'`);
+  await cluster.sql(`CREATE ROLE prep_writer LOGIN PASSWORD '${passwords['prep_writer']}'`);
   await cluster.sql(
     [
       'CREATE TABLE records (id serial PRIMARY KEY, title text NOT NULL, body bytea)',

@@ -1,3 +1,4 @@
+import { entryName } from '../../../src/policy/entry-name.js';
 import { nowMicros } from '../../../src/audit/audit-event.js';
 import type { SessionLimits } from '../../../src/config/gateway-config.js';
 import type { Scope } from '../../../src/config/scope.js';
@@ -116,7 +117,7 @@ export function runSession(at: SessionContext, client: ClientSide, admitted: Adm
       relay.terminate(reason, exitFatal(reason, message));
     },
   });
-  log.info({ clientUser: request.clientUser, tls: client.tls, mapping: grant.rule.index, scope: grant.rule.scope }, 'session started');
+  log.info({ clientUser: request.clientUser, tls: client.tls, entry: entryName(grant.rule), scope: grant.rule.scope }, 'session started');
   relay.start(clientLeftover, upstream.leftover);
 }
 
@@ -131,7 +132,7 @@ function recordAcceptedLogin(
     atUs: nowMicros(),
     accepted: true,
     reason: 'accepted',
-    message: `granted by identity-map entry ${grant.rule.index}`,
+    message: `granted by identity-map entry ${entryName(grant.rule)}`,
     sessionId,
     objectId: grant.identity.objectId,
     appId: grant.identity.appId,

@@ -108,7 +108,7 @@ async function authenticate(queue: MessageQueue, socket: UpstreamSocket, connect
         scram = startScram(asked.mechanisms, socket, password);
         break;
       case AuthRequest.SASLContinue:
-        socket.write(encodeSaslResponse(requireScram(scram).clientFinalMessage(asked.data)));
+        socket.write(encodeSaslResponse(await requireScram(scram).clientFinalMessage(asked.data)));
         break;
       case AuthRequest.SASLFinal:
         requireScram(scram).verifyServerFinal(asked.data);

@@ -1,4 +1,6 @@
-import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import saslprep from '@mongodb-js/saslprep';
 import { IdgateError } from '../../../src/idgate-error.js';
 
 /** Why an upstream SCRAM exchange failed; the messages never contain the password. */
@@ -12,26 +14,42 @@ interface DerivedKeys {
   readonly serverKey: Buffer;
 }
 
-/**
- * PBKDF2 with the server's iteration count dominates a SCRAM login (milliseconds). The salt and
- * count of a role change only when its password does, so the derived keys are remembered per
- * (password, salt, iterations): connection setup then costs microseconds. Kept in process memory
- * only, like the password itself.
- */
-const derivedKeyCache = new Map<string, DerivedKeys>();
+const pbkdf2Async = promisify(pbkdf2);
 
-function deriveKeys(password: string, salt: Buffer, iterations: number): DerivedKeys {
+/**
+ * PBKDF2 with the server's iteration count dominates a SCRAM login (milliseconds — more with a
+ * raised `scram_iterations`), so it runs on libuv's thread pool, never on the relay thread. The
+ * salt and count of a role change only when its password does, so the derived keys are remembered
+ * per (password, salt, iterations), logins at once sharing one derivation: connection setup then
+ * costs microseconds. Kept in process memory only, like the password itself.
+ */
+const derivedKeyCache = new Map<string, Promise<DerivedKeys>>();
+
+function deriveKeys(password: string, salt: Buffer, iterations: number): Promise<DerivedKeys> {
   const cacheKey = createHash('sha256').update(password).update('\0').update(salt).update(String(iterations)).digest('base64');
   const hit = derivedKeyCache.get(cacheKey);
   if (hit !== undefined) return hit;
-  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
-  const keys = {
+  const derived = pbkdf2Async(normalizedPassword(password), salt, iterations, 32, 'sha256').then((salted) => ({
     clientKey: createHmac('sha256', salted).update('Client Key').digest(),
     serverKey: createHmac('sha256', salted).update('Server Key').digest(),
-  };
+  }));
   if (derivedKeyCache.size > 1000) derivedKeyCache.clear();
-  derivedKeyCache.set(cacheKey, keys);
-  return keys;
+  derivedKeyCache.set(cacheKey, derived);
+  derived.catch(() => derivedKeyCache.delete(cacheKey));
+  return derived;
+}
+
+/**
+ * The password as the server hashed it: SASLprep (RFC 4013: non-ASCII spaces to a space, soft
+ * hyphens and the like removed, NFKC) — and, as Postgres does (pg_saslprep), the password as
+ * given when it is not a valid SASLprep string (prohibited or unassigned characters).
+ */
+export function normalizedPassword(password: string): string {
+  try {
+    return saslprep(password);
+  } catch {
+    return password;
+  }
 }
 
 function parseAttributes(message: string): Map<string, string> {
@@ -64,7 +82,7 @@ export class ScramClient {
     return `n,,${this.clientFirstBare}`;
   }
 
-  clientFinalMessage(serverFirst: string): string {
+  async clientFinalMessage(serverFirst: string): Promise<string> {
     const attrs = parseAttributes(serverFirst);
     const nonce = attrs.get('r');
     const saltB64 = attrs.get('s');
@@ -75,7 +93,7 @@ export class ScramClient {
     if (saltB64 === undefined || !Number.isInteger(iterations) || iterations < 1) {
       throw new ScramError('upstream SCRAM first message is malformed');
     }
-    const { clientKey, serverKey } = deriveKeys(this.password, Buffer.from(saltB64, 'base64'), iterations);
+    const { clientKey, serverKey } = await deriveKeys(this.password, Buffer.from(saltB64, 'base64'), iterations);
     const withoutProof = `c=biws,r=${nonce}`;
     const authMessage = `${this.clientFirstBare},${serverFirst},${withoutProof}`;
     const storedKey = createHash('sha256').update(clientKey).digest();
