@@ -8,16 +8,16 @@ import { insertShipment, localLogId, outboxBacklog, readShipment } from './ship-
 import type { ShipperReport, ShipperRequest } from './shipper-messages.js';
 import { InvariantError } from '../../idgate-error.js';
 import { AuditError } from '../audit-error.js';
+import { RetryDelay } from './retry-delay.js';
 
 /**
  * The shipper thread: moves what the local audit database holds to the central store, oldest
  * first, in shipments of at most SHIPMENT_ROWS outbox rows, each one central transaction; the
- * outbox rows go only after the central store committed. Unreachable, it retries (1 s doubling to
- * 15 s) and the local database keeps everything meanwhile.
+ * outbox rows go only after the central store committed. Unreachable, it retries (retry-delay.ts:
+ * 1 s doubling to 15 s, jittered) and the local database keeps everything meanwhile.
  */
 const SHIPMENT_ROWS = 2000;
 const IDLE_MS = 500;
-const MAX_BACKOFF_MS = 15_000;
 
 const { path, target } = workerData as { path: string; target: CentralTarget };
 const port = parentPort;
@@ -25,7 +25,7 @@ if (port === null) throw new InvariantError('the shipper must run in a worker th
 
 let db: Database | undefined;
 let client: pg.Client | undefined;
-let backoffMs = 1000;
+const retryDelay = new RetryDelay();
 let timer: NodeJS.Timeout | undefined;
 let stopping = false;
 
@@ -72,7 +72,7 @@ async function cycle(): Promise<void> {
   timer = undefined;
   try {
     await shipAll();
-    backoffMs = 1000;
+    retryDelay.reset();
     report({ type: 'idle', backlog: db === undefined ? 0 : outboxBacklog(db) });
     schedule(IDLE_MS);
   } catch (e) {
@@ -85,8 +85,7 @@ async function cycle(): Promise<void> {
       // the local database is busy: the count comes with the next report
     }
     report({ type: 'unavailable', message: e instanceof Error ? e.message : String(e), backlog });
-    schedule(backoffMs);
-    backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+    schedule(retryDelay.take());
   }
 }
 
