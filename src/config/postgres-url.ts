@@ -22,6 +22,10 @@ const SSLMODES = new Set(['disable', 'allow', 'prefer', 'require', 'verify-ca', 
  * PGPASSWORD, PGDATABASE, PGSSLMODE and PGSSLROOTCERT, then libpq's defaults: sslmode `prefer`, the
  * OS user, the database named like the user, `~/.postgresql/root.crt` — and with a root
  * certificate, `require` verifies the chain as libpq does. `what` names the option in messages.
+ *
+ * Not pg-connection-string (2.x), which reads these differently from libpq: it leaves `/db%2Fx`
+ * encoded, keeps `?dbname=` apart from the database, opens `sslrootcert` while parsing, treats
+ * `require` as `verify-full` (warning on stderr) and rejects several hosts as an invalid URL.
  */
 export function parsePostgresUrl(text: string, what: string, env: NodeJS.ProcessEnv = process.env): ConnectionConfig {
   const match = /^(postgres|postgresql):\/\/([^/?#]*)(\/[^?#]*)?(\?[^#]*)?$/.exec(text);

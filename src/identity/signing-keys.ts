@@ -17,6 +17,12 @@ export interface SigningKeysOptions {
  * cooldown), so a new key is picked up at once; the set is also fetched again every refresh
  * interval, and keys that disappeared are announced, so the verified-token cache and live
  * sessions signed with them can be dropped: a removed key stops verifying after the next refresh.
+ *
+ * jose verifies (createLocalJWKSet); the fetching is ours rather than createRemoteJWKSet's, which
+ * does three things differently here: a failed refresh of an expired set fails every login (this
+ * keeps the last set and says so), it cannot tell which keys left (sessions signed with a removed
+ * key must end), and it fetches with its own client, not the Entra client that carries the
+ * configured CA, timeout and proxy.
  */
 export class SigningKeys {
   private local: JWTVerifyGetKey | undefined;

@@ -1,14 +1,19 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { VerifiedIdentity } from './verified-identity.js';
 
 /**
  * Remembers verified tokens by their SHA-256 until they expire, so a reconnect storm costs a hash,
- * not a signature check. Keyed by hash so the cache never holds a usable token.
+ * not a signature check. Keyed by hash so the cache never holds a usable token. Bounded (least
+ * recently used first, by lru-cache); an entry is good until its token's `exp`, checked at each
+ * use against the caller's clock (the allowed skew included).
  */
 export class VerifiedTokenCache {
-  private readonly entries = new Map<string, VerifiedIdentity>();
+  private readonly entries: LRUCache<string, VerifiedIdentity>;
 
-  constructor(private readonly maxEntries = 10_000) {}
+  constructor(maxEntries = 10_000) {
+    this.entries = new LRUCache({ max: maxEntries });
+  }
 
   static keyOf(token: string): string {
     return createHash('sha256').update(token).digest('base64');
@@ -25,14 +30,12 @@ export class VerifiedTokenCache {
   }
 
   set(key: string, identity: VerifiedIdentity): void {
-    if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done !== true) this.entries.delete(oldest.value);
-    }
     this.entries.set(key, identity);
   }
 
+  /** Forgets every token signed with one of these keys (the tenant removed them). */
   dropKeys(kids: ReadonlySet<string>): void {
-    for (const [key, identity] of this.entries) if (kids.has(identity.keyId)) this.entries.delete(key);
+    const signedWith = [...this.entries.entries()].filter(([, identity]) => kids.has(identity.keyId)).map(([key]) => key);
+    for (const key of signedWith) this.entries.delete(key);
   }
 }
