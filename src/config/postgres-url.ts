@@ -12,6 +12,8 @@ export class UrlError extends IdgateError {
 }
 
 const SSLMODES = new Set(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']);
+/** The query parameters read; libpq refuses one it does not know, and so does this (a silently ignored `service=` would connect elsewhere). */
+const PARAMETERS = new Set(['host', 'port', 'user', 'password', 'dbname', 'sslmode', 'sslrootcert', 'connect_timeout', 'application_name']);
 
 /**
  * A PostgreSQL URL read by libpq's rules: `postgres://` or `postgresql://`, percent-encoded
@@ -19,7 +21,8 @@ const SSLMODES = new Set(['disable', 'allow', 'prefer', 'require', 'verify-ca', 
  * (`host`, `port`, `user`, `password`, `dbname`, `sslmode`, `sslrootcert`, `connect_timeout`). A host
  * that begins with `/` is the directory of the server's Unix-domain socket, and an empty host means
  * the default socket directory. What the URL leaves out comes from PGHOST, PGPORT, PGUSER,
- * PGPASSWORD, PGDATABASE, PGSSLMODE and PGSSLROOTCERT, then libpq's defaults: sslmode `prefer`, the
+ * PGPASSWORD, PGDATABASE, PGSSLMODE and PGSSLROOTCERT — a password also from the password file
+ * (~/.pgpass or PGPASSFILE, looked up when connecting: see central-target.ts) — then libpq's defaults: sslmode `prefer`, the
  * OS user, the database named like the user, `~/.postgresql/root.crt` — and with a root
  * certificate, `require` verifies the chain as libpq does. `what` names the option in messages.
  *
@@ -37,6 +40,15 @@ export function parsePostgresUrl(text: string, what: string, env: NodeJS.Process
   if (hostport.includes(',')) throw new UrlError(`${what}: several hosts in one URL are not supported`);
   const colon = userinfo.indexOf(':');
   const params = new URLSearchParams(match[4] ?? '');
+  for (const name of params.keys()) {
+    if (!PARAMETERS.has(name)) {
+      throw new UrlError(
+        name === 'service'
+          ? `${what}: service= (pg_service.conf) is not supported: give the host, port and dbname`
+          : `${what}: unknown URL parameter "${name}" (idgate reads ${[...PARAMETERS].join(', ')})`,
+      );
+    }
+  }
   const param = (name: string): string | undefined => params.get(name) ?? undefined;
   const decode = (s: string): string => decodeURIComponent(s);
   const [urlHost, urlPort] = splitHostPort(hostport, what);

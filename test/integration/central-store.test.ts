@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { AuditReader } from '../../src/audit/audit-reader.js';
@@ -104,6 +107,26 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
     assert.match(verified.stdout, /node node-a log .*: ok/);
     assert.match(verified.stdout, /node node-b log .*: ok/);
+  });
+
+  it('reads a DBA’s password from the password file when the URL has none, as psql does, and refuses a URL parameter it does not read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'idgate-pgpass-'));
+    try {
+      const file = join(dir, 'pgpass');
+      writeFileSync(file, `127.0.0.1:${central.port}:audit:${central.superuser}:${central.superuserPassword.replace(/[:\\]/g, '\\$&')}\n`, {
+        mode: 0o600,
+      });
+      const url = `postgres://${central.superuser}@127.0.0.1:${central.port}/audit?sslmode=disable`;
+      const withFile = await idgate(['sessions', '--json', '--db', url], { PGPASSFILE: file });
+      assert.equal(withFile.code, 0, withFile.stderr);
+      const without = await idgate(['sessions', '--json', '--db', url], { PGPASSFILE: join(dir, 'none') });
+      assert.notEqual(without.code, 0);
+      const service = await idgate(['sessions', '--db', `${url}&service=audit`]);
+      assert.equal(service.code, 2);
+      assert.match(service.stderr, /service= \(pg_service\.conf\) is not supported/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("gives the gateways' role INSERT and SELECT only: shipped history cannot be changed or removed with it", async () => {

@@ -1,3 +1,4 @@
+import pgpass from 'pgpass';
 import pg from 'pg';
 import type { ConnectionConfig } from '../../config/gateway-config.js';
 import { AuditError } from '../audit-error.js';
@@ -50,7 +51,8 @@ export async function connectCentral(t: CentralTarget, applicationName = 'idgate
     port: t.port,
     database: t.database,
     user: t.user,
-    password: t.password,
+    // None given: the password file, as libpq and psql read it (node-postgres asks at connect time).
+    password: t.password !== '' ? t.password : () => fromPasswordFile(t),
     connectionTimeoutMillis: t.connectTimeoutMs,
     application_name: applicationName,
   };
@@ -81,4 +83,11 @@ export async function connectCentral(t: CentralTarget, applicationName = 'idgate
   plain.on('error', () => undefined);
   await plain.connect();
   return plain;
+}
+
+/** The password ~/.pgpass (or PGPASSFILE) holds for this target; empty when it holds none (a server that asks then refuses). */
+function fromPasswordFile(t: CentralTarget): Promise<string> {
+  return new Promise((resolve) =>
+    pgpass({ host: t.host, port: t.port, database: t.database, user: t.user }, (password) => resolve(password ?? '')),
+  );
 }
