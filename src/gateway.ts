@@ -1,8 +1,10 @@
+import { ApprovalRegistry } from './approvals/approval-registry.js';
 import { AdminServer } from './admin/admin-server.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import type { AdminBackend } from './admin/admin-backend.js';
 import { IdentityCensus } from './metrics/identity-census.js';
 import { localAdmin, type LocalAdminParts } from './admin/local-admin.js';
+import type { SigningKeys } from './identity/signing-keys.js';
 import { AuditLog, type AuditLimits } from './audit/audit-log.js';
 import { centralTarget } from './audit/central/central-target.js';
 import type { GatewayConfig } from './config/gateway-config.js';
@@ -79,7 +81,6 @@ export async function startGateway(
   const authority = new SessionAuthority(config, entra.verifier, audit, entra.revocation, (seconds, ok) =>
     gatewayMetrics.tokenVerified(seconds, ok),
   );
-  const cancelGuard = cancelGuessingGuard(audit, logger);
   const anchor =
     config.anchor === undefined ? undefined : new PeriodicAnchor(audit, config.anchor.to, config.anchor.everyMs, config.nodeId, logger);
   anchor?.start();
@@ -87,10 +88,11 @@ export async function startGateway(
     get config() {
       return config;
     },
-    cancelGuard,
+    cancelGuard: cancelGuessingGuard(audit, logger),
     authority,
     sessions,
     slots: new SessionSlots(),
+    approvals: new ApprovalRegistry(config.approvals),
     budget,
     audit,
     logger,
@@ -101,7 +103,7 @@ export async function startGateway(
   const protocolServer = protocol(services);
   server = protocolServer;
   options.siblings?.answerWith((processId, secretKey) => protocolServer.cancelHeld(processId, secretKey));
-  const parts = { config: () => config, metrics: gatewayMetrics, sessions, audit, signingKeys: entra.signingKeys, server: protocolServer };
+  const parts = adminParts(services, entra.signingKeys, protocolServer);
   const listening = await listenOrClose(parts, options.answerAdmin, logger, () => entra.close());
   watch.start();
   idle.start();
@@ -285,6 +287,12 @@ async function listenOrClose(
     closeEntra();
     throw e;
   }
+}
+
+/** What the admin endpoint answers from: this process's services, keys and listener. */
+function adminParts(services: GatewayServices, signingKeys: SigningKeys, server: ProtocolServer): LocalAdminParts {
+  const { metrics, sessions, audit, approvals } = services;
+  return { config: () => services.config, metrics, sessions, audit, signingKeys, server, approvals };
 }
 
 /** A reload, counted as a new generation or as a failure (a file that did not load included). */

@@ -22,7 +22,8 @@ export class InvariantError extends IdgateError {
 export class UsageError extends IdgateError {
   override readonly name = 'UsageError';
   constructor(
-    override readonly code: 'bad-argument' | 'no-such-session' | 'refused' | 'audit-unreadable' | 'central-unreachable',
+    override readonly code:
+      'bad-argument' | 'no-such-session' | 'no-such-approval' | 'refused' | 'audit-unreadable' | 'central-unreachable',
     message: string,
   ) {
     super(message);

@@ -1,3 +1,4 @@
+import type { ApprovalRegistry } from './approvals/approval-registry.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { EventRow } from './audit/audit-reader.js';
 import type { RecordedEvent, TranscriptEntry } from './audit/transcript.js';
@@ -32,6 +33,8 @@ export interface GatewayServices {
   readonly siblings?: SiblingCancel;
   /** Bounds cancel-key guessing per source address: consulted before a CancelRequest is looked up. */
   readonly cancelGuard: CancelGuard;
+  /** Statements held for a person's approval, and the approvals given (this process's). */
+  readonly approvals: ApprovalRegistry;
 }
 
 /** The other worker processes of this gateway: a cancel this process cannot place is offered to them. */

@@ -1,3 +1,4 @@
+import type { ApprovalView } from './approval-view.js';
 import type { Requester } from '../session/session-registry.js';
 import type { SessionView } from './session-view.js';
 
@@ -17,4 +18,20 @@ export interface AdminBackend {
   sessions(): Promise<readonly SessionView[]>;
   /** Ends the session with `admin-terminated`; false when no such session is live here. */
   terminate(id: string, requester: Requester): Promise<boolean>;
+  /** The statements held for approval, and the approvals given, still held. */
+  approvals(): Promise<readonly ApprovalView[]>;
+  /**
+   * A person's answer to a pending request: the request as it now stands, or undefined when no
+   * such request is held here. Throws ApprovalError when it cannot be answered (not pending, no reason).
+   */
+  decide(id: string, decision: ApprovalAnswer): Promise<ApprovalView | undefined>;
+}
+
+/** An approver's answer, and how they proved who they are. */
+export interface ApprovalAnswer {
+  readonly approve: boolean;
+  readonly by: string;
+  readonly via: string;
+  readonly from: string;
+  readonly reason: string;
 }

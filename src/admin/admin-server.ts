@@ -7,6 +7,7 @@ import type { Logger } from '../logging/logger.js';
 import type { Requester } from '../session/session-registry.js';
 import { IdgateError } from '../idgate-error.js';
 import type { AdminBackend } from './admin-backend.js';
+import { ApprovalError } from '../approvals/approval-error.js';
 
 const MAX_BODY = 4096;
 
@@ -26,6 +27,8 @@ export const ADMIN_LIMITS: AdminLimits = { requestTimeoutMs: 10_000, maxConnecti
 const DROP_LOG_MS = 60_000;
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const TERMINATE = /^\/sessions\/([^/]+)\/terminate$/;
+const DECIDE = /^\/approvals\/([^/]+)\/(approve|refuse)$/;
+const APPROVAL_ID = /^[0-9a-f]{12}$/;
 
 class HttpProblem extends IdgateError {
   constructor(
@@ -38,8 +41,8 @@ class HttpProblem extends IdgateError {
 }
 
 /**
- * The operator's HTTP endpoint: `/metrics`, `/healthz`, `/readyz`, `GET /sessions` and
- * `POST /sessions/{id}/terminate`. The probes answer anyone who can reach the port; everything
+ * The operator's HTTP endpoint: `/metrics`, `/healthz`, `/readyz`, `GET /sessions`,
+ * `POST /sessions/{id}/terminate`, `GET /approvals` and `POST /approvals/{id}/approve|refuse`. The probes answer anyone who can reach the port; everything
  * else needs the bearer token or a client certificate when either is configured. A browser page
  * cannot drive it: requests that carry an Origin are refused, and a terminate must be JSON, which
  * a cross-site form cannot send without a preflight the endpoint never grants.
@@ -136,6 +139,12 @@ export class AdminServer {
     }
     const terminate = TERMINATE.exec(path);
     if (req.method === 'POST' && terminate !== null) return this.terminate(req, res, terminate[1] ?? '', via);
+    if (req.method === 'GET' && path === '/approvals') {
+      sendJson(res, 200, { approvals: await this.backend.approvals() });
+      return;
+    }
+    const decide = DECIDE.exec(path);
+    if (req.method === 'POST' && decide !== null) return this.decide(req, res, decide[1] ?? '', decide[2] === 'approve', via);
     throw new HttpProblem(404, 'not-found', `no ${req.method ?? ''} ${path} here`);
   }
 
@@ -156,6 +165,35 @@ export class AdminServer {
     if (!(await this.backend.terminate(id, requester))) throw new HttpProblem(404, 'no-such-session', `no live session ${id}`);
     this.logger.info({ sessionId: id, requestedBy: by, via, from: requester.from }, 'session terminated by an administrator');
     sendJson(res, 200, { terminated: id });
+  }
+
+  /**
+   * A person's answer to a statement held for approval. Only a caller of the admin endpoint can
+   * answer, and agents' Entra tokens do not open it: an agent cannot approve its own request.
+   */
+  private async decide(req: IncomingMessage, res: ServerResponse, id: string, approve: boolean, via: string): Promise<void> {
+    if (!APPROVAL_ID.test(id)) throw new HttpProblem(400, 'bad-approval-id', 'an approval id is 12 lower-case hex digits');
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+      throw new HttpProblem(415, 'json-required', 'send Content-Type: application/json');
+    }
+    const body = await readJson(req);
+    const by = typeof body['by'] === 'string' && body['by'] !== '' ? body['by'].slice(0, 200) : 'unknown';
+    const reason = typeof body['reason'] === 'string' ? body['reason'].slice(0, 1000) : '';
+    if (reason.trim() === '') throw new HttpProblem(400, 'reason-required', 'a decision needs a reason: {"reason": "…"}');
+    const from = req.socket.remoteAddress ?? '';
+    let view;
+    try {
+      view = await this.backend.decide(id, { approve, by, via, from, reason });
+    } catch (e) {
+      if (e instanceof ApprovalError) throw new HttpProblem(409, e.code, e.message);
+      throw e;
+    }
+    if (view === undefined) throw new HttpProblem(404, 'no-such-approval', `no approval request ${id} here`);
+    this.logger.info(
+      { approvalId: id, approve, decidedBy: by, via, from, reason },
+      approve ? 'statement approved' : 'statement refused by an approver',
+    );
+    sendJson(res, 200, { approval: view });
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { ApprovalRegistry } from '../approvals/approval-registry.js';
+import { approvalView } from './approval-view.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import type { SigningKeys } from '../identity/signing-keys.js';
@@ -14,6 +16,7 @@ export interface LocalAdminParts {
   readonly audit: AuditLog;
   readonly signingKeys: SigningKeys;
   readonly server: ProtocolServer;
+  readonly approvals: ApprovalRegistry;
 }
 
 /** The admin endpoint's answers for this one gateway process. */
@@ -31,6 +34,13 @@ export function localAdmin(parts: LocalAdminParts): AdminBackend {
         requester,
       );
       return Promise.resolve(true);
+    },
+    approvals: () => Promise.resolve(parts.approvals.list().map((r) => approvalView(r, parts.config().nodeId))),
+    decide: (id, answer) => {
+      if (parts.approvals.get(id) === undefined) return Promise.resolve(undefined);
+      const request = parts.approvals.decide(id, answer);
+      parts.metrics.approval(answer.approve ? 'approved' : 'refused');
+      return Promise.resolve(approvalView(request, parts.config().nodeId));
     },
   };
 }

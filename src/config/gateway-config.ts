@@ -125,6 +125,14 @@ export interface MappingRule {
   readonly limits: SessionLimits & { readonly maxSessions?: number };
 }
 
+/** `approvals`: a request waits `requestTtlMs` for an answer; an approval admits its statement for `approvalTtlMs`. */
+export interface ApprovalLimits {
+  readonly requestTtlMs: number;
+  readonly approvalTtlMs: number;
+  /** Requests one identity may have open at once (an agent looping on a refused write cannot fill memory). */
+  readonly pendingPerIdentity: number;
+}
+
 export interface GatewayConfig {
   /** Where the configuration came from, for messages. */
   readonly source: string;
@@ -160,5 +168,7 @@ export interface GatewayConfig {
   readonly peerTimeoutMs: number;
   /** End a session when the token it started with expires. */
   readonly endAtTokenExpiry: boolean;
+  /** How long approval requests and approvals live, and how many one identity may have waiting. */
+  readonly approvals: ApprovalLimits;
   readonly logLevel: LogLevel;
 }

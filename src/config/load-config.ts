@@ -15,7 +15,7 @@ import type {
 } from './gateway-config.js';
 import { parsePostgresUrl } from './postgres-url.js';
 import { resolveAdmin } from './resolve-admin.js';
-import { resolveLimits, sessionLimits } from './resolve-limits.js';
+import { durationMs, resolveLimits, sessionLimits } from './resolve-limits.js';
 import { configSchema, isGuid, type RawConfig } from './schema.js';
 import { Secret } from './secret.js';
 import { NodeKey } from '../signing/node-key.js';
@@ -128,6 +128,11 @@ export function buildConfig(
     }),
     peerTimeoutMs: raw.fleet['peer-timeout-seconds'] * 1000,
     endAtTokenExpiry: raw.session['end-at-token-expiry'],
+    approvals: {
+      requestTtlMs: durationMs(raw.approvals['request-expiry']),
+      approvalTtlMs: durationMs(raw.approvals['approval-expiry']),
+      pendingPerIdentity: raw.approvals['pending-per-identity'],
+    },
     logLevel: raw.log.level,
   };
 }

@@ -289,6 +289,15 @@ export const configSchema = z
         error: 'takes signing-key-file or signing-key-env, not both',
       })
       .default({ path: 'recordings/audit.db', 'on-replaced': 'wait', durability: 'write-ahead', sync: 'normal' }),
+    /** Statements a scope's approve: grants hold back until a person approves them. */
+    approvals: z
+      .object({
+        'request-expiry': duration.default('1h'),
+        'approval-expiry': duration.default('15m'),
+        'pending-per-identity': z.number().int().positive().default(20),
+      })
+      .strict()
+      .default({ 'request-expiry': '1h', 'approval-expiry': '15m', 'pending-per-identity': 20 }),
     session: z
       .object({ 'end-at-token-expiry': z.boolean().default(true) })
       .strict()

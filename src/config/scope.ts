@@ -4,7 +4,8 @@ import { IdgateError } from '../idgate-error.js';
  * The scope language of identity-map entries: a space-separated list of grants
  * `action[:target[,target…]]`, where action is read, write, ddl, listen, notify or all. A target of
  * read or write is a table (`records`, `sales.orders`, `"Mixed Case"`; an unqualified table is in
- * the connection's schema), of listen or notify a notification channel.
+ * the connection's schema), of listen or notify a notification channel. `approve:write[:tables]`
+ * marks writes the scope allows as needing a person's approval first (it never widens a scope).
  */
 
 export interface TableName {
@@ -32,6 +33,8 @@ export interface Scope {
   readonly listen: ChannelGrant;
   /** NOTIFY and pg_notify (also granted by write on every table). */
   readonly notify: ChannelGrant;
+  /** Writes to these tables run only once a person approved the exact statement (`approve:write[:tables]`). */
+  readonly approveWrite: TableGrant;
 }
 
 export class ScopeError extends IdgateError {
@@ -56,11 +59,14 @@ export function parseScope(text: string, defaultSchema = 'public'): Scope {
   let write: TableGrant = NONE;
   let listen: ChannelGrant = NO_CHANNEL;
   let notify: ChannelGrant = NO_CHANNEL;
+  let approveWrite: TableGrant = NONE;
   for (const grant of grants) {
     const colon = grant.indexOf(':');
     const action = colon === -1 ? grant : grant.slice(0, colon);
     const targets =
-      colon === -1 || action === 'listen' || action === 'notify' ? undefined : parseTargets(grant.slice(colon + 1), defaultSchema, grant);
+      colon === -1 || action === 'listen' || action === 'notify' || action === 'approve'
+        ? undefined
+        : parseTargets(grant.slice(colon + 1), defaultSchema, grant);
     switch (action) {
       case 'all':
       case 'ddl':
@@ -81,11 +87,26 @@ export function parseScope(text: string, defaultSchema = 'public'): Scope {
         else notify = mergeChannels(notify, channels);
         break;
       }
+      case 'approve':
+        approveWrite = merge(approveWrite, approvedWrites(grant, colon, defaultSchema));
+        break;
       default:
-        throw new ScopeError(`"${grant}": unknown action "${action}" (read, write, ddl, listen, notify or all)`);
+        throw new ScopeError(`"${grant}": unknown action "${action}" (read, write, ddl, listen, notify, approve or all)`);
     }
   }
-  return { text, all, read, write, ddl, listen, notify };
+  if (all && approveWrite.kind !== 'none') {
+    throw new ScopeError('approve needs a parsed scope: "all" is not analysed, so nothing could be held for approval');
+  }
+  return { text, all, read, write, ddl, listen, notify, approveWrite };
+}
+
+/** `approve:write` (every table the scope lets it write) or `approve:write:t1,t2`: the tables, or undefined for any. */
+function approvedWrites(grant: string, colon: number, defaultSchema: string): TableName[] | undefined {
+  const what = colon === -1 ? '' : grant.slice(colon + 1);
+  const inner = what.indexOf(':');
+  const kind = inner === -1 ? what : what.slice(0, inner);
+  if (kind !== 'write') throw new ScopeError(`"${grant}": approve takes write (approve:write or approve:write:tables)`);
+  return inner === -1 ? undefined : parseTargets(what.slice(inner + 1), defaultSchema, grant);
 }
 
 const NO_CHANNEL: ChannelGrant = { kind: 'none' };

@@ -56,7 +56,18 @@ export class GatewayMetrics implements SessionListener {
   private readonly endedSessions: Counter<'connection' | 'reason'>;
   private readonly revocations: Counter<'reason'>;
   private readonly denials: Counter<'connection' | 'entry'>;
-  private readonly reloadFailures: Counter;
+  // Registered with the registry above (its default labels apply at each scrape).
+  private readonly reloadFailures = new Counter({
+    name: 'idgate_config_reload_failures_total',
+    help: 'Reloads refused (SIGHUP): the file did not load, changed a restart-only key, or its TLS certificate and key do not fit; the configuration in force stayed.',
+    registers: [this.registry],
+  });
+  private readonly approvals = new Counter({
+    name: 'idgate_approvals_total',
+    help: 'Statements held for approval: requested, approved, refused, used (the approved statement ran).',
+    labelNames: ['event'],
+    registers: [this.registry],
+  });
   private readonly auditWriteSeconds: Histogram;
   private readonly limitRefusals: Counter<'limit'>;
   private readonly outOfSync: Counter;
@@ -109,11 +120,6 @@ export class GatewayMetrics implements SessionListener {
       name: 'idgate_revocations_total',
       help: 'Sessions ended because access was withdrawn (identity disabled, membership or role removed, token expired, reload, an administrator).',
       labelNames: ['reason'],
-      registers: [registry],
-    });
-    this.reloadFailures = new Counter({
-      name: 'idgate_config_reload_failures_total',
-      help: 'Reloads refused (SIGHUP): the file did not load, changed a restart-only key, or its TLS certificate and key do not fit; the configuration in force stayed.',
       registers: [registry],
     });
     this.denials = new Counter({
@@ -299,6 +305,10 @@ export class GatewayMetrics implements SessionListener {
 
   reloaded(): void {
     this.configGeneration += 1;
+  }
+
+  approval(event: 'requested' | 'approved' | 'refused' | 'used'): void {
+    this.approvals.inc({ event });
   }
 
   /** A reload was refused: the file did not load, changed what needs a restart, or its certificate and key do not fit. */

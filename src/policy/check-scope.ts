@@ -4,24 +4,37 @@ import { covers, isReadOnly, tableKey, type Scope } from '../config/scope.js';
 /** A denial's class: `privilege` (outside the scope) or `unsupported` (a setting the analysis cannot follow). */
 export type DenialKind = 'privilege' | 'unsupported';
 
-export type ScopeDecision = { readonly allowed: true } | { readonly allowed: false; readonly reason: string; readonly kind: DenialKind };
+/** Allowed; allowed once a person approves it (`approval` says what needs it); or not allowed. */
+export type ScopeDecision =
+  { readonly allowed: true; readonly approval?: string } | { readonly allowed: false; readonly reason: string; readonly kind: DenialKind };
 
 const ALLOWED: ScopeDecision = { allowed: true };
 
 /**
  * Judges what a statement needs against a scope. The first access the scope lacks decides, and
  * the reason names the operation, the table and the scope, so the agent's operator can act on it.
+ * A statement the scope allows whose writes `approve:` names needs approval (the first such write
+ * is named); one the scope does not allow is refused, approve or not.
  */
 export function checkScope(scope: Scope, accesses: readonly Access[]): ScopeDecision {
   if (scope.all) return ALLOWED;
+  let approval: string | undefined;
   for (const a of accesses) {
     if (a.kind === 'unsupported') {
       return { allowed: false, kind: 'unsupported', reason: `${a.what} is not supported under scope "${scope.text}"` };
     }
     const reason = lacking(scope, a);
     if (reason !== undefined) return { allowed: false, kind: 'privilege', reason: `${reason} is not allowed by scope "${scope.text}"` };
+    approval ??= needingApproval(scope, a);
   }
-  return ALLOWED;
+  return approval === undefined ? ALLOWED : { allowed: true, approval };
+}
+
+/** The write an `approve:` grant holds back, named as a denial names it. */
+function needingApproval(scope: Scope, a: Exclude<Access, { kind: 'unsupported' }>): string | undefined {
+  if (a.kind === 'write') return covers(scope.approveWrite, a.table) ? `writing ${tableKey(a.table)}` : undefined;
+  if (a.kind === 'write-every-table') return scope.approveWrite.kind === 'none' ? undefined : a.what;
+  return undefined;
 }
 
 function lacking(scope: Scope, a: Exclude<Access, { kind: 'unsupported' }>): string | undefined {

@@ -1,3 +1,6 @@
+import type { ApprovalAnswer } from '../admin/admin-backend.js';
+import type { ApprovalView } from '../admin/approval-view.js';
+import type { ApprovalErrorCode } from '../approvals/approval-error.js';
 import type { ReadinessCheck } from '../admin/admin-backend.js';
 import type { SessionView } from '../admin/session-view.js';
 import type { Requester } from '../session/session-registry.js';
@@ -10,7 +13,9 @@ export type AdminRequest =
   | { readonly op: 'metrics' }
   | { readonly op: 'readiness' }
   | { readonly op: 'sessions' }
-  | { readonly op: 'terminate'; readonly sessionId: string; readonly requester: Requester };
+  | { readonly op: 'terminate'; readonly sessionId: string; readonly requester: Requester }
+  | { readonly op: 'approvals' }
+  | { readonly op: 'decide'; readonly approvalId: string; readonly answer: ApprovalAnswer };
 
 export type AdminAsk = AdminRequest & { readonly idgate: 'admin-ask'; readonly id: number };
 
@@ -25,7 +30,17 @@ export type AdminAnswer =
       readonly checks: readonly ReadinessCheck[];
     }
   | { readonly idgate: 'admin-answer'; readonly id: number; readonly op: 'sessions'; readonly sessions: readonly SessionView[] }
-  | { readonly idgate: 'admin-answer'; readonly id: number; readonly op: 'terminate'; readonly terminated: boolean };
+  | { readonly idgate: 'admin-answer'; readonly id: number; readonly op: 'terminate'; readonly terminated: boolean }
+  | { readonly idgate: 'admin-answer'; readonly id: number; readonly op: 'approvals'; readonly approvals: readonly ApprovalView[] }
+  /** `held` false: no such request in that worker; `problem`: it holds it, and it cannot be answered as asked. */
+  | {
+      readonly idgate: 'admin-answer';
+      readonly id: number;
+      readonly op: 'decide';
+      readonly held: boolean;
+      readonly view?: ApprovalView;
+      readonly problem?: { readonly code: ApprovalErrorCode; readonly message: string };
+    };
 
 export function isAdminAsk(m: unknown): m is AdminAsk {
   return typeof m === 'object' && m !== null && (m as { idgate?: unknown }).idgate === 'admin-ask';

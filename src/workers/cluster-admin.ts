@@ -1,3 +1,6 @@
+import type { ApprovalAnswer } from '../admin/admin-backend.js';
+import type { ApprovalView } from '../admin/approval-view.js';
+import { ApprovalError } from '../approvals/approval-error.js';
 import type { Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { AdminBackend, ReadinessCheck } from '../admin/admin-backend.js';
@@ -56,6 +59,20 @@ export class ClusterAdmin implements AdminBackend {
   async terminate(sessionId: string, requester: Requester): Promise<boolean> {
     const answers = await this.askAll({ op: 'terminate', sessionId, requester });
     return answers.some((a) => a?.op === 'terminate' && a.terminated);
+  }
+
+  async approvals(): Promise<ApprovalView[]> {
+    const answers = await this.askAll({ op: 'approvals' });
+    return answers.flatMap((a) => (a?.op === 'approvals' ? [...a.approvals] : []));
+  }
+
+  /** Each request lives in the worker whose session asked: the one that holds it answers. */
+  async decide(approvalId: string, answer: ApprovalAnswer): Promise<ApprovalView | undefined> {
+    const answers = await this.askAll({ op: 'decide', approvalId, answer });
+    const held = answers.find((a) => a?.op === 'decide' && a.held);
+    if (held?.op !== 'decide') return undefined;
+    if (held.problem !== undefined) throw new ApprovalError(held.problem.code, held.problem.message);
+    return held.view;
   }
 
   /** Asks every live worker; an answer is undefined for a worker that did not answer in time. */

@@ -61,6 +61,8 @@ export interface HarnessOptions {
   readonly fleet?: Record<string, unknown>;
   /** The `admin` section (the operator's HTTP endpoint). */
   readonly admin?: Record<string, unknown>;
+  /** The `approvals` section. */
+  readonly approvals?: Record<string, unknown>;
   /** More environment variables the configuration reads (`…-env` keys). */
   readonly env?: Record<string, string>;
   /** The gateway-wide `limits` section. */
@@ -164,6 +166,7 @@ export class Harness {
       ...(options.recordings !== undefined ? { recordings: options.recordings } : {}),
       ...(options.fleet !== undefined ? { fleet: options.fleet } : {}),
       ...(options.admin !== undefined ? { admin: options.admin } : {}),
+      ...(options.approvals !== undefined ? { approvals: options.approvals } : {}),
       ...(options.limits !== undefined ? { limits: options.limits } : {}),
       connections: [
         {

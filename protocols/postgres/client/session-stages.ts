@@ -1,3 +1,4 @@
+import type { ApprovalOutcome } from '../../../src/approvals/approval-registry.js';
 import type { SessionLimits } from '../../../src/config/gateway-config.js';
 import type { Scope } from '../../../src/config/scope.js';
 import type { SessionRecorder } from '../../../src/audit/session-recorder.js';
@@ -57,11 +58,50 @@ function scopeGate(
       log.info({ reason: denial.message, sqlstate: denial.sqlstate, scope: scope.text }, 'statement denied by scope');
       if (recorder.recordsFrames) recorder.record('gateway', 'Denied', { sql, reason: denial.message, sqlstate: denial.sqlstate });
     },
+    approvalNeeded: (sql, what) => approvalNeeded({ services, grant, log, recorder }, sql, what),
     lexicalStateChanged: (problem) => {
       log.warn({ reason: 'lexical-state-changed', problem }, 'ending session: the server changed how it reads statements');
       onLexicalChange(problem);
     },
   });
+}
+
+/** Where a statement that needs approval stands; what changed is logged, counted and recorded in the session. */
+function approvalNeeded({ services, grant, log, recorder }: StageContext, sql: string, what: string): ApprovalOutcome {
+  const { identity, connection, rule } = grant;
+  const asker = {
+    objectId: identity.objectId,
+    appId: identity.appId,
+    displayName: identity.displayName,
+    connection: connection.name,
+    entry: entryName(rule),
+    sessionId: recorder.sessionId,
+  };
+  const outcome = services.approvals.check(asker, sql, what);
+  if (outcome.kind === 'too-many') return outcome;
+  const { request } = outcome;
+  if (outcome.kind === 'pending' && outcome.created) {
+    services.metrics.approval('requested');
+    log.info({ approvalId: request.id, fingerprint: request.fingerprint, what }, 'statement held for approval');
+    recorder.record('gateway', 'ApprovalRequested', { id: request.id, sql, fingerprint: request.fingerprint, what });
+  }
+  if (outcome.kind === 'approved') {
+    const d = request.decision;
+    services.metrics.approval('used');
+    log.info({ approvalId: request.id, approvedBy: d?.by, via: d?.via }, 'approved statement run');
+    // The whole chain in the session that ran it: which request, who decided, how they proved it, why.
+    recorder.record('gateway', 'ApprovalUsed', {
+      id: request.id,
+      fingerprint: request.fingerprint,
+      requestedBy: request.asker.sessionId,
+      decidedBy: d?.by ?? null,
+      via: d?.via ?? null,
+      from: d?.from ?? null,
+      reason: d?.reason ?? null,
+      decidedAt: d === undefined ? null : new Date(d.atMs).toISOString(),
+    });
+  }
+  return outcome;
 }
 
 function rowCap({ services, log, recorder }: StageContext, maxRows: number): RowCap {

@@ -11,7 +11,17 @@ import { StatementRejected } from './statement-rejected.js';
  */
 export type Verdict =
   | { readonly allowed: true; readonly applicationName?: ApplicationNameChange }
-  | { readonly allowed: false; readonly sqlstate: string; readonly message: string; readonly position?: number };
+  | {
+      readonly allowed: false;
+      readonly sqlstate: string;
+      readonly message: string;
+      readonly position?: number;
+      /** Allowed by the scope once a person approves this exact statement: what needs the approval. */
+      readonly approval?: string;
+    };
+
+/** The SQLSTATE of a statement held for approval (class IG: idgate's own). */
+export const APPROVAL_REQUIRED = 'IGA01';
 
 const MAX_ENTRIES = 10_000;
 /** Longer texts are keyed by their SHA-256: the cache holds 10,000 keys, not 10,000 statements of any size. */
@@ -47,11 +57,13 @@ export function decide(scope: Scope, context: AnalysisContext, sql: string): Ver
   try {
     const analysis = analyzeSql(sql, context);
     const decision = checkScope(scope, analysis.accesses);
-    verdict = decision.allowed
-      ? analysis.applicationName !== undefined
-        ? { allowed: true, applicationName: analysis.applicationName }
-        : ALLOWED
-      : { allowed: false, sqlstate: decision.kind === 'unsupported' ? '0A000' : '42501', message: decision.reason };
+    verdict = !decision.allowed
+      ? { allowed: false, sqlstate: decision.kind === 'unsupported' ? '0A000' : '42501', message: decision.reason }
+      : decision.approval !== undefined
+        ? { allowed: false, sqlstate: APPROVAL_REQUIRED, message: `${decision.approval} needs approval`, approval: decision.approval }
+        : analysis.applicationName !== undefined
+          ? { allowed: true, applicationName: analysis.applicationName }
+          : ALLOWED;
     dependsOnConstants = analysis.dependsOnConstants;
   } catch (e) {
     // A rejection's message and position are those of this exact text.

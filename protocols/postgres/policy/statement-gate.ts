@@ -9,6 +9,7 @@ import type { AnalysisContext } from './analysis-context.js';
 import { cachedVerdict, decide, rejected, rememberVerdict, type Verdict } from './decision-cache.js';
 import { judgeOffThread, OFF_THREAD_CHARS } from './off-thread-analysis.js';
 import { reportedLexicalProblem } from './lexical-state.js';
+import type { ApprovalOutcome, ApprovalRequest } from '../../../src/approvals/approval-registry.js';
 import { decodeStatement, MAX_ANALYSED_STATEMENT_BYTES } from './statement-text.js';
 
 /** The statement the gateway sends upstream in place of a denied one: it cannot parse, so the server fails exactly there. */
@@ -35,6 +36,8 @@ export interface GateEvents {
   readonly denied: (sql: string, denial: Denial) => void;
   /** The server reported a lexical setting the analysis does not model: the session must end now. */
   readonly lexicalStateChanged: (problem: string) => void;
+  /** A statement the scope allows once a person approves it (`what`): where its approval stands. */
+  readonly approvalNeeded: (sql: string, what: string) => ApprovalOutcome;
 }
 
 /** Every type byte: the gate follows every frame of both directions to keep its reply model in step. */
@@ -105,7 +108,9 @@ export class StatementGate {
     const late = this.late;
     if (late?.verdict === undefined) return undefined;
     this.late = undefined;
-    const verdict: Verdict = this.stopped ? { allowed: false, sqlstate: '57P01', message: 'the session is ending' } : late.verdict;
+    const verdict: Verdict = this.stopped
+      ? { allowed: false, sqlstate: '57P01', message: 'the session is ending' }
+      : this.approvalVerdict(late.verdict, late.code, late.sql);
     return verdict.allowed ? this.allow(verdict, late.code, late.statement) : this.deny(late.sql, verdict, late.code, late.statement);
   }
 
@@ -129,12 +134,41 @@ export class StatementGate {
       }
       verdict = this.stopped
         ? { allowed: false, sqlstate: '57P01', message: 'the session is ending' }
-        : decide(this.scope, this.context, sql);
+        : this.approvalVerdict(decide(this.scope, this.context, sql), code, sql);
     } catch (e) {
       verdict = rejected(e);
     }
     if (verdict.allowed) return this.allow(verdict, code, statement);
     return this.deny(sqlBytes.toString('utf8'), verdict, code, statement);
+  }
+
+  /**
+   * A statement the scope allows only with approval goes on if a person approved exactly it (once);
+   * else it is refused with where its request stands. Only a simple Query can be approved: a
+   * prepared statement could be bound and executed again and again on one approval.
+   */
+  private approvalVerdict(verdict: Verdict, code: number, sql: string): Verdict {
+    if (verdict.allowed || verdict.approval === undefined) return verdict;
+    const what = verdict.approval;
+    if (code !== Frontend.Query) {
+      const message = `${what} needs approval, which admits a statement sent as a simple query only: send it with its values written in (psql, or the driver's simple query mode)`;
+      return { allowed: false, sqlstate: '0A000', message };
+    }
+    const outcome = this.events.approvalNeeded(sql, what);
+    switch (outcome.kind) {
+      case 'approved':
+        return ALLOWED;
+      case 'pending':
+        return { ...verdict, message: approvalMessage(what, outcome.request) };
+      case 'refused':
+        return { ...verdict, message: refusalMessage(what, outcome.request) };
+      case 'too-many':
+        return {
+          ...verdict,
+          sqlstate: '53400',
+          message: `${what} needs approval, and this identity has ${outcome.limit} requests waiting already`,
+        };
+    }
   }
 
   /** A large statement: parsed on the analysis thread while this session's client stream waits (the others go on). */
@@ -208,4 +242,15 @@ export class StatementGate {
     this.stopped = true;
     this.events.lexicalStateChanged(problem);
   }
+}
+
+const ALLOWED: Verdict = { allowed: true };
+
+function approvalMessage(what: string, request: ApprovalRequest): string {
+  return `${what} needs approval: request ${request.id} (statement ${request.fingerprint.slice(0, 12)}) waits for an approver (idgate approvals; idgate approve ${request.id} --reason …); send the same statement again once it is approved`;
+}
+
+function refusalMessage(what: string, request: ApprovalRequest): string {
+  const d = request.decision;
+  return `${what} needs approval: request ${request.id} was refused by ${d?.by ?? '?'} (${d?.reason ?? ''})`;
 }

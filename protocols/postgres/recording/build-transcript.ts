@@ -72,6 +72,15 @@ class TranscriptBuilder {
     if (e.kind === 'Terminated') {
       this.note(e, `${textOf(d['reason'])} by ${textOf(d['by'], '?')} (${textOf(d['via'], '?')}, from ${textOf(d['from'], '?')})`);
     }
+    // A statement held for approval, and the approved one run: request → decision → execution.
+    if (e.kind === 'ApprovalRequested') this.note(e, `request ${textOf(d['id'])}: ${textOf(d['what'])} needs approval`);
+    if (e.kind === 'ApprovalUsed') {
+      const by = `${textOf(d['decidedBy'], '?')} (${textOf(d['via'], '?')}, from ${textOf(d['from'], '?')})`;
+      this.note(
+        e,
+        `request ${textOf(d['id'])} approved by ${by} at ${textOf(d['decidedAt'], '?')}: ${textOf(d['reason'])}; the statement below runs`,
+      );
+    }
   }
 
   client(e: RecordedEvent): void {

@@ -15,6 +15,8 @@ const backend: AdminBackend = {
   readiness: () => Promise.resolve([]),
   sessions: () => Promise.resolve([]),
   terminate: () => Promise.resolve(false),
+  approvals: () => Promise.resolve([]),
+  decide: () => Promise.resolve(undefined),
 };
 
 const servers: AdminServer[] = [];

@@ -3,6 +3,19 @@ import { describe, it } from 'node:test';
 import { covers, isReadOnly, parseScope, ScopeError } from '../../../src/config/scope.js';
 
 describe('parseScope', () => {
+  it('reads approve:write[:tables] as writes held for approval, never as a grant, and refuses what it cannot hold', () => {
+    const s = parseScope('read write approve:write:records,sales.orders');
+    assert.equal(covers(s.approveWrite, { schema: 'public', table: 'records' }), true);
+    assert.equal(covers(s.approveWrite, { schema: 'sales', table: 'orders' }), true);
+    assert.equal(covers(s.approveWrite, { schema: 'public', table: 'other' }), false);
+    assert.equal(parseScope('read approve:write').approveWrite.kind, 'any');
+    assert.equal(parseScope('read approve:write').write.kind, 'none', 'approve never grants a write');
+    assert.equal(parseScope('read write').approveWrite.kind, 'none');
+    assert.throws(() => parseScope('read approve:delete'), /approve takes write/);
+    assert.throws(() => parseScope('read approve'), /approve takes write/);
+    assert.throws(() => parseScope('all approve:write'), /approve needs a parsed scope/);
+  });
+
   it('reads the grants of the scope language', () => {
     const s = parseScope('write:records read');
     assert.equal(s.all, false);

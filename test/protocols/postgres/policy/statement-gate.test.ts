@@ -97,6 +97,7 @@ describe('StatementGate over bytes', () => {
       new StatementGate(parseScope('read:records'), context, {
         pinnedApplicationName: (asked) => `Agent | ${asked}`,
         denied: (sql) => void denied.push(sql),
+        approvalNeeded: () => ({ kind: 'too-many', limit: 0 }),
         lexicalStateChanged: () => undefined,
       }),
     );
@@ -156,6 +157,7 @@ describe('StatementGate over bytes', () => {
       new StatementGate(parseScope('read'), context, {
         pinnedApplicationName: (asked) => asked,
         denied: (_sql, d) => void denials.push(d.sqlstate),
+        approvalNeeded: () => ({ kind: 'too-many', limit: 0 }),
         lexicalStateChanged: () => undefined,
       }),
     );
@@ -169,6 +171,7 @@ describe('StatementGate over bytes', () => {
       new StatementGate(parseScope('read'), context, {
         pinnedApplicationName: (asked) => asked,
         denied: () => undefined,
+        approvalNeeded: () => ({ kind: 'too-many', limit: 0 }),
         lexicalStateChanged: (problem) => void problems.push(problem),
       }),
     );

@@ -246,6 +246,7 @@ describe('Relay with a scope gate', () => {
     const gate = new StatementGate(parseScope('read'), await analysisContext(), {
       pinnedApplicationName: (asked) => asked,
       denied: () => undefined,
+      approvalNeeded: () => ({ kind: 'too-many', limit: 0 }),
       lexicalStateChanged: () => undefined,
     });
     const { client, upstream, ended } = await startRelay({ clientStages: [gate.clientStage], serverStages: [gate.serverStage] });

@@ -1,0 +1,45 @@
+import type { ApprovalDecision, ApprovalRequest } from '../approvals/approval-registry.js';
+
+/** An approval request as `GET /approvals` shows it (and `idgate approvals` prints it). */
+export interface ApprovalView {
+  readonly id: string;
+  readonly node: string;
+  readonly state: ApprovalRequest['state'];
+  readonly identity: string;
+  readonly appId: string;
+  readonly displayName: string | null;
+  readonly connection: string;
+  readonly entry: string;
+  /** The session that asked. */
+  readonly sessionId: string;
+  readonly sql: string;
+  readonly fingerprint: string;
+  readonly what: string;
+  readonly requestedAt: string;
+  readonly decision: (Omit<ApprovalDecision, 'atMs'> & { readonly at: string }) | null;
+  readonly usedBy: string | null;
+}
+
+export function approvalView(r: ApprovalRequest, node: string): ApprovalView {
+  const d = r.decision;
+  return {
+    id: r.id,
+    node,
+    state: r.state,
+    identity: r.asker.objectId,
+    appId: r.asker.appId,
+    displayName: r.asker.displayName ?? null,
+    connection: r.asker.connection,
+    entry: r.asker.entry,
+    sessionId: r.asker.sessionId,
+    sql: r.sql,
+    fingerprint: r.fingerprint,
+    what: r.what,
+    requestedAt: new Date(r.requestedAtMs).toISOString(),
+    decision:
+      d === undefined
+        ? null
+        : { approve: d.approve, by: d.by, via: d.via, from: d.from, reason: d.reason, at: new Date(d.atMs).toISOString() },
+    usedBy: r.usedBy ?? null,
+  };
+}

@@ -1,0 +1,143 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { ApprovalLimits } from '../config/gateway-config.js';
+import { ApprovalError } from './approval-error.js';
+
+/** Who asks: the identity, on which connection, through which identity-map entry, in which session. */
+export interface ApprovalAsker {
+  readonly objectId: string;
+  readonly appId: string;
+  readonly displayName: string | undefined;
+  readonly connection: string;
+  readonly entry: string;
+  readonly sessionId: string;
+}
+
+/** A person's answer, and how they proved who they are (as a terminate records it). */
+export interface ApprovalDecision {
+  readonly approve: boolean;
+  readonly by: string;
+  readonly via: string;
+  readonly from: string;
+  readonly reason: string;
+  readonly atMs: number;
+}
+
+export type ApprovalState = 'pending' | 'approved' | 'refused' | 'used' | 'expired';
+
+export interface ApprovalRequest {
+  readonly id: string;
+  readonly asker: ApprovalAsker;
+  /** The statement exactly as the agent sent it: an approval admits this text and no other. */
+  readonly sql: string;
+  /** SHA-256 of the text (hex, first 16 bytes): what a reviewer compares across requests. */
+  readonly fingerprint: string;
+  /** What needs the approval, e.g. `writing public.records`. */
+  readonly what: string;
+  readonly requestedAtMs: number;
+  state: ApprovalState;
+  decision?: ApprovalDecision;
+  /** The session that ran the approved statement. */
+  usedBy?: string;
+}
+
+export const DEFAULT_APPROVAL_LIMITS: ApprovalLimits = { requestTtlMs: 3_600_000, approvalTtlMs: 900_000, pendingPerIdentity: 20 };
+
+/** What the gate does with a statement that needs approval. */
+export type ApprovalOutcome =
+  | { readonly kind: 'approved'; readonly request: ApprovalRequest }
+  | { readonly kind: 'pending'; readonly request: ApprovalRequest; readonly created: boolean }
+  | { readonly kind: 'refused'; readonly request: ApprovalRequest }
+  | { readonly kind: 'too-many'; readonly limit: number };
+
+/**
+ * The statements waiting for a person, in one gateway process. An approval is pinned: it admits
+ * the same identity, on the same connection, sending exactly the same text — once, within its
+ * expiry. Anything else, `id = 8` for `id = 7` included, is a request of its own. An agent cannot
+ * answer its own request: answers come through the admin endpoint, which agents' tokens do not open.
+ */
+export class ApprovalRegistry {
+  private readonly requests = new Map<string, ApprovalRequest>();
+
+  constructor(
+    private readonly limits: ApprovalLimits = DEFAULT_APPROVAL_LIMITS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The statement `sql` needs approval (`what`): takes its approval if one is waiting, else asks (or answers where the asking stands). */
+  check(asker: ApprovalAsker, sql: string, what: string): ApprovalOutcome {
+    this.expire();
+    const fingerprint = fingerprintOf(sql);
+    const same = [...this.requests.values()].filter((r) => sameStatement(r, asker, fingerprint, sql));
+    const approved = same.find((r) => r.state === 'approved');
+    if (approved !== undefined) {
+      approved.state = 'used';
+      approved.usedBy = asker.sessionId;
+      return { kind: 'approved', request: approved };
+    }
+    const open = same.find((r) => r.state === 'pending') ?? same.find((r) => r.state === 'refused');
+    if (open !== undefined) {
+      return open.state === 'pending' ? { kind: 'pending', request: open, created: false } : { kind: 'refused', request: open };
+    }
+    const pendingOfIdentity = [...this.requests.values()].filter(
+      (r) => r.state === 'pending' && r.asker.objectId === asker.objectId,
+    ).length;
+    if (pendingOfIdentity >= this.limits.pendingPerIdentity) return { kind: 'too-many', limit: this.limits.pendingPerIdentity };
+    const request: ApprovalRequest = {
+      id: randomBytes(6).toString('hex'),
+      asker,
+      sql,
+      fingerprint,
+      what,
+      requestedAtMs: this.now(),
+      state: 'pending',
+    };
+    this.requests.set(request.id, request);
+    return { kind: 'pending', request, created: true };
+  }
+
+  /** Every request still held (pending, answered, used or expired within the last request lifetime), oldest first. */
+  list(): ApprovalRequest[] {
+    this.expire();
+    return [...this.requests.values()];
+  }
+
+  get(id: string): ApprovalRequest | undefined {
+    this.expire();
+    return this.requests.get(id);
+  }
+
+  /** A person's answer to a pending request; refuses to answer one that is not pending (answered, used or expired). */
+  decide(id: string, decision: Omit<ApprovalDecision, 'atMs'>): ApprovalRequest {
+    this.expire();
+    const request = this.requests.get(id);
+    if (request === undefined) throw new ApprovalError('no-such-approval', `no approval request ${id} here`);
+    if (request.state !== 'pending') {
+      throw new ApprovalError('approval-not-pending', `approval request ${id} is ${request.state}, not pending`);
+    }
+    if (decision.reason.trim() === '') throw new ApprovalError('approval-reason-required', 'a decision needs a reason');
+    request.decision = { ...decision, atMs: this.now() };
+    request.state = decision.approve ? 'approved' : 'refused';
+    return request;
+  }
+
+  /** Pending requests past their lifetime and approvals past theirs expire; what ended a lifetime ago is forgotten. */
+  private expire(): void {
+    const now = this.now();
+    for (const [id, r] of this.requests) {
+      const decidedAt = r.decision?.atMs;
+      if (r.state === 'pending' && now - r.requestedAtMs > this.limits.requestTtlMs) r.state = 'expired';
+      if (r.state === 'approved' && decidedAt !== undefined && now - decidedAt > this.limits.approvalTtlMs) r.state = 'expired';
+      if (r.state !== 'pending' && r.state !== 'approved' && now - (decidedAt ?? r.requestedAtMs) > this.limits.requestTtlMs) {
+        this.requests.delete(id);
+      }
+    }
+  }
+}
+
+export function fingerprintOf(sql: string): string {
+  return createHash('sha256').update(sql).digest('hex').slice(0, 32);
+}
+
+function sameStatement(r: ApprovalRequest, asker: ApprovalAsker, fingerprint: string, sql: string): boolean {
+  return r.asker.objectId === asker.objectId && r.asker.connection === asker.connection && r.fingerprint === fingerprint && r.sql === sql;
+}

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { settleAudit, showJson } from '../support/audit.js';
+import { idgate } from '../support/cli.js';
+import { pgOptions } from '../support/client-options.js';
+import { CONNECTION, Harness } from '../support/harness.js';
+
+const ADMIN_TOKEN = 'approvals-admin-token-0123456789';
+const APPROVED_WRITER = 'Records.ApprovedWriter';
+type PgError = Error & { code?: string };
+
+/** The request id an IGA01 names. */
+function requestId(e: PgError): string {
+  assert.equal(e.code, 'IGA01', e.message);
+  const id = /request ([0-9a-f]{12})/.exec(e.message)?.[1];
+  assert.ok(id !== undefined, e.message);
+  return id;
+}
+
+/**
+ * Under `read write:records approve:write:records` a write waits for a person: refused with IGA01
+ * and a request id, never forwarded; a DBA approves it through the admin endpoint; the agent's
+ * identical statement then runs once. Pinned: another statement, the same one again, or the same
+ * one after the approval expired each need their own.
+ */
+describe('writes that wait for an approver', () => {
+  let h: Harness;
+  let cli: (args: string[]) => ReturnType<typeof idgate>;
+  let agent: pg.Client;
+  const rejected = (sql: string): Promise<PgError> =>
+    agent.query(sql).then(
+      () => assert.fail(`${sql} ran`),
+      (e: unknown) => e as PgError,
+    );
+  const rowExists = async (id: number): Promise<boolean> =>
+    (await h.cluster.sql(`SELECT count(*) FROM records WHERE id = ${id}`, 'records')).trim() === '1';
+
+  before(async () => {
+    h = await Harness.start({
+      admin: { host: '127.0.0.1', port: 0, 'token-env': 'IDGATE_ADMIN_TOKEN' },
+      env: { IDGATE_ADMIN_TOKEN: ADMIN_TOKEN },
+      approvals: { 'approval-expiry': '1s' },
+      identityMap: [
+        {
+          name: 'approved-writers',
+          'entra-app-role': APPROVED_WRITER,
+          connection: CONNECTION,
+          scope: 'read write:records approve:write:records',
+        },
+      ],
+    });
+    const { file, env } = h.writeConfigFile((d) => {
+      d['admin'] = { ...(d['admin'] as Record<string, unknown>), port: h.gateway.admin?.port ?? 0 };
+    });
+    cli = (args) => idgate([...args, '--config', file], env);
+    agent = new pg.Client(pgOptions(h, await h.token({ groups: [], roles: [APPROVED_WRITER] })));
+    agent.on('error', () => undefined);
+    await agent.connect();
+  });
+  after(async () => {
+    await agent.end().catch(() => undefined);
+    await h.stop();
+  });
+
+  it('holds a DELETE until a DBA approves it, then runs exactly it once; the agent cannot approve', async () => {
+    const id = requestId(await rejected('DELETE FROM records WHERE id = 7'));
+    assert.ok(await rowExists(7), 'the statement never reached the database');
+    assert.equal((await agent.query('SELECT count(*)::int AS n FROM records WHERE id = 7')).rows[0].n, 1, 'reads need no approval');
+
+    const listed = await cli(['approvals', '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    const waiting = listed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const mine = waiting.find((a) => a['id'] === id);
+    assert.equal(mine?.['state'], 'pending');
+    assert.equal(mine?.['sql'], 'DELETE FROM records WHERE id = 7');
+    assert.equal(mine?.['entry'], 'approved-writers');
+
+    // The agent's own Entra token does not open the admin endpoint: it cannot approve its own request.
+    const self = await fetch(`http://127.0.0.1:${h.gateway.admin?.port ?? 0}/approvals/${id}/approve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await h.token({ groups: [], roles: [APPROVED_WRITER] })}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'I approve myself' }),
+    });
+    assert.equal(self.status, 401);
+    const noReason = await cli(['approve', id, '--reason', ' ']);
+    assert.equal(noReason.code, 1, 'a decision needs a reason');
+
+    const approved = await cli(['approve', id, '--reason', 'ticket OPS-42', '--by', 'dba-alice']);
+    assert.equal(approved.code, 0, approved.stderr);
+    const ran = await agent.query('DELETE FROM records WHERE id = 7');
+    assert.equal(ran.rowCount, 1);
+    assert.equal(await rowExists(7), false);
+
+    const again = requestId(await rejected('DELETE FROM records WHERE id = 7'));
+    assert.notEqual(again, id, 'used once: the same statement again is a new request');
+    const other = requestId(await rejected('DELETE FROM records WHERE id = 8'));
+    assert.notEqual(other, again);
+    assert.equal((await cli(['approve', id, '--reason', 'twice'])).code, 1, 'a used approval cannot be answered again');
+  });
+
+  it('lets an approval expire, tells a refused agent why, and keeps transactions as a denial does', async () => {
+    const id = requestId(await rejected('DELETE FROM records WHERE id = 20'));
+    assert.equal((await cli(['approve', id, '--reason', 'ok for now'])).code, 0);
+    await new Promise((r) => setTimeout(r, 1500));
+    const expired = requestId(await rejected('DELETE FROM records WHERE id = 20'));
+    assert.notEqual(expired, id, 'an expired approval admits nothing');
+    assert.ok(await rowExists(20));
+
+    assert.equal((await cli(['refuse', expired, '--reason', 'not during the freeze', '--by', 'dba-bob'])).code, 0);
+    const refused = await rejected('DELETE FROM records WHERE id = 20');
+    assert.equal(refused.code, 'IGA01');
+    assert.match(refused.message, /was refused by dba-bob \(not during the freeze\)/);
+
+    await agent.query('BEGIN');
+    assert.equal((await rejected('UPDATE records SET title = $$x$$ WHERE id = 21')).code, 'IGA01');
+    assert.equal((await rejected('SELECT 1')).code, '25P02', 'the transaction is aborted, as after a denial');
+    await agent.query('ROLLBACK');
+
+    const prepared = await agent.query('DELETE FROM records WHERE id = $1', [21]).then(
+      () => assert.fail('ran'),
+      (e: unknown) => e as PgError,
+    );
+    assert.equal(prepared.code, '0A000');
+    assert.match(prepared.message, /simple query/);
+  });
+
+  it('records the chain request → decision → execution in the audit log, which verifies', async () => {
+    const writer = new pg.Client(pgOptions(h, await h.token({ groups: [], roles: [APPROVED_WRITER] })));
+    await writer.connect();
+    const sessionId = String((await writer.query("SELECT current_setting('idgate.session_id') AS id")).rows[0].id);
+    const asked = await writer.query('DELETE FROM records WHERE id = 30').then(
+      () => assert.fail('ran'),
+      (e: unknown) => e as PgError,
+    );
+    const id = requestId(asked);
+    assert.equal((await cli(['approve', id, '--reason', 'cleanup approved', '--by', 'dba-carol'])).code, 0);
+    assert.equal((await writer.query('DELETE FROM records WHERE id = 30')).rowCount, 1);
+    await writer.end();
+    await agent.end();
+    await settleAudit(h);
+    const events = JSON.stringify(await showJson(h, sessionId));
+    // In order: the request, the refused statement, the decision with who and how, the statement that ran.
+    const expected = [
+      `"kind":"ApprovalRequested","detail":"request ${id}: writing public.records needs approval"`,
+      '"sqlstate":"IGA01"',
+      `"kind":"ApprovalUsed","detail":"request ${id} approved by dba-carol (bearer-token, from `,
+      ': cleanup approved; the statement below runs"',
+      '"sql":"DELETE FROM records WHERE id = 30","outcome":{"status":"ok","results":[{"tag":"DELETE 1"',
+    ];
+    let at = 0;
+    for (const part of expected) {
+      const found = events.indexOf(part, at);
+      assert.ok(found >= 0, `${part} after position ${at} in ${events}`);
+      at = found + part.length;
+    }
+    const verified = await idgate(['verify', '--db', h.config.recordingsPath]);
+    assert.equal(verified.code, 0, verified.stdout);
+    const shown = await cli(['approvals', id]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /^decision {4}approved by dba-carol \(bearer-token, from [^)]+\) at \S+: cleanup approved$/m);
+    assert.match(shown.stdout, /^statement:\nDELETE FROM records WHERE id = 30$/m);
+  });
+});

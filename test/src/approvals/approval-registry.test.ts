@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ApprovalError } from '../../../src/approvals/approval-error.js';
+import { ApprovalRegistry, type ApprovalAsker } from '../../../src/approvals/approval-registry.js';
+
+const asker = (overrides: Partial<ApprovalAsker> = {}): ApprovalAsker => ({
+  objectId: 'agent-1',
+  appId: 'app-1',
+  displayName: 'agent',
+  connection: 'records-api',
+  entry: 'writers',
+  sessionId: 's-1',
+  ...overrides,
+});
+const DBA = { approve: true, by: 'dba', via: 'bearer-token', from: '127.0.0.1', reason: 'ticket 1' };
+
+describe('the approval registry', () => {
+  it('admits exactly the approved statement, once, for the identity and connection that asked', () => {
+    const now = 0;
+    const registry = new ApprovalRegistry({ requestTtlMs: 60_000, approvalTtlMs: 10_000, pendingPerIdentity: 5 }, () => now);
+    const sql = 'DELETE FROM records WHERE id = 7';
+    const asked = registry.check(asker(), sql, 'writing public.records');
+    assert.ok(asked.kind === 'pending' && asked.created);
+    assert.deepEqual(registry.check(asker({ sessionId: 's-2' }), sql, 'w').kind, 'pending', 'asking again is the same request');
+    registry.decide(asked.request.id, DBA);
+    for (const other of [
+      registry.check(asker({ objectId: 'agent-2' }), sql, 'w'),
+      registry.check(asker({ connection: 'other-db' }), sql, 'w'),
+      registry.check(asker(), `${sql} `, 'w'),
+      registry.check(asker(), 'DELETE FROM records WHERE id = 8', 'w'),
+    ]) {
+      assert.equal(other.kind, 'pending', 'another identity, connection or text is another request');
+    }
+    const used = registry.check(asker({ sessionId: 's-3' }), sql, 'w');
+    assert.equal(used.kind, 'approved');
+    assert.equal(registry.get(asked.request.id)?.usedBy, 's-3');
+    const again = registry.check(asker(), sql, 'w');
+    assert.ok(again.kind === 'pending' && again.created && again.request.id !== asked.request.id, 'once: the next is a new request');
+  });
+
+  it('expires requests and approvals, answers a refusal, and caps what one identity may have waiting', () => {
+    let now = 0;
+    const registry = new ApprovalRegistry({ requestTtlMs: 60_000, approvalTtlMs: 10_000, pendingPerIdentity: 2 }, () => now);
+    const first = registry.check(asker(), 'UPDATE records SET title = 1', 'w');
+    assert.equal(first.kind, 'pending');
+    registry.decide(first.request.id, DBA);
+    now = 10_001;
+    assert.equal(registry.get(first.request.id)?.state, 'expired');
+    assert.equal(registry.check(asker(), 'UPDATE records SET title = 1', 'w').kind, 'pending', 'an expired approval admits nothing');
+    const refused = registry.check(asker(), 'UPDATE records SET title = 2', 'w');
+    registry.decide(refused.kind === 'pending' ? refused.request.id : '', { ...DBA, approve: false, reason: 'no' });
+    assert.equal(registry.check(asker(), 'UPDATE records SET title = 2', 'w').kind, 'refused');
+    assert.equal(registry.check(asker(), 'UPDATE records SET title = 3', 'w').kind, 'pending');
+    assert.deepEqual(registry.check(asker(), 'UPDATE records SET title = 4', 'w'), { kind: 'too-many', limit: 2 });
+    assert.equal(registry.check(asker({ objectId: 'agent-2' }), 'UPDATE records SET title = 4', 'w').kind, 'pending', 'per identity');
+    now += 60_001;
+    assert.equal(registry.list().filter((r) => r.state === 'pending').length, 0, 'pending requests expire');
+  });
+
+  it('answers only a pending request, and only with a reason', () => {
+    const registry = new ApprovalRegistry();
+    const asked = registry.check(asker(), 'DELETE FROM records', 'w');
+    const id = asked.kind === 'pending' ? asked.request.id : '';
+    assert.throws(
+      () => registry.decide('000000000000', DBA),
+      (e) => e instanceof ApprovalError && e.code === 'no-such-approval',
+    );
+    assert.throws(
+      () => registry.decide(id, { ...DBA, reason: '  ' }),
+      (e) => e instanceof ApprovalError && e.code === 'approval-reason-required',
+    );
+    registry.decide(id, DBA);
+    assert.throws(
+      () => registry.decide(id, DBA),
+      (e) => e instanceof ApprovalError && e.code === 'approval-not-pending',
+    );
+  });
+});
