@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { CONNECTION, Harness } from '../support/harness.js';
+import { repoPath } from '../support/repo-root.js';
+
+const run = promisify(execFile);
+const ADMIN_TOKEN = 'interop-approvals-admin-token-42';
+const ROLE = 'Records.ApprovedWriter';
+
+/** psql and psycopg2 (both simple-query clients) meet a write that waits for an approver. */
+describe('approvals with libpq clients', () => {
+  let h: Harness;
+  let admin: string;
+  before(async () => {
+    h = await Harness.start({
+      admin: { host: '127.0.0.1', port: 0, 'token-env': 'IDGATE_ADMIN_TOKEN' },
+      env: { IDGATE_ADMIN_TOKEN: ADMIN_TOKEN },
+      identityMap: [{ 'entra-app-role': ROLE, connection: CONNECTION, scope: 'read write:records approve:write:records' }],
+    });
+    admin = `http://127.0.0.1:${h.gateway.admin?.port ?? 0}`;
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  const approve = async (id: string): Promise<number> =>
+    (
+      await fetch(`${admin}/approvals/${id}/approve`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ by: 'psql-test', reason: 'interop' }),
+      })
+    ).status;
+
+  /** psql as one agent: the same identity each run (an approval is pinned to the identity that asked). */
+  let agentToken = '';
+  async function psql(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+    agentToken ||= await h.token({ groups: [], roles: [ROLE] });
+    try {
+      const { stdout, stderr } = await run('psql', ['-X', '-v', 'VERBOSITY=verbose', h.conninfo(), ...args], {
+        env: { ...process.env, PGPASSWORD: agentToken },
+      });
+      return { stdout, stderr, code: 0 };
+    } catch (e) {
+      const err = e as { stdout: string; stderr: string; code: number };
+      return err;
+    }
+  }
+
+  it('psql: IGA01 with the request id, the transaction aborted; once approved the same statement runs', async () => {
+    const held = await psql([
+      '-v',
+      'ON_ERROR_STOP=0',
+      '-c',
+      'BEGIN',
+      '-c',
+      'DELETE FROM records WHERE id = 40',
+      '-c',
+      'SELECT 1',
+      '-c',
+      'ROLLBACK',
+    ]);
+    assert.match(held.stderr, /ERROR: {2}IGA01: writing public\.records needs approval: request ([0-9a-f]{12})/);
+    assert.match(held.stderr, /ERROR: {2}25P02: current transaction is aborted/);
+    const id = /request ([0-9a-f]{12})/.exec(held.stderr)?.[1] ?? '';
+    assert.equal(await approve(id), 200);
+    const ran = await psql(['-c', 'DELETE FROM records WHERE id = 40']);
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.equal(ran.stdout.trim(), 'DELETE 1');
+    assert.equal((await h.cluster.sql('SELECT count(*) FROM records WHERE id = 40', 'records')).trim(), '0');
+  });
+
+  it('psycopg2: its parameters are written into the text, so the approval pins them; runs once', async () => {
+    // Debian's psycopg2 is importable by the system python, not by a pyenv python earlier on PATH.
+    const { stdout } = await run('/usr/bin/python3', [
+      repoPath('test/interop/psycopg2_approvals.py'),
+      h.conninfo(),
+      await h.token({ groups: [], roles: [ROLE] }),
+      admin,
+      ADMIN_TOKEN,
+    ]);
+    const out = JSON.parse(stdout) as Record<string, unknown>;
+    assert.equal(out['first'], 'IGA01');
+    assert.equal(out['approved'], 200);
+    assert.equal(out['rowcount'], 1);
+    assert.equal(out['again'], 'IGA01', 'once');
+    await h.assertNoLeaks();
+  });
+});
