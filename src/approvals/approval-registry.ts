@@ -40,7 +40,12 @@ export interface ApprovalRequest {
   usedBy?: string;
 }
 
-export const DEFAULT_APPROVAL_LIMITS: ApprovalLimits = { requestTtlMs: 3_600_000, approvalTtlMs: 900_000, pendingPerIdentity: 20 };
+export const DEFAULT_APPROVAL_LIMITS: ApprovalLimits = {
+  requestTtlMs: 3_600_000,
+  approvalTtlMs: 900_000,
+  pendingPerIdentity: 20,
+  waitMs: 0,
+};
 
 /** What the gate does with a statement that needs approval. */
 export type ApprovalOutcome =
@@ -57,6 +62,8 @@ export type ApprovalOutcome =
  */
 export class ApprovalRegistry {
   private readonly requests = new Map<string, ApprovalRequest>();
+  /** Sessions holding a statement open until its request is answered (`approvals.wait`). */
+  private readonly waiting = new Map<string, ((state: ApprovalState) => void)[]>();
 
   constructor(
     private readonly limits: ApprovalLimits = DEFAULT_APPROVAL_LIMITS,
@@ -117,7 +124,42 @@ export class ApprovalRegistry {
     if (decision.reason.trim() === '') throw new ApprovalError('approval-reason-required', 'a decision needs a reason');
     request.decision = { ...decision, atMs: this.now() };
     request.state = decision.approve ? 'approved' : 'refused';
+    this.tell(id, request.state);
     return request;
+  }
+
+  /**
+   * Calls back once the request is answered or expires, or with `pending` after `timeoutMs`; the
+   * returned function stops waiting (the session ended).
+   */
+  whenDecided(id: string, timeoutMs: number, callback: (state: ApprovalState) => void): () => void {
+    let done = false;
+    const once = (state: ApprovalState): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      const left = (this.waiting.get(id) ?? []).filter((w) => w !== once);
+      if (left.length > 0) this.waiting.set(id, left);
+      else this.waiting.delete(id);
+      callback(state);
+    };
+    const timer = setTimeout(() => {
+      this.expire();
+      once(this.requests.get(id)?.state ?? 'expired');
+    }, timeoutMs);
+    timer.unref();
+    this.waiting.set(id, [...(this.waiting.get(id) ?? []), once]);
+    return () => {
+      done = true;
+      clearTimeout(timer);
+      const left = (this.waiting.get(id) ?? []).filter((w) => w !== once);
+      if (left.length > 0) this.waiting.set(id, left);
+      else this.waiting.delete(id);
+    };
+  }
+
+  private tell(id: string, state: ApprovalState): void {
+    for (const waiter of [...(this.waiting.get(id) ?? [])]) waiter(state);
   }
 
   /** Pending requests past their lifetime and approvals past theirs expire; what ended a lifetime ago is forgotten. */
@@ -125,7 +167,10 @@ export class ApprovalRegistry {
     const now = this.now();
     for (const [id, r] of this.requests) {
       const decidedAt = r.decision?.atMs;
-      if (r.state === 'pending' && now - r.requestedAtMs > this.limits.requestTtlMs) r.state = 'expired';
+      if (r.state === 'pending' && now - r.requestedAtMs > this.limits.requestTtlMs) {
+        r.state = 'expired';
+        this.tell(id, 'expired');
+      }
       if (r.state === 'approved' && decidedAt !== undefined && now - decidedAt > this.limits.approvalTtlMs) r.state = 'expired';
       if (r.state !== 'pending' && r.state !== 'approved' && now - (decidedAt ?? r.requestedAtMs) > this.limits.requestTtlMs) {
         this.requests.delete(id);

@@ -131,6 +131,8 @@ export interface ApprovalLimits {
   readonly approvalTtlMs: number;
   /** Requests one identity may have open at once (an agent looping on a refused write cannot fill memory). */
   readonly pendingPerIdentity: number;
+  /** How long a statement needing approval is held open for its answer (0: refused at once with its request id). */
+  readonly waitMs: number;
 }
 
 export interface GatewayConfig {

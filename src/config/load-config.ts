@@ -132,6 +132,7 @@ export function buildConfig(
       requestTtlMs: durationMs(raw.approvals['request-expiry']),
       approvalTtlMs: durationMs(raw.approvals['approval-expiry']),
       pendingPerIdentity: raw.approvals['pending-per-identity'],
+      waitMs: raw.approvals.wait === 0 ? 0 : durationMs(raw.approvals.wait),
     },
     logLevel: raw.log.level,
   };

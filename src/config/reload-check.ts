@@ -31,6 +31,8 @@ export function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig):
   if (current.nodeId !== next.nodeId && !changed.includes('listen')) changed.push('node-id');
   if (current.logLevel !== next.logLevel) changed.push('log');
   if (current.endAtTokenExpiry !== next.endAtTokenExpiry) changed.push('session');
+  // The requests and approvals live in a registry made at start with these limits.
+  if (!isDeepStrictEqual(current.approvals, next.approvals)) changed.push('approvals');
   if (!isDeepStrictEqual(current.peers, next.peers) || current.peerTimeoutMs !== next.peerTimeoutMs) changed.push('fleet');
   if (!sameAdmin(current.admin, next.admin)) changed.push('admin');
   return changed;

@@ -295,9 +295,10 @@ export const configSchema = z
         'request-expiry': duration.default('1h'),
         'approval-expiry': duration.default('15m'),
         'pending-per-identity': z.number().int().positive().default(20),
+        wait: z.union([z.literal(0), duration]).default(0),
       })
       .strict()
-      .default({ 'request-expiry': '1h', 'approval-expiry': '15m', 'pending-per-identity': 20 }),
+      .default({ 'request-expiry': '1h', 'approval-expiry': '15m', 'pending-per-identity': 20, wait: 0 }),
     session: z
       .object({ 'end-at-token-expiry': z.boolean().default(true) })
       .strict()

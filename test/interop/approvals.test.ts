@@ -9,17 +9,23 @@ const run = promisify(execFile);
 const ADMIN_TOKEN = 'interop-approvals-admin-token-42';
 const ROLE = 'Records.ApprovedWriter';
 
+/** A gateway with its admin endpoint and an entry whose writes to records wait for an approver. */
+async function startWithApprovals(approvals: Record<string, unknown>): Promise<{ h: Harness; admin: string }> {
+  const h = await Harness.start({
+    admin: { host: '127.0.0.1', port: 0, 'token-env': 'IDGATE_ADMIN_TOKEN' },
+    env: { IDGATE_ADMIN_TOKEN: ADMIN_TOKEN },
+    approvals,
+    identityMap: [{ 'entra-app-role': ROLE, connection: CONNECTION, scope: 'read write:records approve:write:records' }],
+  });
+  return { h, admin: `http://127.0.0.1:${h.gateway.admin?.port ?? 0}` };
+}
+
 /** psql and psycopg2 (both simple-query clients) meet a write that waits for an approver. */
 describe('approvals with libpq clients', () => {
   let h: Harness;
   let admin: string;
   before(async () => {
-    h = await Harness.start({
-      admin: { host: '127.0.0.1', port: 0, 'token-env': 'IDGATE_ADMIN_TOKEN' },
-      env: { IDGATE_ADMIN_TOKEN: ADMIN_TOKEN },
-      identityMap: [{ 'entra-app-role': ROLE, connection: CONNECTION, scope: 'read write:records approve:write:records' }],
-    });
-    admin = `http://127.0.0.1:${h.gateway.admin?.port ?? 0}`;
+    ({ h, admin } = await startWithApprovals({}));
   });
   after(async () => {
     await h.stop();
@@ -86,6 +92,74 @@ describe('approvals with libpq clients', () => {
     assert.equal(out['approved'], 200);
     assert.equal(out['rowcount'], 1);
     assert.equal(out['again'], 'IGA01', 'once');
+    await h.assertNoLeaks();
+  });
+});
+
+/** `approvals.wait`: psql's statement is held open until a person answers, then runs; unanswered, refused when the wait ends. */
+describe('approvals with approvals.wait', () => {
+  let h: Harness;
+  let admin: string;
+  before(async () => {
+    ({ h, admin } = await startWithApprovals({ wait: '3s' }));
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+  async function pendingId(sql: string): Promise<string> {
+    for (let i = 0; i < 100; i++) {
+      const listed = (await (await fetch(`${admin}/approvals`, { headers })).json()) as {
+        approvals: { id: string; sql: string; state: string }[];
+      };
+      const found = listed.approvals.find((a) => a.sql === sql && a.state === 'pending');
+      if (found !== undefined) return found.id;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no pending request for ${sql}`);
+  }
+  const psql = async (sql: string): Promise<{ stdout: string; stderr: string; code: number }> =>
+    run('psql', ['-X', '-v', 'VERBOSITY=verbose', h.conninfo(), '-c', sql], {
+      env: { ...process.env, PGPASSWORD: await h.token({ groups: [], roles: [ROLE] }) },
+    }).then(
+      ({ stdout, stderr }) => ({ stdout, stderr, code: 0 }),
+      (e: unknown) => e as { stdout: string; stderr: string; code: number },
+    );
+
+  it('returns DELETE 1 to a waiting psql once a person approves', async () => {
+    const sql = 'DELETE FROM records WHERE id = 50';
+    const started = Date.now();
+    const waiting = psql(sql);
+    const id = await pendingId(sql);
+    const approved = await fetch(`${admin}/approvals/${id}/approve`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ by: 'dba', reason: 'go' }),
+    });
+    assert.equal(approved.status, 200);
+    const ran = await waiting;
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.equal(ran.stdout.trim(), 'DELETE 1');
+    assert.ok(Date.now() - started < 3000, 'ran on the approval, not at the end of the wait');
+    assert.equal((await h.cluster.sql('SELECT count(*) FROM records WHERE id = 50', 'records')).trim(), '0');
+  });
+
+  it('refuses with the request id when nobody answers within the wait, and at once when a person refuses', async () => {
+    const sql = 'DELETE FROM records WHERE id = 51';
+    const started = Date.now();
+    const unanswered = await psql(sql);
+    assert.equal(unanswered.code, 1);
+    assert.match(unanswered.stderr, /IGA01: writing public\.records needs approval: request [0-9a-f]{12}/);
+    assert.ok(Date.now() - started >= 2900, `held for the wait (${Date.now() - started} ms)`);
+
+    const refusedSql = 'DELETE FROM records WHERE id = 52';
+    const waiting = psql(refusedSql);
+    const id = await pendingId(refusedSql);
+    await fetch(`${admin}/approvals/${id}/refuse`, { method: 'POST', headers, body: JSON.stringify({ by: 'dba-bob', reason: 'no' }) });
+    const refused = await waiting;
+    assert.match(refused.stderr, /IGA01: writing public\.records needs approval: request [0-9a-f]{12} was refused by dba-bob \(no\)/);
+    assert.equal((await h.cluster.sql('SELECT count(*) FROM records WHERE id IN (51, 52)', 'records')).trim(), '2');
     await h.assertNoLeaks();
   });
 });

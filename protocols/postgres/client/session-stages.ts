@@ -7,7 +7,7 @@ import type { SessionGrant } from '../../../src/policy/session-grant.js';
 import type { GatewayServices } from '../../../src/protocol.js';
 import type { AnalysisContext } from '../policy/analysis-context.js';
 import { RowCap } from '../policy/row-cap.js';
-import { StatementGate } from '../policy/statement-gate.js';
+import { StatementGate, type GateEvents } from '../policy/statement-gate.js';
 import type { FrameStage } from '../wire/frame-stage.js';
 import { pinnedApplicationName } from './session-settings.js';
 import { entryName } from '../../../src/policy/entry-name.js';
@@ -59,11 +59,19 @@ function scopeGate(
       if (recorder.recordsFrames) recorder.record('gateway', 'Denied', { sql, reason: denial.message, sqlstate: denial.sqlstate });
     },
     approvalNeeded: (sql, what) => approvalNeeded({ services, grant, log, recorder }, sql, what),
+    ...waitForApprovals(services),
     lexicalStateChanged: (problem) => {
       log.warn({ reason: 'lexical-state-changed', problem }, 'ending session: the server changed how it reads statements');
       onLexicalChange(problem);
     },
   });
+}
+
+/** `approvals.wait`: statements needing approval are held open for their answer, at most that long. */
+function waitForApprovals(services: GatewayServices): Pick<GateEvents, 'awaitApproval'> {
+  const waitMs = services.config.approvals.waitMs;
+  if (waitMs <= 0) return {};
+  return { awaitApproval: (id, answered) => void services.approvals.whenDecided(id, waitMs, answered) };
 }
 
 /** Where a statement that needs approval stands; what changed is logged, counted and recorded in the session. */

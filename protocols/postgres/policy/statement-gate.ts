@@ -9,7 +9,8 @@ import type { AnalysisContext } from './analysis-context.js';
 import { cachedVerdict, decide, rejected, rememberVerdict, type Verdict } from './decision-cache.js';
 import { judgeOffThread, OFF_THREAD_CHARS } from './off-thread-analysis.js';
 import { reportedLexicalProblem } from './lexical-state.js';
-import type { ApprovalOutcome, ApprovalRequest } from '../../../src/approvals/approval-registry.js';
+import type { ApprovalOutcome, ApprovalState } from '../../../src/approvals/approval-registry.js';
+import { verdictFor } from './approval-verdict.js';
 import { decodeStatement, MAX_ANALYSED_STATEMENT_BYTES } from './statement-text.js';
 
 /** The statement the gateway sends upstream in place of a denied one: it cannot parse, so the server fails exactly there. */
@@ -38,6 +39,11 @@ export interface GateEvents {
   readonly lexicalStateChanged: (problem: string) => void;
   /** A statement the scope allows once a person approves it (`what`): where its approval stands. */
   readonly approvalNeeded: (sql: string, what: string) => ApprovalOutcome;
+  /**
+   * With `approvals.wait`: holds the statement open until request `id` is answered (or the wait
+   * ends), then calls back with its state; undefined when statements are not held (refused at once).
+   */
+  readonly awaitApproval?: (id: string, answered: (state: ApprovalState) => void) => void;
 }
 
 /** Every type byte: the gate follows every frame of both directions to keep its reply model in step. */
@@ -134,7 +140,12 @@ export class StatementGate {
       }
       verdict = this.stopped
         ? { allowed: false, sqlstate: '57P01', message: 'the session is ending' }
-        : this.approvalVerdict(decide(this.scope, this.context, sql), code, sql);
+        : decide(this.scope, this.context, sql);
+      const wait = this.events.awaitApproval;
+      if (!verdict.allowed && verdict.approval !== undefined && code === Frontend.Query && wait !== undefined) {
+        return this.waitForApproval(verdict, verdict.approval, sql, wait);
+      }
+      verdict = this.approvalVerdict(verdict, code, sql);
     } catch (e) {
       verdict = rejected(e);
     }
@@ -149,26 +160,40 @@ export class StatementGate {
    */
   private approvalVerdict(verdict: Verdict, code: number, sql: string): Verdict {
     if (verdict.allowed || verdict.approval === undefined) return verdict;
-    const what = verdict.approval;
     if (code !== Frontend.Query) {
-      const message = `${what} needs approval, which admits a statement sent as a simple query only: send it with its values written in (psql, or the driver's simple query mode)`;
+      const message = `${verdict.approval} needs approval, which admits a statement sent as a simple query only: send it with its values written in (psql, or the driver's simple query mode)`;
       return { allowed: false, sqlstate: '0A000', message };
     }
+    return verdictFor(verdict, verdict.approval, this.events.approvalNeeded(sql, verdict.approval));
+  }
+
+  /**
+   * `approvals.wait`: a statement whose request is pending is held — the client's stream waits
+   * behind it, as behind a statement judged off the relay thread — until a person answers (then it
+   * runs, or is refused with who refused it and why) or the wait ends (refused with its request id,
+   * which stays open: sending it again once approved runs it).
+   */
+  private waitForApproval(
+    verdict: Denial,
+    what: string,
+    sql: string,
+    awaitApproval: NonNullable<GateEvents['awaitApproval']>,
+  ): FrameVerdict {
     const outcome = this.events.approvalNeeded(sql, what);
-    switch (outcome.kind) {
-      case 'approved':
-        return ALLOWED;
-      case 'pending':
-        return { ...verdict, message: approvalMessage(what, outcome.request) };
-      case 'refused':
-        return { ...verdict, message: refusalMessage(what, outcome.request) };
-      case 'too-many':
-        return {
-          ...verdict,
-          sqlstate: '53400',
-          message: `${what} needs approval, and this identity has ${outcome.limit} requests waiting already`,
-        };
-    }
+    const now = verdictFor(verdict, what, outcome);
+    if (outcome.kind !== 'pending') return now.allowed ? this.allow(now, Frontend.Query, undefined) : this.deny(sql, now, Frontend.Query);
+    const late: LateJudgement = { code: Frontend.Query, statement: undefined, sql, verdict: undefined };
+    this.late = late;
+    awaitApproval(outcome.request.id, (state) => {
+      // Answered: approved, take the approval now (this statement uses it), or say who refused it and why.
+      // Unanswered in time: the request, still open.
+      const answered = state === 'approved' || state === 'refused';
+      late.verdict = answered ? verdictFor(verdict, what, this.events.approvalNeeded(sql, what)) : now;
+      const settle = this.settle;
+      this.settle = undefined;
+      settle?.(this.settled());
+    });
+    return PENDING;
   }
 
   /** A large statement: parsed on the analysis thread while this session's client stream waits (the others go on). */
@@ -242,15 +267,4 @@ export class StatementGate {
     this.stopped = true;
     this.events.lexicalStateChanged(problem);
   }
-}
-
-const ALLOWED: Verdict = { allowed: true };
-
-function approvalMessage(what: string, request: ApprovalRequest): string {
-  return `${what} needs approval: request ${request.id} (statement ${request.fingerprint.slice(0, 12)}) waits for an approver (idgate approvals; idgate approve ${request.id} --reason …); send the same statement again once it is approved`;
-}
-
-function refusalMessage(what: string, request: ApprovalRequest): string {
-  const d = request.decision;
-  return `${what} needs approval: request ${request.id} was refused by ${d?.by ?? '?'} (${d?.reason ?? ''})`;
 }

@@ -17,7 +17,7 @@ const DBA = { approve: true, by: 'dba', via: 'bearer-token', from: '127.0.0.1', 
 describe('the approval registry', () => {
   it('admits exactly the approved statement, once, for the identity and connection that asked', () => {
     const now = 0;
-    const registry = new ApprovalRegistry({ requestTtlMs: 60_000, approvalTtlMs: 10_000, pendingPerIdentity: 5 }, () => now);
+    const registry = new ApprovalRegistry({ requestTtlMs: 60_000, approvalTtlMs: 10_000, pendingPerIdentity: 5, waitMs: 0 }, () => now);
     const sql = 'DELETE FROM records WHERE id = 7';
     const asked = registry.check(asker(), sql, 'writing public.records');
     assert.ok(asked.kind === 'pending' && asked.created);
@@ -40,7 +40,7 @@ describe('the approval registry', () => {
 
   it('expires requests and approvals, answers a refusal, and caps what one identity may have waiting', () => {
     let now = 0;
-    const registry = new ApprovalRegistry({ requestTtlMs: 60_000, approvalTtlMs: 10_000, pendingPerIdentity: 2 }, () => now);
+    const registry = new ApprovalRegistry({ requestTtlMs: 60_000, approvalTtlMs: 10_000, pendingPerIdentity: 2, waitMs: 0 }, () => now);
     const first = registry.check(asker(), 'UPDATE records SET title = 1', 'w');
     assert.equal(first.kind, 'pending');
     registry.decide(first.request.id, DBA);
@@ -74,5 +74,24 @@ describe('the approval registry', () => {
       () => registry.decide(id, DBA),
       (e) => e instanceof ApprovalError && e.code === 'approval-not-pending',
     );
+  });
+
+  it('tells a waiting session when its request is answered, or that it is still pending when its wait ends', async () => {
+    // The registry's timers do not keep a process alive (a stopping gateway must exit): this one does, for the test.
+    const alive = setTimeout(() => undefined, 5000);
+    const registry = new ApprovalRegistry();
+    const asked = registry.check(asker(), 'DELETE FROM records WHERE id = 1', 'w');
+    const id = asked.kind === 'pending' ? asked.request.id : '';
+    const answered = new Promise((resolve) => registry.whenDecided(id, 60_000, resolve));
+    const unanswered = new Promise((resolve) => registry.whenDecided(id, 10, resolve));
+    assert.equal(await unanswered, 'pending');
+    registry.decide(id, DBA);
+    assert.equal(await answered, 'approved');
+    const stopped: string[] = [];
+    const stop = registry.whenDecided(id, 10, (s) => stopped.push(s));
+    stop();
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual(stopped, [], 'a session that stopped waiting is not called');
+    clearTimeout(alive);
   });
 });
