@@ -172,6 +172,14 @@ export class AdminServer {
    * answer, and agents' Entra tokens do not open it: an agent cannot approve its own request.
    */
   private async decide(req: IncomingMessage, res: ServerResponse, id: string, approve: boolean, via: string): Promise<void> {
+    if (via === 'loopback') {
+      // Without a token or certificates anyone on this host is let in — an agent running here too.
+      throw new HttpProblem(
+        403,
+        'approver-unauthenticated',
+        'deciding on an approval needs admin.token-env/-file or client certificates: a loopback caller could be the agent itself',
+      );
+    }
     if (!APPROVAL_ID.test(id)) throw new HttpProblem(400, 'bad-approval-id', 'an approval id is 12 lower-case hex digits');
     if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
       throw new HttpProblem(415, 'json-required', 'send Content-Type: application/json');

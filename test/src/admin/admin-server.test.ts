@@ -148,3 +148,17 @@ describe('the admin endpoint with client certificates', () => {
     assert.equal(aliceAgain.status, 'HTTP/1.1 200 OK');
   });
 });
+
+describe('approval decisions at the admin endpoint', () => {
+  it('refuses a decision from an unauthenticated loopback caller, who could be the agent itself', async () => {
+    const port = await start(ADMIN_LIMITS);
+    const answer = await fetch(`http://127.0.0.1:${port}/approvals/0123456789ab/approve`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'looks fine to me' }),
+    });
+    assert.equal(answer.status, 403);
+    assert.equal(((await answer.json()) as { error: string }).error, 'approver-unauthenticated');
+    assert.equal((await fetch(`http://127.0.0.1:${port}/approvals`)).status, 200, 'listing stays open to loopback, as /sessions is');
+  });
+});
