@@ -1,4 +1,6 @@
 import { ApprovalRegistry } from './approvals/approval-registry.js';
+import { ApprovalWebhook } from './approvals/approval-webhook.js';
+import { approvalView } from './admin/approval-view.js';
 import { AdminServer } from './admin/admin-server.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import type { AdminBackend } from './admin/admin-backend.js';
@@ -92,7 +94,7 @@ export async function startGateway(
     authority,
     sessions,
     slots: new SessionSlots(),
-    approvals: new ApprovalRegistry(config.approvals),
+    approvals: approvalRegistry(config, logger),
     budget,
     audit,
     logger,
@@ -133,7 +135,7 @@ export async function startGateway(
     recheckNow: () => watch.recheck(),
     shutdown: () =>
       (stopping ??= drain(protocolServer, services, config.listen.drainTimeoutMs, anchor).finally(async () => {
-        for (const stop of [watch, idle]) stop.stop();
+        for (const stop of [watch, idle, { stop: () => services.approvals.close() }]) stop.stop();
         await listening.stop();
         entra.close();
       })),
@@ -287,6 +289,21 @@ async function listenOrClose(
     closeEntra();
     throw e;
   }
+}
+
+/** The statements held for approval, each new one told to the configured webhook. */
+function approvalRegistry(config: GatewayConfig, logger: Logger): ApprovalRegistry {
+  const target = config.approvals.webhook;
+  if (target === undefined) return new ApprovalRegistry(config.approvals);
+  const { url, timeoutMs, token, ca } = target;
+  const webhook = new ApprovalWebhook(
+    { url, timeoutMs, ...(token !== undefined ? { token: token.reveal() } : {}), ...(ca !== undefined ? { ca } : {}) },
+    logger,
+  );
+  return new ApprovalRegistry(config.approvals, Date.now, {
+    requested: (r) => webhook.notify({ type: 'approval-requested', ...approvalView(r, config.nodeId) }),
+    close: () => webhook.close(),
+  });
 }
 
 /** What the admin endpoint answers from: this process's services, keys and listener. */

@@ -47,6 +47,12 @@ export const DEFAULT_APPROVAL_LIMITS: ApprovalLimits = {
   waitMs: 0,
 };
 
+/** Told of each new request (the configured webhook). */
+export interface ApprovalNotifier {
+  requested(request: ApprovalRequest): void;
+  close(): void;
+}
+
 /** What the gate does with a statement that needs approval. */
 export type ApprovalOutcome =
   | { readonly kind: 'approved'; readonly request: ApprovalRequest }
@@ -68,7 +74,13 @@ export class ApprovalRegistry {
   constructor(
     private readonly limits: ApprovalLimits = DEFAULT_APPROVAL_LIMITS,
     private readonly now: () => number = Date.now,
+    private readonly notifier?: ApprovalNotifier,
   ) {}
+
+  /** The gateway stops: nothing more is sent to the notifier. */
+  close(): void {
+    this.notifier?.close();
+  }
 
   /** The statement `sql` needs approval (`what`): takes its approval if one is waiting, else asks (or answers where the asking stands). */
   check(asker: ApprovalAsker, sql: string, what: string): ApprovalOutcome {
@@ -99,6 +111,7 @@ export class ApprovalRegistry {
       state: 'pending',
     };
     this.requests.set(request.id, request);
+    this.notifier?.requested(request);
     return { kind: 'pending', request, created: true };
   }
 

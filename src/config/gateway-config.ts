@@ -133,6 +133,8 @@ export interface ApprovalLimits {
   readonly pendingPerIdentity: number;
   /** How long a statement needing approval is held open for its answer (0: refused at once with its request id). */
   readonly waitMs: number;
+  /** Where each new request is POSTed as JSON (`approvals.webhook`). */
+  readonly webhook?: { readonly url: string; readonly token?: Secret; readonly ca?: Buffer; readonly timeoutMs: number };
 }
 
 export interface GatewayConfig {

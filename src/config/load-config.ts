@@ -133,6 +133,7 @@ export function buildConfig(
       approvalTtlMs: durationMs(raw.approvals['approval-expiry']),
       pendingPerIdentity: raw.approvals['pending-per-identity'],
       waitMs: raw.approvals.wait === 0 ? 0 : durationMs(raw.approvals.wait),
+      ...webhookOf(raw.approvals.webhook, env, files),
     },
     logLevel: raw.log.level,
   };
@@ -368,4 +369,22 @@ function checkNeedsGatewayIdentity(raw: RawConfig, rules: readonly MappingRule[]
       }
     });
   }
+}
+
+/** `approvals.webhook`, its token from the environment and its CA read. */
+function webhookOf(
+  raw: RawConfig['approvals']['webhook'],
+  env: NodeJS.ProcessEnv,
+  files: FileReader,
+): Pick<GatewayConfig['approvals'], 'webhook'> {
+  if (raw === undefined) return {};
+  const tokenEnv = raw['token-env'];
+  return {
+    webhook: {
+      url: raw.url,
+      timeoutMs: raw['timeout-seconds'] * 1000,
+      ...(tokenEnv !== undefined ? { token: new Secret(env[tokenEnv] ?? '') } : {}),
+      ...(raw.ca !== undefined ? { ca: files.read(raw.ca, 'approvals.webhook.ca') } : {}),
+    },
+  };
 }

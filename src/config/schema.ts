@@ -296,6 +296,16 @@ export const configSchema = z
         'approval-expiry': duration.default('15m'),
         'pending-per-identity': z.number().int().positive().default(20),
         wait: z.union([z.literal(0), duration]).default(0),
+        /** Told of each new request: a JSON POST (https only: the statement is in the body). */
+        webhook: z
+          .object({
+            url: z.string().regex(/^https:\/\//, 'must be an https:// URL (the statement is in the body)'),
+            'token-env': z.string().min(1).optional(),
+            ca: z.string().min(1).optional(),
+            'timeout-seconds': z.number().positive().default(5),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ 'request-expiry': '1h', 'approval-expiry': '15m', 'pending-per-identity': 20, wait: 0 }),

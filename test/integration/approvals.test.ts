@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
+import { selfSignedCertificate } from '../../src/dev/self-signed.js';
 import { settleAudit, showJson } from '../support/audit.js';
 import { idgate } from '../support/cli.js';
 import { pgOptions } from '../support/client-options.js';
@@ -28,6 +34,7 @@ describe('writes that wait for an approver', () => {
   let h: Harness;
   let cli: (args: string[]) => ReturnType<typeof idgate>;
   let agent: pg.Client;
+  let hook: WebhookReceiver;
   const rejected = (sql: string): Promise<PgError> =>
     agent.query(sql).then(
       () => assert.fail(`${sql} ran`),
@@ -37,10 +44,11 @@ describe('writes that wait for an approver', () => {
     (await h.cluster.sql(`SELECT count(*) FROM records WHERE id = ${id}`, 'records')).trim() === '1';
 
   before(async () => {
+    hook = await startWebhookReceiver();
     h = await Harness.start({
       admin: { host: '127.0.0.1', port: 0, 'token-env': 'IDGATE_ADMIN_TOKEN' },
-      env: { IDGATE_ADMIN_TOKEN: ADMIN_TOKEN },
-      approvals: { 'approval-expiry': '1s' },
+      env: { IDGATE_ADMIN_TOKEN: ADMIN_TOKEN, HOOK_TOKEN: 'hook-token-for-the-bridge' },
+      approvals: { 'approval-expiry': '1s', webhook: { url: hook.url, ca: hook.caFile, 'token-env': 'HOOK_TOKEN' } },
       identityMap: [
         {
           name: 'approved-writers',
@@ -61,6 +69,7 @@ describe('writes that wait for an approver', () => {
   after(async () => {
     await agent.end().catch(() => undefined);
     await h.stop();
+    await hook.stop();
   });
 
   it('holds a DELETE until a DBA approves it, then runs exactly it once; the agent cannot approve', async () => {
@@ -88,6 +97,14 @@ describe('writes that wait for an approver', () => {
     assert.equal(self.status, 401);
     const noReason = await cli(['approve', id, '--reason', ' ']);
     assert.equal(noReason.code, 1, 'a decision needs a reason');
+
+    // The team's webhook heard of it (its first try answered 503: retried), with the statement and the token.
+    const told = await hook.posted(id);
+    assert.equal(told.attempts, 2);
+    assert.equal(told.authorization, 'Bearer hook-token-for-the-bridge');
+    assert.equal(told.body['type'], 'approval-requested');
+    assert.equal(told.body['sql'], 'DELETE FROM records WHERE id = 7');
+    assert.equal(told.body['state'], 'pending');
 
     const approved = await cli(['approve', id, '--reason', 'ticket OPS-42', '--by', 'dba-alice']);
     assert.equal(approved.code, 0, approved.stderr);
@@ -165,3 +182,50 @@ describe('writes that wait for an approver', () => {
     assert.match(shown.stdout, /^statement:\nDELETE FROM records WHERE id = 30$/m);
   });
 });
+
+interface WebhookReceiver {
+  readonly url: string;
+  readonly caFile: string;
+  /** Resolves once a request's notification came through (after the 503 its first try gets). */
+  posted(id: string): Promise<{ attempts: number; authorization: string; body: Record<string, unknown> }>;
+  stop(): Promise<void>;
+}
+
+/** A team's HTTPS endpoint, as a chat bridge would run it: the first try of each notification answers 503. */
+async function startWebhookReceiver(): Promise<WebhookReceiver> {
+  const { cert, key } = await selfSignedCertificate('127.0.0.1');
+  const dir = mkdtempSync(join(tmpdir(), 'idgate-hook-'));
+  const caFile = join(dir, 'hook-ca.pem');
+  writeFileSync(caFile, cert);
+  const seen = new Map<string, { attempts: number; authorization: string; body: Record<string, unknown> }>();
+  const server = createHttpsServer({ cert, key }, (req, res) => {
+    let text = '';
+    req.on('data', (c: Buffer) => (text += c.toString()));
+    req.on('end', () => {
+      const body = JSON.parse(text) as Record<string, unknown>;
+      const id = String(body['id']);
+      const attempts = (seen.get(id)?.attempts ?? 0) + 1;
+      seen.set(id, { attempts, authorization: req.headers.authorization ?? '', body });
+      res.writeHead(attempts === 1 ? 503 : 200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `https://127.0.0.1:${port}/hook`,
+    caFile,
+    posted: async (id) => {
+      for (let i = 0; i < 100; i++) {
+        const got = seen.get(id);
+        if (got !== undefined && got.attempts >= 2) return got;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`no webhook delivery for ${id}: ${JSON.stringify([...seen.keys()])}`);
+    },
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
