@@ -1,4 +1,4 @@
-import type { ApprovalDecision, ApprovalRequest } from '../approvals/approval-registry.js';
+import type { ApprovalDecision, ApprovalPreview, ApprovalRequest } from '../approvals/approval-registry.js';
 
 /** An approval request as `GET /approvals` shows it (and `idgate approvals` prints it). */
 export interface ApprovalView {
@@ -18,6 +18,8 @@ export interface ApprovalView {
   readonly requestedAt: string;
   readonly decision: (Omit<ApprovalDecision, 'atMs'> & { readonly at: string }) | null;
   readonly usedBy: string | null;
+  /** The dry run's row count or why there is none; null while it runs or when previews are off. */
+  readonly preview: ApprovalPreview | null;
 }
 
 export function approvalView(r: ApprovalRequest, node: string): ApprovalView {
@@ -41,5 +43,6 @@ export function approvalView(r: ApprovalRequest, node: string): ApprovalView {
         ? null
         : { approve: d.approve, by: d.by, via: d.via, from: d.from, reason: d.reason, at: new Date(d.atMs).toISOString() },
     usedBy: r.usedBy ?? null,
+    preview: r.preview ?? null,
   };
 }

@@ -38,13 +38,19 @@ export interface ApprovalRequest {
   decision?: ApprovalDecision;
   /** The session that ran the approved statement. */
   usedBy?: string;
+  /** What a dry run found (`approvals.preview`), once it has run. */
+  preview?: ApprovalPreview;
 }
+
+/** The rows a dry run says the statement would change, or why it could not say. */
+export type ApprovalPreview = { readonly rows: number } | { readonly problem: string };
 
 export const DEFAULT_APPROVAL_LIMITS: ApprovalLimits = {
   requestTtlMs: 3_600_000,
   approvalTtlMs: 900_000,
   pendingPerIdentity: 20,
   waitMs: 0,
+  preview: false,
 };
 
 /** Told of each new request (the configured webhook). */
@@ -119,6 +125,12 @@ export class ApprovalRegistry {
   list(): ApprovalRequest[] {
     this.expire();
     return [...this.requests.values()];
+  }
+
+  /** A dry run's answer for a request (kept whatever state the request is in by then). */
+  setPreview(id: string, preview: ApprovalPreview): void {
+    const request = this.requests.get(id);
+    if (request !== undefined) request.preview = preview;
   }
 
   get(id: string): ApprovalRequest | undefined {

@@ -133,6 +133,8 @@ export interface ApprovalLimits {
   readonly pendingPerIdentity: number;
   /** How long a statement needing approval is held open for its answer (0: refused at once with its request id). */
   readonly waitMs: number;
+  /** Dry-run each request's statement (rolled back) to show the approver how many rows it would change. */
+  readonly preview: boolean;
   /** Where each new request is POSTed as JSON (`approvals.webhook`). */
   readonly webhook?: { readonly url: string; readonly token?: Secret; readonly ca?: Buffer; readonly timeoutMs: number };
 }

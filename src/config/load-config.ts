@@ -133,6 +133,7 @@ export function buildConfig(
       approvalTtlMs: durationMs(raw.approvals['approval-expiry']),
       pendingPerIdentity: raw.approvals['pending-per-identity'],
       waitMs: raw.approvals.wait === 0 ? 0 : durationMs(raw.approvals.wait),
+      preview: raw.approvals.preview,
       ...webhookOf(raw.approvals.webhook, env, files),
     },
     logLevel: raw.log.level,

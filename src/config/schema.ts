@@ -296,6 +296,8 @@ export const configSchema = z
         'approval-expiry': duration.default('15m'),
         'pending-per-identity': z.number().int().positive().default(20),
         wait: z.union([z.literal(0), duration]).default(0),
+        /** Dry-run each request (rolled back) for the approver's row count; off: a dry run executes the statement. */
+        preview: z.boolean().default(false),
         /** Told of each new request: a JSON POST (https only: the statement is in the body). */
         webhook: z
           .object({
@@ -308,7 +310,7 @@ export const configSchema = z
           .optional(),
       })
       .strict()
-      .default({ 'request-expiry': '1h', 'approval-expiry': '15m', 'pending-per-identity': 20, wait: 0 }),
+      .default({ 'request-expiry': '1h', 'approval-expiry': '15m', 'pending-per-identity': 20, wait: 0, preview: false }),
     session: z
       .object({ 'end-at-token-expiry': z.boolean().default(true) })
       .strict()

@@ -163,3 +163,46 @@ describe('approvals with approvals.wait', () => {
     await h.assertNoLeaks();
   });
 });
+
+/** `approvals.preview`: the approver sees how many rows the statement would change, from a dry run that changes nothing. */
+describe('approvals with a dry-run preview', () => {
+  let h: Harness;
+  let admin: string;
+  before(async () => {
+    ({ h, admin } = await startWithApprovals({ preview: true }));
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  async function previewOf(sql: string): Promise<Record<string, unknown>> {
+    const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    for (let i = 0; i < 100; i++) {
+      const listed = (await (await fetch(`${admin}/approvals`, { headers })).json()) as {
+        approvals: { sql: string; preview: Record<string, unknown> | null }[];
+      };
+      const preview = listed.approvals.find((a) => a.sql === sql)?.preview;
+      if (preview !== undefined && preview !== null) return preview;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no preview for ${sql}`);
+  }
+
+  it('counts the rows a DELETE would remove, removes none, and says why a text of two statements is not run', async () => {
+    const token = await h.token({ groups: [], roles: [ROLE] });
+    const psql = (sql: string): Promise<unknown> =>
+      run('psql', ['-X', h.conninfo(), '-c', sql], { env: { ...process.env, PGPASSWORD: token } }).catch(() => undefined);
+    const wide = 'DELETE FROM records WHERE id > 90';
+    await psql(wide);
+    assert.deepEqual(await previewOf(wide), { rows: 10 });
+    assert.equal(
+      (await h.cluster.sql('SELECT count(*) FROM records WHERE id > 90', 'records')).trim(),
+      '10',
+      'the dry run was rolled back',
+    );
+    const two = 'DELETE FROM records WHERE id = 89; DELETE FROM records WHERE id = 88';
+    await psql(two);
+    assert.deepEqual(await previewOf(two), { problem: 'only a lone INSERT, UPDATE, DELETE or MERGE is dry-run' });
+    assert.equal((await h.cluster.sql('SELECT count(*) FROM records WHERE id IN (88, 89)', 'records')).trim(), '2');
+  });
+});

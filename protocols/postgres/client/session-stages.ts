@@ -1,3 +1,5 @@
+import { dryRun } from '../upstream/dry-run.js';
+import type { SqlParser } from '../policy/sql-parser.js';
 import type { ApprovalOutcome } from '../../../src/approvals/approval-registry.js';
 import type { SessionLimits } from '../../../src/config/gateway-config.js';
 import type { Scope } from '../../../src/config/scope.js';
@@ -58,7 +60,7 @@ function scopeGate(
       log.info({ reason: denial.message, sqlstate: denial.sqlstate, scope: scope.text }, 'statement denied by scope');
       if (recorder.recordsFrames) recorder.record('gateway', 'Denied', { sql, reason: denial.message, sqlstate: denial.sqlstate });
     },
-    approvalNeeded: (sql, what) => approvalNeeded({ services, grant, log, recorder }, sql, what),
+    approvalNeeded: (sql, what) => approvalNeeded({ services, grant, log, recorder }, analysis.parser, sql, what),
     ...waitForApprovals(services),
     lexicalStateChanged: (problem) => {
       log.warn({ reason: 'lexical-state-changed', problem }, 'ending session: the server changed how it reads statements');
@@ -75,7 +77,7 @@ function waitForApprovals(services: GatewayServices): Pick<GateEvents, 'awaitApp
 }
 
 /** Where a statement that needs approval stands; what changed is logged, counted and recorded in the session. */
-function approvalNeeded({ services, grant, log, recorder }: StageContext, sql: string, what: string): ApprovalOutcome {
+function approvalNeeded({ services, grant, log, recorder }: StageContext, parser: SqlParser, sql: string, what: string): ApprovalOutcome {
   const { identity, connection, rule } = grant;
   const asker = {
     objectId: identity.objectId,
@@ -92,6 +94,12 @@ function approvalNeeded({ services, grant, log, recorder }: StageContext, sql: s
     services.metrics.approval('requested');
     log.info({ approvalId: request.id, fingerprint: request.fingerprint, what }, 'statement held for approval');
     recorder.record('gateway', 'ApprovalRequested', { id: request.id, sql, fingerprint: request.fingerprint, what });
+    if (services.config.approvals.preview) {
+      // Off the statement's way: the approver sees the count once it is in.
+      void dryRun(connection, sql, parser, services.upstreamPasswords).then((preview) =>
+        services.approvals.setPreview(request.id, preview),
+      );
+    }
   }
   if (outcome.kind === 'approved') {
     const d = request.decision;

@@ -3,7 +3,7 @@ import { Backend } from '../wire/codes.js';
 import { decodeErrorFields } from '../wire/error-fields.js';
 import { newUpstreamQueue } from './connect-upstream.js';
 import { encodeQuery, TERMINATE } from '../wire/frontend-messages.js';
-import { decodeDataRow } from '../wire/backend-messages.js';
+import { decodeCommandComplete, decodeDataRow } from '../wire/backend-messages.js';
 import { STORED_PASSWORDS, type UpstreamPasswords } from '../../../src/identity/upstream-passwords.js';
 import { loginUpstream } from './login-upstream.js';
 import { IdgateError } from '../../../src/idgate-error.js';
@@ -29,6 +29,8 @@ export async function runSimpleQuery(
   connection: ConnectionConfig,
   sql: string,
   passwords: UpstreamPasswords = STORED_PASSWORDS,
+  /** Filled with each statement's command tag, in order, when given. */
+  tags?: string[],
 ): Promise<(string | null)[][]> {
   const session = await loginUpstream(connection, new Map([['application_name', 'idgate']]), passwords);
   const queue = newUpstreamQueue();
@@ -41,6 +43,7 @@ export async function runSimpleQuery(
     for (;;) {
       const message = await queue.typed();
       if (message.code === Backend.DataRow) rows.push(decodeDataRow(message.body).map((v) => v?.toString('utf8') ?? null));
+      else if (message.code === Backend.CommandComplete) tags?.push(decodeCommandComplete(message.body, 0));
       else if (message.code === Backend.ErrorResponse) {
         const fields = decodeErrorFields(message.body);
         error ??= new QueryError(fields.get('C') ?? '', fields.get('M') ?? 'query failed');

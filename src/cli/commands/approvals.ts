@@ -54,6 +54,11 @@ function detailText(a: ApprovalView): string {
     `needs       approval for ${oneLine(a.what)}`,
     `requested   ${a.requestedAt}`,
     `fingerprint ${a.fingerprint}`,
+    ...(a.preview === null
+      ? []
+      : [
+          `preview     ${'rows' in a.preview ? `would change ${a.preview.rows} rows (a dry run, rolled back)` : `none: ${oneLine(a.preview.problem)}`}`,
+        ]),
     ...(d === null
       ? []
       : [

@@ -17,7 +17,10 @@ const DBA = { approve: true, by: 'dba', via: 'bearer-token', from: '127.0.0.1', 
 describe('the approval registry', () => {
   it('admits exactly the approved statement, once, for the identity and connection that asked', () => {
     const now = 0;
-    const registry = new ApprovalRegistry({ requestTtlMs: 60_000, approvalTtlMs: 10_000, pendingPerIdentity: 5, waitMs: 0 }, () => now);
+    const registry = new ApprovalRegistry(
+      { requestTtlMs: 60_000, approvalTtlMs: 10_000, pendingPerIdentity: 5, waitMs: 0, preview: false },
+      () => now,
+    );
     const sql = 'DELETE FROM records WHERE id = 7';
     const asked = registry.check(asker(), sql, 'writing public.records');
     assert.ok(asked.kind === 'pending' && asked.created);
@@ -40,7 +43,10 @@ describe('the approval registry', () => {
 
   it('expires requests and approvals, answers a refusal, and caps what one identity may have waiting', () => {
     let now = 0;
-    const registry = new ApprovalRegistry({ requestTtlMs: 60_000, approvalTtlMs: 10_000, pendingPerIdentity: 2, waitMs: 0 }, () => now);
+    const registry = new ApprovalRegistry(
+      { requestTtlMs: 60_000, approvalTtlMs: 10_000, pendingPerIdentity: 2, waitMs: 0, preview: false },
+      () => now,
+    );
     const first = registry.check(asker(), 'UPDATE records SET title = 1', 'w');
     assert.equal(first.kind, 'pending');
     registry.decide(first.request.id, DBA);
