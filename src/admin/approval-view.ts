@@ -13,6 +13,8 @@ export interface ApprovalView {
   /** The session that asked. */
   readonly sessionId: string;
   readonly sql: string;
+  /** The bound values (JSON) of a prepared statement's Bind; null for a simple query. */
+  readonly params: string | null;
   readonly fingerprint: string;
   readonly what: string;
   readonly requestedAt: string;
@@ -35,6 +37,7 @@ export function approvalView(r: ApprovalRequest, node: string): ApprovalView {
     entry: r.asker.entry,
     sessionId: r.asker.sessionId,
     sql: r.sql,
+    params: r.params ?? null,
     fingerprint: r.fingerprint,
     what: r.what,
     requestedAt: new Date(r.requestedAtMs).toISOString(),

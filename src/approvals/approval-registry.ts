@@ -29,6 +29,8 @@ export interface ApprovalRequest {
   readonly asker: ApprovalAsker;
   /** The statement exactly as the agent sent it: an approval admits this text and no other. */
   readonly sql: string;
+  /** A prepared statement's bound values (JSON), when it came through the extended protocol: pinned too. */
+  readonly params?: string;
   /** SHA-256 of the text (hex, first 16 bytes): what a reviewer compares across requests. */
   readonly fingerprint: string;
   /** What needs the approval, e.g. `writing public.records`. */
@@ -89,10 +91,10 @@ export class ApprovalRegistry {
   }
 
   /** The statement `sql` needs approval (`what`): takes its approval if one is waiting, else asks (or answers where the asking stands). */
-  check(asker: ApprovalAsker, sql: string, what: string): ApprovalOutcome {
+  check(asker: ApprovalAsker, sql: string, what: string, params?: string): ApprovalOutcome {
     this.expire();
-    const fingerprint = fingerprintOf(sql);
-    const same = [...this.requests.values()].filter((r) => sameStatement(r, asker, fingerprint, sql));
+    const fingerprint = fingerprintOf(sql, params);
+    const same = [...this.requests.values()].filter((r) => sameStatement(r, asker, fingerprint, sql, params));
     const approved = same.find((r) => r.state === 'approved');
     if (approved !== undefined) {
       approved.state = 'used';
@@ -111,6 +113,7 @@ export class ApprovalRegistry {
       id: randomBytes(6).toString('hex'),
       asker,
       sql,
+      ...(params !== undefined ? { params } : {}),
       fingerprint,
       what,
       requestedAtMs: this.now(),
@@ -204,10 +207,19 @@ export class ApprovalRegistry {
   }
 }
 
-export function fingerprintOf(sql: string): string {
-  return createHash('sha256').update(sql).digest('hex').slice(0, 32);
+/** Of the text, and of the bound values when there are any (kept apart: no text can pass for text and values). */
+export function fingerprintOf(sql: string, params?: string): string {
+  const hash = createHash('sha256').update(sql);
+  if (params !== undefined) hash.update('\0params\0').update(params);
+  return hash.digest('hex').slice(0, 32);
 }
 
-function sameStatement(r: ApprovalRequest, asker: ApprovalAsker, fingerprint: string, sql: string): boolean {
-  return r.asker.objectId === asker.objectId && r.asker.connection === asker.connection && r.fingerprint === fingerprint && r.sql === sql;
+function sameStatement(r: ApprovalRequest, asker: ApprovalAsker, fingerprint: string, sql: string, params: string | undefined): boolean {
+  return (
+    r.asker.objectId === asker.objectId &&
+    r.asker.connection === asker.connection &&
+    r.fingerprint === fingerprint &&
+    r.sql === sql &&
+    r.params === params
+  );
 }

@@ -136,13 +136,35 @@ describe('writes that wait for an approver', () => {
     assert.equal((await rejected('UPDATE records SET title = $$x$$ WHERE id = 21')).code, 'IGA01');
     assert.equal((await rejected('SELECT 1')).code, '25P02', 'the transaction is aborted, as after a denial');
     await agent.query('ROLLBACK');
+  });
 
-    const prepared = await agent.query('DELETE FROM records WHERE id = $1', [21]).then(
-      () => assert.fail('ran'),
-      (e: unknown) => e as PgError,
-    );
-    assert.equal(prepared.code, '0A000');
-    assert.match(prepared.message, /simple query/);
+  it('approves a prepared statement at its Bind, pinned to its values; EXECUTE of it by name is refused', async () => {
+    const bound = (id: number, name?: string): Promise<PgError> =>
+      agent.query({ text: 'DELETE FROM records WHERE id = $1', values: [id], ...(name !== undefined ? { name } : {}) }).then(
+        () => assert.fail('ran'),
+        (e: unknown) => e as PgError,
+      );
+    const id = requestId(await bound(21));
+    const listed = await cli(['approvals', id, '--json']);
+    const request = JSON.parse(listed.stdout) as Record<string, unknown>;
+    assert.deepEqual([request['sql'], request['params']], ['DELETE FROM records WHERE id = $1', '["21"]']);
+    assert.ok(await rowExists(21));
+    assert.equal((await cli(['approve', id, '--reason', 'bound ok'])).code, 0);
+    assert.equal((await agent.query('DELETE FROM records WHERE id = $1', [21])).rowCount, 1, 'the same text with the same value runs');
+    assert.notEqual(requestId(await bound(21)), id, 'once');
+    requestId(await bound(22));
+    assert.ok(await rowExists(22), 'another value is another request');
+
+    // A named prepared statement: prepared upstream, held at each Bind — and never run by SQL's EXECUTE.
+    requestId(await bound(23, 'del'));
+    const executed = await rejected('EXECUTE del(23)');
+    assert.equal(executed.code, '0A000');
+    assert.match(executed.message, /EXECUTE del: that prepared statement needs approval at each Bind/);
+    assert.equal((await rejected('EXPLAIN ANALYZE EXECUTE del(23)')).code, '0A000');
+    assert.ok(await rowExists(23));
+    const prepare = await rejected('PREPARE sneaky AS DELETE FROM records WHERE id = 24');
+    assert.equal(prepare.code, '0A000', 'a PREPARE of such a write cannot be approved');
+    assert.match(prepare.message, /cannot be given to PREPARE/);
   });
 
   it('records the chain request → decision → execution in the audit log, which verifies', async () => {

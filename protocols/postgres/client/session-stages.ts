@@ -60,7 +60,7 @@ function scopeGate(
       log.info({ reason: denial.message, sqlstate: denial.sqlstate, scope: scope.text }, 'statement denied by scope');
       if (recorder.recordsFrames) recorder.record('gateway', 'Denied', { sql, reason: denial.message, sqlstate: denial.sqlstate });
     },
-    approvalNeeded: (sql, what) => approvalNeeded({ services, grant, log, recorder }, analysis.parser, sql, what),
+    approvalNeeded: (sql, what, params) => approvalNeeded({ services, grant, log, recorder }, analysis.parser, { sql, what, params }),
     ...waitForApprovals(services),
     lexicalStateChanged: (problem) => {
       log.warn({ reason: 'lexical-state-changed', problem }, 'ending session: the server changed how it reads statements');
@@ -77,7 +77,11 @@ function waitForApprovals(services: GatewayServices): Pick<GateEvents, 'awaitApp
 }
 
 /** Where a statement that needs approval stands; what changed is logged, counted and recorded in the session. */
-function approvalNeeded({ services, grant, log, recorder }: StageContext, parser: SqlParser, sql: string, what: string): ApprovalOutcome {
+function approvalNeeded(
+  { services, grant, log, recorder }: StageContext,
+  parser: SqlParser,
+  { sql, what, params }: { readonly sql: string; readonly what: string; readonly params: string | undefined },
+): ApprovalOutcome {
   const { identity, connection, rule } = grant;
   const asker = {
     objectId: identity.objectId,
@@ -87,13 +91,19 @@ function approvalNeeded({ services, grant, log, recorder }: StageContext, parser
     entry: entryName(rule),
     sessionId: recorder.sessionId,
   };
-  const outcome = services.approvals.check(asker, sql, what);
+  const outcome = services.approvals.check(asker, sql, what, params);
   if (outcome.kind === 'too-many') return outcome;
   const { request } = outcome;
   if (outcome.kind === 'pending' && outcome.created) {
     services.metrics.approval('requested');
     log.info({ approvalId: request.id, fingerprint: request.fingerprint, what }, 'statement held for approval');
-    recorder.record('gateway', 'ApprovalRequested', { id: request.id, sql, fingerprint: request.fingerprint, what });
+    recorder.record('gateway', 'ApprovalRequested', {
+      id: request.id,
+      sql,
+      ...(params !== undefined ? { params } : {}),
+      fingerprint: request.fingerprint,
+      what,
+    });
     if (services.config.approvals.preview) {
       // Off the statement's way: the approver sees the count once it is in.
       void dryRun(connection, sql, parser, services.upstreamPasswords).then((preview) =>

@@ -20,6 +20,13 @@ export interface Analysis {
   readonly dependsOnConstants: boolean;
   /** The statement is one `SET [LOCAL] application_name` to a constant: it goes upstream with the agent's name kept first. */
   readonly applicationName?: ApplicationNameChange;
+  /**
+   * What in the text runs later, or on data the text does not hold (`PREPARE`: EXECUTE may run it
+   * again and again; `COPY … FROM STDIN`: the rows follow) — an approval of the text could not pin it.
+   */
+  readonly unpinnable?: string;
+  /** The prepared statements the text runs by name: the gate holds back those that need approval. */
+  readonly executes?: readonly string[];
 }
 
 /** What a lone `SET application_name` asks for; the gateway sends its own SET with the agent's name in front. */

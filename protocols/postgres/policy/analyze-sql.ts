@@ -32,7 +32,12 @@ export function analyzeSql(sql: string, context: AnalysisContext): Analysis {
     }
     throw e;
   }
-  return { accesses: walk.out, dependsOnConstants: walk.constantsConsulted };
+  return {
+    accesses: walk.out,
+    dependsOnConstants: walk.constantsConsulted,
+    ...(walk.unpinnable !== undefined ? { unpinnable: walk.unpinnable } : {}),
+    ...(walk.executes.length > 0 ? { executes: walk.executes } : {}),
+  };
 }
 
 /**
@@ -72,10 +77,13 @@ function statement(wrapped: Node, w: Walk): void {
       w.out.push({ kind: 'ddl', what: 'CREATE TABLE AS' });
       return walk(node['query'], w);
     case 'PrepareStmt':
+      w.unpinnable ??= 'PREPARE (EXECUTE runs it again and again)';
+      return statement(node['query'] as Node, w);
     case 'DeclareCursorStmt':
       return statement(node['query'] as Node, w);
     case 'ExecuteStmt':
-      // The prepared statement was judged at PREPARE; its arguments are expressions evaluated now.
+      // The prepared statement was judged at PREPARE (or at its Parse); its arguments are expressions evaluated now.
+      w.executes.push(textOf(node['name']));
       return walk(node['params'], w);
     case 'VariableSetStmt':
       return setting(node, w);
@@ -122,6 +130,7 @@ function copy(node: Node, w: Walk): void {
     return;
   }
   const relation = node['relation'] as Node | undefined;
+  if (node['is_from'] === true) w.unpinnable ??= 'COPY … FROM STDIN (the rows come after the statement)';
   if (relation !== undefined) {
     if (node['is_from'] === true) writeTo({ RangeVar: relation }, w);
     else readFrom({ RangeVar: relation }, w);

@@ -10,7 +10,12 @@ import { StatementRejected } from './statement-rejected.js';
  * `applicationName`), or what the client is told instead (always an ERROR with a SQLSTATE).
  */
 export type Verdict =
-  | { readonly allowed: true; readonly applicationName?: ApplicationNameChange }
+  | {
+      readonly allowed: true;
+      readonly applicationName?: ApplicationNameChange;
+      /** Prepared statements the text runs by name (EXECUTE): the gate refuses those that need approval. */
+      readonly executes?: readonly string[];
+    }
   | {
       readonly allowed: false;
       readonly sqlstate: string;
@@ -60,10 +65,15 @@ export function decide(scope: Scope, context: AnalysisContext, sql: string): Ver
     verdict = !decision.allowed
       ? { allowed: false, sqlstate: decision.kind === 'unsupported' ? '0A000' : '42501', message: decision.reason }
       : decision.approval !== undefined
-        ? { allowed: false, sqlstate: APPROVAL_REQUIRED, message: `${decision.approval} needs approval`, approval: decision.approval }
+        ? approvalVerdict(
+            decision.approval,
+            analysis.unpinnable ?? (analysis.executes === undefined ? undefined : 'EXECUTE (a prepared statement runs)'),
+          )
         : analysis.applicationName !== undefined
           ? { allowed: true, applicationName: analysis.applicationName }
-          : ALLOWED;
+          : analysis.executes !== undefined
+            ? { allowed: true, executes: analysis.executes }
+            : ALLOWED;
     dependsOnConstants = analysis.dependsOnConstants;
   } catch (e) {
     // A rejection's message and position are those of this exact text.
@@ -113,6 +123,20 @@ function keysOf(scope: Scope, context: AnalysisContext, sql: string): { exact: s
   const shape = shapeOf(sql);
   // The two key spaces are tagged apart: no exact text (`\x01select … 0` included) can be read as a shape of another.
   return { exact: `${prefix}x${textKey(sql)}`, shapeKey: shape === undefined ? undefined : `${prefix}s${textKey(shape)}` };
+}
+
+/**
+ * A statement the scope allows once a person approves it — unless the text holds what its approval
+ * could not pin (a PREPARE, a COPY … FROM STDIN): that is refused outright, as a prepared statement
+ * of the extended protocol is (statement-gate.ts).
+ */
+function approvalVerdict(approval: string, unpinnable: string | undefined): Verdict {
+  if (unpinnable === undefined) return { allowed: false, sqlstate: APPROVAL_REQUIRED, message: `${approval} needs approval`, approval };
+  return {
+    allowed: false,
+    sqlstate: '0A000',
+    message: `${approval} needs approval, which cannot be given to ${unpinnable}: send the write itself, with its values written in`,
+  };
 }
 
 /** A rejection as the client sees it; an unexpected failure of the analysis is a refusal too, never a pass. */

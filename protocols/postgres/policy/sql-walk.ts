@@ -18,6 +18,10 @@ export class Walk {
   readonly ctes: Set<string>[] = [];
   readonly out: Access[] = [];
   constantsConsulted = false;
+  /** A statement an approval of this text could not pin (analysis-context.ts's `unpinnable`). */
+  unpinnable: string | undefined;
+  /** The prepared statements the text runs by name (EXECUTE, EXPLAIN ANALYZE EXECUTE). */
+  readonly executes: string[] = [];
   constructor(readonly context: AnalysisContext) {}
 
   /**

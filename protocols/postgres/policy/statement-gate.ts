@@ -11,6 +11,7 @@ import { judgeOffThread, OFF_THREAD_CHARS } from './off-thread-analysis.js';
 import { reportedLexicalProblem } from './lexical-state.js';
 import type { ApprovalOutcome, ApprovalState } from '../../../src/approvals/approval-registry.js';
 import { verdictFor } from './approval-verdict.js';
+import { PreparedApprovals } from './prepared-approvals.js';
 import { decodeStatement, MAX_ANALYSED_STATEMENT_BYTES } from './statement-text.js';
 
 /** The statement the gateway sends upstream in place of a denied one: it cannot parse, so the server fails exactly there. */
@@ -38,7 +39,7 @@ export interface GateEvents {
   /** The server reported a lexical setting the analysis does not model: the session must end now. */
   readonly lexicalStateChanged: (problem: string) => void;
   /** A statement the scope allows once a person approves it (`what`): where its approval stands. */
-  readonly approvalNeeded: (sql: string, what: string) => ApprovalOutcome;
+  readonly approvalNeeded: (sql: string, what: string, params?: string) => ApprovalOutcome;
   /**
    * With `approvals.wait`: holds the statement open until request `id` is answered (or the wait
    * ends), then calls back with its state; undefined when statements are not held (refused at once).
@@ -62,6 +63,7 @@ const EVERY_FRAME = new Uint8Array(256).fill(1);
  */
 export class StatementGate {
   private readonly replies = new ReplyTracker<Denial>();
+  private readonly prepared: PreparedApprovals;
   private stopped = false;
   /** A large statement being judged on the analysis thread; the client's stream waits behind it. */
   private late: LateJudgement | undefined;
@@ -86,13 +88,17 @@ export class StatementGate {
     private readonly scope: Scope,
     private readonly context: AnalysisContext,
     private readonly events: GateEvents,
-  ) {}
+  ) {
+    this.prepared = new PreparedApprovals((sql, what, params) => events.approvalNeeded(sql, what, params));
+  }
 
   private clientHeader(code: number, length: number): HeaderAction {
     if (code === Frontend.Query || code === Frontend.Parse || code === Frontend.FunctionCall) {
       // Too long to analyse: refused at its header, its bytes dropped unread.
       return length + 1 > MAX_HELD_FRAME ? this.oversize(code, length) : HOLD;
     }
+    // A Bind may be of a prepared statement that needs approval: judged with its values.
+    if (code === Frontend.Bind && this.prepared.any) return length + 1 > MAX_HELD_FRAME ? this.oversize(code, length) : HOLD;
     this.replies.sent(code);
     return PASS;
   }
@@ -121,6 +127,7 @@ export class StatementGate {
   }
 
   private judge(code: number, frame: Buffer): FrameVerdict {
+    if (code === Frontend.Bind) return this.judgeBind(frame);
     if (code === Frontend.FunctionCall) {
       // The fast-path call names a function by OID, past any SQL: nothing to check it against.
       return this.deny(
@@ -145,7 +152,7 @@ export class StatementGate {
       if (!verdict.allowed && verdict.approval !== undefined && code === Frontend.Query && wait !== undefined) {
         return this.waitForApproval(verdict, verdict.approval, sql, wait);
       }
-      verdict = this.approvalVerdict(verdict, code, sql);
+      verdict = this.approvalVerdict(verdict, code, sql, statement);
     } catch (e) {
       verdict = rejected(e);
     }
@@ -154,17 +161,35 @@ export class StatementGate {
   }
 
   /**
-   * A statement the scope allows only with approval goes on if a person approved exactly it (once);
-   * else it is refused with where its request stands. Only a simple Query can be approved: a
-   * prepared statement could be bound and executed again and again on one approval.
+   * A Query that needs approval runs if a person approved exactly it (once), else is refused with
+   * where its request stands; a Parse of one is judged at each Bind (prepared-approvals.ts).
    */
-  private approvalVerdict(verdict: Verdict, code: number, sql: string): Verdict {
-    if (verdict.allowed || verdict.approval === undefined) return verdict;
-    if (code !== Frontend.Query) {
-      const message = `${verdict.approval} needs approval, which admits a statement sent as a simple query only: send it with its values written in (psql, or the driver's simple query mode)`;
-      return { allowed: false, sqlstate: '0A000', message };
+  private approvalVerdict(verdict: Verdict, code: number, sql: string, statement?: Buffer): Verdict {
+    if (verdict.allowed) {
+      if (code === Frontend.Parse && statement !== undefined) this.prepared.parsed(statement.toString('utf8'), sql, undefined);
+      return this.prepared.refuseExecutes(verdict.executes) ?? verdict;
+    }
+    if (verdict.approval === undefined) return verdict;
+    if (code === Frontend.Parse) {
+      // A statement judged off the relay thread comes here without its name: refused rather than guessed.
+      if (statement === undefined) {
+        return { allowed: false, sqlstate: '0A000', message: `${verdict.approval} needs approval: prepare it again` };
+      }
+      return this.prepared.parsed(statement.toString('utf8'), sql, verdict.approval);
     }
     return verdictFor(verdict, verdict.approval, this.events.approvalNeeded(sql, verdict.approval));
+  }
+
+  /** A Bind of a prepared statement that needs approval goes on once approved with exactly its values; else IGA01 in its place. */
+  private judgeBind(frame: Buffer): FrameVerdict {
+    const refused = this.stopped ? undefined : this.prepared.bind(frame);
+    if (refused === undefined) {
+      this.replies.sent(Frontend.Bind);
+      return undefined;
+    }
+    this.events.denied(refused.sql, refused.denial);
+    this.replies.sent(Frontend.Bind, refused.denial);
+    return refused.replacement;
   }
 
   /**

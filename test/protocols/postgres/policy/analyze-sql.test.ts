@@ -79,6 +79,31 @@ describe('the verdict cache', () => {
     context = await analysisContext();
   });
 
+  it('holds a write approve: names for approval, but refuses outright what an approval of the text could not pin', () => {
+    const scope = parseScope('read write:records approve:write:records');
+    const held = decide(scope, context, 'DELETE FROM records WHERE id = 7');
+    assert.deepEqual(held, {
+      allowed: false,
+      sqlstate: 'IGA01',
+      message: 'writing public.records needs approval',
+      approval: 'writing public.records',
+    });
+    for (const [sql, what] of [
+      ['PREPARE del AS DELETE FROM records WHERE id = 7', /cannot be given to PREPARE \(EXECUTE runs it again and again\)/],
+      ['COPY records (title) FROM STDIN', /cannot be given to COPY … FROM STDIN \(the rows come after the statement\)/],
+      ['SELECT 1; PREPARE del2 AS DELETE FROM records', /cannot be given to PREPARE/],
+    ] as const) {
+      const verdict = decide(scope, context, sql);
+      assert.equal(verdict.allowed ? '' : verdict.sqlstate, '0A000', sql);
+      assert.match(verdict.allowed ? '' : verdict.message, what);
+    }
+    assert.deepEqual(
+      decide(scope, context, 'PREPARE one AS SELECT * FROM records'),
+      { allowed: true },
+      'a PREPARE that needs no approval is as before',
+    );
+  });
+
   it('shares a verdict between queries that differ only in numbers, never when a value decides', () => {
     const read = parseScope('read');
     assert.deepEqual(decide(read, context, 'SELECT * FROM records WHERE id = 1'), { allowed: true });
