@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { CONNECTION, Harness } from '../support/harness.js';
@@ -20,8 +20,8 @@ async function startWithApprovals(approvals: Record<string, unknown>): Promise<{
   return { h, admin: `http://127.0.0.1:${h.gateway.admin?.port ?? 0}` };
 }
 
-/** psql and psycopg2 (both simple-query clients) meet a write that waits for an approver. */
-describe('approvals with libpq clients', () => {
+/** psql, psycopg2, psycopg 3 and pgJDBC meet a write that waits for an approver. */
+describe('approvals with real clients', () => {
   let h: Harness;
   let admin: string;
   before(async () => {
@@ -76,6 +76,55 @@ describe('approvals with libpq clients', () => {
     assert.equal(ran.code, 0, ran.stderr);
     assert.equal(ran.stdout.trim(), 'DELETE 1');
     assert.equal((await h.cluster.sql('SELECT count(*) FROM records WHERE id = 40', 'records')).trim(), '0');
+  });
+
+  /** Runs a client that prints `ASKED <sqlstate> … request <id> …`, waits for a line, then `RAN …` and `AGAIN …`. */
+  async function approvedBetween(command: string, args: string[]): Promise<Record<string, string>> {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const lines: Record<string, string> = {};
+    let pending = '';
+    const done = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    child.stdout.on('data', (c: Buffer) => {
+      pending += c.toString();
+      for (let at = pending.indexOf('\n'); at >= 0; at = pending.indexOf('\n')) {
+        const line = pending.slice(0, at);
+        pending = pending.slice(at + 1);
+        const [step = '', ...rest] = line.split(' ');
+        lines[step] = rest.join(' ');
+        if (step === 'ASKED') {
+          const id = /request ([0-9a-f]{12})/.exec(line)?.[1] ?? '';
+          void approve(id).then(() => child.stdin.write('go\n'));
+        }
+      }
+    });
+    await done;
+    assert.ok(lines['SESSION'] !== undefined, `${JSON.stringify(lines)} ${stderr}`);
+    return lines;
+  }
+
+  it('pgJDBC and psycopg 3 (values bound by the server): IGA01 at the Bind, then the approved values run once', async () => {
+    const token = await h.token({ groups: [], roles: [ROLE] });
+    const jdbc = await approvedBetween('java', [
+      '-cp',
+      '/usr/share/java/postgresql.jar',
+      repoPath('test/interop/JdbcApprovals.java'),
+      '127.0.0.1',
+      String(h.port),
+      CONNECTION,
+      'jdbc-agent',
+      token,
+      '70',
+    ]);
+    assert.match(jdbc['ASKED'] ?? '', /^IGA01 .*writing public\.records needs approval: request [0-9a-f]{12}/);
+    assert.equal(jdbc['RAN'], 'rows 1');
+    assert.match(jdbc['AGAIN'] ?? '', /^IGA01 /);
+    const psycopg = await approvedBetween('/usr/bin/python3', [repoPath('test/interop/psycopg3_approvals.py'), h.conninfo(), token, '71']);
+    assert.match(psycopg['ASKED'] ?? '', /^IGA01 writing public\.records needs approval: request [0-9a-f]{12}/);
+    assert.equal(psycopg['RAN'], 'rows 1');
+    assert.match(psycopg['AGAIN'] ?? '', /^IGA01 /);
+    assert.equal((await h.cluster.sql('SELECT count(*) FROM records WHERE id IN (70, 71)', 'records')).trim(), '0');
   });
 
   it('psycopg2: its parameters are written into the text, so the approval pins them; runs once', async () => {
