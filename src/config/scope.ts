@@ -33,9 +33,19 @@ export interface Scope {
   readonly listen: ChannelGrant;
   /** NOTIFY and pg_notify (also granted by write on every table). */
   readonly notify: ChannelGrant;
-  /** Writes to these tables run only once a person approved the exact statement (`approve:write[:tables]`). */
-  readonly approveWrite: TableGrant;
+  /**
+   * Writes that run only once a person approved the exact statement, per operation:
+   * `approve:write[:tables]` holds all three, `approve:delete,update:records` those two on records.
+   */
+  readonly approve: ApprovalGrants;
 }
+
+/** The operations a write can be, as `approve:` names them (MERGE is each it may do; COPY FROM inserts; TRUNCATE deletes). */
+export type WriteOperation = 'insert' | 'update' | 'delete';
+
+export type ApprovalGrants = Readonly<Record<WriteOperation, TableGrant>>;
+
+const OPERATIONS: readonly WriteOperation[] = ['insert', 'update', 'delete'];
 
 export class ScopeError extends IdgateError {
   override readonly name = 'ScopeError';
@@ -59,7 +69,7 @@ export function parseScope(text: string, defaultSchema = 'public'): Scope {
   let write: TableGrant = NONE;
   let listen: ChannelGrant = NO_CHANNEL;
   let notify: ChannelGrant = NO_CHANNEL;
-  let approveWrite: TableGrant = NONE;
+  const approve: Record<WriteOperation, TableGrant> = { insert: NONE, update: NONE, delete: NONE };
   for (const grant of grants) {
     const colon = grant.indexOf(':');
     const action = colon === -1 ? grant : grant.slice(0, colon);
@@ -88,25 +98,30 @@ export function parseScope(text: string, defaultSchema = 'public'): Scope {
         break;
       }
       case 'approve':
-        approveWrite = merge(approveWrite, approvedWrites(grant, colon, defaultSchema));
+        approvedWrites(approve, grant, colon, defaultSchema);
         break;
       default:
         throw new ScopeError(`"${grant}": unknown action "${action}" (read, write, ddl, listen, notify, approve or all)`);
     }
   }
-  if (all && approveWrite.kind !== 'none') {
+  if (all && OPERATIONS.some((op) => approve[op].kind !== 'none')) {
     throw new ScopeError('approve needs a parsed scope: "all" is not analysed, so nothing could be held for approval');
   }
-  return { text, all, read, write, ddl, listen, notify, approveWrite };
+  return { text, all, read, write, ddl, listen, notify, approve };
 }
 
-/** `approve:write` (every table the scope lets it write) or `approve:write:t1,t2`: the tables, or undefined for any. */
-function approvedWrites(grant: string, colon: number, defaultSchema: string): TableName[] | undefined {
+/** `approve:ops[:tables]`, ops among write, insert, update, delete (write: all three); no tables: every table. */
+function approvedWrites(approve: Record<WriteOperation, TableGrant>, grant: string, colon: number, defaultSchema: string): void {
   const what = colon === -1 ? '' : grant.slice(colon + 1);
   const inner = what.indexOf(':');
-  const kind = inner === -1 ? what : what.slice(0, inner);
-  if (kind !== 'write') throw new ScopeError(`"${grant}": approve takes write (approve:write or approve:write:tables)`);
-  return inner === -1 ? undefined : parseTargets(what.slice(inner + 1), defaultSchema, grant);
+  const ops = (inner === -1 ? what : what.slice(0, inner)).split(',');
+  const tables = inner === -1 ? undefined : parseTargets(what.slice(inner + 1), defaultSchema, grant);
+  for (const op of ops) {
+    if (op !== 'write' && !OPERATIONS.includes(op as WriteOperation)) {
+      throw new ScopeError(`"${grant}": approve takes write, insert, update or delete (approve:delete,update:records)`);
+    }
+    for (const each of op === 'write' ? OPERATIONS : [op as WriteOperation]) approve[each] = merge(approve[each], tables);
+  }
 }
 
 const NO_CHANNEL: ChannelGrant = { kind: 'none' };

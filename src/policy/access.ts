@@ -1,9 +1,11 @@
+import type { WriteOperation } from '../config/scope.js';
 import type { TableName } from '../config/scope.js';
 
 /** What a statement needs, as a protocol's analysis finds it and the scope check judges it. */
 export type Access =
   | { readonly kind: 'read'; readonly table: TableName }
-  | { readonly kind: 'write'; readonly table: TableName }
+  /** `op`: what the write does to rows (approve: grants name it); COPY FROM inserts, TRUNCATE deletes, MERGE may do all three. */
+  | { readonly kind: 'write'; readonly table: TableName; readonly op?: WriteOperation | 'merge' }
   /** Reads what every table holds (a statistics catalog): needs read on every table. */
   | { readonly kind: 'read-every-table'; readonly what: string }
   /** Writes tables the statement does not name (TRUNCATE … CASCADE): needs write on every table. */

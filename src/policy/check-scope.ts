@@ -1,5 +1,5 @@
 import type { Access } from './access.js';
-import { covers, isReadOnly, tableKey, type Scope } from '../config/scope.js';
+import { covers, isReadOnly, tableKey, type Scope, type WriteOperation } from '../config/scope.js';
 
 /** A denial's class: `privilege` (outside the scope) or `unsupported` (a setting the analysis cannot follow). */
 export type DenialKind = 'privilege' | 'unsupported';
@@ -9,6 +9,7 @@ export type ScopeDecision =
   { readonly allowed: true; readonly approval?: string } | { readonly allowed: false; readonly reason: string; readonly kind: DenialKind };
 
 const ALLOWED: ScopeDecision = { allowed: true };
+const VERB: Readonly<Record<WriteOperation, string>> = { insert: 'inserting into', update: 'updating', delete: 'deleting from' };
 
 /**
  * Judges what a statement needs against a scope. The first access the scope lacks decides, and
@@ -32,8 +33,14 @@ export function checkScope(scope: Scope, accesses: readonly Access[]): ScopeDeci
 
 /** The write an `approve:` grant holds back, named as a denial names it. */
 function needingApproval(scope: Scope, a: Exclude<Access, { kind: 'unsupported' }>): string | undefined {
-  if (a.kind === 'write') return covers(scope.approveWrite, a.table) ? `writing ${tableKey(a.table)}` : undefined;
-  if (a.kind === 'write-every-table') return scope.approveWrite.kind === 'none' ? undefined : a.what;
+  if (a.kind === 'write') {
+    // A write of unknown kind, or a MERGE, needs approval when any operation it may be does.
+    const ops: readonly WriteOperation[] = a.op === undefined || a.op === 'merge' ? ['insert', 'update', 'delete'] : [a.op];
+    const held = ops.find((op) => covers(scope.approve[op], a.table));
+    return held === undefined ? undefined : `${a.op === undefined || a.op === 'merge' ? 'writing' : VERB[held]} ${tableKey(a.table)}`;
+  }
+  // TRUNCATE … CASCADE empties every table with a foreign key: held when deletes are.
+  if (a.kind === 'write-every-table') return scope.approve.delete.kind === 'none' ? undefined : a.what;
   return undefined;
 }
 

@@ -14,6 +14,7 @@ import { CONNECTION, Harness } from '../support/harness.js';
 
 const ADMIN_TOKEN = 'approvals-admin-token-0123456789';
 const APPROVED_WRITER = 'Records.ApprovedWriter';
+const DELETES_APPROVED = 'Records.DeletesApproved';
 type PgError = Error & { code?: string };
 
 /** The request id an IGA01 names. */
@@ -56,6 +57,7 @@ describe('writes that wait for an approver', () => {
           connection: CONNECTION,
           scope: 'read write:records approve:write:records',
         },
+        { 'entra-app-role': DELETES_APPROVED, connection: CONNECTION, scope: 'read write:records approve:delete' },
       ],
     });
     const { file, env } = h.writeConfigFile((d) => {
@@ -117,6 +119,20 @@ describe('writes that wait for an approver', () => {
     const other = requestId(await rejected('DELETE FROM records WHERE id = 8'));
     assert.notEqual(other, again);
     assert.equal((await cli(['approve', id, '--reason', 'twice'])).code, 1, 'a used approval cannot be answered again');
+  });
+
+  it('under write:records approve:delete holds a DELETE and lets an UPDATE and an INSERT through', async () => {
+    const writer = new pg.Client(pgOptions(h, await h.token({ groups: [], roles: [DELETES_APPROVED] })));
+    await writer.connect();
+    assert.equal((await writer.query("UPDATE records SET title = 'kept' WHERE id = 40")).rowCount, 1);
+    assert.equal((await writer.query("INSERT INTO records (title) VALUES ('new')")).rowCount, 1);
+    const held = await writer.query('DELETE FROM records WHERE id = 40').then(
+      () => assert.fail('ran'),
+      (e: unknown) => e as PgError,
+    );
+    assert.match(held.message, /deleting from public\.records needs approval: request [0-9a-f]{12}/);
+    assert.ok(await rowExists(40));
+    await writer.end();
   });
 
   it('lets an approval expire, tells a refused agent why, and keeps transactions as a denial does', async () => {
@@ -184,7 +200,7 @@ describe('writes that wait for an approver', () => {
     const events = JSON.stringify(await showJson(h, sessionId));
     // In order: the request, the refused statement, the decision with who and how, the statement that ran.
     const expected = [
-      `"kind":"ApprovalRequested","detail":"request ${id}: writing public.records needs approval"`,
+      `"kind":"ApprovalRequested","detail":"request ${id}: deleting from public.records needs approval"`,
       '"sqlstate":"IGA01"',
       `"kind":"ApprovalUsed","detail":"request ${id} approved by dba-carol (bearer-token, from `,
       ': cleanup approved; the statement below runs"',

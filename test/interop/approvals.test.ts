@@ -68,7 +68,7 @@ describe('approvals with real clients', () => {
       '-c',
       'ROLLBACK',
     ]);
-    assert.match(held.stderr, /ERROR: {2}IGA01: writing public\.records needs approval: request ([0-9a-f]{12})/);
+    assert.match(held.stderr, /ERROR: {2}IGA01: deleting from public\.records needs approval: request ([0-9a-f]{12})/);
     assert.match(held.stderr, /ERROR: {2}25P02: current transaction is aborted/);
     const id = /request ([0-9a-f]{12})/.exec(held.stderr)?.[1] ?? '';
     assert.equal(await approve(id), 200);
@@ -117,11 +117,11 @@ describe('approvals with real clients', () => {
       token,
       '70',
     ]);
-    assert.match(jdbc['ASKED'] ?? '', /^IGA01 .*writing public\.records needs approval: request [0-9a-f]{12}/);
+    assert.match(jdbc['ASKED'] ?? '', /^IGA01 .*deleting from public\.records needs approval: request [0-9a-f]{12}/);
     assert.equal(jdbc['RAN'], 'rows 1');
     assert.match(jdbc['AGAIN'] ?? '', /^IGA01 /);
     const psycopg = await approvedBetween('/usr/bin/python3', [repoPath('test/interop/psycopg3_approvals.py'), h.conninfo(), token, '71']);
-    assert.match(psycopg['ASKED'] ?? '', /^IGA01 writing public\.records needs approval: request [0-9a-f]{12}/);
+    assert.match(psycopg['ASKED'] ?? '', /^IGA01 deleting from public\.records needs approval: request [0-9a-f]{12}/);
     assert.equal(psycopg['RAN'], 'rows 1');
     assert.match(psycopg['AGAIN'] ?? '', /^IGA01 /);
     assert.equal((await h.cluster.sql('SELECT count(*) FROM records WHERE id IN (70, 71)', 'records')).trim(), '0');
@@ -199,7 +199,7 @@ describe('approvals with approvals.wait', () => {
     const started = Date.now();
     const unanswered = await psql(sql);
     assert.equal(unanswered.code, 1);
-    assert.match(unanswered.stderr, /IGA01: writing public\.records needs approval: request [0-9a-f]{12}/);
+    assert.match(unanswered.stderr, /IGA01: deleting from public\.records needs approval: request [0-9a-f]{12}/);
     assert.ok(Date.now() - started >= 2900, `held for the wait (${Date.now() - started} ms)`);
 
     const refusedSql = 'DELETE FROM records WHERE id = 52';
@@ -207,7 +207,7 @@ describe('approvals with approvals.wait', () => {
     const id = await pendingId(refusedSql);
     await fetch(`${admin}/approvals/${id}/refuse`, { method: 'POST', headers, body: JSON.stringify({ by: 'dba-bob', reason: 'no' }) });
     const refused = await waiting;
-    assert.match(refused.stderr, /IGA01: writing public\.records needs approval: request [0-9a-f]{12} was refused by dba-bob \(no\)/);
+    assert.match(refused.stderr, /IGA01: deleting from public\.records needs approval: request [0-9a-f]{12} was refused by dba-bob \(no\)/);
     assert.equal((await h.cluster.sql('SELECT count(*) FROM records WHERE id IN (51, 52)', 'records')).trim(), '2');
     await h.assertNoLeaks();
   });

@@ -1,3 +1,4 @@
+import type { WriteOperation } from '../../../src/config/scope.js';
 import { textOf } from '../../../src/json-value.js';
 import type { Analysis, AnalysisContext, ApplicationNameChange } from './analysis-context.js';
 import { ddlWhat } from './ddl-names.js';
@@ -66,7 +67,7 @@ function statement(wrapped: Node, w: Walk): void {
     case 'UpdateStmt':
     case 'DeleteStmt':
     case 'MergeStmt':
-      return writeStatement(node, w);
+      return writeStatement(node, w, WRITE_OPS[type] ?? 'merge');
     case 'CopyStmt':
       return copy(node, w);
     case 'TruncateStmt':
@@ -115,10 +116,12 @@ function statement(wrapped: Node, w: Walk): void {
 }
 
 /** INSERT/UPDATE/DELETE/MERGE: the target is written (reading it there is part of writing it); every other table is read. */
-function writeStatement(node: Node, w: Walk): void {
+const WRITE_OPS: Readonly<Record<string, WriteOperation | 'merge'>> = { InsertStmt: 'insert', UpdateStmt: 'update', DeleteStmt: 'delete' };
+
+function writeStatement(node: Node, w: Walk, op: WriteOperation | 'merge'): void {
   const relation = node['relation'] as Node | undefined;
   const target = relation && w.table(unwrap(relation), 'write');
-  if (target) w.out.push({ kind: 'write', table: target });
+  if (target) w.out.push({ kind: 'write', table: target, op });
   withCtes(node, w, () => {
     for (const [key, value] of Object.entries(node)) if (key !== 'relation' && key !== 'withClause') walk(value, w);
   });
@@ -132,7 +135,7 @@ function copy(node: Node, w: Walk): void {
   const relation = node['relation'] as Node | undefined;
   if (node['is_from'] === true) w.unpinnable ??= 'COPY … FROM STDIN (the rows come after the statement)';
   if (relation !== undefined) {
-    if (node['is_from'] === true) writeTo({ RangeVar: relation }, w);
+    if (node['is_from'] === true) writeTo({ RangeVar: relation }, w, 'insert');
     else readFrom({ RangeVar: relation }, w);
   }
   if (node['query'] !== undefined) statement(node['query'] as Node, w);
@@ -177,9 +180,9 @@ function transactionMode(node: Node, w: Walk): void {
   }
 }
 
-function writeTo(rangeVar: Node, w: Walk): void {
+function writeTo(rangeVar: Node, w: Walk, op: WriteOperation): void {
   const t = w.table(unwrap(rangeVar), 'write');
-  if (t) w.out.push({ kind: 'write', table: t });
+  if (t) w.out.push({ kind: 'write', table: t, op });
 }
 
 function readFrom(rangeVar: Node, w: Walk): void {
@@ -194,7 +197,7 @@ function readFrom(rangeVar: Node, w: Walk): void {
  */
 function truncate(node: Node, w: Walk): void {
   const relations = (node['relations'] as Node[] | undefined) ?? [];
-  for (const r of relations) writeTo(r, w);
+  for (const r of relations) writeTo(r, w, 'delete');
   if (node['behavior'] === 'DROP_CASCADE') {
     const names = relations.map((r) => {
       const v = unwrap(r);
@@ -252,7 +255,7 @@ function walk(value: unknown, w: Walk): void {
       case 'UpdateStmt':
       case 'DeleteStmt':
       case 'MergeStmt':
-        writeStatement(child as Node, w);
+        writeStatement(child as Node, w, WRITE_OPS[key] ?? 'merge');
         break;
       case 'FuncCall':
         functionCall(child as Node, w);

@@ -3,16 +3,22 @@ import { describe, it } from 'node:test';
 import { covers, isReadOnly, parseScope, ScopeError } from '../../../src/config/scope.js';
 
 describe('parseScope', () => {
-  it('reads approve:write[:tables] as writes held for approval, never as a grant, and refuses what it cannot hold', () => {
-    const s = parseScope('read write approve:write:records,sales.orders');
-    assert.equal(covers(s.approveWrite, { schema: 'public', table: 'records' }), true);
-    assert.equal(covers(s.approveWrite, { schema: 'sales', table: 'orders' }), true);
-    assert.equal(covers(s.approveWrite, { schema: 'public', table: 'other' }), false);
-    assert.equal(parseScope('read approve:write').approveWrite.kind, 'any');
+  it('reads approve:ops[:tables] as writes held for approval, never as a grant, and refuses what it cannot hold', () => {
+    const s = parseScope('read write approve:write:records,sales.orders approve:delete:notes');
+    for (const op of ['insert', 'update', 'delete'] as const) {
+      assert.equal(covers(s.approve[op], { schema: 'public', table: 'records' }), true);
+      assert.equal(covers(s.approve[op], { schema: 'sales', table: 'orders' }), true);
+      assert.equal(covers(s.approve[op], { schema: 'public', table: 'other' }), false);
+    }
+    assert.equal(covers(s.approve.delete, { schema: 'public', table: 'notes' }), true);
+    assert.equal(covers(s.approve.update, { schema: 'public', table: 'notes' }), false);
+    const some = parseScope('write:records approve:delete,update:records');
+    assert.deepEqual([some.approve.insert.kind, some.approve.update.kind, some.approve.delete.kind], ['none', 'tables', 'tables']);
+    assert.equal(parseScope('read approve:write').approve.delete.kind, 'any');
     assert.equal(parseScope('read approve:write').write.kind, 'none', 'approve never grants a write');
-    assert.equal(parseScope('read write').approveWrite.kind, 'none');
-    assert.throws(() => parseScope('read approve:delete'), /approve takes write/);
-    assert.throws(() => parseScope('read approve'), /approve takes write/);
+    assert.equal(parseScope('read write').approve.insert.kind, 'none');
+    assert.throws(() => parseScope('read approve:drop'), /approve takes write, insert, update or delete/);
+    assert.throws(() => parseScope('read approve'), /approve takes write, insert, update or delete/);
     assert.throws(() => parseScope('all approve:write'), /approve needs a parsed scope/);
   });
 

@@ -7,6 +7,24 @@ const records = { schema: 'public', table: 'records' };
 const notes = { schema: 'public', table: 'notes' };
 
 describe('checkScope with approve:', () => {
+  it('holds only the operations approve: names: approve:delete holds a DELETE, not an UPDATE; a MERGE or an unknown write when any is held', () => {
+    const scope = parseScope('write:records approve:delete:records');
+    assert.deepEqual(checkScope(scope, [{ kind: 'write', table: records, op: 'delete' }]), {
+      allowed: true,
+      approval: 'deleting from public.records',
+    });
+    assert.deepEqual(checkScope(scope, [{ kind: 'write', table: records, op: 'update' }]), { allowed: true });
+    assert.deepEqual(checkScope(scope, [{ kind: 'write', table: records, op: 'insert' }]), { allowed: true });
+    assert.deepEqual(checkScope(scope, [{ kind: 'write', table: records, op: 'merge' }]), {
+      allowed: true,
+      approval: 'writing public.records',
+    });
+    assert.deepEqual(checkScope(scope, [{ kind: 'write', table: records }]), { allowed: true, approval: 'writing public.records' });
+    assert.deepEqual(checkScope(parseScope('write approve:update'), [{ kind: 'write-every-table', what: 'TRUNCATE … CASCADE' }]), {
+      allowed: true,
+    });
+  });
+
   it('holds the writes approve: names for approval, passes the rest, and refuses what the scope lacks whatever approve says', () => {
     const scope = parseScope('read write:records,notes approve:write:records');
     assert.deepEqual(checkScope(scope, [{ kind: 'read', table: records }]), { allowed: true });

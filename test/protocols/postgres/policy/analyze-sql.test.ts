@@ -85,8 +85,8 @@ describe('the verdict cache', () => {
     assert.deepEqual(held, {
       allowed: false,
       sqlstate: 'IGA01',
-      message: 'writing public.records needs approval',
-      approval: 'writing public.records',
+      message: 'deleting from public.records needs approval',
+      approval: 'deleting from public.records',
     });
     for (const [sql, what] of [
       ['PREPARE del AS DELETE FROM records WHERE id = 7', /cannot be given to PREPARE \(EXECUTE runs it again and again\)/],
