@@ -5,6 +5,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { selfSignedCertificate } from '../../src/dev/self-signed.js';
 import { settleAudit, showJson } from '../support/audit.js';
@@ -214,6 +215,16 @@ describe('writes that wait for an approver', () => {
     }
     const verified = await idgate(['verify', '--db', h.config.recordingsPath]);
     assert.equal(verified.code, 0, verified.stdout);
+    // The decision is evidence like every event: rewriting who approved breaks the chain.
+    const db = new Database(h.config.recordingsPath);
+    const changed = db
+      .prepare("UPDATE event_segments SET lines = replace(lines, 'dba-carol', 'dba-eve99') WHERE session_id = ?")
+      .run(sessionId);
+    db.close();
+    assert.ok(changed.changes >= 1, 'the decision is stored in the session');
+    const forged = await idgate(['verify', '--db', h.config.recordingsPath]);
+    assert.equal(forged.code, 1, forged.stdout);
+    assert.match(forged.stdout, /TAMPERED/);
     const shown = await cli(['approvals', id]);
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /^decision {4}approved by dba-carol \(bearer-token, from [^)]+\) at \S+: cleanup approved$/m);
