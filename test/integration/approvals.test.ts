@@ -165,6 +165,13 @@ describe('writes that wait for an approver', () => {
     const listed = await cli(['approvals', id, '--json']);
     const request = JSON.parse(listed.stdout) as Record<string, unknown>;
     assert.deepEqual([request['sql'], request['params']], ['DELETE FROM records WHERE id = $1', '["21"]']);
+    const shown = await cli(['approvals', id]);
+    assert.match(
+      shown.stdout,
+      /^statement:\nDELETE FROM records WHERE id = \$1\nvalues \(\$1, \$2, …\):\n\["21"\]$/m,
+      'the approver sees the values',
+    );
+    assert.match((await cli(['approvals'])).stdout, /DELETE FROM records WHERE id = \$1 {2}values \["21"\]/);
     assert.ok(await rowExists(21));
     assert.equal((await cli(['approve', id, '--reason', 'bound ok'])).code, 0);
     assert.equal((await agent.query('DELETE FROM records WHERE id = $1', [21])).rowCount, 1, 'the same text with the same value runs');

@@ -38,7 +38,7 @@ function listText(approvals: readonly ApprovalView[]): string {
     a.connection,
     a.what,
     a.requestedAt,
-    a.sql.replace(/\s+/g, ' ').trim(),
+    `${a.sql.replace(/\s+/g, ' ').trim()}${a.params === null ? '' : `  values ${a.params}`}`,
   ]);
   const waiting = approvals.filter((a) => a.state === 'pending').length;
   return `${table(['id', 'state', 'identity', 'connection', 'needs approval for', 'requested', 'statement'], rows)}\n${waiting} waiting\n`;
@@ -67,6 +67,8 @@ function detailText(a: ApprovalView): string {
     ...(a.usedBy === null ? [] : [`ran in      session ${a.usedBy}`]),
     'statement:',
     a.sql,
+    // A prepared statement's approval admits exactly these values: the approver must see them.
+    ...(a.params === null ? [] : ['values ($1, $2, …):', a.params]),
     '',
   ].join('\n');
 }
