@@ -124,6 +124,7 @@ describe('approvals with real clients', () => {
     assert.match(psycopg['ASKED'] ?? '', /^IGA01 deleting from public\.records needs approval: request [0-9a-f]{12}/);
     assert.equal(psycopg['RAN'], 'rows 1');
     assert.match(psycopg['AGAIN'] ?? '', /^IGA01 /);
+    assert.equal(psycopg['PIPELINE'], 'IGA01 True', 'pipelined: the read before it answered, the held write failed the batch');
     assert.equal((await h.cluster.sql('SELECT count(*) FROM records WHERE id IN (70, 71)', 'records')).trim(), '0');
   });
 

@@ -20,4 +20,14 @@ with psycopg.connect(conninfo, password=token, autocommit=True) as conn:
     sys.stdin.readline()
     print("RAN", attempt(conn), flush=True)
     print("AGAIN", attempt(conn), flush=True)
+    # Pipelined: a read, the held write and a read in one batch; the write's IGA01 aborts the batch
+    # from there (as any error does), and the session goes on.
+    try:
+        with conn.pipeline():
+            first = conn.execute("SELECT count(*) FROM records")
+            conn.execute("DELETE FROM records WHERE id = %s", (row + 100,))
+            conn.execute("SELECT 2")
+        print("PIPELINE ran", flush=True)
+    except psycopg.Error as e:
+        print("PIPELINE", e.sqlstate, first.fetchone()[0] > 0, flush=True)
     print("SESSION", conn.execute("SELECT 1").fetchone()[0], flush=True)
