@@ -178,6 +178,8 @@ describe('writes that wait for an approver', () => {
     assert.notEqual(requestId(await bound(21)), id, 'once');
     requestId(await bound(22));
     assert.ok(await rowExists(22), 'another value is another request');
+    // The unnamed statement, replaced by a plain one the server parsed, is no longer held at its Binds.
+    assert.equal((await agent.query('SELECT $1::int AS n', [5])).rows[0].n, 5);
 
     // A named prepared statement: prepared upstream, held at each Bind — and never run by SQL's EXECUTE.
     requestId(await bound(23, 'del'));

@@ -2,12 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import type { ApprovalOutcome } from '../../../src/approvals/approval-registry.js';
 import { Frontend } from '../wire/codes.js';
+import { ByteReader } from '../wire/byte-reader.js';
 import { decodeBind } from '../wire/extended-messages.js';
 import { encodeMessage } from '../wire/message-writer.js';
 import { verdictFor } from './approval-verdict.js';
 import type { Verdict } from './decision-cache.js';
 
 type Denial = Extract<Verdict, { allowed: false }>;
+
+/** The tag of a plain Parse of the unnamed statement, told back at its ParseComplete. */
+export interface UnnamedParse {
+  readonly unnamedParse: number;
+}
 
 /** Prepared statements one session may hold that need approval at each Bind (beyond it, such a Parse is refused). */
 const MAX_GATED = 1000;
@@ -21,7 +27,17 @@ const MAX_GATED = 1000;
  * of such a statement is refused: it would run it past every Bind.
  */
 export class PreparedApprovals {
-  private readonly gated = new Map<string, { readonly sql: string; readonly what: string }>();
+  /**
+   * By the name's bytes (hex), as the server keys them: two invalid UTF-8 names that decode alike
+   * must not share an entry. `generation` orders the unnamed statement's Parses.
+   */
+  private readonly gated = new Map<string, { readonly sql: string; readonly what: string; readonly generation: number }>();
+  private generation = 0;
+  /**
+   * A plain Parse of the unnamed statement since the last Sync: a Bind of it before the next Sync
+   * binds that one — if the server skipped the Parse (an earlier error), it skips the Bind too.
+   */
+  private unnamedReplaced = false;
   /** Unguessable, so no statement an agent prepared can answer to it. */
   private readonly placeholder = `idgate_denied_${randomBytes(16).toString('hex')}`;
 
@@ -32,13 +48,32 @@ export class PreparedApprovals {
     return this.gated.size > 0;
   }
 
-  /** A Parse under `name` that the scope allowed (`approval` undefined) or allows with approval at each Bind. */
-  parsed(name: string, sql: string, approval: string | undefined): Verdict {
-    if (approval === undefined) {
-      // A Parse of the unnamed statement replaces it (or, failing, leaves none); a named one cannot replace a live name.
-      if (name === '') this.gated.delete('');
-      return { allowed: true };
-    }
+  /**
+   * A Parse the scope allows outright. Of the unnamed statement, it replaces a held one only if the
+   * server parses it — a Parse the server skips after an earlier error in the pipeline leaves the
+   * held statement in place — so the gate tags it and calls `confirmed` at its ParseComplete.
+   */
+  plainParse(name: Buffer): UnnamedParse | undefined {
+    if (name.length !== 0 || !this.gated.has('')) return undefined;
+    this.unnamedReplaced = true;
+    return { unnamedParse: ++this.generation };
+  }
+
+  /** The client sent Sync: past it, a Bind of the unnamed statement binds what the server confirmed. */
+  synced(): void {
+    this.unnamedReplaced = false;
+  }
+
+  /** The server parsed the plain unnamed Parse tagged `tag`: a held unnamed statement older than it is gone. */
+  confirmed(tag: UnnamedParse): void {
+    const held = this.gated.get('');
+    if (held !== undefined && held.generation < tag.unnamedParse) this.gated.delete('');
+  }
+
+  /** A Parse under `name` that the scope allows with approval (`approval`) at each Bind. */
+  parsed(nameBytes: Buffer, sql: string, approval: string): Verdict {
+    const name = nameBytes.toString('hex');
+    if (name === '') this.unnamedReplaced = false;
     if (!this.gated.has(name) && this.gated.size >= MAX_GATED) {
       return {
         allowed: false,
@@ -46,13 +81,13 @@ export class PreparedApprovals {
         message: `${approval} needs approval, and this session prepared ${MAX_GATED} such statements already`,
       };
     }
-    this.gated.set(name, { sql, what: approval });
+    this.gated.set(name, { sql, what: approval, generation: ++this.generation });
     return { allowed: true };
   }
 
   /** A text that runs by SQL's EXECUTE a prepared statement that needs approval at its Bind: refused (undefined: none). */
   refuseExecutes(names: readonly string[] | undefined): Denial | undefined {
-    const gated = names?.find((n) => this.gated.has(n));
+    const gated = names?.find((n) => this.gated.has(Buffer.from(n, 'utf8').toString('hex')));
     if (gated === undefined) return undefined;
     const message = `EXECUTE ${gated}: that prepared statement needs approval at each Bind, with its values; EXECUTE would run it past them`;
     return { allowed: false, sqlstate: '0A000', message };
@@ -61,7 +96,10 @@ export class PreparedApprovals {
   /** A Bind: undefined when it goes as sent (not gated, or approved); else the refusal and the Bind that goes instead. */
   bind(frame: Buffer): { readonly denial: Denial; readonly sql: string; readonly replacement: Buffer } | undefined {
     const bind = decodeBind(frame);
-    const gated = this.gated.get(bind.statement);
+    const names = new ByteReader(frame, 5);
+    names.cstringBytes(); // the portal
+    const name = names.cstringBytes().toString('hex');
+    const gated = name === '' && this.unnamedReplaced ? undefined : this.gated.get(name);
     if (gated === undefined) return undefined;
     const params = parametersText(bind.parameterFormats, bind.values);
     const base: Denial = { allowed: false, sqlstate: 'IGA01', message: '', approval: gated.what };

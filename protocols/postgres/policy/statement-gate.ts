@@ -11,7 +11,7 @@ import { judgeOffThread, OFF_THREAD_CHARS } from './off-thread-analysis.js';
 import { reportedLexicalProblem } from './lexical-state.js';
 import type { ApprovalOutcome, ApprovalState } from '../../../src/approvals/approval-registry.js';
 import { verdictFor } from './approval-verdict.js';
-import { PreparedApprovals } from './prepared-approvals.js';
+import { PreparedApprovals, type UnnamedParse } from './prepared-approvals.js';
 import { decodeStatement, MAX_ANALYSED_STATEMENT_BYTES } from './statement-text.js';
 
 /** The statement the gateway sends upstream in place of a denied one: it cannot parse, so the server fails exactly there. */
@@ -62,7 +62,9 @@ const EVERY_FRAME = new Uint8Array(256).fill(1);
  * session's frame streams: `clientStage` first on the way up, `serverStage` first on the way down.
  */
 export class StatementGate {
-  private readonly replies = new ReplyTracker<Denial>();
+  private readonly replies = new ReplyTracker<Denial | UnnamedParse>();
+  /** The tag `allow` sends the Parse it lets on with (prepared-approvals.ts's UnnamedParse). */
+  private parseTag: UnnamedParse | undefined;
   private readonly prepared: PreparedApprovals;
   private stopped = false;
   /** A large statement being judged on the analysis thread; the client's stream waits behind it. */
@@ -99,13 +101,15 @@ export class StatementGate {
     }
     // A Bind may be of a prepared statement that needs approval: judged with its values.
     if (code === Frontend.Bind && this.prepared.any) return length + 1 > MAX_HELD_FRAME ? this.oversize(code, length) : HOLD;
+    if (code === Frontend.Sync) this.prepared.synced();
     this.replies.sent(code);
     return PASS;
   }
 
   private serverHeader(code: number): HeaderAction {
     if (code === Backend.ErrorResponse || code === Backend.ParameterStatus) return HOLD;
-    this.replies.received(code);
+    const tag = this.replies.received(code);
+    if (tag !== undefined && 'unnamedParse' in tag) this.prepared.confirmed(tag);
     return PASS;
   }
 
@@ -166,7 +170,7 @@ export class StatementGate {
    */
   private approvalVerdict(verdict: Verdict, code: number, sql: string, statement?: Buffer): Verdict {
     if (verdict.allowed) {
-      if (code === Frontend.Parse && statement !== undefined) this.prepared.parsed(statement.toString('utf8'), sql, undefined);
+      this.parseTag = code === Frontend.Parse && statement !== undefined ? this.prepared.plainParse(statement) : undefined;
       return this.prepared.refuseExecutes(verdict.executes) ?? verdict;
     }
     if (verdict.approval === undefined) return verdict;
@@ -175,7 +179,7 @@ export class StatementGate {
       if (statement === undefined) {
         return { allowed: false, sqlstate: '0A000', message: `${verdict.approval} needs approval: prepare it again` };
       }
-      return this.prepared.parsed(statement.toString('utf8'), sql, verdict.approval);
+      return this.prepared.parsed(statement, sql, verdict.approval);
     }
     return verdictFor(verdict, verdict.approval, this.events.approvalNeeded(sql, verdict.approval));
   }
@@ -248,7 +252,8 @@ export class StatementGate {
 
   /** An allowed statement goes on as sent, but a lone SET application_name goes as the gateway's own SET. */
   private allow(verdict: Allowed, code: number, statement: Buffer | undefined): Buffer | undefined {
-    this.replies.sent(code);
+    this.replies.sent(code, code === Frontend.Parse ? this.parseTag : undefined);
+    this.parseTag = undefined;
     if (verdict.applicationName === undefined) return undefined;
     const { value, local } = verdict.applicationName;
     // standard_conforming_strings is pinned on: only the quote needs doubling.
@@ -276,7 +281,7 @@ export class StatementGate {
       return undefined;
     }
     const denial = this.replies.received(code, fields.get('C'));
-    if (denial === undefined || fields.get('V') !== 'ERROR') return undefined;
+    if (denial === undefined || 'unnamedParse' in denial || fields.get('V') !== 'ERROR') return undefined;
     return encodeErrorResponse({
       severity: 'ERROR',
       sqlstate: denial.sqlstate,

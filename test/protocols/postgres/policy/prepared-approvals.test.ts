@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ApprovalOutcome } from '../../../../src/approvals/approval-registry.js';
+import { PreparedApprovals } from '../../../../protocols/postgres/policy/prepared-approvals.js';
+import { Frontend } from '../../../../protocols/postgres/wire/codes.js';
+import { encodeMessage } from '../../../../protocols/postgres/wire/message-writer.js';
+
+const TOO_MANY: ApprovalOutcome = { kind: 'too-many', limit: 0 };
+const bind = (statement: Buffer): Buffer =>
+  encodeMessage(Frontend.Bind, [{ cstring: '' }, { bytes: statement }, { int8: 0 }, { int16: 0 }, { int16: 0 }, { int16: 0 }]);
+
+describe('prepared statements held for approval at each Bind', () => {
+  it('keeps the unnamed statement held until the server has parsed the plain one that replaces it', () => {
+    const prepared = new PreparedApprovals(() => TOO_MANY);
+    const unnamed = Buffer.alloc(0);
+    prepared.parsed(unnamed, 'DELETE FROM records WHERE id = $1', 'deleting from public.records');
+    // A plain Parse replaces it for the Binds before the next Sync (were the Parse skipped, they would be too)…
+    const skipped = prepared.plainParse(unnamed);
+    assert.ok(skipped !== undefined);
+    assert.equal(prepared.bind(bind(unnamed)), undefined, 'Parse and Bind in one batch bind the new statement');
+    // …but past a Sync, a Parse the server skipped (an error earlier in the pipeline) never confirms: still held.
+    prepared.synced();
+    assert.ok(prepared.bind(bind(unnamed)) !== undefined, 'held until its replacement is confirmed');
+    // A gated Parse after the plain one: an older confirmation does not release it.
+    prepared.parsed(unnamed, 'DELETE FROM records WHERE id = $1', 'deleting from public.records');
+    prepared.confirmed(skipped);
+    assert.ok(prepared.bind(bind(unnamed)) !== undefined, 'a confirmation older than the held statement releases nothing');
+    const replaced = prepared.plainParse(unnamed);
+    assert.ok(replaced !== undefined);
+    prepared.confirmed(replaced);
+    assert.equal(prepared.bind(bind(unnamed)), undefined, 'the server parsed the plain one: the unnamed statement is no longer held');
+  });
+
+  it('keys names by their bytes: two invalid UTF-8 names that decode alike are two statements', () => {
+    const prepared = new PreparedApprovals(() => TOO_MANY);
+    prepared.parsed(Buffer.from([0xff]), 'DELETE FROM records', 'deleting from public.records');
+    assert.ok(prepared.bind(bind(Buffer.from([0xff]))) !== undefined);
+    assert.equal(prepared.bind(bind(Buffer.from([0xfe]))), undefined, '0xfe is not the held statement, though both decode to U+FFFD');
+  });
+});
