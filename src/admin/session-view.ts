@@ -20,6 +20,8 @@ export interface SessionView {
   readonly statements: number;
   readonly bytesFromClient: number;
   readonly bytesToClient: number;
+  readonly rowsReturned: number;
+  readonly rowsAffected: number;
 }
 
 export function sessionView(session: LiveSession, node: string): SessionView {
@@ -42,5 +44,7 @@ export function sessionView(session: LiveSession, node: string): SessionView {
     statements: a.statements,
     bytesFromClient: a.bytesFromClient,
     bytesToClient: a.bytesToClient,
+    rowsReturned: a.rowsReturned,
+    rowsAffected: a.rowsAffected,
   };
 }

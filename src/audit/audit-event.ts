@@ -44,6 +44,9 @@ export interface SessionEnd {
   readonly reason: string;
   readonly bytesFromClient: number;
   readonly bytesToClient: number;
+  /** Result rows the client received and rows written; absent when not known (a session lost with its gateway). */
+  readonly rowsReturned?: number;
+  readonly rowsAffected?: number;
 }
 
 export interface LoginAttempt {

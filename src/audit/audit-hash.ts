@@ -81,6 +81,9 @@ export interface SealFields {
   readonly end_reason: string;
   readonly bytes_from_client: number;
   readonly bytes_to_client: number;
+  /** Null for a session sealed before schema 28 or lost with its gateway: then not hashed, as before. */
+  readonly rows_returned?: number | null;
+  readonly rows_affected?: number | null;
   readonly statements: number;
   readonly errors: number;
   readonly event_count: number;
@@ -104,7 +107,15 @@ export function sealHash(previous: string, s: SealFields): string {
     s.event_count,
     s.head_hash,
     s.last_event_hash,
+    ...rowsPart(s.rows_returned, s.rows_affected),
   ]);
+}
+
+/** What the session's statements sent and wrote, hashed only when known (so older seals hash as they did). */
+function rowsPart(returned: number | null | undefined, affected: number | null | undefined): (string | number | null)[] {
+  const known = (n: number | null | undefined): n is number => n !== null && n !== undefined;
+  // Either one set is hashed with the other, so neither can be edited alone.
+  return known(returned) || known(affected) ? ['rows', returned ?? null, affected ?? null] : [];
 }
 
 export type LoginFields = Omit<LoginRow, 'hash'>;

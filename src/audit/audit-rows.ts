@@ -22,6 +22,9 @@ export interface SessionRow {
   readonly node_id: string | null;
   readonly bytes_from_client: number | null;
   readonly bytes_to_client: number | null;
+  /** Result rows the client received and rows written (absent before schema 28, null when not known). */
+  readonly rows_returned?: number | null;
+  readonly rows_affected?: number | null;
   readonly statements: number;
   readonly errors: number;
   readonly event_count: number;

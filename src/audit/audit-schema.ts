@@ -135,6 +135,10 @@ const MIGRATIONS: readonly string[] = [
   // who noticed (the process it went under, the journal it left, or the central store).
   `ALTER TABLE log_origins ADD COLUMN previous_log_id TEXT`,
   `ALTER TABLE log_origins ADD COLUMN noticed_by TEXT`,
+  // Version 28: what left the database — result rows the session's client received and rows its
+  // statements wrote (null for sessions sealed before, or lost with their gateway).
+  `ALTER TABLE sessions ADD COLUMN rows_returned INTEGER`,
+  `ALTER TABLE sessions ADD COLUMN rows_affected INTEGER`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -136,7 +136,7 @@ export class AuditStore {
     this.updateProgress = db.prepare('UPDATE sessions SET event_count = ?, last_event_hash = ?, statements = ?, errors = ? WHERE id = ?');
     this.sealSession = db.prepare(
       `UPDATE sessions SET ended_at_us = @ended_at_us, end_reason = @end_reason, bytes_from_client = @bytes_from_client,
-         bytes_to_client = @bytes_to_client, seal_seq = @seal_seq, seal_hash = @seal_hash, seal_signature = @seal_signature WHERE id = @id`,
+         bytes_to_client = @bytes_to_client, rows_returned = @rows_returned, rows_affected = @rows_affected, seal_seq = @seal_seq, seal_hash = @seal_hash, seal_signature = @seal_signature WHERE id = @id`,
     );
     this.insertLogin = db.prepare(
       `INSERT INTO login_attempts (seq, at_us, accepted, reason, message, session_id, identity_oid, app_id, connection, client_user, client_address, node_id, hash, signature)
@@ -356,6 +356,8 @@ export class AuditStore {
       end_reason: end.reason,
       bytes_from_client: end.bytesFromClient,
       bytes_to_client: end.bytesToClient,
+      rows_returned: end.rowsReturned ?? null,
+      rows_affected: end.rowsAffected ?? null,
       statements: s.statements,
       errors: s.errors,
       event_count: s.eventCount,

@@ -35,6 +35,12 @@ export interface TranscriptStatement {
   readonly notices?: readonly string[];
   /** Bytes of COPY data the client sent for it. */
   readonly copyBytes?: number;
+  /**
+   * What left the database for it: result rows the client received, rows it wrote, and the bytes
+   * sent to the client since the previous statement's outcome up to its own (absent in sessions
+   * recorded before these were counted).
+   */
+  readonly delivered?: { readonly returned: number; readonly affected: number; readonly bytes: number };
 }
 
 export interface TranscriptNote {

@@ -260,6 +260,8 @@ function verifySeals(sessions: readonly SessionRow[], checkpoint: Checkpoint | u
       end_reason: s.end_reason ?? '',
       bytes_from_client: s.bytes_from_client ?? 0,
       bytes_to_client: s.bytes_to_client ?? 0,
+      rows_returned: s.rows_returned ?? null,
+      rows_affected: s.rows_affected ?? null,
       statements: s.statements,
       errors: s.errors,
       event_count: s.event_count,

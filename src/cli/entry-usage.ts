@@ -21,6 +21,20 @@ export interface EntryUsage {
   readonly used: string;
   readonly overScoped: boolean;
   readonly unanalysable: number;
+  /** What left the database: result rows and bytes sent to the client, rows written (sessions that counted them). */
+  readonly rowsSent: number;
+  readonly rowsWritten: number;
+  readonly bytesSent: number;
+}
+
+interface Group {
+  readonly first: SessionRow;
+  readonly statements: string[];
+  sessions: number;
+  lastUs: number;
+  rowsSent: number;
+  rowsWritten: number;
+  bytesSent: number;
 }
 
 /**
@@ -29,13 +43,18 @@ export interface EntryUsage {
  */
 export async function usageSince(protocol: WireProtocol, reader: AuditReader, sinceUs: number, configFile: string): Promise<EntryUsage[]> {
   const schemas = searchPaths(configFile);
-  const groups = new Map<string, { first: SessionRow; statements: string[]; sessions: number; lastUs: number }>();
+  const groups = new Map<string, Group>();
   for (const s of reader.sessions({ sinceUs })) {
     const key = `${s.app_id}\u0000${s.mapping}\u0000${s.connection}`;
     let g = groups.get(key);
-    if (g === undefined) groups.set(key, (g = { first: s, statements: [], sessions: 0, lastUs: 0 }));
+    if (g === undefined) {
+      groups.set(key, (g = { first: s, statements: [], sessions: 0, lastUs: 0, rowsSent: 0, rowsWritten: 0, bytesSent: 0 }));
+    }
     g.sessions += 1;
     g.lastUs = Math.max(g.lastUs, s.started_at_us);
+    g.rowsSent += s.rows_returned ?? 0;
+    g.rowsWritten += s.rows_affected ?? 0;
+    g.bytesSent += s.bytes_to_client ?? 0;
     g.statements.push(...ranStatements(protocol, reader, s));
   }
   const out: EntryUsage[] = [];
@@ -59,6 +78,9 @@ export async function usageSince(protocol: WireProtocol, reader: AuditReader, si
       used: narrowest,
       overScoped: isWiderThanUsed(s.scope, narrowest, schema),
       unanalysable,
+      rowsSent: g.rowsSent,
+      rowsWritten: g.rowsWritten,
+      bytesSent: g.bytesSent,
     });
   }
   return out;

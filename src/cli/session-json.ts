@@ -24,6 +24,8 @@ export function sessionJson(r: SessionRow): Record<string, unknown> {
     node: r.node_id,
     bytesFromClient: r.bytes_from_client,
     bytesToClient: r.bytes_to_client,
+    rowsReturned: r.rows_returned ?? null,
+    rowsAffected: r.rows_affected ?? null,
     statements: r.statements,
     errors: r.errors,
     events: r.event_count,

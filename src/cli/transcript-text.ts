@@ -1,5 +1,5 @@
 import type { SessionRow } from '../audit/audit-reader.js';
-import type { TranscriptEntry } from '../audit/transcript.js';
+import type { TranscriptEntry, TranscriptStatement } from '../audit/transcript.js';
 import { durationText, isoFromUs } from './format.js';
 import { labelText } from './identity-text.js';
 import { oneLine } from './output.js';
@@ -15,8 +15,14 @@ export function headerText(s: SessionRow): string {
     ...(s.node_id !== null ? [`node       ${oneLine(s.node_id)}`] : []),
     `started    ${isoFromUs(s.started_at_us)}`,
     `ended      ${s.ended_at_us === null ? '(open)' : `${isoFromUs(s.ended_at_us)} (${oneLine(s.end_reason ?? '')}, ${durationText(s.ended_at_us - s.started_at_us)})`}`,
-    `statements ${s.statements}, errors ${s.errors}, bytes ${s.bytes_from_client ?? 0} in / ${s.bytes_to_client ?? 0} out`,
+    `statements ${s.statements}, errors ${s.errors}, bytes ${s.bytes_from_client ?? 0} in / ${s.bytes_to_client ?? 0} out${rowsText(s)}`,
   ].join('\n');
+}
+
+/** A session's rows: `, rows 12 sent / 3 written` (nothing when not known). */
+function rowsText(s: SessionRow): string {
+  if (s.rows_returned === null || s.rows_returned === undefined) return '';
+  return `, rows ${s.rows_returned} sent / ${s.rows_affected ?? 0} written`;
 }
 
 /** `show`'s last line: how the session ended, at its place on the timeline (so `show … | tail -1` answers "why did it end?"). */
@@ -40,7 +46,15 @@ export function entryText(e: TranscriptEntry): string {
   const lines = [`${at}  #${e.n} ${oneLine(e.sql.replace(/\s+/g, ' ').trim())}`];
   if (e.params !== undefined && e.params.length > 0) lines.push(`${' '.repeat(14)}params ${JSON.stringify(e.params)}`);
   if (e.copyBytes !== undefined) lines.push(`${' '.repeat(14)}copy data ${e.copyBytes} bytes`);
-  lines.push(`${' '.repeat(14)}→ ${outcome}${e.durationUs !== null ? ` (${durationText(e.durationUs)})` : ''}`);
+  lines.push(`${' '.repeat(14)}→ ${outcome}${e.durationUs !== null ? ` (${durationText(e.durationUs)})` : ''}${deliveredText(e)}`);
   for (const n of e.notices ?? []) lines.push(`${' '.repeat(14)}${oneLine(n)}`);
   return lines.join('\n');
+}
+
+/** What left the database for a statement: ` · sent 3 rows, 245 bytes` (`, wrote 1 row` when it wrote any). */
+function deliveredText(e: TranscriptStatement): string {
+  const d = e.delivered;
+  if (d === undefined) return '';
+  const rows = (n: number): string => `${n} ${n === 1 ? 'row' : 'rows'}`;
+  return ` · sent ${rows(d.returned)}, ${d.bytes} bytes${d.affected > 0 ? `, wrote ${rows(d.affected)}` : ''}`;
 }

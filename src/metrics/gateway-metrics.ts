@@ -4,6 +4,7 @@ import type { EndReason } from '../session/end-reason.js';
 import { CENSUS_FLAGS, type IdentityCensus } from './identity-census.js';
 import type { MemoryBudget } from '../session/memory-budget.js';
 import type { LiveSession, SessionListener, SessionRegistry } from '../session/session-registry.js';
+import type { SessionActivity } from '../session/session-activity.js';
 
 /** End reasons that are a revocation: the identity lost what admitted it, or an operator stopped it. */
 const REVOCATIONS: ReadonlySet<EndReason> = new Set<EndReason>([
@@ -29,12 +30,21 @@ export interface AuditGauges {
 }
 
 interface Totals {
+  readonly connection: string;
+  readonly entry: string;
   statements: number;
   statementMs: number;
   transactions: number;
   transactionMs: number;
   bytesFromClient: number;
   bytesToClient: number;
+  rowsReturned: number;
+  rowsAffected: number;
+}
+
+/** The totals' key: a connection and an identity-map entry (entry names cannot hold a NUL). */
+function totalsKey(connection: string, entry: string): string {
+  return `${connection}\u0000${entry}`;
 }
 
 /**
@@ -47,7 +57,7 @@ export class GatewayMetrics implements SessionListener {
   readonly registry = new Registry();
   private readonly startedAt = Date.now();
   private configGeneration = 1;
-  /** Per connection: what ended sessions did (live sessions are added at each scrape). */
+  /** Per connection and identity-map entry: what ended sessions did (live sessions are added at each scrape). */
   private readonly ended = new Map<string, Totals>();
   private readonly logins: Counter<'result' | 'reason'>;
   private readonly cancels: Counter<'result'>;
@@ -176,24 +186,7 @@ export class GatewayMetrics implements SessionListener {
         for (const s of sessions.list()) g.inc({ connection: s.grant.connection.name, entry: entryName(s.grant.rule) });
       },
     );
-    this.totalsCounter(
-      'idgate_queries_total',
-      'Round trips completed (a Query, or an extended-protocol batch up to its Sync).',
-      (t) => t.statements,
-    );
-    this.totalsCounter(
-      'idgate_queries_duration_seconds_total',
-      'Time from a round trip’s first client byte to its ReadyForQuery.',
-      (t) => t.statementMs / 1000,
-    );
-    this.totalsCounter(
-      'idgate_transactions_total',
-      'Transactions completed (from BEGIN, or the first statement, to the ReadyForQuery back out of it).',
-      (t) => t.transactions,
-    );
-    this.totalsCounter('idgate_transactions_duration_seconds_total', 'Time spent inside transactions.', (t) => t.transactionMs / 1000);
-    this.totalsCounter('idgate_received_bytes_total', 'Bytes received from clients in sessions.', (t) => t.bytesFromClient);
-    this.totalsCounter('idgate_sent_bytes_total', 'Bytes sent to clients in sessions.', (t) => t.bytesToClient);
+    this.registerTotals();
     this.gauge('idgate_audit_backlog_events', 'Audit events recorded and not yet committed to the local database.', [], (g) =>
       g.set(this.audit().backlog),
     );
@@ -226,7 +219,7 @@ export class GatewayMetrics implements SessionListener {
 
   removed(session: LiveSession, reason: EndReason): void {
     const connection = session.grant.connection.name;
-    const t = this.totalsFor(connection);
+    const t = this.totalsFor(connection, entryName(session.grant.rule));
     const a = session.activity;
     t.statements += a.statements;
     t.statementMs += a.statementMs;
@@ -234,6 +227,8 @@ export class GatewayMetrics implements SessionListener {
     t.transactionMs += a.transactionMs;
     t.bytesFromClient += a.bytesFromClient;
     t.bytesToClient += a.bytesToClient;
+    t.rowsReturned += a.rowsReturned;
+    t.rowsAffected += a.rowsAffected;
     this.endedSessions.inc({ connection, reason });
     if (REVOCATIONS.has(reason)) this.revocations.inc({ reason });
   }
@@ -344,37 +339,79 @@ export class GatewayMetrics implements SessionListener {
     for (const s of this.sessions.list()) g.inc({ connection: s.grant.connection.name });
   }
 
+  /** The counters of what sessions did, per connection and identity-map entry. */
+  private registerTotals(): void {
+    const totals = (name: string, help: string, pick: (t: Totals | SessionActivity) => number): void =>
+      this.totalsCounter(name, help, pick);
+    totals('idgate_queries_total', 'Round trips completed (a Query, or an extended-protocol batch up to its Sync).', (t) => t.statements);
+    totals(
+      'idgate_queries_duration_seconds_total',
+      'Time from a round trip’s first client byte to its ReadyForQuery.',
+      (t) => t.statementMs / 1000,
+    );
+    totals(
+      'idgate_transactions_total',
+      'Transactions completed (from BEGIN, or the first statement, to the ReadyForQuery back out of it).',
+      (t) => t.transactions,
+    );
+    totals('idgate_transactions_duration_seconds_total', 'Time spent inside transactions.', (t) => t.transactionMs / 1000);
+    totals('idgate_received_bytes_total', 'Bytes received from clients in sessions.', (t) => t.bytesFromClient);
+    totals('idgate_sent_bytes_total', 'Bytes sent to clients in sessions.', (t) => t.bytesToClient);
+    totals('idgate_rows_returned_total', 'Result rows sent to clients (DataRows, and the rows of COPY TO STDOUT).', (t) => t.rowsReturned);
+    totals(
+      'idgate_rows_affected_total',
+      'Rows written by statements, by their command tags (INSERT, UPDATE, DELETE, MERGE, COPY FROM, CREATE TABLE AS).',
+      (t) => t.rowsAffected,
+    );
+  }
+
   /** A counter summed at scrape: ended sessions' totals plus the live sessions' so far. */
-  private totalsCounter(name: string, help: string, pick: (t: Totals) => number): void {
+  private totalsCounter(name: string, help: string, pick: (t: Totals | SessionActivity) => number): void {
     const sessions = this.sessions;
     const ended = this.ended;
-    new Counter<'connection'>({
+    new Counter<'connection' | 'entry'>({
       name,
       help,
-      labelNames: ['connection'],
+      labelNames: ['connection', 'entry'],
       registers: [this.registry],
       collect() {
-        const now = new Map<string, number>();
-        for (const [connection, t] of ended) now.set(connection, pick(t));
+        const now = new Map<string, { connection: string; entry: string; value: number }>();
+        for (const [key, t] of ended) now.set(key, { connection: t.connection, entry: t.entry, value: pick(t) });
         for (const s of sessions.list()) {
           const connection = s.grant.connection.name;
-          now.set(connection, (now.get(connection) ?? 0) + pick(s.activity));
+          const entry = entryName(s.grant.rule);
+          const key = totalsKey(connection, entry);
+          const sum = now.get(key);
+          if (sum === undefined) now.set(key, { connection, entry, value: pick(s.activity) });
+          else sum.value += pick(s.activity);
         }
         this.reset();
-        for (const [connection, value] of now) this.inc({ connection }, value);
+        for (const { connection, entry, value } of now.values()) this.inc({ connection, entry }, value);
       },
     });
   }
 
   private connectionNames(): Set<string> {
-    return new Set([...this.ended.keys(), ...this.sessions.list().map((s) => s.grant.connection.name)]);
+    return new Set([...[...this.ended.values()].map((t) => t.connection), ...this.sessions.list().map((s) => s.grant.connection.name)]);
   }
 
-  private totalsFor(connection: string): Totals {
-    let t = this.ended.get(connection);
+  private totalsFor(connection: string, entry: string): Totals {
+    const key = totalsKey(connection, entry);
+    let t = this.ended.get(key);
     if (t === undefined) {
-      t = { statements: 0, statementMs: 0, transactions: 0, transactionMs: 0, bytesFromClient: 0, bytesToClient: 0 };
-      this.ended.set(connection, t);
+      t = {
+        connection,
+        entry,
+        statements: 0,
+        statementMs: 0,
+        transactions: 0,
+        transactionMs: 0,
+        bytesFromClient: 0,
+        bytesToClient: 0,
+        rowsReturned: 0,
+        rowsAffected: 0,
+      };
+      this.ended.set(key, t);
     }
     return t;
   }

@@ -18,6 +18,9 @@ export class SessionActivity {
   transactionMs = 0;
   bytesFromClient = 0;
   bytesToClient = 0;
+  /** Result rows the client received, and rows its statements wrote (counted at each statement's outcome). */
+  rowsReturned = 0;
+  rowsAffected = 0;
   /** The client stopped in the middle of a message: the server waits for it, so the session is not busy but stalled. */
   clientMidMessage = false;
   private statementStartedMs = -1;

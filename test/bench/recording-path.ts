@@ -10,6 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PostgresRecorder } from '../../protocols/postgres/recording/postgres-recorder.js';
+import { ResultTally } from '../../protocols/postgres/recording/result-tally.js';
+import { SessionActivity } from '../../src/session/session-activity.js';
 import { Backend, Frontend } from '../../protocols/postgres/wire/codes.js';
 import { FrameStream } from '../../protocols/postgres/wire/frame-stream.js';
 import { SEE, type FrameStage } from '../../protocols/postgres/wire/frame-stage.js';
@@ -80,10 +82,11 @@ function watch(code: number): FrameStage {
 }
 
 async function recorded(log: AuditLog, recorder: SessionRecorder, chunks: Chunks): Promise<number> {
-  const observer = new PostgresRecorder(recorder);
-  // As the relay frames them: a Terminate watch, then the recorder; a ReadyForQuery tracker, then the recorder.
+  const tally = new ResultTally(new SessionActivity());
+  const observer = new PostgresRecorder(recorder, tally);
+  // As the relay frames them: a Terminate watch, then the recorder; the result tally, a ReadyForQuery tracker, then the recorder.
   const fromClient = new FrameStream([watch(Frontend.Terminate), observer.clientStage]);
-  const fromServer = new FrameStream([watch(Backend.ReadyForQuery), observer.serverStage]);
+  const fromServer = new FrameStream([tally, watch(Backend.ReadyForQuery), observer.serverStage]);
   return timeBursts(log, () => {
     fromClient.push(chunks.client);
     fromServer.push(chunks.server);
@@ -92,7 +95,7 @@ async function recorded(log: AuditLog, recorder: SessionRecorder, chunks: Chunks
 
 async function unrecorded(log: AuditLog, chunks: Chunks): Promise<number> {
   const fromClient = new FrameStream([watch(Frontend.Terminate)]);
-  const fromServer = new FrameStream([watch(Backend.ReadyForQuery)]);
+  const fromServer = new FrameStream([new ResultTally(new SessionActivity()), watch(Backend.ReadyForQuery)]);
   return timeBursts(log, () => {
     fromClient.push(chunks.client);
     fromServer.push(chunks.server);

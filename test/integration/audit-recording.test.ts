@@ -87,7 +87,10 @@ describe('the audit log records every statement', () => {
     assert.deepEqual(await ids('--since', '2999-01-01T00:00:00Z'), []);
     const { idgate } = await import('../support/cli.js');
     const table = await idgate(['sessions', '--db', h.config.recordingsPath]);
-    assert.match(table.stdout, /^id\s+node\s+start\s+duration\s+identity\s+connection\s+statements\s+errors\s+end reason/);
+    assert.match(
+      table.stdout,
+      /^id\s+node\s+start\s+duration\s+identity\s+connection\s+statements\s+errors\s+rows sent\s+rows written\s+bytes sent\s+end reason/,
+    );
     assert.ok(table.stdout.includes(id));
     // The fleet node is on every session and login attempt, and sessions filter by it.
     assert.ok((await ids('--node', 'gw-test-1')).includes(id));

@@ -17,13 +17,15 @@ function agent(name: string, extra: Record<string, unknown> = {}): Record<string
 }
 
 /** The value of one sample of the exposition (`name{labels} value`), 0 when absent. */
+/** The sum of a metric's samples with these labels (and any others: a connection's over its identity-map entries). */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
     const wanted = Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`));
-    if (wanted) return Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (wanted) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
-  return 0;
+  return sum;
 }
 
 describe('operating the gateway: admin endpoint, metrics, live sessions, the agent inside the database', () => {

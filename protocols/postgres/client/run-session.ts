@@ -13,6 +13,7 @@ import type { ReadSource } from '../read-source.js';
 import { PostgresRecorder } from '../recording/postgres-recorder.js';
 import type { RelayEnd } from '../relay/relay-options.js';
 import { Relay } from '../relay/relay.js';
+import { ResultTally } from '../recording/result-tally.js';
 import type { UpstreamSession } from '../upstream/login-upstream.js';
 import { AUTHENTICATION_OK, encodeBackendKeyData } from '../wire/backend-messages.js';
 import { ProtocolError } from '../wire/protocol-error.js';
@@ -68,7 +69,9 @@ export function runSession(at: SessionContext, client: ClientSide, admitted: Adm
     grant.rule.record,
   );
   recordAcceptedLogin(at, grant, request.clientUser, client.address);
-  const observer = recorder.recordsFrames ? new PostgresRecorder(recorder) : undefined;
+  const activity = new SessionActivity();
+  const tally = new ResultTally(activity);
+  const observer = recorder.recordsFrames ? new PostgresRecorder(recorder, tally) : undefined;
   const stages = sessionStages({ services, grant, log, recorder }, admitted.scope, admitted.analysis, admitted.limits, (problem) =>
     // After the server's chunk in hand is relayed; the gate already refuses every further statement.
     queueMicrotask(() =>
@@ -83,19 +86,25 @@ export function runSession(at: SessionContext, client: ClientSide, admitted: Adm
       sessionId,
       ...(observer ? { onCancel: () => observer.onCancelRequest() } : {}),
     });
-  const activity = new SessionActivity();
   welcome(client.stream, upstream, gatewayKey);
   const onEnd = (end: RelayEnd): void => {
     if (gatewayKey) cancelKeys.release(gatewayKey);
     admitted.releaseSlot();
-    recorder.end({ reason: end.reason, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient });
+    recorder.end({
+      reason: end.reason,
+      bytesFromClient: end.bytesFromClient,
+      bytesToClient: end.bytesToClient,
+      rowsReturned: activity.rowsReturned,
+      rowsAffected: activity.rowsAffected,
+    });
     services.sessions.remove(sessionId, end.reason);
     sessionEnded(services.metrics, end, log);
   };
   const relay = new Relay(client.source, upstream.source, onEnd, protocolFatal, {
     observer,
     clientStages: stages.client,
-    serverStages: stages.server,
+    // Last of the session's own: what it counts is what the client received.
+    serverStages: [...stages.server, tally],
     maxClientMessage: services.config.listen.maxMessageBytes,
     activity,
     budget: services.budget,

@@ -3,6 +3,7 @@ import { Backend, Frontend } from '../wire/codes.js';
 import { PASS, SEE, type FrameStage, type HeaderAction } from '../wire/frame-stage.js';
 import { RAW_FRAMES_KIND, RawFrameBatch } from './raw-frames.js';
 import type { RelayObserver } from './relay-observer.js';
+import type { ResultTally } from './result-tally.js';
 
 /** Every client frame is heard of; those marked here are kept whole, any other only by its type and length. */
 function keptClientFrames(withCopyData: boolean): Uint8Array {
@@ -36,7 +37,8 @@ const SERVER_OUTCOMES_AND_CONTENT = interestIn([...OUTCOMES, Backend.DataRow, Ba
 
 /**
  * Records one Postgres session for the audit log: every client frame after login and the server's
- * outcome of each statement (result rows and COPY data too with `record: full`). Frames are kept
+ * outcome of each statement with what it sent the client (result rows and COPY data too with
+ * `record: full`). Frames are kept
  * as they came, one event per chunk that carried them, and decoded only when the log is read, so
  * recording costs the relay one copy into the session's pending segment and no parsing. It is the
  * last stage of both frame streams, so it records what went on (a gateway replacement included).
@@ -47,7 +49,11 @@ export class PostgresRecorder implements RelayObserver {
   private readonly fromClient = new RawFrameBatch();
   private readonly fromServer = new RawFrameBatch();
 
-  constructor(private readonly recorder: SessionRecorder) {
+  constructor(
+    private readonly recorder: SessionRecorder,
+    /** Counts what each statement sent the client; a stage before this one's, so its `last` is the outcome's. */
+    private readonly tally: ResultTally,
+  ) {
     const full = recorder.recordsContent;
     const kept = full ? KEPT_CLIENT_FRAMES_WITH_COPY : KEPT_CLIENT_FRAMES;
     this.clientStage = {
@@ -87,12 +93,15 @@ export class PostgresRecorder implements RelayObserver {
   }
 
   private onServerFrame(code: number, bytes: Buffer, start: number, end: number): void {
-    this.fromServer.add(bytes, start, end);
+    const batch = this.fromServer;
+    batch.add(bytes, start, end);
     if (code === Backend.CommandComplete || code === Backend.EmptyQueryResponse || code === Backend.PortalSuspended) {
-      this.fromServer.statements += 1;
+      batch.statements += 1;
+      batch.addTally(this.tally.last);
     } else if (code === Backend.ErrorResponse) {
-      this.fromServer.statements += 1;
-      this.fromServer.errors += 1;
+      batch.statements += 1;
+      batch.errors += 1;
+      batch.addTally(this.tally.last);
     }
   }
 

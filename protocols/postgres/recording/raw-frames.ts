@@ -1,5 +1,6 @@
 import type { EventBytes } from '../../../src/audit/event-segment.js';
 import { ByteReader } from '../wire/byte-reader.js';
+import { MAX_COUNT, type Delivered } from './result-tally.js';
 import { decodeBackendFrame, type DecodedOutcome } from './backend-events.js';
 import { decodeFrontendFrame, type StatementTypes } from './frontend-events.js';
 
@@ -12,6 +13,13 @@ export const RAW_FRAMES_KIND = 'pg-frames';
  */
 const ELIDED = 0x00;
 const MARKER_BYTES = 6;
+/**
+ * After a statement's outcome on the server's side: what the statement sent the client (result
+ * rows, bytes) and the rows it wrote, three unsigned 48-bit counts. 19 bytes per statement.
+ */
+const TALLY = 0x01;
+const TALLY_BYTES = 19;
+const COUNT_BYTES = 6;
 const NOTHING = new Uint8Array(0);
 
 /**
@@ -61,17 +69,35 @@ export class RawFrameBatch implements EventBytes {
   }
 
   addElided(code: number, length: number): void {
-    if (this.markersUsed + MARKER_BYTES > this.markers.length) {
+    const at = this.marker(MARKER_BYTES);
+    this.markers[at] = ELIDED;
+    this.markers[at + 1] = code;
+    this.markers.writeInt32BE(length, at + 2);
+    this.add(this.markers, at, at + MARKER_BYTES);
+  }
+
+  /** What the statement whose outcome was just added sent and wrote. */
+  addTally(d: Delivered): void {
+    const at = this.marker(TALLY_BYTES);
+    const m = this.markers;
+    m[at] = TALLY;
+    // Saturated: a count past 48 bits (only a server could claim one) must not stop the relay.
+    m.writeUIntBE(Math.min(d.returned, MAX_COUNT), at + 1, COUNT_BYTES);
+    m.writeUIntBE(Math.min(d.affected, MAX_COUNT), at + 1 + COUNT_BYTES, COUNT_BYTES);
+    m.writeUIntBE(Math.min(d.bytes, MAX_COUNT), at + 1 + 2 * COUNT_BYTES, COUNT_BYTES);
+    this.add(m, at, at + TALLY_BYTES);
+  }
+
+  /** Room for a marker of `size` bytes in the markers buffer: where it starts. */
+  private marker(size: number): number {
+    if (this.markersUsed + size > this.markers.length) {
       // Ranges still point into the full buffer: leave it to them and start another.
       this.markers = Buffer.allocUnsafe(this.markers.length * 2);
       this.markersUsed = 0;
     }
     const at = this.markersUsed;
-    this.markers[at] = ELIDED;
-    this.markers[at + 1] = code;
-    this.markers.writeInt32BE(length, at + 2);
-    this.markersUsed += MARKER_BYTES;
-    this.add(this.markers, at, at + MARKER_BYTES);
+    this.markersUsed += size;
+    return at;
   }
 
   copyTo(target: Uint8Array, offset: number): void {
@@ -111,16 +137,24 @@ export function decodeClientFrames(stored: Buffer, types: StatementTypes, full: 
   });
 }
 
-/** Decodes a stored chunk of server frames into outcome events, in order. */
+/** Decodes a stored chunk of server frames into outcome events, in order; a statement's tally goes with its outcome (`delivered`). */
 export function decodeServerFrames(stored: Buffer): DecodedOutcome[] {
-  return decodeEach(stored, ({ code, frame }) => {
-    if (frame === undefined) return undefined;
-    try {
-      return decodeBackendFrame(code, frame);
-    } catch {
-      return { kind: 'Malformed', data: { code: String.fromCharCode(code) } };
+  const out: DecodedOutcome[] = [];
+  for (const { code, frame, delivered } of storedFrames(stored)) {
+    if (delivered !== undefined) {
+      const outcome = out.at(-1);
+      if (outcome?.outcome !== undefined) out[out.length - 1] = { ...outcome, data: { ...outcome.data, delivered } };
+      continue;
     }
-  });
+    if (frame === undefined) continue;
+    try {
+      const event = decodeBackendFrame(code, frame);
+      if (event) out.push(event);
+    } catch {
+      out.push({ kind: 'Malformed', data: { code: String.fromCharCode(code) } });
+    }
+  }
+  return out;
 }
 
 function decodeEach(stored: Buffer, decode: (frame: StoredFrame) => DecodedOutcome | undefined): DecodedOutcome[] {
@@ -139,6 +173,8 @@ export interface StoredFrame {
   readonly frame: Buffer | undefined;
   /** The frame's length field (the body plus these 4 bytes), as for the wire. */
   readonly length: number;
+  /** A tally marker (no frame): what the statement whose outcome precedes it sent and wrote. */
+  readonly delivered?: Delivered;
 }
 
 /** The frames of a stored chunk, in order. A truncated chunk throws (ByteReader's bounds check). */
@@ -147,6 +183,12 @@ export function* storedFrames(stored: Buffer): Generator<StoredFrame> {
   while (r.remaining > 0) {
     const start = stored.length - r.remaining;
     const code = r.bytes(1)[0] ?? 0;
+    if (code === TALLY) {
+      const counts = r.bytes(3 * COUNT_BYTES);
+      const count = (i: number): number => counts.readUIntBE(i * COUNT_BYTES, COUNT_BYTES);
+      yield { code: 0, frame: undefined, length: 0, delivered: { returned: count(0), affected: count(1), bytes: count(2) } };
+      continue;
+    }
     if (code === ELIDED) {
       const elidedCode = r.bytes(1)[0] ?? 0;
       yield { code: elidedCode, frame: undefined, length: r.int32() };

@@ -1,5 +1,6 @@
 import type { RecordedEvent, StatementResult, TranscriptStatement } from '../../../src/audit/transcript.js';
 import { textOf } from '../../../src/json-value.js';
+import type { Delivered } from './result-tally.js';
 
 /** A statement as the transcript puts it together, from its first frame to its outcome. */
 export interface Open {
@@ -18,6 +19,8 @@ export interface Open {
   endUs?: number;
   notices: string[];
   copyBytes: number;
+  /** What its outcomes sent the client and wrote, summed (absent when none was recorded with a tally). */
+  delivered?: Delivered;
 }
 
 /** A statement's text as the client sent it, and whether the gateway refused it. */
@@ -35,9 +38,22 @@ export function outcome(s: Open | undefined, e: RecordedEvent): void {
   s.results.push(d['rows'] === undefined ? { tag: textOf(d['tag'], e.kind) } : { tag: textOf(d['tag']), rows: Number(d['rows']) });
   if (s.status === 'pending') s.status = 'ok';
   s.endUs = e.atUs;
+  addDelivered(s, e);
+}
+
+/** An outcome's tally (recorded after it since schema 28) adds to its statement's. */
+function addDelivered(s: Open, e: RecordedEvent): void {
+  const d = e.data['delivered'];
+  if (typeof d !== 'object' || d === null) return;
+  const t = d as Record<string, unknown>;
+  const sum = (s.delivered ??= { returned: 0, affected: 0, bytes: 0 });
+  sum.returned += Number(t['returned'] ?? 0);
+  sum.affected += Number(t['affected'] ?? 0);
+  sum.bytes += Number(t['bytes'] ?? 0);
 }
 
 export function failed(s: Open, e: RecordedEvent): void {
+  addDelivered(s, e);
   s.status = 'error';
   s.sqlstate = textOf(e.data['sqlstate']);
   s.message = textOf(e.data['message']);
@@ -77,5 +93,6 @@ export function finish(s: Open | undefined, sessionStartUs: number): TranscriptS
     },
     ...(s.notices.length > 0 ? { notices: s.notices } : {}),
     ...(s.copyBytes > 0 ? { copyBytes: s.copyBytes } : {}),
+    ...(s.delivered !== undefined ? { delivered: { ...s.delivered } } : {}),
   };
 }

@@ -37,6 +37,7 @@ export async function copyCentral(client: pg.ClientBase, scope: CentralScope, pa
     const params = scope.kind === 'session' ? [`${scope.idPrefix.replace(/[%_\\]/g, '\\$&')}%`] : scope.kind === 'log' ? [scope.logId] : [];
     const sessions = await client.query(
       `SELECT s.*, se.seal_seq, se.seal_hash, se.seal_signature, se.ended_at_us, se.end_reason, se.bytes_from_client, se.bytes_to_client,
+         se.rows_returned, se.rows_affected,
          coalesce(se.statements, p.statements, 0) AS statements, coalesce(se.errors, p.errors, 0) AS errors,
          coalesce(se.event_count, p.event_count, 0) AS event_count, coalesce(se.last_event_hash, p.last_event_hash, s.head_hash) AS last_event_hash
        FROM ${S}.sessions s
@@ -108,6 +109,8 @@ const SESSION_COLUMNS = [
   'upstream',
   'bytes_from_client',
   'bytes_to_client',
+  'rows_returned',
+  'rows_affected',
   'statements',
   'errors',
   'event_count',

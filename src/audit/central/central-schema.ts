@@ -167,6 +167,8 @@ const MIGRATIONS: readonly string[] = [
   ...rowSecurity('prune_checkpoints', 'false'),
   // Version 5: what a replaced log's origin knows of the one it replaced (local schema 17).
   `ALTER TABLE ${CENTRAL_SCHEMA}.log_origins ADD COLUMN previous_log_id text, ADD COLUMN noticed_by text`,
+  // Version 6: rows returned and affected per session (local schema 28–29).
+  `ALTER TABLE ${CENTRAL_SCHEMA}.session_seals ADD COLUMN rows_returned bigint, ADD COLUMN rows_affected bigint`,
 ];
 
 /**

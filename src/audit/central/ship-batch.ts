@@ -58,6 +58,8 @@ const SEAL_COLUMNS = [
   'end_reason',
   'bytes_from_client',
   'bytes_to_client',
+  'rows_returned',
+  'rows_affected',
   'statements',
   'errors',
   'event_count',

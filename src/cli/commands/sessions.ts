@@ -22,6 +22,11 @@ interface SessionsArgs {
   readonly json: boolean;
 }
 
+/** A count the row may not know (a session still open, lost with its gateway, or recorded before rows were counted). */
+function countText(n: number | null | undefined): string {
+  return n === null || n === undefined ? '' : String(n);
+}
+
 export const sessionsCommand: CommandModule<object, SessionsArgs> = {
   command: 'sessions',
   describe: 'list recorded sessions',
@@ -63,7 +68,20 @@ export const sessionsCommand: CommandModule<object, SessionsArgs> = {
       }
       out(
         `${table(
-          ['id', 'node', 'start', 'duration', 'identity', 'connection', 'statements', 'errors', 'end reason'],
+          [
+            'id',
+            'node',
+            'start',
+            'duration',
+            'identity',
+            'connection',
+            'statements',
+            'errors',
+            'rows sent',
+            'rows written',
+            'bytes sent',
+            'end reason',
+          ],
           rows.map((r) => [
             r.id,
             r.node_id ?? '',
@@ -73,6 +91,9 @@ export const sessionsCommand: CommandModule<object, SessionsArgs> = {
             r.connection,
             String(r.statements),
             String(r.errors),
+            countText(r.rows_returned),
+            countText(r.rows_affected),
+            countText(r.bytes_to_client),
             r.end_reason ?? '',
           ]),
         )}\n`,

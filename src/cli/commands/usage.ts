@@ -18,7 +18,7 @@ export function usageCommand(protocol: WireProtocol): CommandModule<object, Usag
   return {
     command: 'usage',
     describe:
-      'per identity and identity-map entry: the scope granted against the narrowest scope that admits what it actually ran (over-scoped)',
+      'per identity and identity-map entry: the scope granted against the narrowest scope that admits what it actually ran (over-scoped), and what left the database (rows and bytes sent, rows written)',
     builder: (y) =>
       y
         .options(dbOptions)
@@ -35,14 +35,27 @@ export function usageCommand(protocol: WireProtocol): CommandModule<object, Usag
       if (args.json) {
         for (const r of rows) {
           out(
-            `${JSON.stringify({ appId: r.appId, identity: r.who, connection: r.connection, mapping: r.mapping, granted: r.granted, used: r.used, overScoped: r.overScoped, suggestion: r.overScoped ? r.used : null, sessions: r.sessions, statements: r.statements, unanalysable: r.unanalysable, lastSession: isoFromUs(r.lastUs) })}\n`,
+            `${JSON.stringify({ appId: r.appId, identity: r.who, connection: r.connection, mapping: r.mapping, granted: r.granted, used: r.used, overScoped: r.overScoped, suggestion: r.overScoped ? r.used : null, sessions: r.sessions, statements: r.statements, unanalysable: r.unanalysable, rowsSent: r.rowsSent, rowsWritten: r.rowsWritten, bytesSent: r.bytesSent, lastSession: isoFromUs(r.lastUs) })}\n`,
           );
         }
         return;
       }
       out(
         `${table(
-          ['identity', 'connection', 'entry', 'granted', 'used', 'over-scoped', 'sessions', 'statements', 'last session'],
+          [
+            'identity',
+            'connection',
+            'entry',
+            'granted',
+            'used',
+            'over-scoped',
+            'sessions',
+            'statements',
+            'rows sent',
+            'rows written',
+            'bytes sent',
+            'last session',
+          ],
           rows.map((r) => [
             r.who,
             r.connection,
@@ -52,6 +65,9 @@ export function usageCommand(protocol: WireProtocol): CommandModule<object, Usag
             r.overScoped ? `yes: ${r.used || 'nothing'}` : 'no',
             String(r.sessions),
             String(r.statements),
+            String(r.rowsSent),
+            String(r.rowsWritten),
+            String(r.bytesSent),
             isoFromUs(r.lastUs),
           ]),
         )}\n`,
