@@ -1,12 +1,11 @@
 import { ApprovalRegistry } from './approvals/approval-registry.js';
 import { ApprovalWebhook } from './approvals/approval-webhook.js';
 import { approvalView } from './admin/approval-view.js';
-import { AdminServer } from './admin/admin-server.js';
+import { ADMIN_LIMITS, AdminServer } from './admin/admin-server.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import type { AdminBackend } from './admin/admin-backend.js';
 import { IdentityCensus } from './metrics/identity-census.js';
 import { localAdmin, type LocalAdminParts } from './admin/local-admin.js';
-import type { SigningKeys } from './identity/signing-keys.js';
 import { AuditLog, type AuditLimits } from './audit/audit-log.js';
 import { centralTarget } from './audit/central/central-target.js';
 import type { GatewayConfig } from './config/gateway-config.js';
@@ -14,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { ConfigError } from './config/config-error.js';
 import { restartOnlyChanges } from './config/reload-check.js';
 import { createEntraServices } from './identity/entra-services.js';
+import { entraApprovers } from './approvals/entra-approvers.js';
 import { CancelGuard } from './session/cancel-guard.js';
 import { PeriodicAnchor } from './audit/periodic-anchor.js';
 import { resolveGroupNames } from './identity/resolve-group-names.js';
@@ -105,7 +105,7 @@ export async function startGateway(
   const protocolServer = protocol(services);
   server = protocolServer;
   options.siblings?.answerWith((processId, secretKey) => protocolServer.cancelHeld(processId, secretKey));
-  const parts = adminParts(services, entra.signingKeys, protocolServer);
+  const parts = adminParts(services, entra, protocolServer);
   const listening = await listenOrClose(parts, options.answerAdmin, logger, () => entra.close());
   watch.start();
   idle.start();
@@ -263,7 +263,7 @@ async function listen(parts: LocalAdminParts, answerAdmin: GatewayOptions['answe
     metrics.census(census);
     census.start();
   }
-  const admin = config.admin === undefined ? undefined : new AdminServer(config.admin, backend, logger);
+  const admin = config.admin === undefined ? undefined : new AdminServer(config.admin, backend, logger, ADMIN_LIMITS, parts.approvers);
   const stop = async (): Promise<void> => {
     await census?.stop();
     await admin?.close();
@@ -307,9 +307,19 @@ function approvalRegistry(config: GatewayConfig, logger: Logger): ApprovalRegist
 }
 
 /** What the admin endpoint answers from: this process's services, keys and listener. */
-function adminParts(services: GatewayServices, signingKeys: SigningKeys, server: ProtocolServer): LocalAdminParts {
+function adminParts(services: GatewayServices, entra: EntraServices, server: ProtocolServer): LocalAdminParts {
   const { metrics, sessions, audit, approvals } = services;
-  return { config: () => services.config, metrics, sessions, audit, signingKeys, server, approvals };
+  const approvers = entraApprovers(services.config, entra);
+  return {
+    config: () => services.config,
+    metrics,
+    sessions,
+    audit,
+    signingKeys: entra.signingKeys,
+    server,
+    approvals,
+    ...(approvers !== undefined ? { approvers } : {}),
+  };
 }
 
 /** A reload, counted as a new generation or as a failure (a file that did not load included). */

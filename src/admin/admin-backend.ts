@@ -34,4 +34,6 @@ export interface ApprovalAnswer {
   readonly via: string;
   readonly from: string;
   readonly reason: string;
+  /** The approver's Entra object id, when their own token proved it. */
+  readonly approverId?: string;
 }

@@ -8,6 +8,7 @@ import type { Requester } from '../session/session-registry.js';
 import { IdgateError } from '../idgate-error.js';
 import type { AdminBackend } from './admin-backend.js';
 import { ApprovalError } from '../approvals/approval-error.js';
+import type { EntraApprovers } from '../approvals/entra-approvers.js';
 
 const MAX_BODY = 4096;
 
@@ -58,6 +59,8 @@ export class AdminServer {
     private readonly backend: AdminBackend,
     private readonly logger: Logger,
     limits: AdminLimits = ADMIN_LIMITS,
+    /** `approvals.approver-groups`: people who may decide with their own Entra token. */
+    private readonly approvers?: EntraApprovers,
   ) {
     this.tokenDigest = config.token && digest(config.token.reveal());
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
@@ -127,6 +130,8 @@ export class AdminServer {
       return;
     }
     if (req.method === 'GET' && path === '/readyz') return this.readyz(res);
+    const decide = DECIDE.exec(path);
+    if (path === '/approvals' || decide !== null) return this.approvals(req, res, path, decide);
     const via = this.authenticate(req);
     if (req.method === 'GET' && path === '/metrics') {
       const metrics = await this.backend.metrics();
@@ -139,13 +144,42 @@ export class AdminServer {
     }
     const terminate = TERMINATE.exec(path);
     if (req.method === 'POST' && terminate !== null) return this.terminate(req, res, terminate[1] ?? '', via);
+    throw new HttpProblem(404, 'not-found', `no ${req.method ?? ''} ${path} here`);
+  }
+
+  /** `GET /approvals` and `POST /approvals/{id}/approve|refuse`: operators, and the people of `approvals.approver-groups`. */
+  private async approvals(req: IncomingMessage, res: ServerResponse, path: string, decide: RegExpExecArray | null): Promise<void> {
+    const caller = await this.approver(req);
     if (req.method === 'GET' && path === '/approvals') {
       sendJson(res, 200, { approvals: await this.backend.approvals() });
       return;
     }
-    const decide = DECIDE.exec(path);
-    if (req.method === 'POST' && decide !== null) return this.decide(req, res, decide[1] ?? '', decide[2] === 'approve', via);
+    if (req.method === 'POST' && decide !== null) return this.decide(req, res, decide[1] ?? '', decide[2] === 'approve', caller);
     throw new HttpProblem(404, 'not-found', `no ${req.method ?? ''} ${path} here`);
+  }
+
+  /**
+   * Who may see and answer approval requests: whoever may use the endpoint, or a person of the
+   * approver groups by their own Entra token (a bearer that is not the admin token, on a
+   * connection without a client certificate). Such a person is recorded by their token's name.
+   */
+  private async approver(req: IncomingMessage): Promise<Caller> {
+    const bearer = bearerOf(req);
+    const certificate = this.config.tls?.clientCa === undefined ? undefined : verifiedPeerCertificate(req.socket as Partial<TLSSocket>);
+    if (this.approvers === undefined || bearer === '' || certificate !== undefined || this.isAdminToken(bearer)) {
+      return { via: this.authenticate(req) };
+    }
+    try {
+      const person = await this.approvers.identify(bearer);
+      return { via: `entra-user:${person.objectId}`, by: person.name, approverId: person.objectId };
+    } catch (e) {
+      if (e instanceof ApprovalError) throw new HttpProblem(e.code === 'approver-token-refused' ? 401 : 403, e.code, e.message);
+      throw e;
+    }
+  }
+
+  private isAdminToken(token: string): boolean {
+    return this.tokenDigest !== undefined && timingSafeEqual(digest(token), this.tokenDigest);
   }
 
   private async readyz(res: ServerResponse): Promise<void> {
@@ -171,7 +205,8 @@ export class AdminServer {
    * A person's answer to a statement held for approval. Only a caller of the admin endpoint can
    * answer, and agents' Entra tokens do not open it: an agent cannot approve its own request.
    */
-  private async decide(req: IncomingMessage, res: ServerResponse, id: string, approve: boolean, via: string): Promise<void> {
+  private async decide(req: IncomingMessage, res: ServerResponse, id: string, approve: boolean, caller: Caller): Promise<void> {
+    const { via } = caller;
     if (via === 'loopback') {
       // Without a token or certificates anyone on this host is let in — an agent running here too.
       throw new HttpProblem(
@@ -185,13 +220,21 @@ export class AdminServer {
       throw new HttpProblem(415, 'json-required', 'send Content-Type: application/json');
     }
     const body = await readJson(req);
-    const by = typeof body['by'] === 'string' && body['by'] !== '' ? body['by'].slice(0, 200) : 'unknown';
+    // A person proved by their Entra token is who their token says, whatever the body claims.
+    const by = caller.by ?? (typeof body['by'] === 'string' && body['by'] !== '' ? body['by'].slice(0, 200) : 'unknown');
     const reason = typeof body['reason'] === 'string' ? body['reason'].slice(0, 1000) : '';
     if (reason.trim() === '') throw new HttpProblem(400, 'reason-required', 'a decision needs a reason: {"reason": "…"}');
     const from = req.socket.remoteAddress ?? '';
     let view;
     try {
-      view = await this.backend.decide(id, { approve, by, via, from, reason });
+      view = await this.backend.decide(id, {
+        approve,
+        by,
+        via,
+        from,
+        reason,
+        ...(caller.approverId !== undefined ? { approverId: caller.approverId } : {}),
+      });
     } catch (e) {
       if (e instanceof ApprovalError) throw new HttpProblem(409, e.code, e.message);
       throw e;
@@ -222,11 +265,7 @@ export class AdminServer {
   private authenticate(req: IncomingMessage): string {
     const certificate = this.config.tls?.clientCa === undefined ? undefined : verifiedPeerCertificate(req.socket as Partial<TLSSocket>);
     if (certificate !== undefined) return `client-certificate:${[certificate.subject.CN ?? '?'].flat().join(',')}`;
-    if (this.tokenDigest !== undefined) {
-      const header = req.headers.authorization ?? '';
-      const token = header.startsWith('Bearer ') ? header.slice(7) : '';
-      if (token !== '' && timingSafeEqual(digest(token), this.tokenDigest)) return 'bearer-token';
-    }
+    if (this.isAdminToken(bearerOf(req))) return 'bearer-token';
     if (this.tokenDigest === undefined && this.config.tls?.clientCa === undefined) return 'loopback';
     throw new HttpProblem(401, 'unauthorized', 'send the admin token as Authorization: Bearer …, or a client certificate');
   }
@@ -254,6 +293,18 @@ function verifiedPeerCertificate(socket: Partial<TLSSocket>): PeerCertificate | 
   // With no certificate Node returns `{}`, whatever its type says.
   const raw = (certificate as Partial<PeerCertificate> | undefined)?.raw;
   return certificate !== undefined && raw !== undefined && raw.length > 0 ? certificate : undefined;
+}
+
+/** The caller of an approvals path: how they proved themselves, and who they are when their token said so. */
+interface Caller {
+  readonly via: string;
+  readonly by?: string;
+  readonly approverId?: string;
+}
+
+function bearerOf(req: IncomingMessage): string {
+  const header = req.headers.authorization ?? '';
+  return header.startsWith('Bearer ') ? header.slice(7) : '';
 }
 
 /** Compared as digests, so the comparison takes the same time whatever the length sent. */

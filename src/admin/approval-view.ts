@@ -18,10 +18,18 @@ export interface ApprovalView {
   readonly fingerprint: string;
   readonly what: string;
   readonly requestedAt: string;
-  readonly decision: (Omit<ApprovalDecision, 'atMs'> & { readonly at: string }) | null;
+  readonly decision: DecisionView | null;
+  /** Every approval given so far (two before it runs, with `approvals.approvers-required: 2`). */
+  readonly approvals: readonly DecisionView[];
   readonly usedBy: string | null;
   /** The dry run's row count or why there is none; null while it runs or when previews are off. */
   readonly preview: ApprovalPreview | null;
+}
+
+export type DecisionView = Omit<ApprovalDecision, 'atMs' | 'approverId'> & { readonly at: string };
+
+export function decisionView(d: ApprovalDecision): DecisionView {
+  return { approve: d.approve, by: d.by, via: d.via, from: d.from, reason: d.reason, at: new Date(d.atMs).toISOString() };
 }
 
 export function approvalView(r: ApprovalRequest, node: string): ApprovalView {
@@ -41,10 +49,8 @@ export function approvalView(r: ApprovalRequest, node: string): ApprovalView {
     fingerprint: r.fingerprint,
     what: r.what,
     requestedAt: new Date(r.requestedAtMs).toISOString(),
-    decision:
-      d === undefined
-        ? null
-        : { approve: d.approve, by: d.by, via: d.via, from: d.from, reason: d.reason, at: new Date(d.atMs).toISOString() },
+    decision: d === undefined ? null : decisionView(d),
+    approvals: r.approvals.map(decisionView),
     usedBy: r.usedBy ?? null,
     preview: r.preview ?? null,
   };

@@ -1,3 +1,4 @@
+import type { EntraApprovers } from '../approvals/entra-approvers.js';
 import type { ApprovalRegistry } from '../approvals/approval-registry.js';
 import { approvalView } from './approval-view.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -17,6 +18,8 @@ export interface LocalAdminParts {
   readonly signingKeys: SigningKeys;
   readonly server: ProtocolServer;
   readonly approvals: ApprovalRegistry;
+  /** `approvals.approver-groups`, when set: people who decide with their own Entra token. */
+  readonly approvers?: EntraApprovers;
 }
 
 /** The admin endpoint's answers for this one gateway process. */

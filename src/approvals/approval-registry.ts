@@ -16,9 +16,12 @@ export interface ApprovalAsker {
 export interface ApprovalDecision {
   readonly approve: boolean;
   readonly by: string;
+  /** How the approver proved who they are: `bearer-token`, `client-certificate:CN`, `entra-user:OID`. */
   readonly via: string;
   readonly from: string;
   readonly reason: string;
+  /** The approver's Entra object id, when an Entra token proved it (no identity decides on its own request). */
+  readonly approverId?: string;
   readonly atMs: number;
 }
 
@@ -37,7 +40,10 @@ export interface ApprovalRequest {
   readonly what: string;
   readonly requestedAtMs: number;
   state: ApprovalState;
+  /** The answer that decided it: the refusal, or the approval that made enough. */
   decision?: ApprovalDecision;
+  /** Every approval given so far, in order (`approvals.approvers-required` of them approve it). */
+  readonly approvals: ApprovalDecision[];
   /** The session that ran the approved statement. */
   usedBy?: string;
   /** What a dry run found (`approvals.preview`), once it has run. */
@@ -53,6 +59,8 @@ export const DEFAULT_APPROVAL_LIMITS: ApprovalLimits = {
   pendingPerIdentity: 20,
   waitMs: 0,
   preview: false,
+  approversRequired: 1,
+  approverGroups: [],
 };
 
 /** Told of each new request (the configured webhook). */
@@ -118,6 +126,7 @@ export class ApprovalRegistry {
       what,
       requestedAtMs: this.now(),
       state: 'pending',
+      approvals: [],
     };
     this.requests.set(request.id, request);
     this.notifier?.requested(request);
@@ -141,18 +150,38 @@ export class ApprovalRegistry {
     return this.requests.get(id);
   }
 
-  /** A person's answer to a pending request; refuses to answer one that is not pending (answered, used or expired). */
-  decide(id: string, decision: Omit<ApprovalDecision, 'atMs'>): ApprovalRequest {
+  /**
+   * A person's answer to a pending request. A refusal decides it; an approval decides it once
+   * `approvers-required` different approvers gave one. Refused: a request not pending (answered,
+   * used or expired), no reason, an approver deciding on their own request, or the same approver twice.
+   */
+  decide(id: string, answer: Omit<ApprovalDecision, 'atMs'>): ApprovalRequest {
     this.expire();
     const request = this.requests.get(id);
     if (request === undefined) throw new ApprovalError('no-such-approval', `no approval request ${id} here`);
     if (request.state !== 'pending') {
       throw new ApprovalError('approval-not-pending', `approval request ${id} is ${request.state}, not pending`);
     }
-    if (decision.reason.trim() === '') throw new ApprovalError('approval-reason-required', 'a decision needs a reason');
-    request.decision = { ...decision, atMs: this.now() };
-    request.state = decision.approve ? 'approved' : 'refused';
-    this.tell(id, request.state);
+    if (answer.reason.trim() === '') throw new ApprovalError('approval-reason-required', 'a decision needs a reason');
+    if (answer.approverId !== undefined && answer.approverId === request.asker.objectId) {
+      throw new ApprovalError('approval-self', `approval request ${id} was made by this identity: it cannot decide on it`);
+    }
+    const decision = { ...answer, atMs: this.now() };
+    if (!decision.approve) return this.settle(request, 'refused', decision);
+    if (request.approvals.some((a) => approverKey(a) === approverKey(decision))) {
+      throw new ApprovalError(
+        'approver-already-approved',
+        `${decision.via} already approved request ${id}: the next approval must come from another approver (one admin token is one approver)`,
+      );
+    }
+    request.approvals.push(decision);
+    return request.approvals.length >= this.limits.approversRequired ? this.settle(request, 'approved', decision) : request;
+  }
+
+  private settle(request: ApprovalRequest, state: 'approved' | 'refused', decision: ApprovalDecision): ApprovalRequest {
+    request.decision = decision;
+    request.state = state;
+    this.tell(request.id, state);
     return request;
   }
 
@@ -212,6 +241,14 @@ export function fingerprintOf(sql: string, params?: string): string {
   const hash = createHash('sha256').update(sql);
   if (params !== undefined) hash.update('\0params\0').update(params);
   return hash.digest('hex').slice(0, 32);
+}
+
+/**
+ * Who an approval counts as: the identity the endpoint proved (an Entra user, a certificate's
+ * CN), never the name a caller gives — everyone holding the one admin token is one approver.
+ */
+function approverKey(d: ApprovalDecision): string {
+  return d.approverId !== undefined ? `entra:${d.approverId}` : d.via;
 }
 
 function sameStatement(r: ApprovalRequest, asker: ApprovalAsker, fingerprint: string, sql: string, params: string | undefined): boolean {

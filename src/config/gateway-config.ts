@@ -135,6 +135,10 @@ export interface ApprovalLimits {
   readonly waitMs: number;
   /** Dry-run each request's statement (rolled back) to show the approver how many rows it would change. */
   readonly preview: boolean;
+  /** Approvals a request needs from different approvers (1 or 2). */
+  readonly approversRequired: number;
+  /** Entra groups whose members (people, not applications) may decide with their own Entra token. */
+  readonly approverGroups: readonly string[];
   /** Where each new request is POSTed as JSON (`approvals.webhook`). */
   readonly webhook?: { readonly url: string; readonly token?: Secret; readonly ca?: Buffer; readonly timeoutMs: number };
 }

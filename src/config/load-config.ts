@@ -134,6 +134,8 @@ export function buildConfig(
       pendingPerIdentity: raw.approvals['pending-per-identity'],
       waitMs: raw.approvals.wait === 0 ? 0 : durationMs(raw.approvals.wait),
       preview: raw.approvals.preview,
+      approversRequired: raw.approvals['approvers-required'],
+      approverGroups: raw.approvals['approver-groups'].map((g) => g.toLowerCase()),
       ...webhookOf(raw.approvals.webhook, env, files),
     },
     logLevel: raw.log.level,

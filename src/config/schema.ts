@@ -298,6 +298,10 @@ export const configSchema = z
         wait: z.union([z.literal(0), duration]).default(0),
         /** Dry-run each request (rolled back) for the approver's row count; off: a dry run executes the statement. */
         preview: z.boolean().default(false),
+        /** Two: a second approver must approve too (a refusal by either decides). */
+        'approvers-required': z.union([z.literal(1), z.literal(2)]).default(1),
+        /** Entra groups whose members may approve with their own (delegated) Entra token. */
+        'approver-groups': z.array(z.string().refine(isGuid, 'must be a group object id (a GUID)')).default([]),
         /** Told of each new request: a JSON POST (https only: the statement is in the body). */
         webhook: z
           .object({
@@ -310,7 +314,15 @@ export const configSchema = z
           .optional(),
       })
       .strict()
-      .default({ 'request-expiry': '1h', 'approval-expiry': '15m', 'pending-per-identity': 20, wait: 0, preview: false }),
+      .default({
+        'request-expiry': '1h',
+        'approval-expiry': '15m',
+        'pending-per-identity': 20,
+        wait: 0,
+        preview: false,
+        'approvers-required': 1,
+        'approver-groups': [],
+      }),
     session: z
       .object({ 'end-at-token-expiry': z.boolean().default(true) })
       .strict()

@@ -5,6 +5,17 @@ import { acceptedIssuers } from './jwks-url.js';
 import type { VerifiedIdentity } from './verified-identity.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
+/** What an approver's token says of them. */
+export interface ApproverToken {
+  readonly objectId: string;
+  /** Their sign-in name (`preferred_username`, `upn`), else display name, else object id. */
+  readonly name: string;
+  /** An application's own token (an agent), not a person's. */
+  readonly appOnly: boolean;
+  readonly groups: readonly string[];
+  readonly groupsOverage: boolean;
+}
+
 /** Entra tokens are a few KB; anything far larger is not a token and is not worth parsing. */
 const MAX_TOKEN_LENGTH = 32 * 1024;
 
@@ -40,6 +51,27 @@ export class TokenVerifier {
     const identity = this.toIdentity(payload, keyId);
     this.cache.set(key, identity);
     return identity;
+  }
+
+  /**
+   * A token of someone deciding on an approval: verified like an agent's (signature, issuer,
+   * tenant, audience, lifetime), but not cached and whether it is app-only is told, not refused.
+   */
+  async verifyApprover(token: string): Promise<ApproverToken> {
+    if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw refuse('token-malformed', 'not an access token');
+    this.checkHeader(token);
+    const p = await this.verifySignatureAndClaims(token);
+    if (stringClaim(p, 'tid').toLowerCase() !== this.entra.tenantId) {
+      throw refuse('token-wrong-tenant', 'token was issued for another tenant');
+    }
+    const objectId = stringClaim(p, 'oid').toLowerCase();
+    return {
+      objectId,
+      name: optionalString(p, 'preferred_username') ?? optionalString(p, 'upn') ?? optionalString(p, 'name') ?? objectId,
+      appOnly: isAppOnly(p),
+      groups: stringArrayClaim(p, 'groups').map((g) => g.toLowerCase()),
+      groupsOverage: hasGroupsOverage(p),
+    };
   }
 
   /** Returns the token's key id. */

@@ -125,6 +125,14 @@ function approvalNeeded(
       from: d?.from ?? null,
       reason: d?.reason ?? null,
       decidedAt: d === undefined ? null : new Date(d.atMs).toISOString(),
+      // Each approver, in order (two with approvals.approvers-required: 2).
+      approvers: request.approvals.map((a) => ({
+        by: a.by,
+        via: a.via,
+        from: a.from,
+        reason: a.reason,
+        at: new Date(a.atMs).toISOString(),
+      })),
     });
   }
   return outcome;

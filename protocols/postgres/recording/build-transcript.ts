@@ -74,13 +74,7 @@ class TranscriptBuilder {
     }
     // A statement held for approval, and the approved one run: request → decision → execution.
     if (e.kind === 'ApprovalRequested') this.note(e, `request ${textOf(d['id'])}: ${textOf(d['what'])} needs approval`);
-    if (e.kind === 'ApprovalUsed') {
-      const by = `${textOf(d['decidedBy'], '?')} (${textOf(d['via'], '?')}, from ${textOf(d['from'], '?')})`;
-      this.note(
-        e,
-        `request ${textOf(d['id'])} approved by ${by} at ${textOf(d['decidedAt'], '?')}: ${textOf(d['reason'])}; the statement below runs`,
-      );
-    }
+    if (e.kind === 'ApprovalUsed') this.note(e, `request ${textOf(d['id'])} approved by ${approversText(d)}; the statement below runs`);
   }
 
   client(e: RecordedEvent): void {
@@ -242,4 +236,13 @@ class TranscriptBuilder {
 /** A statement the server skipped (after an error, up to Sync) never ran. */
 function skipped(unit: Unit): void {
   if (unit.statement?.status === 'pending') unit.statement.status = 'skipped';
+}
+
+/** Who approved an ApprovalUsed's request: each approver (recorded since two may be required), else the one decision. */
+function approversText(d: Record<string, unknown>): string {
+  const one = (by: unknown, via: unknown, from: unknown, at: unknown, reason: unknown): string =>
+    `${textOf(by, '?')} (${textOf(via, '?')}, from ${textOf(from, '?')}) at ${textOf(at, '?')}: ${textOf(reason)}`;
+  const approvers = listOf(d['approvers']).filter((a): a is Record<string, unknown> => typeof a === 'object' && a !== null);
+  if (approvers.length === 0) return one(d['decidedBy'], d['via'], d['from'], d['decidedAt'], d['reason']);
+  return approvers.map((a) => one(a['by'], a['via'], a['from'], a['at'], a['reason'])).join('; and by ');
 }

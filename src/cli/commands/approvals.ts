@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import type { ApprovalView } from '../../admin/approval-view.js';
+import type { ApprovalView, DecisionView } from '../../admin/approval-view.js';
 import { UsageError } from '../../idgate-error.js';
 import { adminOptions, adminProblem, adminRequest, adminTarget, type AdminArgs } from '../admin-client.js';
 import { table } from '../format.js';
@@ -44,6 +44,10 @@ function listText(approvals: readonly ApprovalView[]): string {
   return `${table(['id', 'state', 'identity', 'connection', 'needs approval for', 'requested', 'statement'], rows)}\n${waiting} waiting\n`;
 }
 
+function decisionText(d: DecisionView): string {
+  return `by ${oneLine(d.by)} (${oneLine(d.via)}, from ${oneLine(d.from)}) at ${d.at}: ${oneLine(d.reason)}`;
+}
+
 /** One request whole: the statement as sent (its own lines kept, escaped where a terminal would act), who asked, and the answer. */
 function detailText(a: ApprovalView): string {
   const d = a.decision;
@@ -59,11 +63,9 @@ function detailText(a: ApprovalView): string {
       : [
           `preview     ${'rows' in a.preview ? `would change ${a.preview.rows} rows (a dry run, rolled back)` : `none: ${oneLine(a.preview.problem)}`}`,
         ]),
-    ...(d === null
-      ? []
-      : [
-          `decision    ${d.approve ? 'approved' : 'refused'} by ${oneLine(d.by)} (${oneLine(d.via)}, from ${oneLine(d.from)}) at ${d.at}: ${oneLine(d.reason)}`,
-        ]),
+    // Approvals given before the one that decided (a second approver required, or a refusal after one).
+    ...a.approvals.filter((p) => d === null || p.at !== d.at || p.via !== d.via).map((p) => `approved    ${decisionText(p)}`),
+    ...(d === null ? [] : [`decision    ${d.approve ? 'approved' : 'refused'} ${decisionText(d)}`]),
     ...(a.usedBy === null ? [] : [`ran in      session ${a.usedBy}`]),
     'statement:',
     a.sql,

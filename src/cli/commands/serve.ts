@@ -1,6 +1,8 @@
 import cluster from 'node:cluster';
 import type { CommandModule } from 'yargs';
-import { AdminServer } from '../../admin/admin-server.js';
+import { ADMIN_LIMITS, AdminServer } from '../../admin/admin-server.js';
+import { entraApprovers } from '../../approvals/entra-approvers.js';
+import { createEntraServices } from '../../identity/entra-services.js';
 import type { AdminConfig, GatewayConfig } from '../../config/gateway-config.js';
 import { ClusterAdmin } from '../../workers/cluster-admin.js';
 import { answerAdminAsks } from '../../workers/worker-admin.js';
@@ -15,14 +17,28 @@ import { runUntilSignal } from '../run-until-signal.js';
 import { configOption } from '../options/config-option.js';
 import type { WireProtocol } from '../../protocol.js';
 
-/** The primary's admin endpoint: it answers for all workers by asking each. */
-async function serveClusterAdmin(config: AdminConfig, pool: WorkerPool, logger: Logger): Promise<AdminServer> {
+/**
+ * The primary's admin endpoint: it answers for all workers by asking each. With approver groups it
+ * verifies approvers' Entra tokens itself (its own key set and Graph client, closed with it).
+ */
+async function serveClusterAdmin(
+  config: GatewayConfig,
+  admin: AdminConfig,
+  pool: WorkerPool,
+  logger: Logger,
+): Promise<{ close(): Promise<void> }> {
   const backend = new ClusterAdmin(() => pool.live);
   pool.onWorkerMessage((m) => backend.onMessage(m));
-  const server = new AdminServer(config, backend, logger);
+  const entra = config.approvals.approverGroups.length > 0 ? createEntraServices(config.entra, logger) : undefined;
+  const server = new AdminServer(admin, backend, logger, ADMIN_LIMITS, entra && entraApprovers(config, entra));
   const address = await server.listen();
   logger.info({ host: address.host, port: address.port }, 'admin endpoint listening (for all workers)');
-  return server;
+  return {
+    close: async () => {
+      await server.close();
+      entra?.close();
+    },
+  };
 }
 
 interface ServeArgs {
@@ -48,7 +64,7 @@ export function serveCommand(protocol: WireProtocol): CommandModule<object, Serv
         // The primary serves no client: it runs the workers (listen.workers), each this same command.
         const primaryLogger = logger.child({ node: config.nodeId, role: 'primary' });
         const pool = WorkerPool.start(config.listen.workers, primaryLogger);
-        const admin = config.admin === undefined ? undefined : await serveClusterAdmin(config.admin, pool, primaryLogger);
+        const admin = config.admin === undefined ? undefined : await serveClusterAdmin(config, config.admin, pool, primaryLogger);
         const onHangup = (): void => pool.reload();
         process.on('SIGHUP', onHangup);
         await runUntilSignal(async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApprovalError } from '../../../src/approvals/approval-error.js';
-import { ApprovalRegistry, type ApprovalAsker } from '../../../src/approvals/approval-registry.js';
+import { ApprovalRegistry, DEFAULT_APPROVAL_LIMITS, type ApprovalAsker } from '../../../src/approvals/approval-registry.js';
 
 const asker = (overrides: Partial<ApprovalAsker> = {}): ApprovalAsker => ({
   objectId: 'agent-1',
@@ -18,7 +18,7 @@ describe('the approval registry', () => {
   it('admits exactly the approved statement, once, for the identity and connection that asked', () => {
     const now = 0;
     const registry = new ApprovalRegistry(
-      { requestTtlMs: 60_000, approvalTtlMs: 10_000, pendingPerIdentity: 5, waitMs: 0, preview: false },
+      { ...DEFAULT_APPROVAL_LIMITS, requestTtlMs: 60_000, approvalTtlMs: 10_000, pendingPerIdentity: 5 },
       () => now,
     );
     const sql = 'DELETE FROM records WHERE id = 7';
@@ -44,7 +44,7 @@ describe('the approval registry', () => {
   it('expires requests and approvals, answers a refusal, and caps what one identity may have waiting', () => {
     let now = 0;
     const registry = new ApprovalRegistry(
-      { requestTtlMs: 60_000, approvalTtlMs: 10_000, pendingPerIdentity: 2, waitMs: 0, preview: false },
+      { ...DEFAULT_APPROVAL_LIMITS, requestTtlMs: 60_000, approvalTtlMs: 10_000, pendingPerIdentity: 2 },
       () => now,
     );
     const first = registry.check(asker(), 'UPDATE records SET title = 1', 'w');
@@ -99,5 +99,55 @@ describe('the approval registry', () => {
     await new Promise((r) => setTimeout(r, 30));
     assert.deepEqual(stopped, [], 'a session that stopped waiting is not called');
     clearTimeout(alive);
+  });
+
+  it('with two approvers required, waits for a second, different approver; one refusal decides', () => {
+    const registry = new ApprovalRegistry({ ...DEFAULT_APPROVAL_LIMITS, approversRequired: 2 });
+    const sql = 'DELETE FROM records WHERE id = 9';
+    const ask = (text = sql): string => {
+      const asked = registry.check(asker(), text, 'w');
+      assert.equal(asked.kind, 'pending');
+      return asked.kind === 'pending' ? asked.request.id : '';
+    };
+    const id = ask();
+    const alice = { ...DBA, by: 'alice', via: 'entra-user:oid-alice', approverId: 'oid-alice' };
+    const bob = { ...DBA, by: 'bob', via: 'entra-user:oid-bob', approverId: 'oid-bob' };
+    assert.equal(registry.decide(id, alice).state, 'pending', 'one approval of two');
+    assert.equal(registry.check(asker(), sql, 'w').kind, 'pending', 'not admitted on one approval');
+    assert.throws(
+      () => registry.decide(id, { ...alice, by: 'alice again' }),
+      (e) => e instanceof ApprovalError && e.code === 'approver-already-approved',
+    );
+    const approved = registry.decide(id, bob);
+    assert.equal(approved.state, 'approved');
+    assert.deepEqual(
+      approved.approvals.map((a) => a.by),
+      ['alice', 'bob'],
+    );
+    assert.equal(approved.decision?.by, 'bob');
+    // Everyone holding the one admin token is one approver, whatever names they give.
+    const shared = ask('DELETE FROM records WHERE id = 10');
+    assert.equal(registry.decide(shared, { ...DBA, by: 'carol' }).state, 'pending');
+    assert.throws(
+      () => registry.decide(shared, { ...DBA, by: 'dave' }),
+      (e) => e instanceof ApprovalError && e.code === 'approver-already-approved',
+    );
+    assert.equal(registry.decide(shared, alice).state, 'approved', 'the token and a person are two');
+    const next = ask('DELETE FROM records WHERE id = 11');
+    registry.decide(next, alice);
+    assert.equal(registry.decide(next, { ...bob, approve: false, reason: 'no' }).state, 'refused');
+  });
+
+  it('lets no identity decide on its own request', () => {
+    const registry = new ApprovalRegistry();
+    const asked = registry.check(asker({ objectId: 'person-1' }), 'DELETE FROM records', 'w');
+    const id = asked.kind === 'pending' ? asked.request.id : '';
+    for (const approve of [true, false]) {
+      assert.throws(
+        () => registry.decide(id, { ...DBA, approve, via: 'entra-user:person-1', approverId: 'person-1' }),
+        (e) => e instanceof ApprovalError && e.code === 'approval-self',
+      );
+    }
+    assert.equal(registry.get(id)?.state, 'pending');
   });
 });
