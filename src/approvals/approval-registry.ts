@@ -58,6 +58,7 @@ export const DEFAULT_APPROVAL_LIMITS: ApprovalLimits = {
   approvalTtlMs: 900_000,
   pendingPerIdentity: 20,
   waitMs: 0,
+  heartbeatMs: 10_000,
   preview: false,
   approversRequired: 1,
   approverGroups: [],

@@ -133,6 +133,8 @@ export interface ApprovalLimits {
   readonly pendingPerIdentity: number;
   /** How long a statement needing approval is held open for its answer (0: refused at once with its request id). */
   readonly waitMs: number;
+  /** While a statement is held for its answer, a NOTICE to the client this often (0: none). */
+  readonly heartbeatMs: number;
   /** Dry-run each request's statement (rolled back) to show the approver how many rows it would change. */
   readonly preview: boolean;
   /** Approvals a request needs from different approvers (1 or 2). */

@@ -128,16 +128,7 @@ export function buildConfig(
     }),
     peerTimeoutMs: raw.fleet['peer-timeout-seconds'] * 1000,
     endAtTokenExpiry: raw.session['end-at-token-expiry'],
-    approvals: {
-      requestTtlMs: durationMs(raw.approvals['request-expiry']),
-      approvalTtlMs: durationMs(raw.approvals['approval-expiry']),
-      pendingPerIdentity: raw.approvals['pending-per-identity'],
-      waitMs: raw.approvals.wait === 0 ? 0 : durationMs(raw.approvals.wait),
-      preview: raw.approvals.preview,
-      approversRequired: raw.approvals['approvers-required'],
-      approverGroups: raw.approvals['approver-groups'].map((g) => g.toLowerCase()),
-      ...webhookOf(raw.approvals.webhook, env, files),
-    },
+    approvals: approvalsOf(raw.approvals, env, files),
     logLevel: raw.log.level,
   };
 }
@@ -372,6 +363,21 @@ function checkNeedsGatewayIdentity(raw: RawConfig, rules: readonly MappingRule[]
       }
     });
   }
+}
+
+/** `approvals`: durations in milliseconds, group ids lower-case, the webhook's secrets read. */
+function approvalsOf(raw: RawConfig['approvals'], env: NodeJS.ProcessEnv, files: FileReader): GatewayConfig['approvals'] {
+  return {
+    requestTtlMs: durationMs(raw['request-expiry']),
+    approvalTtlMs: durationMs(raw['approval-expiry']),
+    pendingPerIdentity: raw['pending-per-identity'],
+    waitMs: raw.wait === 0 ? 0 : durationMs(raw.wait),
+    heartbeatMs: raw.heartbeat === 0 ? 0 : durationMs(raw.heartbeat),
+    preview: raw.preview,
+    approversRequired: raw['approvers-required'],
+    approverGroups: raw['approver-groups'].map((g) => g.toLowerCase()),
+    ...webhookOf(raw.webhook, env, files),
+  };
 }
 
 /** `approvals.webhook`, its token from the environment and its CA read. */

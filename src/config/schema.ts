@@ -296,6 +296,8 @@ export const configSchema = z
         'approval-expiry': duration.default('15m'),
         'pending-per-identity': z.number().int().positive().default(20),
         wait: z.union([z.literal(0), duration]).default(0),
+        /** While a statement waits (wait), a NOTICE to the client this often; 0: none. */
+        heartbeat: z.union([z.literal(0), duration]).default('10s'),
         /** Dry-run each request (rolled back) for the approver's row count; off: a dry run executes the statement. */
         preview: z.boolean().default(false),
         /** Two: a second approver must approve too (a refusal by either decides). */
@@ -319,6 +321,7 @@ export const configSchema = z
         'approval-expiry': '15m',
         'pending-per-identity': 20,
         wait: 0,
+        heartbeat: '10s',
         preview: false,
         'approvers-required': 1,
         'approver-groups': [],

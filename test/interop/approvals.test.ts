@@ -151,7 +151,7 @@ describe('approvals with approvals.wait', () => {
   let h: Harness;
   let admin: string;
   before(async () => {
-    ({ h, admin } = await startWithApprovals({ wait: '3s' }));
+    ({ h, admin } = await startWithApprovals({ wait: '3s', heartbeat: '1s' }));
   });
   after(async () => {
     await h.stop();
@@ -202,6 +202,11 @@ describe('approvals with approvals.wait', () => {
     assert.equal(unanswered.code, 1);
     assert.match(unanswered.stderr, /IGA01: deleting from public\.records needs approval: request [0-9a-f]{12}/);
     assert.ok(Date.now() - started >= 2900, `held for the wait (${Date.now() - started} ms)`);
+    // The heartbeats psql printed while it waited: one a second, naming the request.
+    const beats =
+      unanswered.stderr.match(/NOTICE: {2}00000: waiting for approval: request [0-9a-f]{12}, \d s so far \(the wait ends after 3 s\)/g) ??
+      [];
+    assert.ok(beats.length >= 2, unanswered.stderr);
 
     const refusedSql = 'DELETE FROM records WHERE id = 52';
     const waiting = psql(refusedSql);

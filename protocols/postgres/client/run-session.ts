@@ -58,12 +58,8 @@ export interface ClientSide {
 export function runSession(at: SessionContext, client: ClientSide, admitted: Admitted, clientLeftover: Buffer): void {
   const { grant, request, session: upstream } = admitted;
   const { services, cancelKeys, sessionId } = at;
-  const log = at.log.child({
-    sessionId,
-    connection: grant.connection.name,
-    identity: grant.identity.objectId,
-    appId: grant.identity.appId,
-  });
+  const { identity } = grant;
+  const log = at.log.child({ sessionId, connection: grant.connection.name, identity: identity.objectId, appId: identity.appId });
   const recorder = services.audit.startSession(
     sessionHeader(sessionId, grant, request.clientUser, client.address, client.tls),
     grant.rule.record,
@@ -72,11 +68,18 @@ export function runSession(at: SessionContext, client: ClientSide, admitted: Adm
   const activity = new SessionActivity();
   const tally = new ResultTally(activity);
   const observer = recorder.recordsFrames ? new PostgresRecorder(recorder, tally) : undefined;
-  const stages = sessionStages({ services, grant, log, recorder }, admitted.scope, admitted.analysis, admitted.limits, (problem) =>
-    // After the server's chunk in hand is relayed; the gate already refuses every further statement.
-    queueMicrotask(() =>
-      relay.terminate('lexical-state-changed', exitFatal('lexical-state-changed', `terminating connection: ${problem}`)),
-    ),
+  // The relay is made below; the gate only notifies once the session runs.
+  const notifyClient = (frame: Buffer): boolean => relay.notify(frame);
+  const stages = sessionStages(
+    { services, grant, log, recorder, notifyClient },
+    admitted.scope,
+    admitted.analysis,
+    admitted.limits,
+    (problem) =>
+      // After the server's chunk in hand is relayed; the gate already refuses every further statement.
+      queueMicrotask(() =>
+        relay.terminate('lexical-state-changed', exitFatal('lexical-state-changed', `terminating connection: ${problem}`)),
+      ),
   );
   const gatewayKey =
     upstream.backendKey &&

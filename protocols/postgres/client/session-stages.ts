@@ -10,6 +10,7 @@ import type { GatewayServices } from '../../../src/protocol.js';
 import type { AnalysisContext } from '../policy/analysis-context.js';
 import { RowCap } from '../policy/row-cap.js';
 import { StatementGate, type GateEvents } from '../policy/statement-gate.js';
+import { encodeNoticeResponse } from '../wire/backend-messages.js';
 import type { FrameStage } from '../wire/frame-stage.js';
 import { pinnedApplicationName } from './session-settings.js';
 import { entryName } from '../../../src/policy/entry-name.js';
@@ -20,6 +21,8 @@ export interface StageContext {
   readonly grant: SessionGrant;
   readonly log: Logger;
   readonly recorder: SessionRecorder;
+  /** Sends a gateway-made frame to the client between two of the server's (false: the session has ended). */
+  readonly notifyClient: (frame: Buffer) => boolean;
 }
 
 export interface SessionStages {
@@ -48,7 +51,7 @@ export function sessionStages(
 }
 
 function scopeGate(
-  { services, grant, log, recorder }: StageContext,
+  { services, grant, log, recorder, notifyClient }: StageContext,
   scope: Scope,
   analysis: AnalysisContext,
   onLexicalChange: (problem: string) => void,
@@ -61,7 +64,7 @@ function scopeGate(
       if (recorder.recordsFrames) recorder.record('gateway', 'Denied', { sql, reason: denial.message, sqlstate: denial.sqlstate });
     },
     approvalNeeded: (sql, what, params) => approvalNeeded({ services, grant, log, recorder }, analysis.parser, { sql, what, params }),
-    ...waitForApprovals(services),
+    ...waitForApprovals(services, notifyClient),
     lexicalStateChanged: (problem) => {
       log.warn({ reason: 'lexical-state-changed', problem }, 'ending session: the server changed how it reads statements');
       onLexicalChange(problem);
@@ -69,16 +72,38 @@ function scopeGate(
   });
 }
 
-/** `approvals.wait`: statements needing approval are held open for their answer, at most that long. */
-function waitForApprovals(services: GatewayServices): Pick<GateEvents, 'awaitApproval'> {
-  const waitMs = services.config.approvals.waitMs;
+/**
+ * `approvals.wait`: statements needing approval are held open for their answer, at most that long,
+ * with a NOTICE every `approvals.heartbeat` so the waiting client (and a person watching psql)
+ * knows why nothing comes back, and a proxy in between sees the connection alive.
+ */
+function waitForApprovals(services: GatewayServices, notifyClient: (frame: Buffer) => boolean): Pick<GateEvents, 'awaitApproval'> {
+  const { waitMs, heartbeatMs } = services.config.approvals;
   if (waitMs <= 0) return {};
-  return { awaitApproval: (id, answered) => void services.approvals.whenDecided(id, waitMs, answered) };
+  return {
+    awaitApproval: (id, answered) => {
+      const started = Date.now();
+      const beat = (): void => {
+        const seconds = Math.round((Date.now() - started) / 1000);
+        const notice = encodeNoticeResponse({
+          severity: 'NOTICE',
+          sqlstate: '00000',
+          message: `waiting for approval: request ${id}, ${seconds} s so far (the wait ends after ${Math.round(waitMs / 1000)} s)`,
+        });
+        if (!notifyClient(notice)) clearInterval(timer);
+      };
+      const timer = heartbeatMs > 0 ? setInterval(beat, heartbeatMs).unref() : undefined;
+      void services.approvals.whenDecided(id, waitMs, (state) => {
+        clearInterval(timer);
+        answered(state);
+      });
+    },
+  };
 }
 
 /** Where a statement that needs approval stands; what changed is logged, counted and recorded in the session. */
 function approvalNeeded(
-  { services, grant, log, recorder }: StageContext,
+  { services, grant, log, recorder }: Omit<StageContext, 'notifyClient'>,
   parser: SqlParser,
   { sql, what, params }: { readonly sql: string; readonly what: string; readonly params: string | undefined },
 ): ApprovalOutcome {
@@ -138,7 +163,7 @@ function approvalNeeded(
   return outcome;
 }
 
-function rowCap({ services, log, recorder }: StageContext, maxRows: number): RowCap {
+function rowCap({ services, log, recorder }: Omit<StageContext, 'notifyClient'>, maxRows: number): RowCap {
   return new RowCap(maxRows, () => {
     services.metrics.limitReached('max-rows');
     log.info({ maxRows }, 'result truncated by max-rows');

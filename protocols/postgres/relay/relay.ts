@@ -116,6 +116,18 @@ export class Relay {
     setTimeout(() => this.destroyBoth(), BOUNDARY_GRACE_MS).unref();
   }
 
+  /**
+   * A frame of the gateway's own to the client (a NOTICE), sent only between two of the server's
+   * frames and when the client is keeping up — else skipped, as it can be. False once the session ended.
+   */
+  notify(frame: Buffer): boolean {
+    if (this.reason !== undefined) return false;
+    if (!this.fromServer.outputAtBoundary || this.client.writableLength > 0) return true;
+    this.client.write(frame);
+    this.activity.bytesToClient += frame.length;
+    return true;
+  }
+
   /** The one condition under which the client is read: nothing of the session waits on anything. */
   private canReadClient(): boolean {
     return (
