@@ -87,6 +87,8 @@ export class ApprovalRegistry {
   private readonly requests = new Map<string, ApprovalRequest>();
   /** Sessions holding a statement open until its request is answered (`approvals.wait`). */
   private readonly waiting = new Map<string, ((state: ApprovalState) => void)[]>();
+  /** Told of each decision on a request (the asking session records it in its own chain). */
+  private readonly deciders = new Map<string, (request: ApprovalRequest, decision: ApprovalDecision) => void>();
 
   constructor(
     private readonly limits: ApprovalLimits = DEFAULT_APPROVAL_LIMITS,
@@ -168,6 +170,23 @@ export class ApprovalRegistry {
       throw new ApprovalError('approval-self', `approval request ${id} was made by this identity: it cannot decide on it`);
     }
     const decision = { ...answer, atMs: this.now() };
+    const decided = this.apply(request, decision);
+    // The asking session records the decision before a session waiting on it runs the statement.
+    this.deciders.get(id)?.(decided, decision);
+    if (decided.state !== 'pending') {
+      this.deciders.delete(id);
+      this.tell(id, decided.state);
+    }
+    return decided;
+  }
+
+  /** Calls back at each decision taken on request `id` (an approval of two, the one that decides), until it is decided. */
+  onDecision(id: string, listener: (request: ApprovalRequest, decision: ApprovalDecision) => void): void {
+    this.deciders.set(id, listener);
+  }
+
+  private apply(request: ApprovalRequest, decision: ApprovalDecision): ApprovalRequest {
+    const id = request.id;
     if (!decision.approve) return this.settle(request, 'refused', decision);
     if (request.approvals.some((a) => approverKey(a) === approverKey(decision))) {
       throw new ApprovalError(
@@ -182,7 +201,6 @@ export class ApprovalRegistry {
   private settle(request: ApprovalRequest, state: 'approved' | 'refused', decision: ApprovalDecision): ApprovalRequest {
     request.decision = decision;
     request.state = state;
-    this.tell(request.id, state);
     return request;
   }
 
@@ -232,6 +250,7 @@ export class ApprovalRegistry {
       if (r.state === 'approved' && decidedAt !== undefined && now - decidedAt > this.limits.approvalTtlMs) r.state = 'expired';
       if (r.state !== 'pending' && r.state !== 'approved' && now - (decidedAt ?? r.requestedAtMs) > this.limits.requestTtlMs) {
         this.requests.delete(id);
+        this.deciders.delete(id);
       }
     }
   }

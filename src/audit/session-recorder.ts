@@ -19,6 +19,7 @@ export interface RecorderSink {
 export class SessionRecorder {
   /** This session's events since the last writer batch (the audit log takes them at each flush). */
   readonly pending = new SegmentBuilder();
+  private ended = false;
 
   constructor(
     private readonly log: RecorderSink,
@@ -69,6 +70,12 @@ export class SessionRecorder {
   }
 
   end(end: Omit<SessionEnd, 'endedAtUs'>): void {
+    this.ended = true;
     this.log.endSession(this.sessionId, { ...end, endedAtUs: nowMicros() });
+  }
+
+  /** False once the session ended (its chain is sealed: nothing more may be recorded in it). */
+  get isOpen(): boolean {
+    return !this.ended;
   }
 }

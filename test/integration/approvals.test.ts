@@ -212,6 +212,8 @@ describe('writes that wait for an approver', () => {
     const expected = [
       `"kind":"ApprovalRequested","detail":"request ${id}: deleting from public.records needs approval"`,
       '"sqlstate":"IGA01"',
+      `"kind":"ApprovalDecided","detail":"request ${id} approved by dba-carol (bearer-token, from `,
+      '): cleanup approved"',
       `"kind":"ApprovalUsed","detail":"request ${id} approved by dba-carol (bearer-token, from `,
       ': cleanup approved; the statement below runs"',
       '"sql":"DELETE FROM records WHERE id = 30","outcome":{"status":"ok","results":[{"tag":"DELETE 1"',

@@ -129,6 +129,19 @@ function approvalNeeded(
       fingerprint: request.fingerprint,
       what,
     });
+    // Each decision, in the chain of the session that asked (while it is open), as it is taken.
+    services.approvals.onDecision(request.id, (decided, d) => {
+      if (!recorder.isOpen) return;
+      recorder.record('gateway', 'ApprovalDecided', {
+        id: decided.id,
+        approve: d.approve,
+        by: d.by,
+        via: d.via,
+        from: d.from,
+        reason: d.reason,
+        state: decided.state,
+      });
+    });
     if (services.config.approvals.preview) {
       // Off the statement's way: the approver sees the count once it is in.
       void dryRun(connection, sql, parser, services.upstreamPasswords).then((preview) =>

@@ -74,6 +74,11 @@ class TranscriptBuilder {
     }
     // A statement held for approval, and the approved one run: request → decision → execution.
     if (e.kind === 'ApprovalRequested') this.note(e, `request ${textOf(d['id'])}: ${textOf(d['what'])} needs approval`);
+    if (e.kind === 'ApprovalDecided') {
+      const how = `${textOf(d['by'], '?')} (${textOf(d['via'], '?')}, from ${textOf(d['from'], '?')}): ${textOf(d['reason'])}`;
+      const verb = d['approve'] === true ? (d['state'] === 'pending' ? 'approved (one of two)' : 'approved') : 'refused';
+      this.note(e, `request ${textOf(d['id'])} ${verb} by ${how}`);
+    }
     if (e.kind === 'ApprovalUsed') this.note(e, `request ${textOf(d['id'])} approved by ${approversText(d)}; the statement below runs`);
   }
 

@@ -150,4 +150,24 @@ describe('the approval registry', () => {
     }
     assert.equal(registry.get(id)?.state, 'pending');
   });
+
+  it('tells the asking session of each decision, before a session waiting on it is woken', async () => {
+    const alive = setTimeout(() => undefined, 5000);
+    const registry = new ApprovalRegistry({ ...DEFAULT_APPROVAL_LIMITS, approversRequired: 2 });
+    const asked = registry.check(asker(), 'DELETE FROM records WHERE id = 3', 'w');
+    const id = asked.kind === 'pending' ? asked.request.id : '';
+    const heard: string[] = [];
+    registry.onDecision(id, (request, d) => heard.push(`${d.by}:${request.state}`));
+    const woken = new Promise<void>((resolve) =>
+      registry.whenDecided(id, 60_000, (state) => {
+        heard.push(`woken:${state}`);
+        resolve();
+      }),
+    );
+    registry.decide(id, { ...DBA, by: 'alice', via: 'entra-user:a', approverId: 'a' });
+    registry.decide(id, { ...DBA, by: 'bob', via: 'entra-user:b', approverId: 'b' });
+    await woken;
+    assert.deepEqual(heard, ['alice:pending', 'bob:approved', 'woken:approved']);
+    clearTimeout(alive);
+  });
 });
