@@ -6,24 +6,13 @@ import { sessionsJson, settleAudit, showJson } from '../support/audit.js';
 import { idgate } from '../support/cli.js';
 import { CONNECTION, Harness } from '../support/harness.js';
 import { RawClient, type RawFrame } from '../support/raw-client.js';
+import { seededPick } from '../support/seeded-random.js';
 
 /** What the client itself received for one statement of the transcript, counted frame by frame. */
 interface Received {
   returned: number;
   affected: number;
   bytes: number;
-}
-
-/** A small seeded generator (mulberry32), so that a failing run can be repeated with its seed. */
-function generator(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) % n;
-  };
 }
 
 const OUTCOMES = new Set(['C', 'I', 's', 'E']);
@@ -253,7 +242,7 @@ describe('what left the database, per statement', () => {
       async () => {
         const before = await h.gateway.services.metrics.text();
         const c = await CountingClient.login(h, role);
-        const pick = generator(seed);
+        const pick = seededPick(seed);
         for (let i = 0; c.statements.length < count; i++) await randomStatement(c, pick, i);
         await c.close();
         await settleAudit(h);

@@ -1,22 +1,11 @@
 import { TABLE } from '../support/scope-cases.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 /** One case: the Query texts one session sends in order (bytes: some are not UTF-8 on purpose), and how it was made. */
 export interface OracleCase {
   readonly id: number;
   readonly messages: readonly Buffer[];
   readonly origin: string;
-}
-
-/** A small deterministic PRNG (mulberry32): the same seed gives the same corpus on every machine. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Tables and catalogs the statements name: in the scopes under test, out of them, and look-alikes. */
@@ -291,7 +280,7 @@ const MUTATIONS: readonly [string, Mutation][] = [
  * that mean something else in another encoding.
  */
 export function generateCorpus(size: number, seed = 12): OracleCase[] {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
   const cases: OracleCase[] = [];
   const add = (origin: string, ...messages: (string | Buffer)[]): void => {

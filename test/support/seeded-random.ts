@@ -1,0 +1,17 @@
+/** A small deterministic PRNG (mulberry32): the same seed gives the same sequence on every machine, so a failing run is repeated with its seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Integers in [0, n) from `seededRandom(seed)`. */
+export function seededPick(seed: number): (n: number) => number {
+  const next = seededRandom(seed);
+  return (n) => Math.floor(next() * n);
+}
