@@ -44,7 +44,7 @@ export interface ApprovalRequest {
   decision?: ApprovalDecision;
   /** Every approval given so far, in order (`approvals.approvers-required` of them approve it). */
   readonly approvals: ApprovalDecision[];
-  /** The session that ran the approved statement. */
+  /** The session that took the approval to run the statement. */
   usedBy?: string;
   /** What a dry run found (`approvals.preview`), once it has run. */
   preview?: ApprovalPreview;
@@ -140,6 +140,21 @@ export class ApprovalRegistry {
   list(): ApprovalRequest[] {
     this.expire();
     return [...this.requests.values()];
+  }
+
+  /**
+   * The statement session `sessionId` took approval `id` for never ran (the server skipped it, or
+   * refused its Bind): the approval stands again, for the same statement, within its expiry.
+   * True when it was given back.
+   */
+  giveBack(id: string, sessionId: string): boolean {
+    const request = this.requests.get(id);
+    if (request?.state !== 'used' || request.usedBy !== sessionId) return false;
+    request.state = 'approved';
+    delete request.usedBy;
+    // Past its expiry it expires now, given back or not.
+    this.expire();
+    return this.requests.get(id)?.state === 'approved';
   }
 
   /** A dry run's answer for a request (kept whatever state the request is in by then). */

@@ -156,7 +156,7 @@ describe('approvals hunted with random pipelines', () => {
    * Asks for `frames`' statement until it is held (IGA01) — an approval given earlier and not yet
    * used lets the first ask run it — then approves that request.
    */
-  async function approve(c: RawClient, frames: Buffer[]): Promise<void> {
+  async function approve(c: RawClient, frames: Buffer[]): Promise<string> {
     for (let tries = 0; tries < 3; tries++) {
       const error = (await exchange(c, frames)).find((f) => f.code === 'E');
       if (error === undefined) continue;
@@ -164,7 +164,7 @@ describe('approvals hunted with random pipelines', () => {
       assert.equal(code, 'IGA01', message);
       const id = /request ([0-9a-f]{12})/.exec(message)?.[1] ?? '';
       h.gateway.services.approvals.decide(id, { approve: true, by: 'hunter', via: 'test', from: 'test', reason: 'the hunt' });
-      return;
+      return id;
     }
     assert.fail('the statement was never held');
   }
@@ -238,5 +238,62 @@ describe('approvals hunted with random pipelines', () => {
     // The hunt must have exercised both sides: held statements, and approved ones that ran.
     assert.ok(held > 20, `${held} statements held`);
     assert.ok(ran > 5, `${ran} approved statements ran`);
+  });
+
+  it('gives an approval back when the server skips its statement or refuses its Bind, and only then', { timeout: 60_000 }, async () => {
+    const c = await RawClient.connect(h.port);
+    await c.startTls();
+    await c.login(await h.token({ groups: [], roles: [ROLE] }), { user: 'hunter', database: CONNECTION });
+    c.write(Buffer.concat([parse('hunt_rollback', 'ROLLBACK'), parse('hunt_marker', 'SELECT $1::int'), sync()]));
+    while ((await c.readFrame()).code !== 'Z');
+    const committed = async (k: number): Promise<number> => Number(await h.cluster.sql(`SELECT n FROM counter_${k}`, 'records'));
+    const stateOf = (id: string): string | undefined => h.gateway.services.approvals.get(id)?.state;
+    const held = (got: RawFrame[]): boolean => got.some((f) => f.code === 'E' && errorOf(f).code === 'IGA01');
+    const failing = parse('s1', PLAIN[2] ?? '');
+
+    // Extended: the approved Bind comes after an error in its pipeline — skipped, given back, then run once.
+    const prepared = [parse('', PREPARED(4)), bind('', '', false), execute('', 0), sync()];
+    const id4 = await approve(c, prepared);
+    const before4 = await committed(4);
+    assert.equal(held(await exchange(c, [failing, ...prepared])), false);
+    assert.equal(stateOf(id4), 'approved', 'given back');
+    assert.equal(held(await exchange(c, prepared)), false);
+    assert.equal(await committed(4), before4 + 1, 'ran once');
+    assert.equal(held(await exchange(c, prepared)), true, 'and only once');
+
+    // A simple query skipped after an error in the same pipeline: given back too.
+    const id3 = await approve(c, [query(SIMPLE(3))]);
+    const before3 = await committed(3);
+    await exchange(c, [failing, query(SIMPLE(3)), sync()]);
+    assert.equal(stateOf(id3), 'approved');
+    await exchange(c, [query(SIMPLE(3))]);
+    assert.equal(await committed(3), before3 + 1);
+
+    // A Bind the server refuses (a binary int of 2 bytes: "insufficient data left in message"): nothing ran, given back.
+    const bad = new Bytes()
+      .cstring('')
+      .cstring('')
+      .int16(1)
+      .int16(1)
+      .int16(1)
+      .int32(2)
+      .raw(Buffer.from([0, 1]))
+      .int16(0)
+      .frame('B');
+    const refusedBind = [parse('', PREPARED(2)), bad, execute('', 0), sync()];
+    const id2 = await approve(c, refusedBind);
+    const got = await exchange(c, refusedBind);
+    assert.ok(
+      got.some((f) => f.code === 'E' && errorOf(f).code === '08P01'),
+      `the server refused the Bind itself: ${JSON.stringify(got.map((f) => (f.code === 'E' ? errorOf(f) : f.code)))}`,
+    );
+    assert.equal(stateOf(id2), 'approved');
+
+    // An approved query that ran and failed has spent its approval.
+    const id1 = await approve(c, [query(`${SIMPLE(1)} AND 1 / (n - n) = 0`)]);
+    await exchange(c, [query(`${SIMPLE(1)} AND 1 / (n - n) = 0`)]);
+    assert.equal(stateOf(id1), 'used');
+    c.write(new Bytes().frame('X'));
+    await c.waitClosed();
   });
 });

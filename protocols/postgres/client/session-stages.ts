@@ -65,6 +65,11 @@ function scopeGate(
     },
     approvalNeeded: (sql, what, params) => approvalNeeded({ services, grant, log, recorder }, analysis.parser, { sql, what, params }),
     ...waitForApprovals(services, notifyClient),
+    approvalNotRun: (id, why) => {
+      if (!services.approvals.giveBack(id, recorder.sessionId)) return;
+      log.info({ approvalId: id, why }, 'approval given back: its statement did not run');
+      recorder.record('gateway', 'ApprovalReturned', { id, why });
+    },
     lexicalStateChanged: (problem) => {
       log.warn({ reason: 'lexical-state-changed', problem }, 'ending session: the server changed how it reads statements');
       onLexicalChange(problem);

@@ -2,14 +2,13 @@ import type { ApprovalOutcome, ApprovalRequest } from '../../../src/approvals/ap
 import type { Verdict } from './decision-cache.js';
 
 type Denial = Extract<Verdict, { allowed: false }>;
-const ALLOWED: Verdict = { allowed: true };
 
 /** The verdict on a statement that needs approval, from where its request stands (no longer marked as needing one). */
 export function verdictFor(verdict: Denial, what: string, outcome: ApprovalOutcome): Verdict {
   const { sqlstate } = verdict;
   switch (outcome.kind) {
     case 'approved':
-      return ALLOWED;
+      return { allowed: true, approvalTaken: outcome.request.id };
     case 'pending':
       return { allowed: false, sqlstate, message: approvalMessage(what, outcome.request) };
     case 'refused':
@@ -30,4 +29,14 @@ function approvalMessage(what: string, request: ApprovalRequest): string {
 function refusalMessage(what: string, request: ApprovalRequest): string {
   const d = request.decision;
   return `${what} needs approval: request ${request.id} was refused by ${d?.by ?? '?'} (${d?.reason ?? ''})`;
+}
+
+/** The reply tracker's tag on a forwarded message that took an approval: given back if the server skips it (or refuses its Bind). */
+export interface ApprovalTaken {
+  readonly approvalTaken: string;
+  readonly atBind: boolean;
+}
+
+export function approvalTakenBy(verdict: Verdict, atBind: boolean): ApprovalTaken | undefined {
+  return verdict.allowed && verdict.approvalTaken !== undefined ? { approvalTaken: verdict.approvalTaken, atBind } : undefined;
 }

@@ -15,6 +15,8 @@ export type Verdict =
       readonly applicationName?: ApplicationNameChange;
       /** Prepared statements the text runs by name (EXECUTE): the gate refuses those that need approval. */
       readonly executes?: readonly string[];
+      /** The approval request this statement takes (given back if the server never runs it). */
+      readonly approvalTaken?: string;
     }
   | {
       readonly allowed: false;

@@ -5,7 +5,7 @@ import { Frontend } from '../wire/codes.js';
 import { ByteReader } from '../wire/byte-reader.js';
 import { decodeBind } from '../wire/extended-messages.js';
 import { encodeMessage } from '../wire/message-writer.js';
-import { verdictFor } from './approval-verdict.js';
+import { approvalTakenBy, verdictFor, type ApprovalTaken } from './approval-verdict.js';
 import type { Verdict } from './decision-cache.js';
 
 type Denial = Extract<Verdict, { allowed: false }>;
@@ -93,8 +93,8 @@ export class PreparedApprovals {
     return { allowed: false, sqlstate: '0A000', message };
   }
 
-  /** A Bind: undefined when it goes as sent (not gated, or approved); else the refusal and the Bind that goes instead. */
-  bind(frame: Buffer): { readonly denial: Denial; readonly sql: string; readonly replacement: Buffer } | undefined {
+  /** A Bind: undefined when it goes as sent (not gated), the approval it takes, or the refusal and the Bind that goes instead. */
+  bind(frame: Buffer): { readonly denial: Denial; readonly sql: string; readonly replacement: Buffer } | ApprovalTaken | undefined {
     const bind = decodeBind(frame);
     const names = new ByteReader(frame, 5);
     names.cstringBytes(); // the portal
@@ -104,7 +104,7 @@ export class PreparedApprovals {
     const params = parametersText(bind.parameterFormats, bind.values);
     const base: Denial = { allowed: false, sqlstate: 'IGA01', message: '', approval: gated.what };
     const verdict = verdictFor(base, gated.what, this.approvalNeeded(gated.sql, gated.what, params));
-    if (verdict.allowed) return undefined;
+    if (verdict.allowed) return approvalTakenBy(verdict, true);
     const replacement = encodeMessage(Frontend.Bind, [
       { cstring: bind.portal },
       { cstring: this.placeholder },

@@ -5,14 +5,16 @@ import { decodeErrorFields } from '../wire/error-fields.js';
 import { HOLD, PASS, PENDING, type FrameStage, type FrameVerdict, type HeaderAction } from '../wire/frame-stage.js';
 import { decodeParse, decodeQuery, encodeParse, encodeQuery } from '../wire/frontend-messages.js';
 import { ReplyTracker } from '../wire/reply-tracker.js';
+import type { GateEvents } from './gate-events.js';
 import type { AnalysisContext } from './analysis-context.js';
 import { cachedVerdict, decide, rejected, rememberVerdict, type Verdict } from './decision-cache.js';
 import { judgeOffThread, OFF_THREAD_CHARS } from './off-thread-analysis.js';
 import { reportedLexicalProblem } from './lexical-state.js';
-import type { ApprovalOutcome, ApprovalState } from '../../../src/approvals/approval-registry.js';
-import { verdictFor } from './approval-verdict.js';
+import { approvalTakenBy, verdictFor, type ApprovalTaken } from './approval-verdict.js';
 import { PreparedApprovals, type UnnamedParse } from './prepared-approvals.js';
 import { decodeStatement, MAX_ANALYSED_STATEMENT_BYTES } from './statement-text.js';
+
+export type { GateEvents } from './gate-events.js';
 
 /** The statement the gateway sends upstream in place of a denied one: it cannot parse, so the server fails exactly there. */
 export const DENIED_TOKEN_PREFIX = 'idgate_denied';
@@ -31,22 +33,6 @@ interface LateJudgement {
   verdict: Verdict | undefined;
 }
 
-export interface GateEvents {
-  /** The application_name a lone `SET application_name = asked` sets instead: the agent's name first, as at login. */
-  readonly pinnedApplicationName: (asked: string) => string;
-  /** A statement was refused: what it was (as text; invalid UTF-8 shown replaced) and what the client is told. */
-  readonly denied: (sql: string, denial: Denial) => void;
-  /** The server reported a lexical setting the analysis does not model: the session must end now. */
-  readonly lexicalStateChanged: (problem: string) => void;
-  /** A statement the scope allows once a person approves it (`what`): where its approval stands. */
-  readonly approvalNeeded: (sql: string, what: string, params?: string) => ApprovalOutcome;
-  /**
-   * With `approvals.wait`: holds the statement open until request `id` is answered (or the wait
-   * ends), then calls back with its state; undefined when statements are not held (refused at once).
-   */
-  readonly awaitApproval?: (id: string, answered: (state: ApprovalState) => void) => void;
-}
-
 /** Every type byte: the gate follows every frame of both directions to keep its reply model in step. */
 const EVERY_FRAME = new Uint8Array(256).fill(1);
 
@@ -62,7 +48,9 @@ const EVERY_FRAME = new Uint8Array(256).fill(1);
  * session's frame streams: `clientStage` first on the way up, `serverStage` first on the way down.
  */
 export class StatementGate {
-  private readonly replies = new ReplyTracker<Denial | UnnamedParse>();
+  private readonly replies = new ReplyTracker<Denial | UnnamedParse | ApprovalTaken>({
+    dropped: (tag) => 'approvalTaken' in tag && this.events.approvalNotRun?.(tag.approvalTaken, 'the server skipped it'),
+  });
   /** The tag `allow` sends the Parse it lets on with (prepared-approvals.ts's UnnamedParse). */
   private parseTag: UnnamedParse | undefined;
   private readonly prepared: PreparedApprovals;
@@ -187,8 +175,8 @@ export class StatementGate {
   /** A Bind of a prepared statement that needs approval goes on once approved with exactly its values; else IGA01 in its place. */
   private judgeBind(frame: Buffer): FrameVerdict {
     const refused = this.stopped ? undefined : this.prepared.bind(frame);
-    if (refused === undefined) {
-      this.replies.sent(Frontend.Bind);
+    if (refused === undefined || 'approvalTaken' in refused) {
+      this.replies.sent(Frontend.Bind, refused);
       return undefined;
     }
     this.events.denied(refused.sql, refused.denial);
@@ -240,19 +228,20 @@ export class StatementGate {
     return PENDING;
   }
 
+  /** Too long to analyse: dropped unread (a Parse's statement name is not known, so its placeholder is unnamed). */
   private oversize(code: number, length: number): Buffer {
-    const denial: Denial = {
-      allowed: false,
-      sqlstate: '54000',
-      message: `message of ${length} bytes is longer than the ${MAX_HELD_FRAME} bytes the gateway analyses`,
-    };
-    // The frame is dropped unread: a Parse's statement name is not known, so the placeholder is unnamed.
-    return this.deny(`(${length} bytes, not read)`, denial, code === Frontend.Parse ? Frontend.Parse : Frontend.Query, Buffer.alloc(0));
+    const message = `message of ${length} bytes is longer than the ${MAX_HELD_FRAME} bytes the gateway analyses`;
+    return this.deny(
+      `(${length} bytes, not read)`,
+      { allowed: false, sqlstate: '54000', message },
+      code === Frontend.Parse ? code : Frontend.Query,
+      Buffer.alloc(0),
+    );
   }
 
   /** An allowed statement goes on as sent, but a lone SET application_name goes as the gateway's own SET. */
   private allow(verdict: Allowed, code: number, statement: Buffer | undefined): Buffer | undefined {
-    this.replies.sent(code, code === Frontend.Parse ? this.parseTag : undefined);
+    this.replies.sent(code, code === Frontend.Parse ? this.parseTag : approvalTakenBy(verdict, false));
     this.parseTag = undefined;
     if (verdict.applicationName === undefined) return undefined;
     const { value, local } = verdict.applicationName;
@@ -281,6 +270,10 @@ export class StatementGate {
       return undefined;
     }
     const denial = this.replies.received(code, fields.get('C'));
+    if (denial !== undefined && 'approvalTaken' in denial) {
+      if (denial.atBind) this.events.approvalNotRun?.(denial.approvalTaken, 'the server refused its Bind');
+      return undefined;
+    }
     if (denial === undefined || 'unnamedParse' in denial || fields.get('V') !== 'ERROR') return undefined;
     return encodeErrorResponse({
       severity: 'ERROR',

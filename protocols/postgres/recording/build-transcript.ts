@@ -79,6 +79,9 @@ class TranscriptBuilder {
       const verb = d['approve'] === true ? (d['state'] === 'pending' ? 'approved (one of two)' : 'approved') : 'refused';
       this.note(e, `request ${textOf(d['id'])} ${verb} by ${how}`);
     }
+    if (e.kind === 'ApprovalReturned') {
+      this.note(e, `request ${textOf(d['id'])} given back (${textOf(d['why'])}): the statement did not run, its approval stands`);
+    }
     if (e.kind === 'ApprovalUsed') this.note(e, `request ${textOf(d['id'])} approved by ${approversText(d)}; the statement below runs`);
   }
 

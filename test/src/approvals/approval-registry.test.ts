@@ -170,4 +170,21 @@ describe('the approval registry', () => {
     assert.deepEqual(heard, ['alice:pending', 'bob:approved', 'woken:approved']);
     clearTimeout(alive);
   });
+
+  it('gives an approval back only to the session that took it, and not past its expiry', () => {
+    let now = 0;
+    const registry = new ApprovalRegistry({ ...DEFAULT_APPROVAL_LIMITS, approvalTtlMs: 1000 }, () => now);
+    const sql = 'DELETE FROM records WHERE id = 4';
+    const asked = registry.check(asker(), sql, 'w');
+    const id = asked.kind === 'pending' ? asked.request.id : '';
+    registry.decide(id, DBA);
+    assert.equal(registry.check(asker({ sessionId: 's-9' }), sql, 'w').kind, 'approved');
+    assert.equal(registry.giveBack(id, 's-other'), false, 'another session cannot');
+    assert.equal(registry.giveBack(id, 's-9'), true);
+    assert.equal(registry.giveBack(id, 's-9'), false, 'not twice: it is no longer used');
+    assert.equal(registry.check(asker({ sessionId: 's-10' }), sql, 'w').kind, 'approved', 'it stands again');
+    now = 2000;
+    assert.equal(registry.giveBack(id, 's-10'), false, 'past its expiry it expires instead');
+    assert.equal(registry.get(id)?.state, 'expired');
+  });
 });
