@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import pg from 'pg';
+import { pgOptions } from '../support/client-options.js';
 import { CONNECTION, Harness } from '../support/harness.js';
 import { repoPath } from '../support/repo-root.js';
 
@@ -259,5 +261,17 @@ describe('approvals with a dry-run preview', () => {
     await psql(two);
     assert.deepEqual(await previewOf(two), { problem: 'only a lone INSERT, UPDATE, DELETE or MERGE is dry-run' });
     assert.equal((await h.cluster.sql('SELECT count(*) FROM records WHERE id IN (88, 89)', 'records')).trim(), '2');
+  });
+
+  it('dry-runs a prepared statement with the values of its Bind (node-postgres, extended protocol)', async () => {
+    const client = new pg.Client(pgOptions(h, await h.token({ groups: [], roles: [ROLE] })));
+    await client.connect();
+    const sql = 'DELETE FROM records WHERE id > $1 AND title <> $2';
+    await client.query(sql, [80, 'none such']).catch(() => undefined);
+    await client.end();
+    const expected = Number(await h.cluster.sql('SELECT count(*) FROM records WHERE id > 80', 'records'));
+    assert.ok(expected > 0);
+    assert.deepEqual(await previewOf(sql), { rows: expected });
+    assert.equal(Number(await h.cluster.sql('SELECT count(*) FROM records WHERE id > 80', 'records')), expected, 'rolled back');
   });
 });

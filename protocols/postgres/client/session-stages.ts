@@ -149,7 +149,7 @@ function approvalNeeded(
     });
     if (services.config.approvals.preview) {
       // Off the statement's way: the approver sees the count once it is in.
-      void dryRun(connection, sql, parser, services.upstreamPasswords).then((preview) =>
+      void dryRun(connection, sql, parser, services.upstreamPasswords, params).then((preview) =>
         services.approvals.setPreview(request.id, preview),
       );
     }

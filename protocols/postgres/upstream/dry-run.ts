@@ -4,7 +4,10 @@ import { errorMessage } from '../../../src/idgate-error.js';
 import type { UpstreamPasswords } from '../../../src/identity/upstream-passwords.js';
 import { only } from '../policy/parse-tree.js';
 import type { SqlParser } from '../policy/sql-parser.js';
-import { runSimpleQuery } from './simple-query.js';
+import { runMessages, runSimpleQuery } from './simple-query.js';
+import { Frontend } from '../wire/codes.js';
+import { encodeParse, encodeQuery } from '../wire/frontend-messages.js';
+import { encodeMessage, type Field } from '../wire/message-writer.js';
 
 /** The statements a dry run can count: one row-changing statement, nothing that could end a transaction. */
 const PREVIEWABLE = new Set(['DeleteStmt', 'UpdateStmt', 'InsertStmt', 'MergeStmt']);
@@ -22,6 +25,8 @@ export async function dryRun(
   sql: string,
   parser: SqlParser,
   passwords: UpstreamPasswords,
+  /** A prepared statement's bound values, as the approval keeps them (JSON). */
+  params?: string,
 ): Promise<ApprovalPreview> {
   let kinds: string[];
   try {
@@ -32,13 +37,53 @@ export async function dryRun(
   if (kinds.length !== 1 || !PREVIEWABLE.has(kinds[0] ?? '')) {
     return { problem: 'only a lone INSERT, UPDATE, DELETE or MERGE is dry-run' };
   }
+  const values = params === undefined ? undefined : textValues(params);
+  if (typeof values === 'string') return { problem: values };
   const tags: string[] = [];
   try {
-    // The newline ends a trailing -- comment; had the ROLLBACK been lost, the end of the session rolls back all the same.
-    await runSimpleQuery(connection, `BEGIN; SET LOCAL statement_timeout = ${DRY_RUN_TIMEOUT_MS}; ${sql}\n; ROLLBACK`, passwords, tags);
+    if (values === undefined) {
+      // The newline ends a trailing -- comment; had the ROLLBACK been lost, the end of the session rolls back all the same.
+      await runSimpleQuery(connection, `BEGIN; SET LOCAL statement_timeout = ${DRY_RUN_TIMEOUT_MS}; ${sql}\n; ROLLBACK`, passwords, tags);
+    } else {
+      // A prepared statement: run as the agent's Bind would, with its values, between the same BEGIN and ROLLBACK.
+      await runMessages(connection, extendedDryRun(sql, values), 3, passwords, tags);
+    }
   } catch (e) {
     return { problem: `the dry run failed: ${errorMessage(e)}` };
   }
   const rows = Number(tags[2]?.split(' ').at(-1));
   return Number.isInteger(rows) ? { rows } : { problem: `the dry run answered ${tags[2] ?? 'nothing'}` };
+}
+
+/** The values of a Bind as recorded (JSON), when all are text or NULL; else why it is not dry-run. */
+function textValues(params: string): (string | null)[] | string {
+  let values: unknown;
+  try {
+    values = JSON.parse(params);
+  } catch {
+    return 'its values could not be read';
+  }
+  if (!Array.isArray(values) || !values.every((v): v is string | null => v === null || typeof v === 'string')) {
+    // A binary value needs the type its Parse named, which the approval does not keep.
+    return 'a statement bound with binary values is not dry-run';
+  }
+  return values;
+}
+
+/** BEGIN and the timeout; Parse, Bind (text values), Execute, Sync; ROLLBACK: three ReadyForQuery. */
+function extendedDryRun(sql: string, values: readonly (string | null)[]): Buffer[] {
+  const bind: Field[] = [{ cstring: '' }, { cstring: '' }, { int16: 0 }, { int16: values.length }];
+  for (const v of values) {
+    if (v === null) bind.push({ int32: -1 });
+    else bind.push({ int32: Buffer.byteLength(v) }, { bytes: Buffer.from(v) });
+  }
+  bind.push({ int16: 0 });
+  return [
+    encodeQuery(`BEGIN; SET LOCAL statement_timeout = ${DRY_RUN_TIMEOUT_MS}`),
+    encodeParse(Buffer.alloc(0), sql),
+    encodeMessage(Frontend.Bind, bind),
+    encodeMessage(Frontend.Execute, [{ cstring: '' }, { int32: 0 }]),
+    encodeMessage(Frontend.Sync, []),
+    encodeQuery('ROLLBACK'),
+  ];
 }

@@ -32,22 +32,36 @@ export async function runSimpleQuery(
   /** Filled with each statement's command tag, in order, when given. */
   tags?: string[],
 ): Promise<(string | null)[][]> {
+  return runMessages(connection, [encodeQuery(sql)], 1, passwords, tags);
+}
+
+/**
+ * Like `runSimpleQuery`, for any frontend messages: sends them at once and reads until `ready`
+ * ReadyForQuery came (one per Query and Sync sent). The first error is thrown after that.
+ */
+export async function runMessages(
+  connection: ConnectionConfig,
+  messages: readonly Buffer[],
+  ready: number,
+  passwords: UpstreamPasswords = STORED_PASSWORDS,
+  tags?: string[],
+): Promise<(string | null)[][]> {
   const session = await loginUpstream(connection, new Map([['application_name', 'idgate']]), passwords);
   const queue = newUpstreamQueue();
   queue.feed(session.leftover);
   queue.attach(session.source);
-  session.socket.write(encodeQuery(sql));
+  session.socket.write(Buffer.concat(messages));
   const rows: (string | null)[][] = [];
   let error: QueryError | undefined;
   try {
-    for (;;) {
+    for (let seen = 0; seen < ready;) {
       const message = await queue.typed();
       if (message.code === Backend.DataRow) rows.push(decodeDataRow(message.body).map((v) => v?.toString('utf8') ?? null));
       else if (message.code === Backend.CommandComplete) tags?.push(decodeCommandComplete(message.body, 0));
       else if (message.code === Backend.ErrorResponse) {
         const fields = decodeErrorFields(message.body);
         error ??= new QueryError(fields.get('C') ?? '', fields.get('M') ?? 'query failed');
-      } else if (message.code === Backend.ReadyForQuery) break;
+      } else if (message.code === Backend.ReadyForQuery) seen += 1;
     }
   } finally {
     queue.detach();
