@@ -94,7 +94,7 @@ export async function startGateway(
     authority,
     sessions,
     slots: new SessionSlots(),
-    approvals: approvalRegistry(config, logger),
+    approvals: approvalRegistry(config, logger, gatewayMetrics),
     budget,
     audit,
     logger,
@@ -292,7 +292,17 @@ async function listenOrClose(
 }
 
 /** The statements held for approval, each new one told to the configured webhook. */
-function approvalRegistry(config: GatewayConfig, logger: Logger): ApprovalRegistry {
+function approvalRegistry(config: GatewayConfig, logger: Logger, metrics: GatewayMetrics): ApprovalRegistry {
+  const registry = notifyingRegistry(config, logger);
+  registry.onExpired(() => metrics.approval('expired'));
+  registry.startSweeping(APPROVAL_SWEEP_MS);
+  return registry;
+}
+
+/** Requests and approvals expire on a sweep this often (and whenever the registry is asked). */
+const APPROVAL_SWEEP_MS = 30_000;
+
+function notifyingRegistry(config: GatewayConfig, logger: Logger): ApprovalRegistry {
   const target = config.approvals.webhook;
   if (target === undefined) return new ApprovalRegistry(config.approvals);
   const { url, timeoutMs, token, ca } = target;

@@ -43,6 +43,7 @@ export function localAdmin(parts: LocalAdminParts): AdminBackend {
       if (parts.approvals.get(id) === undefined) return Promise.resolve(undefined);
       const request = parts.approvals.decide(id, answer);
       parts.metrics.approval(answer.approve ? 'approved' : 'refused');
+      if (request.state !== 'pending') parts.metrics.approvalDecided((Date.now() - request.requestedAtMs) / 1000);
       return Promise.resolve(approvalView(request, parts.config().nodeId));
     },
   };

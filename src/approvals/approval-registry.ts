@@ -87,6 +87,8 @@ export class ApprovalRegistry {
   private readonly requests = new Map<string, ApprovalRequest>();
   /** Sessions holding a statement open until its request is answered (`approvals.wait`). */
   private readonly waiting = new Map<string, ((state: ApprovalState) => void)[]>();
+  private readonly expiredListeners: ((request: ApprovalRequest) => void)[] = [];
+  private sweeper: NodeJS.Timeout | undefined;
   /** Told of each decision on a request (the asking session records it in its own chain). */
   private readonly deciders = new Map<string, (request: ApprovalRequest, decision: ApprovalDecision) => void>();
 
@@ -96,9 +98,15 @@ export class ApprovalRegistry {
     private readonly notifier?: ApprovalNotifier,
   ) {}
 
-  /** The gateway stops: nothing more is sent to the notifier. */
+  /** The gateway stops: nothing more is sent to the notifier, and the sweep stops. */
   close(): void {
+    clearInterval(this.sweeper);
     this.notifier?.close();
+  }
+
+  /** Expires what is past its time every `everyMs`, so expiries are counted when they happen, not when next asked. */
+  startSweeping(everyMs: number): void {
+    this.sweeper ??= setInterval(() => this.expire(), everyMs).unref();
   }
 
   /** The statement `sql` needs approval (`what`): takes its approval if one is waiting, else asks (or answers where the asking stands). */
@@ -195,6 +203,11 @@ export class ApprovalRegistry {
     return decided;
   }
 
+  /** Calls back for each request that expires unanswered, and each approval that expires unused. */
+  onExpired(listener: (request: ApprovalRequest) => void): void {
+    this.expiredListeners.push(listener);
+  }
+
   /** Calls back at each decision taken on request `id` (an approval of two, the one that decides), until it is decided. */
   onDecision(id: string, listener: (request: ApprovalRequest, decision: ApprovalDecision) => void): void {
     this.deciders.set(id, listener);
@@ -261,8 +274,12 @@ export class ApprovalRegistry {
       if (r.state === 'pending' && now - r.requestedAtMs > this.limits.requestTtlMs) {
         r.state = 'expired';
         this.tell(id, 'expired');
+        for (const listener of this.expiredListeners) listener(r);
       }
-      if (r.state === 'approved' && decidedAt !== undefined && now - decidedAt > this.limits.approvalTtlMs) r.state = 'expired';
+      if (r.state === 'approved' && decidedAt !== undefined && now - decidedAt > this.limits.approvalTtlMs) {
+        r.state = 'expired';
+        for (const listener of this.expiredListeners) listener(r);
+      }
       if (r.state !== 'pending' && r.state !== 'approved' && now - (decidedAt ?? r.requestedAtMs) > this.limits.requestTtlMs) {
         this.requests.delete(id);
         this.deciders.delete(id);

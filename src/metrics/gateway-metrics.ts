@@ -74,8 +74,14 @@ export class GatewayMetrics implements SessionListener {
   });
   private readonly approvals = new Counter({
     name: 'idgate_approvals_total',
-    help: 'Statements held for approval: requested, approved, refused, used (the approved statement ran).',
+    help: 'Statements held for approval: requested, approved, refused, used (the approved statement ran), expired (a request unanswered, or an approval unused, in time).',
     labelNames: ['event'],
+    registers: [this.registry],
+  });
+  private readonly approvalWait = new Histogram({
+    name: 'idgate_approval_wait_seconds',
+    help: 'From a statement held for approval to the decision on it (approved by enough approvers, or refused).',
+    buckets: [5, 15, 30, 60, 120, 300, 600, 1800, 3600],
     registers: [this.registry],
   });
   private readonly auditWriteSeconds: Histogram;
@@ -302,8 +308,13 @@ export class GatewayMetrics implements SessionListener {
     this.configGeneration += 1;
   }
 
-  approval(event: 'requested' | 'approved' | 'refused' | 'used'): void {
+  approval(event: 'requested' | 'approved' | 'refused' | 'used' | 'expired'): void {
     this.approvals.inc({ event });
+  }
+
+  /** A request was decided this long after it was made. */
+  approvalDecided(seconds: number): void {
+    this.approvalWait.observe(seconds);
   }
 
   /** A reload was refused: the file did not load, changed what needs a restart, or its certificate and key do not fit. */

@@ -137,12 +137,18 @@ describe('writes that wait for an approver', () => {
   });
 
   it('lets an approval expire, tells a refused agent why, and keeps transactions as a denial does', async () => {
+    const metric = async (line: RegExp): Promise<number> => Number(line.exec(await h.gateway.services.metrics.text())?.[1] ?? 0);
+    const expiries = /^idgate_approvals_total\{event="expired"[^}]*\} (\d+)/m;
+    const decisions = /^idgate_approval_wait_seconds_count\{[^}]*\} (\d+)/m;
+    const [expiredBefore, decidedBefore] = [await metric(expiries), await metric(decisions)];
     const id = requestId(await rejected('DELETE FROM records WHERE id = 20'));
     assert.equal((await cli(['approve', id, '--reason', 'ok for now'])).code, 0);
     await new Promise((r) => setTimeout(r, 1500));
     const expired = requestId(await rejected('DELETE FROM records WHERE id = 20'));
     assert.notEqual(expired, id, 'an expired approval admits nothing');
     assert.ok(await rowExists(20));
+    assert.equal(await metric(expiries), expiredBefore + 1, 'the unused approval counted as expired');
+    assert.equal(await metric(decisions), decidedBefore + 1, 'its wait for a decision observed');
 
     assert.equal((await cli(['refuse', expired, '--reason', 'not during the freeze', '--by', 'dba-bob'])).code, 0);
     const refused = await rejected('DELETE FROM records WHERE id = 20');
