@@ -74,7 +74,7 @@ export class GatewayMetrics implements SessionListener {
   });
   private readonly approvals = new Counter({
     name: 'idgate_approvals_total',
-    help: 'Statements held for approval: requested, approved, refused, used (the approved statement ran), expired (a request unanswered, or an approval unused, in time).',
+    help: 'Statements held for approval: requested, approved, refused, used (the approved statement ran), returned (the server skipped it: the approval stands again), expired (a request unanswered, or an approval unused, in time).',
     labelNames: ['event'],
     registers: [this.registry],
   });
@@ -308,7 +308,7 @@ export class GatewayMetrics implements SessionListener {
     this.configGeneration += 1;
   }
 
-  approval(event: 'requested' | 'approved' | 'refused' | 'used' | 'expired'): void {
+  approval(event: 'requested' | 'approved' | 'refused' | 'used' | 'returned' | 'expired'): void {
     this.approvals.inc({ event });
   }
 

@@ -254,9 +254,13 @@ describe('approvals hunted with random pipelines', () => {
     // Extended: the approved Bind comes after an error in its pipeline — skipped, given back, then run once.
     const prepared = [parse('', PREPARED(4)), bind('', '', false), execute('', 0), sync()];
     const id4 = await approve(c, prepared);
+    const returned = async (): Promise<number> =>
+      Number(/^idgate_approvals_total\{event="returned"[^}]*\} (\d+)/m.exec(await h.gateway.services.metrics.text())?.[1] ?? 0);
+    const returnedBefore = await returned();
     const before4 = await committed(4);
     assert.equal(held(await exchange(c, [failing, ...prepared])), false);
     assert.equal(stateOf(id4), 'approved', 'given back');
+    assert.equal(await returned(), returnedBefore + 1, 'and counted');
     assert.equal(held(await exchange(c, prepared)), false);
     assert.equal(await committed(4), before4 + 1, 'ran once');
     assert.equal(held(await exchange(c, prepared)), true, 'and only once');

@@ -67,6 +67,7 @@ function scopeGate(
     ...waitForApprovals(services, notifyClient),
     approvalNotRun: (id, why) => {
       if (!services.approvals.giveBack(id, recorder.sessionId)) return;
+      services.metrics.approval('returned');
       log.info({ approvalId: id, why }, 'approval given back: its statement did not run');
       recorder.record('gateway', 'ApprovalReturned', { id, why });
     },
