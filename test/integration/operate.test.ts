@@ -170,6 +170,7 @@ describe('operating the gateway: admin endpoint, metrics, live sessions, the age
     assert.equal(shownSecond?.['connection'], CONNECTION);
     assert.equal(shownSecond?.['scope'], 'all');
     assert.equal(typeof shownSecond?.['lastStatementAt'], 'string');
+    assert.equal(typeof shownSecond?.['rowsReturned'], 'number', 'what left the database so far, live');
 
     // The CLI finds the endpoint and its token through the config file's admin section.
     const { file, env } = h.writeConfigFile((d) => {
@@ -179,6 +180,7 @@ describe('operating the gateway: admin endpoint, metrics, live sessions, the age
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, new RegExp(firstId));
     assert.match(status.stdout, /idle in transaction/);
+    assert.match(status.stdout, /rows sent\/written/);
 
     const terminated = await idgate(['terminate', firstId, '--config', file, '--by', 'dba-on-call'], env);
     assert.equal(terminated.code, 0, terminated.stderr);

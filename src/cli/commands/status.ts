@@ -52,9 +52,11 @@ async function statusText(target: AdminTarget, json: boolean): Promise<string> {
     s.state,
     s.lastStatementAt === null ? '' : ago(now, s.lastStatementAt),
     String(s.statements),
+    `${s.rowsReturned}/${s.rowsAffected}`,
     `${s.bytesFromClient}/${s.bytesToClient}`,
   ]);
-  return `${table(['id', 'node', 'identity', 'connection', 'entry', 'client', 'started', 'state', 'last statement', 'statements', 'bytes in/out'], rows)}\n${sessions.length} live session${sessions.length === 1 ? '' : 's'}\n`;
+  const header = ['id', 'node', 'identity', 'connection', 'entry', 'client', 'started', 'state', 'last statement', 'statements'];
+  return `${table([...header, 'rows sent/written', 'bytes in/out'], rows)}\n${sessions.length} live session${sessions.length === 1 ? '' : 's'}\n`;
 }
 
 function ago(now: number, iso: string): string {
