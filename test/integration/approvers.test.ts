@@ -120,6 +120,8 @@ describe('approvers proved by Entra, two required', () => {
     const twice = await approve(id, await person('alice', { oid: aliceId }));
     assert.deepEqual([twice.status, twice.json['error']], [409, 'approver-already-approved']);
     assert.equal((await send(agentToken, 'DELETE FROM records WHERE id = 21')).id, id, 'not admitted on one approval');
+    const listed = await idgate(['approvals', '--admin', base, '--token-env', 'ALICE_TOKEN'], { ALICE_TOKEN: alice });
+    assert.match(listed.stdout, new RegExp(`${id}\\s+pending, approved by alice@contoso\\.example`), listed.stdout);
 
     const second = await approve(id, await person('bob'), 'second pair of eyes');
     assert.equal((second.json['approval'] as Record<string, unknown>)['state'], 'approved');

@@ -33,7 +33,8 @@ export const approvalsCommand: CommandModule<object, ApprovalsArgs> = {
 function listText(approvals: readonly ApprovalView[]): string {
   const rows = approvals.map((a) => [
     a.id,
-    a.state,
+    // With two approvers required, a request approved once still waits: say so.
+    a.state === 'pending' && a.approvals.length > 0 ? `pending, approved by ${a.approvals.map((p) => p.by).join(', ')}` : a.state,
     identityText(a.displayName, a.appId),
     a.connection,
     a.what,
