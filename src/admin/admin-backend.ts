@@ -1,3 +1,4 @@
+import type { ApprovalDecision } from '../approvals/approval-registry.js';
 import type { ApprovalView } from './approval-view.js';
 import type { Requester } from '../session/session-registry.js';
 import type { SessionView } from './session-view.js';
@@ -27,13 +28,5 @@ export interface AdminBackend {
   decide(id: string, decision: ApprovalAnswer): Promise<ApprovalView | undefined>;
 }
 
-/** An approver's answer, and how they proved who they are. */
-export interface ApprovalAnswer {
-  readonly approve: boolean;
-  readonly by: string;
-  readonly via: string;
-  readonly from: string;
-  readonly reason: string;
-  /** The approver's Entra object id, when their own token proved it. */
-  readonly approverId?: string;
-}
+/** An approver's answer, and how they proved who they are: a decision before the registry stamps its time. */
+export type ApprovalAnswer = Omit<ApprovalDecision, 'atMs'>;
