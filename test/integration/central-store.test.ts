@@ -92,6 +92,15 @@ describe('a fleet shipping to a central PostgreSQL audit store', () => {
     const shown = await idgate(['show', live.fromA.id, '--json', '--db', ownerUrl]);
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /SELECT 1 AS from_node_a/);
+    assert.match(
+      shown.stdout,
+      /"delivered":\{"returned":1,"affected":0,"bytes":\d+\}/,
+      'what left the database, read from the central store',
+    );
+    const sealedB = await waitFor('the node-b session sealed centrally', async () =>
+      (await centralSessions()).find((r) => r.node === 'node-b' && r.endReason !== null),
+    );
+    assert.equal((sealedB as { rowsReturned?: number }).rowsReturned, 1, 'the session’s rows travel with its seal');
     const onlyB = await idgate(['sessions', '--json', '--node', 'node-b', '--db', ownerUrl]);
     assert.ok(
       onlyB.stdout
