@@ -295,6 +295,18 @@ describe('what left the database, per statement', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .find((u) => String(u['mapping']).startsWith('tallied ('));
     assert.ok(Number(tallied?.['rowsSent']) >= 3 && Number(tallied?.['rowsWritten']) >= 2 && Number(tallied?.['bytesSent']) > 0);
+    // A SIEM gets them too: the session's totals, and each outcome's tally beside it.
+    const exported = await idgate(['export', '--db', h.config.recordingsPath]);
+    const lines = exported.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const header = lines.find((l) => l['type'] === 'session' && l['id'] === id);
+    assert.deepEqual([header?.['rowsReturned'], header?.['rowsAffected']], [3, 2]);
+    assert.match(
+      exported.stdout,
+      /"kind":"CommandComplete","tag":"INSERT 0 2","rows":2,"delivered":\{"returned":0,"affected":2,"bytes":\d+\}/,
+    );
   });
 
   it('seals the session’s figures: changing or removing them makes verify fail', async () => {
