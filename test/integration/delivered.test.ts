@@ -293,8 +293,12 @@ describe('what left the database, per statement', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((u) => String(u['mapping']).startsWith('tallied ('));
-    assert.ok(Number(tallied?.['rowsSent']) >= 3 && Number(tallied?.['rowsWritten']) >= 2 && Number(tallied?.['bytesSent']) > 0);
+      .find((u) => u['appId'] === (session?.['identity'] as Record<string, unknown> | undefined)?.['appId']);
+    // This agent (its own app id) ran only this session: usage sums exactly its figures.
+    assert.deepEqual(
+      [tallied?.['sessions'], tallied?.['rowsSent'], tallied?.['rowsWritten'], tallied?.['bytesSent']],
+      [1, 3, 2, session?.['bytesToClient']],
+    );
     // A SIEM gets them too: the session's totals, and each outcome's tally beside it.
     const exported = await idgate(['export', '--db', h.config.recordingsPath]);
     const lines = exported.stdout
