@@ -18,48 +18,12 @@ import { SEE, type FrameStage } from '../../protocols/postgres/wire/frame-stage.
 import { AuditLog } from '../../src/audit/audit-log.js';
 import type { SessionRecorder } from '../../src/audit/session-recorder.js';
 import { createLogger } from '../../src/logging/logger.js';
-import { Bytes } from '../support/byte-builder.js';
 import { sessionHeader as benchSessionHeader } from '../support/session-header.js';
+import { ROUND_TRIP, type Chunks } from './round-trips.js';
 
 const ROUND_TRIPS = 2_000_000;
 /** Round trips between two yields to the event loop (so the audit log can hand batches over). */
 const BURST = 5_000;
-const SQL = 'SELECT abalance FROM pgbench_accounts WHERE aid = $1;';
-
-/** The chunks of one round trip as pgbench sends and Postgres answers them. */
-const ROUND_TRIP = {
-  simple: {
-    client: new Bytes().cstring(SQL.replace('$1', '4711')).frame('Q'),
-    server: Buffer.concat([rowDescription(), dataRow(), new Bytes().cstring('SELECT 1').frame('C'), new Bytes().raw('I').frame('Z')]),
-  },
-  extended: {
-    client: Buffer.concat([
-      new Bytes().cstring('').cstring(SQL).int16(0).frame('P'),
-      new Bytes().cstring('').cstring('').int16(0).int16(1).int32(4).raw('4711').int16(0).frame('B'),
-      new Bytes().raw('P').cstring('').frame('D'),
-      new Bytes().cstring('').int32(0).frame('E'),
-      new Bytes().frame('S'),
-    ]),
-    server: Buffer.concat([
-      new Bytes().frame('1'),
-      new Bytes().frame('2'),
-      rowDescription(),
-      dataRow(),
-      new Bytes().cstring('SELECT 1').frame('C'),
-      new Bytes().raw('I').frame('Z'),
-    ]),
-  },
-};
-
-function rowDescription(): Buffer {
-  return new Bytes().int16(1).cstring('abalance').int32(16400).int16(3).int32(23).int16(4).int32(-1).int16(0).frame('T');
-}
-
-function dataRow(): Buffer {
-  return new Bytes().int16(1).int32(4).raw('1234').frame('D');
-}
-
-type Chunks = (typeof ROUND_TRIP)['simple'];
 
 /** Times `roundTrip` in bursts, yielding between them (and waiting while the audit log is congested). */
 async function timeBursts(log: AuditLog, roundTrip: () => void): Promise<number> {
