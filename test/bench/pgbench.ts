@@ -181,6 +181,15 @@ async function main(): Promise<void> {
         pid: gateway.child.pid ?? 0,
         sslmode: 'require',
       },
+      // Recorded in batches with TLS: how much of TLS's recorded cost is the write-ahead journal's way.
+      {
+        name: 'idgate tls+audit batched',
+        port: batched.port,
+        dbname: 'bench-recorded',
+        password: await mint(),
+        pid: batched.child.pid ?? 0,
+        sslmode: 'require',
+      },
       ...(await Promise.all(
         [
           ['1 worker', oneWorker],
@@ -375,6 +384,7 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
       ratio('recorded, 2 workers/1', 'idgate+audit 2 workers', 'idgate+audit 1 worker'),
       ratio('recorded tls, 2 workers/1', 'idgate tls+audit 2 workers', 'idgate tls+audit 1 worker'),
       ratio('idgate tls recorded/node byte relay tls', 'idgate tls+audit', 'node byte relay tls'),
+      ratio('idgate tls batched recording/node byte relay tls', 'idgate tls+audit batched', 'node byte relay tls'),
       ratio('idgate recorded, 2 workers/pgbouncer', 'idgate+audit 2 workers', 'pgbouncer'),
       ratio('idgate tls recorded, 2 workers/pgbouncer tls', 'idgate tls+audit 2 workers', 'pgbouncer tls'),
       ratio('idgate/node byte relay', 'idgate', 'node byte relay'),
