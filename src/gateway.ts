@@ -156,6 +156,8 @@ function gatewayMetricsFor(
       centralBacklog: audit.centralBacklog,
       healthy: audit.healthy,
       journalSlowAppends: audit.journalSlowAppends,
+      journalAppends: audit.journalCounts.appends,
+      journalHeldChunks: audit.journalCounts.waits,
     }),
     budget,
     () => Math.max(0, openConnections() - sessions.size),

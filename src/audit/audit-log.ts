@@ -256,6 +256,11 @@ export class AuditLog implements JournalSource {
     return this.slowAppends;
   }
 
+  /** The write-ahead journal's appends, and the client chunks held until one had them (0 without write-ahead). */
+  get journalCounts(): { readonly appends: number; readonly waits: number } {
+    return this.journal?.counts ?? { appends: 0, waits: 0 };
+  }
+
   /** Rows waiting to be shipped to the central store (0 without one). */
   get centralBacklog(): number {
     return this.shipper?.backlog ?? 0;

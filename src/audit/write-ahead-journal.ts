@@ -70,6 +70,9 @@ export class WriteAheadJournal {
   private idleWaiters: (() => void)[] = [];
   /** Until when (performance.now()) appends go through the thread pool after a slow one on the relay thread. */
   private threadPoolUntil = 0;
+  /** Appends made, and callers that waited for one: their ratio is how many chunks each append served (group commit). */
+  private appendsMade = 0;
+  private waitsMade = 0;
 
   private constructor(
     private readonly handle: FileHandle,
@@ -117,9 +120,18 @@ export class WriteAheadJournal {
   afterDurable(callback: () => void): void {
     if (this.source.unjournaled) {
       this.waiters.push({ seq: this.lastCut + 1, callback });
+      this.waitsMade += 1;
       this.scheduleCut();
     } else if (this.durableSeq >= this.lastCut) callback();
-    else this.waiters.push({ seq: this.lastCut, callback });
+    else {
+      this.waiters.push({ seq: this.lastCut, callback });
+      this.waitsMade += 1;
+    }
+  }
+
+  /** Appends made so far, and how many `afterDurable` calls had to wait for one. */
+  get counts(): { readonly appends: number; readonly waits: number } {
+    return { appends: this.appendsMade, waits: this.waitsMade };
   }
 
   /** Cuts a record of what was recorded so far and starts writing it; returns the last record's seq (what a batch now taken covers). */
@@ -196,6 +208,7 @@ export class WriteAheadJournal {
       return;
     }
     this.size += written;
+    this.appendsMade += 1;
     this.durableSeq = through;
     this.busy = false;
     queueMicrotask(this.release);
@@ -208,6 +221,7 @@ export class WriteAheadJournal {
         return;
       }
       this.size += written;
+      this.appendsMade += 1;
       if (!this.sync) this.written(through);
       else fdatasync(this.handle.fd, (e) => (e === null ? this.written(through) : this.retry(buffers, sizeBefore, e.message)));
     });

@@ -27,6 +27,9 @@ export interface AuditGauges {
   readonly healthy: boolean;
   /** Write-ahead journal appends that made the relay thread wait past SLOW_APPEND_MS. */
   readonly journalSlowAppends: number;
+  /** Write-ahead journal appends made, and client chunks held until one had them. */
+  readonly journalAppends: number;
+  readonly journalHeldChunks: number;
 }
 
 interface Totals {
@@ -207,18 +210,37 @@ export class GatewayMetrics implements SessionListener {
     );
     this.gauge('idgate_memory_budget_bytes', 'listen.memory-budget-bytes.', [], (g) => g.set(budget.limitBytes));
     const audit = this.audit;
-    new Counter({
-      name: 'idgate_audit_journal_slow_appends_total',
-      help: 'Write-ahead journal appends that made the relay thread wait over 10 ms (each sends the next 5 s of appends to the thread pool).',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(audit().journalSlowAppends);
-      },
-    });
+    this.auditCounter(
+      'idgate_audit_journal_slow_appends_total',
+      'Write-ahead journal appends that made the relay thread wait over 10 ms (each sends the next 5 s of appends to the thread pool).',
+      () => audit().journalSlowAppends,
+    );
+    this.auditCounter(
+      'idgate_audit_journal_appends_total',
+      'Write-ahead journal appends: one per event-loop turn in which recorded sessions sent something (group commit), and one per batch sent to the audit writer.',
+      () => audit().journalAppends,
+    );
+    this.auditCounter(
+      'idgate_audit_journal_held_chunks_total',
+      'Client chunks held until the write-ahead journal had them; under load, divided by the appends, the chunks each append served.',
+      () => audit().journalHeldChunks,
+    );
     this.gauge('idgate_audit_healthy', 'Whether the audit log can be written (0: recorded sessions are refused).', [], (g) =>
       g.set(this.audit().healthy ? 1 : 0),
     );
+  }
+
+  /** A counter the audit log keeps itself, read at scrape time. */
+  private auditCounter(name: string, help: string, value: () => number): void {
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(value());
+      },
+    });
   }
 
   added(): void {}

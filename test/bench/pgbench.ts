@@ -46,6 +46,8 @@ interface Target {
   readonly sslmode?: 'require';
   /** Count the CPU of the process and its child processes (listen.workers). */
   readonly tree?: boolean;
+  /** The gateway's admin port: its write-ahead journal's appends are counted around each run. */
+  readonly adminPort?: number;
 }
 
 interface Sample {
@@ -86,7 +88,8 @@ async function main(): Promise<void> {
     });
     const graph = { appId: gatewayApp.appId, secret: gatewayApp.secrets[0] ?? '' };
     await writeCertificate(work);
-    const gateway = await startGateway(work, cluster, entra, groupId, password, graph, 5);
+    const gatewayAdmin = await freePort();
+    const gateway = await startGateway(work, cluster, entra, groupId, password, graph, 5, { adminPort: gatewayAdmin, twin: 'main' });
     stops.push(() => stopProcess(gateway.child));
     const uncached = await startGateway(work, cluster, entra, groupId, password, graph, 0);
     stops.push(() => stopProcess(uncached.child));
@@ -147,7 +150,14 @@ async function main(): Promise<void> {
     const targets: Target[] = [
       { name: 'direct', port: cluster.port, dbname: 'bench', password },
       { name: 'idgate', port: gateway.port, dbname: 'bench-db', password: await mint(), pid: gateway.child.pid ?? 0 },
-      { name: 'idgate+audit', port: gateway.port, dbname: 'bench-recorded', password: await mint(), pid: gateway.child.pid ?? 0 },
+      {
+        name: 'idgate+audit',
+        port: gateway.port,
+        dbname: 'bench-recorded',
+        password: await mint(),
+        pid: gateway.child.pid ?? 0,
+        adminPort: gatewayAdmin,
+      },
       { name: 'idgate+metrics', port: metered.port, dbname: 'bench-db', password: await mint(), pid: metered.child.pid ?? 0 },
       ...(baseline !== undefined
         ? [
@@ -180,6 +190,7 @@ async function main(): Promise<void> {
         password: await mint(),
         pid: gateway.child.pid ?? 0,
         sslmode: 'require',
+        adminPort: gatewayAdmin,
       },
       // Recorded in batches with TLS: how much of TLS's recorded cost is the write-ahead journal's way.
       {
@@ -234,12 +245,15 @@ async function main(): Promise<void> {
     if (only !== undefined) targets.splice(0, targets.length, ...targets.filter((t) => only.includes(t.name)));
     process.stdout.write(`pgbench -S -c 8 -j 2 -T ${SECONDS}, ${ROUNDS} rounds, alternating targets\n`);
     const samples = new Map<string, Sample[]>();
+    const journal = new Map<string, JournalCounts>();
     for (let round = 0; round < ROUNDS; round++) {
       for (const mode of ['simple', 'extended'] as const) {
         const order = round % 2 === 0 ? targets : [...targets].reverse();
         for (const target of order) {
+          const before = await journalCounts(target);
           const sample = await pgbench(target, mode);
           const key = `${mode}/${target.name}`;
+          addJournalCounts(journal, key, before, await journalCounts(target));
           samples.set(key, [...(samples.get(key) ?? []), sample]);
           process.stdout.write(
             `  round ${round + 1} ${key.padEnd(26)} ${sample.tps.toFixed(0).padStart(7)} tps  ${sample.latencyMs.toFixed(3)} ms  box ${sample.boxCpuUsPerTx.toFixed(1)} µs/tx${sample.cpuUsPerTx !== undefined ? `  ${sample.cpuUsPerTx.toFixed(1)} µs proxy CPU/tx (kernel ${sample.kernelCpuUsPerTx?.toFixed(1)}, main thread ${sample.mainCpuUsPerTx?.toFixed(1)})` : ''}\n`,
@@ -248,6 +262,7 @@ async function main(): Promise<void> {
       }
     }
     report(samples, targets);
+    reportJournal(journal);
     if (only !== undefined) return;
     await connectionSetup(cluster, gateway.port, uncached.port, password, mint);
   } finally {
@@ -340,6 +355,34 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
+}
+
+/** A gateway's write-ahead journal counters, from its /metrics. */
+interface JournalCounts {
+  readonly appends: number;
+  readonly held: number;
+}
+
+async function journalCounts(target: Target): Promise<JournalCounts | undefined> {
+  if (target.adminPort === undefined) return undefined;
+  const text = await (await fetch(`http://127.0.0.1:${target.adminPort}/metrics`)).text();
+  const value = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { appends: value('idgate_audit_journal_appends_total'), held: value('idgate_audit_journal_held_chunks_total') };
+}
+
+function addJournalCounts(into: Map<string, JournalCounts>, key: string, before?: JournalCounts, after?: JournalCounts): void {
+  if (before === undefined || after === undefined) return;
+  const sum = into.get(key) ?? { appends: 0, held: 0 };
+  into.set(key, { appends: sum.appends + after.appends - before.appends, held: sum.held + after.held - before.held });
+}
+
+/** How many client chunks each journal append served (group commit), per recorded target. */
+function reportJournal(journal: Map<string, JournalCounts>): void {
+  for (const [key, { appends, held }] of journal) {
+    process.stdout.write(
+      `  write-ahead journal, ${key}: ${appends} appends for ${held} held client chunks (${(held / appends).toFixed(2)} per append)\n`,
+    );
+  }
 }
 
 function report(samples: Map<string, Sample[]>, targets: Target[]): void {

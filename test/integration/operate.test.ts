@@ -132,6 +132,10 @@ describe('operating the gateway: admin endpoint, metrics, live sessions, the age
     assert.match(during, /^idgate_reply_out_of_sync_total\{[^}]*\} 0$/m);
     assert.ok(sample(during, 'idgate_audit_write_seconds_count') > 0);
     assert.equal(sample(during, 'idgate_audit_healthy'), 1);
+    // Recorded write-ahead: each of the 10 statements' chunks waited for the journal, which appended
+    // at least once (also at each batch sent to the writer, so appends are not bounded by them).
+    assert.equal(delta('idgate_audit_journal_held_chunks_total'), 10);
+    assert.ok(delta('idgate_audit_journal_appends_total') >= 1);
     await writer.end();
     await reader.end();
     await settleAudit(h);

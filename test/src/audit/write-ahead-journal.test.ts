@@ -97,6 +97,7 @@ describe('WriteAheadJournal', () => {
     await Promise.all(waits);
     assert.deepEqual(released, [1, 2, 3]);
     assert.equal(records(path), 1, 'one record for the three');
+    assert.deepEqual(journal.counts, { appends: 1, waits: 3 }, 'one append served the three waits');
     await journal.close();
   });
 });

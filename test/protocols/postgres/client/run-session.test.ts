@@ -10,7 +10,7 @@ import { SessionRegistry } from '../../../../src/session/session-registry.js';
 function metrics(): GatewayMetrics {
   return new GatewayMetrics(
     new SessionRegistry(),
-    () => ({ backlog: 0, centralBacklog: 0, healthy: true, journalSlowAppends: 0 }),
+    () => ({ backlog: 0, centralBacklog: 0, healthy: true, journalSlowAppends: 0, journalAppends: 0, journalHeldChunks: 0 }),
     new MemoryBudget(1024),
     () => 0,
     'n1',
