@@ -18,6 +18,7 @@ import { EntraSimulator, READ_APPLICATIONS, READ_MEMBERSHIP } from '../../src/de
 import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
 import { freePort } from '../../src/dev/free-port.js';
 import { NodeKey } from '../../src/signing/node-key.js';
+import { countSyscalls, perTransaction } from './syscall-count.js';
 import {
   benchConnection,
   CERT_FILE,
@@ -275,6 +276,7 @@ async function pgbench(target: Target, mode: 'simple' | 'extended'): Promise<Sam
   const cpuBefore = sumCpu(pids.map((pid) => cpuTimes(pid)));
   const mainBefore = sumCpu(pids.map((pid) => cpuTimes(pid, pid)));
   const boxBefore = busyMicros();
+  const syscalls = countSyscalls(target.pid);
   const { stdout } = await run(
     'pgbench',
     [
@@ -305,6 +307,9 @@ async function pgbench(target: Target, mode: 'simple' | 'extended'): Promise<Sam
   const latencyMs = Number(/latency average = ([\d.]+) ms/.exec(stdout)?.[1] ?? NaN);
   const transactions = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? NaN);
   const boxCpuUsPerTx = (busyMicros() - boxBefore) / transactions;
+  if (syscalls !== undefined) {
+    process.stdout.write(`    ${target.name}, per transaction: ${perTransaction(await syscalls.stop(), transactions)}\n`);
+  }
   if (!target.pid) return { tps, latencyMs, boxCpuUsPerTx };
   const cpu = sumCpu(pids.map((pid) => cpuTimes(pid)));
   const main = sumCpu(pids.map((pid) => cpuTimes(pid, pid)));
