@@ -18,7 +18,7 @@ import { EntraSimulator, READ_APPLICATIONS, READ_MEMBERSHIP } from '../../src/de
 import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
 import { freePort } from '../../src/dev/free-port.js';
 import { NodeKey } from '../../src/signing/node-key.js';
-import { countSyscalls, perTransaction } from './syscall-count.js';
+import { countSyscalls, perTransaction, recordProfile } from './perf-attach.js';
 import {
   benchConnection,
   CERT_FILE,
@@ -252,7 +252,7 @@ async function main(): Promise<void> {
         const order = round % 2 === 0 ? targets : [...targets].reverse();
         for (const target of order) {
           const before = await journalCounts(target);
-          const sample = await pgbench(target, mode);
+          const sample = await pgbench(target, mode, round + 1);
           const key = `${mode}/${target.name}`;
           addJournalCounts(journal, key, before, await journalCounts(target));
           samples.set(key, [...(samples.get(key) ?? []), sample]);
@@ -271,12 +271,13 @@ async function main(): Promise<void> {
   }
 }
 
-async function pgbench(target: Target, mode: 'simple' | 'extended'): Promise<Sample> {
+async function pgbench(target: Target, mode: 'simple' | 'extended', round: number): Promise<Sample> {
   const pids = target.pid ? (target.tree === true ? processTree(target.pid) : [target.pid]) : [];
   const cpuBefore = sumCpu(pids.map((pid) => cpuTimes(pid)));
   const mainBefore = sumCpu(pids.map((pid) => cpuTimes(pid, pid)));
   const boxBefore = busyMicros();
   const syscalls = countSyscalls(target.pid);
+  const stopProfile = recordProfile(target.pid, `${target.name}-${mode}-${round}`);
   const { stdout } = await run(
     'pgbench',
     [
@@ -307,6 +308,7 @@ async function pgbench(target: Target, mode: 'simple' | 'extended'): Promise<Sam
   const latencyMs = Number(/latency average = ([\d.]+) ms/.exec(stdout)?.[1] ?? NaN);
   const transactions = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? NaN);
   const boxCpuUsPerTx = (busyMicros() - boxBefore) / transactions;
+  await stopProfile?.();
   if (syscalls !== undefined) {
     process.stdout.write(`    ${target.name}, per transaction: ${perTransaction(await syscalls.stop(), transactions)}\n`);
   }

@@ -1,8 +1,14 @@
 /**
+ * `perf` attached to a proxy while pgbench runs against it.
+ *
  * IDGATE_BENCH_SYSCALLS=1: counts a proxy's system calls and context switches while pgbench runs
  * against it (`perf stat` on its kernel tracepoints: cheap, unlike strace, which slows a relay
  * tenfold), so two ways of relaying can be compared per transaction — how many `epoll_pwait`
  * returns, socket reads and writes, journal appends each costs.
+ *
+ * IDGATE_BENCH_PERF_RECORD=<dir>: samples the proxy's stacks (`perf record -g`) into
+ * `<dir>/<target>-<mode>-<round>.data`; with IDGATE_BENCH_NODE_ARGS=--perf-basic-prof the gateway's
+ * JavaScript functions are named too (`perf report -i …`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -44,6 +50,19 @@ export function countSyscalls(pid: number | undefined): SyscallCount | undefined
       rmSync(dir, { recursive: true, force: true });
       return counts;
     },
+  };
+}
+
+/** Starts sampling `pid` into `file` when IDGATE_BENCH_PERF_RECORD names a directory; returns how to stop it. */
+export function recordProfile(pid: number | undefined, name: string): (() => Promise<void>) | undefined {
+  const dir = process.env['IDGATE_BENCH_PERF_RECORD'];
+  if (dir === undefined || !pid) return undefined;
+  const file = join(dir, `${name.replace(/[^a-z0-9+.-]+/gi, '_')}.data`);
+  const perf = spawn('perf', ['record', '-g', '-F', '999', '-o', file, '-p', String(pid)], { stdio: 'ignore' });
+  return async () => {
+    const exited = new Promise<void>((resolve) => perf.once('exit', () => resolve()));
+    perf.kill('SIGINT');
+    await exited;
   };
 }
 
