@@ -40,92 +40,102 @@ describe('a write-ahead journal that cannot grow', () => {
   let h: Harness;
   before(async () => {
     h = await Harness.start();
-    await h.cluster.sql('CREATE TABLE journal_probe (id int PRIMARY KEY); GRANT ALL ON journal_probe TO sync_writer', 'records');
+    for (const table of ['journal_probe_normal', 'journal_probe_full']) {
+      await h.cluster.sql(`CREATE TABLE ${table} (id int PRIMARY KEY); GRANT ALL ON ${table} TO sync_writer`, 'records');
+    }
   });
   after(async () => {
     await h.stop();
   });
 
-  it('fails closed while it cannot be written, goes on once it can, and loses nothing', { timeout: 90_000 }, async () => {
-    const port = await freePort();
-    const db = join(h.workDirectory, 'journal-full.db');
-    const { file, env } = h.writeConfigFile((d) => {
-      d['listen'] = { ...(d['listen'] as Record<string, unknown>), port };
-      d['recordings'] = { path: db };
+  // sync: normal appends on the relay thread; sync: full through the thread pool, each synced: both fail alike.
+  for (const sync of ['normal', 'full'] as const) {
+    it(`fails closed while it cannot be written, goes on once it can, and loses nothing (sync: ${sync})`, { timeout: 90_000 }, async () => {
+      await fillJournal(h, sync);
     });
-    const gateway = await startIdgate(['serve', '--config', file], /gateway listening/, env);
-    const pid = gateway.child.pid ?? 0;
-    try {
-      const token = await h.token();
-      const connect = async (): Promise<pg.Client> => {
-        const client = new pg.Client(pgOptions(h, token, { port }));
-        client.on('error', () => undefined);
-        await client.connect();
-        return client;
-      };
-      const agent = await connect();
-      await agent.query('INSERT INTO journal_probe (id) VALUES (1)');
-      await limitFileSize(pid, LIMIT_BYTES);
-
-      // Statements fill the journal until an append no longer fits: the session ends, its statement unrun.
-      let failedAt: number | undefined;
-      for (let i = 2; i < 60 && failedAt === undefined; i++) {
-        try {
-          await agent.query(BIG);
-          await agent.query(`INSERT INTO journal_probe (id) VALUES (${i})`);
-        } catch {
-          failedAt = i;
-        }
-      }
-      assert.ok(
-        failedAt !== undefined,
-        `the journal reached the limit (${statSync(journalPath(db)).size} bytes, database ${statSync(db).size})`,
-      );
-      assert.ok(statSync(journalPath(db)).size <= LIMIT_BYTES);
-      await until('the gateway to say it fails closed', () => gateway.output().includes('the write-ahead journal cannot be written'));
-      // While it cannot be written, a recorded session is refused at login.
-      await assert.rejects(connect());
-      const during = (await h.cluster.sql('SELECT count(*) FROM journal_probe', 'records')).trim();
-
-      await limitFileSize(pid, 'unlimited');
-      await until('the journal to be writable again', () => gateway.output().includes('the write-ahead journal is writable again'));
-      let resumed: pg.Client | undefined;
-      await until('a recorded session to be admitted again', async () => {
-        resumed = await connect().catch(() => undefined);
-        return resumed !== undefined;
-      });
-      await resumed?.query('INSERT INTO journal_probe (id) VALUES (1000)');
-      await resumed?.end();
-      await agent.end().catch(() => undefined);
-
-      // Killed, the journal it leaves must hold every record it counted durable, in an unbroken run:
-      // a failed append taken for a good one would leave a gap that a crash turns into lost statements.
-      gateway.child.kill('SIGKILL');
-      await gateway.exited;
-      const journal = readJournal(readFileSync(journalPath(db)));
-      assert.equal(journal.tornBytes, 0, 'no torn record: what a failed append left was cut off');
-      const seqs = journal.batches.map((b) => b.journalSeq ?? NaN);
-      assert.ok(seqs.length > failedAt, `records in the journal: ${seqs.length}`);
-      assert.deepEqual(
-        seqs.filter((seq, i) => i > 0 && seq !== (seqs[i - 1] ?? NaN) + 1),
-        [],
-        'journal records follow each other without a gap',
-      );
-      // Restarted, the gateway recovers what the killed one left; a clean stop writes everything.
-      const restarted = await startIdgate(['serve', '--config', file], /gateway listening/, env);
-      await new Promise((r) => setTimeout(r, 300));
-      restarted.child.kill('SIGTERM');
-      assert.equal(await restarted.exited, 0);
-      // Every row the database holds was recorded; none was added while the journal could not be written.
-      const rows = (await h.cluster.sql('SELECT id FROM journal_probe ORDER BY id', 'records')).split('\n').filter(Boolean);
-      assert.equal(String(rows.filter((id) => id !== '1000').length), during, 'nothing reached the database while failing closed');
-      assert.ok(rows.includes('1000'));
-      const exported = await idgate(['export', '--db', db]);
-      for (const id of rows) assert.match(exported.stdout, new RegExp(`VALUES \\(${id}\\)`), `the INSERT of ${id} is in the log`);
-      const verified = await idgate(['verify', '--db', db]);
-      assert.equal(verified.code, 0, verified.stdout + verified.stderr);
-    } finally {
-      gateway.child.kill('SIGKILL');
-    }
-  });
+  }
 });
+
+async function fillJournal(h: Harness, sync: 'normal' | 'full'): Promise<void> {
+  const table = `journal_probe_${sync}`;
+  const port = await freePort();
+  const db = join(h.workDirectory, `journal-full-${sync}.db`);
+  const { file, env } = h.writeConfigFile((d) => {
+    d['listen'] = { ...(d['listen'] as Record<string, unknown>), port };
+    d['recordings'] = { path: db, sync };
+  });
+  const gateway = await startIdgate(['serve', '--config', file], /gateway listening/, env);
+  const pid = gateway.child.pid ?? 0;
+  try {
+    const token = await h.token();
+    const connect = async (): Promise<pg.Client> => {
+      const client = new pg.Client(pgOptions(h, token, { port }));
+      client.on('error', () => undefined);
+      await client.connect();
+      return client;
+    };
+    const agent = await connect();
+    await agent.query(`INSERT INTO ${table} (id) VALUES (1)`);
+    await limitFileSize(pid, LIMIT_BYTES);
+
+    // Statements fill the journal until an append no longer fits: the session ends, its statement unrun.
+    let failedAt: number | undefined;
+    for (let i = 2; i < 60 && failedAt === undefined; i++) {
+      try {
+        await agent.query(BIG);
+        await agent.query(`INSERT INTO ${table} (id) VALUES (${i})`);
+      } catch {
+        failedAt = i;
+      }
+    }
+    assert.ok(
+      failedAt !== undefined,
+      `the journal reached the limit (${statSync(journalPath(db)).size} bytes, database ${statSync(db).size})`,
+    );
+    assert.ok(statSync(journalPath(db)).size <= LIMIT_BYTES);
+    await until('the gateway to say it fails closed', () => gateway.output().includes('the write-ahead journal cannot be written'));
+    // While it cannot be written, a recorded session is refused at login.
+    await assert.rejects(connect());
+    const during = (await h.cluster.sql(`SELECT count(*) FROM ${table}`, 'records')).trim();
+
+    await limitFileSize(pid, 'unlimited');
+    await until('the journal to be writable again', () => gateway.output().includes('the write-ahead journal is writable again'));
+    let resumed: pg.Client | undefined;
+    await until('a recorded session to be admitted again', async () => {
+      resumed = await connect().catch(() => undefined);
+      return resumed !== undefined;
+    });
+    await resumed?.query(`INSERT INTO ${table} (id) VALUES (1000)`);
+    await resumed?.end();
+    await agent.end().catch(() => undefined);
+
+    // Killed, the journal it leaves must hold every record it counted durable, in an unbroken run:
+    // a failed append taken for a good one would leave a gap that a crash turns into lost statements.
+    gateway.child.kill('SIGKILL');
+    await gateway.exited;
+    const journal = readJournal(readFileSync(journalPath(db)));
+    assert.equal(journal.tornBytes, 0, 'no torn record: what a failed append left was cut off');
+    const seqs = journal.batches.map((b) => b.journalSeq ?? NaN);
+    assert.ok(seqs.length > failedAt, `records in the journal: ${seqs.length}`);
+    assert.deepEqual(
+      seqs.filter((seq, i) => i > 0 && seq !== (seqs[i - 1] ?? NaN) + 1),
+      [],
+      'journal records follow each other without a gap',
+    );
+    // Restarted, the gateway recovers what the killed one left; a clean stop writes everything.
+    const restarted = await startIdgate(['serve', '--config', file], /gateway listening/, env);
+    await new Promise((r) => setTimeout(r, 300));
+    restarted.child.kill('SIGTERM');
+    assert.equal(await restarted.exited, 0);
+    // Every row the database holds was recorded; none was added while the journal could not be written.
+    const rows = (await h.cluster.sql(`SELECT id FROM ${table} ORDER BY id`, 'records')).split('\n').filter(Boolean);
+    assert.equal(String(rows.filter((id) => id !== '1000').length), during, 'nothing reached the database while failing closed');
+    assert.ok(rows.includes('1000'));
+    const exported = await idgate(['export', '--db', db]);
+    for (const id of rows) assert.match(exported.stdout, new RegExp(`VALUES \\(${id}\\)`), `the INSERT of ${id} is in the log`);
+    const verified = await idgate(['verify', '--db', db]);
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+  } finally {
+    gateway.child.kill('SIGKILL');
+  }
+}
