@@ -5,8 +5,8 @@ import { SessionRecorder, type RecordMode } from './session-recorder.js';
 import { startWriterWorker } from './start-writer-worker.js';
 import { WriterLock } from './writer-lock.js';
 import { rm, stat } from 'node:fs/promises';
-import { encodeJournalRecord, journalPath, type JournalSlice } from './journal-record.js';
-import type { JournalMac } from '../signing/journal-mac.js';
+import { journalPath } from './journal-record.js';
+import { JournalRecordEncoder } from './journal-record-encoder.js';
 import { NodeKey } from '../signing/node-key.js';
 import type { Secret } from '../config/secret.js';
 import type { JournalRecovery } from './recover-journal.js';
@@ -99,8 +99,10 @@ export class AuditLog implements JournalSource {
   private journal: WriteAheadJournal | undefined;
   /** Callers waiting for the writer's heads, in the order asked (the writer answers in order). */
   private readonly headsWaiters: ((h: { readonly logId: string; readonly heads: ChainHeads } | undefined) => void)[] = [];
-  /** The node key and log id the journal's records are authenticated with (none: CRC only). */
-  private journalMac: JournalMac | undefined;
+  /** Encodes the journal's records, authenticated with the node key and log id (or a CRC only). */
+  private journalEncoder = new JournalRecordEncoder(undefined);
+  /** Write-ahead: sessions with events since the journal's last record was cut. */
+  private unjournaledSessions: SessionRecorder[] = [];
   /** Anything recorded since the journal's last record was cut. */
   private unjournaledNow = false;
   /** How many of `starts`, `ends` and `logins` the journal already holds. */
@@ -215,7 +217,7 @@ export class AuditLog implements JournalSource {
       ...(options.journalLimitBytes !== undefined ? { limitBytes: options.journalLimitBytes } : {}),
     };
     const key = options.signingKey === undefined ? undefined : NodeKey.fromPem(options.signingKey.reveal());
-    this.journalMac = key?.journalMac(position.logId);
+    this.journalEncoder = new JournalRecordEncoder(key?.journalMac(position.logId));
     this.journal = await WriteAheadJournal.open(
       file,
       position.logId,
@@ -306,6 +308,7 @@ export class AuditLog implements JournalSource {
   /** A session recorder appended an event of `bytes` to its pending segment. */
   appended(recorder: SessionRecorder, bytes: number): void {
     if (recorder.pending.count === 1) this.dirty.push(recorder); // its first event since the last batch
+    if (this.journal !== undefined && recorder.pending.unjournaledCount === 1) this.unjournaledSessions.push(recorder);
     this.pendingBytes += bytes;
     this.unwrittenBytes += bytes;
     this.added();
@@ -326,13 +329,8 @@ export class AuditLog implements JournalSource {
     return this.unjournaledNow;
   }
 
-  /** The journal cuts a record: everything recorded since the last one. */
+  /** The journal cuts a record: everything recorded since the last one (valid until the next cut). */
   cutRecord(seq: number): Buffer {
-    const slices: JournalSlice[] = [];
-    for (const recorder of this.dirty) {
-      const since = recorder.pending.journaledSince();
-      if (since !== undefined) slices.push({ sessionId: recorder.sessionId, count: since.count, bytes: since.bytes });
-    }
     const meta = {
       starts: since(this.starts, this.startsJournaled),
       ends: since(this.ends, this.endsJournaled),
@@ -342,7 +340,9 @@ export class AuditLog implements JournalSource {
     this.endsJournaled = this.ends.length;
     this.loginsJournaled = this.logins.length;
     this.unjournaledNow = false;
-    return encodeJournalRecord(seq, meta, slices, this.journalMac);
+    const record = this.journalEncoder.encode(seq, meta, this.unjournaledSessions);
+    this.unjournaledSessions.length = 0;
+    return record;
   }
 
   endSession(sessionId: string, end: SessionEnd): void {

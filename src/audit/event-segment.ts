@@ -29,8 +29,16 @@ export interface EventBytes {
   copyTo(target: Uint8Array, offset: number): void;
 }
 
+/** A session's events the write-ahead journal does not hold yet (a segment builder's tail since the last cut). */
+export interface UnjournaledEvents {
+  readonly unjournaledCount: number;
+  readonly unjournaledBytes: number;
+  /** Copies those events to `target` at `offset`, and counts them as journaled from now on. */
+  journalInto(target: Uint8Array, offset: number): void;
+}
+
 /** Collects one session's events between two writer batches, in a buffer the batch then transfers. */
-export class SegmentBuilder {
+export class SegmentBuilder implements UnjournaledEvents {
   private buf: Buffer;
   private view: DataView;
   private pos = HASH_BYTES;
@@ -73,16 +81,20 @@ export class SegmentBuilder {
     return size;
   }
 
-  /**
-   * The records appended since the last call (a view: copy it before the next append), for the
-   * write-ahead journal; undefined when there are none.
-   */
-  journaledSince(): { readonly bytes: Buffer; readonly count: number } | undefined {
-    if (this.events === this.journaledEvents) return undefined;
-    const since = { bytes: this.buf.subarray(this.journaledPos, this.pos), count: this.events - this.journaledEvents };
+  /** Events appended since the last cut of the write-ahead journal. */
+  get unjournaledCount(): number {
+    return this.events - this.journaledEvents;
+  }
+
+  get unjournaledBytes(): number {
+    return this.pos - this.journaledPos;
+  }
+
+  /** Copies the events appended since the last cut into a journal record, and counts them as journaled. */
+  journalInto(target: Uint8Array, offset: number): void {
+    this.buf.copy(target, offset, this.journaledPos, this.pos);
     this.journaledPos = this.pos;
     this.journaledEvents = this.events;
-    return since;
   }
 
   /**

@@ -21,7 +21,7 @@ import type { NodeKey } from '../signing/node-key.js';
  *   meta    := {"starts": [...], "ends": [...], "logins": [...]}
  *   slice   := id-length(u8) session-id count(u32) byte-length(u32) records
  *
- * `records` are a session's event records in the segment format (event-segment.ts), hash slots
+ * Records are encoded by journal-record-encoder.ts. `records` are a session's event records in the segment format (event-segment.ts), hash slots
  * not yet filled: the writer chains them when it applies the record. A record whose length runs
  * past the end of the file or whose checksum fails is a torn tail (the process died, or the
  * machine lost power, during the append): it and anything after it never counted as durable. In
@@ -29,10 +29,11 @@ import type { NodeKey } from '../signing/node-key.js';
  * written by this node: it and everything after it are refused, and recovery says so.
  */
 const MAGIC = 'idgate write-ahead journal ';
-const LENGTH_BYTES = 4;
+export const LENGTH_BYTES = 4;
 const CRC_BYTES = 4;
 
-function checkBytes(auth: JournalMac | undefined): number {
+/** Bytes of a record's check: a CRC, or the node key's MAC. */
+export function checkBytes(auth: JournalMac | undefined): number {
   return auth === undefined ? CRC_BYTES : MAC_BYTES;
 }
 
@@ -45,44 +46,9 @@ export interface JournalMeta {
   readonly logins: readonly LoginAttempt[];
 }
 
-export interface JournalSlice {
-  readonly sessionId: string;
-  readonly count: number;
-  readonly bytes: Uint8Array;
-}
-
 /** The header: version 3 when the records carry the node key's MAC. */
 export function journalHeader(logId: string, authenticated = false): Buffer {
   return Buffer.from(`${MAGIC}${authenticated ? AUTHENTICATED : '1'} ${logId}\n`, 'latin1');
-}
-
-/** One record: what was recorded between two cuts. */
-export function encodeJournalRecord(seq: number, meta: JournalMeta, slices: readonly JournalSlice[], auth?: JournalMac): Buffer {
-  const empty = meta.starts.length + meta.ends.length + meta.logins.length === 0;
-  const json = Buffer.from(empty ? '' : JSON.stringify(meta));
-  const head = LENGTH_BYTES + checkBytes(auth);
-  // Room before the record for the MAC's key prefix, so the payload is hashed where it lies.
-  const room = auth === undefined ? 0 : Math.max(0, auth.prefixLength - head);
-  let size = head + 8 + 4 + json.length;
-  for (const s of slices) size += 1 + s.sessionId.length + 8 + s.bytes.length;
-  const out = Buffer.allocUnsafe(room + size);
-  let p = room + head;
-  out.writeDoubleBE(seq, p);
-  out.writeUInt32BE(json.length, p + 8);
-  p += 12;
-  p += json.copy(out, p);
-  for (const s of slices) {
-    out[p] = s.sessionId.length;
-    p += 1 + out.write(s.sessionId, p + 1, 'latin1');
-    out.writeUInt32BE(s.count, p);
-    out.writeUInt32BE(s.bytes.length, p + 4);
-    out.set(s.bytes, p + 8);
-    p += 8 + s.bytes.length;
-  }
-  if (auth === undefined) out.writeUInt32BE(crc32(out.subarray(head)), LENGTH_BYTES);
-  else out.set(auth.tagInPlace(out, room + head, out.length), room + LENGTH_BYTES);
-  out.writeUInt32BE(size - head, room);
-  return room === 0 ? out : out.subarray(room);
 }
 
 export interface ReadJournal {

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { fdatasync, ftruncate, writev, writevSync } from 'node:fs';
+import { fdatasync, ftruncate, writeSync, writev, writevSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../idgate-error.js';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -9,7 +9,10 @@ import { journalHeader } from './journal-record.js';
 export interface JournalSource {
   /** Whether anything was recorded since the last record was cut. */
   readonly unjournaled: boolean;
-  /** Encodes everything recorded since the last cut as record `seq`, and counts it as journaled. */
+  /**
+   * Encodes everything recorded since the last cut as record `seq`, and counts it as journaled.
+   * The record may lie in a buffer the source reuses: it is valid until the next cut.
+   */
   cutRecord(seq: number): Buffer;
 }
 
@@ -57,12 +60,20 @@ export class WriteAheadJournal {
   private lastCut: number;
   private durableSeq: number;
   private appliedSeq: number;
-  private readonly queue: Buffer[] = [];
+  /** Records cut and not yet appended (each a copy of its own). */
+  private queue: Buffer[] = [];
   /** A write, a sync or a truncation is under way: nothing else touches the file. */
   private busy = false;
   private cutScheduled = false;
   private cutWhenIdle = false;
-  private readonly waiters: { readonly seq: number; readonly callback: () => void }[] = [];
+  /**
+   * Callers waiting for a record to be durable, in order, with the record each waits for; those
+   * before `waitHead` were released. Two arrays and an index: a client chunk held costs no object
+   * and a release no new array.
+   */
+  private readonly waitSeqs: number[] = [];
+  private readonly waitCallbacks: (() => void)[] = [];
+  private waitHead = 0;
   private size: number;
   private failing = false;
   /** Past the limit: no new records until the database holds every one cut so far, then the file is emptied. */
@@ -119,14 +130,16 @@ export class WriteAheadJournal {
   /** Calls back once everything recorded so far is in the journal (and on disk, with sync). */
   afterDurable(callback: () => void): void {
     if (this.source.unjournaled) {
-      this.waiters.push({ seq: this.lastCut + 1, callback });
-      this.waitsMade += 1;
+      this.wait(this.lastCut + 1, callback);
       this.scheduleCut();
     } else if (this.durableSeq >= this.lastCut) callback();
-    else {
-      this.waiters.push({ seq: this.lastCut, callback });
-      this.waitsMade += 1;
-    }
+    else this.wait(this.lastCut, callback);
+  }
+
+  private wait(seq: number, callback: () => void): void {
+    this.waitSeqs.push(seq);
+    this.waitCallbacks.push(callback);
+    this.waitsMade += 1;
   }
 
   /** Appends made so far, and how many `afterDurable` calls had to wait for one. */
@@ -166,21 +179,37 @@ export class WriteAheadJournal {
     }
   }
 
+  /**
+   * Cuts a record of what was recorded since the last one. It lies in the source's buffer until the
+   * next cut, so it is appended at once when nothing is before it and appends are made on this
+   * thread (the usual case: no copy), and otherwise copied to wait in the queue.
+   */
   private cut(): void {
     if (!this.source.unjournaled) return;
     this.lastCut += 1;
-    this.queue.push(this.source.cutRecord(this.lastCut));
+    const record = this.source.cutRecord(this.lastCut);
+    if (this.busy || this.queue.length > 0 || !this.appendsInline) this.queue.push(Buffer.from(record));
+    else {
+      this.busy = true;
+      this.appendInline(record, this.lastCut, this.size, record.length);
+    }
+  }
+
+  /** Appends go into the page cache on this thread (sync: normal, and no slow append lately). */
+  private get appendsInline(): boolean {
+    return !this.sync && performance.now() >= this.threadPoolUntil;
   }
 
   private writeQueued(): void {
     if (this.busy || this.queue.length === 0) return;
     this.busy = true;
-    const buffers = this.queue.splice(0);
+    const buffers = this.queue;
+    this.queue = [];
     const through = this.lastCut;
     const sizeBefore = this.size;
     let total = 0;
     for (const b of buffers) total += b.length;
-    if (!this.sync && performance.now() >= this.threadPoolUntil) this.appendInline(buffers, through, sizeBefore, total);
+    if (this.appendsInline) this.appendInline(buffers, through, sizeBefore, total);
     else this.appendInThreadPool(buffers, through, sizeBefore, total);
   }
 
@@ -189,13 +218,13 @@ export class WriteAheadJournal {
    * a microtask, not from inside the caller: a cut may be asked for while a session is mid-frame
    * (a batch filled up), and releasing held frames then would re-enter its relay.
    */
-  private appendInline(buffers: Buffer[], through: number, sizeBefore: number, total: number): void {
+  private appendInline(records: Buffer | Buffer[], through: number, sizeBefore: number, total: number): void {
     const started = performance.now();
     let written: number;
     try {
-      written = writevSync(this.handle.fd, buffers);
+      written = Buffer.isBuffer(records) ? writeSync(this.handle.fd, records) : writevSync(this.handle.fd, records);
     } catch (e) {
-      this.retry(buffers, sizeBefore, errorMessage(e));
+      this.retry(copies(records), sizeBefore, errorMessage(e));
       return;
     }
     const took = performance.now() - started;
@@ -204,7 +233,7 @@ export class WriteAheadJournal {
       this.events.onSlowAppend(took);
     }
     if (written !== total) {
-      this.retry(buffers, sizeBefore, `short write (${written} of ${total} bytes)`);
+      this.retry(copies(records), sizeBefore, `short write (${written} of ${total} bytes)`);
       return;
     }
     this.size += written;
@@ -235,16 +264,33 @@ export class WriteAheadJournal {
 
   /** Releases the waiters on records now durable, in order, and goes on with what waits for the file. */
   private readonly release = (): void => {
-    let released = 0;
-    while (released < this.waiters.length && (this.waiters[released]?.seq ?? Infinity) <= this.durableSeq) released += 1;
-    const ready = this.waiters.splice(0, released);
+    const from = this.waitHead;
+    const seqs = this.waitSeqs;
+    let to = from;
+    while (to < seqs.length && (seqs[to] ?? Infinity) <= this.durableSeq) to += 1;
+    this.waitHead = to;
     if (this.failing) {
       this.failing = false;
       this.events.onRecovered();
     }
     this.idle();
-    for (const waiter of ready) waiter.callback();
+    // Callbacks may add waiters (behind these); none releases synchronously, so the indexes hold.
+    for (let i = from; i < to; i++) this.waitCallbacks[i]?.();
+    this.forgetReleased();
   };
+
+  /** Drops the released waiters: all of them when none is left waiting, which is the usual case. */
+  private forgetReleased(): void {
+    if (this.waitHead === 0) return;
+    if (this.waitHead === this.waitSeqs.length) {
+      this.waitSeqs.length = 0;
+      this.waitCallbacks.length = 0;
+    } else {
+      this.waitSeqs.splice(0, this.waitHead);
+      this.waitCallbacks.splice(0, this.waitHead);
+    }
+    this.waitHead = 0;
+  }
 
   /**
    * An append failed (a full disk): what it may have left is cut off, so the file never holds a
@@ -297,4 +343,9 @@ export class WriteAheadJournal {
       this.idle();
     });
   }
+}
+
+/** What a failed inline append retries: records of their own (a record cut at once lies in the source's buffer). */
+function copies(records: Buffer | Buffer[]): Buffer[] {
+  return Buffer.isBuffer(records) ? [Buffer.from(records)] : records;
 }

@@ -23,22 +23,24 @@ export class JournalMac {
     this.prefix = Buffer.concat([key, Buffer.from(`${logId}\n`, 'latin1')]);
   }
 
-  /** How many bytes before a payload `tagInPlace` writes to (and then zeroes). */
+  /** How many bytes before a payload `tagInto` writes to (and then zeroes). */
   get prefixLength(): number {
     return this.prefix.length;
   }
 
   /**
-   * The tag of `buffer[start, end)`, computed without copying the payload: the prefix is written
-   * into the `prefixLength` bytes just before `start` (which the caller reserved), hashed with the
-   * payload, and zeroed again, so no copy of the key is left in the buffer.
+   * Writes the tag of `buffer[start, end)` at `at`, computed without copying the payload: the
+   * prefix is written into the `prefixLength` bytes just before `start` (which the caller
+   * reserved), hashed with the payload, and zeroed again, so no copy of the key is left in the
+   * buffer; then the tag is written (`at` may lie in those bytes). The digest comes back as a
+   * latin1 string: a Buffer would be a native allocation per record.
    */
-  tagInPlace(buffer: Buffer, start: number, end: number): Buffer {
+  tagInto(buffer: Buffer, start: number, end: number, at: number): void {
     const from = start - this.prefix.length;
     this.prefix.copy(buffer, from);
-    const tag = hash('sha512-256', buffer.subarray(from, end), 'buffer').subarray(0, MAC_BYTES);
+    const digest = hash('sha512-256', buffer.subarray(from, end), 'binary');
     buffer.fill(0, from, start);
-    return tag;
+    buffer.write(digest, at, MAC_BYTES, 'latin1');
   }
 
   /** The tag of a payload read back (recovery: not on the relay's path, so a copy is fine). */

@@ -106,6 +106,30 @@ describe('AuditLog', () => {
     );
   });
 
+  it('puts in each journal record only the sessions that recorded since the one before, each event once, across writer batches', async () => {
+    const path = join(dir, 'slices.db');
+    const log = await AuditLog.open(path, createLogger('silent'), { writeAhead: true });
+    const [a, b] = [log.startSession(header('a1'), true), log.startSession(header('b1'), true)];
+    const durable = (): Promise<void> => new Promise((resolve) => a.afterDurable(resolve));
+    await log.flushed();
+    a.record('client', 'Query', { sql: 'SELECT 1' });
+    await durable();
+    b.record('client', 'Query', { sql: 'SELECT 2' });
+    b.record('client', 'Query', { sql: 'SELECT 3' });
+    await durable();
+    a.record('client', 'Query', { sql: 'SELECT 4' });
+    b.record('client', 'Query', { sql: 'SELECT 5' });
+    await durable();
+    await log.flushed(); // a writer batch: the segments start afresh
+    b.record('client', 'Query', { sql: 'SELECT 6' });
+    await durable();
+    const slices = readJournal(readFileSync(journalPath(path)))
+      .batches.filter((batch) => batch.events.length > 0)
+      .map((batch) => batch.events.map((e) => `${e.sessionId}:${e.count}`).join(' '));
+    assert.deepEqual(slices, ['a1:1', 'b1:2', 'a1:1 b1:1', 'b1:1']);
+    await log.close();
+  });
+
   it('recovers from the journal what a process killed with SIGKILL had made durable but not yet written, then seals the session as gateway-lost', async () => {
     const path = join(dir, 'killed.db');
     const moduleUrl = new URL('../../../src/audit/audit-log.js', import.meta.url).href;

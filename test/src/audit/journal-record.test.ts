@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SegmentBuilder, HASH_BYTES } from '../../../src/audit/event-segment.js';
 import { sessionHeader } from '../../support/session-header.js';
-import { encodeJournalRecord, journalHeader, readJournal } from '../../../src/audit/journal-record.js';
+import { journalHeader, readJournal } from '../../../src/audit/journal-record.js';
+import { encodeJournalRecord } from '../../../src/audit/journal-record-encoder.js';
 import type { JournalMac } from '../../../src/signing/journal-mac.js';
 import { NodeKey } from '../../../src/signing/node-key.js';
 
@@ -11,19 +12,11 @@ const start = sessionHeader('s1');
 function twoRecords(auth?: JournalMac, logId = 'log-1'): { file: Buffer; boundaries: number[] } {
   const builder = new SegmentBuilder();
   builder.append(10, 'client', 'Query', 0, 0, Buffer.from('SELECT 1'));
-  const first = builder.journaledSince();
-  assert.ok(first !== undefined);
-  const a = encodeJournalRecord(
-    1,
-    { starts: [start], ends: [], logins: [] },
-    [{ sessionId: 's1', count: first.count, bytes: Buffer.from(first.bytes) }],
-    auth,
-  );
+  assert.equal(builder.unjournaledCount, 1);
+  const a = encodeJournalRecord(1, { starts: [start], ends: [], logins: [] }, [{ sessionId: 's1', pending: builder }], auth);
   builder.append(11, 'server', 'pg-frames', 1, 0, Buffer.from([0x43, 0, 0, 0, 4]));
   builder.append(12, 'client', 'Query', 0, 0, Buffer.from('SELECT 2'));
-  const second = builder.journaledSince();
-  assert.ok(second !== undefined);
-  assert.equal(builder.journaledSince(), undefined, 'nothing new since the last cut');
+  assert.equal(builder.unjournaledCount, 2, 'only what came after the last cut');
   const b = encodeJournalRecord(
     2,
     {
@@ -31,9 +24,10 @@ function twoRecords(auth?: JournalMac, logId = 'log-1'): { file: Buffer; boundar
       ends: [{ sessionId: 's1', end: { reason: 'client-terminated', endedAtUs: 13, bytesFromClient: 1, bytesToClient: 2 } }],
       logins: [],
     },
-    [{ sessionId: 's1', count: second.count, bytes: Buffer.from(second.bytes) }],
+    [{ sessionId: 's1', pending: builder }],
     auth,
   );
+  assert.deepEqual([builder.unjournaledCount, builder.unjournaledBytes], [0, 0], 'nothing new since the last cut');
   const header = journalHeader(logId, auth !== undefined);
   return {
     file: Buffer.concat([header, a, b]),

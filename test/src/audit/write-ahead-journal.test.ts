@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { encodeJournalRecord, readJournal } from '../../../src/audit/journal-record.js';
+import { readJournal } from '../../../src/audit/journal-record.js';
+import { encodeJournalRecord } from '../../../src/audit/journal-record-encoder.js';
 import { WriteAheadJournal, type JournalEvents, type JournalSource } from '../../../src/audit/write-ahead-journal.js';
 
 /** A source whose records hold one login attempt each time something was "recorded". */
@@ -81,6 +82,38 @@ describe('WriteAheadJournal', () => {
     assert.deepEqual(order, [1, 2], 'waiters are released in the order they asked');
     assert.equal(records(path), 3, 'one record per cut, none lost or doubled');
     assert.equal(told.slow.length, 1, 'the next appends went through the thread pool (on this thread, each would count as slow)');
+    await journal.close();
+  });
+
+  it('releases each waiter once its own record is durable, keeping those that wait for a later one, and those added meanwhile', async () => {
+    const path = join(dir, 'partial.journal');
+    const source = new Recorded();
+    // sync: full appends through the thread pool: the second record is cut while the first is under way.
+    const journal = await WriteAheadJournal.open(path, 'log-5', 0, { sync: true }, source, events());
+    const released: string[] = [];
+    let third: Promise<void> | undefined;
+    source.record();
+    const first = new Promise<void>((resolve) =>
+      journal.afterDurable(() => {
+        released.push(`1 (2 released: ${released.includes('2')})`);
+        source.record();
+        third = new Promise<void>((done) => journal.afterDurable(() => done(void released.push('3'))));
+        resolve();
+      }),
+    );
+    journal.cutNow();
+    source.record();
+    const second = new Promise<void>((resolve) => journal.afterDurable(() => resolve(void released.push('2'))));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`still waiting after ${released.join(', ')}`)), 3000);
+    });
+    await Promise.race([Promise.all([first, second]), timeout]);
+    await Promise.race([third, timeout]);
+    clearTimeout(timer);
+    assert.deepEqual(released, ['1 (2 released: false)', '2', '3']);
+    assert.equal(records(path), 3);
+    assert.deepEqual(journal.counts, { appends: 3, waits: 3 });
     await journal.close();
   });
 

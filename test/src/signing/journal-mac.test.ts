@@ -14,19 +14,28 @@ describe('the journal MAC', () => {
   });
 
   it('tags a payload where it lies the same way, and leaves no byte of the key behind it', () => {
-    const buffer = Buffer.alloc(mac.prefixLength + payload.length + 7, 0xee);
+    const buffer = Buffer.alloc(mac.prefixLength + payload.length + 7 + MAC_BYTES, 0xee);
     payload.copy(buffer, mac.prefixLength);
-    const tag = mac.tagInPlace(buffer, mac.prefixLength, mac.prefixLength + payload.length);
-    assert.deepEqual(tag, mac.tag(payload));
+    const at = mac.prefixLength + payload.length + 7;
+    mac.tagInto(buffer, mac.prefixLength, mac.prefixLength + payload.length, at);
+    assert.deepEqual(buffer.subarray(at), mac.tag(payload));
     assert.ok(
       buffer.subarray(0, mac.prefixLength).every((b) => b === 0),
       'the key prefix is zeroed',
     );
     assert.deepEqual(buffer.subarray(mac.prefixLength, mac.prefixLength + payload.length), payload, 'the payload is untouched');
     assert.ok(
-      buffer.subarray(mac.prefixLength + payload.length).every((b) => b === 0xee),
-      'nothing past the end is touched',
+      buffer.subarray(mac.prefixLength + payload.length, at).every((b) => b === 0xee),
+      'nothing between the payload and the tag is touched',
     );
+  });
+
+  it('writes the tag into the bytes the key prefix took, after zeroing them', () => {
+    const buffer = Buffer.alloc(mac.prefixLength + payload.length, 0xee);
+    payload.copy(buffer, mac.prefixLength);
+    mac.tagInto(buffer, mac.prefixLength, buffer.length, 4);
+    assert.deepEqual(buffer.subarray(4, 4 + MAC_BYTES), mac.tag(payload));
+    assert.ok(buffer.subarray(0, 4).every((b) => b === 0) && buffer.subarray(4 + MAC_BYTES, mac.prefixLength).every((b) => b === 0));
   });
 
   it('changes with any byte of the payload, the log id or the key', () => {
