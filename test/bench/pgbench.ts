@@ -18,6 +18,7 @@ import { EntraSimulator, READ_APPLICATIONS, READ_MEMBERSHIP } from '../../src/de
 import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
 import { freePort } from '../../src/dev/free-port.js';
 import { NodeKey } from '../../src/signing/node-key.js';
+import { boxSnapshot, describeBoxSplit } from './box-split.js';
 import { countSyscalls, perTransaction, recordProfile } from './perf-attach.js';
 import {
   benchConnection,
@@ -276,6 +277,7 @@ async function pgbench(target: Target, mode: 'simple' | 'extended', round: numbe
   const cpuBefore = sumCpu(pids.map((pid) => cpuTimes(pid)));
   const mainBefore = sumCpu(pids.map((pid) => cpuTimes(pid, pid)));
   const boxBefore = busyMicros();
+  const splitBefore = boxSnapshot(pids);
   const syscalls = countSyscalls(target.pid);
   const stopProfile = recordProfile(target.pid, `${target.name}-${mode}-${round}`);
   const { stdout } = await run(
@@ -308,6 +310,10 @@ async function pgbench(target: Target, mode: 'simple' | 'extended', round: numbe
   const latencyMs = Number(/latency average = ([\d.]+) ms/.exec(stdout)?.[1] ?? NaN);
   const transactions = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? NaN);
   const boxCpuUsPerTx = (busyMicros() - boxBefore) / transactions;
+  const splitAfter = boxSnapshot(pids);
+  if (splitBefore !== undefined && splitAfter !== undefined) {
+    process.stdout.write(`    ${target.name}, ${describeBoxSplit(splitBefore, splitAfter, transactions)}\n`);
+  }
   await stopProfile?.();
   if (syscalls !== undefined) {
     process.stdout.write(`    ${target.name}, per transaction: ${perTransaction(await syscalls.stop(), transactions)}\n`);
