@@ -33,9 +33,12 @@ export function boxSnapshot(proxyPids: readonly number[]): BoxSnapshot | undefin
     if (stat.comm === 'postgres' && stat.ppid !== 0) add('postgres', stat.reaped);
     if (stat.pid === process.pid) add('pgbench', stat.reaped);
   }
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  const stat = readFileSync('/proc/stat', 'utf8').split('\n');
+  const fields = stat[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
   add('irq and softirq', ((fields[5] ?? 0) + (fields[6] ?? 0)) * TICK_US);
   add('steal', (fields[7] ?? 0) * TICK_US);
+  // Not µs: the machine's task switches (the line reads them per transaction like the rest).
+  add('context switches', Number(stat.find((line) => line.startsWith('ctxt '))?.slice(5) ?? 0));
   return totals;
 }
 
