@@ -1,4 +1,5 @@
 import { ApprovalRegistry } from './approvals/approval-registry.js';
+import type { ApprovalSiblings } from './approvals/approval-fleet.js';
 import { ApprovalWebhook } from './approvals/approval-webhook.js';
 import { approvalView } from './admin/approval-view.js';
 import { ADMIN_LIMITS, AdminServer } from './admin/admin-server.js';
@@ -33,6 +34,8 @@ export interface GatewayOptions {
   readonly auditLimits?: AuditLimits;
   /** This process is one of several workers (`listen.workers`): cancels are routed between them. */
   readonly siblings?: SiblingChannel;
+  /** The other workers' approvals (listen.workers): a statement this process holds nothing for is looked up there. */
+  readonly approvalSiblings?: ApprovalSiblings;
   /** A worker answers the admin endpoint its primary serves: given this process's answers. */
   readonly answerAdmin?: (backend: AdminBackend, metrics: GatewayMetrics, nodeId: string) => void;
 }
@@ -94,7 +97,7 @@ export async function startGateway(
     authority,
     sessions,
     slots: new SessionSlots(),
-    approvals: approvalRegistry(config, logger, gatewayMetrics),
+    ...approvalServices(approvalRegistry(config, logger, gatewayMetrics), options.approvalSiblings),
     budget,
     audit,
     logger,
@@ -294,6 +297,15 @@ async function listenOrClose(
 }
 
 /** The statements held for approval, each new one told to the configured webhook. */
+/** This process's approvals, joined to its sibling workers' when it is one of several. */
+function approvalServices(
+  approvals: ApprovalRegistry,
+  siblings: ApprovalSiblings | undefined,
+): Pick<GatewayServices, 'approvals' | 'approvalFleet'> {
+  const approvalFleet = siblings?.join(approvals);
+  return approvalFleet === undefined ? { approvals } : { approvals, approvalFleet };
+}
+
 function approvalRegistry(config: GatewayConfig, logger: Logger, metrics: GatewayMetrics): ApprovalRegistry {
   const registry = notifyingRegistry(config, logger);
   registry.onExpired(() => metrics.approval('expired'));

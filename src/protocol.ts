@@ -1,4 +1,5 @@
 import type { ApprovalRegistry } from './approvals/approval-registry.js';
+import type { ApprovalFleet } from './approvals/approval-fleet.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { EventRow } from './audit/audit-reader.js';
 import type { RecordedEvent, TranscriptEntry } from './audit/transcript.js';
@@ -35,6 +36,8 @@ export interface GatewayServices {
   readonly cancelGuard: CancelGuard;
   /** Statements held for a person's approval, and the approvals given (this process's). */
   readonly approvals: ApprovalRegistry;
+  /** The other worker processes' approvals (`listen.workers`), absent for a single process. */
+  readonly approvalFleet?: ApprovalFleet;
 }
 
 /** The other worker processes of this gateway: a cancel this process cannot place is offered to them. */

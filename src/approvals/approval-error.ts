@@ -8,7 +8,8 @@ export type ApprovalErrorCode =
   | 'approver-already-approved' // the same approver again, where a second one is required
   | 'approver-not-a-person' // an Entra token of an application (an agent), not of a person
   | 'approver-not-in-group' // a person's Entra token, not in approvals.approver-groups
-  | 'approver-token-refused'; // an Entra token that did not verify
+  | 'approver-token-refused' // an Entra token that did not verify
+  | 'approval-lookup-failed'; // the gateway's other workers did not say in time where a statement stands
 
 /** An approval decision that cannot be taken as asked. */
 export class ApprovalError extends IdgateError {

@@ -46,6 +46,8 @@ export interface ApprovalRequest {
   readonly approvals: ApprovalDecision[];
   /** The session that took the approval to run the statement. */
   usedBy?: string;
+  /** Taken by a session of another worker process, which holds it from then on (listen.workers). */
+  takenElsewhere?: boolean;
   /** What a dry run found (`approvals.preview`), once it has run. */
   preview?: ApprovalPreview;
 }
@@ -70,6 +72,14 @@ export interface ApprovalNotifier {
   close(): void;
 }
 
+/** What an approval admits: this identity, on this connection, sending exactly this statement (and values). */
+export interface ApprovalPin {
+  readonly objectId: string;
+  readonly connection: string;
+  readonly sql: string;
+  readonly params?: string;
+}
+
 /** What the gate does with a statement that needs approval. */
 export type ApprovalOutcome =
   | { readonly kind: 'approved'; readonly request: ApprovalRequest }
@@ -91,6 +101,7 @@ export class ApprovalRegistry {
   private sweeper: NodeJS.Timeout | undefined;
   /** Told of each decision on a request (the asking session records it in its own chain). */
   private readonly deciders = new Map<string, (request: ApprovalRequest, decision: ApprovalDecision) => void>();
+  private readonly settledListeners: ((id: string, state: ApprovalState) => void)[] = [];
 
   constructor(
     private readonly limits: ApprovalLimits = DEFAULT_APPROVAL_LIMITS,
@@ -111,19 +122,65 @@ export class ApprovalRegistry {
 
   /** The statement `sql` needs approval (`what`): takes its approval if one is waiting, else asks (or answers where the asking stands). */
   check(asker: ApprovalAsker, sql: string, what: string, params?: string): ApprovalOutcome {
+    return this.checkHere(asker, sql, params) ?? this.request(asker, sql, what, params);
+  }
+
+  /** As `check`, but only what this process holds: undefined when it holds nothing for the statement (nothing is asked). */
+  checkHere(asker: ApprovalAsker, sql: string, params?: string): ApprovalOutcome | undefined {
+    const found = this.peek({ objectId: asker.objectId, connection: asker.connection, sql, ...(params !== undefined ? { params } : {}) });
+    if (found?.state === 'approved') {
+      found.state = 'used';
+      found.usedBy = asker.sessionId;
+      return { kind: 'approved', request: found };
+    }
+    if (found === undefined) return undefined;
+    return found.state === 'pending' ? { kind: 'pending', request: found, created: false } : { kind: 'refused', request: found };
+  }
+
+  /** Where the pinned statement stands here, changing nothing: approved first, then pending, then refused. */
+  peek(pin: ApprovalPin): ApprovalRequest | undefined {
+    this.expire();
+    const fingerprint = fingerprintOf(pin.sql, pin.params);
+    const same = [...this.requests.values()].filter((r) => sameStatement(r, pin, fingerprint));
+    return same.find((r) => r.state === 'approved') ?? same.find((r) => r.state === 'pending') ?? same.find((r) => r.state === 'refused');
+  }
+
+  /**
+   * A session of another worker takes approval `id`: used here from now on (`takenElsewhere`), and
+   * held by that worker (`adopt`). Undefined when it is not approved (any more).
+   */
+  takeForSibling(id: string, sessionId: string): ApprovalRequest | undefined {
+    this.expire();
+    const request = this.requests.get(id);
+    if (request?.state !== 'approved') return undefined;
+    request.state = 'used';
+    request.usedBy = sessionId;
+    request.takenElsewhere = true;
+    return request;
+  }
+
+  /** An approval taken from another worker for `sessionId`: held here as used, so it can be given back here if its statement does not run. */
+  adopt(taken: ApprovalRequest, sessionId: string): ApprovalRequest {
+    const { takenElsewhere: _elsewhere, ...rest } = taken;
+    const request: ApprovalRequest = { ...rest, state: 'used', usedBy: sessionId };
+    this.requests.set(request.id, request);
+    return request;
+  }
+
+  /** A request another worker holds was answered or expired: sessions here waiting on it hear it. */
+  settledElsewhere(id: string, state: ApprovalState): void {
+    this.tell(id, state, false);
+  }
+
+  /** Told each time a request here is answered or expires (workers pass it on to their siblings). */
+  onSettled(listener: (id: string, state: ApprovalState) => void): void {
+    this.settledListeners.push(listener);
+  }
+
+  /** A new request for the statement, unless the identity has too many waiting. */
+  request(asker: ApprovalAsker, sql: string, what: string, params?: string): ApprovalOutcome {
     this.expire();
     const fingerprint = fingerprintOf(sql, params);
-    const same = [...this.requests.values()].filter((r) => sameStatement(r, asker, fingerprint, sql, params));
-    const approved = same.find((r) => r.state === 'approved');
-    if (approved !== undefined) {
-      approved.state = 'used';
-      approved.usedBy = asker.sessionId;
-      return { kind: 'approved', request: approved };
-    }
-    const open = same.find((r) => r.state === 'pending') ?? same.find((r) => r.state === 'refused');
-    if (open !== undefined) {
-      return open.state === 'pending' ? { kind: 'pending', request: open, created: false } : { kind: 'refused', request: open };
-    }
     const pendingOfIdentity = [...this.requests.values()].filter(
       (r) => r.state === 'pending' && r.asker.objectId === asker.objectId,
     ).length;
@@ -144,10 +201,13 @@ export class ApprovalRegistry {
     return { kind: 'pending', request, created: true };
   }
 
-  /** Every request still held (pending, answered, used or expired within the last request lifetime), oldest first. */
+  /**
+   * Every request still held (pending, answered, used or expired within the last request
+   * lifetime), oldest first. An approval another worker took is listed by that worker.
+   */
   list(): ApprovalRequest[] {
     this.expire();
-    return [...this.requests.values()];
+    return [...this.requests.values()].filter((r) => r.takenElsewhere !== true);
   }
 
   /**
@@ -262,8 +322,9 @@ export class ApprovalRegistry {
     };
   }
 
-  private tell(id: string, state: ApprovalState): void {
+  private tell(id: string, state: ApprovalState, here = true): void {
     for (const waiter of [...(this.waiting.get(id) ?? [])]) waiter(state);
+    if (here) for (const listener of this.settledListeners) listener(id, state);
   }
 
   /** Pending requests past their lifetime and approvals past theirs expire; what ended a lifetime ago is forgotten. */
@@ -303,12 +364,12 @@ function approverKey(d: ApprovalDecision): string {
   return d.approverId !== undefined ? `entra:${d.approverId}` : d.via;
 }
 
-function sameStatement(r: ApprovalRequest, asker: ApprovalAsker, fingerprint: string, sql: string, params: string | undefined): boolean {
+function sameStatement(r: ApprovalRequest, pin: ApprovalPin, fingerprint: string): boolean {
   return (
-    r.asker.objectId === asker.objectId &&
-    r.asker.connection === asker.connection &&
+    r.asker.objectId === pin.objectId &&
+    r.asker.connection === pin.connection &&
     r.fingerprint === fingerprint &&
-    r.sql === sql &&
-    r.params === params
+    r.sql === pin.sql &&
+    r.params === pin.params
   );
 }

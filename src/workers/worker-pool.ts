@@ -2,6 +2,8 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../logging/logger.js';
 import { isSiblingMessage, type SiblingMessage } from './sibling-messages.js';
 import { ANSWER_TIMEOUT_MS } from './worker-siblings.js';
+import { ApprovalRouting } from './approval-routing.js';
+import { isApprovalMessage } from './approval-messages.js';
 
 /** The environment variable that tells a worker process its index (1-based): it names its node id and local database. */
 export const WORKER_INDEX_ENV = 'IDGATE_WORKER_INDEX';
@@ -20,13 +22,14 @@ interface PendingCancel {
  * The primary of `listen.workers: N`: N gateway processes (node:cluster) sharing the listen port,
  * each a fleet node with its own local audit database. The primary serves no client: it starts the
  * workers (again, when one dies), passes SIGHUP on to all of them, drains them all on SIGTERM,
- * and routes cancel requests between them.
+ * and routes cancel requests and approvals between them.
  */
 export class WorkerPool {
   private readonly workers = new Map<number, Worker>();
   private readonly pending = new Map<string, PendingCancel>();
   private stopping = false;
   private readonly messageListeners: ((m: unknown) => void)[] = [];
+  private readonly approvals = new ApprovalRouting(() => [...this.workers.values()]);
 
   private constructor(private readonly logger: Logger) {}
 
@@ -68,6 +71,7 @@ export class WorkerPool {
     this.workers.set(index, worker);
     worker.on('message', (m: unknown) => {
       if (isSiblingMessage(m)) this.route(worker, m);
+      else if (isApprovalMessage(m)) this.approvals.route(worker, m);
       for (const listener of this.messageListeners) listener(m);
     });
     worker.once('exit', (code, signal) => {

@@ -64,7 +64,7 @@ function scopeGate(
       if (recorder.recordsFrames) recorder.record('gateway', 'Denied', { sql, reason: denial.message, sqlstate: denial.sqlstate });
     },
     approvalNeeded: (sql, what, params) => approvalNeeded({ services, grant, log, recorder }, analysis.parser, { sql, what, params }),
-    ...waitForApprovals(services, notifyClient),
+    ...waitForApprovals(services, notifyClient, recorder),
     approvalNotRun: (id, why) => {
       if (!services.approvals.giveBack(id, recorder.sessionId)) return;
       services.metrics.approval('returned');
@@ -83,7 +83,11 @@ function scopeGate(
  * with a NOTICE every `approvals.heartbeat` so the waiting client (and a person watching psql)
  * knows why nothing comes back, and a proxy in between sees the connection alive.
  */
-function waitForApprovals(services: GatewayServices, notifyClient: (frame: Buffer) => boolean): Pick<GateEvents, 'awaitApproval'> {
+function waitForApprovals(
+  services: GatewayServices,
+  notifyClient: (frame: Buffer) => boolean,
+  recorder: SessionRecorder,
+): Pick<GateEvents, 'awaitApproval'> {
   const { waitMs, heartbeatMs } = services.config.approvals;
   if (waitMs <= 0) return {};
   return {
@@ -96,23 +100,33 @@ function waitForApprovals(services: GatewayServices, notifyClient: (frame: Buffe
           sqlstate: '00000',
           message: `waiting for approval: request ${id}, ${seconds} s so far (the wait ends after ${Math.round(waitMs / 1000)} s)`,
         });
-        if (!notifyClient(notice)) clearInterval(timer);
+        if (notifyClient(notice)) return;
+        clearInterval(timer);
+        stopWaiting();
       };
       const timer = heartbeatMs > 0 ? setInterval(beat, heartbeatMs).unref() : undefined;
-      void services.approvals.whenDecided(id, waitMs, (state) => {
+      const stopWaiting = services.approvals.whenDecided(id, waitMs, (state) => {
         clearInterval(timer);
-        answered(state);
+        // A session that ended meanwhile (terminated, its client gone) takes nothing: the approval stays for the next asking.
+        if (recorder.isOpen) answered(state);
       });
     },
   };
 }
 
-/** Where a statement that needs approval stands; what changed is logged, counted and recorded in the session. */
+/**
+ * Where a statement that needs approval stands: what this process holds for it, else (with
+ * listen.workers) what the other workers hold — an approval there is taken for this session, a
+ * request there is the statement's request here too — else a new request. What changed is logged,
+ * counted and recorded in the session.
+ */
 function approvalNeeded(
-  { services, grant, log, recorder }: Omit<StageContext, 'notifyClient'>,
+  context: Omit<StageContext, 'notifyClient'>,
   parser: SqlParser,
-  { sql, what, params }: { readonly sql: string; readonly what: string; readonly params: string | undefined },
-): ApprovalOutcome {
+  statement: { readonly sql: string; readonly what: string; readonly params: string | undefined },
+): ApprovalOutcome | Promise<ApprovalOutcome> {
+  const { services, grant, recorder } = context;
+  const { sql, what, params } = statement;
   const { identity, connection, rule } = grant;
   const asker = {
     objectId: identity.objectId,
@@ -122,7 +136,30 @@ function approvalNeeded(
     entry: entryName(rule),
     sessionId: recorder.sessionId,
   };
-  const outcome = services.approvals.check(asker, sql, what, params);
+  const { approvals, approvalFleet } = services;
+  const here = approvals.checkHere(asker, sql, params);
+  if (here !== undefined || approvalFleet === undefined) {
+    return approvalTold(context, parser, statement, here ?? approvals.request(asker, sql, what, params));
+  }
+  const pin = { objectId: asker.objectId, connection: asker.connection, sql, ...(params !== undefined ? { params } : {}) };
+  return approvalFleet.claim(pin, asker.sessionId).then((found) => {
+    // Nothing elsewhere: a session of this process may have asked meanwhile, so this one looks again first.
+    if (found === undefined) return approvalTold(context, parser, statement, approvals.check(asker, sql, what, params));
+    if (found.takenElsewhere === true) {
+      return approvalTold(context, parser, statement, { kind: 'approved', request: approvals.adopt(found, asker.sessionId) });
+    }
+    return found.state === 'pending' ? { kind: 'pending', request: found, created: false } : { kind: 'refused', request: found };
+  });
+}
+
+/** What a statement's approval outcome changed: logged, counted and recorded in the session. */
+function approvalTold(
+  { services, grant, log, recorder }: Omit<StageContext, 'notifyClient'>,
+  parser: SqlParser,
+  { sql, what, params }: { readonly sql: string; readonly what: string; readonly params: string | undefined },
+  outcome: ApprovalOutcome,
+): ApprovalOutcome {
+  const { connection } = grant;
   if (outcome.kind === 'too-many') return outcome;
   const { request } = outcome;
   if (outcome.kind === 'pending' && outcome.created) {

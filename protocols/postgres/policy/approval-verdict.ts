@@ -22,6 +22,27 @@ export function verdictFor(verdict: Denial, what: string, outcome: ApprovalOutco
   }
 }
 
+/**
+ * The same, from an outcome that may come later (an approval looked up in the other workers). A
+ * lookup that fails is a refusal: the statement does not run without its approval found.
+ */
+export function verdictOf(verdict: Denial, what: string, outcome: ApprovalOutcome | Promise<ApprovalOutcome>): Verdict | Promise<Verdict> {
+  if (!(outcome instanceof Promise)) return verdictFor(verdict, what, outcome);
+  return outcome.then(
+    (found) => verdictFor(verdict, what, found),
+    () => lookupFailed(verdict, what),
+  );
+}
+
+/** Where a statement's approval stands could not be found out: it is refused (fail closed). */
+export function lookupFailed(verdict: Denial, what: string): Verdict {
+  return {
+    allowed: false,
+    sqlstate: verdict.sqlstate,
+    message: `${what} needs approval, and where its approval stands could not be found out`,
+  };
+}
+
 function approvalMessage(what: string, request: ApprovalRequest): string {
   return `${what} needs approval: request ${request.id} (statement ${request.fingerprint.slice(0, 12)}) waits for an approver (idgate approvals; idgate approve ${request.id} --reason …); send the same statement again once it is approved`;
 }

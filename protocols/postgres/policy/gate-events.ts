@@ -11,8 +11,12 @@ export interface GateEvents {
   readonly denied: (sql: string, denial: Denial) => void;
   /** The server reported a lexical setting the analysis does not model: the session must end now. */
   readonly lexicalStateChanged: (problem: string) => void;
-  /** A statement the scope allows once a person approves it (`what`): where its approval stands. */
-  readonly approvalNeeded: (sql: string, what: string, params?: string) => ApprovalOutcome;
+  /**
+   * A statement the scope allows once a person approves it (`what`): where its approval stands —
+   * at once, or later when it is looked up elsewhere (the gateway's other workers); meanwhile the
+   * client's stream waits behind the statement.
+   */
+  readonly approvalNeeded: (sql: string, what: string, params?: string) => ApprovalOutcome | Promise<ApprovalOutcome>;
   /**
    * With `approvals.wait`: holds the statement open until request `id` is answered (or the wait
    * ends), then calls back with its state; undefined when statements are not held (refused at once).

@@ -5,7 +5,7 @@ import { Frontend } from '../wire/codes.js';
 import { ByteReader } from '../wire/byte-reader.js';
 import { decodeBind } from '../wire/extended-messages.js';
 import { encodeMessage } from '../wire/message-writer.js';
-import { approvalTakenBy, verdictFor, type ApprovalTaken } from './approval-verdict.js';
+import { approvalTakenBy, verdictOf, type ApprovalTaken } from './approval-verdict.js';
 import type { Verdict } from './decision-cache.js';
 
 type Denial = Extract<Verdict, { allowed: false }>;
@@ -14,6 +14,9 @@ type Denial = Extract<Verdict, { allowed: false }>;
 export interface UnnamedParse {
   readonly unnamedParse: number;
 }
+
+/** What a Bind does: goes as sent (undefined), takes an approval, or is refused and replaced. */
+export type BindJudgement = { readonly denial: Denial; readonly sql: string; readonly replacement: Buffer } | ApprovalTaken | undefined;
 
 /** Prepared statements one session may hold that need approval at each Bind (beyond it, such a Parse is refused). */
 const MAX_GATED = 1000;
@@ -41,7 +44,7 @@ export class PreparedApprovals {
   /** Unguessable, so no statement an agent prepared can answer to it. */
   private readonly placeholder = `idgate_denied_${randomBytes(16).toString('hex')}`;
 
-  constructor(private readonly approvalNeeded: (sql: string, what: string, params: string) => ApprovalOutcome) {}
+  constructor(private readonly approvalNeeded: (sql: string, what: string, params: string) => ApprovalOutcome | Promise<ApprovalOutcome>) {}
 
   /** Whether any Bind needs judging. */
   get any(): boolean {
@@ -93,26 +96,41 @@ export class PreparedApprovals {
     return { allowed: false, sqlstate: '0A000', message };
   }
 
-  /** A Bind: undefined when it goes as sent (not gated), the approval it takes, or the refusal and the Bind that goes instead. */
-  bind(frame: Buffer): { readonly denial: Denial; readonly sql: string; readonly replacement: Buffer } | ApprovalTaken | undefined {
+  /**
+   * A Bind: undefined when it goes as sent (not gated), the approval it takes, or the refusal and
+   * the Bind that goes instead — later, when the approval is looked up elsewhere.
+   */
+  bind(frame: Buffer, ending: () => Denial | undefined): BindJudgement | Promise<BindJudgement> {
     const bind = decodeBind(frame);
     const names = new ByteReader(frame, 5);
     names.cstringBytes(); // the portal
     const name = names.cstringBytes().toString('hex');
     const gated = name === '' && this.unnamedReplaced ? undefined : this.gated.get(name);
     if (gated === undefined) return undefined;
+    // Decoded now: the frame lies in a buffer the next read reuses.
     const params = parametersText(bind.parameterFormats, bind.values);
     const base: Denial = { allowed: false, sqlstate: 'IGA01', message: '', approval: gated.what };
-    const verdict = verdictFor(base, gated.what, this.approvalNeeded(gated.sql, gated.what, params));
-    if (verdict.allowed) return approvalTakenBy(verdict, true);
+    const ended = ending();
+    if (ended !== undefined) return this.refused(ended, bind.portal, gated.sql);
+    const verdict = verdictOf(base, gated.what, this.approvalNeeded(gated.sql, gated.what, params));
+    // A session that began ending while the approval was looked up runs nothing more (the approval is not used).
+    const judged = (v: Verdict): BindJudgement => {
+      const refusal = ending() ?? (v.allowed ? undefined : v);
+      return refusal === undefined ? approvalTakenBy(v, true) : this.refused(refusal, bind.portal, gated.sql);
+    };
+    return verdict instanceof Promise ? verdict.then(judged) : judged(verdict);
+  }
+
+  /** A Bind of a statement that does not exist goes instead: the server fails there, and the gate answers for it. */
+  private refused(denial: Denial, portal: string, sql: string): BindJudgement {
     const replacement = encodeMessage(Frontend.Bind, [
-      { cstring: bind.portal },
+      { cstring: portal },
       { cstring: this.placeholder },
       { int16: 0 },
       { int16: 0 },
       { int16: 0 },
     ]);
-    return { denial: verdict, sql: gated.sql, replacement };
+    return { denial, sql, replacement };
   }
 }
 

@@ -10,8 +10,10 @@ import type { AnalysisContext } from './analysis-context.js';
 import { cachedVerdict, decide, rejected, rememberVerdict, type Verdict } from './decision-cache.js';
 import { judgeOffThread, OFF_THREAD_CHARS } from './off-thread-analysis.js';
 import { reportedLexicalProblem } from './lexical-state.js';
-import { approvalTakenBy, verdictFor, type ApprovalTaken } from './approval-verdict.js';
-import { PreparedApprovals, type UnnamedParse } from './prepared-approvals.js';
+import { approvalTakenBy, lookupFailed, verdictFor, verdictOf, type ApprovalTaken } from './approval-verdict.js';
+import { LateVerdict } from './late-verdict.js';
+import type { ApprovalOutcome, ApprovalState } from '../../../src/approvals/approval-registry.js';
+import { PreparedApprovals, type BindJudgement, type UnnamedParse } from './prepared-approvals.js';
 import { decodeStatement, MAX_ANALYSED_STATEMENT_BYTES } from './statement-text.js';
 
 export type { GateEvents } from './gate-events.js';
@@ -25,13 +27,7 @@ const MAX_HELD_FRAME = MAX_ANALYSED_STATEMENT_BYTES + (1 << 19);
 type Denial = Extract<Verdict, { allowed: false }>;
 type Allowed = Extract<Verdict, { allowed: true }>;
 
-/** A statement judged on the analysis thread: what its verdict needs, and the verdict once it comes. */
-interface LateJudgement {
-  readonly code: number;
-  readonly statement: Buffer | undefined;
-  readonly sql: string;
-  verdict: Verdict | undefined;
-}
+const ENDING: Denial = { allowed: false, sqlstate: '57P01', message: 'the session is ending' };
 
 /** Every type byte: the gate follows every frame of both directions to keep its reply model in step. */
 const EVERY_FRAME = new Uint8Array(256).fill(1);
@@ -55,16 +51,15 @@ export class StatementGate {
   private parseTag: UnnamedParse | undefined;
   private readonly prepared: PreparedApprovals;
   private stopped = false;
-  /** A large statement being judged on the analysis thread; the client's stream waits behind it. */
-  private late: LateJudgement | undefined;
-  private settle: ((replacement: Buffer | undefined) => void) | undefined;
+  /** A statement whose verdict comes later; the client's stream waits behind it. */
+  private readonly late = new LateVerdict();
 
   /** Holds and judges each statement; follows every other client frame. */
   readonly clientStage: FrameStage = {
     interest: EVERY_FRAME,
     header: (code, length) => this.clientHeader(code, length),
     judge: (code, bytes, start, end) => this.judge(code, bytes.subarray(start, end)),
-    whenSettled: (callback) => this.whenSettled(callback),
+    whenSettled: (callback) => this.late.whenSettled(callback),
   };
 
   /** Holds each ErrorResponse (to answer a denial with the gateway's own) and ParameterStatus (to watch it); follows every other server frame. */
@@ -101,23 +96,6 @@ export class StatementGate {
     return PASS;
   }
 
-  /** Calls back with the placeholder or the statement itself once the statement judged off the relay thread has its verdict. */
-  private whenSettled(callback: (replacement: Buffer | undefined) => void): void {
-    if (this.late?.verdict !== undefined) callback(this.settled());
-    else this.settle = callback;
-  }
-
-  /** The judged statement's replacement (undefined: it goes as sent), once its verdict came. */
-  private settled(): Buffer | undefined {
-    const late = this.late;
-    if (late?.verdict === undefined) return undefined;
-    this.late = undefined;
-    const verdict: Verdict = this.stopped
-      ? { allowed: false, sqlstate: '57P01', message: 'the session is ending' }
-      : this.approvalVerdict(late.verdict, late.code, late.sql);
-    return verdict.allowed ? this.allow(verdict, late.code, late.statement) : this.deny(late.sql, verdict, late.code, late.statement);
-  }
-
   private judge(code: number, frame: Buffer): FrameVerdict {
     if (code === Frontend.Bind) return this.judgeBind(frame);
     if (code === Frontend.FunctionCall) {
@@ -137,26 +115,38 @@ export class StatementGate {
       if (sql.length >= OFF_THREAD_CHARS && cachedVerdict(this.scope, this.context, sql) === undefined) {
         return this.judgeLater(code, statement, sql);
       }
-      verdict = this.stopped
-        ? { allowed: false, sqlstate: '57P01', message: 'the session is ending' }
-        : decide(this.scope, this.context, sql);
+      verdict = this.stopped ? ENDING : decide(this.scope, this.context, sql);
       const wait = this.events.awaitApproval;
       if (!verdict.allowed && verdict.approval !== undefined && code === Frontend.Query && wait !== undefined) {
         return this.waitForApproval(verdict, verdict.approval, sql, wait);
       }
-      verdict = this.approvalVerdict(verdict, code, sql, statement);
+      const judged = this.approvalVerdict(verdict, code, sql, statement);
+      if (judged instanceof Promise) {
+        const kept = statement && Buffer.from(statement);
+        return this.late.await(judged.then((v) => this.concludeLate(v, code, sql, kept)));
+      }
+      verdict = judged;
     } catch (e) {
       verdict = rejected(e);
     }
-    if (verdict.allowed) return this.allow(verdict, code, statement);
-    return this.deny(sqlBytes.toString('utf8'), verdict, code, statement);
+    return this.conclude(verdict, code, sqlBytes.toString('utf8'), statement);
+  }
+
+  /** The statement goes on as sent (or as the gateway's own SET), or its placeholder goes instead. */
+  private conclude(verdict: Verdict, code: number, sql: string, statement: Buffer | undefined): Buffer | undefined {
+    return verdict.allowed ? this.allow(verdict, code, statement) : this.deny(sql, verdict, code, statement);
+  }
+
+  /** As `conclude`, for a verdict that came later: a session that began ending meanwhile runs nothing more. */
+  private concludeLate(verdict: Verdict, code: number, sql: string, statement: Buffer | undefined): Buffer | undefined {
+    return this.conclude(this.stopped ? ENDING : verdict, code, sql, statement);
   }
 
   /**
    * A Query that needs approval runs if a person approved exactly it (once), else is refused with
    * where its request stands; a Parse of one is judged at each Bind (prepared-approvals.ts).
    */
-  private approvalVerdict(verdict: Verdict, code: number, sql: string, statement?: Buffer): Verdict {
+  private approvalVerdict(verdict: Verdict, code: number, sql: string, statement?: Buffer): Verdict | Promise<Verdict> {
     if (verdict.allowed) {
       this.parseTag = code === Frontend.Parse && statement !== undefined ? this.prepared.plainParse(statement) : undefined;
       return this.prepared.refuseExecutes(verdict.executes) ?? verdict;
@@ -169,12 +159,16 @@ export class StatementGate {
       }
       return this.prepared.parsed(statement, sql, verdict.approval);
     }
-    return verdictFor(verdict, verdict.approval, this.events.approvalNeeded(sql, verdict.approval));
+    return verdictOf(verdict, verdict.approval, this.events.approvalNeeded(sql, verdict.approval));
   }
 
   /** A Bind of a prepared statement that needs approval goes on once approved with exactly its values; else IGA01 in its place. */
   private judgeBind(frame: Buffer): FrameVerdict {
-    const refused = this.stopped ? undefined : this.prepared.bind(frame);
+    const judged = this.prepared.bind(frame, () => (this.stopped ? ENDING : undefined));
+    return judged instanceof Promise ? this.late.await(judged.then((j) => this.bound(j))) : this.bound(judged);
+  }
+
+  private bound(refused: BindJudgement): Buffer | undefined {
     if (refused === undefined || 'approvalTaken' in refused) {
       this.replies.sent(Frontend.Bind, refused);
       return undefined;
@@ -197,35 +191,39 @@ export class StatementGate {
     awaitApproval: NonNullable<GateEvents['awaitApproval']>,
   ): FrameVerdict {
     const outcome = this.events.approvalNeeded(sql, what);
+    if (!(outcome instanceof Promise) && outcome.kind !== 'pending') {
+      return this.conclude(verdictFor(verdict, what, outcome), Frontend.Query, sql, undefined);
+    }
+    const held = Promise.resolve(outcome).then(
+      (found) => this.heldForApproval(verdict, what, sql, found, awaitApproval),
+      () => lookupFailed(verdict, what),
+    );
+    return this.late.await(held.then((v) => this.concludeLate(v, Frontend.Query, sql, undefined)));
+  }
+
+  /** Pending: waits for the answer — approved, take the approval now (this statement uses it); refused, say who and why; unanswered in time, the request, still open. */
+  private async heldForApproval(
+    verdict: Denial,
+    what: string,
+    sql: string,
+    outcome: ApprovalOutcome,
+    awaitApproval: NonNullable<GateEvents['awaitApproval']>,
+  ): Promise<Verdict> {
     const now = verdictFor(verdict, what, outcome);
-    if (outcome.kind !== 'pending') return now.allowed ? this.allow(now, Frontend.Query, undefined) : this.deny(sql, now, Frontend.Query);
-    const late: LateJudgement = { code: Frontend.Query, statement: undefined, sql, verdict: undefined };
-    this.late = late;
-    awaitApproval(outcome.request.id, (state) => {
-      // Answered: approved, take the approval now (this statement uses it), or say who refused it and why.
-      // Unanswered in time: the request, still open.
-      const answered = state === 'approved' || state === 'refused';
-      late.verdict = answered ? verdictFor(verdict, what, this.events.approvalNeeded(sql, what)) : now;
-      const settle = this.settle;
-      this.settle = undefined;
-      settle?.(this.settled());
-    });
-    return PENDING;
+    if (outcome.kind !== 'pending') return now;
+    const state = await new Promise<ApprovalState>((resolve) => awaitApproval(outcome.request.id, resolve));
+    return state === 'approved' || state === 'refused' ? verdictOf(verdict, what, this.events.approvalNeeded(sql, what)) : now;
   }
 
   /** A large statement: parsed on the analysis thread while this session's client stream waits (the others go on). */
   private judgeLater(code: number, statement: Buffer | undefined, sql: string): typeof PENDING {
     // The frame lies in a buffer that is reused: keep copies of what the verdict needs.
-    const late: LateJudgement = { code, statement: statement && Buffer.from(statement), sql, verdict: undefined };
-    this.late = late;
-    void judgeOffThread(this.scope, this.context, sql).then((verdict) => {
+    const kept = statement && Buffer.from(statement);
+    const judged = judgeOffThread(this.scope, this.context, sql).then((verdict) => {
       rememberVerdict(this.scope, this.context, sql, verdict);
-      late.verdict = verdict;
-      const settle = this.settle;
-      this.settle = undefined;
-      settle?.(this.settled());
+      return this.stopped ? ENDING : this.approvalVerdict(verdict, code, sql, kept);
     });
-    return PENDING;
+    return this.late.await(judged.then((v) => this.concludeLate(v, code, sql, kept)));
   }
 
   /** Too long to analyse: dropped unread (a Parse's statement name is not known, so its placeholder is unnamed). */

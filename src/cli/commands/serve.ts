@@ -11,6 +11,7 @@ import { loadConfigFile } from '../../config/load-config.js';
 import { forWorker } from '../../config/worker-config.js';
 import { STOP_MESSAGE, WORKER_INDEX_ENV, WorkerPool } from '../../workers/worker-pool.js';
 import { WorkerSiblings } from '../../workers/worker-siblings.js';
+import { WorkerApprovals } from '../../workers/worker-approvals.js';
 import { startGateway } from '../../gateway.js';
 import { createLogger } from '../../logging/logger.js';
 import { runUntilSignal } from '../run-until-signal.js';
@@ -81,6 +82,7 @@ export function serveCommand(protocol: WireProtocol): CommandModule<object, Serv
         ...(cluster.isWorker
           ? {
               siblings: new WorkerSiblings(process),
+              approvalSiblings: new WorkerApprovals(process),
               answerAdmin: (backend, metrics, node) => answerAdminAsks(process, backend, metrics, node),
             }
           : {}),

@@ -187,4 +187,58 @@ describe('the approval registry', () => {
     assert.equal(registry.giveBack(id, 's-10'), false, 'past its expiry it expires instead');
     assert.equal(registry.get(id)?.state, 'expired');
   });
+
+  it('between workers: tells where a statement stands without changing it, gives an approval up once, and holds one taken', async () => {
+    let now = 0;
+    const limits = { ...DEFAULT_APPROVAL_LIMITS, requestTtlMs: 60_000, approvalTtlMs: 10_000 };
+    const holder = new ApprovalRegistry(limits, () => now);
+    const taker = new ApprovalRegistry(limits, () => now);
+    const settled: string[] = [];
+    holder.onSettled((id, state) => settled.push(`${id}:${state}`));
+    taker.onSettled((id, state) => settled.push(`taker ${id}:${state}`));
+    const sql = 'DELETE FROM records WHERE id = 7';
+    const pin = { objectId: 'agent-1', connection: 'records-api', sql };
+    assert.equal(taker.checkHere(asker({ sessionId: 's-9' }), sql), undefined, 'nothing held, nothing asked');
+    assert.deepEqual(taker.list(), []);
+    const asked = holder.check(asker(), sql, 'w');
+    assert.ok(asked.kind === 'pending');
+    const id = asked.request.id;
+    assert.equal(holder.peek(pin)?.state, 'pending');
+    assert.equal(holder.peek({ ...pin, connection: 'other-db' }), undefined, 'pinned to the connection');
+    assert.equal(holder.peek({ ...pin, params: '[]' }), undefined, 'and to the values');
+    assert.equal(holder.takeForSibling(id, 's-9'), undefined, 'a pending request is not given up');
+    const woken = new Promise<string>((resolve) => taker.whenDecided(id, 60_000, resolve));
+    holder.decide(id, DBA);
+    assert.deepEqual(settled, [`${id}:approved`], 'the decision is told on');
+    taker.settledElsewhere(id, 'approved');
+    assert.equal(await woken, 'approved', 'a session of the other worker waiting on it hears it');
+    assert.deepEqual(settled, [`${id}:approved`], 'told back to no one: no echo between workers');
+    assert.equal(holder.peek(pin)?.state, 'approved', 'peeking takes nothing');
+    const taken = holder.takeForSibling(id, 's-9');
+    assert.equal(taken?.state, 'used');
+    assert.equal(taken?.takenElsewhere, true);
+    assert.equal(holder.takeForSibling(id, 's-10'), undefined, 'given up once');
+    assert.equal(holder.peek(pin), undefined);
+    assert.equal(holder.check(asker(), sql, 'w').kind, 'pending', 'the holder asks afresh: the approval was used');
+    assert.ok(taken !== undefined);
+    const held = taker.adopt(JSON.parse(JSON.stringify(taken)) as typeof taken, 's-9');
+    assert.deepEqual([held.state, held.usedBy, held.takenElsewhere], ['used', 's-9', undefined]);
+    assert.deepEqual(
+      holder
+        .list()
+        .map((r) => r.id)
+        .includes(id),
+      false,
+      'listed by the worker that took it, not twice',
+    );
+    assert.deepEqual(
+      taker.list().map((r) => r.id),
+      [id],
+    );
+    assert.equal(taker.giveBack(id, 's-9'), true, 'its statement did not run: given back where it was taken');
+    assert.equal(taker.checkHere(asker({ sessionId: 's-11' }), sql)?.kind, 'approved', 'and used there again');
+    now += 61_000;
+    holder.list();
+    assert.deepEqual(settled.filter((e) => e.endsWith(':expired')).length, 1, 'an expiry is told on too');
+  });
 });

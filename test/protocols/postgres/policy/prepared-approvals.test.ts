@@ -6,6 +6,7 @@ import { Frontend } from '../../../../protocols/postgres/wire/codes.js';
 import { encodeMessage } from '../../../../protocols/postgres/wire/message-writer.js';
 
 const TOO_MANY: ApprovalOutcome = { kind: 'too-many', limit: 0 };
+const NOT_ENDING = (): undefined => undefined;
 const bind = (statement: Buffer): Buffer =>
   encodeMessage(Frontend.Bind, [{ cstring: '' }, { bytes: statement }, { int8: 0 }, { int16: 0 }, { int16: 0 }, { int16: 0 }]);
 
@@ -17,24 +18,32 @@ describe('prepared statements held for approval at each Bind', () => {
     // A plain Parse replaces it for the Binds before the next Sync (were the Parse skipped, they would be too)…
     const skipped = prepared.plainParse(unnamed);
     assert.ok(skipped !== undefined);
-    assert.equal(prepared.bind(bind(unnamed)), undefined, 'Parse and Bind in one batch bind the new statement');
+    assert.equal(prepared.bind(bind(unnamed), NOT_ENDING), undefined, 'Parse and Bind in one batch bind the new statement');
     // …but past a Sync, a Parse the server skipped (an error earlier in the pipeline) never confirms: still held.
     prepared.synced();
-    assert.ok(prepared.bind(bind(unnamed)) !== undefined, 'held until its replacement is confirmed');
+    assert.ok(prepared.bind(bind(unnamed), NOT_ENDING) !== undefined, 'held until its replacement is confirmed');
     // A gated Parse after the plain one: an older confirmation does not release it.
     prepared.parsed(unnamed, 'DELETE FROM records WHERE id = $1', 'deleting from public.records');
     prepared.confirmed(skipped);
-    assert.ok(prepared.bind(bind(unnamed)) !== undefined, 'a confirmation older than the held statement releases nothing');
+    assert.ok(prepared.bind(bind(unnamed), NOT_ENDING) !== undefined, 'a confirmation older than the held statement releases nothing');
     const replaced = prepared.plainParse(unnamed);
     assert.ok(replaced !== undefined);
     prepared.confirmed(replaced);
-    assert.equal(prepared.bind(bind(unnamed)), undefined, 'the server parsed the plain one: the unnamed statement is no longer held');
+    assert.equal(
+      prepared.bind(bind(unnamed), NOT_ENDING),
+      undefined,
+      'the server parsed the plain one: the unnamed statement is no longer held',
+    );
   });
 
   it('keys names by their bytes: two invalid UTF-8 names that decode alike are two statements', () => {
     const prepared = new PreparedApprovals(() => TOO_MANY);
     prepared.parsed(Buffer.from([0xff]), 'DELETE FROM records', 'deleting from public.records');
-    assert.ok(prepared.bind(bind(Buffer.from([0xff]))) !== undefined);
-    assert.equal(prepared.bind(bind(Buffer.from([0xfe]))), undefined, '0xfe is not the held statement, though both decode to U+FFFD');
+    assert.ok(prepared.bind(bind(Buffer.from([0xff])), NOT_ENDING) !== undefined);
+    assert.equal(
+      prepared.bind(bind(Buffer.from([0xfe])), NOT_ENDING),
+      undefined,
+      '0xfe is not the held statement, though both decode to U+FFFD',
+    );
   });
 });
