@@ -1,8 +1,9 @@
 /**
  * IDGATE_BENCH_BOX_SPLIT=1: where the whole machine's CPU goes during each pgbench run, per
  * transaction — the proxy, the PostgreSQL backends, pgbench, kernel threads (writeback, the file
- * system's journal), interrupts, and time the hypervisor took (steal). A way of relaying can cost
- * other processes CPU (the order and timing of its writes wakes them differently); this says how much.
+ * system's journal), time the hypervisor took (steal), and how much of it all was interrupts. A
+ * way of relaying can cost other processes CPU (the order and timing of its writes wakes them
+ * differently); this says how much.
  *
  * Processes that exit during the run (pgbench, the backends of its connections) are counted
  * through their parents' reaped-children times (`cutime`, `cstime`): pgbench's parent is this
@@ -35,7 +36,8 @@ export function boxSnapshot(proxyPids: readonly number[]): BoxSnapshot | undefin
   }
   const stat = readFileSync('/proc/stat', 'utf8').split('\n');
   const fields = stat[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
-  add('irq and softirq', ((fields[5] ?? 0) + (fields[6] ?? 0)) * TICK_US);
+  // This kernel charges interrupts to the process they interrupt: a part of the groups' time, not beside it.
+  add('of which interrupts', ((fields[5] ?? 0) + (fields[6] ?? 0)) * TICK_US);
   add('steal', (fields[7] ?? 0) * TICK_US);
   // Not µs: the machine's task switches (the line reads them per transaction like the rest).
   add('context switches', Number(stat.find((line) => line.startsWith('ctxt '))?.slice(5) ?? 0));

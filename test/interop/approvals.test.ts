@@ -197,6 +197,37 @@ describe('approvals with approvals.wait', () => {
     assert.equal((await h.cluster.sql('SELECT count(*) FROM records WHERE id = 50', 'records')).trim(), '0');
   });
 
+  it('stops waiting when psql is interrupted (Ctrl-C): 57014 at once, nothing ran, the request kept for the next time', async () => {
+    const sql = 'DELETE FROM records WHERE id = 53';
+    // One agent: the same identity sends the statement again once it is approved.
+    const env = { ...process.env, PGPASSWORD: await h.token({ groups: [], roles: [ROLE] }) };
+    const child = spawn('psql', ['-X', '-v', 'VERBOSITY=verbose', h.conninfo(), '-c', sql], { env });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const id = await pendingId(sql);
+    const interrupted = Date.now();
+    child.kill('SIGINT');
+    assert.equal(await exited, 1);
+    assert.ok(Date.now() - interrupted < 2000, 'at once, not at the end of the wait');
+    assert.match(
+      stderr,
+      new RegExp(
+        `57014: canceling statement due to user request: deleting from public\\.records needs approval, and request ${id} is kept`,
+      ),
+    );
+    assert.equal((await h.cluster.sql('SELECT count(*) FROM records WHERE id = 53', 'records')).trim(), '1', 'nothing ran');
+    assert.equal(await pendingId(sql), id, 'the request still waits for a person');
+    const approved = await fetch(`${admin}/approvals/${id}/approve`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ by: 'dba', reason: 'go' }),
+    });
+    assert.equal(approved.status, 200, await approved.text());
+    const { stdout } = await run('psql', ['-X', h.conninfo(), '-c', sql], { env });
+    assert.equal(stdout.trim(), 'DELETE 1');
+  });
+
   it('refuses with the request id when nobody answers within the wait, and at once when a person refuses', async () => {
     const sql = 'DELETE FROM records WHERE id = 51';
     const started = Date.now();

@@ -87,7 +87,10 @@ export function runSession(at: SessionContext, client: ClientSide, admitted: Adm
       target: grant.connection,
       upstreamKey: upstream.backendKey,
       sessionId,
-      ...(observer ? { onCancel: () => observer.onCancelRequest() } : {}),
+      onCancel: () => {
+        observer?.onCancelRequest();
+        stages.cancelled();
+      },
     });
   welcome(client.stream, upstream, gatewayKey);
   const onEnd = (end: RelayEnd): void => {

@@ -28,6 +28,8 @@ export interface StageContext {
 export interface SessionStages {
   readonly client: readonly FrameStage[];
   readonly server: readonly FrameStage[];
+  /** The client sent a CancelRequest: a statement held for approval stops waiting. */
+  readonly cancelled: () => void;
 }
 
 /**
@@ -47,6 +49,7 @@ export function sessionStages(
   return {
     client: gate === undefined ? [] : [gate.clientStage],
     server: [...(gate === undefined ? [] : [gate.serverStage]), ...(cap === undefined ? [] : [cap])],
+    cancelled: () => gate?.cancelWait(),
   };
 }
 
@@ -110,6 +113,10 @@ function waitForApprovals(
         // A session that ended meanwhile (terminated, its client gone) takes nothing: the approval stays for the next asking.
         if (recorder.isOpen) answered(state);
       });
+      return () => {
+        clearInterval(timer);
+        stopWaiting();
+      };
     },
   };
 }

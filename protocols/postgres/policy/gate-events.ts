@@ -19,9 +19,10 @@ export interface GateEvents {
   readonly approvalNeeded: (sql: string, what: string, params?: string) => ApprovalOutcome | Promise<ApprovalOutcome>;
   /**
    * With `approvals.wait`: holds the statement open until request `id` is answered (or the wait
-   * ends), then calls back with its state; undefined when statements are not held (refused at once).
+   * ends), then calls back with its state; the function returned stops waiting (the client
+   * cancelled). Undefined when statements are not held (refused at once).
    */
-  readonly awaitApproval?: (id: string, answered: (state: ApprovalState) => void) => void;
+  readonly awaitApproval?: (id: string, answered: (state: ApprovalState) => void) => () => void;
   /** The statement that took approval `id` never ran: the server skipped it, or refused its Bind. */
   readonly approvalNotRun?: (id: string, why: string) => void;
 }

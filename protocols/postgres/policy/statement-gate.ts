@@ -10,9 +10,9 @@ import type { AnalysisContext } from './analysis-context.js';
 import { cachedVerdict, decide, rejected, rememberVerdict, type Verdict } from './decision-cache.js';
 import { judgeOffThread, OFF_THREAD_CHARS } from './off-thread-analysis.js';
 import { reportedLexicalProblem } from './lexical-state.js';
-import { approvalTakenBy, lookupFailed, verdictFor, verdictOf, type ApprovalTaken } from './approval-verdict.js';
+import { approvalTakenBy, verdictOf, type ApprovalTaken } from './approval-verdict.js';
+import { ApprovalWait } from './approval-wait.js';
 import { LateVerdict } from './late-verdict.js';
-import type { ApprovalOutcome, ApprovalState } from '../../../src/approvals/approval-registry.js';
 import { PreparedApprovals, type BindJudgement, type UnnamedParse } from './prepared-approvals.js';
 import { decodeStatement, MAX_ANALYSED_STATEMENT_BYTES } from './statement-text.js';
 
@@ -50,6 +50,8 @@ export class StatementGate {
   /** The tag `allow` sends the Parse it lets on with (prepared-approvals.ts's UnnamedParse). */
   private parseTag: UnnamedParse | undefined;
   private readonly prepared: PreparedApprovals;
+  /** `approvals.wait`: statements held for their approval (undefined: refused at once). */
+  private readonly approvalWait: ApprovalWait | undefined;
   private stopped = false;
   /** A statement whose verdict comes later; the client's stream waits behind it. */
   private readonly late = new LateVerdict();
@@ -75,6 +77,12 @@ export class StatementGate {
     private readonly events: GateEvents,
   ) {
     this.prepared = new PreparedApprovals((sql, what, params) => events.approvalNeeded(sql, what, params));
+    this.approvalWait = events.awaitApproval === undefined ? undefined : new ApprovalWait(events, events.awaitApproval);
+  }
+
+  /** The client sent a CancelRequest: a statement held for approval stops waiting (57014). */
+  cancelWait(): void {
+    this.approvalWait?.cancel();
   }
 
   private clientHeader(code: number, length: number): HeaderAction {
@@ -116,9 +124,10 @@ export class StatementGate {
         return this.judgeLater(code, statement, sql);
       }
       verdict = this.stopped ? ENDING : decide(this.scope, this.context, sql);
-      const wait = this.events.awaitApproval;
-      if (!verdict.allowed && verdict.approval !== undefined && code === Frontend.Query && wait !== undefined) {
-        return this.waitForApproval(verdict, verdict.approval, sql, wait);
+      if (!verdict.allowed && verdict.approval !== undefined && code === Frontend.Query && this.approvalWait !== undefined) {
+        const waited = this.approvalWait.judge(verdict, verdict.approval, sql);
+        if (!(waited instanceof Promise)) return this.conclude(waited, code, sql, undefined);
+        return this.late.await(waited.then((v) => this.concludeLate(v, code, sql, undefined)));
       }
       const judged = this.approvalVerdict(verdict, code, sql, statement);
       if (judged instanceof Promise) {
@@ -176,43 +185,6 @@ export class StatementGate {
     this.events.denied(refused.sql, refused.denial);
     this.replies.sent(Frontend.Bind, refused.denial);
     return refused.replacement;
-  }
-
-  /**
-   * `approvals.wait`: a statement whose request is pending is held — the client's stream waits
-   * behind it, as behind a statement judged off the relay thread — until a person answers (then it
-   * runs, or is refused with who refused it and why) or the wait ends (refused with its request id,
-   * which stays open: sending it again once approved runs it).
-   */
-  private waitForApproval(
-    verdict: Denial,
-    what: string,
-    sql: string,
-    awaitApproval: NonNullable<GateEvents['awaitApproval']>,
-  ): FrameVerdict {
-    const outcome = this.events.approvalNeeded(sql, what);
-    if (!(outcome instanceof Promise) && outcome.kind !== 'pending') {
-      return this.conclude(verdictFor(verdict, what, outcome), Frontend.Query, sql, undefined);
-    }
-    const held = Promise.resolve(outcome).then(
-      (found) => this.heldForApproval(verdict, what, sql, found, awaitApproval),
-      () => lookupFailed(verdict, what),
-    );
-    return this.late.await(held.then((v) => this.concludeLate(v, Frontend.Query, sql, undefined)));
-  }
-
-  /** Pending: waits for the answer — approved, take the approval now (this statement uses it); refused, say who and why; unanswered in time, the request, still open. */
-  private async heldForApproval(
-    verdict: Denial,
-    what: string,
-    sql: string,
-    outcome: ApprovalOutcome,
-    awaitApproval: NonNullable<GateEvents['awaitApproval']>,
-  ): Promise<Verdict> {
-    const now = verdictFor(verdict, what, outcome);
-    if (outcome.kind !== 'pending') return now;
-    const state = await new Promise<ApprovalState>((resolve) => awaitApproval(outcome.request.id, resolve));
-    return state === 'approved' || state === 'refused' ? verdictOf(verdict, what, this.events.approvalNeeded(sql, what)) : now;
   }
 
   /** A large statement: parsed on the analysis thread while this session's client stream waits (the others go on). */

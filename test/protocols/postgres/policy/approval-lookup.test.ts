@@ -137,4 +137,34 @@ describe('a statement whose approval is looked up elsewhere (the gateway’s oth
     assert.equal(asked, 0, 'no approval is looked up, none taken');
     assert.deepEqual(denied, ['57P01']);
   });
+
+  it('stops a statement held for its approval when the client cancels: 57014 in its place, the wait stopped, the request kept', async () => {
+    // A cancel once the wait is under way, and one that comes before it is (in the same turn).
+    for (const cancelAfterMs of [10, undefined]) {
+      const denied: string[] = [];
+      let waits = 0;
+      let stopped = 0;
+      const gate = new StatementGate(parseScope('read write:records approve:delete:records'), context, {
+        pinnedApplicationName: (a) => a,
+        denied: (_sql, d) => void denied.push(`${d.sqlstate} ${d.message}`),
+        approvalNeeded: () => ({ kind: 'pending', request, created: true }),
+        awaitApproval: () => {
+          waits += 1;
+          return () => void (stopped += 1);
+        },
+        lexicalStateChanged: () => undefined,
+      });
+      const stream = new FrameStream([gate.clientStage]);
+      const cancel = (): void => {
+        if (cancelAfterMs === undefined) gate.cancelWait();
+        else setTimeout(() => gate.cancelWait(), cancelAfterMs);
+      };
+      const sent = await through(stream, [Buffer.concat([q(DELETE), q('SELECT 1')])], cancel);
+      assert.deepEqual(sent, Buffer.concat([q('idgate_denied'), q('SELECT 1')]));
+      assert.deepEqual([waits, stopped], cancelAfterMs === undefined ? [0, 0] : [1, 1], 'a wait begun is stopped');
+      assert.match(denied[0] ?? '', /^57014 canceling statement due to user request: .*request 0123456789ab is kept/);
+      gate.cancelWait(); // nothing held: nothing happens
+      assert.equal(stopped, cancelAfterMs === undefined ? 0 : 1);
+    }
+  });
 });
