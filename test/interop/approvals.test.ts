@@ -197,6 +197,33 @@ describe('approvals with approvals.wait', () => {
     assert.equal((await h.cluster.sql('SELECT count(*) FROM records WHERE id = 50', 'records')).trim(), '0');
   });
 
+  it('holds a prepared statement’s Bind too: node-postgres with parameters gets its result once a person approves', async () => {
+    const client = new pg.Client(pgOptions(h, await h.token({ groups: [], roles: [ROLE] })));
+    client.on('error', () => undefined);
+    await client.connect();
+    const sql = 'DELETE FROM records WHERE id = $1';
+    const waiting = client.query(sql, [54]);
+    let id: string | undefined;
+    for (let i = 0; i < 100 && id === undefined; i++) {
+      const listed = (await (await fetch(`${admin}/approvals`, { headers })).json()) as {
+        approvals: { id: string; sql: string; params: string | null; state: string }[];
+      };
+      id = listed.approvals.find((a) => a.sql === sql && a.params === '["54"]' && a.state === 'pending')?.id;
+      if (id === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(id !== undefined, 'the request names the statement and its value');
+    const approved = await fetch(`${admin}/approvals/${id}/approve`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ by: 'dba', reason: 'go' }),
+    });
+    assert.equal(approved.status, 200);
+    assert.equal((await waiting).rowCount, 1, 'the held Bind went on once approved');
+    assert.equal((await h.cluster.sql('SELECT count(*) FROM records WHERE id = 54', 'records')).trim(), '0');
+    assert.equal((await client.query('SELECT 1 AS one')).rows[0]?.one, 1, 'the session goes on');
+    await client.end();
+  });
+
   it('stops waiting when psql is interrupted (Ctrl-C): 57014 at once, nothing ran, the request kept for the next time', async () => {
     const sql = 'DELETE FROM records WHERE id = 53';
     // One agent: the same identity sends the statement again once it is approved.

@@ -6,11 +6,11 @@ import type { GateEvents } from './gate-events.js';
 type Denial = Extract<Verdict, { allowed: false }>;
 
 /**
- * `approvals.wait`: a Query whose request is pending is held — the client's stream waits behind
- * it, as behind a statement judged off the relay thread — until a person answers (then it runs,
- * or is refused with who refused it and why), the wait ends (refused with its request id, which
- * stays open: sending it again once approved runs it), or the client cancels it, as psql does on
- * Ctrl-C (57014; the request stays open too).
+ * `approvals.wait`: a Query, or a Bind of a prepared statement, whose request is pending is held
+ * — the client's stream waits behind it, as behind a statement judged off the relay thread —
+ * until a person answers (then it runs, or is refused with who refused it and why), the wait ends
+ * (refused with its request id, which stays open: sending it again once approved runs it), or the
+ * client cancels it, as psql does on Ctrl-C (57014; the request stays open too).
  */
 export class ApprovalWait {
   /** Stops the wait under way, if any, as a cancel. */
@@ -27,14 +27,14 @@ export class ApprovalWait {
   ) {}
 
   /** The verdict on a Query that needs approval (`what`): at once when it is not pending, else once the wait ends. */
-  judge(verdict: Denial, what: string, sql: string): Verdict | Promise<Verdict> {
-    const outcome = this.events.approvalNeeded(sql, what);
+  judge(verdict: Denial, what: string, sql: string, params?: string): Verdict | Promise<Verdict> {
+    const outcome = this.events.approvalNeeded(sql, what, params);
     if (!(outcome instanceof Promise) && outcome.kind !== 'pending') return verdictFor(verdict, what, outcome);
     this.inFlight = true;
     this.cancelSoon = false;
     this.requestId = undefined;
     const waited = Promise.resolve(outcome).then(
-      (found) => this.held(verdict, what, sql, found),
+      (found) => this.held(verdict, what, found, () => this.events.approvalNeeded(sql, what, params)),
       () => lookupFailed(verdict, what),
     );
     return waited.then((v) => {
@@ -51,7 +51,12 @@ export class ApprovalWait {
   }
 
   /** Pending: waits for the answer — approved, takes the approval now (this statement uses it); refused, says who and why. */
-  private async held(verdict: Denial, what: string, sql: string, outcome: ApprovalOutcome): Promise<Verdict> {
+  private async held(
+    verdict: Denial,
+    what: string,
+    outcome: ApprovalOutcome,
+    askAgain: () => ApprovalOutcome | Promise<ApprovalOutcome>,
+  ): Promise<Verdict> {
     const now = verdictFor(verdict, what, outcome);
     if (outcome.kind !== 'too-many') this.requestId = outcome.request.id;
     if (outcome.kind !== 'pending' || this.cancelSoon) return now;
@@ -64,7 +69,7 @@ export class ApprovalWait {
     });
     this.cancelCurrent = undefined;
     if (state !== 'approved' && state !== 'refused') return now;
-    return verdictOf(verdict, what, this.events.approvalNeeded(sql, what));
+    return verdictOf(verdict, what, askAgain());
   }
 
   /** The client cancelled while the statement waited: 57014, and an approval it took meanwhile stands again. */

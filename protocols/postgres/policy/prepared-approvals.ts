@@ -7,6 +7,7 @@ import { decodeBind } from '../wire/extended-messages.js';
 import { encodeMessage } from '../wire/message-writer.js';
 import { approvalTakenBy, verdictOf, type ApprovalTaken } from './approval-verdict.js';
 import type { Verdict } from './decision-cache.js';
+import type { ApprovalWait } from './approval-wait.js';
 
 type Denial = Extract<Verdict, { allowed: false }>;
 
@@ -44,7 +45,11 @@ export class PreparedApprovals {
   /** Unguessable, so no statement an agent prepared can answer to it. */
   private readonly placeholder = `idgate_denied_${randomBytes(16).toString('hex')}`;
 
-  constructor(private readonly approvalNeeded: (sql: string, what: string, params: string) => ApprovalOutcome | Promise<ApprovalOutcome>) {}
+  constructor(
+    private readonly approvalNeeded: (sql: string, what: string, params: string) => ApprovalOutcome | Promise<ApprovalOutcome>,
+    /** `approvals.wait`: a Bind whose request is pending is held for its answer, as a Query is. */
+    private readonly wait?: ApprovalWait,
+  ) {}
 
   /** Whether any Bind needs judging. */
   get any(): boolean {
@@ -112,7 +117,9 @@ export class PreparedApprovals {
     const base: Denial = { allowed: false, sqlstate: 'IGA01', message: '', approval: gated.what };
     const ended = ending();
     if (ended !== undefined) return this.refused(ended, bind.portal, gated.sql);
-    const verdict = verdictOf(base, gated.what, this.approvalNeeded(gated.sql, gated.what, params));
+    const verdict =
+      this.wait?.judge(base, gated.what, gated.sql, params) ??
+      verdictOf(base, gated.what, this.approvalNeeded(gated.sql, gated.what, params));
     // A session that began ending while the approval was looked up runs nothing more (the approval is not used).
     const judged = (v: Verdict): BindJudgement => {
       const refusal = ending() ?? (v.allowed ? undefined : v);

@@ -76,8 +76,8 @@ export class StatementGate {
     private readonly context: AnalysisContext,
     private readonly events: GateEvents,
   ) {
-    this.prepared = new PreparedApprovals((sql, what, params) => events.approvalNeeded(sql, what, params));
     this.approvalWait = events.awaitApproval === undefined ? undefined : new ApprovalWait(events, events.awaitApproval);
+    this.prepared = new PreparedApprovals((sql, what, params) => events.approvalNeeded(sql, what, params), this.approvalWait);
   }
 
   /** The client sent a CancelRequest: a statement held for approval stops waiting (57014). */
