@@ -127,19 +127,9 @@ describe('approvals across a gateway’s workers', () => {
     assert.equal((await decideIn(box, '0123456789ab', 'refuse')).status, 404);
     await Promise.all(clients.map((c) => c.client.end()));
   });
-});
 
-/**
- * An agent's next connection may land on the other worker: the same statement keeps its one
- * request there, and once approved runs once — in whichever worker it is sent again.
- */
-describe('one request and one approval for a statement, whichever worker the agent reaches', () => {
-  let box: Box;
-  before(async () => {
-    box = await startBox();
-  });
-  after(async () => stopBox(box));
-
+  // An agent's next connection may land on the other worker: the same statement keeps its one
+  // request there, and once approved runs once — in whichever worker it is sent again.
   it('answers the other worker with the same request, runs the approved statement there once, and asks afresh after', async () => {
     const [asker, other] = await oneAgentPerWorker(box);
     const sql = 'DELETE FROM records WHERE id = 70';
