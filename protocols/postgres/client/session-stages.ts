@@ -14,6 +14,7 @@ import { encodeNoticeResponse } from '../wire/backend-messages.js';
 import type { FrameStage } from '../wire/frame-stage.js';
 import { pinnedApplicationName } from './session-settings.js';
 import { entryName } from '../../../src/policy/entry-name.js';
+import { errorMessage } from '../../../src/idgate-error.js';
 
 /** What a session's own stages report to: its services, its log line and its audit recorder. */
 export interface StageContext {
@@ -149,7 +150,14 @@ function approvalNeeded(
     return approvalTold(context, parser, statement, here ?? approvals.request(asker, sql, what, params));
   }
   const pin = { objectId: asker.objectId, connection: asker.connection, sql, ...(params !== undefined ? { params } : {}) };
-  return approvalFleet.claim(pin, asker.sessionId).then((found) => {
+  const claimed = approvalFleet.claim(pin, asker.sessionId).catch((e: unknown) => {
+    context.log.warn(
+      { reason: 'approval-lookup-failed', err: errorMessage(e) },
+      'where a statement needing approval stands is not known: refused',
+    );
+    throw e;
+  });
+  return claimed.then((found) => {
     // Nothing elsewhere: a session of this process may have asked meanwhile, so this one looks again first.
     if (found === undefined) return approvalTold(context, parser, statement, approvals.check(asker, sql, what, params));
     if (found.takenElsewhere === true) {
