@@ -10,6 +10,8 @@ export interface JournalSlice {
 }
 
 const INITIAL_BYTES = 4096;
+/** A buffer grown past this for a large record is let go at the next small one: one big turn does not hold memory for good. */
+const MAX_KEPT_BYTES = 1 << 20;
 
 /**
  * Encodes journal records (the format is in journal-record.ts) into one buffer it keeps and grows:
@@ -58,8 +60,14 @@ export class JournalRecordEncoder {
     return out.subarray(room, end);
   }
 
+  /** Bytes the encoder keeps between records. */
+  get capacity(): number {
+    return this.buffer.length;
+  }
+
   private reserve(bytes: number): Buffer {
     if (bytes > this.buffer.length) this.buffer = Buffer.allocUnsafeSlow(Math.max(bytes, this.buffer.length * 2));
+    else if (this.buffer.length > MAX_KEPT_BYTES && bytes <= INITIAL_BYTES) this.buffer = Buffer.allocUnsafeSlow(INITIAL_BYTES);
     return this.buffer;
   }
 }

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { SegmentBuilder, HASH_BYTES } from '../../../src/audit/event-segment.js';
 import { sessionHeader } from '../../support/session-header.js';
 import { journalHeader, readJournal } from '../../../src/audit/journal-record.js';
-import { encodeJournalRecord } from '../../../src/audit/journal-record-encoder.js';
+import { encodeJournalRecord, JournalRecordEncoder } from '../../../src/audit/journal-record-encoder.js';
 import type { JournalMac } from '../../../src/signing/journal-mac.js';
 import { NodeKey } from '../../../src/signing/node-key.js';
 
@@ -148,5 +148,25 @@ describe('the write-ahead journal format', () => {
       assert.equal(read.refused, undefined);
       assert.match(readJournal(v2, NodeKey.generate().key).refused ?? '', /record at byte 35 is not authenticated/);
     });
+  });
+
+  it('encodes into one buffer it keeps, and lets a large one go at the next small record', () => {
+    const encoder = new JournalRecordEncoder(undefined);
+    const events = new SegmentBuilder();
+    const none = { starts: [], ends: [], logins: [] };
+    events.append(1, 'client', 'Query', 0, 0, Buffer.from('SELECT 1'));
+    const small = Buffer.from(encoder.encode(1, none, [{ sessionId: 's1', pending: events }]));
+    assert.equal(encoder.capacity, 4096);
+    events.append(2, 'client', 'CopyData', 0, 0, Buffer.alloc(3 << 20, 0x61));
+    const large = encoder.encode(2, none, [{ sessionId: 's1', pending: events }]);
+    assert.ok(encoder.capacity >= large.length && large.length > 3 << 20);
+    events.append(3, 'client', 'Query', 0, 0, Buffer.from('SELECT 3'));
+    encoder.encode(3, none, [{ sessionId: 's1', pending: events }]);
+    assert.equal(encoder.capacity, 4096, 'back to its first size');
+    const read = readJournal(Buffer.concat([journalHeader('log-1'), small]));
+    assert.deepEqual(
+      read.batches.map((b) => b.journalSeq),
+      [1],
+    );
   });
 });
