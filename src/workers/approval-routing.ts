@@ -43,7 +43,7 @@ export class ApprovalRouting {
       return;
     }
     const key = `${from.id}:${m.id}`;
-    const timer = setTimeout(() => this.decide(key), ANSWER_TIMEOUT_MS);
+    const timer = setTimeout(() => this.decide(key), ANSWER_TIMEOUT_MS).unref();
     this.open.set(key, { origin: from, id: m.id, sessionId: m.sessionId, waitingFor: new Set(others.map((w) => w.id)), found: [], timer });
     for (const w of others) w.send({ idgate: 'approval-peek', id: m.id, origin: from.id, pin: m.pin } satisfies ApprovalMessage);
   }
@@ -74,7 +74,7 @@ export class ApprovalRouting {
       return;
     }
     claim.waitingFor.add(holder.worker.id);
-    claim.timer = setTimeout(() => this.decide(key), ANSWER_TIMEOUT_MS);
+    claim.timer = setTimeout(() => this.decide(key), ANSWER_TIMEOUT_MS).unref();
     const take: ApprovalMessage = {
       idgate: 'approval-take',
       id: claim.id,

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import type { Worker } from 'node:cluster';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import type { ApprovalRequest, ApprovalState } from '../../../src/approvals/approval-registry.js';
 import type { ApprovalMessage } from '../../../src/workers/approval-messages.js';
 import { ApprovalRouting } from '../../../src/workers/approval-routing.js';
+import { ANSWER_TIMEOUT_MS } from '../../../src/workers/worker-siblings.js';
 
 /** A worker as the primary sees it: what it was sent is kept for the test to read. */
 function worker(id: number): Worker & { readonly sent: ApprovalMessage[]; dead: boolean } {
@@ -89,5 +90,36 @@ describe('the primary routing approvals between workers', () => {
     const settled: ApprovalMessage = { idgate: 'approval-settled', requestId: 'r-1', state: 'approved' };
     routing.route(from, settled);
     assert.deepEqual([from.sent, a.sent, b.sent], [[], [settled], []]);
+  });
+
+  it('counts a worker that does not answer in time as holding nothing, and one that does not give its approval up in time as not having it', () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      const { routing, workers } = setUp(3);
+      const [asker, a, b] = workers;
+      assert.ok(asker !== undefined && a !== undefined && b !== undefined);
+      routing.route(asker, claim(5));
+      routing.route(a, { idgate: 'approval-peeked', id: 5, origin: asker.id, request: request('r-a', 'pending') });
+      assert.equal(found(asker), undefined, 'still waiting for b');
+      mock.timers.tick(ANSWER_TIMEOUT_MS);
+      assert.equal((found(asker) as { request: ApprovalRequest } | undefined)?.request.id, 'r-a', 'b said nothing in time');
+
+      const again = setUp(2);
+      const [asker2, holder] = again.workers;
+      assert.ok(asker2 !== undefined && holder !== undefined);
+      again.routing.route(asker2, claim(6));
+      again.routing.route(holder, { idgate: 'approval-peeked', id: 6, origin: asker2.id, request: request('r-h', 'approved') });
+      assert.equal(holder.sent.filter((m) => m.idgate === 'approval-take').length, 1);
+      mock.timers.tick(ANSWER_TIMEOUT_MS);
+      assert.deepEqual(
+        found(asker2),
+        { idgate: 'approval-found', id: 6, request: null },
+        'not given up in time: nothing taken for the asker',
+      );
+      again.routing.route(holder, { idgate: 'approval-taken', id: 6, origin: asker2.id, request: request('r-h', 'used') });
+      assert.equal(asker2.sent.filter((m) => m.idgate === 'approval-found').length, 1, 'a late answer changes nothing');
+    } finally {
+      mock.timers.reset();
+    }
   });
 });
