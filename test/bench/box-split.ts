@@ -41,6 +41,8 @@ export function boxSnapshot(proxyPids: readonly number[]): BoxSnapshot | undefin
   add('steal', (fields[7] ?? 0) * TICK_US);
   // Not µs: the machine's task switches (the line reads them per transaction like the rest).
   add('context switches', Number(stat.find((line) => line.startsWith('ctxt '))?.slice(5) ?? 0));
+  // Interrupts between the CPUs (a wake-up on the other core, a TLB shootdown): in a VM each is an exit on both sides.
+  for (const [name, count] of crossCpuInterrupts()) add(name, count);
   return totals;
 }
 
@@ -79,4 +81,23 @@ function groupOf(stat: ProcStat, proxyPids: readonly number[]): Group {
   if (stat.comm === 'pgbench') return 'pgbench';
   if (stat.pid === 2 || stat.ppid === 2) return 'kernel threads';
   return 'other';
+}
+
+/** Rescheduling, function-call and TLB-shootdown interrupts so far, summed over the CPUs (/proc/interrupts). */
+function crossCpuInterrupts(): [string, number][] {
+  const lines = readFileSync('/proc/interrupts', 'utf8').split('\n');
+  return (['RES', 'CAL', 'TLB'] as const).map((name) => {
+    const fields =
+      lines
+        .find((line) => line.trimStart().startsWith(`${name}:`))
+        ?.trim()
+        .split(/\s+/)
+        .slice(1) ?? [];
+    let sum = 0;
+    for (const f of fields) {
+      if (!/^\d+$/.test(f)) break;
+      sum += Number(f);
+    }
+    return [`${name} interrupts`, sum];
+  });
 }
