@@ -224,6 +224,24 @@ describe('approvals with approvals.wait', () => {
     await client.end();
   });
 
+  it('holds psycopg 3’s Bind as well (its values bound by the server), and runs it once approved', async () => {
+    const script = [
+      'import sys, psycopg',
+      'with psycopg.connect(sys.argv[1], password=sys.argv[2], autocommit=True) as c:',
+      "    print('rows', c.execute('DELETE FROM records WHERE id = %s', (55,)).rowcount)",
+    ].join('\n');
+    const waiting = run('/usr/bin/python3', ['-c', script, h.conninfo(), await h.token({ groups: [], roles: [ROLE] })]);
+    const id = await pendingId('DELETE FROM records WHERE id = $1');
+    const approved = await fetch(`${admin}/approvals/${id}/approve`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ by: 'dba', reason: 'go' }),
+    });
+    assert.equal(approved.status, 200);
+    assert.equal((await waiting).stdout.trim(), 'rows 1');
+    assert.equal((await h.cluster.sql('SELECT count(*) FROM records WHERE id = 55', 'records')).trim(), '0');
+  });
+
   it('stops waiting when psql is interrupted (Ctrl-C): 57014 at once, nothing ran, the request kept for the next time', async () => {
     const sql = 'DELETE FROM records WHERE id = 53';
     // One agent: the same identity sends the statement again once it is approved.
