@@ -15,6 +15,7 @@ import type { FrameStage } from '../wire/frame-stage.js';
 import { pinnedApplicationName } from './session-settings.js';
 import { entryName } from '../../../src/policy/entry-name.js';
 import { errorMessage } from '../../../src/idgate-error.js';
+import { outcomeHere } from '../../../src/approvals/found-elsewhere.js';
 
 /** What a session's own stages report to: its services, its log line and its audit recorder. */
 export interface StageContext {
@@ -158,12 +159,8 @@ function approvalNeeded(
     throw e;
   });
   return claimed.then((found) => {
-    // Nothing elsewhere: a session of this process may have asked meanwhile, so this one looks again first.
-    if (found === undefined) return approvalTold(context, parser, statement, approvals.check(asker, sql, what, params));
-    if (found.takenElsewhere === true) {
-      return approvalTold(context, parser, statement, { kind: 'approved', request: approvals.adopt(found, asker.sessionId) });
-    }
-    return found.state === 'pending' ? { kind: 'pending', request: found, created: false } : { kind: 'refused', request: found };
+    const { outcome, news } = outcomeHere(approvals, found, asker, statement, recorder.isOpen);
+    return news ? approvalTold(context, parser, statement, outcome) : outcome;
   });
 }
 
