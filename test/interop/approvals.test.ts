@@ -161,7 +161,7 @@ describe('approvals with approvals.wait', () => {
 
   const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
   async function pendingId(sql: string): Promise<string> {
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 400; i++) {
       const listed = (await (await fetch(`${admin}/approvals`, { headers })).json()) as {
         approvals: { id: string; sql: string; state: string }[];
       };
@@ -240,6 +240,31 @@ describe('approvals with approvals.wait', () => {
     assert.equal(approved.status, 200);
     assert.equal((await waiting).stdout.trim(), 'rows 1');
     assert.equal((await h.cluster.sql('SELECT count(*) FROM records WHERE id = 55', 'records')).trim(), '0');
+  });
+
+  it('holds pgJDBC’s Bind as well (a PreparedStatement), and runs it once approved', async () => {
+    const token = await h.token({ groups: [], roles: [ROLE] });
+    const program = repoPath('test/interop/JdbcApprovalWait.java');
+    const waiting = run('java', [
+      '-cp',
+      '/usr/share/java/postgresql.jar',
+      program,
+      '127.0.0.1',
+      String(h.port),
+      CONNECTION,
+      'jdbc-agent',
+      token,
+      '56',
+    ]);
+    const id = await pendingId('DELETE FROM records WHERE id = $1');
+    const approved = await fetch(`${admin}/approvals/${id}/approve`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ by: 'dba', reason: 'go' }),
+    });
+    assert.equal(approved.status, 200);
+    assert.equal((await waiting).stdout.trim(), 'rows 1');
+    assert.equal((await h.cluster.sql('SELECT count(*) FROM records WHERE id = 56', 'records')).trim(), '0');
   });
 
   it('stops waiting when psql is interrupted (Ctrl-C): 57014 at once, nothing ran, the request kept for the next time', async () => {
