@@ -65,6 +65,8 @@ export class WriteAheadJournal {
   /** A write, a sync or a truncation is under way: nothing else touches the file. */
   private busy = false;
   private cutScheduled = false;
+  /** The append under way was made by the turn's cut, where releasing at once re-enters nothing. */
+  private releaseInline = false;
   private cutWhenIdle = false;
   /**
    * Callers waiting for a record to be durable, in order, with the record each waits for; those
@@ -172,12 +174,24 @@ export class WriteAheadJournal {
     else if (!this.cutScheduled) {
       // On the next turn: every session's frames of this turn go into one record.
       this.cutScheduled = true;
-      setImmediate(() => {
-        this.cutScheduled = false;
-        this.cutNow();
-      });
+      setImmediate(this.cutAtTurnEnd);
     }
   }
+
+  /**
+   * The turn's cut. Nothing of a relay is on the stack here, so what the append made durable is
+   * released at once: no microtask (in Node each is an async resource of its own) between the
+   * append and the held frames going upstream.
+   */
+  private readonly cutAtTurnEnd = (): void => {
+    this.cutScheduled = false;
+    this.releaseInline = true;
+    try {
+      this.cutNow();
+    } finally {
+      this.releaseInline = false;
+    }
+  };
 
   /**
    * Cuts a record of what was recorded since the last one. It lies in the source's buffer until the
@@ -214,9 +228,10 @@ export class WriteAheadJournal {
   }
 
   /**
-   * One writev into the page cache, on this thread: durable on return. The waiters are released in
-   * a microtask, not from inside the caller: a cut may be asked for while a session is mid-frame
-   * (a batch filled up), and releasing held frames then would re-enter its relay.
+   * One writev into the page cache, on this thread: durable on return. The waiters are released at
+   * once by the turn's cut, and otherwise in a microtask, not from inside the caller: a cut may be
+   * asked for while a session is mid-frame (a batch filled up), and releasing held frames then
+   * would re-enter its relay.
    */
   private appendInline(records: Buffer | Buffer[], through: number, sizeBefore: number, total: number): void {
     const started = performance.now();
@@ -240,7 +255,8 @@ export class WriteAheadJournal {
     this.appendsMade += 1;
     this.durableSeq = through;
     this.busy = false;
-    queueMicrotask(this.release);
+    if (this.releaseInline) this.release();
+    else queueMicrotask(this.release);
   }
 
   private appendInThreadPool(buffers: Buffer[], through: number, sizeBefore: number, total: number): void {
@@ -264,6 +280,8 @@ export class WriteAheadJournal {
 
   /** Releases the waiters on records now durable, in order, and goes on with what waits for the file. */
   private readonly release = (): void => {
+    // An append started below (by `idle`) releases in a microtask: this loop's indexes must hold.
+    this.releaseInline = false;
     const from = this.waitHead;
     const seqs = this.waitSeqs;
     let to = from;

@@ -11,7 +11,7 @@
  * JavaScript functions are named too (`perf report -i …`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -57,11 +57,16 @@ export function countSyscalls(pid: number | undefined): SyscallCount | undefined
 export function recordProfile(pid: number | undefined, name: string): (() => Promise<void>) | undefined {
   const dir = process.env['IDGATE_BENCH_PERF_RECORD'];
   if (dir === undefined || !pid) return undefined;
+  mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name.replace(/[^a-z0-9+.-]+/gi, '_')}.data`);
   const perf = spawn('perf', ['record', '-g', '-F', '999', '-o', file, '-p', String(pid)], { stdio: 'ignore' });
+  // Listened for now: a perf that cannot start exits at once, and the run must not wait for it later.
+  const exited = new Promise<void>((resolve) => {
+    perf.once('exit', () => resolve());
+    perf.once('error', () => resolve());
+  });
   return async () => {
-    const exited = new Promise<void>((resolve) => perf.once('exit', () => resolve()));
-    perf.kill('SIGINT');
+    if (perf.exitCode === null && perf.signalCode === null) perf.kill('SIGINT');
     await exited;
   };
 }

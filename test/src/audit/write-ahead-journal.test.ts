@@ -133,4 +133,55 @@ describe('WriteAheadJournal', () => {
     assert.deepEqual(journal.counts, { appends: 1, waits: 3 }, 'one append served the three waits');
     await journal.close();
   });
+
+  it("a cut asked for mid-turn (a batch filled up) releases nothing from inside the caller; the turn's own cut releases at once", async () => {
+    const path = join(dir, 'reentry.journal');
+    const source = new Recorded();
+    const journal = await WriteAheadJournal.open(path, 'log-6', 0, { sync: false }, source, events());
+    let early = false;
+    source.record();
+    const waited = new Promise<void>((resolve) =>
+      journal.afterDurable(() => {
+        early = true;
+        resolve();
+      }),
+    );
+    journal.cutNow();
+    assert.equal(early, false, 'the caller may be mid-frame: its held frames must not be forwarded from inside it');
+    await waited;
+    // The turn's cut: a callback that records, cuts and waits again (re-entering the journal) is served once, and each
+    // waiter only once the file holds its record (records on disk, seen from inside each callback).
+    const released: string[] = [];
+    const all = await new Promise<string[]>((resolve) => {
+      const done = (): void => {
+        if (released.length === 3) resolve(released);
+      };
+      source.record();
+      journal.afterDurable(() => {
+        released.push(`a ${records(path)}`);
+        source.record();
+        journal.cutNow();
+        journal.afterDurable(() => {
+          released.push(`c ${records(path)}`);
+          done();
+        });
+        done();
+      });
+      source.record();
+      journal.afterDurable(() => {
+        released.push(`b ${records(path)}`);
+        done();
+      });
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    // c may come before b: its record is durable when it asks, and the journal promises durability, not an order between sessions.
+    assert.deepEqual(all.map((r) => r[0]).sort(), ['a', 'b', 'c'], 'each once');
+    const needs: Record<string, number> = { a: 2, b: 2, c: 3 };
+    for (const r of all) {
+      assert.ok(Number(r.slice(2)) >= (needs[r[0] ?? ''] ?? Infinity), `${r}: released before its record was in the file`);
+    }
+    assert.equal(records(path), 3, 'one record per cut, none lost or doubled');
+    assert.deepEqual(journal.counts, { appends: 3, waits: 3 }, 'c asked once its record was durable: it did not wait');
+    await journal.close();
+  });
 });
