@@ -19,6 +19,7 @@ import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
 import { freePort } from '../../src/dev/free-port.js';
 import { NodeKey } from '../../src/signing/node-key.js';
 import { boxSnapshot, describeBoxSplit } from './box-split.js';
+import { medianInterval } from './median-interval.js';
 import { countSyscalls, perTransaction, recordProfile } from './perf-attach.js';
 import {
   benchConnection,
@@ -415,14 +416,18 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
       .join(', ');
     process.stdout.write(`  ${mode}: ${line}\n`);
     // Each ratio of medians, then the spread of the same ratio taken round by round (the two
-    // targets ran in the same round, seconds apart), which shows how far one run can be trusted.
+    // targets ran in the same round, seconds apart), which shows how far one run can be trusted:
+    // its range, and the median of the rounds with a 95% interval that assumes nothing of the noise.
+    // Where both are gateways, the same for the difference in proxy CPU per transaction.
     const has = (name: string): boolean => targets.some((t) => t.name === name);
     const ratio = (label: string, a: string, b: string): string | undefined => {
       if (!has(a) || !has(b)) return undefined;
+      const as = samples.get(`${mode}/${a}`) ?? [];
       const bs = samples.get(`${mode}/${b}`) ?? [];
-      const perRound = (samples.get(`${mode}/${a}`) ?? []).map((s, i) => (100 * s.tps) / (bs[i]?.tps ?? NaN));
+      const perRound = as.map((s, i) => (100 * s.tps) / (bs[i]?.tps ?? NaN));
       const range = `${Math.min(...perRound).toFixed(1)}–${Math.max(...perRound).toFixed(1)}`;
-      return `${label} ${((100 * tps(a)) / tps(b)).toFixed(1)}% (rounds ${range}%)`;
+      const cpuPerRound = as.map((s, i) => (s.cpuUsPerTx ?? NaN) - (bs[i]?.cpuUsPerTx ?? NaN));
+      return `${label} ${((100 * tps(a)) / tps(b)).toFixed(1)}% (rounds ${range}%${pairedInterval(perRound, '%')})${cpuDifference(cpuPerRound)}`;
     };
     const ratios = [
       ratio('idgate/direct', 'idgate', 'direct'),
@@ -453,6 +458,21 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
     ].filter((r) => r !== undefined);
     process.stdout.write(ratios.map((r) => `    ${r}\n`).join(''));
   }
+}
+
+/** `; median of rounds 98.1%, 97% interval 96.0–101.2%`, or nothing when the rounds are too few for an interval. */
+function pairedInterval(perRound: readonly number[], unit: string): string {
+  const m = medianInterval(perRound);
+  if (m === undefined) return '';
+  return `; median of rounds ${m.median.toFixed(1)}${unit}, ${Math.round(m.level * 100)}% interval ${m.low.toFixed(1)}–${m.high.toFixed(1)}${unit}`;
+}
+
+/** `, proxy CPU/tx +5.1 µs (rounds +3.2…+7.0; median …, interval …)` for two gateways, paired round by round. */
+function cpuDifference(perRound: readonly number[]): string {
+  const known = perRound.filter((d) => Number.isFinite(d));
+  if (known.length === 0) return '';
+  const signed = (d: number): string => `${d >= 0 ? '+' : ''}${d.toFixed(1)}`;
+  return `, proxy CPU/tx ${signed(median(known))} µs (rounds ${signed(Math.min(...known))}…${signed(Math.max(...known))}${pairedInterval(known, ' µs')})`;
 }
 
 async function connectionSetup(
