@@ -39,7 +39,7 @@ export async function writeCertificate(work: string): Promise<void> {
 
 /**
  * `idgate serve` with this config (`listen.port` is filled in) from a file in the work directory.
- * IDGATE_BENCH_NODE_ARGS lets a profiling run pass e.g. --cpu-prof to the gateway process.
+ * IDGATE_BENCH_NODE_ARGS lets a profiling run pass e.g. --cpu-prof to the gateway process (and to the byte relay).
  */
 export async function startGatewayProcess(
   work: string,
@@ -50,8 +50,7 @@ export async function startGatewayProcess(
   const port = await freePort();
   const file = join(work, `idgate-${port}.yaml`);
   writeFileSync(file, stringify({ ...config, listen: { ...config.listen, host: '127.0.0.1', port } }));
-  const nodeArgs = (process.env['IDGATE_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, bin, 'serve', '--config', file], {
+  const child = spawn(process.execPath, [...benchNodeArgs(), bin, 'serve', '--config', file], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -59,12 +58,16 @@ export async function startGatewayProcess(
   return { child, port };
 }
 
+function benchNodeArgs(): string[] {
+  return (process.env['IDGATE_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+}
+
 /** The floor for a Node.js proxy: bytes moved, nothing else (see byte-relay.ts); with a certificate and key, TLS from the client. */
 export async function startByteRelay(cluster: PostgresCluster, tlsFiles: readonly string[] = []): Promise<Server> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(import.meta.dirname, 'byte-relay.ts'), String(port), String(cluster.port), ...tlsFiles],
+    [...benchNodeArgs(), '--import', 'tsx', join(import.meta.dirname, 'byte-relay.ts'), String(port), String(cluster.port), ...tlsFiles],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
   await waitForPort(port);
