@@ -427,7 +427,7 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
       const perRound = as.map((s, i) => (100 * s.tps) / (bs[i]?.tps ?? NaN));
       const range = `${Math.min(...perRound).toFixed(1)}–${Math.max(...perRound).toFixed(1)}`;
       const cpuPerRound = as.map((s, i) => (s.cpuUsPerTx ?? NaN) - (bs[i]?.cpuUsPerTx ?? NaN));
-      return `${label} ${((100 * tps(a)) / tps(b)).toFixed(1)}% (rounds ${range}%${pairedInterval(perRound, '%')})${cpuDifference(cpuPerRound)}`;
+      return `${label} ${((100 * tps(a)) / tps(b)).toFixed(1)}% (rounds ${range}%${pairedInterval(perRound)})${cpuDifference(cpuPerRound)}`;
     };
     const ratios = [
       ratio('idgate/direct', 'idgate', 'direct'),
@@ -461,18 +461,20 @@ function report(samples: Map<string, Sample[]>, targets: Target[]): void {
 }
 
 /** `; median of rounds 98.1%, 97% interval 96.0–101.2%`, or nothing when the rounds are too few for an interval. */
-function pairedInterval(perRound: readonly number[], unit: string): string {
+function pairedInterval(perRound: readonly number[]): string {
   const m = medianInterval(perRound);
   if (m === undefined) return '';
-  return `; median of rounds ${m.median.toFixed(1)}${unit}, ${Math.round(m.level * 100)}% interval ${m.low.toFixed(1)}–${m.high.toFixed(1)}${unit}`;
+  return `; median of rounds ${m.median.toFixed(1)}%, ${Math.round(m.level * 100)}% interval ${m.low.toFixed(1)}–${m.high.toFixed(1)}%`;
 }
 
-/** `, proxy CPU/tx +5.1 µs (rounds +3.2…+7.0; median …, interval …)` for two gateways, paired round by round. */
+/** `, proxy CPU/tx +5.1 µs (rounds +3.2…+7.0; 97% interval +4.0…+6.1)` for two gateways, paired round by round. */
 function cpuDifference(perRound: readonly number[]): string {
   const known = perRound.filter((d) => Number.isFinite(d));
   if (known.length === 0) return '';
   const signed = (d: number): string => `${d >= 0 ? '+' : ''}${d.toFixed(1)}`;
-  return `, proxy CPU/tx ${signed(median(known))} µs (rounds ${signed(Math.min(...known))}…${signed(Math.max(...known))}${pairedInterval(known, ' µs')})`;
+  const m = medianInterval(known);
+  const interval = m === undefined ? '' : `; ${Math.round(m.level * 100)}% interval ${signed(m.low)}…${signed(m.high)}`;
+  return `, proxy CPU/tx ${signed(median(known))} µs (rounds ${signed(Math.min(...known))}…${signed(Math.max(...known))}${interval})`;
 }
 
 async function connectionSetup(
