@@ -134,7 +134,7 @@ describe('WriteAheadJournal', () => {
     await journal.close();
   });
 
-  it("a cut asked for mid-turn (a batch filled up) releases nothing from inside the caller; the turn's own cut releases at once", async () => {
+  it("a cut asked for mid-turn (a batch filled up) releases nothing from inside the caller; from the turn's cut, waiters that re-enter the journal are each served once, after their record", async () => {
     const path = join(dir, 'reentry.journal');
     const source = new Recorded();
     const journal = await WriteAheadJournal.open(path, 'log-6', 0, { sync: false }, source, events());
