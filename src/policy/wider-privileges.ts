@@ -34,7 +34,7 @@ export function widerThanScopes(powers: RolePowers, rules: readonly MappingRule[
   }
   for (const object of powers.shadowedBuiltins) {
     warnings.push(
-      `${object} has the name of a built-in scoped sessions may use: calls by that name can resolve to it, and its code is not checked`,
+      `${object} has the name of a built-in scoped sessions may use: calls by that name can resolve to it, so a scoped session whose search path reaches it refuses the name (unless an extension made it)`,
     );
   }
   const anyScope = (test: (s: Scope) => boolean): boolean => scopes.some(test);

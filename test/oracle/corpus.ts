@@ -70,6 +70,11 @@ const EXPRESSIONS = [
   '(1 === 1) IS DISTINCT FROM true',
   'NULLIF(1 === 1, true)',
   '1 IN (SELECT 1 WHERE 1 === 1)',
+  // Built-in names a schema on the search path overloads: the server calls the overload.
+  'lower(1)',
+  'lower(id)',
+  "'x' || 1",
+  'pg_catalog.lower(1::text)',
 ];
 /** Names a WITH clause gives its CTEs: tables and catalogs it might shadow, quoted look-alikes among them. */
 const CTE_NAMES = ['secrets', 'records', 'other', 'pg_stat_activity', 'pg_stats', 'pg_settings', '"Secrets"', '"Records"'];

@@ -16,7 +16,7 @@ export const ORACLE_SERVER_SETTINGS = { track_functions: 'all', max_prepared_tra
 /**
  * The database the oracle runs against, beside the harness's `records`: tables in and out of the
  * scopes, a user-defined function and operator that read `secrets`, a `pg_`-named table in public,
- * statistics that hold a canary (pg_stats), and another agent's session whose last statement
+ * overloads of built-in names (`lower(integer)`, `||(text, integer)`), statistics that hold a canary (pg_stats), and another agent's session whose last statement
  * holds a second one (pg_stat_activity) — all reachable by the gateway's upstream role, so only
  * the gateway's scope stands between an agent and them.
  */
@@ -49,6 +49,10 @@ export async function prepareOracleDatabase(h: Harness): Promise<{ canaries: Can
       'GRANT SELECT ON shadow.records TO sync_writer',
       'CREATE TABLE record_notes (record_id int REFERENCES records (id), note text)',
       "INSERT INTO record_notes SELECT id, 'note' FROM records",
+      // Overloads of built-in names on the search path, which the server calls in the built-ins' place.
+      'CREATE FUNCTION public.lower(integer) RETURNS text LANGUAGE sql AS $$SELECT name FROM secrets ORDER BY id DESC LIMIT 1$$',
+      'CREATE FUNCTION cat_leak(text, integer) RETURNS text LANGUAGE sql AS $$SELECT name FROM secrets ORDER BY id DESC LIMIT 1$$',
+      'CREATE OPERATOR public.|| (LEFTARG = text, RIGHTARG = integer, FUNCTION = cat_leak)',
       'GRANT ALL ON other, secrets, "Records", "Secrets", pg_audit_log, secret_view, record_notes TO sync_writer',
       'ANALYZE secrets',
     ].join('; '),

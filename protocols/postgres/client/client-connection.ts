@@ -11,6 +11,7 @@ import { effectiveLimits } from '../../../src/policy/effective-limits.js';
 import type { ReleaseSlot } from '../../../src/session/session-slots.js';
 import { MessageQueue } from '../message-queue.js';
 import { streamSource, type ReadSource } from '../read-source.js';
+import { readShadowedBuiltins } from '../upstream/read-shadowed-builtins.js';
 import { analysisContextFor, checkClientLexicalSettings } from '../policy/scoped-session.js';
 import { parseScope } from '../../../src/config/scope.js';
 import { fatal } from './session-exit.js';
@@ -136,9 +137,16 @@ export class ClientConnection {
         upstreamParameters(request.forwarded, scope, grant.connection.searchPath, settings),
         services.upstreamPasswords,
       );
-      const analysis = scope.all
-        ? undefined
-        : await analysisContextFor(session.parameters, grant.connection.searchPath, managedSettingNames(settings));
+      if (scope.all) return { grant, scope, limits, request, session, analysis: undefined, releaseSlot };
+      // What the session's search path overloads, asked before anything of the client is relayed.
+      const looked = await readShadowedBuiltins(session, grant.connection.connectTimeoutMs);
+      session = looked.session;
+      const analysis = await analysisContextFor(
+        session.parameters,
+        grant.connection.searchPath,
+        managedSettingNames(settings),
+        looked.shadows,
+      );
       return { grant, scope, limits, request, session, analysis, releaseSlot };
     } catch (e) {
       session?.socket.destroy();

@@ -1,4 +1,5 @@
 import type { Access } from '../../../src/policy/access.js';
+import type { ShadowedBuiltins } from './shadowed-builtins.js';
 import type { SqlParser } from './sql-parser.js';
 
 export interface AnalysisContext {
@@ -12,6 +13,8 @@ export interface AnalysisContext {
   readonly asciiNamesOnly: boolean;
   /** Settings the gateway set at login (identity, timeouts): the agent may reset them but not change them. */
   readonly managedSettings: ReadonlySet<string>;
+  /** Built-in names another schema of the session's search path overloads: they count as user-defined. */
+  readonly shadowed: ShadowedBuiltins;
 }
 
 export interface Analysis {

@@ -2,6 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import { parseScope } from '../../../src/config/scope.js';
 import { decide, rejected, type Verdict } from './decision-cache.js';
 import { sqlParserFor } from './sql-parser.js';
+import { shadowsFromLists } from './shadowed-builtins.js';
 import type { AnalysisRequest, AnalysisReply } from './off-thread-analysis.js';
 
 /**
@@ -23,7 +24,13 @@ async function judge(request: AnalysisRequest): Promise<Verdict> {
     const scope = parseScope(request.scope, request.schema);
     return decide(
       scope,
-      { parser, schema: request.schema, asciiNamesOnly: request.asciiNamesOnly, managedSettings: new Set(request.managedSettings) },
+      {
+        parser,
+        schema: request.schema,
+        asciiNamesOnly: request.asciiNamesOnly,
+        managedSettings: new Set(request.managedSettings),
+        shadowed: shadowsFromLists(request.shadowed),
+      },
       request.sql,
     );
   } catch (e) {

@@ -2,7 +2,7 @@ import type { WriteOperation } from '../../../src/config/scope.js';
 import { textOf } from '../../../src/json-value.js';
 import type { Analysis, AnalysisContext, ApplicationNameChange } from './analysis-context.js';
 import { ddlWhat } from './ddl-names.js';
-import { functionCall, namedType, operator, sampling } from './expression-checks.js';
+import { functionCall, namedType, operatorsOf, sampling } from './expression-checks.js';
 import { constantValue, only, unwrap, type Node } from './parse-tree.js';
 import { isOff, settingAccess, type SettingChange } from './settings.js';
 import { Walk } from './sql-walk.js';
@@ -262,12 +262,10 @@ function walk(value: unknown, w: Walk): void {
         walk(child, w);
         break;
       case 'A_Expr':
-        operator((child as Node)['name'], w);
-        walk(child, w);
-        break;
       case 'SubLink':
-        // x OP ANY/ALL (subquery) and row comparisons with a subquery name their operator here.
-        operator((child as Node)['operName'], w);
+      case 'CaseExpr':
+      case 'JoinExpr':
+        operatorsOf(key, child as Node, w);
         walk(child, w);
         break;
       case 'typeName':
@@ -276,8 +274,7 @@ function walk(value: unknown, w: Walk): void {
         walk(child, w);
         break;
       case 'SortBy':
-        // ORDER BY … USING op names an operator too.
-        if ((child as Node)['useOp'] !== undefined) operator((child as Node)['useOp'], w);
+        operatorsOf(key, child as Node, w);
         walk(child, w);
         break;
       case 'RangeTableSample':

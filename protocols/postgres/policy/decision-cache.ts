@@ -4,6 +4,7 @@ import type { Scope } from '../../../src/config/scope.js';
 import { analyzeSql } from './analyze-sql.js';
 import { type AnalysisContext, type ApplicationNameChange } from './analysis-context.js';
 import { StatementRejected } from './statement-rejected.js';
+import { shadowsKey } from './shadowed-builtins.js';
 
 /**
  * A statement's verdict: allowed (a lone SET application_name goes upstream rewritten, see
@@ -52,7 +53,8 @@ function managedKey(managed: ReadonlySet<string>): string {
  * statements and repeated queries cost a map lookup after the first time, and so do simple queries
  * that differ only in numbers (`WHERE aid = 12345`), unless the verdict looked at a constant's
  * value, which is then remembered for that exact text only. The key holds everything the verdict
- * depends on: the parser's version, the schema, the name rule, the scope and the text. Whatever
+ * depends on: the parser's version, the schema, the name rule, the settings the gateway manages,
+ * the built-in names the search path overloads, the scope and the text. Whatever
  * cannot be analysed is refused, with the parser's error for a syntax error.
  */
 export function decide(scope: Scope, context: AnalysisContext, sql: string): Verdict {
@@ -113,6 +115,7 @@ function prefixOf(scope: Scope, context: AnalysisContext): string {
       context.schema,
       context.asciiNamesOnly,
       managedKey(context.managedSettings),
+      shadowsKey(context.shadowed),
       scope.text,
     ]);
     byScope.set(scope.text, prefix);

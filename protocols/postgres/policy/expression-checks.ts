@@ -16,6 +16,10 @@ export function functionCall(node: Node, w: Walk): void {
   const shown = parts.join('.');
   w.checkName(shown);
   const kind = functionKind(name, schema, w.context.parser.major);
+  if (kind.builtin && schema === undefined && w.context.shadowed.functions.has(name)) {
+    w.out.push({ kind: 'unchecked', what: `the function ${shown}() (${SHADOWED})` });
+    return;
+  }
   if (!kind.builtin) {
     w.out.push({
       kind: 'unchecked',
@@ -37,8 +41,37 @@ export function functionCall(node: Node, w: Walk): void {
   }
 }
 
+/** `a [NOT] BETWEEN [SYMMETRIC] b AND c` is built of these, looked up by name. */
+const BETWEEN_OPERATORS = ['<=', '>=', '<', '>'];
+
+/** The operators a node uses: those it names, and those the server looks up by name for it. */
+export function operatorsOf(key: string, node: Node, w: Walk): void {
+  switch (key) {
+    case 'A_Expr':
+      operator(node['name'], w);
+      if (String(node['kind']).includes('BETWEEN')) for (const op of BETWEEN_OPERATORS) impliedOperator(op, w);
+      return;
+    case 'SubLink':
+      // x OP ANY/ALL (subquery) and row comparisons with a subquery name their operator; `x IN (subquery)` means `=`.
+      if (node['operName'] !== undefined) operator(node['operName'], w);
+      else if (node['subLinkType'] === 'ANY_SUBLINK') impliedOperator('=', w);
+      return;
+    case 'CaseExpr':
+      // CASE x WHEN y compares with `=`.
+      if (node['arg'] !== undefined) impliedOperator('=', w);
+      return;
+    case 'JoinExpr':
+      // JOIN … USING and NATURAL JOIN compare their columns with `=`.
+      if (node['usingClause'] !== undefined || node['isNatural'] === true) impliedOperator('=', w);
+      return;
+    case 'SortBy':
+      // ORDER BY … USING op.
+      if (node['useOp'] !== undefined) operator(node['useOp'], w);
+  }
+}
+
 /** Operators are resolved by name like functions, case-exact; only the server's own names are used under a parsed scope. */
-export function operator(list: unknown, w: Walk): void {
+function operator(list: unknown, w: Walk): void {
   const parts = nameParts(list);
   if (parts.length === 0) return;
   const name = parts.at(-1) ?? '';
@@ -47,8 +80,20 @@ export function operator(list: unknown, w: Walk): void {
   const schema = parts.length > 1 ? parts[0] : undefined;
   if (!isBuiltinOperator(name, schema, w.context.parser.major)) {
     w.out.push({ kind: 'unchecked', what: `the operator ${parts.join('.')} (user-defined operators need scope all)` });
-  }
+  } else if (schema === undefined) impliedOperator(name, w);
 }
+
+/**
+ * An operator the server looks up by name for a construct that names none (`BETWEEN`: `<=` and
+ * `>=`; a simple `CASE` and `JOIN … USING`: `=`), or a built-in one named unqualified: refused
+ * when a schema on the search path overloads it (shadowed-builtins.ts).
+ */
+function impliedOperator(name: string, w: Walk): void {
+  if (w.context.shadowed.operators.has(name)) w.out.push({ kind: 'unchecked', what: `the operator ${name} (${SHADOWED})` });
+}
+
+const SHADOWED =
+  'a schema on the search path overloads this built-in name, and the server may call that code instead: an overload outside pg_catalog needs scope all';
 
 /**
  * A type named anywhere (CAST(x AS t), x::t, a column definition): a built-in, named exactly

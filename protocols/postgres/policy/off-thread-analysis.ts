@@ -3,6 +3,7 @@ import { startModuleWorker } from '../../../src/audit/start-writer-worker.js';
 import type { Scope } from '../../../src/config/scope.js';
 import type { AnalysisContext } from './analysis-context.js';
 import type { Verdict } from './decision-cache.js';
+import { shadowLists, type ShadowLists } from './shadowed-builtins.js';
 
 /** Statements this long or longer are judged on the analysis thread (below it, parsing takes under ~8 ms). */
 export const OFF_THREAD_CHARS = 16 * 1024;
@@ -13,6 +14,7 @@ export interface AnalysisRequest {
   readonly schema: string;
   readonly asciiNamesOnly: boolean;
   readonly managedSettings: readonly string[];
+  readonly shadowed: ShadowLists;
   readonly scope: string;
   readonly sql: string;
 }
@@ -43,6 +45,7 @@ export class AnalysisThread {
       schema: context.schema,
       asciiNamesOnly: context.asciiNamesOnly,
       managedSettings: [...context.managedSettings],
+      shadowed: shadowLists(context.shadowed),
       scope: scope.text,
       sql,
     };

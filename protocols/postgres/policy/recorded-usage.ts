@@ -1,3 +1,4 @@
+import { NO_SHADOWS } from './shadowed-builtins.js';
 import type { Access } from '../../../src/policy/access.js';
 import { analyzeSql } from './analyze-sql.js';
 import { sqlParserFor } from './sql-parser.js';
@@ -19,7 +20,9 @@ export async function accessesOfStatements(
   let unanalysable = 0;
   for (const sql of statements) {
     try {
-      accesses.push(analyzeSql(sql, { parser, schema, asciiNamesOnly: false, managedSettings: new Set<string>() }).accesses);
+      accesses.push(
+        analyzeSql(sql, { parser, schema, asciiNamesOnly: false, managedSettings: new Set<string>(), shadowed: NO_SHADOWS }).accesses,
+      );
     } catch {
       unanalysable += 1;
     }

@@ -1,6 +1,7 @@
 import { AccessError } from '../../../src/access-error.js';
 import type { AnalysisContext } from './analysis-context.js';
 import { isLexicalSetting, isPinnedValue, PINNED_LEXICAL, reportedLexicalProblem } from './lexical-state.js';
+import { NO_SHADOWS, type ShadowedBuiltins } from './shadowed-builtins.js';
 import { majorVersionOf, sqlParserFor, SUPPORTED_MAJORS } from './sql-parser.js';
 
 /**
@@ -41,6 +42,7 @@ export async function analysisContextFor(
   reported: ReadonlyMap<string, string>,
   schema: string,
   managedSettings: ReadonlySet<string> = new Set(),
+  shadowed: ShadowedBuiltins = NO_SHADOWS,
 ): Promise<AnalysisContext> {
   const version = reported.get('server_version') ?? '';
   const major = majorVersionOf(version);
@@ -56,5 +58,5 @@ export async function analysisContextFor(
     if (problem !== undefined) throw new AccessError('scope-unsupported', `the upstream session cannot be scoped: ${problem}`);
   }
   const encoding = (reported.get('server_encoding') ?? '').toUpperCase();
-  return { parser: await parser, schema, asciiNamesOnly: encoding !== 'UTF8', managedSettings };
+  return { parser: await parser, schema, asciiNamesOnly: encoding !== 'UTF8', managedSettings, shadowed };
 }

@@ -3,6 +3,7 @@ import { before, describe, it } from 'node:test';
 import type { AnalysisContext } from '../../../../protocols/postgres/policy/analysis-context.js';
 import { AnalysisThread, OFF_THREAD_CHARS } from '../../../../protocols/postgres/policy/off-thread-analysis.js';
 import { parseScope } from '../../../../src/config/scope.js';
+import { shadowsFromRows } from '../../../../protocols/postgres/policy/shadowed-builtins.js';
 import { analysisContext } from '../../../support/sql-analysis.js';
 
 /** A statement long enough to be judged off the relay thread, and slow enough to parse that it can be interrupted. */
@@ -23,6 +24,18 @@ describe('the analysis thread', () => {
       assert.equal((await thread.judge(parseScope('read:records'), context, largeSelect('records'))).allowed, true);
       const denied = await thread.judge(parseScope('read:records'), context, largeSelect('secrets'));
       assert.equal(denied.allowed, false);
+    } finally {
+      await thread.stop();
+    }
+  });
+
+  it('judges with the built-in names the session’s search path overloads, as the relay thread would', async () => {
+    const thread = new AnalysisThread();
+    const shadowed = { ...context, shadowed: shadowsFromRows([['operator', '+']]) };
+    try {
+      const verdict = await thread.judge(parseScope('read:records'), shadowed, largeSelect('records'));
+      assert.equal(verdict.allowed, false);
+      assert.match(verdict.allowed ? '' : verdict.message, /the operator \+ \(a schema on the search path overloads/);
     } finally {
       await thread.stop();
     }

@@ -1,0 +1,16 @@
+import { SHADOWED_BUILTINS_QUERY, shadowsFromRows, type ShadowedBuiltins } from '../policy/shadowed-builtins.js';
+import type { UpstreamSession } from './login-upstream.js';
+import { querySession } from './session-query.js';
+
+/**
+ * Which built-in names a scoped session's own search path overloads (policy/shadowed-builtins.ts),
+ * asked of its upstream right after login, as its role and with its settings: exactly what the
+ * server will resolve its statements against. Returns the session to relay.
+ */
+export async function readShadowedBuiltins(
+  session: UpstreamSession,
+  timeoutMs: number,
+): Promise<{ readonly shadows: ShadowedBuiltins; readonly session: UpstreamSession }> {
+  const answer = await querySession(session, SHADOWED_BUILTINS_QUERY, timeoutMs, 'lookup of overloaded built-in names');
+  return { shadows: shadowsFromRows(answer.rows), session: answer.session };
+}

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { pgOptions } from '../support/client-options.js';
+import { CONNECTION, Harness } from '../support/harness.js';
+
+const CANARY = 'OVERLOADCANARY';
+const READ_RECORDS = 'Scope.ReadRecords';
+
+/**
+ * Functions and operators resolve by name and argument types: an overload of a built-in name in a
+ * schema of the search path (`public.lower(integer)`, `public.||(text, integer)`) is what the
+ * server calls for `lower(1)` or `title || 1`. A scoped session refuses those names (they count
+ * as user-defined for it); an extension's overloads (citext) do not shadow.
+ */
+describe('built-in names overloaded on the search path, against a real server', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.start({ identityMap: [{ 'entra-app-role': READ_RECORDS, connection: CONNECTION, scope: 'read:records' }] });
+    await h.cluster.sql(
+      [
+        'CREATE EXTENSION citext',
+        'CREATE TABLE secrets (id int, name text)',
+        `INSERT INTO secrets VALUES (1, '${CANARY}')`,
+        "CREATE FUNCTION public.lower(integer) RETURNS text LANGUAGE sql AS 'SELECT name FROM secrets LIMIT 1'",
+        "CREATE FUNCTION public.cat_leak(text, integer) RETURNS text LANGUAGE sql AS 'SELECT name FROM secrets LIMIT 1'",
+        'CREATE OPERATOR public.|| (LEFTARG = text, RIGHTARG = integer, FUNCTION = public.cat_leak)',
+        'GRANT SELECT ON secrets TO sync_writer',
+      ].join('; '),
+      'records',
+    );
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  async function client(roles: string[]): Promise<pg.Client> {
+    const c = new pg.Client(pgOptions(h, await h.token({ groups: roles.length === 0 ? [h.groupId] : [], roles })));
+    c.on('error', () => undefined);
+    await c.connect();
+    return c;
+  }
+
+  const failure = (c: pg.Client, sql: string): Promise<{ code?: string; message: string } | undefined> =>
+    c.query(sql).then(
+      () => undefined,
+      (e: { code?: string; message: string }) => e,
+    );
+
+  it('the server itself calls the overloads: scope all reads the canary through them', async () => {
+    const c = await client([]);
+    try {
+      assert.equal((await c.query<{ v: string }>('SELECT lower(1) AS v')).rows[0]?.v, CANARY);
+      assert.equal((await c.query<{ v: string }>("SELECT 'x' || 1 AS v")).rows[0]?.v, CANARY);
+    } finally {
+      await c.end();
+    }
+  });
+
+  for (const mode of ['simple', 'extended'] as const) {
+    it(`under read:records, refuses the overloaded names (${mode}) and the session goes on`, async () => {
+      const c = await client([READ_RECORDS]);
+      const run = (sql: string): Promise<{ code?: string; message: string } | undefined> =>
+        failure(c, mode === 'simple' ? sql : ({ text: sql, queryMode: 'extended' } as unknown as string));
+      try {
+        for (const sql of ['SELECT lower(1)', 'SELECT lower(title) FROM records', 'SELECT title || 1 FROM records', "SELECT 'x' || 'y'"]) {
+          const error = await run(sql);
+          assert.equal(error?.code, '42501', `${sql}: ${error?.message}`);
+          assert.match(error?.message ?? '', /a schema on the search path overloads this built-in name/);
+          assert.ok(!(error?.message ?? '').includes(CANARY));
+        }
+        // Names nothing overloads, pg_catalog's own by name, and citext's overloads (an extension's) stay allowed.
+        assert.equal(await run('SELECT upper(title) FROM records WHERE id = 1'), undefined);
+        assert.equal(
+          await run("SELECT pg_catalog.lower(title), replace(title, 'a', 'b') FROM records WHERE id BETWEEN 1 AND 2"),
+          undefined,
+        );
+        assert.equal(await run("SELECT 'A'::text = 'a'::text"), undefined);
+      } finally {
+        await c.end();
+      }
+    });
+  }
+
+  it('reads the overloads of each session’s own search path when it starts: one dropped is allowed again', async () => {
+    await h.cluster.sql('DROP OPERATOR public.|| (text, integer)', 'records');
+    const c = await client([READ_RECORDS]);
+    try {
+      assert.equal(await failure(c, "SELECT 'x' || 'y'"), undefined);
+      assert.equal((await failure(c, 'SELECT lower(1)'))?.code, '42501');
+    } finally {
+      await c.end();
+    }
+  });
+});
