@@ -41,7 +41,7 @@ describe('built-in names overloaded on the search path, against a real server', 
     return c;
   }
 
-  const failure = (c: pg.Client, sql: string): Promise<{ code?: string; message: string } | undefined> =>
+  const failure = (c: pg.Client, sql: string | pg.QueryConfig): Promise<{ code?: string; message: string } | undefined> =>
     c.query(sql).then(
       () => undefined,
       (e: { code?: string; message: string }) => e,
@@ -61,7 +61,7 @@ describe('built-in names overloaded on the search path, against a real server', 
     it(`under read:records, refuses the overloaded names (${mode}) and the session goes on`, async () => {
       const c = await client([READ_RECORDS]);
       const run = (sql: string): Promise<{ code?: string; message: string } | undefined> =>
-        failure(c, mode === 'simple' ? sql : ({ text: sql, queryMode: 'extended' } as unknown as string));
+        failure(c, mode === 'simple' ? sql : ({ text: sql, queryMode: 'extended' } as pg.QueryConfig));
       try {
         for (const sql of ['SELECT lower(1)', 'SELECT lower(title) FROM records', 'SELECT title || 1 FROM records', "SELECT 'x' || 'y'"]) {
           const error = await run(sql);

@@ -1,10 +1,8 @@
 import { AccessError } from '../../../src/access-error.js';
-import { decodeDataRow } from '../wire/backend-messages.js';
-import { Backend } from '../wire/codes.js';
-import { decodeErrorFields } from '../wire/error-fields.js';
 import { encodeQuery } from '../wire/frontend-messages.js';
 import { newUpstreamQueue } from './connect-upstream.js';
 import type { UpstreamSession } from './login-upstream.js';
+import { readReplies } from './simple-query.js';
 
 /**
  * Runs one query of the gateway's own on a session just logged in, before anything of the client
@@ -25,22 +23,18 @@ export async function querySession(
   const deadline = setTimeout(() => {
     queue.fail(new AccessError('upstream-unreachable', `the upstream database did not answer in time (${purpose})`));
   }, timeoutMs);
-  const rows: (string | null)[][] = [];
-  let failed: string | undefined;
   try {
     session.socket.write(encodeQuery(sql));
-    for (;;) {
-      const message = await queue.typed();
-      if (message.code === Backend.DataRow) rows.push(decodeDataRow(message.body).map((v) => v?.toString('utf8') ?? null));
-      else if (message.code === Backend.ErrorResponse) {
-        const fields = decodeErrorFields(message.body);
-        failed ??= `${fields.get('C') ?? ''} ${fields.get('M') ?? ''}`.trim();
-      } else if (message.code === Backend.ReadyForQuery) break;
+    const { rows, error } = await readReplies(queue, 1);
+    if (error !== undefined) {
+      throw new AccessError(
+        'upstream-rejected',
+        `the upstream database refused the gateway's ${purpose}: ${error.sqlstate} ${error.message}`,
+      );
     }
+    return { rows, session: { ...session, leftover: queue.takeRemaining() } };
   } finally {
     clearTimeout(deadline);
     queue.detach();
   }
-  if (failed !== undefined) throw new AccessError('upstream-rejected', `the upstream database refused the gateway's ${purpose}: ${failed}`);
-  return { rows, session: { ...session, leftover: queue.takeRemaining() } };
 }

@@ -7,6 +7,7 @@ import { decodeCommandComplete, decodeDataRow } from '../wire/backend-messages.j
 import { STORED_PASSWORDS, type UpstreamPasswords } from '../../../src/identity/upstream-passwords.js';
 import { loginUpstream } from './login-upstream.js';
 import { IdgateError } from '../../../src/idgate-error.js';
+import type { MessageQueue } from '../message-queue.js';
 
 /** A statement that failed on the server, with its SQLSTATE. */
 export class QueryError extends IdgateError {
@@ -51,22 +52,35 @@ export async function runMessages(
   queue.feed(session.leftover);
   queue.attach(session.source);
   session.socket.write(Buffer.concat(messages));
-  const rows: (string | null)[][] = [];
-  let error: QueryError | undefined;
   try {
-    for (let seen = 0; seen < ready;) {
-      const message = await queue.typed();
-      if (message.code === Backend.DataRow) rows.push(decodeDataRow(message.body).map((v) => v?.toString('utf8') ?? null));
-      else if (message.code === Backend.CommandComplete) tags?.push(decodeCommandComplete(message.body, 0));
-      else if (message.code === Backend.ErrorResponse) {
-        const fields = decodeErrorFields(message.body);
-        error ??= new QueryError(fields.get('C') ?? '', fields.get('M') ?? 'query failed');
-      } else if (message.code === Backend.ReadyForQuery) seen += 1;
-    }
+    const { rows, error } = await readReplies(queue, ready, tags);
+    if (error) throw error;
+    return rows;
   } finally {
     queue.detach();
     session.socket.end(TERMINATE);
   }
-  if (error) throw error;
-  return rows;
+}
+
+/**
+ * Reads the server's replies until `ready` ReadyForQuery came: every row's text (NULL as null),
+ * each statement's command tag into `tags` when given, and the first error (the rest is read all the same).
+ */
+export async function readReplies(
+  queue: MessageQueue,
+  ready: number,
+  tags?: string[],
+): Promise<{ readonly rows: (string | null)[][]; readonly error: QueryError | undefined }> {
+  const rows: (string | null)[][] = [];
+  let error: QueryError | undefined;
+  for (let seen = 0; seen < ready;) {
+    const message = await queue.typed();
+    if (message.code === Backend.DataRow) rows.push(decodeDataRow(message.body).map((v) => v?.toString('utf8') ?? null));
+    else if (message.code === Backend.CommandComplete) tags?.push(decodeCommandComplete(message.body, 0));
+    else if (message.code === Backend.ErrorResponse) {
+      const fields = decodeErrorFields(message.body);
+      error ??= new QueryError(fields.get('C') ?? '', fields.get('M') ?? 'query failed');
+    } else if (message.code === Backend.ReadyForQuery) seen += 1;
+  }
+  return { rows, error };
 }
