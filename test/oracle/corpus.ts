@@ -75,6 +75,8 @@ const EXPRESSIONS = [
   'lower(id)',
   "'x' || 1",
   'pg_catalog.lower(1::text)',
+  "'a'::text BETWEEN 1 AND 2",
+  "'a'::text NOT BETWEEN SYMMETRIC 2 AND 1",
 ];
 /** Names a WITH clause gives its CTEs: tables and catalogs it might shadow, quoted look-alikes among them. */
 const CTE_NAMES = ['secrets', 'records', 'other', 'pg_stat_activity', 'pg_stats', 'pg_settings', '"Secrets"', '"Records"'];

@@ -53,6 +53,10 @@ export async function prepareOracleDatabase(h: Harness): Promise<{ canaries: Can
       'CREATE FUNCTION public.lower(integer) RETURNS text LANGUAGE sql AS $$SELECT name FROM secrets ORDER BY id DESC LIMIT 1$$',
       'CREATE FUNCTION cat_leak(text, integer) RETURNS text LANGUAGE sql AS $$SELECT name FROM secrets ORDER BY id DESC LIMIT 1$$',
       'CREATE OPERATOR public.|| (LEFTARG = text, RIGHTARG = integer, FUNCTION = cat_leak)',
+      // …and of the operators BETWEEN is built of, which the statement never names.
+      'CREATE FUNCTION leak_cmp(text, integer) RETURNS boolean LANGUAGE sql AS $$SELECT (SELECT count(*) FROM secrets) > 0$$',
+      'CREATE OPERATOR public.<= (LEFTARG = text, RIGHTARG = integer, FUNCTION = leak_cmp)',
+      'CREATE OPERATOR public.>= (LEFTARG = text, RIGHTARG = integer, FUNCTION = leak_cmp)',
       'GRANT ALL ON other, secrets, "Records", "Secrets", pg_audit_log, secret_view, record_notes TO sync_writer',
       'ANALYZE secrets',
     ].join('; '),
