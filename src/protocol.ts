@@ -111,8 +111,8 @@ export interface WireProtocol {
   replay(rows: Iterable<EventRow>, target: ConnectionConfig, options: ReplayOptions): Promise<ReplayRun>;
   /** Checking an upstream: logs in with the connection's credential; why it cannot, or undefined. */
   checkUpstream(connection: ConnectionConfig, passwords: UpstreamPasswords): Promise<string | undefined>;
-  /** Checking an upstream: whether the session settings a parsed scope pins are accepted there. */
-  checkScopedUpstream(connection: ConnectionConfig, passwords: UpstreamPasswords): Promise<string | undefined>;
+  /** Checking an upstream: whether parsed scopes work there (the pinned settings taken), and what they will refuse. */
+  checkScopedUpstream(connection: ConnectionConfig, passwords: UpstreamPasswords): Promise<string[]>;
   /** Checking an upstream: what the connection's database role can do beyond its scope. */
   readRolePowers(connection: ConnectionConfig, passwords: UpstreamPasswords): Promise<RolePowers>;
   /** Usage: what recorded statements read and wrote, by the same analysis as the scope check. */

@@ -14,8 +14,6 @@ export interface RolePowers {
   /** Schemas the role may create objects in. */
   readonly createIn: readonly string[];
   readonly privileges: readonly Privilege[];
-  /** User-defined functions and operators the role can reach that carry a built-in's name (`function public.lower(integer)`). */
-  readonly shadowedBuiltins: readonly string[];
 }
 
 const WRITE_PRIVILEGES = new Set(['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']);
@@ -31,11 +29,6 @@ export function widerThanScopes(powers: RolePowers, rules: readonly MappingRule[
   if (powers.superuser) warnings.push('the role is a superuser');
   if (!scopes.some((s) => s.ddl)) {
     for (const schema of powers.createIn) warnings.push(`the role may create objects in schema ${schema}, but no scope grants ddl`);
-  }
-  for (const object of powers.shadowedBuiltins) {
-    warnings.push(
-      `${object} has the name of a built-in scoped sessions may use: calls by that name can resolve to it, so a scoped session whose search path reaches it refuses the name (unless an extension made it)`,
-    );
   }
   const anyScope = (test: (s: Scope) => boolean): boolean => scopes.some(test);
   for (const p of powers.privileges) {

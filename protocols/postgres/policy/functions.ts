@@ -1,4 +1,4 @@
-import { builtinsOf, CATALOGUES } from './builtins/builtins-of.js';
+import { builtinsOf } from './builtins/builtins-of.js';
 import { functionClass, informationSchemaFunctionClass, type FunctionClass } from './builtins/function-classes.js';
 
 /**
@@ -45,20 +45,4 @@ export function isBuiltinType(name: string, schema: string | undefined, major: n
 /** TABLESAMPLE methods built into the server (others are extension or user code). */
 export function isAllowedSamplingMethod(name: string): boolean {
   return name === 'system' || name === 'bernoulli';
-}
-
-/**
- * The names a scoped session may call or use unqualified, in any supported version: a
- * user-defined object of the same name outside pg_catalog could be resolved instead (a better
- * match by argument types), which `idgate check --connect` warns of.
- */
-export function builtinNamesInUse(): { readonly functions: readonly string[]; readonly operators: readonly string[] } {
-  const functions = new Set<string>();
-  const operators = new Set<string>();
-  for (const { major } of CATALOGUES) {
-    const b = builtinsOf(major);
-    for (const name of b.functions.keys()) if (functionClass(name, b) === 'safe') functions.add(name);
-    for (const op of b.operators) operators.add(op);
-  }
-  return { functions: [...functions].sort(), operators: [...operators].sort() };
 }

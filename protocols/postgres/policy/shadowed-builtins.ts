@@ -20,8 +20,8 @@ export const NO_SHADOWS: ShadowedBuiltins = { functions: new Set(), operators: n
 
 /**
  * The query a scoped session's upstream answers right after login, as its own role and with its
- * pinned search path: one row (kind, name) per shadowed name. Names only of built-ins (a name
- * pg_catalog does not have is user-defined anyway), so the answer is bounded by pg_catalog's size.
+ * pinned search path: one row (kind, name, the overload as `schema.name(arguments)`) per overload
+ * that shadows. Names only of built-ins (a name pg_catalog does not have is user-defined anyway).
  */
 export const SHADOWED_BUILTINS_QUERY = `WITH path AS (
   SELECT oid FROM pg_catalog.pg_namespace
@@ -43,11 +43,15 @@ export const SHADOWED_BUILTINS_QUERY = `WITH path AS (
         (a.aggmtransfn), (a.aggminvtransfn), (a.aggmfinalfn)) AS support(fn)
       WHERE support.fn OPERATOR(pg_catalog.<>) 0 AND support.fn NOT IN (SELECT oid FROM trusted_function))
 )
-SELECT 'function', p.proname::pg_catalog.text FROM pg_catalog.pg_proc p
+SELECT 'function', p.proname::pg_catalog.text,
+  pg_catalog.format('%I.%I(%s)', p.pronamespace::pg_catalog.regnamespace, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid))
+FROM pg_catalog.pg_proc p
 WHERE p.pronamespace IN (SELECT oid FROM path) AND p.oid NOT IN (SELECT oid FROM trusted)
   AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc b WHERE b.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND b.proname OPERATOR(pg_catalog.=) p.proname)
 UNION
-SELECT 'operator', o.oprname::pg_catalog.text FROM pg_catalog.pg_operator o
+SELECT 'operator', o.oprname::pg_catalog.text,
+  pg_catalog.format('%I.%s(%s, %s)', o.oprnamespace::pg_catalog.regnamespace, o.oprname, pg_catalog.format_type(o.oprleft, NULL), pg_catalog.format_type(o.oprright, NULL))
+FROM pg_catalog.pg_operator o
 WHERE o.oprnamespace IN (SELECT oid FROM path) AND o.oprcode NOT IN (SELECT oid FROM trusted)
   AND EXISTS (SELECT 1 FROM pg_catalog.pg_operator b WHERE b.oprnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND b.oprname OPERATOR(pg_catalog.=) o.oprname)`;
 
@@ -89,4 +93,11 @@ export function shadowLists(shadows: ShadowedBuiltins): ShadowLists {
 export function shadowsFromLists(lists: ShadowLists): ShadowedBuiltins {
   if (lists.functions.length === 0 && lists.operators.length === 0) return NO_SHADOWS;
   return { functions: new Set(lists.functions), operators: new Set(lists.operators) };
+}
+
+/** What `idgate check --connect` says of the overloads the query found (its rows), if any. */
+export function shadowsNote(rows: readonly (readonly (string | null)[])[]): string | undefined {
+  const found = rows.map(([kind, , overload]) => `${kind ?? ''} ${overload ?? ''}`).sort();
+  if (found.length === 0) return undefined;
+  return `scoped sessions refuse the built-in names these overload on the search path (the server could call them instead): ${found.join(', ')}`;
 }

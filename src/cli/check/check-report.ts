@@ -83,8 +83,7 @@ async function checkConnection(
   const warnings: string[] = [];
   const rules = config.identityMap.filter((r) => r.connection === name);
   if (rules.some((r) => !parseScope(r.scope, connection.searchPath).all)) {
-    const scoped = await protocol.checkScopedUpstream(connection, entra.upstreamPasswords);
-    if (scoped !== undefined) warnings.push(scoped);
+    warnings.push(...(await protocol.checkScopedUpstream(connection, entra.upstreamPasswords)));
   }
   warnings.push(...widerThanScopes(await protocol.readRolePowers(connection, entra.upstreamPasswords), rules, connection.searchPath));
   return { name, target, ok: true, warnings };
