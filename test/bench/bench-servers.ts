@@ -51,6 +51,8 @@ export async function startGatewayProcess(
   const file = join(work, `idgate-${port}.yaml`);
   writeFileSync(file, stringify({ ...config, listen: { ...config.listen, host: '127.0.0.1', port } }));
   const child = spawn(process.execPath, [...benchNodeArgs(), bin, 'serve', '--config', file], {
+    // What a profiling flag writes to the working directory (--perf-basic-prof: V8's isolate log) goes with the work directory.
+    cwd: work,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -63,12 +65,21 @@ function benchNodeArgs(): string[] {
 }
 
 /** The floor for a Node.js proxy: bytes moved, nothing else (see byte-relay.ts); with a certificate and key, TLS from the client. */
-export async function startByteRelay(cluster: PostgresCluster, tlsFiles: readonly string[] = []): Promise<Server> {
+export async function startByteRelay(cluster: PostgresCluster, work: string, tlsFiles: readonly string[] = []): Promise<Server> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    [...benchNodeArgs(), '--import', 'tsx', join(import.meta.dirname, 'byte-relay.ts'), String(port), String(cluster.port), ...tlsFiles],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
+    // tsx by its path: the relay runs in the work directory, where no node_modules is.
+    [
+      ...benchNodeArgs(),
+      '--import',
+      import.meta.resolve('tsx'),
+      join(import.meta.dirname, 'byte-relay.ts'),
+      String(port),
+      String(cluster.port),
+      ...tlsFiles,
+    ],
+    { cwd: work, stdio: ['ignore', 'inherit', 'inherit'] },
   );
   await waitForPort(port);
   return { child, port };

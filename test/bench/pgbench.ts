@@ -214,10 +214,10 @@ async function main(): Promise<void> {
         ]),
       )),
     );
-    const floor = await startByteRelay(cluster);
+    const floor = await startByteRelay(cluster, work);
     stops.push(() => stopProcess(floor.child));
     targets.push({ name: 'node byte relay', port: floor.port, dbname: 'bench', password, pid: floor.child.pid ?? 0 });
-    const tlsFloor = await startByteRelay(cluster, [join(work, CERT_FILE), join(work, KEY_FILE)]);
+    const tlsFloor = await startByteRelay(cluster, work, [join(work, CERT_FILE), join(work, KEY_FILE)]);
     stops.push(() => stopProcess(tlsFloor.child));
     targets.push({
       name: 'node byte relay tls',

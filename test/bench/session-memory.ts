@@ -144,7 +144,7 @@ async function main(): Promise<void> {
       name: 'node byte relay',
       dbname: DATABASE,
       password: () => Promise.resolve(password),
-      start: (tls) => startByteRelay(cluster, tls ? [join(work, CERT_FILE), join(work, KEY_FILE)] : []),
+      start: (tls) => startByteRelay(cluster, work, tls ? [join(work, CERT_FILE), join(work, KEY_FILE)] : []),
     };
     const bouncer: Subject = {
       name: 'pgbouncer',
