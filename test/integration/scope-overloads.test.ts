@@ -3,6 +3,10 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { pgOptions } from '../support/client-options.js';
 import { CONNECTION, Harness } from '../support/harness.js';
+import { loginUpstream } from '../../protocols/postgres/upstream/login-upstream.js';
+import { querySession } from '../../protocols/postgres/upstream/session-query.js';
+import { encodeNoticeResponse } from '../../protocols/postgres/wire/backend-messages.js';
+import { TERMINATE } from '../../protocols/postgres/wire/frontend-messages.js';
 
 const CANARY = 'OVERLOADCANARY';
 const READ_RECORDS = 'Scope.ReadRecords';
@@ -81,6 +85,25 @@ describe('built-in names overloaded on the search path, against a real server', 
       }
     });
   }
+
+  it('the lookup keeps for the client what the server sent besides its replies, and refuses the session on a server error', async () => {
+    const connection = h.config.connections.get(CONNECTION);
+    assert.ok(connection);
+    const session = await loginUpstream(connection, new Map([['application_name', 'idgate test']]));
+    try {
+      // A NOTICE the server sent right after its login's ReadyForQuery, not read yet: the client's, in order.
+      const notice = encodeNoticeResponse({ severity: 'NOTICE', sqlstate: '00000', message: 'for the client' });
+      const answer = await querySession({ ...session, leftover: notice }, 'SELECT 1 AS one', 5000, 'test query');
+      assert.deepEqual(answer.rows, [['1']]);
+      assert.deepEqual(answer.session.leftover, notice);
+      await assert.rejects(querySession(answer.session, 'SELECT * FROM no_such_table', 5000, 'test query'), {
+        code: 'upstream-rejected',
+        message: /refused the gateway's test query: 42P01/,
+      });
+    } finally {
+      session.socket.end(TERMINATE);
+    }
+  });
 
   it('reads the overloads of each session’s own search path when it starts: one dropped is allowed again', async () => {
     await h.cluster.sql('DROP OPERATOR public.|| (text, integer)', 'records');

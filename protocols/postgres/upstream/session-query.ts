@@ -7,7 +7,7 @@ import { readReplies } from './simple-query.js';
 /**
  * Runs one query of the gateway's own on a session just logged in, before anything of the client
  * is relayed, within `timeoutMs`; returns every row's text (NULL as null) and the session to hand
- * the relay (what arrived after the query's ReadyForQuery kept first). A server error refuses the
+ * the relay (what the server sent besides the replies, and what arrived after them, kept first). A server error refuses the
  * session: the gateway does not go on without the answer.
  */
 export async function querySession(
@@ -25,14 +25,16 @@ export async function querySession(
   }, timeoutMs);
   try {
     session.socket.write(encodeQuery(sql));
-    const { rows, error } = await readReplies(queue, 1);
+    const asynchronous: Buffer[] = [];
+    const { rows, error } = await readReplies(queue, 1, undefined, asynchronous);
     if (error !== undefined) {
       throw new AccessError(
         'upstream-rejected',
         `the upstream database refused the gateway's ${purpose}: ${error.sqlstate} ${error.message}`,
       );
     }
-    return { rows, session: { ...session, leftover: queue.takeRemaining() } };
+    // A NOTICE or ParameterStatus the server sent meanwhile is the client's: relayed first, before what followed.
+    return { rows, session: { ...session, leftover: Buffer.concat([...asynchronous, queue.takeRemaining()]) } };
   } finally {
     clearTimeout(deadline);
     queue.detach();

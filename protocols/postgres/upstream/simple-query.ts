@@ -62,14 +62,20 @@ export async function runMessages(
   }
 }
 
+/** What the server may send at any time, not as a reply to the query. */
+const ASYNCHRONOUS = new Set<number>([Backend.NoticeResponse, Backend.ParameterStatus, Backend.NotificationResponse]);
+
 /**
  * Reads the server's replies until `ready` ReadyForQuery came: every row's text (NULL as null),
- * each statement's command tag into `tags` when given, and the first error (the rest is read all the same).
+ * each statement's command tag into `tags` when given, and the first error (the rest is read all
+ * the same). Messages that are not replies (a NOTICE, a ParameterStatus, a notification) go to
+ * `others` when given, whole and in order.
  */
 export async function readReplies(
   queue: MessageQueue,
   ready: number,
   tags?: string[],
+  others?: Buffer[],
 ): Promise<{ readonly rows: (string | null)[][]; readonly error: QueryError | undefined }> {
   const rows: (string | null)[][] = [];
   let error: QueryError | undefined;
@@ -81,6 +87,7 @@ export async function readReplies(
       const fields = decodeErrorFields(message.body);
       error ??= new QueryError(fields.get('C') ?? '', fields.get('M') ?? 'query failed');
     } else if (message.code === Backend.ReadyForQuery) seen += 1;
+    else if (ASYNCHRONOUS.has(message.code)) others?.push(message.frame);
   }
   return { rows, error };
 }
