@@ -138,15 +138,11 @@ export class ClientConnection {
         services.upstreamPasswords,
       );
       if (scope.all) return { grant, scope, limits, request, session, analysis: undefined, releaseSlot };
+      const context = await analysisContextFor(session.parameters, grant.connection.searchPath, managedSettingNames(settings));
       // What the session's search path overloads, asked before anything of the client is relayed.
-      const looked = await readShadowedBuiltins(session, grant.connection.connectTimeoutMs);
+      const looked = await readShadowedBuiltins(session, grant.connection.connectTimeoutMs, context.parser.major);
       session = looked.session;
-      const analysis = await analysisContextFor(
-        session.parameters,
-        grant.connection.searchPath,
-        managedSettingNames(settings),
-        looked.shadows,
-      );
+      const analysis = { ...context, shadowed: looked.shadows };
       return { grant, scope, limits, request, session, analysis, releaseSlot };
     } catch (e) {
       session?.socket.destroy();

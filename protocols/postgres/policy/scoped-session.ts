@@ -1,7 +1,7 @@
 import { AccessError } from '../../../src/access-error.js';
 import type { AnalysisContext } from './analysis-context.js';
 import { isLexicalSetting, isPinnedValue, PINNED_LEXICAL, reportedLexicalProblem } from './lexical-state.js';
-import { NO_SHADOWS, type ShadowedBuiltins } from './shadowed-builtins.js';
+import { NO_SHADOWS } from './shadowed-builtins.js';
 import { majorVersionOf, sqlParserFor, SUPPORTED_MAJORS } from './sql-parser.js';
 
 /**
@@ -35,14 +35,14 @@ export function pinnedStartupSettings(): ReadonlyMap<string, string> {
 
 /**
  * What the analysis of this session's statements needs, from what the upstream reported at login:
- * the parser of its major version, and whether its encoding keeps names byte-identical. Refuses a
+ * the parser of its major version, and whether its encoding keeps names byte-identical (the
+ * overloads of built-in names are read from the upstream after it: read-shadowed-builtins.ts). Refuses a
  * server the gateway has no parser for, or one that did not take the pinned lexical settings.
  */
 export async function analysisContextFor(
   reported: ReadonlyMap<string, string>,
   schema: string,
   managedSettings: ReadonlySet<string> = new Set(),
-  shadowed: ShadowedBuiltins = NO_SHADOWS,
 ): Promise<AnalysisContext> {
   const version = reported.get('server_version') ?? '';
   const major = majorVersionOf(version);
@@ -58,5 +58,5 @@ export async function analysisContextFor(
     if (problem !== undefined) throw new AccessError('scope-unsupported', `the upstream session cannot be scoped: ${problem}`);
   }
   const encoding = (reported.get('server_encoding') ?? '').toUpperCase();
-  return { parser: await parser, schema, asciiNamesOnly: encoding !== 'UTF8', managedSettings, shadowed };
+  return { parser: await parser, schema, asciiNamesOnly: encoding !== 'UTF8', managedSettings, shadowed: NO_SHADOWS };
 }

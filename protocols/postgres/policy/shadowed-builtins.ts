@@ -1,3 +1,5 @@
+import { builtinsOf } from './builtins/builtins-of.js';
+
 /**
  * Built-in names that the server may resolve to someone else's code. Functions and operators are
  * resolved by name *and argument types*: pg_catalog comes first in the search path, but an
@@ -9,7 +11,8 @@
  * Overloads an extension adds that are not volatile and do not run as another role (citext's `=`
  * and `replace`, hstore's `->`, PostGIS's operators) come from the server's own extension files, as
  * the built-ins do, and do not shadow: otherwise `=` would be refused wherever citext is installed.
- * An aggregate counts as an extension's when its support functions all do.
+ * An aggregate counts as an extension's when its support functions all are an extension's or
+ * pg_catalog's, none volatile or `SECURITY DEFINER`.
  */
 export interface ShadowedBuiltins {
   readonly functions: ReadonlySet<string>;
@@ -20,52 +23,51 @@ export const NO_SHADOWS: ShadowedBuiltins = { functions: new Set(), operators: n
 
 /**
  * The query a scoped session's upstream answers right after login, as its own role and with its
- * pinned search path: one row (kind, name, the overload as `schema.name(arguments)`) per overload
- * that shadows. Names only of built-ins (a name pg_catalog does not have is user-defined anyway).
+ * pinned search path: one row (kind, name, the overload as `schema.name(arguments)`) per function
+ * or operator in a schema of the path other than pg_catalog that is not an extension's trusted
+ * code. Which of those names are built-ins is decided here, from the server version's catalogue:
+ * the query stays small enough to plan and run in about a millisecond.
  */
 export const SHADOWED_BUILTINS_QUERY = `WITH path AS (
   SELECT oid FROM pg_catalog.pg_namespace
   WHERE nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(true)) AND nspname OPERATOR(pg_catalog.<>) 'pg_catalog'
-), extension_code AS (
-  SELECT objid FROM pg_catalog.pg_depend
-  WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass AND deptype OPERATOR(pg_catalog.=) 'e'
-), trusted_function AS (
-  SELECT p.oid FROM pg_catalog.pg_proc p
-  WHERE p.prokind OPERATOR(pg_catalog.=) ANY (ARRAY['f', 'w']::"char"[]) AND p.provolatile OPERATOR(pg_catalog.<>) 'v' AND NOT p.prosecdef
-    AND p.oid IN (SELECT objid FROM extension_code)
-), trusted AS (
-  SELECT oid FROM trusted_function
+), overload AS (
+  SELECT 'function'::pg_catalog.text AS kind, p.proname::pg_catalog.text AS name, p.oid AS fn,
+    pg_catalog.format('%I.%I(%s)', p.pronamespace::pg_catalog.regnamespace, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS overload
+  FROM pg_catalog.pg_proc p WHERE p.pronamespace IN (SELECT oid FROM path)
   UNION ALL
-  SELECT a.aggfnoid FROM pg_catalog.pg_aggregate a
-  WHERE a.aggfnoid IN (SELECT objid FROM extension_code)
-    AND NOT EXISTS (
-      SELECT 1 FROM (VALUES (a.aggtransfn), (a.aggfinalfn), (a.aggcombinefn), (a.aggserialfn), (a.aggdeserialfn),
-        (a.aggmtransfn), (a.aggminvtransfn), (a.aggmfinalfn)) AS support(fn)
-      WHERE support.fn OPERATOR(pg_catalog.<>) 0 AND support.fn NOT IN (SELECT oid FROM trusted_function))
+  SELECT 'operator', o.oprname::pg_catalog.text, o.oprcode::pg_catalog.oid,
+    pg_catalog.format('%I.%s(%s, %s)', o.oprnamespace::pg_catalog.regnamespace, o.oprname, pg_catalog.format_type(o.oprleft, NULL), pg_catalog.format_type(o.oprright, NULL))
+  FROM pg_catalog.pg_operator o WHERE o.oprnamespace IN (SELECT oid FROM path)
 )
-SELECT 'function', p.proname::pg_catalog.text,
-  pg_catalog.format('%I.%I(%s)', p.pronamespace::pg_catalog.regnamespace, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid))
-FROM pg_catalog.pg_proc p
-WHERE p.pronamespace IN (SELECT oid FROM path) AND p.oid NOT IN (SELECT oid FROM trusted)
-  AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc b WHERE b.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND b.proname OPERATOR(pg_catalog.=) p.proname)
-UNION
-SELECT 'operator', o.oprname::pg_catalog.text,
-  pg_catalog.format('%I.%s(%s, %s)', o.oprnamespace::pg_catalog.regnamespace, o.oprname, pg_catalog.format_type(o.oprleft, NULL), pg_catalog.format_type(o.oprright, NULL))
-FROM pg_catalog.pg_operator o
-WHERE o.oprnamespace IN (SELECT oid FROM path) AND o.oprcode NOT IN (SELECT oid FROM trusted)
-  AND EXISTS (SELECT 1 FROM pg_catalog.pg_operator b WHERE b.oprnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND b.oprname OPERATOR(pg_catalog.=) o.oprname)`;
+SELECT kind, name, overload FROM overload
+WHERE NOT EXISTS (
+  SELECT 1 FROM pg_catalog.pg_proc f
+  WHERE f.oid OPERATOR(pg_catalog.=) overload.fn AND f.provolatile OPERATOR(pg_catalog.<>) 'v' AND NOT f.prosecdef
+    AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+      AND d.objid OPERATOR(pg_catalog.=) f.oid AND d.deptype OPERATOR(pg_catalog.=) 'e')
+    AND (f.prokind OPERATOR(pg_catalog.=) ANY (ARRAY['f', 'w']::"char"[]) OR f.prokind OPERATOR(pg_catalog.=) 'a' AND NOT EXISTS (
+      SELECT 1 FROM pg_catalog.pg_aggregate a
+      CROSS JOIN LATERAL (VALUES (a.aggtransfn), (a.aggfinalfn), (a.aggcombinefn), (a.aggserialfn), (a.aggdeserialfn),
+        (a.aggmtransfn), (a.aggminvtransfn), (a.aggmfinalfn)) AS support(fn)
+      JOIN pg_catalog.pg_proc s ON s.oid OPERATOR(pg_catalog.=) support.fn::pg_catalog.oid
+      WHERE a.aggfnoid OPERATOR(pg_catalog.=) f.oid
+        AND (s.provolatile OPERATOR(pg_catalog.=) 'v' OR s.prosecdef
+          OR s.pronamespace OPERATOR(pg_catalog.<>) 'pg_catalog'::pg_catalog.regnamespace AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+            WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid OPERATOR(pg_catalog.=) s.oid
+              AND d.deptype OPERATOR(pg_catalog.=) 'e')))))`;
 
-/** The query's rows, as sets. */
-export function shadowsFromRows(rows: readonly (readonly (string | null)[])[]): ShadowedBuiltins {
-  if (rows.length === 0) return NO_SHADOWS;
+/** The query's rows whose names are built-ins of the server's major version, as sets. */
+export function shadowsFromRows(rows: readonly (readonly (string | null)[])[], major: number): ShadowedBuiltins {
+  const builtins = builtinsOf(major);
   const functions = new Set<string>();
   const operators = new Set<string>();
   for (const [kind, name] of rows) {
     if (name === null || name === undefined) continue;
-    if (kind === 'function') functions.add(name);
-    else if (kind === 'operator') operators.add(name);
+    if (kind === 'function' && builtins.functions.has(name)) functions.add(name);
+    else if (kind === 'operator' && builtins.operators.has(name)) operators.add(name);
   }
-  return { functions, operators };
+  return functions.size === 0 && operators.size === 0 ? NO_SHADOWS : { functions, operators };
 }
 
 const keys = new WeakMap<ShadowedBuiltins, string>();
@@ -95,9 +97,13 @@ export function shadowsFromLists(lists: ShadowLists): ShadowedBuiltins {
   return { functions: new Set(lists.functions), operators: new Set(lists.operators) };
 }
 
-/** What `idgate check --connect` says of the overloads the query found (its rows), if any. */
-export function shadowsNote(rows: readonly (readonly (string | null)[])[]): string | undefined {
-  const found = rows.map(([kind, , overload]) => `${kind ?? ''} ${overload ?? ''}`).sort();
+/** What `idgate check --connect` says of the overloads the query found (its rows), if any shadows a built-in. */
+export function shadowsNote(rows: readonly (readonly (string | null)[])[], major: number): string | undefined {
+  const shadows = shadowsFromRows(rows, major);
+  const found = rows
+    .filter(([kind, name]) => (kind === 'function' ? shadows.functions : shadows.operators).has(name ?? ''))
+    .map(([kind, , overload]) => `${kind ?? ''} ${overload ?? ''}`)
+    .sort();
   if (found.length === 0) return undefined;
   return `scoped sessions refuse the built-in names these overload on the search path (the server could call them instead): ${found.join(', ')}`;
 }

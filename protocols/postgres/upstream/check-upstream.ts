@@ -48,7 +48,7 @@ export async function checkScopedUpstream(
       connection.connectTimeoutMs,
       'lookup of overloaded built-in names',
     );
-    const notes = [shadowsNote(rows)];
+    const notes = [shadowsNote(rows, context.parser.major)];
     if (context.asciiNamesOnly) {
       notes.push(
         `the server's encoding is ${session.parameters.get('server_encoding') ?? '?'}: scoped sessions may name tables, schemas and functions in ASCII only`,

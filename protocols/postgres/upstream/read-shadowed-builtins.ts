@@ -10,7 +10,9 @@ import { querySession } from './session-query.js';
 export async function readShadowedBuiltins(
   session: UpstreamSession,
   timeoutMs: number,
+  /** The server's major version: which names are its built-ins. */
+  major: number,
 ): Promise<{ readonly shadows: ShadowedBuiltins; readonly session: UpstreamSession }> {
   const answer = await querySession(session, SHADOWED_BUILTINS_QUERY, timeoutMs, 'lookup of overloaded built-in names');
-  return { shadows: shadowsFromRows(answer.rows), session: answer.session };
+  return { shadows: shadowsFromRows(answer.rows, major), session: answer.session };
 }

@@ -4,7 +4,7 @@ import type { AnalysisContext } from '../../../../protocols/postgres/policy/anal
 import { AnalysisThread, OFF_THREAD_CHARS } from '../../../../protocols/postgres/policy/off-thread-analysis.js';
 import { parseScope } from '../../../../src/config/scope.js';
 import { shadowsFromRows } from '../../../../protocols/postgres/policy/shadowed-builtins.js';
-import { analysisContext } from '../../../support/sql-analysis.js';
+import { analysisContext, TEST_SERVER_MAJOR } from '../../../support/sql-analysis.js';
 
 /** A statement long enough to be judged off the relay thread, and slow enough to parse that it can be interrupted. */
 function largeSelect(table: string): string {
@@ -31,7 +31,7 @@ describe('the analysis thread', () => {
 
   it('judges with the built-in names the session’s search path overloads, as the relay thread would', async () => {
     const thread = new AnalysisThread();
-    const shadowed = { ...context, shadowed: shadowsFromRows([['operator', '+']]) };
+    const shadowed = { ...context, shadowed: shadowsFromRows([['operator', '+']], TEST_SERVER_MAJOR) };
     try {
       const verdict = await thread.judge(parseScope('read:records'), shadowed, largeSelect('records'));
       assert.equal(verdict.allowed, false);

@@ -3,10 +3,16 @@ import { before, describe, it } from 'node:test';
 import { analyzeSql } from '../../../../protocols/postgres/policy/analyze-sql.js';
 import type { AnalysisContext } from '../../../../protocols/postgres/policy/analysis-context.js';
 import { decide } from '../../../../protocols/postgres/policy/decision-cache.js';
-import { shadowsFromLists, shadowsFromRows, shadowsKey, NO_SHADOWS } from '../../../../protocols/postgres/policy/shadowed-builtins.js';
+import {
+  shadowsFromLists,
+  shadowsFromRows,
+  shadowsKey,
+  shadowsNote,
+  NO_SHADOWS,
+} from '../../../../protocols/postgres/policy/shadowed-builtins.js';
 import { checkScope } from '../../../../src/policy/check-scope.js';
 import { parseScope } from '../../../../src/config/scope.js';
-import { analysisContext } from '../../../support/sql-analysis.js';
+import { analysisContext, TEST_SERVER_MAJOR } from '../../../support/sql-analysis.js';
 
 const READ = parseScope('read:records');
 
@@ -17,12 +23,17 @@ describe('built-in names the search path overloads', () => {
     plain = await analysisContext();
     shadowed = {
       ...plain,
-      shadowed: shadowsFromRows([
-        ['function', 'lower'],
-        ['operator', '||'],
-        ['operator', '='],
-        ['operator', '<='],
-      ]),
+      shadowed: shadowsFromRows(
+        [
+          ['function', 'lower', 'public.lower(integer)'],
+          ['operator', '||', 'public.||(text, integer)'],
+          ['operator', '=', 'public.=(text, integer)'],
+          ['operator', '<=', 'public.<=(text, integer)'],
+          // Names no built-in has are user-defined anyway: not kept.
+          ['function', 'leak', 'public.leak()'],
+        ],
+        TEST_SERVER_MAJOR,
+      ),
     };
   });
 
@@ -82,22 +93,44 @@ describe('built-in names the search path overloads', () => {
     assert.equal(decide(READ, same, sql).allowed, false);
   });
 
-  it('keys sets by their names, whatever their order, and crosses to the analysis thread as lists', () => {
-    const a = shadowsFromRows([
-      ['operator', '='],
-      ['function', 'b'],
-      ['function', 'a'],
-    ]);
-    const b = shadowsFromLists({ functions: ['a', 'b'], operators: ['='] });
+  it('keeps only built-in names, keys sets by their names whatever their order, and crosses to the analysis thread as lists', () => {
+    const a = shadowsFromRows(
+      [
+        ['operator', '='],
+        ['function', 'upper'],
+        ['function', 'lower'],
+        ['function', 'leak'],
+      ],
+      TEST_SERVER_MAJOR,
+    );
+    const b = shadowsFromLists({ functions: ['lower', 'upper'], operators: ['='] });
+    assert.deepEqual(a, b);
     assert.equal(shadowsKey(a), shadowsKey(b));
     assert.notEqual(shadowsKey(a), shadowsKey(NO_SHADOWS));
-    assert.equal(shadowsFromRows([]), NO_SHADOWS);
-    assert.deepEqual(
-      shadowsFromRows([
-        ['something else', 'x'],
-        ['function', null],
-      ]),
-      { functions: new Set(), operators: new Set() },
+    assert.equal(shadowsFromRows([], TEST_SERVER_MAJOR), NO_SHADOWS);
+    assert.equal(
+      shadowsFromRows(
+        [
+          ['something else', 'lower'],
+          ['function', null],
+          ['operator', '==='],
+        ],
+        TEST_SERVER_MAJOR,
+      ),
+      NO_SHADOWS,
     );
+  });
+
+  it('says which overloads shadow a built-in, for check --connect', () => {
+    const rows = [
+      ['operator', '=', 'public.=(integer, text)'],
+      ['function', 'lower', 'public.lower(integer)'],
+      ['function', 'leak', 'public.leak()'],
+    ];
+    assert.equal(
+      shadowsNote(rows, TEST_SERVER_MAJOR),
+      'scoped sessions refuse the built-in names these overload on the search path (the server could call them instead): function public.lower(integer), operator public.=(integer, text)',
+    );
+    assert.equal(shadowsNote([['function', 'leak', 'public.leak()']], TEST_SERVER_MAJOR), undefined);
   });
 });
