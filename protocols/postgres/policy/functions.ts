@@ -6,7 +6,9 @@ import { functionClass, informationSchemaFunctionClass, type FunctionClass } fro
  * reach anything (files, other sessions, tables through its own body), so only the server's own
  * built-ins, sorted by what they do, are judged; anything else — user-defined or from an
  * extension — needs the `all` scope. Names are compared exactly as the parser hands them over
- * (unquoted ones are already folded to lower case): `"NOW"()` is not `now()`.
+ * (unquoted ones are already folded to lower case): `"NOW"()` is not `now()`. A built-in's name
+ * that another schema of the session's search path overloads is user-defined too: the caller
+ * checks `AnalysisContext.shadowed` (shadowed-builtins.ts), which these per-version tables cannot know.
  */
 
 /** How a function name resolves under the session's search path (pg_catalog first), and what it does. */
