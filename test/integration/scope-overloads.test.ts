@@ -5,6 +5,7 @@ import { pgOptions } from '../support/client-options.js';
 import { CONNECTION, Harness } from '../support/harness.js';
 import { loginUpstream } from '../../protocols/postgres/upstream/login-upstream.js';
 import { querySession } from '../../protocols/postgres/upstream/session-query.js';
+import { SHADOWED_BUILTINS_QUERY } from '../../protocols/postgres/policy/shadowed-builtins.js';
 import { encodeNoticeResponse } from '../../protocols/postgres/wire/backend-messages.js';
 import { TERMINATE } from '../../protocols/postgres/wire/frontend-messages.js';
 
@@ -102,6 +103,56 @@ describe('built-in names overloaded on the search path, against a real server', 
       });
     } finally {
       session.socket.end(TERMINATE);
+    }
+  });
+
+  /**
+   * The lookup's rules, each against the server's own catalog: in a transaction that is rolled
+   * back, an extension member is made volatile or SECURITY DEFINER, an extension's aggregate is
+   * given a support function that is neither the extension's nor pg_catalog's, and the lookup must
+   * name what that turned into someone else's code — and nothing of citext's while it is intact.
+   */
+  it('counts an extension’s members as trusted only while they are not volatile, not SECURITY DEFINER, and aggregate trusted code', async () => {
+    const c = new pg.Client({
+      host: h.cluster.host,
+      port: h.cluster.port,
+      user: h.cluster.superuser,
+      password: h.cluster.superuserPassword,
+      database: 'records',
+    });
+    await c.connect();
+    const lookup = async (): Promise<string[]> =>
+      (await c.query<{ kind: string; overload: string }>(SHADOWED_BUILTINS_QUERY)).rows.map((r) => `${r.kind} ${r.overload}`).sort();
+    try {
+      await c.query('BEGIN');
+      await c.query('SET LOCAL search_path = public');
+      const intact = await lookup();
+      assert.ok(intact.includes('function public.lower(integer)'), intact.join(', '));
+      assert.deepEqual(
+        intact.filter((row) => row.includes('citext')),
+        [],
+        'citext, intact, is trusted',
+      );
+      await c.query('ALTER FUNCTION public.citext_eq(citext, citext) VOLATILE');
+      await c.query('ALTER FUNCTION public.replace(citext, citext, citext) SECURITY DEFINER');
+      await c.query('ALTER FUNCTION public.citext_larger(citext, citext) VOLATILE');
+      await c.query("CREATE FUNCTION public.own_smaller(citext, citext) RETURNS citext IMMUTABLE LANGUAGE sql AS 'SELECT $1'");
+      await c.query('CREATE AGGREGATE public.bit_or(citext) (SFUNC = public.own_smaller, STYPE = citext)');
+      await c.query('ALTER EXTENSION citext ADD AGGREGATE public.bit_or(citext)');
+      const changed = await lookup();
+      for (const row of [
+        'operator public.=(citext, citext)',
+        'function public.replace(citext, citext, citext)',
+        'function public.max(citext)',
+        'function public.bit_or(citext)',
+      ]) {
+        assert.ok(changed.includes(row), `${row} in ${changed.join(', ')}`);
+      }
+      assert.ok(!changed.includes('function public.min(citext)'), 'min(citext) still aggregates citext’s own code');
+      assert.ok(!changed.includes('operator public.<>(citext, citext)'), 'citext’s other operators stay trusted');
+    } finally {
+      await c.query('ROLLBACK').catch(() => undefined);
+      await c.end();
     }
   });
 
