@@ -8,6 +8,7 @@ import { sqlstateForAccess } from './client/sqlstate.js';
 import { cancelHeld } from './cancel/cancel-held.js';
 import { adoptWithOwnBuffer, type ReadSource } from './read-source.js';
 import { reachUpstream } from './upstream/connect-upstream.js';
+import { OverloadLookups } from './upstream/overload-lookups.js';
 import { fatal } from './client/session-exit.js';
 
 const TOO_MANY = fatal(sqlstateForAccess('too-many-connections'), 'sorry, too many clients already');
@@ -21,10 +22,12 @@ export class PostgresServer implements ProtocolServer {
   private readonly sockets = new Set<Socket>();
   private accepting = true;
   private readonly allClosed: (() => void)[] = [];
+  private readonly overloads: OverloadLookups;
 
   constructor(private readonly services: GatewayServices) {
     const tls = services.config.listen.tls;
     this.secureContext = tls && clientTlsContext(tls);
+    this.overloads = new OverloadLookups(services.logger, services.upstreamPasswords);
     // Accepted paused: each connection moves to a socket that reads into its own buffer first.
     this.server = createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => this.accept(adoptWithOwnBuffer(accepted)));
     this.server.on('error', (e) => services.logger.error({ err: e.message }, 'listener error'));
@@ -72,6 +75,7 @@ export class PostgresServer implements ProtocolServer {
       else this.allClosed.push(resolve);
     });
     await Promise.all([listenerClosed, connectionsClosed]);
+    this.overloads.close();
   }
 
   private accept({ socket, source }: { socket: Socket; source: ReadSource }): void {
@@ -92,6 +96,7 @@ export class PostgresServer implements ProtocolServer {
       cancelKeys: this.cancelKeys,
       secureContext: this.secureContext,
       isAccepting: () => this.accepting,
+      overloads: this.overloads,
     });
     connection.run().catch((e: unknown) => {
       this.services.logger.error({ err: e instanceof Error ? e.stack : String(e) }, 'connection handler failed');

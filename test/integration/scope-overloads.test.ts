@@ -6,6 +6,9 @@ import { CONNECTION, Harness } from '../support/harness.js';
 import { loginUpstream } from '../../protocols/postgres/upstream/login-upstream.js';
 import { querySession } from '../../protocols/postgres/upstream/session-query.js';
 import { SHADOWED_BUILTINS_QUERY } from '../../protocols/postgres/policy/shadowed-builtins.js';
+import { LOOKUP_APPLICATION_NAME, OverloadLookups } from '../../protocols/postgres/upstream/overload-lookups.js';
+import { readShadowedBuiltins } from '../../protocols/postgres/upstream/read-shadowed-builtins.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { encodeNoticeResponse } from '../../protocols/postgres/wire/backend-messages.js';
 import { TERMINATE } from '../../protocols/postgres/wire/frontend-messages.js';
 
@@ -153,6 +156,77 @@ describe('built-in names overloaded on the search path, against a real server', 
     } finally {
       await c.query('ROLLBACK').catch(() => undefined);
       await c.end();
+    }
+  });
+
+  const keptSessions = async (): Promise<string> =>
+    h.cluster.sql(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${LOOKUP_APPLICATION_NAME}'`, 'records');
+
+  it('answers every login from a lookup that starts after it began, on one kept session per connection', async () => {
+    const allowed = async (sql: string): Promise<boolean> => {
+      const c = await client([READ_RECORDS]);
+      try {
+        const error = await failure(c, sql);
+        if (error !== undefined) assert.equal(error.code, '42501', error.message);
+        return error === undefined;
+      } finally {
+        await c.end();
+      }
+    };
+    const sql = 'SELECT upper(title) FROM records WHERE id = 1';
+    assert.equal(await allowed(sql), true);
+    await h.cluster.sql("CREATE FUNCTION public.upper(integer) RETURNS text LANGUAGE sql AS 'SELECT name FROM secrets LIMIT 1'", 'records');
+    try {
+      // Created just before the login, with the kept session warm from the one above: seen.
+      assert.equal(await allowed(sql), false);
+    } finally {
+      await h.cluster.sql('DROP FUNCTION public.upper(integer)', 'records');
+    }
+    assert.equal(await allowed(sql), true);
+    // Logins at once share the kept session's queries: one more backend, not one per login.
+    const clients = await Promise.all([1, 2, 3, 4, 5].map(() => client([READ_RECORDS])));
+    try {
+      for (const c of clients) assert.equal((await failure(c, 'SELECT lower(1)'))?.code, '42501');
+      assert.equal(await keptSessions(), '1');
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  });
+
+  it('a kept session whose backend went away is replaced, and the login meanwhile still knows its overloads', async () => {
+    await h.cluster.sql(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${LOOKUP_APPLICATION_NAME}'`,
+      'records',
+    );
+    for (let i = 0; i < 3; i++) {
+      const c = await client([READ_RECORDS]);
+      try {
+        assert.equal((await failure(c, 'SELECT lower(1)'))?.code, '42501');
+        assert.equal(await failure(c, 'SELECT upper(title) FROM records WHERE id = 1'), undefined);
+      } finally {
+        await c.end();
+      }
+    }
+    assert.equal(await keptSessions(), '1');
+  });
+
+  it('without the kept session’s answer a login asks its own session, and with it asks nothing more', async () => {
+    const connection = h.config.connections.get(CONNECTION);
+    assert.ok(connection);
+    const unreachable = new OverloadLookups(createLogger('silent'));
+    await assert.rejects(unreachable.ask({ ...connection, port: 1, connectTimeoutMs: 2000 }));
+    unreachable.close();
+    const session = await loginUpstream(connection, new Map([['search_path', 'public']]));
+    try {
+      const major = Number(session.parameters.get('server_version')?.split('.')[0]);
+      const own = await readShadowedBuiltins(session, 5000, major, Promise.resolve(undefined));
+      assert.ok(own.shadows.functions.has('lower'));
+      // Given rows, the session itself is not asked: nothing is written to it, it comes back as it was.
+      const given = await readShadowedBuiltins(own.session, 5000, major, Promise.resolve([['function', 'upper', 'public.upper(integer)']]));
+      assert.deepEqual([...given.shadows.functions], ['upper']);
+      assert.equal(given.session, own.session);
+    } finally {
+      session.socket.end(TERMINATE);
     }
   });
 

@@ -12,6 +12,7 @@ import type { ReleaseSlot } from '../../../src/session/session-slots.js';
 import { MessageQueue } from '../message-queue.js';
 import { streamSource, type ReadSource } from '../read-source.js';
 import { readShadowedBuiltins } from '../upstream/read-shadowed-builtins.js';
+import type { OverloadLookups } from '../upstream/overload-lookups.js';
 import { analysisContextFor, checkClientLexicalSettings } from '../policy/scoped-session.js';
 import { parseScope } from '../../../src/config/scope.js';
 import { fatal } from './session-exit.js';
@@ -39,6 +40,8 @@ export interface ClientConnectionDeps {
   readonly cancelKeys: CancelKeys;
   readonly secureContext: SecureContext | undefined;
   readonly isAccepting: () => boolean;
+  /** The connections' kept sessions that answer scoped logins' overload lookups. */
+  readonly overloads: OverloadLookups;
 }
 
 type StartupMessage = Extract<StartupPacket, { kind: 'StartupMessage' }>;
@@ -131,6 +134,8 @@ export class ClientConnection {
     const releaseSlot = this.takeSlot(grant, limits);
     const settings = gatewaySettings(this.sessionId, grant, limits, request.settings);
     let session: UpstreamSession | undefined;
+    // Asked now, beside the upstream login: a kept session's answer to a query that starts after this login began.
+    const kept = scope.all ? undefined : this.deps.overloads.ask(grant.connection).catch(() => undefined);
     try {
       session = await loginUpstream(
         grant.connection,
@@ -139,8 +144,8 @@ export class ClientConnection {
       );
       if (scope.all) return { grant, scope, limits, request, session, analysis: undefined, releaseSlot };
       const context = await analysisContextFor(session.parameters, grant.connection.searchPath, managedSettingNames(settings));
-      // What the session's search path overloads, asked before anything of the client is relayed.
-      const looked = await readShadowedBuiltins(session, grant.connection.connectTimeoutMs, context.parser.major);
+      // What the session's search path overloads, known before anything of the client is relayed.
+      const looked = await readShadowedBuiltins(session, grant.connection.connectTimeoutMs, context.parser.major, kept);
       session = looked.session;
       const analysis = { ...context, shadowed: looked.shadows };
       return { grant, scope, limits, request, session, analysis, releaseSlot };

@@ -1,18 +1,25 @@
 import { SHADOWED_BUILTINS_QUERY, shadowsFromRows, type ShadowedBuiltins } from '../policy/shadowed-builtins.js';
 import type { UpstreamSession } from './login-upstream.js';
+import type { LookupRows } from './overload-lookups.js';
 import { querySession } from './session-query.js';
 
 /**
- * Which built-in names a scoped session's own search path overloads (policy/shadowed-builtins.ts),
- * asked of its upstream right after login, as its role and with its settings: exactly what the
- * server will resolve its statements against. Returns the session to relay.
+ * Which built-in names a scoped session's own search path overloads (policy/shadowed-builtins.ts):
+ * the answer of the connection's kept lookup session when it gave one (overload-lookups.ts, asked
+ * beside this session's login), else asked of this session's upstream right after login, as its
+ * role and with its settings — exactly what the server will resolve its statements against.
+ * Returns the session to relay.
  */
 export async function readShadowedBuiltins(
   session: UpstreamSession,
   timeoutMs: number,
   /** The server's major version: which names are its built-ins. */
   major: number,
+  /** The kept session's answer, or undefined when it could not give one. */
+  kept?: Promise<LookupRows | undefined>,
 ): Promise<{ readonly shadows: ShadowedBuiltins; readonly session: UpstreamSession }> {
+  const rows = await kept;
+  if (rows !== undefined) return { shadows: shadowsFromRows(rows, major), session };
   const answer = await querySession(session, SHADOWED_BUILTINS_QUERY, timeoutMs, 'lookup of overloaded built-in names');
   return { shadows: shadowsFromRows(answer.rows, major), session: answer.session };
 }
