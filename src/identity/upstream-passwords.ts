@@ -25,16 +25,32 @@ export const STORED_PASSWORDS: UpstreamPasswords = {
  * Passwords for the gateway's upstream logins: a connection's stored password, or for `auth: entra`
  * an access token of the gateway's own identity for the connection's scope, as Azure Database for
  * PostgreSQL takes it. msal-node caches the token and asks Entra for a new one before it expires
- * (within its renewal window), so each login gets a token that is still valid.
+ * (within its renewal window), so each login gets a token that is still valid. Logins that ask
+ * while a request for the scope is on its way share its answer: a burst of logins at renewal time
+ * (or a login and the overload lookup's kept session beside it) makes one request to Entra, not
+ * one each — Entra throttles an application that asks too often.
  */
 export class GatewayUpstreamPasswords implements UpstreamPasswords {
+  private readonly pending = new Map<string, Promise<Secret>>();
+
   constructor(private readonly tokens: AppTokens | undefined) {}
 
   async password(connection: ConnectionConfig): Promise<Secret> {
     if (connection.auth.kind === 'password') return connection.auth.password;
-    if (this.tokens === undefined) return STORED_PASSWORDS.password(connection);
+    const tokens = this.tokens;
+    if (tokens === undefined) return STORED_PASSWORDS.password(connection);
+    const scope = connection.auth.scope;
+    let request = this.pending.get(scope);
+    if (request === undefined) {
+      request = this.requestToken(tokens, scope).finally(() => this.pending.delete(scope));
+      this.pending.set(scope, request);
+    }
+    return request;
+  }
+
+  private async requestToken(tokens: AppTokens, scope: string): Promise<Secret> {
     try {
-      return new Secret(await this.tokens.token(connection.auth.scope));
+      return new Secret(await tokens.token(scope));
     } catch (e) {
       throw new AccessError(
         'upstream-credential-unavailable',

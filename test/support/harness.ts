@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { JWTPayload } from 'jose';
 import { stringify } from 'yaml';
 import { postgresProtocol } from '../../protocols/postgres/index.js';
+import { LOOKUP_APPLICATION_NAME } from '../../protocols/postgres/upstream/overload-lookups.js';
 import type { GatewayConfig } from '../../src/config/gateway-config.js';
 import { buildConfig } from '../../src/config/load-config.js';
 import {
@@ -249,9 +250,17 @@ export class Harness {
   async assertNoLeaks(): Promise<void> {
     const deadline = Date.now() + 5000;
     for (;;) {
-      const upstream = Number(
-        await this.cluster.sql("SELECT count(*) FROM pg_stat_activity WHERE usename IN ('sync_writer','md5_writer','plain_writer')"),
-      );
+      // The session kept per connection for scoped logins' overload lookup is the gateway's own, not a
+      // session's: counted apart, and never more than one per connection.
+      const [upstream = 0, kept = 0] = (
+        await this.cluster.sql(
+          `SELECT count(*) FILTER (WHERE application_name <> '${LOOKUP_APPLICATION_NAME}'), count(*) FILTER (WHERE application_name = '${LOOKUP_APPLICATION_NAME}')
+           FROM pg_stat_activity WHERE usename IN ('sync_writer','md5_writer','plain_writer')`,
+        )
+      )
+        .split('|')
+        .map(Number);
+      if (kept > this.gateway.config.connections.size) throw new Error(`leak: ${kept} kept overload-lookup sessions`);
       const sessions = this.gateway.services.sessions.size;
       const open = this.gateway.server.openConnections;
       if (upstream === 0 && sessions === 0 && open === 0) {
