@@ -214,7 +214,10 @@ describe('built-in names overloaded on the search path, against a real server', 
     const connection = h.config.connections.get(CONNECTION);
     assert.ok(connection);
     const unreachable = new OverloadLookups(createLogger('silent'));
-    await assert.rejects(unreachable.ask({ ...connection, port: 1, connectTimeoutMs: 2000 }));
+    const nowhere = { ...connection, port: 1, connectTimeoutMs: 2000 };
+    await assert.rejects(unreachable.ask(nowhere), { code: 'upstream-unreachable' });
+    // After a failure the kept session is not tried again with every login for a while.
+    await assert.rejects(unreachable.ask(nowhere), /failed a moment ago/);
     unreachable.close();
     const session = await loginUpstream(connection, new Map([['search_path', 'public']]));
     try {

@@ -1,3 +1,4 @@
+import { AccessError } from '../../../src/access-error.js';
 import type { ConnectionConfig } from '../../../src/config/gateway-config.js';
 import type { UpstreamPasswords } from '../../../src/identity/upstream-passwords.js';
 import { errorMessage } from '../../../src/idgate-error.js';
@@ -16,6 +17,12 @@ export const LOOKUP_APPLICATION_NAME = 'idgate overload lookup';
 export const IDLE_CLOSE_MS = 30_000;
 /** A warm backend answers in milliseconds; past this the kept session is dropped and logins ask their own. */
 const ANSWER_MS = 1000;
+/**
+ * After the kept session failed, logins ask their own sessions for this long before it is tried
+ * again: a role at its connection limit, or a server too busy to answer in time, is not given a
+ * second login attempt with every scoped login.
+ */
+export const RETRY_AFTER_MS = 10_000;
 
 /**
  * The overload lookup (policy/shadowed-builtins.ts) asked on a session the gateway keeps per
@@ -69,6 +76,8 @@ class KeptLookupSession {
   private busy = false;
   private idle: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Until when (Date.now()) asks are refused at once after a failure. */
+  private resting = 0;
 
   constructor(
     private readonly connection: ConnectionConfig,
@@ -78,6 +87,7 @@ class KeptLookupSession {
   ) {}
 
   ask(): Promise<LookupRows> {
+    if (Date.now() < this.resting) return Promise.reject(unavailable('it failed a moment ago'));
     clearTimeout(this.idle);
     return new Promise((resolve, reject) => {
       this.waiting.push({ resolve, reject });
@@ -89,32 +99,45 @@ class KeptLookupSession {
     this.closed = true;
     clearTimeout(this.idle);
     this.drop();
-    for (const waiter of this.waiting.splice(0)) waiter.reject(new Error('closed'));
+    for (const waiter of this.waiting.splice(0)) waiter.reject(unavailable('it closed'));
   }
 
   /** One query at a time; everyone who asked before it is sent shares it. */
   private async answerAll(): Promise<void> {
     this.busy = true;
-    while (this.waiting.length > 0 && !this.closed) {
-      let batch: Waiter[] = [];
-      try {
-        const session = this.session ?? (await this.open());
-        batch = this.waiting.splice(0);
-        const answer = await querySession(session, SHADOWED_BUILTINS_QUERY, this.answerMs(), 'lookup of overloaded built-in names');
-        // What the server sent besides the replies (a NOTICE, a ParameterStatus) is no one's here.
-        this.session = { ...answer.session, leftover: Buffer.alloc(0) };
-        for (const waiter of batch) waiter.resolve(answer.rows);
-      } catch (e) {
-        this.log.warn(
-          { err: errorMessage(e) },
-          'the kept session for overload lookups failed: scoped logins ask their own until it answers again',
-        );
-        this.drop();
-        for (const waiter of [...batch, ...this.waiting.splice(0)]) waiter.reject(e);
-      }
-    }
+    while (this.waiting.length > 0 && !this.closed) await this.answerNext();
     this.busy = false;
     if (!this.closed) this.idle = setTimeout(() => this.closeIdle(), IDLE_CLOSE_MS).unref();
+  }
+
+  /**
+   * Answers those waiting with one query. A session that answered before and fails now (its
+   * backend was ended, the server restarted) is replaced at once and the query made again, later
+   * still; a fresh session that fails makes the logins ask their own for `RETRY_AFTER_MS`.
+   */
+  private async answerNext(): Promise<void> {
+    let batch: Waiter[] = [];
+    const reused = this.session !== undefined;
+    try {
+      const session = this.session ?? (await this.open());
+      batch = this.waiting.splice(0);
+      const answer = await querySession(session, SHADOWED_BUILTINS_QUERY, this.answerMs(), 'lookup of overloaded built-in names');
+      // What the server sent besides the replies (a NOTICE, a ParameterStatus) is no one's here.
+      this.session = { ...answer.session, leftover: Buffer.alloc(0) };
+      for (const waiter of batch) waiter.resolve(answer.rows);
+    } catch (e) {
+      this.drop();
+      if (reused) {
+        this.waiting.unshift(...batch);
+        return;
+      }
+      this.log.warn(
+        { err: errorMessage(e) },
+        'the kept session for overload lookups failed: scoped logins ask their own until it answers again',
+      );
+      this.resting = Date.now() + RETRY_AFTER_MS;
+      for (const waiter of [...batch, ...this.waiting.splice(0)]) waiter.reject(e);
+    }
   }
 
   private async open(): Promise<UpstreamSession> {
@@ -151,4 +174,8 @@ class KeptLookupSession {
     this.session = undefined;
     if (session !== undefined && !session.socket.destroyed) session.socket.end(TERMINATE);
   }
+}
+
+function unavailable(why: string): AccessError {
+  return new AccessError('upstream-unreachable', `the kept session for overload lookups cannot answer: ${why}`);
 }
