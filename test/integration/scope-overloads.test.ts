@@ -6,7 +6,7 @@ import { CONNECTION, Harness } from '../support/harness.js';
 import { loginUpstream } from '../../protocols/postgres/upstream/login-upstream.js';
 import { querySession } from '../../protocols/postgres/upstream/session-query.js';
 import { SHADOWED_BUILTINS_QUERY } from '../../protocols/postgres/policy/shadowed-builtins.js';
-import { LOOKUP_APPLICATION_NAME, OverloadLookups } from '../../protocols/postgres/upstream/overload-lookups.js';
+import { endpointOf, LOOKUP_APPLICATION_NAME, OverloadLookups } from '../../protocols/postgres/upstream/overload-lookups.js';
 import { readShadowedBuiltins } from '../../protocols/postgres/upstream/read-shadowed-builtins.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { encodeNoticeResponse } from '../../protocols/postgres/wire/backend-messages.js';
@@ -186,6 +186,13 @@ describe('built-in names overloaded on the search path, against a real server', 
     // Logins at once share the kept session's queries: one more backend, not one per login.
     const clients = await Promise.all([1, 2, 3, 4, 5].map(() => client([READ_RECORDS])));
     try {
+      // The sessions' own backends were not asked (they ran nothing yet): the kept session's answer was used.
+      const askedThemselves = await h.cluster.sql(
+        `SELECT count(*) FROM pg_stat_activity WHERE usename = 'sync_writer' AND application_name <> '${LOOKUP_APPLICATION_NAME}'
+           AND query LIKE '%current_schemas%'`,
+        'records',
+      );
+      assert.equal(askedThemselves, '0');
       for (const c of clients) assert.equal((await failure(c, 'SELECT lower(1)'))?.code, '42501');
       assert.equal(await keptSessions(), '1');
     } finally {
@@ -225,9 +232,13 @@ describe('built-in names overloaded on the search path, against a real server', 
       const own = await readShadowedBuiltins(session, 5000, major, Promise.resolve(undefined));
       assert.ok(own.shadows.functions.has('lower'));
       // Given rows, the session itself is not asked: nothing is written to it, it comes back as it was.
-      const given = await readShadowedBuiltins(own.session, 5000, major, Promise.resolve([['function', 'upper', 'public.upper(integer)']]));
+      const rows = [['function', 'upper', 'public.upper(integer)']];
+      const given = await readShadowedBuiltins(own.session, 5000, major, Promise.resolve({ rows, endpoint: endpointOf(own.session) }));
       assert.deepEqual([...given.shadows.functions], ['upper']);
       assert.equal(given.session, own.session);
+      // An answer from another server than the session's (a replica of the same name) is not used: the session is asked.
+      const elsewhere = await readShadowedBuiltins(own.session, 5000, major, Promise.resolve({ rows, endpoint: '192.0.2.1:5432' }));
+      assert.ok(elsewhere.shadows.functions.has('lower') && !elsewhere.shadows.functions.has('upper'));
     } finally {
       session.socket.end(TERMINATE);
     }

@@ -11,6 +11,23 @@ import { querySession } from './session-query.js';
 
 export type LookupRows = readonly (readonly (string | null)[])[];
 
+/** A kept session's answer, and the server address it came from. */
+export interface KeptAnswer {
+  readonly rows: LookupRows;
+  /** The kept session's peer (address and port): the answer is used only by a session logged in to the same one. */
+  readonly endpoint: string;
+}
+
+/**
+ * The server a session's socket is connected to, as the kernel reports it. A host name that resolves
+ * to several servers (round-robin replicas) gives sessions different endpoints; a Unix socket path
+ * has no address, and the connection's path names one server.
+ */
+export function endpointOf(session: UpstreamSession): string {
+  const { remoteAddress, remotePort } = session.socket;
+  return remoteAddress === undefined ? 'local' : `${remoteAddress}:${remotePort ?? 0}`;
+}
+
 /** What the kept sessions show in pg_stat_activity. */
 export const LOOKUP_APPLICATION_NAME = 'idgate overload lookup';
 /** A kept session no scoped login asked of for this long is closed. */
@@ -46,8 +63,8 @@ export class OverloadLookups {
     private readonly passwords?: UpstreamPasswords,
   ) {}
 
-  /** Rows of a lookup that starts after this call; rejects when the kept session cannot give them. */
-  ask(connection: ConnectionConfig): Promise<LookupRows> {
+  /** The answer of a lookup that starts after this call; rejects when the kept session cannot give one. */
+  ask(connection: ConnectionConfig): Promise<KeptAnswer> {
     let session = this.kept.get(connection);
     if (session === undefined) {
       // A reloaded configuration brings new connection objects: the old ones' sessions close when idle.
@@ -66,7 +83,7 @@ export class OverloadLookups {
 }
 
 interface Waiter {
-  resolve(rows: LookupRows): void;
+  resolve(answer: KeptAnswer): void;
   reject(error: unknown): void;
 }
 
@@ -86,7 +103,7 @@ class KeptLookupSession {
     private readonly onClosed: () => void,
   ) {}
 
-  ask(): Promise<LookupRows> {
+  ask(): Promise<KeptAnswer> {
     if (Date.now() < this.resting) return Promise.reject(unavailable('it failed a moment ago'));
     clearTimeout(this.idle);
     return new Promise((resolve, reject) => {
@@ -124,7 +141,8 @@ class KeptLookupSession {
       const answer = await querySession(session, SHADOWED_BUILTINS_QUERY, this.answerMs(), 'lookup of overloaded built-in names');
       // What the server sent besides the replies (a NOTICE, a ParameterStatus) is no one's here.
       this.session = { ...answer.session, leftover: Buffer.alloc(0) };
-      for (const waiter of batch) waiter.resolve(answer.rows);
+      const kept = { rows: answer.rows, endpoint: endpointOf(session) };
+      for (const waiter of batch) waiter.resolve(kept);
     } catch (e) {
       this.drop();
       if (reused) {
