@@ -224,13 +224,13 @@ describe('the idgate CLI', () => {
     const gw = await startIdgate(['serve', '--config', file], /gateway listening/, env());
     try {
       const conninfo = `host=127.0.0.1 port=${port} dbname=${CONNECTION} user=cli-agent sslmode=require`;
-      const open = run('psql', ['-X', '-A', '-t', conninfo, '-c', 'SELECT pg_sleep(20)'], {
+      const open = run('psql', ['-X', '-A', '-t', conninfo, '-c', "SELECT 'reload', pg_sleep(20)"], {
         env: { ...process.env, PGPASSWORD: await h.token() },
       }).then(
         () => 'finished',
         (e: { stderr: string }) => e.stderr,
       );
-      await new Promise((r) => setTimeout(r, 500));
+      await untilRunning(h, "SELECT 'reload', pg_sleep(20)");
       const narrowed = readFileSync(writeConfig(port, 'SYNC_WRITER_PASSWORD', 1, 'read'), 'utf8');
       writeFileSync(file, narrowed);
       gw.child.kill('SIGHUP');
@@ -260,13 +260,13 @@ describe('the idgate CLI', () => {
     });
     assert.equal(stdout.trim(), 'sync_writer');
     // A session that stays open past the drain deadline is ended with 57P01.
-    const open = run('psql', ['-X', '-A', '-t', conninfo, '-c', 'SELECT pg_sleep(20)'], {
+    const open = run('psql', ['-X', '-A', '-t', conninfo, '-c', "SELECT 'drain', pg_sleep(20)"], {
       env: { ...process.env, PGPASSWORD: token },
     }).then(
       () => 'finished',
       (e: { stderr: string }) => e.stderr,
     );
-    await new Promise((r) => setTimeout(r, 500));
+    await untilRunning(h, "SELECT 'drain', pg_sleep(20)");
     gw.child.kill('SIGTERM');
     const code = await gw.exited;
     assert.equal(code, 0);
@@ -395,3 +395,13 @@ describe('the idgate CLI', () => {
     assert.ok(!existsSync(envFile) && !existsSync(configFile), 'its configuration and secrets are removed with it');
   });
 });
+
+/** Waits until the upstream runs `sql` (a session's login done and its statement under way), at most 20 s. */
+async function untilRunning(h: Harness, sql: string): Promise<void> {
+  const query = `SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = '${sql.replaceAll("'", "''")}'`;
+  for (let i = 0; i < 400; i++) {
+    if ((await h.cluster.sql(query)) !== '0') return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the upstream never ran ${sql}`);
+}
