@@ -153,6 +153,44 @@ describe('operating the gateway: admin endpoint, metrics, live sessions, the age
     );
   });
 
+  it('cancels the statement a session it ends was running: a write under way when an operator terminates it is not committed', async () => {
+    await h.cluster.sql("INSERT INTO orders (item) VALUES ('before-terminate')", 'records');
+    const c = new pg.Client(pgOptions(h, await h.token(agent('slow-writer'))));
+    c.on('error', () => undefined);
+    await c.connect();
+    try {
+      const id = String((await c.query("SELECT current_setting('idgate.session_id') AS id")).rows[0].id);
+      const sql =
+        "WITH pause AS (SELECT pg_sleep(4)) UPDATE orders SET item = 'after-terminate' FROM pause WHERE item = 'before-terminate'";
+      const running = c.query(sql).then(
+        () => 'completed',
+        (e: { code?: string }) => e.code,
+      );
+      for (let i = 0; i < 100; i++) {
+        const active = await h.cluster.sql(
+          `SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = '${sql.replaceAll("'", "''")}'`,
+        );
+        if (active !== '0') break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const ended = await fetch(`${base}/sessions/${id}/terminate`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ by: 'dba-on-call' }),
+      });
+      assert.equal(ended.status, 200);
+      assert.equal(await running, '57P01');
+      // Past the sleep: the UPDATE would have committed by now had it run on.
+      await new Promise((r) => setTimeout(r, 4500));
+      assert.equal(
+        await h.cluster.sql("SELECT string_agg(item, ',') FROM orders WHERE item LIKE '%-terminate'", 'records'),
+        'before-terminate',
+      );
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  });
+
   it('lists live sessions, and ends exactly the one an operator terminates, recording who asked', async () => {
     const claims = agent('orders-agent');
     const first = new pg.Client(pgOptions(h, await h.token(claims)));

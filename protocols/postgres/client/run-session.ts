@@ -1,6 +1,7 @@
 import { entryName } from '../../../src/policy/entry-name.js';
 import { nowMicros } from '../../../src/audit/audit-event.js';
-import type { SessionLimits } from '../../../src/config/gateway-config.js';
+import { errorMessage } from '../../../src/idgate-error.js';
+import type { ConnectionConfig, SessionLimits } from '../../../src/config/gateway-config.js';
 import type { Scope } from '../../../src/config/scope.js';
 import type { Logger } from '../../../src/logging/logger.js';
 import type { SessionGrant } from '../../../src/policy/session-grant.js';
@@ -15,6 +16,7 @@ import type { RelayEnd } from '../relay/relay-options.js';
 import { Relay } from '../relay/relay.js';
 import { ResultTally } from '../recording/result-tally.js';
 import type { UpstreamSession } from '../upstream/login-upstream.js';
+import { sendCancel } from '../upstream/send-cancel.js';
 import { AUTHENTICATION_OK, encodeBackendKeyData } from '../wire/backend-messages.js';
 import { ProtocolError } from '../wire/protocol-error.js';
 import type { ClientStream } from './negotiate-transport.js';
@@ -96,13 +98,8 @@ export function runSession(at: SessionContext, client: ClientSide, admitted: Adm
   const onEnd = (end: RelayEnd): void => {
     if (gatewayKey) cancelKeys.release(gatewayKey);
     admitted.releaseSlot();
-    recorder.end({
-      reason: end.reason,
-      bytesFromClient: end.bytesFromClient,
-      bytesToClient: end.bytesToClient,
-      rowsReturned: activity.rowsReturned,
-      rowsAffected: activity.rowsAffected,
-    });
+    const { reason, bytesFromClient, bytesToClient } = end;
+    recorder.end({ reason, bytesFromClient, bytesToClient, rowsReturned: activity.rowsReturned, rowsAffected: activity.rowsAffected });
     services.sessions.remove(sessionId, end.reason);
     sessionEnded(services.metrics, end, log);
   };
@@ -129,11 +126,24 @@ export function runSession(at: SessionContext, client: ClientSide, admitted: Adm
       if (requester !== undefined) {
         recorder.record('gateway', 'Terminated', { reason, by: requester.by, via: requester.via, from: requester.from });
       }
+      cancelStatementUnderWay(activity, upstream, grant.connection, log);
       relay.terminate(reason, exitFatal(reason, message));
     },
   });
   log.info({ clientUser: request.clientUser, tls: client.tls, entry: entryName(grant.rule), scope: grant.rule.scope }, 'session started');
   relay.start(clientLeftover, upstream.leftover);
+}
+
+/**
+ * A statement under way when the gateway ends its session would run on after the connection closed
+ * (the server notices only when it next writes to it), and a write would commit: access ends at
+ * once only if the statement is cancelled too, with the server's own CancelRequest.
+ */
+function cancelStatementUnderWay(activity: SessionActivity, upstream: UpstreamSession, target: ConnectionConfig, log: Logger): void {
+  if (activity.state !== 'active' || upstream.backendKey === undefined) return;
+  sendCancel(target, upstream.backendKey).catch((e: unknown) =>
+    log.warn({ err: errorMessage(e) }, 'the statement of an ended session could not be cancelled upstream'),
+  );
 }
 
 function recordAcceptedLogin(
