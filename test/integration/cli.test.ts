@@ -230,7 +230,7 @@ describe('the idgate CLI', () => {
         () => 'finished',
         (e: { stderr: string }) => e.stderr,
       );
-      await untilRunning(h, "SELECT 'reload', pg_sleep(20)");
+      await h.untilRunning("SELECT 'reload', pg_sleep(20)");
       const narrowed = readFileSync(writeConfig(port, 'SYNC_WRITER_PASSWORD', 1, 'read'), 'utf8');
       writeFileSync(file, narrowed);
       gw.child.kill('SIGHUP');
@@ -266,7 +266,7 @@ describe('the idgate CLI', () => {
       () => 'finished',
       (e: { stderr: string }) => e.stderr,
     );
-    await untilRunning(h, "SELECT 'drain', pg_sleep(20)");
+    await h.untilRunning("SELECT 'drain', pg_sleep(20)");
     gw.child.kill('SIGTERM');
     const code = await gw.exited;
     assert.equal(code, 0);
@@ -395,13 +395,3 @@ describe('the idgate CLI', () => {
     assert.ok(!existsSync(envFile) && !existsSync(configFile), 'its configuration and secrets are removed with it');
   });
 });
-
-/** Waits until the upstream runs `sql` (a session's login done and its statement under way), at most 20 s. */
-async function untilRunning(h: Harness, sql: string): Promise<void> {
-  const query = `SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = '${sql.replaceAll("'", "''")}'`;
-  for (let i = 0; i < 400; i++) {
-    if ((await h.cluster.sql(query)) !== '0') return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`the upstream never ran ${sql}`);
-}

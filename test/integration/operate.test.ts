@@ -166,13 +166,7 @@ describe('operating the gateway: admin endpoint, metrics, live sessions, the age
         () => 'completed',
         (e: { code?: string }) => e.code,
       );
-      for (let i = 0; i < 100; i++) {
-        const active = await h.cluster.sql(
-          `SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = '${sql.replaceAll("'", "''")}'`,
-        );
-        if (active !== '0') break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await h.untilRunning(sql);
       const ended = await fetch(`${base}/sessions/${id}/terminate`, {
         method: 'POST',
         headers: { ...auth, 'content-type': 'application/json' },

@@ -247,6 +247,16 @@ export class Harness {
   }
 
   /** Sessions the gateway holds and upstream backends of the gateway's roles, after things settle. */
+  /** Waits until the upstream runs `sql` (a session's login done and its statement under way), at most 20 s. */
+  async untilRunning(sql: string): Promise<void> {
+    const query = `SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = '${sql.replaceAll("'", "''")}'`;
+    for (let i = 0; i < 400; i++) {
+      if ((await this.cluster.sql(query)) !== '0') return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`the upstream never ran ${sql}`);
+  }
+
   async assertNoLeaks(): Promise<void> {
     const deadline = Date.now() + 5000;
     for (;;) {

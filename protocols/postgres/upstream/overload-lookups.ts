@@ -31,7 +31,7 @@ export function endpointOf(session: UpstreamSession): string {
 /** What the kept sessions show in pg_stat_activity. */
 export const LOOKUP_APPLICATION_NAME = 'idgate overload lookup';
 /** A kept session no scoped login asked of for this long is closed. */
-export const IDLE_CLOSE_MS = 30_000;
+const IDLE_CLOSE_MS = 30_000;
 /** A warm backend answers in milliseconds; past this the kept session is dropped and logins ask their own. */
 const ANSWER_MS = 1000;
 /**
@@ -39,7 +39,7 @@ const ANSWER_MS = 1000;
  * again: a role at its connection limit, or a server too busy to answer in time, is not given a
  * second login attempt with every scoped login.
  */
-export const RETRY_AFTER_MS = 10_000;
+const RETRY_AFTER_MS = 10_000;
 
 /**
  * The overload lookup (policy/shadowed-builtins.ts) asked on a session the gateway keeps per
