@@ -87,6 +87,12 @@ export class GatewayMetrics implements SessionListener {
     buckets: [5, 15, 30, 60, 120, 300, 600, 1800, 3600],
     registers: [this.registry],
   });
+  private readonly overloadLookups = new Counter({
+    name: 'idgate_overload_lookups_total',
+    help: "Scoped logins' lookups of overloaded built-in names, by who answered: the connection's kept lookup session (kept), or the new session's own backend after its login (own: the kept session could not answer in time, or is connected to another server).",
+    labelNames: ['connection', 'answered_by'],
+    registers: [this.registry],
+  });
   private readonly auditWriteSeconds: Histogram;
   private readonly limitRefusals: Counter<'limit'>;
   private readonly outOfSync: Counter;
@@ -285,6 +291,11 @@ export class GatewayMetrics implements SessionListener {
 
   limitReached(limit: string): void {
     this.limitRefusals.inc({ limit });
+  }
+
+  /** A scoped login learnt which built-in names its search path overloads. */
+  overloadLookup(connection: string, answeredBy: 'kept' | 'own'): void {
+    this.overloadLookups.inc({ connection, answered_by: answeredBy });
   }
 
   /** A session's reply model and its server disagreed: the session ended rather than guess. */

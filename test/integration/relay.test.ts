@@ -162,6 +162,25 @@ describe('the relay', () => {
     assert.equal((await c.query('SELECT 1 AS one')).rows[0].one, 1);
     await c.end();
   });
+
+  it('cancels the statement under way when it ends a session for a malformed frame: a write that was running is not committed', async () => {
+    const { errorOf } = await import('../support/raw-client.js');
+    const id = await h.cluster.sql("INSERT INTO records (title) VALUES ('before-malformed') RETURNING id", 'records');
+    const c = await rawSession();
+    const sql = `WITH pause AS (SELECT pg_sleep(3)) UPDATE records SET title = 'after-malformed' FROM pause WHERE id = ${id}`;
+    c.write(new Bytes().cstring(sql).frame('Q'));
+    await h.untilRunning(sql);
+    // A length field below its own four bytes: no frame can be read past it, and the session ends.
+    const malformed = Buffer.from([0x51, 0, 0, 0, 2]);
+    c.write(malformed);
+    const fatal = await c.readFrame();
+    assert.equal(fatal.code, 'E');
+    assert.equal(errorOf(fatal).code, '08P01');
+    await c.waitClosed();
+    // Past the sleep: the UPDATE would have committed by now had it run on.
+    await sleep(3500);
+    assert.equal(await h.cluster.sql(`SELECT title FROM records WHERE id = ${id}`, 'records'), 'before-malformed');
+  });
 });
 
 describe('the relay bounds what one client may send', () => {

@@ -162,6 +162,13 @@ describe('built-in names overloaded on the search path, against a real server', 
   const keptSessions = async (): Promise<string> =>
     h.cluster.sql(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${LOOKUP_APPLICATION_NAME}'`, 'records');
 
+  /** `/metrics`' count of scoped logins' lookups answered by the kept session, or by their own. */
+  const lookups = async (answeredBy: 'kept' | 'own'): Promise<number> => {
+    const text = await h.gateway.services.metrics.registry.metrics();
+    const line = text.split('\n').find((l) => l.startsWith('idgate_overload_lookups_total{') && l.includes(`answered_by="${answeredBy}"`));
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+
   it('answers every login from a lookup that starts after it began, on one kept session per connection', async () => {
     const allowed = async (sql: string): Promise<boolean> => {
       const c = await client([READ_RECORDS]);
@@ -184,6 +191,7 @@ describe('built-in names overloaded on the search path, against a real server', 
     }
     assert.equal(await allowed(sql), true);
     // Logins at once share the kept session's queries: one more backend, not one per login.
+    const [keptBefore, ownBefore] = [await lookups('kept'), await lookups('own')];
     const clients = await Promise.all([1, 2, 3, 4, 5].map(() => client([READ_RECORDS])));
     try {
       // The sessions' own backends were not asked (they ran nothing yet): the kept session's answer was used.
@@ -193,6 +201,7 @@ describe('built-in names overloaded on the search path, against a real server', 
         'records',
       );
       assert.equal(askedThemselves, '0');
+      assert.deepEqual([(await lookups('kept')) - keptBefore, (await lookups('own')) - ownBefore], [5, 0]);
       for (const c of clients) assert.equal((await failure(c, 'SELECT lower(1)'))?.code, '42501');
       assert.equal(await keptSessions(), '1');
     } finally {
@@ -231,14 +240,17 @@ describe('built-in names overloaded on the search path, against a real server', 
       const major = Number(session.parameters.get('server_version')?.split('.')[0]);
       const own = await readShadowedBuiltins(session, 5000, major, Promise.resolve(undefined));
       assert.ok(own.shadows.functions.has('lower'));
+      assert.equal(own.answeredBy, 'own');
       // Given rows, the session itself is not asked: nothing is written to it, it comes back as it was.
       const rows = [['function', 'upper', 'public.upper(integer)']];
       const given = await readShadowedBuiltins(own.session, 5000, major, Promise.resolve({ rows, endpoint: endpointOf(own.session) }));
       assert.deepEqual([...given.shadows.functions], ['upper']);
       assert.equal(given.session, own.session);
+      assert.equal(given.answeredBy, 'kept');
       // An answer from another server than the session's (a replica of the same name) is not used: the session is asked.
       const elsewhere = await readShadowedBuiltins(own.session, 5000, major, Promise.resolve({ rows, endpoint: '192.0.2.1:5432' }));
       assert.ok(elsewhere.shadows.functions.has('lower') && !elsewhere.shadows.functions.has('upper'));
+      assert.equal(elsewhere.answeredBy, 'own');
     } finally {
       session.socket.end(TERMINATE);
     }

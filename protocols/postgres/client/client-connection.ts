@@ -147,6 +147,7 @@ export class ClientConnection {
       // What the session's search path overloads, known before anything of the client is relayed.
       const looked = await readShadowedBuiltins(session, grant.connection.connectTimeoutMs, context.parser.major, kept);
       session = looked.session;
+      services.metrics.overloadLookup(grant.connection.name, looked.answeredBy);
       const analysis = { ...context, shadowed: looked.shadows };
       return { grant, scope, limits, request, session, analysis, releaseSlot };
     } catch (e) {

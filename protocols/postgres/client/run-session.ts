@@ -112,6 +112,7 @@ export function runSession(at: SessionContext, client: ClientSide, admitted: Adm
     activity,
     budget: services.budget,
     internalError: () => internalErrorFatal(sessionId),
+    onGatewayEnd: () => cancelStatementUnderWay(activity, upstream, grant.connection, log),
   });
   services.sessions.add({
     id: sessionId,
@@ -126,7 +127,6 @@ export function runSession(at: SessionContext, client: ClientSide, admitted: Adm
       if (requester !== undefined) {
         recorder.record('gateway', 'Terminated', { reason, by: requester.by, via: requester.via, from: requester.from });
       }
-      cancelStatementUnderWay(activity, upstream, grant.connection, log);
       relay.terminate(reason, exitFatal(reason, message));
     },
   });
@@ -135,9 +135,11 @@ export function runSession(at: SessionContext, client: ClientSide, admitted: Adm
 }
 
 /**
- * A statement under way when the gateway ends its session would run on after the connection closed
- * (the server notices only when it next writes to it), and a write would commit: access ends at
- * once only if the statement is cancelled too, with the server's own CancelRequest.
+ * A statement under way when the gateway ends its session, for whatever reason, would run on after
+ * the connection closed (the server notices only when it next writes to it), and a write would
+ * commit: access ends at once only if the statement is cancelled too, with the server's own
+ * CancelRequest. (A client that leaves by itself gets the server's own behaviour, as without the
+ * gateway.)
  */
 function cancelStatementUnderWay(activity: SessionActivity, upstream: UpstreamSession, target: ConnectionConfig, log: Logger): void {
   if (activity.state !== 'active' || upstream.backendKey === undefined) return;

@@ -19,6 +19,12 @@ export interface RelayOptions {
   readonly budget?: MemoryBudget | undefined;
   /** Builds the FATAL a client gets when the gateway itself fails while reading its session (no internal detail in it). */
   readonly internalError?: () => Buffer;
+  /**
+   * Called once when the gateway ends the session itself (an operator, revocation, a limit, a
+   * malformed or oversized frame, its own failure), before the connections close: a statement the
+   * server is running would otherwise run on, and a write commit, after the session ended.
+   */
+  readonly onGatewayEnd?: () => void;
 }
 
 export interface RelayEnd {

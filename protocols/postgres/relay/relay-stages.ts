@@ -1,6 +1,6 @@
 import type { SessionActivity, TransactionStatus } from '../../../src/session/session-activity.js';
 import { Backend, Frontend } from '../wire/codes.js';
-import { PASS, SEE, type FrameStage } from '../wire/frame-stage.js';
+import { PASS, SEE, type FrameStage, type HeaderAction } from '../wire/frame-stage.js';
 
 const TRANSACTION_STATUS: Readonly<Record<number, TransactionStatus>> = { 0x49: 'idle', 0x54: 'in-transaction', 0x45: 'failed' };
 
@@ -13,14 +13,15 @@ const TERMINATE_ONLY = only(Frontend.Terminate);
 const READY_ONLY = only(Backend.ReadyForQuery);
 
 /** Notes that the client said goodbye, so its end reads 'client-terminated' and not a lost connection. */
-export function terminateWatch(onTerminate: () => void): FrameStage {
-  return {
-    interest: TERMINATE_ONLY,
-    header: () => {
-      onTerminate();
-      return PASS;
-    },
-  };
+export class TerminateWatch implements FrameStage {
+  readonly interest = TERMINATE_ONLY;
+  /** The client sent Terminate. */
+  seen = false;
+
+  header(): HeaderAction {
+    this.seen = true;
+    return PASS;
+  }
 }
 
 /** Keeps the session's transaction status from each ReadyForQuery (for limits, `/sessions` and idle rules). */

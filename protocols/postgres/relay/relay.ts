@@ -3,7 +3,7 @@ import type { EndReason } from '../../../src/session/end-reason.js';
 import { SessionActivity } from '../../../src/session/session-activity.js';
 import type { ReadSource } from '../read-source.js';
 import type { RelayObserver } from '../recording/relay-observer.js';
-import { readyTracker, terminateWatch } from './relay-stages.js';
+import { readyTracker, TerminateWatch } from './relay-stages.js';
 import { UpstreamWriter } from './upstream-writer.js';
 import { FrameStream } from '../wire/frame-stream.js';
 import { type FrameStage } from '../wire/frame-stage.js';
@@ -27,7 +27,7 @@ const BOUNDARY_GRACE_MS = 2000;
 export class Relay {
   private readonly fromClient: FrameStream;
   private readonly fromServer: FrameStream;
-  private clientTerminated = false;
+  private readonly goodbye = new TerminateWatch();
   private waitingForObserver = false;
   /** The client's stream stopped (a statement judged off the relay thread, or the memory budget): read on once it is ready. */
   private waitingForStream = false;
@@ -41,6 +41,7 @@ export class Relay {
   private readonly observer: RelayObserver | undefined;
   private readonly activity: SessionActivity;
   private readonly internalError: () => Buffer;
+  private readonly onGatewayEnd: () => void;
 
   constructor(
     private readonly clientSource: ReadSource,
@@ -54,6 +55,7 @@ export class Relay {
     this.observer = observer;
     this.activity = options.activity ?? new SessionActivity();
     this.internalError = options.internalError ?? (() => Buffer.alloc(0));
+    this.onGatewayEnd = options.onGatewayEnd ?? (() => undefined);
     this.client = clientSource.stream;
     this.upstream = upstreamSource.stream;
     this.toUpstream = new UpstreamWriter(
@@ -62,11 +64,8 @@ export class Relay {
       () => this.resumeClient(),
       () => this.client.pause(),
     );
-    const onTerminate = (): void => {
-      this.clientTerminated = true;
-    };
     const recorded = (stage: FrameStage | undefined): FrameStage[] => (stage === undefined ? [] : [stage]);
-    this.fromClient = new FrameStream([...(options.clientStages ?? []), terminateWatch(onTerminate), ...recorded(observer?.clientStage)], {
+    this.fromClient = new FrameStream([...(options.clientStages ?? []), this.goodbye, ...recorded(observer?.clientStage)], {
       maxFrame: options.maxClientMessage ?? Number.MAX_SAFE_INTEGER,
       limitName: 'listen.max-message-bytes',
       ...(options.budget !== undefined ? { account: options.budget } : {}),
@@ -81,12 +80,13 @@ export class Relay {
     this.upstreamSource.setHandler(this.onUpstreamData, () => client.writableLength > 0);
     client.on('drain', () => upstream.resume());
     client.on('end', () => {
-      this.reason ??= this.clientTerminated ? 'client-terminated' : 'client-disconnected';
+      this.reason ??= this.goodbye.seen ? 'client-terminated' : 'client-disconnected';
       this.toUpstream.end();
     });
     upstream.on('end', () => {
       this.toUpstream.drop();
-      this.closeSide('upstream-closed', client);
+      this.reason ??= 'upstream-closed';
+      client.end();
     });
     client.on('error', (e: Error) => this.fail('socket-error', e));
     upstream.on('error', (e: Error) => this.fail('socket-error', e));
@@ -103,8 +103,7 @@ export class Relay {
    * frame in flight is finished first), then both connections close.
    */
   terminate(reason: EndReason, fatal: Buffer): void {
-    if (this.reason !== undefined) return;
-    this.reason = reason;
+    if (!this.endByGateway(reason)) return;
     this.toUpstream.drop();
     this.client.pause();
     this.clientSource.clearHandler();
@@ -217,7 +216,7 @@ export class Relay {
    */
   private upstreamFailed(e: unknown, clientAtBoundary: boolean): void {
     const malformed = e instanceof ProtocolError;
-    this.reason ??= malformed ? 'upstream-protocol-violation' : 'internal-error';
+    this.endByGateway(malformed ? 'upstream-protocol-violation' : 'internal-error');
     this.error ??= e instanceof Error ? e : new InvariantError(String(e));
     this.toUpstream.drop();
     this.pendingFatal = undefined;
@@ -231,6 +230,14 @@ export class Relay {
       ? this.protocolViolation(new ProtocolError(e.code, `the database sent a malformed message: ${e.message}`))
       : this.internalError();
     this.client.end(fatal);
+  }
+
+  /** The gateway ends the session (unless it ended already): what the server runs for it now is cancelled. */
+  private endByGateway(reason: EndReason): boolean {
+    if (this.reason !== undefined) return false;
+    this.reason = reason;
+    this.onGatewayEnd();
+    return true;
   }
 
   private finishWithFatal(fatal: Buffer): void {
@@ -254,11 +261,6 @@ export class Relay {
     }
     this.error = e;
     this.terminate(e.code === 'message-too-large' ? 'message-too-large' : 'protocol-violation', this.protocolViolation(e));
-  }
-
-  private closeSide(reason: EndReason, other: Duplex): void {
-    this.reason ??= reason;
-    other.end();
   }
 
   private fail(reason: EndReason, e: Error): void {

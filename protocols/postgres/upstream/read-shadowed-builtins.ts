@@ -17,12 +17,12 @@ export async function readShadowedBuiltins(
   major: number,
   /** The kept session's answer, or undefined when it could not give one. */
   kept?: Promise<KeptAnswer | undefined>,
-): Promise<{ readonly shadows: ShadowedBuiltins; readonly session: UpstreamSession }> {
+): Promise<{ readonly shadows: ShadowedBuiltins; readonly session: UpstreamSession; readonly answeredBy: 'kept' | 'own' }> {
   const answered = await kept;
   // Another server of the same name (a replica behind round-robin DNS) may not have replayed what this one has.
   if (answered !== undefined && answered.endpoint === endpointOf(session)) {
-    return { shadows: shadowsFromRows(answered.rows, major), session };
+    return { shadows: shadowsFromRows(answered.rows, major), session, answeredBy: 'kept' };
   }
   const answer = await querySession(session, SHADOWED_BUILTINS_QUERY, timeoutMs, 'lookup of overloaded built-in names');
-  return { shadows: shadowsFromRows(answer.rows, major), session: answer.session };
+  return { shadows: shadowsFromRows(answer.rows, major), session: answer.session, answeredBy: 'own' };
 }
