@@ -7,9 +7,10 @@ import { REPO_ROOT } from './support/repo-root.js';
 const run = promisify(execFile);
 
 /**
- * What `npm pack` ships: the CLI, the compiled product (its `idgate dev` environment included:
- * the Postgres cluster and the Entra simulator are product, run by `idgate dev`) and the docs —
- * never the tests, their harness, the TypeScript sources or the benchmarks.
+ * What `npm pack` ships: the CLI, the bundled product (its `idgate dev` environment included:
+ * the Postgres cluster and the Entra simulator are product, run by `idgate dev`) with its worker
+ * threads, and the docs — never the tests, their harness, the TypeScript sources, the unbundled
+ * compiler output or the benchmarks.
  */
 describe('the published package', () => {
   it('holds the compiled product, its worker threads and its docs, and nothing of the tests', async () => {
@@ -20,11 +21,10 @@ describe('the published package', () => {
     const files = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
     for (const needed of [
       'bin/idgate',
-      'dist/src/main.js',
-      'dist/src/audit/audit-writer-worker.js',
-      'dist/src/audit/central/shipper-worker.js',
-      'dist/protocols/postgres/policy/analysis-worker.js',
-      'dist/src/dev/entra-simulator.js',
+      'dist/bundle/idgate.js',
+      'dist/bundle/audit-writer-worker.js',
+      'dist/bundle/shipper-worker.js',
+      'dist/bundle/analysis-worker.js',
       'docs/configuration.md',
       'README.md',
       'LICENSE',
@@ -37,6 +37,7 @@ describe('the published package', () => {
         f.startsWith('scripts/') ||
         f.startsWith('src/') ||
         f.startsWith('protocols/') ||
+        (f.startsWith('dist/') && !f.startsWith('dist/bundle/')) ||
         (f.endsWith('.ts') && !f.endsWith('.d.ts')),
     );
     assert.deepEqual(stray, []);
