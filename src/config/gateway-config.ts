@@ -75,6 +75,8 @@ export interface ConnectionConfig {
   readonly connectTimeoutMs: number;
   /** The schema unqualified tables are in (the upstream session's search_path). */
   readonly searchPath: string;
+  /** Who answers a scoped login's overload lookup: the connection's kept session, or the login's own. */
+  readonly overloadLookup: 'kept-session' | 'per-login';
 }
 
 export type MappingMatch =

@@ -198,6 +198,7 @@ function resolveConnections(raw: RawConfig, files: FileReader, secrets: SecretSo
       ...(c.ca !== undefined ? { ca: files.read(c.ca, `${key}.ca`) } : {}),
       connectTimeoutMs: c['connect-timeout-seconds'] * 1000,
       searchPath: c['search-path'],
+      overloadLookup: c['overload-lookup'],
     });
   });
   return out;

@@ -81,6 +81,7 @@ export function parsePostgresUrl(text: string, what: string, env: NodeJS.Process
     ...(ca !== undefined ? { ca } : {}),
     connectTimeoutMs: (Number.isFinite(timeout) && timeout > 0 ? timeout : 10) * 1000,
     searchPath: 'public',
+    overloadLookup: 'kept-session',
   };
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { pgOptions } from '../support/client-options.js';
-import { CONNECTION, Harness } from '../support/harness.js';
+import { CONNECTION, Harness, recordsConnection } from '../support/harness.js';
 import { loginUpstream } from '../../protocols/postgres/upstream/login-upstream.js';
 import { querySession } from '../../protocols/postgres/upstream/session-query.js';
 import { SHADOWED_BUILTINS_QUERY } from '../../protocols/postgres/policy/shadowed-builtins.js';
@@ -21,10 +21,19 @@ const READ_RECORDS = 'Scope.ReadRecords';
  * server calls for `lower(1)` or `title || 1`. A scoped session refuses those names (they count
  * as user-defined for it); an extension's overloads (citext) do not shadow.
  */
+/** A connection whose scoped logins each ask their own session (no kept lookup session). */
+const PER_LOGIN = 'records-per-login';
+
 describe('built-in names overloaded on the search path, against a real server', () => {
   let h: Harness;
   before(async () => {
-    h = await Harness.start({ identityMap: [{ 'entra-app-role': READ_RECORDS, connection: CONNECTION, scope: 'read:records' }] });
+    h = await Harness.start({
+      identityMap: [
+        { 'entra-app-role': READ_RECORDS, connection: CONNECTION, scope: 'read:records' },
+        { 'entra-app-role': READ_RECORDS, connection: PER_LOGIN, scope: 'read:records' },
+      ],
+      connections: (cluster) => [recordsConnection(cluster, PER_LOGIN, { 'overload-lookup': 'per-login' })],
+    });
     await h.cluster.sql(
       [
         'CREATE EXTENSION citext',
@@ -162,10 +171,17 @@ describe('built-in names overloaded on the search path, against a real server', 
   const keptSessions = async (): Promise<string> =>
     h.cluster.sql(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${LOOKUP_APPLICATION_NAME}'`, 'records');
 
-  /** `/metrics`' count of scoped logins' lookups answered by the kept session, or by their own. */
-  const lookups = async (answeredBy: 'kept' | 'own'): Promise<number> => {
+  /** `/metrics`' count of a connection's scoped logins' lookups answered by the kept session, or by their own. */
+  const lookups = async (answeredBy: 'kept' | 'own', connection = CONNECTION): Promise<number> => {
     const text = await h.gateway.services.metrics.registry.metrics();
-    const line = text.split('\n').find((l) => l.startsWith('idgate_overload_lookups_total{') && l.includes(`answered_by="${answeredBy}"`));
+    const line = text
+      .split('\n')
+      .find(
+        (l) =>
+          l.startsWith('idgate_overload_lookups_total{') &&
+          l.includes(`answered_by="${answeredBy}"`) &&
+          l.includes(`connection="${connection}"`),
+      );
     return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
   };
 
@@ -224,6 +240,26 @@ describe('built-in names overloaded on the search path, against a real server', 
       }
     }
     assert.equal(await keptSessions(), '1');
+  });
+
+  it('with overload-lookup: per-login, each scoped login asks its own session, and no session is kept for it', async () => {
+    const before = await keptSessions();
+    const clients = await Promise.all(
+      [1, 2, 3].map(async () => {
+        const c = new pg.Client(pgOptions(h, await h.token({ roles: [READ_RECORDS] }), { database: PER_LOGIN }));
+        c.on('error', () => undefined);
+        await c.connect();
+        return c;
+      }),
+    );
+    try {
+      for (const c of clients) assert.equal((await failure(c, 'SELECT lower(1)'))?.code, '42501');
+      assert.deepEqual([await lookups('kept', PER_LOGIN), await lookups('own', PER_LOGIN)], [0, 3]);
+      // No kept session was opened for it (the other connection's may close meanwhile, when idle for 30 s).
+      assert.ok(Number(await keptSessions()) <= Number(before));
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
   });
 
   it('without the kept session’s answer a login asks its own session, and with it asks nothing more', async () => {

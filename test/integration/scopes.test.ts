@@ -5,7 +5,7 @@ import postgres from 'postgres';
 import { sessionsJson, settleAudit, showJson } from '../support/audit.js';
 import { Bytes } from '../support/byte-builder.js';
 import { pgOptions } from '../support/client-options.js';
-import { CONNECTION, Harness } from '../support/harness.js';
+import { CONNECTION, Harness, recordsConnection } from '../support/harness.js';
 import { errorOf, RawClient } from '../support/raw-client.js';
 import { expectedSqlstate, TABLE } from '../support/scope-cases.js';
 
@@ -16,18 +16,7 @@ describe('scopes enforced by the gateway on every statement', () => {
   let h: Harness;
   before(async () => {
     h = await Harness.start({
-      connections: (cluster) => [
-        {
-          name: 'records-app',
-          host: cluster.host,
-          port: cluster.port,
-          database: 'records',
-          user: 'sync_writer',
-          'password-env': 'SYNC_WRITER_PASSWORD',
-          tls: 'disable',
-          'search-path': 'app',
-        },
-      ],
+      connections: (cluster) => [recordsConnection(cluster, 'records-app', { 'search-path': 'app' })],
       identityMap: [
         ...SCOPES.map((scope) => ({ 'entra-app-role': roleFor(scope), connection: CONNECTION, scope })),
         { 'entra-app-role': 'Scope.App', connection: 'records-app', scope: 'write:records' },

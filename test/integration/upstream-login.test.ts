@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { freePort } from '../../src/dev/free-port.js';
 import { pgOptions } from '../support/client-options.js';
-import { Harness } from '../support/harness.js';
+import { Harness, recordsConnection } from '../support/harness.js';
 
 const FLAVOURS = [
   'scram',
@@ -28,15 +28,8 @@ describe('the gateway’s own upstream login', () => {
     h = await Harness.start({
       upstreamTls: true,
       connections: (cluster) => {
-        const base = {
-          host: cluster.host,
-          port: cluster.port,
-          database: 'records',
-          user: 'sync_writer',
-          'password-env': 'SYNC_WRITER_PASSWORD',
-          tls: 'disable',
-          'connect-timeout-seconds': 2,
-        };
+        // Each entry names itself: the spread's own name is overridden.
+        const base = recordsConnection(cluster, 'scram', { 'connect-timeout-seconds': 2 });
         return [
           { ...base, name: 'scram' },
           { ...base, name: 'scram-saslprep', user: 'prep_writer', 'password-env': 'PREP_WRITER_PASSWORD' },

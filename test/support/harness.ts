@@ -33,6 +33,23 @@ export type ConfigDocument = Record<string, unknown> & {
   connections: Record<string, unknown>[];
 };
 
+/**
+ * A connection entry to the harness's `records` database as `sync_writer` (plaintext, its password
+ * from the environment), named `name`, with `extra` keys added or overriding.
+ */
+export function recordsConnection(cluster: PostgresCluster, name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name,
+    host: cluster.host,
+    port: cluster.port,
+    database: 'records',
+    user: 'sync_writer',
+    'password-env': 'SYNC_WRITER_PASSWORD',
+    tls: 'disable',
+    ...extra,
+  };
+}
+
 export interface HarnessOptions {
   readonly cluster?: ClusterOptions;
   /** Overrides of the `listen` section. */
@@ -170,24 +187,8 @@ export class Harness {
       ...(options.approvals !== undefined ? { approvals: options.approvals } : {}),
       ...(options.limits !== undefined ? { limits: options.limits } : {}),
       connections: [
-        {
-          name: CONNECTION,
-          host: cluster.host,
-          port: cluster.port,
-          database: 'records',
-          user: 'sync_writer',
-          'password-env': 'SYNC_WRITER_PASSWORD',
-          tls: 'disable',
-        },
-        {
-          name: 'other-db',
-          host: cluster.host,
-          port: cluster.port,
-          database: 'records',
-          user: 'sync_writer',
-          'password-env': 'SYNC_WRITER_PASSWORD',
-          tls: 'disable',
-        },
+        recordsConnection(cluster, CONNECTION),
+        recordsConnection(cluster, 'other-db'),
         ...(options.connections?.(cluster) ?? []),
       ],
       'identity-map': [

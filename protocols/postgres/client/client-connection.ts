@@ -135,7 +135,8 @@ export class ClientConnection {
     const settings = gatewaySettings(this.sessionId, grant, limits, request.settings);
     let session: UpstreamSession | undefined;
     // Asked now, beside the upstream login: a kept session's answer to a query that starts after this login began.
-    const kept = scope.all ? undefined : this.deps.overloads.ask(grant.connection).catch(() => undefined);
+    const keptSession = !scope.all && grant.connection.overloadLookup === 'kept-session';
+    const kept = keptSession ? this.deps.overloads.ask(grant.connection).catch(() => undefined) : undefined;
     try {
       session = await loginUpstream(
         grant.connection,

@@ -103,6 +103,7 @@ describe('loadConfigFile', () => {
     assert.equal(storedPassword(config.connections.get('c')), 'secret-from-file');
     assert.equal(config.connections.get('c')?.tls, 'require');
     assert.equal(config.connections.get('c')?.port, 5432);
+    assert.equal(config.connections.get('c')?.overloadLookup, 'kept-session');
     assert.equal(config.listen.port, 5433);
     assert.equal(config.listen.allowPlaintext, false);
     assert.equal(config.entra.authority, 'https://login.microsoftonline.com');
@@ -288,6 +289,11 @@ describe('loadConfigFile', () => {
     ],
     ['a missing TLS file', (y) => y, /listen\.tls\.cert: cannot read certs\/server\.crt/],
     ['a bad upstream TLS mode', (y) => y.replace('tls: disable', 'tls: allow'), /connections\[0\]\.tls: /],
+    [
+      'an overload lookup that is neither kept-session nor per-login',
+      (y) => y.replace('tls: disable', 'tls: disable\n    overload-lookup: cached'),
+      /connections\[0\]\.overload-lookup: /,
+    ],
     [
       'verify-full without a CA',
       (y) => y.replace('tls: disable', 'tls: verify-full'),

@@ -14,6 +14,7 @@ const connection = (scope: string): ConnectionConfig => ({
   tls: 'require',
   connectTimeoutMs: 5000,
   searchPath: 'public',
+  overloadLookup: 'kept-session',
 });
 
 /** Tokens handed out only when the test says so, counting the requests. */

@@ -32,6 +32,7 @@ function grant(ruleLimits: MappingRule['limits']): SessionGrant {
       tls: 'disable',
       connectTimeoutMs: 1000,
       searchPath: 'public',
+      overloadLookup: 'kept-session',
     },
   };
 }

@@ -33,6 +33,7 @@ function connection(name: string): ConnectionConfig {
     tls: 'disable',
     connectTimeoutMs: 1000,
     searchPath: 'public',
+    overloadLookup: 'kept-session',
   };
 }
 

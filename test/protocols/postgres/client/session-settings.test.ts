@@ -28,6 +28,7 @@ const grant = (displayName?: string): SessionGrant => ({
     tls: 'disable',
     connectTimeoutMs: 1000,
     searchPath: 'public',
+    overloadLookup: 'kept-session',
   },
 });
 

@@ -16,6 +16,7 @@ describe('loginUpstream', () => {
       tls: 'disable' as const,
       connectTimeoutMs: 1000,
       searchPath: 'public',
+      overloadLookup: 'kept-session' as const,
     };
     await assert.rejects(loginUpstream(connection, new Map([['idgate.display_name', 'x\u0000role\u0000postgres']])), {
       code: 'startup-parameter-refused',
