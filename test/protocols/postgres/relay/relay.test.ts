@@ -262,3 +262,67 @@ describe('Relay with a scope gate', () => {
     upstream.close();
   });
 });
+
+/**
+ * What ends the session, and whether the gateway ended it: its own ends (an operator's terminate, a
+ * malformed or oversized client frame, a malformed server frame, a failure of its own on either side)
+ * must call `onGatewayEnd` — the session cancels a statement under way upstream there — and the
+ * sides' own ends (the client's Terminate or disconnect, the server closing) must not.
+ */
+const ENDS: readonly {
+  readonly what: string;
+  readonly gateway: boolean;
+  readonly options?: RelayOptions;
+  readonly act: (s: Awaited<ReturnType<typeof startRelay>>) => void;
+}[] = [
+  {
+    what: 'an operator’s terminate, asked twice',
+    gateway: true,
+    act: (s) => {
+      s.relay.terminate('admin-terminated', Buffer.alloc(0));
+      s.relay.terminate('admin-terminated', Buffer.alloc(0));
+    },
+  },
+  { what: 'a malformed client frame', gateway: true, act: (s) => s.client.far.write(Buffer.from([0x51, 0, 0, 0, 3])) },
+  {
+    what: 'a client message over the limit',
+    gateway: true,
+    options: { maxClientMessage: 64 },
+    act: (s) => s.client.far.write(new Bytes().cstring('x'.repeat(100)).frame('Q')),
+  },
+  {
+    what: 'the gateway failing on a client frame',
+    gateway: true,
+    options: { clientStages: [failingStage('client side')] },
+    act: (s) => s.client.far.write(new Bytes().cstring('SELECT 1').frame('Q')),
+  },
+  { what: 'a malformed server frame', gateway: true, act: (s) => s.upstream.far.write(Buffer.from([0x44, 0, 0, 0, 2])) },
+  {
+    what: 'the gateway failing on a server frame',
+    gateway: true,
+    options: { serverStages: [failingStage('server side')] },
+    act: (s) => s.upstream.far.write(new Bytes().cstring('SELECT 1').frame('C')),
+  },
+  { what: 'the client’s Terminate', gateway: false, act: (s) => s.client.far.end(new Bytes().frame('X')) },
+  { what: 'the client going away', gateway: false, act: (s) => s.client.far.destroy() },
+  { what: 'the server closing', gateway: false, act: (s) => s.upstream.far.end() },
+];
+
+describe('Relay ends: the gateway’s own, and the sides’', () => {
+  for (const end of ENDS) {
+    it(`${end.gateway ? 'calls' : 'does not call'} onGatewayEnd for ${end.what}`, async () => {
+      let called = 0;
+      const s = await startRelay({ ...end.options, onGatewayEnd: () => (called += 1) });
+      s.client.far.on('error', () => undefined).on('data', () => undefined);
+      s.upstream.far
+        .on('error', () => undefined)
+        .on('data', () => undefined)
+        .once('end', () => s.upstream.far.end());
+      end.act(s);
+      await s.ended();
+      assert.equal(called, end.gateway ? 1 : 0);
+      s.client.close();
+      s.upstream.close();
+    });
+  }
+});
