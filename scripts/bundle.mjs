@@ -24,7 +24,8 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  // Stack traces in the log can be mapped back to the TypeScript (through dist/'s own maps).
+  // With NODE_OPTIONS=--enable-source-maps, stack traces in the log name the TypeScript sources (the
+  // maps hold them, through dist/'s own maps); off by default, so no start pays for reading them.
   sourcemap: true,
   external: ['better-sqlite3', 'libpg-query', 'libpg-query-15', 'libpg-query-16', 'libpg-query-17', 'pg-native'],
   // CommonJS libraries inside the bundle still call require() for Node's own modules.

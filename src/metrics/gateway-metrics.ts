@@ -89,7 +89,7 @@ export class GatewayMetrics implements SessionListener {
   });
   private readonly overloadLookups = new Counter({
     name: 'idgate_overload_lookups_total',
-    help: "Scoped logins' lookups of overloaded built-in names, by who answered: the connection's kept lookup session (kept), or the new session's own backend after its login (own: the kept session could not answer in time, or is connected to another server).",
+    help: "Scoped logins' lookups of overloaded built-in names, by who answered: the connection's kept lookup session (kept), or the new session's own backend after its login (own: the connection has overload-lookup: per-login, or the kept session could not answer in time, or is connected to another server).",
     labelNames: ['connection', 'answered_by'],
     registers: [this.registry],
   });
