@@ -1,10 +1,22 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { REPO_ROOT } from './support/repo-root.js';
 
 const run = promisify(execFile);
+
+/** Every module the product starts as a worker thread (`startModuleWorker(new URL('./name', …))`), by name. */
+function workerModules(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return workerModules(path);
+    if (!name.endsWith('.ts')) return [];
+    return [...readFileSync(path, 'utf8').matchAll(/startModuleWorker\(new URL\('\.\/([\w-]+)'/g)].map((m) => m[1] ?? '');
+  });
+}
 
 /**
  * What `npm pack` ships: the CLI, the bundled product (its `idgate dev` environment included:
@@ -18,13 +30,15 @@ describe('the published package', () => {
       cwd: REPO_ROOT,
       maxBuffer: 10 << 20,
     });
+    const workers = [...workerModules(join(REPO_ROOT, 'src')), ...workerModules(join(REPO_ROOT, 'protocols'))];
+    // The audit writer, the central shipper, the analysis thread: fewer found means the pattern no longer matches the code.
+    assert.ok(workers.length >= 3, `worker modules found: ${workers.join(', ')}`);
     const files = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
     for (const needed of [
       'bin/idgate',
       'dist/bundle/idgate.js',
-      'dist/bundle/audit-writer-worker.js',
-      'dist/bundle/shipper-worker.js',
-      'dist/bundle/analysis-worker.js',
+      // Each worker thread is an entry of the bundle named as its module (scripts/bundle.mjs), or it cannot start.
+      ...workers.map((w) => `dist/bundle/${w}.js`),
       'docs/configuration.md',
       'README.md',
       'LICENSE',
