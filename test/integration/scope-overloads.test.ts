@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { pgOptions } from '../support/client-options.js';
@@ -259,6 +260,38 @@ describe('built-in names overloaded on the search path, against a real server', 
       assert.ok(Number(await keptSessions()) <= Number(before));
     } finally {
       await Promise.all(clients.map((c) => c.end()));
+    }
+  });
+
+  it('a kept session that stops answering is replaced and asked again at once: the login still gets the kept answer', async () => {
+    const connection = h.config.connections.get(CONNECTION);
+    assert.ok(connection);
+    // A TCP relay to the server whose existing connections can be made to go silent (a dead link, a hung backend).
+    const links: [Socket, Socket][] = [];
+    const relay = createServer((near) => {
+      const far = connect(h.cluster.port, h.cluster.host);
+      for (const socket of [near, far]) socket.on('error', () => undefined);
+      near.pipe(far).pipe(near);
+      links.push([near, far]);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const lookups = new OverloadLookups(createLogger('silent'));
+    const via = { ...connection, port: (relay.address() as AddressInfo).port, connectTimeoutMs: 2000 };
+    try {
+      const first = await lookups.ask(via);
+      assert.ok(first.rows.some((row) => row[1] === 'lower'));
+      for (const [near, far] of links) {
+        near.unpipe(far);
+        far.unpipe(near);
+      }
+      // The silent one is given up after the answer time (1 s) and a fresh one asked at once, not after the 10 s rest.
+      const second = await lookups.ask(via);
+      assert.deepEqual(second.rows, first.rows);
+      assert.equal(links.length, 2, 'one more session was opened for the answer');
+    } finally {
+      lookups.close();
+      relay.close();
+      for (const link of links) for (const socket of link) socket.destroy();
     }
   });
 
