@@ -12,7 +12,9 @@ export default tseslint.config(
   eslint.configs.recommended,
   tseslint.configs.strictTypeChecked,
   {
-    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    // One program for the whole tree (tsconfig.json names every TypeScript file): a fifth less time than
+    // the project service, which looks each file's project up (24 s against 29.5 on the 2-core box).
+    languageOptions: { parserOptions: { project: ['./tsconfig.json'], tsconfigRootDir: import.meta.dirname } },
     rules: {
       // A body that spans lines gets braces, so a statement added under an `if` is never silently outside it.
       curly: ['error', 'multi-line'],

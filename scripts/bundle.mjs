@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Bundles what `tsc -p tsconfig.build.json` compiled into dist/ for bin/idgate, into dist/bundle/:
+// Bundles what tsc compiled for bin/idgate, into dist/bundle/: from dist/ (`tsc -p tsconfig.build.json`,
+// `npm run build`), or from the directory given as the argument (`npm test` bundles what it compiled
+// into .build/ with the tests, the same compiler options, rather than compile the product twice).
 // Node's ESM loader resolves, reads and links each of the ~1,000 modules of the product and its
 // libraries one by one, which took most of a command's start (`idgate sessions` 0.57 s of CPU,
 // `idgate serve` 0.93, `idgate --help` 1.1; 0.39, 0.6 and 0.6 bundled, on the 2-core box). The
@@ -9,23 +11,30 @@
 // them with `new URL('./audit-writer-worker', import.meta.url)`, which from any chunk of this flat
 // directory names the bundled worker. Native addons and the parser's WebAssembly stay packages of
 // their own, found in node_modules at run time.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { build } from 'esbuild';
 
+const compiled = process.argv[2] ?? 'dist';
+const outdir = 'dist/bundle';
+// Chunk names carry a hash of their content: without emptying the directory, every build would leave
+// the chunks of the one before in it, and in the package.
+rmSync(outdir, { recursive: true, force: true });
 await build({
   entryPoints: {
-    idgate: 'dist/src/main.js',
-    'audit-writer-worker': 'dist/src/audit/audit-writer-worker.js',
-    'shipper-worker': 'dist/src/audit/central/shipper-worker.js',
-    'analysis-worker': 'dist/protocols/postgres/policy/analysis-worker.js',
+    idgate: join(compiled, 'src/main.js'),
+    'audit-writer-worker': join(compiled, 'src/audit/audit-writer-worker.js'),
+    'shipper-worker': join(compiled, 'src/audit/central/shipper-worker.js'),
+    'analysis-worker': join(compiled, 'protocols/postgres/policy/analysis-worker.js'),
   },
-  outdir: 'dist/bundle',
+  outdir,
   bundle: true,
   splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
   // With NODE_OPTIONS=--enable-source-maps, stack traces in the log name the TypeScript sources (the
-  // maps hold them, through dist/'s own maps); off by default, so no start pays for reading them.
+  // maps hold them, through the compiled files' own maps); off by default, so no start pays for reading them.
   sourcemap: true,
   external: ['better-sqlite3', 'libpg-query', 'libpg-query-15', 'libpg-query-16', 'libpg-query-17', 'pg-native'],
   // CommonJS libraries inside the bundle still call require() for Node's own modules.
