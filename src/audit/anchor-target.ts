@@ -3,7 +3,6 @@ import type pg from 'pg';
 import { parsePostgresUrl } from '../config/postgres-url.js';
 import { anchorLine, anchorOf, parseAnchorLines, type Anchor } from './anchor-record.js';
 import { AuditError } from './audit-error.js';
-import { centralTarget, connectCentral } from './central/central-target.js';
 
 /**
  * Where anchors are kept, away from the nodes: a file (appended, one JSON line each — put it in a
@@ -71,7 +70,9 @@ const ANCHOR_TABLE = `CREATE TABLE IF NOT EXISTS idgate_anchors (
   PRIMARY KEY (log_id, at_us)
 )`;
 
+/** pg is loaded only for a postgres:// target: `verify --anchors file` need not pay its start. */
 async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const { centralTarget, connectCentral } = await import('./central/central-target.js');
   const client = await connectCentral(centralTarget(parsePostgresUrl(url, '--to')), 'idgate anchor');
   try {
     return await use(client);

@@ -3,15 +3,12 @@ import { join } from 'node:path';
 import type { Options } from 'yargs';
 import type { Anchor } from '../audit/anchor-record.js';
 import { AuditReader } from '../audit/audit-reader.js';
-import { centralLogs } from '../audit/central/central-copy.js';
 import { hasTable } from '../audit/audit-store.js';
 import { TrustList } from '../audit/trust-list.js';
 import { verifyAudit, type VerifyReport } from '../audit/verify-audit.js';
-import { loadConfigFile, READ_ONLY } from '../config/load-config.js';
 import { UsageError } from '../idgate-error.js';
 import { isPublicKeyText } from '../signing/node-key.js';
-import { copyFromCentral } from './options/db-option.js';
-import { connectCentralFor, openAuditReader } from './options/audit-source.js';
+import { openAuditReader } from './options/audit-source.js';
 
 export const trustedKeyOption = {
   type: 'string',
@@ -24,10 +21,15 @@ interface TrustArgs {
   readonly 'trusted-key'?: readonly string[] | undefined;
 }
 
-/** The config's recordings.trusted-nodes (when the config file is there) and every --trusted-key. */
-export function trustListOf(args: TrustArgs): TrustList {
+/**
+ * The config's recordings.trusted-nodes (when the config file is there) and every --trusted-key.
+ * The configuration's reader is loaded only when there is a file to read (its schema and YAML
+ * parser cost a command's start more than the rest of `verify`).
+ */
+export async function trustListOf(args: TrustArgs): Promise<TrustList> {
   const entries = new Map<string, string[]>();
   if (existsSync(args.config)) {
+    const { loadConfigFile, READ_ONLY } = await import('../config/load-config.js');
     for (const [node, keys] of loadConfigFile(args.config, process.env, READ_ONLY).trustedNodes) entries.set(node, [...keys]);
   }
   for (const given of args['trusted-key'] ?? []) {
@@ -66,6 +68,10 @@ export function localLogReport(path: string, trust: TrustList, anchors: readonly
 
 /** Verifies each node's log in the central store as its own chains, each with the anchors of its log id. */
 export async function centralLogReports(url: string, trust: TrustList, anchors: readonly Anchor[]): Promise<LogReport[]> {
+  const [{ centralLogs }, { connectCentralFor, copyFromCentral }] = await Promise.all([
+    import('../audit/central/central-copy.js'),
+    import('./options/central-source.js'),
+  ]);
   const client = await connectCentralFor(url, 'idgate verify');
   let logs: Awaited<ReturnType<typeof centralLogs>>;
   try {

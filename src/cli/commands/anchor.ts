@@ -23,8 +23,8 @@ export const anchorCommand: CommandModule<object, AnchorArgs> = {
       describe: 'a file the gateways cannot write (appended, one JSON line per log), or postgres://… (table idgate_anchors)',
     }),
   handler: async (args) => {
-    const db = auditDbPath(args);
-    const trust = trustListOf(args);
+    const db = await auditDbPath(args);
+    const trust = await trustListOf(args);
     const reports = isCentralUrl(db) ? await centralLogReports(db, trust, []) : [localLogReport(db, trust, [], auditDbSource(args))];
     const atUs = nowMicros();
     const anchors: Anchor[] = [];

@@ -8,7 +8,8 @@ import { pruneCentral } from '../../audit/central/prune-central.js';
 import { pruneAudit, type PruneResult } from '../../audit/prune-audit.js';
 import { parseDurationUs } from '../parse-time.js';
 import { auditDbPath, auditDbSource, dbOptions, isCentralUrl } from '../options/db-option.js';
-import { connectCentralFor, openAuditReader } from '../options/audit-source.js';
+import { openAuditReader } from '../options/audit-source.js';
+import { connectCentralFor } from '../options/central-source.js';
 import { UsageError } from '../../idgate-error.js';
 import { out } from '../output.js';
 
@@ -32,7 +33,7 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
     if (age === undefined) {
       throw new UsageError('bad-argument', `--older-than ${args['older-than']}: expected a duration such as 90d, 12w or 36h`);
     }
-    const path = auditDbPath(args);
+    const path = await auditDbPath(args);
     const now = nowMicros();
     if (isCentralUrl(path)) {
       const client = await connectCentralFor(path, 'idgate prune');

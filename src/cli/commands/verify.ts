@@ -32,8 +32,8 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
         describe: 'one JSON object per log, then one with the verdict (see docs/audit-log.md)',
       }),
   handler: async (args) => {
-    const db = auditDbPath(args);
-    const trust = trustListOf(args);
+    const db = await auditDbPath(args);
+    const trust = await trustListOf(args);
     const anchors = args.anchors === undefined ? [] : await readAnchors(args.anchors);
     const reports = isCentralUrl(db)
       ? await centralLogReports(db, trust, anchors)

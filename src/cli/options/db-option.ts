@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Options } from 'yargs';
 import { AuditReader } from '../../audit/audit-reader.js';
-import { copyCentral, type CentralScope } from '../../audit/central/central-copy.js';
-import { loadConfigFile, READ_ONLY } from '../../config/load-config.js';
-import { connectCentralFor, openAuditReader } from './audit-source.js';
+import type { CentralScope } from '../../audit/central/central-copy.js';
+import { openAuditReader } from './audit-source.js';
 
 export const dbOptions = {
   db: {
@@ -20,9 +18,13 @@ interface DbArgs {
   readonly config: string;
 }
 
-/** --db, else the configuration's recordings.path. */
-export function auditDbPath(args: DbArgs): string {
+/**
+ * --db, else the configuration's recordings.path. The configuration's reader (its schema, the YAML
+ * parser: ~1 MB of bundled code) is loaded only when it is needed.
+ */
+export async function auditDbPath(args: DbArgs): Promise<string> {
   if (args.db !== undefined) return args.db;
+  const { loadConfigFile, READ_ONLY } = await import('../../config/load-config.js');
   return loadConfigFile(args.config, process.env, READ_ONLY).recordingsPath;
 }
 
@@ -48,11 +50,12 @@ export interface OpenedAudit {
  * local database, so the command runs the same code on either.
  */
 export async function openAudit(args: DbArgs, scope: CentralScope): Promise<OpenedAudit> {
-  const db = auditDbPath(args);
+  const db = await auditDbPath(args);
   if (!isCentralUrl(db)) {
     const reader = openAuditReader(db, auditDbSource(args));
     return { reader, close: () => reader.close() };
   }
+  const { copyFromCentral } = await import('./central-source.js');
   const path = await copyFromCentral(db, scope);
   const reader = new AuditReader(path);
   return {
@@ -62,19 +65,4 @@ export async function openAudit(args: DbArgs, scope: CentralScope): Promise<Open
       rmSync(join(path, '..'), { recursive: true, force: true });
     },
   };
-}
-
-/** Copies `scope` of the central store at `url` into a fresh temporary database; returns its path. */
-export async function copyFromCentral(url: string, scope: CentralScope): Promise<string> {
-  const client = await connectCentralFor(url, 'idgate cli');
-  const path = join(mkdtempSync(join(tmpdir(), 'idgate-central-')), 'central.db');
-  try {
-    await copyCentral(client, scope, path);
-    return path;
-  } catch (e) {
-    rmSync(join(path, '..'), { recursive: true, force: true });
-    throw e;
-  } finally {
-    await client.end();
-  }
 }
