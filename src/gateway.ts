@@ -13,7 +13,7 @@ import type { GatewayConfig } from './config/gateway-config.js';
 import { existsSync } from 'node:fs';
 import { ConfigError } from './config/config-error.js';
 import { restartOnlyChanges } from './config/reload-check.js';
-import { createEntraServices } from './identity/entra-services.js';
+import { createEntraServices, type EntraServices } from './identity/entra-services.js';
 import { entraApprovers } from './approvals/entra-approvers.js';
 import { CancelGuard } from './session/cancel-guard.js';
 import { PeriodicAnchor } from './audit/periodic-anchor.js';
@@ -170,8 +170,6 @@ function gatewayMetricsFor(
   return metrics;
 }
 
-type EntraServices = ReturnType<typeof createEntraServices>;
-
 /** Entra's services, the configuration with its group names resolved, and the audit log; nothing left open if one fails. */
 async function openEntraAndAudit(
   fileConfig: GatewayConfig,
@@ -179,7 +177,7 @@ async function openEntraAndAudit(
   auditLimits: AuditLimits | undefined,
   graphRequest: (seconds: number, ok: boolean) => void,
 ): Promise<{ entra: EntraServices; config: GatewayConfig; audit: AuditLog }> {
-  const entra = createEntraServices(fileConfig.entra, logger, { graphRequest });
+  const entra = await createEntraServices(fileConfig.entra, logger, { graphRequest });
   try {
     const config = await resolveGroupNames(fileConfig, entra.graph);
     if (entra.revocation === undefined) {

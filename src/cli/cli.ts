@@ -42,11 +42,14 @@ const COMMANDS: Readonly<Record<string, Register>> = {
 };
 
 /**
- * The commands to load: the one named first on the command line, or, for anything else (--help,
- * no command, an unknown or misplaced word), all of them, so help and errors list every command.
+ * The commands to load: the one named first on the command line; none for a bare `--version`
+ * (yargs answers it before it looks for a command, and loading all of them cost it 0.6 s of CPU);
+ * for anything else (--help, no command, an unknown or misplaced word), all of them, so help and
+ * errors list every command.
  */
 function commandsFor(args: readonly string[]): Register[] {
   const named = args.find((a) => !a.startsWith('-'));
+  if (named === undefined && args.includes('--version') && !args.includes('--help')) return [];
   const only = named === undefined ? undefined : COMMANDS[named];
   return only === undefined ? Object.values(COMMANDS) : [only];
 }

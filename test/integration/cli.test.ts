@@ -84,6 +84,15 @@ describe('the idgate CLI', () => {
     assert.notEqual(none.code, 0);
   });
 
+  it('prints its version alone with --version, and the help when --help is given as well', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const alone = await idgate(['--version']);
+    assert.deepEqual([alone.code, alone.stdout, alone.stderr], [0, `${version}\n`, '']);
+    const withHelp = await idgate(['--version', '--help']);
+    assert.equal(withHelp.code, 0);
+    assert.match(withHelp.stdout, /idgate sessions/, 'the help lists the commands');
+  });
+
   it('check validates the file and names what is wrong', async () => {
     const good = writeConfig(0);
     const ok = await idgate(['check', '--config', good], env());

@@ -50,7 +50,7 @@ export function checkCommand(protocol: WireProtocol): CommandModule<object, Chec
       }
       let report: CheckReport | undefined;
       if (args.connect) {
-        const entra = createEntraServices(config.entra, createLogger('silent'));
+        const entra = await createEntraServices(config.entra, createLogger('silent'));
         try {
           report = await checkConnected(protocol, config, entra);
         } finally {

@@ -65,7 +65,7 @@ export function identitiesCommand(protocol: WireProtocol): CommandModule<object,
 
 /** Everyone the identity-map lets in, from Graph; undefined (the exit code set) when Graph is not configured or did not answer in full. */
 async function listFromGraph(file: ReturnType<typeof loadConfigFile>): Promise<ListedIdentity[] | undefined> {
-  const entra = createEntraServices(file.entra, createLogger('silent'));
+  const entra = await createEntraServices(file.entra, createLogger('silent'));
   try {
     if (entra.graph === undefined) {
       err('idgate identities needs entra.graph: who can log in is in the tenant\n');

@@ -27,7 +27,7 @@ export const reachCommand: CommandModule<object, ReachArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object' }),
   handler: async (args) => {
     const file = loadConfigFile(args.config, process.env, READ_ONLY);
-    const entra = createEntraServices(file.entra, createLogger('silent'));
+    const entra = await createEntraServices(file.entra, createLogger('silent'));
     try {
       if (entra.graph === undefined || entra.revocation === undefined) {
         err('idgate reach needs entra.graph: the answer comes from the tenant, not from a token\n');

@@ -30,7 +30,7 @@ async function serveClusterAdmin(
 ): Promise<{ close(): Promise<void> }> {
   const backend = new ClusterAdmin(() => pool.live);
   pool.onWorkerMessage((m) => backend.onMessage(m));
-  const entra = config.approvals.approverGroups.length > 0 ? createEntraServices(config.entra, logger) : undefined;
+  const entra = config.approvals.approverGroups.length > 0 ? await createEntraServices(config.entra, logger) : undefined;
   const server = new AdminServer(admin, backend, logger, ADMIN_LIMITS, entra && entraApprovers(config, entra));
   const address = await server.listen();
   logger.info({ host: address.host, port: address.port }, 'admin endpoint listening (for all workers)');
