@@ -65,6 +65,14 @@ const unit = args.includes('--unit');
 const checks = args.includes('--checks');
 const only = args.filter((a) => !a.startsWith('--'));
 const files = only.length > 0 ? only : scheduled(findTests('test', unit));
+/** The checks and the test runner, stopped with this process: killed alone (not its whole group), it would leave them running. */
+const children = new Set();
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    for (const child of children) child.kill(signal);
+    process.exit(1);
+  });
+}
 // Each tool's own entry, run with this Node: npx would cost a Node start of its own per tool.
 const beside = checks
   ? [
@@ -106,6 +114,8 @@ function check(name, entry, argv) {
 }
 
 function exited(child) {
+  children.add(child);
+  child.on('close', () => children.delete(child));
   return new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
