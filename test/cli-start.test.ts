@@ -47,7 +47,10 @@ function staticClosure(inputs: Metafile['inputs'], start: string): Set<string> {
 
 const READING_COMMANDS = ['sessions', 'show', 'replay', 'export', 'verify', 'anchor'];
 /** Libraries a reading command needs only for a config file or a central store (postgres:// URL). */
-const NOT_AT_A_READING_START = ['node_modules/zod/', 'node_modules/yaml/', 'node_modules/pg/', 'node_modules/@azure/msal-node/'];
+const NOT_AT_A_READING_START = ['zod', 'yaml', 'pg', '@azure/msal-node'];
+
+/** Whether a graph input is a file of the package `name` (node_modules may be a link, which esbuild follows to its real path). */
+const inPackage = (name: string) => (input: string) => input.includes(`node_modules/${name}/`);
 
 describe('what a command loads at start', () => {
   it('a reading command on a local file loads neither the configuration reader, nor pg, nor msal-node', async () => {
@@ -57,7 +60,7 @@ describe('what a command loads at start', () => {
       assert.ok(inputs[file] !== undefined, `${file} is in the graph`);
       const loaded = [...staticClosure(inputs, file)];
       for (const library of NOT_AT_A_READING_START) {
-        const chain = loaded.filter((m) => m.startsWith(library));
+        const chain = loaded.filter(inPackage(library));
         assert.deepEqual(chain.slice(0, 1), [], `${command} loads ${library} at start`);
       }
     }
@@ -66,11 +69,8 @@ describe('what a command loads at start', () => {
   it('serve loads msal-node only for a gateway identity of its own, and the entry no command at all', async () => {
     const inputs = await inputGraph();
     const serve = [...staticClosure(inputs, 'src/cli/commands/serve.ts')];
-    assert.ok(
-      serve.some((m) => m.startsWith('node_modules/zod/')),
-      'the graph is read right: serve does load the configuration reader',
-    );
-    assert.deepEqual(serve.filter((m) => m.startsWith('node_modules/@azure/msal-node/')).slice(0, 1), []);
+    assert.ok(serve.some(inPackage('zod')), 'the graph is read right: serve does load the configuration reader');
+    assert.deepEqual(serve.filter(inPackage('@azure/msal-node')).slice(0, 1), []);
     const entry = [...staticClosure(inputs, 'src/main.ts')];
     assert.deepEqual(
       entry.filter((m) => m.startsWith('src/cli/commands/')),
