@@ -81,10 +81,10 @@ const beside = checks
     ]
   : [];
 const compiled = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.test.json'], { stdio: 'inherit' });
-if (compiled.status !== 0) process.exit(await failed(beside, compiled.status ?? 1));
+if (compiled.status !== 0) process.exit(await withChecks(beside, compiled.status ?? 1));
 if (checks) {
   const bundled = spawnSync(process.execPath, [join('scripts', 'bundle.mjs'), '.build'], { stdio: 'inherit' });
-  if (bundled.status !== 0) process.exit(await failed(beside, bundled.status ?? 1));
+  if (bundled.status !== 0) process.exit(await withChecks(beside, bundled.status ?? 1));
 }
 for (const file of LONGEST_FIRST) {
   if (!unit && only.length === 0 && !files.includes(file)) process.stderr.write(`run-tests: ${file} is in LONGEST_FIRST but not found\n`);
@@ -102,7 +102,7 @@ const tests = await exited(
     { stdio: 'inherit' },
   ),
 );
-process.exit(await failed(beside, tests));
+process.exit(await withChecks(beside, tests));
 
 /** Starts a check whose output is kept until the tests have printed theirs. */
 function check(name, entry, argv) {
@@ -119,8 +119,8 @@ function exited(child) {
   return new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
-/** Prints the checks' outcome after everything else; the first failing status wins. */
-async function failed(beside, status) {
+/** The run's status once the checks have ended: their verdicts printed after everything else, the first failing status winning. */
+async function withChecks(beside, status) {
   let worst = status;
   for (const { name, status: code, output } of await Promise.all(beside)) {
     process.stdout.write(`\n# ${name}: ${code === 0 ? 'passed' : `failed (status ${code})`}\n${code === 0 ? '' : output}`);
