@@ -16,8 +16,8 @@
 // it compiled into .build/ (the same compiler options as `npm run build`), so the product is
 // compiled once, not twice.
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Folders of tests that start real servers (a cluster, a gateway, a client process). */
@@ -67,9 +67,12 @@ const only = args.filter((a) => !a.startsWith('--'));
 const files = only.length > 0 ? only : scheduled(findTests('test', unit));
 /** The checks and the test runner, stopped with this process: killed alone (not its whole group), it would leave them running. */
 const children = new Set();
+/** A folder the run's files share (test/support/run-signing-key.ts), removed after the run. */
+let runDir;
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     for (const child of children) child.kill(signal);
+    if (runDir !== undefined) rmSync(runDir, { recursive: true, force: true });
     process.exit(1);
   });
 }
@@ -89,19 +92,24 @@ if (checks) {
 for (const file of LONGEST_FIRST) {
   if (!unit && only.length === 0 && !files.includes(file)) process.stderr.write(`run-tests: ${file} is in LONGEST_FIRST but not found\n`);
 }
+runDir = mkdtempSync(join(tmpdir(), 'idgate-test-run-'));
 const tests = await exited(
   spawn(
     process.execPath,
     [
+      // Lets a file turn the test runner's async hook off once its suites are built (test/support/test-runner-hook.ts).
+      '--import',
+      './.build/test/support/test-runner-hook.js',
       '--test',
       `--test-concurrency=${CONCURRENCY}`,
       '--test-timeout=180000',
       '--test-reporter=spec',
       ...files.map((file) => join('.build', file.replace(/\.ts$/, '.js'))),
     ],
-    { stdio: 'inherit' },
+    { stdio: 'inherit', env: { ...process.env, IDGATE_TEST_RUN_DIR: runDir } },
   ),
 );
+rmSync(runDir, { recursive: true, force: true });
 process.exit(await withChecks(beside, tests));
 
 /** Starts a check whose output is kept until the tests have printed theirs. */

@@ -1,7 +1,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import {
+  createLocalJWKSet,
+  exportJWK,
+  generateKeyPair,
+  importPKCS8,
+  jwtVerify,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+  type JWTPayload,
+} from 'jose';
 import { simulatorTls } from './entra-sim/certificates.js';
 import { SimDirectory, type SimApplication } from './entra-sim/directory.js';
 import { handleGraphRequest } from './entra-sim/graph-api.js';
@@ -36,6 +46,16 @@ export interface MintOptions {
   readonly unpublishedKey?: boolean;
   /** Extra protected-header fields (e.g. a Graph-style `nonce`). */
   readonly header?: Record<string, unknown>;
+}
+
+export interface SimulatorOptions {
+  /** Default: a fresh UUID. */
+  readonly tenantId?: string;
+  /**
+   * The first signing key, an RSA private key (PKCS#8 PEM); made fresh when absent. The tests hand
+   * the same one to every simulator of a run: making a 2048-bit RSA key costs about 0.2 s of CPU.
+   */
+  readonly signingKeyPem?: string;
 }
 
 export interface IssuedToken {
@@ -88,9 +108,9 @@ export class EntraSimulator {
     });
   }
 
-  static async start(tenantId: string = randomUUID()): Promise<EntraSimulator> {
-    const sim = new EntraSimulator(tenantId, await simulatorTls());
-    await sim.rotateKeys();
+  static async start(options: SimulatorOptions = {}): Promise<EntraSimulator> {
+    const sim = new EntraSimulator(options.tenantId ?? randomUUID(), await simulatorTls());
+    sim.keys = [options.signingKeyPem === undefined ? await newSigningKey() : await signingKeyFrom(options.signingKeyPem)];
     await new Promise<void>((resolve) => sim.server.listen(0, '127.0.0.1', resolve));
     const address = sim.server.address();
     sim.port = typeof address === 'object' && address !== null ? address.port : 0;
@@ -314,7 +334,18 @@ export class EntraSimulator {
 }
 
 async function newSigningKey(): Promise<SigningKey> {
-  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  return withKid(privateKey);
+}
+
+async function signingKeyFrom(pem: string): Promise<SigningKey> {
+  return withKid(await importPKCS8(pem, 'RS256', { extractable: true }));
+}
+
+/** A signing key under a kid of its own: a key handed in again is still a new key to the gateway. */
+async function withKid(privateKey: CryptoKey): Promise<SigningKey> {
   const kid = randomUUID();
-  return { kid, privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, use: 'sig', alg: 'RS256', kty: 'RSA' } };
+  const { n, e } = await exportJWK(privateKey);
+  if (n === undefined || e === undefined) throw new InvariantError('an RSA key without its public half');
+  return { kid, privateKey, publicJwk: { kty: 'RSA', n, e, kid, use: 'sig', alg: 'RS256' } };
 }

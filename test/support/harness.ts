@@ -18,6 +18,8 @@ import {
 import { PostgresCluster, type ClusterOptions } from '../../src/dev/postgres-cluster.js';
 import { selfSignedCertificate, type CertificatePair } from '../../src/dev/self-signed.js';
 import { startGateway, type RunningGateway } from '../../src/gateway.js';
+import { simulatorOptionsForRun } from './run-signing-key.js';
+import { releaseTestRunnerHook } from './test-runner-hook.js';
 import { createLogger } from '../../src/logging/logger.js';
 import type { AuditLimits } from '../../src/audit/audit-log.js';
 
@@ -118,6 +120,7 @@ export class Harness {
   }
 
   static async start(options: HarnessOptions = {}): Promise<Harness> {
+    releaseTestRunnerHook(); // called from a before(): the file's suites are built
     const workDir = mkdtempSync(join(tmpdir(), 'idgate-test-'));
     const certificate = await selfSignedCertificate();
     writeFileSync(join(workDir, 'server.crt'), certificate.cert);
@@ -135,7 +138,7 @@ export class Harness {
       prep_writer: `${secret()}\u00ad\u00a0${secret()}`,
     };
     await seed(cluster, passwords);
-    const entra = await EntraSimulator.start();
+    const entra = await EntraSimulator.start(await simulatorOptionsForRun());
     writeFileSync(join(workDir, 'entra-ca.pem'), entra.caCert);
     entra.directory.registerApi(AUDIENCE, API_CLIENT_ID);
     const groupId = entra.directory.createGroup('records-agents').id;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { decodeProtectedHeader } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, exportPKCS8, generateKeyPair, jwtVerify, type JSONWebKeySet } from 'jose';
 import { EntraSimulator, READ_APPLICATIONS } from '../../../src/dev/entra-simulator.js';
 import { EntraHttp } from '../../../src/identity/entra-http.js';
 
@@ -25,6 +25,30 @@ describe('EntraSimulator', () => {
       { 'content-type': 'application/x-www-form-urlencoded' },
       form({ grant_type: 'client_credentials', ...fields }),
     );
+
+  it('signs with a key it is given, published under a kid of its own in each simulator', async () => {
+    const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+    const signingKeyPem = await exportPKCS8(privateKey);
+    const first = await EntraSimulator.start({ signingKeyPem });
+    const second = await EntraSimulator.start({ signingKeyPem });
+    try {
+      const [firstKeys, secondKeys] = await Promise.all(
+        [first, second].map(async (sim) => {
+          const reader = new EntraHttp({ ca: sim.caCert, timeoutMs: 2000 });
+          const r = await reader.get(`${sim.authority}/${sim.tenantId}/discovery/v2.0/keys`);
+          reader.close();
+          return createLocalJWKSet(JSON.parse(r.body) as JSONWebKeySet);
+        }),
+      );
+      assert.ok(firstKeys !== undefined && secondKeys !== undefined);
+      const token = await first.mint({ aud: 'api://sim-test' });
+      assert.equal((await jwtVerify(token, firstKeys)).payload.aud, 'api://sim-test');
+      // The same key under another kid: a token names its key by kid, so the other set has none for it.
+      await assert.rejects(jwtVerify(token, secondKeys), /no applicable key|JWKSNoMatchingKey/i);
+    } finally {
+      await Promise.all([first.stop(), second.stop()]);
+    }
+  });
 
   it('is reached only over HTTPS with its own CA', async () => {
     const untrusting = new EntraHttp({ timeoutMs: 2000 });

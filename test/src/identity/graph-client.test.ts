@@ -9,13 +9,14 @@ import { EntraHttp } from '../../../src/identity/entra-http.js';
 import { GraphClient, GraphUnavailableError } from '../../../src/identity/graph-client.js';
 import { confidentialClient } from '../../../src/identity/msal-apps.js';
 import { resolveGroupNames } from '../../../src/identity/resolve-group-names.js';
+import { simulatorOptionsForRun } from '../../support/run-signing-key.js';
 
 describe('GraphClient against the simulated tenant (msal-node client credentials, HTTPS with the simulator CA)', () => {
   let entra: EntraSimulator;
   let http: EntraHttp;
   let graph: GraphClient;
   before(async () => {
-    entra = await EntraSimulator.start();
+    entra = await EntraSimulator.start(await simulatorOptionsForRun());
     http = new EntraHttp({ ca: entra.caCert, timeoutMs: 2000 });
     graph = await graphAs([READ_APPLICATIONS, READ_MEMBERSHIP]);
   });

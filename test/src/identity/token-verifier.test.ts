@@ -8,6 +8,7 @@ import { jwksUrl } from '../../../src/identity/jwks-url.js';
 import { EntraHttp } from '../../../src/identity/entra-http.js';
 import { SigningKeys } from '../../../src/identity/signing-keys.js';
 import { TokenVerifier } from '../../../src/identity/token-verifier.js';
+import { simulatorOptionsForRun } from '../../support/run-signing-key.js';
 
 const AUD = 'api://idgate';
 
@@ -15,7 +16,7 @@ describe('TokenVerifier', () => {
   let entra: EntraSimulator;
   let config: EntraConfig;
   before(async () => {
-    entra = await EntraSimulator.start();
+    entra = await EntraSimulator.start(await simulatorOptionsForRun());
     config = {
       tenantId: entra.tenantId,
       audiences: [AUD],
