@@ -211,8 +211,8 @@ async function throughGateway(gateway: RawClient, c: OracleCase, mode: Mode): Pr
     const frames = replies[i] ?? (await exchange(gateway, message, mode));
     results.push({ denied: frames.some(isGatewayError), frames });
   }
-  await exchange(gateway, 'ROLLBACK', 'simple');
-  await exchange(gateway, 'DEALLOCATE ALL', 'simple');
+  // The case is over: its cleanup goes in one round trip (it is not what the oracle judges).
+  await pipeline(gateway, ['ROLLBACK', 'DEALLOCATE ALL']);
   return results;
 }
 
@@ -229,8 +229,9 @@ async function straightToServer(
   mode: Mode,
   baseline: readonly string[],
 ): Promise<Touched> {
-  await exchange(client, 'BEGIN; SAVEPOINT oracle', 'simple');
-  const before = counters(await exchange(client, TOUCHED_SQL, 'simple'));
+  // What the oracle sends around the case is pipelined: one round trip, not one per statement.
+  const [, countedBefore] = await pipeline(client, ['BEGIN; SAVEPOINT oracle', TOUCHED_SQL]);
+  const before = counters(countedBefore ?? []);
   let escaped = false;
   let usable = true;
   const sent = c.messages.map((message, i) => (results[i]?.denied ? PLACEHOLDER : message));
@@ -245,18 +246,20 @@ async function straightToServer(
   let emptied: string[] = [];
   if (usable) {
     // Counters first: counting rows scans the tables, which must not count as the case's reads.
-    after = counters(await exchange(client, TOUCHED_SQL, 'simple'));
-    const counts = columns(
-      (await exchange(client, COUNT_SQL, 'simple')).find((f) => f.code === 'D') ?? { code: 'D', body: Buffer.alloc(2) },
-    );
+    const [countedAfter, rowCounts] = await pipeline(client, [
+      TOUCHED_SQL,
+      COUNT_SQL,
+      'ROLLBACK TO SAVEPOINT oracle',
+      'ROLLBACK',
+      'DISCARD ALL',
+    ]);
+    after = counters(countedAfter ?? []);
+    const counts = columns((rowCounts ?? []).find((f) => f.code === 'D') ?? { code: 'D', body: Buffer.alloc(2) });
     emptied = COUNTED.filter((_, i) => counts[i] !== undefined && counts[i] !== baseline[i]);
-    await exchange(client, 'ROLLBACK TO SAVEPOINT oracle', 'simple');
   } else {
-    await exchange(client, 'ROLLBACK TO SAVEPOINT oracle', 'simple');
-    after = counters(await exchange(client, TOUCHED_SQL, 'simple'));
+    const [, countedAfter] = await pipeline(client, ['ROLLBACK TO SAVEPOINT oracle', TOUCHED_SQL, 'ROLLBACK', 'DISCARD ALL']);
+    after = counters(countedAfter ?? []);
   }
-  await exchange(client, 'ROLLBACK', 'simple');
-  await exchange(client, 'DISCARD ALL', 'simple');
   const grown = (kind: string, index: 0 | 1): string[] =>
     [...after]
       .filter(([key, values]) => key.startsWith(`${kind}:`) && (values[index] ?? 0) > (before.get(key)?.[index] ?? 0))
