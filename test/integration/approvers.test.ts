@@ -128,7 +128,7 @@ describe('approvers proved by Entra, two required', () => {
     assert.equal((await send(agentToken, 'DELETE FROM records WHERE id = 21')).rowCount, 1);
 
     await settleAudit(h);
-    const ran = (await sessionsJson(h, '--connection', CONNECTION)).at(-1);
+    const ran = (await sessionsJson(h, { connection: CONNECTION })).at(-1);
     const notes = (await showJson(h, String(ran?.['id']))).filter((l) => l['type'] === 'note' && l['kind'] === 'ApprovalUsed');
     assert.match(
       String(notes[0]?.['detail']),

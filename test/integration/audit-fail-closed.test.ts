@@ -57,7 +57,7 @@ describe('the audit log fails closed', () => {
     await again.end();
     await unrecorded.end();
     await settleAudit(h);
-    const [session] = await sessionsJson(h, '--identity', appId);
+    const [session] = await sessionsJson(h, { identity: appId });
     assert.equal(session?.['endReason'], 'audit-unavailable');
     const lines = await showJson(h, String(session?.['id']));
     assert.ok(

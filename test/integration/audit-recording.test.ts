@@ -37,7 +37,7 @@ describe('the audit log records every statement', () => {
     await work(client);
     await client.end();
     await settleAudit(h);
-    const [session] = await sessionsJson(h, '--identity', appId);
+    const [session] = await sessionsJson(h, { identity: appId });
     assert.ok(session, 'the session is listed');
     return { id: String(session['id']), lines: await showJson(h, String(session['id'])) };
   }
@@ -80,12 +80,20 @@ describe('the audit log records every statement', () => {
     const { id } = await recordPg(async (c) => {
       await c.query('SELECT 1');
     });
-    const ids = async (...filters: string[]): Promise<unknown[]> => (await sessionsJson(h, ...filters)).map((r) => r['id']);
+    const { idgate } = await import('../support/cli.js');
+    // The command's own filters, through the CLI as a DBA types them.
+    const ids = async (...filters: string[]): Promise<unknown[]> => {
+      const r = await idgate(['sessions', '--json', '--db', h.config.recordingsPath, ...filters]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as Record<string, unknown>)['id']);
+    };
     assert.ok((await ids('--connection', CONNECTION, '--since', '1h')).includes(id));
     assert.ok(!(await ids('--connection', 'other-db')).includes(id));
     assert.deepEqual(await ids('--until', '2000-01-01T00:00:00Z'), []);
     assert.deepEqual(await ids('--since', '2999-01-01T00:00:00Z'), []);
-    const { idgate } = await import('../support/cli.js');
     const table = await idgate(['sessions', '--db', h.config.recordingsPath]);
     assert.match(
       table.stdout,
@@ -95,7 +103,7 @@ describe('the audit log records every statement', () => {
     // The fleet node is on every session and login attempt, and sessions filter by it.
     assert.ok((await ids('--node', 'gw-test-1')).includes(id));
     assert.deepEqual(await ids('--node', 'gw-other'), []);
-    assert.equal((await sessionsJson(h, '--node', 'gw-test-1')).find((r) => r['id'] === id)?.['node'], 'gw-test-1');
+    assert.equal((await sessionsJson(h, { node: 'gw-test-1' })).find((r) => r['id'] === id)?.['node'], 'gw-test-1');
     const recent = await idgate(['export', '--since', '10m', '--db', h.config.recordingsPath]);
     assert.ok(recent.stdout.split('\n').some((l) => l.includes(`"id":"${id}"`)));
     const logins = recent.stdout
@@ -148,7 +156,7 @@ describe('the audit log records every statement', () => {
     await Promise.allSettled([sql`SELECT ${1}::int AS a`, sql`SELECT * FROM missing_table WHERE x = ${2}`, sql`SELECT ${3}::int AS c`]);
     await sql.end();
     await settleAudit(h);
-    const [session] = await sessionsJson(h, '--identity', appId);
+    const [session] = await sessionsJson(h, { identity: appId });
     const s = statements(await showJson(h, String(session?.['id'])));
     const mine = s.filter((x) => String(x['sql']).includes('$1'));
     assert.deepEqual(
@@ -182,7 +190,7 @@ describe('the audit log records every statement', () => {
       { env },
     );
     await settleAudit(h);
-    const [session] = await sessionsJson(h, '--identity', appId);
+    const [session] = await sessionsJson(h, { identity: appId });
     const s = statements(await showJson(h, String(session?.['id'])));
     const copyIn = s.find((x) => /COPY\s+t\s+FROM STDIN/i.test(String(x['sql'])));
     assert.ok(copyIn, JSON.stringify(s));
@@ -197,7 +205,7 @@ describe('the audit log records every statement', () => {
     const script = repoPath('test/interop/psycopg2_recorded.py');
     await run('/usr/bin/python3', [script, h.conninfo(), await h.token({ azp: appId })]);
     await settleAudit(h);
-    const [session] = await sessionsJson(h, '--identity', appId);
+    const [session] = await sessionsJson(h, { identity: appId });
     const s = statements(await showJson(h, String(session?.['id'])));
     const sqls = s.map((x) => String(x['sql']));
     assert.ok(sqls.includes('SELECT title FROM records WHERE id = 11'), JSON.stringify(sqls));
@@ -229,7 +237,7 @@ describe('the audit log records every statement', () => {
     c.write(new Bytes().frame('X'));
     await c.waitClosed();
     await settleAudit(h);
-    const [session] = await sessionsJson(h, '--identity', appId);
+    const [session] = await sessionsJson(h, { identity: appId });
     const [statement] = statements(await showJson(h, String(session?.['id'])));
     assert.equal(statement?.['statementName'], 'typed');
     assert.deepEqual(statement?.['params'], [{ binary: int4.toString('base64'), type: 23 }]);

@@ -28,7 +28,7 @@ describe('idgate replay', () => {
     await client.query("UPDATE records SET title = 'x' WHERE id < 0");
     await client.end();
     await settleAudit(h);
-    const [session] = await sessionsJson(h, '--identity', appId);
+    const [session] = await sessionsJson(h, { identity: appId });
     sessionId = String(session?.['id']);
     staging = `postgres://sync_writer:${encodeURIComponent(h.passwords['sync_writer'] ?? '')}@127.0.0.1:${h.cluster.port}/staging?sslmode=disable`;
   });
@@ -99,7 +99,7 @@ describe('idgate replay', () => {
       { env },
     );
     await settleAudit(h);
-    const [session] = await sessionsJson(h, '--identity', appId);
+    const [session] = await sessionsJson(h, { identity: appId });
     return String(session?.['id']);
   };
 

@@ -56,7 +56,7 @@ describe('configuration reload', () => {
     await kept.client.end();
     await cut.client.end().catch(() => undefined);
     await settleAudit(h);
-    assert.equal((await sessionsJson(h, '--identity', narrowed.appId)).filter((s) => s['endReason'] === 'access-changed').length, 1);
+    assert.equal((await sessionsJson(h, { identity: narrowed.appId })).filter((s) => s['endReason'] === 'access-changed').length, 1);
   });
 
   it('resolves group display names again on reload', async () => {

@@ -246,7 +246,7 @@ describe('what left the database, per statement', () => {
         for (let i = 0; c.statements.length < count; i++) await randomStatement(c, pick, i);
         await c.close();
         await settleAudit(h);
-        const [session] = (await sessionsJson(h, '--connection', CONNECTION))
+        const [session] = (await sessionsJson(h, { connection: CONNECTION }))
           .filter((s) => String(s['mapping']).startsWith(`${entry} (`))
           .slice(-1);
         assert.ok(session, `the session is listed: ${JSON.stringify((await sessionsJson(h)).map((s) => s['mapping']))}`);
@@ -278,7 +278,7 @@ describe('what left the database, per statement', () => {
     c.end();
     await c.close();
     await settleAudit(h);
-    const [session] = (await sessionsJson(h, '--connection', CONNECTION))
+    const [session] = (await sessionsJson(h, { connection: CONNECTION }))
       .filter((s) => String(s['mapping']).startsWith('tallied ('))
       .slice(-1);
     const id = String(session?.['id']);
@@ -316,7 +316,7 @@ describe('what left the database, per statement', () => {
   it('seals the session’s figures: changing or removing them makes verify fail', async () => {
     const db = h.config.recordingsPath;
     assert.equal((await idgate(['verify', '--db', db])).code, 0);
-    const [session] = (await sessionsJson(h, '--connection', CONNECTION)).filter((s) => String(s['mapping']).startsWith('tallied ('));
+    const [session] = (await sessionsJson(h, { connection: CONNECTION })).filter((s) => String(s['mapping']).startsWith('tallied ('));
     const id = String(session?.['id']);
     for (const edit of [
       'rows_returned = rows_returned - 1',

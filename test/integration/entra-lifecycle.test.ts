@@ -90,7 +90,7 @@ describe('Entra lifecycle: disabling an identity ends its access, live sessions 
     await client.end().catch(() => undefined);
 
     await settleAudit(h);
-    const sessions = await sessionsJson(h, '--identity', agent.appId);
+    const sessions = await sessionsJson(h, { identity: agent.appId });
     // The polling logins admitted within the cache window ended themselves; the long session was ended for the identity.
     const reasons = sessions.map((s) => s['endReason']);
     assert.equal(reasons.filter((r) => r === 'identity-disabled').length, 1, reasons.join(', '));
@@ -118,7 +118,7 @@ describe('Entra lifecycle: disabling an identity ends its access, live sessions 
     assert.equal(error?.code, '28000');
     assert.match(error?.message ?? '', /not granted connection/);
     await settleAudit(h);
-    const [session] = await sessionsJson(h, '--identity', agent.appId);
+    const [session] = await sessionsJson(h, { identity: agent.appId });
     assert.equal(session?.['endReason'], reason);
   }
 
@@ -178,12 +178,12 @@ describe('Entra lifecycle: disabling an identity ends its access, live sessions 
     await impostor.end();
     await settleAudit(h);
 
-    assert.deepEqual(await sessionsJson(h, '--identity', 'ceo-approved-bot'), [], 'a label is not an identity');
-    const labelled = await sessionsJson(h, '--label', 'ceo-approved-bot');
+    assert.deepEqual(await sessionsJson(h, { identity: 'ceo-approved-bot' }), [], 'a label is not an identity');
+    const labelled = await sessionsJson(h, { label: 'ceo-approved-bot' });
     assert.equal(labelled.length, 1);
     assert.equal((labelled[0]?.['identity'] as Record<string, unknown>)['displayName'], 'invoice-reconciler');
-    assert.equal((await sessionsJson(h, '--identity', 'invoice-reconciler')).length, 3);
-    assert.equal((await sessionsJson(h, '--identity', agent.appId.toUpperCase())).length, 3);
+    assert.equal((await sessionsJson(h, { identity: 'invoice-reconciler' })).length, 3);
+    assert.equal((await sessionsJson(h, { identity: agent.appId.toUpperCase() })).length, 3);
 
     const listed = await idgate(['sessions', '--identity', 'invoice-reconciler', '--db', h.config.recordingsPath]);
     assert.equal(listed.code, 0, listed.stderr);
@@ -258,7 +258,7 @@ describe('Entra lifecycle: Graph down, token expiry, removed signing keys', () =
     const again = await connect(h, token);
     await again.client.end();
     await settleAudit(h);
-    const reasons = (await sessionsJson(h, '--identity', agent.appId)).map((s) => s['endReason']);
+    const reasons = (await sessionsJson(h, { identity: agent.appId })).map((s) => s['endReason']);
     assert.ok(reasons.includes('identity-unverifiable'), reasons.join(', '));
     const refused = h.logLines.filter((l) => l.includes('identity-check-unavailable'));
     assert.ok(refused.length > 0, 'the refusal is logged with its code');
@@ -273,7 +273,7 @@ describe('Entra lifecycle: Graph down, token expiry, removed signing keys', () =
     assert.match(fatal.message, /access token expired/);
     await client.end().catch(() => undefined);
     await settleAudit(h);
-    const [session] = await sessionsJson(h, '--identity', agent.appId);
+    const [session] = await sessionsJson(h, { identity: agent.appId });
     assert.equal(session?.['endReason'], 'token-expired');
   });
 
@@ -295,7 +295,7 @@ describe('Entra lifecycle: Graph down, token expiry, removed signing keys', () =
     await fresh.client.end();
     await client.end().catch(() => undefined);
     await settleAudit(h);
-    const reasons = (await sessionsJson(h, '--identity', agent.appId)).map((s) => s['endReason']);
+    const reasons = (await sessionsJson(h, { identity: agent.appId })).map((s) => s['endReason']);
     assert.deepEqual(reasons.sort(), ['client-terminated', 'signing-key-removed']);
   });
 });

@@ -168,7 +168,7 @@ describe('per-agent limits', () => {
     await other.end();
     await idle.end().catch(() => undefined);
     await settleAudit(h);
-    const ended = await sessionsJson(h, '--identity', IDLE_APP);
+    const ended = await sessionsJson(h, { identity: IDLE_APP });
     assert.deepEqual(ended.map((s) => s['endReason']).sort(), ['client-terminated', 'idle-timeout'].sort());
   });
 
@@ -199,7 +199,7 @@ describe('per-agent limits', () => {
     assert.equal(psql.stdout.trim().split('\n').length, 10);
     assert.match(psql.stderr, /WARNING: {2}result truncated to 10 rows/);
     await settleAudit(h);
-    const capped = await sessionsJson(h, '--identity', ROWS_APP);
+    const capped = await sessionsJson(h, { identity: ROWS_APP });
     const events = await showJson(h, String(capped[0]?.['id']));
     assert.ok(
       events.some((e) => e['kind'] === 'RowsCapped'),

@@ -37,7 +37,7 @@ describe('idgate reach: what one agent can reach now, and why', () => {
     }
     await client.end();
     await settleAudit(h);
-    const session = (await sessionsJson(h, '--identity', appId, '--connection', connection)).at(-1);
+    const session = (await sessionsJson(h, { identity: appId, connection })).at(-1);
     return String(session?.['mapping']);
   }
 

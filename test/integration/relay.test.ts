@@ -216,7 +216,7 @@ describe('the relay bounds what one client may send', () => {
     await c.waitClosed();
     const { sessionsJson, settleAudit } = await import('../support/audit.js');
     await settleAudit(h);
-    const [session] = await sessionsJson(h, '--identity', appId);
+    const [session] = await sessionsJson(h, { identity: appId });
     assert.equal(session?.['endReason'], 'message-too-large');
   });
 });

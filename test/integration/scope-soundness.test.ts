@@ -174,7 +174,7 @@ describe('scopes are sound: the gateway reads every statement as the server will
       assert.equal(error.code, '57P01');
       assert.match(error.message, /standard_conforming_strings = off/);
       await settleAudit(h);
-      const [session] = await sessionsJson(h, '--identity', appId);
+      const [session] = await sessionsJson(h, { identity: appId });
       assert.equal(session?.['endReason'], 'lexical-state-changed', JSON.stringify(session));
     } finally {
       await h.cluster.sql('DROP TRIGGER flip ON records', 'records');
@@ -237,7 +237,7 @@ describe('scopes are sound: the gateway reads every statement as the server will
     await client.query('SELECT * FROM pg_stat_activity').catch(() => undefined);
     await client.end();
     await settleAudit(h);
-    const [session] = await sessionsJson(h, '--identity', appId);
+    const [session] = await sessionsJson(h, { identity: appId });
     const statements = (await showJson(h, String(session?.['id']))).filter((l) => l['type'] === 'statement');
     assert.deepEqual(
       statements.map((s) => s['sql']),

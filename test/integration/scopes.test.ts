@@ -232,7 +232,7 @@ describe('scopes enforced by the gateway on every statement', () => {
     await client.query({ text: 'SELECT name FROM secrets WHERE id = $1', values: [1] }).catch(() => undefined);
     await client.end();
     await settleAudit(h);
-    const [session] = await sessionsJson(h, '--identity', appId);
+    const [session] = await sessionsJson(h, { identity: appId });
     const statements = (await showJson(h, String(session?.['id']))).filter((l) => l['type'] === 'statement');
     assert.deepEqual(
       statements.map((s) => s['sql']),

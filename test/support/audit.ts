@@ -1,5 +1,8 @@
 import { readFileSync, existsSync } from 'node:fs';
-import { idgate } from './cli.js';
+import { postgres } from '../../protocols/postgres/index.js';
+import { AuditReader, type SessionFilter } from '../../src/audit/audit-reader.js';
+import { sessionJson } from '../../src/cli/session-json.js';
+import { transcriptOf } from '../../src/cli/session-transcript.js';
 import type { Harness } from './harness.js';
 
 /** Waits for every session to end and every event to reach the audit database. */
@@ -8,26 +11,37 @@ export async function settleAudit(h: Harness): Promise<void> {
   await h.gateway.services.audit.flushed();
 }
 
-/** `idgate show --json` of one session, parsed line by line. */
+/**
+ * What `idgate show ID --json` prints, one object per line: made in this process by the functions
+ * the command prints (a CLI process costs ~0.3 s of CPU, and the suites read the log ~150 times;
+ * the commands themselves, as processes, are tested in cli.test.ts and cli-scripts.test.ts).
+ */
 export async function showJson(h: Harness, sessionId: string): Promise<Record<string, unknown>[]> {
-  const r = await idgate(['show', sessionId, '--json', '--db', h.config.recordingsPath]);
-  if (r.code !== 0) throw new Error(`idgate show failed: ${r.stderr}`);
-  return r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return withReader(h, (reader) => {
+    const session = reader.session(sessionId);
+    if (session === undefined) throw new Error(`no session ${sessionId} in the audit database`);
+    return [sessionJson(session), ...transcriptOf(postgres, reader, session)].map(printed);
+  });
 }
 
-/** `idgate sessions --json`, parsed. */
-export async function sessionsJson(h: Harness, ...filters: string[]): Promise<Record<string, unknown>[]> {
-  const r = await idgate(['sessions', '--json', '--db', h.config.recordingsPath, ...filters]);
-  if (r.code !== 0) throw new Error(`idgate sessions failed: ${r.stderr}`);
-  return r.stdout.trim() === ''
-    ? []
-    : r.stdout
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+/** What `idgate sessions --json` prints for the filter, one object per session, made in this process (see showJson). */
+export async function sessionsJson(h: Harness, filter: SessionFilter = {}): Promise<Record<string, unknown>[]> {
+  return withReader(h, (reader) => reader.sessions(filter).map((row) => printed(sessionJson(row))));
+}
+
+async function withReader<T>(h: Harness, read: (reader: AuditReader) => T): Promise<T> {
+  await Promise.resolve(); // read as the CLI would: after what the caller awaited before has settled
+  const reader = new AuditReader(h.config.recordingsPath);
+  try {
+    return read(reader);
+  } finally {
+    reader.close();
+  }
+}
+
+/** A value as the command prints it and a reader parses it: through JSON (undefined fields gone, dates as text). */
+function printed(value: unknown): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
 }
 
 /** The raw bytes of the audit database and its WAL, to search for secrets. */
