@@ -2,6 +2,8 @@ import yargs, { type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { WireProtocol } from '../protocol.js';
 import { err } from './output.js';
+import { COMMAND_SUMMARIES } from './command-summaries.js';
+import { InvariantError } from '../idgate-error.js';
 
 /** Loads the wire protocol: only the commands that read or serve sessions need it. */
 export type LoadProtocol = () => Promise<WireProtocol>;
@@ -42,16 +44,33 @@ const COMMANDS: Readonly<Record<string, Register>> = {
 };
 
 /**
- * The commands to load: the one named first on the command line; none for a bare `--version`
- * (yargs answers it before it looks for a command, and loading all of them cost it 0.6 s of CPU);
- * for anything else (--help, no command, an unknown or misplaced word), all of them, so help and
- * errors list every command.
+ * A command as listed, not loaded: its name and description, for `--help` and for the error about
+ * an unknown command. yargs runs a handler only for the command named on the command line, and a
+ * named command is always loaded for real (`commandsFor`), so this handler is never reached.
+ */
+function listed(name: keyof typeof COMMAND_SUMMARIES): Register {
+  return (y) =>
+    Promise.resolve(
+      y.command({
+        ...COMMAND_SUMMARIES[name],
+        handler: () => {
+          throw new InvariantError(`the listed command ${name} ran without its module`);
+        },
+      }),
+    );
+}
+
+/**
+ * The commands to register: the one the command line names (wherever it stands, after options
+ * too), loaded; none for a bare `--version` (yargs answers it before it looks for a command); for
+ * anything else (--help, no command, an unknown word), every command as listed, so help and errors
+ * name them all without loading any (loading all of them cost `idgate --help` 0.6 s of CPU).
  */
 function commandsFor(args: readonly string[]): Register[] {
-  const named = args.find((a) => !a.startsWith('-'));
-  if (named === undefined && args.includes('--version') && !args.includes('--help')) return [];
-  const only = named === undefined ? undefined : COMMANDS[named];
-  return only === undefined ? Object.values(COMMANDS) : [only];
+  const named = args.find((a) => Object.hasOwn(COMMANDS, a));
+  if (named !== undefined) return [COMMANDS[named] as Register];
+  if (args.includes('--version') && !args.includes('--help') && !args.some((a) => !a.startsWith('-'))) return [];
+  return (Object.keys(COMMAND_SUMMARIES) as (keyof typeof COMMAND_SUMMARIES)[]).map(listed);
 }
 
 /** Exit status when the reader of our output went away: what a shell reports for a process killed by SIGPIPE (128 + 13). */

@@ -104,6 +104,12 @@ describe('the CLI in scripts', () => {
     assert.equal(badPort.stderr.trim(), '--db: port "abc" is not a port number (1–65535)');
   });
 
+  it('runs a command named after its options (idgate --db FILE sessions), not a listing of it', async () => {
+    const r = await idgate(['--db', db, 'sessions', '--json', '--limit', '2']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim().split('\n').length, 2);
+  });
+
   it('answers an unknown command or option in two lines, not the whole help, status 2', async () => {
     const unknown = await idgate(['sesions']);
     assert.equal(unknown.code, 2);

@@ -11,6 +11,7 @@ import { EntraHttp } from '../../src/identity/entra-http.js';
 import { freePort } from '../../src/dev/free-port.js';
 import { idgate, startIdgate } from '../support/cli.js';
 import { AUDIENCE, CONNECTION, Harness } from '../support/harness.js';
+import { COMMAND_SUMMARIES } from '../../src/cli/command-summaries.js';
 
 const run = promisify(execFile);
 
@@ -82,6 +83,9 @@ describe('the idgate CLI', () => {
     }
     const none = await idgate([]);
     assert.notEqual(none.code, 0);
+    // Listed without loading any command module: every command, with its positionals.
+    const help = await idgate(['--help']);
+    for (const { command } of Object.values(COMMAND_SUMMARIES)) assert.ok(help.stdout.includes(`idgate ${command} `), command);
   });
 
   it('prints its version alone with --version, and the help when --help is given as well', async () => {

@@ -5,6 +5,7 @@ import { nowMicros } from '../../audit/audit-event.js';
 import { centralLogReports, localLogReport, trustedKeyOption, trustListOf } from '../log-reports.js';
 import { auditDbPath, auditDbSource, dbOptions, isCentralUrl } from '../options/db-option.js';
 import { out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface AnchorArgs {
   readonly db?: string | undefined;
@@ -14,8 +15,7 @@ interface AnchorArgs {
 }
 
 export const anchorCommand: CommandModule<object, AnchorArgs> = {
-  command: 'anchor',
-  describe: "write every log's chain heads where the gateways cannot rewrite them, for verify --anchors (run it on a schedule)",
+  ...COMMAND_SUMMARIES.anchor,
   builder: (y) =>
     y.options(dbOptions).option('trusted-key', trustedKeyOption).option('to', {
       type: 'string',

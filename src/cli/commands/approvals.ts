@@ -5,6 +5,7 @@ import { adminOptions, adminProblem, adminRequest, adminTarget, type AdminArgs }
 import { table } from '../format.js';
 import { identityText } from '../identity-text.js';
 import { oneLine, out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface ApprovalsArgs extends AdminArgs {
   readonly id?: string | undefined;
@@ -12,8 +13,7 @@ interface ApprovalsArgs extends AdminArgs {
 }
 
 export const approvalsCommand: CommandModule<object, ApprovalsArgs> = {
-  command: 'approvals [id]',
-  describe: 'list the statements held for approval (and the approvals given); with an id, show one with its whole statement',
+  ...COMMAND_SUMMARIES.approvals,
   builder: (y) =>
     y
       .options(adminOptions)

@@ -4,6 +4,7 @@ import { centralTarget, connectCentral, describeTarget } from '../../audit/centr
 import { parsePostgresUrl } from '../../config/postgres-url.js';
 import { UsageError } from '../../idgate-error.js';
 import { out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface AuditMigrateArgs {
   readonly url: string;
@@ -12,9 +13,7 @@ interface AuditMigrateArgs {
 }
 
 export const auditMigrateCommand: CommandModule<object, AuditMigrateArgs> = {
-  command: 'audit-migrate',
-  describe:
-    "create or update the central audit store's schema (run as the role that owns it); grant the gateways' role INSERT and SELECT only",
+  ...COMMAND_SUMMARIES['audit-migrate'],
   builder: (y) =>
     y
       .option('url', {

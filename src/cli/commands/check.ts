@@ -7,6 +7,7 @@ import { checkConnected, checkText, reportFailed, type CheckReport } from '../ch
 import { configOption } from '../options/config-option.js';
 import type { WireProtocol } from '../../protocol.js';
 import { out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface CheckArgs {
   readonly config: string;
@@ -16,9 +17,7 @@ interface CheckArgs {
 
 export function checkCommand(protocol: WireProtocol): CommandModule<object, CheckArgs> {
   return {
-    command: 'check',
-    describe:
-      'validate the configuration; with --connect, ask Graph what the gateway will ask it (and resolve group names), log in to each upstream and warn where its role may do more than its scopes',
+    ...COMMAND_SUMMARIES.check,
     builder: (y) =>
       y
         .option('config', configOption)

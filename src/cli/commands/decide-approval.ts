@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import type { ApprovalView } from '../../admin/approval-view.js';
 import { adminOptions, adminProblem, adminRequest, adminTarget, type AdminArgs } from '../admin-client.js';
 import { err, out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface DecideArgs extends AdminArgs {
   readonly id: string;
@@ -14,10 +15,7 @@ interface DecideArgs extends AdminArgs {
 export function decideCommand(approve: boolean): CommandModule<object, DecideArgs> {
   const verb = approve ? 'approve' : 'refuse';
   return {
-    command: `${verb} <id>`,
-    describe: approve
-      ? 'approve one statement held for approval: the same agent may run exactly that statement once, within approvals.approval-expiry'
-      : 'refuse one statement held for approval (the agent is told, with the reason)',
+    ...COMMAND_SUMMARIES[verb],
     builder: (y) =>
       y
         .options(adminOptions)

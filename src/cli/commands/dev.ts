@@ -7,6 +7,7 @@ import { UsageError } from '../../idgate-error.js';
 import { pino } from 'pino';
 import type { WireProtocol } from '../../protocol.js';
 import { err, out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 /** The gateway's port when none is asked for (Postgres's own plus one); taken, a free one is used instead. */
 const DEFAULT_PORT = 5433;
@@ -18,8 +19,7 @@ interface DevArgs {
 
 export function devCommand(protocol: WireProtocol): CommandModule<object, DevArgs> {
   return {
-    command: 'dev',
-    describe: 'start a local Postgres, an Entra simulator and the gateway (TLS), and print a psql command for a demo agent',
+    ...COMMAND_SUMMARIES.dev,
     builder: (y) =>
       y
         .option('port', {

@@ -6,6 +6,7 @@ import { dbOptions, openAudit } from '../options/db-option.js';
 import { sessionJson } from '../session-json.js';
 import type { WireProtocol } from '../../protocol.js';
 import { out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface ExportArgs {
   readonly db?: string | undefined;
@@ -15,8 +16,7 @@ interface ExportArgs {
 
 export function exportCommand(protocol: WireProtocol): CommandModule<object, ExportArgs> {
   return {
-    command: 'export',
-    describe: 'write login attempts, sessions and their events as JSON lines (for a SIEM), with their chain hashes',
+    ...COMMAND_SUMMARIES.export,
     builder: (y) => y.options(dbOptions).option('since', { type: 'string', describe: 'a duration back (24h) or an ISO date' }),
     handler: async (args) => {
       const sinceUs = args.since === undefined ? 0 : parseInstantUs(args.since, nowMicros());

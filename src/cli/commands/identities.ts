@@ -15,6 +15,7 @@ import { dbOptions, openAudit } from '../options/db-option.js';
 import { errorMessage, UsageError } from '../../idgate-error.js';
 import type { WireProtocol } from '../../protocol.js';
 import { err, out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface IdentitiesArgs {
   readonly db?: string | undefined;
@@ -36,8 +37,7 @@ interface Census {
 
 export function identitiesCommand(protocol: WireProtocol): CommandModule<object, IdentitiesArgs> {
   return {
-    command: 'identities',
-    describe: 'every identity the identity-map lets in (from Graph), its last login and sessions, flagged unused or disabled',
+    ...COMMAND_SUMMARIES.identities,
     builder: (y) =>
       y
         .options(dbOptions)

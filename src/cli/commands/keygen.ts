@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { NodeKey } from '../../signing/node-key.js';
 import { UsageError } from '../../idgate-error.js';
 import { out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface KeygenArgs {
   readonly out: string;
@@ -10,8 +11,7 @@ interface KeygenArgs {
 }
 
 export const keygenCommand: CommandModule<object, KeygenArgs> = {
-  command: 'keygen',
-  describe: "create a node's signing key (Ed25519): the private key to a new file, the public key for trust lists to stdout",
+  ...COMMAND_SUMMARIES.keygen,
   builder: (y) =>
     y
       .option('out', {

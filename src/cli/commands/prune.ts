@@ -12,6 +12,7 @@ import { openAuditReader } from '../options/audit-source.js';
 import { connectCentralFor } from '../options/central-source.js';
 import { UsageError } from '../../idgate-error.js';
 import { out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface PruneArgs {
   readonly db?: string | undefined;
@@ -21,8 +22,7 @@ interface PruneArgs {
 }
 
 export const pruneCommand: CommandModule<object, PruneArgs> = {
-  command: 'prune',
-  describe: 'delete sessions and login attempts older than a duration, leaving a checkpoint verify accepts',
+  ...COMMAND_SUMMARIES.prune,
   builder: (y) =>
     y
       .options(dbOptions)

@@ -10,6 +10,7 @@ import { table } from '../format.js';
 import { configOption } from '../options/config-option.js';
 import { errorMessage } from '../../idgate-error.js';
 import { err, out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface ReachArgs {
   readonly config: string;
@@ -18,8 +19,7 @@ interface ReachArgs {
 }
 
 export const reachCommand: CommandModule<object, ReachArgs> = {
-  command: 'reach <identity>',
-  describe: 'what one agent identity can reach now and why: each connection, the identity-map entry that admits it, the scope (asks Graph)',
+  ...COMMAND_SUMMARIES.reach,
   builder: (y) =>
     y
       .positional('identity', { type: 'string', demandOption: true, describe: 'the application id or service principal object id' })

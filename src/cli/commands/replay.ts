@@ -10,6 +10,7 @@ import { transcriptOf } from '../session-transcript.js';
 import { UsageError } from '../../idgate-error.js';
 import type { WireProtocol } from '../../protocol.js';
 import { err, out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface ReplayArgs {
   readonly db?: string | undefined;
@@ -25,8 +26,7 @@ interface ReplayArgs {
 
 export function replayCommand(protocol: WireProtocol): CommandModule<object, ReplayArgs> {
   return {
-    command: 'replay <session>',
-    describe: 'play a session in the terminal at its original pace, or re-run it against a database with --execute --target',
+    ...COMMAND_SUMMARIES.replay,
     builder: (y) =>
       y
         .positional('session', { type: 'string', demandOption: true, describe: 'session id (or a unique prefix)' })

@@ -17,6 +17,7 @@ import { createLogger } from '../../logging/logger.js';
 import { runUntilSignal } from '../run-until-signal.js';
 import { configOption } from '../options/config-option.js';
 import type { WireProtocol } from '../../protocol.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 /**
  * The primary's admin endpoint: it answers for all workers by asking each. With approver groups it
@@ -55,8 +56,7 @@ function whenPrimaryStops(begin: () => void): void {
 
 export function serveCommand(protocol: WireProtocol): CommandModule<object, ServeArgs> {
   return {
-    command: 'serve',
-    describe: 'run the gateway (JSON logs on stdout); SIGHUP reloads connections and identity-map; SIGTERM/SIGINT drain and stop it',
+    ...COMMAND_SUMMARIES.serve,
     builder: (y) => y.option('config', configOption),
     handler: async (args) => {
       const config = loadConfigFile(args.config);

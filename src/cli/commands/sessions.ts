@@ -7,6 +7,7 @@ import { sessionJson } from '../session-json.js';
 import { dbOptions, openAudit } from '../options/db-option.js';
 import { UsageError } from '../../idgate-error.js';
 import { out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface SessionsArgs {
   readonly db?: string | undefined;
@@ -28,8 +29,7 @@ function countText(n: number | null | undefined): string {
 }
 
 export const sessionsCommand: CommandModule<object, SessionsArgs> = {
-  command: 'sessions',
-  describe: 'list recorded sessions',
+  ...COMMAND_SUMMARIES.sessions,
   builder: (y) =>
     y
       .options(dbOptions)

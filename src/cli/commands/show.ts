@@ -6,6 +6,7 @@ import { transcriptOf } from '../session-transcript.js';
 import { UsageError } from '../../idgate-error.js';
 import type { WireProtocol } from '../../protocol.js';
 import { out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface ShowArgs {
   readonly db?: string | undefined;
@@ -16,8 +17,7 @@ interface ShowArgs {
 
 export function showCommand(protocol: WireProtocol): CommandModule<object, ShowArgs> {
   return {
-    command: 'show <session>',
-    describe: 'print a whole session: its header, then every statement with parameters and outcome',
+    ...COMMAND_SUMMARIES.show,
     builder: (y) =>
       y
         .positional('session', { type: 'string', demandOption: true, describe: 'session id (or a unique prefix)' })

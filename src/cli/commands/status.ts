@@ -5,6 +5,7 @@ import { table } from '../format.js';
 import { identityText } from '../identity-text.js';
 import { UsageError } from '../../idgate-error.js';
 import { clearScreen, out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface StatusArgs extends AdminArgs {
   readonly json: boolean;
@@ -12,8 +13,7 @@ interface StatusArgs extends AdminArgs {
 }
 
 export const statusCommand: CommandModule<object, StatusArgs> = {
-  command: 'status',
-  describe: 'the live sessions of a running gateway, from its admin endpoint',
+  ...COMMAND_SUMMARIES.status,
   builder: (y) =>
     y
       .options(adminOptions)

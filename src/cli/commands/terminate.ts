@@ -2,6 +2,7 @@ import { hostname, userInfo } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { adminOptions, adminProblem, adminRequest, adminTarget, type AdminArgs } from '../admin-client.js';
 import { err, out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface TerminateArgs extends AdminArgs {
   readonly session: string;
@@ -9,8 +10,7 @@ interface TerminateArgs extends AdminArgs {
 }
 
 export const terminateCommand: CommandModule<object, TerminateArgs> = {
-  command: 'terminate <session>',
-  describe: 'end one live session (the client gets 57P01; the audit log records who asked)',
+  ...COMMAND_SUMMARIES.terminate,
   builder: (y) =>
     y
       .options(adminOptions)

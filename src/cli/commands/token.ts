@@ -7,6 +7,7 @@ import { confidentialClient, managedIdentityClient, type ClientCredential } from
 import { UsageError } from '../../idgate-error.js';
 import { EntraCredentialError } from '../../identity/entra-credential-error.js';
 import { err, out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface TokenArgs {
   readonly tenant: string | undefined;
@@ -21,9 +22,7 @@ interface TokenArgs {
 }
 
 export const tokenCommand: CommandModule<object, TokenArgs> = {
-  command: 'token',
-  describe:
-    'print an Entra access token for an agent (client secret, certificate or managed identity), to pass to the gateway as the password',
+  ...COMMAND_SUMMARIES.token,
   builder: (y) =>
     y
       .option('tenant', { type: 'string', describe: 'tenant id (not needed with --managed-identity)' })

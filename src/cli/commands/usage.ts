@@ -6,6 +6,7 @@ import { parseInstantUs } from '../parse-time.js';
 import { dbOptions, openAudit } from '../options/db-option.js';
 import type { WireProtocol } from '../../protocol.js';
 import { out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface UsageArgs {
   readonly db?: string | undefined;
@@ -16,9 +17,7 @@ interface UsageArgs {
 
 export function usageCommand(protocol: WireProtocol): CommandModule<object, UsageArgs> {
   return {
-    command: 'usage',
-    describe:
-      'per identity and identity-map entry: the scope granted against the narrowest scope that admits what it actually ran (over-scoped), and what left the database (rows and bytes sent, rows written)',
+    ...COMMAND_SUMMARIES.usage,
     builder: (y) =>
       y
         .options(dbOptions)

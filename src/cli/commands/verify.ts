@@ -5,6 +5,7 @@ import type { VerifyReport } from '../../audit/verify-audit.js';
 import { centralLogReports, localLogReport, trustedKeyOption, trustListOf, type LogReport } from '../log-reports.js';
 import { auditDbPath, auditDbSource, dbOptions, isCentralUrl } from '../options/db-option.js';
 import { oneLine, out } from '../output.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface VerifyArgs {
   readonly db?: string | undefined;
@@ -15,8 +16,7 @@ interface VerifyArgs {
 }
 
 export const verifyCommand: CommandModule<object, VerifyArgs> = {
-  command: 'verify',
-  describe: 'check the audit chains; names every edited, inserted, deleted or reordered row (exit 1); on the central store, every node log',
+  ...COMMAND_SUMMARIES.verify,
   builder: (y) =>
     y
       .options(dbOptions)
