@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { PostgresCluster } from '../../src/dev/postgres-cluster.js';
 import { idgate } from './cli.js';
+import { TEST_SERVER_SETTINGS } from './test-server.js';
 
 /** A central audit store for a test: its own cluster, database `audit`, migrated by `idgate audit-migrate` as the owner. */
 export interface CentralStore {
@@ -15,8 +16,8 @@ export interface CentralStore {
 }
 
 export async function startCentralStore(): Promise<CentralStore> {
-  const cluster = await PostgresCluster.start();
-  await cluster.sql('CREATE DATABASE audit');
+  const cluster = await PostgresCluster.start({ settings: TEST_SERVER_SETTINGS });
+  await cluster.sql('CREATE DATABASE audit STRATEGY FILE_COPY');
   const writerPassword = randomBytes(12).toString('hex');
   await cluster.sql(`CREATE ROLE idgate_writer LOGIN PASSWORD '${writerPassword}'`);
   const ownerUrl = `postgres://${cluster.superuser}:${encodeURIComponent(cluster.superuserPassword)}@127.0.0.1:${cluster.port}/audit?sslmode=disable`;
