@@ -16,21 +16,24 @@ export async function settleAudit(h: Harness): Promise<void> {
  * the command prints (a CLI process costs ~0.3 s of CPU, and the suites read the log ~150 times;
  * the commands themselves, as processes, are tested in cli.test.ts and cli-scripts.test.ts).
  */
-export async function showJson(h: Harness, sessionId: string): Promise<Record<string, unknown>[]> {
-  return withReader(h, (reader) => {
-    const session = reader.session(sessionId);
-    if (session === undefined) throw new Error(`no session ${sessionId} in the audit database`);
-    return [sessionJson(session), ...transcriptOf(postgres, reader, session)].map(printed);
-  });
+export function showJson(h: Harness, sessionId: string): Promise<Record<string, unknown>[]> {
+  // A promise, as the callers await it (a failure rejects); the read itself is synchronous.
+  return Promise.resolve().then(() =>
+    withReader(h, (reader) => {
+      const session = reader.session(sessionId);
+      if (session === undefined) throw new Error(`no session ${sessionId} in the audit database`);
+      return [sessionJson(session), ...transcriptOf(postgres, reader, session)].map(printed);
+    }),
+  );
 }
 
 /** What `idgate sessions --json` prints for the filter, one object per session, made in this process (see showJson). */
-export async function sessionsJson(h: Harness, filter: SessionFilter = {}): Promise<Record<string, unknown>[]> {
-  return withReader(h, (reader) => reader.sessions(filter).map((row) => printed(sessionJson(row))));
+export function sessionsJson(h: Harness, filter: SessionFilter = {}): Promise<Record<string, unknown>[]> {
+  return Promise.resolve().then(() => withReader(h, (reader) => reader.sessions(filter).map((row) => printed(sessionJson(row)))));
 }
 
-async function withReader<T>(h: Harness, read: (reader: AuditReader) => T): Promise<T> {
-  await Promise.resolve(); // read as the CLI would: after what the caller awaited before has settled
+/** Reads the harness's audit database, as the command would: what the caller settled (settleAudit) is in it. */
+function withReader<T>(h: Harness, read: (reader: AuditReader) => T): T {
   const reader = new AuditReader(h.config.recordingsPath);
   try {
     return read(reader);

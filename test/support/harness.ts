@@ -26,7 +26,6 @@ import type { AuditLimits } from '../../src/audit/audit-log.js';
 
 export const AUDIENCE = 'api://idgate-test';
 export const CONNECTION = 'records-api';
-
 export const READ_ROLE = 'Records.Read';
 /** The gateway API's application id: v2 tokens carry it as `aud`. */
 export const API_CLIENT_ID = '5e1f0c2a-7d3b-4c11-9a7e-1d2c3b4a5f60';
