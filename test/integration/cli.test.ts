@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +12,10 @@ import { freePort } from '../../src/dev/free-port.js';
 import { idgate, startIdgate } from '../support/cli.js';
 import { AUDIENCE, CONNECTION, Harness } from '../support/harness.js';
 import { COMMAND_SUMMARIES } from '../../src/cli/command-summaries.js';
+import { repoPath } from '../support/repo-root.js';
+
+/** The command modules, by file name: esbuild names each command's chunk after it (sessions-HASH.js). */
+const COMMAND_MODULES = readdirSync(repoPath('src/cli/commands')).map((file) => file.replace(/\.ts$/, ''));
 
 const run = promisify(execFile);
 
@@ -86,6 +90,20 @@ describe('the idgate CLI', () => {
     // Listed without loading any command module: every command, with its positionals.
     const help = await idgate(['--help']);
     for (const { command } of Object.values(COMMAND_SUMMARIES)) assert.ok(help.stdout.includes(`idgate ${command} `), command);
+  });
+
+  it('lists the commands without loading one: --help loads no command module, a named command only its own', async () => {
+    const logged = { NODE_OPTIONS: `--import ${repoPath('.build/test/support/log-imports.js')}` };
+    const commandChunks = (stderr: string): string[] =>
+      [...stderr.matchAll(/^imported .*\/dist\/bundle\/([a-z-]+)-[A-Z0-9]+\.js$/gm)]
+        .map((m) => m[1] ?? '')
+        .filter((name) => COMMAND_MODULES.includes(name));
+    const help = await idgate(['--help'], logged);
+    assert.equal(help.code, 0, help.stderr);
+    assert.deepEqual(commandChunks(help.stderr), []);
+    // The same observation sees a command load: the test can tell.
+    const sessionsHelp = await idgate(['sessions', '--help'], logged);
+    assert.deepEqual(commandChunks(sessionsHelp.stderr), ['sessions']);
   });
 
   it('prints its version alone with --version, and the help when --help is given as well', async () => {
