@@ -7,13 +7,11 @@
 // `idgate serve` 0.93, `idgate --help` 1.1; 0.39, 0.6 and 0.6 bundled, on the 2-core box). The
 // commands stay loaded lazily: each is a chunk of its own (splitting), loaded when it runs.
 //
-// The worker threads are entry points of their own, named as their modules are: the product starts
-// them with `new URL('./audit-writer-worker', import.meta.url)`, which from any chunk of this flat
-// directory names the bundled worker. Native addons and the parser's WebAssembly stay packages of
-// their own, found in node_modules at run time.
+// The worker threads are entry points of their own (scripts/bundle-options.mjs).
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { BUNDLE_OPTIONS, workerEntries } from './bundle-options.mjs';
 
 const compiled = process.argv[2] ?? 'dist';
 const outdir = 'dist/bundle';
@@ -21,23 +19,10 @@ const outdir = 'dist/bundle';
 // the chunks of the one before in it, and in the package.
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: {
-    idgate: join(compiled, 'src/main.js'),
-    'audit-writer-worker': join(compiled, 'src/audit/audit-writer-worker.js'),
-    'shipper-worker': join(compiled, 'src/audit/central/shipper-worker.js'),
-    'analysis-worker': join(compiled, 'protocols/postgres/policy/analysis-worker.js'),
-  },
+  ...BUNDLE_OPTIONS,
+  entryPoints: { idgate: join(compiled, 'src/main.js'), ...workerEntries(compiled) },
   outdir,
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
   // With NODE_OPTIONS=--enable-source-maps, stack traces in the log name the TypeScript sources (the
   // maps hold them, through the compiled files' own maps); off by default, so no start pays for reading them.
   sourcemap: true,
-  external: ['better-sqlite3', 'libpg-query', 'libpg-query-15', 'libpg-query-16', 'libpg-query-17', 'pg-native'],
-  // CommonJS libraries inside the bundle still call require() for Node's own modules.
-  banner: { js: "import { createRequire as bundleRequire } from 'node:module'; const require = bundleRequire(import.meta.url);" },
-  logLevel: 'warning',
 });

@@ -19,6 +19,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bundleTests } from './bundle-tests.mjs';
 
 /** Folders of tests that start real servers (a cluster, a gateway, a client process). */
 const SERVER_TESTS = new Set(['integration', 'interop']);
@@ -55,7 +56,7 @@ function scheduled(files) {
   const rank = (file) => {
     const known = LONGEST_FIRST.indexOf(file);
     if (known !== -1) return known;
-    return SERVER_TESTS.has(file.split('/')[1] ?? '') ? LONGEST_FIRST.length : LONGEST_FIRST.length + 1;
+    return startsServers(file) ? LONGEST_FIRST.length : LONGEST_FIRST.length + 1;
   };
   return [...files].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
@@ -104,13 +105,28 @@ const tests = await exited(
       `--test-concurrency=${CONCURRENCY}`,
       '--test-timeout=180000',
       '--test-reporter=spec',
-      ...files.map((file) => join('.build', file.replace(/\.ts$/, '.js'))),
+      ...(await runnable(files)),
     ],
     { stdio: 'inherit', env: { ...process.env, IDGATE_TEST_RUN_DIR: runDir } },
   ),
 );
 rmSync(runDir, { recursive: true, force: true });
 process.exit(await withChecks(beside, tests));
+
+/**
+ * What the runner starts for each file: the files that start servers bundled (scripts/bundle-tests.mjs:
+ * each loads the product in its process), the others as tsc compiled them (a unit file loads a few
+ * modules, and a bundle would cost more than it saves).
+ */
+async function runnable(files) {
+  const servers = files.filter(startsServers);
+  const bundled = new Map((await bundleTests(servers)).map((path, i) => [servers[i], path]));
+  return files.map((file) => bundled.get(file) ?? join('.build', file.replace(/\.ts$/, '.js')));
+}
+
+function startsServers(file) {
+  return SERVER_TESTS.has(file.split('/')[1] ?? '');
+}
 
 /** Starts a check whose output is kept until the tests have printed theirs. */
 function check(name, entry, argv) {

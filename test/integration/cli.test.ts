@@ -107,7 +107,7 @@ describe('the idgate CLI', () => {
   });
 
   it('prints its version alone with --version, and the help when --help is given as well', async () => {
-    const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const { version } = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string };
     const alone = await idgate(['--version']);
     assert.deepEqual([alone.code, alone.stdout, alone.stderr], [0, `${version}\n`, '']);
     const withHelp = await idgate(['--version', '--help']);

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { pgOptions } from '../support/client-options.js';
 import { CONNECTION, Harness } from '../support/harness.js';
+import { javaArgs } from '../support/java-program.js';
 import { repoPath } from '../support/repo-root.js';
 
 const run = promisify(execFile);
@@ -108,17 +109,10 @@ describe('approvals with real clients', () => {
 
   it('pgJDBC and psycopg 3 (values bound by the server): IGA01 at the Bind, then the approved values run once', async () => {
     const token = await h.token({ groups: [], roles: [ROLE] });
-    const jdbc = await approvedBetween('java', [
-      '-cp',
-      '/usr/share/java/postgresql.jar',
-      repoPath('test/interop/JdbcApprovals.java'),
-      '127.0.0.1',
-      String(h.port),
-      CONNECTION,
-      'jdbc-agent',
-      token,
-      '70',
-    ]);
+    const jdbc = await approvedBetween(
+      'java',
+      await javaArgs(repoPath('test/interop/JdbcApprovals.java'), ['127.0.0.1', String(h.port), CONNECTION, 'jdbc-agent', token, '70']),
+    );
     assert.match(jdbc['ASKED'] ?? '', /^IGA01 .*deleting from public\.records needs approval: request [0-9a-f]{12}/);
     assert.equal(jdbc['RAN'], 'rows 1');
     assert.match(jdbc['AGAIN'] ?? '', /^IGA01 /);
@@ -245,17 +239,7 @@ describe('approvals with approvals.wait', () => {
   it('holds pgJDBC’s Bind as well (a PreparedStatement), and runs it once approved', async () => {
     const token = await h.token({ groups: [], roles: [ROLE] });
     const program = repoPath('test/interop/JdbcApprovalWait.java');
-    const waiting = run('java', [
-      '-cp',
-      '/usr/share/java/postgresql.jar',
-      program,
-      '127.0.0.1',
-      String(h.port),
-      CONNECTION,
-      'jdbc-agent',
-      token,
-      '56',
-    ]);
+    const waiting = run('java', await javaArgs(program, ['127.0.0.1', String(h.port), CONNECTION, 'jdbc-agent', token, '56']));
     const id = await pendingId('DELETE FROM records WHERE id = $1');
     const approved = await fetch(`${admin}/approvals/${id}/approve`, {
       method: 'POST',

@@ -7,6 +7,7 @@ import { CATALOGUES } from '../../protocols/postgres/policy/builtins/builtins-of
 import { pgOptions } from '../support/client-options.js';
 import { CONNECTION, Harness } from '../support/harness.js';
 import { postgresBinariesOf, SERVER_MAJORS } from '../support/postgres-versions.js';
+import { javaArgs } from '../support/java-program.js';
 import { repoPath } from '../support/repo-root.js';
 
 const run = promisify(execFile);
@@ -20,8 +21,6 @@ async function psql(conninfo: string, command: string, password: string): Promis
 const ROLE = 'Metadata.ReadRecords';
 const PSYCOPG_SCRIPT = repoPath('test/interop/psycopg_metadata.py');
 const JDBC_PROGRAM = repoPath('test/interop/JdbcMetadata.java');
-/** Debian's libpostgresql-jdbc-java (scripts/setup installs it with a JDK). */
-const JDBC_JAR = '/usr/share/java/postgresql.jar';
 
 /** psql's describe commands a newcomer types first; each must answer under read:records as it does straight to the server. */
 const DESCRIBE = ['\\d records', '\\dt', '\\di', '\\dv', '\\df', '\\dn', '\\l', '\\du', '\\d+ records'];
@@ -127,7 +126,7 @@ for (const major of SERVER_MAJORS) {
     it('answers pgJDBC’s own getTables, getColumns, getPrimaryKeys, getIndexInfo, getSchemas and getTypeInfo, run by pgJDBC itself', async () => {
       const appId = '5e1f0c2a-7b7d-4c55-9a51-0d1b2c3d4e5f';
       const token = await h.token({ groups: [], roles: [ROLE], azp: appId });
-      const { stdout } = await run('java', ['-cp', JDBC_JAR, JDBC_PROGRAM, '127.0.0.1', String(h.port), CONNECTION, 'test-agent', token]);
+      const { stdout } = await run('java', await javaArgs(JDBC_PROGRAM, ['127.0.0.1', String(h.port), CONNECTION, 'test-agent', token]));
       const { applicationName, ...metadata } = JSON.parse(stdout) as { applicationName?: string };
       // pgJDBC's own SET application_name after login went upstream with the agent's name kept first.
       assert.equal(applicationName, `${appId} | PostgreSQL JDBC Driver`, stdout);

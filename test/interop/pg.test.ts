@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { from, to } from 'pg-copy-streams';
 import { pgOptions } from '../support/client-options.js';
 import { Harness } from '../support/harness.js';
 
@@ -72,7 +73,6 @@ describe('node-postgres (pg) through the gateway', () => {
   it('copies in and out', async () => {
     const client = await connect();
     await client.query('CREATE TEMP TABLE pg_copy (n int, t text)');
-    const { from, to } = await import('pg-copy-streams');
     const rows = Array.from({ length: 1000 }, (_, i) => `${i}\trow ${i}\n`).join('');
     await pipeline(Readable.from([rows]), client.query(from('COPY pg_copy FROM STDIN')));
     assert.equal((await client.query('SELECT count(*)::int AS n FROM pg_copy')).rows[0].n, 1000);
