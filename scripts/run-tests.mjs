@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Compiles the tests with the product (tsc -p tsconfig.test.json, into .build/, incrementally), then
+// Compiles the tests with the product (as tsc -p tsconfig.test.json would, into .build/, incrementally), then
 // runs every test/**/*.test.ts, compiled, with Node's test runner, several files at once: each
 // integration file starts its own Postgres clusters and gateways on free ports, in its own
 // temporary directories, so files do not share a server. The files that take longest start first
@@ -10,9 +10,11 @@
 // Compiled, not through tsx: a file's process (and each worker thread a gateway in it starts) loads
 // plain JavaScript, which halves the CPU a file spends before its first test.
 //
-// `--checks` (npm test) also lints and checks the formatting, beside the compile and the tests
-// rather than before them (the run is CPU-bound on two cores, so what matters is that no core
-// waits), prints their output at the end, and fails if either fails. It bundles the CLI from what
+// `--checks` (npm test) also checks the formatting, beside the compile and the tests rather than
+// before them (the run is CPU-bound on two cores, so what matters is that no core waits), and lints
+// while the tests run, in this process, with the program the compile built (a second program of
+// the same files would cost the lint a third more); it prints their output at the end, and fails if
+// either fails. It bundles the CLI from what
 // it compiled into .build/ (the same compiler options as `npm run build`), so the product is
 // compiled once, not twice.
 import { spawn, spawnSync } from 'node:child_process';
@@ -20,6 +22,8 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleTests } from './bundle-tests.mjs';
+import { compileTests } from './compile-tests.mjs';
+import { lintWithProgram } from './lint-with-program.mjs';
 
 /** Folders of tests that start real servers (a cluster, a gateway, a client process). */
 const SERVER_TESTS = new Set(['integration', 'interop']);
@@ -77,15 +81,10 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     process.exit(1);
   });
 }
-// Each tool's own entry, run with this Node: npx would cost a Node start of its own per tool.
-const beside = checks
-  ? [
-      check('lint', 'node_modules/eslint/bin/eslint.js', ['.']),
-      check('format check', 'node_modules/prettier/bin/prettier.cjs', ['--check', '.']),
-    ]
-  : [];
-const compiled = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.test.json'], { stdio: 'inherit' });
-if (compiled.status !== 0) process.exit(await withChecks(beside, compiled.status ?? 1));
+// The tool's own entry, run with this Node: npx would cost a Node start of its own.
+const beside = checks ? [check('format check', 'node_modules/prettier/bin/prettier.cjs', ['--check', '.'])] : [];
+const compiled = compileTests();
+if (!compiled.ok) process.exit(await withChecks(beside, 2));
 if (checks) {
   const bundled = spawnSync(process.execPath, [join('scripts', 'bundle.mjs'), '.build'], { stdio: 'inherit' });
   if (bundled.status !== 0) process.exit(await withChecks(beside, bundled.status ?? 1));
@@ -94,7 +93,7 @@ for (const file of LONGEST_FIRST) {
   if (!unit && only.length === 0 && !files.includes(file)) process.stderr.write(`run-tests: ${file} is in LONGEST_FIRST but not found\n`);
 }
 runDir = mkdtempSync(join(tmpdir(), 'idgate-test-run-'));
-const tests = await exited(
+const tests = exited(
   spawn(
     process.execPath,
     [
@@ -107,11 +106,14 @@ const tests = await exited(
       '--test-reporter=spec',
       ...(await runnable(files)),
     ],
-    { stdio: 'inherit', env: { ...process.env, IDGATE_TEST_RUN_DIR: runDir } },
+    { stdio: 'inherit', env: testEnvironment(runDir) },
   ),
 );
+// The lint runs here while the tests run, with the compile's program (scripts/lint-with-program.mjs).
+if (checks) beside.push(lintWithProgram(compiled.program).then((result) => ({ name: 'lint', ...result })));
+const status = await tests;
 rmSync(runDir, { recursive: true, force: true });
-process.exit(await withChecks(beside, tests));
+process.exit(await withChecks(beside, status));
 
 /**
  * What the runner starts for each file: the files that start servers bundled (scripts/bundle-tests.mjs:
@@ -126,6 +128,17 @@ async function runnable(files) {
 
 function startsServers(file) {
   return SERVER_TESTS.has(file.split('/')[1] ?? '');
+}
+
+/**
+ * The environment of the test files and of every process they start. NODE_EXTRA_CA_CERTS is left
+ * out: a machine may set it to trust a proxy on the way out, and Node reads and parses the whole file
+ * at every start (0.06 s of CPU each, in a run that starts about 450 Node processes), while the
+ * tests reach nothing but their own servers on loopback, trusted through CAs of their own.
+ */
+function testEnvironment(runDir) {
+  const { NODE_EXTRA_CA_CERTS: _outbound, ...env } = process.env;
+  return { ...env, IDGATE_TEST_RUN_DIR: runDir };
 }
 
 /** Starts a check whose output is kept until the tests have printed theirs. */

@@ -71,20 +71,27 @@ describe('the CLI in scripts', () => {
       [otherSqlite, /other\.sqlite: a SQLite database, but not an idgate audit log$/],
       [join(dir, 'a-directory'), /a-directory: a directory, not an audit database$/],
     ];
-    for (const command of READERS) {
-      const runs = await Promise.all(cases.map(([path]) => idgate([...run(command), '--db', path])));
-      runs.forEach((r, i) => {
-        const [path, expected] = cases[i] ?? ['', /$^/];
-        assert.equal(r.code, 2, `${command} --db ${path}: ${r.stderr}`);
-        assert.match(
-          r.stderr.trim(),
-          new RegExp(`^--db ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`),
-          `${command}: names --db and the path`,
-        );
-        assert.match(r.stderr.trim(), expected, command);
-        assert.equal(r.stderr.trim().split('\n').length, 1, `${command}: one line`);
-      });
-    }
+    // The readers open --db in one of two ways (src/cli/options/db-option.ts, and verify's own
+    // log report): each way meets every case, and every other reader one case in turn.
+    const pairs: [string, string, RegExp][] = [
+      ...['sessions', 'verify'].flatMap((command) => cases.map(([path, expected]): [string, string, RegExp] => [command, path, expected])),
+      ...READERS.filter((command) => command !== 'sessions' && command !== 'verify').map((command, i): [string, string, RegExp] => {
+        const [path, expected] = cases[i % cases.length] ?? ['', /$^/];
+        return [command, path, expected];
+      }),
+    ];
+    const runs = await Promise.all(pairs.map(([command, path]) => idgate([...run(command), '--db', path])));
+    runs.forEach((r, i) => {
+      const [command, path, expected] = pairs[i] ?? ['', '', /$^/];
+      assert.equal(r.code, 2, `${command} --db ${path}: ${r.stderr}`);
+      assert.match(
+        r.stderr.trim(),
+        new RegExp(`^--db ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`),
+        `${command}: names --db and the path`,
+      );
+      assert.match(r.stderr.trim(), expected, command);
+      assert.equal(r.stderr.trim().split('\n').length, 1, `${command}: one line`);
+    });
   });
 
   it('says which central store it cannot reach, never its password, status 2', async () => {
