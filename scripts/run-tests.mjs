@@ -12,11 +12,10 @@
 //
 // `--checks` (npm test) also checks the formatting, beside the compile and the tests rather than
 // before them (the run is CPU-bound on two cores, so what matters is that no core waits), and lints
-// while the tests run, in this process, with the program the compile built (a second program of
-// the same files would cost the lint a third more); it prints their output at the end, and fails if
-// either fails. It bundles the CLI from what
-// it compiled into .build/ (the same compiler options as `npm run build`), so the product is
-// compiled once, not twice.
+// while the tests run, in this process, with the program the compile built rather than a second
+// program of the same files; it prints their output at the end, and fails if either fails. It
+// bundles the CLI from what it compiled into .build/ (the same compiler options as `npm run
+// build`), so the product is compiled once, not twice.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -110,7 +109,15 @@ const tests = exited(
   ),
 );
 // The lint runs here while the tests run, with the compile's program (scripts/lint-with-program.mjs).
-if (checks) beside.push(lintWithProgram(compiled.program).then((result) => ({ name: 'lint', ...result })));
+if (checks) {
+  beside.push(
+    lintWithProgram(compiled.program).then(
+      (result) => ({ name: 'lint', ...result }),
+      // ESLint itself failed (its configuration, a plugin): the run fails with what it said.
+      (e) => ({ name: 'lint', status: 2, output: `${e instanceof Error ? e.stack : String(e)}\n` }),
+    ),
+  );
+}
 const status = await tests;
 rmSync(runDir, { recursive: true, force: true });
 process.exit(await withChecks(beside, status));

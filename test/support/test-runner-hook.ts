@@ -13,10 +13,13 @@
  */
 import asyncHooks, { type AsyncHook, type HookCallbacks } from 'node:async_hooks';
 
+// On the global object: a bundled test file carries a copy of this module of its own (scripts/bundle-tests.mjs).
 const HANDLE = Symbol.for('idgate.test-runner-hook');
+const RELEASED = Symbol.for('idgate.test-runner-hook.released');
 
 interface Holder {
   [HANDLE]?: AsyncHook;
+  [RELEASED]?: boolean;
 }
 
 const holder = globalThis as Holder;
@@ -36,5 +39,13 @@ export function testRunnerHookFound(): boolean {
 
 /** Turns the test runner's hook off (from a `before` or a test: the suites are built by then). */
 export function releaseTestRunnerHook(): void {
-  holder[HANDLE]?.disable();
+  const hook = holder[HANDLE];
+  if (hook === undefined) return;
+  hook.disable();
+  holder[RELEASED] = true;
+}
+
+/** True once `releaseTestRunnerHook` turned the runner's hook off in this process. */
+export function testRunnerHookReleased(): boolean {
+  return holder[RELEASED] === true;
 }
