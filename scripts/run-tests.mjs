@@ -129,8 +129,14 @@ process.exit(await withChecks(beside, status));
  */
 async function runnable(files) {
   const servers = files.filter(startsServers);
+  // None (--unit): no bundle, and the directory a run of the whole suite may be using is left alone.
+  if (servers.length === 0) return files.map(compiledPath);
   const bundled = new Map((await bundleTests(servers)).map((path, i) => [servers[i], path]));
-  return files.map((file) => bundled.get(file) ?? join('.build', file.replace(/\.ts$/, '.js')));
+  return files.map((file) => bundled.get(file) ?? compiledPath(file));
+}
+
+function compiledPath(file) {
+  return join('.build', file.replace(/\.ts$/, '.js'));
 }
 
 function startsServers(file) {

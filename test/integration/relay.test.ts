@@ -5,6 +5,7 @@ import { Bytes } from '../support/byte-builder.js';
 import { pgOptions } from '../support/client-options.js';
 import { CONNECTION, Harness } from '../support/harness.js';
 import { RawClient } from '../support/raw-client.js';
+import { RUN_DIR } from '../support/run-dir.js';
 import { testRunnerHookFound, testRunnerHookReleased } from '../support/test-runner-hook.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -33,7 +34,7 @@ describe('the relay', () => {
 
   it(
     'runs, bundled as run-tests runs it, with the test runner’s async hook found by the preload and turned off by Harness.start',
-    { skip: process.env['IDGATE_TEST_RUN_DIR'] === undefined && 'run by hand, without the preload' },
+    { skip: RUN_DIR === undefined && 'run by hand, without the preload' },
     () => {
       assert.ok(testRunnerHookFound(), 'the preload found the runner’s hook');
       assert.ok(testRunnerHookReleased(), 'Harness.start turned it off (else every promise of the gateway in this process pays for it)');

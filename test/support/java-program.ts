@@ -2,12 +2,11 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { RUN_DIR } from './run-dir.js';
 
 const run = promisify(execFile);
 /** Debian's libpostgresql-jdbc-java (scripts/setup installs it with a Java runtime). */
 export const JDBC_JAR = '/usr/share/java/postgresql.jar';
-/** The folder scripts/run-tests.mjs makes for one run (and removes after it), shared by its test files. */
-const RUN_DIR = process.env['IDGATE_TEST_RUN_DIR'];
 const compiled = new Map<string, Promise<string>>();
 
 /**

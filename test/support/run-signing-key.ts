@@ -2,9 +2,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportPKCS8, generateKeyPair } from 'jose';
 import type { SimulatorOptions } from '../../src/dev/entra-simulator.js';
-
-/** The folder scripts/run-tests.mjs makes for one run (and removes after it), shared by its test files. */
-const RUN_DIR = process.env['IDGATE_TEST_RUN_DIR'];
+import { RUN_DIR } from './run-dir.js';
 
 let made: Promise<SimulatorOptions> | undefined;
 
