@@ -15,6 +15,8 @@ export interface ApprovalView {
   readonly sql: string;
   /** The bound values (JSON) of a prepared statement's Bind; null for a simple query. */
   readonly params: string | null;
+  /** The asking session's login settings that change what a statement means (JSON by name), pinned with it; null when none. */
+  readonly settings: string | null;
   readonly fingerprint: string;
   readonly what: string;
   readonly requestedAt: string;
@@ -46,6 +48,7 @@ export function approvalView(r: ApprovalRequest, node: string): ApprovalView {
     sessionId: r.asker.sessionId,
     sql: r.sql,
     params: r.params ?? null,
+    settings: r.asker.settings ?? null,
     fingerprint: r.fingerprint,
     what: r.what,
     requestedAt: new Date(r.requestedAtMs).toISOString(),

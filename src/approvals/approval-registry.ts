@@ -10,6 +10,12 @@ export interface ApprovalAsker {
   readonly connection: string;
   readonly entry: string;
   readonly sessionId: string;
+  /**
+   * The settings the session's login asked for that change what a statement means (JSON by name:
+   * DateStyle, TimeZone, a custom setting a row security policy reads, …); undefined when none.
+   * Pinned too: an approval admits its statement only in a session that reads it the same way.
+   */
+  readonly settings?: string;
 }
 
 /** A person's answer, and how they proved who they are (as a terminate records it). */
@@ -72,12 +78,13 @@ export interface ApprovalNotifier {
   close(): void;
 }
 
-/** What an approval admits: this identity, on this connection, sending exactly this statement (and values). */
+/** What an approval admits: this identity, on this connection, sending exactly this statement (and values), read with these settings. */
 export interface ApprovalPin {
   readonly objectId: string;
   readonly connection: string;
   readonly sql: string;
   readonly params?: string;
+  readonly settings?: string;
 }
 
 /** What the gate does with a statement that needs approval. */
@@ -89,8 +96,8 @@ export type ApprovalOutcome =
 
 /**
  * The statements waiting for a person, in one gateway process. An approval is pinned: it admits
- * the same identity, on the same connection, sending exactly the same text — once, within its
- * expiry. Anything else, `id = 8` for `id = 7` included, is a request of its own. An agent cannot
+ * the same identity, on the same connection, sending exactly the same text (and values, with their
+ * types), in a session that logged in with the same settings — once, within its expiry. Anything else, `id = 8` for `id = 7` included, is a request of its own. An agent cannot
  * answer its own request: answers come through the admin endpoint, which agents' tokens do not open.
  */
 export class ApprovalRegistry {
@@ -127,7 +134,13 @@ export class ApprovalRegistry {
 
   /** As `check`, but only what this process holds: undefined when it holds nothing for the statement (nothing is asked). */
   checkHere(asker: ApprovalAsker, sql: string, params?: string): ApprovalOutcome | undefined {
-    const found = this.peek({ objectId: asker.objectId, connection: asker.connection, sql, ...(params !== undefined ? { params } : {}) });
+    const found = this.peek({
+      objectId: asker.objectId,
+      connection: asker.connection,
+      sql,
+      ...(params !== undefined ? { params } : {}),
+      ...(asker.settings !== undefined ? { settings: asker.settings } : {}),
+    });
     if (found?.state === 'approved') {
       found.state = 'used';
       found.usedBy = asker.sessionId;
@@ -370,6 +383,7 @@ function sameStatement(r: ApprovalRequest, pin: ApprovalPin, fingerprint: string
     r.asker.connection === pin.connection &&
     r.fingerprint === fingerprint &&
     r.sql === pin.sql &&
-    r.params === pin.params
+    r.params === pin.params &&
+    r.asker.settings === pin.settings
   );
 }

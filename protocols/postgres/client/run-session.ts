@@ -23,6 +23,7 @@ import type { ClientStream } from './negotiate-transport.js';
 import { sessionHeader } from './session-header.js';
 import { exitFatal, internalErrorFatal, protocolFatal } from './session-exit.js';
 import { sessionStages } from './session-stages.js';
+import { readingSettingsOf } from '../policy/reading-settings.js';
 import type { StartupRequest } from './startup-parameters.js';
 
 /** A login that passed every check, with its upstream session open. */
@@ -73,7 +74,7 @@ export function runSession(at: SessionContext, client: ClientSide, admitted: Adm
   // The relay is made below; the gate only notifies once the session runs.
   const notifyClient = (frame: Buffer): boolean => relay.notify(frame);
   const stages = sessionStages(
-    { services, grant, log, recorder, notifyClient },
+    { services, grant, log, recorder, notifyClient, readingSettings: readingSettingsOf(request.settings) },
     admitted.scope,
     admitted.analysis,
     admitted.limits,

@@ -25,6 +25,8 @@ export interface StageContext {
   readonly recorder: SessionRecorder;
   /** Sends a gateway-made frame to the client between two of the server's (false: the session has ended). */
   readonly notifyClient: (frame: Buffer) => boolean;
+  /** The login's settings that change what a statement means (reading-settings.ts): pinned with each approval. */
+  readonly readingSettings: string | undefined;
 }
 
 export interface SessionStages {
@@ -56,7 +58,7 @@ export function sessionStages(
 }
 
 function scopeGate(
-  { services, grant, log, recorder, notifyClient }: StageContext,
+  { services, grant, log, recorder, notifyClient, readingSettings }: StageContext,
   scope: Scope,
   analysis: AnalysisContext,
   onLexicalChange: (problem: string) => void,
@@ -68,7 +70,8 @@ function scopeGate(
       log.info({ reason: denial.message, sqlstate: denial.sqlstate, scope: scope.text }, 'statement denied by scope');
       if (recorder.recordsFrames) recorder.record('gateway', 'Denied', { sql, reason: denial.message, sqlstate: denial.sqlstate });
     },
-    approvalNeeded: (sql, what, params) => approvalNeeded({ services, grant, log, recorder }, analysis.parser, { sql, what, params }),
+    approvalNeeded: (sql, what, params) =>
+      approvalNeeded({ services, grant, log, recorder, readingSettings }, analysis.parser, { sql, what, params }),
     ...waitForApprovals(services, notifyClient, recorder),
     approvalNotRun: (id, why) => {
       if (!services.approvals.giveBack(id, recorder.sessionId)) return;
@@ -144,13 +147,20 @@ function approvalNeeded(
     connection: connection.name,
     entry: entryName(rule),
     sessionId: recorder.sessionId,
+    ...(context.readingSettings !== undefined ? { settings: context.readingSettings } : {}),
   };
   const { approvals, approvalFleet } = services;
   const here = approvals.checkHere(asker, sql, params);
   if (here !== undefined || approvalFleet === undefined) {
     return approvalTold(context, parser, statement, here ?? approvals.request(asker, sql, what, params));
   }
-  const pin = { objectId: asker.objectId, connection: asker.connection, sql, ...(params !== undefined ? { params } : {}) };
+  const pin = {
+    objectId: asker.objectId,
+    connection: asker.connection,
+    sql,
+    ...(params !== undefined ? { params } : {}),
+    ...(asker.settings !== undefined ? { settings: asker.settings } : {}),
+  };
   const claimed = approvalFleet.claim(pin, asker.sessionId).catch((e: unknown) => {
     context.log.warn(
       { reason: 'approval-lookup-failed', err: errorMessage(e) },
@@ -181,6 +191,7 @@ function approvalTold(
       id: request.id,
       sql,
       ...(params !== undefined ? { params } : {}),
+      ...(request.asker.settings !== undefined ? { settings: request.asker.settings } : {}),
       fingerprint: request.fingerprint,
       what,
     });

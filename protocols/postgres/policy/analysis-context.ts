@@ -30,6 +30,8 @@ export interface Analysis {
   readonly unpinnable?: string;
   /** The prepared statements the text runs by name: the gate holds back those that need approval. */
   readonly executes?: readonly string[];
+  /** A setting the text changes that changes how the session reads statements: no approval is pinned in it afterwards. */
+  readonly changesReading?: string;
 }
 
 /** What a lone `SET application_name` asks for; the gateway sends its own SET with the agent's name in front. */

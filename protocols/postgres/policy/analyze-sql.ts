@@ -5,6 +5,7 @@ import { ddlWhat } from './ddl-names.js';
 import { functionCall, namedType, operatorsOf, sampling } from './expression-checks.js';
 import { constantValue, only, unwrap, type Node } from './parse-tree.js';
 import { isOff, settingAccess, type SettingChange } from './settings.js';
+import { changesReading } from './reading-settings.js';
 import { Walk } from './sql-walk.js';
 import { StatementRejected } from './statement-rejected.js';
 import { CODE, DDL, HOUSEKEEPING, TWO_PHASE } from './statement-kinds.js';
@@ -38,6 +39,7 @@ export function analyzeSql(sql: string, context: AnalysisContext): Analysis {
     dependsOnConstants: walk.constantsConsulted,
     ...(walk.unpinnable !== undefined ? { unpinnable: walk.unpinnable } : {}),
     ...(walk.executes.length > 0 ? { executes: walk.executes } : {}),
+    ...(walk.changesReading !== undefined ? { changesReading: walk.changesReading } : {}),
   };
 }
 
@@ -170,6 +172,7 @@ function setting(node: Node, w: Walk): void {
   if (kind === 'VAR_SET_DEFAULT' || kind === 'VAR_RESET') change = { to: 'default' };
   else change = { to: 'value', value: kind === 'VAR_SET_VALUE' && args.length === 1 ? w.constant(args[0]) : undefined };
   w.out.push(...settingAccess(name, change, 'SET', w.context.managedSettings));
+  if (change.to === 'value' && changesReading(name, change.value)) w.changesReading ??= name;
 }
 
 /** BEGIN READ WRITE, SET TRANSACTION READ WRITE: a read-only session must not switch that off. */

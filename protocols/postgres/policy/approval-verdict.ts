@@ -8,7 +8,12 @@ export function verdictFor(verdict: Denial, what: string, outcome: ApprovalOutco
   const { sqlstate } = verdict;
   switch (outcome.kind) {
     case 'approved':
-      return { allowed: true, approvalTaken: outcome.request.id };
+      // A statement that changes how the session reads statements still marks it when it runs approved.
+      return {
+        allowed: true,
+        approvalTaken: outcome.request.id,
+        ...(verdict.changesReading !== undefined ? { changesReading: verdict.changesReading } : {}),
+      };
     case 'pending':
       return { allowed: false, sqlstate, message: approvalMessage(what, outcome.request) };
     case 'refused':
@@ -56,8 +61,25 @@ function refusalMessage(what: string, request: ApprovalRequest): string {
 export interface ApprovalTaken {
   readonly approvalTaken: string;
   readonly atBind: boolean;
+  /** The statement changes how the session reads statements (reading-settings.ts). */
+  readonly changesReading?: string;
 }
 
 export function approvalTakenBy(verdict: Verdict, atBind: boolean): ApprovalTaken | undefined {
-  return verdict.allowed && verdict.approvalTaken !== undefined ? { approvalTaken: verdict.approvalTaken, atBind } : undefined;
+  if (!verdict.allowed || verdict.approvalTaken === undefined) return undefined;
+  const taken = { approvalTaken: verdict.approvalTaken, atBind };
+  return verdict.changesReading === undefined ? taken : { ...taken, changesReading: verdict.changesReading };
+}
+
+/**
+ * A statement needing approval in a session that changed, after login, a setting that changes how
+ * statements read: refused (0A000), as what an approval cannot pin is — the approval would admit
+ * the text, and the text would mean something else here than to the person who approved it.
+ */
+export function unpinnableHere(what: string, setting: string): Denial {
+  return {
+    allowed: false,
+    sqlstate: '0A000',
+    message: `${what} needs approval, which cannot be pinned in this session: it changed ${setting} after login, which changes what a statement means; send it from a session that sets ${setting} at login (a startup parameter), if at all`,
+  };
 }

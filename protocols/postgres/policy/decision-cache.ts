@@ -18,6 +18,8 @@ export type Verdict =
       readonly executes?: readonly string[];
       /** The approval request this statement takes (given back if the server never runs it). */
       readonly approvalTaken?: string;
+      /** A setting the statement changes that changes how the session reads statements (reading-settings.ts). */
+      readonly changesReading?: string;
     }
   | {
       readonly allowed: false;
@@ -26,6 +28,8 @@ export type Verdict =
       readonly position?: number;
       /** Allowed by the scope once a person approves this exact statement: what needs the approval. */
       readonly approval?: string;
+      /** Of a statement needing approval: a setting it changes that changes how the session reads statements. */
+      readonly changesReading?: string;
     };
 
 /** The SQLSTATE of a statement held for approval (class IG: idgate's own). */
@@ -66,17 +70,21 @@ export function decide(scope: Scope, context: AnalysisContext, sql: string): Ver
   try {
     const analysis = analyzeSql(sql, context);
     const decision = checkScope(scope, analysis.accesses);
+    const reading = analysis.changesReading === undefined ? {} : { changesReading: analysis.changesReading };
     verdict = !decision.allowed
       ? { allowed: false, sqlstate: decision.kind === 'unsupported' ? '0A000' : '42501', message: decision.reason }
       : decision.approval !== undefined
-        ? approvalVerdict(
-            decision.approval,
-            analysis.unpinnable ?? (analysis.executes === undefined ? undefined : 'EXECUTE (a prepared statement runs)'),
-          )
+        ? {
+            ...approvalVerdict(
+              decision.approval,
+              analysis.unpinnable ?? (analysis.executes === undefined ? undefined : 'EXECUTE (a prepared statement runs)'),
+            ),
+            ...reading,
+          }
         : analysis.applicationName !== undefined
           ? { allowed: true, applicationName: analysis.applicationName }
-          : analysis.executes !== undefined
-            ? { allowed: true, executes: analysis.executes }
+          : analysis.executes !== undefined || analysis.changesReading !== undefined
+            ? { allowed: true, ...(analysis.executes !== undefined ? { executes: analysis.executes } : {}), ...reading }
             : ALLOWED;
     dependsOnConstants = analysis.dependsOnConstants;
   } catch (e) {

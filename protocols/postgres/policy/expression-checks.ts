@@ -1,6 +1,7 @@
 import { functionKind, isAllowedSamplingMethod, isBuiltinOperator, isBuiltinType } from './functions.js';
 import { constantValue, nameParts, type Node } from './parse-tree.js';
 import { settingAccess } from './settings.js';
+import { changesReading } from './reading-settings.js';
 import type { Walk } from './sql-walk.js';
 
 /*
@@ -128,7 +129,9 @@ function setConfig(node: Node, w: Walk): void {
     w.out.push({ kind: 'unchecked', what: 'set_config() of a setting named by an expression' });
     return;
   }
-  w.out.push(...settingAccess(name, { to: 'value', value: w.constant(valueArg) }, 'set_config', w.context.managedSettings));
+  const value = w.constant(valueArg);
+  w.out.push(...settingAccess(name, { to: 'value', value }, 'set_config', w.context.managedSettings));
+  if (changesReading(name, value)) w.changesReading ??= name.toLowerCase();
 }
 
 function pgNotify(node: Node, w: Walk): void {

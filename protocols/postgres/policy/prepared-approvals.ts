@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { isUtf8 } from 'node:buffer';
 import type { ApprovalOutcome } from '../../../src/approvals/approval-registry.js';
 import { Frontend } from '../wire/codes.js';
 import { ByteReader } from '../wire/byte-reader.js';
@@ -8,6 +7,7 @@ import { encodeMessage } from '../wire/message-writer.js';
 import { approvalTakenBy, verdictOf, type ApprovalTaken } from './approval-verdict.js';
 import type { Verdict } from './decision-cache.js';
 import type { ApprovalWait } from './approval-wait.js';
+import { boundValuesText } from './bound-values.js';
 
 type Denial = Extract<Verdict, { allowed: false }>;
 
@@ -18,6 +18,16 @@ export interface UnnamedParse {
 
 /** What a Bind does: goes as sent (undefined), takes an approval, or is refused and replaced. */
 export type BindJudgement = { readonly denial: Denial; readonly sql: string; readonly replacement: Buffer } | ApprovalTaken | undefined;
+
+/** A prepared statement whose Binds need approval: its text, the types its Parse named, what needs the approval. */
+interface GatedStatement {
+  readonly sql: string;
+  readonly types: readonly number[];
+  readonly what: string;
+  /** A setting it changes that changes how the session reads statements (reading-settings.ts). */
+  readonly changesReading: string | undefined;
+  readonly generation: number;
+}
 
 /** Prepared statements one session may hold that need approval at each Bind (beyond it, such a Parse is refused). */
 const MAX_GATED = 1000;
@@ -35,7 +45,7 @@ export class PreparedApprovals {
    * By the name's bytes (hex), as the server keys them: two invalid UTF-8 names that decode alike
    * must not share an entry. `generation` orders the unnamed statement's Parses.
    */
-  private readonly gated = new Map<string, { readonly sql: string; readonly what: string; readonly generation: number }>();
+  private readonly gated = new Map<string, GatedStatement>();
   private generation = 0;
   /**
    * A plain Parse of the unnamed statement since the last Sync: a Bind of it before the next Sync
@@ -78,8 +88,11 @@ export class PreparedApprovals {
     if (held !== undefined && held.generation < tag.unnamedParse) this.gated.delete('');
   }
 
-  /** A Parse under `name` that the scope allows with approval (`approval`) at each Bind. */
-  parsed(nameBytes: Buffer, sql: string, approval: string): Verdict {
+  /**
+   * A Parse under `name` that the scope allows with approval (`approval`) at each Bind, with the
+   * parameter types it names: they are pinned with the values (bound-values.ts).
+   */
+  parsed(nameBytes: Buffer, sql: string, approval: string, types: readonly number[], changesReading?: string): Verdict {
     const name = nameBytes.toString('hex');
     if (name === '') this.unnamedReplaced = false;
     if (!this.gated.has(name) && this.gated.size >= MAX_GATED) {
@@ -89,7 +102,7 @@ export class PreparedApprovals {
         message: `${approval} needs approval, and this session prepared ${MAX_GATED} such statements already`,
       };
     }
-    this.gated.set(name, { sql, what: approval, generation: ++this.generation });
+    this.gated.set(name, { sql, types, what: approval, changesReading, generation: ++this.generation });
     return { allowed: true };
   }
 
@@ -103,9 +116,11 @@ export class PreparedApprovals {
 
   /**
    * A Bind: undefined when it goes as sent (not gated), the approval it takes, or the refusal and
-   * the Bind that goes instead — later, when the approval is looked up elsewhere.
+   * the Bind that goes instead — later, when the approval is looked up elsewhere. `refusal` says
+   * why the session can take no approval for `what` now (it is ending, or it changed how it reads
+   * statements), if it cannot.
    */
-  bind(frame: Buffer, ending: () => Denial | undefined): BindJudgement | Promise<BindJudgement> {
+  bind(frame: Buffer, refusal: (what: string) => Denial | undefined): BindJudgement | Promise<BindJudgement> {
     const bind = decodeBind(frame);
     const names = new ByteReader(frame, 5);
     names.cstringBytes(); // the portal
@@ -113,17 +128,23 @@ export class PreparedApprovals {
     const gated = name === '' && this.unnamedReplaced ? undefined : this.gated.get(name);
     if (gated === undefined) return undefined;
     // Decoded now: the frame lies in a buffer the next read reuses.
-    const params = parametersText(bind.parameterFormats, bind.values);
-    const base: Denial = { allowed: false, sqlstate: 'IGA01', message: '', approval: gated.what };
-    const ended = ending();
-    if (ended !== undefined) return this.refused(ended, bind.portal, gated.sql);
+    const params = boundValuesText(gated.types, bind.parameterFormats, bind.values);
+    const base: Denial = {
+      allowed: false,
+      sqlstate: 'IGA01',
+      message: '',
+      approval: gated.what,
+      ...(gated.changesReading !== undefined ? { changesReading: gated.changesReading } : {}),
+    };
+    const refused = refusal(gated.what);
+    if (refused !== undefined) return this.refused(refused, bind.portal, gated.sql);
     const verdict =
       this.wait?.judge(base, gated.what, gated.sql, params) ??
       verdictOf(base, gated.what, this.approvalNeeded(gated.sql, gated.what, params));
     // A session that began ending while the approval was looked up runs nothing more (the approval is not used).
     const judged = (v: Verdict): BindJudgement => {
-      const refusal = ending() ?? (v.allowed ? undefined : v);
-      return refusal === undefined ? approvalTakenBy(v, true) : this.refused(refusal, bind.portal, gated.sql);
+      const refusedNow = refusal(gated.what) ?? (v.allowed ? undefined : v);
+      return refusedNow === undefined ? approvalTakenBy(v, true) : this.refused(refusedNow, bind.portal, gated.sql);
     };
     return verdict instanceof Promise ? verdict.then(judged) : judged(verdict);
   }
@@ -139,15 +160,4 @@ export class PreparedApprovals {
     ]);
     return { denial, sql, replacement };
   }
-}
-
-/** The values as an approver reads them (JSON: text as text, binary or invalid UTF-8 as base64, NULL as null). */
-function parametersText(formats: readonly number[], values: readonly (Buffer | null)[]): string {
-  return JSON.stringify(
-    values.map((v, i) => {
-      if (v === null) return null;
-      const binary = (formats.length === 1 ? formats[0] : formats[i]) === 1;
-      return !binary && isUtf8(v) ? v.toString('utf8') : { base64: v.toString('base64') };
-    }),
-  );
 }

@@ -22,6 +22,8 @@ export class Walk {
   unpinnable: string | undefined;
   /** The prepared statements the text runs by name (EXECUTE, EXPLAIN ANALYZE EXECUTE). */
   readonly executes: string[] = [];
+  /** The first setting the text changes that changes how the session reads statements (reading-settings.ts). */
+  changesReading: string | undefined;
   constructor(readonly context: AnalysisContext) {}
 
   /**

@@ -3,14 +3,15 @@ import { decodeParameterStatus, encodeErrorResponse } from '../wire/backend-mess
 import { Backend, Frontend } from '../wire/codes.js';
 import { decodeErrorFields } from '../wire/error-fields.js';
 import { HOLD, PASS, PENDING, type FrameStage, type FrameVerdict, type HeaderAction } from '../wire/frame-stage.js';
-import { decodeParse, decodeQuery, encodeParse, encodeQuery } from '../wire/frontend-messages.js';
+import { decodeParse, decodeParseTypes, decodeQuery, encodeParse, encodeQuery } from '../wire/frontend-messages.js';
 import { ReplyTracker } from '../wire/reply-tracker.js';
 import type { GateEvents } from './gate-events.js';
 import type { AnalysisContext } from './analysis-context.js';
 import { cachedVerdict, decide, rejected, rememberVerdict, type Verdict } from './decision-cache.js';
 import { judgeOffThread, OFF_THREAD_CHARS } from './off-thread-analysis.js';
 import { reportedLexicalProblem } from './lexical-state.js';
-import { approvalTakenBy, verdictOf, type ApprovalTaken } from './approval-verdict.js';
+import { approvalTakenBy, unpinnableHere, verdictOf, type ApprovalTaken } from './approval-verdict.js';
+import { changesReading } from './reading-settings.js';
 import { ApprovalWait } from './approval-wait.js';
 import { LateVerdict } from './late-verdict.js';
 import { PreparedApprovals, type BindJudgement, type UnnamedParse } from './prepared-approvals.js';
@@ -53,6 +54,12 @@ export class StatementGate {
   /** `approvals.wait`: statements held for their approval (undefined: refused at once). */
   private readonly approvalWait: ApprovalWait | undefined;
   private stopped = false;
+  /**
+   * The first setting the session changed after login that changes how it reads statements (a
+   * statement that set it went upstream, or the server reported it changed): from then on it takes
+   * no approval, whose text would mean something else here (reading-settings.ts).
+   */
+  private readingChanged: string | undefined;
   /** A statement whose verdict comes later; the client's stream waits behind it. */
   private readonly late = new LateVerdict();
 
@@ -121,15 +128,17 @@ export class StatementGate {
     try {
       const sql = this.stopped ? '' : decodeStatement(sqlBytes);
       if (sql.length >= OFF_THREAD_CHARS && cachedVerdict(this.scope, this.context, sql) === undefined) {
-        return this.judgeLater(code, statement, sql);
+        return this.judgeLater(code, statement, sql, parse && decodeParseTypes(frame, parse));
       }
-      verdict = this.stopped ? ENDING : decide(this.scope, this.context, sql);
+      verdict = this.stopped ? ENDING : this.pinnable(decide(this.scope, this.context, sql));
       if (!verdict.allowed && verdict.approval !== undefined && code === Frontend.Query && this.approvalWait !== undefined) {
         const waited = this.approvalWait.judge(verdict, verdict.approval, sql);
         if (!(waited instanceof Promise)) return this.conclude(waited, code, sql, undefined);
         return this.late.await(waited.then((v) => this.concludeLate(v, code, sql, undefined)));
       }
-      const judged = this.approvalVerdict(verdict, code, sql, statement);
+      // A Parse's parameter types are read only when its Binds will need approval (they are pinned with the values).
+      const types = parse !== undefined && !verdict.allowed && verdict.approval !== undefined ? decodeParseTypes(frame, parse) : undefined;
+      const judged = this.approvalVerdict(verdict, code, sql, statement, types);
       if (judged instanceof Promise) {
         const kept = statement && Buffer.from(statement);
         return this.late.await(judged.then((v) => this.concludeLate(v, code, sql, kept)));
@@ -139,6 +148,12 @@ export class StatementGate {
       verdict = rejected(e);
     }
     return this.conclude(verdict, code, sqlBytes.toString('utf8'), statement);
+  }
+
+  /** A statement needing approval, in a session that changed how it reads statements: refused (unpinnableHere). */
+  private pinnable(verdict: Verdict): Verdict {
+    if (verdict.allowed || verdict.approval === undefined || this.readingChanged === undefined) return verdict;
+    return unpinnableHere(verdict.approval, this.readingChanged);
   }
 
   /** The statement goes on as sent (or as the gateway's own SET), or its placeholder goes instead. */
@@ -155,7 +170,13 @@ export class StatementGate {
    * A Query that needs approval runs if a person approved exactly it (once), else is refused with
    * where its request stands; a Parse of one is judged at each Bind (prepared-approvals.ts).
    */
-  private approvalVerdict(verdict: Verdict, code: number, sql: string, statement?: Buffer): Verdict | Promise<Verdict> {
+  private approvalVerdict(
+    verdict: Verdict,
+    code: number,
+    sql: string,
+    statement?: Buffer,
+    parseTypes: readonly number[] = [],
+  ): Verdict | Promise<Verdict> {
     if (verdict.allowed) {
       this.parseTag = code === Frontend.Parse && statement !== undefined ? this.prepared.plainParse(statement) : undefined;
       return this.prepared.refuseExecutes(verdict.executes) ?? verdict;
@@ -166,19 +187,22 @@ export class StatementGate {
       if (statement === undefined) {
         return { allowed: false, sqlstate: '0A000', message: `${verdict.approval} needs approval: prepare it again` };
       }
-      return this.prepared.parsed(statement, sql, verdict.approval);
+      return this.prepared.parsed(statement, sql, verdict.approval, parseTypes, verdict.changesReading);
     }
     return verdictOf(verdict, verdict.approval, this.events.approvalNeeded(sql, verdict.approval));
   }
 
   /** A Bind of a prepared statement that needs approval goes on once approved with exactly its values; else IGA01 in its place. */
   private judgeBind(frame: Buffer): FrameVerdict {
-    const judged = this.prepared.bind(frame, () => (this.stopped ? ENDING : undefined));
+    const judged = this.prepared.bind(frame, (what) =>
+      this.stopped ? ENDING : this.readingChanged === undefined ? undefined : unpinnableHere(what, this.readingChanged),
+    );
     return judged instanceof Promise ? this.late.await(judged.then((j) => this.bound(j))) : this.bound(judged);
   }
 
   private bound(refused: BindJudgement): Buffer | undefined {
     if (refused === undefined || 'approvalTaken' in refused) {
+      if (refused?.changesReading !== undefined) this.readingChanged ??= refused.changesReading;
       this.replies.sent(Frontend.Bind, refused);
       return undefined;
     }
@@ -188,12 +212,12 @@ export class StatementGate {
   }
 
   /** A large statement: parsed on the analysis thread while this session's client stream waits (the others go on). */
-  private judgeLater(code: number, statement: Buffer | undefined, sql: string): typeof PENDING {
+  private judgeLater(code: number, statement: Buffer | undefined, sql: string, parseTypes: readonly number[] | undefined): typeof PENDING {
     // The frame lies in a buffer that is reused: keep copies of what the verdict needs.
     const kept = statement && Buffer.from(statement);
     const judged = judgeOffThread(this.scope, this.context, sql).then((verdict) => {
       rememberVerdict(this.scope, this.context, sql, verdict);
-      return this.stopped ? ENDING : this.approvalVerdict(verdict, code, sql, kept);
+      return this.stopped ? ENDING : this.approvalVerdict(this.pinnable(verdict), code, sql, kept, parseTypes);
     });
     return this.late.await(judged.then((v) => this.concludeLate(v, code, sql, kept)));
   }
@@ -211,6 +235,7 @@ export class StatementGate {
 
   /** An allowed statement goes on as sent, but a lone SET application_name goes as the gateway's own SET. */
   private allow(verdict: Allowed, code: number, statement: Buffer | undefined): Buffer | undefined {
+    if (verdict.changesReading !== undefined) this.readingChanged ??= verdict.changesReading;
     this.replies.sent(code, code === Frontend.Parse ? this.parseTag : approvalTakenBy(verdict, false));
     this.parseTag = undefined;
     if (verdict.applicationName === undefined) return undefined;
@@ -255,6 +280,8 @@ export class StatementGate {
 
   private watchParameter(frame: Buffer): void {
     const { name, value } = decodeParameterStatus(frame, 5);
+    // Whatever changed it (a statement that set it, a rolled-back SET reverting it): the session reads differently than at login.
+    if (changesReading(name)) this.readingChanged ??= name.toLowerCase();
     const problem = reportedLexicalProblem(name, value);
     if (problem === undefined || this.stopped) return;
     this.stopped = true;

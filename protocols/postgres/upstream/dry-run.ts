@@ -6,8 +6,9 @@ import { only } from '../policy/parse-tree.js';
 import type { SqlParser } from '../policy/sql-parser.js';
 import { runMessages, runSimpleQuery } from './simple-query.js';
 import { Frontend } from '../wire/codes.js';
-import { encodeParse, encodeQuery } from '../wire/frontend-messages.js';
-import { encodeMessage, type Field } from '../wire/message-writer.js';
+import { encodeBind, encodeParse, encodeQuery } from '../wire/frontend-messages.js';
+import { readBoundValues, type BoundStatement, type BoundValue } from '../policy/bound-values.js';
+import { encodeMessage } from '../wire/message-writer.js';
 
 /** The statements a dry run can count: one row-changing statement, nothing that could end a transaction. */
 const PREVIEWABLE = new Set(['DeleteStmt', 'UpdateStmt', 'InsertStmt', 'MergeStmt']);
@@ -37,16 +38,16 @@ export async function dryRun(
   if (kinds.length !== 1 || !PREVIEWABLE.has(kinds[0] ?? '')) {
     return { problem: 'only a lone INSERT, UPDATE, DELETE or MERGE is dry-run' };
   }
-  const values = params === undefined ? undefined : textValues(params);
-  if (typeof values === 'string') return { problem: values };
+  const bound = params === undefined ? undefined : readBoundValues(params);
+  if (typeof bound === 'string') return { problem: bound };
   const tags: string[] = [];
   try {
-    if (values === undefined) {
+    if (bound === undefined) {
       // The newline ends a trailing -- comment; had the ROLLBACK been lost, the end of the session rolls back all the same.
       await runSimpleQuery(connection, `BEGIN; SET LOCAL statement_timeout = ${DRY_RUN_TIMEOUT_MS}; ${sql}\n; ROLLBACK`, passwords, tags);
     } else {
-      // A prepared statement: run as the agent's Bind would, with its values, between the same BEGIN and ROLLBACK.
-      await runMessages(connection, extendedDryRun(sql, values), 3, passwords, tags);
+      // A prepared statement: run as the agent's Parse and Bind would, with its types and values, between the same BEGIN and ROLLBACK.
+      await runMessages(connection, extendedDryRun(sql, bound), 3, passwords, tags);
     }
   } catch (e) {
     return { problem: `the dry run failed: ${errorMessage(e)}` };
@@ -55,35 +56,20 @@ export async function dryRun(
   return Number.isInteger(rows) ? { rows } : { problem: `the dry run answered ${tags[2] ?? 'nothing'}` };
 }
 
-/** The values of a Bind as recorded (JSON), when all are text or NULL; else why it is not dry-run. */
-function textValues(params: string): (string | null)[] | string {
-  let values: unknown;
-  try {
-    values = JSON.parse(params);
-  } catch {
-    return 'its values could not be read';
-  }
-  if (!Array.isArray(values) || !values.every((v): v is string | null => v === null || typeof v === 'string')) {
-    // A binary value needs the type its Parse named, which the approval does not keep.
-    return 'a statement bound with binary values is not dry-run';
-  }
-  return values;
-}
-
-/** BEGIN and the timeout; Parse, Bind (text values), Execute, Sync; ROLLBACK: three ReadyForQuery. */
-function extendedDryRun(sql: string, values: readonly (string | null)[]): Buffer[] {
-  const bind: Field[] = [{ cstring: '' }, { cstring: '' }, { int16: 0 }, { int16: values.length }];
-  for (const v of values) {
-    if (v === null) bind.push({ int32: -1 });
-    else bind.push({ int32: Buffer.byteLength(v) }, { bytes: Buffer.from(v) });
-  }
-  bind.push({ int16: 0 });
+/** BEGIN and the timeout; Parse (with the pinned types), Bind (the pinned values, each in its format), Execute, Sync; ROLLBACK: three ReadyForQuery. */
+function extendedDryRun(sql: string, { types, values }: BoundStatement): Buffer[] {
   return [
     encodeQuery(`BEGIN; SET LOCAL statement_timeout = ${DRY_RUN_TIMEOUT_MS}`),
-    encodeParse(Buffer.alloc(0), sql),
-    encodeMessage(Frontend.Bind, bind),
+    encodeParse(Buffer.alloc(0), sql, types),
+    encodeBind(values.map((v) => ({ bytes: valueBytes(v), binary: v !== null && typeof v === 'object' && 'base64' in v }))),
     encodeMessage(Frontend.Execute, [{ cstring: '' }, { int32: 0 }]),
     encodeMessage(Frontend.Sync, []),
     encodeQuery('ROLLBACK'),
   ];
+}
+
+function valueBytes(v: BoundValue): Buffer | null {
+  if (v === null) return null;
+  if (typeof v === 'string') return Buffer.from(v);
+  return Buffer.from('base64' in v ? v.base64 : v.textBase64, 'base64');
 }

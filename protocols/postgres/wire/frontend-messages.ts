@@ -79,7 +79,19 @@ export function decodeParseTypes(frame: Buffer, parse: ParseMessage): number[] {
   return types;
 }
 
-/** A Parse of `sql` under a statement name (its bytes as the client sent them), with no parameter types. */
-export function encodeParse(name: Uint8Array, sql: string): Buffer {
-  return encodeMessage(Frontend.Parse, [{ bytes: name }, { int8: 0 }, { cstring: sql }, { int16: 0 }]);
+/** A Parse of `sql` under a statement name (its bytes as the client sent them), naming parameter types (OIDs) or none. */
+export function encodeParse(name: Uint8Array, sql: string, types: readonly number[] = []): Buffer {
+  const fields: Field[] = [{ bytes: name }, { int8: 0 }, { cstring: sql }, { int16: types.length }];
+  for (const t of types) fields.push({ uint32: t });
+  return encodeMessage(Frontend.Parse, fields);
+}
+
+/** A Bind of the unnamed portal to the unnamed statement, each value (null: SQL NULL) in its format (1: binary), results as text. */
+export function encodeBind(values: readonly { readonly bytes: Buffer | null; readonly binary: boolean }[]): Buffer {
+  const fields: Field[] = [{ cstring: '' }, { cstring: '' }, { int16: values.length }];
+  for (const v of values) fields.push({ int16: v.binary ? 1 : 0 });
+  fields.push({ int16: values.length });
+  for (const { bytes } of values) fields.push(...(bytes === null ? [{ int32: -1 }] : [{ int32: bytes.length }, { bytes }]));
+  fields.push({ int16: 0 });
+  return encodeMessage(Frontend.Bind, fields);
 }

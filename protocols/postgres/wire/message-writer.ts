@@ -6,13 +6,14 @@ export type Field =
   | { readonly int8: number }
   | { readonly int16: number }
   | { readonly int32: number }
+  | { readonly uint32: number }
   | { readonly cstring: string }
   | { readonly bytes: Uint8Array };
 
 function fieldSize(f: Field): number {
   if ('int8' in f) return 1;
   if ('int16' in f) return 2;
-  if ('int32' in f) return 4;
+  if ('int32' in f || 'uint32' in f) return 4;
   if ('cstring' in f) return Buffer.byteLength(f.cstring) + 1;
   return f.bytes.length;
 }
@@ -21,6 +22,7 @@ function writeField(buf: Buffer, at: number, f: Field): number {
   if ('int8' in f) return buf.writeUInt8(f.int8, at);
   if ('int16' in f) return buf.writeInt16BE(f.int16, at);
   if ('int32' in f) return buf.writeInt32BE(f.int32, at);
+  if ('uint32' in f) return buf.writeUInt32BE(f.uint32, at);
   if ('cstring' in f) {
     const n = buf.write(f.cstring, at, 'utf8');
     buf[at + n] = 0;

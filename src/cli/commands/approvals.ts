@@ -72,6 +72,8 @@ function detailText(a: ApprovalView): string {
     a.sql,
     // A prepared statement's approval admits exactly these values: the approver must see them.
     ...(a.params === null ? [] : ['values ($1, $2, …):', a.params]),
+    // What the text means depends on these too (a date read day-first, a time zone): it runs only in a session with the same.
+    ...(a.settings === null ? [] : ['read with the session settings:', a.settings]),
     '',
   ].join('\n');
 }

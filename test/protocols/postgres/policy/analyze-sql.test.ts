@@ -104,6 +104,36 @@ describe('the verdict cache', () => {
     );
   });
 
+  it('names a setting a statement changes that changes how the session reads statements, and no other', () => {
+    const scope = parseScope('read write:records approve:delete');
+    const reading = (sql: string): string | undefined => {
+      const v = decide(scope, context, sql);
+      return v.changesReading;
+    };
+    assert.equal(reading("SET datestyle = 'DMY'"), 'datestyle');
+    assert.equal(reading("SET LOCAL TimeZone = 'UTC'"), 'timezone');
+    assert.equal(reading('SET transform_null_equals = on'), 'transform_null_equals');
+    assert.equal(reading("SELECT set_config('app.tenant', 'b', false)"), 'app.tenant', 'a custom setting a policy may read');
+    assert.equal(reading("SELECT set_config('Array_Nulls', 'off', true), 1"), 'array_nulls');
+    assert.equal(reading('SET extra_float_digits = 0'), 'extra_float_digits', '0 and below round floats written as text');
+    assert.equal(reading('SET some_future_setting = 1'), 'some_future_setting', 'a setting not known to be harmless counts');
+    for (const harmless of [
+      "SET statement_timeout = '5s'",
+      'SET extra_float_digits = 3',
+      'SET enable_seqscan = off',
+      'SET jit = off',
+      "SET application_name = 'x'",
+      'RESET datestyle',
+      'SET datestyle TO DEFAULT',
+      'RESET ALL',
+      "EXPLAIN SELECT set_config('datestyle', 'DMY', false)",
+    ]) {
+      assert.equal(reading(harmless), undefined, harmless);
+    }
+    // A statement needing approval carries it too: once it runs approved, the session is marked.
+    assert.equal(reading("WITH s AS (SELECT set_config('datestyle', 'DMY', false)) DELETE FROM records WHERE id = 1"), 'datestyle');
+  });
+
   it('shares a verdict between queries that differ only in numbers, never when a value decides', () => {
     const read = parseScope('read');
     assert.deepEqual(decide(read, context, 'SELECT * FROM records WHERE id = 1'), { allowed: true });

@@ -14,7 +14,7 @@ describe('prepared statements held for approval at each Bind', () => {
   it('keeps the unnamed statement held until the server has parsed the plain one that replaces it', () => {
     const prepared = new PreparedApprovals(() => TOO_MANY);
     const unnamed = Buffer.alloc(0);
-    prepared.parsed(unnamed, 'DELETE FROM records WHERE id = $1', 'deleting from public.records');
+    prepared.parsed(unnamed, 'DELETE FROM records WHERE id = $1', 'deleting from public.records', []);
     // A plain Parse replaces it for the Binds before the next Sync (were the Parse skipped, they would be too)…
     const skipped = prepared.plainParse(unnamed);
     assert.ok(skipped !== undefined);
@@ -23,7 +23,7 @@ describe('prepared statements held for approval at each Bind', () => {
     prepared.synced();
     assert.ok(prepared.bind(bind(unnamed), NOT_ENDING) !== undefined, 'held until its replacement is confirmed');
     // A gated Parse after the plain one: an older confirmation does not release it.
-    prepared.parsed(unnamed, 'DELETE FROM records WHERE id = $1', 'deleting from public.records');
+    prepared.parsed(unnamed, 'DELETE FROM records WHERE id = $1', 'deleting from public.records', []);
     prepared.confirmed(skipped);
     assert.ok(prepared.bind(bind(unnamed), NOT_ENDING) !== undefined, 'a confirmation older than the held statement releases nothing');
     const replaced = prepared.plainParse(unnamed);
@@ -38,12 +38,39 @@ describe('prepared statements held for approval at each Bind', () => {
 
   it('keys names by their bytes: two invalid UTF-8 names that decode alike are two statements', () => {
     const prepared = new PreparedApprovals(() => TOO_MANY);
-    prepared.parsed(Buffer.from([0xff]), 'DELETE FROM records', 'deleting from public.records');
+    prepared.parsed(Buffer.from([0xff]), 'DELETE FROM records', 'deleting from public.records', []);
     assert.ok(prepared.bind(bind(Buffer.from([0xff])), NOT_ENDING) !== undefined);
     assert.equal(
       prepared.bind(bind(Buffer.from([0xfe])), NOT_ENDING),
       undefined,
       '0xfe is not the held statement, though both decode to U+FFFD',
     );
+  });
+
+  it('pins the types the Parse named: the same text and bytes under other types are another statement', () => {
+    const asked: string[] = [];
+    const prepared = new PreparedApprovals((_sql, _what, params) => {
+      asked.push(params);
+      return TOO_MANY;
+    });
+    const name = Buffer.from('s1');
+    const value = Buffer.from('0de0b6b3a7640000', 'hex');
+    const binaryBind = encodeMessage(Frontend.Bind, [
+      { cstring: '' },
+      { bytes: name },
+      { int8: 0 },
+      { int16: 1 },
+      { int16: 1 },
+      { int16: 1 },
+      { int32: value.length },
+      { bytes: value },
+      { int16: 0 },
+    ]);
+    prepared.parsed(name, 'DELETE FROM records WHERE id > $1', 'deleting from public.records', [20]);
+    assert.ok(prepared.bind(binaryBind, NOT_ENDING) !== undefined);
+    prepared.parsed(name, 'DELETE FROM records WHERE id > $1', 'deleting from public.records', [701]);
+    assert.ok(prepared.bind(binaryBind, NOT_ENDING) !== undefined);
+    assert.equal(asked.length, 2);
+    assert.notEqual(asked[0], asked[1], 'a bigint and a double precision of the same eight bytes are asked for apart');
   });
 });
