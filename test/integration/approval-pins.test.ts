@@ -5,9 +5,11 @@ import { Bytes } from '../support/byte-builder.js';
 import { pgOptions } from '../support/client-options.js';
 import { CONNECTION, Harness } from '../support/harness.js';
 import { errorOf, RawClient, type RawFrame } from '../support/raw-client.js';
+import { seededPick } from '../support/seeded-random.js';
 
 const ADMIN_TOKEN = 'approval-pins-admin-token-0123456789';
 const DELETES_APPROVED = 'Records.DeletesApproved';
+const PIN_HUNTER = 'Pins.Hunter';
 const INT8 = 20;
 const FLOAT8 = 701;
 /** 10^18 as a bigint's eight bytes: no id is above it; read as a double precision, about 1.6e-242, every id is. */
@@ -84,7 +86,10 @@ describe('what an approval pins besides the text', () => {
       admin: { host: '127.0.0.1', port: 0, 'token-env': 'IDGATE_ADMIN_TOKEN' },
       env: { IDGATE_ADMIN_TOKEN: ADMIN_TOKEN },
       approvals: { preview: true },
-      identityMap: [{ 'entra-app-role': DELETES_APPROVED, connection: CONNECTION, scope: 'read write:records approve:delete' }],
+      identityMap: [
+        { 'entra-app-role': DELETES_APPROVED, connection: CONNECTION, scope: 'read write:records approve:delete' },
+        { 'entra-app-role': PIN_HUNTER, connection: CONNECTION, scope: 'read write:pins approve:update:pins' },
+      ],
     });
     token = await h.token({ groups: [], roles: [DELETES_APPROVED] });
   });
@@ -155,6 +160,37 @@ describe('what an approval pins besides the text', () => {
     await Promise.all([asker, changed, viaFunction, tuned].map((c) => c.end()));
   });
 
+  it('hunts for a statement that runs under an approval of another reading', async () => {
+    await h.cluster.sql(
+      `CREATE TABLE pins (id bigint PRIMARY KEY, day date, note text, hits int NOT NULL DEFAULT 0);
+       INSERT INTO pins (id, day, note) VALUES (${ROW.double}, NULL, 'x'), (${ROW.bigint}, NULL, 'x'),
+         (${ROW.monthFirst}, '2025-03-04', 'x'), (${ROW.dayFirst}, '2025-04-03', 'x'), (${ROW.nullNote}, NULL, NULL);
+       GRANT ALL ON pins TO sync_writer`,
+      'records',
+    );
+    const hunter = await h.token({ groups: [], roles: [PIN_HUNTER] });
+    const seed = Number(process.env['IDGATE_HUNT_SEED'] ?? 7);
+    const { ran, meaningOf } = await huntPins(h, hunter, seededPick(seed), 40);
+    // Each approval that was used ran its statement once, updating the one row the statement that asked for it selects.
+    const used = new Map<string, number>();
+    for (const r of h.gateway.services.approvals.list()) {
+      const row = r.state === 'used' ? meaningOf.get(r.id) : undefined;
+      if (row !== undefined) used.set(row, (used.get(row) ?? 0) + 1);
+    }
+    const hits = (await h.cluster.sql('SELECT id, hits FROM pins', 'records'))
+      .trim()
+      .split('\n')
+      .map((line) => line.split('|') as [string, string]);
+    for (const [row, n] of hits) {
+      assert.equal(
+        Number(n),
+        used.get(row) ?? 0,
+        `seed ${seed}: row ${row} updated ${n} times, by ${used.get(row) ?? 0} approvals of its reading`,
+      );
+    }
+    assert.ok(ran >= 10, `seed ${seed}: only ${ran} approved statements ran: the hunt tried too little`);
+  });
+
   it('pins the settings of the login that asked: a session that logged in reading dates otherwise needs its own', async () => {
     const sql = 'DELETE FROM records WHERE id = 3';
     const dayFirst = await agent('-c DateStyle=ISO,DMY');
@@ -175,4 +211,99 @@ describe('what an approval pins besides the text', () => {
 
 function codeAndMessage(e: PgError): [string | undefined, string] {
   return [e.code, e.message];
+}
+
+/** Eight bytes that are 2^62 as a bigint and 2.0 as a double precision: two rows, by the type the Parse names. */
+const TWO = Buffer.from('4000000000000000', 'hex');
+const BY_ID = 'UPDATE pins SET hits = hits + 1 WHERE id = $1';
+const BY_DAY = "UPDATE pins SET hits = hits + 1 WHERE day = '03/04/2025'";
+const BY_NULL = 'UPDATE pins SET hits = hits + 1 WHERE note = NULL';
+/** The rows the readings of the statements above select. */
+const ROW = { double: '2', bigint: String(2n ** 62n), monthFirst: '10', dayFirst: '11', nullNote: '20' } as const;
+
+/**
+ * Random sessions — logged in reading dates month-first or day-first, some changing a setting
+ * after login — send three statements whose meaning hangs on what an approval must pin: a Bind of
+ * the same eight bytes under four Parse types and two formats, a date literal, `= NULL`. Between
+ * sessions random pending requests are approved. Returns how many statements ran. Every statement
+ * that runs updates exactly one row, so at the end each row must have been updated exactly as often
+ * as approvals whose pinned reading selects it were used: a statement that ran under an approval
+ * of another reading updates a row its approval does not account for.
+ */
+async function huntPins(h: Harness, token: string, pick: (n: number) => number, sessions: number): Promise<Hunted> {
+  const hunted: Hunted = { ran: 0, meaningOf: new Map() };
+  for (let n = 0; n < sessions; n++) {
+    const c = await RawClient.connect(h.port);
+    await c.startTls();
+    const reading: Reading = { dayFirst: pick(2) === 0, nullIsNull: false };
+    const login = await c.login(token, { user: 'hunter', database: CONNECTION, DateStyle: reading.dayFirst ? 'ISO, DMY' : 'ISO, MDY' });
+    assert.equal(login.at(-1)?.code, 'Z');
+    const change = ["SET datestyle = 'ISO, DMY'", 'SET transform_null_equals = on', "SET statement_timeout = '5s'"][pick(5)];
+    if (change !== undefined) {
+      c.write(new Bytes().cstring(change).frame('Q'));
+      assert.equal((await c.untilReady()).at(-1)?.body.toString(), 'I');
+      if (change.includes('DMY')) reading.dayFirst = true;
+      if (change.includes('transform_null_equals')) reading.nullIsNull = true;
+    }
+    for (let k = 0, statements = 1 + pick(5); k < statements; k++) {
+      const { frames, row } = await sendOne(c, pick, reading);
+      if (frames.some((f) => f.code === 'C')) hunted.ran += 1;
+      // The statement that made a request is what its approval stands for.
+      const held = frames.find((f) => f.code === 'E' && errorOf(f).code === 'IGA01');
+      const id = held === undefined ? undefined : /request ([0-9a-f]{12})/.exec(errorOf(held).message)?.[1];
+      if (id !== undefined && !hunted.meaningOf.has(id)) hunted.meaningOf.set(id, row);
+    }
+    c.close();
+    // Some of what waits is approved.
+    for (const r of h.gateway.services.approvals.list()) {
+      if (r.state === 'pending' && pick(2) === 1) {
+        h.gateway.services.approvals.decide(r.id, { approve: true, by: 'hunter', via: 'test', from: 'test', reason: 'the hunt' });
+      }
+    }
+  }
+  return hunted;
+}
+
+interface Hunted {
+  /** Statements that ran. */
+  ran: number;
+  /** Each request's row: the one the statement that made it selects, as the session read it. */
+  readonly meaningOf: Map<string, string | undefined>;
+}
+
+/** How a session reads the statements: dates day-first, `= NULL` as IS NULL. */
+interface Reading {
+  dayFirst: boolean;
+  nullIsNull: boolean;
+}
+
+/**
+ * One of the three statements, in one of its forms: the frames up to ReadyForQuery, and the row
+ * it selects in this session — the hunt's own account of what Postgres does, not the gateway's.
+ */
+async function sendOne(
+  c: RawClient,
+  pick: (n: number) => number,
+  reading: Reading,
+): Promise<{ frames: RawFrame[]; row: string | undefined }> {
+  let row: string | undefined;
+  switch (pick(3)) {
+    case 0:
+      c.write(new Bytes().cstring(BY_DAY).frame('Q'));
+      row = reading.dayFirst ? ROW.dayFirst : ROW.monthFirst;
+      break;
+    case 1:
+      c.write(new Bytes().cstring(BY_NULL).frame('Q'));
+      row = reading.nullIsNull ? ROW.nullNote : undefined;
+      break;
+    default: {
+      const types = [[], [0], [INT8], [FLOAT8]][pick(4)] ?? [];
+      const binary = pick(2) === 0;
+      const bind = binary ? bindBinary(TWO) : new Bytes().cstring('').cstring('').int16(0).int16(1).int32(1).raw('2').int16(0).frame('B');
+      c.write(Buffer.concat([parse(BY_ID, types), bind, execute(), sync()]));
+      // The text '2' is 2 under every type; the eight bytes are 2.0 as a double precision, 2^62 otherwise (bigint, named or inferred).
+      row = !binary || types[0] === FLOAT8 ? ROW.double : ROW.bigint;
+    }
+  }
+  return { frames: await c.untilReady(), row };
 }
