@@ -194,6 +194,12 @@ describe('what an approval pins besides the text', () => {
   it('pins the settings of the login that asked: a session that logged in reading dates otherwise needs its own', async () => {
     const sql = 'DELETE FROM records WHERE id = 3';
     const dayFirst = await agent('-c DateStyle=ISO,DMY');
+    // The dry run logs in as the session did: it reads the date day-first too (3 rows, not the 4 of month-first).
+    const previewed = requestId(
+      ...codeAndMessage(await refused(dayFirst, "DELETE FROM records WHERE id <= extract(day FROM date '03/04/2025')")),
+    );
+    for (let i = 0; i < 100 && (await request(previewed))['preview'] === null; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual((await request(previewed))['preview'], { rows: 3 });
     const id = requestId(...codeAndMessage(await refused(dayFirst, sql)));
     assert.equal((await request(id))['settings'], '{"datestyle":"ISO,DMY"}', 'the approver sees how the session reads dates');
     await approve(id);

@@ -137,20 +137,17 @@ export class ClientConnection {
     // Asked now, beside the upstream login: a kept session's answer to a query that starts after this login began.
     const keptSession = !scope.all && grant.connection.overloadLookup === 'kept-session';
     const kept = keptSession ? this.deps.overloads.ask(grant.connection).catch(() => undefined) : undefined;
+    const parameters = upstreamParameters(request.forwarded, scope, grant.connection.searchPath, settings);
     try {
-      session = await loginUpstream(
-        grant.connection,
-        upstreamParameters(request.forwarded, scope, grant.connection.searchPath, settings),
-        services.upstreamPasswords,
-      );
-      if (scope.all) return { grant, scope, limits, request, session, analysis: undefined, releaseSlot };
+      session = await loginUpstream(grant.connection, parameters, services.upstreamPasswords);
+      if (scope.all) return { grant, scope, limits, request, parameters, session, analysis: undefined, releaseSlot };
       const context = await analysisContextFor(session.parameters, grant.connection.searchPath, managedSettingNames(settings));
       // What the session's search path overloads, known before anything of the client is relayed.
       const looked = await readShadowedBuiltins(session, grant.connection.connectTimeoutMs, context.parser.major, kept);
       session = looked.session;
       services.metrics.overloadLookup(grant.connection.name, looked.answeredBy);
       const analysis = { ...context, shadowed: looked.shadows };
-      return { grant, scope, limits, request, session, analysis, releaseSlot };
+      return { grant, scope, limits, request, parameters, session, analysis, releaseSlot };
     } catch (e) {
       session?.socket.destroy();
       releaseSlot();

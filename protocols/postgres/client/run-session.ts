@@ -22,7 +22,7 @@ import { ProtocolError } from '../wire/protocol-error.js';
 import type { ClientStream } from './negotiate-transport.js';
 import { sessionHeader } from './session-header.js';
 import { exitFatal, internalErrorFatal, protocolFatal } from './session-exit.js';
-import { sessionStages } from './session-stages.js';
+import { sessionStages, type StageContext } from './session-stages.js';
 import { readingSettingsOf } from '../policy/reading-settings.js';
 import type { StartupRequest } from './startup-parameters.js';
 
@@ -32,6 +32,8 @@ export interface Admitted {
   readonly scope: Scope;
   readonly limits: SessionLimits;
   readonly request: StartupRequest;
+  /** What the upstream session logged in with (the client's settings, the gateway's, the pinned ones). */
+  readonly parameters: ReadonlyMap<string, string>;
   readonly session: UpstreamSession;
   readonly analysis: AnalysisContext | undefined;
   readonly releaseSlot: ReleaseSlot;
@@ -74,7 +76,7 @@ export function runSession(at: SessionContext, client: ClientSide, admitted: Adm
   // The relay is made below; the gate only notifies once the session runs.
   const notifyClient = (frame: Buffer): boolean => relay.notify(frame);
   const stages = sessionStages(
-    { services, grant, log, recorder, notifyClient, readingSettings: readingSettingsOf(request.settings) },
+    { services, grant, log, recorder, notifyClient, ...howItLoggedIn(admitted) },
     admitted.scope,
     admitted.analysis,
     admitted.limits,
@@ -133,6 +135,11 @@ export function runSession(at: SessionContext, client: ClientSide, admitted: Adm
   });
   log.info({ clientUser: request.clientUser, tls: client.tls, entry: entryName(grant.rule), scope: grant.rule.scope }, 'session started');
   relay.start(clientLeftover, upstream.leftover);
+}
+
+/** How the session logged in, as an approval's pin and its dry run need it. */
+function howItLoggedIn(admitted: Admitted): Pick<StageContext, 'readingSettings' | 'upstreamParameters'> {
+  return { readingSettings: readingSettingsOf(admitted.request.settings), upstreamParameters: admitted.parameters };
 }
 
 /**

@@ -27,6 +27,8 @@ export interface StageContext {
   readonly notifyClient: (frame: Buffer) => boolean;
   /** The login's settings that change what a statement means (reading-settings.ts): pinned with each approval. */
   readonly readingSettings: string | undefined;
+  /** What the session's upstream login sent: an approval's dry run logs in the same way, to read the statement as the session would. */
+  readonly upstreamParameters: ReadonlyMap<string, string>;
 }
 
 export interface SessionStages {
@@ -58,7 +60,7 @@ export function sessionStages(
 }
 
 function scopeGate(
-  { services, grant, log, recorder, notifyClient, readingSettings }: StageContext,
+  { services, grant, log, recorder, notifyClient, readingSettings, upstreamParameters }: StageContext,
   scope: Scope,
   analysis: AnalysisContext,
   onLexicalChange: (problem: string) => void,
@@ -71,7 +73,7 @@ function scopeGate(
       if (recorder.recordsFrames) recorder.record('gateway', 'Denied', { sql, reason: denial.message, sqlstate: denial.sqlstate });
     },
     approvalNeeded: (sql, what, params) =>
-      approvalNeeded({ services, grant, log, recorder, readingSettings }, analysis.parser, { sql, what, params }),
+      approvalNeeded({ services, grant, log, recorder, readingSettings, upstreamParameters }, analysis.parser, { sql, what, params }),
     ...waitForApprovals(services, notifyClient, recorder),
     approvalNotRun: (id, why) => {
       if (!services.approvals.giveBack(id, recorder.sessionId)) return;
@@ -176,7 +178,7 @@ function approvalNeeded(
 
 /** What a statement's approval outcome changed: logged, counted and recorded in the session. */
 function approvalTold(
-  { services, grant, log, recorder }: Omit<StageContext, 'notifyClient'>,
+  { services, grant, log, recorder, upstreamParameters }: Omit<StageContext, 'notifyClient'>,
   parser: SqlParser,
   { sql, what, params }: { readonly sql: string; readonly what: string; readonly params: string | undefined },
   outcome: ApprovalOutcome,
@@ -210,8 +212,8 @@ function approvalTold(
     });
     if (services.config.approvals.preview) {
       // Off the statement's way: the approver sees the count once it is in.
-      void dryRun(connection, sql, parser, services.upstreamPasswords, params).then((preview) =>
-        services.approvals.setPreview(request.id, preview),
+      void dryRun(connection, sql, parser, { passwords: services.upstreamPasswords, parameters: upstreamParameters }, params).then(
+        (preview) => services.approvals.setPreview(request.id, preview),
       );
     }
   }

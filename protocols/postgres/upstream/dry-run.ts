@@ -4,7 +4,7 @@ import { errorMessage } from '../../../src/idgate-error.js';
 import type { UpstreamPasswords } from '../../../src/identity/upstream-passwords.js';
 import { only } from '../policy/parse-tree.js';
 import type { SqlParser } from '../policy/sql-parser.js';
-import { runMessages, runSimpleQuery } from './simple-query.js';
+import { runMessages } from './simple-query.js';
 import { Frontend } from '../wire/codes.js';
 import { encodeBind, encodeParse, encodeQuery } from '../wire/frontend-messages.js';
 import { readBoundValues, type BoundStatement, type BoundValue } from '../policy/bound-values.js';
@@ -25,7 +25,8 @@ export async function dryRun(
   connection: ConnectionConfig,
   sql: string,
   parser: SqlParser,
-  passwords: UpstreamPasswords,
+  /** The credential, and the asking session's upstream login parameters (settings, identity, search path): the statement reads as it would there. */
+  login: { readonly passwords: UpstreamPasswords; readonly parameters: ReadonlyMap<string, string> },
   /** A prepared statement's bound values, as the approval keeps them (JSON). */
   params?: string,
 ): Promise<ApprovalPreview> {
@@ -41,13 +42,22 @@ export async function dryRun(
   const bound = params === undefined ? undefined : readBoundValues(params);
   if (typeof bound === 'string') return { problem: bound };
   const tags: string[] = [];
+  // As the asking session logged in, but named for what it is in pg_stat_activity (a name changes nothing a statement reads).
+  const parameters = new Map([...login.parameters].filter(([name]) => name.toLowerCase() !== 'application_name'));
+  parameters.set('application_name', 'idgate approval preview');
+  const run = { passwords: login.passwords, parameters, tags };
   try {
     if (bound === undefined) {
       // The newline ends a trailing -- comment; had the ROLLBACK been lost, the end of the session rolls back all the same.
-      await runSimpleQuery(connection, `BEGIN; SET LOCAL statement_timeout = ${DRY_RUN_TIMEOUT_MS}; ${sql}\n; ROLLBACK`, passwords, tags);
+      await runMessages(
+        connection,
+        [encodeQuery(`BEGIN; SET LOCAL statement_timeout = ${DRY_RUN_TIMEOUT_MS}; ${sql}\n; ROLLBACK`)],
+        1,
+        run,
+      );
     } else {
       // A prepared statement: run as the agent's Parse and Bind would, with its types and values, between the same BEGIN and ROLLBACK.
-      await runMessages(connection, extendedDryRun(sql, bound), 3, passwords, tags);
+      await runMessages(connection, extendedDryRun(sql, bound), 3, run);
     }
   } catch (e) {
     return { problem: `the dry run failed: ${errorMessage(e)}` };

@@ -33,7 +33,16 @@ export async function runSimpleQuery(
   /** Filled with each statement's command tag, in order, when given. */
   tags?: string[],
 ): Promise<(string | null)[][]> {
-  return runMessages(connection, [encodeQuery(sql)], 1, passwords, tags);
+  return runMessages(connection, [encodeQuery(sql)], 1, { passwords, ...(tags !== undefined ? { tags } : {}) });
+}
+
+/** How `runMessages` logs in and what it reports besides the rows. */
+export interface RunOptions {
+  readonly passwords?: UpstreamPasswords;
+  /** The startup parameters to log in with (application_name `idgate` when none are given). */
+  readonly parameters?: ReadonlyMap<string, string>;
+  /** Filled with each statement's command tag, in order. */
+  readonly tags?: string[];
 }
 
 /**
@@ -44,10 +53,9 @@ export async function runMessages(
   connection: ConnectionConfig,
   messages: readonly Buffer[],
   ready: number,
-  passwords: UpstreamPasswords = STORED_PASSWORDS,
-  tags?: string[],
+  { passwords = STORED_PASSWORDS, parameters = new Map([['application_name', 'idgate']]), tags }: RunOptions = {},
 ): Promise<(string | null)[][]> {
-  const session = await loginUpstream(connection, new Map([['application_name', 'idgate']]), passwords);
+  const session = await loginUpstream(connection, parameters, passwords);
   const queue = newUpstreamQueue();
   queue.feed(session.leftover);
   queue.attach(session.source);
