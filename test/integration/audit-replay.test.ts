@@ -53,6 +53,25 @@ describe('idgate replay', () => {
     );
   });
 
+  it('logs in to the target as the session logged in: a date it read day-first is read so again, and show prints the login', async () => {
+    const appId = crypto.randomUUID();
+    const client = new pg.Client({ ...pgOptions(h, await h.token({ azp: appId })), options: '-c DateStyle=ISO,DMY' });
+    await client.connect();
+    const dayFirst = "SELECT 1 WHERE '03/04/2025'::date = date '2025-04-03'";
+    assert.equal((await client.query(dayFirst)).rowCount, 1);
+    await client.end();
+    await settleAudit(h);
+    const [session] = await sessionsJson(h, { identity: appId });
+    const id = String(session?.['id']);
+    const shown = await idgate(['show', id, '--db', h.config.recordingsPath]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /logged in upstream with .*options=-c DateStyle=ISO,DMY/);
+    assert.match(shown.stdout, /idgate\.identity_oid=/, 'the identity settings the server saw are part of it');
+    const r = await idgate(['replay', id, '--execute', '--target', staging, '--no-wait', '--db', h.config.recordingsPath]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /SELECT 1\s+SELECT 1\s+same/, 'read month-first, the date would not match');
+  });
+
   it('reaches the target as libpq would: a Unix-domain socket given as host=/dir, and sslmode prefer (the default) on a server without TLS', async () => {
     const password = encodeURIComponent(h.passwords['sync_writer'] ?? '');
     const socket = `postgresql://sync_writer:${password}@/staging?host=${encodeURIComponent(h.cluster.socketDirectory)}&port=${h.cluster.port}`;

@@ -15,6 +15,7 @@ import { PostgresRecorder } from '../recording/postgres-recorder.js';
 import type { RelayEnd } from '../relay/relay-options.js';
 import { Relay } from '../relay/relay.js';
 import { ResultTally } from '../recording/result-tally.js';
+import { UPSTREAM_LOGIN, upstreamLoginData } from '../recording/upstream-login.js';
 import type { UpstreamSession } from '../upstream/login-upstream.js';
 import { sendCancel } from '../upstream/send-cancel.js';
 import { AUTHENTICATION_OK, encodeBackendKeyData } from '../wire/backend-messages.js';
@@ -70,6 +71,7 @@ export function runSession(at: SessionContext, client: ClientSide, admitted: Adm
     grant.rule.record,
   );
   recordAcceptedLogin(at, grant, request.clientUser, client.address);
+  if (recorder.recordsFrames) recorder.record('gateway', UPSTREAM_LOGIN, upstreamLoginData(admitted.parameters));
   const activity = new SessionActivity();
   const tally = new ResultTally(activity);
   const observer = recorder.recordsFrames ? new PostgresRecorder(recorder, tally) : undefined;

@@ -4,6 +4,7 @@ import { DENIED_TOKEN_PREFIX } from '../policy/statement-gate.js';
 import { listOf, textOf } from '../../../src/json-value.js';
 import { Backend, Frontend } from '../wire/codes.js';
 import { ReplyTracker } from '../wire/reply-tracker.js';
+import { UPSTREAM_LOGIN, upstreamLoginText } from './upstream-login.js';
 
 /**
  * What the server answers as one: the statement a Parse prepares, its Bind and Describe, up to the
@@ -66,6 +67,8 @@ class TranscriptBuilder {
 
   gateway(e: RecordedEvent): void {
     const d = e.data;
+    // How the server read everything after it: the settings, identity and search path the session logged in with.
+    if (e.kind === UPSTREAM_LOGIN) this.note(e, `logged in upstream with ${upstreamLoginText(d)}`);
     if (e.kind === 'Denied') this.denied.push(textOf(d['sql']));
     if (e.kind === 'RowsCapped') this.note(e, `result truncated to ${textOf(d['maxRows'], '?')} rows (limits max-rows)`);
     // An operator's terminate: who asked, as the admin endpoint authenticated them.

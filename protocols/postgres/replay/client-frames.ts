@@ -1,6 +1,7 @@
 import type { EventRow } from '../../../src/audit/audit-reader.js';
 import { Frontend } from '../wire/codes.js';
 import { RAW_FRAMES_KIND, storedFrames } from '../recording/raw-frames.js';
+import { UPSTREAM_LOGIN, upstreamLoginParameters } from '../recording/upstream-login.js';
 
 /** One thing to do again, at the time it was first done. */
 export type ReplayStep =
@@ -8,7 +9,9 @@ export type ReplayStep =
   | { readonly atUs: number; readonly kind: 'cancel' }
   /** The gateway refused the next placeholder's statement with this SQLSTATE (its Denied event). */
   | { readonly atUs: number; readonly kind: 'denied'; readonly sqlstate: string }
-  | { readonly atUs: number; readonly kind: 'not-recorded'; readonly code: number; readonly bytes: number };
+  | { readonly atUs: number; readonly kind: 'not-recorded'; readonly code: number; readonly bytes: number }
+  /** What the session's upstream login sent (its first event; sessions recorded before 2026-12-08 have none). */
+  | { readonly atUs: number; readonly kind: 'login'; readonly parameters: readonly (readonly [string, string])[] };
 
 /**
  * The client's side of a recorded session, as the frames to send again: the stored frames
@@ -18,6 +21,10 @@ export type ReplayStep =
  */
 export function* replaySteps(rows: Iterable<EventRow>): Generator<ReplayStep> {
   for (const row of rows) {
+    if (row.direction === 'gateway' && row.kind === UPSTREAM_LOGIN) {
+      yield { atUs: row.at_us, kind: 'login', parameters: upstreamLoginParameters(jsonBody(row.body)) };
+      continue;
+    }
     if (row.direction === 'gateway' && row.kind === 'Denied') {
       yield { atUs: row.at_us, kind: 'denied', sqlstate: deniedSqlstate(row.body) };
       continue;
@@ -36,6 +43,16 @@ export function* replaySteps(rows: Iterable<EventRow>): Generator<ReplayStep> {
       if (code === Frontend.Terminate) continue;
       yield { atUs: row.at_us, kind: 'frame', code, frame };
     }
+  }
+}
+
+/** A gateway event's body (JSON), or nothing readable as an empty object. */
+function jsonBody(body: Buffer): Record<string, unknown> {
+  try {
+    const data: unknown = JSON.parse(body.toString('utf8'));
+    return typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : {};
+  } catch {
+    return {};
   }
 }
 

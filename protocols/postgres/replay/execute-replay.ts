@@ -31,7 +31,9 @@ const ENDS_WITH_READY = new Set<number>([Frontend.Query, Frontend.Sync, Frontend
  * paced like the original (scaled by `speed`), and collects the target's answers.
  */
 export async function executeReplay(steps: Iterable<ReplayStep>, target: ConnectionConfig, options: ReplayOptions): Promise<ReplayRun> {
-  const session = await loginUpstream(target, new Map([['application_name', 'idgate replay']]));
+  // The session's own login first: the target reads the statements with the same settings and search path.
+  const { parameters, rest } = loginFirst(steps);
+  const session = await loginUpstream(target, parameters);
   const { socket } = session;
   const serverEvents: RecordedEvent[] = [];
   const notRecorded: ReplayRun['notRecorded'] = [];
@@ -78,7 +80,7 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
   session.source.setHandler((chunk) => void frames.push(chunk));
   const startedMs = Date.now();
   let firstUs: number | undefined;
-  for (const step of steps) {
+  for (const step of rest) {
     firstUs ??= step.atUs;
     if (!options.noWait) await sleep(startedMs + (step.atUs - firstUs) / 1000 / options.speed - Date.now());
     if (link.closed) break;
@@ -91,7 +93,7 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
       if (!socket.write(step.frame)) await new Promise((resolve) => socket.once('drain', resolve));
     } else if (step.kind === 'cancel') {
       if (session.backendKey) await sendCancel(target, session.backendKey).catch(() => undefined);
-    } else {
+    } else if (step.kind === 'not-recorded') {
       notRecorded.push({ code: String.fromCharCode(step.code), bytes: step.bytes });
     }
   }
@@ -105,6 +107,25 @@ export async function executeReplay(steps: Iterable<ReplayStep>, target: Connect
   const complete = readies >= expected;
   socket.end(TERMINATE);
   return { serverEvents, notRecorded, complete };
+}
+
+/** The parameters to log in to the target with (the session's own, when its login was recorded), and the steps after the login. */
+function loginFirst(steps: Iterable<ReplayStep>): { readonly parameters: Map<string, string>; readonly rest: Iterable<ReplayStep> } {
+  const it = steps[Symbol.iterator]();
+  const first = it.next();
+  const login = !first.done && first.value.kind === 'login' ? first.value : undefined;
+  function* rest(): Generator<ReplayStep> {
+    if (!first.done && login === undefined) yield first.value;
+    for (let n = it.next(); !n.done; n = it.next()) yield n.value;
+  }
+  return { parameters: replayParameters(login?.parameters ?? []), rest: rest() };
+}
+
+/** The recorded login's parameters, named `idgate replay` in the target's pg_stat_activity (the name changes nothing a statement reads). */
+function replayParameters(recorded: readonly (readonly [string, string])[]): Map<string, string> {
+  const parameters = new Map(recorded.filter(([name]) => name.toLowerCase() !== 'application_name'));
+  parameters.set('application_name', 'idgate replay');
+  return parameters;
 }
 
 /** A Query or Parse of the placeholder the gateway sends upstream in place of a denied statement. */
