@@ -103,6 +103,9 @@ export async function runCli(argv: string[], protocol: LoadProtocol): Promise<vo
   const args = hideBin(argv);
   let parser = yargs(args).scriptName('idgate');
   for (const register of commandsFor(args)) parser = await register(parser, protocol);
+  // yargs lays out a command's help as the command starts, in case it fails; this CLI never shows
+  // it then (a wrong argument gets one line), so unless help was asked for it is laid out unwrapped.
+  if (!args.includes('--help')) parser = parser.wrap(null);
   await parser
     .demandCommand(1, 'name a command (idgate --help lists them)')
     .strict()
