@@ -50,8 +50,9 @@ async function stopBox(box: Box): Promise<void> {
 }
 
 /** An agent's session; each token a new identity unless one is given. */
-async function agent(box: Box, token?: string): Promise<pg.Client> {
-  const client = new pg.Client(pgOptions(box.h, token ?? (await box.h.token({ groups: [], roles: [ROLE] })), { port: box.port }));
+async function agent(box: Box, token?: string, options?: string): Promise<pg.Client> {
+  const extra = { port: box.port, ...(options !== undefined ? { options } : {}) };
+  const client = new pg.Client(pgOptions(box.h, token ?? (await box.h.token({ groups: [], roles: [ROLE] })), extra));
   client.on('error', () => undefined);
   await client.connect();
   return client;
@@ -130,6 +131,24 @@ describe('approvals across a gateway’s workers', () => {
 
   // An agent's next connection may land on the other worker: the same statement keeps its one
   // request there, and once approved runs once — in whichever worker it is sent again.
+  it('pins the login’s settings across workers too: a session that reads dates otherwise asks anew, and its statement does not run', async () => {
+    const token = await box.h.token({ groups: [], roles: [ROLE] });
+    const dayFirst = await agent(box, token, '-c DateStyle=ISO,DMY');
+    const plain = await agent(box, token);
+    const sessions = (await (await fetch(`${box.base}/sessions`, { headers })).json()) as { sessions: { node: string }[] };
+    assert.equal(new Set(sessions.sessions.map((s) => s.node)).size, 2, 'the two sessions are in different workers');
+    const sql = 'DELETE FROM records WHERE id = 71';
+    const asked = await refusal(dayFirst, sql);
+    assert.equal(asked.code, 'IGA01');
+    assert.equal((await decideIn(box, asked.request, 'approve')).status, 200);
+    const other = await refusal(plain, sql);
+    assert.equal(other.code, 'IGA01');
+    assert.notEqual(other.request, asked.request, 'not the day-first session’s request, nor its approval');
+    assert.equal(await rowExists(box, 71), true);
+    assert.equal((await dayFirst.query(sql)).rowCount, 1, 'the approval stands for the session it pins');
+    await Promise.all([dayFirst.end(), plain.end()]);
+  });
+
   it('answers the other worker with the same request, runs the approved statement there once, and asks afresh after', async () => {
     const [asker, other] = await oneAgentPerWorker(box);
     const sql = 'DELETE FROM records WHERE id = 70';
