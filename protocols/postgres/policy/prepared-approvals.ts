@@ -31,6 +31,12 @@ interface GatedStatement {
 
 /** Prepared statements one session may hold that need approval at each Bind (beyond it, such a Parse is refused). */
 const MAX_GATED = 1000;
+/**
+ * And the memory they may take together: each holds its text (up to 1 MiB) and its parameter types
+ * (up to 65,535) until the session ends, so without a bound one agent could make one session hold
+ * a gigabyte. Counted generously: two bytes a character, eight a type.
+ */
+export const MAX_GATED_BYTES = 16 << 20;
 
 /**
  * Approvals through the extended protocol. A Parse of a statement that needs approval goes to the
@@ -46,6 +52,8 @@ export class PreparedApprovals {
    * must not share an entry. `generation` orders the unnamed statement's Parses.
    */
   private readonly gated = new Map<string, GatedStatement>();
+  /** What the held statements take, as MAX_GATED_BYTES counts it. */
+  private gatedBytes = 0;
   private generation = 0;
   /**
    * A plain Parse of the unnamed statement since the last Sync: a Bind of it before the next Sync
@@ -85,7 +93,7 @@ export class PreparedApprovals {
   /** The server parsed the plain unnamed Parse tagged `tag`: a held unnamed statement older than it is gone. */
   confirmed(tag: UnnamedParse): void {
     const held = this.gated.get('');
-    if (held !== undefined && held.generation < tag.unnamedParse) this.gated.delete('');
+    if (held !== undefined && held.generation < tag.unnamedParse) this.forget('');
   }
 
   /**
@@ -95,15 +103,28 @@ export class PreparedApprovals {
   parsed(nameBytes: Buffer, sql: string, approval: string, types: readonly number[], changesReading?: string): Verdict {
     const name = nameBytes.toString('hex');
     if (name === '') this.unnamedReplaced = false;
-    if (!this.gated.has(name) && this.gated.size >= MAX_GATED) {
-      return {
-        allowed: false,
-        sqlstate: '53400',
-        message: `${approval} needs approval, and this session prepared ${MAX_GATED} such statements already`,
-      };
+    const replaced = this.gated.get(name);
+    const bytes = sizeOf(sql, types);
+    const over =
+      replaced === undefined && this.gated.size >= MAX_GATED
+        ? `${MAX_GATED} such statements`
+        : this.gatedBytes - (replaced === undefined ? 0 : sizeOf(replaced.sql, replaced.types)) + bytes > MAX_GATED_BYTES
+          ? `${MAX_GATED_BYTES >> 20} MiB of such statements`
+          : undefined;
+    if (over !== undefined) {
+      return { allowed: false, sqlstate: '53400', message: `${approval} needs approval, and this session prepared ${over} already` };
     }
+    this.forget(name);
     this.gated.set(name, { sql, types, what: approval, changesReading, generation: ++this.generation });
+    this.gatedBytes += bytes;
     return { allowed: true };
+  }
+
+  private forget(name: string): void {
+    const held = this.gated.get(name);
+    if (held === undefined) return;
+    this.gated.delete(name);
+    this.gatedBytes -= sizeOf(held.sql, held.types);
   }
 
   /** A text that runs by SQL's EXECUTE a prepared statement that needs approval at its Bind: refused (undefined: none). */
@@ -160,4 +181,9 @@ export class PreparedApprovals {
     ]);
     return { denial, sql, replacement };
   }
+}
+
+/** A held statement's memory as MAX_GATED_BYTES counts it. */
+function sizeOf(sql: string, types: readonly number[]): number {
+  return 2 * sql.length + 8 * types.length;
 }

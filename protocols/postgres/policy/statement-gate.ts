@@ -150,6 +150,10 @@ export class StatementGate {
     return this.conclude(verdict, code, sqlBytes.toString('utf8'), statement);
   }
 
+  /** Why a Bind needing approval for `what` can take none now, if it cannot: the session is ending, or it reads statements otherwise. */
+  private readonly bindRefusal = (what: string): Denial | undefined =>
+    this.stopped ? ENDING : this.readingChanged === undefined ? undefined : unpinnableHere(what, this.readingChanged);
+
   /** A statement needing approval, in a session that changed how it reads statements: refused (unpinnableHere). */
   private pinnable(verdict: Verdict): Verdict {
     if (verdict.allowed || verdict.approval === undefined || this.readingChanged === undefined) return verdict;
@@ -194,9 +198,7 @@ export class StatementGate {
 
   /** A Bind of a prepared statement that needs approval goes on once approved with exactly its values; else IGA01 in its place. */
   private judgeBind(frame: Buffer): FrameVerdict {
-    const judged = this.prepared.bind(frame, (what) =>
-      this.stopped ? ENDING : this.readingChanged === undefined ? undefined : unpinnableHere(what, this.readingChanged),
-    );
+    const judged = this.prepared.bind(frame, this.bindRefusal);
     return judged instanceof Promise ? this.late.await(judged.then((j) => this.bound(j))) : this.bound(judged);
   }
 

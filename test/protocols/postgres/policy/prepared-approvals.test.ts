@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ApprovalOutcome } from '../../../../src/approvals/approval-registry.js';
-import { PreparedApprovals } from '../../../../protocols/postgres/policy/prepared-approvals.js';
+import { MAX_GATED_BYTES, PreparedApprovals } from '../../../../protocols/postgres/policy/prepared-approvals.js';
 import { Frontend } from '../../../../protocols/postgres/wire/codes.js';
 import { encodeMessage } from '../../../../protocols/postgres/wire/message-writer.js';
 
@@ -72,5 +72,26 @@ describe('prepared statements held for approval at each Bind', () => {
     assert.ok(prepared.bind(binaryBind, NOT_ENDING) !== undefined);
     assert.equal(asked.length, 2);
     assert.notEqual(asked[0], asked[1], 'a bigint and a double precision of the same eight bytes are asked for apart');
+  });
+
+  it('bounds the memory held statements take in one session, counting each name once however often it is prepared', () => {
+    const prepared = new PreparedApprovals(() => TOO_MANY);
+    const what = 'deleting from public.records';
+    // 1 MiB of text each (two bytes a character as counted): 16 fit in MAX_GATED_BYTES, the 17th does not.
+    const text = (n: number): string => `DELETE FROM records WHERE id = $1 /* ${String(n).padEnd((1 << 19) - 40, 'x')} */`;
+    for (let n = 0; n < MAX_GATED_BYTES / (1 << 20); n++) {
+      assert.deepEqual(prepared.parsed(Buffer.from(`s${n}`), text(n), what, []), { allowed: true }, `statement ${n}`);
+    }
+    const refused = prepared.parsed(Buffer.from('one-more'), text(99), what, []);
+    assert.equal(refused.allowed ? '' : refused.sqlstate, '53400');
+    assert.match(refused.allowed ? '' : refused.message, /prepared 16 MiB of such statements already/);
+    // Preparing a name again replaces what it held: no growth.
+    for (let i = 0; i < 20; i++) assert.deepEqual(prepared.parsed(Buffer.from('s0'), text(i), what, []), { allowed: true });
+    // 65,535 parameter types count too (eight bytes each as counted).
+    const small = new PreparedApprovals(() => TOO_MANY);
+    const types = new Array<number>(65_535).fill(23);
+    let held = 0;
+    while (small.parsed(Buffer.from(`t${held}`), 'DELETE FROM records WHERE id = $1', what, types).allowed) held += 1;
+    assert.equal(held, Math.floor(MAX_GATED_BYTES / (65_535 * 8 + 66)));
   });
 });
