@@ -66,8 +66,8 @@ export function localLogReport(path: string, trust: TrustList, anchors: readonly
   }
 }
 
-/** Verifies each node's log in the central store as its own chains, each with the anchors of its log id. */
-export async function centralLogReports(url: string, trust: TrustList, anchors: readonly Anchor[]): Promise<LogReport[]> {
+/** Verifies each node's log in the central store (or only `onlyLog`) as its own chains, each with the anchors of its log id. */
+export async function centralLogReports(url: string, trust: TrustList, anchors: readonly Anchor[], onlyLog?: string): Promise<LogReport[]> {
   const [{ centralLogs }, { connectCentralFor, copyFromCentral }] = await Promise.all([
     import('../audit/central/central-copy.js'),
     import('./options/central-source.js'),
@@ -80,7 +80,7 @@ export async function centralLogReports(url: string, trust: TrustList, anchors: 
     await client.end();
   }
   const reports: LogReport[] = [];
-  for (const log of logs) {
+  for (const log of logs.filter((l) => onlyLog === undefined || l.logId === onlyLog)) {
     const path = await copyFromCentral(url, { kind: 'log', logId: log.logId });
     const reader = new AuditReader(path);
     try {
@@ -92,4 +92,20 @@ export async function centralLogReports(url: string, trust: TrustList, anchors: 
     }
   }
   return reports;
+}
+
+/** Verifies the one node log in the central store that holds session `sessionId` (undefined: the store holds no such session). */
+export async function centralSessionLogReport(url: string, trust: TrustList, sessionId: string): Promise<LogReport | undefined> {
+  const { connectCentralFor } = await import('./options/central-source.js');
+  const { CENTRAL_SCHEMA } = await import('../audit/central/central-schema.js');
+  const client = await connectCentralFor(url, 'idgate replay');
+  let logId: string | undefined;
+  try {
+    const rows = await client.query<{ log_id: string }>(`SELECT log_id FROM ${CENTRAL_SCHEMA}.sessions WHERE id = $1`, [sessionId]);
+    logId = rows.rows[0]?.log_id;
+  } finally {
+    await client.end();
+  }
+  if (logId === undefined) return undefined;
+  return (await centralLogReports(url, trust, [], logId))[0];
 }

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { sessionsJson, settleAudit } from '../support/audit.js';
 import { idgate } from '../support/cli.js';
@@ -88,6 +92,35 @@ describe('idgate replay', () => {
     const r = await idgate(['replay', sessionId, '--execute', '--target', empty, '--no-wait', '--db', h.config.recordingsPath]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /SELECT 1\s+ERROR 42P01\s+DIFFERENT/);
+  });
+
+  it('sends only what verify vouches for: a log edited under the gateway is refused, --unverified replays it anyway', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'idgate-edited-'));
+    try {
+      const copy = join(dir, 'audit.db');
+      const original = new Database(h.config.recordingsPath, { readonly: true });
+      await original.backup(copy);
+      original.close();
+      // Whoever can write the file changes what the session sent: one byte of its first stored segment.
+      const edited = new Database(copy);
+      const segment = 'SELECT first_seq, lines FROM event_segments WHERE session_id = ? ORDER BY first_seq LIMIT 1';
+      const row = edited.prepare(segment).get(sessionId) as { first_seq: number; lines: Buffer };
+      const lines = Buffer.from(row.lines);
+      lines[lines.length - 40] = (lines[lines.length - 40] ?? 0) ^ 0x01;
+      edited.prepare('UPDATE event_segments SET lines = ? WHERE session_id = ? AND first_seq = ?').run(lines, sessionId, row.first_seq);
+      edited.close();
+      const refused = await idgate(['replay', sessionId, '--execute', '--target', staging, '--no-wait', '--db', copy]);
+      assert.notEqual(refused.code, 0);
+      assert.match(
+        refused.stderr,
+        new RegExp(`refusing to replay session ${sessionId}: its log does not verify \\(1 finding, the first: edited event ${sessionId}#`),
+      );
+      assert.doesNotMatch(refused.stderr, /replaying session/, 'nothing was sent');
+      const anyway = await idgate(['replay', sessionId, '--execute', '--target', staging, '--no-wait', '--unverified', '--db', copy]);
+      assert.match(anyway.stderr, /replaying session/, anyway.stdout + anyway.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses to run against the database the session ran on, unless told to', async () => {

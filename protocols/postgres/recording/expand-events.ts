@@ -2,6 +2,7 @@ import type { EventRow } from '../../../src/audit/audit-reader.js';
 import type { RecordedEvent } from '../../../src/audit/transcript.js';
 import { StatementTypes } from './frontend-events.js';
 import { decodeClientFrames, decodeServerFrames, RAW_FRAMES_KIND } from './raw-frames.js';
+import { eventBody } from './event-body.js';
 
 /**
  * A Postgres session's stored events, decoded for reading: each stored chunk of raw frames becomes
@@ -16,7 +17,7 @@ export function* expandEvents(rows: Iterable<EventRow>): Generator<RecordedEvent
         atUs: row.at_us,
         direction: row.direction,
         kind: row.kind,
-        data: JSON.parse(row.body.toString('utf8')) as Record<string, unknown>,
+        data: eventBody(row.body),
       };
       continue;
     }

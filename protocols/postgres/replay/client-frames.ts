@@ -2,6 +2,7 @@ import type { EventRow } from '../../../src/audit/audit-reader.js';
 import { Frontend } from '../wire/codes.js';
 import { RAW_FRAMES_KIND, storedFrames } from '../recording/raw-frames.js';
 import { UPSTREAM_LOGIN, upstreamLoginParameters } from '../recording/upstream-login.js';
+import { eventBody } from '../recording/event-body.js';
 
 /** One thing to do again, at the time it was first done. */
 export type ReplayStep =
@@ -22,7 +23,7 @@ export type ReplayStep =
 export function* replaySteps(rows: Iterable<EventRow>): Generator<ReplayStep> {
   for (const row of rows) {
     if (row.direction === 'gateway' && row.kind === UPSTREAM_LOGIN) {
-      yield { atUs: row.at_us, kind: 'login', parameters: upstreamLoginParameters(jsonBody(row.body)) };
+      yield { atUs: row.at_us, kind: 'login', parameters: upstreamLoginParameters(eventBody(row.body)) };
       continue;
     }
     if (row.direction === 'gateway' && row.kind === 'Denied') {
@@ -46,22 +47,8 @@ export function* replaySteps(rows: Iterable<EventRow>): Generator<ReplayStep> {
   }
 }
 
-/** A gateway event's body (JSON), or nothing readable as an empty object. */
-function jsonBody(body: Buffer): Record<string, unknown> {
-  try {
-    const data: unknown = JSON.parse(body.toString('utf8'));
-    return typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
 /** A Denied event's SQLSTATE; events from before it was recorded were scope denials, 42501. */
 function deniedSqlstate(body: Buffer): string {
-  try {
-    const sqlstate = (JSON.parse(body.toString('utf8')) as { sqlstate?: unknown }).sqlstate;
-    return typeof sqlstate === 'string' ? sqlstate : '42501';
-  } catch {
-    return '42501';
-  }
+  const sqlstate = eventBody(body)['sqlstate'];
+  return typeof sqlstate === 'string' ? sqlstate : '42501';
 }

@@ -11,6 +11,8 @@ import { UsageError } from '../../idgate-error.js';
 import type { WireProtocol } from '../../protocol.js';
 import { err, out } from '../output.js';
 import { COMMAND_SUMMARIES } from '../command-summaries.js';
+import { trustedKeyOption } from '../log-reports.js';
+import { refuseUnverified } from '../replay-verification.js';
 
 interface ReplayArgs {
   readonly db?: string | undefined;
@@ -22,6 +24,8 @@ interface ReplayArgs {
   readonly target?: string | undefined;
   readonly 'dry-run': boolean;
   readonly 'yes-i-mean-it': boolean;
+  readonly 'trusted-key'?: readonly string[] | undefined;
+  readonly unverified: boolean;
 }
 
 export function replayCommand(protocol: WireProtocol): CommandModule<object, ReplayArgs> {
@@ -36,6 +40,12 @@ export function replayCommand(protocol: WireProtocol): CommandModule<object, Rep
         .option('execute', { type: 'boolean', default: false, describe: 're-run the statements against --target' })
         .option('target', { type: 'string', describe: 'postgres://user[:password]@host:port/db?sslmode=… (password also from PGPASSWORD)' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'with --execute: print what would run, run nothing' })
+        .option('trusted-key', trustedKeyOption)
+        .option('unverified', {
+          type: 'boolean',
+          default: false,
+          describe: 'with --execute: replay a session whose log does not verify (it is verified first)',
+        })
         .option('yes-i-mean-it', {
           type: 'boolean',
           default: false,
@@ -91,6 +101,7 @@ async function execute(
       `refusing to replay against ${session.upstream}, the database the session ran on (use a copy, or --yes-i-mean-it)`,
     );
   }
+  if (!args.unverified) await refuseUnverified(args, session.id);
   err(`replaying session ${session.id} against ${redact(args.target ?? '')}…\n`);
   const run = await protocol.replay(reader.events(session.id), target, { speed: args.speed, noWait: !args.wait });
   const clientEvents = [...protocol.expandEvents(reader.events(session.id))].filter((e) => e.direction === 'client');
