@@ -61,3 +61,12 @@ function isBoundValue(v: unknown): v is BoundValue {
   const only = keys.length === 1 ? keys[0] : undefined;
   return (only === 'base64' || only === 'textBase64') && typeof (v as Record<string, unknown>)[only] === 'string';
 }
+
+/** A pinned value as a Bind carries it again: its bytes (null: SQL NULL) and whether they are in binary format. */
+export function valueOnWire(v: BoundValue): { readonly bytes: Buffer | null; readonly binary: boolean } {
+  if (v === null) return { bytes: null, binary: false };
+  if (typeof v === 'string') return { bytes: Buffer.from(v), binary: false };
+  return 'base64' in v
+    ? { bytes: Buffer.from(v.base64, 'base64'), binary: true }
+    : { bytes: Buffer.from(v.textBase64, 'base64'), binary: false };
+}

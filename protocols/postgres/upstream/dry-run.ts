@@ -7,7 +7,7 @@ import type { SqlParser } from '../policy/sql-parser.js';
 import { runMessages } from './simple-query.js';
 import { Frontend } from '../wire/codes.js';
 import { encodeBind, encodeParse, encodeQuery } from '../wire/frontend-messages.js';
-import { readBoundValues, type BoundStatement, type BoundValue } from '../policy/bound-values.js';
+import { readBoundValues, valueOnWire, type BoundStatement } from '../policy/bound-values.js';
 import { encodeMessage } from '../wire/message-writer.js';
 
 /** The statements a dry run can count: one row-changing statement, nothing that could end a transaction. */
@@ -71,15 +71,9 @@ function extendedDryRun(sql: string, { types, values }: BoundStatement): Buffer[
   return [
     encodeQuery(`BEGIN; SET LOCAL statement_timeout = ${DRY_RUN_TIMEOUT_MS}`),
     encodeParse(Buffer.alloc(0), sql, types),
-    encodeBind(values.map((v) => ({ bytes: valueBytes(v), binary: v !== null && typeof v === 'object' && 'base64' in v }))),
+    encodeBind(values.map(valueOnWire)),
     encodeMessage(Frontend.Execute, [{ cstring: '' }, { int32: 0 }]),
     encodeMessage(Frontend.Sync, []),
     encodeQuery('ROLLBACK'),
   ];
-}
-
-function valueBytes(v: BoundValue): Buffer | null {
-  if (v === null) return null;
-  if (typeof v === 'string') return Buffer.from(v);
-  return Buffer.from('base64' in v ? v.base64 : v.textBase64, 'base64');
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { boundValuesText, readBoundValues } from '../../../../protocols/postgres/policy/bound-values.js';
+import { boundValuesText, readBoundValues, valueOnWire } from '../../../../protocols/postgres/policy/bound-values.js';
 
 const INT8 = 20;
 const FLOAT8 = 701;
@@ -41,6 +41,14 @@ describe('bound values as an approval pins them', () => {
       values: [{ base64: BIG.toString('base64') }, { textBase64: Buffer.from([0xfe]).toString('base64') }, null],
     });
     assert.deepEqual(readBoundValues('["a",null]'), { types: [], values: ['a', null] });
+    // And as a Bind carries them again: the same bytes, each in its format.
+    const read = readBoundValues(text);
+    assert.ok(typeof read !== 'string');
+    assert.deepEqual(read.values.map(valueOnWire), [
+      { bytes: BIG, binary: true },
+      { bytes: Buffer.from([0xfe]), binary: false },
+      { bytes: null, binary: false },
+    ]);
   });
 
   it('refuses what it did not write', () => {
