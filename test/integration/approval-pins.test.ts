@@ -160,6 +160,26 @@ describe('what an approval pins besides the text', () => {
     await Promise.all([asker, changed, viaFunction, tuned].map((c) => c.end()));
   });
 
+  it('pins the settings the session has: a packet’s own DateStyle wins over one in options, as on the server', async () => {
+    const client = await RawClient.connect(h.port);
+    await client.startTls();
+    // The packet names DateStyle before options does: the server applies options first, so month-first wins.
+    const login = await client.login(token, {
+      user: 'agent',
+      database: CONNECTION,
+      DateStyle: 'ISO, MDY',
+      options: '-c DateStyle=ISO,DMY',
+    });
+    const reported = login.find((f) => f.code === 'S' && f.body.toString('utf8').startsWith('DateStyle\0'));
+    assert.equal(reported?.body.toString('utf8'), 'DateStyle\0ISO, MDY\0', 'what the server says the session has');
+    client.write(new Bytes().cstring('DELETE FROM records WHERE id = 4').frame('Q'));
+    const held = (await client.untilReady()).find((f) => f.code === 'E');
+    assert.ok(held !== undefined);
+    const { code, message } = errorOf(held);
+    assert.equal((await request(requestId(code, message)))['settings'], '{"datestyle":"ISO, MDY"}');
+    client.close();
+  });
+
   it('hunts for a statement that runs under an approval of another reading', async () => {
     await h.cluster.sql(
       `CREATE TABLE pins (id bigint PRIMARY KEY, day date, note text, hits int NOT NULL DEFAULT 0);
@@ -241,8 +261,9 @@ async function huntPins(h: Harness, token: string, pick: (n: number) => number, 
   for (let n = 0; n < sessions; n++) {
     const c = await RawClient.connect(h.port);
     await c.startTls();
-    const reading: Reading = { dayFirst: pick(2) === 0, nullIsNull: false };
-    const login = await c.login(token, { user: 'hunter', database: CONNECTION, DateStyle: reading.dayFirst ? 'ISO, DMY' : 'ISO, MDY' });
+    const { parameters, dayFirst } = startupPacket(pick);
+    const reading: Reading = { dayFirst, nullIsNull: false };
+    const login = await c.login(token, { user: 'hunter', database: CONNECTION, ...parameters });
     assert.equal(login.at(-1)?.code, 'Z');
     const change = ["SET datestyle = 'ISO, DMY'", 'SET transform_null_equals = on', "SET statement_timeout = '5s'"][pick(5)];
     if (change !== undefined) {
@@ -268,6 +289,21 @@ async function huntPins(h: Harness, token: string, pick: (n: number) => number, 
     }
   }
   return hunted;
+}
+
+/**
+ * How a session asks for its DateStyle: in the packet, in `options`, both (either first in the
+ * packet), or not at all — and whether it then reads dates day-first, by the server's rule: options
+ * are applied first and the packet's own setting wins; the server's default is month-first.
+ */
+function startupPacket(pick: (n: number) => number): { parameters: Record<string, string>; dayFirst: boolean } {
+  const style = (): 'ISO, DMY' | 'ISO, MDY' => (pick(2) === 0 ? 'ISO, DMY' : 'ISO, MDY');
+  const named = pick(3) === 0 ? undefined : style();
+  const inOptions = pick(3) === 0 ? undefined : style();
+  const options = inOptions === undefined ? {} : { options: `-c DateStyle=${inOptions.replace(' ', '')}` };
+  const packet = named === undefined ? {} : { DateStyle: named };
+  const parameters = pick(2) === 0 ? { ...packet, ...options } : { ...options, ...packet };
+  return { parameters, dayFirst: (named ?? inOptions ?? 'ISO, MDY') === 'ISO, DMY' };
 }
 
 interface Hunted {

@@ -64,7 +64,11 @@ export interface StartupRequest {
   readonly clientUser: string;
   /** What goes upstream besides the gateway's own user and database. */
   readonly forwarded: ReadonlyMap<string, string>;
-  /** Every setting the client asked for, by lower-case name, from the packet and from `options` alike, repeats included. */
+  /**
+   * Every setting the client asked for, by lower-case name, from the packet and from `options`
+   * alike, repeats included — in the order the server applies them (`options` first, wherever it
+   * stands in the packet), so a name's last value is the one the session has.
+   */
   readonly settings: readonly (readonly [name: string, value: string])[];
   /** `_pq_.` protocol options we do not implement, to name in NegotiateProtocolVersion. */
   readonly unsupportedOptions: readonly string[];
@@ -94,16 +98,19 @@ export function interpretStartupParameters(parameters: ReadonlyMap<string, strin
     }
   }
   const forwarded = new Map<string, string>();
-  const settings: [string, string][] = [];
+  const named: [string, string][] = [];
+  const fromOptions: [string, string][] = [];
   const unsupportedOptions: string[] = [];
   for (const [name, value] of parameters) {
     if (name.startsWith('_pq_.')) unsupportedOptions.push(name);
-    else if (name === 'options') checkOptions(value, forwarded, settings);
+    else if (name === 'options') checkOptions(value, forwarded, fromOptions);
     else if (isForwardable(name.toLowerCase())) {
       forwarded.set(name, value);
-      settings.push([name.toLowerCase(), value]);
+      named.push([name.toLowerCase(), value]);
     } else if (!CONSUMED.has(name) && name !== 'replication') throw notAllowed(name);
   }
+  // In the order the server applies them: `options` first, then the packet's own, which win.
+  const settings = [...fromOptions, ...named];
   const asksSearchPath = settings.some(([name]) => name === SCOPE_ALL_ONLY);
   return { connectionName: parameters.get('database') || clientUser, clientUser, forwarded, settings, unsupportedOptions, asksSearchPath };
 }
