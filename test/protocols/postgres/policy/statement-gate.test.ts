@@ -165,6 +165,33 @@ describe('StatementGate over bytes', () => {
     assert.deepEqual(denials, ['22021']);
   });
 
+  it('takes no approval once the server reports a setting that changes how statements read, whatever changed it', () => {
+    const asked: string[] = [];
+    const g = onBytes(
+      new StatementGate(parseScope('read write:records approve:delete'), context, {
+        pinnedApplicationName: (name) => name,
+        denied: () => undefined,
+        approvalNeeded: (sql) => {
+          asked.push(sql);
+          return { kind: 'too-many', limit: 0 };
+        },
+        lexicalStateChanged: () => undefined,
+      }),
+    );
+    const parameterStatus = (name: string, value: string): Buffer => new Bytes().cstring(name).cstring(value).frame('S');
+    const del = q('DELETE FROM records WHERE id = 1');
+    g.fromClient(del);
+    assert.deepEqual(asked, ['DELETE FROM records WHERE id = 1'], 'asked for while the session reads as at login');
+    // A label changes nothing a statement reads.
+    g.fromServer(parameterStatus('application_name', 'other'));
+    g.fromClient(del);
+    assert.equal(asked.length, 2);
+    // The server says TimeZone changed (no statement the gate saw set it): refused from now on, never asked for.
+    g.fromServer(parameterStatus('TimeZone', 'Asia/Tokyo'));
+    assert.deepEqual(Buffer.concat(g.fromClient(del)), q('idgate_denied'));
+    assert.equal(asked.length, 2);
+  });
+
   it('stops judging anything as allowed once the server reports an unforeseen lexical setting', () => {
     const problems: string[] = [];
     const g = onBytes(
