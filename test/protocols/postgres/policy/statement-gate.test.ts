@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { AnalysisContext } from '../../../../protocols/postgres/policy/analysis-context.js';
-import { StatementGate } from '../../../../protocols/postgres/policy/statement-gate.js';
+import { StatementGate, type GateEvents } from '../../../../protocols/postgres/policy/statement-gate.js';
 import { FrameStream } from '../../../../protocols/postgres/wire/frame-stream.js';
 import { ProtocolError } from '../../../../protocols/postgres/wire/protocol-error.js';
 import { parseScope } from '../../../../src/config/scope.js';
@@ -17,6 +17,7 @@ const ready = new Bytes().raw(Buffer.from('I')).frame('Z');
 const rowDescription = new Bytes().int16(1).cstring('?column?').int32(0).int16(0).int32(23).int16(4).int32(-1).int16(0).frame('T');
 const dataRow = new Bytes().int16(1).int32(1).raw(Buffer.from('1')).frame('D');
 const complete = new Bytes().cstring('SELECT 1').frame('C');
+const parameterStatus = (name: string, value: string): Buffer => new Bytes().cstring(name).cstring(value).frame('S');
 /** An ErrorResponse as the server sends it (it always names its source file and routine). */
 const serverError = (sqlstate: string, message: string): Buffer =>
   new Bytes()
@@ -92,15 +93,19 @@ describe('StatementGate over bytes', () => {
     context = { ...(await analysisContext()), managedSettings: new Set(['application_name']) };
   });
 
-  const gate = (denied: string[] = []): GateOnBytes =>
+  /** A gate under `scope` whose events do nothing but those given. */
+  const gateWith = (scope: string, events: Partial<GateEvents> = {}): GateOnBytes =>
     onBytes(
-      new StatementGate(parseScope('read:records'), context, {
-        pinnedApplicationName: (asked) => `Agent | ${asked}`,
-        denied: (sql) => void denied.push(sql),
+      new StatementGate(parseScope(scope), context, {
+        pinnedApplicationName: (asked) => asked,
+        denied: () => undefined,
         approvalNeeded: () => ({ kind: 'too-many', limit: 0 }),
         lexicalStateChanged: () => undefined,
+        ...events,
       }),
     );
+  const gate = (denied: string[] = []): GateOnBytes =>
+    gateWith('read:records', { pinnedApplicationName: (asked) => `Agent | ${asked}`, denied: (sql) => void denied.push(sql) });
 
   it('forwards what is allowed byte for byte, a placeholder for what is not, and answers each with its own error, however both streams are cut', () => {
     for (const clientSplit of [[fromClient], ...splitsOf(fromClient)]) {
@@ -153,32 +158,19 @@ describe('StatementGate over bytes', () => {
 
   it('refuses bytes that are not UTF-8 with 22021', () => {
     const denials: string[] = [];
-    const g = onBytes(
-      new StatementGate(parseScope('read'), context, {
-        pinnedApplicationName: (asked) => asked,
-        denied: (_sql, d) => void denials.push(d.sqlstate),
-        approvalNeeded: () => ({ kind: 'too-many', limit: 0 }),
-        lexicalStateChanged: () => undefined,
-      }),
-    );
+    const g = gateWith('read', { denied: (_sql, d) => void denials.push(d.sqlstate) });
     g.fromClient(new Bytes().raw(Buffer.from([0x53, 0x45, 0x4c, 0x45, 0x43, 0x54, 0x20, 0x27, 0x95, 0x5c, 0x27, 0])).frame('Q'));
     assert.deepEqual(denials, ['22021']);
   });
 
   it('takes no approval once the server reports a setting that changes how statements read, whatever changed it', () => {
     const asked: string[] = [];
-    const g = onBytes(
-      new StatementGate(parseScope('read write:records approve:delete'), context, {
-        pinnedApplicationName: (name) => name,
-        denied: () => undefined,
-        approvalNeeded: (sql) => {
-          asked.push(sql);
-          return { kind: 'too-many', limit: 0 };
-        },
-        lexicalStateChanged: () => undefined,
-      }),
-    );
-    const parameterStatus = (name: string, value: string): Buffer => new Bytes().cstring(name).cstring(value).frame('S');
+    const g = gateWith('read write:records approve:delete', {
+      approvalNeeded: (sql) => {
+        asked.push(sql);
+        return { kind: 'too-many', limit: 0 };
+      },
+    });
     const del = q('DELETE FROM records WHERE id = 1');
     g.fromClient(del);
     assert.deepEqual(asked, ['DELETE FROM records WHERE id = 1'], 'asked for while the session reads as at login');
@@ -194,15 +186,8 @@ describe('StatementGate over bytes', () => {
 
   it('stops judging anything as allowed once the server reports an unforeseen lexical setting', () => {
     const problems: string[] = [];
-    const g = onBytes(
-      new StatementGate(parseScope('read'), context, {
-        pinnedApplicationName: (asked) => asked,
-        denied: () => undefined,
-        approvalNeeded: () => ({ kind: 'too-many', limit: 0 }),
-        lexicalStateChanged: (problem) => void problems.push(problem),
-      }),
-    );
-    g.fromServer(new Bytes().cstring('standard_conforming_strings').cstring('off').frame('S'));
+    const g = gateWith('read', { lexicalStateChanged: (problem) => void problems.push(problem) });
+    g.fromServer(parameterStatus('standard_conforming_strings', 'off'));
     assert.equal(problems.length, 1);
     assert.deepEqual(Buffer.concat(g.fromClient(q('SELECT 1'))), q('idgate_denied'));
   });
